@@ -1,0 +1,87 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build the static test guests into testdata/<ARCH>/.
+#
+#   guest/build-testdata.sh [ARCH]        (default ARCH: x86_64)
+#
+# Compilers can be overridden with MUSL_CC, GLIBC_CC and STRIP. For x86_64
+# the defaults are musl-gcc, gcc and strip; for other architectures
+# <ARCH>-linux-musl-gcc (falling back to <ARCH>-linux-gnu-gcc),
+# <ARCH>-linux-gnu-gcc and <ARCH>-linux-gnu-strip.
+set -eu
+
+ARCH=${1:-x86_64}
+GUEST_DIR=$(cd "$(dirname "$0")" && pwd)
+TOP_DIR=$(dirname "$GUEST_DIR")
+OUT_DIR=$TOP_DIR/testdata/$ARCH
+BUILD_DIR=build-testdata-$ARCH
+
+have() {
+    command -v "$1" >/dev/null 2>&1
+}
+
+if [ "$ARCH" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
+    : "${MUSL_CC:=musl-gcc}"
+    : "${GLIBC_CC:=gcc}"
+    : "${STRIP:=strip}"
+else
+    if [ -z "${MUSL_CC:-}" ]; then
+        if have "$ARCH-linux-musl-gcc"; then
+            MUSL_CC=$ARCH-linux-musl-gcc
+        else
+            MUSL_CC=$ARCH-linux-gnu-gcc
+        fi
+    fi
+    : "${GLIBC_CC:=$ARCH-linux-gnu-gcc}"
+    : "${STRIP:=$ARCH-linux-gnu-strip}"
+fi
+
+for tool in "$MUSL_CC" "$GLIBC_CC" "$STRIP"; do
+    if ! have "$tool"; then
+        echo "build-testdata.sh: $tool not found" >&2
+        exit 1
+    fi
+done
+
+# Fixed flags so that rebuilding gives the same bytes.
+CFLAGS="-static -O2 -std=gnu99 -Wall -Wextra -Wl,--build-id=none"
+LIB=$GUEST_DIR/$BUILD_DIR/libqemu-hypertrace-guest.a
+
+echo "== library ($MUSL_CC)"
+make -s -C "$GUEST_DIR" CC="$MUSL_CC" BUILD="$BUILD_DIR" clean
+make -s -C "$GUEST_DIR" CC="$MUSL_CC" BUILD="$BUILD_DIR"
+
+mkdir -p "$OUT_DIR"
+TMP_DIR=$(mktemp -d)
+trap 'rm -rf "$TMP_DIR"' EXIT INT TERM
+
+# build NAME CC SOURCE [EXTRA...]
+build() {
+    name=$1
+    cc=$2
+    src=$3
+    shift 3
+    echo "== $name ($cc)"
+    # Compile from inside the tests directory with a relative source path so
+    # that no absolute path of this checkout ends up in the binary.
+    (cd "$GUEST_DIR/tests" &&
+        $cc $CFLAGS -I"$GUEST_DIR/include" -o "$TMP_DIR/$name" "$src" "$@")
+    "$STRIP" -o "$OUT_DIR/$name" "$TMP_DIR/$name"
+}
+
+build seed-example "$MUSL_CC" seed-example.c "$LIB" -lpthread
+build hello        "$MUSL_CC" hello.c
+build argv-env     "$MUSL_CC" argv-env.c
+build exit-code    "$MUSL_CC" exit-code.c
+build files        "$MUSL_CC" files.c
+build timecheck    "$MUSL_CC" timecheck.c
+build memory       "$MUSL_CC" memory.c
+build events       "$MUSL_CC" events.c "$LIB" -lpthread
+build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
+build cpu-bench    "$MUSL_CC" cpu-bench.c
+build hello-glibc  "$GLIBC_CC" hello.c
+
+rm -rf "${GUEST_DIR:?}/$BUILD_DIR"
+echo "== done: $OUT_DIR"
+ls -l "$OUT_DIR"

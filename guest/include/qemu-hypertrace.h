@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Guest-side interface to the hypertrace channel of ht-user.
+ *
+ * The emulator is started with `-hypertrace BASE` and creates three files:
+ *
+ *   BASE-config   five native-endian u64: max_clients, client_args,
+ *                 client_data_size, control_size, data_size
+ *   BASE-data     per-client argument slots (plain shared memory)
+ *   BASE-control  one u64 slot per client; storing into it raises an event
+ *
+ * A client fills its data slots with the extra event arguments and then
+ * stores the first argument into its control slot. Each client (for example
+ * one per thread) owns its own slots, so clients never need to synchronise
+ * with each other.
+ */
+#ifndef QEMU_HYPERTRACE_H
+#define QEMU_HYPERTRACE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Map the hypertrace channel whose files live next to `base`.
+ *
+ * If `base` is NULL the environment variable QEMU_HYPERTRACE_BASE is used
+ * instead. Calling it again after a successful call does nothing and
+ * returns 0; concurrent calls from several threads are safe.
+ *
+ * Returns 0 on success, or -1 with errno set on failure (ENOENT when the
+ * channel files do not exist, e.g. when not running under the emulator;
+ * EINVAL when no base is given or the config file is malformed).
+ */
+int qemu_hypertrace_init(const char *base);
+
+/*
+ * Unmap the channel set up by qemu_hypertrace_init(). Returns 0 on success
+ * (also when the channel was not mapped), -1 with errno set otherwise.
+ * Do not call it while other threads may still emit events.
+ */
+int qemu_hypertrace_fini(void);
+
+/* Number of clients the channel has room for (0 before initialisation). */
+uint64_t qemu_hypertrace_max_clients(void);
+
+/*
+ * Number of u64 data slots each client has (0 before initialisation).
+ * An event has this many arguments: the one passed to qemu_hypertrace()
+ * plus data slots 0 .. num_args-2 of the client; the last slot is spare.
+ */
+uint64_t qemu_hypertrace_num_args(void);
+
+/*
+ * Pointer to the first data slot of `client`. The caller must ensure that
+ * `client` is below qemu_hypertrace_max_clients(); no check is done.
+ */
+uint64_t *qemu_hypertrace_data(uint64_t client);
+
+/*
+ * Raise one event for `client` with first argument `arg1`; the remaining
+ * arguments are taken from the client's data slots, which must be written
+ * before this call. On 64-bit guests this is a single memory store.
+ */
+void qemu_hypertrace(uint64_t client, uint64_t arg1);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QEMU_HYPERTRACE_H */

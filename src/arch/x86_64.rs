@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! x86_64: `syscall` instruction, rax/rdi/rsi/rdx/r10/r8/r9, TLS in FS_BASE.
+
+use std::sync::OnceLock;
+
+use unicorn_engine::unicorn_const::{Arch, Mode};
+use unicorn_engine::{RegisterX86, X86Insn};
+
+use super::{Abi, SyscallRequest};
+use crate::machine::{self, Engine};
+use crate::mem::{Encoder, Endian, Layout, StructBuilder};
+use crate::syscall::types::Stat;
+use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
+
+pub struct X86_64;
+
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
+
+fn table() -> &'static SyscallTable {
+    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        SyscallTable::from_names(syscalls::x86_64::Sysno::iter().map(|s| (s.id() as u64, s.name())))
+    })
+}
+
+/// Interrupt vectors to the signal Linux delivers for them.
+fn signal_for_interrupt(intno: u32) -> i32 {
+    match intno {
+        0 => libc::SIGFPE, // #DE divide error
+        1 | 3 => libc::SIGTRAP,
+        4 | 5 => libc::SIGSEGV, // into, bound
+        6 => libc::SIGILL,      // #UD
+        16 | 19 => libc::SIGFPE,
+        17 => libc::SIGBUS, // alignment check
+        _ => libc::SIGSEGV, // #GP, #SS, #PF and software interrupts
+    }
+}
+
+impl Abi for X86_64 {
+    fn name(&self) -> &'static str {
+        "x86_64"
+    }
+    fn elf_machine(&self) -> u16 {
+        goblin::elf::header::EM_X86_64
+    }
+    fn is_64bit(&self) -> bool {
+        true
+    }
+    fn endian(&self) -> Endian {
+        Endian::Little
+    }
+    fn unicorn(&self) -> (Arch, Mode) {
+        (Arch::X86, Mode::MODE_64)
+    }
+    fn layout(&self) -> Layout {
+        Layout {
+            mmap_top: 0x7fff_f000_0000,
+            mmap_bottom: 0x1_0000,
+        }
+    }
+    fn stack_top(&self) -> u64 {
+        0x7fff_ffff_f000
+    }
+    fn pie_base(&self) -> u64 {
+        0x5555_5555_4000
+    }
+    fn platform(&self) -> &'static str {
+        "x86_64"
+    }
+    fn hwcap(&self) -> u64 {
+        // CPUID.1:EDX of the emulated CPU (fpu, tsc, cx8, cmov, mmx, fxsr, sse, sse2).
+        0x078b_fbfd
+    }
+    fn uname_machine(&self) -> &'static str {
+        "x86_64"
+    }
+    fn syscall_table(&self) -> &'static SyscallTable {
+        table()
+    }
+    fn sigaction_size(&self) -> usize {
+        32
+    }
+
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, |uc| machine::on_syscall(uc))
+            .map_err(|e| format!("cannot hook syscall: {e:?}"))?;
+        uc.add_intr_hook(|uc, intno| {
+            machine::on_trap(
+                uc,
+                super::Trap {
+                    signal: signal_for_interrupt(intno),
+                },
+            )
+        })
+        .map_err(|e| format!("cannot hook interrupts: {e:?}"))?;
+        Ok(())
+    }
+
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+        let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
+            uc.reg_write(r, v)
+                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
+        };
+        for r in [
+            RegisterX86::RAX,
+            RegisterX86::RBX,
+            RegisterX86::RCX,
+            RegisterX86::RDX,
+            RegisterX86::RSI,
+            RegisterX86::RDI,
+            RegisterX86::RBP,
+            RegisterX86::R8,
+            RegisterX86::R9,
+            RegisterX86::R10,
+            RegisterX86::R11,
+            RegisterX86::R12,
+            RegisterX86::R13,
+            RegisterX86::R14,
+            RegisterX86::R15,
+        ] {
+            set(uc, r, 0)?;
+        }
+        set(uc, RegisterX86::RSP, sp)?;
+        set(uc, RegisterX86::RIP, entry)?;
+        Ok(())
+    }
+
+    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+        let r = |reg| uc.reg_read(reg).unwrap_or(0);
+        SyscallRequest {
+            nr: r(RegisterX86::RAX),
+            args: [
+                r(RegisterX86::RDI),
+                r(RegisterX86::RSI),
+                r(RegisterX86::RDX),
+                r(RegisterX86::R10),
+                r(RegisterX86::R8),
+                r(RegisterX86::R9),
+            ],
+        }
+    }
+
+    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+        let _ = uc.reg_write(RegisterX86::RAX, ret as u64);
+    }
+
+    fn arch_syscall(&self, uc: &mut Engine<'_>, sys: Sys, args: &[u64; 6]) -> Option<Outcome> {
+        if sys != Sys::arch_prctl {
+            return None;
+        }
+        let (code, addr) = (args[0], args[1]);
+        let base_reg = |code| {
+            if code == ARCH_SET_FS || code == ARCH_GET_FS {
+                RegisterX86::FS_BASE
+            } else {
+                RegisterX86::GS_BASE
+            }
+        };
+        Some(match code {
+            ARCH_SET_FS | ARCH_SET_GS => {
+                if addr >= 0x8000_0000_0000 {
+                    Outcome::Error(Errno::EPERM)
+                } else {
+                    match uc.reg_write(base_reg(code), addr) {
+                        Ok(()) => Outcome::Value(0),
+                        Err(_) => Outcome::Error(Errno::EINVAL),
+                    }
+                }
+            }
+            ARCH_GET_FS | ARCH_GET_GS => {
+                let value = uc.reg_read(base_reg(code)).unwrap_or(0);
+                match uc.get_data_mut().process.mem.write_u64(addr, value) {
+                    Ok(()) => Outcome::Value(0),
+                    Err(_) => Outcome::Error(Errno::EFAULT),
+                }
+            }
+            _ => Outcome::Error(Errno::EINVAL),
+        })
+    }
+
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterX86::RIP).unwrap_or(0)
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        use RegisterX86::*;
+        let regs = [
+            ("RAX", RAX),
+            ("RBX", RBX),
+            ("RCX", RCX),
+            ("RDX", RDX),
+            ("RSI", RSI),
+            ("RDI", RDI),
+            ("RBP", RBP),
+            ("RSP", RSP),
+            ("R8", R8),
+            ("R9", R9),
+            ("R10", R10),
+            ("R11", R11),
+            ("R12", R12),
+            ("R13", R13),
+            ("R14", R14),
+            ("R15", R15),
+            ("RIP", RIP),
+            ("EFL", EFLAGS),
+            ("FS_BASE", FS_BASE),
+        ];
+        let mut out = String::new();
+        for (i, (name, reg)) in regs.iter().enumerate() {
+            let v = uc.reg_read(*reg).unwrap_or(0);
+            out.push_str(&format!("{name}={v:016x}"));
+            out.push(if i % 4 == 3 { '\n' } else { ' ' });
+        }
+        out.trim_end().to_string()
+    }
+
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        let mut b = StructBuilder::new(144, enc);
+        b.u64(0, st.dev)
+            .u64(8, st.ino)
+            .u64(16, st.nlink)
+            .u32(24, st.mode)
+            .u32(28, st.uid)
+            .u32(32, st.gid)
+            .u64(40, st.rdev)
+            .u64(48, st.size as u64)
+            .u64(56, st.blksize as u64)
+            .u64(64, st.blocks as u64)
+            .u64(72, st.atime.0 as u64)
+            .u64(80, st.atime.1 as u64)
+            .u64(88, st.mtime.0 as u64)
+            .u64(96, st.mtime.1 as u64)
+            .u64(104, st.ctime.0 as u64)
+            .u64(112, st.ctime.1 as u64);
+        b.bytes
+    }
+}

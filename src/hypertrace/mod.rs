@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The hypertrace channel: three files the guest maps.
+//!
+//! - `BASE-config`: five guest-endian u64: max_clients, client_args,
+//!   client_data_size, control_size, data_size.
+//! - `BASE-data`: `client_args` u64 slots per client; an event's arg2..argN
+//!   are the first N-1 slots of the emitting client.
+//! - `BASE-control`: one u64 slot per client. A guest store of `arg1` into
+//!   slot c is one event. The guest's mapping of this file is MMIO, so the
+//!   store never reaches memory; ht-user decodes it here.
+//!
+//! A 64-bit store arrives from the engine either whole or as two 4-byte
+//! halves. 32-bit guests store the slot as two 4-byte words in address order.
+//! Either way the store to the slot's *second* word completes the event and
+//! is combined with the last store to its first word; a store to the first
+//! word alone only records that word.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use memmap2::MmapMut;
+
+use crate::mem::{page_ceil, Encoder, Endian};
+
+/// Upper bound for `args=`; QEMU's configure option had no practical need
+/// for more and it keeps per-event records bounded.
+pub const MAX_ARGS: u64 = 16;
+pub const DEFAULT_ARGS: u64 = 4;
+pub const DEFAULT_MAX_CLIENTS: u64 = 64;
+
+/// What the user asked for with `-hypertrace`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelOptions {
+    pub base: PathBuf,
+    pub max_clients: u64,
+    pub args: u64,
+}
+
+impl ChannelOptions {
+    /// Parses `BASE` or `path=BASE[,max-clients=N][,args=N]`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut base = None;
+        let mut max_clients = DEFAULT_MAX_CLIENTS;
+        let mut args = DEFAULT_ARGS;
+        for (i, part) in spec.split(',').enumerate() {
+            let number = |v: &str, what: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("-hypertrace: {what} must be a number, not '{v}'"))
+            };
+            if let Some(v) = part.strip_prefix("path=") {
+                base = Some(v);
+            } else if let Some(v) = part.strip_prefix("max-clients=") {
+                max_clients = number(v, "max-clients")?;
+            } else if let Some(v) = part.strip_prefix("args=") {
+                args = number(v, "args")?;
+            } else if i == 0 && !part.contains('=') {
+                base = Some(part);
+            } else {
+                return Err(format!("-hypertrace: unknown option '{part}'"));
+            }
+        }
+        let base = base
+            .filter(|b| !b.is_empty())
+            .ok_or("-hypertrace: missing base path (path=BASE)")?;
+        if !(1..=65536).contains(&max_clients) {
+            return Err(format!(
+                "-hypertrace: max-clients must be 1..65536, not {max_clients}"
+            ));
+        }
+        if !(1..=MAX_ARGS).contains(&args) {
+            return Err(format!(
+                "-hypertrace: args must be 1..{MAX_ARGS}, not {args}"
+            ));
+        }
+        Ok(ChannelOptions {
+            base: PathBuf::from(base),
+            max_clients,
+            args,
+        })
+    }
+
+    pub fn path(&self, suffix: &str) -> PathBuf {
+        let mut p = self.base.clone().into_os_string();
+        p.push(suffix);
+        PathBuf::from(p)
+    }
+}
+
+/// Sizes published in `-config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub max_clients: u64,
+    pub client_args: u64,
+    pub client_data_size: u64,
+    pub control_size: u64,
+    pub data_size: u64,
+}
+
+impl Layout {
+    pub fn new(max_clients: u64, client_args: u64) -> Self {
+        let client_data_size = client_args * 8;
+        let round = |n: u64| page_ceil(n).expect("bounded sizes");
+        Layout {
+            max_clients,
+            client_args,
+            client_data_size,
+            control_size: round(max_clients * 8),
+            data_size: round(max_clients * client_data_size),
+        }
+    }
+
+    pub fn encode(&self, enc: Encoder) -> Vec<u8> {
+        [
+            self.max_clients,
+            self.client_args,
+            self.client_data_size,
+            self.control_size,
+            self.data_size,
+        ]
+        .iter()
+        .flat_map(|v| enc.u64(*v))
+        .collect()
+    }
+}
+
+/// The host side of a live channel. Dropping it removes the files.
+pub struct Channel {
+    paths: Vec<PathBuf>,
+    pub layout: Layout,
+    data: MmapMut,
+    control_id: (u64, u64),
+    enc: Encoder,
+    /// Last value stored in each control word (two per slot), for reads
+    /// and for assembling split stores.
+    words: Vec<u32>,
+    pub ignored_stores: u64,
+}
+
+#[derive(Debug)]
+pub struct ChannelError(pub String);
+
+impl std::fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+fn create_exclusive(path: &Path) -> Result<File, ChannelError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                ChannelError(format!(
+                    "hypertrace channel file {} already exists (another ht-user running, or left over from a crash? remove it to continue)",
+                    path.display()
+                ))
+            } else {
+                ChannelError(format!("cannot create hypertrace channel file {}: {e}", path.display()))
+            }
+        })
+}
+
+impl Channel {
+    pub fn create(opts: &ChannelOptions, endian: Endian) -> Result<Channel, ChannelError> {
+        let layout = Layout::new(opts.max_clients, opts.args);
+        let enc = Encoder { endian };
+        let mut channel_paths: Vec<PathBuf> = Vec::new();
+        // Remove whatever we created if a later step fails.
+        let cleanup = |paths: &[PathBuf]| {
+            for p in paths {
+                let _ = std::fs::remove_file(p);
+            }
+        };
+        let mut create = |suffix: &str, size: u64| -> Result<File, ChannelError> {
+            let path = opts.path(suffix);
+            let file = create_exclusive(&path)?;
+            channel_paths.push(path.clone());
+            file.set_len(size)
+                .map_err(|e| ChannelError(format!("cannot size {}: {e}", path.display())))?;
+            Ok(file)
+        };
+        let result = (|| {
+            let mut config = create("-config", layout.encode(enc).len() as u64)?;
+            config
+                .write_all(&layout.encode(enc))
+                .map_err(|e| ChannelError(format!("cannot write channel config: {e}")))?;
+            let data = create("-data", layout.data_size)?;
+            let control = create("-control", layout.control_size)?;
+            let meta = control
+                .metadata()
+                .map_err(|e| ChannelError(format!("cannot stat control file: {e}")))?;
+            // SAFETY: the data file is ours (created with O_EXCL, mode 0600)
+            // and stays at its size while mapped; the guest writes it
+            // concurrently only from this same thread's emulation.
+            let data = unsafe { MmapMut::map_mut(&data) }
+                .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
+            Ok((data, (meta.dev(), meta.ino())))
+        })();
+        match result {
+            Ok((data, control_id)) => Ok(Channel {
+                paths: channel_paths,
+                layout,
+                data,
+                control_id,
+                enc,
+                words: vec![0; (layout.control_size / 4) as usize],
+                ignored_stores: 0,
+            }),
+            Err(e) => {
+                cleanup(&channel_paths);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// Device and inode of the control file, to recognise the guest's mmap of it.
+    pub fn control_id(&self) -> (u64, u64) {
+        self.control_id
+    }
+
+    /// Whether a file the guest maps is our control file.
+    pub fn is_control_file(&self, dev: u64, ino: u64) -> bool {
+        (dev, ino) == self.control_id
+    }
+
+    /// Decodes a store into the control file at `offset`. Returns the
+    /// (client, arg1) of a completed event.
+    pub fn decode_store(&mut self, offset: u64, size: usize, value: u64) -> Option<(u32, u64)> {
+        let word = (offset / 4) as usize;
+        if word + size.div_ceil(4) > self.words.len()
+            || offset % 4 != 0
+            || !(size == 4 || size == 8)
+        {
+            self.ignored_stores += 1;
+            return None;
+        }
+        let client = offset / 8;
+        let first_word = offset % 8 == 0;
+        if size == 8 {
+            if !first_word {
+                self.ignored_stores += 1;
+                return None;
+            }
+            // Keep the words as they would sit in guest memory.
+            let bytes = self.enc.u64(value);
+            self.words[word] = self.enc.decode_u32(bytes[..4].try_into().unwrap());
+            self.words[word + 1] = self.enc.decode_u32(bytes[4..].try_into().unwrap());
+        } else {
+            self.words[word] = value as u32;
+            if first_word {
+                return None;
+            }
+        }
+        if client >= self.layout.max_clients {
+            self.ignored_stores += 1;
+            return None;
+        }
+        let slot = client as usize * 2;
+        Some((client as u32, self.slot_value(slot)))
+    }
+
+    fn slot_value(&self, first_word: usize) -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&self.enc.u32(self.words[first_word]));
+        bytes[4..].copy_from_slice(&self.enc.u32(self.words[first_word + 1]));
+        self.enc.decode_u64(bytes)
+    }
+
+    /// A guest read of the control file sees the last values stored.
+    pub fn read_slot(&self, offset: u64, size: usize) -> u64 {
+        let word = (offset / 4) as usize;
+        if word + 1 >= self.words.len() || offset % 4 != 0 {
+            return 0;
+        }
+        match size {
+            8 if offset % 8 == 0 => self.slot_value(word),
+            4 => u64::from(self.words[word]),
+            _ => 0,
+        }
+    }
+
+    /// Copies arg2.. of `client` from the shared data file into `out`.
+    pub fn read_args(&self, client: u32, out: &mut [u64]) {
+        let base = client as usize * self.layout.client_data_size as usize;
+        for (i, slot) in out.iter_mut().enumerate() {
+            let at = base + i * 8;
+            // The guest may store to these bytes at any time; read them
+            // with a volatile load so each event sees the current value.
+            let ptr = self.data[at..at + 8].as_ptr().cast::<[u8; 8]>();
+            // SAFETY: `at + 8` is within the data mapping (client <
+            // max_clients, i < client_args) and [u8; 8] has no alignment need.
+            let bytes = unsafe { std::ptr::read_volatile(ptr) };
+            *slot = self.enc.decode_u64(bytes);
+        }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            if let Err(e) = std::fs::remove_file(p) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    eprintln!("ht-user: cannot remove {}: {e}", p.display());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(dir: &Path, endian: Endian) -> Channel {
+        let opts = ChannelOptions::parse(&format!(
+            "path={},max-clients=3,args=4",
+            dir.join("ht").display()
+        ))
+        .unwrap();
+        Channel::create(&opts, endian).unwrap()
+    }
+
+    #[test]
+    fn parse_options() {
+        let o = ChannelOptions::parse("/tmp/x").unwrap();
+        assert_eq!((o.max_clients, o.args), (DEFAULT_MAX_CLIENTS, DEFAULT_ARGS));
+        let o = ChannelOptions::parse("path=/tmp/y,args=2,max-clients=8").unwrap();
+        assert_eq!(
+            (o.base.to_str().unwrap(), o.max_clients, o.args),
+            ("/tmp/y", 8, 2)
+        );
+        assert!(ChannelOptions::parse("path=/a,args=0").is_err());
+        assert!(ChannelOptions::parse("path=/a,args=99").is_err());
+        assert!(ChannelOptions::parse("max-clients=2").is_err());
+        assert!(ChannelOptions::parse("path=/a,colour=red").is_err());
+    }
+
+    #[test]
+    fn files_layout_and_cleanup() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = channel(dir.path(), Endian::Little);
+        let config = std::fs::read(dir.path().join("ht-config")).unwrap();
+        let vals: Vec<u64> = config
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(vals, [3, 4, 32, 4096, 4096]);
+        let mode = std::fs::metadata(dir.path().join("ht-control"))
+            .unwrap()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A second channel on the same base refuses and names the file.
+        let opts = ChannelOptions::parse(&dir.path().join("ht").display().to_string()).unwrap();
+        let err = Channel::create(&opts, Endian::Little).err().unwrap();
+        assert!(
+            err.0.contains("ht-config") && err.0.contains("already exists"),
+            "{err}"
+        );
+        drop(ch);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn big_endian_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let _ch = channel(dir.path(), Endian::Big);
+        let config = std::fs::read(dir.path().join("ht-config")).unwrap();
+        assert_eq!(u64::from_be_bytes(config[8..16].try_into().unwrap()), 4);
+    }
+
+    #[test]
+    fn whole_and_split_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = channel(dir.path(), Endian::Little);
+        assert_eq!(
+            ch.decode_store(8, 8, 0x1_0000_0002),
+            Some((1, 0x1_0000_0002))
+        );
+        assert_eq!(ch.read_slot(8, 8), 0x1_0000_0002);
+        // Halves: the low word alone is no event; the high word completes it.
+        assert_eq!(ch.decode_store(16, 4, 0xdead_beef), None);
+        assert_eq!(ch.decode_store(20, 4, 0x7), Some((2, 0x7_dead_beef)));
+        // Beyond max_clients (3) but inside the page: ignored and counted.
+        assert_eq!(ch.decode_store(3 * 8, 8, 1), None);
+        assert_eq!(ch.decode_store(4090, 4, 1), None);
+        assert_eq!(ch.ignored_stores, 2);
+    }
+
+    #[test]
+    fn big_endian_split_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = channel(dir.path(), Endian::Big);
+        // Big-endian: the first word in memory is the high half.
+        assert_eq!(ch.decode_store(0, 4, 0x1), None);
+        assert_eq!(ch.decode_store(4, 4, 0x2), Some((0, 0x1_0000_0002)));
+        assert_eq!(
+            ch.decode_store(0, 8, 0x3_0000_0004),
+            Some((0, 0x3_0000_0004))
+        );
+    }
+
+    #[test]
+    fn args_come_from_the_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = channel(dir.path(), Endian::Little);
+        let mut bytes = vec![0u8; 4096];
+        for (i, v) in [0xcafe_u64, 0xdead, 0xbeef].iter().enumerate() {
+            let at = 32 + i * 8; // client 1
+            bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        std::fs::write(dir.path().join("ht-data"), &bytes).unwrap();
+        let mut out = [0u64; 3];
+        ch.read_args(1, &mut out);
+        assert_eq!(out, [0xcafe, 0xdead, 0xbeef]);
+    }
+}

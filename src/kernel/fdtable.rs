@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Guest file descriptors. Each guest descriptor owns a host descriptor of
+//! its own, so the guest can never close or clobber ht-user's files (the
+//! trace log, the channel files) and dup/close behave as in Linux.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::syscall::Errno;
+
+/// Highest descriptor number plus one (RLIMIT_NOFILE as the guest sees it).
+pub const MAX_FDS: i32 = 1024;
+
+#[derive(Debug)]
+pub struct FdEntry {
+    pub host: OwnedFd,
+    pub cloexec: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct FdTable {
+    entries: BTreeMap<i32, FdEntry>,
+}
+
+/// Duplicates a host descriptor with close-on-exec set on the host side
+/// (the guest's flag is tracked separately).
+pub fn dup_host(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC on a valid borrowed descriptor returns a new
+    // descriptor that we take ownership of only on success.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: rc is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+}
+
+impl FdTable {
+    /// Guest 0, 1, 2 as copies of ht-user's own standard streams; a closed
+    /// host stream stays closed for the guest too.
+    pub fn with_stdio() -> std::io::Result<Self> {
+        let mut t = FdTable::default();
+        for fd in 0..3 {
+            // SAFETY: borrowing our own standard descriptor for the dup.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            if let Ok(host) = dup_host(borrowed) {
+                t.entries.insert(
+                    fd,
+                    FdEntry {
+                        host,
+                        cloexec: false,
+                    },
+                );
+            }
+        }
+        Ok(t)
+    }
+
+    pub fn get(&self, fd: u64) -> Result<BorrowedFd<'_>, Errno> {
+        let fd = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
+        self.entries
+            .get(&fd)
+            .map(|e| e.host.as_fd())
+            .ok_or(Errno::EBADF)
+    }
+
+    pub fn raw(&self, fd: u64) -> Result<RawFd, Errno> {
+        self.get(fd).map(|f| f.as_raw_fd())
+    }
+
+    pub fn entry_mut(&mut self, fd: u64) -> Result<&mut FdEntry, Errno> {
+        let fd = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
+        self.entries.get_mut(&fd).ok_or(Errno::EBADF)
+    }
+
+    fn lowest_free(&self, from: i32) -> Result<i32, Errno> {
+        let mut candidate = from;
+        for (&n, _) in self.entries.range(from..) {
+            if n != candidate {
+                break;
+            }
+            candidate += 1;
+        }
+        if candidate >= MAX_FDS {
+            Err(Errno::EMFILE)
+        } else {
+            Ok(candidate)
+        }
+    }
+
+    /// Installs `host` at the lowest free number >= `from`.
+    pub fn insert(&mut self, host: OwnedFd, cloexec: bool, from: i32) -> Result<i32, Errno> {
+        let fd = self.lowest_free(from)?;
+        self.entries.insert(fd, FdEntry { host, cloexec });
+        Ok(fd)
+    }
+
+    /// Installs `host` at exactly `fd`, closing what was there.
+    pub fn insert_at(&mut self, fd: i32, host: OwnedFd, cloexec: bool) -> Result<(), Errno> {
+        if !(0..MAX_FDS).contains(&fd) {
+            return Err(Errno::EBADF);
+        }
+        self.entries.insert(fd, FdEntry { host, cloexec });
+        Ok(())
+    }
+
+    pub fn close(&mut self, fd: u64) -> Result<(), Errno> {
+        let fd = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
+        self.entries.remove(&fd).map(|_| ()).ok_or(Errno::EBADF)
+    }
+
+    /// Guest descriptor whose host descriptor is `raw` (for readlink of /proc/self/fd).
+    pub fn guest_numbers(&self) -> impl Iterator<Item = i32> + '_ {
+        self.entries.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn devnull() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    #[test]
+    fn lowest_free_and_close() {
+        let mut t = FdTable::default();
+        assert_eq!(t.insert(devnull(), false, 0).unwrap(), 0);
+        assert_eq!(t.insert(devnull(), false, 0).unwrap(), 1);
+        assert_eq!(t.insert(devnull(), false, 0).unwrap(), 2);
+        t.close(1).unwrap();
+        assert_eq!(t.insert(devnull(), false, 0).unwrap(), 1);
+        assert_eq!(t.insert(devnull(), false, 10).unwrap(), 10);
+        assert_eq!(t.close(7), Err(Errno::EBADF));
+        assert_eq!(t.get(u64::MAX).err(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn table_full_is_emfile() {
+        let mut t = FdTable::default();
+        t.insert_at(MAX_FDS - 1, devnull(), false).unwrap();
+        assert_eq!(t.insert(devnull(), false, MAX_FDS - 1), Err(Errno::EMFILE));
+        assert_eq!(t.insert_at(MAX_FDS, devnull(), false), Err(Errno::EBADF));
+    }
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Per-process state the emulated kernel keeps: memory, descriptors,
+//! program break, signal dispositions and identity.
+
+mod fdtable;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+pub use fdtable::{dup_host, FdTable, MAX_FDS};
+
+use crate::arch::Abi;
+use crate::mem::AddressSpace;
+
+/// The program break: `[start, current)` is the heap, backed up to `mapped_end`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Brk {
+    pub start: u64,
+    pub current: u64,
+    pub mapped_end: u64,
+}
+
+pub struct Process {
+    pub abi: &'static dyn Abi,
+    pub mem: AddressSpace,
+    pub fds: FdTable,
+    pub brk: Brk,
+    /// Absolute host path of the running executable (/proc/self/exe).
+    pub exe_path: PathBuf,
+    pub pid: u32,
+    /// Raw `struct sigaction` bytes per signal (recorded; delivery comes later).
+    pub sigactions: Vec<Vec<u8>>,
+    pub sigmask: u64,
+    /// Signals sent to the process while blocked.
+    pub pending: u64,
+    pub clear_child_tid: u64,
+    pub robust_list: (u64, u64),
+    /// Device and inode of the hypertrace control file, if a channel exists.
+    pub control_file: Option<(u64, u64)>,
+    /// Syscall numbers already reported as unsupported.
+    pub unsupported_seen: HashSet<u64>,
+    /// Soft/hard limits the guest set with setrlimit, by resource.
+    pub rlimits: Vec<(u32, u64, u64)>,
+}
+
+impl Process {
+    pub fn new(abi: &'static dyn Abi, exe_path: PathBuf) -> std::io::Result<Self> {
+        Ok(Process {
+            abi,
+            mem: AddressSpace::new(abi.endian(), abi.layout()),
+            fds: FdTable::with_stdio()?,
+            brk: Brk::default(),
+            exe_path,
+            pid: std::process::id(),
+            sigactions: vec![Vec::new(); 65],
+            sigmask: 0,
+            pending: 0,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            control_file: None,
+            unsupported_seen: HashSet::new(),
+            rlimits: Vec::new(),
+        })
+    }
+
+    /// Index of the running guest thread (the "cpu" of trace events).
+    pub fn current_cpu(&self) -> u32 {
+        0
+    }
+
+    pub fn word_size(&self) -> usize {
+        if self.abi.is_64bit() {
+            8
+        } else {
+            4
+        }
+    }
+}

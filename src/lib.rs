@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! ht-user: a user-mode Linux emulator on Unicorn whose guests emit trace
+//! events through a hypertrace channel (one memory store per event).
+//!
+//! The binary is a thin CLI over [`runner::run`]; see ARCHITECTURE.md for
+//! the module map.
+
+pub mod arch;
+pub mod cli;
+pub mod hypertrace;
+pub mod kernel;
+pub mod loader;
+pub mod machine;
+pub mod mem;
+pub mod runner;
+pub mod signals;
+pub mod syscall;
+pub mod trace;

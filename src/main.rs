@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `ht-user [options] program [args...]`
+
+use ht_user::machine::StopReason;
+use ht_user::syscall::ExitKind;
+use ht_user::{cli, runner, signals};
+
+fn signal_text(sig: i32) -> String {
+    // SAFETY: strsignal returns a static or thread-local string; we copy it
+    // at once and only this thread calls it.
+    unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            format!("signal {sig}")
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+fn main() {
+    std::process::exit(real_main());
+}
+
+fn real_main() -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("HT_USER_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let (cfg, warnings) = match cli::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    for w in warnings {
+        eprintln!("ht-user: warning: {w}");
+    }
+    if let Err(e) = signals::install() {
+        eprintln!("ht-user: cannot install signal handlers: {e}");
+        return 1;
+    }
+    let report = match runner::run(&cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ht-user: {e}");
+            return 1;
+        }
+    };
+    match &report.stop {
+        StopReason::Exit(ExitKind::Exited(_)) => {}
+        StopReason::Exit(ExitKind::Killed(sig)) => {
+            eprintln!(
+                "ht-user: uncaught target signal {sig} ({}) - core dumped",
+                signal_text(*sig)
+            );
+        }
+        StopReason::Fault { signal, pc } => {
+            eprintln!(
+                "ht-user: uncaught target signal {signal} ({}) - core dumped (guest pc {pc:#x})",
+                signal_text(*signal)
+            );
+        }
+        StopReason::Interrupted(sig) => {
+            eprintln!(
+                "ht-user: interrupted by signal {sig} ({}); trace flushed with {} events, channel files removed",
+                signal_text(*sig),
+                report.writer.events_written
+            );
+        }
+        StopReason::Internal(msg) => eprintln!("ht-user: internal error: {msg}"),
+    }
+    if let Some(err) = &report.writer.error {
+        eprintln!(
+            "ht-user: the trace is incomplete: {} events written, {} lost: {err}",
+            report.writer.events_written, report.writer.events_lost
+        );
+    }
+    if report.ignored_stores > 0 {
+        eprintln!(
+            "ht-user: warning: {} stores to the control channel were ignored (client beyond max-clients, or not a 4- or 8-byte aligned store)",
+            report.ignored_stores
+        );
+    }
+    report.exit_status()
+}

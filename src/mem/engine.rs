@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The only place that changes Unicorn's memory map.
+//!
+//! Unicorn runs with the virtual TLB and a TLB-fill hook that hands out each
+//! page's real permissions: data pages without EXEC let guest stores take
+//! the fast path (see the project's Unicorn notes).
+
+use unicorn_engine::unicorn_const::{MemType, Prot, TlbEntry, TlbType};
+
+use super::{EngineOp, Perms};
+use crate::machine::Engine;
+
+#[derive(Debug)]
+pub struct EngineError {
+    pub op: String,
+    pub err: unicorn_engine::unicorn_const::uc_error,
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "emulator refused {}: {:?}", self.op, self.err)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+fn prot(perms: Perms) -> Prot {
+    Prot(u32::from(perms.0 & 7))
+}
+
+/// Switches the engine to the virtual TLB and installs the TLB-fill hook.
+pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL)
+        .map_err(|err| EngineError {
+            op: "virtual TLB".into(),
+            err,
+        })?;
+    uc.add_tlb_hook(0, u64::MAX, |uc, addr, access: MemType| {
+        let page = addr & !(super::PAGE_SIZE - 1);
+        if uc.get_data().engine_op_in_progress {
+            // Unicorn translates the range of an unmap or protect itself to
+            // drop cached code; refusing would abort emulation, so answer
+            // with an identity entry that the TLB flush afterwards discards.
+            return Some(TlbEntry {
+                paddr: page,
+                perms: Prot::ALL,
+            });
+        }
+        let perms = uc.get_data().process.mem.perms_at(addr);
+        let allowed = perms.is_some_and(|p| match access {
+            MemType::READ => p.readable(),
+            MemType::WRITE => p.writable(),
+            MemType::FETCH => p.executable(),
+            _ => true,
+        });
+        if !allowed {
+            // Remembered so the fault can be reported with its address.
+            uc.get_data_mut().last_fault = Some((addr, access));
+            tracing::debug!("guest fault: {access:?} at {addr:#x} (perms {perms:?})");
+            return None;
+        }
+        Some(TlbEntry {
+            paddr: page,
+            perms: prot(perms?),
+        })
+    })
+    .map_err(|err| EngineError {
+        op: "TLB hook".into(),
+        err,
+    })?;
+    Ok(())
+}
+
+/// Mirrors the address space's queued changes into the engine.
+pub fn apply_pending(uc: &mut Engine<'_>) -> Result<(), EngineError> {
+    let ops = uc.get_data_mut().process.mem.take_pending();
+    if ops.is_empty() {
+        return Ok(());
+    }
+    uc.get_data_mut().engine_op_in_progress = true;
+    let result = apply_ops(uc, ops);
+    uc.get_data_mut().engine_op_in_progress = false;
+    // Cached translations of old permissions (and the identity entries
+    // handed out while the ops ran) must not outlive the change.
+    let flushed = uc.ctl_flush_tlb().map_err(|err| EngineError {
+        op: "TLB flush".into(),
+        err,
+    });
+    result.and(flushed)
+}
+
+fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError> {
+    for op in ops {
+        let result = match op {
+            EngineOp::Map {
+                start,
+                len,
+                perms,
+                host,
+            } => {
+                // SAFETY: `host` points at `len` bytes of a HostMapping kept
+                // alive by the region that queued this op; the region's
+                // removal queues an Unmap before the memory is released and
+                // before the guest runs again.
+                unsafe { uc.mem_map_ptr(start, len, prot(perms), host.cast()) }
+            }
+            EngineOp::MapControl { start, len } => map_control(uc, start, len),
+            EngineOp::Unmap { start, len } => uc.mem_unmap(start, len),
+            EngineOp::Protect { start, len, perms } => uc.mem_protect(start, len, prot(perms)),
+        };
+        result.map_err(|err| EngineError {
+            op: format!("{op:?}"),
+            err,
+        })?;
+    }
+    Ok(())
+}
+
+/// Maps the hypertrace control channel as MMIO: each guest store becomes a
+/// callback, reads return the last value stored in the slot.
+fn map_control(
+    uc: &mut Engine<'_>,
+    start: u64,
+    len: u64,
+) -> Result<(), unicorn_engine::unicorn_const::uc_error> {
+    uc.mmio_map(
+        start,
+        len,
+        Some(
+            move |uc: &mut Engine<'_>, offset: u64, size: usize| -> u64 {
+                let machine = uc.get_data();
+                match (&machine.hypertrace, control_offset(uc, start + offset)) {
+                    (Some(channel), Some(file_offset)) => channel.read_slot(file_offset, size),
+                    _ => 0,
+                }
+            },
+        ),
+        Some(
+            move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
+                if let Some(file_offset) = control_offset(uc, start + offset) {
+                    uc.get_data_mut().on_control_store(file_offset, size, value);
+                }
+            },
+        ),
+    )
+}
+
+/// Offset inside the control file of the guest address `addr` (the region
+/// remembers the file offset it was mapped from).
+fn control_offset(uc: &Engine<'_>, addr: u64) -> Option<u64> {
+    let region = uc.get_data().process.mem.region_at(addr)?;
+    Some(region.backing_offset as u64 + (addr - region.start))
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Host memory that backs guest regions.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+/// A host mapping owned by ht-user and unmapped when the last guest region
+/// using it goes away.
+#[derive(Debug)]
+pub struct HostMapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain memory; all access goes through raw pointers
+// under the address space's checks, and the emulator runs on one thread.
+unsafe impl Send for HostMapping {}
+// SAFETY: see above; shared references only hand out raw pointers.
+unsafe impl Sync for HostMapping {}
+
+impl HostMapping {
+    /// Zeroed, private, lazily committed memory.
+    pub fn anonymous(len: usize) -> io::Result<Self> {
+        Self::mmap(
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            None,
+            0,
+        )
+    }
+
+    /// A mapping of `fd` at `offset`, shared or private as the guest asked.
+    /// `writable` says whether the host may write (false for a shared
+    /// mapping of a read-only file).
+    pub fn file(
+        fd: BorrowedFd<'_>,
+        len: usize,
+        offset: u64,
+        shared: bool,
+        writable: bool,
+    ) -> io::Result<Self> {
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        let flags = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
+        Self::mmap(len, prot, flags, Some(fd), offset)
+    }
+
+    fn mmap(
+        len: usize,
+        prot: i32,
+        flags: i32,
+        fd: Option<BorrowedFd<'_>>,
+        offset: u64,
+    ) -> io::Result<Self> {
+        use std::os::fd::AsRawFd;
+        if len == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let raw_fd = fd.map_or(-1, |f| f.as_raw_fd());
+        // SAFETY: a fresh mapping chosen by the kernel (no MAP_FIXED), so it
+        // cannot alias any Rust object; the result is checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                flags,
+                raw_fd,
+                offset as libc::off_t,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(HostMapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Pointer to byte `offset`; callers keep `offset` within `len`.
+    pub fn ptr_at(&self, offset: usize) -> *mut u8 {
+        assert!(
+            offset <= self.len,
+            "offset {offset} past mapping of {}",
+            self.len
+        );
+        // SAFETY: offset is within the mapping (asserted).
+        unsafe { self.ptr.add(offset) }
+    }
+
+    /// Applies madvise(MADV_DONTNEED) to a page-aligned sub-range.
+    pub fn discard(&self, offset: usize, len: usize) -> io::Result<()> {
+        assert!(offset + len <= self.len);
+        // SAFETY: the range lies inside our own mapping.
+        let rc = unsafe { libc::madvise(self.ptr.add(offset).cast(), len, libc::MADV_DONTNEED) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// msync for a sub-range of a shared file mapping.
+    pub fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
+        assert!(offset + len <= self.len);
+        // SAFETY: the range lies inside our own mapping.
+        let rc = unsafe { libc::msync(self.ptr.add(offset).cast(), len, libc::MS_SYNC) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for HostMapping {
+    fn drop(&mut self) {
+        // SAFETY: we own this mapping and nothing refers to it any more
+        // (guest regions hold an Arc to it).
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
+    }
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Architecture-independent system calls.
+//!
+//! Each architecture maps its numbers onto [`Sys`] (names from the kernel's
+//! tables via the `syscalls` crate); handlers get the [`Process`] and the
+//! raw arguments, never the engine, and return an [`Outcome`].
+
+mod fs;
+mod mm;
+mod process;
+pub mod strace;
+mod time;
+pub mod types;
+
+use crate::kernel::Process;
+use crate::mem::Fault;
+
+/// A Linux errno value (the generic numbering shared by x86, arm, riscv).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub const EPERM: Errno = Errno(libc::EPERM);
+    pub const ENOENT: Errno = Errno(libc::ENOENT);
+    pub const ESRCH: Errno = Errno(libc::ESRCH);
+    pub const EINTR: Errno = Errno(libc::EINTR);
+    pub const EBADF: Errno = Errno(libc::EBADF);
+    pub const EAGAIN: Errno = Errno(libc::EAGAIN);
+    pub const ENOMEM: Errno = Errno(libc::ENOMEM);
+    pub const EACCES: Errno = Errno(libc::EACCES);
+    pub const EFAULT: Errno = Errno(libc::EFAULT);
+    pub const EEXIST: Errno = Errno(libc::EEXIST);
+    pub const ENODEV: Errno = Errno(libc::ENODEV);
+    pub const EINVAL: Errno = Errno(libc::EINVAL);
+    pub const EMFILE: Errno = Errno(libc::EMFILE);
+    pub const ENOTTY: Errno = Errno(libc::ENOTTY);
+    pub const ERANGE: Errno = Errno(libc::ERANGE);
+    pub const ENOSYS: Errno = Errno(libc::ENOSYS);
+    pub const ENAMETOOLONG: Errno = Errno(libc::ENAMETOOLONG);
+
+    /// The calling thread's host errno.
+    pub fn last() -> Errno {
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        syscalls::Errno::new(self.0).name().unwrap_or("E?")
+    }
+
+    pub fn description(self) -> &'static str {
+        syscalls::Errno::new(self.0)
+            .description()
+            .unwrap_or("Unknown error")
+    }
+}
+
+impl From<Fault> for Errno {
+    fn from(_: Fault) -> Errno {
+        Errno::EFAULT
+    }
+}
+
+impl From<std::io::Error> for Errno {
+    fn from(e: std::io::Error) -> Errno {
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+pub type SysResult = Result<u64, Errno>;
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    Exited(i32),
+    Killed(i32),
+}
+
+/// What a system call did, for the architecture to report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Value(u64),
+    Error(Errno),
+    /// The process is over; no result is written.
+    Exit(ExitKind),
+}
+
+impl From<SysResult> for Outcome {
+    fn from(r: SysResult) -> Outcome {
+        match r {
+            Ok(v) => Outcome::Value(v),
+            Err(e) => Outcome::Error(e),
+        }
+    }
+}
+
+impl Outcome {
+    /// The value as the kernel returns it in the result register.
+    pub fn as_raw(self) -> i64 {
+        match self {
+            Outcome::Value(v) => v as i64,
+            Outcome::Error(e) => -i64::from(e.0),
+            Outcome::Exit(_) => 0,
+        }
+    }
+}
+
+macro_rules! syscall_set {
+    ($($name:ident),* $(,)?) => {
+        /// The system calls ht-user knows, by their Linux names.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Sys { $($name,)* }
+
+        impl Sys {
+            pub fn from_name(name: &str) -> Option<Sys> {
+                match name { $(stringify!($name) => Some(Sys::$name),)* _ => None }
+            }
+            pub fn name(self) -> &'static str {
+                match self { $(Sys::$name => stringify!($name),)* }
+            }
+        }
+    };
+}
+
+syscall_set! {
+    read, write, open, openat, creat, close, stat, fstat, lstat, newfstatat, statx,
+    lseek, mmap, mprotect, munmap, mremap, msync, madvise, brk,
+    rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
+    ioctl, pread64, pwrite64, readv, writev, access, faccessat, faccessat2,
+    pipe, pipe2, dup, dup2, dup3, fcntl, getdents64, getcwd, chdir, fchdir,
+    rename, renameat, renameat2, mkdir, mkdirat, rmdir, unlink, unlinkat,
+    readlink, readlinkat, symlink, symlinkat, link, linkat,
+    chmod, fchmod, fchmodat, truncate, ftruncate, fsync, fdatasync, fadvise64,
+    utimensat, statfs, fstatfs, poll, ppoll,
+    nanosleep, clock_nanosleep, gettimeofday, clock_gettime, clock_getres, time, times,
+    getpid, gettid, getppid, getuid, geteuid, getgid, getegid, getresuid, getresgid,
+    getpgrp, getpgid, getsid, setpgid, umask, uname, sysinfo, prctl,
+    exit, exit_group, kill, tkill, tgkill,
+    arch_prctl, set_tid_address, set_robust_list, get_robust_list, rseq,
+    prlimit64, getrlimit, setrlimit, getrandom, futex, sched_yield,
+    sched_getaffinity, membarrier,
+}
+
+/// One architecture's numbering.
+pub struct SyscallTable {
+    by_number: Vec<Option<Sys>>,
+    names: Vec<Option<&'static str>>,
+}
+
+impl SyscallTable {
+    /// Builds a table from (number, kernel name) pairs.
+    pub fn from_names(entries: impl Iterator<Item = (u64, &'static str)>) -> Self {
+        let mut by_number = Vec::new();
+        let mut names = Vec::new();
+        for (nr, name) in entries {
+            let i = nr as usize;
+            if i >= by_number.len() {
+                by_number.resize(i + 1, None);
+                names.resize(i + 1, None);
+            }
+            by_number[i] = Sys::from_name(name);
+            names[i] = Some(name);
+        }
+        SyscallTable { by_number, names }
+    }
+
+    pub fn lookup(&self, nr: u64) -> Option<Sys> {
+        self.by_number.get(nr as usize).copied().flatten()
+    }
+
+    /// The kernel's name for `nr`, known or not to ht-user.
+    pub fn name(&self, nr: u64) -> Option<&'static str> {
+        self.names.get(nr as usize).copied().flatten()
+    }
+}
+
+/// Runs the architecture-independent handler for `sys`.
+pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+    use self::time as clock;
+    use Sys::*;
+    let r: SysResult = match sys {
+        exit => return process::exit_thread(p, a[0] as i32),
+        exit_group => return Outcome::Exit(ExitKind::Exited(a[0] as i32)),
+        kill | tkill | tgkill => return process::kill(p, sys, a),
+        rt_sigprocmask => return process::rt_sigprocmask(p, a),
+        read => fs::read(p, a),
+        write => fs::write(p, a),
+        pread64 => fs::pread(p, a),
+        pwrite64 => fs::pwrite(p, a),
+        readv => fs::readv(p, a),
+        writev => fs::writev(p, a),
+        open => fs::openat(p, libc::AT_FDCWD as u64, a[0], a[1], a[2]),
+        creat => fs::openat(
+            p,
+            libc::AT_FDCWD as u64,
+            a[0],
+            (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+            a[1],
+        ),
+        openat => fs::openat(p, a[0], a[1], a[2], a[3]),
+        close => fs::close(p, a),
+        stat => fs::fstatat(p, libc::AT_FDCWD as u64, a[0], a[1], 0),
+        lstat => fs::fstatat(
+            p,
+            libc::AT_FDCWD as u64,
+            a[0],
+            a[1],
+            libc::AT_SYMLINK_NOFOLLOW as u64,
+        ),
+        fstat => fs::fstat(p, a),
+        newfstatat => fs::fstatat(p, a[0], a[1], a[2], a[3]),
+        statx => fs::statx(p, a),
+        lseek => fs::lseek(p, a),
+        ioctl => fs::ioctl(p, a),
+        access => fs::faccessat(p, libc::AT_FDCWD as u64, a[0], a[1], 0),
+        faccessat => fs::faccessat(p, a[0], a[1], a[2], 0),
+        faccessat2 => fs::faccessat(p, a[0], a[1], a[2], a[3]),
+        pipe => fs::pipe2(p, a[0], 0),
+        pipe2 => fs::pipe2(p, a[0], a[1]),
+        dup => fs::dup(p, a),
+        dup2 => fs::dup3(p, a[0], a[1], 0, true),
+        dup3 => fs::dup3(p, a[0], a[1], a[2], false),
+        fcntl => fs::fcntl(p, a),
+        getdents64 => fs::getdents64(p, a),
+        getcwd => fs::getcwd(p, a),
+        chdir => fs::chdir(p, a),
+        fchdir => fs::fchdir(p, a),
+        rename => fs::renameat(
+            p,
+            libc::AT_FDCWD as u64,
+            a[0],
+            libc::AT_FDCWD as u64,
+            a[1],
+            0,
+        ),
+        renameat => fs::renameat(p, a[0], a[1], a[2], a[3], 0),
+        renameat2 => fs::renameat(p, a[0], a[1], a[2], a[3], a[4]),
+        mkdir => fs::mkdirat(p, libc::AT_FDCWD as u64, a[0], a[1]),
+        mkdirat => fs::mkdirat(p, a[0], a[1], a[2]),
+        rmdir => fs::unlinkat(p, libc::AT_FDCWD as u64, a[0], libc::AT_REMOVEDIR as u64),
+        unlink => fs::unlinkat(p, libc::AT_FDCWD as u64, a[0], 0),
+        unlinkat => fs::unlinkat(p, a[0], a[1], a[2]),
+        readlink => fs::readlinkat(p, libc::AT_FDCWD as u64, a[0], a[1], a[2]),
+        readlinkat => fs::readlinkat(p, a[0], a[1], a[2], a[3]),
+        symlink => fs::symlinkat(p, a[0], libc::AT_FDCWD as u64, a[1]),
+        symlinkat => fs::symlinkat(p, a[0], a[1], a[2]),
+        link => fs::linkat(
+            p,
+            libc::AT_FDCWD as u64,
+            a[0],
+            libc::AT_FDCWD as u64,
+            a[1],
+            0,
+        ),
+        linkat => fs::linkat(p, a[0], a[1], a[2], a[3], a[4]),
+        chmod => fs::fchmodat(p, libc::AT_FDCWD as u64, a[0], a[1]),
+        fchmodat => fs::fchmodat(p, a[0], a[1], a[2]),
+        fchmod => fs::fchmod(p, a),
+        truncate => fs::truncate(p, a),
+        ftruncate => fs::ftruncate(p, a),
+        fsync | fdatasync => fs::fsync(p, sys, a),
+        fadvise64 => fs::fd_only(p, a[0]),
+        utimensat => fs::utimensat(p, a),
+        statfs => fs::statfs(p, a, false),
+        fstatfs => fs::statfs(p, a, true),
+        poll => fs::poll(p, a[0], a[1], Some(a[2] as i32)),
+        ppoll => fs::ppoll(p, a),
+        mmap => mm::mmap(p, a),
+        munmap => mm::munmap(p, a),
+        mprotect => mm::mprotect(p, a),
+        mremap => mm::mremap(p, a),
+        msync => mm::msync(p, a),
+        madvise => mm::madvise(p, a),
+        brk => mm::brk(p, a),
+        nanosleep => clock::nanosleep(p, a),
+        clock_nanosleep => clock::clock_nanosleep(p, a),
+        gettimeofday => clock::gettimeofday(p, a),
+        clock_gettime => clock::clock_gettime(p, a),
+        clock_getres => clock::clock_getres(p, a),
+        Sys::time => clock::time(p, a),
+        times => clock::times(p, a),
+        getpid | getppid | gettid | getuid | geteuid | getgid | getegid | getpgrp | getpgid
+        | getsid | umask => process::identity(p, sys, a),
+        setpgid => process::setpgid(a),
+        getresuid | getresgid => process::getres(p, sys, a),
+        uname => process::uname(p, a),
+        sysinfo => process::sysinfo(p, a),
+        prctl => process::prctl(p, a),
+        rt_sigaction => process::rt_sigaction(p, a),
+        sigaltstack => process::sigaltstack(p, a),
+        set_tid_address => process::set_tid_address(p, a),
+        set_robust_list => process::set_robust_list(p, a),
+        get_robust_list => process::get_robust_list(p, a),
+        rseq => Err(Errno::ENOSYS),
+        prlimit64 => process::prlimit64(p, a[0], a[1], a[2], a[3]),
+        getrlimit => process::prlimit64(p, 0, a[0], 0, a[1]),
+        setrlimit => process::prlimit64(p, 0, a[0], a[1], 0),
+        getrandom => process::getrandom(p, a),
+        futex => process::futex(p, a),
+        sched_yield => Ok(0),
+        sched_getaffinity => process::sched_getaffinity(p, a),
+        membarrier => process::membarrier(a),
+        // Needs registers: handled by the architecture before dispatch.
+        arch_prctl | rt_sigreturn => Err(Errno::ENOSYS),
+    };
+    r.into()
+}

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Identity, limits, signals (recorded dispositions), futex for one thread.
+
+use super::types::encode_utsname;
+use super::{Errno, ExitKind, Outcome, Sys, SysResult};
+use crate::kernel::Process;
+use crate::kernel::MAX_FDS;
+use crate::mem::StructBuilder;
+
+pub fn exit_thread(_p: &mut Process, code: i32) -> Outcome {
+    // With one guest thread, the thread's exit ends the process.
+    Outcome::Exit(ExitKind::Exited(code & 0xff))
+}
+
+pub fn identity(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
+    // SAFETY: these calls take no pointers and cannot fail, except
+    // getpgid/getsid which report errors through -1.
+    let v = unsafe {
+        match sys {
+            Sys::getpid | Sys::gettid => return Ok(u64::from(p.pid)),
+            Sys::getppid => libc::getppid() as i64,
+            Sys::getuid => libc::getuid() as i64,
+            Sys::geteuid => libc::geteuid() as i64,
+            Sys::getgid => libc::getgid() as i64,
+            Sys::getegid => libc::getegid() as i64,
+            Sys::getpgrp => libc::getpgrp() as i64,
+            Sys::getpgid => libc::getpgid(a[0] as i32) as i64,
+            Sys::getsid => libc::getsid(a[0] as i32) as i64,
+            Sys::umask => libc::umask(a[0] as libc::mode_t & 0o777) as i64,
+            _ => return Err(Errno::ENOSYS),
+        }
+    };
+    if v < 0 {
+        return Err(Errno::last());
+    }
+    Ok(v as u64)
+}
+
+pub fn setpgid(a: &[u64; 6]) -> SysResult {
+    // SAFETY: no pointers.
+    let rc = unsafe { libc::setpgid(a[0] as i32, a[1] as i32) };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(0)
+    }
+}
+
+pub fn getres(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
+    // SAFETY: no pointers.
+    let ids = unsafe {
+        if sys == Sys::getresuid {
+            [libc::getuid(), libc::geteuid(), libc::geteuid()]
+        } else {
+            [libc::getgid(), libc::getegid(), libc::getegid()]
+        }
+    };
+    for (i, id) in ids.iter().enumerate() {
+        p.mem.write_u32(a[i], *id)?;
+    }
+    Ok(0)
+}
+
+pub fn uname(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    // SAFETY: uname fills a struct we own.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::uname(&mut u) };
+    let field = |f: &[libc::c_char]| -> String {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let (node, release, version, domain) = (
+        field(&u.nodename),
+        field(&u.release),
+        field(&u.version),
+        field(&u.domainname),
+    );
+    let bytes = encode_utsname([
+        "Linux",
+        &node,
+        &release,
+        &version,
+        p.abi.uname_machine(),
+        &domain,
+    ]);
+    p.mem.write(a[0], &bytes)?;
+    Ok(0)
+}
+
+pub fn sysinfo(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    // SAFETY: sysinfo fills a struct we own.
+    let mut s: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::sysinfo(&mut s) } != 0 {
+        return Err(Errno::last());
+    }
+    if p.word_size() != 8 {
+        return Err(Errno::ENOSYS);
+    }
+    let mut b = StructBuilder::new(112, p.mem.encoder());
+    b.u64(0, s.uptime as u64)
+        .u64(8, s.loads[0])
+        .u64(16, s.loads[1])
+        .u64(24, s.loads[2])
+        .u64(32, s.totalram)
+        .u64(40, s.freeram)
+        .u64(48, s.sharedram)
+        .u64(56, s.bufferram)
+        .u64(64, s.totalswap)
+        .u64(72, s.freeswap)
+        .u16(80, s.procs)
+        .u64(88, s.totalhigh)
+        .u64(96, s.freehigh)
+        .u32(104, s.mem_unit);
+    p.mem.write(a[0], &b.bytes)?;
+    Ok(0)
+}
+
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const PR_SET_DUMPABLE: u64 = 4;
+const PR_GET_DUMPABLE: u64 = 3;
+
+pub fn prctl(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    match a[0] {
+        PR_SET_NAME => {
+            let _ = p.mem.read_cstr(a[1], 4096)?;
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let name = p
+                .exe_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut buf = [0u8; 16];
+            let n = name.len().min(15);
+            buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+            p.mem.write(a[1], &buf)?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+const SIGKILL: u64 = 9;
+const SIGSTOP: u64 = 19;
+const SIG_IGN: u64 = 1;
+
+fn valid_signal(sig: u64) -> bool {
+    (1..=64).contains(&sig)
+}
+
+pub fn rt_sigaction(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (sig, act, oact, setsize) = (a[0], a[1], a[2], a[3]);
+    if setsize != 8 || !valid_signal(sig) {
+        return Err(Errno::EINVAL);
+    }
+    let size = p.abi.sigaction_size();
+    let new = if act != 0 {
+        Some(p.mem.read_vec(act, size)?)
+    } else {
+        None
+    };
+    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+        return Err(Errno::EINVAL);
+    }
+    if oact != 0 {
+        let mut old = p.sigactions[sig as usize].clone();
+        old.resize(size, 0);
+        p.mem.write(oact, &old)?;
+    }
+    if let Some(new) = new {
+        p.sigactions[sig as usize] = new;
+    }
+    Ok(0)
+}
+
+/// The handler address recorded for `sig` (0 = default).
+fn handler_of(p: &Process, sig: u64) -> u64 {
+    let raw = &p.sigactions[sig as usize];
+    let word = p.word_size();
+    if raw.len() < word {
+        return 0;
+    }
+    let enc = p.mem.encoder();
+    if word == 8 {
+        enc.decode_u64(raw[..8].try_into().unwrap())
+    } else {
+        u64::from(enc.decode_u32(raw[..4].try_into().unwrap()))
+    }
+}
+
+/// Changes the mask; a pending signal it unblocks takes its action now.
+pub fn rt_sigprocmask(p: &mut Process, a: &[u64; 6]) -> Outcome {
+    match change_mask(p, a) {
+        Ok(_) => match take_deliverable(p) {
+            Some(sig) => Outcome::Exit(ExitKind::Killed(sig as i32)),
+            None => Outcome::Value(0),
+        },
+        Err(e) => Outcome::Error(e),
+    }
+}
+
+/// A pending, unblocked signal whose action kills the process.
+fn take_deliverable(p: &mut Process) -> Option<u64> {
+    let ready = p.pending & !p.sigmask;
+    if ready == 0 {
+        return None;
+    }
+    let sig = u64::from(ready.trailing_zeros()) + 1;
+    p.pending &= !(1 << (sig - 1));
+    let handler = handler_of(p, sig);
+    if handler == SIG_IGN || (handler == 0 && ignored_by_default(sig)) {
+        return take_deliverable(p);
+    }
+    Some(sig)
+}
+
+fn change_mask(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (how, set, oset, setsize) = (a[0], a[1], a[2], a[3]);
+    if setsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let new = if set != 0 {
+        Some(p.mem.read_u64(set)?)
+    } else {
+        None
+    };
+    if oset != 0 {
+        p.mem.write_u64(oset, p.sigmask)?;
+    }
+    if let Some(new) = new {
+        let unblockable = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+        p.sigmask = match how {
+            0 => p.sigmask | new,
+            1 => p.sigmask & !new,
+            2 => new,
+            _ => return Err(Errno::EINVAL),
+        } & !unblockable;
+    }
+    Ok(0)
+}
+
+const SS_DISABLE: u32 = 2;
+
+pub fn sigaltstack(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    if a[1] != 0 {
+        let word = p.word_size();
+        let mut b = StructBuilder::new(word * 3, p.mem.encoder());
+        b.u32(word, SS_DISABLE);
+        p.mem.write(a[1], &b.bytes)?;
+    }
+    if a[0] != 0 {
+        p.mem.read_vec(a[0], p.word_size() * 3)?;
+    }
+    Ok(0)
+}
+
+/// Signals whose default action is to do nothing.
+fn ignored_by_default(sig: u64) -> bool {
+    matches!(sig, 17 | 23 | 28) // SIGCHLD, SIGURG, SIGWINCH
+}
+
+pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+    let (target, sig) = match sys {
+        Sys::tgkill => (a[1], a[2]),
+        _ => (a[0], a[1]),
+    };
+    let to_self = match sys {
+        Sys::kill => target as i64 == i64::from(p.pid) || target == 0,
+        Sys::tgkill => a[0] == u64::from(p.pid) && target == u64::from(p.pid),
+        _ => target == u64::from(p.pid),
+    };
+    if sig > 64 {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    if !to_self {
+        if sys != Sys::kill {
+            return Outcome::Error(Errno::ESRCH);
+        }
+        // SAFETY: plain call; another host process is the guest's business.
+        let rc = unsafe { libc::kill(target as i32, sig as i32) };
+        return if rc < 0 {
+            Outcome::Error(Errno::last())
+        } else {
+            Outcome::Value(0)
+        };
+    }
+    if sig == 0 {
+        return Outcome::Value(0);
+    }
+    let blocked = sig != SIGKILL && p.sigmask & (1 << (sig - 1)) != 0;
+    if blocked {
+        // Delivered when unblocked (see rt_sigprocmask).
+        p.pending |= 1 << (sig - 1);
+        return Outcome::Value(0);
+    }
+    let handler = handler_of(p, sig);
+    if handler == SIG_IGN || (handler == 0 && ignored_by_default(sig)) {
+        return Outcome::Value(0);
+    }
+    // Default action (or a handler, which cannot run yet): the process dies
+    // of the signal, as a guest with no handler would.
+    Outcome::Exit(ExitKind::Killed(sig as i32))
+}
+
+pub fn set_tid_address(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    p.clear_child_tid = a[0];
+    Ok(u64::from(p.pid))
+}
+
+pub fn set_robust_list(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    if a[1] != 3 * p.word_size() as u64 {
+        return Err(Errno::EINVAL);
+    }
+    p.robust_list = (a[0], a[1]);
+    Ok(0)
+}
+
+pub fn get_robust_list(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let word = p.word_size();
+    let enc = p.mem.encoder();
+    let (head, len) = p.robust_list;
+    if word == 8 {
+        p.mem.write(a[1], &enc.u64(head))?;
+        p.mem.write(a[2], &enc.u64(len))?;
+    } else {
+        p.mem.write(a[1], &enc.u32(head as u32))?;
+        p.mem.write(a[2], &enc.u32(len as u32))?;
+    }
+    Ok(0)
+}
+
+const RLIMIT_STACK: u64 = 3;
+const RLIMIT_NOFILE: u64 = 7;
+
+pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    if pid != 0 && pid != u64::from(p.pid) {
+        return Err(Errno::ESRCH);
+    }
+    if resource > 15 {
+        return Err(Errno::EINVAL);
+    }
+    let new_limits = if new != 0 {
+        Some((p.mem.read_u64(new)?, p.mem.read_u64(new + 8)?))
+    } else {
+        None
+    };
+    if old != 0 {
+        let (cur, max) = match p.rlimits.iter().find(|r| u64::from(r.0) == resource) {
+            Some(r) => (r.1, r.2),
+            None => match resource {
+                RLIMIT_NOFILE => (MAX_FDS as u64, MAX_FDS as u64),
+                RLIMIT_STACK => (8 << 20, u64::MAX),
+                _ => {
+                    // SAFETY: getrlimit fills a struct we own.
+                    let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
+                    // SAFETY: as above.
+                    unsafe { libc::getrlimit(resource as _, &mut l) };
+                    (l.rlim_cur, l.rlim_max)
+                }
+            },
+        };
+        p.mem.write_u64(old, cur)?;
+        p.mem.write_u64(old + 8, max)?;
+    }
+    if let Some((cur, max)) = new_limits {
+        if cur > max {
+            return Err(Errno::EINVAL);
+        }
+        // Recorded for the guest's view; ht-user's own limits are untouched.
+        p.rlimits.retain(|r| u64::from(r.0) != resource);
+        p.rlimits.push((resource as u32, cur, max));
+    }
+    Ok(0)
+}
+
+pub fn getrandom(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let len = (a[1] as usize).min(1 << 25);
+    p.mem.check_writable(a[0], len)?;
+    let mut buf = vec![0u8; len];
+    // SAFETY: getrandom fills our buffer.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), len, a[2] as u32) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    p.mem.write(a[0], &buf[..n as usize])?;
+    Ok(n as u64)
+}
+
+const FUTEX_WAIT: u64 = 0;
+const FUTEX_WAKE: u64 = 1;
+const FUTEX_REQUEUE: u64 = 3;
+const FUTEX_CMP_REQUEUE: u64 = 4;
+const FUTEX_WAKE_OP: u64 = 5;
+const FUTEX_WAIT_BITSET: u64 = 9;
+const FUTEX_WAKE_BITSET: u64 = 10;
+const FUTEX_CMD_MASK: u64 = 0x7f;
+
+/// With a single guest thread nobody else can wake a waiter: a WAIT whose
+/// value matches sleeps for its timeout, or until ht-user is interrupted.
+pub fn futex(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (uaddr, op, val) = (a[0], a[1] & FUTEX_CMD_MASK, a[2] as u32);
+    if uaddr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match op {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            if p.mem.read_u32(uaddr)? != val {
+                return Err(Errno::EAGAIN);
+            }
+            if a[3] == 0 {
+                // SAFETY: pause only returns when a signal arrives.
+                unsafe { libc::pause() };
+                return Err(Errno::EINTR);
+            }
+            let word = p.word_size();
+            let raw = p.mem.read_vec(a[3], word * 2)?;
+            let (sec, nsec) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
+            let ts = libc::timespec {
+                tv_sec: sec,
+                tv_nsec: nsec,
+            };
+            let (clock, flags) = if op == FUTEX_WAIT_BITSET {
+                let clock = if a[1] & 256 != 0 {
+                    libc::CLOCK_REALTIME
+                } else {
+                    libc::CLOCK_MONOTONIC
+                };
+                (clock, libc::TIMER_ABSTIME)
+            } else {
+                (libc::CLOCK_MONOTONIC, 0)
+            };
+            // SAFETY: both pointers are to our timespec / null.
+            let rc = unsafe { libc::clock_nanosleep(clock, flags, &ts, std::ptr::null_mut()) };
+            if rc == libc::EINTR {
+                return Err(Errno::EINTR);
+            }
+            Err(Errno(libc::ETIMEDOUT))
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET | FUTEX_WAKE_OP | FUTEX_REQUEUE => Ok(0),
+        FUTEX_CMP_REQUEUE => {
+            if p.mem.read_u32(uaddr)? != a[5] as u32 {
+                return Err(Errno::EAGAIN);
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+pub fn sched_getaffinity(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    // Guest threads run one at a time: the guest sees one CPU.
+    let size = a[1] as usize;
+    if size < 8 || size % p.word_size() != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mask = vec![0u8; 8];
+    mask[0] = 1;
+    p.mem.write(a[2], &mask)?;
+    Ok(8)
+}
+
+pub fn membarrier(a: &[u64; 6]) -> SysResult {
+    match a[0] {
+        0 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Trace events, the writer thread and its sinks.
+//!
+//! The emulator thread appends events to a batch and hands full batches (and
+//! text lines such as `-strace` output) to the writer thread over a bounded
+//! crossbeam channel. A full channel makes the guest wait: nothing is dropped.
+
+pub mod events;
+pub mod log;
+
+use std::io;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+pub use events::TraceEvents;
+
+/// One hypertrace event; its extra arguments live in [`Batch::args`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Host CLOCK_MONOTONIC nanoseconds when the guest's store arrived.
+    pub ts_ns: u64,
+    /// Index of the guest thread (virtual CPU) that stored.
+    pub cpu: u32,
+    pub client: u32,
+    pub arg1: u64,
+}
+
+/// Events in arrival order, with `extra_args` u64 arguments each (arg2..).
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub extra_args: usize,
+    pub records: Vec<EventRecord>,
+    pub args: Vec<u64>,
+}
+
+impl Batch {
+    fn with_capacity(extra_args: usize, events: usize) -> Self {
+        Batch {
+            extra_args,
+            records: Vec::with_capacity(events),
+            args: Vec::with_capacity(events * extra_args),
+        }
+    }
+
+    pub fn args_of(&self, index: usize) -> &[u64] {
+        &self.args[index * self.extra_args..(index + 1) * self.extra_args]
+    }
+}
+
+pub enum Msg {
+    Events(Batch),
+    Text(String),
+    Sync(Sender<()>),
+}
+
+/// Where the writer thread puts what it receives.
+pub trait Sink: Send {
+    fn events(&mut self, batch: &Batch) -> io::Result<()>;
+    fn text(&mut self, line: &str) -> io::Result<()>;
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+const BATCH_EVENTS: usize = 4096;
+/// Batches in flight before the guest waits for the writer.
+const CHANNEL_BATCHES: usize = 64;
+
+/// The emulator thread's end: batches events and forwards text.
+pub struct Recorder {
+    tx: Sender<Msg>,
+    batch: Batch,
+    extra_args: usize,
+    /// Something was sent since the last sync.
+    unsynced: bool,
+    pub events_recorded: u64,
+}
+
+impl Recorder {
+    pub fn push(&mut self, record: EventRecord, args: &[u64]) {
+        debug_assert_eq!(args.len(), self.extra_args);
+        self.batch.records.push(record);
+        self.batch.args.extend_from_slice(args);
+        self.events_recorded += 1;
+        if self.batch.records.len() >= BATCH_EVENTS {
+            self.send_batch();
+        }
+    }
+
+    /// Arguments the channel reads per event (the batch's `extra_args`).
+    pub fn extra_args(&self) -> usize {
+        self.extra_args
+    }
+
+    fn send_batch(&mut self) {
+        if self.batch.records.is_empty() {
+            return;
+        }
+        let full = std::mem::replace(
+            &mut self.batch,
+            Batch::with_capacity(self.extra_args, BATCH_EVENTS),
+        );
+        self.unsynced = true;
+        // The writer outlives the recorder; a send only fails if it died,
+        // and its report says why.
+        let _ = self.tx.send(Msg::Events(full));
+    }
+
+    /// Sends a text line after every event recorded so far.
+    pub fn text(&mut self, line: String) {
+        self.send_batch();
+        self.unsynced = true;
+        let _ = self.tx.send(Msg::Text(line));
+    }
+
+    /// Waits until the writer has written and flushed everything sent so
+    /// far, so guest output that follows appears after it.
+    pub fn sync(&mut self) {
+        self.send_batch();
+        if !self.unsynced {
+            return;
+        }
+        let (ack_tx, ack_rx) = bounded(1);
+        if self.tx.send(Msg::Sync(ack_tx)).is_ok() {
+            let _ = ack_rx.recv();
+        }
+        self.unsynced = false;
+    }
+}
+
+/// What the writer thread did, returned when it ends.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    pub events_written: u64,
+    pub events_lost: u64,
+    pub error: Option<io::Error>,
+}
+
+pub struct Writer {
+    handle: JoinHandle<WriterReport>,
+}
+
+impl Writer {
+    /// Starts the writer thread with `sink` and returns both ends.
+    pub fn start(sink: Box<dyn Sink>, extra_args: usize) -> io::Result<(Recorder, Writer)> {
+        let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let handle = std::thread::Builder::new()
+            .name("ht-writer".into())
+            .spawn(move || writer_loop(rx, sink))?;
+        let recorder = Recorder {
+            tx,
+            batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
+            extra_args,
+            unsynced: false,
+            events_recorded: 0,
+        };
+        Ok((recorder, Writer { handle }))
+    }
+
+    /// Sends what is left, closes the channel and waits for the writer.
+    pub fn finish(self, mut recorder: Recorder) -> WriterReport {
+        recorder.send_batch();
+        drop(recorder);
+        self.handle.join().unwrap_or_else(|_| WriterReport {
+            error: Some(io::Error::other("trace writer thread panicked")),
+            ..WriterReport::default()
+        })
+    }
+}
+
+fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
+    crate::signals::block_in_this_thread();
+    let mut report = WriterReport::default();
+    for msg in rx {
+        let result = match &msg {
+            Msg::Events(batch) if report.error.is_some() => {
+                report.events_lost += batch.records.len() as u64;
+                Ok(())
+            }
+            Msg::Events(batch) => sink.events(batch).map(|()| {
+                report.events_written += batch.records.len() as u64;
+            }),
+            Msg::Text(_) if report.error.is_some() => Ok(()),
+            Msg::Text(line) => sink.text(line),
+            Msg::Sync(ack) => {
+                let r = if report.error.is_none() {
+                    sink.flush()
+                } else {
+                    Ok(())
+                };
+                let _ = ack.send(());
+                r
+            }
+        };
+        if let Err(e) = result {
+            if let Msg::Events(batch) = &msg {
+                report.events_lost += batch.records.len() as u64;
+            }
+            eprintln!(
+                "ht-user: writing the trace failed: {e}; later events are counted, not written"
+            );
+            report.error = Some(e);
+        }
+    }
+    if report.error.is_none() {
+        if let Err(e) = sink.flush() {
+            eprintln!("ht-user: flushing the trace failed: {e}");
+            report.error = Some(e);
+        }
+    }
+    report
+}
+
+/// Host monotonic clock in nanoseconds (vDSO, no system call).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Host wall clock in nanoseconds since the epoch.
+pub fn realtime_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    struct Collect(Arc<Mutex<Vec<String>>>, Option<io::ErrorKind>);
+    impl Sink for Collect {
+        fn events(&mut self, b: &Batch) -> io::Result<()> {
+            if let Some(kind) = self.1 {
+                return Err(io::Error::from(kind));
+            }
+            for (i, r) in b.records.iter().enumerate() {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} {:?}", r.arg1, b.args_of(i)));
+            }
+            Ok(())
+        }
+        fn text(&mut self, line: &str) -> io::Result<()> {
+            self.0.lock().unwrap().push(line.to_string());
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn rec(arg1: u64) -> EventRecord {
+        EventRecord {
+            ts_ns: arg1,
+            cpu: 0,
+            client: 0,
+            arg1,
+        }
+    }
+
+    #[test]
+    fn events_and_text_keep_their_order_across_batches() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (mut r, w) = Writer::start(Box::new(Collect(seen.clone(), None)), 2).unwrap();
+        for i in 0..10_000u64 {
+            r.push(rec(i), &[i, i + 1]);
+        }
+        r.text("middle".into());
+        r.push(rec(7), &[0, 0]);
+        r.sync();
+        assert_eq!(seen.lock().unwrap().len(), 10_002);
+        let report = w.finish(r);
+        assert_eq!(report.events_written, 10_001);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[9_999], "9999 [9999, 10000]");
+        assert_eq!(seen[10_000], "middle");
+        assert_eq!(seen[10_001], "7 [0, 0]");
+    }
+
+    #[test]
+    fn sink_errors_are_reported_and_counted() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Collect(seen, Some(io::ErrorKind::StorageFull));
+        let (mut r, w) = Writer::start(Box::new(sink), 0).unwrap();
+        for i in 0..5000u64 {
+            r.push(rec(i), &[]);
+        }
+        let report = w.finish(r);
+        assert_eq!(report.events_written, 0);
+        assert_eq!(report.events_lost, 5000);
+        assert_eq!(report.error.unwrap().kind(), io::ErrorKind::StorageFull);
+    }
+}
