@@ -5,6 +5,7 @@
 #
 #   guest/build-testdata.sh [ARCH]        (default ARCH: x86_64)
 #
+# OUT_DIR overrides the destination (CI rebuilds into a scratch directory).
 # Compilers can be overridden with MUSL_CC, GLIBC_CC and STRIP. For x86_64
 # the defaults are musl-gcc, gcc and strip; for other architectures
 # <ARCH>-linux-musl-gcc (falling back to <ARCH>-linux-gnu-gcc),
@@ -14,7 +15,7 @@ set -eu
 ARCH=${1:-x86_64}
 GUEST_DIR=$(cd "$(dirname "$0")" && pwd)
 TOP_DIR=$(dirname "$GUEST_DIR")
-OUT_DIR=$TOP_DIR/testdata/$ARCH
+OUT_DIR=${OUT_DIR:-$TOP_DIR/testdata/$ARCH}
 BUILD_DIR=build-testdata-$ARCH
 
 have() {

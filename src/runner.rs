@@ -165,7 +165,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     abi.init_registers(&mut uc, image.entry, stack.sp)
         .map_err(SetupError)?;
 
-    crate::signals::arm(uc.get_handle());
+    crate::signals::arm(&uc);
     let result = if crate::signals::interrupted().is_some() {
         Ok(())
     } else {

@@ -94,7 +94,8 @@ fn watch(read_end: OwnedFd) {
 }
 
 /// Lets an interrupt stop this engine. Pair with [`disarm`].
-pub fn arm(handle: *mut uc_engine) {
+pub fn arm(uc: &crate::machine::Engine<'_>) {
+    let handle = uc.get_handle();
     *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(EngineHandle(handle));
     if interrupted().is_some() {
         // SAFETY: the handle was just given to us live.

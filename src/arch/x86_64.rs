@@ -85,7 +85,7 @@ impl Abi for X86_64 {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
-        uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, |uc| machine::on_syscall(uc))
+        uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
             .map_err(|e| format!("cannot hook syscall: {e:?}"))?;
         uc.add_intr_hook(|uc, intno| {
             machine::on_trap(

@@ -231,6 +231,7 @@ impl AddressSpace {
 
     /// Maps `[start, start+len)` with host memory `backing` (from `offset`).
     /// Whatever was mapped there before is unmapped first, as MAP_FIXED does.
+    #[allow(clippy::too_many_arguments)] // one argument per Region field
     pub fn map(
         &mut self,
         start: u64,

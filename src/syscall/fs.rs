@@ -35,7 +35,7 @@ pub fn read_path(p: &Process, addr: u64) -> Result<CString, Errno> {
         return Err(Errno::ENAMETOOLONG);
     }
     if bytes == b"/proc/self/exe" || bytes == format!("/proc/{}/exe", p.pid).as_bytes() {
-        return Ok(CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?);
+        return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
     }
     CString::new(bytes).map_err(|_| Errno::EINVAL)
 }
