@@ -105,13 +105,20 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
         } else {
             text.clone()
         };
-        out.push(rewritten.into());
         let attached =
             bare.contains('=') || (!text.starts_with("--") && name.len() == 1 && bare.len() > 1);
         if WITH_VALUE.contains(&name) && !attached {
-            if let Some(value) = iter.next() {
-                out.push(value);
+            // Joined with '=' so a value starting with '-' stays a value.
+            match iter.next() {
+                Some(value) => {
+                    let mut joined = OsString::from(format!("{rewritten}="));
+                    joined.push(value);
+                    out.push(joined);
+                }
+                None => out.push(rewritten.into()),
             }
+        } else {
+            out.push(rewritten.into());
         }
     }
     out.extend(iter);

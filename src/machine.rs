@@ -17,9 +17,11 @@ pub type Engine<'a> = Unicorn<'a, Machine>;
 pub enum StopReason {
     Exit(ExitKind),
     /// A CPU exception the guest cannot handle (no signal delivery yet).
+    /// `page` is the guest page whose access was refused, when known.
     Fault {
         signal: i32,
         pc: u64,
+        page: Option<u64>,
     },
     /// ht-user itself received SIGINT/SIGTERM/SIGHUP.
     Interrupted(i32),
@@ -149,6 +151,7 @@ pub fn on_trap(uc: &mut Engine<'_>, trap: Trap) {
         StopReason::Fault {
             signal: trap.signal,
             pc,
+            page: None,
         },
     );
 }

@@ -56,9 +56,10 @@ fn real_main() -> i32 {
                 signal_text(*sig)
             );
         }
-        StopReason::Fault { signal, pc } => {
+        StopReason::Fault { signal, pc, page } => {
+            let at = page.map_or(String::new(), |p| format!(", access to page {p:#x}"));
             eprintln!(
-                "ht-user: uncaught target signal {signal} ({}) - core dumped (guest pc {pc:#x})",
+                "ht-user: uncaught target signal {signal} ({}) - core dumped (guest pc {pc:#x}{at})",
                 signal_text(*signal)
             );
         }

@@ -181,10 +181,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
             StopReason::Fault {
                 signal: libc::SIGSEGV,
                 pc,
+                page: uc.get_data().last_fault.map(|(page, _)| page),
             }
         }
         (None, Err(e)) => match fault_signal(e) {
-            Some(signal) => StopReason::Fault { signal, pc },
+            Some(signal) => StopReason::Fault {
+                signal,
+                pc,
+                page: None,
+            },
             None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
         },
         (None, Ok(())) => match crate::signals::interrupted() {
@@ -194,6 +199,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
             None => StopReason::Fault {
                 signal: libc::SIGSEGV,
                 pc,
+                page: None,
             },
         },
     };

@@ -104,7 +104,11 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
                 // before the guest runs again.
                 unsafe { uc.mem_map_ptr(start, len, prot(perms), host.cast()) }
             }
-            EngineOp::MapControl { start, len } => map_control(uc, start, len),
+            EngineOp::MapControl {
+                start,
+                len,
+                file_offset,
+            } => map_control(uc, start, len, file_offset),
             EngineOp::Unmap { start, len } => uc.mem_unmap(start, len),
             EngineOp::Protect { start, len, perms } => uc.mem_protect(start, len, prot(perms)),
         };
@@ -117,37 +121,31 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
 }
 
 /// Maps the hypertrace control channel as MMIO: each guest store becomes a
-/// callback, reads return the last value stored in the slot.
+/// callback, reads return the last value stored in the slot. The callbacks
+/// get offsets relative to `start`; `file_offset` turns them into offsets
+/// in the control file.
 fn map_control(
     uc: &mut Engine<'_>,
     start: u64,
     len: u64,
+    file_offset: u64,
 ) -> Result<(), unicorn_engine::unicorn_const::uc_error> {
     uc.mmio_map(
         start,
         len,
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize| -> u64 {
-                let machine = uc.get_data();
-                match (&machine.hypertrace, control_offset(uc, start + offset)) {
-                    (Some(channel), Some(file_offset)) => channel.read_slot(file_offset, size),
-                    _ => 0,
-                }
+                uc.get_data()
+                    .hypertrace
+                    .as_ref()
+                    .map_or(0, |channel| channel.read_slot(file_offset + offset, size))
             },
         ),
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
-                if let Some(file_offset) = control_offset(uc, start + offset) {
-                    uc.get_data_mut().on_control_store(file_offset, size, value);
-                }
+                uc.get_data_mut()
+                    .on_control_store(file_offset + offset, size, value);
             },
         ),
     )
-}
-
-/// Offset inside the control file of the guest address `addr` (the region
-/// remembers the file offset it was mapped from).
-fn control_offset(uc: &Engine<'_>, addr: u64) -> Option<u64> {
-    let region = uc.get_data().process.mem.region_at(addr)?;
-    Some(region.backing_offset as u64 + (addr - region.start))
 }

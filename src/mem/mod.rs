@@ -127,6 +127,8 @@ pub enum EngineOp {
     MapControl {
         start: u64,
         len: u64,
+        /// Offset in the control file of `start`.
+        file_offset: u64,
     },
     Unmap {
         start: u64,
@@ -259,7 +261,11 @@ impl AddressSpace {
                 perms,
                 host,
             }),
-            None => self.pending.push(EngineOp::MapControl { start, len }),
+            None => self.pending.push(EngineOp::MapControl {
+                start,
+                len,
+                file_offset: offset as u64,
+            }),
         }
         self.regions.insert(start, region);
     }

@@ -51,10 +51,13 @@ impl Errno {
         syscalls::Errno::new(self.0).name().unwrap_or("E?")
     }
 
-    pub fn description(self) -> &'static str {
-        syscalls::Errno::new(self.0)
-            .description()
-            .unwrap_or("Unknown error")
+    /// The C library's text for the errno, as strace and qemu print it.
+    pub fn description(self) -> String {
+        let text = std::io::Error::from_raw_os_error(self.0).to_string();
+        match text.rfind(" (os error") {
+            Some(cut) => text[..cut].to_string(),
+            None => text,
+        }
     }
 }
 

@@ -23,7 +23,8 @@ fn signature(sys: Sys) -> &'static [Arg] {
     use Arg::*;
     use Sys::*;
     match sys {
-        read | write | pread64 | pwrite64 => &[Fd, Ptr, Int, Int],
+        read | write => &[Fd, Ptr, Int],
+        pread64 | pwrite64 => &[Fd, Ptr, Int, Int],
         readv | writev => &[Fd, Ptr, Int],
         open => &[Str, OpenFlags, Oct],
         creat => &[Str, Oct],
