@@ -82,6 +82,8 @@ build events       "$MUSL_CC" events.c "$LIB" -lpthread
 build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build hello-glibc  "$GLIBC_CC" hello.c
+# Position-independent static executable (loaded at a chosen base).
+CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-static-pie -fPIE /') build hello-pie "$GLIBC_CC" hello.c
 
 rm -rf "${GUEST_DIR:?}/$BUILD_DIR"
 echo "== done: $OUT_DIR"
