@@ -2,6 +2,8 @@
 //! Per-architecture differences behind one trait. Nothing outside this
 //! module names a register.
 
+pub mod aarch64;
+pub mod riscv64;
 pub mod x86_64;
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
@@ -60,6 +62,14 @@ pub trait Abi: Sync {
     fn pc(&self, uc: &Engine<'_>) -> u64;
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
+    /// Guest open(2)/fcntl flags in the host's encoding.
+    fn open_flags_to_host(&self, flags: u64) -> i32 {
+        flags as i32
+    }
+    /// Host open(2)/fcntl flags in the guest's encoding.
+    fn open_flags_from_host(&self, flags: i32) -> u64 {
+        flags as u32 as u64
+    }
     /// Size of the kernel's `struct sigaction` for this ABI.
     fn sigaction_size(&self) -> usize;
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
@@ -71,11 +81,59 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
     use goblin::elf::header::*;
     match (machine, is_64, little_endian) {
         (EM_X86_64, true, true) => Ok(&x86_64::X86_64),
+        (EM_AARCH64, true, true) => Ok(&aarch64::Aarch64),
+        (EM_RISCV, true, true) => Ok(&riscv64::Riscv64),
         _ => Err(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64 guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, aarch64 and riscv64 guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }
         )),
+    }
+}
+
+/// Flag bits whose values differ between a guest ABI and the host:
+/// (guest bit, host bit) pairs; other bits are the same on both.
+pub fn translate_bits(value: u64, pairs: &[(u64, u64)], to_host: bool) -> u64 {
+    let mut out = value;
+    for (guest, host) in pairs {
+        out &= !if to_host { *guest } else { *host };
+    }
+    for (guest, host) in pairs {
+        let (from, to) = if to_host {
+            (*guest, *host)
+        } else {
+            (*host, *guest)
+        };
+        if value & from != 0 {
+            out |= to;
+        }
+    }
+    out
+}
+
+/// open(2) flags of arm and aarch64 that differ from x86's.
+pub const ARM_OPEN_FLAGS: &[(u64, u64)] = &[
+    (0o40000, 0o200000),  // O_DIRECTORY
+    (0o100000, 0o400000), // O_NOFOLLOW
+    (0o200000, 0o40000),  // O_DIRECT
+    (0o400000, 0o100000), // O_LARGEFILE
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_open_flags_round_trip() {
+        let guest_dir_cloexec = 0o40000 | 0o2000000;
+        let host = translate_bits(guest_dir_cloexec, ARM_OPEN_FLAGS, true);
+        assert_eq!(host, libc::O_DIRECTORY as u64 | libc::O_CLOEXEC as u64);
+        assert_eq!(
+            translate_bits(host, ARM_OPEN_FLAGS, false),
+            guest_dir_cloexec
+        );
+        let swapped = translate_bits(0o200000 | 0o40000, ARM_OPEN_FLAGS, true);
+        assert_eq!(swapped, 0o40000 | 0o200000);
     }
 }

@@ -36,7 +36,9 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             err,
         })?;
     uc.add_tlb_hook(0, u64::MAX, |uc, addr, access: MemType| {
-        let page = addr & !(super::PAGE_SIZE - 1);
+        // `addr` is already aligned to the engine's page size, which is
+        // smaller than 4 KiB on some targets (1 KiB on arm): map it 1:1.
+        let page = addr;
         if uc.get_data().engine_op_in_progress {
             // Unicorn translates the range of an unmap or protect itself to
             // drop cached code; refusing would abort emulation, so answer

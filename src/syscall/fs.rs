@@ -145,7 +145,7 @@ pub fn readv(p: &mut Process, a: &[u64; 6]) -> SysResult {
 pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> SysResult {
     let dir = dirfd(p, dir)?;
     let path = read_path(p, path)?;
-    let flags = flags as i32;
+    let flags = p.abi.open_flags_to_host(flags);
     // SAFETY: path is NUL-terminated; the result is checked.
     let rc = unsafe {
         libc::openat(
@@ -371,11 +371,21 @@ pub fn fcntl(p: &mut Process, a: &[u64; 6]) -> SysResult {
             p.fds.entry_mut(a[0])?.cloexec = a[2] & libc::FD_CLOEXEC as u64 != 0;
             Ok(0)
         }
-        libc::F_GETFL | libc::F_GETOWN | libc::F_GETPIPE_SZ | libc::F_GET_SEALS => {
+        libc::F_GETFL => {
+            // SAFETY: F_GETFL takes no pointer.
+            let host = check_int(unsafe { libc::fcntl(fd, cmd) })?;
+            Ok(p.abi.open_flags_from_host(host as i32))
+        }
+        libc::F_SETFL => {
+            let host = p.abi.open_flags_to_host(a[2]);
+            // SAFETY: F_SETFL takes an int.
+            check_int(unsafe { libc::fcntl(fd, cmd, host) })
+        }
+        libc::F_GETOWN | libc::F_GETPIPE_SZ | libc::F_GET_SEALS => {
             // SAFETY: these commands take no pointer.
             check_int(unsafe { libc::fcntl(fd, cmd) })
         }
-        libc::F_SETFL | libc::F_SETOWN | libc::F_SETPIPE_SZ | libc::F_ADD_SEALS => {
+        libc::F_SETOWN | libc::F_SETPIPE_SZ | libc::F_ADD_SEALS => {
             // SAFETY: these commands take an int.
             check_int(unsafe { libc::fcntl(fd, cmd, a[2] as libc::c_int) })
         }

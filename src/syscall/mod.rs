@@ -148,6 +148,15 @@ syscall_set! {
     sched_getaffinity, membarrier,
 }
 
+/// The name ht-user's handlers use for a kernel table entry: the generic
+/// tables call `newfstatat` `fstatat`, for example.
+fn canonical_name(name: &str) -> &str {
+    match name {
+        "fstatat" => "newfstatat",
+        other => other,
+    }
+}
+
 /// One architecture's numbering.
 pub struct SyscallTable {
     by_number: Vec<Option<Sys>>,
@@ -165,7 +174,7 @@ impl SyscallTable {
                 by_number.resize(i + 1, None);
                 names.resize(i + 1, None);
             }
-            by_number[i] = Sys::from_name(name);
+            by_number[i] = Sys::from_name(canonical_name(name));
             names[i] = Some(name);
         }
         SyscallTable { by_number, names }

@@ -42,6 +42,28 @@ impl From<&libc::stat> for Stat {
     }
 }
 
+/// `struct stat` of the kernel's generic ABI (aarch64, riscv64): 128 bytes.
+pub fn encode_stat_generic64(st: &Stat, enc: Encoder) -> Vec<u8> {
+    let mut b = StructBuilder::new(128, enc);
+    b.u64(0, st.dev)
+        .u64(8, st.ino)
+        .u32(16, st.mode)
+        .u32(20, st.nlink as u32)
+        .u32(24, st.uid)
+        .u32(28, st.gid)
+        .u64(32, st.rdev)
+        .u64(48, st.size as u64)
+        .u32(56, st.blksize as u32)
+        .u64(64, st.blocks as u64)
+        .u64(72, st.atime.0 as u64)
+        .u64(80, st.atime.1 as u64)
+        .u64(88, st.mtime.0 as u64)
+        .u64(96, st.mtime.1 as u64)
+        .u64(104, st.ctime.0 as u64)
+        .u64(112, st.ctime.1 as u64);
+    b.bytes
+}
+
 /// `struct statx`: one layout on every architecture.
 pub fn encode_statx(s: &libc::statx, enc: Encoder) -> Vec<u8> {
     let mut b = StructBuilder::new(256, enc);

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! riscv64: `ecall`, number in a7, arguments a0-a5, result in a0, TLS in tp
+//! (set by the guest itself).
+
+use std::sync::OnceLock;
+
+use unicorn_engine::unicorn_const::{Arch, Mode};
+use unicorn_engine::RegisterRISCV;
+
+use super::{Abi, SyscallRequest, Trap};
+use crate::machine::{self, Engine};
+use crate::mem::{Encoder, Endian, Layout};
+use crate::syscall::types::{encode_stat_generic64, Stat};
+use crate::syscall::{Outcome, Sys, SyscallTable};
+
+pub struct Riscv64;
+
+/// Exception causes (the privileged specification's numbering).
+const CAUSE_MISALIGNED_FETCH: u32 = 0;
+const CAUSE_ILLEGAL_INSTRUCTION: u32 = 2;
+const CAUSE_BREAKPOINT: u32 = 3;
+const CAUSE_MISALIGNED_LOAD: u32 = 4;
+const CAUSE_MISALIGNED_STORE: u32 = 6;
+const CAUSE_USER_ECALL: u32 = 8;
+const CAUSE_SUPERVISOR_ECALL: u32 = 9;
+const CAUSE_MACHINE_ECALL: u32 = 11;
+/// mstatus.FS = dirty: the FPU is usable, as Linux leaves it for user code.
+const MSTATUS_FS_DIRTY: u64 = 0x6000;
+
+fn table() -> &'static SyscallTable {
+    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        SyscallTable::from_names(
+            syscalls::riscv64::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+        )
+    })
+}
+
+fn x(n: i32) -> i32 {
+    RegisterRISCV::X0 as i32 + n
+}
+
+const A0: i32 = 10;
+const A7: i32 = 17;
+
+impl Abi for Riscv64 {
+    fn name(&self) -> &'static str {
+        "riscv64"
+    }
+    fn elf_machine(&self) -> u16 {
+        goblin::elf::header::EM_RISCV
+    }
+    fn is_64bit(&self) -> bool {
+        true
+    }
+    fn endian(&self) -> Endian {
+        Endian::Little
+    }
+    fn unicorn(&self) -> (Arch, Mode) {
+        (Arch::RISCV, Mode::RISCV64)
+    }
+    fn layout(&self) -> Layout {
+        Layout {
+            mmap_top: 0x3f_f000_0000,
+            mmap_bottom: 0x1_0000,
+        }
+    }
+    fn stack_top(&self) -> u64 {
+        0x3f_ffff_f000
+    }
+    fn pie_base(&self) -> u64 {
+        0x2a_aaaa_a000
+    }
+    fn platform(&self) -> &'static str {
+        "riscv64"
+    }
+    fn hwcap(&self) -> u64 {
+        // One bit per single-letter extension: I, M, A, F, D, C.
+        let bit = |c: u8| 1u64 << (c - b'a');
+        bit(b'i') | bit(b'm') | bit(b'a') | bit(b'f') | bit(b'd') | bit(b'c')
+    }
+    fn uname_machine(&self) -> &'static str {
+        "riscv64"
+    }
+    fn syscall_table(&self) -> &'static SyscallTable {
+        table()
+    }
+    fn sigaction_size(&self) -> usize {
+        // handler, flags, mask: riscv has no sa_restorer.
+        24
+    }
+
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        uc.add_intr_hook(|uc, cause| match cause {
+            // The engine has already moved pc past the ecall.
+            CAUSE_USER_ECALL | CAUSE_SUPERVISOR_ECALL | CAUSE_MACHINE_ECALL => {
+                machine::on_syscall(uc)
+            }
+            other => {
+                let signal = match other {
+                    CAUSE_ILLEGAL_INSTRUCTION => libc::SIGILL,
+                    CAUSE_BREAKPOINT => libc::SIGTRAP,
+                    CAUSE_MISALIGNED_FETCH | CAUSE_MISALIGNED_LOAD | CAUSE_MISALIGNED_STORE => {
+                        libc::SIGBUS
+                    }
+                    _ => libc::SIGSEGV,
+                };
+                machine::on_trap(uc, Trap { signal })
+            }
+        })
+        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        Ok(())
+    }
+
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+        for n in 1..32 {
+            uc.reg_write(x(n), 0)
+                .map_err(|e| format!("cannot set x{n}: {e:?}"))?;
+        }
+        let mstatus = uc.reg_read(RegisterRISCV::MSTATUS).unwrap_or(0);
+        uc.reg_write(RegisterRISCV::MSTATUS, mstatus | MSTATUS_FS_DIRTY)
+            .map_err(|e| format!("cannot enable the FPU: {e:?}"))?;
+        uc.reg_write(RegisterRISCV::SP, sp)
+            .map_err(|e| format!("cannot set sp: {e:?}"))?;
+        uc.reg_write(RegisterRISCV::PC, entry)
+            .map_err(|e| format!("cannot set pc: {e:?}"))?;
+        Ok(())
+    }
+
+    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+        let r = |n: i32| uc.reg_read(x(n)).unwrap_or(0);
+        SyscallRequest {
+            nr: r(A7),
+            args: [r(A0), r(A0 + 1), r(A0 + 2), r(A0 + 3), r(A0 + 4), r(A0 + 5)],
+        }
+    }
+
+    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+        let _ = uc.reg_write(x(A0), ret as u64);
+    }
+
+    fn arch_syscall(&self, _uc: &mut Engine<'_>, _sys: Sys, _args: &[u64; 6]) -> Option<Outcome> {
+        None
+    }
+
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterRISCV::PC).unwrap_or(0)
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        let mut out = String::new();
+        for n in 0..32 {
+            let v = uc.reg_read(x(n)).unwrap_or(0);
+            out.push_str(&format!("x{n:<2}={v:016x}"));
+            out.push(if n % 4 == 3 { '\n' } else { ' ' });
+        }
+        out.push_str(&format!("pc={:016x}", self.pc(uc)));
+        out
+    }
+
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        encode_stat_generic64(st, enc)
+    }
+}
