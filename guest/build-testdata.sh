@@ -27,15 +27,21 @@ if [ "$ARCH" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
     : "${GLIBC_CC:=gcc}"
     : "${STRIP:=strip}"
 else
+    # Debian's cross toolchain prefix for each guest architecture.
+    case "$ARCH" in
+        arm) TRIPLET=arm-linux-gnueabihf ;;
+        i386) TRIPLET=i686-linux-gnu ;;
+        *) TRIPLET=$ARCH-linux-gnu ;;
+    esac
     if [ -z "${MUSL_CC:-}" ]; then
         if have "$ARCH-linux-musl-gcc"; then
             MUSL_CC=$ARCH-linux-musl-gcc
         else
-            MUSL_CC=$ARCH-linux-gnu-gcc
+            MUSL_CC=$TRIPLET-gcc
         fi
     fi
-    : "${GLIBC_CC:=$ARCH-linux-gnu-gcc}"
-    : "${STRIP:=$ARCH-linux-gnu-strip}"
+    : "${GLIBC_CC:=$TRIPLET-gcc}"
+    : "${STRIP:=$TRIPLET-strip}"
 fi
 
 for tool in "$MUSL_CC" "$GLIBC_CC" "$STRIP"; do
@@ -46,7 +52,9 @@ for tool in "$MUSL_CC" "$GLIBC_CC" "$STRIP"; do
 done
 
 # Fixed flags so that rebuilding gives the same bytes.
-CFLAGS="-static -O2 -std=gnu99 -Wall -Wextra -Wl,--build-id=none"
+# Large-file and 64-bit time interfaces, so 32-bit guests handle big inode
+# numbers and directory offsets (and exercise the *_time64 calls).
+CFLAGS="-static -O2 -std=gnu99 -Wall -Wextra -Wl,--build-id=none -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64"
 LIB=$GUEST_DIR/$BUILD_DIR/libqemu-hypertrace-guest.a
 
 echo "== library ($MUSL_CC)"

@@ -125,6 +125,23 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+/// The -E (true) and -U (false) values of normalised arguments, in order.
+fn env_edits(normalised: &[OsString]) -> Vec<(bool, String)> {
+    let mut edits = Vec::new();
+    for arg in normalised.iter().skip(1) {
+        let Some(text) = arg.to_str() else { break };
+        if text == "--" {
+            break;
+        }
+        for (prefix, is_set) in [("-E", true), ("-U", false)] {
+            if let Some(value) = text.strip_prefix(prefix) {
+                edits.push((is_set, value.strip_prefix('=').unwrap_or(value).to_string()));
+            }
+        }
+    }
+    edits
+}
+
 fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
@@ -132,7 +149,8 @@ fn env_flag(name: &str) -> bool {
 /// Parses the command line into a run configuration. Errors carry clap's
 /// formatted message (and its exit code for --help/--version).
 pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Error> {
-    let cli = Cli::try_parse_from(normalise(args))?;
+    let normalised = normalise(args);
+    let cli = Cli::try_parse_from(normalised.iter())?;
     let mut warnings = Vec::new();
     let bad =
         |msg: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{msg}\n"));
@@ -151,16 +169,23 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         warnings.extend(trace_events.apply_option(t).map_err(bad)?);
     }
 
+    // -E and -U apply in command-line order, as in qemu-user; clap keeps
+    // each option's values but not their interleaving.
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    for item in cli.unset_env.iter().flat_map(|s| s.split(',')) {
-        env.retain(|(k, _)| k != item);
-    }
-    for item in cli.set_env.iter().flat_map(|s| s.split(',')) {
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| bad(format!("-E expects VAR=VALUE, got '{item}'")))?;
-        env.retain(|(key, _)| key != k);
-        env.push((k.into(), v.into()));
+    let edits = env_edits(&normalised);
+    debug_assert_eq!(edits.len(), cli.set_env.len() + cli.unset_env.len());
+    for (is_set, list) in edits {
+        for item in list.split(',') {
+            if is_set {
+                let (k, v) = item
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("-E expects VAR=VALUE, got '{item}'")))?;
+                env.retain(|(key, _)| key != k);
+                env.push((k.into(), v.into()));
+            } else {
+                env.retain(|(k, _)| k != item);
+            }
+        }
     }
     let env = env
         .into_iter()
@@ -263,6 +288,16 @@ mod tests {
         assert!(parse(args(&["ht-user", "-bogus", "p"])).is_err());
         let (_, w) = parse(args(&["ht-user", "-trace", "nosuch", "p"])).unwrap();
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn env_edits_follow_command_line_order() {
+        let (cfg, _) =
+            parse(args(&["ht-user", "-E", "HT_X=1,HT_Y=2", "-U", "HT_Y", "-E", "HT_Z=3", "p"])).unwrap();
+        assert!(cfg.env.contains(&OsString::from("HT_X=1")));
+        assert!(!cfg.env.iter().any(|e| e.to_string_lossy().starts_with("HT_Y=")));
+        let (cfg, _) = parse(args(&["ht-user", "-U", "HT_Y", "-E", "HT_Y=back", "p"])).unwrap();
+        assert!(cfg.env.contains(&OsString::from("HT_Y=back")));
     }
 
     #[test]

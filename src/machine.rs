@@ -117,19 +117,19 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     let sys = abi.syscall_table().lookup(req.nr);
     // Events recorded so far reach the log before anything this call prints.
     uc.get_data_mut().recorder().sync();
-    let outcome = match sys {
-        Some(sys) => match abi.arch_syscall(uc, sys, &req.args) {
-            Some(o) => o,
-            None => syscall::dispatch(&mut uc.get_data_mut().process, sys, &req.args),
-        },
-        None => Outcome::Error(Errno::ENOSYS),
+    let outcome = match (abi.arch_syscall(uc, req.nr, sys, &req.args), sys) {
+        (Some(o), _) => o,
+        (None, Some(sys)) => syscall::dispatch(&mut uc.get_data_mut().process, sys, &req.args),
+        (None, None) => Outcome::Error(Errno::ENOSYS),
     };
     if let Err(e) = crate::mem::engine::apply_pending(uc) {
         Machine::request_stop(uc, StopReason::Internal(e.to_string()));
         return;
     }
     let m = uc.get_data_mut();
-    let unsupported = sys.is_none() && m.process.unsupported_seen.insert(req.nr);
+    let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
+        && sys.is_none()
+        && m.process.unsupported_seen.insert(req.nr);
     if m.strace || unsupported {
         let line = strace::format_call(&m.process, req.nr, sys, &req.args, outcome, unsupported);
         m.recorder().text(line);

@@ -136,6 +136,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     process.control_file = channel.as_ref().map(Channel::control_id);
 
     let image = loader::load(&info, &bytes, &mut process.mem).map_err(|e| SetupError(e.0))?;
+    abi.map_special_pages(&mut process.mem).map_err(SetupError)?;
     process.brk = crate::kernel::Brk {
         start: image.brk_start,
         current: image.brk_start,

@@ -27,6 +27,7 @@ fn table() -> &'static SyscallTable {
     TABLE.get_or_init(|| {
         SyscallTable::from_names(
             syscalls::aarch64::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+            true,
         )
     })
 }
@@ -132,7 +133,13 @@ impl Abi for Aarch64 {
         let _ = uc.reg_write(x(0), ret as u64);
     }
 
-    fn arch_syscall(&self, _uc: &mut Engine<'_>, _sys: Sys, _args: &[u64; 6]) -> Option<Outcome> {
+    fn arch_syscall(
+        &self,
+        _uc: &mut Engine<'_>,
+        _nr: u64,
+        _sys: Option<Sys>,
+        _args: &[u64; 6],
+    ) -> Option<Outcome> {
         None
     }
 

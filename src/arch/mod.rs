@@ -3,6 +3,7 @@
 //! module names a register.
 
 pub mod aarch64;
+pub mod arm;
 pub mod riscv64;
 pub mod x86_64;
 
@@ -49,6 +50,10 @@ pub trait Abi: Sync {
 
     fn syscall_table(&self) -> &'static SyscallTable;
 
+    /// Pages the kernel provides in every process (arm's kuser helpers).
+    fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), String> {
+        Ok(())
+    }
     /// Sets the CPU model and installs the trap hooks that call
     /// [`crate::machine::on_syscall`] and [`crate::machine::on_trap`].
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String>;
@@ -58,7 +63,9 @@ pub trait Abi: Sync {
     /// Writes a result: a value or `-errno` as the kernel returns it.
     fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64);
     /// Syscalls that touch registers (TLS setup and the like).
-    fn arch_syscall(&self, uc: &mut Engine<'_>, sys: Sys, args: &[u64; 6]) -> Option<Outcome>;
+    /// Calls that need registers (TLS setup and the like), by kernel number
+    /// and, where the number is one ht-user knows, by name.
+    fn arch_syscall(&self, uc: &mut Engine<'_>, nr: u64, sys: Option<Sys>, args: &[u64; 6]) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
@@ -69,6 +76,11 @@ pub trait Abi: Sync {
     /// Host open(2)/fcntl flags in the guest's encoding.
     fn open_flags_from_host(&self, flags: i32) -> u64 {
         flags as u32 as u64
+    }
+    /// A 64-bit argument starting at register slot `slot`: one register on
+    /// 64-bit ABIs, a register pair (aligned as the ABI requires) on 32-bit.
+    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
+        args[slot]
     }
     /// Size of the kernel's `struct sigaction` for this ABI.
     fn sigaction_size(&self) -> usize;
@@ -83,8 +95,9 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
         (EM_X86_64, true, true) => Ok(&x86_64::X86_64),
         (EM_AARCH64, true, true) => Ok(&aarch64::Aarch64),
         (EM_RISCV, true, true) => Ok(&riscv64::Riscv64),
+        (EM_ARM, false, true) => Ok(&arm::Arm),
         _ => Err(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, aarch64 and riscv64 guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, aarch64, riscv64 and arm guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }

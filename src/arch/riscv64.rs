@@ -32,6 +32,7 @@ fn table() -> &'static SyscallTable {
     TABLE.get_or_init(|| {
         SyscallTable::from_names(
             syscalls::riscv64::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+            true,
         )
     })
 }
@@ -139,7 +140,13 @@ impl Abi for Riscv64 {
         let _ = uc.reg_write(x(A0), ret as u64);
     }
 
-    fn arch_syscall(&self, _uc: &mut Engine<'_>, _sys: Sys, _args: &[u64; 6]) -> Option<Outcome> {
+    fn arch_syscall(
+        &self,
+        _uc: &mut Engine<'_>,
+        _nr: u64,
+        _sys: Option<Sys>,
+        _args: &[u64; 6],
+    ) -> Option<Outcome> {
         None
     }
 

@@ -22,7 +22,7 @@ const ARCH_GET_GS: u64 = 0x1004;
 fn table() -> &'static SyscallTable {
     static TABLE: OnceLock<SyscallTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        SyscallTable::from_names(syscalls::x86_64::Sysno::iter().map(|s| (s.id() as u64, s.name())))
+        SyscallTable::from_names(syscalls::x86_64::Sysno::iter().map(|s| (s.id() as u64, s.name())), true)
     })
 }
 
@@ -147,8 +147,14 @@ impl Abi for X86_64 {
         let _ = uc.reg_write(RegisterX86::RAX, ret as u64);
     }
 
-    fn arch_syscall(&self, uc: &mut Engine<'_>, sys: Sys, args: &[u64; 6]) -> Option<Outcome> {
-        if sys != Sys::arch_prctl {
+    fn arch_syscall(
+        &self,
+        uc: &mut Engine<'_>,
+        _nr: u64,
+        sys: Option<Sys>,
+        args: &[u64; 6],
+    ) -> Option<Outcome> {
+        if sys != Some(Sys::arch_prctl) {
             return None;
         }
         let (code, addr) = (args[0], args[1]);

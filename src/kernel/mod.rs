@@ -68,6 +68,15 @@ impl Process {
         0
     }
 
+    /// A register argument as the signed C `long` the guest passed.
+    pub fn sarg(&self, v: u64) -> i64 {
+        if self.abi.is_64bit() {
+            v as i64
+        } else {
+            i64::from(v as u32 as i32)
+        }
+    }
+
     pub fn word_size(&self) -> usize {
         if self.abi.is_64bit() {
             8

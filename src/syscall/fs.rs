@@ -64,16 +64,14 @@ pub fn read(p: &mut Process, a: &[u64; 6]) -> SysResult {
     Ok(n)
 }
 
-pub fn pread(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let fd = p.fds.raw(a[0])?;
-    let len = (a[2] as usize).min(IO_CHUNK);
-    p.mem.check_writable(a[1], len)?;
+pub fn pread(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) -> SysResult {
+    let fd = p.fds.raw(fd)?;
+    let len = (count as usize).min(IO_CHUNK);
+    p.mem.check_writable(buf_addr, len)?;
     let mut buf = vec![0u8; len];
     // SAFETY: reads at most `len` bytes into our buffer.
-    let n = check(
-        unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, a[3] as i64) } as libc::c_long,
-    )?;
-    p.mem.write(a[1], &buf[..n as usize])?;
+    let n = check(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, offset as i64) } as libc::c_long)?;
+    p.mem.write(buf_addr, &buf[..n as usize])?;
     Ok(n)
 }
 
@@ -84,11 +82,11 @@ pub fn write(p: &mut Process, a: &[u64; 6]) -> SysResult {
     check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as libc::c_long)
 }
 
-pub fn pwrite(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let fd = p.fds.raw(a[0])?;
-    let buf = p.mem.read_vec(a[1], (a[2] as usize).min(IO_CHUNK))?;
+pub fn pwrite(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) -> SysResult {
+    let fd = p.fds.raw(fd)?;
+    let buf = p.mem.read_vec(buf_addr, (count as usize).min(IO_CHUNK))?;
     // SAFETY: writes from our buffer.
-    check(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), a[3] as i64) } as libc::c_long)
+    check(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as i64) } as libc::c_long)
 }
 
 /// Reads a guest iovec array as (base, len) pairs.
@@ -208,7 +206,22 @@ pub fn statx(p: &mut Process, a: &[u64; 6]) -> SysResult {
 pub fn lseek(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
     // SAFETY: plain call on a descriptor we own.
-    check(unsafe { libc::lseek(fd, a[1] as i64, a[2] as i32) })
+    let pos = check(unsafe { libc::lseek(fd, p.sarg(a[1]), a[2] as i32) })?;
+    if !p.abi.is_64bit() && pos > u64::from(u32::MAX >> 1) {
+        return Err(Errno(libc::EOVERFLOW));
+    }
+    Ok(pos)
+}
+
+/// `_llseek(fd, offset_high, offset_low, result*, whence)` of 32-bit ABIs.
+pub fn llseek(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let fd = p.fds.raw(a[0])?;
+    let offset = ((a[1] as u32 as u64) << 32 | a[2] as u32 as u64) as i64;
+    p.mem.check_writable(a[3], 8)?;
+    // SAFETY: plain call on a descriptor we own.
+    let pos = check(unsafe { libc::lseek(fd, offset, a[4] as i32) })?;
+    p.mem.write_u64(a[3], pos)?;
+    Ok(0)
 }
 
 const TCGETS: u64 = 0x5401;
@@ -569,16 +582,16 @@ pub fn fchmod(p: &mut Process, a: &[u64; 6]) -> SysResult {
     check_int(unsafe { libc::fchmod(fd, a[1] as libc::mode_t) })
 }
 
-pub fn truncate(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let path = read_path(p, a[0])?;
+pub fn truncate(p: &mut Process, path: u64, len: i64) -> SysResult {
+    let path = read_path(p, path)?;
     // SAFETY: path is NUL-terminated.
-    check_int(unsafe { libc::truncate(path.as_ptr(), a[1] as i64) })
+    check_int(unsafe { libc::truncate(path.as_ptr(), len) })
 }
 
-pub fn ftruncate(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let fd = p.fds.raw(a[0])?;
+pub fn ftruncate(p: &mut Process, fd: u64, len: i64) -> SysResult {
+    let fd = p.fds.raw(fd)?;
     // SAFETY: plain call on our descriptor.
-    check_int(unsafe { libc::ftruncate(fd, a[1] as i64) })
+    check_int(unsafe { libc::ftruncate(fd, len) })
 }
 
 pub fn fsync(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
@@ -593,7 +606,7 @@ pub fn fsync(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
     })
 }
 
-pub fn utimensat(p: &mut Process, a: &[u64; 6]) -> SysResult {
+pub fn utimensat(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
     let dir = dirfd(p, a[0])?;
     let path = if a[1] == 0 {
         None
@@ -603,7 +616,7 @@ pub fn utimensat(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let times = if a[2] == 0 {
         None
     } else {
-        let word = p.word_size();
+        let word = if time64 { 8 } else { p.word_size() };
         let raw = p.mem.read_vec(a[2], word * 4)?;
         let enc = p.mem.encoder();
         let (s0, n0) = super::types::decode_time_pair(&raw[..word * 2], word, enc);
@@ -718,11 +731,11 @@ pub fn poll(p: &mut Process, fds_addr: u64, nfds: u64, timeout_ms: Option<i32>) 
     Ok(n + invalid as u64)
 }
 
-pub fn ppoll(p: &mut Process, a: &[u64; 6]) -> SysResult {
+pub fn ppoll(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
     let timeout = if a[2] == 0 {
         None
     } else {
-        let word = p.word_size();
+        let word = if time64 { 8 } else { p.word_size() };
         let raw = p.mem.read_vec(a[2], word * 2)?;
         let (s, ns) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
         if s < 0 || !(0..1_000_000_000).contains(&ns) {

@@ -146,14 +146,29 @@ syscall_set! {
     arch_prctl, set_tid_address, set_robust_list, get_robust_list, rseq,
     prlimit64, getrlimit, setrlimit, getrandom, futex, sched_yield,
     sched_getaffinity, membarrier,
+    // 32-bit ABIs: page-unit mmap offsets, split 64-bit values, 64-bit time.
+    mmap2, _llseek, truncate64, ftruncate64, clock_gettime64, clock_getres_time64,
+    clock_nanosleep_time64, futex_time64, ppoll_time64, utimensat_time64,
+    // Architecture-private calls, handled by the Abi.
+    set_tls, cacheflush, set_thread_area,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
 /// tables call `newfstatat` `fstatat`, for example.
-fn canonical_name(name: &str) -> &str {
-    match name {
-        "fstatat" => "newfstatat",
-        other => other,
+/// On 32-bit ABIs the `*64` calls take the handlers' (64-bit) structures
+/// and the old `stat` family is left unsupported rather than answered with
+/// the wrong layout.
+fn canonical_name(name: &str, is_64bit: bool) -> &str {
+    match (name, is_64bit) {
+        ("fstatat", _) => "newfstatat",
+        ("stat" | "fstat" | "lstat" | "fcntl" | "getrlimit" | "setrlimit", false) => "",
+        ("stat64", false) => "stat",
+        ("fstat64", false) => "fstat",
+        ("lstat64", false) => "lstat",
+        ("fstatat64", false) => "newfstatat",
+        ("fcntl64", false) => "fcntl",
+        ("ugetrlimit", false) => "getrlimit",
+        (other, _) => other,
     }
 }
 
@@ -165,7 +180,7 @@ pub struct SyscallTable {
 
 impl SyscallTable {
     /// Builds a table from (number, kernel name) pairs.
-    pub fn from_names(entries: impl Iterator<Item = (u64, &'static str)>) -> Self {
+    pub fn from_names(entries: impl Iterator<Item = (u64, &'static str)>, is_64bit: bool) -> Self {
         let mut by_number = Vec::new();
         let mut names = Vec::new();
         for (nr, name) in entries {
@@ -174,7 +189,7 @@ impl SyscallTable {
                 by_number.resize(i + 1, None);
                 names.resize(i + 1, None);
             }
-            by_number[i] = Sys::from_name(canonical_name(name));
+            by_number[i] = Sys::from_name(canonical_name(name, is_64bit));
             names[i] = Some(name);
         }
         SyscallTable { by_number, names }
@@ -201,8 +216,8 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         rt_sigprocmask => return process::rt_sigprocmask(p, a),
         read => fs::read(p, a),
         write => fs::write(p, a),
-        pread64 => fs::pread(p, a),
-        pwrite64 => fs::pwrite(p, a),
+        pread64 => fs::pread(p, a[0], a[1], a[2], p.abi.regpair(a, 3)),
+        pwrite64 => fs::pwrite(p, a[0], a[1], a[2], p.abi.regpair(a, 3)),
         readv => fs::readv(p, a),
         writev => fs::writev(p, a),
         open => fs::openat(p, libc::AT_FDCWD as u64, a[0], a[1], a[2]),
@@ -272,16 +287,26 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         chmod => fs::fchmodat(p, libc::AT_FDCWD as u64, a[0], a[1]),
         fchmodat => fs::fchmodat(p, a[0], a[1], a[2]),
         fchmod => fs::fchmod(p, a),
-        truncate => fs::truncate(p, a),
-        ftruncate => fs::ftruncate(p, a),
+        truncate => fs::truncate(p, a[0], p.sarg(a[1])),
+        ftruncate => fs::ftruncate(p, a[0], p.sarg(a[1])),
+        truncate64 => fs::truncate(p, a[0], p.abi.regpair(a, 1) as i64),
+        ftruncate64 => fs::ftruncate(p, a[0], p.abi.regpair(a, 1) as i64),
+        _llseek => fs::llseek(p, a),
         fsync | fdatasync => fs::fsync(p, sys, a),
         fadvise64 => fs::fd_only(p, a[0]),
-        utimensat => fs::utimensat(p, a),
+        utimensat => fs::utimensat(p, a, false),
+        utimensat_time64 => fs::utimensat(p, a, true),
         statfs => fs::statfs(p, a, false),
         fstatfs => fs::statfs(p, a, true),
         poll => fs::poll(p, a[0], a[1], Some(a[2] as i32)),
-        ppoll => fs::ppoll(p, a),
+        ppoll => fs::ppoll(p, a, false),
+        ppoll_time64 => fs::ppoll(p, a, true),
         mmap => mm::mmap(p, a),
+        mmap2 => {
+            let mut bytes = *a;
+            bytes[5] = a[5] << 12;
+            mm::mmap(p, &bytes)
+        }
         munmap => mm::munmap(p, a),
         mprotect => mm::mprotect(p, a),
         mremap => mm::mremap(p, a),
@@ -289,10 +314,13 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         madvise => mm::madvise(p, a),
         brk => mm::brk(p, a),
         nanosleep => clock::nanosleep(p, a),
-        clock_nanosleep => clock::clock_nanosleep(p, a),
+        clock_nanosleep => clock::clock_nanosleep(p, a, false),
+        clock_nanosleep_time64 => clock::clock_nanosleep(p, a, true),
         gettimeofday => clock::gettimeofday(p, a),
-        clock_gettime => clock::clock_gettime(p, a),
-        clock_getres => clock::clock_getres(p, a),
+        clock_gettime => clock::clock_gettime(p, a, false),
+        clock_gettime64 => clock::clock_gettime(p, a, true),
+        clock_getres => clock::clock_getres(p, a, false),
+        clock_getres_time64 => clock::clock_getres(p, a, true),
         Sys::time => clock::time(p, a),
         times => clock::times(p, a),
         getpid | getppid | gettid | getuid | geteuid | getgid | getegid | getpgrp | getpgid
@@ -309,15 +337,16 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         get_robust_list => process::get_robust_list(p, a),
         rseq => Err(Errno::ENOSYS),
         prlimit64 => process::prlimit64(p, a[0], a[1], a[2], a[3]),
-        getrlimit => process::prlimit64(p, 0, a[0], 0, a[1]),
-        setrlimit => process::prlimit64(p, 0, a[0], a[1], 0),
+        getrlimit => process::rlimit_words(p, a[0], None, Some(a[1])),
+        setrlimit => process::rlimit_words(p, a[0], Some(a[1]), None),
         getrandom => process::getrandom(p, a),
-        futex => process::futex(p, a),
+        futex => process::futex(p, a, false),
+        futex_time64 => process::futex(p, a, true),
         sched_yield => Ok(0),
         sched_getaffinity => process::sched_getaffinity(p, a),
         membarrier => process::membarrier(a),
         // Needs registers: handled by the architecture before dispatch.
-        arch_prctl | rt_sigreturn => Err(Errno::ENOSYS),
+        arch_prctl | rt_sigreturn | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
     };
     r.into()
 }

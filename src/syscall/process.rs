@@ -99,24 +99,44 @@ pub fn sysinfo(p: &mut Process, a: &[u64; 6]) -> SysResult {
     if unsafe { libc::sysinfo(&mut s) } != 0 {
         return Err(Errno::last());
     }
-    if p.word_size() != 8 {
-        return Err(Errno::ENOSYS);
+    // Longs are the guest's word; 32-bit guests see the memory in units
+    // large enough that the counts fit.
+    let word = p.word_size();
+    let (unit, shift) = if word == 4 && s.totalram * u64::from(s.mem_unit) > u64::from(u32::MAX) {
+        (4096u32, 12 - s.mem_unit.trailing_zeros().min(12))
+    } else {
+        (s.mem_unit, 0)
+    };
+    let longs = [
+        s.uptime as u64,
+        s.loads[0],
+        s.loads[1],
+        s.loads[2],
+        s.totalram >> shift,
+        s.freeram >> shift,
+        s.sharedram >> shift,
+        s.bufferram >> shift,
+        s.totalswap >> shift,
+        s.freeswap >> shift,
+    ];
+    let size = if word == 8 { 112 } else { 64 };
+    let mut b = StructBuilder::new(size, p.mem.encoder());
+    for (i, v) in longs.iter().enumerate() {
+        if word == 8 {
+            b.u64(i * 8, *v);
+        } else {
+            b.u32(i * 4, *v as u32);
+        }
     }
-    let mut b = StructBuilder::new(112, p.mem.encoder());
-    b.u64(0, s.uptime as u64)
-        .u64(8, s.loads[0])
-        .u64(16, s.loads[1])
-        .u64(24, s.loads[2])
-        .u64(32, s.totalram)
-        .u64(40, s.freeram)
-        .u64(48, s.sharedram)
-        .u64(56, s.bufferram)
-        .u64(64, s.totalswap)
-        .u64(72, s.freeswap)
-        .u16(80, s.procs)
-        .u64(88, s.totalhigh)
-        .u64(96, s.freehigh)
-        .u32(104, s.mem_unit);
+    let procs_at = 10 * word;
+    b.u16(procs_at, s.procs);
+    let high_at = procs_at + word; // procs, then padding to the next long
+    if word == 8 {
+        b.u64(high_at, s.totalhigh).u64(high_at + 8, s.freehigh);
+    } else {
+        b.u32(high_at, s.totalhigh as u32).u32(high_at + 4, s.freehigh as u32);
+    }
+    b.u32(high_at + 2 * word, unit);
     p.mem.write(a[0], &b.bytes)?;
     Ok(0)
 }
@@ -346,31 +366,15 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
     if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
     }
-    if resource > 15 {
-        return Err(Errno::EINVAL);
-    }
     let new_limits = if new != 0 {
         Some((p.mem.read_u64(new)?, p.mem.read_u64(new + 8)?))
     } else {
         None
     };
+    let current = current_rlimit(p, resource)?;
     if old != 0 {
-        let (cur, max) = match p.rlimits.iter().find(|r| u64::from(r.0) == resource) {
-            Some(r) => (r.1, r.2),
-            None => match resource {
-                RLIMIT_NOFILE => (MAX_FDS as u64, MAX_FDS as u64),
-                RLIMIT_STACK => (8 << 20, u64::MAX),
-                _ => {
-                    // SAFETY: getrlimit fills a struct we own.
-                    let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
-                    // SAFETY: as above.
-                    unsafe { libc::getrlimit(resource as _, &mut l) };
-                    (l.rlim_cur, l.rlim_max)
-                }
-            },
-        };
-        p.mem.write_u64(old, cur)?;
-        p.mem.write_u64(old + 8, max)?;
+        p.mem.write_u64(old, current.0)?;
+        p.mem.write_u64(old + 8, current.1)?;
     }
     if let Some((cur, max)) = new_limits {
         if cur > max {
@@ -381,6 +385,58 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
         p.rlimits.push((resource as u32, cur, max));
     }
     Ok(0)
+}
+
+/// getrlimit/setrlimit: `struct rlimit` of two C longs (32-bit ABIs report
+/// limits above 4 GiB as infinity).
+pub fn rlimit_words(p: &mut Process, resource: u64, new: Option<u64>, old: Option<u64>) -> SysResult {
+    let word = p.word_size();
+    let enc = p.mem.encoder();
+    if let Some(addr) = new {
+        let cur = p.mem.read_word(addr, word)?;
+        let max = p.mem.read_word(addr + word as u64, word)?;
+        let widen = |v: u64| if word == 4 && v == u64::from(u32::MAX) { u64::MAX } else { v };
+        // Recorded the same way prlimit64 records it.
+        let scratch = (widen(cur), widen(max));
+        if scratch.0 > scratch.1 {
+            return Err(Errno::EINVAL);
+        }
+        p.rlimits.retain(|r| u64::from(r.0) != resource);
+        p.rlimits.push((resource as u32, scratch.0, scratch.1));
+    }
+    if let Some(addr) = old {
+        let (cur, max) = current_rlimit(p, resource)?;
+        let mut bytes = Vec::new();
+        for v in [cur, max] {
+            if word == 8 {
+                bytes.extend_from_slice(&enc.u64(v));
+            } else {
+                bytes.extend_from_slice(&enc.u32(u32::try_from(v).unwrap_or(u32::MAX)));
+            }
+        }
+        p.mem.write(addr, &bytes)?;
+    }
+    Ok(0)
+}
+
+fn current_rlimit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
+    if resource > 15 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(match p.rlimits.iter().find(|r| u64::from(r.0) == resource) {
+        Some(r) => (r.1, r.2),
+        None => match resource {
+            RLIMIT_NOFILE => (MAX_FDS as u64, MAX_FDS as u64),
+            RLIMIT_STACK => (8 << 20, u64::MAX),
+            _ => {
+                // SAFETY: getrlimit fills a struct we own.
+                let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
+                // SAFETY: as above.
+                unsafe { libc::getrlimit(resource as _, &mut l) };
+                (l.rlim_cur, l.rlim_max)
+            }
+        },
+    })
 }
 
 pub fn getrandom(p: &mut Process, a: &[u64; 6]) -> SysResult {
@@ -407,7 +463,7 @@ const FUTEX_CMD_MASK: u64 = 0x7f;
 
 /// With a single guest thread nobody else can wake a waiter: a WAIT whose
 /// value matches sleeps for its timeout, or until ht-user is interrupted.
-pub fn futex(p: &mut Process, a: &[u64; 6]) -> SysResult {
+pub fn futex(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
     let (uaddr, op, val) = (a[0], a[1] & FUTEX_CMD_MASK, a[2] as u32);
     if uaddr % 4 != 0 {
         return Err(Errno::EINVAL);
@@ -422,7 +478,7 @@ pub fn futex(p: &mut Process, a: &[u64; 6]) -> SysResult {
                 unsafe { libc::pause() };
                 return Err(Errno::EINTR);
             }
-            let word = p.word_size();
+            let word = if time64 { 8 } else { p.word_size() };
             let raw = p.mem.read_vec(a[3], word * 2)?;
             let (sec, nsec) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
             let ts = libc::timespec {

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! arm (EABI, hard-float): `svc #0`, number in r7, arguments r0-r5, result
+//! in r0, 64-bit arguments in even/odd register pairs, TLS in TPIDRURO
+//! (set with the private `set_tls` call), kuser helpers at 0xffff0000.
+
+use std::sync::{Arc, OnceLock};
+
+use unicorn_engine::unicorn_const::{Arch, Mode};
+use unicorn_engine::{ArmCpuModel, RegisterARM};
+
+use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS};
+use crate::machine::{self, Engine};
+use crate::mem::{AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder};
+use crate::syscall::types::Stat;
+use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
+
+pub struct Arm;
+
+const EXCP_UDEF: u32 = 1;
+const EXCP_SWI: u32 = 2;
+const EXCP_BKPT: u32 = 7;
+
+/// Private calls in the 0xf0000 range.
+const ARM_NR_BREAKPOINT: u64 = 0xf0001;
+const ARM_NR_CACHEFLUSH: u64 = 0xf0002;
+const ARM_NR_USR26: u64 = 0xf0003;
+const ARM_NR_USR32: u64 = 0xf0004;
+const ARM_NR_SET_TLS: u64 = 0xf0005;
+const ARM_NR_GET_TLS: u64 = 0xf0006;
+
+const VECTORS_PAGE: u64 = 0xffff_0000;
+const CPSR_USER_MODE: u64 = 0x10;
+const CPSR_THUMB: u64 = 1 << 5;
+
+fn table() -> &'static SyscallTable {
+    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        SyscallTable::from_names(
+            syscalls::arm::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+            false,
+        )
+    })
+}
+
+fn r(n: i32) -> i32 {
+    RegisterARM::R0 as i32 + n
+}
+
+/// The kuser helpers Linux maps at the top of every arm process, for one
+/// CPU: get_tls reads TPIDRURO, cmpxchg needs no atomics because only one
+/// guest thread runs at a time.
+fn kuser_page() -> Vec<(u64, &'static [u32])> {
+    const BX_LR: u32 = 0xe12f_ff1e;
+    vec![
+        // __kuser_memory_barrier: dmb ish; bx lr
+        (0xfa0, &[0xf57f_f05b, BX_LR]),
+        // __kuser_cmpxchg(oldval r0, newval r1, ptr r2): r0 = 0 on success
+        // ldr r3,[r2]; subs r3,r3,r0; streq r1,[r2]; rsbs r0,r3,#0; bx lr
+        (0xfc0, &[0xe592_3000, 0xe053_3000, 0x0582_1000, 0xe273_0000, BX_LR]),
+        // __kuser_get_tls: mrc p15,0,r0,c13,c0,3; bx lr
+        (0xfe0, &[0xee1d_0f70, BX_LR]),
+    ]
+}
+
+/// Number of kuser helpers provided (the word at 0xffff0ffc).
+const KUSER_HELPER_VERSION: u32 = 2;
+
+impl Abi for Arm {
+    fn name(&self) -> &'static str {
+        "arm"
+    }
+    fn elf_machine(&self) -> u16 {
+        goblin::elf::header::EM_ARM
+    }
+    fn is_64bit(&self) -> bool {
+        false
+    }
+    fn endian(&self) -> Endian {
+        Endian::Little
+    }
+    fn unicorn(&self) -> (Arch, Mode) {
+        (Arch::ARM, Mode::ARM)
+    }
+    fn layout(&self) -> Layout {
+        Layout {
+            mmap_top: 0xb000_0000,
+            mmap_bottom: 0x1_0000,
+        }
+    }
+    fn stack_top(&self) -> u64 {
+        0xbf00_0000
+    }
+    fn pie_base(&self) -> u64 {
+        0x2a00_0000
+    }
+    fn platform(&self) -> &'static str {
+        "v7l"
+    }
+    fn hwcap(&self) -> u64 {
+        // swp, half, thumb, fast_mult, vfp, edsp, neon, vfpv3, tls, vfpv4,
+        // idiva, idivt, vfpd32, lpae: the engine's Cortex-A15.
+        [0, 1, 2, 4, 6, 7, 12, 13, 15, 16, 17, 18, 19, 20]
+            .iter()
+            .fold(0, |acc, bit| acc | 1 << bit)
+    }
+    fn uname_machine(&self) -> &'static str {
+        "armv7l"
+    }
+    fn syscall_table(&self) -> &'static SyscallTable {
+        table()
+    }
+    fn open_flags_to_host(&self, flags: u64) -> i32 {
+        translate_bits(flags, ARM_OPEN_FLAGS, true) as i32
+    }
+    fn open_flags_from_host(&self, flags: i32) -> u64 {
+        translate_bits(flags as u32 as u64, ARM_OPEN_FLAGS, false)
+    }
+    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
+        // EABI passes 64-bit values in an even/odd register pair.
+        let s = (slot + 1) & !1;
+        if s + 1 >= args.len() {
+            return 0;
+        }
+        (args[s + 1] & 0xffff_ffff) << 32 | (args[s] & 0xffff_ffff)
+    }
+    fn sigaction_size(&self) -> usize {
+        20
+    }
+
+    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
+        let host = HostMapping::anonymous(4096).map_err(|e| format!("cannot allocate the vectors page: {e}"))?;
+        mem.map(
+            VECTORS_PAGE,
+            4096,
+            Perms::RX,
+            Perms::RX,
+            RegionKind::Memory { name: "[vectors]".into() },
+            Some(Arc::new(host)),
+            0,
+        );
+        let enc = mem.encoder();
+        for (offset, words) in kuser_page() {
+            let bytes: Vec<u8> = words.iter().flat_map(|w| enc.u32(*w)).collect();
+            mem.write_privileged(VECTORS_PAGE + offset, &bytes).map_err(|e| e.to_string())?;
+        }
+        mem.write_privileged(VECTORS_PAGE + 0xffc, &enc.u32(KUSER_HELPER_VERSION))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        uc.ctl_set_cpu_model(ArmCpuModel::CORTEX_A15 as i32)
+            .map_err(|e| format!("cannot select the arm CPU model: {e:?}"))?;
+        uc.add_intr_hook(|uc, intno| match intno {
+            EXCP_SWI => machine::on_syscall(uc),
+            other => {
+                let signal = match other {
+                    EXCP_UDEF => libc::SIGILL,
+                    EXCP_BKPT => libc::SIGTRAP,
+                    _ => libc::SIGSEGV,
+                };
+                machine::on_trap(uc, Trap { signal })
+            }
+        })
+        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        Ok(())
+    }
+
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+        let err = |what: &'static str| move |e| format!("cannot set {what}: {e:?}");
+        // FP/SIMD on: coprocessors 10 and 11 accessible, FPEXC.EN set.
+        uc.reg_write(RegisterARM::C1_C0_2, 0xf << 20).map_err(err("CPACR"))?;
+        uc.reg_write(RegisterARM::FPEXC, 1 << 30).map_err(err("FPEXC"))?;
+        let thumb = if entry & 1 != 0 { CPSR_THUMB } else { 0 };
+        uc.reg_write(RegisterARM::CPSR, CPSR_USER_MODE | thumb).map_err(err("CPSR"))?;
+        for n in 0..13 {
+            uc.reg_write(r(n), 0).map_err(err("r0-r12"))?;
+        }
+        uc.reg_write(RegisterARM::LR, 0).map_err(err("lr"))?;
+        uc.reg_write(RegisterARM::SP, sp).map_err(err("sp"))?;
+        uc.reg_write(RegisterARM::PC, entry).map_err(err("pc"))?;
+        Ok(())
+    }
+
+    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+        let reg = |n: i32| uc.reg_read(r(n)).unwrap_or(0) & 0xffff_ffff;
+        SyscallRequest {
+            nr: reg(7),
+            args: [reg(0), reg(1), reg(2), reg(3), reg(4), reg(5)],
+        }
+    }
+
+    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+        let _ = uc.reg_write(r(0), ret as u64 & 0xffff_ffff);
+    }
+
+    fn arch_syscall(
+        &self,
+        uc: &mut Engine<'_>,
+        nr: u64,
+        sys: Option<Sys>,
+        args: &[u64; 6],
+    ) -> Option<Outcome> {
+        let nr = if sys == Some(Sys::set_tls) { ARM_NR_SET_TLS } else { nr };
+        Some(match nr {
+            ARM_NR_SET_TLS => match uc.reg_write(RegisterARM::C13_C0_3, args[0]) {
+                Ok(()) => Outcome::Value(0),
+                Err(_) => Outcome::Error(Errno::EINVAL),
+            },
+            ARM_NR_GET_TLS => Outcome::Value(uc.reg_read(RegisterARM::C13_C0_3).unwrap_or(0)),
+            // One engine, one translation cache that the engine keeps
+            // coherent with guest stores: nothing to flush.
+            ARM_NR_CACHEFLUSH => Outcome::Value(0),
+            ARM_NR_BREAKPOINT => {
+                machine::on_trap(uc, Trap { signal: libc::SIGTRAP });
+                Outcome::Value(0)
+            }
+            ARM_NR_USR26 | ARM_NR_USR32 => Outcome::Error(Errno::EINVAL),
+            _ => return None,
+        })
+    }
+
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterARM::PC).unwrap_or(0)
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        let mut out = String::new();
+        for n in 0..13 {
+            out.push_str(&format!("r{n:<2}={:08x}", uc.reg_read(r(n)).unwrap_or(0)));
+            out.push(if n % 4 == 3 { '\n' } else { ' ' });
+        }
+        for (name, reg) in [
+            ("sp", RegisterARM::SP),
+            ("lr", RegisterARM::LR),
+            ("pc", RegisterARM::PC),
+            ("cpsr", RegisterARM::CPSR),
+        ] {
+            out.push_str(&format!(" {name}={:08x}", uc.reg_read(reg).unwrap_or(0)));
+        }
+        out
+    }
+
+    /// `struct stat64` of the arm EABI (104 bytes, 64-bit fields 8-aligned).
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        let mut b = StructBuilder::new(104, enc);
+        b.u64(0, st.dev)
+            .u32(12, st.ino as u32)
+            .u32(16, st.mode)
+            .u32(20, st.nlink as u32)
+            .u32(24, st.uid)
+            .u32(28, st.gid)
+            .u64(32, st.rdev)
+            .u64(48, st.size as u64)
+            .u32(56, st.blksize as u32)
+            .u64(64, st.blocks as u64)
+            .u32(72, st.atime.0 as u32)
+            .u32(76, st.atime.1 as u32)
+            .u32(80, st.mtime.0 as u32)
+            .u32(84, st.mtime.1 as u32)
+            .u32(88, st.ctime.0 as u32)
+            .u32(92, st.ctime.1 as u32)
+            .u64(96, st.ino);
+        b.bytes
+    }
+}

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Helpers shared by the integration tests: where ht-user and the test
+//! guests are, running them with a time limit, and a strict parser for
+//! `guest_hypertrace` log lines.
+
+// Each test crate uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long any single run may take before it is killed and the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Environment variables the test guests read; removed from every run so
+/// the host environment cannot change their output.
+const GUEST_VARS: &[&str] = &[
+    "HT_TEST_A",
+    "HT_TEST_B",
+    "QEMU_HYPERTRACE_BASE",
+    "QEMU_STRACE",
+    "QEMU_LOG_FILENAME",
+    "QEMU_LD_PREFIX",
+];
+
+/// The ht-user binary under test.
+pub fn ht_user() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ht-user"))
+}
+
+/// Directory of the static x86_64 test guests: `$HT_TESTDATA` if set,
+/// else the committed `testdata/x86_64`.
+pub fn testdata() -> PathBuf {
+    match std::env::var_os("HT_TESTDATA") {
+        // Absolute, so that tests may run guests from another directory.
+        Some(dir) if !dir.is_empty() => std::path::absolute(dir).expect("HT_TESTDATA path"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/x86_64"),
+    }
+}
+
+/// Path of one test guest.
+pub fn guest(name: &str) -> PathBuf {
+    let path = testdata().join(name);
+    assert!(
+        path.is_file(),
+        "test guest {} is missing (set HT_TESTDATA?)",
+        path.display()
+    );
+    path
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// qemu-x86_64 to compare against: `/usr/bin/qemu-x86_64` or the first one
+/// on `PATH`.
+pub fn qemu_path() -> Option<PathBuf> {
+    let fixed = PathBuf::from("/usr/bin/qemu-x86_64");
+    if is_executable(&fixed) {
+        return Some(fixed);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("qemu-x86_64"))
+        .find(|p| is_executable(p))
+}
+
+pub fn qemu_available() -> bool {
+    qemu_path().is_some()
+}
+
+/// The qemu-x86_64 binary, or `None` after printing why the comparison
+/// is skipped.
+pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
+    let q = qemu_path();
+    if q.is_none() {
+        eprintln!("note: {test}: qemu-x86_64 not found, comparison skipped");
+    }
+    q
+}
+
+/// A command for ht-user with `args`, with a clean guest environment.
+pub fn ht<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(ht_user());
+    cmd.args(args);
+    for v in GUEST_VARS {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+/// A command for qemu-x86_64 with `args`, with the same clean environment.
+pub fn qemu<I, S>(qemu: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(qemu);
+    cmd.args(args);
+    for v in GUEST_VARS {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub pid: u32,
+    pub stdout: String,
+    pub stderr: String,
+    pub status: ExitStatus,
+}
+
+impl Run {
+    /// Exit status as a shell reports it: the code, or 128+signal when the
+    /// process itself was killed (qemu re-raises the guest's signal).
+    pub fn exit(&self) -> i32 {
+        match (self.status.code(), self.status.signal()) {
+            (Some(code), _) => code,
+            (None, Some(sig)) => 128 + sig,
+            (None, None) => unreachable!("a process ends by exit or by signal"),
+        }
+    }
+
+    /// Exit code of a process that exited (fails if it was killed).
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("process was killed: {:?}\n{}", self.status, self.stderr))
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn assert_code(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(want),
+            "unexpected exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The stderr lines that are not empty.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| !l.is_empty()).collect()
+    }
+}
+
+fn reader<R: Read + Send + 'static>(stream: Option<R>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut s) = stream {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Starts `cmd` with stdin closed and stdout/stderr captured.
+pub fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
+}
+
+/// Waits for a child started by [`spawn`], collecting its output; kills it
+/// and fails the test after [`TIMEOUT`]. Fails if stderr mentions a panic.
+pub fn finish(mut child: Child) -> Run {
+    let pid = child.id();
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitpid") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {pid} still running after {TIMEOUT:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let run = Run {
+        pid,
+        stdout: String::from_utf8_lossy(&out.join().expect("stdout reader")).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
+        status,
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "stderr reports a panic:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// Runs `cmd` to the end (see [`finish`]).
+pub fn run(mut cmd: Command) -> Run {
+    finish(spawn(&mut cmd))
+}
+
+/// Runs ht-user with `args` (see [`finish`]).
+pub fn run_ht<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(ht(args))
+}
+
+/// A fresh directory and a channel base inside it (`DIR/ht`). The directory
+/// goes away when the returned guard is dropped.
+pub fn temp_base() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("ht-user-test.")
+        .tempdir()
+        .expect("temporary directory");
+    let base = dir.path().join("ht");
+    (dir, base)
+}
+
+/// `BASE` followed by `suffix` (`-config`, `-data`, `-control`).
+pub fn channel_file(base: &Path, suffix: &str) -> PathBuf {
+    let mut p = base.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+pub const CHANNEL_SUFFIXES: [&str; 3] = ["-config", "-data", "-control"];
+
+/// Asserts that none of the three channel files of `base` exists.
+pub fn assert_no_channel_files(base: &Path) {
+    for s in CHANNEL_SUFFIXES {
+        let p = channel_file(base, s);
+        assert!(!p.exists(), "{} was left behind", p.display());
+    }
+}
+
+/// Sends `sig` to process `pid`.
+pub fn send_signal(pid: u32, sig: i32) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) has no memory effects; the pid is our own child,
+    // which has not been reaped yet.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// One `guest_hypertrace` line of QEMU's log backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub pid: u32,
+    pub secs: u64,
+    pub micros: u32,
+    pub cpu: u64,
+    pub arg1: u64,
+    /// arg2, arg3, ... in order.
+    pub args: Vec<u64>,
+}
+
+impl Event {
+    /// The timestamp as microseconds since the epoch.
+    pub fn time_us(&self) -> u64 {
+        self.secs * 1_000_000 + u64::from(self.micros)
+    }
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn all_hex(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Parses one line (without its newline) exactly as
+/// `PID@SECS.MICROS:guest_hypertrace cpu=0xN  arg1=DEC arg2=0x%016x ...`:
+/// six-digit micros, two spaces before arg1, lower-case 16-digit hex args
+/// numbered from 2 without gaps.
+pub fn parse_event(line: &str) -> Result<Event, String> {
+    let bad = |why: &str| format!("{why}: {line:?}");
+    let (pid, rest) = line.split_once('@').ok_or_else(|| bad("no '@'"))?;
+    if !all_digits(pid) {
+        return Err(bad("pid is not decimal"));
+    }
+    let (stamp, rest) = rest.split_once(':').ok_or_else(|| bad("no ':'"))?;
+    let (secs, micros) = stamp.split_once('.').ok_or_else(|| bad("no '.'"))?;
+    if !all_digits(secs) || micros.len() != 6 || !all_digits(micros) {
+        return Err(bad("timestamp is not SECS.MICROS with six digits"));
+    }
+    let rest = rest
+        .strip_prefix("guest_hypertrace cpu=0x")
+        .ok_or_else(|| bad("not a guest_hypertrace line"))?;
+    let (cpu, rest) = rest
+        .split_once("  arg1=")
+        .ok_or_else(|| bad("no '  arg1=' (two spaces)"))?;
+    if !all_hex(cpu) {
+        return Err(bad("cpu is not lower-case hex"));
+    }
+    let mut fields = rest.split(' ');
+    let arg1 = fields.next().unwrap_or_default();
+    if !all_digits(arg1) {
+        return Err(bad("arg1 is not decimal"));
+    }
+    let mut args = Vec::new();
+    for (i, field) in fields.enumerate() {
+        let (name, hex) = field
+            .split_once("=0x")
+            .ok_or_else(|| bad("argument is not argN=0x..."))?;
+        let number = name
+            .strip_prefix("arg")
+            .filter(|n| all_digits(n) && !n.starts_with('0'));
+        if number.and_then(|n| n.parse::<usize>().ok()) != Some(i + 2) {
+            return Err(bad(&format!("expected arg{} next", i + 2)));
+        }
+        if hex.len() != 16 || !all_hex(hex) {
+            return Err(bad("argument is not 16 lower-case hex digits"));
+        }
+        args.push(u64::from_str_radix(hex, 16).map_err(|e| bad(&e.to_string()))?);
+    }
+    Ok(Event {
+        pid: pid.parse().map_err(|_| bad("pid out of range"))?,
+        secs: secs.parse().map_err(|_| bad("seconds out of range"))?,
+        micros: micros.parse().expect("six digits"),
+        cpu: u64::from_str_radix(cpu, 16).map_err(|_| bad("cpu out of range"))?,
+        arg1: arg1.parse().map_err(|_| bad("arg1 out of range"))?,
+        args,
+    })
+}
+
+/// Parses every line of `text`, failing the test on the first bad one.
+pub fn parse_events(text: &str) -> Vec<Event> {
+    text.lines()
+        .map(|l| parse_event(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+/// Wall-clock seconds now.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}

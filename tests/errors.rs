@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Programs ht-user cannot run and command lines it refuses: each ends
+//! with exit status 1 and a short message, never with a panic, and leaves
+//! no channel files behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// Runs `program` with a channel in a fresh directory and checks the
+/// setup error: exit 1, nothing on stdout, one `ht-user: ` line on stderr
+/// naming the program and containing one of `any_of` (case-insensitive),
+/// and no channel file left. Returns the line.
+fn assert_refused(program: &Path, any_of: &[&str]) -> String {
+    let (dir, base) = temp_base();
+    let mut cmd = ht(["-hypertrace", s(&base)]);
+    cmd.arg(program).arg(s(&base));
+    let r = run(cmd);
+    r.assert_code(1);
+    assert_eq!(r.stdout, "");
+    let lines = r.stderr_lines();
+    assert_eq!(lines.len(), 1, "want one line, got:\n{}", r.stderr);
+    let line = lines[0].to_string();
+    assert!(line.starts_with("ht-user: "), "{line}");
+    assert!(
+        line.contains(s(program)),
+        "message does not name {}: {line}",
+        program.display()
+    );
+    let lower = line.to_lowercase();
+    assert!(
+        any_of.iter().any(|w| lower.contains(&w.to_lowercase())),
+        "message mentions none of {any_of:?}: {line}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "channel files left behind"
+    );
+    line
+}
+
+/// Writes `bytes` to a file in `dir`, executable.
+fn write_program(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+fn hello_bytes() -> Vec<u8> {
+    std::fs::read(guest("hello")).unwrap()
+}
+
+#[test]
+fn nonexistent_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = assert_refused(&dir.path().join("no-such-program"), &["no such file"]);
+    assert!(line.contains("cannot read"), "{line}");
+}
+
+#[test]
+fn directory_as_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("a-directory");
+    std::fs::create_dir(&sub).unwrap();
+    assert_refused(&sub, &["directory"]);
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_program(dir.path(), "empty", b"");
+    assert_refused(&p, &["not an ELF"]);
+}
+
+#[test]
+fn shell_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_program(dir.path(), "script", b"#!/bin/sh\necho hi\n");
+    assert_refused(&p, &["not an ELF"]);
+}
+
+#[test]
+fn random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 1..=8u64 {
+        let mut bytes = noise(seed, 4096);
+        if bytes.starts_with(b"\x7fELF") {
+            bytes[0] = 0;
+        }
+        let p = write_program(dir.path(), &format!("noise-{seed}"), &bytes);
+        assert_refused(&p, &["not an ELF"]);
+    }
+}
+
+#[test]
+fn elf_magic_followed_by_random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 1..=24u64 {
+        let len = [8usize, 63, 64, 200, 4096][seed as usize % 5];
+        let mut bytes = noise(seed, len);
+        bytes[..4].copy_from_slice(b"\x7fELF");
+        let p = write_program(dir.path(), &format!("elf-noise-{seed}"), &bytes);
+        assert_refused(
+            &p,
+            &["malformed", "truncated", "unsupported", "not an executable"],
+        );
+    }
+}
+
+#[test]
+fn truncated_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = hello_bytes();
+    let p = write_program(dir.path(), "hello-1000", &hello[..1000]);
+    assert_refused(&p, &["truncated", "malformed"]);
+    for cut in [5usize, 16, 63, 64, 120, 4000] {
+        let p = write_program(dir.path(), &format!("hello-{cut}"), &hello[..cut]);
+        assert_refused(&p, &["truncated", "malformed"]);
+    }
+}
+
+/// hello with bytes at `offset` replaced.
+fn patched_hello(dir: &Path, name: &str, offset: usize, patch: &[u8]) -> PathBuf {
+    let mut bytes = hello_bytes();
+    bytes[offset..offset + patch.len()].copy_from_slice(patch);
+    write_program(dir, name, &bytes)
+}
+
+#[test]
+fn wrong_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    // e_machine (bytes 18-19, little endian) = 50, EM_IA_64: no emulator for it.
+    let p = patched_hello(dir.path(), "hello-ia64", 18, &50u16.to_le_bytes());
+    let line = assert_refused(&p, &["ia_64", "ia-64", "ia64"]);
+    assert!(line.contains("architecture"), "{line}");
+    // EM_ARM in a 64-bit ELF file: no such ABI.
+    let p = patched_hello(dir.path(), "hello-arm", 18, &40u16.to_le_bytes());
+    let line = assert_refused(&p, &["arm"]);
+    assert!(line.contains("architecture"), "{line}");
+}
+
+#[test]
+fn x86_code_labelled_aarch64() {
+    // e_machine = 183, EM_AARCH64. Refused (when aarch64 guests are not
+    // supported) or run as aarch64 code, which then faults: either way a
+    // clean end, never a panic or a hang.
+    let dir = tempfile::tempdir().unwrap();
+    let p = patched_hello(dir.path(), "hello-aarch64", 18, &183u16.to_le_bytes());
+    let r = run_ht([s(&p)]);
+    let fault = [libc::SIGILL, libc::SIGSEGV, libc::SIGBUS].map(|sig| 128 + sig);
+    match r.code() {
+        1 => assert!(r.stderr.to_lowercase().contains("aarch64"), "{}", r.stderr),
+        code if fault.contains(&code) => assert!(
+            r.stderr.contains("ht-user: uncaught target signal"),
+            "{}",
+            r.stderr
+        ),
+        code => panic!("exit status {code}:\n{}", r.stderr),
+    }
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn not_an_executable_type() {
+    let dir = tempfile::tempdir().unwrap();
+    // e_type (bytes 16-17) = ET_REL.
+    let p = patched_hello(dir.path(), "hello-rel", 16, &1u16.to_le_bytes());
+    assert_refused(&p, &["not an executable", "REL"]);
+}
+
+#[test]
+fn dynamically_linked_host_program() {
+    let host_true = Path::new("/bin/true");
+    if !host_true.exists() {
+        eprintln!("note: /bin/true missing, test skipped");
+        return;
+    }
+    let line = assert_refused(host_true, &["interpreter"]);
+    assert!(line.contains("ld-"), "interpreter not named: {line}");
+}
+
+/// ht-user `args`: clap's usage error (exit 1, no panic).
+fn assert_usage_error(args: &[&str], want: &str) {
+    let r = run_ht(args);
+    r.assert_code(1);
+    assert_eq!(r.stdout, "");
+    assert!(r.stderr.contains("error:"), "{args:?}: {}", r.stderr);
+    assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+}
+
+#[test]
+fn unknown_options() {
+    let hello = guest("hello");
+    for option in ["-bogus", "--bogus", "-Z"] {
+        assert_usage_error(&[option, s(&hello)], "Usage");
+    }
+}
+
+#[test]
+fn missing_program() {
+    assert_usage_error(&[], "Usage");
+    assert_usage_error(&["-strace"], "Usage");
+}
+
+#[test]
+fn bad_option_values() {
+    let hello = guest("hello");
+    let (dir, base) = temp_base();
+    let b = s(&base);
+    for spec in [
+        format!("{b},args=0"),
+        format!("{b},args=17"),
+        format!("{b},args=four"),
+        format!("{b},max-clients=0"),
+        format!("{b},max-clients=65537"),
+        format!("{b},colour=red"),
+        "path=".to_string(),
+        "max-clients=4".to_string(),
+    ] {
+        assert_usage_error(&["-hypertrace", &spec, s(&hello)], "-hypertrace");
+    }
+    assert_usage_error(&["-E", "NO_VALUE", s(&hello)], "-E");
+    assert_usage_error(&["-trace", "file=/tmp/x", s(&hello)], "-D");
+    assert_usage_error(&["-trace", "colour=red", s(&hello)], "-trace");
+    let missing = dir.path().join("no-events-file");
+    assert_usage_error(
+        &["-trace", &format!("events={}", s(&missing)), s(&hello)],
+        s(&missing),
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "files created by a refused command line"
+    );
+}
+
+#[test]
+fn log_file_cannot_be_created() {
+    let (dir, base) = temp_base();
+    let log = dir.path().join("no-such-dir").join("trace.log");
+    let b = s(&base);
+    let r = run_ht([
+        "-hypertrace",
+        b,
+        "-D",
+        s(&log),
+        s(&guest("seed-example")),
+        b,
+    ]);
+    r.assert_code(1);
+    assert_eq!(r.stdout, "");
+    let lines = r.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(lines[0].starts_with("ht-user: "), "{}", lines[0]);
+    assert!(lines[0].contains(s(&log)), "{}", lines[0]);
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn channel_directory_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("no-such-dir").join("ht");
+    let b = s(&base);
+    let r = run_ht(["-hypertrace", b, s(&guest("seed-example")), b]);
+    r.assert_code(1);
+    assert_eq!(r.stdout, "");
+    let lines = r.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(lines[0].starts_with("ht-user: "), "{}", lines[0]);
+    assert!(lines[0].contains(b), "{}", lines[0]);
+}
+
+#[test]
+fn version() {
+    for option in ["--version", "-version", "-V"] {
+        let r = run_ht([option]);
+        r.assert_code(0);
+        assert!(
+            r.stdout
+                .starts_with(&format!("ht-user {}", env!("CARGO_PKG_VERSION"))),
+            "{option}: {}",
+            r.stdout
+        );
+        assert_eq!(r.stderr, "");
+    }
+}
+
+#[test]
+fn help() {
+    for option in ["--help", "-help", "-h"] {
+        let r = run_ht([option]);
+        r.assert_code(0);
+        assert!(r.stdout.contains("Usage:"), "{option}: {}", r.stdout);
+        for word in ["hypertrace", "-strace", "-D"] {
+            assert!(r.stdout.contains(word), "{option}: no {word}: {}", r.stdout);
+        }
+        assert_eq!(r.stderr, "");
+    }
+}
+
+#[test]
+fn options_after_the_program_belong_to_the_guest() {
+    let r = run_ht([s(&guest("argv-env")), "--version", "-strace", "-D", "x"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout
+            .contains("argv[1]=--version\nargv[2]=-strace\nargv[3]=-D\nargv[4]=x\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stderr, "");
+}
