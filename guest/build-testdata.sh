@@ -27,24 +27,33 @@ if [ "$ARCH" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
     : "${GLIBC_CC:=gcc}"
     : "${STRIP:=strip}"
 else
-    # Debian's cross toolchain prefix for each guest architecture.
+    # Debian's cross toolchain prefix and musl directory for each guest.
     case "$ARCH" in
-        arm) TRIPLET=arm-linux-gnueabihf ;;
-        i386) TRIPLET=i686-linux-gnu ;;
-        *) TRIPLET=$ARCH-linux-gnu ;;
+        arm) TRIPLET=arm-linux-gnueabihf MUSL_DIR=arm-linux-musleabihf ;;
+        i386) TRIPLET=i686-linux-gnu MUSL_DIR=i386-linux-musl ;;
+        *) TRIPLET=$ARCH-linux-gnu MUSL_DIR=$ARCH-linux-musl ;;
     esac
     if [ -z "${MUSL_CC:-}" ]; then
         if have "$ARCH-linux-musl-gcc"; then
             MUSL_CC=$ARCH-linux-musl-gcc
+        elif [ -f "/usr/lib/$MUSL_DIR/musl-gcc.specs" ]; then
+            # Debian's musl-dev:<arch> with the cross gcc.
+            MUSL_CC="$TRIPLET-gcc -specs /usr/lib/$MUSL_DIR/musl-gcc.specs"
         else
+            # No musl for this architecture (riscv64 on Debian 12): glibc,
+            # with stdout line-buffered like musl's first line so guest
+            # output and trace lines interleave the same way.
             MUSL_CC=$TRIPLET-gcc
+            LINEBUF=linebuf.c
+            echo "note: no musl for $ARCH; building the musl guests with glibc"
         fi
     fi
     : "${GLIBC_CC:=$TRIPLET-gcc}"
     : "${STRIP:=$TRIPLET-strip}"
 fi
+: "${LINEBUF:=}"
 
-for tool in "$MUSL_CC" "$GLIBC_CC" "$STRIP"; do
+for tool in "${MUSL_CC%% *}" "$GLIBC_CC" "$STRIP"; do
     if ! have "$tool"; then
         echo "build-testdata.sh: $tool not found" >&2
         exit 1
@@ -75,7 +84,7 @@ build() {
     # Compile from inside the tests directory with a relative source path so
     # that no absolute path of this checkout ends up in the binary.
     (cd "$GUEST_DIR/tests" &&
-        $cc $CFLAGS -I"$GUEST_DIR/include" -o "$TMP_DIR/$name" "$src" "$@")
+        $cc $CFLAGS -I"$GUEST_DIR/include" -o "$TMP_DIR/$name" "$src" $LINEBUF "$@")
     "$STRIP" -o "$OUT_DIR/$name" "$TMP_DIR/$name"
 }
 

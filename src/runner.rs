@@ -161,7 +161,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
     abi.prepare(&mut uc).map_err(SetupError)?;
-    mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
+    if abi.virtual_tlb() {
+        mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
+    }
     mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     abi.init_registers(&mut uc, image.entry, stack.sp)
         .map_err(SetupError)?;

@@ -126,6 +126,14 @@ impl Abi for Arm {
     fn sigaction_size(&self) -> usize {
         20
     }
+    /// Unicorn restores the CPU state of the faulting instruction on every
+    /// virtual-TLB fill and then carries on: in Thumb code that leaves a
+    /// stale IT-block state behind, and the next block decodes as if inside
+    /// an IT block (a conditional branch there is UNDEFINED). The CPU TLB
+    /// does not do that, at the price of slower stores.
+    fn virtual_tlb(&self) -> bool {
+        false
+    }
 
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
         let host = HostMapping::anonymous(4096).map_err(|e| format!("cannot allocate the vectors page: {e}"))?;

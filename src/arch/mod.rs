@@ -50,6 +50,11 @@ pub trait Abi: Sync {
 
     fn syscall_table(&self) -> &'static SyscallTable;
 
+    /// Whether the engine runs with the virtual TLB and ht-user's TLB-fill
+    /// hook (fast stores, see mem::engine) or with its own CPU TLB.
+    fn virtual_tlb(&self) -> bool {
+        true
+    }
     /// Pages the kernel provides in every process (arm's kuser helpers).
     fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), String> {
         Ok(())

@@ -169,7 +169,7 @@ fn format_arg(p: &Process, kind: Arg, v: u64) -> String {
         Arg::Ptr => format!("{v:#x}"),
         Arg::Str => quoted(p, v),
         Arg::Oct => format!("0{v:o}"),
-        Arg::OpenFlags => open_flags(v),
+        Arg::OpenFlags => open_flags(p.abi.open_flags_to_host(v) as u32 as u64),
         Arg::Prot => flags(
             v,
             &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],

@@ -34,13 +34,24 @@ pub fn ht_user() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ht-user"))
 }
 
-/// Directory of the static x86_64 test guests: `$HT_TESTDATA` if set,
-/// else the committed `testdata/x86_64`.
+/// Guest architecture under test: `$HT_ARCH` (QEMU's name for it:
+/// x86_64, aarch64, riscv64, arm, ...), x86_64 by default.
+pub fn arch() -> String {
+    match std::env::var("HT_ARCH") {
+        Ok(a) if !a.is_empty() => a,
+        _ => "x86_64".to_string(),
+    }
+}
+
+/// Directory of the static test guests: `$HT_TESTDATA` if set, else the
+/// committed `testdata/<arch>`.
 pub fn testdata() -> PathBuf {
     match std::env::var_os("HT_TESTDATA") {
         // Absolute, so that tests may run guests from another directory.
         Some(dir) if !dir.is_empty() => std::path::absolute(dir).expect("HT_TESTDATA path"),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/x86_64"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(arch()),
     }
 }
 
@@ -59,16 +70,17 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// qemu-x86_64 to compare against: `/usr/bin/qemu-x86_64` or the first one
-/// on `PATH`.
+/// qemu-user for the architecture under test: `/usr/bin/qemu-<arch>` or
+/// the first one on `PATH`.
 pub fn qemu_path() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/qemu-x86_64");
+    let name = format!("qemu-{}", arch());
+    let fixed = Path::new("/usr/bin").join(&name);
     if is_executable(&fixed) {
         return Some(fixed);
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join("qemu-x86_64"))
+        .map(|dir| dir.join(&name))
         .find(|p| is_executable(p))
 }
 
@@ -76,12 +88,12 @@ pub fn qemu_available() -> bool {
     qemu_path().is_some()
 }
 
-/// The qemu-x86_64 binary, or `None` after printing why the comparison
+/// The qemu-user binary, or `None` after printing why the comparison
 /// is skipped.
 pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
     let q = qemu_path();
     if q.is_none() {
-        eprintln!("note: {test}: qemu-x86_64 not found, comparison skipped");
+        eprintln!("note: {test}: qemu-{} not found, comparison skipped", arch());
     }
     q
 }
