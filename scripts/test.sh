@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo test "$@"
-for arch in aarch64 riscv64 arm; do
+for arch in i386 aarch64 arm riscv64; do
     echo "== guests for $arch"
     HT_ARCH=$arch cargo test --test guests --test hypertrace --test strace "$@"
 done

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{Arm64CpuModel, RegisterARM64};
 
-use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS};
+use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout};
 use crate::syscall::types::{encode_stat_generic64, Stat};
@@ -55,7 +55,7 @@ impl Abi for Aarch64 {
     }
     fn layout(&self) -> Layout {
         Layout {
-            mmap_top: 0x7fff_f000_0000,
+            mmap_top: MMAP_TOP_64,
             mmap_bottom: 0x1_0000,
         }
     }

@@ -8,9 +8,11 @@ use std::sync::{Arc, OnceLock};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{ArmCpuModel, RegisterARM};
 
-use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS};
+use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32};
 use crate::machine::{self, Engine};
-use crate::mem::{AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder};
+use crate::mem::{
+    AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder,
+};
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
@@ -56,7 +58,10 @@ fn kuser_page() -> Vec<(u64, &'static [u32])> {
         (0xfa0, &[0xf57f_f05b, BX_LR]),
         // __kuser_cmpxchg(oldval r0, newval r1, ptr r2): r0 = 0 on success
         // ldr r3,[r2]; subs r3,r3,r0; streq r1,[r2]; rsbs r0,r3,#0; bx lr
-        (0xfc0, &[0xe592_3000, 0xe053_3000, 0x0582_1000, 0xe273_0000, BX_LR]),
+        (
+            0xfc0,
+            &[0xe592_3000, 0xe053_3000, 0x0582_1000, 0xe273_0000, BX_LR],
+        ),
         // __kuser_get_tls: mrc p15,0,r0,c13,c0,3; bx lr
         (0xfe0, &[0xee1d_0f70, BX_LR]),
     ]
@@ -83,7 +88,7 @@ impl Abi for Arm {
     }
     fn layout(&self) -> Layout {
         Layout {
-            mmap_top: 0xb000_0000,
+            mmap_top: MMAP_TOP_32,
             mmap_bottom: 0x1_0000,
         }
     }
@@ -136,20 +141,24 @@ impl Abi for Arm {
     }
 
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
-        let host = HostMapping::anonymous(4096).map_err(|e| format!("cannot allocate the vectors page: {e}"))?;
+        let host = HostMapping::anonymous(4096)
+            .map_err(|e| format!("cannot allocate the vectors page: {e}"))?;
         mem.map(
             VECTORS_PAGE,
             4096,
             Perms::RX,
             Perms::RX,
-            RegionKind::Memory { name: "[vectors]".into() },
+            RegionKind::Memory {
+                name: "[vectors]".into(),
+            },
             Some(Arc::new(host)),
             0,
         );
         let enc = mem.encoder();
         for (offset, words) in kuser_page() {
             let bytes: Vec<u8> = words.iter().flat_map(|w| enc.u32(*w)).collect();
-            mem.write_privileged(VECTORS_PAGE + offset, &bytes).map_err(|e| e.to_string())?;
+            mem.write_privileged(VECTORS_PAGE + offset, &bytes)
+                .map_err(|e| e.to_string())?;
         }
         mem.write_privileged(VECTORS_PAGE + 0xffc, &enc.u32(KUSER_HELPER_VERSION))
             .map_err(|e| e.to_string())?;
@@ -177,10 +186,13 @@ impl Abi for Arm {
     fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
         let err = |what: &'static str| move |e| format!("cannot set {what}: {e:?}");
         // FP/SIMD on: coprocessors 10 and 11 accessible, FPEXC.EN set.
-        uc.reg_write(RegisterARM::C1_C0_2, 0xf << 20).map_err(err("CPACR"))?;
-        uc.reg_write(RegisterARM::FPEXC, 1 << 30).map_err(err("FPEXC"))?;
+        uc.reg_write(RegisterARM::C1_C0_2, 0xf << 20)
+            .map_err(err("CPACR"))?;
+        uc.reg_write(RegisterARM::FPEXC, 1 << 30)
+            .map_err(err("FPEXC"))?;
         let thumb = if entry & 1 != 0 { CPSR_THUMB } else { 0 };
-        uc.reg_write(RegisterARM::CPSR, CPSR_USER_MODE | thumb).map_err(err("CPSR"))?;
+        uc.reg_write(RegisterARM::CPSR, CPSR_USER_MODE | thumb)
+            .map_err(err("CPSR"))?;
         for n in 0..13 {
             uc.reg_write(r(n), 0).map_err(err("r0-r12"))?;
         }
@@ -209,7 +221,11 @@ impl Abi for Arm {
         sys: Option<Sys>,
         args: &[u64; 6],
     ) -> Option<Outcome> {
-        let nr = if sys == Some(Sys::set_tls) { ARM_NR_SET_TLS } else { nr };
+        let nr = if sys == Some(Sys::set_tls) {
+            ARM_NR_SET_TLS
+        } else {
+            nr
+        };
         Some(match nr {
             ARM_NR_SET_TLS => match uc.reg_write(RegisterARM::C13_C0_3, args[0]) {
                 Ok(()) => Outcome::Value(0),
@@ -220,7 +236,12 @@ impl Abi for Arm {
             // coherent with guest stores: nothing to flush.
             ARM_NR_CACHEFLUSH => Outcome::Value(0),
             ARM_NR_BREAKPOINT => {
-                machine::on_trap(uc, Trap { signal: libc::SIGTRAP });
+                machine::on_trap(
+                    uc,
+                    Trap {
+                        signal: libc::SIGTRAP,
+                    },
+                );
                 Outcome::Value(0)
             }
             ARM_NR_USR26 | ARM_NR_USR32 => Outcome::Error(Errno::EINVAL),

@@ -4,6 +4,7 @@
 
 pub mod aarch64;
 pub mod arm;
+pub mod i386;
 pub mod riscv64;
 pub mod x86_64;
 
@@ -12,6 +13,15 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use crate::machine::Engine;
 use crate::mem::{Endian, Layout};
 use crate::syscall::{Outcome, Sys, SyscallTable};
+
+/// Offset of the mmap area's top from a round address. The engine's TLB is
+/// indexed by low page-number bits: with the stack and the mmap area both
+/// ending on round addresses, the stack's top page and the first pages the
+/// guest maps (such as the hypertrace control page) shared a TLB slot and
+/// evicted each other on every event. Half a 256-entry TLB apart, they don't.
+pub const TLB_STAGGER: u64 = 0x80 << 12;
+pub const MMAP_TOP_64: u64 = 0x7fff_f000_0000 - TLB_STAGGER;
+pub const MMAP_TOP_32: u64 = 0xb000_0000 - TLB_STAGGER;
 
 /// A system call as the guest made it.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +80,13 @@ pub trait Abi: Sync {
     /// Syscalls that touch registers (TLS setup and the like).
     /// Calls that need registers (TLS setup and the like), by kernel number
     /// and, where the number is one ht-user knows, by name.
-    fn arch_syscall(&self, uc: &mut Engine<'_>, nr: u64, sys: Option<Sys>, args: &[u64; 6]) -> Option<Outcome>;
+    fn arch_syscall(
+        &self,
+        uc: &mut Engine<'_>,
+        nr: u64,
+        sys: Option<Sys>,
+        args: &[u64; 6],
+    ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
@@ -101,8 +117,9 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
         (EM_AARCH64, true, true) => Ok(&aarch64::Aarch64),
         (EM_RISCV, true, true) => Ok(&riscv64::Riscv64),
         (EM_ARM, false, true) => Ok(&arm::Arm),
+        (EM_386, false, true) => Ok(&i386::I386),
         _ => Err(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, aarch64, riscv64 and arm guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm and riscv64 guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
-use super::{Abi, SyscallRequest, Trap};
+use super::{Abi, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout};
 use crate::syscall::types::{encode_stat_generic64, Stat};
@@ -62,7 +62,7 @@ impl Abi for Riscv64 {
     }
     fn layout(&self) -> Layout {
         Layout {
-            mmap_top: 0x3f_f000_0000,
+            mmap_top: 0x3f_f000_0000 - TLB_STAGGER,
             mmap_bottom: 0x1_0000,
         }
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
-use super::{Abi, SyscallRequest};
+use super::{Abi, SyscallRequest, MMAP_TOP_64};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout, StructBuilder};
 use crate::syscall::types::Stat;
@@ -22,12 +22,15 @@ const ARCH_GET_GS: u64 = 0x1004;
 fn table() -> &'static SyscallTable {
     static TABLE: OnceLock<SyscallTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        SyscallTable::from_names(syscalls::x86_64::Sysno::iter().map(|s| (s.id() as u64, s.name())), true)
+        SyscallTable::from_names(
+            syscalls::x86_64::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+            true,
+        )
     })
 }
 
 /// Interrupt vectors to the signal Linux delivers for them.
-fn signal_for_interrupt(intno: u32) -> i32 {
+pub(crate) fn signal_for_interrupt(intno: u32) -> i32 {
     match intno {
         0 => libc::SIGFPE, // #DE divide error
         1 | 3 => libc::SIGTRAP,
@@ -57,7 +60,7 @@ impl Abi for X86_64 {
     }
     fn layout(&self) -> Layout {
         Layout {
-            mmap_top: 0x7fff_f000_0000,
+            mmap_top: MMAP_TOP_64,
             mmap_bottom: 0x1_0000,
         }
     }

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! i386: `int $0x80`, number in eax, arguments ebx ecx edx esi edi ebp,
+//! result in eax, TLS through set_thread_area and a GS descriptor in a GDT
+//! that ht-user keeps in a page above the guest's address space.
+
+use std::sync::{Arc, OnceLock};
+
+use unicorn_engine::unicorn_const::{Arch, Mode};
+use unicorn_engine::RegisterX86;
+
+use super::{Abi, SyscallRequest, Trap, MMAP_TOP_32};
+use crate::machine::{self, Engine};
+use crate::mem::{
+    AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder,
+};
+use crate::syscall::types::Stat;
+use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
+
+pub struct I386;
+
+/// The page holding the GDT (above 3 GiB, where Linux keeps the kernel).
+const GDT_PAGE: u64 = 0xffff_e000;
+/// GDT slots for set_thread_area, as on Linux/i386.
+const GDT_ENTRY_TLS_MIN: u32 = 6;
+const GDT_ENTRY_TLS_ENTRIES: u32 = 3;
+const GDT_ENTRIES: u64 = 16;
+const INT_SYSCALL: u32 = 0x80;
+/// Flat 4 GiB 32-bit code and data descriptors (ring 0, where the engine
+/// runs guest code) in GDT slots 1 and 2.
+const FLAT_CODE: u64 = 0x00cf_9b00_0000_ffff;
+const FLAT_DATA: u64 = 0x00cf_9300_0000_ffff;
+const DATA_SELECTOR: u64 = 2 << 3;
+
+fn table() -> &'static SyscallTable {
+    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        SyscallTable::from_names(
+            syscalls::x86::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+            false,
+        )
+    })
+}
+
+/// An 8-byte segment descriptor from set_thread_area's `struct user_desc`.
+fn descriptor(base: u32, limit: u32, flags: u32) -> u64 {
+    let seg_32bit = flags & 1;
+    let contents = (flags >> 1) & 3;
+    let read_exec_only = (flags >> 3) & 1;
+    let limit_in_pages = (flags >> 4) & 1;
+    let not_present = (flags >> 5) & 1;
+    let useable = (flags >> 6) & 1;
+    let base = u64::from(base);
+    let limit = u64::from(limit);
+    // Type: accessed (so loading it never writes the read-only GDT),
+    // data/code per `contents`, writable unless read_exec_only; S=1
+    // (code/data), DPL=3, P unless seg_not_present.
+    let typ = u64::from((contents << 2) | ((read_exec_only ^ 1) << 1) | 1);
+    let access = typ | 1 << 4 | 3 << 5 | u64::from(not_present ^ 1) << 7;
+    let flags_nibble =
+        u64::from(useable) | u64::from(seg_32bit) << 2 | u64::from(limit_in_pages) << 3;
+    (limit & 0xffff)
+        | (base & 0xff_ffff) << 16
+        | access << 40
+        | ((limit >> 16) & 0xf) << 48
+        | flags_nibble << 52
+        | ((base >> 24) & 0xff) << 56
+}
+
+fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
+    let mem = &uc.get_data().process.mem;
+    let Ok(raw) = mem.read_vec(u_info, 16) else {
+        return Outcome::Error(Errno::EFAULT);
+    };
+    let enc = mem.encoder();
+    let word = |i: usize| enc.decode_u32(raw[i * 4..i * 4 + 4].try_into().unwrap());
+    let (mut entry, base, limit, flags) = (word(0), word(1), word(2), word(3));
+    if entry == u32::MAX {
+        // First free TLS slot; ht-user hands out the first one each time,
+        // which is what a single-threaded process asks for.
+        entry = GDT_ENTRY_TLS_MIN;
+        let mem = &mut uc.get_data_mut().process.mem;
+        if mem.write_u32(u_info, entry).is_err() {
+            return Outcome::Error(Errno::EFAULT);
+        }
+    }
+    if !(GDT_ENTRY_TLS_MIN..GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES).contains(&entry) {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    let desc = descriptor(base, limit, flags);
+    let slot = GDT_PAGE + u64::from(entry) * 8;
+    let mem = &mut uc.get_data_mut().process.mem;
+    let bytes = mem.encoder().u64(desc);
+    if mem.write_privileged(slot, &bytes).is_err() {
+        return Outcome::Error(Errno::EFAULT);
+    }
+    Outcome::Value(0)
+}
+
+impl Abi for I386 {
+    fn name(&self) -> &'static str {
+        "i386"
+    }
+    fn elf_machine(&self) -> u16 {
+        goblin::elf::header::EM_386
+    }
+    fn is_64bit(&self) -> bool {
+        false
+    }
+    fn endian(&self) -> Endian {
+        Endian::Little
+    }
+    fn unicorn(&self) -> (Arch, Mode) {
+        (Arch::X86, Mode::MODE_32)
+    }
+    fn layout(&self) -> Layout {
+        Layout {
+            mmap_top: MMAP_TOP_32,
+            mmap_bottom: 0x1_0000,
+        }
+    }
+    fn stack_top(&self) -> u64 {
+        0xbf00_0000
+    }
+    fn pie_base(&self) -> u64 {
+        0x5655_5000
+    }
+    fn platform(&self) -> &'static str {
+        "i686"
+    }
+    fn hwcap(&self) -> u64 {
+        super::x86_64::X86_64.hwcap()
+    }
+    fn uname_machine(&self) -> &'static str {
+        "i686"
+    }
+    fn syscall_table(&self) -> &'static SyscallTable {
+        table()
+    }
+    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
+        if slot + 1 >= args.len() {
+            return 0;
+        }
+        (args[slot + 1] & 0xffff_ffff) << 32 | (args[slot] & 0xffff_ffff)
+    }
+    fn sigaction_size(&self) -> usize {
+        20
+    }
+
+    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
+        let host = HostMapping::anonymous(4096)
+            .map_err(|e| format!("cannot allocate the GDT page: {e}"))?;
+        mem.map(
+            GDT_PAGE,
+            4096,
+            Perms::R,
+            Perms::R,
+            RegionKind::Memory {
+                name: "[gdt]".into(),
+            },
+            Some(Arc::new(host)),
+            0,
+        );
+        let enc = mem.encoder();
+        for (slot, desc) in [(1u64, FLAT_CODE), (2, FLAT_DATA)] {
+            mem.write_privileged(GDT_PAGE + slot * 8, &enc.u64(desc))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        uc.add_intr_hook(|uc, intno| {
+            if intno == INT_SYSCALL {
+                machine::on_syscall(uc)
+            } else {
+                let signal = super::x86_64::signal_for_interrupt(intno);
+                machine::on_trap(uc, Trap { signal })
+            }
+        })
+        .map_err(|e| format!("cannot hook interrupts: {e:?}"))?;
+        Ok(())
+    }
+
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+        // GDTR: base, then limit; uc_x86_mmr is {u16 selector, u64 base,
+        // u32 limit, u32 flags} with C alignment.
+        let mut mmr = [0u8; 24];
+        mmr[8..16].copy_from_slice(&GDT_PAGE.to_le_bytes());
+        mmr[16..20].copy_from_slice(&((GDT_ENTRIES * 8 - 1) as u32).to_le_bytes());
+        uc.reg_write_long(RegisterX86::GDTR, &mmr)
+            .map_err(|e| format!("cannot set the GDT: {e:?}"))?;
+        // Load the data segments from the GDT so their cached descriptors
+        // (32-bit stack included) stay right when the guest loads GS.
+        for seg in [RegisterX86::SS, RegisterX86::DS, RegisterX86::ES] {
+            uc.reg_write(seg, DATA_SELECTOR)
+                .map_err(|e| format!("cannot load {seg:?}: {e:?}"))?;
+        }
+        for r in [
+            RegisterX86::EAX,
+            RegisterX86::EBX,
+            RegisterX86::ECX,
+            RegisterX86::EDX,
+            RegisterX86::ESI,
+            RegisterX86::EDI,
+            RegisterX86::EBP,
+        ] {
+            uc.reg_write(r, 0)
+                .map_err(|e| format!("cannot set {r:?}: {e:?}"))?;
+        }
+        uc.reg_write(RegisterX86::ESP, sp)
+            .map_err(|e| format!("cannot set esp: {e:?}"))?;
+        uc.reg_write(RegisterX86::EIP, entry)
+            .map_err(|e| format!("cannot set eip: {e:?}"))?;
+        Ok(())
+    }
+
+    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+        let r = |reg| uc.reg_read(reg).unwrap_or(0) & 0xffff_ffff;
+        SyscallRequest {
+            nr: r(RegisterX86::EAX),
+            args: [
+                r(RegisterX86::EBX),
+                r(RegisterX86::ECX),
+                r(RegisterX86::EDX),
+                r(RegisterX86::ESI),
+                r(RegisterX86::EDI),
+                r(RegisterX86::EBP),
+            ],
+        }
+    }
+
+    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+        let _ = uc.reg_write(RegisterX86::EAX, ret as u64 & 0xffff_ffff);
+    }
+
+    fn arch_syscall(
+        &self,
+        uc: &mut Engine<'_>,
+        _nr: u64,
+        sys: Option<Sys>,
+        args: &[u64; 6],
+    ) -> Option<Outcome> {
+        match sys {
+            Some(Sys::set_thread_area) => Some(set_thread_area(uc, args[0])),
+            _ => None,
+        }
+    }
+
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterX86::EIP).unwrap_or(0)
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        use RegisterX86::*;
+        let regs = [
+            ("EAX", EAX),
+            ("EBX", EBX),
+            ("ECX", ECX),
+            ("EDX", EDX),
+            ("ESI", ESI),
+            ("EDI", EDI),
+            ("EBP", EBP),
+            ("ESP", ESP),
+            ("EIP", EIP),
+            ("EFL", EFLAGS),
+            ("GS", GS),
+        ];
+        regs.iter()
+            .map(|(n, r)| format!("{n}={:08x}", uc.reg_read(*r).unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `struct stat64` of i386 (96 bytes, 64-bit fields 4-aligned).
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        let mut b = StructBuilder::new(96, enc);
+        b.u64(0, st.dev)
+            .u32(12, st.ino as u32)
+            .u32(16, st.mode)
+            .u32(20, st.nlink as u32)
+            .u32(24, st.uid)
+            .u32(28, st.gid)
+            .u64(32, st.rdev)
+            .u64(44, st.size as u64)
+            .u32(52, st.blksize as u32)
+            .u64(56, st.blocks as u64)
+            .u32(64, st.atime.0 as u32)
+            .u32(68, st.atime.1 as u32)
+            .u32(72, st.mtime.0 as u32)
+            .u32(76, st.mtime.1 as u32)
+            .u32(80, st.ctime.0 as u32)
+            .u32(84, st.ctime.1 as u32)
+            .u64(88, st.ino);
+        b.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_descriptor_like_linux() {
+        // glibc's TLS request: 32-bit, limit in pages, useable, limit 0xfffff.
+        let d = descriptor(0x1234_5678, 0xfffff, 0x51);
+        assert_eq!(d & 0xffff, 0xffff);
+        assert_eq!((d >> 16) & 0xff_ffff, 0x34_5678);
+        assert_eq!((d >> 56) & 0xff, 0x12);
+        assert_eq!((d >> 40) & 0xff, 0xf3); // present, DPL 3, data, writable, accessed
+        assert_eq!((d >> 52) & 0xf, 0xd); // G, D/B, AVL
+    }
+}
