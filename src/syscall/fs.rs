@@ -70,7 +70,9 @@ pub fn pread(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) -
     p.mem.check_writable(buf_addr, len)?;
     let mut buf = vec![0u8; len];
     // SAFETY: reads at most `len` bytes into our buffer.
-    let n = check(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, offset as i64) } as libc::c_long)?;
+    let n = check(
+        unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, offset as i64) } as libc::c_long,
+    )?;
     p.mem.write(buf_addr, &buf[..n as usize])?;
     Ok(n)
 }
@@ -86,7 +88,9 @@ pub fn pwrite(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) 
     let fd = p.fds.raw(fd)?;
     let buf = p.mem.read_vec(buf_addr, (count as usize).min(IO_CHUNK))?;
     // SAFETY: writes from our buffer.
-    check(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as i64) } as libc::c_long)
+    check(
+        unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as i64) } as libc::c_long,
+    )
 }
 
 /// Reads a guest iovec array as (base, len) pairs.
@@ -574,6 +578,19 @@ pub fn fchmodat(p: &mut Process, dir: u64, path: u64, mode: u64) -> SysResult {
     let path = read_path(p, path)?;
     // SAFETY: path is NUL-terminated.
     check_int(unsafe { libc::fchmodat(dir, path.as_ptr(), mode as libc::mode_t, 0) })
+}
+
+pub fn fchownat(p: &mut Process, dir: u64, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult {
+    let dir = dirfd(p, dir)?;
+    let path = read_path(p, path)?;
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::fchownat(dir, path.as_ptr(), uid as u32, gid as u32, flags as i32) })
+}
+
+pub fn fchown(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let fd = p.fds.raw(a[0])?;
+    // SAFETY: plain call on our descriptor.
+    check_int(unsafe { libc::fchown(fd, a[1] as u32, a[2] as u32) })
 }
 
 pub fn fchmod(p: &mut Process, a: &[u64; 6]) -> SysResult {

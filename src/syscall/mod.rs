@@ -151,6 +151,7 @@ syscall_set! {
     clock_nanosleep_time64, futex_time64, ppoll_time64, utimensat_time64,
     // Architecture-private calls, handled by the Abi.
     set_tls, cacheflush, set_thread_area,
+    setuid, setgid, getgroups, chown, fchown, lchown, fchownat,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
@@ -158,7 +159,9 @@ syscall_set! {
 /// On 32-bit ABIs the `*64` calls take the handlers' (64-bit) structures
 /// and the old `stat` family is left unsupported rather than answered with
 /// the wrong layout.
-fn canonical_name(name: &str, is_64bit: bool) -> &str {
+/// `id32` says the table pairs 16-bit id calls with `*32` variants (i386,
+/// arm).
+fn canonical_name(name: &str, is_64bit: bool, id32: bool) -> &str {
     match (name, is_64bit) {
         ("fstatat", _) => "newfstatat",
         ("stat" | "fstat" | "lstat" | "fcntl" | "getrlimit" | "setrlimit", false) => "",
@@ -168,6 +171,25 @@ fn canonical_name(name: &str, is_64bit: bool) -> &str {
         ("fstatat64", false) => "newfstatat",
         ("fcntl64", false) => "fcntl",
         ("ugetrlimit", false) => "getrlimit",
+        // 32-bit ABIs with 16-bit ids keep the 32-bit id calls apart.
+        ("getuid32", false) => "getuid",
+        ("geteuid32", false) => "geteuid",
+        ("getgid32", false) => "getgid",
+        ("getegid32", false) => "getegid",
+        ("setuid32", false) => "setuid",
+        ("setgid32", false) => "setgid",
+        ("getresuid32", false) => "getresuid",
+        ("getresgid32", false) => "getresgid",
+        ("getgroups32", false) => "getgroups",
+        ("chown32", false) => "chown",
+        ("fchown32", false) => "fchown",
+        ("lchown32", false) => "lchown",
+        // The 16-bit id versions would need truncated ids: refused instead.
+        (
+            "getuid" | "geteuid" | "getgid" | "getegid" | "setuid" | "setgid" | "getresuid"
+            | "getresgid" | "getgroups" | "chown" | "fchown" | "lchown",
+            false,
+        ) if id32 => "",
         (other, _) => other,
     }
 }
@@ -181,6 +203,8 @@ pub struct SyscallTable {
 impl SyscallTable {
     /// Builds a table from (number, kernel name) pairs.
     pub fn from_names(entries: impl Iterator<Item = (u64, &'static str)>, is_64bit: bool) -> Self {
+        let entries: Vec<(u64, &'static str)> = entries.collect();
+        let id32 = entries.iter().any(|(_, name)| *name == "getuid32");
         let mut by_number = Vec::new();
         let mut names = Vec::new();
         for (nr, name) in entries {
@@ -189,7 +213,7 @@ impl SyscallTable {
                 by_number.resize(i + 1, None);
                 names.resize(i + 1, None);
             }
-            by_number[i] = Sys::from_name(canonical_name(name, is_64bit));
+            by_number[i] = Sys::from_name(canonical_name(name, is_64bit, id32));
             names[i] = Some(name);
         }
         SyscallTable { by_number, names }
@@ -326,6 +350,19 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         getpid | getppid | gettid | getuid | geteuid | getgid | getegid | getpgrp | getpgid
         | getsid | umask => process::identity(p, sys, a),
         setpgid => process::setpgid(a),
+        setuid | setgid => process::set_id(sys, a[0]),
+        getgroups => process::getgroups(p, a),
+        chown => fs::fchownat(p, libc::AT_FDCWD as u64, a[0], a[1], a[2], 0),
+        lchown => fs::fchownat(
+            p,
+            libc::AT_FDCWD as u64,
+            a[0],
+            a[1],
+            a[2],
+            libc::AT_SYMLINK_NOFOLLOW as u64,
+        ),
+        fchownat => fs::fchownat(p, a[0], a[1], a[2], a[3], a[4]),
+        fchown => fs::fchown(p, a),
         getresuid | getresgid => process::getres(p, sys, a),
         uname => process::uname(p, a),
         sysinfo => process::sysinfo(p, a),

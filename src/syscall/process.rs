@@ -46,6 +46,54 @@ pub fn setpgid(a: &[u64; 6]) -> SysResult {
     }
 }
 
+/// setuid/setgid: the guest may "change" to the ids it already has (what
+/// programs do to drop privileges they never had); ht-user's own
+/// credentials are never changed.
+pub fn set_id(sys: Sys, id: u64) -> SysResult {
+    // SAFETY: plain identity queries.
+    let (real, effective) = unsafe {
+        if sys == Sys::setuid {
+            (libc::getuid(), libc::geteuid())
+        } else {
+            (libc::getgid(), libc::getegid())
+        }
+    };
+    let id = id as u32;
+    if id == real || id == effective {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+pub fn getgroups(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    // SAFETY: a size query, then a fill of our own buffer.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    let mut groups = vec![0 as libc::gid_t; n as usize];
+    // SAFETY: `groups` has room for `n` entries.
+    let n = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    let size = a[0] as i32;
+    if size == 0 {
+        return Ok(n as u64);
+    }
+    if size < n {
+        return Err(Errno::EINVAL);
+    }
+    let enc = p.mem.encoder();
+    let bytes: Vec<u8> = groups[..n as usize]
+        .iter()
+        .flat_map(|g| enc.u32(*g))
+        .collect();
+    p.mem.write(a[1], &bytes)?;
+    Ok(n as u64)
+}
+
 pub fn getres(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
     // SAFETY: no pointers.
     let ids = unsafe {
@@ -134,7 +182,8 @@ pub fn sysinfo(p: &mut Process, a: &[u64; 6]) -> SysResult {
     if word == 8 {
         b.u64(high_at, s.totalhigh).u64(high_at + 8, s.freehigh);
     } else {
-        b.u32(high_at, s.totalhigh as u32).u32(high_at + 4, s.freehigh as u32);
+        b.u32(high_at, s.totalhigh as u32)
+            .u32(high_at + 4, s.freehigh as u32);
     }
     b.u32(high_at + 2 * word, unit);
     p.mem.write(a[0], &b.bytes)?;
@@ -389,13 +438,24 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
 
 /// getrlimit/setrlimit: `struct rlimit` of two C longs (32-bit ABIs report
 /// limits above 4 GiB as infinity).
-pub fn rlimit_words(p: &mut Process, resource: u64, new: Option<u64>, old: Option<u64>) -> SysResult {
+pub fn rlimit_words(
+    p: &mut Process,
+    resource: u64,
+    new: Option<u64>,
+    old: Option<u64>,
+) -> SysResult {
     let word = p.word_size();
     let enc = p.mem.encoder();
     if let Some(addr) = new {
         let cur = p.mem.read_word(addr, word)?;
         let max = p.mem.read_word(addr + word as u64, word)?;
-        let widen = |v: u64| if word == 4 && v == u64::from(u32::MAX) { u64::MAX } else { v };
+        let widen = |v: u64| {
+            if word == 4 && v == u64::from(u32::MAX) {
+                u64::MAX
+            } else {
+                v
+            }
+        };
         // Recorded the same way prlimit64 records it.
         let scratch = (widen(cur), widen(max));
         if scratch.0 > scratch.1 {
@@ -423,20 +483,22 @@ fn current_rlimit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
     if resource > 15 {
         return Err(Errno::EINVAL);
     }
-    Ok(match p.rlimits.iter().find(|r| u64::from(r.0) == resource) {
-        Some(r) => (r.1, r.2),
-        None => match resource {
-            RLIMIT_NOFILE => (MAX_FDS as u64, MAX_FDS as u64),
-            RLIMIT_STACK => (8 << 20, u64::MAX),
-            _ => {
-                // SAFETY: getrlimit fills a struct we own.
-                let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
-                // SAFETY: as above.
-                unsafe { libc::getrlimit(resource as _, &mut l) };
-                (l.rlim_cur, l.rlim_max)
-            }
+    Ok(
+        match p.rlimits.iter().find(|r| u64::from(r.0) == resource) {
+            Some(r) => (r.1, r.2),
+            None => match resource {
+                RLIMIT_NOFILE => (MAX_FDS as u64, MAX_FDS as u64),
+                RLIMIT_STACK => (8 << 20, u64::MAX),
+                _ => {
+                    // SAFETY: getrlimit fills a struct we own.
+                    let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
+                    // SAFETY: as above.
+                    unsafe { libc::getrlimit(resource as _, &mut l) };
+                    (l.rlim_cur, l.rlim_max)
+                }
+            },
         },
-    })
+    )
 }
 
 pub fn getrandom(p: &mut Process, a: &[u64; 6]) -> SysResult {

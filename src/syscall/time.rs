@@ -52,7 +52,10 @@ pub fn clock_gettime(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
 }
 
 pub fn clock_getres(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: writes one timespec we own.
     if unsafe { libc::clock_getres(a[0] as libc::clockid_t, &mut ts) } != 0 {
         return Err(Errno::last());
@@ -118,7 +121,10 @@ fn sleep(
     time64: bool,
 ) -> SysResult {
     let ts = get_timespec(p, req, time64)?;
-    let mut left = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut left = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: both timespecs are ours.
     let rc = unsafe { libc::clock_nanosleep(clock, flags, &ts, &mut left) };
     if rc == 0 {
