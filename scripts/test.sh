@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo test "$@"
-for arch in i386 aarch64 arm riscv64; do
+for arch in i386 aarch64 arm riscv64 mipsel; do
     echo "== guests for $arch"
     suites=(--test guests --test hypertrace --test strace)
     # Debian 12 has no riscv64 busybox-static to compare with.

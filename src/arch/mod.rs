@@ -5,6 +5,7 @@
 pub mod aarch64;
 pub mod arm;
 pub mod i386;
+pub mod mipsel;
 pub mod riscv64;
 pub mod x86_64;
 
@@ -105,6 +106,31 @@ pub trait Abi: Sync {
     }
     /// Size of the kernel's `struct sigaction` for this ABI.
     fn sigaction_size(&self) -> usize;
+    /// Offset of the handler in `struct sigaction`.
+    fn sigaction_handler_offset(&self) -> usize {
+        0
+    }
+    /// Bytes of the kernel's `sigset_t` (rt_sigprocmask's sigsetsize).
+    fn sigset_size(&self) -> usize {
+        8
+    }
+    /// A guest signal number in the host's numbering.
+    fn host_signal(&self, sig: u64) -> u64 {
+        sig
+    }
+    /// Guest mmap(2) flags in the host's encoding.
+    fn mmap_flags_to_host(&self, flags: u64) -> u64 {
+        flags
+    }
+    /// A guest ioctl request as the host's (x86) number; 0 for requests
+    /// ht-user does not translate for this ABI.
+    fn ioctl_to_host(&self, request: u64) -> u64 {
+        request
+    }
+    /// A guest fcntl command as the host's.
+    fn fcntl_cmd_to_host(&self, cmd: u64) -> u64 {
+        cmd
+    }
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
     fn encode_stat(&self, st: &crate::syscall::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
 }
@@ -118,8 +144,9 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
         (EM_RISCV, true, true) => Ok(&riscv64::Riscv64),
         (EM_ARM, false, true) => Ok(&arm::Arm),
         (EM_386, false, true) => Ok(&i386::I386),
+        (EM_MIPS, false, true) => Ok(&mipsel::Mipsel),
         _ => Err(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm and riscv64 guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64 and mipsel guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }

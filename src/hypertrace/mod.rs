@@ -149,29 +149,79 @@ impl std::fmt::Display for ChannelError {
 
 impl std::error::Error for ChannelError {}
 
-fn create_exclusive(path: &Path) -> Result<File, ChannelError> {
-    OpenOptions::new()
+/// Creates `path` whole or not at all: the file is filled under a private
+/// name and then renamed into place, refusing to replace an existing file,
+/// so no reader ever sees a channel file half made.
+fn publish(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<File, ChannelError> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
+        .open(&tmp)
         .map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                ChannelError(format!(
-                    "hypertrace channel file {} already exists (another ht-user running, or left over from a crash? remove it to continue)",
-                    path.display()
-                ))
-            } else {
-                ChannelError(format!("cannot create hypertrace channel file {}: {e}", path.display()))
-            }
+            ChannelError(format!(
+                "cannot create hypertrace channel file {}: {e}",
+                path.display()
+            ))
+        })?;
+    let staged = fill(&mut file).map_err(|e| format!("cannot write {}: {e}", path.display()));
+    let renamed = staged.and_then(|()| {
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).expect("paths have no NUL");
+        let (from, to) = (c(&tmp), c(path));
+        // SAFETY: both strings are NUL-terminated paths.
+        let rc = unsafe {
+            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE)
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        Err(if e.kind() == io::ErrorKind::AlreadyExists {
+            format!(
+                "hypertrace channel file {} already exists (another ht-user running, or left over from a crash? remove it to continue)",
+                path.display()
+            )
+        } else {
+            format!("cannot create hypertrace channel file {}: {e}", path.display())
         })
+    });
+    match renamed {
+        Ok(()) => Ok(file),
+        Err(msg) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(ChannelError(msg))
+        }
+    }
 }
 
 impl Channel {
     pub fn create(opts: &ChannelOptions, endian: Endian) -> Result<Channel, ChannelError> {
         let layout = Layout::new(opts.max_clients, opts.args);
         let enc = Encoder { endian };
+        // Name every file in the way at once, rather than the first only.
+        let existing: Vec<String> = ["-config", "-data", "-control"]
+            .iter()
+            .map(|sfx| opts.path(sfx))
+            .filter(|p| p.symlink_metadata().is_ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !existing.is_empty() {
+            return Err(ChannelError(format!(
+                "hypertrace channel file{} {} already exist{} (another ht-user running, or left over from a crash? remove {} to continue)",
+                if existing.len() > 1 { "s" } else { "" },
+                existing.join(", "),
+                if existing.len() > 1 { "" } else { "s" },
+                if existing.len() > 1 { "them" } else { "it" },
+            )));
+        }
         let mut channel_paths: Vec<PathBuf> = Vec::new();
         // Remove whatever we created if a later step fails.
         let cleanup = |paths: &[PathBuf]| {
@@ -179,21 +229,17 @@ impl Channel {
                 let _ = std::fs::remove_file(p);
             }
         };
-        let mut create = |suffix: &str, size: u64| -> Result<File, ChannelError> {
+        let mut create = |suffix: &str, fill: &dyn Fn(&mut File) -> io::Result<()>| {
             let path = opts.path(suffix);
-            let file = create_exclusive(&path)?;
-            channel_paths.push(path.clone());
-            file.set_len(size)
-                .map_err(|e| ChannelError(format!("cannot size {}: {e}", path.display())))?;
-            Ok(file)
+            let file = publish(&path, fill)?;
+            channel_paths.push(path);
+            Ok::<File, ChannelError>(file)
         };
         let result = (|| {
-            let mut config = create("-config", layout.encode(enc).len() as u64)?;
-            config
-                .write_all(&layout.encode(enc))
-                .map_err(|e| ChannelError(format!("cannot write channel config: {e}")))?;
-            let data = create("-data", layout.data_size)?;
-            let control = create("-control", layout.control_size)?;
+            // The config comes last: once it exists, the channel is complete.
+            let data = create("-data", &|f| f.set_len(layout.data_size))?;
+            let control = create("-control", &|f| f.set_len(layout.control_size))?;
+            create("-config", &|f| f.write_all(&layout.encode(enc)))?;
             let meta = control
                 .metadata()
                 .map_err(|e| ChannelError(format!("cannot stat control file: {e}")))?;
@@ -365,7 +411,9 @@ mod tests {
         let opts = ChannelOptions::parse(&dir.path().join("ht").display().to_string()).unwrap();
         let err = Channel::create(&opts, Endian::Little).err().unwrap();
         assert!(
-            err.0.contains("ht-config") && err.0.contains("already exists"),
+            err.0.contains("ht-config")
+                && err.0.contains("ht-control")
+                && err.0.contains("already exist"),
             "{err}"
         );
         drop(ch);

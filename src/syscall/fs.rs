@@ -244,7 +244,7 @@ const KERNEL_TERMIOS_SIZE: usize = 36;
 
 pub fn ioctl(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
-    let (request, arg) = (a[1], a[2]);
+    let (request, arg) = (p.abi.ioctl_to_host(a[1]), a[2]);
     let enc = p.mem.encoder();
     match request {
         TCGETS => {
@@ -333,25 +333,30 @@ pub fn faccessat(p: &mut Process, dir: u64, path: u64, mode: u64, flags: u64) ->
 }
 
 pub fn pipe2(p: &mut Process, addr: u64, flags: u64) -> SysResult {
-    let flags = flags as i32;
+    p.mem.check_writable(addr, 8)?;
+    let (rfd, wfd) = pipe_pair(p, flags)?;
+    p.mem.write_u32(addr, rfd as u32)?;
+    p.mem.write_u32(addr + 4, wfd as u32)?;
+    Ok(0)
+}
+
+/// A new pipe in the descriptor table, with the guest's pipe2 `flags`.
+pub fn pipe_pair(p: &mut Process, flags: u64) -> Result<(i32, i32), Errno> {
+    let flags = p.abi.open_flags_to_host(flags);
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 fills two ints.
     check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), flags | libc::O_CLOEXEC) })?;
     // SAFETY: both descriptors are fresh and ours.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    p.mem.check_writable(addr, 8)?;
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let rfd = p.fds.insert(r, cloexec, 0)?;
-    let wfd = match p.fds.insert(w, cloexec, 0) {
-        Ok(fd) => fd,
+    match p.fds.insert(w, cloexec, 0) {
+        Ok(wfd) => Ok((rfd, wfd)),
         Err(e) => {
             let _ = p.fds.close(rfd as u64);
-            return Err(e);
+            Err(e)
         }
-    };
-    p.mem.write_u32(addr, rfd as u32)?;
-    p.mem.write_u32(addr + 4, wfd as u32)?;
-    Ok(0)
+    }
 }
 
 pub fn dup(p: &mut Process, a: &[u64; 6]) -> SysResult {
@@ -376,7 +381,7 @@ pub fn dup3(p: &mut Process, old: u64, new: u64, flags: u64, is_dup2: bool) -> S
 
 pub fn fcntl(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
-    let cmd = a[1] as i32;
+    let cmd = p.abi.fcntl_cmd_to_host(a[1]) as i32;
     match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let from = i32::try_from(a[2]).map_err(|_| Errno::EINVAL)?;

@@ -42,7 +42,8 @@ fn place(p: &Process, hint: u64, len: u64, flags: u64) -> Result<u64, Errno> {
 }
 
 pub fn mmap(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let (hint, len, prot, flags, fd, offset) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+    let (hint, len, prot, fd, offset) = (a[0], a[1], a[2], a[4], a[5]);
+    let flags = p.abi.mmap_flags_to_host(a[3]);
     let map_type = flags & 0x0f;
     if len == 0
         || !aligned(offset)

@@ -12,6 +12,8 @@ pub mod strace;
 mod time;
 pub mod types;
 
+pub use fs::pipe_pair;
+
 use crate::kernel::Process;
 use crate::mem::Fault;
 
@@ -164,7 +166,9 @@ syscall_set! {
 fn canonical_name(name: &str, is_64bit: bool, id32: bool) -> &str {
     match (name, is_64bit) {
         ("fstatat", _) => "newfstatat",
-        ("stat" | "fstat" | "lstat" | "fcntl" | "getrlimit" | "setrlimit", false) => "",
+        ("stat" | "fstat" | "lstat" | "fcntl", false) => "",
+        // Where ugetrlimit exists, the old getrlimit reports clipped limits.
+        ("getrlimit" | "setrlimit", false) if id32 => "",
         ("stat64", false) => "stat",
         ("fstat64", false) => "fstat",
         ("lstat64", false) => "lstat",

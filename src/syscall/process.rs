@@ -229,7 +229,7 @@ fn valid_signal(sig: u64) -> bool {
 
 pub fn rt_sigaction(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let (sig, act, oact, setsize) = (a[0], a[1], a[2], a[3]);
-    if setsize != 8 || !valid_signal(sig) {
+    if setsize != p.abi.sigset_size() as u64 || !valid_signal(sig) {
         return Err(Errno::EINVAL);
     }
     let size = p.abi.sigaction_size();
@@ -238,7 +238,8 @@ pub fn rt_sigaction(p: &mut Process, a: &[u64; 6]) -> SysResult {
     } else {
         None
     };
-    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+    let host = p.abi.host_signal(sig);
+    if new.is_some() && (host == SIGKILL || host == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
     if oact != 0 {
@@ -256,14 +257,15 @@ pub fn rt_sigaction(p: &mut Process, a: &[u64; 6]) -> SysResult {
 fn handler_of(p: &Process, sig: u64) -> u64 {
     let raw = &p.sigactions[sig as usize];
     let word = p.word_size();
-    if raw.len() < word {
+    let at = p.abi.sigaction_handler_offset();
+    if raw.len() < at + word {
         return 0;
     }
     let enc = p.mem.encoder();
     if word == 8 {
-        enc.decode_u64(raw[..8].try_into().unwrap())
+        enc.decode_u64(raw[at..at + 8].try_into().unwrap())
     } else {
-        u64::from(enc.decode_u32(raw[..4].try_into().unwrap()))
+        u64::from(enc.decode_u32(raw[at..at + 4].try_into().unwrap()))
     }
 }
 
@@ -271,7 +273,7 @@ fn handler_of(p: &Process, sig: u64) -> u64 {
 pub fn rt_sigprocmask(p: &mut Process, a: &[u64; 6]) -> Outcome {
     match change_mask(p, a) {
         Ok(_) => match take_deliverable(p) {
-            Some(sig) => Outcome::Exit(ExitKind::Killed(sig as i32)),
+            Some(sig) => Outcome::Exit(ExitKind::Killed(p.abi.host_signal(sig) as i32)),
             None => Outcome::Value(0),
         },
         Err(e) => Outcome::Error(e),
@@ -287,7 +289,7 @@ fn take_deliverable(p: &mut Process) -> Option<u64> {
     let sig = u64::from(ready.trailing_zeros()) + 1;
     p.pending &= !(1 << (sig - 1));
     let handler = handler_of(p, sig);
-    if handler == SIG_IGN || (handler == 0 && ignored_by_default(sig)) {
+    if handler == SIG_IGN || (handler == 0 && ignored_by_default(p.abi.host_signal(sig))) {
         return take_deliverable(p);
     }
     Some(sig)
@@ -295,7 +297,7 @@ fn take_deliverable(p: &mut Process) -> Option<u64> {
 
 fn change_mask(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let (how, set, oset, setsize) = (a[0], a[1], a[2], a[3]);
-    if setsize != 8 {
+    if setsize != p.abi.sigset_size() as u64 {
         return Err(Errno::EINVAL);
     }
     let new = if set != 0 {
@@ -305,6 +307,9 @@ fn change_mask(p: &mut Process, a: &[u64; 6]) -> SysResult {
     };
     if oset != 0 {
         p.mem.write_u64(oset, p.sigmask)?;
+        // Signals above 64 (mips has 128) are never blocked here.
+        let extra = p.abi.sigset_size() - 8;
+        p.mem.write(oset + 8, &vec![0; extra])?;
     }
     if let Some(new) = new {
         let unblockable = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
@@ -356,7 +361,7 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
             return Outcome::Error(Errno::ESRCH);
         }
         // SAFETY: plain call; another host process is the guest's business.
-        let rc = unsafe { libc::kill(target as i32, sig as i32) };
+        let rc = unsafe { libc::kill(target as i32, p.abi.host_signal(sig) as i32) };
         return if rc < 0 {
             Outcome::Error(Errno::last())
         } else {
@@ -366,19 +371,20 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     if sig == 0 {
         return Outcome::Value(0);
     }
-    let blocked = sig != SIGKILL && p.sigmask & (1 << (sig - 1)) != 0;
+    let host = p.abi.host_signal(sig);
+    let blocked = host != SIGKILL && p.sigmask & (1 << (sig - 1)) != 0;
     if blocked {
         // Delivered when unblocked (see rt_sigprocmask).
         p.pending |= 1 << (sig - 1);
         return Outcome::Value(0);
     }
     let handler = handler_of(p, sig);
-    if handler == SIG_IGN || (handler == 0 && ignored_by_default(sig)) {
+    if handler == SIG_IGN || (handler == 0 && ignored_by_default(host)) {
         return Outcome::Value(0);
     }
     // Default action (or a handler, which cannot run yet): the process dies
     // of the signal, as a guest with no handler would.
-    Outcome::Exit(ExitKind::Killed(sig as i32))
+    Outcome::Exit(ExitKind::Killed(host as i32))
 }
 
 pub fn set_tid_address(p: &mut Process, a: &[u64; 6]) -> SysResult {

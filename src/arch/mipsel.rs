@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! mipsel (o32): `syscall`, number in v0, arguments a0-a3 then the stack
+//! (sp+16, sp+20), result in v0 with the error flag in a3 and a positive
+//! errno of MIPS's own numbering. Flags, signals and ioctls have MIPS values;
+//! TLS lives in UserLocal, read by `rdhwr $29` (emulated when the CPU
+//! model lacks it, as the Linux kernel does).
+
+use std::sync::OnceLock;
+
+use unicorn_engine::unicorn_const::{Arch, Mode};
+use unicorn_engine::{Mips32CpuModel, RegisterMIPS};
+
+use super::{translate_bits, Abi, SyscallRequest, Trap, TLB_STAGGER};
+use crate::machine::{self, Engine};
+use crate::mem::{Encoder, Endian, Layout, StructBuilder};
+use crate::syscall::types::Stat;
+use crate::syscall::{Outcome, Sys, SyscallTable};
+
+pub struct Mipsel;
+
+const EXCP_SYSCALL: u32 = 17;
+const EXCP_BREAK: u32 = 18;
+const EXCP_RI: u32 = 20;
+const EXCP_OVERFLOW: u32 = 21;
+const EXCP_TRAP: u32 = 22;
+const EXCP_FPE: u32 = 23;
+const EXCP_ADEL: u32 = 12;
+const EXCP_ADES: u32 = 13;
+/// Status.CU1: the FPU is usable.
+const STATUS_CU1: u64 = 1 << 29;
+
+fn table() -> &'static SyscallTable {
+    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        SyscallTable::from_names(
+            syscalls::mips::Sysno::iter().map(|s| (s.id() as u64, s.name())),
+            false,
+        )
+    })
+}
+
+fn r(n: i32) -> i32 {
+    RegisterMIPS::R0 as i32 + n
+}
+
+const V0: i32 = 2;
+const V1: i32 = 3;
+const A0: i32 = 4;
+const A3: i32 = 7;
+const SP: i32 = 29;
+
+/// open(2) flags: (mips bit, x86 bit).
+const OPEN_FLAGS: &[(u64, u64)] = &[
+    (0x0008, 0o2000),    // O_APPEND
+    (0x0010, 0o10000),   // O_DSYNC
+    (0x0080, 0o4000),    // O_NONBLOCK
+    (0x0100, 0o100),     // O_CREAT
+    (0x0400, 0o200),     // O_EXCL
+    (0x0800, 0o400),     // O_NOCTTY
+    (0x1000, 0o20000),   // FASYNC
+    (0x2000, 0o100000),  // O_LARGEFILE
+    (0x4000, 0o4000000), // __O_SYNC
+    (0x8000, 0o40000),   // O_DIRECT
+];
+
+/// mmap(2) flags: (mips bit, x86 bit).
+const MMAP_FLAGS: &[(u64, u64)] = &[
+    (0x0400, 0x4000),   // MAP_NORESERVE
+    (0x0800, 0x0020),   // MAP_ANONYMOUS
+    (0x1000, 0x0100),   // MAP_GROWSDOWN
+    (0x2000, 0x0800),   // MAP_DENYWRITE
+    (0x4000, 0x1000),   // MAP_EXECUTABLE
+    (0x8000, 0x2000),   // MAP_LOCKED
+    (0x10000, 0x8000),  // MAP_POPULATE
+    (0x20000, 0x10000), // MAP_NONBLOCK
+    (0x40000, 0x20000), // MAP_STACK
+    (0x80000, 0x40000), // MAP_HUGETLB
+];
+
+/// Host (generic) errno to MIPS errno, for the values that differ.
+fn mips_errno(e: i32) -> i32 {
+    match e {
+        35 => 45,            // EDEADLK
+        36 => 78,            // ENAMETOOLONG
+        37 => 46,            // ENOLCK
+        38 => 89,            // ENOSYS
+        39 => 93,            // ENOTEMPTY
+        40 => 90,            // ELOOP
+        42 => 35,            // ENOMSG
+        43 => 36,            // EIDRM
+        44..=51 => e - 7,    // ECHRNG .. EL2HLT
+        52..=57 => e - 2,    // EBADE .. EBADSLT
+        72 => 74,            // EMULTIHOP
+        74 => 77,            // EBADMSG
+        75 => 79,            // EOVERFLOW
+        76 => 80,            // ENOTUNIQ
+        77 => 81,            // EBADFD
+        78 => 82,            // EREMCHG
+        79..=83 => e + 4,    // ELIBACC .. ELIBEXEC
+        84 => 88,            // EILSEQ
+        85 => 91,            // ERESTART
+        86 => 92,            // ESTRPIPE
+        87 => 94,            // EUSERS
+        88..=92 => e + 7,    // ENOTSOCK .. ENOPROTOOPT
+        93..=104 => e + 27,  // EPROTONOSUPPORT .. ECONNRESET
+        105..=107 => e + 27, // ENOBUFS .. ENOTCONN
+        108 => 143,          // ESHUTDOWN
+        109 => 144,          // ETOOMANYREFS
+        110 => 145,          // ETIMEDOUT
+        111 => 146,          // ECONNREFUSED
+        112 => 147,          // EHOSTDOWN
+        113 => 148,          // EHOSTUNREACH
+        114 => 149,          // EALREADY
+        115 => 150,          // EINPROGRESS
+        116 => 151,          // ESTALE
+        117 => 135,          // EUCLEAN
+        118..=120 => e + 19, // ENOTNAM .. EISNAM
+        121 => 140,          // EREMOTEIO
+        122 => 1133,         // EDQUOT
+        123 => 159,          // ENOMEDIUM
+        124 => 160,          // EMEDIUMTYPE
+        125 => 158,          // ECANCELED
+        126..=129 => e + 35, // ENOKEY .. EKEYREJECTED
+        130 => 165,          // EOWNERDEAD
+        131 => 166,          // ENOTRECOVERABLE
+        132 => 167,          // ERFKILL
+        133 => 168,          // EHWPOISON
+        other => other,
+    }
+}
+
+/// MIPS signal numbers to the host's.
+fn host_signal(sig: u64) -> u64 {
+    match sig {
+        10 => 7,  // SIGBUS
+        12 => 31, // SIGSYS
+        16 => 10, // SIGUSR1
+        17 => 12, // SIGUSR2
+        18 => 17, // SIGCHLD
+        19 => 30, // SIGPWR
+        20 => 28, // SIGWINCH
+        21 => 23, // SIGURG
+        22 => 29, // SIGIO
+        23 => 19, // SIGSTOP
+        24 => 20, // SIGTSTP
+        25 => 18, // SIGCONT
+        26 => 21, // SIGTTIN
+        27 => 22, // SIGTTOU
+        28 => 26, // SIGVTALRM
+        29 => 27, // SIGPROF
+        30 => 24, // SIGXCPU
+        31 => 25, // SIGXFSZ
+        7 => 7,   // SIGEMT has no host twin: reported as SIGBUS
+        other => other,
+    }
+}
+
+/// `rdhwr $rt, $29`: the TLS read user code issues.
+fn rdhwr_ulr_target(insn: u32) -> Option<i32> {
+    (insn & 0xffe0_ffff == 0x7c00_e83b).then_some(((insn >> 16) & 0x1f) as i32)
+}
+
+impl Abi for Mipsel {
+    fn name(&self) -> &'static str {
+        "mipsel"
+    }
+    fn elf_machine(&self) -> u16 {
+        goblin::elf::header::EM_MIPS
+    }
+    fn is_64bit(&self) -> bool {
+        false
+    }
+    fn endian(&self) -> Endian {
+        Endian::Little
+    }
+    fn unicorn(&self) -> (Arch, Mode) {
+        (Arch::MIPS, Mode::MIPS32)
+    }
+    fn layout(&self) -> Layout {
+        Layout {
+            mmap_top: 0x7000_0000 - TLB_STAGGER,
+            mmap_bottom: 0x1_0000,
+        }
+    }
+    fn stack_top(&self) -> u64 {
+        0x7fff_0000
+    }
+    fn pie_base(&self) -> u64 {
+        0x5555_0000
+    }
+    fn platform(&self) -> &'static str {
+        "mips"
+    }
+    fn hwcap(&self) -> u64 {
+        0
+    }
+    fn uname_machine(&self) -> &'static str {
+        "mips"
+    }
+    fn syscall_table(&self) -> &'static SyscallTable {
+        table()
+    }
+    fn open_flags_to_host(&self, flags: u64) -> i32 {
+        translate_bits(flags, OPEN_FLAGS, true) as i32
+    }
+    fn open_flags_from_host(&self, flags: i32) -> u64 {
+        translate_bits(flags as u32 as u64, OPEN_FLAGS, false)
+    }
+    fn mmap_flags_to_host(&self, flags: u64) -> u64 {
+        translate_bits(flags, MMAP_FLAGS, true)
+    }
+    fn ioctl_to_host(&self, request: u64) -> u64 {
+        match request {
+            0x4008_7468 => 0x5413, // TIOCGWINSZ
+            0x8008_7467 => 0x5414, // TIOCSWINSZ
+            0x467f => 0x541b,      // FIONREAD
+            0x667e => 0x5421,      // FIONBIO
+            0x6601 => 0x5451,      // FIOCLEX
+            0x6602 => 0x5450,      // FIONCLEX
+            0x4004_7477 => 0x540f, // TIOCGPGRP
+            // termios has another layout on MIPS: not a terminal, for now.
+            _ => 0,
+        }
+    }
+    fn fcntl_cmd_to_host(&self, cmd: u64) -> u64 {
+        match cmd {
+            14 => 5, // F_GETLK
+            24 => 8, // F_SETOWN
+            23 => 9, // F_GETOWN
+            5 | 8 | 9 => u64::MAX,
+            other => other,
+        }
+    }
+    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
+        // o32 aligns 64-bit arguments to an even slot.
+        let s = (slot + 1) & !1;
+        if s + 1 >= args.len() {
+            return 0;
+        }
+        (args[s + 1] & 0xffff_ffff) << 32 | (args[s] & 0xffff_ffff)
+    }
+    fn sigaction_size(&self) -> usize {
+        // flags, handler, then a 128-signal mask.
+        24
+    }
+    fn sigaction_handler_offset(&self) -> usize {
+        4
+    }
+    fn sigset_size(&self) -> usize {
+        16
+    }
+    fn host_signal(&self, sig: u64) -> u64 {
+        host_signal(sig)
+    }
+    /// With the virtual TLB, the instruction after a syscall that changed
+    /// the memory map raised "reserved instruction" (the engine restores
+    /// per-instruction CPU state on every fill, delay-slot flags included).
+    /// The CPU TLB works: in the engine's kernel mode with Status.ERL set,
+    /// the user segment is mapped 1:1, which is what ht-user needs.
+    fn virtual_tlb(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        uc.ctl_set_cpu_model(Mips32CpuModel::Model_74KF as i32)
+            .map_err(|e| format!("cannot select the MIPS CPU model: {e:?}"))?;
+        uc.add_intr_hook(|uc, intno| match intno {
+            EXCP_SYSCALL => machine::on_syscall(uc),
+            EXCP_RI if emulate_rdhwr(uc) => {}
+            other => {
+                let signal = match other {
+                    EXCP_RI => libc::SIGILL,
+                    EXCP_BREAK | EXCP_TRAP => libc::SIGTRAP,
+                    EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
+                    EXCP_ADEL | EXCP_ADES => libc::SIGBUS,
+                    _ => libc::SIGSEGV,
+                };
+                machine::on_trap(uc, Trap { signal })
+            }
+        })
+        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        Ok(())
+    }
+
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+        let status = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
+        uc.reg_write(RegisterMIPS::CP0_STATUS, status | STATUS_CU1)
+            .map_err(|e| format!("cannot enable the FPU: {e:?}"))?;
+        for n in 1..32 {
+            uc.reg_write(r(n), 0)
+                .map_err(|e| format!("cannot set ${n}: {e:?}"))?;
+        }
+        uc.reg_write(r(SP), sp)
+            .map_err(|e| format!("cannot set sp: {e:?}"))?;
+        // PIC start code expects its own address in t9.
+        uc.reg_write(r(25), entry)
+            .map_err(|e| format!("cannot set t9: {e:?}"))?;
+        uc.reg_write(RegisterMIPS::PC, entry)
+            .map_err(|e| format!("cannot set pc: {e:?}"))?;
+        Ok(())
+    }
+
+    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+        let reg = |n: i32| uc.reg_read(r(n)).unwrap_or(0) & 0xffff_ffff;
+        let sp = reg(SP);
+        let mem = &uc.get_data().process.mem;
+        let stack = |off: u64| mem.read_u32(sp + off).map(u64::from).unwrap_or(0);
+        SyscallRequest {
+            nr: reg(V0),
+            args: [
+                reg(A0),
+                reg(A0 + 1),
+                reg(A0 + 2),
+                reg(A3),
+                stack(16),
+                stack(20),
+            ],
+        }
+    }
+
+    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+        let (v0, err) = if (-4095..0).contains(&ret) {
+            (mips_errno(-ret as i32) as u64, 1)
+        } else {
+            (ret as u64 & 0xffff_ffff, 0)
+        };
+        let _ = uc.reg_write(r(V0), v0);
+        let _ = uc.reg_write(r(A3), err);
+    }
+
+    fn arch_syscall(
+        &self,
+        uc: &mut Engine<'_>,
+        _nr: u64,
+        sys: Option<Sys>,
+        args: &[u64; 6],
+    ) -> Option<Outcome> {
+        match sys {
+            Some(Sys::set_thread_area) => {
+                let _ = uc.reg_write(RegisterMIPS::CP0_USERLOCAL, args[0]);
+                Some(Outcome::Value(0))
+            }
+            // The original pipe returns both descriptors in v0 and v1.
+            Some(Sys::pipe) => Some(
+                match crate::syscall::pipe_pair(&mut uc.get_data_mut().process, 0) {
+                    Ok((rd, wr)) => {
+                        let _ = uc.reg_write(r(V1), wr as u64);
+                        Outcome::Value(rd as u64)
+                    }
+                    Err(e) => Outcome::Error(e),
+                },
+            ),
+            _ => None,
+        }
+    }
+
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        let mut out = String::new();
+        for n in 0..32 {
+            out.push_str(&format!("${n:<2}={:08x}", uc.reg_read(r(n)).unwrap_or(0)));
+            out.push(if n % 8 == 7 { '\n' } else { ' ' });
+        }
+        out.push_str(&format!("pc={:08x}", self.pc(uc)));
+        out
+    }
+
+    /// o32 `struct stat64` (104 bytes).
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        let mut b = StructBuilder::new(104, enc);
+        b.u32(0, st.dev as u32)
+            .u64(16, st.ino)
+            .u32(24, st.mode)
+            .u32(28, st.nlink as u32)
+            .u32(32, st.uid)
+            .u32(36, st.gid)
+            .u32(40, st.rdev as u32)
+            .u64(56, st.size as u64)
+            .u32(64, st.atime.0 as u32)
+            .u32(68, st.atime.1 as u32)
+            .u32(72, st.mtime.0 as u32)
+            .u32(76, st.mtime.1 as u32)
+            .u32(80, st.ctime.0 as u32)
+            .u32(84, st.ctime.1 as u32)
+            .u32(88, st.blksize as u32)
+            .u64(96, st.blocks as u64);
+        b.bytes
+    }
+}
+
+/// Reserved-instruction trap on `rdhwr $rt, $29`: hand the guest its TLS
+/// pointer and continue after the instruction, as Linux does for CPUs
+/// without UserLocal. Returns false for any other instruction.
+fn emulate_rdhwr(uc: &mut Engine<'_>) -> bool {
+    let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
+    let Ok(insn) = uc.get_data().process.mem.read_u32(pc) else {
+        return false;
+    };
+    let Some(rt) = rdhwr_ulr_target(insn) else {
+        return false;
+    };
+    let tls = uc.reg_read(RegisterMIPS::CP0_USERLOCAL).unwrap_or(0);
+    let _ = uc.reg_write(r(rt), tls);
+    let _ = uc.reg_write(RegisterMIPS::PC, pc + 4);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_table_spot_checks() {
+        assert_eq!(mips_errno(libc::ENOENT), 2);
+        assert_eq!(mips_errno(libc::ENOSYS), 89);
+        assert_eq!(mips_errno(libc::ENAMETOOLONG), 78);
+        assert_eq!(mips_errno(libc::ENOTEMPTY), 93);
+        assert_eq!(mips_errno(libc::ETIMEDOUT), 145);
+        assert_eq!(mips_errno(libc::EOVERFLOW), 79);
+        assert_eq!(mips_errno(libc::ECONNRESET), 131);
+        assert_eq!(mips_errno(libc::ENOBUFS), 132);
+        assert_eq!(mips_errno(libc::ESHUTDOWN), 143);
+        assert_eq!(mips_errno(libc::EADDRINUSE), 125);
+        assert_eq!(mips_errno(libc::ECHRNG), 37);
+        assert_eq!(mips_errno(libc::EBADE), 50);
+        assert_eq!(mips_errno(libc::ELIBEXEC), 87);
+        assert_eq!(mips_errno(libc::ENOTNAM), 137);
+        assert_eq!(mips_errno(libc::EKEYREJECTED), 164);
+        assert_eq!(mips_errno(libc::EDQUOT), 1133);
+    }
+
+    #[test]
+    fn open_flags_round_trip() {
+        let guest = 0x0100 | 0x0400 | 0x0008 | 0x80000; // CREAT|EXCL|APPEND|CLOEXEC
+        let host = translate_bits(guest, OPEN_FLAGS, true);
+        assert_eq!(
+            host,
+            (libc::O_CREAT | libc::O_EXCL | libc::O_APPEND | libc::O_CLOEXEC) as u64
+        );
+        assert_eq!(translate_bits(host, OPEN_FLAGS, false), guest);
+    }
+
+    #[test]
+    fn rdhwr_decoding() {
+        assert_eq!(rdhwr_ulr_target(0x7c03_e83b), Some(3));
+        assert_eq!(rdhwr_ulr_target(0x7c02_e83b), Some(2));
+        assert_eq!(rdhwr_ulr_target(0x7c03_083b), None);
+    }
+}
