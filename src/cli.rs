@@ -36,6 +36,11 @@ struct Cli {
     #[arg(short = 'D', value_name = "FILE")]
     log_file: Option<PathBuf>,
 
+    /// Write the events to FILE as a binary trace (for ht-trace). Without -D,
+    /// the text log then carries only -strace lines.
+    #[arg(long = "trace-file", value_name = "FILE")]
+    trace_file: Option<PathBuf>,
+
     /// Set an environment variable for the guest (repeatable, comma lists allowed).
     #[arg(short = 'E', value_name = "VAR=VALUE")]
     set_env: Vec<String>,
@@ -71,9 +76,16 @@ struct Cli {
 }
 
 /// Options that take a value, by name without dashes.
-const WITH_VALUE: &[&str] = &["hypertrace", "trace", "D", "E", "U", "L", "0"];
+const WITH_VALUE: &[&str] = &["hypertrace", "trace", "trace-file", "D", "E", "U", "L", "0"];
 /// Long options QEMU spells with one dash.
-const SINGLE_DASH_LONG: &[&str] = &["hypertrace", "trace", "strace", "help", "version"];
+const SINGLE_DASH_LONG: &[&str] = &[
+    "hypertrace",
+    "trace",
+    "trace-file",
+    "strace",
+    "help",
+    "version",
+];
 
 /// Rewrites qemu-style arguments into the form clap parses: `-strace` to
 /// `--strace`, and a `--` before the program so its own options stay its.
@@ -204,6 +216,9 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let log_file = cli
         .log_file
         .or_else(|| std::env::var_os("QEMU_LOG_FILENAME").map(PathBuf::from));
+    if cli.trace_file.is_some() && hypertrace.is_none() {
+        warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
+    }
     let _sysroot = cli
         .ld_prefix
         .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from));
@@ -215,6 +230,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             hypertrace,
             trace_events,
             log_file,
+            trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),
         },
         warnings,
@@ -291,11 +307,43 @@ mod tests {
     }
 
     #[test]
+    fn trace_file_option() {
+        let (cfg, w) = parse(args(&[
+            "ht-user",
+            "-hypertrace",
+            "/b",
+            "-trace-file",
+            "/tmp/t.bin",
+            "p",
+            "-trace-file",
+        ]))
+        .unwrap();
+        assert!(w.is_empty());
+        assert_eq!(cfg.trace_file, Some(PathBuf::from("/tmp/t.bin")));
+        assert_eq!(cfg.argv, args(&["p", "-trace-file"]));
+        let (cfg, w) = parse(args(&["ht-user", "--trace-file=x", "p"])).unwrap();
+        assert_eq!(cfg.trace_file, Some(PathBuf::from("x")));
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
     fn env_edits_follow_command_line_order() {
-        let (cfg, _) =
-            parse(args(&["ht-user", "-E", "HT_X=1,HT_Y=2", "-U", "HT_Y", "-E", "HT_Z=3", "p"])).unwrap();
+        let (cfg, _) = parse(args(&[
+            "ht-user",
+            "-E",
+            "HT_X=1,HT_Y=2",
+            "-U",
+            "HT_Y",
+            "-E",
+            "HT_Z=3",
+            "p",
+        ]))
+        .unwrap();
         assert!(cfg.env.contains(&OsString::from("HT_X=1")));
-        assert!(!cfg.env.iter().any(|e| e.to_string_lossy().starts_with("HT_Y=")));
+        assert!(!cfg
+            .env
+            .iter()
+            .any(|e| e.to_string_lossy().starts_with("HT_Y=")));
         let (cfg, _) = parse(args(&["ht-user", "-U", "HT_Y", "-E", "HT_Y=back", "p"])).unwrap();
         assert!(cfg.env.contains(&OsString::from("HT_Y=back")));
     }

@@ -5,6 +5,7 @@
 //! The binary is a thin CLI over [`runner::run`]; see ARCHITECTURE.md for
 //! the module map.
 
+pub mod analysis;
 pub mod arch;
 pub mod cli;
 pub mod hypertrace;

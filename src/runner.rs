@@ -18,7 +18,7 @@ use crate::kernel::Process;
 use crate::loader;
 use crate::machine::{Machine, StopReason};
 use crate::mem::engine as mem_engine;
-use crate::trace::log::QemuLogSink;
+use crate::trace::file::{ClockAnchor, TraceInfo};
 use crate::trace::{TraceEvents, Writer, WriterReport};
 
 /// Everything a run needs, as the command line gives it.
@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub trace_events: TraceEvents,
     /// Trace log destination (`-D`); stderr when absent.
     pub log_file: Option<PathBuf>,
+    /// Binary trace destination (`-trace-file`).
+    pub trace_file: Option<PathBuf>,
     pub strace: bool,
 }
 
@@ -126,7 +128,22 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let extra_args = channel
         .as_ref()
         .map_or(0, |c| c.layout.client_args as usize - 1);
-    let sink = Box::new(QemuLogSink::new(log, std::process::id()));
+    let trace_info = TraceInfo::for_run(
+        std::process::id(),
+        extra_args as u32 + 1,
+        abi.name(),
+        &cfg.program,
+        &cfg.argv,
+        channel.as_ref().map(|c| c.layout.max_clients),
+        ClockAnchor::now(),
+    );
+    let sink = crate::trace::open_sink(
+        log,
+        cfg.log_file.is_some(),
+        cfg.trace_file.as_deref(),
+        &trace_info,
+    )
+    .map_err(SetupError)?;
     let (recorder, writer) = Writer::start(sink, extra_args)
         .map_err(|e| SetupError(format!("cannot start the trace writer: {e}")))?;
 
@@ -136,7 +153,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     process.control_file = channel.as_ref().map(Channel::control_id);
 
     let image = loader::load(&info, &bytes, &mut process.mem).map_err(|e| SetupError(e.0))?;
-    abi.map_special_pages(&mut process.mem).map_err(SetupError)?;
+    abi.map_special_pages(&mut process.mem)
+        .map_err(SetupError)?;
     process.brk = crate::kernel::Brk {
         start: image.brk_start,
         current: image.brk_start,

@@ -673,7 +673,6 @@ fn full_disk_is_reported_not_hidden() {
 }
 
 #[test]
-#[ignore = "events only buffered before the write error are reported as written"]
 fn full_disk_counts_no_event_as_written() {
     let (_dir, base) = temp_base();
     let b = s(&base);

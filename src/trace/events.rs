@@ -51,7 +51,9 @@ impl TraceEvents {
                 vec![p.to_string()]
             } else if part.starts_with("file=") {
                 return Err(
-                    "-trace file=... is not supported: use -D FILE for the trace log".to_string(),
+                    "-trace file=... is not supported: use -D FILE for the trace log, \
+                     -trace-file FILE for the binary trace"
+                        .to_string(),
                 );
             } else if part.contains('=') {
                 return Err(format!("-trace: unknown option '{part}'"));

@@ -4,47 +4,102 @@
 
 use std::io::{self, BufWriter, Write};
 
+use super::file::ClockAnchor;
 use super::{Batch, Sink};
 
 pub struct QemuLogSink {
     out: BufWriter<Box<dyn Write + Send>>,
     pid: u32,
-    /// Wall-clock ns minus monotonic ns, taken once at start.
-    wall_offset_ns: i128,
+    anchor: ClockAnchor,
+    /// Whether event lines are written (text lines always are).
+    events: bool,
     line: Vec<u8>,
 }
 
 impl QemuLogSink {
     pub fn new(out: Box<dyn Write + Send>, pid: u32) -> Self {
-        let wall_offset_ns = super::realtime_ns() as i128 - super::monotonic_ns() as i128;
+        Self::with_anchor(out, pid, ClockAnchor::now())
+    }
+
+    /// A sink converting timestamps to wall-clock time with `anchor`, so
+    /// that its lines match a binary trace written alongside.
+    pub fn with_anchor(out: Box<dyn Write + Send>, pid: u32, anchor: ClockAnchor) -> Self {
         QemuLogSink {
             out: BufWriter::with_capacity(1 << 20, out),
             pid,
-            wall_offset_ns,
+            anchor,
+            events: true,
             line: Vec::with_capacity(256),
         }
+    }
+
+    /// Turns event lines on or off; text lines are written either way.
+    pub fn set_events(&mut self, on: bool) {
+        self.events = on;
     }
 }
 
 /// Formats one event line (without the newline) into `out`.
 pub fn format_event(out: &mut Vec<u8>, pid: u32, wall_ns: u64, cpu: u32, arg1: u64, args: &[u64]) {
-    let secs = wall_ns / 1_000_000_000;
-    let micros = (wall_ns % 1_000_000_000) / 1000;
-    // write! into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "{pid}@{secs}.{micros:06}:guest_hypertrace cpu={cpu:#x}  arg1={arg1}"
-    );
+    push_dec(out, pid as u64);
+    out.push(b'@');
+    push_dec(out, wall_ns / 1_000_000_000);
+    out.push(b'.');
+    push_dec_width(out, (wall_ns % 1_000_000_000) / 1000, 6);
+    out.extend_from_slice(b":guest_hypertrace cpu=0x");
+    push_hex_width(out, cpu as u64, 1);
+    out.extend_from_slice(b"  arg1=");
+    push_dec(out, arg1);
     for (i, a) in args.iter().enumerate() {
-        let _ = write!(out, " arg{}=0x{a:016x}", i + 2);
+        out.extend_from_slice(b" arg");
+        push_dec(out, i as u64 + 2);
+        out.extend_from_slice(b"=0x");
+        push_hex_width(out, *a, 16);
+    }
+}
+
+/// Appends `v` in decimal.
+#[inline]
+pub fn push_dec(out: &mut Vec<u8>, v: u64) {
+    push_dec_width(out, v, 1);
+}
+
+/// Appends `v` in decimal, zero-padded to at least `width` digits.
+#[inline]
+pub fn push_dec_width(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let digits = v.checked_ilog10().map_or(1, |l| l as usize + 1).max(width);
+    let start = out.len();
+    out.resize(start + digits, b'0');
+    let field = &mut out[start..];
+    let mut i = digits;
+    while v > 0 {
+        i -= 1;
+        field[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Appends `v` in lower-case hex, zero-padded to at least `width` digits.
+#[inline]
+pub fn push_hex_width(out: &mut Vec<u8>, v: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = ((64 - v.leading_zeros() as usize).div_ceil(4)).max(width.clamp(1, 16));
+    let start = out.len();
+    out.resize(start + digits, b'0');
+    for (k, d) in out[start..].iter_mut().rev().enumerate() {
+        *d = DIGITS[((v >> (4 * k)) & 0xf) as usize];
     }
 }
 
 impl Sink for QemuLogSink {
     fn events(&mut self, batch: &Batch) -> io::Result<()> {
+        if !self.events {
+            return Ok(());
+        }
+        // The batch's lines are formatted into one buffer and written at once.
+        self.line.clear();
         for (i, r) in batch.records.iter().enumerate() {
-            self.line.clear();
-            let wall = (r.ts_ns as i128 + self.wall_offset_ns).max(0) as u64;
+            let wall = self.anchor.wall_ns(r.ts_ns);
             format_event(
                 &mut self.line,
                 self.pid,
@@ -54,7 +109,10 @@ impl Sink for QemuLogSink {
                 batch.args_of(i),
             );
             self.line.push(b'\n');
-            self.out.write_all(&self.line)?;
+        }
+        self.out.write_all(&self.line)?;
+        if self.line.capacity() > 4 << 20 {
+            self.line = Vec::with_capacity(256);
         }
         Ok(())
     }
@@ -75,6 +133,36 @@ impl Sink for QemuLogSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn number_formatting_matches_std() {
+        let values = [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            u32::MAX as u64,
+            u64::MAX,
+            1 << 63,
+        ];
+        for v in values {
+            let mut out = Vec::new();
+            push_dec(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+            let mut out = Vec::new();
+            push_dec_width(&mut out, v, 6);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{v:06}"));
+            let mut out = Vec::new();
+            push_hex_width(&mut out, v, 16);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{v:016x}"));
+            let mut out = Vec::new();
+            push_hex_width(&mut out, v, 1);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{v:x}"));
+        }
+    }
 
     #[test]
     fn seed_format() {

@@ -4,11 +4,18 @@
 //! The emulator thread appends events to a batch and hands full batches (and
 //! text lines such as `-strace` output) to the writer thread over a bounded
 //! crossbeam channel. A full channel makes the guest wait: nothing is dropped.
+//!
+//! Sinks: QEMU log text ([`log`]), the binary trace file ([`binary`], format
+//! in [`file`]), or both through [`binary::FanOut`]. Each event also fires
+//! the USDT probe `hypertrace:guest_hypertrace` in the emulator thread.
 
+pub mod binary;
 pub mod events;
+pub mod file;
 pub mod log;
 
-use std::io;
+use std::io::{self, Write};
+use std::path::Path;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -59,6 +66,35 @@ pub trait Sink: Send {
     fn events(&mut self, batch: &Batch) -> io::Result<()>;
     fn text(&mut self, line: &str) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
+    /// The last call, after everything was written.
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// The writer's sink for a run: the QEMU log on `log` and, with
+/// `trace_file`, the binary trace. Event lines go to the log when it was
+/// asked for (`log_given`, i.e. `-D`) or when there is no binary trace;
+/// text lines (`-strace`) always do.
+pub fn open_sink(
+    log: Box<dyn Write + Send>,
+    log_given: bool,
+    trace_file: Option<&Path>,
+    info: &file::TraceInfo,
+) -> Result<Box<dyn Sink>, String> {
+    let mut text = log::QemuLogSink::with_anchor(log, info.pid, info.anchor);
+    let Some(path) = trace_file else {
+        return Ok(Box::new(text));
+    };
+    if !log_given {
+        text.set_events(false);
+    }
+    let bin = binary::BinarySink::create(path, info)
+        .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
+    Ok(Box::new(binary::FanOut(vec![
+        Box::new(text),
+        Box::new(bin),
+    ])))
 }
 
 const BATCH_EVENTS: usize = 4096;
@@ -76,8 +112,19 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    #[inline]
     pub fn push(&mut self, record: EventRecord, args: &[u64]) {
         debug_assert_eq!(args.len(), self.extra_args);
+        // SystemTap/USDT probe, QEMU's dtrace backend equivalent: fires at
+        // the moment of the guest's store. Without a tracer attached this
+        // is one load of the probe's semaphore and an untaken branch.
+        probe::probe_lazy!(
+            hypertrace,
+            guest_hypertrace,
+            record.client as u64,
+            record.arg1,
+            args.as_ptr()
+        );
         self.batch.records.push(record);
         self.batch.args.extend_from_slice(args);
         self.events_recorded += 1;
@@ -170,23 +217,28 @@ impl Writer {
 fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
     crate::signals::block_in_this_thread();
     let mut report = WriterReport::default();
+    // Events handed to the sink but not yet flushed: written only once a
+    // flush succeeds, lost if a write or flush fails first.
+    let mut unflushed = 0u64;
     for msg in rx {
-        let result = match &msg {
-            Msg::Events(batch) if report.error.is_some() => {
+        if report.error.is_some() {
+            if let Msg::Events(batch) = &msg {
                 report.events_lost += batch.records.len() as u64;
-                Ok(())
             }
+            if let Msg::Sync(ack) = msg {
+                let _ = ack.send(());
+            }
+            continue;
+        }
+        let result = match &msg {
             Msg::Events(batch) => sink.events(batch).map(|()| {
-                report.events_written += batch.records.len() as u64;
+                unflushed += batch.records.len() as u64;
             }),
-            Msg::Text(_) if report.error.is_some() => Ok(()),
             Msg::Text(line) => sink.text(line),
             Msg::Sync(ack) => {
-                let r = if report.error.is_none() {
-                    sink.flush()
-                } else {
-                    Ok(())
-                };
+                let r = sink.flush().map(|()| {
+                    report.events_written += std::mem::take(&mut unflushed);
+                });
                 let _ = ack.send(());
                 r
             }
@@ -195,6 +247,7 @@ fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
             if let Msg::Events(batch) = &msg {
                 report.events_lost += batch.records.len() as u64;
             }
+            report.events_lost += std::mem::take(&mut unflushed);
             eprintln!(
                 "ht-user: writing the trace failed: {e}; later events are counted, not written"
             );
@@ -202,9 +255,13 @@ fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
         }
     }
     if report.error.is_none() {
-        if let Err(e) = sink.flush() {
-            eprintln!("ht-user: flushing the trace failed: {e}");
-            report.error = Some(e);
+        match sink.finish() {
+            Ok(()) => report.events_written += unflushed,
+            Err(e) => {
+                eprintln!("ht-user: flushing the trace failed: {e}");
+                report.events_lost += unflushed;
+                report.error = Some(e);
+            }
         }
     }
     report

@@ -93,7 +93,10 @@ pub fn qemu_available() -> bool {
 pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
     let q = qemu_path();
     if q.is_none() {
-        eprintln!("note: {test}: qemu-{} not found, comparison skipped", arch());
+        eprintln!(
+            "note: {test}: qemu-{} not found, comparison skipped",
+            arch()
+        );
     }
     q
 }

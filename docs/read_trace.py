@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Read an ht-user binary trace (docs/trace-format.md) with the standard
+library only.
+
+    python3 read_trace.py TRACE          header and the first 10 events
+    python3 read_trace.py --csv TRACE    every event as CSV, the same bytes
+                                         as `ht-trace convert --to csv`
+"""
+
+import struct
+import sys
+
+HEADER = struct.Struct("<8sHHIIIQQQII")  # the fixed header, up to metadata
+RECORD = struct.Struct("<QIIIIQ")  # a record's fixed fields, before arg2
+COUNT_UNKNOWN = 0xFFFFFFFFFFFFFFFF
+
+
+class TraceError(Exception):
+    pass
+
+
+def read_header(data):
+    if len(data) < 64 or data[:8] != b"HTTRACE\0":
+        raise TraceError("not an ht-user trace (or shorter than its header)")
+    (_, major, minor, header_size, record_size, event_args, count,
+     anchor_mono, anchor_real, pid, nmeta) = HEADER.unpack_from(data, 0)
+    if major != 1:
+        raise TraceError("format version %d.%d is not supported" % (major, minor))
+    if header_size > len(data) or record_size < 24 + 8 * event_args:
+        raise TraceError("corrupt or truncated header")
+    meta = {}
+    off = 64
+    for _ in range(nmeta):
+        (klen,) = struct.unpack_from("<I", data, off)
+        key = data[off + 4:off + 4 + klen].decode()
+        off += 4 + klen
+        (vlen,) = struct.unpack_from("<I", data, off)
+        meta[key] = data[off + 4:off + 4 + vlen]
+        off += 4 + vlen
+        if off > header_size:
+            raise TraceError("corrupt header: metadata past header_size")
+    return {
+        "version": (major, minor),
+        "header_size": header_size,
+        "record_size": record_size,
+        "event_args": event_args,
+        "record_count": None if count == COUNT_UNKNOWN else count,
+        "anchor_monotonic_ns": anchor_mono,
+        "anchor_realtime_ns": anchor_real,
+        "pid": pid,
+        "metadata": meta,
+    }
+
+
+def events(data, h):
+    """Yields (index, ts_ns, pid, thread, client, arg1, (arg2, ...))."""
+    size = h["record_size"]
+    body = len(data) - h["header_size"]
+    if body % size:
+        raise TraceError("truncated: record %d at byte %d is incomplete"
+                         % (body // size, h["header_size"] + body // size * size))
+    n = body // size
+    if h["record_count"] is not None and h["record_count"] != n:
+        raise TraceError("the header announces %d records, the file holds %d"
+                         % (h["record_count"], n))
+    extra = struct.Struct("<%dQ" % (h["event_args"] - 1))
+    for i in range(n):
+        off = h["header_size"] + i * size
+        ts, pid, thread, client, kind, arg1 = RECORD.unpack_from(data, off)
+        if kind != 0:
+            raise TraceError("record %d at byte %d: unknown kind %d" % (i, off, kind))
+        yield i, ts, pid, thread, client, arg1, extra.unpack_from(data, off + 32)
+
+
+def wall_ns(h, ts):
+    return ts - h["anchor_monotonic_ns"] + h["anchor_realtime_ns"]
+
+
+def main(argv):
+    as_csv = "--csv" in argv
+    paths = [a for a in argv if a != "--csv"]
+    if len(paths) != 1:
+        sys.stderr.write(__doc__)
+        return 2
+    with open(paths[0], "rb") as f:
+        data = f.read()
+    try:
+        h = read_header(data)
+        out = sys.stdout
+        if as_csv:
+            cols = ["ts_ns", "wall_time", "pid", "thread", "client", "arg1"]
+            cols += ["arg%d" % k for k in range(2, h["event_args"] + 1)]
+            out.write(",".join(cols) + "\n")
+            for _, ts, pid, thread, client, arg1, args in events(data, h):
+                w = wall_ns(h, ts)
+                row = [str(ts), "%d.%09d" % (w // 10**9, w % 10**9),
+                       str(pid), str(thread), str(client), str(arg1)]
+                row += [str(a) for a in args]
+                out.write(",".join(row) + "\n")
+            return 0
+        meta = {k: v.decode(errors="replace").replace("\0", " ")
+                for k, v in h["metadata"].items()}
+        out.write("format %d.%d, %d arguments per event, pid %d\n"
+                  % (h["version"] + (h["event_args"], h["pid"])))
+        for k, v in meta.items():
+            out.write("%s: %s\n" % (k, v))
+        n = 0
+        for i, ts, pid, thread, client, arg1, args in events(data, h):
+            n += 1
+            if i < 10:
+                out.write("#%d t=%d thread=%d client=%d arg1=%d args=%s\n"
+                          % (i, ts, thread, client, arg1, list(args)))
+        out.write("%d events\n" % n)
+        return 0
+    except TraceError as e:
+        sys.stderr.write("read_trace.py: %s: %s\n" % (paths[0], e))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `ht-trace convert`: a binary trace as Chrome trace JSON (for Perfetto's
+//! UI and chrome://tracing), CSV, or QEMU log text. All three stream: the
+//! trace is read once and never held in memory.
+
+use std::io::{self, Write};
+
+use super::text::json_str;
+use super::{Kind, RegionSpan, RegionSpec, Tracker};
+use crate::trace::file::{Event, TraceError, TraceFile};
+use crate::trace::log::{format_event, push_dec, push_dec_width};
+
+/// Output is gathered in a buffer of this size between writes.
+const CHUNK: usize = 1 << 20;
+
+/// A conversion failure: reading the trace or writing the output.
+#[derive(Debug)]
+pub enum ConvertError {
+    Trace(TraceError),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvertError::Trace(e) => e.fmt(f),
+            ConvertError::Io(e) => write!(f, "writing the output failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
+impl From<TraceError> for ConvertError {
+    fn from(e: TraceError) -> Self {
+        ConvertError::Trace(e)
+    }
+}
+
+impl From<io::Error> for ConvertError {
+    fn from(e: io::Error) -> Self {
+        ConvertError::Io(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Chrome,
+    Csv,
+    Log,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "chrome" | "json" | "perfetto" => Ok(Format::Chrome),
+            "csv" => Ok(Format::Csv),
+            "log" | "qemu" => Ok(Format::Log),
+            _ => Err(format!("unknown format '{s}' (chrome, csv or log)")),
+        }
+    }
+}
+
+/// Converts `file` to `format` on `out`; returns the number of events.
+pub fn convert(
+    file: &TraceFile,
+    format: Format,
+    specs: &[RegionSpec],
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    match format {
+        Format::Csv => csv(file, out),
+        Format::Log => log(file, out),
+        Format::Chrome => chrome(file, specs, out),
+    }
+}
+
+fn spill(buf: &mut Vec<u8>, out: &mut dyn Write) -> io::Result<()> {
+    if buf.len() >= CHUNK {
+        out.write_all(buf)?;
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// `ts_ns,wall_time,pid,thread,client,arg1,arg2,...`: all decimal; the
+/// wall time is seconds since the epoch with nanoseconds.
+pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
+    let mut buf = Vec::with_capacity(CHUNK + 4096);
+    buf.extend_from_slice(b"ts_ns,wall_time,pid,thread,client,arg1");
+    for k in 2..=file.info.event_args {
+        buf.extend_from_slice(b",arg");
+        push_dec(&mut buf, k as u64);
+    }
+    buf.push(b'\n');
+    let anchor = file.info.anchor;
+    let mut n = 0;
+    for ev in file.events() {
+        let ev = ev?;
+        push_dec(&mut buf, ev.ts_ns);
+        buf.push(b',');
+        let wall = anchor.wall_ns(ev.ts_ns);
+        push_dec(&mut buf, wall / 1_000_000_000);
+        buf.push(b'.');
+        push_dec_width(&mut buf, wall % 1_000_000_000, 9);
+        for v in [ev.pid as u64, ev.thread as u64, ev.client as u64, ev.arg1] {
+            buf.push(b',');
+            push_dec(&mut buf, v);
+        }
+        for v in ev.args() {
+            buf.push(b',');
+            push_dec(&mut buf, v);
+        }
+        buf.push(b'\n');
+        n += 1;
+        spill(&mut buf, out)?;
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// QEMU's log backend lines, as ht-user writes them with `-D`.
+pub fn log(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
+    let mut buf = Vec::with_capacity(CHUNK + 4096);
+    let mut args = Vec::with_capacity(file.extra_args());
+    let anchor = file.info.anchor;
+    let mut n = 0;
+    for ev in file.events() {
+        let ev = ev?;
+        args.clear();
+        args.extend(ev.args());
+        format_event(
+            &mut buf,
+            ev.pid,
+            anchor.wall_ns(ev.ts_ns),
+            ev.thread,
+            ev.arg1,
+            &args,
+        );
+        buf.push(b'\n');
+        n += 1;
+        spill(&mut buf, out)?;
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// Microseconds with three decimals from ns.
+fn push_us(buf: &mut Vec<u8>, ns: u64) {
+    push_dec(buf, ns / 1000);
+    buf.push(b'.');
+    push_dec_width(buf, ns % 1000, 3);
+}
+
+struct Chrome {
+    buf: Vec<u8>,
+    pid: u32,
+    origin: u64,
+    /// Region names as JSON strings, by label index.
+    names: Vec<Vec<u8>>,
+    first: bool,
+}
+
+impl Chrome {
+    fn sep(&mut self) {
+        if self.first {
+            self.first = false;
+        } else {
+            self.buf.extend_from_slice(b",\n");
+        }
+    }
+
+    fn complete(&mut self, labels: &[String], span: &RegionSpan, close_index: Option<u64>) {
+        while self.names.len() <= span.label {
+            let mut s = String::new();
+            json_str(&mut s, &labels[self.names.len()]);
+            self.names.push(s.into_bytes());
+        }
+        self.sep();
+        let b = &mut self.buf;
+        b.extend_from_slice(b"{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
+        b.extend_from_slice(&self.names[span.label]);
+        b.extend_from_slice(b",\"ts\":");
+        push_us(b, span.start_ns - self.origin);
+        b.extend_from_slice(b",\"dur\":");
+        push_us(b, span.duration_ns());
+        b.extend_from_slice(b",\"pid\":");
+        push_dec(b, self.pid as u64);
+        b.extend_from_slice(b",\"tid\":");
+        push_dec(b, span.client as u64);
+        b.extend_from_slice(b",\"args\":{\"thread\":");
+        push_dec(b, span.thread as u64);
+        b.extend_from_slice(b",\"duration_ns\":");
+        push_dec(b, span.duration_ns());
+        b.extend_from_slice(b",\"open_record\":");
+        push_dec(b, span.open_index);
+        match close_index {
+            Some(i) => {
+                b.extend_from_slice(b",\"close_record\":");
+                push_dec(b, i);
+            }
+            None => b.extend_from_slice(b",\"unclosed\":true"),
+        }
+        b.extend_from_slice(b"}}");
+    }
+
+    fn client(&mut self, client: u32) {
+        self.sep();
+        let b = &mut self.buf;
+        b.extend_from_slice(b"{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
+        push_dec(b, self.pid as u64);
+        b.extend_from_slice(b",\"tid\":");
+        push_dec(b, client as u64);
+        b.extend_from_slice(b",\"args\":{\"name\":\"client ");
+        push_dec(b, client as u64);
+        b.extend_from_slice(b"\"}}");
+    }
+
+    fn instant(&mut self, ev: &Event<'_>, unmatched: bool) {
+        self.sep();
+        let b = &mut self.buf;
+        b.extend_from_slice(b"{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"");
+        b.extend_from_slice(if unmatched {
+            b"unmatched close"
+        } else {
+            b"progress"
+        });
+        b.extend_from_slice(b"\",\"name\":\"arg1=");
+        push_dec(b, ev.arg1);
+        b.extend_from_slice(b"\",\"ts\":");
+        push_us(b, ev.ts_ns - self.origin);
+        b.extend_from_slice(b",\"pid\":");
+        push_dec(b, ev.pid as u64);
+        b.extend_from_slice(b",\"tid\":");
+        push_dec(b, ev.client as u64);
+        b.extend_from_slice(b",\"args\":{\"thread\":");
+        push_dec(b, ev.thread as u64);
+        b.extend_from_slice(b",\"record\":");
+        push_dec(b, ev.index);
+        for (i, v) in ev.args().enumerate() {
+            b.extend_from_slice(b",\"arg");
+            push_dec(b, i as u64 + 2);
+            b.extend_from_slice(b"\":");
+            push_dec(b, v);
+        }
+        b.extend_from_slice(b"}}");
+    }
+}
+
+/// Chrome trace event JSON: regions as complete ("X") events, progress
+/// points as instant ("i") events, one track (tid) per client; times in
+/// microseconds since the first event. Regions still open at the end run
+/// to the last event and carry `"unclosed":true`.
+pub fn chrome(
+    file: &TraceFile,
+    specs: &[RegionSpec],
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    let info = &file.info;
+    let origin = file.span().map_or(info.anchor.monotonic_ns, |(f, _)| f);
+    let mut head = String::from("{\"displayTimeUnit\":\"ns\",\"otherData\":{");
+    for (k, _) in &info.metadata {
+        json_str(&mut head, k);
+        head.push(':');
+        json_str(
+            &mut head,
+            &info.get(k).unwrap_or_default().replace('\0', " "),
+        );
+        head.push(',');
+    }
+    head.push_str(&format!(
+        "\"origin_monotonic_ns\":{origin},\"origin_wall_ns\":{}}},\"traceEvents\":[\n",
+        info.anchor.wall_ns(origin)
+    ));
+    let program = info.get("program").unwrap_or_else(|| "guest".to_string());
+    let mut pname = String::new();
+    json_str(&mut pname, &format!("{program} (pid {})", info.pid));
+    head.push_str(&format!(
+        "{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":{},\"tid\":0,\"args\":{{\"name\":{pname}}}}}",
+        info.pid
+    ));
+    out.write_all(head.as_bytes())?;
+
+    let mut tracker = Tracker::new(specs.to_vec());
+    let mut clients: Vec<u32> = Vec::new();
+    let mut c = Chrome {
+        buf: Vec::with_capacity(CHUNK + 4096),
+        pid: info.pid,
+        origin,
+        names: Vec::new(),
+        first: false,
+    };
+    let mut n = 0;
+    let mut last_ns = origin;
+    for ev in file.events() {
+        let ev = ev?;
+        n += 1;
+        last_ns = ev.ts_ns;
+        if let Err(i) = clients.binary_search(&ev.client) {
+            clients.insert(i, ev.client);
+            c.client(ev.client);
+        }
+        match tracker.classify(&ev) {
+            Kind::Close(span) | Kind::CloseOpen(span, _) => {
+                c.complete(&tracker.labels, &span, Some(ev.index))
+            }
+            Kind::Open(_) => {}
+            Kind::Progress(_) => c.instant(&ev, false),
+            Kind::UnmatchedClose => c.instant(&ev, true),
+        }
+        spill(&mut c.buf, out)?;
+    }
+    for mut span in tracker.unclosed() {
+        span.end_ns = last_ns.max(span.start_ns);
+        c.complete(&tracker.labels, &span, None);
+    }
+    c.buf.extend_from_slice(b"\n]}\n");
+    out.write_all(&c.buf)?;
+    out.flush()?;
+    Ok(n)
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `ht-trace report`: one trace's regions and progress points, as text or
+//! JSON.
+
+use std::fmt::Write as _;
+
+use super::text::{duration, iso_utc, json_f64, json_str, rate, Table};
+use super::{Analysis, RegionSpec};
+use crate::trace::file::TraceFile;
+
+/// Lines describing where a trace comes from.
+pub fn describe(file: &TraceFile) -> String {
+    let info = &file.info;
+    let mut out = String::new();
+    let field = |k: &str| info.get(k).unwrap_or_else(|| "?".to_string());
+    let argv = info
+        .get("argv")
+        .map(|a| a.split('\0').collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let _ = writeln!(out, "trace     {}", file.path().display());
+    let _ = writeln!(
+        out,
+        "program   {} ({}), argv: {argv}",
+        field("program"),
+        field("arch")
+    );
+    let _ = writeln!(
+        out,
+        "recorded  by {}, pid {}, format {}.{}, {} arguments per event",
+        field("tool"),
+        info.pid,
+        file.version.0,
+        file.version.1,
+        info.event_args
+    );
+    if let Some(t) = &file.truncation {
+        let _ = writeln!(out, "warning   {t}");
+    }
+    out
+}
+
+fn specs_line(specs: &[RegionSpec]) -> String {
+    specs
+        .iter()
+        .map(|s| {
+            let key = s
+                .key_arg
+                .map_or(String::new(), |k| format!(", told apart by arg{k}"));
+            format!(
+                "'{}' opens at arg1={}, closes at arg1={}{key}",
+                s.name, s.open, s.close
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The human-readable report.
+pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
+    let mut out = describe(file);
+    if a.events == 0 {
+        let _ = writeln!(out, "events    none");
+        return out;
+    }
+    let clients: Vec<String> = a.clients.iter().map(u32::to_string).collect();
+    let _ = writeln!(
+        out,
+        "events    {} from {} to {} ({}), {} over the span; clients {}",
+        a.events,
+        iso_utc(file.info.anchor.wall_ns(a.first_ns)),
+        iso_utc(file.info.anchor.wall_ns(a.last_ns)),
+        duration(a.span_ns() as f64),
+        a.rate(a.events).map_or("-".to_string(), rate),
+        clients.join(", ")
+    );
+    let _ = writeln!(out, "regions   {}", specs_line(specs));
+    out.push('\n');
+
+    if a.regions.is_empty() {
+        out.push_str("no regions\n");
+    } else {
+        let mut t = Table::new(&[
+            "region",
+            "count",
+            "total ns",
+            "min ns",
+            "median ns",
+            "p90 ns",
+            "p99 ns",
+            "max ns",
+            "progress",
+            "progress/s",
+        ]);
+        for r in &a.regions {
+            let mut row = vec![r.label.clone()];
+            match r.stats {
+                Some(s) => row.extend([
+                    s.count.to_string(),
+                    s.total.to_string(),
+                    s.min.to_string(),
+                    s.median.to_string(),
+                    s.p90.to_string(),
+                    s.p99.to_string(),
+                    s.max.to_string(),
+                ]),
+                None => {
+                    row.push("0".to_string());
+                    row.extend(std::iter::repeat_n("-".to_string(), 6));
+                }
+            }
+            row.push(r.progress.to_string());
+            row.push(r.progress_rate().map_or("-".to_string(), rate));
+            t.row(row);
+        }
+        out.push_str(&t.render(""));
+        for r in &a.regions {
+            if let Some(s) = r.stats {
+                let _ = writeln!(
+                    out,
+                    "  {}: median {}, middle half {} .. {}",
+                    r.label,
+                    duration(s.median as f64),
+                    duration(s.p25 as f64),
+                    duration(s.p75 as f64)
+                );
+            }
+        }
+    }
+    for r in a.regions.iter().filter(|r| r.unclosed > 0) {
+        let _ = writeln!(
+            out,
+            "note: {} '{}' region(s) never closed (not counted)",
+            r.unclosed, r.label
+        );
+    }
+    if a.unmatched_closes > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} close event(s) without an open region on their client",
+            a.unmatched_closes
+        );
+    }
+    out.push('\n');
+
+    if a.progress_total == 0 {
+        out.push_str("no progress points\n");
+    } else {
+        let mut t = Table::new(&["progress points", "count", "per second", "in regions"]);
+        let row = |name: String, count: u64, inside: u64| {
+            vec![
+                name,
+                count.to_string(),
+                a.rate(count).map_or("-".to_string(), rate),
+                inside.to_string(),
+            ]
+        };
+        t.row(row(
+            "all".to_string(),
+            a.progress_total,
+            a.progress_in_regions,
+        ));
+        for p in &a.progress {
+            let name = match p.arg1 {
+                Some(v) => format!("arg1={v}"),
+                None => "other values".to_string(),
+            };
+            t.row(row(name, p.count, p.in_regions));
+        }
+        out.push_str(&t.render(""));
+    }
+    out
+}
+
+/// The same figures as JSON (durations in ns, rates per second).
+pub fn json(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
+    let mut o = String::from("{");
+    o.push_str("\"file\":");
+    json_str(&mut o, &file.path().display().to_string());
+    o.push_str(",\"metadata\":{");
+    for (i, (k, _)) in file.info.metadata.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        json_str(&mut o, k);
+        o.push(':');
+        json_str(&mut o, &file.info.get(k).unwrap_or_default());
+    }
+    let _ = write!(
+        o,
+        "}},\"pid\":{},\"event_args\":{},\"events\":{},\"first_ns\":{},\"last_ns\":{},\"span_ns\":{}",
+        file.info.pid,
+        file.info.event_args,
+        a.events,
+        a.first_ns,
+        a.last_ns,
+        a.span_ns()
+    );
+    o.push_str(",\"region_specs\":[");
+    for (i, s) in specs.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        o.push_str("{\"name\":");
+        json_str(&mut o, &s.name);
+        let _ = write!(
+            o,
+            ",\"open\":{},\"close\":{},\"key_arg\":{}}}",
+            s.open,
+            s.close,
+            s.key_arg.map_or("null".to_string(), |k| k.to_string())
+        );
+    }
+    o.push_str("],\"regions\":[");
+    for (i, r) in a.regions.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        o.push_str("{\"name\":");
+        json_str(&mut o, &r.label);
+        match r.stats {
+            Some(s) => {
+                let _ = write!(
+                    o,
+                    ",\"count\":{},\"total_ns\":{},\"min_ns\":{},\"p25_ns\":{},\"median_ns\":{},\"p75_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"max_ns\":{},\"mean_ns\":{}",
+                    s.count, s.total, s.min, s.p25, s.median, s.p75, s.p90, s.p99, s.max,
+                    json_f64(Some(s.mean))
+                );
+            }
+            None => o.push_str(",\"count\":0"),
+        }
+        let _ = write!(
+            o,
+            ",\"unclosed\":{},\"progress\":{},\"progress_per_s\":{}}}",
+            r.unclosed,
+            r.progress,
+            json_f64(r.progress_rate())
+        );
+    }
+    let _ = write!(
+        o,
+        "],\"progress_total\":{},\"progress_in_regions\":{},\"progress_per_s\":{},\"progress\":[",
+        a.progress_total,
+        a.progress_in_regions,
+        json_f64(a.rate(a.progress_total))
+    );
+    for (i, p) in a.progress.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        let _ = write!(
+            o,
+            "{{\"arg1\":{},\"count\":{},\"per_s\":{},\"in_regions\":{}}}",
+            p.arg1.map_or("null".to_string(), |v| v.to_string()),
+            p.count,
+            json_f64(a.rate(p.count)),
+            p.in_regions
+        );
+    }
+    let _ = write!(o, "],\"unmatched_closes\":{}}}", a.unmatched_closes);
+    o.push('\n');
+    o
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Text output helpers: aligned tables, human-readable durations and
+//! rates, UTC dates, JSON strings.
+
+/// A table printed with aligned columns: the first column left-aligned,
+/// the others right-aligned.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Table {
+            rows: vec![header.iter().map(|s| s.to_string()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self, indent: &str) -> String {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut width = vec![0; cols];
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                width[i] = width[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in &self.rows {
+            let mut line = String::from(indent);
+            for (i, c) in r.iter().enumerate() {
+                let pad = width[i] - c.chars().count();
+                if i == 0 {
+                    line.push_str(c);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                } else {
+                    line.push_str("  ");
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(c);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A duration in ns with a unit chosen for it: `850 ns`, `12.3 us`,
+/// `4.56 ms`, `1.20 s`.
+pub fn duration(ns: f64) -> String {
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "us")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    format!("{} {unit}", significant(v))
+}
+
+/// A rate per second with a k/M/G prefix: `12.3k/s`.
+pub fn rate(per_s: f64) -> String {
+    let (v, p) = if per_s < 1e3 {
+        (per_s, "")
+    } else if per_s < 1e6 {
+        (per_s / 1e3, "k")
+    } else if per_s < 1e9 {
+        (per_s / 1e6, "M")
+    } else {
+        (per_s / 1e9, "G")
+    };
+    format!("{}{p}/s", significant(v))
+}
+
+/// Three significant digits for values in 0..1000.
+fn significant(v: f64) -> String {
+    if v == 0.0 || v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Wall-clock ns since the epoch as an ISO 8601 UTC time with microseconds.
+pub fn iso_utc(wall_ns: u64) -> String {
+    let secs = wall_ns / 1_000_000_000;
+    let micros = (wall_ns % 1_000_000_000) / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Shift to a calendar whose years start on March 1st, so the leap day
+    // is the last day of a year; 400-year eras repeat exactly.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let d = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = year_of_era + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A float as JSON: finite values as numbers, others as null.
+pub fn json_f64(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x}"),
+        _ => "null".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            iso_utc(1_473_096_085_744_211_999),
+            "2016-09-05T17:21:25.744211Z"
+        );
+        assert_eq!(
+            iso_utc(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(
+            iso_utc(4_107_542_400_000_000_000),
+            "2100-03-01T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(duration(850.0), "850 ns");
+        assert_eq!(duration(12_345.0), "12.3 us");
+        assert_eq!(duration(4_560_000.0), "4.56 ms");
+        assert_eq!(rate(12_300.0), "12.3k/s");
+        assert_eq!(rate(0.5), "0.50/s");
+    }
+
+    #[test]
+    fn json_strings_and_tables() {
+        let mut s = String::new();
+        json_str(&mut s, "a\"b\\c\n\u{1}");
+        assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+        let mut t = Table::new(&["name", "n"]);
+        t.row(vec!["long name".into(), "1".into()]);
+        assert_eq!(t.render(""), "name       n\nlong name  1\n");
+    }
+}

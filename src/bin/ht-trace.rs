@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `ht-trace`: read binary traces written by `ht-user -trace-file`.
+//!
+//!   ht-trace report FILE              regions and progress points
+//!   ht-trace compare A B              two runs side by side
+//!   ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
+//!   ht-trace plot FILE [B] -o OUT     region duration histograms (SVG)
+//!   ht-trace info FILE                the header
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use ht_user::analysis::convert::{self, Format};
+use ht_user::analysis::{compare, plot, report, Analysis, RegionSpec};
+use ht_user::trace::file::{ReadOptions, TraceFile};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ht-trace",
+    version,
+    about = "Analyse binary hypertrace traces written by ht-user -trace-file",
+    after_help = "Regions: by default a region runs from an event with arg1=1 to the next event \
+                  with arg1=0 on the same client; every other event is a progress point. \
+                  --region [NAME=]OPEN:CLOSE[/argK] (repeatable) says which arg1 values open and \
+                  close which region; /argK tells regions apart (and names them) by the opening \
+                  event's argument K.\nExample: ht-trace report --region work=1:0/arg2 run.bin"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Region definition [NAME=]OPEN:CLOSE[/argK] (repeatable; default 1:0).
+    #[arg(long = "region", value_name = "SPEC")]
+    regions: Vec<String>,
+
+    /// Read the whole records of a truncated trace instead of refusing it.
+    #[arg(long)]
+    allow_truncated: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Per region: count, total, min, median, p90, p99, max (ns) and
+    /// progress-point rates; progress points by arg1.
+    Report {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        file: PathBuf,
+    },
+    /// The report's region table for two runs side by side, with B/A ratios
+    /// and a note where the spreads overlap.
+    Compare {
+        #[command(flatten)]
+        common: Common,
+        a: PathBuf,
+        b: PathBuf,
+    },
+    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV or
+    /// QEMU log text.
+    Convert {
+        #[command(flatten)]
+        common: Common,
+        /// chrome, csv or log.
+        #[arg(long = "to", value_name = "FORMAT")]
+        to: Format,
+        /// Output file (default: standard output).
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// Region duration histograms as SVG; with two traces, an A/B overlay.
+    Plot {
+        #[command(flatten)]
+        common: Common,
+        /// The SVG file to write.
+        #[arg(short = 'o', long = "output", value_name = "OUT.svg")]
+        output: PathBuf,
+        file: PathBuf,
+        /// A second trace to overlay (B).
+        other: Option<PathBuf>,
+    },
+    /// Print the header: format version, tool, program, clock anchor, counts.
+    Info {
+        #[arg(long)]
+        allow_truncated: bool,
+        file: PathBuf,
+    },
+}
+
+fn specs(common: &Common) -> Result<Vec<RegionSpec>, String> {
+    if common.regions.is_empty() {
+        return Ok(vec![RegionSpec::default_spec()]);
+    }
+    let specs = common
+        .regions
+        .iter()
+        .map(|s| RegionSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    RegionSpec::check_set(&specs)?;
+    Ok(specs)
+}
+
+fn open(path: &Path, allow_truncated: bool) -> Result<TraceFile, String> {
+    let f =
+        TraceFile::open_with(path, ReadOptions { allow_truncated }).map_err(|e| e.to_string())?;
+    if let Some(t) = &f.truncation {
+        eprintln!("ht-trace: warning: {}: {t}", path.display());
+    }
+    Ok(f)
+}
+
+fn analyse(path: &Path, common: &Common) -> Result<(TraceFile, Analysis), String> {
+    let f = open(path, common.allow_truncated)?;
+    let a = Analysis::run(&f, &specs(common)?).map_err(|e| e.to_string())?;
+    Ok((f, a))
+}
+
+fn write_stdout(text: &str) -> Result<(), String> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (| head) is not an error worth reporting.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing the output failed: {e}")),
+    }
+}
+
+fn info(file: &TraceFile) -> String {
+    let mut out = report::describe(file);
+    let i = &file.info;
+    out.push_str(&format!(
+        "anchor    monotonic {} ns = wall {} ns ({})\n",
+        i.anchor.monotonic_ns,
+        i.anchor.realtime_ns,
+        ht_user::analysis::text::iso_utc(i.anchor.realtime_ns)
+    ));
+    out.push_str(&format!(
+        "layout    header {} bytes, records of {} bytes: {} in the file, header count {}\n",
+        file.header_size,
+        file.record_size,
+        file.records,
+        file.declared_count
+            .map_or("unknown (the writer did not finish)".to_string(), |c| c
+                .to_string())
+    ));
+    for (k, _) in &i.metadata {
+        let v = i.get(k).unwrap_or_default().replace('\0', " ");
+        out.push_str(&format!("meta      {k} = {v}\n"));
+    }
+    out
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Report { common, json, file } => {
+            let specs = specs(&common)?;
+            let (f, a) = analyse(&file, &common)?;
+            let text = if json {
+                report::json(&f, &specs, &a)
+            } else {
+                report::text(&f, &specs, &a)
+            };
+            write_stdout(&text)
+        }
+        Command::Compare { common, a, b } => {
+            let (fa, aa) = analyse(&a, &common)?;
+            let (fb, ab) = analyse(&b, &common)?;
+            write_stdout(&compare::text(&fa, &aa, &fb, &ab))
+        }
+        Command::Convert {
+            common,
+            to,
+            output,
+            file,
+        } => {
+            let specs = specs(&common)?;
+            let f = open(&file, common.allow_truncated)?;
+            let result = match &output {
+                Some(path) => {
+                    let out = File::create(path)
+                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                    let mut out = BufWriter::with_capacity(1 << 20, out);
+                    convert::convert(&f, to, &specs, &mut out)
+                }
+                None => {
+                    let mut out = io::stdout().lock();
+                    convert::convert(&f, to, &specs, &mut out)
+                }
+            };
+            match result {
+                Ok(_) => Ok(()),
+                Err(convert::ConvertError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Plot {
+            common,
+            output,
+            file,
+            other,
+        } => {
+            let (fa, aa) = analyse(&file, &common)?;
+            let b = other.map(|p| analyse(&p, &common)).transpose()?;
+            let name = |f: &TraceFile| f.path().display().to_string();
+            let na = name(&fa);
+            let mut series = vec![(na.as_str(), &aa)];
+            let nb = b.as_ref().map(|(f, _)| name(f));
+            if let (Some((_, ab)), Some(nb)) = (&b, &nb) {
+                series.push((nb.as_str(), ab));
+            }
+            let svg = plot::svg(&series)?;
+            std::fs::write(&output, svg)
+                .map_err(|e| format!("cannot write {}: {e}", output.display()))
+        }
+        Command::Info {
+            allow_truncated,
+            file,
+        } => {
+            let f = open(&file, allow_truncated)?;
+            write_stdout(&info(&f))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ht-trace: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

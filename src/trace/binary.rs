@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The binary trace sink (`-trace-file`): encodes batches into the format
+//! of [`super::file`] in the writer thread and writes them in large chunks.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::file::{TraceInfo, RECORD_COUNT_OFFSET};
+use super::{Batch, Sink};
+
+/// Bytes gathered before one write to the file.
+const WRITE_CHUNK: usize = 4 << 20;
+
+pub struct BinarySink {
+    file: File,
+    buf: Vec<u8>,
+    pid: u32,
+    extra_args: usize,
+    records: u64,
+    /// A regular file whose header can be patched with the record count.
+    seekable: bool,
+}
+
+impl BinarySink {
+    /// Creates (truncates) `path` and writes the header.
+    pub fn create(path: &Path, info: &TraceInfo) -> io::Result<Self> {
+        let file = File::create(path)?;
+        Self::new(file, info)
+    }
+
+    /// Writes the header to `file` (at its current position, which must be
+    /// its start for the record count to be filled in at the end).
+    pub fn new(mut file: File, info: &TraceInfo) -> io::Result<Self> {
+        let header = info.encode();
+        let seekable = file.metadata()?.is_file();
+        file.write_all(&header)?;
+        Ok(BinarySink {
+            file,
+            buf: Vec::with_capacity(WRITE_CHUNK + 4096 * info.record_size()),
+            pid: info.pid,
+            extra_args: info.event_args as usize - 1,
+            records: 0,
+            seekable,
+        })
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let r = self.file.write_all(&self.buf);
+            self.buf.clear();
+            r?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for BinarySink {
+    fn events(&mut self, batch: &Batch) -> io::Result<()> {
+        let n = self.extra_args;
+        self.buf
+            .reserve(batch.records.len() * (super::file::RECORD_FIXED_SIZE + 8 * n));
+        for (i, r) in batch.records.iter().enumerate() {
+            let all = batch.args_of(i);
+            // A batch carries exactly the channel's arguments; pad or cut
+            // defensively so every record has the header's size.
+            let (args, pad) = if all.len() >= n {
+                (&all[..n], 0)
+            } else {
+                (all, n - all.len())
+            };
+            super::file::encode_record(
+                &mut self.buf,
+                r.ts_ns,
+                self.pid,
+                r.cpu,
+                r.client,
+                r.arg1,
+                args,
+            );
+            self.buf.resize(self.buf.len() + 8 * pad, 0);
+        }
+        self.records += batch.records.len() as u64;
+        if self.buf.len() >= WRITE_CHUNK {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Text lines (`-strace`) are not part of the binary trace.
+    fn text(&mut self, _line: &str) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.write_out()?;
+        if self.seekable {
+            self.file
+                .write_all_at(&self.records.to_le_bytes(), RECORD_COUNT_OFFSET)?;
+        }
+        Ok(())
+    }
+}
+
+/// Hands everything to several sinks in turn (QEMU log text and the
+/// binary trace).
+pub struct FanOut(pub Vec<Box<dyn Sink>>);
+
+impl Sink for FanOut {
+    fn events(&mut self, batch: &Batch) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.events(batch))
+    }
+
+    fn text(&mut self, line: &str) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.text(line))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.flush())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::file::{ClockAnchor, TraceFile};
+    use super::super::EventRecord;
+    use super::*;
+
+    #[test]
+    fn batches_round_trip_with_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let anchor = ClockAnchor::now();
+        let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor);
+        let mut sink = BinarySink::create(&path, &info).unwrap();
+        let mut batch = Batch::with_capacity(2, 10);
+        for i in 0..10u64 {
+            batch.records.push(EventRecord {
+                ts_ns: anchor.monotonic_ns + i,
+                cpu: 1,
+                client: 2,
+                arg1: i,
+            });
+            batch.args.extend_from_slice(&[i, !i]);
+        }
+        sink.events(&batch).unwrap();
+        sink.text("ignored").unwrap();
+        sink.flush().unwrap();
+        for r in &mut batch.records {
+            r.ts_ns += 10;
+        }
+        sink.events(&batch).unwrap();
+        sink.finish().unwrap();
+        let f = TraceFile::open(&path).unwrap();
+        assert_eq!(f.declared_count, Some(20));
+        assert_eq!(f.records, 20);
+        let evs: Vec<_> = f.events().map(Result::unwrap).collect();
+        assert_eq!(evs.len(), 20);
+        assert_eq!(evs[9].arg1, 9);
+        assert_eq!(evs[9].thread, 1);
+        assert_eq!(evs[9].client, 2);
+        assert_eq!(evs[9].args().collect::<Vec<_>>(), vec![9, !9]);
+    }
+}

@@ -1,0 +1,813 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The binary trace file format (`-trace-file`), version 1: a
+//! self-describing header followed by fixed-size little-endian records.
+//! `docs/trace-format.md` is the specification; this module writes the
+//! header and reads whole files back, checking them as it goes.
+//!
+//! ```text
+//! header (header_size bytes, a multiple of 8)
+//!   0  8  magic "HTTRACE\0"
+//!   8  2  version major (1)        10 2  version minor (0)
+//!  12  4  header_size              16 4  record_size (24 + 8 * event_args)
+//!  20  4  event_args (N: arg1..argN)
+//!  24  8  record_count (u64::MAX while unknown)
+//!  32  8  anchor monotonic ns      40 8  anchor wall-clock ns
+//!  48  4  pid                      52 4  metadata_count
+//!  56  8  reserved (0)
+//!  64  .  metadata_count x { u32 key_len, key, u32 value_len, value }, zero padding
+//! record (record_size bytes)
+//!   0  8  timestamp (monotonic ns)  8 4  pid   12 4  thread   16 4  client
+//!  20  4  kind (0: guest_hypertrace event)   24 8  arg1   32 8*(N-1)  arg2..argN
+//! ```
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+pub const MAGIC: [u8; 8] = *b"HTTRACE\0";
+pub const VERSION_MAJOR: u16 = 1;
+pub const VERSION_MINOR: u16 = 0;
+/// Size of the fixed part of the header, before the metadata.
+pub const FIXED_HEADER_SIZE: usize = 64;
+/// Size of a record's fixed part, before arg2..argN.
+pub const RECORD_FIXED_SIZE: usize = 32;
+/// `record_count` of a file whose writer did not finish (or could not seek).
+pub const COUNT_UNKNOWN: u64 = u64::MAX;
+/// Byte offset of `record_count` in the header.
+pub const RECORD_COUNT_OFFSET: u64 = 24;
+/// Record kind of a `guest_hypertrace` event.
+pub const KIND_EVENT: u32 = 0;
+/// Upper bound on event arguments a reader accepts (the channel's own
+/// limit is far lower); keeps a corrupt header from asking for huge records.
+pub const MAX_EVENT_ARGS: u32 = 1 << 16;
+
+pub const fn record_size(event_args: u32) -> usize {
+    RECORD_FIXED_SIZE + 8 * (event_args as usize - 1)
+}
+
+/// A pair of clock readings taken together: converts event timestamps
+/// (CLOCK_MONOTONIC ns) to wall-clock time (ns since the epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockAnchor {
+    pub monotonic_ns: u64,
+    pub realtime_ns: u64,
+}
+
+impl ClockAnchor {
+    /// Reads both clocks, taking the monotonic one on either side of the
+    /// wall clock and using the midpoint.
+    pub fn now() -> Self {
+        let before = super::monotonic_ns();
+        let realtime_ns = super::realtime_ns();
+        let after = super::monotonic_ns();
+        ClockAnchor {
+            monotonic_ns: before + (after - before) / 2,
+            realtime_ns,
+        }
+    }
+
+    /// Wall-clock ns for a monotonic timestamp.
+    pub fn wall_ns(&self, monotonic_ns: u64) -> u64 {
+        let wall = monotonic_ns as i128 - self.monotonic_ns as i128 + self.realtime_ns as i128;
+        wall.clamp(0, u64::MAX as i128) as u64
+    }
+}
+
+/// What a trace header says about the run, besides the layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceInfo {
+    /// ht-user's process id (also the guest's `getpid()`).
+    pub pid: u32,
+    /// Arguments per event, arg1 included (the channel's `args`).
+    pub event_args: u32,
+    pub anchor: ClockAnchor,
+    /// Key/value pairs: `tool`, `arch`, `program`, `argv` (NUL-separated),
+    /// `max_clients`, ... Readers ignore keys they do not know.
+    pub metadata: Vec<(String, Vec<u8>)>,
+}
+
+impl TraceInfo {
+    /// The header ht-user writes for a run.
+    pub fn for_run(
+        pid: u32,
+        event_args: u32,
+        arch: &str,
+        program: &Path,
+        argv: &[OsString],
+        max_clients: Option<u64>,
+        anchor: ClockAnchor,
+    ) -> Self {
+        let mut metadata = vec![
+            (
+                "tool".to_string(),
+                format!("ht-user {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+            ),
+            ("arch".to_string(), arch.as_bytes().to_vec()),
+            (
+                "program".to_string(),
+                program.as_os_str().as_bytes().to_vec(),
+            ),
+            ("argc".to_string(), argv.len().to_string().into_bytes()),
+            (
+                "argv".to_string(),
+                argv.join(std::ffi::OsStr::new("\0")).into_encoded_bytes(),
+            ),
+            ("clock".to_string(), b"CLOCK_MONOTONIC".to_vec()),
+        ];
+        if let Some(n) = max_clients {
+            metadata.push(("max_clients".to_string(), n.to_string().into_bytes()));
+        }
+        TraceInfo {
+            pid,
+            event_args: event_args.max(1),
+            anchor,
+            metadata,
+        }
+    }
+
+    /// The value of metadata `key` as text (lossy), if present.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    pub fn record_size(&self) -> usize {
+        record_size(self.event_args)
+    }
+
+    /// The encoded header, `record_count` unknown.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut h = Vec::with_capacity(256);
+        h.extend_from_slice(&MAGIC);
+        h.extend_from_slice(&VERSION_MAJOR.to_le_bytes());
+        h.extend_from_slice(&VERSION_MINOR.to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes()); // header_size, set below
+        h.extend_from_slice(&(self.record_size() as u32).to_le_bytes());
+        h.extend_from_slice(&self.event_args.to_le_bytes());
+        h.extend_from_slice(&COUNT_UNKNOWN.to_le_bytes());
+        h.extend_from_slice(&self.anchor.monotonic_ns.to_le_bytes());
+        h.extend_from_slice(&self.anchor.realtime_ns.to_le_bytes());
+        h.extend_from_slice(&self.pid.to_le_bytes());
+        h.extend_from_slice(&(self.metadata.len() as u32).to_le_bytes());
+        h.extend_from_slice(&0u64.to_le_bytes());
+        debug_assert_eq!(h.len(), FIXED_HEADER_SIZE);
+        for (k, v) in &self.metadata {
+            h.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            h.extend_from_slice(k.as_bytes());
+            h.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            h.extend_from_slice(v);
+        }
+        while h.len() % 8 != 0 {
+            h.push(0);
+        }
+        let size = h.len() as u32;
+        h[12..16].copy_from_slice(&size.to_le_bytes());
+        h
+    }
+}
+
+/// Appends one event record to `out`.
+#[inline]
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    ts_ns: u64,
+    pid: u32,
+    thread: u32,
+    client: u32,
+    arg1: u64,
+    args: &[u64],
+) {
+    out.extend_from_slice(&ts_ns.to_le_bytes());
+    out.extend_from_slice(&pid.to_le_bytes());
+    out.extend_from_slice(&thread.to_le_bytes());
+    out.extend_from_slice(&client.to_le_bytes());
+    out.extend_from_slice(&KIND_EVENT.to_le_bytes());
+    out.extend_from_slice(&arg1.to_le_bytes());
+    for a in args {
+        out.extend_from_slice(&a.to_le_bytes());
+    }
+}
+
+/// Builds a whole trace in memory: for tests and for tools that
+/// synthesise traces. ht-user itself writes through `BinarySink`.
+pub struct TraceBuilder {
+    bytes: Vec<u8>,
+    info: TraceInfo,
+    records: u64,
+}
+
+impl TraceBuilder {
+    pub fn new(info: TraceInfo) -> Self {
+        TraceBuilder {
+            bytes: info.encode(),
+            info,
+            records: 0,
+        }
+    }
+
+    /// Appends an event; `args` (arg2..) is cut or zero-padded to the
+    /// header's argument count.
+    pub fn push(&mut self, ts_ns: u64, thread: u32, client: u32, arg1: u64, args: &[u64]) {
+        let n = self.info.event_args as usize - 1;
+        let mut a = args[..args.len().min(n)].to_vec();
+        a.resize(n, 0);
+        encode_record(
+            &mut self.bytes,
+            ts_ns,
+            self.info.pid,
+            thread,
+            client,
+            arg1,
+            &a,
+        );
+        self.records += 1;
+    }
+
+    /// The file's bytes, with the record count filled in.
+    pub fn finish(mut self) -> Vec<u8> {
+        let o = RECORD_COUNT_OFFSET as usize;
+        self.bytes[o..o + 8].copy_from_slice(&self.records.to_le_bytes());
+        self.bytes
+    }
+}
+
+/// Why a trace file cannot be read, and where it breaks.
+#[derive(Debug)]
+pub struct TraceError {
+    pub path: PathBuf,
+    /// Byte offset in the file where the problem is.
+    pub offset: Option<u64>,
+    /// Index of the record concerned (0-based).
+    pub record: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        match (self.record, self.offset) {
+            (Some(r), Some(o)) => write!(f, ": record {r} at byte {o}")?,
+            (None, Some(o)) => write!(f, ": byte {o}")?,
+            _ => {}
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+/// How strictly [`TraceFile::open_with`] treats an incomplete file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// Read the whole records of a truncated file (one whose writer was
+    /// killed) instead of refusing it.
+    pub allow_truncated: bool,
+}
+
+enum Bytes {
+    Map(memmap2::Mmap),
+    Empty,
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Map(m) => m,
+            Bytes::Empty => &[],
+        }
+    }
+}
+
+/// A trace file opened for reading (memory-mapped).
+pub struct TraceFile {
+    path: PathBuf,
+    bytes: Bytes,
+    pub info: TraceInfo,
+    pub version: (u16, u16),
+    pub header_size: usize,
+    pub record_size: usize,
+    /// `record_count` as the header gives it (None: unknown).
+    pub declared_count: Option<u64>,
+    /// Whole records in the file that will be read.
+    pub records: u64,
+    /// Set when the file was truncated and `allow_truncated` let it through.
+    pub truncation: Option<String>,
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes(b[o..o + 2].try_into().expect("2 bytes"))
+}
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"))
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"))
+}
+
+impl TraceFile {
+    pub fn open(path: &Path) -> Result<TraceFile, TraceError> {
+        Self::open_with(path, ReadOptions::default())
+    }
+
+    pub fn open_with(path: &Path, opts: ReadOptions) -> Result<TraceFile, TraceError> {
+        let err = |offset: Option<u64>, message: String| TraceError {
+            path: path.to_path_buf(),
+            offset,
+            record: None,
+            message,
+        };
+        let file = File::open(path).map_err(|e| err(None, format!("cannot open: {e}")))?;
+        let len = file
+            .metadata()
+            .map_err(|e| err(None, format!("cannot read: {e}")))?
+            .len();
+        let bytes = if len == 0 {
+            Bytes::Empty
+        } else {
+            // SAFETY: the map is read-only; a writer still appending to the
+            // file only adds bytes past the length checked below.
+            Bytes::Map(
+                unsafe { memmap2::Mmap::map(&file) }
+                    .map_err(|e| err(None, format!("cannot map: {e}")))?,
+            )
+        };
+        let b: &[u8] = &bytes;
+        if b.len() < MAGIC.len() || b[..MAGIC.len()] != MAGIC {
+            let what = if b.len() < MAGIC.len() && MAGIC.starts_with(b) {
+                format!(
+                    "truncated: the file ends after {} bytes, inside the header",
+                    b.len()
+                )
+            } else {
+                "not an ht-user trace file (no HTTRACE magic at byte 0)".to_string()
+            };
+            return Err(err(Some(0), what));
+        }
+        if b.len() < FIXED_HEADER_SIZE {
+            return Err(err(
+                Some(b.len() as u64),
+                format!(
+                    "truncated: the file ends after {} bytes, inside the {}-byte fixed header",
+                    b.len(),
+                    FIXED_HEADER_SIZE
+                ),
+            ));
+        }
+        let version = (u16_at(b, 8), u16_at(b, 10));
+        if version.0 != VERSION_MAJOR {
+            return Err(err(
+                Some(8),
+                format!(
+                    "format version {}.{} is not supported (this reader knows {}.x)",
+                    version.0, version.1, VERSION_MAJOR
+                ),
+            ));
+        }
+        let header_size = u32_at(b, 12) as usize;
+        let record_size = u32_at(b, 16) as usize;
+        let event_args = u32_at(b, 20);
+        let count = u64_at(b, 24);
+        let anchor = ClockAnchor {
+            monotonic_ns: u64_at(b, 32),
+            realtime_ns: u64_at(b, 40),
+        };
+        let pid = u32_at(b, 48);
+        let metadata_count = u32_at(b, 52);
+        if header_size < FIXED_HEADER_SIZE || header_size % 8 != 0 {
+            return Err(err(
+                Some(12),
+                format!("corrupt header: header_size {header_size} is not a multiple of 8 of at least {FIXED_HEADER_SIZE}"),
+            ));
+        }
+        if event_args == 0 || event_args > MAX_EVENT_ARGS {
+            return Err(err(
+                Some(20),
+                format!(
+                    "corrupt header: event_args {event_args} is out of range 1..={MAX_EVENT_ARGS}"
+                ),
+            ));
+        }
+        let needed = self::record_size(event_args);
+        if record_size < needed || record_size % 8 != 0 {
+            return Err(err(
+                Some(16),
+                format!(
+                    "corrupt header: record_size {record_size} does not fit {event_args} arguments (needs {needed}, a multiple of 8)"
+                ),
+            ));
+        }
+        if b.len() < header_size {
+            return Err(err(
+                Some(b.len() as u64),
+                format!(
+                    "truncated: the file ends after {} bytes, inside the {header_size}-byte header",
+                    b.len()
+                ),
+            ));
+        }
+        let mut metadata = Vec::new();
+        let mut at = FIXED_HEADER_SIZE;
+        let field = |at: usize, what: &str| -> Result<(usize, usize), TraceError> {
+            if at + 4 > header_size {
+                return Err(err(
+                    Some(at as u64),
+                    format!("corrupt header: metadata {what} length runs past header_size {header_size}"),
+                ));
+            }
+            let n = u32_at(b, at) as usize;
+            if at + 4 + n > header_size {
+                return Err(err(
+                    Some(at as u64),
+                    format!("corrupt header: metadata {what} of {n} bytes runs past header_size {header_size}"),
+                ));
+            }
+            Ok((at + 4, n))
+        };
+        for _ in 0..metadata_count {
+            let (kat, klen) = field(at, "key")?;
+            let key = std::str::from_utf8(&b[kat..kat + klen])
+                .map_err(|_| {
+                    err(
+                        Some(kat as u64),
+                        "corrupt header: metadata key is not UTF-8".into(),
+                    )
+                })?
+                .to_string();
+            let (vat, vlen) = field(kat + klen, "value")?;
+            metadata.push((key, b[vat..vat + vlen].to_vec()));
+            at = vat + vlen;
+        }
+        let info = TraceInfo {
+            pid,
+            event_args,
+            anchor,
+            metadata,
+        };
+
+        let body = (b.len() - header_size) as u64;
+        let whole = body / record_size as u64;
+        let partial = body % record_size as u64;
+        let declared_count = (count != COUNT_UNKNOWN).then_some(count);
+        let mut truncation = None;
+        let mut records = whole;
+        if partial != 0 {
+            let offset = header_size as u64 + whole * record_size as u64;
+            let msg = format!("truncated: incomplete ({partial} of {record_size} bytes)");
+            if !opts.allow_truncated {
+                return Err(TraceError {
+                    path: path.to_path_buf(),
+                    offset: Some(offset),
+                    record: Some(whole),
+                    message: format!(
+                        "{msg}; --allow-truncated reads the {whole} whole records before it"
+                    ),
+                });
+            }
+            truncation = Some(format!("record {whole} at byte {offset}: {msg}"));
+        }
+        if let Some(declared) = declared_count {
+            if declared > whole {
+                let offset = header_size as u64 + whole * record_size as u64;
+                let msg = format!(
+                    "truncated: the header announces {declared} records, the file ends before this one"
+                );
+                if !opts.allow_truncated {
+                    return Err(TraceError {
+                        path: path.to_path_buf(),
+                        offset: Some(offset),
+                        record: Some(whole),
+                        message: format!("{msg}; --allow-truncated reads the {whole} before it"),
+                    });
+                }
+                truncation.get_or_insert(format!("record {whole} at byte {offset}: {msg}"));
+            } else if declared < whole {
+                let offset = header_size as u64 + declared * record_size as u64;
+                if !opts.allow_truncated {
+                    return Err(TraceError {
+                        path: path.to_path_buf(),
+                        offset: Some(offset),
+                        record: Some(declared),
+                        message: format!(
+                            "corrupt: the header announces {declared} records but {} more bytes follow them",
+                            body - declared * record_size as u64
+                        ),
+                    });
+                }
+                records = declared;
+            }
+        }
+        Ok(TraceFile {
+            path: path.to_path_buf(),
+            bytes,
+            info,
+            version,
+            header_size,
+            record_size,
+            declared_count,
+            records,
+            truncation,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Arguments per event after arg1 (arg2..argN).
+    pub fn extra_args(&self) -> usize {
+        self.info.event_args as usize - 1
+    }
+
+    /// The records in file order, each checked: known kind, the header's
+    /// pid, a timestamp not before the anchor nor before the previous one.
+    pub fn events(&self) -> Events<'_> {
+        Events {
+            file: self,
+            index: 0,
+            last_ts: self.info.anchor.monotonic_ns,
+        }
+    }
+
+    /// Timestamps of the first and last record without checking the rest.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        if self.records == 0 {
+            return None;
+        }
+        let first = self.header_size;
+        let last = self.header_size + (self.records as usize - 1) * self.record_size;
+        Some((u64_at(&self.bytes, first), u64_at(&self.bytes, last)))
+    }
+}
+
+/// One event as stored; arguments after arg1 are decoded on demand.
+#[derive(Clone, Copy, Debug)]
+pub struct Event<'a> {
+    pub index: u64,
+    pub ts_ns: u64,
+    pub pid: u32,
+    pub thread: u32,
+    pub client: u32,
+    pub arg1: u64,
+    extra: &'a [u8],
+}
+
+impl<'a> Event<'a> {
+    /// arg2..argN.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = u64> + 'a {
+        self.extra
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+    }
+
+    /// Argument `k` in the seed's numbering (arg1, arg2, ...); None beyond N.
+    pub fn arg(&self, k: usize) -> Option<u64> {
+        match k {
+            0 => None,
+            1 => Some(self.arg1),
+            _ => {
+                let o = (k - 2) * 8;
+                self.extra
+                    .get(o..o + 8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            }
+        }
+    }
+
+    pub fn extra_len(&self) -> usize {
+        self.extra.len() / 8
+    }
+}
+
+pub struct Events<'a> {
+    file: &'a TraceFile,
+    index: u64,
+    last_ts: u64,
+}
+
+impl<'a> Iterator for Events<'a> {
+    type Item = Result<Event<'a>, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let f = self.file;
+        if self.index >= f.records {
+            return None;
+        }
+        let offset = f.header_size + self.index as usize * f.record_size;
+        let r = &f.bytes[offset..offset + f.record_size];
+        let index = self.index;
+        let fail = |message: String| {
+            Some(Err(TraceError {
+                path: f.path.clone(),
+                offset: Some(offset as u64),
+                record: Some(index),
+                message,
+            }))
+        };
+        let ts_ns = u64_at(r, 0);
+        let pid = u32_at(r, 8);
+        let kind = u32_at(r, 20);
+        if kind != KIND_EVENT {
+            self.index = f.records;
+            return fail(format!("corrupt: unknown record kind {kind}"));
+        }
+        if pid != f.info.pid {
+            self.index = f.records;
+            return fail(format!(
+                "corrupt: pid {pid} differs from the header's {}",
+                f.info.pid
+            ));
+        }
+        if ts_ns < self.last_ts {
+            self.index = f.records;
+            let what = if index == 0 {
+                "the header's clock anchor".to_string()
+            } else {
+                format!("the previous record's {}", self.last_ts)
+            };
+            return fail(format!("corrupt: timestamp {ts_ns} is earlier than {what}"));
+        }
+        self.last_ts = ts_ns;
+        self.index += 1;
+        let n = f.info.event_args as usize - 1;
+        Some(Ok(Event {
+            index,
+            ts_ns,
+            pid,
+            thread: u32_at(r, 12),
+            client: u32_at(r, 16),
+            arg1: u64_at(r, 24),
+            extra: &r[RECORD_FIXED_SIZE..RECORD_FIXED_SIZE + 8 * n],
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.file.records - self.index) as usize;
+        (left, Some(left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn info(args: u32) -> TraceInfo {
+        TraceInfo::for_run(
+            42,
+            args,
+            "x86_64",
+            Path::new("/bin/prog"),
+            &[OsString::from("prog"), OsString::from("a b")],
+            Some(64),
+            ClockAnchor {
+                monotonic_ns: 1000,
+                realtime_ns: 1_700_000_000_000_000_000,
+            },
+        )
+    }
+
+    fn write(dir: &Path, bytes: &[u8]) -> PathBuf {
+        let p = dir.join("t.bin");
+        std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+        p
+    }
+
+    fn sample(n: u64, count: bool) -> Vec<u8> {
+        let i = info(3);
+        let mut b = i.encode();
+        for k in 0..n {
+            encode_record(
+                &mut b,
+                2000 + k,
+                42,
+                0,
+                (k % 2) as u32,
+                k,
+                &[k * 10, k * 20],
+            );
+        }
+        if count {
+            b[24..32].copy_from_slice(&n.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), &sample(5, true));
+        let f = TraceFile::open(&p).unwrap();
+        assert_eq!(f.info, info(3));
+        assert_eq!(f.records, 5);
+        assert_eq!(f.record_size, 48);
+        assert_eq!(f.header_size % 8, 0);
+        assert_eq!(f.info.get("argv").unwrap(), "prog\0a b");
+        let evs: Vec<_> = f.events().map(Result::unwrap).collect();
+        assert_eq!(evs.len(), 5);
+        assert_eq!(evs[3].arg1, 3);
+        assert_eq!(evs[3].client, 1);
+        assert_eq!(evs[3].args().collect::<Vec<_>>(), vec![30, 60]);
+        assert_eq!(evs[3].arg(3), Some(60));
+        assert_eq!(evs[3].arg(4), None);
+        assert_eq!(f.span(), Some((2000, 2004)));
+    }
+
+    #[test]
+    fn truncation_and_corruption_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = sample(5, true);
+        let hs = info(3).encode().len();
+        // A partial last record.
+        let p = write(dir.path(), &full[..full.len() - 3]);
+        let e = TraceFile::open(&p).err().unwrap().to_string();
+        assert!(
+            e.contains(&format!("record 4 at byte {}", hs + 4 * 48)),
+            "{e}"
+        );
+        assert!(e.contains("incomplete (45 of 48 bytes)"), "{e}");
+        let f = TraceFile::open_with(
+            &p,
+            ReadOptions {
+                allow_truncated: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(f.records, 4);
+        // Whole records missing.
+        let p = write(dir.path(), &full[..hs + 2 * 48]);
+        let e = TraceFile::open(&p).err().unwrap().to_string();
+        assert!(e.contains("announces 5 records"), "{e}");
+        // Inside the header.
+        for cut in [3, 40, hs - 1] {
+            let p = write(dir.path(), &full[..cut]);
+            let e = TraceFile::open(&p).err().unwrap().to_string();
+            assert!(e.contains("truncated"), "{cut}: {e}");
+        }
+        // Not a trace.
+        let p = write(dir.path(), b"23071@1473096085.744211:guest_hypertrace");
+        let e = TraceFile::open(&p).err().unwrap().to_string();
+        assert!(e.contains("not an ht-user trace"), "{e}");
+        // A timestamp going backwards.
+        let mut bad = full.clone();
+        bad[hs + 2 * 48..hs + 2 * 48 + 8].copy_from_slice(&5u64.to_le_bytes());
+        let p = write(dir.path(), &bad);
+        let f = TraceFile::open(&p).unwrap();
+        let e = f.events().find_map(Result::err).unwrap().to_string();
+        assert!(e.contains(&format!("record 2 at byte {}", hs + 96)), "{e}");
+        // An unknown kind.
+        let mut bad = full.clone();
+        bad[hs + 48 + 20] = 7;
+        let p = write(dir.path(), &bad);
+        let f = TraceFile::open(&p).unwrap();
+        let e = f.events().find_map(Result::err).unwrap().to_string();
+        assert!(e.contains("record 1") && e.contains("kind 7"), "{e}");
+        // A bad version and bad sizes.
+        let mut bad = full.clone();
+        bad[8] = 9;
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("version 9.0"), "{e}");
+        let mut bad = full.clone();
+        bad[16] = 8;
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("record_size"), "{e}");
+        let mut bad = full;
+        bad[52] = 200;
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("metadata"), "{e}");
+    }
+
+    #[test]
+    fn unknown_count_and_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), &sample(3, false));
+        let f = TraceFile::open(&p).unwrap();
+        assert_eq!(f.declared_count, None);
+        assert_eq!(f.records, 3);
+        let p = write(dir.path(), b"");
+        assert!(TraceFile::open(&p).is_err());
+    }
+
+    #[test]
+    fn anchor_converts() {
+        let a = ClockAnchor {
+            monotonic_ns: 100,
+            realtime_ns: 1_000,
+        };
+        assert_eq!(a.wall_ns(150), 1_050);
+        assert_eq!(a.wall_ns(0), 900);
+    }
+}

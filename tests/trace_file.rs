@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The binary trace (`-trace-file`): ht-user writes it, the reader reads
+//! back exactly what the guest emitted; the text log policy; the Python
+//! reader of docs/; the USDT probe note.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ht_user::trace::file::TraceFile;
+
+fn ht_user() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ht-user"))
+}
+
+fn ht_trace() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ht-trace"))
+}
+
+fn arch() -> String {
+    std::env::var("HT_ARCH")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "x86_64".to_string())
+}
+
+/// A test guest: from `$HT_TESTDATA` if set, else the committed testdata.
+fn guest(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("HT_TESTDATA") {
+        Some(d) if !d.is_empty() => std::path::absolute(d).unwrap(),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(arch()),
+    };
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = Command::new(ht_user())
+        .args(args)
+        .env_remove("QEMU_LOG_FILENAME")
+        .env_remove("QEMU_STRACE")
+        .output()
+        .expect("run ht-user");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn round_trip_has_every_event_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ht");
+    let trace = dir.path().join("t.bin");
+    let events = guest("events");
+    let n = 20_000u64; // several batches of the writer
+    let out = run(&[
+        "-hypertrace",
+        s(&base),
+        "-trace-file",
+        s(&trace),
+        s(&events),
+        s(&base),
+        &n.to_string(),
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("emitted {n}\n")
+    );
+    // No event lines on stderr: the binary trace replaces them.
+    assert!(
+        !stderr(&out).contains("guest_hypertrace"),
+        "{}",
+        stderr(&out)
+    );
+
+    let f = TraceFile::open(&trace).unwrap();
+    assert_eq!(f.version, (1, 0));
+    assert_eq!(f.declared_count, Some(n));
+    assert_eq!(f.records, n);
+    assert_eq!(f.info.event_args, 4);
+    assert_eq!(f.record_size, 56);
+    assert_eq!(f.info.get("arch").unwrap(), arch());
+    assert_eq!(f.info.get("program").unwrap(), s(&events));
+    assert_eq!(f.info.get("argc").unwrap(), "4");
+    assert_eq!(
+        f.info.get("argv").unwrap(),
+        format!("{}\0{}\0{n}\03", s(&events), s(&base))
+    );
+    assert_eq!(f.info.get("max_clients").unwrap(), "64");
+    assert!(f
+        .info
+        .get("tool")
+        .unwrap()
+        .starts_with(&format!("ht-user {}", env!("CARGO_PKG_VERSION"))));
+    let wall = f.info.anchor.realtime_ns;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(
+        wall <= now && now - wall < 600_000_000_000,
+        "anchor {wall} now {now}"
+    );
+
+    let mut count = 0u64;
+    for ev in f.events() {
+        let ev = ev.unwrap();
+        let i = ev.index;
+        assert_eq!(ev.arg1, i);
+        assert_eq!(ev.client, 3);
+        assert_eq!(ev.thread, 0);
+        assert_eq!(ev.pid, f.info.pid);
+        assert_eq!(ev.args().collect::<Vec<_>>(), vec![i, i * 3 + 1, !i]);
+        count += 1;
+    }
+    assert_eq!(count, n);
+    // Channel files are gone.
+    for suffix in ["-config", "-data", "-control"] {
+        assert!(!Path::new(&format!("{}{suffix}", s(&base))).exists());
+    }
+}
+
+#[test]
+fn argument_count_follows_the_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ht");
+    for (args, size) in [(1u32, 32usize), (2, 40), (8, 88)] {
+        let trace = dir.path().join(format!("t{args}.bin"));
+        let out = run(&[
+            "-hypertrace",
+            &format!("path={},args={args}", s(&base)),
+            "-trace-file",
+            s(&trace),
+            s(&guest("events")),
+            s(&base),
+            "5",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let f = TraceFile::open(&trace).unwrap();
+        assert_eq!(f.info.event_args, args);
+        assert_eq!(f.record_size, size);
+        let evs: Vec<_> = f.events().map(Result::unwrap).collect();
+        assert_eq!(evs.len(), 5);
+        let want: Vec<u64> = [4u64, 13, !4].into_iter().take(args as usize - 1).collect();
+        let mut want = want;
+        want.resize(args as usize - 1, 0);
+        assert_eq!(evs[4].args().collect::<Vec<_>>(), want);
+    }
+}
+
+#[test]
+fn log_and_binary_trace_agree_line_for_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ht");
+    let trace = dir.path().join("t.bin");
+    let log = dir.path().join("t.log");
+    let out = run(&[
+        "-hypertrace",
+        s(&base),
+        "-D",
+        s(&log),
+        "-trace-file",
+        s(&trace),
+        "-strace",
+        s(&guest("events")),
+        s(&base),
+        "5000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(":guest_hypertrace "))
+        .collect();
+    assert_eq!(events.len(), 5000);
+    // -strace lines are in the log, not in the binary trace.
+    assert!(text.lines().any(|l| l.contains(" exit_group(")), "{text}");
+    let conv = Command::new(ht_trace())
+        .args(["convert", "--to", "log", s(&trace)])
+        .output()
+        .unwrap();
+    assert!(conv.status.success(), "{}", stderr(&conv));
+    let conv = String::from_utf8(conv.stdout).unwrap();
+    assert_eq!(conv.lines().collect::<Vec<_>>(), events);
+}
+
+#[test]
+fn text_log_goes_to_stderr_only_without_a_trace_file_or_with_d() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ht");
+    let trace = dir.path().join("t.bin");
+    let events = guest("events");
+    let lines = |o: &Output| {
+        stderr(o)
+            .lines()
+            .filter(|l| l.contains(":guest_hypertrace "))
+            .count()
+    };
+    // Neither: events on stderr (QEMU's default).
+    let o = run(&["-hypertrace", s(&base), s(&events), s(&base), "7"]);
+    assert_eq!(lines(&o), 7);
+    // -trace-file only: events only in the file; -strace lines still on stderr.
+    let o = run(&[
+        "-hypertrace",
+        s(&base),
+        "-trace-file",
+        s(&trace),
+        "-strace",
+        s(&events),
+        s(&base),
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(&o), 0);
+    assert!(stderr(&o).contains(" exit_group("), "{}", stderr(&o));
+    assert_eq!(TraceFile::open(&trace).unwrap().records, 7);
+    // -D /dev/stderr given explicitly, with -trace-file: both.
+    let o = run(&[
+        "-hypertrace",
+        s(&base),
+        "-trace-file",
+        s(&trace),
+        "-D",
+        "/dev/stderr",
+        s(&events),
+        s(&base),
+        "7",
+    ]);
+    assert_eq!(lines(&o), 7);
+    assert_eq!(TraceFile::open(&trace).unwrap().records, 7);
+}
+
+#[test]
+fn trace_file_without_channel_and_unwritable_trace_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.bin");
+    let o = run(&["-trace-file", s(&trace), s(&guest("hello"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: -trace-file without -hypertrace"));
+    let f = TraceFile::open(&trace).unwrap();
+    assert_eq!(
+        (f.records, f.declared_count, f.info.event_args),
+        (0, Some(0), 1)
+    );
+    assert_eq!(f.info.get("max_clients"), None);
+
+    let base = dir.path().join("ht");
+    let o = run(&[
+        "-hypertrace",
+        s(&base),
+        "-trace-file",
+        "/nonexistent-dir/t.bin",
+        s(&guest("events")),
+        s(&base),
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("cannot create trace file /nonexistent-dir/t.bin"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(!Path::new(&format!("{}-control", s(&base))).exists());
+}
+
+#[test]
+fn python_reader_in_docs_matches_ht_trace_csv() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("python3 not found: skipping the docs reader check");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ht");
+    let trace = dir.path().join("t.bin");
+    let o = run(&[
+        "-hypertrace",
+        &format!("path={},args=3", s(&base)),
+        "-trace-file",
+        s(&trace),
+        s(&guest("regions")),
+        s(&base),
+        "3",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/read_trace.py");
+    let py = Command::new("python3")
+        .arg(&reader)
+        .arg("--csv")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", stderr(&py));
+    let rust = Command::new(ht_trace())
+        .args(["convert", "--to", "csv", s(&trace)])
+        .output()
+        .unwrap();
+    assert!(rust.status.success(), "{}", stderr(&rust));
+    assert_eq!(
+        String::from_utf8(py.stdout).unwrap(),
+        String::from_utf8(rust.stdout).unwrap()
+    );
+    // Its summary mode reads the header and counts the events.
+    let py = Command::new("python3")
+        .arg(&reader)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(py.stdout).unwrap();
+    assert!(text.contains(&format!("arch: {}", arch())), "{text}");
+    assert!(text.contains(&format!("{} events", 3 * 13 + 1)), "{text}");
+    // And refuses a truncated file.
+    let bytes = std::fs::read(&trace).unwrap();
+    let cut = dir.path().join("cut.bin");
+    std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+    let py = Command::new("python3")
+        .arg(&reader)
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(py.status.code(), Some(1));
+    assert!(stderr(&py).contains("truncated"), "{}", stderr(&py));
+}
+
+#[test]
+fn usdt_probe_note_is_in_the_binary() {
+    let out = match Command::new("readelf").arg("-n").arg(ht_user()).output() {
+        Ok(o) => o,
+        Err(_) => {
+            eprintln!("readelf not found (binutils): skipping the stapsdt check");
+            return;
+        }
+    };
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = text
+        .find("Provider: hypertrace")
+        .unwrap_or_else(|| panic!("no hypertrace stapsdt note:\n{text}"));
+    let note = &text[at..];
+    let note = &note[..note.find("\n\n").unwrap_or(note.len())];
+    assert!(note.contains("Name: guest_hypertrace"), "{note}");
+    // client, arg1, pointer to arg2..argN; and a semaphore, so the probe
+    // costs nothing until a tracer attaches.
+    let args = note
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Arguments:"))
+        .unwrap_or_else(|| panic!("{note}"));
+    assert_eq!(args.split_whitespace().count(), 3, "{note}");
+    assert!(!note.contains("Semaphore: 0x0000000000000000"), "{note}");
+    assert!(text.contains("NT_STAPSDT"), "{text}");
+}
+
+/// The recording pipeline without the emulator: events pushed through the
+/// Recorder to the writer thread and each sink. Prints ns/event; run with
+/// `cargo test --release --test trace_file -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn writer_pipeline_cost_per_event() {
+    use ht_user::trace::file::{ClockAnchor, TraceInfo};
+    use ht_user::trace::{open_sink, EventRecord, Writer};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 10_000_000u64;
+    let info = TraceInfo::for_run(
+        1,
+        4,
+        "x86_64",
+        Path::new("p"),
+        &[],
+        None,
+        ClockAnchor::now(),
+    );
+    let null =
+        || Box::new(std::fs::File::create("/dev/null").unwrap()) as Box<dyn std::io::Write + Send>;
+    let file = dir.path().join("t.bin");
+    let cases: [(&str, bool, Option<&Path>); 4] = [
+        ("QEMU log text to /dev/null", true, None),
+        (
+            "binary trace to /dev/null",
+            false,
+            Some(Path::new("/dev/null")),
+        ),
+        ("binary trace to a file", false, Some(&file)),
+        ("both (log /dev/null, binary file)", true, Some(&file)),
+    ];
+    for (name, log_given, trace) in cases {
+        let sink = open_sink(null(), log_given, trace, &info).unwrap();
+        let (mut rec, w) = Writer::start(sink, 3).unwrap();
+        let t0 = std::time::Instant::now();
+        let base = info.anchor.monotonic_ns;
+        for i in 0..n {
+            let r = EventRecord {
+                ts_ns: base + i,
+                cpu: 0,
+                client: 0,
+                arg1: i,
+            };
+            rec.push(r, &[i, i * 3 + 1, !i]);
+        }
+        let report = w.finish(rec);
+        let dt = t0.elapsed();
+        assert_eq!(report.events_written, n);
+        println!("{name}: {:.1} ns/event", dt.as_nanos() as f64 / n as f64);
+    }
+}
