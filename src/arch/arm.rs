@@ -3,7 +3,7 @@
 //! in r0, 64-bit arguments in even/odd register pairs, TLS in TPIDRURO
 //! (set with the private `set_tls` call), kuser helpers at 0xffff0000.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{ArmCpuModel, RegisterARM};
@@ -35,13 +35,7 @@ const CPSR_USER_MODE: u64 = 0x10;
 const CPSR_THUMB: u64 = 1 << 5;
 
 fn table() -> &'static SyscallTable {
-    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        SyscallTable::from_names(
-            syscalls::arm::Sysno::iter().map(|s| (s.id() as u64, s.name())),
-            false,
-        )
-    })
+    super::syscall_table!(syscalls::arm::Sysno, false)
 }
 
 fn r(n: i32) -> i32 {
@@ -122,11 +116,7 @@ impl Abi for Arm {
     }
     fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
         // EABI passes 64-bit values in an even/odd register pair.
-        let s = (slot + 1) & !1;
-        if s + 1 >= args.len() {
-            return 0;
-        }
-        (args[s + 1] & 0xffff_ffff) << 32 | (args[s] & 0xffff_ffff)
+        super::regpair32(args, slot, true)
     }
     fn sigaction_size(&self) -> usize {
         20
@@ -168,6 +158,9 @@ impl Abi for Arm {
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
         uc.ctl_set_cpu_model(ArmCpuModel::CORTEX_A15 as i32)
             .map_err(|e| format!("cannot select the arm CPU model: {e:?}"))?;
+        // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB.
+        uc.ctl_set_page_size(4096)
+            .map_err(|e| format!("cannot set the engine's page size: {e:?}"))?;
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SWI => machine::on_syscall(uc),
             other => {

@@ -3,7 +3,7 @@
 //! result in eax, TLS through set_thread_area and a GS descriptor in a GDT
 //! that ht-user keeps in a page above the guest's address space.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
@@ -32,13 +32,7 @@ const FLAT_DATA: u64 = 0x00cf_9300_0000_ffff;
 const DATA_SELECTOR: u64 = 2 << 3;
 
 fn table() -> &'static SyscallTable {
-    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        SyscallTable::from_names(
-            syscalls::x86::Sysno::iter().map(|s| (s.id() as u64, s.name())),
-            false,
-        )
-    })
+    super::syscall_table!(syscalls::x86::Sysno, false)
 }
 
 /// An 8-byte segment descriptor from set_thread_area's `struct user_desc`.
@@ -137,10 +131,7 @@ impl Abi for I386 {
         table()
     }
     fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
-        if slot + 1 >= args.len() {
-            return 0;
-        }
-        (args[slot + 1] & 0xffff_ffff) << 32 | (args[slot] & 0xffff_ffff)
+        super::regpair32(args, slot, false)
     }
     fn sigaction_size(&self) -> usize {
         20

@@ -5,8 +5,6 @@
 //! TLS lives in UserLocal, read by `rdhwr $29` (emulated when the CPU
 //! model lacks it, as the Linux kernel does).
 
-use std::sync::OnceLock;
-
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{Mips32CpuModel, RegisterMIPS};
 
@@ -30,13 +28,7 @@ const EXCP_ADES: u32 = 13;
 const STATUS_CU1: u64 = 1 << 29;
 
 fn table() -> &'static SyscallTable {
-    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        SyscallTable::from_names(
-            syscalls::mips::Sysno::iter().map(|s| (s.id() as u64, s.name())),
-            false,
-        )
-    })
+    super::syscall_table!(syscalls::mips::Sysno, false)
 }
 
 fn r(n: i32) -> i32 {
@@ -233,11 +225,7 @@ impl Abi for Mipsel {
     }
     fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
         // o32 aligns 64-bit arguments to an even slot.
-        let s = (slot + 1) & !1;
-        if s + 1 >= args.len() {
-            return 0;
-        }
-        (args[s + 1] & 0xffff_ffff) << 32 | (args[s] & 0xffff_ffff)
+        super::regpair32(args, slot, true)
     }
     fn sigaction_size(&self) -> usize {
         // flags, handler, then a 128-signal mask.

@@ -154,6 +154,33 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
     }
 }
 
+/// The syscall table of one architecture, built once from the `syscalls`
+/// crate's list for it.
+macro_rules! syscall_table {
+    ($sysno:path, $is_64bit:expr) => {{
+        static TABLE: std::sync::OnceLock<$crate::syscall::SyscallTable> =
+            std::sync::OnceLock::new();
+        TABLE.get_or_init(|| {
+            use $sysno as Sysno;
+            $crate::syscall::SyscallTable::from_names(
+                Sysno::iter().map(|s| (s.id() as u64, s.name())),
+                $is_64bit,
+            )
+        })
+    }};
+}
+pub(crate) use syscall_table;
+
+/// A 64-bit argument in two 32-bit registers starting at `slot`, low word
+/// first; `aligned` ABIs (arm EABI, mips o32) start pairs on an even slot.
+pub fn regpair32(args: &[u64; 6], slot: usize, aligned: bool) -> u64 {
+    let s = if aligned { (slot + 1) & !1 } else { slot };
+    if s + 1 >= args.len() {
+        return 0;
+    }
+    (args[s + 1] & 0xffff_ffff) << 32 | (args[s] & 0xffff_ffff)
+}
+
 /// Flag bits whose values differ between a guest ABI and the host:
 /// (guest bit, host bit) pairs; other bits are the same on both.
 pub fn translate_bits(value: u64, pairs: &[(u64, u64)], to_host: bool) -> u64 {

@@ -2,8 +2,6 @@
 //! riscv64: `ecall`, number in a7, arguments a0-a5, result in a0, TLS in tp
 //! (set by the guest itself).
 
-use std::sync::OnceLock;
-
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
@@ -28,13 +26,7 @@ const CAUSE_MACHINE_ECALL: u32 = 11;
 const MSTATUS_FS_DIRTY: u64 = 0x6000;
 
 fn table() -> &'static SyscallTable {
-    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        SyscallTable::from_names(
-            syscalls::riscv64::Sysno::iter().map(|s| (s.id() as u64, s.name())),
-            true,
-        )
-    })
+    super::syscall_table!(syscalls::riscv64::Sysno, true)
 }
 
 fn x(n: i32) -> i32 {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! x86_64: `syscall` instruction, rax/rdi/rsi/rdx/r10/r8/r9, TLS in FS_BASE.
 
-use std::sync::OnceLock;
-
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
@@ -20,13 +18,7 @@ const ARCH_GET_FS: u64 = 0x1003;
 const ARCH_GET_GS: u64 = 0x1004;
 
 fn table() -> &'static SyscallTable {
-    static TABLE: OnceLock<SyscallTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        SyscallTable::from_names(
-            syscalls::x86_64::Sysno::iter().map(|s| (s.id() as u64, s.name())),
-            true,
-        )
-    })
+    super::syscall_table!(syscalls::x86_64::Sysno, true)
 }
 
 /// Interrupt vectors to the signal Linux delivers for them.

@@ -28,6 +28,11 @@ fn prot(perms: Perms) -> Prot {
     Prot(u32::from(perms.0 & 7))
 }
 
+/// TLB fills after which the runner flushes the TLB so the engine can size
+/// it to the guest's working set (a memory sweep otherwise refills a
+/// 256-entry TLB forever).
+pub const TLB_FILLS_BEFORE_RESIZE: u32 = 16 * 1024;
+
 /// Switches the engine to the virtual TLB and installs the TLB-fill hook.
 pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
     uc.ctl_set_tlb_type(TlbType::VIRTUAL)
@@ -60,6 +65,15 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             uc.get_data_mut().last_fault = Some((addr, access));
             tracing::debug!("guest fault: {access:?} at {addr:#x} (perms {perms:?})");
             return None;
+        }
+        let machine = uc.get_data_mut();
+        machine.tlb_fills += 1;
+        if machine.tlb_fills >= TLB_FILLS_BEFORE_RESIZE {
+            // The engine only grows its TLB when it is flushed: stop after
+            // this instruction so the runner can flush and resume.
+            machine.tlb_fills = 0;
+            machine.tlb_resize_due = true;
+            let _ = uc.emu_stop();
         }
         Some(TlbEntry {
             paddr: page,
