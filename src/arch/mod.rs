@@ -135,6 +135,12 @@ pub trait Abi: Sync {
     fn encode_stat(&self, st: &crate::syscall::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
 }
 
+impl std::fmt::Debug for dyn Abi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Picks the ABI for an ELF header's machine and class.
 pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'static dyn Abi, String> {
     use goblin::elf::header::*;

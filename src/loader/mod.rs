@@ -39,12 +39,6 @@ pub struct ElfInfo {
     pub phdr_vaddr: Option<u64>,
 }
 
-impl std::fmt::Debug for dyn Abi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Segment {
     pub vaddr: u64,
