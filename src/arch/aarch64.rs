@@ -5,7 +5,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{Arm64CpuModel, RegisterARM64};
 
-use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64};
+use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout};
 use crate::syscall::types::{encode_stat_generic64, Stat};
@@ -29,44 +29,28 @@ fn x(n: i32) -> i32 {
     RegisterARM64::X0 as i32 + n
 }
 
+const INFO: AbiInfo = AbiInfo {
+    name: "aarch64",
+    elf_machine: goblin::elf::header::EM_AARCH64,
+    is_64bit: true,
+    endian: Endian::Little,
+    unicorn: (Arch::ARM64, Mode::ARM),
+    layout: Layout {
+        mmap_top: MMAP_TOP_64,
+        mmap_bottom: 0x1_0000,
+    },
+    stack_top: 0x7fff_ffff_f000,
+    pie_base: 0x55_5555_0000,
+    platform: "aarch64",
+    // fp, asimd, aes, pmull, sha1, sha2, crc32, atomics: all present on the
+    // engine's "max" CPU model.
+    hwcap: 0b1_1111_1011,
+    uname_machine: "aarch64",
+};
+
 impl Abi for Aarch64 {
-    fn name(&self) -> &'static str {
-        "aarch64"
-    }
-    fn elf_machine(&self) -> u16 {
-        goblin::elf::header::EM_AARCH64
-    }
-    fn is_64bit(&self) -> bool {
-        true
-    }
-    fn endian(&self) -> Endian {
-        Endian::Little
-    }
-    fn unicorn(&self) -> (Arch, Mode) {
-        (Arch::ARM64, Mode::ARM)
-    }
-    fn layout(&self) -> Layout {
-        Layout {
-            mmap_top: MMAP_TOP_64,
-            mmap_bottom: 0x1_0000,
-        }
-    }
-    fn stack_top(&self) -> u64 {
-        0x7fff_ffff_f000
-    }
-    fn pie_base(&self) -> u64 {
-        0x55_5555_0000
-    }
-    fn platform(&self) -> &'static str {
-        "aarch64"
-    }
-    fn hwcap(&self) -> u64 {
-        // fp, asimd, aes, pmull, sha1, sha2, crc32, atomics: all present
-        // on the engine's "max" CPU model.
-        0b1_1111_1011
-    }
-    fn uname_machine(&self) -> &'static str {
-        "aarch64"
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{ArmCpuModel, RegisterARM};
 
-use super::{translate_bits, Abi, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32};
+use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32};
 use crate::machine::{self, Engine};
 use crate::mem::{
     AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder,
@@ -64,46 +64,39 @@ fn kuser_page() -> Vec<(u64, &'static [u32])> {
 /// Number of kuser helpers provided (the word at 0xffff0ffc).
 const KUSER_HELPER_VERSION: u32 = 2;
 
+/// swp, half, thumb, fast_mult, vfp, edsp, neon, vfpv3, tls, vfpv4, idiva,
+/// idivt, vfpd32, lpae: the engine's Cortex-A15.
+const ARM_HWCAP: u64 = {
+    let bits = [0, 1, 2, 4, 6, 7, 12, 13, 15, 16, 17, 18, 19, 20];
+    let mut mask = 0;
+    let mut i = 0;
+    while i < bits.len() {
+        mask |= 1 << bits[i];
+        i += 1;
+    }
+    mask
+};
+
+const INFO: AbiInfo = AbiInfo {
+    name: "arm",
+    elf_machine: goblin::elf::header::EM_ARM,
+    is_64bit: false,
+    endian: Endian::Little,
+    unicorn: (Arch::ARM, Mode::ARM),
+    layout: Layout {
+        mmap_top: MMAP_TOP_32,
+        mmap_bottom: 0x1_0000,
+    },
+    stack_top: 0xbf00_0000,
+    pie_base: 0x2a00_0000,
+    platform: "v7l",
+    hwcap: ARM_HWCAP,
+    uname_machine: "armv7l",
+};
+
 impl Abi for Arm {
-    fn name(&self) -> &'static str {
-        "arm"
-    }
-    fn elf_machine(&self) -> u16 {
-        goblin::elf::header::EM_ARM
-    }
-    fn is_64bit(&self) -> bool {
-        false
-    }
-    fn endian(&self) -> Endian {
-        Endian::Little
-    }
-    fn unicorn(&self) -> (Arch, Mode) {
-        (Arch::ARM, Mode::ARM)
-    }
-    fn layout(&self) -> Layout {
-        Layout {
-            mmap_top: MMAP_TOP_32,
-            mmap_bottom: 0x1_0000,
-        }
-    }
-    fn stack_top(&self) -> u64 {
-        0xbf00_0000
-    }
-    fn pie_base(&self) -> u64 {
-        0x2a00_0000
-    }
-    fn platform(&self) -> &'static str {
-        "v7l"
-    }
-    fn hwcap(&self) -> u64 {
-        // swp, half, thumb, fast_mult, vfp, edsp, neon, vfpv3, tls, vfpv4,
-        // idiva, idivt, vfpd32, lpae: the engine's Cortex-A15.
-        [0, 1, 2, 4, 6, 7, 12, 13, 15, 16, 17, 18, 19, 20]
-            .iter()
-            .fold(0, |acc, bit| acc | 1 << bit)
-    }
-    fn uname_machine(&self) -> &'static str {
-        "armv7l"
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()

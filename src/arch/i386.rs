@@ -8,7 +8,7 @@ use std::sync::Arc;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
-use super::{Abi, SyscallRequest, Trap, MMAP_TOP_32};
+use super::{Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
 use crate::machine::{self, Engine};
 use crate::mem::{
     AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder,
@@ -90,42 +90,26 @@ fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
     Outcome::Value(0)
 }
 
+const INFO: AbiInfo = AbiInfo {
+    name: "i386",
+    elf_machine: goblin::elf::header::EM_386,
+    is_64bit: false,
+    endian: Endian::Little,
+    unicorn: (Arch::X86, Mode::MODE_32),
+    layout: Layout {
+        mmap_top: MMAP_TOP_32,
+        mmap_bottom: 0x1_0000,
+    },
+    stack_top: 0xbf00_0000,
+    pie_base: 0x5655_5000,
+    platform: "i686",
+    hwcap: super::x86_64::X86_HWCAP,
+    uname_machine: "i686",
+};
+
 impl Abi for I386 {
-    fn name(&self) -> &'static str {
-        "i386"
-    }
-    fn elf_machine(&self) -> u16 {
-        goblin::elf::header::EM_386
-    }
-    fn is_64bit(&self) -> bool {
-        false
-    }
-    fn endian(&self) -> Endian {
-        Endian::Little
-    }
-    fn unicorn(&self) -> (Arch, Mode) {
-        (Arch::X86, Mode::MODE_32)
-    }
-    fn layout(&self) -> Layout {
-        Layout {
-            mmap_top: MMAP_TOP_32,
-            mmap_bottom: 0x1_0000,
-        }
-    }
-    fn stack_top(&self) -> u64 {
-        0xbf00_0000
-    }
-    fn pie_base(&self) -> u64 {
-        0x5655_5000
-    }
-    fn platform(&self) -> &'static str {
-        "i686"
-    }
-    fn hwcap(&self) -> u64 {
-        super::x86_64::X86_64.hwcap()
-    }
-    fn uname_machine(&self) -> &'static str {
-        "i686"
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()

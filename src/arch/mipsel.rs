@@ -8,7 +8,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{Mips32CpuModel, RegisterMIPS};
 
-use super::{translate_bits, Abi, SyscallRequest, Trap, TLB_STAGGER};
+use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout, StructBuilder};
 use crate::syscall::types::Stat;
@@ -152,42 +152,26 @@ fn rdhwr_ulr_target(insn: u32) -> Option<i32> {
     (insn & 0xffe0_ffff == 0x7c00_e83b).then_some(((insn >> 16) & 0x1f) as i32)
 }
 
+const INFO: AbiInfo = AbiInfo {
+    name: "mipsel",
+    elf_machine: goblin::elf::header::EM_MIPS,
+    is_64bit: false,
+    endian: Endian::Little,
+    unicorn: (Arch::MIPS, Mode::MIPS32),
+    layout: Layout {
+        mmap_top: 0x7000_0000 - TLB_STAGGER,
+        mmap_bottom: 0x1_0000,
+    },
+    stack_top: 0x7fff_0000,
+    pie_base: 0x5555_0000,
+    platform: "mips",
+    hwcap: 0,
+    uname_machine: "mips",
+};
+
 impl Abi for Mipsel {
-    fn name(&self) -> &'static str {
-        "mipsel"
-    }
-    fn elf_machine(&self) -> u16 {
-        goblin::elf::header::EM_MIPS
-    }
-    fn is_64bit(&self) -> bool {
-        false
-    }
-    fn endian(&self) -> Endian {
-        Endian::Little
-    }
-    fn unicorn(&self) -> (Arch, Mode) {
-        (Arch::MIPS, Mode::MIPS32)
-    }
-    fn layout(&self) -> Layout {
-        Layout {
-            mmap_top: 0x7000_0000 - TLB_STAGGER,
-            mmap_bottom: 0x1_0000,
-        }
-    }
-    fn stack_top(&self) -> u64 {
-        0x7fff_0000
-    }
-    fn pie_base(&self) -> u64 {
-        0x5555_0000
-    }
-    fn platform(&self) -> &'static str {
-        "mips"
-    }
-    fn hwcap(&self) -> u64 {
-        0
-    }
-    fn uname_machine(&self) -> &'static str {
-        "mips"
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()

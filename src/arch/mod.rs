@@ -38,26 +38,64 @@ pub struct Trap {
     pub signal: i32,
 }
 
-pub trait Abi: Sync {
+/// What describes an architecture as plain data.
+pub struct AbiInfo {
     /// Name as QEMU and Linux use it (`x86_64`).
-    fn name(&self) -> &'static str;
-    fn elf_machine(&self) -> u16;
-    fn is_64bit(&self) -> bool;
-    fn endian(&self) -> Endian;
-    fn unicorn(&self) -> (Arch, Mode);
-    /// Where mmap(NULL) allocations and the stack go.
-    fn layout(&self) -> Layout;
-    fn stack_top(&self) -> u64;
+    pub name: &'static str,
+    pub elf_machine: u16,
+    pub is_64bit: bool,
+    pub endian: Endian,
+    pub unicorn: (Arch, Mode),
+    /// Where mmap(NULL) allocations go.
+    pub layout: Layout,
+    pub stack_top: u64,
     /// Load address of a position-independent executable.
-    fn pie_base(&self) -> u64;
-    /// AT_PLATFORM string and AT_HWCAP / AT_HWCAP2 bits for the CPU model used.
-    fn platform(&self) -> &'static str;
-    fn hwcap(&self) -> u64;
+    pub pie_base: u64,
+    /// AT_PLATFORM string and AT_HWCAP bits for the CPU model used.
+    pub platform: &'static str,
+    pub hwcap: u64,
+    /// uname's machine field.
+    pub uname_machine: &'static str,
+}
+
+pub trait Abi: Sync {
+    fn info(&self) -> &'static AbiInfo;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    fn elf_machine(&self) -> u16 {
+        self.info().elf_machine
+    }
+    fn is_64bit(&self) -> bool {
+        self.info().is_64bit
+    }
+    fn endian(&self) -> Endian {
+        self.info().endian
+    }
+    fn unicorn(&self) -> (Arch, Mode) {
+        self.info().unicorn
+    }
+    fn layout(&self) -> Layout {
+        self.info().layout
+    }
+    fn stack_top(&self) -> u64 {
+        self.info().stack_top
+    }
+    fn pie_base(&self) -> u64 {
+        self.info().pie_base
+    }
+    fn platform(&self) -> &'static str {
+        self.info().platform
+    }
+    fn hwcap(&self) -> u64 {
+        self.info().hwcap
+    }
     fn hwcap2(&self) -> u64 {
         0
     }
-    /// uname's machine field.
-    fn uname_machine(&self) -> &'static str;
+    fn uname_machine(&self) -> &'static str {
+        self.info().uname_machine
+    }
 
     fn syscall_table(&self) -> &'static SyscallTable;
 

@@ -5,7 +5,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
-use super::{Abi, SyscallRequest, Trap, TLB_STAGGER};
+use super::{Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout};
 use crate::syscall::types::{encode_stat_generic64, Stat};
@@ -36,44 +36,34 @@ fn x(n: i32) -> i32 {
 const A0: i32 = 10;
 const A7: i32 = 17;
 
+/// One bit per single-letter extension: I, M, A, F, D, C.
+const RISCV_HWCAP: u64 = {
+    const fn bit(c: u8) -> u64 {
+        1 << (c - b'a')
+    }
+    bit(b'i') | bit(b'm') | bit(b'a') | bit(b'f') | bit(b'd') | bit(b'c')
+};
+
+const INFO: AbiInfo = AbiInfo {
+    name: "riscv64",
+    elf_machine: goblin::elf::header::EM_RISCV,
+    is_64bit: true,
+    endian: Endian::Little,
+    unicorn: (Arch::RISCV, Mode::RISCV64),
+    layout: Layout {
+        mmap_top: 0x3f_f000_0000 - TLB_STAGGER,
+        mmap_bottom: 0x1_0000,
+    },
+    stack_top: 0x3f_ffff_f000,
+    pie_base: 0x2a_aaaa_a000,
+    platform: "riscv64",
+    hwcap: RISCV_HWCAP,
+    uname_machine: "riscv64",
+};
+
 impl Abi for Riscv64 {
-    fn name(&self) -> &'static str {
-        "riscv64"
-    }
-    fn elf_machine(&self) -> u16 {
-        goblin::elf::header::EM_RISCV
-    }
-    fn is_64bit(&self) -> bool {
-        true
-    }
-    fn endian(&self) -> Endian {
-        Endian::Little
-    }
-    fn unicorn(&self) -> (Arch, Mode) {
-        (Arch::RISCV, Mode::RISCV64)
-    }
-    fn layout(&self) -> Layout {
-        Layout {
-            mmap_top: 0x3f_f000_0000 - TLB_STAGGER,
-            mmap_bottom: 0x1_0000,
-        }
-    }
-    fn stack_top(&self) -> u64 {
-        0x3f_ffff_f000
-    }
-    fn pie_base(&self) -> u64 {
-        0x2a_aaaa_a000
-    }
-    fn platform(&self) -> &'static str {
-        "riscv64"
-    }
-    fn hwcap(&self) -> u64 {
-        // One bit per single-letter extension: I, M, A, F, D, C.
-        let bit = |c: u8| 1u64 << (c - b'a');
-        bit(b'i') | bit(b'm') | bit(b'a') | bit(b'f') | bit(b'd') | bit(b'c')
-    }
-    fn uname_machine(&self) -> &'static str {
-        "riscv64"
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()

@@ -4,7 +4,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
-use super::{Abi, SyscallRequest, MMAP_TOP_64};
+use super::{Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Layout, StructBuilder};
 use crate::syscall::types::Stat;
@@ -34,43 +34,29 @@ pub(crate) fn signal_for_interrupt(intno: u32) -> i32 {
     }
 }
 
+/// CPUID.1:EDX of the emulated CPU (fpu, tsc, cx8, cmov, mmx, fxsr, sse, sse2).
+pub(crate) const X86_HWCAP: u64 = 0x078b_fbfd;
+
+const INFO: AbiInfo = AbiInfo {
+    name: "x86_64",
+    elf_machine: goblin::elf::header::EM_X86_64,
+    is_64bit: true,
+    endian: Endian::Little,
+    unicorn: (Arch::X86, Mode::MODE_64),
+    layout: Layout {
+        mmap_top: MMAP_TOP_64,
+        mmap_bottom: 0x1_0000,
+    },
+    stack_top: 0x7fff_ffff_f000,
+    pie_base: 0x5555_5555_4000,
+    platform: "x86_64",
+    hwcap: X86_HWCAP,
+    uname_machine: "x86_64",
+};
+
 impl Abi for X86_64 {
-    fn name(&self) -> &'static str {
-        "x86_64"
-    }
-    fn elf_machine(&self) -> u16 {
-        goblin::elf::header::EM_X86_64
-    }
-    fn is_64bit(&self) -> bool {
-        true
-    }
-    fn endian(&self) -> Endian {
-        Endian::Little
-    }
-    fn unicorn(&self) -> (Arch, Mode) {
-        (Arch::X86, Mode::MODE_64)
-    }
-    fn layout(&self) -> Layout {
-        Layout {
-            mmap_top: MMAP_TOP_64,
-            mmap_bottom: 0x1_0000,
-        }
-    }
-    fn stack_top(&self) -> u64 {
-        0x7fff_ffff_f000
-    }
-    fn pie_base(&self) -> u64 {
-        0x5555_5555_4000
-    }
-    fn platform(&self) -> &'static str {
-        "x86_64"
-    }
-    fn hwcap(&self) -> u64 {
-        // CPUID.1:EDX of the emulated CPU (fpu, tsc, cx8, cmov, mmx, fxsr, sse, sse2).
-        0x078b_fbfd
-    }
-    fn uname_machine(&self) -> &'static str {
-        "x86_64"
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()

@@ -156,6 +156,7 @@ impl std::fmt::Display for Fault {
 pub type MemResult<T> = Result<T, Fault>;
 
 /// Top of the area where the guest's mmap(NULL) allocations go (downwards).
+#[derive(Clone, Copy, Debug)]
 pub struct Layout {
     pub mmap_top: u64,
     pub mmap_bottom: u64,
