@@ -165,6 +165,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let execfn = cfg.program.clone().into_os_string().into_vec();
     let stack = loader::build_stack(abi, &mut process.mem, &image, &execfn, &argv, &envp)
         .map_err(|e| SetupError(e.0))?;
+    process.auxv = stack.auxv.clone();
 
     let hypertrace_enabled = cfg.trace_events.is_enabled("guest_hypertrace");
     let machine = Machine::new(

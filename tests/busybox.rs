@@ -164,3 +164,56 @@ fn busybox_applets_match_qemu() {
     }
     assert_eq!(checked, APPLETS.len());
 }
+
+/// /proc/self/maps and /proc/self/auxv describe the guest, not ht-user.
+#[test]
+fn proc_self_describes_the_guest() {
+    let Some(bb) = busybox() else { return };
+    let out = ht(Vec::<&str>::new())
+        .arg(&bb)
+        .args(["cat", "/proc/self/maps"])
+        .output()
+        .expect("run ht-user");
+    assert_eq!(out.status.code(), Some(0));
+    let maps = String::from_utf8_lossy(&out.stdout);
+    assert!(maps.lines().any(|l| l.ends_with("[stack]")), "{maps}");
+    assert!(maps.lines().any(|l| l.ends_with("[heap]")), "{maps}");
+    assert!(!maps.contains("ht-user") && !maps.contains(".so"), "{maps}");
+    // Each line: start-end perms offset dev inode [name], sorted and disjoint.
+    let mut last_end = 0u64;
+    for line in maps.lines() {
+        let range = line.split_whitespace().next().unwrap();
+        let (start, end) = range.split_once('-').unwrap();
+        let (start, end) = (
+            u64::from_str_radix(start, 16).unwrap(),
+            u64::from_str_radix(end, 16).unwrap(),
+        );
+        assert!(start < end && start >= last_end, "{maps}");
+        last_end = end;
+    }
+
+    let out = ht(Vec::<&str>::new())
+        .arg(&bb)
+        .args(["cat", "/proc/self/auxv"])
+        .output()
+        .expect("run ht-user");
+    assert_eq!(out.status.code(), Some(0));
+    let word = if matches!(arch().as_str(), "x86_64" | "aarch64" | "riscv64") {
+        8
+    } else {
+        4
+    };
+    let words: Vec<u64> = out
+        .stdout
+        .chunks(word)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b[..word].copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+        .collect();
+    assert_eq!(words.len() % 2, 0);
+    let pairs: Vec<(u64, u64)> = words.chunks(2).map(|p| (p[0], p[1])).collect();
+    assert_eq!(pairs.last(), Some(&(0, 0)), "auxv ends with AT_NULL");
+    assert!(pairs.contains(&(6, 4096)), "AT_PAGESZ: {pairs:?}");
+}

@@ -3,6 +3,7 @@
 //! program break, signal dispositions and identity.
 
 mod fdtable;
+pub mod procfs;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub struct Process {
     pub unsupported_seen: HashSet<u64>,
     /// Soft/hard limits the guest set with setrlimit, by resource.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The auxiliary vector given at start (for /proc/self/auxv).
+    pub auxv: Vec<(u64, u64)>,
 }
 
 impl Process {
@@ -60,6 +63,7 @@ impl Process {
             control_file: None,
             unsupported_seen: HashSet::new(),
             rlimits: Vec::new(),
+            auxv: Vec::new(),
         })
     }
 

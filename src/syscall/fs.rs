@@ -147,6 +147,9 @@ pub fn readv(p: &mut Process, a: &[u64; 6]) -> SysResult {
 pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> SysResult {
     let dir = dirfd(p, dir)?;
     let path = read_path(p, path)?;
+    if let Some(contents) = crate::kernel::procfs::synthetic_file(p, path.as_bytes()) {
+        return open_generated(p, &contents, p.abi.open_flags_to_host(flags));
+    }
     let flags = p.abi.open_flags_to_host(flags);
     // SAFETY: path is NUL-terminated; the result is checked.
     let rc = unsafe {
@@ -162,6 +165,44 @@ pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> Sy
     let host = unsafe { OwnedFd::from_raw_fd(rc) };
     let fd = p.fds.insert(host, flags & libc::O_CLOEXEC != 0, 0)?;
     Ok(fd as u64)
+}
+
+/// A descriptor reading `contents` from the start (an anonymous memfd).
+fn open_generated(p: &mut Process, contents: &[u8], flags: i32) -> SysResult {
+    // SAFETY: the name is a NUL-terminated literal; the result is checked.
+    let rc = unsafe { libc::memfd_create(c"ht-user-proc".as_ptr(), libc::MFD_CLOEXEC) };
+    check_int(rc)?;
+    // SAFETY: rc is a fresh descriptor we now own.
+    let host = unsafe { OwnedFd::from_raw_fd(rc) };
+    let mut file = std::fs::File::from(host);
+    std::io::Write::write_all(&mut file, contents)?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+    let fd = p.fds.insert(file.into(), flags & libc::O_CLOEXEC != 0, 0)?;
+    Ok(fd as u64)
+}
+
+/// sendfile(out, in, offset*, count): the host copies between the two
+/// descriptors; `offset` (a 64-bit value) is read and updated if given.
+pub fn sendfile(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (out_fd, in_fd) = (p.fds.raw(a[0])?, p.fds.raw(a[1])?);
+    let count = (a[3] as usize).min(IO_CHUNK);
+    let mut offset = if a[2] != 0 {
+        Some(p.mem.read_u64(a[2])? as i64)
+    } else {
+        None
+    };
+    if a[2] != 0 {
+        p.mem.check_writable(a[2], 8)?;
+    }
+    let off_ptr = offset
+        .as_mut()
+        .map_or(std::ptr::null_mut(), |o| o as *mut i64);
+    // SAFETY: both descriptors are ours; off_ptr is null or our i64.
+    let n = check(unsafe { libc::sendfile(out_fd, in_fd, off_ptr, count) } as libc::c_long)?;
+    if let Some(o) = offset {
+        p.mem.write_u64(a[2], o as u64)?;
+    }
+    Ok(n)
 }
 
 pub fn close(p: &mut Process, a: &[u64; 6]) -> SysResult {

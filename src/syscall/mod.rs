@@ -153,7 +153,7 @@ syscall_set! {
     clock_nanosleep_time64, futex_time64, ppoll_time64, utimensat_time64,
     // Architecture-private calls, handled by the Abi.
     set_tls, cacheflush, set_thread_area,
-    setuid, setgid, getgroups, chown, fchown, lchown, fchownat,
+    setuid, setgid, getgroups, chown, fchown, lchown, fchownat, sendfile,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
@@ -167,6 +167,9 @@ fn canonical_name(name: &str, is_64bit: bool, id32: bool) -> &str {
     match (name, is_64bit) {
         ("fstatat", _) => "newfstatat",
         ("stat" | "fstat" | "lstat" | "fcntl", false) => "",
+        // sendfile64 takes a 64-bit offset; the 32-bit-offset one is refused.
+        ("sendfile", false) => "",
+        ("sendfile64", false) => "sendfile",
         // Where ugetrlimit exists, the old getrlimit reports clipped limits.
         ("getrlimit" | "setrlimit", false) if id32 => "",
         ("stat64", false) => "stat",
@@ -367,6 +370,7 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         ),
         fchownat => fs::fchownat(p, a[0], a[1], a[2], a[3], a[4]),
         fchown => fs::fchown(p, a),
+        sendfile => fs::sendfile(p, a),
         getresuid | getresgid => process::getres(p, sys, a),
         uname => process::uname(p, a),
         sysinfo => process::sysinfo(p, a),

@@ -26,6 +26,7 @@ fn signature(sys: Sys) -> &'static [Arg] {
         read | write => &[Fd, Ptr, Int],
         pread64 | pwrite64 => &[Fd, Ptr, Int, Int],
         readv | writev => &[Fd, Ptr, Int],
+        sendfile => &[Fd, Fd, Ptr, Int],
         open => &[Str, OpenFlags, Oct],
         creat => &[Str, Oct],
         openat => &[DirFd, Str, OpenFlags, Oct],

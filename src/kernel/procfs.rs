@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! /proc files that describe the guest rather than ht-user: opening them
+//! yields generated contents (in a memfd) instead of the host's files.
+
+use super::Process;
+use crate::mem::RegionKind;
+
+/// Contents of a /proc file ht-user answers itself, if `path` is one.
+pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
+    let path = std::str::from_utf8(path).ok()?;
+    let rest = path
+        .strip_prefix("/proc/self/")
+        .or_else(|| path.strip_prefix(&format!("/proc/{}/", p.pid)))
+        .or_else(|| path.strip_prefix("/proc/thread-self/"))?;
+    match rest {
+        "maps" => Some(maps(p)),
+        "auxv" => Some(auxv(p)),
+        _ => None,
+    }
+}
+
+/// The guest's mappings in /proc/PID/maps format, adjacent regions with
+/// the same permissions and name merged as the kernel merges VMAs.
+fn maps(p: &Process) -> Vec<u8> {
+    let mut rows: Vec<(u64, u64, String, String)> = Vec::new();
+    for r in p.mem.regions() {
+        let (name, shared) = match &r.kind {
+            RegionKind::Memory { name } => (name.clone(), name == "/dev/zero (deleted)"),
+            RegionKind::HypertraceControl => ("[hypertrace control]".to_string(), true),
+        };
+        let perms = format!("{}{}", r.perms, if shared { 's' } else { 'p' });
+        match rows.last_mut() {
+            Some(last) if last.1 == r.start && last.2 == perms && last.3 == name => last.1 = r.end,
+            _ => rows.push((r.start, r.end, perms, name)),
+        }
+    }
+    // The kernel pads the name to a fixed column: 25 + 6 * pointer size - 1.
+    let column = 25 + 6 * p.word_size() - 1;
+    let mut out = String::new();
+    for (start, end, perms, name) in rows {
+        let mut line = format!("{start:08x}-{end:08x} {perms} 00000000 00:00 0");
+        if !name.is_empty() {
+            while line.len() < column {
+                line.push(' ');
+            }
+            line.push_str(&name);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// The auxiliary vector the process started with, AT_NULL included.
+fn auxv(p: &Process) -> Vec<u8> {
+    let enc = p.mem.encoder();
+    let mut out = Vec::new();
+    for (k, v) in p.auxv.iter().chain(std::iter::once(&(0, 0))) {
+        for w in [*k, *v] {
+            if p.word_size() == 8 {
+                out.extend_from_slice(&enc.u64(w));
+            } else {
+                out.extend_from_slice(&enc.u32(w as u32));
+            }
+        }
+    }
+    out
+}
