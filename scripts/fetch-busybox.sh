@@ -22,12 +22,14 @@ sudo_cmd=()
 native=$(dpkg --print-architecture)
 if [ "$deb" != "$native" ] && ! dpkg --print-foreign-architectures | grep -qx "$deb"; then
     "${sudo_cmd[@]}" dpkg --add-architecture "$deb"
-    "${sudo_cmd[@]}" apt-get update -qq
+    # A mirror that misses one index (seen with a security suite) must not
+    # stop the download from the main archive: the download below decides.
+    "${sudo_cmd[@]}" apt-get update -qq || echo "fetch-busybox.sh: apt-get update reported errors" >&2
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! (cd "$work" && apt-get download -qq "busybox-static:$deb" >/dev/null 2>&1); then
-    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get update -qq || echo "fetch-busybox.sh: apt-get update reported errors" >&2
     (cd "$work" && apt-get download -qq "busybox-static:$deb")
 fi
 dpkg -x "$work"/busybox-static_*.deb "$work/root"
