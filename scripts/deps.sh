@@ -14,6 +14,6 @@ if ((${#missing[@]})); then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
     export DEBIAN_FRONTEND=noninteractive
-    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get update -qq || echo "deps.sh: apt-get update reported errors; installing anyway" >&2
     "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
