@@ -108,11 +108,6 @@ impl FdTable {
         let fd = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
         self.entries.remove(&fd).map(|_| ()).ok_or(Errno::EBADF)
     }
-
-    /// Guest descriptor whose host descriptor is `raw` (for readlink of /proc/self/fd).
-    pub fn guest_numbers(&self) -> impl Iterator<Item = i32> + '_ {
-        self.entries.keys().copied()
-    }
 }
 
 #[cfg(test)]

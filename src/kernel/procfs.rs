@@ -5,14 +5,23 @@
 use super::Process;
 use crate::mem::RegionKind;
 
+/// The part after `/proc/self/` (or `/proc/PID/`, `/proc/thread-self/`)
+/// of a path about the guest process itself.
+fn self_entry<'a>(p: &Process, path: &'a [u8]) -> Option<&'a str> {
+    let path = std::str::from_utf8(path).ok()?;
+    path.strip_prefix("/proc/self/")
+        .or_else(|| path.strip_prefix(&format!("/proc/{}/", p.pid)))
+        .or_else(|| path.strip_prefix("/proc/thread-self/"))
+}
+
+/// Whether `path` names the guest's executable (`/proc/self/exe`).
+pub fn is_self_exe(p: &Process, path: &[u8]) -> bool {
+    self_entry(p, path) == Some("exe")
+}
+
 /// Contents of a /proc file ht-user answers itself, if `path` is one.
 pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
-    let path = std::str::from_utf8(path).ok()?;
-    let rest = path
-        .strip_prefix("/proc/self/")
-        .or_else(|| path.strip_prefix(&format!("/proc/{}/", p.pid)))
-        .or_else(|| path.strip_prefix("/proc/thread-self/"))?;
-    match rest {
+    match self_entry(p, path)? {
         "maps" => Some(maps(p)),
         "auxv" => Some(auxv(p)),
         _ => None,

@@ -348,12 +348,6 @@ impl AddressSpace {
         self.regions.range(start..end).map(|(k, _)| *k).collect()
     }
 
-    /// Host memory behind one region, as (region start, host pointer, length).
-    pub fn backing_of(&self, addr: u64) -> Option<(Arc<HostMapping>, usize, u64)> {
-        let r = self.region_at(addr)?;
-        Some((r.backing.clone()?, r.backing_offset, r.len()))
-    }
-
     // ---- checked access -------------------------------------------------
 
     /// Visits the host bytes behind `[addr, addr+len)`, region by region,
@@ -389,13 +383,23 @@ impl AddressSpace {
     }
 
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
+        self.read_with(addr, buf, Perms::R)
+    }
+
+    fn read_with(&self, addr: u64, buf: &mut [u8], need: Perms) -> MemResult<()> {
         let len = buf.len();
-        self.for_each_chunk(addr, len, Perms::R, |host, done, n| {
+        self.for_each_chunk(addr, len, need, |host, done, n| {
             // SAFETY: `host` points at `n` bytes of a live HostMapping that
             // the region holds (checked by for_each_chunk); `buf` is a
             // distinct Rust allocation, so the ranges cannot overlap.
             unsafe { std::ptr::copy_nonoverlapping(host, buf[done..].as_mut_ptr(), n) }
         })
+    }
+
+    /// Reads ignoring the guest's read permission (moving a mapping's
+    /// contents); the pages must still be mapped.
+    pub fn read_privileged(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
+        self.read_with(addr, buf, Perms::NONE)
     }
 
     pub fn write(&mut self, addr: u64, data: &[u8]) -> MemResult<()> {

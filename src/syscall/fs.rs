@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use super::types::{encode_statx, Stat};
 use super::{Errno, Sys, SysResult};
 use crate::kernel::dup_host;
-use crate::kernel::Process;
+use crate::kernel::{procfs, Process};
 use crate::mem::StructBuilder;
 
 /// The most a single read or write moves at once (a short count is legal).
@@ -34,7 +34,7 @@ pub fn read_path(p: &Process, addr: u64) -> Result<CString, Errno> {
     if bytes.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    if bytes == b"/proc/self/exe" || bytes == format!("/proc/{}/exe", p.pid).as_bytes() {
+    if procfs::is_self_exe(p, &bytes) {
         return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
     }
     CString::new(bytes).map_err(|_| Errno::EINVAL)
@@ -147,7 +147,7 @@ pub fn readv(p: &mut Process, a: &[u64; 6]) -> SysResult {
 pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> SysResult {
     let dir = dirfd(p, dir)?;
     let path = read_path(p, path)?;
-    if let Some(contents) = crate::kernel::procfs::synthetic_file(p, path.as_bytes()) {
+    if let Some(contents) = procfs::synthetic_file(p, path.as_bytes()) {
         return open_generated(p, &contents, p.abi.open_flags_to_host(flags));
     }
     let flags = p.abi.open_flags_to_host(flags);
@@ -586,19 +586,18 @@ pub fn readlinkat(p: &mut Process, dir: u64, path: u64, buf: u64, size: u64) -> 
     if size == 0 || (size as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let target: Vec<u8> =
-        if raw == b"/proc/self/exe" || raw == format!("/proc/{}/exe", p.pid).as_bytes() {
-            p.exe_path.as_os_str().as_bytes().to_vec()
-        } else {
-            let path = CString::new(raw).map_err(|_| Errno::EINVAL)?;
-            let mut out = vec![0u8; PATH_MAX];
-            // SAFETY: readlinkat writes at most PATH_MAX bytes into `out`.
-            let n = check(unsafe {
-                libc::readlinkat(dir, path.as_ptr(), out.as_mut_ptr().cast(), out.len())
-            } as libc::c_long)?;
-            out.truncate(n as usize);
-            out
-        };
+    let target: Vec<u8> = if procfs::is_self_exe(p, &raw) {
+        p.exe_path.as_os_str().as_bytes().to_vec()
+    } else {
+        let path = CString::new(raw).map_err(|_| Errno::EINVAL)?;
+        let mut out = vec![0u8; PATH_MAX];
+        // SAFETY: readlinkat writes at most PATH_MAX bytes into `out`.
+        let n = check(unsafe {
+            libc::readlinkat(dir, path.as_ptr(), out.as_mut_ptr().cast(), out.len())
+        } as libc::c_long)?;
+        out.truncate(n as usize);
+        out
+    };
     let n = target.len().min(size as usize);
     p.mem.write(buf, &target[..n])?;
     Ok(n as u64)

@@ -298,7 +298,7 @@ pub fn mremap(p: &mut Process, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let mut contents = vec![0u8; old_len.min(new_len) as usize];
-    read_ignoring_perms(p, old, &mut contents)?;
+    p.mem.read_privileged(old, &mut contents)?;
     let host = HostMapping::anonymous(new_len as usize).map_err(|_| Errno::ENOMEM)?;
     p.mem.unmap(old, old_len);
     p.mem.map(
@@ -312,23 +312,6 @@ pub fn mremap(p: &mut Process, a: &[u64; 6]) -> SysResult {
     );
     p.mem.write_privileged(target, &contents)?;
     Ok(target)
-}
-
-/// Copies guest bytes regardless of the guest's read permission.
-fn read_ignoring_perms(p: &Process, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-    let (backing, offset, _) = p.mem.backing_of(addr).ok_or(Errno::EFAULT)?;
-    let region_start = p
-        .mem
-        .region_at(addr)
-        .map(|r| r.start)
-        .ok_or(Errno::EFAULT)?;
-    let from = offset + (addr - region_start) as usize;
-    if from + buf.len() > backing.len() {
-        return Err(Errno::EFAULT);
-    }
-    // SAFETY: the range lies within the backing mapping (checked above).
-    unsafe { std::ptr::copy_nonoverlapping(backing.ptr_at(from), buf.as_mut_ptr(), buf.len()) };
-    Ok(())
 }
 
 pub fn msync(p: &mut Process, a: &[u64; 6]) -> SysResult {

@@ -432,13 +432,19 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
         p.mem.write_u64(old + 8, current.1)?;
     }
     if let Some((cur, max)) = new_limits {
-        if cur > max {
-            return Err(Errno::EINVAL);
-        }
-        // Recorded for the guest's view; ht-user's own limits are untouched.
-        p.rlimits.retain(|r| u64::from(r.0) != resource);
-        p.rlimits.push((resource as u32, cur, max));
+        set_rlimit(p, resource, cur, max)?;
     }
+    Ok(0)
+}
+
+/// Records a limit for the guest's view; ht-user's own limits are untouched.
+fn set_rlimit(p: &mut Process, resource: u64, cur: u64, max: u64) -> SysResult {
+    current_rlimit(p, resource)?; // validates `resource`
+    if cur > max {
+        return Err(Errno::EINVAL);
+    }
+    p.rlimits.retain(|r| u64::from(r.0) != resource);
+    p.rlimits.push((resource as u32, cur, max));
     Ok(0)
 }
 
@@ -462,13 +468,7 @@ pub fn rlimit_words(
                 v
             }
         };
-        // Recorded the same way prlimit64 records it.
-        let scratch = (widen(cur), widen(max));
-        if scratch.0 > scratch.1 {
-            return Err(Errno::EINVAL);
-        }
-        p.rlimits.retain(|r| u64::from(r.0) != resource);
-        p.rlimits.push((resource as u32, scratch.0, scratch.1));
+        set_rlimit(p, resource, widen(cur), widen(max))?;
     }
     if let Some(addr) = old {
         let (cur, max) = current_rlimit(p, resource)?;
