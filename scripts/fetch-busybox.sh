@@ -34,5 +34,7 @@ if ! (cd "$work" && apt-get download -qq "busybox-static:$deb" >/dev/null 2>&1);
 fi
 dpkg -x "$work"/busybox-static_*.deb "$work/root"
 mkdir -p "$dest"
-cp "$work/root/bin/busybox" "$dest/busybox"
+# Install with a rename: a program already running the old file keeps it.
+cp "$work/root/bin/busybox" "$dest/.busybox.$$"
+mv -f "$dest/.busybox.$$" "$dest/busybox"
 echo "fetched busybox-static:$deb into $dest" >&2

@@ -58,7 +58,14 @@ const APPLETS: &[&[&str]] = &[
 const TEXT: &str = "b 2 xax\na 10 yay\nc 1 zaz\na 10 yay\n";
 
 /// Debian's busybox for the architecture under test, fetched if missing.
+/// Fetched once per test binary: tests run in parallel, and a second fetch
+/// must not replace the file under a guest that is running it.
 fn busybox() -> Option<PathBuf> {
+    static FETCHED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FETCHED.get_or_init(fetch_busybox).clone()
+}
+
+fn fetch_busybox() -> Option<PathBuf> {
     let arch = arch();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = root.join("target/busybox").join(&arch).join("busybox");
