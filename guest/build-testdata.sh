@@ -99,6 +99,7 @@ build events       "$MUSL_CC" events.c "$LIB" -lpthread
 build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
 build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
+build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 # Position-independent static executable (loaded at a chosen base).
 # Some cross toolchains lack the static-PIE start file (rcrt1.o): skip it there.

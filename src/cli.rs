@@ -62,6 +62,14 @@ struct Cli {
     #[arg(long)]
     strace: bool,
 
+    /// Internal (a guest's execve): the pid of the run's first ht-user.
+    #[arg(long = "ht-root-pid", hide = true)]
+    ht_root_pid: Option<u32>,
+
+    /// Internal (a guest's execve): guest descriptors passed on, GUEST:HOST,...
+    #[arg(long = "ht-fds", hide = true)]
+    ht_fds: Option<String>,
+
     /// The guest executable.
     #[arg(value_name = "PROGRAM")]
     program: PathBuf,
@@ -154,6 +162,87 @@ fn env_edits(normalised: &[OsString]) -> Vec<(bool, String)> {
     edits
 }
 
+/// The options of normalised arguments to give an ht-user that runs a
+/// program the guest executes: paths absolute (the guest may have changed
+/// directory), without -E, -U and -0 (the guest's execve gives argv and
+/// environment) and without the internal ones.
+fn exec_options(
+    normalised: &[OsString],
+    hypertrace: Option<&ChannelOptions>,
+    log_file: Option<&PathBuf>,
+) -> Vec<OsString> {
+    let abs = |v: &str| -> OsString {
+        if v.is_empty() {
+            return OsString::new();
+        }
+        std::path::absolute(v)
+            .map(PathBuf::into_os_string)
+            .unwrap_or_else(|_| v.into())
+    };
+    let mut out = Vec::new();
+    let mut saw_log = false;
+    for arg in normalised.iter().skip(1) {
+        let Some(text) = arg.to_str() else { break };
+        if text == "--" {
+            break;
+        }
+        let long = text.starts_with("--");
+        let bare = text.trim_start_matches('-');
+        // Short options may carry their value attached (`-Dfile`, `-D=file`).
+        let (name, value) = if long || bare.is_empty() {
+            match bare.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (bare, None),
+            }
+        } else {
+            let (n, rest) = bare.split_at(bare.chars().next().map_or(0, char::len_utf8));
+            let rest = rest.strip_prefix('=').unwrap_or(rest);
+            (n, (!rest.is_empty()).then_some(rest))
+        };
+        match (name, value) {
+            ("E" | "U" | "0" | "ht-root-pid" | "ht-fds", _) => {}
+            ("hypertrace", _) => {
+                if let Some(h) = hypertrace {
+                    let mut o = OsString::from("--hypertrace=path=");
+                    o.push(abs(&h.base.to_string_lossy()));
+                    o.push(format!(",max-clients={},args={}", h.max_clients, h.args));
+                    out.push(o);
+                }
+            }
+            ("D" | "L", Some(v)) => {
+                saw_log |= name == "D";
+                let mut o = OsString::from(format!("-{name}="));
+                o.push(abs(v));
+                out.push(o);
+            }
+            ("trace-file", Some(v)) => {
+                let mut o = OsString::from("--trace-file=");
+                o.push(abs(v));
+                out.push(o);
+            }
+            ("trace", Some(v)) => {
+                let mut o = OsString::from("--trace=");
+                match v.strip_prefix("events=") {
+                    Some(file) => {
+                        o.push("events=");
+                        o.push(abs(file));
+                    }
+                    None => o.push(v),
+                }
+                out.push(o);
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    // A log named by QEMU_LOG_FILENAME must not move with the directory.
+    if let (false, Some(p)) = (saw_log, log_file) {
+        let mut o = OsString::from("-D=");
+        o.push(abs(&p.to_string_lossy()));
+        out.push(o);
+    }
+    out
+}
+
 fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
@@ -222,8 +311,18 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let _sysroot = cli
         .ld_prefix
         .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from));
+    let inherited_fds = cli
+        .ht_fds
+        .as_deref()
+        .map(crate::kernel::exec::parse_fds)
+        .transpose()
+        .map_err(bad)?;
+    let exec_options = exec_options(&normalised, hypertrace.as_ref(), log_file.as_ref());
     Ok((
         RunConfig {
+            root_pid: cli.ht_root_pid,
+            inherited_fds,
+            exec_options,
             program: cli.program,
             argv,
             env,

@@ -6,9 +6,10 @@ use unicorn_engine::Unicorn;
 
 use crate::arch::{Abi, Trap};
 use crate::hypertrace::Channel;
+use crate::kernel::fork::Lineage;
 use crate::kernel::Process;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome};
-use crate::trace::{EventRecord, Recorder};
+use crate::trace::{EventRecord, Recorder, Writer};
 
 pub type Engine<'a> = Unicorn<'a, Machine>;
 
@@ -34,6 +35,10 @@ pub struct Machine {
     pub process: Process,
     pub hypertrace: Option<Channel>,
     pub recorder: Option<Recorder>,
+    /// The writer thread `recorder` feeds (replaced in a forked child).
+    pub writer: Option<Writer>,
+    /// What forked children and executed programs need from the run.
+    pub lineage: Lineage,
     /// Whether the `guest_hypertrace` trace event is enabled.
     pub hypertrace_enabled: bool,
     pub strace: bool,
@@ -54,7 +59,8 @@ impl Machine {
         abi: &'static dyn Abi,
         process: Process,
         hypertrace: Option<Channel>,
-        recorder: Recorder,
+        (recorder, writer): (Recorder, Writer),
+        lineage: Lineage,
         hypertrace_enabled: bool,
         strace: bool,
     ) -> Self {
@@ -64,6 +70,8 @@ impl Machine {
             process,
             hypertrace,
             recorder: Some(recorder),
+            writer: Some(writer),
+            lineage,
             hypertrace_enabled,
             strace,
             stop: None,
@@ -123,10 +131,13 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     let sys = abi.syscall_table().lookup(req.nr);
     // Events recorded so far reach the log before anything this call prints.
     uc.get_data_mut().recorder().sync();
-    let outcome = match (abi.arch_syscall(uc, req.nr, sys, &req.args), sys) {
-        (Some(o), _) => o,
-        (None, Some(sys)) => syscall::dispatch(&mut uc.get_data_mut().process, sys, &req.args),
-        (None, None) => Outcome::Error(Errno::ENOSYS),
+    let outcome = match crate::kernel::fork::process_call(uc, sys, &req.args) {
+        Some(o) => o,
+        None => match (abi.arch_syscall(uc, req.nr, sys, &req.args), sys) {
+            (Some(o), _) => o,
+            (None, Some(sys)) => syscall::dispatch(&mut uc.get_data_mut().process, sys, &req.args),
+            (None, None) => Outcome::Error(Errno::ENOSYS),
+        },
     };
     if let Err(e) = crate::mem::engine::apply_pending(uc) {
         Machine::request_stop(uc, StopReason::Internal(e.to_string()));

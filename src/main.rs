@@ -23,11 +23,19 @@ fn main() {
 }
 
 fn real_main() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == ht_user::kernel::exec::HOST_EXEC_FLAG)
+    {
+        // A guest executed a host program: this is only the trampoline.
+        return ht_user::kernel::exec::host_exec_main(args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("HT_USER_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let (cfg, warnings) = match cli::parse(std::env::args_os().collect()) {
+    let (cfg, warnings) = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
@@ -83,6 +91,16 @@ fn real_main() -> i32 {
             "ht-user: warning: {} stores to the control channel were ignored (client beyond max-clients, or not a 4- or 8-byte aligned store)",
             report.ignored_stores
         );
+    }
+    // A forked child ends as its guest did, so that the guest parent's
+    // wait sees a signal as a signal (as qemu-user does).
+    if ht_user::kernel::fork::is_descendant() {
+        match report.stop {
+            StopReason::Exit(ExitKind::Killed(sig))
+            | StopReason::Fault { signal: sig, .. }
+            | StopReason::Interrupted(sig) => signals::die_by(sig),
+            _ => {}
+        }
     }
     report.exit_status()
 }

@@ -4,8 +4,6 @@
 //! channel files are removed.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -14,6 +12,7 @@ use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::Unicorn;
 
 use crate::hypertrace::{Channel, ChannelOptions};
+use crate::kernel::fork::Lineage;
 use crate::kernel::Process;
 use crate::loader;
 use crate::machine::{Machine, StopReason};
@@ -36,6 +35,14 @@ pub struct RunConfig {
     /// Binary trace destination (`-trace-file`).
     pub trace_file: Option<PathBuf>,
     pub strace: bool,
+    /// Set when an earlier ht-user of the same run executed this one (a
+    /// guest's execve): the pid of the run's first process.
+    pub root_pid: Option<u32>,
+    /// Guest descriptors passed on through execve: (guest, host) pairs.
+    pub inherited_fds: Option<Vec<(i32, i32)>>,
+    /// ht-user options for a guest's execve of a guest program (paths
+    /// made absolute; no -E, -U or -0).
+    pub exec_options: Vec<OsString>,
 }
 
 /// How the run ended and what the trace holds.
@@ -78,12 +85,14 @@ impl std::fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
-fn open_log(path: Option<&PathBuf>) -> Result<Box<dyn Write + Send>, SetupError> {
-    let dup = |fd: std::os::fd::BorrowedFd<'_>| -> Result<Box<dyn Write + Send>, SetupError> {
-        let owned: OwnedFd = fd
-            .try_clone_to_owned()
-            .map_err(|e| SetupError(format!("cannot use the log stream: {e}")))?;
-        Ok(Box::new(File::from(owned)))
+/// The text log stream. A log file is opened for appending, so that the
+/// processes of a run (forked children, executed programs) add their
+/// lines to it; only the first process of a run truncates it.
+fn open_log(path: Option<&PathBuf>, truncate: bool) -> Result<OwnedFd, SetupError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| -> Result<OwnedFd, SetupError> {
+        fd.try_clone_to_owned()
+            .map_err(|e| SetupError(format!("cannot use the log stream: {e}")))
     };
     match path {
         None => dup(std::io::stderr().as_fd()),
@@ -91,8 +100,13 @@ fn open_log(path: Option<&PathBuf>) -> Result<Box<dyn Write + Send>, SetupError>
         // so log lines and guest output interleave instead of overwriting.
         Some(p) if p.as_os_str() == "/dev/stdout" => dup(std::io::stdout().as_fd()),
         Some(p) if p.as_os_str() == "/dev/stderr" => dup(std::io::stderr().as_fd()),
-        Some(p) => File::create(p)
-            .map(|f| Box::new(f) as Box<dyn Write + Send>)
+        Some(p) => std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(truncate)
+            .custom_flags(libc::O_APPEND)
+            .open(p)
+            .map(OwnedFd::from)
             .map_err(|e| SetupError(format!("cannot open log file {}: {e}", p.display()))),
     }
 }
@@ -120,8 +134,14 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
 
-    let log = open_log(cfg.log_file.as_ref())?;
+    let my_pid = std::process::id();
+    let root_pid = cfg.root_pid.unwrap_or(my_pid);
+    let log = open_log(cfg.log_file.as_ref(), cfg.root_pid.is_none())?;
     let channel = match &cfg.hypertrace {
+        // A program executed by a guest of this run uses the run's channel.
+        Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(
+            Channel::adopt(opts, abi.endian(), my_pid == root_pid).map_err(|e| SetupError(e.0))?,
+        ),
         Some(opts) => Some(Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?),
         None => None,
     };
@@ -129,7 +149,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         .as_ref()
         .map_or(0, |c| c.layout.client_args as usize - 1);
     let trace_info = TraceInfo::for_run(
-        std::process::id(),
+        my_pid,
         extra_args as u32 + 1,
         abi.name(),
         &cfg.program,
@@ -137,20 +157,34 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
     );
-    let sink = crate::trace::open_sink(
+    // Children write their binary traces next to it: an absolute path
+    // keeps them there when the guest changes directory.
+    let trace_base = cfg
+        .trace_file
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+    let lineage = Lineage::new(
+        root_pid,
         log,
         cfg.log_file.is_some(),
-        cfg.trace_file.as_deref(),
-        &trace_info,
-    )
-    .map_err(SetupError)?;
-    let (recorder, writer) = Writer::start(sink, extra_args)
+        trace_base,
+        trace_info,
+        extra_args,
+        cfg.exec_options.clone(),
+    );
+    let sink = lineage
+        .open_sink(my_pid, cfg.root_pid.is_some())
+        .map_err(SetupError)?;
+    let recorder_writer = Writer::start(sink, extra_args)
         .map_err(|e| SetupError(format!("cannot start the trace writer: {e}")))?;
 
     let exe_path = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let mut process = Process::new(abi, exe_path.clone())
         .map_err(|e| SetupError(format!("cannot set up the process: {e}")))?;
     process.control_file = channel.as_ref().map(Channel::control_id);
+    if let Some(pairs) = &cfg.inherited_fds {
+        process.fds = crate::kernel::FdTable::from_inherited(pairs);
+    }
 
     let image = loader::load(&info, &bytes, &mut process.mem).map_err(|e| SetupError(e.0))?;
     abi.map_special_pages(&mut process.mem)
@@ -172,7 +206,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         abi,
         process,
         channel,
-        recorder,
+        recorder_writer,
+        lineage,
         hypertrace_enabled,
         cfg.strace,
     );
@@ -242,6 +277,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     }
     let m = uc.get_data_mut();
     let recorder = m.recorder.take().expect("recorder present until shutdown");
+    let writer = m.writer.take().expect("writer present until shutdown");
     let channel = m.hypertrace.take();
     let events_recorded = recorder.events_recorded;
     drop(uc);

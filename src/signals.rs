@@ -12,6 +12,9 @@ use unicorn_engine::unicorn_const::uc_engine;
 
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The watcher's end of the wake pipe (closed by a forked child, whose
+/// watcher thread is gone).
+static WATCH_FD: AtomicI32 = AtomicI32::new(-1);
 static ENGINE: Mutex<Option<EngineHandle>> = Mutex::new(None);
 
 const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -42,17 +45,7 @@ pub fn interrupted() -> Option<i32> {
 
 /// Installs the handlers and the watcher thread. Call once.
 pub fn install() -> std::io::Result<()> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 fills two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors we own from here on.
-    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
-    WAKE_FD.store(fds[1], Ordering::SeqCst);
-    std::thread::Builder::new()
-        .name("ht-signals".into())
-        .spawn(move || watch(read_end))?;
+    start_watcher()?;
     for sig in HANDLED {
         // SAFETY: sigaction with a handler that only touches atomics and
         // write(2); no SA_RESTART so blocking host calls return EINTR.
@@ -66,6 +59,64 @@ pub fn install() -> std::io::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// In the child of a host fork(): only the forking thread survives, so
+/// the watcher is started again on a wake pipe of the child's own (the
+/// inherited one is shared with the parent's watcher). The handlers are
+/// inherited as they are.
+pub fn reinit_after_fork() -> std::io::Result<()> {
+    for fd in [
+        WAKE_FD.swap(-1, Ordering::SeqCst),
+        WATCH_FD.swap(-1, Ordering::SeqCst),
+    ] {
+        if fd >= 0 {
+            // SAFETY: both descriptors are the inherited copies of the
+            // wake pipe; the only code that used them (the watcher thread)
+            // does not exist in this process.
+            unsafe { libc::close(fd) };
+        }
+    }
+    start_watcher()
+}
+
+/// Ends this process by `sig` with its default action, as the kernel ends
+/// a process killed by it (no core file).
+pub fn die_by(sig: i32) -> ! {
+    // SAFETY: plain calls; resetting the disposition, unblocking the
+    // signal and sending it to ourselves has no memory effects.
+    unsafe {
+        let limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::kill(libc::getpid(), sig);
+    }
+    // A signal whose default action does not kill (or a stopped process
+    // that was continued) still ends the process.
+    std::process::exit(128 + sig)
+}
+
+fn start_watcher() -> std::io::Result<()> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors we own from here on.
+    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    WATCH_FD.store(fds[0], Ordering::SeqCst);
+    WAKE_FD.store(fds[1], Ordering::SeqCst);
+    std::thread::Builder::new()
+        .name("ht-signals".into())
+        .spawn(move || watch(read_end))?;
     Ok(())
 }
 

@@ -123,6 +123,9 @@ impl Abi for Aarch64 {
         None
     }
 
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(RegisterARM64::SP, sp);
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM64::PC).unwrap_or(0)
     }

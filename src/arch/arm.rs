@@ -235,6 +235,9 @@ impl Abi for Arm {
         })
     }
 
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(RegisterARM::SP, sp);
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
     }

@@ -221,6 +221,9 @@ impl Abi for I386 {
         }
     }
 
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(RegisterX86::ESP, sp);
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterX86::EIP).unwrap_or(0)
     }

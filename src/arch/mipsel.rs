@@ -326,6 +326,12 @@ impl Abi for Mipsel {
         }
     }
 
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(r(SP), sp);
+    }
+    fn siginfo_code_first(&self) -> bool {
+        true
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }

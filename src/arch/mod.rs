@@ -127,6 +127,13 @@ pub trait Abi: Sync {
         args: &[u64; 6],
     ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
+    /// Sets the stack pointer (a clone child's new stack).
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64);
+    /// clone(2)'s child-tid and tls arguments, `(ctid, tls)`: most ABIs
+    /// pass `flags, stack, ptid, tls, ctid`; x86_64 swaps the last two.
+    fn clone_ctid_tls(&self, args: &[u64; 6]) -> (u64, u64) {
+        (args[4], args[3])
+    }
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
     /// Guest open(2)/fcntl flags in the host's encoding.
@@ -155,6 +162,16 @@ pub trait Abi: Sync {
     /// A guest signal number in the host's numbering.
     fn host_signal(&self, sig: u64) -> u64 {
         sig
+    }
+    /// A host signal number in the guest's numbering.
+    fn guest_signal(&self, host: u64) -> u64 {
+        (1..=64)
+            .find(|&g| self.host_signal(g) == host)
+            .unwrap_or(host)
+    }
+    /// Whether `siginfo_t` has `si_code` before `si_errno` (MIPS).
+    fn siginfo_code_first(&self) -> bool {
+        false
     }
     /// Guest mmap(2) flags in the host's encoding.
     fn mmap_flags_to_host(&self, flags: u64) -> u64 {

@@ -132,6 +132,9 @@ impl Abi for Riscv64 {
         None
     }
 
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(RegisterRISCV::SP, sp);
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterRISCV::PC).unwrap_or(0)
     }

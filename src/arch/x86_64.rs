@@ -168,6 +168,12 @@ impl Abi for X86_64 {
         })
     }
 
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(RegisterX86::RSP, sp);
+    }
+    fn clone_ctid_tls(&self, args: &[u64; 6]) -> (u64, u64) {
+        (args[3], args[4])
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterX86::RIP).unwrap_or(0)
     }

@@ -125,9 +125,13 @@ impl Layout {
     }
 }
 
-/// The host side of a live channel. Dropping it removes the files.
+/// The host side of a live channel. Dropping it removes the files, in the
+/// process that owns them only: a forked child (or a program it executes)
+/// shares the channel and leaves the files to their owner.
 pub struct Channel {
     paths: Vec<PathBuf>,
+    /// The process whose exit removes the files (0: none).
+    owner_pid: u32,
     pub layout: Layout,
     data: MmapMut,
     control_id: (u64, u64),
@@ -253,6 +257,7 @@ impl Channel {
         match result {
             Ok((data, control_id)) => Ok(Channel {
                 paths: channel_paths,
+                owner_pid: std::process::id(),
                 layout,
                 data,
                 control_id,
@@ -265,6 +270,81 @@ impl Channel {
                 Err(e)
             }
         }
+    }
+
+    /// Opens the channel files an earlier ht-user of the same run created
+    /// (a guest program executed by a guest), checking that their layout
+    /// is the one `opts` asks for. `owner` says whether this process now
+    /// removes them when it ends (it is the process that created them and
+    /// has executed a new program).
+    pub fn adopt(
+        opts: &ChannelOptions,
+        endian: Endian,
+        owner: bool,
+    ) -> Result<Channel, ChannelError> {
+        let layout = Layout::new(opts.max_clients, opts.args);
+        let enc = Encoder { endian };
+        let err = |path: &Path, e: io::Error| {
+            ChannelError(format!(
+                "cannot open hypertrace channel file {}: {e}",
+                path.display()
+            ))
+        };
+        let config_path = opts.path("-config");
+        let config = std::fs::read(&config_path).map_err(|e| err(&config_path, e))?;
+        if config != layout.encode(enc) {
+            return Err(ChannelError(format!(
+                "hypertrace channel file {} describes another layout than -hypertrace asks for",
+                config_path.display()
+            )));
+        }
+        let open = |suffix: &str| {
+            let path = opts.path(suffix);
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| err(&path, e))
+        };
+        let data = open("-data")?;
+        let control = open("-control")?;
+        let meta = control
+            .metadata()
+            .map_err(|e| ChannelError(format!("cannot stat control file: {e}")))?;
+        let data_len = data
+            .metadata()
+            .map_err(|e| ChannelError(format!("cannot stat data file: {e}")))?
+            .len();
+        if data_len < layout.data_size {
+            return Err(ChannelError(format!(
+                "hypertrace channel file {} is too short",
+                opts.path("-data").display()
+            )));
+        }
+        // SAFETY: the data file belongs to this run (its creator shares it
+        // with us); it is at least data_size long and is never shrunk.
+        let data = unsafe { MmapMut::map_mut(&data) }
+            .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
+        Ok(Channel {
+            paths: ["-data", "-control", "-config"]
+                .iter()
+                .map(|s| opts.path(s))
+                .collect(),
+            owner_pid: if owner { std::process::id() } else { 0 },
+            layout,
+            data,
+            control_id: (meta.dev(), meta.ino()),
+            enc,
+            words: vec![0; (layout.control_size / 4) as usize],
+            ignored_stores: 0,
+        })
+    }
+
+    /// Whether all three channel files of `opts` exist.
+    pub fn files_exist(opts: &ChannelOptions) -> bool {
+        ["-config", "-data", "-control"]
+            .iter()
+            .all(|s| opts.path(s).symlink_metadata().is_ok())
     }
 
     pub fn paths(&self) -> &[PathBuf] {
@@ -355,6 +435,9 @@ impl Channel {
 
 impl Drop for Channel {
     fn drop(&mut self) {
+        if self.owner_pid != std::process::id() {
+            return;
+        }
         for p in &self.paths {
             if let Err(e) = std::fs::remove_file(p) {
                 if e.kind() != io::ErrorKind::NotFound {

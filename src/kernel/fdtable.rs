@@ -56,6 +56,43 @@ impl FdTable {
         Ok(t)
     }
 
+    /// A table of descriptors an earlier ht-user passed on through execve:
+    /// (guest number, host descriptor) pairs. Each host descriptor becomes
+    /// close-on-exec again; numbers that are not open are skipped.
+    pub fn from_inherited(pairs: &[(i32, RawFd)]) -> Self {
+        let mut t = FdTable::default();
+        for &(guest, host) in pairs {
+            if !(0..MAX_FDS).contains(&guest) || t.entries.contains_key(&guest) {
+                continue;
+            }
+            // SAFETY: F_SETFD on a descriptor number; fails if it is not open.
+            if host < 0 || unsafe { libc::fcntl(host, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+                continue;
+            }
+            // SAFETY: the descriptor was passed to this process for the
+            // guest alone (by kernel::exec) and nothing else here owns it.
+            let host = unsafe { OwnedFd::from_raw_fd(host) };
+            t.entries.insert(
+                guest,
+                FdEntry {
+                    host,
+                    cloexec: false,
+                },
+            );
+        }
+        t
+    }
+
+    /// The descriptors that survive execve (close-on-exec clear), as
+    /// (guest number, host descriptor) pairs.
+    pub fn inheritable(&self) -> Vec<(i32, RawFd)> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| !e.cloexec)
+            .map(|(&n, e)| (n, e.host.as_raw_fd()))
+            .collect()
+    }
+
     pub fn get(&self, fd: u64) -> Result<BorrowedFd<'_>, Errno> {
         let fd = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
         self.entries

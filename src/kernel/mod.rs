@@ -2,7 +2,9 @@
 //! Per-process state the emulated kernel keeps: memory, descriptors,
 //! program break, signal dispositions and identity.
 
+pub mod exec;
 mod fdtable;
+pub mod fork;
 pub mod procfs;
 
 use std::collections::HashSet;

@@ -30,6 +30,18 @@ impl HostMapping {
         )
     }
 
+    /// Zeroed memory shared with forked children (the guest's
+    /// `MAP_SHARED | MAP_ANONYMOUS`).
+    pub fn shared_anonymous(len: usize) -> io::Result<Self> {
+        Self::mmap(
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            None,
+            0,
+        )
+    }
+
     /// A mapping of `fd` at `offset`, shared or private as the guest asked.
     /// `writable` says whether the host may write (false for a shared
     /// mapping of a read-only file).

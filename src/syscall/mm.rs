@@ -57,7 +57,12 @@ pub fn mmap(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let start = place(p, hint, len, flags)?;
 
     if flags & MAP_ANONYMOUS != 0 {
-        let host = HostMapping::anonymous(len as usize).map_err(|_| Errno::ENOMEM)?;
+        let host = if shared {
+            HostMapping::shared_anonymous(len as usize)
+        } else {
+            HostMapping::anonymous(len as usize)
+        };
+        let host = host.map_err(|_| Errno::ENOMEM)?;
         let name = if shared { "/dev/zero (deleted)" } else { "" };
         p.mem.map(
             start,

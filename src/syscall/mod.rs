@@ -11,8 +11,9 @@ mod process;
 pub mod strace;
 mod time;
 pub mod types;
+mod wait;
 
-pub use fs::pipe_pair;
+pub use fs::{pipe_pair, read_path};
 
 use crate::kernel::Process;
 use crate::mem::Fault;
@@ -39,6 +40,11 @@ impl Errno {
     pub const ERANGE: Errno = Errno(libc::ERANGE);
     pub const ENOSYS: Errno = Errno(libc::ENOSYS);
     pub const ENAMETOOLONG: Errno = Errno(libc::ENAMETOOLONG);
+    pub const EPIPE: Errno = Errno(libc::EPIPE);
+    pub const ECHILD: Errno = Errno(libc::ECHILD);
+    pub const ENOEXEC: Errno = Errno(libc::ENOEXEC);
+    pub const E2BIG: Errno = Errno(libc::E2BIG);
+    pub const ELOOP: Errno = Errno(libc::ELOOP);
 
     /// The calling thread's host errno.
     pub fn last() -> Errno {
@@ -154,6 +160,8 @@ syscall_set! {
     // Architecture-private calls, handled by the Abi.
     set_tls, cacheflush, set_thread_area,
     setuid, setgid, getgroups, chown, fchown, lchown, fchownat, sendfile,
+    // Processes (kernel::fork, kernel::exec, wait).
+    fork, vfork, clone, clone3, execve, execveat, wait4, waitpid, waitid, getrusage,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
@@ -390,8 +398,20 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         sched_yield => Ok(0),
         sched_getaffinity => process::sched_getaffinity(p, a),
         membarrier => process::membarrier(a),
+        wait4 => wait::wait4(p, a[0], a[1], a[2], a[3]),
+        waitpid => wait::wait4(p, a[0], a[1], a[2], 0),
+        waitid => wait::waitid(p, a),
+        getrusage => wait::getrusage(p, a),
+        // clone3 is refused so C libraries fall back to clone.
+        clone3 => Err(Errno::ENOSYS),
+        // Need the engine: handled by kernel::fork and kernel::exec before
+        // dispatch (a clone they leave, one sharing memory, is refused).
+        fork | vfork | clone | execve | execveat => Err(Errno::ENOSYS),
         // Needs registers: handled by the architecture before dispatch.
         arch_prctl | rt_sigreturn | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
     };
+    if r == Err(Errno::EPIPE) && matches!(sys, write | writev | pwrite64 | sendfile) {
+        return process::broken_pipe(p);
+    }
     r.into()
 }

@@ -387,6 +387,21 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     Outcome::Exit(ExitKind::Killed(host as i32))
 }
 
+/// A write to a pipe nobody reads: SIGPIPE to the writer (which ends it
+/// unless blocked, ignored or handled), and EPIPE.
+pub fn broken_pipe(p: &mut Process) -> Outcome {
+    const HOST_SIGPIPE: u64 = libc::SIGPIPE as u64;
+    let sig = p.abi.guest_signal(HOST_SIGPIPE);
+    if handler_of(p, sig) > SIG_IGN {
+        // A handler cannot run yet; the write's EPIPE is what it would see.
+        return Outcome::Error(Errno::EPIPE);
+    }
+    match kill(p, Sys::kill, &[u64::from(p.pid), sig, 0, 0, 0, 0]) {
+        Outcome::Exit(kind) => Outcome::Exit(kind),
+        _ => Outcome::Error(Errno::EPIPE),
+    }
+}
+
 pub fn set_tid_address(p: &mut Process, a: &[u64; 6]) -> SysResult {
     p.clear_child_tid = a[0];
     Ok(u64::from(p.pid))

@@ -30,6 +30,56 @@ impl BinarySink {
         Self::new(file, info)
     }
 
+    /// Continues the trace in `path`, written by the same process before
+    /// it executed a new program: records are appended after the ones
+    /// already there, and the count is filled in again at the end. A file
+    /// that is missing, or whose header does not match `info` (record
+    /// size, pid), is created anew.
+    pub fn continue_file(path: &Path, info: &TraceInfo) -> io::Result<Self> {
+        use std::io::{Read, Seek, SeekFrom};
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path);
+        let mut file = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Self::create(path, info),
+            Err(e) => return Err(e),
+        };
+        let mut head = [0u8; super::file::FIXED_HEADER_SIZE];
+        let len = file.metadata()?.len();
+        let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        let fits = file.read_exact(&mut head).is_ok()
+            && head[..8] == super::file::MAGIC
+            && u32_at(&head, 16) as usize == info.record_size()
+            && u32_at(&head, 48) == info.pid;
+        if !fits || !file.metadata()?.is_file() {
+            drop(file);
+            return Self::create(path, info);
+        }
+        let header_size = u64::from(u32_at(&head, 12));
+        let record_size = info.record_size() as u64;
+        // Whole records only: a torn last record (never expected, the
+        // writer flushed before the exec) is cut off.
+        let records = len.saturating_sub(header_size) / record_size;
+        let end = header_size + records * record_size;
+        file.set_len(end)?;
+        file.seek(SeekFrom::Start(end))?;
+        // Unknown again until this image finishes.
+        file.write_all_at(
+            &super::file::COUNT_UNKNOWN.to_le_bytes(),
+            RECORD_COUNT_OFFSET,
+        )?;
+        Ok(BinarySink {
+            file,
+            buf: Vec::with_capacity(WRITE_CHUNK + 4096 * info.record_size()),
+            pid: info.pid,
+            extra_args: info.event_args as usize - 1,
+            records,
+            seekable: true,
+        })
+    }
+
     /// Writes the header to `file` (at its current position, which must be
     /// its start for the record count to be filled in at the end).
     pub fn new(mut file: File, info: &TraceInfo) -> io::Result<Self> {

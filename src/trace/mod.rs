@@ -82,6 +82,19 @@ pub fn open_sink(
     trace_file: Option<&Path>,
     info: &file::TraceInfo,
 ) -> Result<Box<dyn Sink>, String> {
+    open_sink_continuing(log, log_given, trace_file, info, false)
+}
+
+/// [`open_sink`], where `continuing` appends to the binary trace a process
+/// wrote before it executed a new program (see
+/// [`binary::BinarySink::continue_file`]).
+pub fn open_sink_continuing(
+    log: Box<dyn Write + Send>,
+    log_given: bool,
+    trace_file: Option<&Path>,
+    info: &file::TraceInfo,
+    continuing: bool,
+) -> Result<Box<dyn Sink>, String> {
     let mut text = log::QemuLogSink::with_anchor(log, info.pid, info.anchor);
     let Some(path) = trace_file else {
         return Ok(Box::new(text));
@@ -89,8 +102,12 @@ pub fn open_sink(
     if !log_given {
         text.set_events(false);
     }
-    let bin = binary::BinarySink::create(path, info)
-        .map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
+    let bin = if continuing {
+        binary::BinarySink::continue_file(path, info)
+    } else {
+        binary::BinarySink::create(path, info)
+    };
+    let bin = bin.map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
     Ok(Box::new(binary::FanOut(vec![
         Box::new(text),
         Box::new(bin),

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! fork, vfork and clone without CLONE_VM: a host fork() of the whole
+//! emulator.
+//!
+//! The emulated process is one host process, so a guest fork is a host
+//! fork: the child inherits the engine and all guest memory. Private guest
+//! memory is private host memory (copy-on-write, as in Linux); shared
+//! mappings (`MAP_SHARED`, the hypertrace data file) stay shared. The
+//! control page is MMIO in both processes, so each records its own events.
+//!
+//! Only the forking thread survives a fork. Before it, the trace writer is
+//! drained (nothing buffered is duplicated or lost); in the child, a new
+//! writer thread starts with sinks naming the child's pid (text log lines
+//! `CHILD@...`, the binary trace `FILE.CHILD`, see [`trace_path`]) and the
+//! SIGINT watcher starts again. The channel files stay with the process
+//! that created them (see `hypertrace::Channel`).
+//!
+//! vfork (and clone with `CLONE_VM | CLONE_VFORK`, glibc's vfork on
+//! architectures without the call) is a fork too, as in qemu-user: the
+//! parent runs on at once instead of waiting for the child's exec or exit.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::machine::Engine;
+use crate::syscall::{Errno, Outcome, Sys};
+use crate::trace::file::TraceInfo;
+use crate::trace::{Sink, Writer};
+
+static ROOT_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this ht-user is a forked child (or a program one executed) of
+/// the run's first process: such a process ends the way its guest did
+/// (by the same signal), so that its guest parent sees what Linux shows.
+pub fn is_descendant() -> bool {
+    let root = ROOT_PID.load(Ordering::Relaxed);
+    root != 0 && root != std::process::id()
+}
+
+/// The binary trace file of process `pid`: `base` for the run's first
+/// process, `base.PID` for every other.
+pub fn trace_path(base: &Path, root_pid: u32, pid: u32) -> PathBuf {
+    if pid == root_pid {
+        base.to_path_buf()
+    } else {
+        let mut p = base.as_os_str().to_owned();
+        p.push(format!(".{pid}"));
+        PathBuf::from(p)
+    }
+}
+
+/// What every process of a run shares to trace under its own pid, and to
+/// execute guest programs with the run's options.
+pub struct Lineage {
+    /// The pid of the run's first ht-user.
+    pub root_pid: u32,
+    /// The text log stream, shared by all processes of the run.
+    log: OwnedFd,
+    log_given: bool,
+    /// `-trace-file` as given (made absolute).
+    trace_base: Option<PathBuf>,
+    /// The header of this image's binary trace; children change the pid.
+    info: TraceInfo,
+    extra_args: usize,
+    /// ht-user options for an executed guest program (see `kernel::exec`).
+    pub exec_options: Vec<OsString>,
+}
+
+impl Lineage {
+    pub fn new(
+        root_pid: u32,
+        log: OwnedFd,
+        log_given: bool,
+        trace_base: Option<PathBuf>,
+        info: TraceInfo,
+        extra_args: usize,
+        exec_options: Vec<OsString>,
+    ) -> Self {
+        ROOT_PID.store(root_pid, Ordering::Relaxed);
+        Lineage {
+            root_pid,
+            log,
+            log_given,
+            trace_base,
+            info,
+            extra_args,
+            exec_options,
+        }
+    }
+
+    /// The sink for process `pid`; `continuing` appends to the binary
+    /// trace its earlier image wrote (after an execve).
+    pub fn open_sink(&self, pid: u32, continuing: bool) -> Result<Box<dyn Sink>, String> {
+        let log = self
+            .log
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("cannot use the log stream: {e}"))?;
+        let mut info = self.info.clone();
+        info.pid = pid;
+        let path = self
+            .trace_base
+            .as_ref()
+            .map(|base| trace_path(base, self.root_pid, pid));
+        crate::trace::open_sink_continuing(
+            Box::new(File::from(log)),
+            self.log_given,
+            path.as_deref(),
+            &info,
+            continuing,
+        )
+    }
+
+    pub fn extra_args(&self) -> usize {
+        self.extra_args
+    }
+}
+
+const CSIGNAL: u64 = 0xff;
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_DETACHED: u64 = 0x400000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+
+/// Flags a fork-like clone may carry; namespaces, CLONE_PARENT and the
+/// like are refused with EINVAL.
+const FORK_FLAGS: u64 = CSIGNAL
+    | CLONE_VM
+    | CLONE_FS
+    | CLONE_VFORK
+    | CLONE_PTRACE
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_DETACHED
+    | CLONE_CHILD_SETTID;
+
+/// The process calls this module serves, or `None` to leave the call to
+/// the rest of `on_syscall` (a clone that shares memory: a thread).
+pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Outcome> {
+    let abi = uc.get_data().abi;
+    match sys? {
+        Sys::fork | Sys::vfork => Some(fork(uc, 0, 0, 0, 0)),
+        Sys::clone => {
+            let flags = a[0];
+            if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
+                return None;
+            }
+            if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_PIDFD | CLONE_PARENT)
+                != 0
+                || flags & !FORK_FLAGS != 0
+            {
+                return Some(Outcome::Error(Errno::EINVAL));
+            }
+            let (ctid, _tls) = abi.clone_ctid_tls(a);
+            Some(fork(uc, flags, a[1], a[2], ctid))
+        }
+        Sys::execve => Some(super::exec::execve(
+            uc,
+            libc::AT_FDCWD as u64,
+            a[0],
+            a[1],
+            a[2],
+            0,
+        )),
+        Sys::execveat => Some(super::exec::execve(uc, a[0], a[1], a[2], a[3], a[4])),
+        _ => None,
+    }
+}
+
+/// A host fork. The parent gets the child's pid, the child 0 (on `stack`
+/// if one was given).
+fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Outcome {
+    let m = uc.get_data_mut();
+    // Everything recorded so far is written by the parent alone.
+    if let Some(r) = m.recorder.as_mut() {
+        r.sync();
+    }
+    // SAFETY: fork() in a multi-threaded process: the child runs only
+    // this thread, which touches no lock another thread may hold except
+    // the C library's own (which fork() resets); the other threads' state
+    // (the writer, the signal watcher) is forgotten and started anew in
+    // `become_child`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Outcome::Error(Errno::last());
+    }
+    if pid > 0 {
+        if flags & CLONE_PARENT_SETTID != 0 {
+            // Linux stores it in the parent's memory only, too.
+            let _ = uc.get_data_mut().process.mem.write_u32(ptid, pid as u32);
+        }
+        return Outcome::Value(pid as u64);
+    }
+    if let Err(e) = become_child(uc) {
+        eprintln!("ht-user: forked child {}: {e}", std::process::id());
+        // SAFETY: ends the child at once; nothing in it is worth unwinding.
+        unsafe { libc::_exit(1) };
+    }
+    let abi = uc.get_data().abi;
+    let m = uc.get_data_mut();
+    let pid = m.process.pid;
+    if flags & CLONE_CHILD_SETTID != 0 {
+        let _ = m.process.mem.write_u32(ctid, pid);
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        m.process.clear_child_tid = ctid;
+    }
+    if stack != 0 {
+        abi.set_sp(uc, stack);
+    }
+    Outcome::Value(0)
+}
+
+/// The child's side of a fork: its own pid, trace writer and watcher.
+fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
+    crate::signals::reinit_after_fork()
+        .map_err(|e| format!("cannot start the signal watcher: {e}"))?;
+    let m = uc.get_data_mut();
+    let pid = std::process::id();
+    m.process.pid = pid;
+    let sink = m.lineage.open_sink(pid, false)?;
+    let (recorder, writer) = Writer::start(sink, m.lineage.extra_args())
+        .map_err(|e| format!("cannot start the trace writer: {e}"))?;
+    // The parent's writer thread does not exist here: its channel end and
+    // handle are forgotten, never dropped (its locks may be held by a
+    // thread that is gone).
+    if let Some(old) = m.recorder.replace(recorder) {
+        std::mem::forget(old);
+    }
+    if let Some(old) = m.writer.replace(writer) {
+        std::mem::forget(old);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_paths() {
+        let base = Path::new("/t/run.bin");
+        assert_eq!(trace_path(base, 10, 10), PathBuf::from("/t/run.bin"));
+        assert_eq!(trace_path(base, 10, 12), PathBuf::from("/t/run.bin.12"));
+    }
+}
