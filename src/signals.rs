@@ -5,7 +5,7 @@
 //! the trace and removes the channel files.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use unicorn_engine::unicorn_const::uc_engine;
@@ -16,6 +16,13 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// watcher thread is gone).
 static WATCH_FD: AtomicI32 = AtomicI32::new(-1);
 static ENGINE: Mutex<Option<EngineHandle>> = Mutex::new(None);
+/// The armed engine for the handler itself, when there is no watcher
+/// thread (a forked child that could not start one).
+static ENGINE_PTR: AtomicPtr<uc_engine> = AtomicPtr::new(std::ptr::null_mut());
+static STOP_IN_HANDLER: AtomicBool = AtomicBool::new(false);
+/// The process whose watcher reads the wake pipe: a forked child that has
+/// not started its own yet must not wake its parent's.
+static WAKE_OWNER: AtomicI32 = AtomicI32::new(0);
 
 const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
@@ -27,8 +34,20 @@ unsafe impl Send for EngineHandle {}
 
 extern "C" fn on_signal(sig: libc::c_int) {
     INTERRUPTED.store(sig, Ordering::SeqCst);
+    if STOP_IN_HANDLER.load(Ordering::SeqCst) {
+        let engine = ENGINE_PTR.load(Ordering::SeqCst);
+        if !engine.is_null() {
+            // SAFETY: only in a single-threaded child: the engine is armed
+            // (disarm clears the pointer before it is freed) and this
+            // handler interrupts the one thread that runs it; uc_emu_stop
+            // only sets flags, as qemu-user's own handlers do.
+            unsafe { unicorn_engine::unicorn_const::uc_emu_stop(engine) };
+        }
+        return;
+    }
     let fd = WAKE_FD.load(Ordering::SeqCst);
-    if fd >= 0 {
+    // SAFETY: getpid(2) is async-signal-safe.
+    if fd >= 0 && WAKE_OWNER.load(Ordering::SeqCst) == unsafe { libc::getpid() } {
         let byte = 1u8;
         // SAFETY: write(2) is async-signal-safe; a full pipe is fine.
         unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
@@ -59,14 +78,58 @@ pub fn install() -> std::io::Result<()> {
             }
         }
     }
+    // An ht-user executed by a guest starts with them blocked (see
+    // `block_for_exec`): one that arrived meanwhile is delivered now.
+    set_blocked(false);
     Ok(())
+}
+
+/// Blocks the handled signals in this thread until an execve, so that one
+/// arriving while the new image starts stays pending for it instead of
+/// being lost with the old image. Returns false, with nothing blocked,
+/// when the run was interrupted already.
+pub fn block_for_exec() -> bool {
+    set_blocked(true);
+    if interrupted().is_some() {
+        set_blocked(false);
+        return false;
+    }
+    true
+}
+
+/// Undoes [`block_for_exec`] (an execve that failed, or the trampoline
+/// that executes a host program).
+pub fn unblock_after_exec() {
+    set_blocked(false);
+}
+
+/// Blocks (true) or unblocks the handled signals in this thread. Threads
+/// inherit the mask: helper threads started with them blocked can never
+/// take a signal meant for the emulator thread.
+pub fn set_blocked(block: bool) {
+    // SAFETY: manipulates this thread's own signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in HANDLED {
+            libc::sigaddset(&mut set, sig);
+        }
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
 }
 
 /// In the child of a host fork(): only the forking thread survives, so
 /// the watcher is started again on a wake pipe of the child's own (the
 /// inherited one is shared with the parent's watcher). The handlers are
 /// inherited as they are.
-pub fn reinit_after_fork() -> std::io::Result<()> {
+/// Returns false when no thread could be started (the process limit): the
+/// handler then stops the engine itself.
+pub fn reinit_after_fork() -> bool {
     for fd in [
         WAKE_FD.swap(-1, Ordering::SeqCst),
         WATCH_FD.swap(-1, Ordering::SeqCst),
@@ -78,7 +141,11 @@ pub fn reinit_after_fork() -> std::io::Result<()> {
             unsafe { libc::close(fd) };
         }
     }
-    start_watcher()
+    if start_watcher().is_ok() {
+        return true;
+    }
+    STOP_IN_HANDLER.store(true, Ordering::SeqCst);
+    false
 }
 
 /// Ends this process by `sig` with its default action, as the kernel ends
@@ -114,6 +181,7 @@ fn start_watcher() -> std::io::Result<()> {
     let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
     WATCH_FD.store(fds[0], Ordering::SeqCst);
     WAKE_FD.store(fds[1], Ordering::SeqCst);
+    WAKE_OWNER.store(std::process::id() as i32, Ordering::SeqCst);
     std::thread::Builder::new()
         .name("ht-signals".into())
         .spawn(move || watch(read_end))?;
@@ -148,6 +216,7 @@ fn watch(read_end: OwnedFd) {
 pub fn arm(uc: &crate::machine::Engine<'_>) {
     let handle = uc.get_handle();
     *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(EngineHandle(handle));
+    ENGINE_PTR.store(handle, Ordering::SeqCst);
     if interrupted().is_some() {
         // SAFETY: the handle was just given to us live.
         unsafe { unicorn_engine::unicorn_const::uc_emu_stop(handle) };
@@ -156,6 +225,7 @@ pub fn arm(uc: &crate::machine::Engine<'_>) {
 
 /// Forgets the engine before it is freed.
 pub fn disarm() {
+    ENGINE_PTR.store(std::ptr::null_mut(), Ordering::SeqCst);
     *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 

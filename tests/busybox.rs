@@ -224,3 +224,109 @@ fn proc_self_describes_the_guest() {
     assert_eq!(pairs.last(), Some(&(0, 0)), "auxv ends with AT_NULL");
     assert!(pairs.contains(&(6, 4096)), "AT_PAGESZ: {pairs:?}");
 }
+
+/// Shell pipelines and command substitution: fork, pipes, execve of
+/// busybox itself, wait. Issue 5's own example comes first.
+#[test]
+fn shell_pipelines_match_qemu() {
+    let Some(bb) = busybox() else { return };
+    // Whether qemu-user can run an execve of the guest's busybox: only
+    // where the host runs it natively (qemu's execve is the host's).
+    let qemu_execs = matches!(arch().as_str(), "x86_64" | "i386");
+    // (script, stdout, whether it executes a program)
+    let scripts: &[(&str, &str, bool)] = &[
+        ("seq 100 | sort -r | head -3", "99\n98\n97\n", false),
+        (
+            "echo a b c | wc -w; (exit 3); echo $?; x=$(echo sub; echo shell); echo $x; \
+             /nonexistent 2>/dev/null; echo $?; seq 5 | while read n; do echo -n $n; done; echo",
+            "3\n3\nsub shell\n127\n12345\n",
+            false,
+        ),
+        (
+            "exec busybox echo replaced; echo not reached",
+            "replaced\n",
+            true,
+        ),
+    ];
+    for &(script, want, execs) in scripts {
+        let mut cmd = ht(Vec::<&str>::new());
+        cmd.arg(&bb).args(["sh", "-c", script]);
+        let (out, code) = run(cmd, "");
+        assert_eq!(out, want, "sh -c {script:?} on {}", arch());
+        assert_eq!(code, Some(0), "sh -c {script:?} on {}", arch());
+        if execs && !qemu_execs {
+            continue;
+        }
+        if let Some(q) = qemu_or_skip("busybox sh") {
+            let mut cmd = qemu(&q, Vec::<&str>::new());
+            cmd.arg(&bb).args(["sh", "-c", script]);
+            let (q_out, q_code) = run(cmd, "");
+            assert_eq!(
+                out,
+                q_out,
+                "sh -c {script:?} on {}: stdout differs from qemu",
+                arch()
+            );
+            assert_eq!(code, q_code);
+        }
+    }
+}
+
+/// A `#!` script whose interpreter is a guest program runs under ht-user.
+#[test]
+fn script_with_a_guest_interpreter() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(bb) = busybox() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script");
+    std::fs::write(
+        &script,
+        format!("#!{} sh\necho script says \"$@\"\nexit 6\n", bb.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = ht(Vec::<&str>::new());
+    cmd.arg(&bb).args([
+        "sh",
+        "-c",
+        &format!("{} one two; echo $?", script.display()),
+    ]);
+    let (out, code) = run(cmd, "");
+    assert_eq!(out, "script says one two\n6\n");
+    assert_eq!(code, Some(0));
+}
+
+/// SIGINT to a shell waiting for its pipeline (the whole process group,
+/// as a terminal sends it): every ht-user of the run stops cleanly, and
+/// the channel files go away.
+#[test]
+fn interrupt_while_the_shell_waits() {
+    use std::os::unix::process::CommandExt;
+    let Some(bb) = busybox() else { return };
+    let (_dir, base) = temp_base();
+    let mut cmd = ht(["-hypertrace".as_ref(), base.as_os_str()]);
+    cmd.arg(&bb)
+        .args(["sh", "-c", "sleep 30 | cat; echo not reached"])
+        .process_group(0);
+    let started = std::time::Instant::now();
+    let child = spawn(&mut cmd);
+    let pid = child.id();
+    // Wait until the shell has forked its pipeline.
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    while std::fs::read_to_string(&children)
+        .unwrap_or_default()
+        .split_whitespace()
+        .count()
+        < 2
+    {
+        assert!(started.elapsed().as_secs() < 20, "no pipeline started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on the process group our own child leads.
+    assert_eq!(unsafe { libc::kill(-(pid as i32), libc::SIGINT) }, 0);
+    let r = finish(child);
+    assert_eq!(r.exit(), 130, "{}", r.stderr);
+    assert!(!r.stdout.contains("not reached"));
+    assert!(started.elapsed().as_secs() < 20);
+    assert_no_channel_files(&base);
+}

@@ -193,7 +193,8 @@ static void check_exec(void)
     }
     const char *volatile bad_pointer = (const char *)8;
     errno = 0;
-    int rc = execve(bad_pointer, NULL, NULL);
+    char *no_args[] = {NULL};
+    int rc = execve(bad_pointer, no_args, no_args);
     printf("execve of a bad pointer: %d %s\n", rc, err_name(errno));
 }
 

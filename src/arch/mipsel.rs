@@ -332,6 +332,16 @@ impl Abi for Mipsel {
     fn siginfo_code_first(&self) -> bool {
         true
     }
+    fn rlimit_resource_to_host(&self, resource: u64) -> u64 {
+        match resource {
+            5 => 7, // RLIMIT_NOFILE
+            6 => 9, // RLIMIT_AS
+            7 => 5, // RLIMIT_RSS
+            8 => 6, // RLIMIT_NPROC
+            9 => 8, // RLIMIT_MEMLOCK
+            other => other,
+        }
+    }
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }

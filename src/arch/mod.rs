@@ -169,6 +169,10 @@ pub trait Abi: Sync {
             .find(|&g| self.host_signal(g) == host)
             .unwrap_or(host)
     }
+    /// A guest getrlimit/setrlimit resource number in the host's numbering.
+    fn rlimit_resource_to_host(&self, resource: u64) -> u64 {
+        resource
+    }
     /// Whether `siginfo_t` has `si_code` before `si_errno` (MIPS).
     fn siginfo_code_first(&self) -> bool {
         false

@@ -322,6 +322,9 @@ fn prepare_and_exec(
     if let Some(r) = m.recorder.as_mut() {
         r.sync();
     }
+    if !crate::signals::block_for_exec() {
+        return Err(Errno::EINTR);
+    }
     set_cloexec(&fds, false);
     // SAFETY: NULL-terminated arrays of NUL-terminated strings that live
     // until the call returns (it only returns on failure).
@@ -334,6 +337,7 @@ fn prepare_and_exec(
     };
     let err = Errno::last();
     set_cloexec(&fds, true);
+    crate::signals::unblock_after_exec();
     Err(err)
 }
 
@@ -384,8 +388,11 @@ pub fn host_exec_main(args: Vec<OsString>) -> i32 {
                 libc::close(t);
             }
         }
-        // Rust starts with SIGPIPE ignored, which a program would inherit.
+        // Rust starts with SIGPIPE ignored, which a program would inherit;
+        // the exec left SIGINT and the like blocked (a pending one now
+        // reaches the program).
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        crate::signals::unblock_after_exec();
         let c = |s: &OsStr| CString::new(s.as_bytes()).unwrap_or_default();
         let cpath = c(path);
         let cargs: Vec<CString> = argv.iter().map(|a| c(a)).collect();

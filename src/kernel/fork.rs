@@ -200,17 +200,15 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
     if pid < 0 {
         return Outcome::Error(Errno::last());
     }
+    if pid == 0 {
+        become_child_or_exit(uc);
+    }
     if pid > 0 {
         if flags & CLONE_PARENT_SETTID != 0 {
             // Linux stores it in the parent's memory only, too.
             let _ = uc.get_data_mut().process.mem.write_u32(ptid, pid as u32);
         }
         return Outcome::Value(pid as u64);
-    }
-    if let Err(e) = become_child(uc) {
-        eprintln!("ht-user: forked child {}: {e}", std::process::id());
-        // SAFETY: ends the child at once; nothing in it is worth unwinding.
-        unsafe { libc::_exit(1) };
     }
     let abi = uc.get_data().abi;
     let m = uc.get_data_mut();
@@ -227,16 +225,32 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
     Outcome::Value(0)
 }
 
+fn become_child_or_exit(uc: &mut Engine<'_>) {
+    if let Err(e) = become_child(uc) {
+        eprintln!("ht-user: forked child {}: {e}", std::process::id());
+        // SAFETY: ends the child at once; nothing in it is worth unwinding.
+        unsafe { libc::_exit(1) };
+    }
+}
+
 /// The child's side of a fork: its own pid, trace writer and watcher.
 fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
-    crate::signals::reinit_after_fork()
-        .map_err(|e| format!("cannot start the signal watcher: {e}"))?;
+    // Helper threads count against RLIMIT_NPROC like processes: a child
+    // at the limit runs without them (see signals and trace::Writer).
+    // They start with SIGINT and the like blocked, so that they never take
+    // one meant for this thread (which an execve would then lose).
+    crate::signals::set_blocked(true);
+    let watcher = crate::signals::reinit_after_fork();
     let m = uc.get_data_mut();
     let pid = std::process::id();
     m.process.pid = pid;
-    let sink = m.lineage.open_sink(pid, false)?;
-    let (recorder, writer) = Writer::start(sink, m.lineage.extra_args())
-        .map_err(|e| format!("cannot start the trace writer: {e}"))?;
+    let sink = m.lineage.open_sink(pid, false);
+    let started = sink.map(|sink| Writer::start_or_inline(sink, m.lineage.extra_args()));
+    crate::signals::set_blocked(false);
+    let (recorder, writer, threaded) = started?;
+    if !watcher || !threaded {
+        tracing::debug!("forked child {pid} runs without helper threads (process limit)");
+    }
     // The parent's writer thread does not exist here: its channel end and
     // handle are forgotten, never dropped (its locks may be held by a
     // thread that is gone).

@@ -431,8 +431,10 @@ pub fn get_robust_list(p: &mut Process, a: &[u64; 6]) -> SysResult {
 
 const RLIMIT_STACK: u64 = 3;
 const RLIMIT_NOFILE: u64 = 7;
+const RLIMIT_NPROC: u64 = 6;
 
 pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    let resource = p.abi.rlimit_resource_to_host(resource);
     if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
     }
@@ -458,6 +460,18 @@ fn set_rlimit(p: &mut Process, resource: u64, cur: u64, max: u64) -> SysResult {
     if cur > max {
         return Err(Errno::EINVAL);
     }
+    if resource == RLIMIT_NPROC {
+        // The guest's processes are ht-user's: fork's EAGAIN comes from
+        // the host, so the host enforces the guest's limit.
+        let l = libc::rlimit {
+            rlim_cur: cur,
+            rlim_max: max,
+        };
+        // SAFETY: setrlimit reads a struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &l) } != 0 {
+            return Err(Errno::last());
+        }
+    }
     p.rlimits.retain(|r| u64::from(r.0) != resource);
     p.rlimits.push((resource as u32, cur, max));
     Ok(0)
@@ -471,6 +485,7 @@ pub fn rlimit_words(
     new: Option<u64>,
     old: Option<u64>,
 ) -> SysResult {
+    let resource = p.abi.rlimit_resource_to_host(resource);
     let word = p.word_size();
     let enc = p.mem.encoder();
     if let Some(addr) = new {

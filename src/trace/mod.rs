@@ -118,9 +118,18 @@ const BATCH_EVENTS: usize = 4096;
 /// Batches in flight before the guest waits for the writer.
 const CHANNEL_BATCHES: usize = 64;
 
+/// Where a recorder's messages go.
+enum Route {
+    /// To the writer thread.
+    Thread(Sender<Msg>),
+    /// Written in the emulator thread itself: the fallback when no thread
+    /// can be started (a forked child at its process limit).
+    Inline(Box<WriterState>),
+}
+
 /// The emulator thread's end: batches events and forwards text.
 pub struct Recorder {
-    tx: Sender<Msg>,
+    route: Route,
     batch: Batch,
     extra_args: usize,
     /// Something was sent since the last sync.
@@ -164,16 +173,25 @@ impl Recorder {
             Batch::with_capacity(self.extra_args, BATCH_EVENTS),
         );
         self.unsynced = true;
-        // The writer outlives the recorder; a send only fails if it died,
-        // and its report says why.
-        let _ = self.tx.send(Msg::Events(full));
+        self.send(Msg::Events(full));
+    }
+
+    fn send(&mut self, msg: Msg) {
+        match &mut self.route {
+            // The writer outlives the recorder; a send only fails if it
+            // died, and its report says why.
+            Route::Thread(tx) => {
+                let _ = tx.send(msg);
+            }
+            Route::Inline(state) => state.handle(msg),
+        }
     }
 
     /// Sends a text line after every event recorded so far.
     pub fn text(&mut self, line: String) {
         self.send_batch();
         self.unsynced = true;
-        let _ = self.tx.send(Msg::Text(line));
+        self.send(Msg::Text(line));
     }
 
     /// Waits until the writer has written and flushed everything sent so
@@ -184,8 +202,13 @@ impl Recorder {
             return;
         }
         let (ack_tx, ack_rx) = bounded(1);
-        if self.tx.send(Msg::Sync(ack_tx)).is_ok() {
-            let _ = ack_rx.recv();
+        match &mut self.route {
+            Route::Thread(tx) => {
+                if tx.send(Msg::Sync(ack_tx)).is_ok() {
+                    let _ = ack_rx.recv();
+                }
+            }
+            Route::Inline(state) => state.handle(Msg::Sync(ack_tx)),
         }
         self.unsynced = false;
     }
@@ -200,7 +223,8 @@ pub struct WriterReport {
 }
 
 pub struct Writer {
-    handle: JoinHandle<WriterReport>,
+    /// None when the recorder writes inline.
+    handle: Option<JoinHandle<WriterReport>>,
 }
 
 impl Writer {
@@ -210,34 +234,117 @@ impl Writer {
         let handle = std::thread::Builder::new()
             .name("ht-writer".into())
             .spawn(move || writer_loop(rx, sink))?;
-        let recorder = Recorder {
-            tx,
-            batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
-            extra_args,
-            unsynced: false,
-            events_recorded: 0,
-        };
-        Ok((recorder, Writer { handle }))
+        Ok((
+            Recorder::new(Route::Thread(tx), extra_args),
+            Writer {
+                handle: Some(handle),
+            },
+        ))
+    }
+
+    /// The writer thread if one can be started, else a recorder that
+    /// writes in the calling thread (`false` in the result).
+    pub fn start_or_inline(sink: Box<dyn Sink>, extra_args: usize) -> (Recorder, Writer, bool) {
+        // The sink must survive a failed spawn: it is handed over through
+        // a slot the thread takes it from.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(sink)));
+        let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ht-writer".into())
+            .spawn(move || {
+                let sink = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+                match sink {
+                    Some(sink) => writer_loop(rx, sink),
+                    None => WriterReport::default(),
+                }
+            });
+        match spawned {
+            Ok(handle) => (
+                Recorder::new(Route::Thread(tx), extra_args),
+                Writer {
+                    handle: Some(handle),
+                },
+                true,
+            ),
+            Err(_) => {
+                let sink = slot
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .expect("the thread never started");
+                let state = WriterState::new(sink);
+                (
+                    Recorder::new(Route::Inline(Box::new(state)), extra_args),
+                    Writer { handle: None },
+                    false,
+                )
+            }
+        }
     }
 
     /// Sends what is left, closes the channel and waits for the writer.
     pub fn finish(self, mut recorder: Recorder) -> WriterReport {
         recorder.send_batch();
+        if let Route::Inline(state) = recorder.route {
+            return state.finish();
+        }
         drop(recorder);
-        self.handle.join().unwrap_or_else(|_| WriterReport {
-            error: Some(io::Error::other("trace writer thread panicked")),
-            ..WriterReport::default()
-        })
+        match self.handle {
+            Some(handle) => handle.join().unwrap_or_else(|_| WriterReport {
+                error: Some(io::Error::other("trace writer thread panicked")),
+                ..WriterReport::default()
+            }),
+            None => WriterReport::default(),
+        }
     }
 }
 
-fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
+impl Recorder {
+    fn new(route: Route, extra_args: usize) -> Self {
+        Recorder {
+            route,
+            batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
+            extra_args,
+            unsynced: false,
+            events_recorded: 0,
+        }
+    }
+}
+
+/// The writer's side: the sink and what was written or lost.
+struct WriterState {
+    sink: Box<dyn Sink>,
+    report: WriterReport,
+    /// Events handed to the sink but not yet flushed: written only once a
+    /// flush succeeds, lost if a write or flush fails first.
+    unflushed: u64,
+}
+
+fn writer_loop(rx: Receiver<Msg>, sink: Box<dyn Sink>) -> WriterReport {
     crate::signals::block_in_this_thread();
-    let mut report = WriterReport::default();
-    // Events handed to the sink but not yet flushed: written only once a
-    // flush succeeds, lost if a write or flush fails first.
-    let mut unflushed = 0u64;
+    let mut state = WriterState::new(sink);
     for msg in rx {
+        state.handle(msg);
+    }
+    state.finish()
+}
+
+impl WriterState {
+    fn new(sink: Box<dyn Sink>) -> Self {
+        WriterState {
+            sink,
+            report: WriterReport::default(),
+            unflushed: 0,
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        let WriterState {
+            sink,
+            report,
+            unflushed,
+        } = self;
         if report.error.is_some() {
             if let Msg::Events(batch) = &msg {
                 report.events_lost += batch.records.len() as u64;
@@ -245,16 +352,16 @@ fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
             if let Msg::Sync(ack) = msg {
                 let _ = ack.send(());
             }
-            continue;
+            return;
         }
         let result = match &msg {
             Msg::Events(batch) => sink.events(batch).map(|()| {
-                unflushed += batch.records.len() as u64;
+                *unflushed += batch.records.len() as u64;
             }),
             Msg::Text(line) => sink.text(line),
             Msg::Sync(ack) => {
                 let r = sink.flush().map(|()| {
-                    report.events_written += std::mem::take(&mut unflushed);
+                    report.events_written += std::mem::take(unflushed);
                 });
                 let _ = ack.send(());
                 r
@@ -264,24 +371,28 @@ fn writer_loop(rx: Receiver<Msg>, mut sink: Box<dyn Sink>) -> WriterReport {
             if let Msg::Events(batch) = &msg {
                 report.events_lost += batch.records.len() as u64;
             }
-            report.events_lost += std::mem::take(&mut unflushed);
+            report.events_lost += std::mem::take(unflushed);
             eprintln!(
                 "ht-user: writing the trace failed: {e}; later events are counted, not written"
             );
             report.error = Some(e);
         }
     }
-    if report.error.is_none() {
-        match sink.finish() {
-            Ok(()) => report.events_written += unflushed,
-            Err(e) => {
-                eprintln!("ht-user: flushing the trace failed: {e}");
-                report.events_lost += unflushed;
-                report.error = Some(e);
+
+    fn finish(mut self) -> WriterReport {
+        let mut report = std::mem::take(&mut self.report);
+        if report.error.is_none() {
+            match self.sink.finish() {
+                Ok(()) => report.events_written += self.unflushed,
+                Err(e) => {
+                    eprintln!("ht-user: flushing the trace failed: {e}");
+                    report.events_lost += self.unflushed;
+                    report.error = Some(e);
+                }
             }
         }
+        report
     }
-    report
 }
 
 /// Host monotonic clock in nanoseconds (vDSO, no system call).
@@ -360,6 +471,26 @@ mod tests {
         assert_eq!(seen[9_999], "9999 [9999, 10000]");
         assert_eq!(seen[10_000], "middle");
         assert_eq!(seen[10_001], "7 [0, 0]");
+    }
+
+    #[test]
+    fn inline_writer_keeps_order_and_counts() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state = WriterState::new(Box::new(Collect(seen.clone(), None)));
+        let mut r = Recorder::new(Route::Inline(Box::new(state)), 1);
+        for i in 0..5000u64 {
+            r.push(rec(i), &[i]);
+        }
+        r.text("after".into());
+        r.sync();
+        assert_eq!(seen.lock().unwrap().len(), 5001);
+        r.push(rec(9), &[1]);
+        let report = Writer { handle: None }.finish(r);
+        assert_eq!(report.events_written, 5001);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[4999], "4999 [4999]");
+        assert_eq!(seen[5000], "after");
+        assert_eq!(seen[5001], "9 [1]");
     }
 
     #[test]

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Processes: fork, vfork, execve, pipes and wait with the fork-exec test
+//! guest (guest/tests/fork-exec.c), compared with qemu-user where it can
+//! run the same thing; events of forked children and executed programs
+//! under their own pids; RLIMIT_NPROC's EAGAIN.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+
+use common::*;
+use ht_user::trace::file::TraceFile;
+
+/// What the checks print on Linux (qemu-x86_64 prints exactly this).
+const CHECKS: &str = "\
+parent read 23 bytes: hello through the pipe
+then end of pipe: 0
+waitpid returned the child: yes
+child: exited 7
+parent's global after the child changed its copy: 1
+shared mapping after the child wrote: 2, private: 1
+child that sent itself SIGTERM: killed by signal 15 (SIGTERM)
+vfork child: exited 3
+waitid: 0, signo SIGCHLD: yes, code CLD_EXITED: yes, pid: yes, status 9
+wait4 without children: -1 ECHILD
+executed child wrote: argc=4 [one] [two words] HT_TEST_A=from-execve fd3 closed
+executed child: exited 4
+execve /nonexistent/program: -1 ENOENT
+execve /dev/null: -1 EACCES
+execve /: -1 EACCES
+execve of a bad pointer: -1 EFAULT
+";
+
+/// Lines about the executed child, which qemu-user without binfmt_misc
+/// cannot run for a foreign architecture (its execve is the host's).
+fn is_exec_line(line: &str) -> bool {
+    line.starts_with("executed child")
+}
+
+#[test]
+fn fork_exec_pipe_and_wait_checks() {
+    let g = guest("fork-exec");
+    let r = run_ht([&g]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, CHECKS, "on {}", arch());
+    let Some(q) = qemu_or_skip("fork-exec") else {
+        return;
+    };
+    let mut cmd = qemu(&q, [&g]);
+    cmd.env_remove("HT_TEST_A");
+    let qr = run(cmd);
+    assert_eq!(qr.exit(), r.exit());
+    if qr.stdout.contains("executed child: exited 99") {
+        // qemu could not execute the guest program: compare the rest.
+        let keep = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| !is_exec_line(l))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(keep(&r.stdout), keep(&qr.stdout));
+    } else {
+        assert_eq!(r.stdout, qr.stdout);
+    }
+}
+
+#[test]
+fn children_trace_under_their_own_pid() {
+    let (dir, base) = temp_base();
+    let log = dir.path().join("log");
+    let trace = dir.path().join("run.bin");
+    let g = guest("fork-exec");
+    let r = run_ht([
+        "-hypertrace".as_ref(),
+        base.as_os_str(),
+        "-D".as_ref(),
+        log.as_os_str(),
+        "-trace-file".as_ref(),
+        trace.as_os_str(),
+        g.as_os_str(),
+        "trace".as_ref(),
+        base.as_os_str(),
+    ]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout, "executed child traced\ntraced child: exited 0\n",
+        "{}",
+        r.stderr
+    );
+    assert_no_channel_files(&base);
+
+    // One log for the run: every event once, each under its process's pid.
+    let events = parse_events(&std::fs::read_to_string(&log).unwrap());
+    let arg1s: Vec<u64> = events.iter().map(|e| e.arg1).collect();
+    assert_eq!(arg1s, [1, 2, 4, 3], "events in the order they happened");
+    let child = events[1].pid;
+    assert_eq!(events[0].pid, r.pid);
+    assert_eq!(events[3].pid, r.pid);
+    assert_ne!(child, r.pid);
+    assert_eq!(
+        events[2].pid, child,
+        "the executed program is the same process"
+    );
+    for e in &events {
+        assert_eq!(e.args[0], e.arg1, "arg2 comes from the shared data file");
+    }
+    assert!(events.windows(2).all(|w| w[0].time_us() <= w[1].time_us()));
+
+    // Binary traces: one file per process, the child's named FILE.PID and
+    // continued across its execve.
+    let parent = TraceFile::open(&trace).unwrap();
+    assert_eq!(parent.info.pid, r.pid);
+    let got: Vec<u64> = parent.events().map(|e| e.unwrap().arg1).collect();
+    assert_eq!(got, [1, 3]);
+    let child_trace = dir.path().join(format!("run.bin.{child}"));
+    let child_file = TraceFile::open(&child_trace).unwrap();
+    assert_eq!(child_file.info.pid, child);
+    assert_eq!(child_file.declared_count, Some(2));
+    let got: Vec<u64> = child_file.events().map(|e| e.unwrap().arg1).collect();
+    assert_eq!(got, [2, 4]);
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 3, "log, run.bin and run.bin.{child} only");
+}
+
+/// RLIMIT_NPROC's EAGAIN reaches the guest, and every child it did make
+/// is reaped. Root ignores the limit, so as root the run is made as
+/// nobody.
+#[test]
+fn fork_beyond_the_process_limit_is_eagain() {
+    let g = guest("fork-exec");
+    let mut cmd = ht([g.as_os_str(), "nproc".as_ref(), "6".as_ref()]);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    let r = run(cmd);
+    r.assert_code(0);
+    let line = r.stdout.trim_end();
+    let rest = line
+        .strip_prefix("forked ")
+        .unwrap_or_else(|| panic!("unexpected output {line:?}\n{}", r.stderr));
+    let (forked, rest) = rest.split_once(", then ").unwrap();
+    let forked: u32 = forked.parse().unwrap();
+    let (err, reaped) = rest.split_once("; reaped ").unwrap();
+    assert_eq!(err, "EAGAIN", "{line}");
+    assert!(forked < 6, "{line}");
+    assert_eq!(reaped.parse::<u32>().unwrap(), forked, "{line}");
+}
+
+/// A host program (here the host's echo) runs natively, with the guest's
+/// stdout. On x86_64 the host's programs are guest programs: ht-user runs
+/// them itself (static ones; see the guest checks).
+#[test]
+fn exec_of_a_host_program_runs_it_natively() {
+    if arch() == "x86_64" {
+        eprintln!("note: host programs are x86_64 guest programs here; skipped");
+        return;
+    }
+    let echo = std::path::Path::new("/bin/echo");
+    if !echo.exists() {
+        eprintln!("note: no /bin/echo; skipped");
+        return;
+    }
+    let g = guest("fork-exec");
+    let args = [
+        g.as_os_str(),
+        "exec".as_ref(),
+        echo.as_os_str(),
+        "from the host".as_ref(),
+    ];
+    let r = run_ht(args);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "from the host\n");
+    if let Some(q) = qemu_or_skip("exec-host") {
+        let qr = run(qemu(&q, args));
+        assert_eq!(qr.stdout, r.stdout);
+        assert_eq!(qr.exit(), r.exit());
+    }
+    // A missing program: ENOENT to the guest, which reports it.
+    let r = run_ht([g.as_os_str(), "exec".as_ref(), "/nonexistent".as_ref()]);
+    r.assert_code(1);
+    assert_eq!(r.stdout, "execve /nonexistent: ENOENT\n");
+}
