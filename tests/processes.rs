@@ -118,6 +118,20 @@ fn children_trace_under_their_own_pid() {
     assert_eq!(child_file.declared_count, Some(2));
     let got: Vec<u64> = child_file.events().map(|e| e.unwrap().arg1).collect();
     assert_eq!(got, [2, 4]);
+    // ht-trace reads a child's file like any other.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ht-trace"))
+        .arg("report")
+        .arg(&child_trace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains(&format!("pid {child}")), "{report}");
+    assert!(report.contains("events    2 "), "{report}");
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(files, 3, "log, run.bin and run.bin.{child} only");
 }
