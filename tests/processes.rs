@@ -195,3 +195,77 @@ fn exec_of_a_host_program_runs_it_natively() {
     r.assert_code(1);
     assert_eq!(r.stdout, "execve /nonexistent: ENOENT\n");
 }
+
+/// The first process executes a guest program that forks: the program
+/// keeps the run's channel (and removes it at the end, as its creator's
+/// successor), its events continue the first process's trace file.
+#[test]
+fn exec_in_the_first_process_keeps_channel_and_trace() {
+    let (dir, base) = temp_base();
+    let log = dir.path().join("log");
+    let trace = dir.path().join("run.bin");
+    let g = guest("fork-exec");
+    let r = run_ht([
+        "-hypertrace".as_ref(),
+        base.as_os_str(),
+        "-D".as_ref(),
+        log.as_os_str(),
+        "-trace-file".as_ref(),
+        trace.as_os_str(),
+        g.as_os_str(),
+        "exec".as_ref(),
+        g.as_os_str(),
+        "trace".as_ref(),
+        base.as_os_str(),
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "executed child traced\ntraced child: exited 0\n");
+    assert_no_channel_files(&base);
+    let events = parse_events(&std::fs::read_to_string(&log).unwrap());
+    let arg1s: Vec<u64> = events.iter().map(|e| e.arg1).collect();
+    assert_eq!(arg1s, [1, 2, 4, 3]);
+    assert_eq!(events[0].pid, r.pid, "execve keeps the pid");
+    let f = TraceFile::open(&trace).unwrap();
+    assert_eq!(f.declared_count, Some(2));
+    assert_eq!(f.info.get("argv").unwrap().split('\0').nth(1), Some("exec"));
+    let got: Vec<u64> = f.events().map(|e| e.unwrap().arg1).collect();
+    assert_eq!(got, [1, 3]);
+}
+
+/// -strace follows every process: each line under its own pid, execve
+/// logged before the new program starts.
+#[test]
+fn strace_follows_children() {
+    let (dir, _base) = temp_base();
+    let log = dir.path().join("log");
+    let g = guest("fork-exec");
+    let r = run_ht([
+        "-strace".as_ref(),
+        "-D".as_ref(),
+        log.as_os_str(),
+        g.as_os_str(),
+    ]);
+    r.assert_code(0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let parent = r.pid.to_string();
+    let exec_line = text
+        .lines()
+        .find(|l| l.contains(" execve(\"") && l.ends_with(" = 0"))
+        .unwrap_or_else(|| panic!("no successful execve line:\n{text}"));
+    let child = exec_line.split(' ').next().unwrap();
+    assert_ne!(child, parent, "{exec_line}");
+    // The executed program's own calls follow under the same pid.
+    let after: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != exec_line)
+        .filter(|l| l.starts_with(&format!("{child} ")))
+        .collect();
+    assert!(after.len() > 3, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&format!("{parent} wait4("))
+                || l.starts_with(&format!("{parent} waitid("))),
+        "{text}"
+    );
+    assert!(text.contains("execve(\"/nonexistent/program\""), "{text}");
+}

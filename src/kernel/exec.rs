@@ -27,7 +27,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use crate::arch::{self, Abi};
 use crate::kernel::Process;
 use crate::machine::Engine;
-use crate::syscall::{Errno, Outcome};
+use crate::syscall::{strace, Errno, Outcome, Sys};
 
 /// Largest argv/envp the guest may pass (Linux's limit is a quarter of
 /// the stack limit; this is the usual 8 MiB / 4).
@@ -256,16 +256,15 @@ pub fn parse_fds(list: &str) -> Result<Vec<(i32, RawFd)>, String> {
         .collect()
 }
 
-/// execve / execveat. Returns only on failure.
-pub fn execve(
-    uc: &mut Engine<'_>,
-    dirfd: u64,
-    path_addr: u64,
-    argv_addr: u64,
-    envp_addr: u64,
-    flags: u64,
-) -> Outcome {
-    match prepare_and_exec(uc, dirfd, path_addr, argv_addr, envp_addr, flags) {
+/// execve(path, argv, envp) or execveat(dirfd, path, argv, envp, flags).
+/// Returns only on failure.
+pub fn execve(uc: &mut Engine<'_>, sys: Sys, a: &[u64; 6]) -> Outcome {
+    let (dirfd, rest) = match sys {
+        Sys::execveat => (a[0], &a[1..5]),
+        _ => (libc::AT_FDCWD as u64, &a[0..3]),
+    };
+    let flags = if sys == Sys::execveat { a[4] } else { 0 };
+    match prepare_and_exec(uc, sys, a, dirfd, rest, flags) {
         Ok(never) => match never {},
         Err(e) => Outcome::Error(e),
     }
@@ -273,12 +272,13 @@ pub fn execve(
 
 fn prepare_and_exec(
     uc: &mut Engine<'_>,
+    sys: Sys,
+    raw_args: &[u64; 6],
     dirfd: u64,
-    path_addr: u64,
-    argv_addr: u64,
-    envp_addr: u64,
+    rest: &[u64],
     flags: u64,
 ) -> Result<std::convert::Infallible, Errno> {
+    let (path_addr, argv_addr, envp_addr) = (rest[0], rest[1], rest[2]);
     let m = uc.get_data_mut();
     let p = &m.process;
     let path = crate::syscall::read_path(p, path_addr)?;
@@ -318,8 +318,14 @@ fn prepare_and_exec(
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
-    // What this image traced is written before it goes.
+    // What this image traced is written before it goes; with -strace, the
+    // call as it succeeds (a failure is logged as any call's).
     if let Some(r) = m.recorder.as_mut() {
+        if m.strace {
+            let line =
+                strace::format_call(&m.process, 0, Some(sys), raw_args, Outcome::Value(0), false);
+            r.text(line);
+        }
         r.sync();
     }
     if !crate::signals::block_for_exec() {

@@ -170,15 +170,7 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
             let (ctid, _tls) = abi.clone_ctid_tls(a);
             Some(fork(uc, flags, a[1], a[2], ctid))
         }
-        Sys::execve => Some(super::exec::execve(
-            uc,
-            libc::AT_FDCWD as u64,
-            a[0],
-            a[1],
-            a[2],
-            0,
-        )),
-        Sys::execveat => Some(super::exec::execve(uc, a[0], a[1], a[2], a[3], a[4])),
+        Sys::execve | Sys::execveat => Some(super::exec::execve(uc, sys?, a)),
         _ => None,
     }
 }

@@ -79,6 +79,14 @@ fn signature(sys: Sys) -> &'static [Arg] {
         getpid | gettid | getppid | getuid | geteuid | getgid | getegid | sched_yield | getpgrp => {
             &[]
         }
+        fork | vfork => &[],
+        clone => &[Hex, Ptr, Ptr, Ptr, Ptr],
+        execve => &[Str, Ptr, Ptr],
+        execveat => &[DirFd, Str, Ptr, Ptr, Hex],
+        wait4 => &[Int, Ptr, Hex, Ptr],
+        waitpid => &[Int, Ptr, Hex],
+        waitid => &[Int, Int, Ptr, Hex, Ptr],
+        getrusage => &[Int, Ptr],
         _ => &[Hex, Hex, Hex, Hex, Hex, Hex],
     }
 }
