@@ -448,6 +448,69 @@ mod tests {
     }
 
     #[test]
+    fn options_for_an_executed_program() {
+        let cwd = std::env::current_dir().unwrap();
+        let events = tempfile::NamedTempFile::new().unwrap();
+        let events_opt = format!("events={}", events.path().display());
+        let (cfg, _) = parse(args(&[
+            "ht-user",
+            "-hypertrace",
+            "path=ht,args=2",
+            "-D",
+            "log.txt",
+            "-trace-file=/abs/t.bin",
+            "-trace",
+            &events_opt,
+            "-trace",
+            "guest*",
+            "-E",
+            "A=1",
+            "-U",
+            "B",
+            "-0",
+            "zero",
+            "-strace",
+            "-Lroot",
+            "prog",
+            "-D",
+            "guest-arg",
+        ]))
+        .unwrap();
+        let at = |p: &str| cwd.join(p).display().to_string();
+        let want: Vec<OsString> = [
+            format!("--hypertrace=path={},max-clients=64,args=2", at("ht")),
+            format!("-D={}", at("log.txt")),
+            "--trace-file=/abs/t.bin".to_string(),
+            format!("--trace={events_opt}"),
+            "--trace=guest*".to_string(),
+            "--strace".to_string(),
+            format!("-L={}", at("root")),
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(cfg.exec_options, want);
+        assert_eq!(cfg.root_pid, None);
+        assert_eq!(cfg.inherited_fds, None);
+        // What an executed program's ht-user is given back.
+        let (cfg, _) = parse(args(&[
+            "ht-user",
+            "--ht-root-pid=42",
+            "--ht-fds=0:5,1:6",
+            "-0=argv0",
+            "--",
+            "prog",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.root_pid, Some(42));
+        assert_eq!(cfg.inherited_fds, Some(vec![(0, 5), (1, 6)]));
+        assert_eq!(cfg.argv, args(&["argv0"]));
+        assert!(cfg.exec_options.is_empty());
+        let (cfg, _) = parse(args(&["ht-user", "--ht-fds=", "prog"])).unwrap();
+        assert_eq!(cfg.inherited_fds, Some(vec![]));
+    }
+
+    #[test]
     fn hypertrace_disabled_by_trace_option() {
         let (cfg, _) = parse(args(&[
             "ht-user",

@@ -169,6 +169,27 @@ mod tests {
     }
 
     #[test]
+    fn passed_on_through_execve() {
+        use std::os::fd::IntoRawFd;
+        let mut t = FdTable::default();
+        t.insert_at(0, devnull(), false).unwrap();
+        t.insert_at(4, devnull(), true).unwrap();
+        t.insert_at(7, devnull(), false).unwrap();
+        let kept: Vec<i32> = t.inheritable().iter().map(|p| p.0).collect();
+        assert_eq!(kept, [0, 7]);
+        // The receiving side adopts open descriptors at the guest numbers
+        // and skips ones that are not open.
+        let a = devnull().into_raw_fd();
+        let b = devnull().into_raw_fd();
+        let table = FdTable::from_inherited(&[(3, a), (9, b), (5, 1_000_000), (-1, 0)]);
+        assert!(table.get(3).is_ok() && table.get(9).is_ok());
+        assert_eq!(table.get(5).err(), Some(Errno::EBADF));
+        // SAFETY: querying the flags of a descriptor the table owns.
+        let flags = unsafe { libc::fcntl(table.raw(3).unwrap(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+    }
+
+    #[test]
     fn table_full_is_emfile() {
         let mut t = FdTable::default();
         t.insert_at(MAX_FDS - 1, devnull(), false).unwrap();
