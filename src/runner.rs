@@ -175,8 +175,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let sink = lineage
         .open_sink(my_pid, cfg.root_pid.is_some())
         .map_err(SetupError)?;
-    let recorder_writer = Writer::start(sink, extra_args)
-        .map_err(|e| SetupError(format!("cannot start the trace writer: {e}")))?;
+    // A guest at its process limit may execute programs that cannot start
+    // threads: their trace is then written inline.
+    let (recorder, writer, _) = Writer::start_or_inline(sink, extra_args);
 
     let exe_path = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let mut process = Process::new(abi, exe_path.clone())
@@ -206,7 +207,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         abi,
         process,
         channel,
-        recorder_writer,
+        (recorder, writer),
         lineage,
         hypertrace_enabled,
         cfg.strace,

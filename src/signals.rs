@@ -20,6 +20,9 @@ static ENGINE: Mutex<Option<EngineHandle>> = Mutex::new(None);
 /// thread (a forked child that could not start one).
 static ENGINE_PTR: AtomicPtr<uc_engine> = AtomicPtr::new(std::ptr::null_mut());
 static STOP_IN_HANDLER: AtomicBool = AtomicBool::new(false);
+/// Set in a forked child whose parent's watcher held `ENGINE` at the fork:
+/// nobody will ever release it there.
+static ENGINE_STUCK: AtomicBool = AtomicBool::new(false);
 /// The process whose watcher reads the wake pipe: a forked child that has
 /// not started its own yet must not wake its parent's.
 static WAKE_OWNER: AtomicI32 = AtomicI32::new(0);
@@ -62,9 +65,14 @@ pub fn interrupted() -> Option<i32> {
     }
 }
 
-/// Installs the handlers and the watcher thread. Call once.
+/// Installs the handlers and the watcher thread (if a thread can be
+/// started). Call once.
 pub fn install() -> std::io::Result<()> {
-    start_watcher()?;
+    if start_watcher().is_err() {
+        // At the process limit (a guest's RLIMIT_NPROC, see kernel::fork)
+        // the handler stops the engine itself.
+        STOP_IN_HANDLER.store(true, Ordering::SeqCst);
+    }
     for sig in HANDLED {
         // SAFETY: sigaction with a handler that only touches atomics and
         // write(2); no SA_RESTART so blocking host calls return EINTR.
@@ -127,8 +135,9 @@ pub fn set_blocked(block: bool) {
 /// the watcher is started again on a wake pipe of the child's own (the
 /// inherited one is shared with the parent's watcher). The handlers are
 /// inherited as they are.
-/// Returns false when no thread could be started (the process limit): the
-/// handler then stops the engine itself.
+/// Returns false when no watcher runs (no thread could be started at the
+/// process limit, or the parent's watcher held the engine lock at the
+/// fork): the handler then stops the engine itself.
 pub fn reinit_after_fork() -> bool {
     for fd in [
         WAKE_FD.swap(-1, Ordering::SeqCst),
@@ -141,11 +150,22 @@ pub fn reinit_after_fork() -> bool {
             unsafe { libc::close(fd) };
         }
     }
-    if start_watcher().is_ok() {
+    // Only this thread exists: a lock held now is held for good.
+    if matches!(ENGINE.try_lock(), Err(std::sync::TryLockError::WouldBlock)) {
+        ENGINE_STUCK.store(true, Ordering::SeqCst);
+    } else if start_watcher().is_ok() {
         return true;
     }
     STOP_IN_HANDLER.store(true, Ordering::SeqCst);
     false
+}
+
+/// Sets the engine the watcher stops (unless the lock is stuck, see
+/// `ENGINE_STUCK`; the handler then stops it through `ENGINE_PTR`).
+fn set_engine(handle: Option<EngineHandle>) {
+    if !ENGINE_STUCK.load(Ordering::SeqCst) {
+        *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = handle;
+    }
 }
 
 /// Ends this process by `sig` with its default action, as the kernel ends
@@ -215,7 +235,7 @@ fn watch(read_end: OwnedFd) {
 /// Lets an interrupt stop this engine. Pair with [`disarm`].
 pub fn arm(uc: &crate::machine::Engine<'_>) {
     let handle = uc.get_handle();
-    *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(EngineHandle(handle));
+    set_engine(Some(EngineHandle(handle)));
     ENGINE_PTR.store(handle, Ordering::SeqCst);
     if interrupted().is_some() {
         // SAFETY: the handle was just given to us live.
@@ -226,7 +246,7 @@ pub fn arm(uc: &crate::machine::Engine<'_>) {
 /// Forgets the engine before it is freed.
 pub fn disarm() {
     ENGINE_PTR.store(std::ptr::null_mut(), Ordering::SeqCst);
-    *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    set_engine(None);
 }
 
 /// Keeps the handled signals away from helper threads so they interrupt

@@ -301,13 +301,32 @@ fn script_with_a_guest_interpreter() {
 /// the channel files go away.
 #[test]
 fn interrupt_while_the_shell_waits() {
+    interrupt_pipeline("sleep 30 | cat", 2, false);
+}
+
+/// The same at the process limit, where the child cannot start helper
+/// threads, neither after the fork nor after its execve (as root the
+/// limit needs another user: a fresh one).
+#[test]
+fn interrupt_at_the_process_limit() {
+    interrupt_pipeline("ulimit -u 4; (exec busybox sleep 30)", 1, true);
+}
+
+fn interrupt_pipeline(pipeline: &str, children_wanted: usize, as_nobody: bool) {
     use std::os::unix::process::CommandExt;
     let Some(bb) = busybox() else { return };
-    let (_dir, base) = temp_base();
+    let (dir, base) = temp_base();
     let mut cmd = ht(["-hypertrace".as_ref(), base.as_os_str()]);
     cmd.arg(&bb)
-        .args(["sh", "-c", "sleep 30 | cat; echo not reached"])
+        .args(["sh", "-c", &format!("{pipeline}; echo not reached")])
         .process_group(0);
+    // SAFETY: geteuid has no preconditions.
+    if as_nobody && unsafe { libc::geteuid() } == 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let uid = unused_uid();
+        cmd.uid(uid).gid(uid);
+    }
     let started = std::time::Instant::now();
     let child = spawn(&mut cmd);
     let pid = child.id();
@@ -317,9 +336,13 @@ fn interrupt_while_the_shell_waits() {
         .unwrap_or_default()
         .split_whitespace()
         .count()
-        < 2
+        < children_wanted
     {
-        assert!(started.elapsed().as_secs() < 20, "no pipeline started");
+        if started.elapsed().as_secs() >= 20 {
+            send_signal(pid, libc::SIGKILL);
+            let r = finish(child);
+            panic!("no pipeline started: {r:?}");
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // SAFETY: kill(2) on the process group our own child leads.

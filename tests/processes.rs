@@ -137,15 +137,16 @@ fn children_trace_under_their_own_pid() {
 }
 
 /// RLIMIT_NPROC's EAGAIN reaches the guest, and every child it did make
-/// is reaped. Root ignores the limit, so as root the run is made as
-/// nobody.
+/// is reaped. Root ignores the limit, so as root the run is made as a
+/// user that runs nothing else.
 #[test]
 fn fork_beyond_the_process_limit_is_eagain() {
     let g = guest("fork-exec");
     let mut cmd = ht([g.as_os_str(), "nproc".as_ref(), "6".as_ref()]);
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        cmd.uid(65534).gid(65534);
+        let uid = unused_uid();
+        cmd.uid(uid).gid(uid);
     }
     let r = run(cmd);
     r.assert_code(0);

@@ -380,3 +380,22 @@ pub fn now_secs() -> u64 {
         .expect("clock after 1970")
         .as_secs()
 }
+
+/// A user id no process runs as (for RLIMIT_NPROC tests as root, which
+/// ignores the limit): RLIMIT_NPROC counts the processes of the real user,
+/// so a fresh one starts from zero whatever else runs on the machine.
+pub fn unused_uid() -> u32 {
+    let taken: std::collections::HashSet<u32> = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| {
+                let status = std::fs::read_to_string(e.ok()?.path().join("status")).ok()?;
+                let uid = status.lines().find(|l| l.starts_with("Uid:"))?;
+                uid.split_whitespace().nth(1)?.parse().ok()
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    (50_000 + std::process::id() % 10_000..)
+        .find(|u| !taken.contains(u))
+        .expect("a free uid")
+}
