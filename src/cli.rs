@@ -70,6 +70,11 @@ struct Cli {
     #[arg(long = "ht-fds", hide = true)]
     ht_fds: Option<String>,
 
+    /// Internal (a guest's execve): a guest environment variable that must
+    /// not be ht-user's own (the host's dynamic loader reads LD_*).
+    #[arg(long = "ht-env", hide = true)]
+    ht_env: Vec<OsString>,
+
     /// The guest executable.
     #[arg(value_name = "PROGRAM")]
     program: PathBuf,
@@ -200,7 +205,7 @@ fn exec_options(
             (n, (!rest.is_empty()).then_some(rest))
         };
         match (name, value) {
-            ("E" | "U" | "0" | "ht-root-pid" | "ht-fds", _) => {}
+            ("E" | "U" | "0" | "ht-root-pid" | "ht-fds" | "ht-env", _) => {}
             ("hypertrace", _) => {
                 if let Some(h) = hypertrace {
                     let mut o = OsString::from("--hypertrace=path=");
@@ -286,6 +291,16 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             } else {
                 env.retain(|(k, _)| k != item);
             }
+        }
+    }
+    for item in &cli.ht_env {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = item.as_bytes();
+        if let Some(eq) = bytes.iter().position(|&b| b == b'=') {
+            let k = std::ffi::OsStr::from_bytes(&bytes[..eq]).to_owned();
+            let v = std::ffi::OsStr::from_bytes(&bytes[eq + 1..]).to_owned();
+            env.retain(|(key, _)| *key != k);
+            env.push((k, v));
         }
     }
     let env = env
@@ -506,6 +521,17 @@ mod tests {
         assert_eq!(cfg.inherited_fds, Some(vec![(0, 5), (1, 6)]));
         assert_eq!(cfg.argv, args(&["argv0"]));
         assert!(cfg.exec_options.is_empty());
+        let (cfg, _) = parse(args(&[
+            "ht-user",
+            "--ht-env=LD_LIBRARY_PATH=/guest/lib,x",
+            "--ht-env=LD_PRELOAD=",
+            "prog",
+        ]))
+        .unwrap();
+        assert!(cfg
+            .env
+            .contains(&OsString::from("LD_LIBRARY_PATH=/guest/lib,x")));
+        assert!(cfg.env.contains(&OsString::from("LD_PRELOAD=")));
         let (cfg, _) = parse(args(&["ht-user", "--ht-fds=", "prog"])).unwrap();
         assert_eq!(cfg.inherited_fds, Some(vec![]));
     }

@@ -247,6 +247,12 @@ fn shell_pipelines_match_qemu() {
             "replaced\n",
             true,
         ),
+        // LD_* reach the executed guest program (not ht-user's loader).
+        (
+            "LD_HT_TEST=1 busybox env | grep ^LD_HT_",
+            "LD_HT_TEST=1\n",
+            true,
+        ),
     ];
     for &(script, want, execs) in scripts {
         let mut cmd = ht(Vec::<&str>::new());

@@ -191,6 +191,21 @@ fn exec_of_a_host_program_runs_it_natively() {
         assert_eq!(qr.stdout, r.stdout);
         assert_eq!(qr.exit(), r.exit());
     }
+    // The guest's environment, LD_* included, is the program's.
+    let env = std::path::Path::new("/usr/bin/env");
+    if env.exists() {
+        let r = run_ht([
+            "-E".as_ref(),
+            "LD_HT_TEST=7,HT_TEST_B=8".as_ref(),
+            g.as_os_str(),
+            "exec".as_ref(),
+            env.as_os_str(),
+        ]);
+        r.assert_code(0);
+        let vars: Vec<&str> = r.stdout.lines().collect();
+        assert!(vars.contains(&"LD_HT_TEST=7"), "{}", r.stdout);
+        assert!(vars.contains(&"HT_TEST_B=8"), "{}", r.stdout);
+    }
     // A missing program: ENOENT to the guest, which reports it.
     let r = run_ht([g.as_os_str(), "exec".as_ref(), "/nonexistent".as_ref()]);
     r.assert_code(1);

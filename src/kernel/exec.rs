@@ -290,11 +290,21 @@ fn prepare_and_exec(
 
     let fds = p.fds.inheritable();
     let mut args: Vec<Vec<u8>> = vec![b"ht-user".to_vec()];
+    // The host's dynamic loader would apply the guest's LD_* to ht-user
+    // itself: they reach the program by option instead.
+    let (loader_vars, envp): (Vec<_>, Vec<_>) =
+        envp.into_iter().partition(|e| e.starts_with(b"LD_"));
+    let env_options = loader_vars.into_iter().map(|e| {
+        let mut o = b"--ht-env=".to_vec();
+        o.extend_from_slice(&e);
+        o
+    });
     match &target {
         Target::Guest { program, argv } => {
             args.extend(m.lineage.exec_options.iter().map(|o| o.clone().into_vec()));
             args.push(format!("--ht-root-pid={}", m.lineage.root_pid).into_bytes());
             args.push(fds_option(&fds).into_bytes());
+            args.extend(env_options);
             if let Some(argv0) = argv.first() {
                 let mut o = b"-0=".to_vec();
                 o.extend_from_slice(argv0);
@@ -307,6 +317,7 @@ fn prepare_and_exec(
         Target::Host => {
             args.push(HOST_EXEC_FLAG.as_bytes().to_vec());
             args.push(fds_option(&fds).into_bytes());
+            args.extend(env_options);
             args.push(path.clone());
             args.extend(argv.iter().cloned());
         }
@@ -347,17 +358,36 @@ fn prepare_and_exec(
     Err(err)
 }
 
-/// `ht-user --ht-host-exec --ht-fds=LIST PATH ARGV...`: puts the guest's
-/// descriptors at their numbers and executes PATH natively with the
-/// environment ht-user was given. Returns only on failure (exit status).
+/// `ht-user --ht-host-exec --ht-fds=LIST [--ht-env=LD_X=V]... PATH ARGV...`:
+/// puts the guest's descriptors at their numbers and executes PATH
+/// natively with the environment ht-user was given plus the `--ht-env`
+/// variables. Returns only on failure (exit status).
 pub fn host_exec_main(args: Vec<OsString>) -> i32 {
     let fail = |msg: String| {
         eprintln!("ht-user: {msg}");
         127
     };
-    let [_, _, fds, path, argv @ ..] = &args[..] else {
+    let [_, _, fds, rest @ ..] = &args[..] else {
         return fail("--ht-host-exec: missing arguments".into());
     };
+    let extra_env = rest
+        .iter()
+        .map_while(|a| a.as_bytes().strip_prefix(b"--ht-env="))
+        .collect::<Vec<_>>();
+    let [path, argv @ ..] = &rest[extra_env.len()..] else {
+        return fail("--ht-host-exec: missing program".into());
+    };
+    // The program's environment: this one (the guest's) and its LD_*.
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.into_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            e
+        })
+        .chain(extra_env.iter().map(|e| e.to_vec()))
+        .filter_map(|e| CString::new(e).ok())
+        .collect();
     let Some(list) = fds.to_str().and_then(|f| f.strip_prefix("--ht-fds=")) else {
         return fail("--ht-host-exec: expected --ht-fds=LIST".into());
     };
@@ -404,7 +434,9 @@ pub fn host_exec_main(args: Vec<OsString>) -> i32 {
         let cargs: Vec<CString> = argv.iter().map(|a| c(a)).collect();
         let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
-        libc::execv(cpath.as_ptr(), ptrs.as_ptr());
+        let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        env_ptrs.push(std::ptr::null());
+        libc::execve(cpath.as_ptr(), ptrs.as_ptr(), env_ptrs.as_ptr());
         let e = std::io::Error::last_os_error();
         if err_fd >= 0 {
             libc::dup2(err_fd, 2);

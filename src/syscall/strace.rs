@@ -8,6 +8,8 @@ use crate::kernel::Process;
 #[derive(Clone, Copy)]
 enum Arg {
     Int,
+    /// A C `int` (pid_t), whatever the register holds above it.
+    Pid,
     Hex,
     Ptr,
     Str,
@@ -83,9 +85,9 @@ fn signature(sys: Sys) -> &'static [Arg] {
         clone => &[Hex, Ptr, Ptr, Ptr, Ptr],
         execve => &[Str, Ptr, Ptr],
         execveat => &[DirFd, Str, Ptr, Ptr, Hex],
-        wait4 => &[Int, Ptr, Hex, Ptr],
-        waitpid => &[Int, Ptr, Hex],
-        waitid => &[Int, Int, Ptr, Hex, Ptr],
+        wait4 => &[Pid, Ptr, Hex, Ptr],
+        waitpid => &[Pid, Ptr, Hex],
+        waitid => &[Int, Pid, Ptr, Hex, Ptr],
         getrusage => &[Int, Ptr],
         _ => &[Hex, Hex, Hex, Hex, Hex, Hex],
     }
@@ -170,6 +172,7 @@ fn quoted(p: &Process, addr: u64) -> String {
 fn format_arg(p: &Process, kind: Arg, v: u64) -> String {
     match kind {
         Arg::Int => (v as i64).to_string(),
+        Arg::Pid => (v as i32).to_string(),
         Arg::Fd => (v as i32).to_string(),
         Arg::DirFd if v as i32 == libc::AT_FDCWD => "AT_FDCWD".into(),
         Arg::DirFd => (v as i32).to_string(),
