@@ -70,6 +70,10 @@ struct Cli {
     #[arg(long = "ht-fds", hide = true)]
     ht_fds: Option<String>,
 
+    /// Internal (a guest's execve): ignored and blocked guest signals, hex.
+    #[arg(long = "ht-signals", hide = true)]
+    ht_signals: Option<String>,
+
     /// Internal (a guest's execve): a guest environment variable that must
     /// not be ht-user's own (the host's dynamic loader reads LD_*).
     #[arg(long = "ht-env", hide = true)]
@@ -205,7 +209,7 @@ fn exec_options(
             (n, (!rest.is_empty()).then_some(rest))
         };
         match (name, value) {
-            ("E" | "U" | "0" | "ht-root-pid" | "ht-fds" | "ht-env", _) => {}
+            ("E" | "U" | "0" | "ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals", _) => {}
             ("hypertrace", _) => {
                 if let Some(h) = hypertrace {
                     let mut o = OsString::from("--hypertrace=path=");
@@ -333,10 +337,17 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         .transpose()
         .map_err(bad)?;
     let exec_options = exec_options(&normalised, hypertrace.as_ref(), log_file.as_ref());
+    let inherited_signals = cli
+        .ht_signals
+        .as_deref()
+        .map(crate::kernel::exec::parse_signals)
+        .transpose()
+        .map_err(bad)?;
     Ok((
         RunConfig {
             root_pid: cli.ht_root_pid,
             inherited_fds,
+            inherited_signals,
             exec_options,
             program: cli.program,
             argv,

@@ -40,6 +40,9 @@ pub struct RunConfig {
     pub root_pid: Option<u32>,
     /// Guest descriptors passed on through execve: (guest, host) pairs.
     pub inherited_fds: Option<Vec<(i32, i32)>>,
+    /// Guest signals ignored and blocked before execve (masks, bit n-1
+    /// for guest signal n).
+    pub inherited_signals: Option<(u64, u64)>,
     /// ht-user options for a guest's execve of a guest program (paths
     /// made absolute; no -E, -U or -0).
     pub exec_options: Vec<OsString>,
@@ -185,6 +188,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     process.control_file = channel.as_ref().map(Channel::control_id);
     if let Some(pairs) = &cfg.inherited_fds {
         process.fds = crate::kernel::FdTable::from_inherited(pairs);
+    }
+    if let Some((ignored, blocked)) = cfg.inherited_signals {
+        crate::syscall::set_ignored_signals(&mut process, ignored);
+        process.sigmask = blocked;
     }
 
     let image = loader::load(&info, &bytes, &mut process.mem).map_err(|e| SetupError(e.0))?;

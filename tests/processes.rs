@@ -23,6 +23,7 @@ child that sent itself SIGTERM: killed by signal 15 (SIGTERM)
 vfork child: exited 3
 waitid: 0, signo SIGCHLD: yes, code CLD_EXITED: yes, pid: yes, status 9
 wait4 without children: -1 ECHILD
+waitpid with SIGCHLD ignored: -1 ECHILD
 executed child wrote: argc=4 [one] [two words] HT_TEST_A=from-execve fd3 closed
 executed child: exited 4
 execve /nonexistent/program: -1 ENOENT
@@ -284,4 +285,49 @@ fn strace_follows_children() {
         "{text}"
     );
     assert!(text.contains("execve(\"/nonexistent/program\""), "{text}");
+}
+
+/// Ignored signals and the signal mask survive execve, into a guest
+/// program and into a host one.
+#[test]
+fn signal_dispositions_survive_execve() {
+    let g = guest("fork-exec");
+    let args = [
+        g.as_os_str(),
+        "sigexec".as_ref(),
+        g.as_os_str(),
+        "sigcheck".as_ref(),
+    ];
+    let r = run_ht(args);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "SIGPIPE ignored: yes, SIGTERM ignored: no, SIGUSR1 blocked: yes, SIGUSR2 blocked: no\n"
+    );
+    if matches!(arch().as_str(), "x86_64" | "i386") {
+        if let Some(q) = qemu_or_skip("sigexec") {
+            assert_eq!(run(qemu(&q, args)).stdout, r.stdout);
+        }
+    }
+    let grep = std::path::Path::new("/bin/grep");
+    if arch() == "x86_64" || !grep.exists() {
+        return;
+    }
+    let r = run_ht([
+        g.as_os_str(),
+        "sigexec".as_ref(),
+        grep.as_os_str(),
+        "-E".as_ref(),
+        "^Sig(Ign|Blk)".as_ref(),
+        "/proc/self/status".as_ref(),
+    ]);
+    r.assert_code(0);
+    let mask = |name: &str| {
+        let line = r.stdout.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    assert_ne!(mask("SigIgn:") & bit(libc::SIGPIPE), 0, "{}", r.stdout);
+    assert_ne!(mask("SigBlk:") & bit(libc::SIGUSR1), 0, "{}", r.stdout);
+    assert_eq!(mask("SigBlk:") & bit(libc::SIGINT), 0, "{}", r.stdout);
 }

@@ -5,6 +5,9 @@
  *   fork-exec                 every check below, one line each
  *   fork-exec child WORDS...  (executed by the checks) echo WORDS, exit 4
  *   fork-exec exec PATH ARGS  execve PATH with ARGS (argv[0] = PATH)
+ *   fork-exec sigexec PATH ARGS  the same with SIGPIPE ignored and SIGUSR1
+ *                             blocked
+ *   fork-exec sigcheck        which of them are (what execve kept)
  *   fork-exec trace BASE      events 1 and 3 in this process, 2 in a
  *                             forked child, 4 in a program the child
  *                             executes (fork-exec trace-child BASE)
@@ -148,6 +151,18 @@ static void check_signal_and_vfork(void)
     errno = 0;
     rc = wait4(-1, &st, WNOHANG, &ru);
     printf("wait4 without children: %d %s\n", rc, err_name(errno));
+
+    /* Children of a process that ignores SIGCHLD are reaped at once. */
+    signal(SIGCHLD, SIG_IGN);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        _exit(0);
+    }
+    errno = 0;
+    rc = waitpid(pid, &st, 0);
+    printf("waitpid with SIGCHLD ignored: %d %s\n", rc, err_name(errno));
+    signal(SIGCHLD, SIG_DFL);
 }
 
 static void check_exec(void)
@@ -196,6 +211,21 @@ static void check_exec(void)
     char *no_args[] = {NULL};
     int rc = execve(bad_pointer, no_args, no_args);
     printf("execve of a bad pointer: %d %s\n", rc, err_name(errno));
+}
+
+/* What execve kept: ignored signals and the signal mask. */
+static int sigcheck_main(void)
+{
+    struct sigaction sa;
+    sigset_t mask;
+    sigaction(SIGPIPE, NULL, &sa);
+    printf("SIGPIPE ignored: %s", sa.sa_handler == SIG_IGN ? "yes" : "no");
+    sigaction(SIGTERM, NULL, &sa);
+    printf(", SIGTERM ignored: %s", sa.sa_handler == SIG_IGN ? "yes" : "no");
+    sigprocmask(SIG_BLOCK, NULL, &mask);
+    printf(", SIGUSR1 blocked: %s", sigismember(&mask, SIGUSR1) ? "yes" : "no");
+    printf(", SIGUSR2 blocked: %s\n", sigismember(&mask, SIGUSR2) ? "yes" : "no");
+    return 0;
 }
 
 static int child_main(int argc, char **argv)
@@ -287,6 +317,20 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 1 && strcmp(argv[1], "child") == 0) {
         return child_main(argc, argv);
+    }
+    if (argc > 1 && strcmp(argv[1], "sigcheck") == 0) {
+        return sigcheck_main();
+    }
+    if (argc > 2 && strcmp(argv[1], "sigexec") == 0) {
+        /* Ignore SIGPIPE, block SIGUSR1, then execute argv[2]. */
+        sigset_t mask;
+        signal(SIGPIPE, SIG_IGN);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        execve(argv[2], argv + 2, environ);
+        printf("execve %s: %s\n", argv[2], err_name(errno));
+        return 1;
     }
     if (argc > 2 && strcmp(argv[1], "exec") == 0) {
         execve(argv[2], argv + 2, environ);

@@ -332,6 +332,10 @@ impl Abi for Mipsel {
     fn siginfo_code_first(&self) -> bool {
         true
     }
+    fn sigprocmask_how_to_host(&self, how: u64) -> u64 {
+        // SIG_BLOCK is 1 on MIPS, SIG_UNBLOCK 2, SIG_SETMASK 3.
+        how.wrapping_sub(1)
+    }
     fn rlimit_resource_to_host(&self, resource: u64) -> u64 {
         match resource {
             5 => 7, // RLIMIT_NOFILE

@@ -169,6 +169,11 @@ pub trait Abi: Sync {
             .find(|&g| self.host_signal(g) == host)
             .unwrap_or(host)
     }
+    /// rt_sigprocmask's `how` (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK) in
+    /// the host's numbering (0, 1, 2).
+    fn sigprocmask_how_to_host(&self, how: u64) -> u64 {
+        how
+    }
     /// A guest getrlimit/setrlimit resource number in the host's numbering.
     fn rlimit_resource_to_host(&self, resource: u64) -> u64 {
         resource

@@ -237,6 +237,18 @@ fn fds_option(fds: &[(i32, RawFd)]) -> String {
     format!("--ht-fds={}", list.join(","))
 }
 
+/// Parses `--ht-signals=IGNORED:BLOCKED` (hex signal masks, bit n-1 for
+/// signal n).
+pub fn parse_signals(option: &str) -> Result<(u64, u64), String> {
+    let value = option.strip_prefix("--ht-signals=").unwrap_or(option);
+    let (ign, blocked) = value
+        .split_once(':')
+        .ok_or_else(|| format!("--ht-signals: bad value '{value}'"))?;
+    let hex =
+        |s: &str| u64::from_str_radix(s, 16).map_err(|_| format!("--ht-signals: bad mask '{s}'"));
+    Ok((hex(ign)?, hex(blocked)?))
+}
+
 /// Parses `GUEST:HOST,...` (the value of `--ht-fds`).
 pub fn parse_fds(list: &str) -> Result<Vec<(i32, RawFd)>, String> {
     if list.is_empty() {
@@ -299,11 +311,22 @@ fn prepare_and_exec(
         o.extend_from_slice(&e);
         o
     });
+    // Ignored signals and the signal mask survive execve.
+    let ignored = crate::syscall::ignored_signals(p);
+    let blocked = p.sigmask;
+    let to_host = |mask: u64| {
+        (1..=64u64)
+            .filter(|s| mask & 1 << (s - 1) != 0)
+            .map(|s| p.abi.host_signal(s))
+            .filter(|h| (1..=64).contains(h))
+            .fold(0u64, |m, h| m | 1 << (h - 1))
+    };
     match &target {
         Target::Guest { program, argv } => {
             args.extend(m.lineage.exec_options.iter().map(|o| o.clone().into_vec()));
             args.push(format!("--ht-root-pid={}", m.lineage.root_pid).into_bytes());
             args.push(fds_option(&fds).into_bytes());
+            args.push(format!("--ht-signals={ignored:x}:{blocked:x}").into_bytes());
             args.extend(env_options);
             if let Some(argv0) = argv.first() {
                 let mut o = b"-0=".to_vec();
@@ -317,6 +340,9 @@ fn prepare_and_exec(
         Target::Host => {
             args.push(HOST_EXEC_FLAG.as_bytes().to_vec());
             args.push(fds_option(&fds).into_bytes());
+            args.push(
+                format!("--ht-signals={:x}:{:x}", to_host(ignored), to_host(blocked)).into_bytes(),
+            );
             args.extend(env_options);
             args.push(path.clone());
             args.extend(argv.iter().cloned());
@@ -369,6 +395,14 @@ pub fn host_exec_main(args: Vec<OsString>) -> i32 {
     };
     let [_, _, fds, rest @ ..] = &args[..] else {
         return fail("--ht-host-exec: missing arguments".into());
+    };
+    let (signals, rest) = match rest.first().and_then(|a| a.to_str()) {
+        Some(a) if a.starts_with("--ht-signals=") => (parse_signals(a), &rest[1..]),
+        _ => (Ok((0, 0)), rest),
+    };
+    let (ignored, blocked) = match signals {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
     let extra_env = rest
         .iter()
@@ -428,7 +462,20 @@ pub fn host_exec_main(args: Vec<OsString>) -> i32 {
         // the exec left SIGINT and the like blocked (a pending one now
         // reaches the program).
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        crate::signals::unblock_after_exec();
+        // The guest's ignored signals and mask (host numbers) are the
+        // program's, as execve keeps them.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in 1..=64i32 {
+            let bit = 1u64 << (sig - 1);
+            if ignored & bit != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            if blocked & bit != 0 {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         let c = |s: &OsStr| CString::new(s.as_bytes()).unwrap_or_default();
         let cpath = c(path);
         let cargs: Vec<CString> = argv.iter().map(|a| c(a)).collect();

@@ -14,6 +14,7 @@ pub mod types;
 mod wait;
 
 pub use fs::{pipe_pair, read_path};
+pub use process::{ignored_signals, set_ignored_signals};
 
 use crate::kernel::Process;
 use crate::mem::Fault;

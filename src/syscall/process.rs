@@ -249,8 +249,52 @@ pub fn rt_sigaction(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     if let Some(new) = new {
         p.sigactions[sig as usize] = new;
+        if host == libc::SIGCHLD as u64 {
+            mirror_sigchld(p, sig);
+        }
     }
     Ok(0)
+}
+
+/// A guest that ignores SIGCHLD has its children reaped by the kernel
+/// (wait then reports ECHILD): its children are ht-user's, so ht-user's
+/// own disposition follows the guest's.
+fn mirror_sigchld(p: &Process, sig: u64) {
+    let host = if handler_of(p, sig) == SIG_IGN {
+        libc::SIG_IGN
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: sets a disposition no other part of ht-user uses.
+    unsafe { libc::signal(libc::SIGCHLD, host) };
+}
+
+/// Guest signals (bit `n - 1` for signal `n`) whose action is SIG_IGN:
+/// they stay ignored across execve.
+pub fn ignored_signals(p: &Process) -> u64 {
+    (1..=64u64)
+        .filter(|&sig| handler_of(p, sig) == SIG_IGN)
+        .fold(0, |mask, sig| mask | 1 << (sig - 1))
+}
+
+/// Sets the guest signals of `mask` to SIG_IGN (a new program's start).
+pub fn set_ignored_signals(p: &mut Process, mask: u64) {
+    let size = p.abi.sigaction_size();
+    let at = p.abi.sigaction_handler_offset();
+    let ign = if p.word_size() == 8 {
+        p.mem.encoder().u64(SIG_IGN).to_vec()
+    } else {
+        p.mem.encoder().u32(SIG_IGN as u32).to_vec()
+    };
+    for sig in (1..=64u64).filter(|s| mask & 1 << (s - 1) != 0) {
+        let host = p.abi.host_signal(sig);
+        if host == SIGKILL || host == SIGSTOP {
+            continue;
+        }
+        let mut raw = vec![0u8; size];
+        raw[at..at + ign.len()].copy_from_slice(&ign);
+        p.sigactions[sig as usize] = raw;
+    }
 }
 
 /// The handler address recorded for `sig` (0 = default).
@@ -296,7 +340,7 @@ fn take_deliverable(p: &mut Process) -> Option<u64> {
 }
 
 fn change_mask(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let (how, set, oset, setsize) = (a[0], a[1], a[2], a[3]);
+    let (how, set, oset, setsize) = (p.abi.sigprocmask_how_to_host(a[0]), a[1], a[2], a[3]);
     if setsize != p.abi.sigset_size() as u64 {
         return Err(Errno::EINVAL);
     }
