@@ -18,6 +18,23 @@ fn signal_text(sig: i32) -> String {
     }
 }
 
+/// Whether a signal's default action dumps core.
+fn dumps_core(sig: i32) -> bool {
+    [
+        libc::SIGQUIT,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGSEGV,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGSYS,
+    ]
+    .contains(&sig)
+}
+
 fn main() {
     std::process::exit(real_main());
 }
@@ -58,12 +75,15 @@ fn real_main() -> i32 {
     };
     match &report.stop {
         StopReason::Exit(ExitKind::Exited(_)) => {}
-        StopReason::Exit(ExitKind::Killed(sig)) => {
+        // Signals that end a process without a core (SIGPIPE in a
+        // pipeline, SIGTERM) end it silently, as in qemu-user.
+        StopReason::Exit(ExitKind::Killed(sig)) if dumps_core(*sig) => {
             eprintln!(
                 "ht-user: uncaught target signal {sig} ({}) - core dumped",
                 signal_text(*sig)
             );
         }
+        StopReason::Exit(ExitKind::Killed(_)) => {}
         StopReason::Fault { signal, pc, page } => {
             let at = page.map_or(String::new(), |p| format!(", access to page {p:#x}"));
             eprintln!(

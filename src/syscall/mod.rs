@@ -162,7 +162,7 @@ syscall_set! {
     set_tls, cacheflush, set_thread_area,
     setuid, setgid, getgroups, chown, fchown, lchown, fchownat, sendfile,
     // Processes (kernel::fork, kernel::exec, wait).
-    fork, vfork, clone, clone3, execve, execveat, wait4, waitpid, waitid, getrusage,
+    fork, vfork, clone, clone3, execve, execveat, wait4, waitpid, waitid, getrusage, setsid,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
@@ -403,6 +403,7 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         waitpid => wait::wait4(p, a[0], a[1], a[2], 0),
         waitid => wait::waitid(p, a),
         getrusage => wait::getrusage(p, a),
+        setsid => wait::setsid(),
         // clone3 is refused so C libraries fall back to clone.
         clone3 => Err(Errno::ENOSYS),
         // Need the engine: handled by kernel::fork and kernel::exec before

@@ -190,3 +190,9 @@ pub fn getrusage(p: &mut Process, a: &[u64; 6]) -> SysResult {
     p.mem.write(a[1], &bytes)?;
     Ok(0)
 }
+
+/// setsid(): the guest's process is ht-user's, so its session is too.
+pub fn setsid() -> SysResult {
+    // SAFETY: no arguments.
+    check(unsafe { libc::setsid() } as libc::c_long)
+}
