@@ -249,16 +249,38 @@ pub fn disarm() {
     set_engine(None);
 }
 
-/// Keeps the handled signals away from helper threads so they interrupt
-/// the emulator thread's blocking calls.
+/// Keeps every signal away from helper threads: the handled ones so they
+/// interrupt the emulator thread's blocking calls, the others because
+/// they are the guest's (see `run_blocked`).
 pub fn block_in_this_thread() {
     // SAFETY: manipulates this thread's own signal mask.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in HANDLED {
-            libc::sigaddset(&mut set, sig);
-        }
+        libc::sigfillset(&mut set);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Runs `f` with host signal `sig` blocked in this thread and then throws
+/// away a `sig` sent to this process meanwhile: for a guest's kill of its
+/// own process group, which the host delivers to every member at once
+/// (this one takes the guest's action instead). Helper threads block every
+/// signal, so the one sent here stays pending until it is discarded.
+pub fn run_blocked(sig: i32, f: impl FnOnce()) {
+    // SAFETY: manipulates this thread's own signal mask and consumes a
+    // pending signal with a zero timeout.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        f();
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == sig {}
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }

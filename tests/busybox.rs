@@ -359,3 +359,29 @@ fn interrupt_pipeline(pipeline: &str, children_wanted: usize, as_nobody: bool) {
     assert!(started.elapsed().as_secs() < 20);
     assert_no_channel_files(&base);
 }
+
+/// `kill 0` signals the shell's whole process group: its background
+/// pipeline (ht-users of their own) and the shell itself, which takes the
+/// guest's action (here the default: killed by SIGTERM).
+#[test]
+fn kill_zero_reaches_the_process_group() {
+    use std::os::unix::process::CommandExt;
+    let Some(bb) = busybox() else { return };
+    let script = "busybox sleep 5 | busybox cat & kill 0; echo not reached";
+    let started = std::time::Instant::now();
+    let mut cmd = ht(Vec::<&str>::new());
+    cmd.arg(&bb).args(["sh", "-c", script]).process_group(0);
+    let r = finish(spawn(&mut cmd));
+    assert_eq!(r.exit(), 128 + libc::SIGTERM, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    // The pipeline held stdout open: it ended with the shell.
+    assert!(started.elapsed().as_secs() < 4, "the pipeline survived");
+    if let Some(q) = qemu_or_skip("kill 0") {
+        let mut cmd = qemu(&q, Vec::<&str>::new());
+        cmd.arg(&bb).args(["sh", "-c", script]).process_group(0);
+        let qr = finish(spawn(&mut cmd));
+        if arch() == "x86_64" || arch() == "i386" {
+            assert_eq!(qr.exit(), r.exit());
+        }
+    }
+}

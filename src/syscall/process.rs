@@ -392,13 +392,35 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         Sys::tgkill => (a[1], a[2]),
         _ => (a[0], a[1]),
     };
-    let to_self = match sys {
+    let mut to_self = match sys {
         Sys::kill => target as i64 == i64::from(p.pid) || target == 0,
         Sys::tgkill => a[0] == u64::from(p.pid) && target == u64::from(p.pid),
         _ => target == u64::from(p.pid),
     };
     if sig > 64 {
         return Outcome::Error(Errno::EINVAL);
+    }
+    if sys == Sys::kill && sig != 0 {
+        // SAFETY: getpgrp has no arguments.
+        let own_group = unsafe { libc::getpgrp() };
+        let group = match p.sarg(target) as i32 {
+            0 => Some(own_group),
+            t if t < -1 => Some(-t),
+            _ => None,
+        };
+        let host = p.abi.host_signal(sig) as i32;
+        if group == Some(own_group) && host != libc::SIGKILL && host != libc::SIGSTOP {
+            // The host signals the whole group at once (a process being
+            // forked gets it too); this process discards its copy and
+            // takes the guest's action below instead.
+            let mut rc = 0;
+            // SAFETY: plain call; the group is the guest's.
+            crate::signals::run_blocked(host, || rc = unsafe { libc::kill(-own_group, host) });
+            if rc < 0 {
+                return Outcome::Error(Errno::last());
+            }
+            to_self = true;
+        }
     }
     if !to_self {
         if sys != Sys::kill {
