@@ -504,6 +504,43 @@ mod tests {
     }
 
     #[test]
+    fn adopted_channel_shares_data_and_leaves_files_to_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ChannelOptions::parse(&format!(
+            "path={},max-clients=3,args=4",
+            dir.path().join("ht").display()
+        ))
+        .unwrap();
+        let ch = Channel::create(&opts, Endian::Little).unwrap();
+        assert!(Channel::files_exist(&opts));
+        let adopted = Channel::adopt(&opts, Endian::Little, false).unwrap();
+        assert_eq!(adopted.control_id(), ch.control_id());
+        // The data file is the same memory for both.
+        let mut bytes = vec![0u8; 4096];
+        bytes[32..40].copy_from_slice(&0xfeed_u64.to_le_bytes());
+        std::fs::write(dir.path().join("ht-data"), &bytes).unwrap();
+        let mut out = [0u64; 3];
+        adopted.read_args(1, &mut out);
+        assert_eq!(out[0], 0xfeed);
+        drop(adopted);
+        assert!(Channel::files_exist(&opts), "only the owner removes them");
+        // Another layout is refused.
+        let other = ChannelOptions::parse(&format!(
+            "path={},max-clients=3,args=2",
+            dir.path().join("ht").display()
+        ))
+        .unwrap();
+        let err = Channel::adopt(&other, Endian::Little, false).err().unwrap();
+        assert!(err.0.contains("another layout"), "{err}");
+        // An owning adopter removes them (an execve in the creator).
+        let owner = Channel::adopt(&opts, Endian::Little, true).unwrap();
+        drop(owner);
+        assert!(!Channel::files_exist(&opts));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        drop(ch);
+    }
+
+    #[test]
     fn big_endian_config() {
         let dir = tempfile::tempdir().unwrap();
         let _ch = channel(dir.path(), Endian::Big);
