@@ -220,4 +220,50 @@ mod tests {
         assert_eq!(evs[9].client, 2);
         assert_eq!(evs[9].args().collect::<Vec<_>>(), vec![9, !9]);
     }
+
+    #[test]
+    fn continued_file_appends_and_counts_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let anchor = ClockAnchor::now();
+        let info = TraceInfo::for_run(7, 2, "x86_64", Path::new("p"), &[], None, anchor);
+        let batch = |from: u64, n: u64| {
+            let mut b = Batch::with_capacity(1, n as usize);
+            for i in from..from + n {
+                b.records.push(EventRecord {
+                    ts_ns: anchor.monotonic_ns + i,
+                    cpu: 0,
+                    client: 0,
+                    arg1: i,
+                });
+                b.args.push(i);
+            }
+            b
+        };
+        let mut first = BinarySink::create(&path, &info).unwrap();
+        first.events(&batch(0, 3)).unwrap();
+        first.finish().unwrap();
+        let mut next = BinarySink::continue_file(&path, &info).unwrap();
+        // Unknown while the second image runs.
+        assert_eq!(TraceFile::open(&path).unwrap().declared_count, None);
+        next.events(&batch(3, 2)).unwrap();
+        next.finish().unwrap();
+        let f = TraceFile::open(&path).unwrap();
+        assert_eq!(f.declared_count, Some(5));
+        let got: Vec<u64> = f.events().map(|e| e.unwrap().arg1).collect();
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+        // Another process's file is not continued: it starts anew.
+        let other = TraceInfo::for_run(8, 2, "x86_64", Path::new("p"), &[], None, anchor);
+        let mut fresh = BinarySink::continue_file(&path, &other).unwrap();
+        fresh.finish().unwrap();
+        let f = TraceFile::open(&path).unwrap();
+        assert_eq!((f.info.pid, f.declared_count), (8, Some(0)));
+        // A missing file is created.
+        let missing = dir.path().join("new.bin");
+        BinarySink::continue_file(&missing, &info)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(TraceFile::open(&missing).unwrap().records, 0);
+    }
 }
