@@ -92,8 +92,14 @@ fn real_main() -> i32 {
             );
         }
         StopReason::Interrupted(sig) => {
+            // A forked child leaves the channel files to their owner.
+            let removed = if ht_user::kernel::fork::is_descendant() {
+                ""
+            } else {
+                ", channel files removed"
+            };
             eprintln!(
-                "ht-user: interrupted by signal {sig} ({}); trace flushed with {} events, channel files removed",
+                "ht-user: interrupted by signal {sig} ({}); trace flushed with {} events{removed}",
                 signal_text(*sig),
                 report.writer.events_written
             );
