@@ -17,7 +17,7 @@ use crate::trace::TraceEvents;
     name = "ht-user",
     version,
     about = "Run a Linux program of another (or the same) architecture with a hypertrace channel",
-    long_about = "Run a static Linux executable under emulation. With -hypertrace, the guest can \
+    long_about = "Run a Linux executable under emulation. With -hypertrace, the guest can \
                   emit trace events with one memory store; each becomes a host-timestamped \
                   guest_hypertrace line in QEMU's log format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
@@ -49,8 +49,8 @@ struct Cli {
     #[arg(short = 'U', value_name = "VAR")]
     unset_env: Vec<String>,
 
-    /// Sysroot for dynamically linked guests. Only static executables run so far;
-    /// a dynamic one is refused with its interpreter's name.
+    /// Sysroot of the guest: the interpreter of a dynamically linked program and
+    /// the guest's absolute paths are looked up under PATH first, then on the host.
     #[arg(short = 'L', value_name = "PATH")]
     ld_prefix: Option<PathBuf>,
 
@@ -219,9 +219,11 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     if cli.trace_file.is_some() && hypertrace.is_none() {
         warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
     }
-    let _sysroot = cli
+    // -L wins over QEMU_LD_PREFIX, as in qemu-user; an empty value is none.
+    let sysroot = cli
         .ld_prefix
-        .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from));
+        .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty());
     Ok((
         RunConfig {
             program: cli.program,
@@ -232,6 +234,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             log_file,
             trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),
+            sysroot,
         },
         warnings,
     ))

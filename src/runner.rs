@@ -36,6 +36,9 @@ pub struct RunConfig {
     /// Binary trace destination (`-trace-file`).
     pub trace_file: Option<PathBuf>,
     pub strace: bool,
+    /// Sysroot for dynamic executables and the guest's absolute paths
+    /// (`-L`, `QEMU_LD_PREFIX`).
+    pub sysroot: Option<PathBuf>,
 }
 
 /// How the run ended and what the trace holds.
@@ -152,7 +155,21 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         .map_err(|e| SetupError(format!("cannot set up the process: {e}")))?;
     process.control_file = channel.as_ref().map(Channel::control_id);
 
-    let image = loader::load(&info, &bytes, &mut process.mem).map_err(|e| SetupError(e.0))?;
+    process.sysroot = cfg.sysroot.clone();
+    let exe_label = exe_path.display().to_string();
+    let image = loader::load(&info, &bytes, &mut process.mem, None, &exe_label)
+        .map_err(|e| SetupError(format!("{}: {e}", cfg.program.display())))?;
+    let interp = match &info.interp {
+        Some(name) => {
+            let path = loader::find_interpreter(&cfg.program, name, cfg.sysroot.as_deref())
+                .map_err(|e| SetupError(e.0))?;
+            Some(
+                loader::load_interpreter(&cfg.program, &path, abi, &mut process.mem)
+                    .map_err(|e| SetupError(e.0))?,
+            )
+        }
+        None => None,
+    };
     abi.map_special_pages(&mut process.mem)
         .map_err(SetupError)?;
     process.brk = crate::kernel::Brk {
@@ -163,8 +180,18 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let argv: Vec<Vec<u8>> = cfg.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
     let execfn = cfg.program.clone().into_os_string().into_vec();
-    let stack = loader::build_stack(abi, &mut process.mem, &image, &execfn, &argv, &envp)
-        .map_err(|e| SetupError(e.0))?;
+    let stack = loader::build_stack(
+        abi,
+        &mut process.mem,
+        &image,
+        interp.map_or(0, |i| i.bias),
+        &execfn,
+        &argv,
+        &envp,
+    )
+    .map_err(|e| SetupError(e.0))?;
+    // A dynamic program starts in its interpreter.
+    let entry = interp.map_or(image.entry, |i| i.entry);
     process.auxv = stack.auxv.clone();
 
     let hypertrace_enabled = cfg.trace_events.is_enabled("guest_hypertrace");
@@ -184,11 +211,11 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     }
     mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
-    abi.init_registers(&mut uc, image.entry, stack.sp)
+    abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;
 
     crate::signals::arm(&uc);
-    let mut start = image.entry;
+    let mut start = entry;
     let result = loop {
         if crate::signals::interrupted().is_some() {
             break Ok(());

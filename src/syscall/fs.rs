@@ -4,12 +4,12 @@
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::types::{encode_statx, Stat};
 use super::{Errno, Sys, SysResult};
 use crate::kernel::dup_host;
-use crate::kernel::{procfs, Process};
+use crate::kernel::{procfs, sysroot, Process};
 use crate::mem::StructBuilder;
 
 /// The most a single read or write moves at once (a short count is legal).
@@ -28,16 +28,27 @@ fn check_int(rc: libc::c_int) -> SysResult {
     check(rc as libc::c_long)
 }
 
-/// Reads a path argument; `/proc/self/exe` names the guest executable.
+/// Reads a path argument as the host path it names: `/proc/self/exe` is
+/// the guest executable, and an absolute path the sysroot has is the
+/// sysroot's (see [`crate::kernel::sysroot`]).
 pub fn read_path(p: &Process, addr: u64) -> Result<CString, Errno> {
+    let bytes = read_raw_path(p, addr)?;
+    if procfs::is_self_exe(p, &bytes) {
+        return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
+    }
+    if let Some(found) = sysroot::lookup(p.sysroot.as_deref(), &bytes) {
+        return CString::new(found.into_os_string().into_vec()).map_err(|_| Errno::EINVAL);
+    }
+    CString::new(bytes).map_err(|_| Errno::EINVAL)
+}
+
+/// Reads a path argument as the guest wrote it.
+fn read_raw_path(p: &Process, addr: u64) -> Result<Vec<u8>, Errno> {
     let bytes = p.mem.read_cstr(addr, PATH_MAX)?;
     if bytes.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    if procfs::is_self_exe(p, &bytes) {
-        return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
-    }
-    CString::new(bytes).map_err(|_| Errno::EINVAL)
+    Ok(bytes)
 }
 
 /// A guest `dirfd` argument as a host descriptor.
@@ -582,14 +593,14 @@ pub fn unlinkat(p: &mut Process, dir: u64, path: u64, flags: u64) -> SysResult {
 
 pub fn readlinkat(p: &mut Process, dir: u64, path: u64, buf: u64, size: u64) -> SysResult {
     let dir = dirfd(p, dir)?;
-    let raw = p.mem.read_cstr(path, PATH_MAX)?;
+    let raw = read_raw_path(p, path)?;
     if size == 0 || (size as i64) < 0 {
         return Err(Errno::EINVAL);
     }
     let target: Vec<u8> = if procfs::is_self_exe(p, &raw) {
         p.exe_path.as_os_str().as_bytes().to_vec()
     } else {
-        let path = CString::new(raw).map_err(|_| Errno::EINVAL)?;
+        let path = read_path(p, path)?;
         let mut out = vec![0u8; PATH_MAX];
         // SAFETY: readlinkat writes at most PATH_MAX bytes into `out`.
         let n = check(unsafe {
@@ -604,7 +615,8 @@ pub fn readlinkat(p: &mut Process, dir: u64, path: u64, buf: u64, size: u64) -> 
 }
 
 pub fn symlinkat(p: &mut Process, target: u64, dir: u64, path: u64) -> SysResult {
-    let target = read_path(p, target)?;
+    // The link's text is stored as written, never translated.
+    let target = CString::new(read_raw_path(p, target)?).map_err(|_| Errno::EINVAL)?;
     let dir = dirfd(p, dir)?;
     let path = read_path(p, path)?;
     // SAFETY: both strings are NUL-terminated.
