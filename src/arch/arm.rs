@@ -98,6 +98,9 @@ impl Abi for Arm {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::arm(self.hwcap())
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }

@@ -173,6 +173,9 @@ impl Abi for Mipsel {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::mips()
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }
@@ -341,6 +344,14 @@ impl Abi for Mipsel {
     }
 
     /// o32 `struct stat64` (104 bytes).
+    fn encode_statfs64(
+        &self,
+        _s: &crate::syscall::types::StatFs,
+        _enc: Encoder,
+    ) -> Option<Vec<u8>> {
+        // MIPS orders the fields differently: not supported yet.
+        None
+    }
     fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
         let mut b = StructBuilder::new(104, enc);
         b.u32(0, st.dev as u32)
