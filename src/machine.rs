@@ -42,10 +42,9 @@ pub struct Machine {
     pub last_fault: Option<(u64, unicorn_engine::unicorn_const::MemType)>,
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
-    /// TLB fills since the last flush, and whether a flush is due (see
+    /// TLB fills since the last resize flush (see
     /// `mem::engine::TLB_FILLS_BEFORE_RESIZE`).
     pub tlb_fills: u32,
-    pub tlb_resize_due: bool,
     args_scratch: Vec<u64>,
 }
 
@@ -70,7 +69,6 @@ impl Machine {
             last_fault: None,
             engine_op_in_progress: false,
             tlb_fills: 0,
-            tlb_resize_due: false,
             args_scratch: vec![0; extra],
         }
     }

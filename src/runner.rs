@@ -215,22 +215,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         .map_err(SetupError)?;
 
     crate::signals::arm(&uc);
-    let mut start = entry;
-    let result = loop {
-        if crate::signals::interrupted().is_some() {
-            break Ok(());
-        }
-        let result = uc.emu_start(start, 0, 0, 0);
-        let machine = uc.get_data_mut();
-        if result.is_err() || machine.stop.is_some() || !machine.tlb_resize_due {
-            break result;
-        }
-        // Stopped by the TLB hook: a flush lets the engine resize its TLB.
-        machine.tlb_resize_due = false;
-        if let Err(e) = uc.ctl_flush_tlb() {
-            break Err(e);
-        }
-        start = abi.pc(&uc);
+    let result = if crate::signals::interrupted().is_some() {
+        Ok(())
+    } else {
+        uc.emu_start(entry, 0, 0, 0)
     };
     crate::signals::disarm();
 
