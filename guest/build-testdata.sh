@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Build the static test guests into testdata/<ARCH>/.
+# Build the test guests into testdata/<ARCH>/ (static, and one dynamic
+# guest for x86_64, aarch64 and arm).
 #
 #   guest/build-testdata.sh [ARCH]        (default ARCH: x86_64)
 #
@@ -108,6 +109,16 @@ if (CFLAGS=$PIE_CFLAGS build hello-pie "$GLIBC_CC" hello.c) 2>/dev/null; then
 else
     echo "note: $GLIBC_CC cannot link static-PIE executables; hello-pie skipped"
 fi
+
+# A dynamically linked PIE glibc guest (the library compiled in), for the
+# dynamic-executable tests; it runs with the guest architecture's glibc
+# sysroot (-L). Only for the architectures those tests cover.
+case "$ARCH" in
+    x86_64 | aarch64 | arm)
+        DYN_CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-fPIE -pie /')
+        CFLAGS=$DYN_CFLAGS build events-dyn "$GLIBC_CC" events.c ../src/qemu-hypertrace.c
+        ;;
+esac
 
 rm -rf "${GUEST_DIR:?}/$BUILD_DIR"
 echo "== done: $OUT_DIR"

@@ -22,7 +22,13 @@ dest=target/sysroot/$arch
 [ -e "$dest/.complete" ] && exit 0
 roots=(libc6 coreutils python3-minimal)
 sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+apt_opts=()
+if [ "$(id -u)" -eq 0 ]; then
+    # Root downloads itself: apt's sandbox user cannot enter the build dir.
+    apt_opts=(-o APT::Sandbox::User=root)
+else
+    sudo_cmd=(sudo)
+fi
 update() {
     # A mirror that misses one index (seen with a security suite) must not
     # stop the download from the main archive: the download decides.
@@ -34,19 +40,27 @@ if [ "$deb" != "$native" ] && ! dpkg --print-foreign-architectures | grep -qx "$
     update
 fi
 # The dependency closure, restricted to packages of this architecture
-# (Multi-Arch: foreign and arch-all dependencies such as dpkg or tzdata
-# are not needed to run the programs).
+# (apt names those of the host's own without a suffix; Multi-Arch: foreign
+# and arch-all dependencies of a foreign one, such as tzdata, are not
+# needed to run the programs).
+if [ "$deb" = "$native" ]; then
+    pattern='[a-z0-9.+-]*'
+    libc=libc6
+else
+    pattern="[a-z0-9.+-]*:$deb"
+    libc=libc6:$deb
+fi
 closure() {
     apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
         --no-breaks --no-replaces --no-enhances "${roots[@]/%/:$deb}" 2>/dev/null |
-        grep -v '^ ' | grep -x "[a-z0-9.+-]*:$deb" | sort -u
+        grep -v '^ ' | grep -x "$pattern" | sort -u
 }
 packages=$(closure)
-if ! grep -qx "libc6:$deb" <<<"$packages"; then
+if ! grep -qx "$libc" <<<"$packages"; then
     update
     packages=$(closure)
 fi
-grep -qx "libc6:$deb" <<<"$packages" || {
+grep -qx "$libc" <<<"$packages" || {
     echo "fetch-sysroot.sh: no libc6:$deb in the package index" >&2
     exit 1
 }
@@ -54,7 +68,7 @@ mkdir -p target/sysroot
 work=$(mktemp -d target/sysroot/.build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # shellcheck disable=SC2086 # one word per package
-(cd "$work" && apt-get download -qq $packages >/dev/null)
+(cd "$work" && apt-get download -qq "${apt_opts[@]}" $packages >/dev/null)
 mkdir "$work/root"
 for f in "$work"/*.deb; do
     dpkg -x "$f" "$work/root"
