@@ -3,7 +3,7 @@
 //! sysroot unpacked from Debian's packages (scripts/fetch-sysroot.sh,
 //! never committed), run with -L and compared with qemu-user -L; the
 //! guest's view of /proc; the sysroot-first path lookup; a dynamically
-//! linked hypertrace guest. Runs for x86_64, aarch64 and arm.
+//! linked hypertrace guest. Runs for x86_64, i386, aarch64 and arm.
 
 mod common;
 
@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// Architectures this suite covers.
-const ARCHES: &[&str] = &["x86_64", "aarch64", "arm"];
+/// Architectures this suite covers. Not riscv64: Debian 12 has no riscv64
+/// packages. Not mipsel yet: the engine's MIPS translator leaks a temporary
+/// per instruction and overflows on long straight-line blocks (glibc's
+/// sha256 code), which takes ht-user down.
+const ARCHES: &[&str] = &["x86_64", "i386", "aarch64", "arm"];
 
 /// Debian's sysroot for the architecture under test, fetched once per test
 /// binary (tests run in parallel; the script installs it atomically).
@@ -54,6 +57,8 @@ fn interpreter() -> &'static str {
         "x86_64" => "/lib64/ld-linux-x86-64.so.2",
         "aarch64" => "/lib/ld-linux-aarch64.so.1",
         "arm" => "/lib/ld-linux-armhf.so.3",
+        "i386" => "/lib/ld-linux.so.2",
+        "mipsel" => "/lib/ld.so.1",
         other => panic!("no interpreter known for {other}"),
     }
 }
@@ -64,6 +69,8 @@ fn pie_base() -> u64 {
         "x86_64" => 0x5555_5555_4000,
         "aarch64" => 0x55_5555_0000,
         "arm" => 0x2a00_0000,
+        "i386" => 0x5655_5000,
+        "mipsel" => 0x5555_0000,
         other => panic!("no PIE base known for {other}"),
     }
 }
@@ -280,11 +287,8 @@ fn auxv_and_maps_of_a_dynamic_program() {
     );
     assert_eq!(aux[3], "True", "AT_EXECFN missing");
     let maps = parse_maps(maps_text);
-    let interp_file = Path::new(interpreter())
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
+    // The interpreter maps by its own (real) file name, from the sysroot.
+    let interp_real = std::fs::canonicalize(root.join(&interpreter()[1..])).unwrap();
     let region_of = |addr: u64| {
         maps.iter()
             .find(|(a, b, _)| (*a..*b).contains(&addr))
@@ -293,15 +297,9 @@ fn auxv_and_maps_of_a_dynamic_program() {
     assert_ne!(base, 0, "AT_BASE is 0 for a dynamic program");
     let first_interp = maps
         .iter()
-        .find(|(_, _, name)| name.contains("ld-linux"))
+        .find(|(_, _, name)| name == s(&interp_real))
         .unwrap_or_else(|| panic!("no interpreter mapping:\n{maps_text}"));
     assert_eq!(first_interp.0, base, "{maps_text}");
-    // The interpreter maps by its own file name, from the sysroot.
-    let interp_real = std::fs::canonicalize(root.join(&interpreter()[1..])).unwrap();
-    assert!(
-        first_interp.2 == s(&interp_real) || first_interp.2.ends_with(interp_file),
-        "{maps_text}"
-    );
     let exe = std::fs::canonicalize(&python).unwrap();
     assert_eq!(region_of(entry).2, s(&exe), "AT_ENTRY\n{maps_text}");
     assert_eq!(region_of(phdr).2, s(&exe), "AT_PHDR\n{maps_text}");
@@ -334,7 +332,8 @@ fn cpuinfo_describes_the_guest_cpu() {
     let text = &r.stdout;
     let processors = text.lines().filter(|l| l.starts_with("processor")).count();
     assert_eq!(processors, 1, "{text}");
-    assert!(text.contains("processor\t: 0\n"), "{text}");
+    let first = text.lines().find(|l| l.starts_with("processor")).unwrap();
+    assert_eq!(first.split_once(':').unwrap().1.trim(), "0", "{text}");
     let feature_line = |key: &str| {
         text.lines()
             .find(|l| l.starts_with(key))
@@ -347,11 +346,16 @@ fn cpuinfo_describes_the_guest_cpu() {
             .collect::<Vec<_>>()
     };
     match arch().as_str() {
-        "x86_64" => {
+        "x86_64" | "i386" => {
             let flags = feature_line("flags");
-            for f in ["fpu", "cmov", "sse", "sse2", "lm"] {
+            for f in ["fpu", "cmov", "sse", "sse2"] {
                 assert!(flags.iter().any(|x| x == f), "{f} missing:\n{text}");
             }
+            let long_mode = flags.iter().any(|x| x == "lm");
+            assert_eq!(long_mode, arch() == "x86_64", "{text}");
+        }
+        "mipsel" => {
+            assert!(text.contains("cpu model\t\t: MIPS 74Kf"), "{text}");
         }
         "aarch64" => {
             let features = feature_line("Features");

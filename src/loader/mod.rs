@@ -354,7 +354,11 @@ pub fn load_interpreter(
     } else {
         None
     };
-    let label = path.display().to_string();
+    // Mappings carry the file's real name, as in Linux.
+    let label = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
     load(&info, &bytes, mem, base, &label)
         .map_err(|e| LoadError(format!("{name}: bad interpreter {label}: {e}")))
 }
