@@ -220,10 +220,19 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
     }
     // -L wins over QEMU_LD_PREFIX, as in qemu-user; an empty value is none.
-    let sysroot = cli
+    // Made absolute: the guest may change its working directory.
+    let mut sysroot = cli
         .ld_prefix
         .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from))
-        .filter(|p| !p.as_os_str().is_empty());
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| std::path::absolute(&p).unwrap_or(p));
+    if let Some(root) = sysroot.as_ref().filter(|p| !p.is_dir()) {
+        warnings.push(format!(
+            "sysroot {} is not a directory; ignored",
+            root.display()
+        ));
+        sysroot = None;
+    }
     Ok((
         RunConfig {
             program: cli.program,
@@ -349,6 +358,24 @@ mod tests {
             .any(|e| e.to_string_lossy().starts_with("HT_Y=")));
         let (cfg, _) = parse(args(&["ht-user", "-U", "HT_Y", "-E", "HT_Y=back", "p"])).unwrap();
         assert!(cfg.env.contains(&OsString::from("HT_Y=back")));
+    }
+
+    #[test]
+    fn sysroot_option_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let (cfg, w) = parse(args(&["ht-user", "-L", root, "p"])).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(cfg.sysroot.as_deref(), Some(dir.path()));
+        // Relative paths become absolute.
+        let (cfg, _) = parse(args(&["ht-user", "-L", ".", "p"])).unwrap();
+        assert!(cfg.sysroot.unwrap().is_absolute());
+        let (cfg, w) = parse(args(&["ht-user", "-L", "/nonexistent/sysroot", "p"])).unwrap();
+        assert_eq!(cfg.sysroot, None);
+        assert_eq!(w.len(), 1, "{w:?}");
+        // The guest's own -L is not ht-user's.
+        let (cfg, _) = parse(args(&["ht-user", "p", "-L", root])).unwrap();
+        assert_eq!(cfg.argv, args(&["p", "-L", root]));
     }
 
     #[test]

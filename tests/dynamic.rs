@@ -423,6 +423,20 @@ fn paths_try_the_sysroot_first() {
     r.assert_code(0);
     assert!(r.stdout.starts_with("processor"), "{}", r.stdout);
 
+    // A relative -L still holds after the guest changes directory.
+    let parent = sysroot.parent().unwrap();
+    let relative = sysroot.file_name().unwrap().to_str().unwrap();
+    let mut cmd = ht(["-L", relative]);
+    cmd.current_dir(parent)
+        .arg(sysroot.join("usr/bin/python3"))
+        .args([
+            "-c",
+            "import os; os.chdir('/'); print(open('/ht-only/file.txt').read(), end='')",
+        ]);
+    let r = run(cmd);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "from the sysroot\n", "{}", r.stderr);
+
     // -L wins over QEMU_LD_PREFIX; QEMU_LD_PREFIX alone is used.
     let mut cmd = ht_dyn(sysroot);
     cmd.env("QEMU_LD_PREFIX", host_dir.path())
