@@ -362,3 +362,60 @@ pub fn load_interpreter(
     load(&info, &bytes, mem, base, &label)
         .map_err(|e| LoadError(format!("{name}: bad interpreter {label}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreter_from_the_sysroot_then_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::fs::write(root.join("lib/ld-test.so"), b"x").unwrap();
+        let prog = Path::new("/bin/prog");
+        assert_eq!(
+            find_interpreter(prog, Path::new("/lib/ld-test.so"), Some(root)).unwrap(),
+            root.join("lib/ld-test.so")
+        );
+        // Not in the sysroot: the host's, if it has one.
+        let host = root.join("lib/ld-test.so");
+        assert_eq!(
+            find_interpreter(prog, &host, Some(Path::new("/nonexistent"))).unwrap(),
+            host
+        );
+        let err = find_interpreter(prog, Path::new("/lib/ld-missing.so"), Some(root)).unwrap_err();
+        assert!(
+            err.0.contains("/lib/ld-missing.so") && err.0.contains("-L"),
+            "{err}"
+        );
+        assert!(err.0.contains(root.to_str().unwrap()), "{err}");
+        let err = find_interpreter(prog, Path::new("/lib/ld-missing.so"), None).unwrap_err();
+        assert!(
+            err.0.starts_with("/bin/prog: ") && err.0.contains("-L"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn interpreter_name_is_read_from_pt_interp() {
+        let bytes = std::fs::read("/bin/true");
+        let Ok(bytes) = bytes else { return };
+        if Elf::parse(&bytes).map_or(true, |e| {
+            e.header.e_machine != goblin::elf::header::EM_X86_64
+        }) {
+            return;
+        }
+        let info = inspect(Path::new("/bin/true"), &bytes).unwrap();
+        assert_eq!(
+            info.interp.as_deref(),
+            Some(Path::new("/lib64/ld-linux-x86-64.so.2"))
+        );
+        let hello = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/x86_64/hello"
+        ))
+        .unwrap();
+        assert_eq!(inspect(Path::new("hello"), &hello).unwrap().interp, None);
+    }
+}
