@@ -75,7 +75,11 @@ for f in "$work"/*.deb; do
 done
 touch "$work/root/.complete"
 # Install with a rename: concurrent tests see no sysroot or a whole one.
-# A sysroot another run finished first wins.
+# A sysroot another run finished first wins; a leftover without the marker
+# (from an interrupted copy by hand) is replaced.
+if [ -e "$dest" ] && [ ! -e "$dest/.complete" ]; then
+    rm -rf "$dest"
+fi
 if ! mv -T "$work/root" "$dest" 2>/dev/null; then
     [ -e "$dest/.complete" ] || { echo "fetch-sysroot.sh: cannot install $dest" >&2; exit 1; }
 fi
