@@ -147,6 +147,8 @@ const COREUTILS: &[&[&str]] = &[
     &["bin/ls", "-1", "D"],
     &["bin/ls", "-ln", "--time-style=+%s", "F"],
     &["usr/bin/stat", "-c", "%s %F %a", "F"],
+    // statfs (statfs64 on 32-bit guests): type, block sizes, name length.
+    &["usr/bin/stat", "-f", "-c", "%T %s %S %l", "D"],
     &["bin/date", "-u", "-d", "@0", "+%Y-%m-%d %H:%M:%S"],
     &["bin/uname", "-m"],
     // A symbolic link inside the sysroot, read through the guest's path.
