@@ -8,7 +8,9 @@
 pub mod analysis;
 pub mod arch;
 pub mod cli;
+pub mod handler;
 pub mod hypertrace;
+pub mod instrument;
 pub mod kernel;
 pub mod loader;
 pub mod machine;

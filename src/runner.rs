@@ -31,6 +31,8 @@ pub struct RunConfig {
     pub env: Vec<OsString>,
     pub hypertrace: Option<ChannelOptions>,
     pub trace_events: TraceEvents,
+    /// Hypertrace actions switching events on and off.
+    pub rules: crate::trace::rules::Rules,
     /// Trace log destination (`-D`); stderr when absent.
     pub log_file: Option<PathBuf>,
     /// Binary trace destination (`-trace-file`).
@@ -113,6 +115,11 @@ fn fault_signal(err: uc_error) -> Option<i32> {
     }
 }
 
+/// Every event the run may record: enabled from the start or by a rule.
+fn possible_events(cfg: &RunConfig) -> crate::trace::EventSet {
+    crate::trace::EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0)
+}
+
 /// Loads `cfg.program` and runs it to completion.
 pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let bytes = std::fs::read(&cfg.program)
@@ -136,7 +143,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         &cfg.argv,
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
-    );
+    )
+    .with_kinds(possible_events(cfg));
     let sink = crate::trace::open_sink(
         log,
         cfg.log_file.is_some(),
@@ -167,15 +175,16 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         .map_err(|e| SetupError(e.0))?;
     process.auxv = stack.auxv.clone();
 
-    let hypertrace_enabled = cfg.trace_events.is_enabled("guest_hypertrace");
-    let machine = Machine::new(
+    let mut machine = Machine::new(
         abi,
         process,
         channel,
         recorder,
-        hypertrace_enabled,
+        cfg.trace_events.kinds(),
         cfg.strace,
     );
+    machine.rules = cfg.rules.clone();
+    machine.reconfigure_due = machine.enabled.0 & crate::instrument::HOOKED.0 != 0;
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -193,16 +202,28 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         if crate::signals::interrupted().is_some() {
             break Ok(());
         }
+        if uc.get_data().reconfigure_due {
+            if let Err(e) = crate::instrument::sync(&mut uc) {
+                break Err(e);
+            }
+        }
         let result = uc.emu_start(start, 0, 0, 0);
         let machine = uc.get_data_mut();
-        if result.is_err() || machine.stop.is_some() || !machine.tlb_resize_due {
+        let restart = machine.tlb_resize_due || machine.reconfigure_due;
+        if result.is_err() || machine.stop.is_some() || !restart {
             break result;
         }
-        // Stopped by the TLB hook: a flush lets the engine resize its TLB.
-        machine.tlb_resize_due = false;
-        if let Err(e) = uc.ctl_flush_tlb() {
-            break Err(e);
+        if machine.tlb_resize_due {
+            // Stopped by the TLB hook: a flush lets the engine resize its TLB.
+            machine.tlb_resize_due = false;
+            if let Err(e) = uc.ctl_flush_tlb() {
+                break Err(e);
+            }
         }
+        // The engine resumes at the instruction that asked for the stop;
+        // a control store it already made runs again.
+        let machine = uc.get_data_mut();
+        machine.control_replay = machine.stopped_in_control_store.take();
         start = abi.pc(&uc);
     };
     crate::signals::disarm();
