@@ -48,10 +48,10 @@ pub struct Machine {
     /// The enabled events need other hooks: the runner stops the engine
     /// after the current instruction and installs or removes them.
     pub reconfigure_due: bool,
-    /// A control store during which a stop was requested (the last MMIO
-    /// callback of that store), and the store the engine will replay when
-    /// it resumes: Unicorn resumes at the instruction whose access asked
-    /// for the stop, so the store runs again and must be ignored once.
+    /// A control store during which a stop was requested, and (while the
+    /// runner re-executes the one instruction the engine resumes at) that
+    /// the control stores it makes are replays to ignore: Unicorn resumes
+    /// at the instruction whose access asked for the stop.
     pub stopped_in_control_store: Option<(u64, usize, u64)>,
     pub control_replay: Option<(u64, usize, u64)>,
     /// An embedding program's handler (see `Runner`).
@@ -140,11 +140,8 @@ impl Machine {
     /// Returns true when hypertrace rules changed which engine hooks the
     /// enabled events need: the caller stops the engine.
     pub fn on_control_store(&mut self, offset: u64, size: usize, value: u64) -> bool {
-        if let Some(replayed) = self.control_replay {
+        if self.control_replay.is_some() {
             // The re-execution of a store already recorded.
-            if replayed == (offset, size, value) {
-                self.control_replay = None;
-            }
             return false;
         }
         let stop = self.control_store(offset, size, value);
@@ -212,7 +209,11 @@ impl Machine {
     /// A guest load or store about to execute (memory hook).
     #[inline]
     pub fn on_mem_access(&mut self, pc: u64, vaddr: u64, size: usize, is_store: bool, value: u64) {
-        if !self.enabled.contains(EventKind::MemAccess) || self.control_replay.is_some() {
+        if !self.enabled.contains(EventKind::MemAccess) {
+            return;
+        }
+        if self.control_replay.is_some() && self.process.mem.is_control_address(vaddr) {
+            // The replayed control store was not part of the region.
             return;
         }
         let value = if !is_store {

@@ -127,6 +127,14 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
 
+    if possible_events(cfg).contains(crate::trace::EventKind::MemAccess) {
+        if let Some(why) = abi.memory_tracing_unavailable() {
+            return Err(SetupError(format!(
+                "guest_mem_before_exec is not available for {} guests: {why}",
+                abi.name()
+            )));
+        }
+    }
     let log = open_log(cfg.log_file.as_ref())?;
     let channel = match &cfg.hypertrace {
         Some(opts) => Some(Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?),
@@ -207,6 +215,19 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
                 break Err(e);
             }
         }
+        if uc.get_data().control_replay.is_some() {
+            // The engine resumes at the instruction whose memory access
+            // asked for the stop. When that was a control store, it runs
+            // again: run that one instruction with its control stores
+            // ignored, then carry on.
+            let result = uc.emu_start(start, 0, 0, 1);
+            uc.get_data_mut().control_replay = None;
+            if result.is_err() || uc.get_data().stop.is_some() {
+                break result;
+            }
+            start = abi.resume_address(&uc);
+            continue;
+        }
         let result = uc.emu_start(start, 0, 0, 0);
         let machine = uc.get_data_mut();
         let restart = machine.tlb_resize_due || machine.reconfigure_due;
@@ -220,11 +241,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
                 break Err(e);
             }
         }
-        // The engine resumes at the instruction that asked for the stop;
-        // a control store it already made runs again.
         let machine = uc.get_data_mut();
         machine.control_replay = machine.stopped_in_control_store.take();
-        start = abi.pc(&uc);
+        start = abi.resume_address(&uc);
     };
     crate::signals::disarm();
 

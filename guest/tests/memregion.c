@@ -4,16 +4,17 @@
  *
  *   memregion BASE [EXTRA]
  *
- * Prints the address of a 128-byte buffer, touches it outside any region,
- * emits arg1=1 (open), performs this sequence on it, emits arg1=0 (close)
- * and touches it again:
+ * Prints the address of a 128-byte buffer of machine words (W bytes each:
+ * 8 on 64-bit guests, 4 on 32-bit ones; word k holds k), touches it
+ * outside any region, emits arg1=1 (open), performs this sequence on it,
+ * emits arg1=0 (close) and touches it again:
  *
- *   for i in 0..8: load 8 bytes at buf+64+8i, store 8 bytes (value*3+i)
- *                  at buf+8i
+ *   for i in 0..8: load word 8+i (W bytes at buf+W*(8+i)), store it
+ *                  times 3 plus i into word i
  *   store 4 bytes 0x11223344 at buf+96
  *   load 1 byte at buf+104
  *   store 2 bytes 0xbeef at buf+112
- *   EXTRA times: load and store 8 bytes at buf+8*(k%8) (adds 1)
+ *   EXTRA times: load and store word k%8 (adds 1)
  *
  * With `-hypertrace-region guest_mem_before_exec` exactly these accesses
  * to the buffer are recorded, and none of those outside the region.
@@ -25,12 +26,14 @@
 #include <string.h>
 #include <qemu-hypertrace.h>
 
-static volatile uint64_t buf[16] __attribute__((aligned(64)));
+#define WORDS (128 / sizeof(unsigned long))
+
+static volatile unsigned long buf[WORDS] __attribute__((aligned(64)));
 
 static void touch(void)
 {
-    for (int i = 0; i < 16; i++) {
-        buf[i] = buf[i] + (uint64_t)i;
+    for (unsigned i = 0; i < WORDS; i++) {
+        buf[i] = buf[i] + i;
     }
 }
 
@@ -54,9 +57,9 @@ int main(int argc, char **argv)
     touch();
 
     qemu_hypertrace(0, 1);
-    for (int i = 0; i < 8; i++) {
-        uint64_t v = buf[8 + i];
-        buf[i] = v * 3 + (uint64_t)i;
+    for (unsigned i = 0; i < 8; i++) {
+        unsigned long v = buf[8 + i];
+        buf[i] = v * 3 + i;
     }
     *(volatile uint32_t *)((uintptr_t)buf + 96) = 0x11223344;
     uint8_t byte = *(volatile uint8_t *)((uintptr_t)buf + 104);
@@ -68,7 +71,7 @@ int main(int argc, char **argv)
 
     touch();
     uint64_t sum = byte;
-    for (int i = 0; i < 16; i++) {
+    for (unsigned i = 0; i < WORDS; i++) {
         sum += buf[i];
     }
     printf("sum=%" PRIu64 "\n", sum);
