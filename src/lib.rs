@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod loader;
 pub mod machine;
 pub mod mem;
+pub mod monitor;
 pub mod runner;
 pub mod signals;
 pub mod syscall;
