@@ -45,6 +45,15 @@ struct Cli {
     )]
     hypertrace_region: Vec<String>,
 
+    /// Serve QEMU's human monitor (trace-event, info trace-events, info
+    /// registers, quit) on a socket: unix:PATH,server,nowait or
+    /// tcp:[HOST]:PORT,server,nowait (HOST defaults to 127.0.0.1).
+    #[arg(
+        long,
+        value_name = "unix:PATH,server,nowait|tcp:HOST:PORT,server,nowait"
+    )]
+    monitor: Option<String>,
+
     /// Write the trace log (events, -strace) to FILE instead of stderr.
     #[arg(short = 'D', value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -93,6 +102,7 @@ const WITH_VALUE: &[&str] = &[
     "hypertrace",
     "hypertrace-on",
     "hypertrace-region",
+    "monitor",
     "trace",
     "trace-file",
     "D",
@@ -106,6 +116,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "hypertrace",
     "hypertrace-on",
     "hypertrace-region",
+    "monitor",
     "trace",
     "trace-file",
     "strace",
@@ -296,6 +307,12 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             hypertrace,
             trace_events,
             rules,
+            monitor: cli
+                .monitor
+                .as_deref()
+                .map(crate::monitor::parse_spec)
+                .transpose()
+                .map_err(|e| bad(format!("-monitor: {e}")))?,
             log_file,
             trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),

@@ -30,6 +30,8 @@ pub enum StopReason {
     },
     /// ht-user itself received SIGINT/SIGTERM/SIGHUP.
     Interrupted(i32),
+    /// `quit` from the monitor.
+    Quit,
     /// The engine refused an operation (a bug or resource exhaustion).
     Internal(String),
 }
@@ -48,6 +50,8 @@ pub struct Machine {
     /// The enabled events need other hooks: the runner stops the engine
     /// after the current instruction and installs or removes them.
     pub reconfigure_due: bool,
+    /// The monitor has requests: the runner serves them between blocks.
+    pub monitor_due: bool,
     /// A control store during which a stop was requested, and (while the
     /// runner re-executes the one instruction the engine resumes at) that
     /// the control stores it makes are replays to ignore: Unicorn resumes
@@ -97,6 +101,7 @@ impl Machine {
             rules: Rules::default(),
             hooks: crate::instrument::Hooks::default(),
             reconfigure_due: false,
+            monitor_due: false,
             stopped_in_control_store: None,
             control_replay: None,
             handler: None,

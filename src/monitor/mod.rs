@@ -15,6 +15,7 @@
 
 mod command;
 mod line;
+mod serve;
 mod spec;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 pub use command::format_trace_events;
 pub use line::MAX_LINE;
+pub use serve::serve_requests;
 pub use spec::parse_spec;
 
 use command::Action;
