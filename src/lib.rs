@@ -3,11 +3,13 @@
 //! events through a hypertrace channel (one memory store per event).
 //!
 //! The binary is a thin CLI over [`runner::run`]; see ARCHITECTURE.md for
-//! the module map.
+//! the module map. Programs embedding ht-user use [`Runner`] and implement
+//! [`EventHandler`] (see `examples/region_cache.rs`).
 
 pub mod analysis;
 pub mod arch;
 pub mod cli;
+pub mod embed;
 pub mod handler;
 pub mod hypertrace;
 pub mod instrument;
@@ -20,3 +22,7 @@ pub mod runner;
 pub mod signals;
 pub mod syscall;
 pub mod trace;
+
+pub use embed::Runner;
+pub use handler::{Block, EventHandler, HypertraceEvent, MemAccess, SyscallEntry, SyscallExit};
+pub use runner::{RunReport, SetupError};

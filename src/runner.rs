@@ -25,7 +25,7 @@ use crate::trace::{EventKind, EventSet, TraceEvents, Writer, WriterReport};
 #[derive(Clone, Debug, Default)]
 pub struct RunConfig {
     pub program: PathBuf,
-    /// argv, argv[0] included.
+    /// argv, `argv[0]` included.
     pub argv: Vec<OsString>,
     /// Environment as `KEY=VALUE` strings.
     pub env: Vec<OsString>,
@@ -364,6 +364,9 @@ impl Loaded {
             tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
         }
         let m = uc.get_data_mut();
+        if let Some(handler) = m.handler.as_mut() {
+            handler.finish();
+        }
         let recorder = m.recorder.take().expect("recorder present until shutdown");
         let channel = m.hypertrace.take();
         let events_recorded = recorder.events_recorded;

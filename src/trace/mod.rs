@@ -6,7 +6,7 @@
 //! crossbeam channel. A full channel makes the guest wait: nothing is dropped.
 //!
 //! Sinks: QEMU log text ([`log`]), the binary trace file ([`binary`], format
-//! in [`file`]), or both through [`binary::FanOut`]. Each event also fires
+//! in [`file`](mod@file)), or both through [`binary::FanOut`]. Each event also fires
 //! the USDT probe `hypertrace:guest_hypertrace` in the emulator thread.
 
 pub mod binary;
