@@ -18,6 +18,18 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
 
+/// A guest that must not outlive a failed test.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 struct Client {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
@@ -85,7 +97,7 @@ fn monitor_switches_events_reads_registers_and_quits() {
     ]);
     // Long enough that only `quit` ends it.
     cmd.arg(guest("cpu-bench")).args(["sieve", "1000"]);
-    let child = spawn(&mut cmd);
+    let mut child = KillOnDrop(Some(spawn(&mut cmd)));
 
     let mut c = Client::connect(&sock);
     let states = c.command("info trace-events");
@@ -127,7 +139,7 @@ fn monitor_switches_events_reads_registers_and_quits() {
     c.writer.write_all(b"quit\n").unwrap();
     let mut rest = String::new();
     let _ = c.reader.read_to_string(&mut rest);
-    let run = finish(child);
+    let run = finish(child.0.take().unwrap());
     run.assert_code(0);
     assert!(
         run.stderr.contains("quit from the monitor"),
