@@ -32,6 +32,28 @@ struct Cli {
     #[arg(long = "trace", value_name = "[enable=]PATTERN|events=FILE")]
     trace: Vec<String>,
 
+    /// When a hypertrace event matches, switch trace events on or off, e.g.
+    /// 'arg1=1:enable guest_mem_before_exec' (repeatable, applied in order).
+    #[arg(long = "hypertrace-on", value_name = "MATCH:ACTION[;ACTION]")]
+    hypertrace_on: Vec<String>,
+
+    /// Enable PATTERN only inside regions (arg1=1 opens, arg1=0 closes;
+    /// nested regions count), e.g. 'guest_mem_before_exec' (repeatable).
+    #[arg(
+        long = "hypertrace-region",
+        value_name = "PATTERN[,open=V][,close=V][,client=N]"
+    )]
+    hypertrace_region: Vec<String>,
+
+    /// Serve QEMU's human monitor (trace-event, info trace-events, info
+    /// registers, quit) on a socket: unix:PATH,server,nowait or
+    /// tcp:[HOST]:PORT,server,nowait (HOST defaults to 127.0.0.1).
+    #[arg(
+        long,
+        value_name = "unix:PATH,server,nowait|tcp:HOST:PORT,server,nowait"
+    )]
+    monitor: Option<String>,
+
     /// Write the trace log (events, -strace) to FILE instead of stderr.
     #[arg(short = 'D', value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -76,10 +98,25 @@ struct Cli {
 }
 
 /// Options that take a value, by name without dashes.
-const WITH_VALUE: &[&str] = &["hypertrace", "trace", "trace-file", "D", "E", "U", "L", "0"];
+const WITH_VALUE: &[&str] = &[
+    "hypertrace",
+    "hypertrace-on",
+    "hypertrace-region",
+    "monitor",
+    "trace",
+    "trace-file",
+    "D",
+    "E",
+    "U",
+    "L",
+    "0",
+];
 /// Long options QEMU spells with one dash.
 const SINGLE_DASH_LONG: &[&str] = &[
     "hypertrace",
+    "hypertrace-on",
+    "hypertrace-region",
+    "monitor",
     "trace",
     "trace-file",
     "strace",
@@ -137,6 +174,24 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+/// The -hypertrace-on (true) and -hypertrace-region (false) values of
+/// normalised arguments, in command-line order.
+fn rule_options(normalised: &[OsString]) -> Vec<(bool, String)> {
+    let mut rules = Vec::new();
+    for arg in normalised.iter().skip(1) {
+        let Some(text) = arg.to_str() else { break };
+        if text == "--" {
+            break;
+        }
+        for (prefix, is_on) in [("--hypertrace-on=", true), ("--hypertrace-region=", false)] {
+            if let Some(value) = text.strip_prefix(prefix) {
+                rules.push((is_on, value.to_string()));
+            }
+        }
+    }
+    rules
+}
+
 /// The -E (true) and -U (false) values of normalised arguments, in order.
 fn env_edits(normalised: &[OsString]) -> Vec<(bool, String)> {
     let mut edits = Vec::new();
@@ -180,6 +235,28 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     for t in &cli.trace {
         warnings.extend(trace_events.apply_option(t).map_err(bad)?);
     }
+    let mut rules = crate::trace::rules::Rules::default();
+    let rule_args = rule_options(&normalised);
+    if rule_args.len() != cli.hypertrace_on.len() + cli.hypertrace_region.len() {
+        // A spelling clap accepts but the scan above does not see.
+        return Err(bad(
+            "write -hypertrace-on and -hypertrace-region with their value as the next argument"
+                .to_string(),
+        ));
+    }
+    for (is_on, spec) in rule_args {
+        if is_on {
+            rules.add_on(&spec).map_err(bad)?;
+        } else {
+            rules.add_region(&spec).map_err(bad)?;
+        }
+    }
+    if !rules.is_empty() && hypertrace.is_none() {
+        warnings.push(
+            "-hypertrace-on/-hypertrace-region without -hypertrace: no event will trigger them"
+                .to_string(),
+        );
+    }
 
     // -E and -U apply in command-line order, as in qemu-user; clap keeps
     // each option's values but not their interleaving.
@@ -216,7 +293,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let log_file = cli
         .log_file
         .or_else(|| std::env::var_os("QEMU_LOG_FILENAME").map(PathBuf::from));
-    if cli.trace_file.is_some() && hypertrace.is_none() {
+    if cli.trace_file.is_some() && hypertrace.is_none() && trace_events.kinds().0 == 0 {
         warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
     }
     // -L wins over QEMU_LD_PREFIX, as in qemu-user; an empty value is none.
@@ -240,6 +317,13 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             env,
             hypertrace,
             trace_events,
+            rules,
+            monitor: cli
+                .monitor
+                .as_deref()
+                .map(crate::monitor::parse_spec)
+                .transpose()
+                .map_err(|e| bad(format!("-monitor: {e}")))?,
             log_file,
             trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),

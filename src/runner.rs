@@ -19,18 +19,20 @@ use crate::loader;
 use crate::machine::{Machine, StopReason};
 use crate::mem::engine as mem_engine;
 use crate::trace::file::{ClockAnchor, TraceInfo};
-use crate::trace::{TraceEvents, Writer, WriterReport};
+use crate::trace::{EventKind, EventSet, TraceEvents, Writer, WriterReport};
 
 /// Everything a run needs, as the command line gives it.
 #[derive(Clone, Debug, Default)]
 pub struct RunConfig {
     pub program: PathBuf,
-    /// argv, argv[0] included.
+    /// argv, `argv[0]` included.
     pub argv: Vec<OsString>,
     /// Environment as `KEY=VALUE` strings.
     pub env: Vec<OsString>,
     pub hypertrace: Option<ChannelOptions>,
     pub trace_events: TraceEvents,
+    /// Hypertrace actions switching events on and off.
+    pub rules: crate::trace::rules::Rules,
     /// Trace log destination (`-D`); stderr when absent.
     pub log_file: Option<PathBuf>,
     /// Binary trace destination (`-trace-file`).
@@ -39,6 +41,8 @@ pub struct RunConfig {
     /// Sysroot for dynamic executables and the guest's absolute paths
     /// (`-L`, `QEMU_LD_PREFIX`).
     pub sysroot: Option<PathBuf>,
+    /// `-monitor`: where the human monitor listens.
+    pub monitor: Option<crate::monitor::MonitorAddr>,
 }
 
 /// How the run ended and what the trace holds.
@@ -59,6 +63,7 @@ impl RunReport {
             StopReason::Exit(crate::syscall::ExitKind::Killed(sig)) => 128 + sig,
             StopReason::Fault { signal, .. } => 128 + signal,
             StopReason::Interrupted(sig) => 128 + sig,
+            StopReason::Quit => 0,
             StopReason::Internal(_) => 1,
         };
         if guest == 0 && self.writer.error.is_some() {
@@ -116,13 +121,56 @@ fn fault_signal(err: uc_error) -> Option<i32> {
     }
 }
 
+/// Every event the run may record: enabled from the start, by a rule or
+/// (any of them but the unavailable ones) from the monitor.
+fn possible_events(cfg: &RunConfig, abi: &dyn crate::arch::Abi) -> EventSet {
+    let mut set = EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0);
+    if cfg.monitor.is_some() {
+        for kind in EventKind::ALL {
+            set.set(kind, true);
+        }
+        if abi.memory_tracing_unavailable().is_some() {
+            set.set(EventKind::MemAccess, false);
+        }
+    }
+    set
+}
+
 /// Loads `cfg.program` and runs it to completion.
 pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
+    Ok(load(cfg, None, true)?.run())
+}
+
+/// A loaded guest, ready to run.
+pub struct Loaded {
+    uc: crate::machine::Engine<'static>,
+    writer: Writer,
+    entry: u64,
+    monitor: Option<crate::monitor::Monitor>,
+}
+
+/// Loads `cfg.program` into a new engine. Events also go to `handler`;
+/// with `record_events` false they go only there.
+pub fn load(
+    cfg: &RunConfig,
+    handler: Option<Box<dyn crate::handler::EventHandler>>,
+    record_events: bool,
+) -> Result<Loaded, SetupError> {
     let bytes = std::fs::read(&cfg.program)
         .map_err(|e| SetupError(format!("cannot read {}: {e}", cfg.program.display())))?;
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
 
+    if EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0)
+        .contains(EventKind::MemAccess)
+    {
+        if let Some(why) = abi.memory_tracing_unavailable() {
+            return Err(SetupError(format!(
+                "guest_mem_before_exec is not available for {} guests: {why}",
+                abi.name()
+            )));
+        }
+    }
     let log = open_log(cfg.log_file.as_ref())?;
     let channel = match &cfg.hypertrace {
         Some(opts) => Some(Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?),
@@ -139,7 +187,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         &cfg.argv,
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
-    );
+    )
+    .with_kinds(possible_events(cfg, abi));
     let sink = crate::trace::open_sink(
         log,
         cfg.log_file.is_some(),
@@ -194,15 +243,18 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let entry = interp.map_or(image.entry, |i| i.entry);
     process.auxv = stack.auxv.clone();
 
-    let hypertrace_enabled = cfg.trace_events.is_enabled("guest_hypertrace");
-    let machine = Machine::new(
+    let mut machine = Machine::new(
         abi,
         process,
         channel,
         recorder,
-        hypertrace_enabled,
+        cfg.trace_events.kinds(),
         cfg.strace,
     );
+    machine.rules = cfg.rules.clone();
+    machine.reconfigure_due = machine.enabled.0 & crate::instrument::HOOKED.0 != 0;
+    machine.handler = handler;
+    machine.record_events = record_events;
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -214,59 +266,139 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;
 
-    crate::signals::arm(&uc);
-    let result = if crate::signals::interrupted().is_some() {
-        Ok(())
-    } else {
-        uc.emu_start(entry, 0, 0, 0)
-    };
-    crate::signals::disarm();
-
-    let pc = abi.pc(&uc);
-    let stop = match (uc.get_data_mut().stop.take(), result) {
-        (Some(reason), _) => reason,
-        // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
-        (None, Err(uc_error::EXCEPTION)) if uc.get_data().last_fault.is_some() => {
-            StopReason::Fault {
-                signal: libc::SIGSEGV,
-                pc,
-                page: uc.get_data().last_fault.map(|(page, _)| page),
-            }
+    let monitor = match &cfg.monitor {
+        Some(addr) => {
+            let monitor = crate::monitor::Monitor::start(addr)
+                .map_err(|e| SetupError(format!("cannot start the monitor on {addr}: {e}")))?;
+            // Requests are served between blocks: the hook exists only
+            // with -monitor and costs one load per block.
+            let attention = monitor.attention();
+            uc.add_block_hook(1, 0, move |uc: &mut crate::machine::Engine<'_>, _, _| {
+                if attention.load(std::sync::atomic::Ordering::Acquire) {
+                    uc.get_data_mut().monitor_due = true;
+                    let _ = uc.emu_stop();
+                }
+            })
+            .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
+            Some(monitor)
         }
-        (None, Err(e)) => match fault_signal(e) {
-            Some(signal) => StopReason::Fault {
-                signal,
-                pc,
-                page: None,
-            },
-            None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
-        },
-        (None, Ok(())) => match crate::signals::interrupted() {
-            Some(sig) => StopReason::Interrupted(sig),
-            // The engine stops by itself on a privileged halt, which Linux
-            // answers with SIGSEGV (how musl's abort ends when all else fails).
-            None => StopReason::Fault {
-                signal: libc::SIGSEGV,
-                pc,
-                page: None,
-            },
-        },
+        None => None,
     };
-    if let StopReason::Fault { .. } | StopReason::Internal(_) = stop {
-        tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
-    }
-    let m = uc.get_data_mut();
-    let recorder = m.recorder.take().expect("recorder present until shutdown");
-    let channel = m.hypertrace.take();
-    let events_recorded = recorder.events_recorded;
-    drop(uc);
-    let writer = writer.finish(recorder);
-    let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
-    drop(channel);
-    Ok(RunReport {
-        stop,
-        events_recorded,
-        ignored_stores,
+    Ok(Loaded {
+        uc,
         writer,
+        entry,
+        monitor,
     })
+}
+
+impl Loaded {
+    /// Where the monitor listens, if there is one.
+    pub fn monitor_description(&self) -> Option<String> {
+        self.monitor.as_ref().map(|m| m.local_description())
+    }
+
+    /// Runs the guest to its end; whatever way it stops, the trace is
+    /// flushed and the channel files are removed.
+    pub fn run(self) -> RunReport {
+        let Loaded {
+            mut uc,
+            writer,
+            entry,
+            monitor,
+        } = self;
+        let abi = uc.get_data().abi;
+        crate::signals::arm(&uc);
+        let mut start = entry;
+        let result = loop {
+            if crate::signals::interrupted().is_some() {
+                break Ok(());
+            }
+            if let Some(monitor) = &monitor {
+                crate::monitor::serve_requests(&mut uc, monitor);
+                if uc.get_data().stop.is_some() {
+                    break Ok(());
+                }
+            }
+            if uc.get_data().reconfigure_due {
+                if let Err(e) = crate::instrument::sync(&mut uc) {
+                    break Err(e);
+                }
+            }
+            if uc.get_data().control_replay.is_some() {
+                // The engine resumes at the instruction whose memory access
+                // asked for the stop. When that was a control store, it runs
+                // again: run that one instruction with its control stores
+                // ignored, then carry on.
+                let result = uc.emu_start(start, 0, 0, 1);
+                uc.get_data_mut().control_replay = None;
+                if result.is_err() || uc.get_data().stop.is_some() {
+                    break result;
+                }
+                start = abi.resume_address(&uc);
+                continue;
+            }
+            let result = uc.emu_start(start, 0, 0, 0);
+            let machine = uc.get_data_mut();
+            let restart = machine.reconfigure_due || machine.monitor_due;
+            if result.is_err() || machine.stop.is_some() || !restart {
+                break result;
+            }
+            let machine = uc.get_data_mut();
+            machine.control_replay = machine.stopped_in_control_store.take();
+            start = abi.resume_address(&uc);
+        };
+        crate::signals::disarm();
+
+        let pc = abi.pc(&uc);
+        let stop = match (uc.get_data_mut().stop.take(), result) {
+            (Some(reason), _) => reason,
+            // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
+            (None, Err(uc_error::EXCEPTION)) if uc.get_data().last_fault.is_some() => {
+                StopReason::Fault {
+                    signal: libc::SIGSEGV,
+                    pc,
+                    page: uc.get_data().last_fault.map(|(page, _)| page),
+                }
+            }
+            (None, Err(e)) => match fault_signal(e) {
+                Some(signal) => StopReason::Fault {
+                    signal,
+                    pc,
+                    page: None,
+                },
+                None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
+            },
+            (None, Ok(())) => match crate::signals::interrupted() {
+                Some(sig) => StopReason::Interrupted(sig),
+                // The engine stops by itself on a privileged halt, which Linux
+                // answers with SIGSEGV (how musl's abort ends when all else fails).
+                None => StopReason::Fault {
+                    signal: libc::SIGSEGV,
+                    pc,
+                    page: None,
+                },
+            },
+        };
+        if let StopReason::Fault { .. } | StopReason::Internal(_) = stop {
+            tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
+        }
+        let m = uc.get_data_mut();
+        if let Some(handler) = m.handler.as_mut() {
+            handler.finish();
+        }
+        let recorder = m.recorder.take().expect("recorder present until shutdown");
+        let channel = m.hypertrace.take();
+        let events_recorded = recorder.events_recorded;
+        drop(uc);
+        let writer = writer.finish(recorder);
+        let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
+        drop(channel);
+        RunReport {
+            stop,
+            events_recorded,
+            ignored_stores,
+            writer,
+        }
+    }
 }

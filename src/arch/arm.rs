@@ -238,8 +238,17 @@ impl Abi for Arm {
         })
     }
 
+    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
+        Some("Unicorn restores the CPU state at every hooked access, which loses the Thumb IT-block state")
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
+    }
+
+    fn resume_address(&self, uc: &Engine<'_>) -> u64 {
+        let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
+        self.pc(uc) | u64::from(thumb)
     }
 
     fn dump_registers(&self, uc: &Engine<'_>) -> String {

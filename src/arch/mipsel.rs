@@ -329,6 +329,10 @@ impl Abi for Mipsel {
         }
     }
 
+    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
+        Some("Unicorn restores the CPU state at every hooked access, which loses the branch delay-slot state")
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }

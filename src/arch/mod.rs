@@ -132,6 +132,16 @@ pub trait Abi: Sync {
         args: &[u64; 6],
     ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
+    /// Why `guest_mem_before_exec` cannot be traced for this architecture,
+    /// if it cannot.
+    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
+        None
+    }
+    /// Where `emu_start` resumes the stopped guest: the pc, plus whatever
+    /// the engine encodes in a start address (the Thumb bit on arm).
+    fn resume_address(&self, uc: &Engine<'_>) -> u64 {
+        self.pc(uc)
+    }
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
     /// Guest open(2)/fcntl flags in the host's encoding.

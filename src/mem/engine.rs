@@ -161,8 +161,14 @@ fn map_control(
         ),
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
-                uc.get_data_mut()
-                    .on_control_store(file_offset + offset, size, value);
+                if uc
+                    .get_data_mut()
+                    .on_control_store(file_offset + offset, size, value)
+                {
+                    // Rules changed the hooks the events need: stop after
+                    // this store so none of the next accesses is missed.
+                    let _ = uc.emu_stop();
+                }
             },
         ),
     )
