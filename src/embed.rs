@@ -146,6 +146,15 @@ impl Runner {
         self
     }
 
+    /// The guest's sysroot (`-L`): where a dynamic executable's interpreter
+    /// and the guest's absolute paths are looked up first. Made absolute,
+    /// since the guest may change its working directory.
+    pub fn sysroot(mut self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        self.config.sysroot = Some(std::path::absolute(&path).unwrap_or(path));
+        self
+    }
+
     /// The binary trace (`-trace-file`).
     pub fn trace_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.trace_file = Some(path.into());

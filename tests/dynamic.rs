@@ -508,3 +508,35 @@ fn host_programs_without_a_sysroot() {
         assert_eq!(mine.exit(), 0, "{line:?}\n{}", mine.stderr);
     }
 }
+
+/// The embedding API runs a dynamic guest with a sysroot too.
+#[test]
+fn embedded_runner_with_a_sysroot() {
+    #[derive(Default)]
+    struct Arg1s(Vec<u64>);
+    impl ht_user::EventHandler for Arg1s {
+        fn hypertrace(&mut self, event: &ht_user::HypertraceEvent<'_>) {
+            self.0.push(event.arg1);
+        }
+    }
+    let Some(root) = sysroot() else { return };
+    let (_dir, base) = temp_base();
+    let (report, seen) = ht_user::Runner::new(guest("events-dyn"))
+        .args([s(&base), "4"])
+        .sysroot(&root)
+        .hypertrace(s(&base))
+        .unwrap()
+        .record_events(false)
+        .run_with(Arg1s::default())
+        .unwrap();
+    assert_eq!(report.exit_status(), 0);
+    assert_eq!(seen.0, vec![0, 1, 2, 3]);
+    // Without the sysroot, a foreign guest's interpreter is missing.
+    if arch() != "x86_64" {
+        let e = ht_user::Runner::new(guest("events-dyn"))
+            .args([s(&base), "4"])
+            .run()
+            .unwrap_err();
+        assert!(e.to_string().contains("-L"), "{e}");
+    }
+}
