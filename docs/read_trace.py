@@ -70,7 +70,7 @@ def events(data, h, kinds=(0,)):
     if h["record_count"] is not None and h["record_count"] != n:
         raise TraceError("the header announces %d records, the file holds %d"
                          % (h["record_count"], n))
-    words = dict(KIND_WORDS, **{0: h["event_args"] - 1})
+    words = {**KIND_WORDS, 0: h["event_args"] - 1}
     for i in range(n):
         off = h["header_size"] + i * size
         ts, pid, thread, client, kind, arg1 = RECORD.unpack_from(data, off)
