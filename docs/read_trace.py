@@ -53,8 +53,14 @@ def read_header(data):
     }
 
 
-def events(data, h):
-    """Yields (index, ts_ns, pid, thread, client, arg1, (arg2, ...))."""
+# Words after arg1 per record kind (format 1.1); kind 0 has event_args - 1.
+KIND_WORDS = {1: 2, 2: 0, 3: 5, 4: 0}
+
+
+def events(data, h, kinds=(0,)):
+    """Yields (index, ts_ns, pid, thread, client, arg1, (arg2, ...)) for the
+    records whose kind is in `kinds` (0: guest_hypertrace; for other kinds
+    `client` is the record's aux field and the tuple holds its words)."""
     size = h["record_size"]
     body = len(data) - h["header_size"]
     if body % size:
@@ -64,13 +70,15 @@ def events(data, h):
     if h["record_count"] is not None and h["record_count"] != n:
         raise TraceError("the header announces %d records, the file holds %d"
                          % (h["record_count"], n))
-    extra = struct.Struct("<%dQ" % (h["event_args"] - 1))
+    words = {**KIND_WORDS, 0: h["event_args"] - 1}
     for i in range(n):
         off = h["header_size"] + i * size
         ts, pid, thread, client, kind, arg1 = RECORD.unpack_from(data, off)
-        if kind != 0:
+        if kind not in words or 32 + 8 * words[kind] > size:
             raise TraceError("record %d at byte %d: unknown kind %d" % (i, off, kind))
-        yield i, ts, pid, thread, client, arg1, extra.unpack_from(data, off + 32)
+        if kind in kinds:
+            extra = struct.unpack_from("<%dQ" % words[kind], data, off + 32)
+            yield i, ts, pid, thread, client, arg1, extra
 
 
 def wall_ns(h, ts):

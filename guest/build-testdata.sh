@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Build the static test guests into testdata/<ARCH>/.
+# Build the test guests into testdata/<ARCH>/ (static, and one dynamic
+# guest for x86_64, aarch64 and arm).
 #
 #   guest/build-testdata.sh [ARCH]        (default ARCH: x86_64)
 #
@@ -98,6 +99,7 @@ build memory       "$MUSL_CC" memory.c
 build events       "$MUSL_CC" events.c "$LIB" -lpthread
 build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
 build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
+build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
@@ -109,6 +111,16 @@ if (CFLAGS=$PIE_CFLAGS build hello-pie "$GLIBC_CC" hello.c) 2>/dev/null; then
 else
     echo "note: $GLIBC_CC cannot link static-PIE executables; hello-pie skipped"
 fi
+
+# A dynamically linked PIE glibc guest (the library compiled in), for the
+# dynamic-executable tests; it runs with the guest architecture's glibc
+# sysroot (-L). Only for the architectures those tests cover.
+case "$ARCH" in
+    x86_64 | i386 | aarch64 | arm)
+        DYN_CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-fPIE -pie /')
+        CFLAGS=$DYN_CFLAGS build events-dyn "$GLIBC_CC" events.c ../src/qemu-hypertrace.c
+        ;;
+esac
 
 rm -rf "${GUEST_DIR:?}/$BUILD_DIR"
 echo "== done: $OUT_DIR"

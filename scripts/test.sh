@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The test suite: unit tests and the integration tests that run the
-# committed guests and Debian's busybox (compared with qemu-user), then the
-# guest-running suites again for every other guest architecture.
+# committed guests, Debian's busybox and Debian's dynamically linked
+# coreutils and python3 (compared with qemu-user), then the guest-running
+# suites again for every other guest architecture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo test "$@"
 for arch in i386 aarch64 arm riscv64 mipsel; do
     echo "== guests for $arch"
-    suites=(--test guests --test hypertrace --test strace --test processes)
+    # The dynamic suite covers x86_64, i386, aarch64 and arm; elsewhere it skips.
+    suites=(--test guests --test hypertrace --test strace --test region_tracing --test monitor_run --test embedding --test dynamic --test processes)
     # Debian 12 has no riscv64 busybox-static to compare with.
     [ "$arch" = riscv64 ] || suites+=(--test busybox)
     HT_ARCH=$arch cargo test "${suites[@]}" "$@"

@@ -17,7 +17,7 @@ use crate::trace::TraceEvents;
     name = "ht-user",
     version,
     about = "Run a Linux program of another (or the same) architecture with a hypertrace channel",
-    long_about = "Run a static Linux executable under emulation. With -hypertrace, the guest can \
+    long_about = "Run a Linux executable under emulation. With -hypertrace, the guest can \
                   emit trace events with one memory store; each becomes a host-timestamped \
                   guest_hypertrace line in QEMU's log format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
@@ -31,6 +31,28 @@ struct Cli {
     /// Enable trace events, QEMU syntax (repeatable).
     #[arg(long = "trace", value_name = "[enable=]PATTERN|events=FILE")]
     trace: Vec<String>,
+
+    /// When a hypertrace event matches, switch trace events on or off, e.g.
+    /// 'arg1=1:enable guest_mem_before_exec' (repeatable, applied in order).
+    #[arg(long = "hypertrace-on", value_name = "MATCH:ACTION[;ACTION]")]
+    hypertrace_on: Vec<String>,
+
+    /// Enable PATTERN only inside regions (arg1=1 opens, arg1=0 closes;
+    /// nested regions count), e.g. 'guest_mem_before_exec' (repeatable).
+    #[arg(
+        long = "hypertrace-region",
+        value_name = "PATTERN[,open=V][,close=V][,client=N]"
+    )]
+    hypertrace_region: Vec<String>,
+
+    /// Serve QEMU's human monitor (trace-event, info trace-events, info
+    /// registers, quit) on a socket: unix:PATH,server,nowait or
+    /// tcp:[HOST]:PORT,server,nowait (HOST defaults to 127.0.0.1).
+    #[arg(
+        long,
+        value_name = "unix:PATH,server,nowait|tcp:HOST:PORT,server,nowait"
+    )]
+    monitor: Option<String>,
 
     /// Write the trace log (events, -strace) to FILE instead of stderr.
     #[arg(short = 'D', value_name = "FILE")]
@@ -49,8 +71,8 @@ struct Cli {
     #[arg(short = 'U', value_name = "VAR")]
     unset_env: Vec<String>,
 
-    /// Sysroot for dynamically linked guests. Only static executables run so far;
-    /// a dynamic one is refused with its interpreter's name.
+    /// Sysroot of the guest: the interpreter of a dynamically linked program and
+    /// the guest's absolute paths are looked up under PATH first, then on the host.
     #[arg(short = 'L', value_name = "PATH")]
     ld_prefix: Option<PathBuf>,
 
@@ -93,10 +115,25 @@ struct Cli {
 }
 
 /// Options that take a value, by name without dashes.
-const WITH_VALUE: &[&str] = &["hypertrace", "trace", "trace-file", "D", "E", "U", "L", "0"];
+const WITH_VALUE: &[&str] = &[
+    "hypertrace",
+    "hypertrace-on",
+    "hypertrace-region",
+    "monitor",
+    "trace",
+    "trace-file",
+    "D",
+    "E",
+    "U",
+    "L",
+    "0",
+];
 /// Long options QEMU spells with one dash.
 const SINGLE_DASH_LONG: &[&str] = &[
     "hypertrace",
+    "hypertrace-on",
+    "hypertrace-region",
+    "monitor",
     "trace",
     "trace-file",
     "strace",
@@ -154,6 +191,24 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+/// The -hypertrace-on (true) and -hypertrace-region (false) values of
+/// normalised arguments, in command-line order.
+fn rule_options(normalised: &[OsString]) -> Vec<(bool, String)> {
+    let mut rules = Vec::new();
+    for arg in normalised.iter().skip(1) {
+        let Some(text) = arg.to_str() else { break };
+        if text == "--" {
+            break;
+        }
+        for (prefix, is_on) in [("--hypertrace-on=", true), ("--hypertrace-region=", false)] {
+            if let Some(value) = text.strip_prefix(prefix) {
+                rules.push((is_on, value.to_string()));
+            }
+        }
+    }
+    rules
+}
+
 /// The -E (true) and -U (false) values of normalised arguments, in order.
 fn env_edits(normalised: &[OsString]) -> Vec<(bool, String)> {
     let mut edits = Vec::new();
@@ -179,6 +234,7 @@ fn exec_options(
     normalised: &[OsString],
     hypertrace: Option<&ChannelOptions>,
     log_file: Option<&PathBuf>,
+    sysroot: Option<&PathBuf>,
 ) -> Vec<OsString> {
     let abs = |v: &str| -> OsString {
         if v.is_empty() {
@@ -209,7 +265,10 @@ fn exec_options(
             (n, (!rest.is_empty()).then_some(rest))
         };
         match (name, value) {
-            ("E" | "U" | "0" | "ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals", _) => {}
+            // The monitor is served by the run's first process (its
+            // socket cannot be bound twice); -L is given as checked below.
+            ("E" | "U" | "0" | "L" | "monitor", _) => {}
+            ("ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals", _) => {}
             ("hypertrace", _) => {
                 if let Some(h) = hypertrace {
                     let mut o = OsString::from("--hypertrace=path=");
@@ -218,9 +277,9 @@ fn exec_options(
                     out.push(o);
                 }
             }
-            ("D" | "L", Some(v)) => {
-                saw_log |= name == "D";
-                let mut o = OsString::from(format!("-{name}="));
+            ("D", Some(v)) => {
+                saw_log = true;
+                let mut o = OsString::from("-D=");
                 o.push(abs(v));
                 out.push(o);
             }
@@ -247,6 +306,12 @@ fn exec_options(
     if let (false, Some(p)) = (saw_log, log_file) {
         let mut o = OsString::from("-D=");
         o.push(abs(&p.to_string_lossy()));
+        out.push(o);
+    }
+    // The sysroot as checked (absolute), from -L or QEMU_LD_PREFIX.
+    if let Some(root) = sysroot {
+        let mut o = OsString::from("-L=");
+        o.push(root);
         out.push(o);
     }
     out
@@ -277,6 +342,28 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     }
     for t in &cli.trace {
         warnings.extend(trace_events.apply_option(t).map_err(bad)?);
+    }
+    let mut rules = crate::trace::rules::Rules::default();
+    let rule_args = rule_options(&normalised);
+    if rule_args.len() != cli.hypertrace_on.len() + cli.hypertrace_region.len() {
+        // A spelling clap accepts but the scan above does not see.
+        return Err(bad(
+            "write -hypertrace-on and -hypertrace-region with their value as the next argument"
+                .to_string(),
+        ));
+    }
+    for (is_on, spec) in rule_args {
+        if is_on {
+            rules.add_on(&spec).map_err(bad)?;
+        } else {
+            rules.add_region(&spec).map_err(bad)?;
+        }
+    }
+    if !rules.is_empty() && hypertrace.is_none() {
+        warnings.push(
+            "-hypertrace-on/-hypertrace-region without -hypertrace: no event will trigger them"
+                .to_string(),
+        );
     }
 
     // -E and -U apply in command-line order, as in qemu-user; clap keeps
@@ -324,19 +411,35 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let log_file = cli
         .log_file
         .or_else(|| std::env::var_os("QEMU_LOG_FILENAME").map(PathBuf::from));
-    if cli.trace_file.is_some() && hypertrace.is_none() {
+    if cli.trace_file.is_some() && hypertrace.is_none() && trace_events.kinds().0 == 0 {
         warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
     }
-    let _sysroot = cli
+    // -L wins over QEMU_LD_PREFIX, as in qemu-user; an empty value is none.
+    // Made absolute: the guest may change its working directory.
+    let mut sysroot = cli
         .ld_prefix
-        .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from));
+        .or_else(|| std::env::var_os("QEMU_LD_PREFIX").map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| std::path::absolute(&p).unwrap_or(p));
+    if let Some(root) = sysroot.as_ref().filter(|p| !p.is_dir()) {
+        warnings.push(format!(
+            "sysroot {} is not a directory; ignored",
+            root.display()
+        ));
+        sysroot = None;
+    }
     let inherited_fds = cli
         .ht_fds
         .as_deref()
         .map(crate::kernel::exec::parse_fds)
         .transpose()
         .map_err(bad)?;
-    let exec_options = exec_options(&normalised, hypertrace.as_ref(), log_file.as_ref());
+    let exec_options = exec_options(
+        &normalised,
+        hypertrace.as_ref(),
+        log_file.as_ref(),
+        sysroot.as_ref(),
+    );
     let inherited_signals = cli
         .ht_signals
         .as_deref()
@@ -354,9 +457,17 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             env,
             hypertrace,
             trace_events,
+            rules,
+            monitor: cli
+                .monitor
+                .as_deref()
+                .map(crate::monitor::parse_spec)
+                .transpose()
+                .map_err(|e| bad(format!("-monitor: {e}")))?,
             log_file,
             trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),
+            sysroot,
         },
         warnings,
     ))
@@ -496,7 +607,7 @@ mod tests {
             "-0",
             "zero",
             "-strace",
-            "-Lroot",
+            "-L.",
             "prog",
             "-D",
             "guest-arg",
@@ -510,7 +621,7 @@ mod tests {
             format!("--trace={events_opt}"),
             "--trace=guest*".to_string(),
             "--strace".to_string(),
-            format!("-L={}", at("root")),
+            format!("-L={}", std::path::absolute(".").unwrap().display()),
         ]
         .iter()
         .map(OsString::from)
@@ -545,6 +656,24 @@ mod tests {
         assert!(cfg.env.contains(&OsString::from("LD_PRELOAD=")));
         let (cfg, _) = parse(args(&["ht-user", "--ht-fds=", "prog"])).unwrap();
         assert_eq!(cfg.inherited_fds, Some(vec![]));
+    }
+
+    #[test]
+    fn sysroot_option_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let (cfg, w) = parse(args(&["ht-user", "-L", root, "p"])).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(cfg.sysroot.as_deref(), Some(dir.path()));
+        // Relative paths become absolute.
+        let (cfg, _) = parse(args(&["ht-user", "-L", ".", "p"])).unwrap();
+        assert!(cfg.sysroot.unwrap().is_absolute());
+        let (cfg, w) = parse(args(&["ht-user", "-L", "/nonexistent/sysroot", "p"])).unwrap();
+        assert_eq!(cfg.sysroot, None);
+        assert_eq!(w.len(), 1, "{w:?}");
+        // The guest's own -L is not ht-user's.
+        let (cfg, _) = parse(args(&["ht-user", "p", "-L", root])).unwrap();
+        assert_eq!(cfg.argv, args(&["p", "-L", root]));
     }
 
     #[test]

@@ -3,17 +3,26 @@
 //! events through a hypertrace channel (one memory store per event).
 //!
 //! The binary is a thin CLI over [`runner::run`]; see ARCHITECTURE.md for
-//! the module map.
+//! the module map. Programs embedding ht-user use [`Runner`] and implement
+//! [`EventHandler`] (see `examples/region_cache.rs`).
 
 pub mod analysis;
 pub mod arch;
 pub mod cli;
+pub mod embed;
+pub mod handler;
 pub mod hypertrace;
+pub mod instrument;
 pub mod kernel;
 pub mod loader;
 pub mod machine;
 pub mod mem;
+pub mod monitor;
 pub mod runner;
 pub mod signals;
 pub mod syscall;
 pub mod trace;
+
+pub use embed::Runner;
+pub use handler::{Block, EventHandler, HypertraceEvent, MemAccess, SyscallEntry, SyscallExit};
+pub use runner::{RunReport, SetupError};

@@ -5,13 +5,18 @@
 use unicorn_engine::Unicorn;
 
 use crate::arch::{Abi, Trap};
+use crate::handler::{self, EventHandler};
 use crate::hypertrace::Channel;
 use crate::kernel::fork::Lineage;
 use crate::kernel::Process;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome};
-use crate::trace::{EventRecord, Recorder, Writer};
+use crate::trace::rules::Rules;
+use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
 
 pub type Engine<'a> = Unicorn<'a, Machine>;
+
+/// Memory-access and block records per host clock reading.
+const COARSE_STAMP_EVERY: u32 = 256;
 
 /// Why emulation stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +31,8 @@ pub enum StopReason {
     },
     /// ht-user itself received SIGINT/SIGTERM/SIGHUP.
     Interrupted(i32),
+    /// `quit` from the monitor.
+    Quit,
     /// The engine refused an operation (a bug or resource exhaustion).
     Internal(String),
 }
@@ -39,18 +46,43 @@ pub struct Machine {
     pub writer: Option<Writer>,
     /// What forked children and executed programs need from the run.
     pub lineage: Lineage,
-    /// Whether the `guest_hypertrace` trace event is enabled.
-    pub hypertrace_enabled: bool,
+    /// Trace events enabled now (`-trace`, rules, the monitor).
+    pub enabled: EventSet,
+    /// Hypertrace actions (`-hypertrace-on`, `-hypertrace-region`).
+    pub rules: Rules,
+    /// Engine hooks behind the enabled events (see `instrument`).
+    pub hooks: crate::instrument::Hooks,
+    /// The enabled events need other hooks: the runner stops the engine
+    /// after the current instruction and installs or removes them.
+    pub reconfigure_due: bool,
+    /// The monitor has requests: the runner serves them between blocks.
+    pub monitor_due: bool,
+    /// A control store during which a stop was requested, and (while the
+    /// runner re-executes the one instruction the engine resumes at) that
+    /// the control stores it makes are replays to ignore: Unicorn resumes
+    /// at the instruction whose access asked for the stop.
+    pub stopped_in_control_store: Option<(u64, usize, u64)>,
+    pub control_replay: Option<(u64, usize, u64)>,
+    /// An embedding program's handler (see `Runner`).
+    pub handler: Option<Box<dyn EventHandler>>,
+    /// Whether events go to the trace sinks (an embedding program may take
+    /// them through its handler only).
+    pub record_events: bool,
+    /// The last host clock reading, and memory accesses or blocks left
+    /// before the next: reading the clock per access would cost more than
+    /// the access, so their records share a reading (never older than the
+    /// previous record's).
+    last_ts: u64,
+    coarse_left: u32,
     pub strace: bool,
     pub stop: Option<StopReason>,
     /// The last access the TLB refused: (page address, access kind).
     pub last_fault: Option<(u64, unicorn_engine::unicorn_const::MemType)>,
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
-    /// TLB fills since the last flush, and whether a flush is due (see
+    /// TLB fills since the last resize flush (see
     /// `mem::engine::TLB_FILLS_BEFORE_RESIZE`).
     pub tlb_fills: u32,
-    pub tlb_resize_due: bool,
     args_scratch: Vec<u64>,
 }
 
@@ -61,7 +93,7 @@ impl Machine {
         hypertrace: Option<Channel>,
         (recorder, writer): (Recorder, Writer),
         lineage: Lineage,
-        hypertrace_enabled: bool,
+        enabled: EventSet,
         strace: bool,
     ) -> Self {
         let extra = recorder.extra_args();
@@ -72,13 +104,22 @@ impl Machine {
             recorder: Some(recorder),
             writer: Some(writer),
             lineage,
-            hypertrace_enabled,
+            enabled,
+            rules: Rules::default(),
+            hooks: crate::instrument::Hooks::default(),
+            reconfigure_due: false,
+            monitor_due: false,
+            stopped_in_control_store: None,
+            control_replay: None,
+            handler: None,
+            record_events: true,
+            last_ts: 0,
+            coarse_left: 0,
             strace,
             stop: None,
             last_fault: None,
             engine_op_in_progress: false,
             tlb_fills: 0,
-            tlb_resize_due: false,
             args_scratch: vec![0; extra],
         }
     }
@@ -89,30 +130,222 @@ impl Machine {
             .expect("recorder lives until the run ends")
     }
 
+    /// A precise host timestamp, remembered for coarse ones.
+    fn stamp(&mut self) -> u64 {
+        self.last_ts = crate::trace::monotonic_ns();
+        self.coarse_left = COARSE_STAMP_EVERY;
+        self.last_ts
+    }
+
+    /// The timestamp of a memory access or block record.
+    #[inline]
+    fn coarse_stamp(&mut self) -> u64 {
+        if self.coarse_left == 0 {
+            return self.stamp();
+        }
+        self.coarse_left -= 1;
+        self.last_ts
+    }
+
     /// A guest store into the control channel at `offset` of the file.
-    pub fn on_control_store(&mut self, offset: u64, size: usize, value: u64) {
+    /// Returns true when hypertrace rules changed which engine hooks the
+    /// enabled events need: the caller stops the engine.
+    pub fn on_control_store(&mut self, offset: u64, size: usize, value: u64) -> bool {
+        if self.control_replay.is_some() {
+            // The re-execution of a store already recorded.
+            return false;
+        }
+        let stop = self.control_store(offset, size, value);
+        if stop || self.reconfigure_due {
+            self.stopped_in_control_store = Some((offset, size, value));
+        }
+        stop
+    }
+
+    fn control_store(&mut self, offset: u64, size: usize, value: u64) -> bool {
         let Some(channel) = self.hypertrace.as_mut() else {
-            return;
+            return false;
         };
         let Some((client, arg1)) = channel.decode_store(offset, size, value) else {
-            return;
+            return false;
         };
-        if !self.hypertrace_enabled {
+        let wants_event = self.enabled.contains(EventKind::Hypertrace) || self.handler.is_some();
+        if !wants_event && self.rules.is_empty() {
+            return false;
+        }
+        let ts_ns = self.stamp();
+        let channel = self.hypertrace.as_mut().expect("checked above");
+        channel.read_args(client, &mut self.args_scratch);
+        let cpu = self.process.current_cpu();
+        if let Some(h) = self.handler.as_mut() {
+            h.hypertrace(&handler::HypertraceEvent {
+                ts_ns,
+                thread: cpu,
+                client,
+                arg1,
+                args: &self.args_scratch,
+            });
+        }
+        if self.enabled.contains(EventKind::Hypertrace) && self.record_events {
+            let record = EventRecord::hypertrace(ts_ns, cpu, client, arg1);
+            let recorder = self
+                .recorder
+                .as_mut()
+                .expect("recorder lives until the run ends");
+            recorder.push(record, &self.args_scratch);
+        }
+        if self.rules.is_empty() {
+            return false;
+        }
+        let before = self.enabled;
+        if !self
+            .rules
+            .apply(client, arg1, &self.args_scratch, &mut self.enabled)
+        {
+            return false;
+        }
+        self.events_changed(before)
+    }
+
+    /// After `enabled` changed from `before`: whether engine hooks must
+    /// change (then `reconfigure_due` is set).
+    pub fn events_changed(&mut self, before: EventSet) -> bool {
+        let hooked = crate::instrument::HOOKED.0;
+        if (before.0 ^ self.enabled.0) & hooked != 0 {
+            self.reconfigure_due = true;
+        }
+        self.reconfigure_due
+    }
+
+    /// A guest load or store about to execute (memory hook).
+    #[inline]
+    pub fn on_mem_access(&mut self, pc: u64, vaddr: u64, size: usize, is_store: bool, value: u64) {
+        if !self.enabled.contains(EventKind::MemAccess) {
             return;
         }
-        let ts_ns = crate::trace::monotonic_ns();
-        channel.read_args(client, &mut self.args_scratch);
-        let record = EventRecord {
-            ts_ns,
-            cpu: self.process.current_cpu(),
-            client,
-            arg1,
+        if self.control_replay.is_some() && self.process.mem.is_control_address(vaddr) {
+            // The replayed control store was not part of the region.
+            return;
+        }
+        let value = if !is_store {
+            0
+        } else if size >= 8 {
+            value
+        } else {
+            value & ((1u64 << (8 * size)) - 1)
         };
-        let recorder = self
-            .recorder
-            .as_mut()
-            .expect("recorder lives until the run ends");
-        recorder.push(record, &self.args_scratch);
+        let cpu = self.process.current_cpu();
+        if let Some(h) = self.handler.as_mut() {
+            h.mem_access(&handler::MemAccess {
+                thread: cpu,
+                pc,
+                vaddr,
+                size: size as u32,
+                is_store,
+                value,
+            });
+        }
+        if !self.record_events {
+            return;
+        }
+        let ts_ns = self.coarse_stamp();
+        let big = self.abi.endian() == crate::mem::Endian::Big;
+        let info = mem_info::encode(size, is_store, big);
+        self.recorder().push_record(
+            EventRecord {
+                ts_ns,
+                cpu,
+                kind: EventKind::MemAccess,
+                aux: info,
+                arg1: vaddr,
+            },
+            &[pc, value],
+        );
+    }
+
+    /// A translation block about to execute (block hook).
+    #[inline]
+    pub fn on_block(&mut self, pc: u64, size: u32) {
+        if !self.enabled.contains(EventKind::ExecTb) {
+            return;
+        }
+        let cpu = self.process.current_cpu();
+        if let Some(h) = self.handler.as_mut() {
+            h.block(&handler::Block {
+                thread: cpu,
+                pc,
+                size,
+            });
+        }
+        if !self.record_events {
+            return;
+        }
+        let ts_ns = self.coarse_stamp();
+        self.recorder().push_record(
+            EventRecord {
+                ts_ns,
+                cpu,
+                kind: EventKind::ExecTb,
+                aux: size,
+                arg1: pc,
+            },
+            &[],
+        );
+    }
+
+    fn on_syscall_entry(&mut self, nr: u64, sys: Option<syscall::Sys>, args: &[u64; 6]) {
+        if !self.enabled.contains(EventKind::Syscall) {
+            return;
+        }
+        let cpu = self.process.current_cpu();
+        if let Some(h) = self.handler.as_mut() {
+            h.syscall(&handler::SyscallEntry {
+                thread: cpu,
+                number: nr,
+                name: sys.map(syscall::Sys::name),
+                args,
+            });
+        }
+        if self.record_events {
+            let ts_ns = self.stamp();
+            self.recorder().push_record(
+                EventRecord {
+                    ts_ns,
+                    cpu,
+                    kind: EventKind::Syscall,
+                    aux: nr as u32,
+                    arg1: args[0],
+                },
+                &args[1..],
+            );
+        }
+    }
+
+    fn on_syscall_exit(&mut self, nr: u64, ret: i64) {
+        if !self.enabled.contains(EventKind::SyscallRet) {
+            return;
+        }
+        let cpu = self.process.current_cpu();
+        if let Some(h) = self.handler.as_mut() {
+            h.syscall_ret(&handler::SyscallExit {
+                thread: cpu,
+                number: nr,
+                ret,
+            });
+        }
+        if self.record_events {
+            let ts_ns = self.stamp();
+            self.recorder().push_record(
+                EventRecord {
+                    ts_ns,
+                    cpu,
+                    kind: EventKind::SyscallRet,
+                    aux: nr as u32,
+                    arg1: ret as u64,
+                },
+                &[],
+            );
+        }
     }
 
     pub fn request_stop(uc: &mut Engine<'_>, reason: StopReason) {
@@ -129,8 +362,10 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     let abi = uc.get_data().abi;
     let req = abi.read_syscall(uc);
     let sys = abi.syscall_table().lookup(req.nr);
+    let m = uc.get_data_mut();
+    m.on_syscall_entry(req.nr, sys, &req.args);
     // Events recorded so far reach the log before anything this call prints.
-    uc.get_data_mut().recorder().sync();
+    m.recorder().sync();
     let outcome = match crate::kernel::fork::process_call(uc, sys, &req.args) {
         Some(o) => o,
         None => match (abi.arch_syscall(uc, req.nr, sys, &req.args), sys) {
@@ -153,7 +388,10 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     }
     match outcome {
         Outcome::Exit(kind) => Machine::request_stop(uc, StopReason::Exit(kind)),
-        other => abi.write_syscall_result(uc, other.as_raw()),
+        other => {
+            uc.get_data_mut().on_syscall_exit(req.nr, other.as_raw());
+            abi.write_syscall_result(uc, other.as_raw());
+        }
     }
     if let Some(sig) = crate::signals::interrupted() {
         Machine::request_stop(uc, StopReason::Interrupted(sig));

@@ -104,6 +104,10 @@ fn real_main() -> i32 {
                 report.writer.events_written
             );
         }
+        StopReason::Quit => eprintln!(
+            "ht-user: quit from the monitor; trace flushed with {} events, channel files removed",
+            report.writer.events_written
+        ),
         StopReason::Internal(msg) => eprintln!("ht-user: internal error: {msg}"),
     }
     if let Some(err) = &report.writer.error {

@@ -18,23 +18,30 @@ use crate::loader;
 use crate::machine::{Machine, StopReason};
 use crate::mem::engine as mem_engine;
 use crate::trace::file::{ClockAnchor, TraceInfo};
-use crate::trace::{TraceEvents, Writer, WriterReport};
+use crate::trace::{EventKind, EventSet, TraceEvents, Writer, WriterReport};
 
 /// Everything a run needs, as the command line gives it.
 #[derive(Clone, Debug, Default)]
 pub struct RunConfig {
     pub program: PathBuf,
-    /// argv, argv[0] included.
+    /// argv, `argv[0]` included.
     pub argv: Vec<OsString>,
     /// Environment as `KEY=VALUE` strings.
     pub env: Vec<OsString>,
     pub hypertrace: Option<ChannelOptions>,
     pub trace_events: TraceEvents,
+    /// Hypertrace actions switching events on and off.
+    pub rules: crate::trace::rules::Rules,
     /// Trace log destination (`-D`); stderr when absent.
     pub log_file: Option<PathBuf>,
     /// Binary trace destination (`-trace-file`).
     pub trace_file: Option<PathBuf>,
     pub strace: bool,
+    /// Sysroot for dynamic executables and the guest's absolute paths
+    /// (`-L`, `QEMU_LD_PREFIX`).
+    pub sysroot: Option<PathBuf>,
+    /// `-monitor`: where the human monitor listens.
+    pub monitor: Option<crate::monitor::MonitorAddr>,
     /// Set when an earlier ht-user of the same run executed this one (a
     /// guest's execve): the pid of the run's first process.
     pub root_pid: Option<u32>,
@@ -44,7 +51,7 @@ pub struct RunConfig {
     /// for guest signal n).
     pub inherited_signals: Option<(u64, u64)>,
     /// ht-user options for a guest's execve of a guest program (paths
-    /// made absolute; no -E, -U or -0).
+    /// made absolute; no -E, -U, -0 or -monitor).
     pub exec_options: Vec<OsString>,
 }
 
@@ -66,6 +73,7 @@ impl RunReport {
             StopReason::Exit(crate::syscall::ExitKind::Killed(sig)) => 128 + sig,
             StopReason::Fault { signal, .. } => 128 + signal,
             StopReason::Interrupted(sig) => 128 + sig,
+            StopReason::Quit => 0,
             StopReason::Internal(_) => 1,
         };
         if guest == 0 && self.writer.error.is_some() {
@@ -130,13 +138,55 @@ fn fault_signal(err: uc_error) -> Option<i32> {
     }
 }
 
+/// Every event the run may record: enabled from the start, by a rule or
+/// (any of them but the unavailable ones) from the monitor.
+fn possible_events(cfg: &RunConfig, abi: &dyn crate::arch::Abi) -> EventSet {
+    let mut set = EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0);
+    if cfg.monitor.is_some() {
+        for kind in EventKind::ALL {
+            set.set(kind, true);
+        }
+        if abi.memory_tracing_unavailable().is_some() {
+            set.set(EventKind::MemAccess, false);
+        }
+    }
+    set
+}
+
 /// Loads `cfg.program` and runs it to completion.
 pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
+    Ok(load(cfg, None, true)?.run())
+}
+
+/// A loaded guest, ready to run.
+pub struct Loaded {
+    uc: crate::machine::Engine<'static>,
+    entry: u64,
+    monitor: Option<crate::monitor::Monitor>,
+}
+
+/// Loads `cfg.program` into a new engine. Events also go to `handler`;
+/// with `record_events` false they go only there.
+pub fn load(
+    cfg: &RunConfig,
+    handler: Option<Box<dyn crate::handler::EventHandler>>,
+    record_events: bool,
+) -> Result<Loaded, SetupError> {
     let bytes = std::fs::read(&cfg.program)
         .map_err(|e| SetupError(format!("cannot read {}: {e}", cfg.program.display())))?;
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
 
+    if EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0)
+        .contains(EventKind::MemAccess)
+    {
+        if let Some(why) = abi.memory_tracing_unavailable() {
+            return Err(SetupError(format!(
+                "guest_mem_before_exec is not available for {} guests: {why}",
+                abi.name()
+            )));
+        }
+    }
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
     let log = open_log(cfg.log_file.as_ref(), cfg.root_pid.is_none())?;
@@ -159,7 +209,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         &cfg.argv,
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
-    );
+    )
+    .with_kinds(possible_events(cfg, abi));
     // Children write their binary traces next to it: an absolute path
     // keeps them there when the guest changes directory.
     let trace_base = cfg
@@ -194,7 +245,21 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         process.sigmask = blocked;
     }
 
-    let image = loader::load(&info, &bytes, &mut process.mem).map_err(|e| SetupError(e.0))?;
+    process.sysroot = cfg.sysroot.clone();
+    let exe_label = exe_path.display().to_string();
+    let image = loader::load(&info, &bytes, &mut process.mem, None, &exe_label)
+        .map_err(|e| SetupError(format!("{}: {e}", cfg.program.display())))?;
+    let interp = match &info.interp {
+        Some(name) => {
+            let path = loader::find_interpreter(&cfg.program, name, cfg.sysroot.as_deref())
+                .map_err(|e| SetupError(e.0))?;
+            Some(
+                loader::load_interpreter(&cfg.program, &path, abi, &mut process.mem)
+                    .map_err(|e| SetupError(e.0))?,
+            )
+        }
+        None => None,
+    };
     abi.map_special_pages(&mut process.mem)
         .map_err(SetupError)?;
     process.brk = crate::kernel::Brk {
@@ -205,20 +270,33 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let argv: Vec<Vec<u8>> = cfg.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
     let execfn = cfg.program.clone().into_os_string().into_vec();
-    let stack = loader::build_stack(abi, &mut process.mem, &image, &execfn, &argv, &envp)
-        .map_err(|e| SetupError(e.0))?;
+    let stack = loader::build_stack(
+        abi,
+        &mut process.mem,
+        &image,
+        interp.map_or(0, |i| i.bias),
+        &execfn,
+        &argv,
+        &envp,
+    )
+    .map_err(|e| SetupError(e.0))?;
+    // A dynamic program starts in its interpreter.
+    let entry = interp.map_or(image.entry, |i| i.entry);
     process.auxv = stack.auxv.clone();
 
-    let hypertrace_enabled = cfg.trace_events.is_enabled("guest_hypertrace");
-    let machine = Machine::new(
+    let mut machine = Machine::new(
         abi,
         process,
         channel,
         (recorder, writer),
         lineage,
-        hypertrace_enabled,
+        cfg.trace_events.kinds(),
         cfg.strace,
     );
+    machine.rules = cfg.rules.clone();
+    machine.reconfigure_due = machine.enabled.0 & crate::instrument::HOOKED.0 != 0;
+    machine.handler = handler;
+    machine.record_events = record_events;
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -227,75 +305,156 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     }
     mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
-    abi.init_registers(&mut uc, image.entry, stack.sp)
+    abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;
 
-    crate::signals::arm(&uc);
-    let mut start = image.entry;
-    let result = loop {
-        if crate::signals::interrupted().is_some() {
-            break Ok(());
+    let monitor = match &cfg.monitor {
+        Some(addr) => {
+            let monitor = crate::monitor::Monitor::start(addr)
+                .map_err(|e| SetupError(format!("cannot start the monitor on {addr}: {e}")))?;
+            // Requests are served between blocks: the hook exists only
+            // with -monitor and costs one load per block.
+            let attention = monitor.attention();
+            uc.add_block_hook(1, 0, move |uc: &mut crate::machine::Engine<'_>, _, _| {
+                if attention.load(std::sync::atomic::Ordering::Acquire) {
+                    uc.get_data_mut().monitor_due = true;
+                    let _ = uc.emu_stop();
+                }
+            })
+            .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
+            Some(monitor)
         }
-        let result = uc.emu_start(start, 0, 0, 0);
-        let machine = uc.get_data_mut();
-        if result.is_err() || machine.stop.is_some() || !machine.tlb_resize_due {
-            break result;
-        }
-        // Stopped by the TLB hook: a flush lets the engine resize its TLB.
-        machine.tlb_resize_due = false;
-        if let Err(e) = uc.ctl_flush_tlb() {
-            break Err(e);
-        }
-        start = abi.pc(&uc);
+        None => None,
     };
-    crate::signals::disarm();
+    Ok(Loaded { uc, entry, monitor })
+}
 
-    let pc = abi.pc(&uc);
-    let stop = match (uc.get_data_mut().stop.take(), result) {
-        (Some(reason), _) => reason,
-        // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
-        (None, Err(uc_error::EXCEPTION)) if uc.get_data().last_fault.is_some() => {
-            StopReason::Fault {
-                signal: libc::SIGSEGV,
-                pc,
-                page: uc.get_data().last_fault.map(|(page, _)| page),
-            }
-        }
-        (None, Err(e)) => match fault_signal(e) {
-            Some(signal) => StopReason::Fault {
-                signal,
-                pc,
-                page: None,
-            },
-            None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
-        },
-        (None, Ok(())) => match crate::signals::interrupted() {
-            Some(sig) => StopReason::Interrupted(sig),
-            // The engine stops by itself on a privileged halt, which Linux
-            // answers with SIGSEGV (how musl's abort ends when all else fails).
-            None => StopReason::Fault {
-                signal: libc::SIGSEGV,
-                pc,
-                page: None,
-            },
-        },
-    };
-    if let StopReason::Fault { .. } | StopReason::Internal(_) = stop {
-        tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
+impl Loaded {
+    /// Where the monitor listens, if there is one.
+    pub fn monitor_description(&self) -> Option<String> {
+        self.monitor.as_ref().map(|m| m.local_description())
     }
-    let m = uc.get_data_mut();
-    let recorder = m.recorder.take().expect("recorder present until shutdown");
-    let writer = m.writer.take().expect("writer present until shutdown");
-    let channel = m.hypertrace.take();
-    let events_recorded = recorder.events_recorded;
-    drop(uc);
-    let writer = writer.finish(recorder);
-    let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
-    drop(channel);
-    Ok(RunReport {
-        stop,
-        events_recorded,
-        ignored_stores,
-        writer,
-    })
+
+    /// Runs the guest to its end; whatever way it stops, the trace is
+    /// flushed and the channel files are removed.
+    pub fn run(self) -> RunReport {
+        let Loaded {
+            mut uc,
+            entry,
+            mut monitor,
+        } = self;
+        let abi = uc.get_data().abi;
+        crate::signals::arm(&uc);
+        let mut start = entry;
+        let result = loop {
+            forget_monitor_in_child(&mut uc, &mut monitor);
+            if crate::signals::interrupted().is_some() {
+                break Ok(());
+            }
+            if let Some(monitor) = &monitor {
+                crate::monitor::serve_requests(&mut uc, monitor);
+                if uc.get_data().stop.is_some() {
+                    break Ok(());
+                }
+            }
+            if uc.get_data().reconfigure_due {
+                if let Err(e) = crate::instrument::sync(&mut uc) {
+                    break Err(e);
+                }
+            }
+            if uc.get_data().control_replay.is_some() {
+                // The engine resumes at the instruction whose memory access
+                // asked for the stop. When that was a control store, it runs
+                // again: run that one instruction with its control stores
+                // ignored, then carry on.
+                let result = uc.emu_start(start, 0, 0, 1);
+                uc.get_data_mut().control_replay = None;
+                if result.is_err() || uc.get_data().stop.is_some() {
+                    break result;
+                }
+                start = abi.resume_address(&uc);
+                continue;
+            }
+            let result = uc.emu_start(start, 0, 0, 0);
+            let machine = uc.get_data_mut();
+            let restart = machine.reconfigure_due || machine.monitor_due;
+            if result.is_err() || machine.stop.is_some() || !restart {
+                break result;
+            }
+            let machine = uc.get_data_mut();
+            machine.control_replay = machine.stopped_in_control_store.take();
+            start = abi.resume_address(&uc);
+        };
+        crate::signals::disarm();
+        forget_monitor_in_child(&mut uc, &mut monitor);
+
+        let pc = abi.pc(&uc);
+        let stop = match (uc.get_data_mut().stop.take(), result) {
+            (Some(reason), _) => reason,
+            // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
+            (None, Err(uc_error::EXCEPTION)) if uc.get_data().last_fault.is_some() => {
+                StopReason::Fault {
+                    signal: libc::SIGSEGV,
+                    pc,
+                    page: uc.get_data().last_fault.map(|(page, _)| page),
+                }
+            }
+            (None, Err(e)) => match fault_signal(e) {
+                Some(signal) => StopReason::Fault {
+                    signal,
+                    pc,
+                    page: None,
+                },
+                None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
+            },
+            (None, Ok(())) => match crate::signals::interrupted() {
+                Some(sig) => StopReason::Interrupted(sig),
+                // The engine stops by itself on a privileged halt, which Linux
+                // answers with SIGSEGV (how musl's abort ends when all else fails).
+                None => StopReason::Fault {
+                    signal: libc::SIGSEGV,
+                    pc,
+                    page: None,
+                },
+            },
+        };
+        if let StopReason::Fault { .. } | StopReason::Internal(_) = stop {
+            tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
+        }
+        let m = uc.get_data_mut();
+        if let Some(handler) = m.handler.as_mut() {
+            handler.finish();
+        }
+        let recorder = m.recorder.take().expect("recorder present until shutdown");
+        let writer = m.writer.take().expect("writer present until shutdown");
+        let channel = m.hypertrace.take();
+        let events_recorded = recorder.events_recorded;
+        drop(uc);
+        let writer = writer.finish(recorder);
+        let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
+        drop(channel);
+        RunReport {
+            stop,
+            events_recorded,
+            ignored_stores,
+            writer,
+        }
+    }
+}
+
+/// In a forked child the monitor is the parent's: its thread does not
+/// exist here and its socket is not this process's to remove, so it is
+/// forgotten, never served or dropped.
+fn forget_monitor_in_child(
+    uc: &mut crate::machine::Engine<'_>,
+    monitor: &mut Option<crate::monitor::Monitor>,
+) {
+    if monitor.is_some() && crate::kernel::fork::is_descendant() {
+        if let Some(m) = monitor.take() {
+            m.attention()
+                .store(false, std::sync::atomic::Ordering::Release);
+            std::mem::forget(m);
+        }
+        uc.get_data_mut().monitor_due = false;
+    }
 }

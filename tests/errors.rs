@@ -18,8 +18,14 @@ fn s(p: &Path) -> &str {
 /// naming the program and containing one of `any_of` (case-insensitive),
 /// and no channel file left. Returns the line.
 fn assert_refused(program: &Path, any_of: &[&str]) -> String {
+    assert_refused_with(&[], program, any_of)
+}
+
+/// [`assert_refused`] with ht-user options `extra` before the program.
+fn assert_refused_with(extra: &[&str], program: &Path, any_of: &[&str]) -> String {
     let (dir, base) = temp_base();
     let mut cmd = ht(["-hypertrace", s(&base)]);
+    cmd.args(extra);
     cmd.arg(program).arg(s(&base));
     let r = run(cmd);
     r.assert_code(1);
@@ -189,15 +195,78 @@ fn not_an_executable_type() {
     assert_refused(&p, &["not an executable", "REL"]);
 }
 
-#[test]
-fn dynamically_linked_host_program() {
-    let host_true = Path::new("/bin/true");
-    if !host_true.exists() {
+/// The host's /bin/true with its interpreter renamed to
+/// `/nolib/ld-linux-x86-64.so.2` (same length), in `dir`; `None` (after a
+/// note) on a host without the usual x86_64 /bin/true.
+fn true_with_missing_interpreter(dir: &Path) -> Option<PathBuf> {
+    let Ok(mut bytes) = std::fs::read("/bin/true") else {
         eprintln!("note: /bin/true missing, test skipped");
+        return None;
+    };
+    let from = b"/lib64/ld-linux-x86-64.so.2";
+    let Some(at) = bytes.windows(from.len()).position(|w| w == from) else {
+        eprintln!("note: /bin/true has another interpreter, test skipped");
+        return None;
+    };
+    bytes[at..at + 7].copy_from_slice(b"/nolib/");
+    Some(write_program(dir, "true-nolib", &bytes))
+}
+
+#[test]
+fn missing_interpreter_is_named_and_l_suggested() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(program) = true_with_missing_interpreter(dir.path()) else {
         return;
+    };
+    let line = assert_refused(&program, &["not found"]);
+    assert!(
+        line.contains("/nolib/ld-linux-x86-64.so.2") && line.contains("-L"),
+        "interpreter or -L not named: {line}"
+    );
+    // With a sysroot that lacks it too, the message names the sysroot.
+    let sysroot = dir.path().join("sysroot");
+    std::fs::create_dir(&sysroot).unwrap();
+    let line = assert_refused_with(&["-L", s(&sysroot)], &program, &["not found"]);
+    assert!(line.contains(s(&sysroot)), "sysroot not named: {line}");
+}
+
+#[test]
+fn bad_interpreters_in_the_sysroot() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(program) = true_with_missing_interpreter(dir.path()) else {
+        return;
+    };
+    let sysroot = dir.path().join("sysroot");
+    std::fs::create_dir_all(sysroot.join("nolib")).unwrap();
+    let interp = sysroot.join("nolib/ld-linux-x86-64.so.2");
+    let mut elf_noise = noise(7, 64);
+    elf_noise[..4].copy_from_slice(b"\x7fELF");
+    let cases: Vec<(Vec<u8>, &[&str])> = vec![
+        (b"garbage".to_vec(), &["not an ELF"]),
+        (Vec::new(), &["not an ELF"]),
+        (
+            elf_noise,
+            &["malformed", "truncated", "unsupported", "not an executable"],
+        ),
+        // An interpreter of another architecture.
+        (
+            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aarch64/hello"))
+                .unwrap(),
+            &["aarch64"],
+        ),
+    ];
+    for (bytes, any_of) in cases {
+        std::fs::write(&interp, &bytes).unwrap();
+        let line = assert_refused_with(&["-L", s(&sysroot)], &program, any_of);
+        assert!(line.contains("interpreter"), "{line}");
     }
-    let line = assert_refused(host_true, &["interpreter"]);
-    assert!(line.contains("ld-"), "interpreter not named: {line}");
+    // QEMU_LD_PREFIX gives the sysroot when -L does not.
+    std::fs::write(&interp, b"garbage").unwrap();
+    let mut cmd = ht([s(&program)]);
+    cmd.env("QEMU_LD_PREFIX", &sysroot);
+    let r = run(cmd);
+    r.assert_code(1);
+    assert!(r.stderr.contains("not an ELF"), "{}", r.stderr);
 }
 
 /// ht-user `args`: clap's usage error (exit 1, no panic).

@@ -455,7 +455,7 @@ fn broken_files_give_located_errors_never_panics() {
     let mut v = good.clone();
     v[8] = 2;
     write(&v);
-    assert!(fails(&["report", s(&bad)]).contains("version 2.0 is not supported"));
+    assert!(fails(&["report", s(&bad)]).contains("version 2.1 is not supported"));
 
     // Every cut and many single-byte corruptions: exit 0 or 1, never a panic.
     let mut cuts: Vec<usize> = (0..header + 100).collect();

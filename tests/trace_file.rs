@@ -87,7 +87,7 @@ fn round_trip_has_every_event_exactly() {
     );
 
     let f = TraceFile::open(&trace).unwrap();
-    assert_eq!(f.version, (1, 0));
+    assert_eq!(f.version, (1, 1));
     assert_eq!(f.declared_count, Some(n));
     assert_eq!(f.records, n);
     assert_eq!(f.info.event_args, 4);
@@ -402,12 +402,7 @@ fn writer_pipeline_cost_per_event() {
         let t0 = std::time::Instant::now();
         let base = info.anchor.monotonic_ns;
         for i in 0..n {
-            let r = EventRecord {
-                ts_ns: base + i,
-                cpu: 0,
-                client: 0,
-                arg1: i,
-            };
+            let r = EventRecord::hypertrace(base + i, 0, 0, i);
             rec.push(r, &[i, i * 3 + 1, !i]);
         }
         let report = w.finish(rec);

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use super::text::json_str;
 use super::{Kind, RegionSpan, RegionSpec, Tracker};
 use crate::trace::file::{Event, TraceError, TraceFile};
-use crate::trace::log::{format_event, push_dec, push_dec_width};
+use crate::trace::log::{format_record, push_dec, push_dec_width};
 
 /// Output is gathered in a buffer of this size between writes.
 const CHUNK: usize = 1 << 20;
@@ -127,15 +127,17 @@ pub fn log(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
     let mut args = Vec::with_capacity(file.extra_args());
     let anchor = file.info.anchor;
     let mut n = 0;
-    for ev in file.events() {
+    for ev in file.records() {
         let ev = ev?;
         args.clear();
         args.extend(ev.args());
-        format_event(
+        format_record(
             &mut buf,
             ev.pid,
             anchor.wall_ns(ev.ts_ns),
             ev.thread,
+            ev.kind,
+            ev.client,
             ev.arg1,
             &args,
         );

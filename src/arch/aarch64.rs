@@ -52,6 +52,9 @@ impl Abi for Aarch64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::aarch64(self.hwcap())
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }

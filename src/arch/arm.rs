@@ -98,6 +98,9 @@ impl Abi for Arm {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::arm(self.hwcap())
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }
@@ -238,8 +241,17 @@ impl Abi for Arm {
     fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
         let _ = uc.reg_write(RegisterARM::SP, sp);
     }
+    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
+        Some("Unicorn restores the CPU state at every hooked access, which loses the Thumb IT-block state")
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
+    }
+
+    fn resume_address(&self, uc: &Engine<'_>) -> u64 {
+        let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
+        self.pc(uc) | u64::from(thumb)
     }
 
     fn dump_registers(&self, uc: &Engine<'_>) -> String {

@@ -173,6 +173,9 @@ impl Abi for Mipsel {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::mips()
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }
@@ -346,6 +349,10 @@ impl Abi for Mipsel {
             other => other,
         }
     }
+    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
+        Some("Unicorn restores the CPU state at every hooked access, which loses the branch delay-slot state")
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }
@@ -361,6 +368,14 @@ impl Abi for Mipsel {
     }
 
     /// o32 `struct stat64` (104 bytes).
+    fn encode_statfs64(
+        &self,
+        _s: &crate::syscall::types::StatFs,
+        _enc: Encoder,
+    ) -> Option<Vec<u8>> {
+        // MIPS orders the fields differently: not supported yet.
+        None
+    }
     fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
         let mut b = StructBuilder::new(104, enc);
         b.u32(0, st.dev as u32)

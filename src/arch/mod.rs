@@ -4,6 +4,7 @@
 
 pub mod aarch64;
 pub mod arm;
+pub mod cpuinfo;
 pub mod i386;
 pub mod mipsel;
 pub mod riscv64;
@@ -96,6 +97,10 @@ pub trait Abi: Sync {
     fn uname_machine(&self) -> &'static str {
         self.info().uname_machine
     }
+    /// /proc/cpuinfo as the guest reads it (see [`cpuinfo`]).
+    fn cpuinfo(&self) -> String {
+        "processor\t: 0\n\n".to_string()
+    }
 
     fn syscall_table(&self) -> &'static SyscallTable;
 
@@ -133,6 +138,16 @@ pub trait Abi: Sync {
     /// pass `flags, stack, ptid, tls, ctid`; x86_64 swaps the last two.
     fn clone_ctid_tls(&self, args: &[u64; 6]) -> (u64, u64) {
         (args[4], args[3])
+    }
+    /// Why `guest_mem_before_exec` cannot be traced for this architecture,
+    /// if it cannot.
+    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
+        None
+    }
+    /// Where `emu_start` resumes the stopped guest: the pc, plus whatever
+    /// the engine encodes in a start address (the Thumb bit on arm).
+    fn resume_address(&self, uc: &Engine<'_>) -> u64 {
+        self.pc(uc)
     }
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
@@ -194,6 +209,15 @@ pub trait Abi: Sync {
     /// A guest fcntl command as the host's.
     fn fcntl_cmd_to_host(&self, cmd: u64) -> u64 {
         cmd
+    }
+    /// `struct statfs64` of a 32-bit ABI (statfs64, fstatfs64); `None` where
+    /// ht-user does not know the layout.
+    fn encode_statfs64(
+        &self,
+        s: &crate::syscall::types::StatFs,
+        enc: crate::mem::Encoder,
+    ) -> Option<Vec<u8>> {
+        (!self.is_64bit()).then(|| crate::syscall::types::encode_statfs64_32(s, enc))
     }
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
     fn encode_stat(&self, st: &crate::syscall::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;

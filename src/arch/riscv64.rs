@@ -65,6 +65,9 @@ impl Abi for Riscv64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::riscv64(self.hwcap())
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }

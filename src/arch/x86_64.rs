@@ -58,6 +58,9 @@ impl Abi for X86_64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn cpuinfo(&self) -> String {
+        super::cpuinfo::x86(self.hwcap(), true)
+    }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
     }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `ht-trace`: read binary traces written by `ht-user -trace-file`.
 //!
-//!   ht-trace report FILE              regions and progress points
-//!   ht-trace compare A B              two runs side by side
-//!   ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
-//!   ht-trace plot FILE [B] -o OUT     region duration histograms (SVG)
-//!   ht-trace info FILE                the header
+//! ```text
+//! ht-trace report FILE              regions and progress points
+//! ht-trace compare A B              two runs side by side
+//! ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
+//! ht-trace plot FILE [B] -o OUT     region duration histograms (SVG)
+//! ht-trace info FILE                the header
+//! ```
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -6,6 +6,7 @@ pub mod exec;
 mod fdtable;
 pub mod fork;
 pub mod procfs;
+pub mod sysroot;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ pub struct Process {
     pub brk: Brk,
     /// Absolute host path of the running executable (/proc/self/exe).
     pub exe_path: PathBuf,
+    /// Where the guest's absolute paths are looked up first (`-L`).
+    pub sysroot: Option<PathBuf>,
     pub pid: u32,
     /// Raw `struct sigaction` bytes per signal (recorded; delivery comes later).
     pub sigactions: Vec<Vec<u8>>,
@@ -56,6 +59,7 @@ impl Process {
             fds: FdTable::with_stdio()?,
             brk: Brk::default(),
             exe_path,
+            sysroot: None,
             pid: std::process::id(),
             sigactions: vec![Vec::new(); 65],
             sigmask: 0,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! /proc files that describe the guest rather than ht-user: opening them
-//! yields generated contents (in a memfd) instead of the host's files.
+//! yields generated contents (in a memfd) instead of the host's files:
+//! /proc/self/maps and auxv, /proc/cpuinfo (the emulated CPU).
 
 use super::Process;
 use crate::mem::RegionKind;
@@ -21,6 +22,9 @@ pub fn is_self_exe(p: &Process, path: &[u8]) -> bool {
 
 /// Contents of a /proc file ht-user answers itself, if `path` is one.
 pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
+    if path == b"/proc/cpuinfo" {
+        return Some(p.abi.cpuinfo().into_bytes());
+    }
     match self_entry(p, path)? {
         "maps" => Some(maps(p)),
         "auxv" => Some(auxv(p)),

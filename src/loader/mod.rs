@@ -3,7 +3,8 @@
 
 mod stack;
 
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
@@ -37,6 +38,8 @@ pub struct ElfInfo {
     pub phnum: u64,
     pub segments: Vec<Segment>,
     pub phdr_vaddr: Option<u64>,
+    /// The program interpreter (PT_INTERP) of a dynamic executable.
+    pub interp: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -82,23 +85,25 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
             )))
         }
     };
-    if let Some(interp) = elf.program_headers.iter().find(|ph| ph.p_type == PT_INTERP) {
-        let start = interp.p_offset as usize;
-        let end = start
-            .saturating_add(interp.p_filesz as usize)
-            .min(bytes.len());
-        let interp_name = bytes
-            .get(start..end)
-            .map(|b| {
-                String::from_utf8_lossy(b)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .unwrap_or_default();
-        return Err(LoadError(format!(
-            "{name}: dynamically linked (interpreter {interp_name}); ht-user runs static executables (link with -static)"
-        )));
-    }
+    let interp = match elf.program_headers.iter().find(|ph| ph.p_type == PT_INTERP) {
+        Some(ph) => {
+            let start = usize::try_from(ph.p_offset).unwrap_or(usize::MAX);
+            let end = start.saturating_add(usize::try_from(ph.p_filesz).unwrap_or(usize::MAX));
+            let raw = bytes.get(start..end).ok_or_else(|| {
+                LoadError(format!(
+                    "{name}: truncated ELF: the interpreter name lies past the end of the file"
+                ))
+            })?;
+            let raw = raw.split(|b| *b == 0).next().unwrap_or_default();
+            if raw.is_empty() || raw.len() >= 4096 {
+                return Err(LoadError(format!(
+                    "{name}: malformed ELF: bad interpreter name"
+                )));
+            }
+            Some(PathBuf::from(std::ffi::OsStr::from_bytes(raw)))
+        }
+        None => None,
+    };
     let mut segments = Vec::new();
     for ph in elf.program_headers.iter().filter(|ph| ph.p_type == PT_LOAD) {
         if ph.p_filesz > ph.p_memsz {
@@ -156,30 +161,66 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
             .iter()
             .find(|ph| ph.p_type == PT_PHDR)
             .map(|ph| ph.p_vaddr),
+        interp,
     })
 }
 
-/// Maps the segments into `mem` and returns where things are.
+/// Bytes from the lowest page of the image to the end of its last segment.
+pub fn span(info: &ElfInfo) -> u64 {
+    let lowest = lowest_page(info);
+    let end = info
+        .segments
+        .iter()
+        .map(|s| s.vaddr.saturating_add(s.memsz))
+        .max()
+        .unwrap_or(lowest);
+    page_ceil(end).unwrap_or(u64::MAX).saturating_sub(lowest)
+}
+
+fn lowest_page(info: &ElfInfo) -> u64 {
+    info.segments
+        .iter()
+        .map(|s| page_floor(s.vaddr))
+        .min()
+        .unwrap_or(0)
+}
+
+/// Maps the segments into `mem` and returns where things are. A
+/// position-independent image (ET_DYN) goes to `base`, or to the
+/// architecture's PIE base when `base` is `None`; ET_EXEC stays put.
+/// `name` labels the mappings (/proc/self/maps).
 pub fn load(
     info: &ElfInfo,
     bytes: &[u8],
     mem: &mut AddressSpace,
+    base: Option<u64>,
+    name: &str,
 ) -> Result<LoadedImage, LoadError> {
-    let lowest = info
-        .segments
-        .iter()
-        .map(|s| page_floor(s.vaddr))
-        .min()
-        .unwrap_or(0);
     let bias = if info.is_pie {
-        info.abi.pie_base().wrapping_sub(lowest)
+        base.unwrap_or_else(|| info.abi.pie_base())
+            .wrapping_sub(lowest_page(info))
     } else {
         0
     };
+    let limit: u64 = if info.abi.is_64bit() {
+        1 << 47
+    } else {
+        1 << 32
+    };
     let mut image_end = 0;
     for seg in &info.segments {
-        let start = page_floor(seg.vaddr + bias);
-        let end = page_ceil(seg.vaddr + bias + seg.memsz)
+        let placed = seg
+            .vaddr
+            .checked_add(bias)
+            .filter(|v| v.checked_add(seg.memsz).is_some_and(|e| e <= limit))
+            .ok_or_else(|| {
+                LoadError(format!(
+                    "a segment at {:#x} lies outside the address space",
+                    seg.vaddr
+                ))
+            })?;
+        let start = page_floor(placed);
+        let end = page_ceil(placed + seg.memsz)
             .ok_or_else(|| LoadError("segment end overflows".into()))?;
         // Segments may share a page with the previous one: that page keeps
         // both permissions and is not mapped twice.
@@ -211,32 +252,170 @@ pub fn load(
                 seg.perms,
                 Perms(7),
                 RegionKind::Memory {
-                    name: String::new(),
+                    name: name.to_string(),
                 },
                 Some(Arc::new(host)),
                 0,
             );
         }
         let file = &bytes[seg.offset as usize..(seg.offset + seg.filesz) as usize];
-        mem.write_privileged(seg.vaddr + bias, file)
+        mem.write_privileged(placed, file)
             .map_err(|f| LoadError(format!("cannot place segment: {f}")))?;
         image_end = image_end.max(end);
     }
     let phdr = match info.phdr_vaddr {
-        Some(v) => v + bias,
+        Some(v) => v.wrapping_add(bias),
         None => info
             .segments
             .iter()
             .find(|s| s.offset <= info.phoff && info.phoff < s.offset + s.filesz)
-            .map(|s| s.vaddr + (info.phoff - s.offset) + bias)
+            .map(|s| (s.vaddr + (info.phoff - s.offset)).wrapping_add(bias))
             .unwrap_or(0),
     };
     Ok(LoadedImage {
-        entry: info.entry + bias,
+        entry: info.entry.wrapping_add(bias),
         phdr,
         phent: info.phent,
         phnum: info.phnum,
         brk_start: image_end,
         bias,
     })
+}
+
+/// Finds the program interpreter `interp` named by `program`: under the
+/// sysroot first, then on the host. A missing one is a one-line error that
+/// names where it was looked for and suggests `-L`.
+pub fn find_interpreter(
+    program: &Path,
+    interp: &Path,
+    sysroot: Option<&Path>,
+) -> Result<PathBuf, LoadError> {
+    let raw = interp.as_os_str().as_bytes();
+    if let Some(found) = crate::kernel::sysroot::lookup(sysroot, raw) {
+        return Ok(found);
+    }
+    if std::fs::symlink_metadata(interp).is_ok() {
+        return Ok(interp.to_path_buf());
+    }
+    let name = program.display();
+    let interp_name = interp.display();
+    Err(LoadError(match sysroot {
+        Some(root) => format!(
+            "{name}: interpreter {interp_name} not found in the sysroot {} nor on the host; \
+             give the guest's sysroot with -L PATH (or QEMU_LD_PREFIX)",
+            root.display()
+        ),
+        None => format!(
+            "{name}: interpreter {interp_name} not found; a dynamically linked program \
+             needs the guest's sysroot: -L PATH (or QEMU_LD_PREFIX)"
+        ),
+    }))
+}
+
+/// Reads, checks and maps the interpreter at `path` for a program of
+/// `abi`, at the top of the mmap area as Linux places it. Errors name the
+/// program and the interpreter.
+pub fn load_interpreter(
+    program: &Path,
+    path: &Path,
+    abi: &'static dyn Abi,
+    mem: &mut AddressSpace,
+) -> Result<LoadedImage, LoadError> {
+    let name = program.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        LoadError(format!(
+            "{name}: cannot read its interpreter {}: {e}",
+            path.display()
+        ))
+    })?;
+    let info =
+        inspect(path, &bytes).map_err(|e| LoadError(format!("{name}: bad interpreter: {e}")))?;
+    if info.abi.name() != abi.name() {
+        return Err(LoadError(format!(
+            "{name}: its interpreter {} is for {}, the program for {}",
+            path.display(),
+            info.abi.name(),
+            abi.name()
+        )));
+    }
+    if info.interp.is_some() {
+        return Err(LoadError(format!(
+            "{name}: its interpreter {} is itself dynamically linked",
+            path.display()
+        )));
+    }
+    let base = if info.is_pie {
+        Some(mem.find_free(span(&info)).ok_or_else(|| {
+            LoadError(format!(
+                "{name}: no room for its interpreter {}",
+                path.display()
+            ))
+        })?)
+    } else {
+        None
+    };
+    // Mappings carry the file's real name, as in Linux.
+    let label = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
+    load(&info, &bytes, mem, base, &label)
+        .map_err(|e| LoadError(format!("{name}: bad interpreter {label}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreter_from_the_sysroot_then_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::fs::write(root.join("lib/ld-test.so"), b"x").unwrap();
+        let prog = Path::new("/bin/prog");
+        assert_eq!(
+            find_interpreter(prog, Path::new("/lib/ld-test.so"), Some(root)).unwrap(),
+            root.join("lib/ld-test.so")
+        );
+        // Not in the sysroot: the host's, if it has one.
+        let host = root.join("lib/ld-test.so");
+        assert_eq!(
+            find_interpreter(prog, &host, Some(Path::new("/nonexistent"))).unwrap(),
+            host
+        );
+        let err = find_interpreter(prog, Path::new("/lib/ld-missing.so"), Some(root)).unwrap_err();
+        assert!(
+            err.0.contains("/lib/ld-missing.so") && err.0.contains("-L"),
+            "{err}"
+        );
+        assert!(err.0.contains(root.to_str().unwrap()), "{err}");
+        let err = find_interpreter(prog, Path::new("/lib/ld-missing.so"), None).unwrap_err();
+        assert!(
+            err.0.starts_with("/bin/prog: ") && err.0.contains("-L"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn interpreter_name_is_read_from_pt_interp() {
+        let bytes = std::fs::read("/bin/true");
+        let Ok(bytes) = bytes else { return };
+        if Elf::parse(&bytes).map_or(true, |e| {
+            e.header.e_machine != goblin::elf::header::EM_X86_64
+        }) {
+            return;
+        }
+        let info = inspect(Path::new("/bin/true"), &bytes).unwrap();
+        assert_eq!(
+            info.interp.as_deref(),
+            Some(Path::new("/lib64/ld-linux-x86-64.so.2"))
+        );
+        let hello = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/x86_64/hello"
+        ))
+        .unwrap();
+        assert_eq!(inspect(Path::new("hello"), &hello).unwrap().interp, None);
+    }
 }

@@ -38,10 +38,13 @@ pub struct StackInfo {
 }
 
 /// Maps the stack and writes argv, envp and auxv. Returns the initial sp.
+/// `interp_base` is where the program interpreter was loaded (AT_BASE), 0
+/// for a static executable.
 pub fn build_stack(
     abi: &dyn Abi,
     mem: &mut AddressSpace,
     image: &LoadedImage,
+    interp_base: u64,
     execfn: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
@@ -110,7 +113,7 @@ pub fn build_stack(
         (AT_PHENT, image.phent),
         (AT_PHNUM, image.phnum),
         (AT_PAGESZ, crate::mem::PAGE_SIZE),
-        (AT_BASE, 0),
+        (AT_BASE, interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry),
         (AT_UID, u64::from(uid)),

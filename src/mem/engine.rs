@@ -28,9 +28,13 @@ fn prot(perms: Perms) -> Prot {
     Prot(u32::from(perms.0 & 7))
 }
 
-/// TLB fills after which the runner flushes the TLB so the engine can size
-/// it to the guest's working set (a memory sweep otherwise refills a
-/// 256-entry TLB forever).
+/// TLB fills after which the fill hook flushes the TLB so the engine can
+/// size it to the guest's working set (a memory sweep otherwise refills a
+/// 256-entry TLB forever). The engine's memory helpers look their TLB entry
+/// up again after a fill, so a flush inside the fill is safe. Stopping the
+/// engine there instead is not: it reports the filling instruction's pc
+/// although that instruction completed, and resuming runs it twice (fatal
+/// for `ldr x19, [x19, #880]`).
 pub const TLB_FILLS_BEFORE_RESIZE: u32 = 16 * 1024;
 
 /// Switches the engine to the virtual TLB and installs the TLB-fill hook.
@@ -69,11 +73,9 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
         let machine = uc.get_data_mut();
         machine.tlb_fills += 1;
         if machine.tlb_fills >= TLB_FILLS_BEFORE_RESIZE {
-            // The engine only grows its TLB when it is flushed: stop after
-            // this instruction so the runner can flush and resume.
+            // The engine only grows its TLB when it is flushed.
             machine.tlb_fills = 0;
-            machine.tlb_resize_due = true;
-            let _ = uc.emu_stop();
+            let _ = uc.ctl_flush_tlb();
         }
         Some(TlbEntry {
             paddr: page,
@@ -159,8 +161,14 @@ fn map_control(
         ),
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
-                uc.get_data_mut()
-                    .on_control_store(file_offset + offset, size, value);
+                if uc
+                    .get_data_mut()
+                    .on_control_store(file_offset + offset, size, value)
+                {
+                    // Rules changed the hooks the events need: stop after
+                    // this store so none of the next accesses is missed.
+                    let _ = uc.emu_stop();
+                }
             },
         ),
     )

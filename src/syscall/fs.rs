@@ -4,12 +4,12 @@
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::types::{encode_statx, Stat};
 use super::{Errno, Sys, SysResult};
 use crate::kernel::dup_host;
-use crate::kernel::{procfs, Process};
+use crate::kernel::{procfs, sysroot, Process};
 use crate::mem::StructBuilder;
 
 /// The most a single read or write moves at once (a short count is legal).
@@ -28,16 +28,27 @@ fn check_int(rc: libc::c_int) -> SysResult {
     check(rc as libc::c_long)
 }
 
-/// Reads a path argument; `/proc/self/exe` names the guest executable.
+/// Reads a path argument as the host path it names: `/proc/self/exe` is
+/// the guest executable, and an absolute path the sysroot has is the
+/// sysroot's (see [`crate::kernel::sysroot`]).
 pub fn read_path(p: &Process, addr: u64) -> Result<CString, Errno> {
+    let bytes = read_raw_path(p, addr)?;
+    if procfs::is_self_exe(p, &bytes) {
+        return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
+    }
+    if let Some(found) = sysroot::lookup(p.sysroot.as_deref(), &bytes) {
+        return CString::new(found.into_os_string().into_vec()).map_err(|_| Errno::EINVAL);
+    }
+    CString::new(bytes).map_err(|_| Errno::EINVAL)
+}
+
+/// Reads a path argument as the guest wrote it.
+fn read_raw_path(p: &Process, addr: u64) -> Result<Vec<u8>, Errno> {
     let bytes = p.mem.read_cstr(addr, PATH_MAX)?;
     if bytes.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    if procfs::is_self_exe(p, &bytes) {
-        return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
-    }
-    CString::new(bytes).map_err(|_| Errno::EINVAL)
+    Ok(bytes)
 }
 
 /// A guest `dirfd` argument as a host descriptor.
@@ -582,14 +593,14 @@ pub fn unlinkat(p: &mut Process, dir: u64, path: u64, flags: u64) -> SysResult {
 
 pub fn readlinkat(p: &mut Process, dir: u64, path: u64, buf: u64, size: u64) -> SysResult {
     let dir = dirfd(p, dir)?;
-    let raw = p.mem.read_cstr(path, PATH_MAX)?;
+    let raw = read_raw_path(p, path)?;
     if size == 0 || (size as i64) < 0 {
         return Err(Errno::EINVAL);
     }
     let target: Vec<u8> = if procfs::is_self_exe(p, &raw) {
         p.exe_path.as_os_str().as_bytes().to_vec()
     } else {
-        let path = CString::new(raw).map_err(|_| Errno::EINVAL)?;
+        let path = read_path(p, path)?;
         let mut out = vec![0u8; PATH_MAX];
         // SAFETY: readlinkat writes at most PATH_MAX bytes into `out`.
         let n = check(unsafe {
@@ -604,7 +615,8 @@ pub fn readlinkat(p: &mut Process, dir: u64, path: u64, buf: u64, size: u64) -> 
 }
 
 pub fn symlinkat(p: &mut Process, target: u64, dir: u64, path: u64) -> SysResult {
-    let target = read_path(p, target)?;
+    // The link's text is stored as written, never translated.
+    let target = CString::new(read_raw_path(p, target)?).map_err(|_| Errno::EINVAL)?;
     let dir = dirfd(p, dir)?;
     let path = read_path(p, path)?;
     // SAFETY: both strings are NUL-terminated.
@@ -701,23 +713,32 @@ pub fn utimensat(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
     check(unsafe { libc::syscall(libc::SYS_utimensat, dir, path_ptr, times_ptr, a[3] as i32) })
 }
 
-pub fn statfs(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
+fn host_statfs(p: &Process, target: u64, by_fd: bool) -> Result<libc::statfs, Errno> {
     // SAFETY: statfs is plain data filled by the kernel.
     let mut s: libc::statfs = unsafe { std::mem::zeroed() };
     if by_fd {
-        let fd = p.fds.raw(a[0])?;
+        let fd = p.fds.raw(target)?;
         // SAFETY: fills `s`.
         check_int(unsafe { libc::fstatfs(fd, &mut s) })?;
     } else {
-        let path = read_path(p, a[0])?;
+        let path = read_path(p, target)?;
         // SAFETY: path is NUL-terminated; fills `s`.
         check_int(unsafe { libc::statfs(path.as_ptr(), &mut s) })?;
     }
+    Ok(s)
+}
+
+fn fsid(s: &libc::statfs) -> [i32; 2] {
+    // SAFETY: fsid is two ints in every libc layout.
+    unsafe { std::mem::transmute(s.f_fsid) }
+}
+
+pub fn statfs(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
+    let s = host_statfs(p, a[0], by_fd)?;
     if p.word_size() != 8 {
         return Err(Errno::ENOSYS);
     }
-    // SAFETY: fsid is two ints in every libc layout.
-    let fsid: [i32; 2] = unsafe { std::mem::transmute(s.f_fsid) };
+    let fsid = fsid(&s);
     let mut b = StructBuilder::new(120, p.mem.encoder());
     b.u64(0, s.f_type as u64)
         .u64(8, s.f_bsize as u64)
@@ -733,6 +754,143 @@ pub fn statfs(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
         .u64(80, 0);
     p.mem.write(a[1], &b.bytes)?;
     Ok(0)
+}
+
+/// statfs64(path, size, buf) and fstatfs64 of 32-bit ABIs: the struct the
+/// ABI describes (None: this ABI's layout is not supported).
+pub fn statfs64(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
+    let s = host_statfs(p, a[0], by_fd)?;
+    let fsid = fsid(&s);
+    let stat = super::types::StatFs {
+        fs_type: s.f_type as u64,
+        bsize: s.f_bsize as u64,
+        blocks: s.f_blocks,
+        bfree: s.f_bfree,
+        bavail: s.f_bavail,
+        files: s.f_files,
+        ffree: s.f_ffree,
+        fsid,
+        namelen: s.f_namelen as u64,
+        frsize: s.f_frsize as u64,
+        flags: 0,
+    };
+    let bytes = p
+        .abi
+        .encode_statfs64(&stat, p.mem.encoder())
+        .ok_or(Errno::ENOSYS)?;
+    if (a[1] as usize) < bytes.len() {
+        return Err(Errno::EINVAL);
+    }
+    p.mem.write(a[2], &bytes)?;
+    Ok(0)
+}
+
+/// The xattr calls' name argument (at most 255 bytes, as in Linux).
+fn xattr_name(p: &Process, addr: u64) -> Result<CString, Errno> {
+    let name = p.mem.read_cstr(addr, 256)?;
+    if name.len() > 255 {
+        return Err(Errno(libc::ERANGE));
+    }
+    CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+/// getxattr, lgetxattr, fgetxattr(target, name, value*, size).
+pub fn getxattr(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
+    let name = xattr_name(p, a[1])?;
+    let size = (a[3] as usize).min(1 << 16);
+    p.mem.check_writable(a[2], size)?;
+    let mut buf = vec![0u8; size];
+    let ptr = if size == 0 {
+        std::ptr::null_mut()
+    } else {
+        buf.as_mut_ptr().cast()
+    };
+    let n = if sys == Sys::fgetxattr {
+        let fd = p.fds.raw(a[0])?;
+        // SAFETY: writes at most `size` bytes into `buf`.
+        unsafe { libc::fgetxattr(fd, name.as_ptr(), ptr, size) }
+    } else {
+        let path = read_path(p, a[0])?;
+        // SAFETY: both strings are NUL-terminated; writes at most `size` bytes.
+        unsafe {
+            if sys == Sys::lgetxattr {
+                libc::lgetxattr(path.as_ptr(), name.as_ptr(), ptr, size)
+            } else {
+                libc::getxattr(path.as_ptr(), name.as_ptr(), ptr, size)
+            }
+        }
+    };
+    let n = check(n as libc::c_long)? as usize;
+    if size > 0 {
+        p.mem.write(a[2], &buf[..n.min(size)])?;
+    }
+    Ok(n as u64)
+}
+
+/// listxattr, llistxattr, flistxattr(target, list*, size).
+pub fn listxattr(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
+    let size = (a[2] as usize).min(1 << 16);
+    p.mem.check_writable(a[1], size)?;
+    let mut buf = vec![0u8; size];
+    let ptr = if size == 0 {
+        std::ptr::null_mut()
+    } else {
+        buf.as_mut_ptr().cast()
+    };
+    let n = if sys == Sys::flistxattr {
+        let fd = p.fds.raw(a[0])?;
+        // SAFETY: writes at most `size` bytes into `buf`.
+        unsafe { libc::flistxattr(fd, ptr, size) }
+    } else {
+        let path = read_path(p, a[0])?;
+        // SAFETY: the path is NUL-terminated; writes at most `size` bytes.
+        unsafe {
+            if sys == Sys::llistxattr {
+                libc::llistxattr(path.as_ptr(), ptr, size)
+            } else {
+                libc::listxattr(path.as_ptr(), ptr, size)
+            }
+        }
+    };
+    let n = check(n as libc::c_long)? as usize;
+    if size > 0 {
+        p.mem.write(a[1], &buf[..n.min(size)])?;
+    }
+    Ok(n as u64)
+}
+
+/// copy_file_range(in, off_in*, out, off_out*, len, flags): the host copies;
+/// the 64-bit offsets are read and updated when given.
+pub fn copy_file_range(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (fd_in, fd_out) = (p.fds.raw(a[0])?, p.fds.raw(a[2])?);
+    let mut offsets = [None, None];
+    for (slot, addr) in [a[1], a[3]].into_iter().enumerate() {
+        if addr != 0 {
+            p.mem.check_writable(addr, 8)?;
+            offsets[slot] = Some(p.mem.read_u64(addr)? as i64);
+        }
+    }
+    let [mut off_in, mut off_out] = offsets;
+    let ptr = |o: &mut Option<i64>| o.as_mut().map_or(std::ptr::null_mut(), |v| v as *mut i64);
+    let len = (a[4] as usize).min(IO_CHUNK);
+    // SAFETY: both descriptors are ours; the offset pointers are null or
+    // point to our i64s.
+    let n = check(unsafe {
+        libc::copy_file_range(
+            fd_in,
+            ptr(&mut off_in),
+            fd_out,
+            ptr(&mut off_out),
+            len,
+            a[5] as u32,
+        )
+    } as libc::c_long)?;
+    for (addr, off) in [(a[1], off_in), (a[3], off_out)] {
+        if let Some(o) = off {
+            p.mem.write_u64(addr, o as u64)?;
+        }
+    }
+    Ok(n)
 }
 
 pub fn poll(p: &mut Process, fds_addr: u64, nfds: u64, timeout_ms: Option<i32>) -> SysResult {

@@ -163,6 +163,8 @@ syscall_set! {
     setuid, setgid, getgroups, chown, fchown, lchown, fchownat, sendfile,
     // Processes (kernel::fork, kernel::exec, wait).
     fork, vfork, clone, clone3, execve, execveat, wait4, waitpid, waitid, getrusage, setsid,
+    getxattr, lgetxattr, fgetxattr, listxattr, llistxattr, flistxattr,
+    statfs64, fstatfs64, copy_file_range,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
@@ -185,6 +187,8 @@ fn canonical_name(name: &str, is_64bit: bool, id32: bool) -> &str {
         ("fstat64", false) => "fstat",
         ("lstat64", false) => "lstat",
         ("fstatat64", false) => "newfstatat",
+        // fd, advice and a range: only the descriptor is checked.
+        ("arm_fadvise64_64" | "fadvise64_64", _) => "fadvise64",
         ("fcntl64", false) => "fcntl",
         ("ugetrlimit", false) => "getrlimit",
         // 32-bit ABIs with 16-bit ids keep the 32-bit id calls apart.
@@ -338,6 +342,11 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         utimensat_time64 => fs::utimensat(p, a, true),
         statfs => fs::statfs(p, a, false),
         fstatfs => fs::statfs(p, a, true),
+        statfs64 => fs::statfs64(p, a, false),
+        fstatfs64 => fs::statfs64(p, a, true),
+        getxattr | lgetxattr | fgetxattr => fs::getxattr(p, sys, a),
+        listxattr | llistxattr | flistxattr => fs::listxattr(p, sys, a),
+        copy_file_range => fs::copy_file_range(p, a),
         poll => fs::poll(p, a[0], a[1], Some(a[2] as i32)),
         ppoll => fs::ppoll(p, a, false),
         ppoll_time64 => fs::ppoll(p, a, true),

@@ -128,3 +128,38 @@ pub fn encode_utsname(fields: [&str; 6]) -> Vec<u8> {
     }
     out
 }
+
+/// What statfs reports, for the ABI to encode.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StatFs {
+    pub fs_type: u64,
+    pub bsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: [i32; 2],
+    pub namelen: u64,
+    pub frsize: u64,
+    pub flags: u64,
+}
+
+/// `struct statfs64` of i386 and arm EABI (packed to 4-byte alignment by
+/// the kernel on arm): 32-bit type and block size, 64-bit counts, 84 bytes.
+pub fn encode_statfs64_32(s: &StatFs, enc: Encoder) -> Vec<u8> {
+    let mut b = StructBuilder::new(84, enc);
+    b.u32(0, s.fs_type as u32)
+        .u32(4, s.bsize as u32)
+        .u64(8, s.blocks)
+        .u64(16, s.bfree)
+        .u64(24, s.bavail)
+        .u64(32, s.files)
+        .u64(40, s.ffree)
+        .u32(48, s.fsid[0] as u32)
+        .u32(52, s.fsid[1] as u32)
+        .u32(56, s.namelen as u32)
+        .u32(60, s.frsize as u32)
+        .u32(64, s.flags as u32);
+    b.bytes
+}

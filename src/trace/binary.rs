@@ -17,7 +17,7 @@ pub struct BinarySink {
     file: File,
     buf: Vec<u8>,
     pid: u32,
-    extra_args: usize,
+    record_size: usize,
     records: u64,
     /// A regular file whose header can be patched with the record count.
     seekable: bool,
@@ -74,7 +74,7 @@ impl BinarySink {
             file,
             buf: Vec::with_capacity(WRITE_CHUNK + 4096 * info.record_size()),
             pid: info.pid,
-            extra_args: info.event_args as usize - 1,
+            record_size: info.record_size(),
             records,
             seekable: true,
         })
@@ -90,7 +90,7 @@ impl BinarySink {
             file,
             buf: Vec::with_capacity(WRITE_CHUNK + 4096 * info.record_size()),
             pid: info.pid,
-            extra_args: info.event_args as usize - 1,
+            record_size: info.record_size(),
             records: 0,
             seekable,
         })
@@ -108,28 +108,20 @@ impl BinarySink {
 
 impl Sink for BinarySink {
     fn events(&mut self, batch: &Batch) -> io::Result<()> {
-        let n = self.extra_args;
-        self.buf
-            .reserve(batch.records.len() * (super::file::RECORD_FIXED_SIZE + 8 * n));
-        for (i, r) in batch.records.iter().enumerate() {
-            let all = batch.args_of(i);
-            // A batch carries exactly the channel's arguments; pad or cut
-            // defensively so every record has the header's size.
-            let (args, pad) = if all.len() >= n {
-                (&all[..n], 0)
-            } else {
-                (all, n - all.len())
-            };
-            super::file::encode_record(
+        let size = self.record_size;
+        self.buf.reserve(batch.records.len() * size);
+        for (r, words) in batch.iter() {
+            super::file::encode_any(
                 &mut self.buf,
+                size,
                 r.ts_ns,
                 self.pid,
                 r.cpu,
-                r.client,
+                r.kind,
+                r.aux,
                 r.arg1,
-                args,
+                words,
             );
-            self.buf.resize(self.buf.len() + 8 * pad, 0);
         }
         self.records += batch.records.len() as u64;
         if self.buf.len() >= WRITE_CHUNK {
@@ -182,7 +174,7 @@ impl Sink for FanOut {
 #[cfg(test)]
 mod tests {
     use super::super::file::{ClockAnchor, TraceFile};
-    use super::super::EventRecord;
+    use super::super::{mem_info, EventKind, EventRecord, EventSet};
     use super::*;
 
     #[test]
@@ -194,12 +186,9 @@ mod tests {
         let mut sink = BinarySink::create(&path, &info).unwrap();
         let mut batch = Batch::with_capacity(2, 10);
         for i in 0..10u64 {
-            batch.records.push(EventRecord {
-                ts_ns: anchor.monotonic_ns + i,
-                cpu: 1,
-                client: 2,
-                arg1: i,
-            });
+            batch
+                .records
+                .push(EventRecord::hypertrace(anchor.monotonic_ns + i, 1, 2, i));
             batch.args.extend_from_slice(&[i, !i]);
         }
         sink.events(&batch).unwrap();
@@ -230,12 +219,8 @@ mod tests {
         let batch = |from: u64, n: u64| {
             let mut b = Batch::with_capacity(1, n as usize);
             for i in from..from + n {
-                b.records.push(EventRecord {
-                    ts_ns: anchor.monotonic_ns + i,
-                    cpu: 0,
-                    client: 0,
-                    arg1: i,
-                });
+                b.records
+                    .push(EventRecord::hypertrace(anchor.monotonic_ns + i, 0, 0, i));
                 b.args.push(i);
             }
             b
@@ -265,5 +250,54 @@ mod tests {
             .finish()
             .unwrap();
         assert_eq!(TraceFile::open(&missing).unwrap().records, 0);
+    }
+
+    #[test]
+    fn every_kind_round_trips_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let anchor = ClockAnchor::now();
+        let all = EventSet(EventKind::ALL.iter().map(|k| k.bit()).fold(0, |a, b| a | b));
+        let info =
+            TraceInfo::for_run(7, 2, "x86_64", Path::new("p"), &[], None, anchor).with_kinds(all);
+        // 24-byte prefix, arg1 and the syscall's five further arguments.
+        assert_eq!(info.record_size(), 72);
+        let mut sink = BinarySink::create(&path, &info).unwrap();
+        let mut batch = Batch::with_capacity(1, 8);
+        let t = anchor.monotonic_ns;
+        let mut push = |kind, aux, arg1, words: &[u64]| {
+            batch.records.push(EventRecord {
+                ts_ns: t,
+                cpu: 3,
+                kind,
+                aux,
+                arg1,
+            });
+            batch.args.extend_from_slice(words);
+        };
+        push(EventKind::Hypertrace, 1, 1, &[0xcafe]);
+        push(
+            EventKind::MemAccess,
+            mem_info::encode(4, true, false),
+            0x1000,
+            &[0x401000, 0xdead],
+        );
+        push(EventKind::ExecTb, 12, 0x401000, &[]);
+        push(EventKind::Syscall, 60, 1, &[2, 3, 4, 5, 6]);
+        push(EventKind::SyscallRet, 60, (-2i64) as u64, &[]);
+        sink.events(&batch).unwrap();
+        sink.finish().unwrap();
+
+        let f = TraceFile::open(&path).unwrap();
+        assert_eq!(f.info.kinds, info.kinds);
+        let recs: Vec<_> = f.records().map(Result::unwrap).collect();
+        let kinds: Vec<_> = recs.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, EventKind::ALL);
+        assert_eq!(recs[1].client, 0x12);
+        assert_eq!(recs[1].args().collect::<Vec<_>>(), vec![0x401000, 0xdead]);
+        assert_eq!(recs[3].args().collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+        assert_eq!(recs[4].arg1 as i64, -2);
+        // Only the hypertrace record is an "event" for the analyses.
+        assert_eq!(f.events().count(), 1);
     }
 }

@@ -3,8 +3,15 @@
 
 use std::path::Path;
 
-/// Events ht-user can emit, with QEMU's names.
-pub const KNOWN_EVENTS: &[&str] = &["guest_hypertrace"];
+/// Events ht-user can emit, with QEMU's names. Only guest_hypertrace is
+/// enabled by default.
+pub const KNOWN_EVENTS: &[&str] = &[
+    "guest_hypertrace",
+    "guest_mem_before_exec",
+    "guest_exec_tb",
+    "guest_user_syscall",
+    "guest_user_syscall_ret",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct TraceEvents {
@@ -12,6 +19,17 @@ pub struct TraceEvents {
 }
 
 impl TraceEvents {
+    /// The enabled events as a set of kinds.
+    pub fn kinds(&self) -> super::EventSet {
+        let mut set = super::EventSet::default();
+        for name in &self.enabled {
+            if let Some(kind) = super::EventKind::from_name(name) {
+                set.set(kind, true);
+            }
+        }
+        set
+    }
+
     pub fn is_enabled(&self, name: &str) -> bool {
         self.enabled.contains(&name)
     }
@@ -30,14 +48,11 @@ impl TraceEvents {
             Some(rest) => (false, rest),
             None => (true, pattern),
         };
-        let mut matched = 0;
-        for name in KNOWN_EVENTS {
-            if glob_match(pattern, name) {
-                self.set(name, on);
-                matched += 1;
-            }
+        let matched = select(pattern, on);
+        for name in &matched {
+            self.set(name, on);
         }
-        matched
+        matched.len()
     }
 
     /// Parses one `-trace` argument: `[enable=]PATTERN`, `events=FILE`,
@@ -85,6 +100,25 @@ fn read_events_file(path: &Path) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The events a pattern selects. When enabling, a wildcard pattern that
+/// also matches `guest_hypertrace` (`guest*`, `*`) selects only it: the
+/// instrumentation events (every memory access, block, system call) are
+/// enabled by naming them, or by a pattern that only they match
+/// (`guest_user_syscall*`), as they are in QEMU builds where the seed's
+/// `-trace enable=guest*` prints only hypertrace lines.
+pub fn select(pattern: &str, enabling: bool) -> Vec<&'static str> {
+    let matched: Vec<&'static str> = KNOWN_EVENTS
+        .iter()
+        .copied()
+        .filter(|name| glob_match(pattern, name))
+        .collect();
+    let wildcard = pattern.contains(['*', '?']);
+    if enabling && wildcard && matched.contains(&"guest_hypertrace") {
+        return vec!["guest_hypertrace"];
+    }
+    matched
+}
+
 /// Shell-style match supporting `*` and `?`, as QEMU's trace patterns do.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     fn rec(p: &[u8], n: &[u8]) -> bool {
@@ -102,6 +136,20 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broad_patterns_leave_instrumentation_events_off() {
+        let mut t = TraceEvents::default();
+        assert_eq!(t.apply_pattern("guest*"), 1);
+        assert_eq!(t.kinds(), super::super::EventSet(1));
+        assert_eq!(t.apply_pattern("guest_user_syscall*"), 2);
+        assert!(t.is_enabled("guest_user_syscall_ret"));
+        assert_eq!(t.apply_pattern("guest_mem_before_exec"), 1);
+        assert!(t.is_enabled("guest_mem_before_exec"));
+        // Disabling with a wildcard reaches every event it matches.
+        assert_eq!(t.apply_pattern("-guest*"), 5);
+        assert_eq!(t.kinds().0, 0);
+    }
 
     #[test]
     fn globs() {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! The binary trace file format (`-trace-file`), version 1: a
+//! The binary trace file format (`-trace-file`), version 1.1: a
 //! self-describing header followed by fixed-size little-endian records.
 //! `docs/trace-format.md` is the specification; this module writes the
 //! header and reads whole files back, checking them as it goes.
@@ -8,7 +8,7 @@
 //! header (header_size bytes, a multiple of 8)
 //!   0  8  magic "HTTRACE\0"
 //!   8  2  version major (1)        10 2  version minor (0)
-//!  12  4  header_size              16 4  record_size (24 + 8 * event_args)
+//!  12  4  header_size              16 4  record_size (24 + 8 * words, words >= event_args)
 //!  20  4  event_args (N: arg1..argN)
 //!  24  8  record_count (u64::MAX while unknown)
 //!  32  8  anchor monotonic ns      40 8  anchor wall-clock ns
@@ -16,8 +16,8 @@
 //!  56  8  reserved (0)
 //!  64  .  metadata_count x { u32 key_len, key, u32 value_len, value }, zero padding
 //! record (record_size bytes)
-//!   0  8  timestamp (monotonic ns)  8 4  pid   12 4  thread   16 4  client
-//!  20  4  kind (0: guest_hypertrace event)   24 8  arg1   32 8*(N-1)  arg2..argN
+//!   0  8  timestamp (monotonic ns)  8 4  pid   12 4  thread   16 4  client / aux
+//!  20  4  kind (0: guest_hypertrace, 1..4: see EventKind)   24 8  arg1   32 ...  words
 //! ```
 
 use std::ffi::OsString;
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub const MAGIC: [u8; 8] = *b"HTTRACE\0";
 pub const VERSION_MAJOR: u16 = 1;
-pub const VERSION_MINOR: u16 = 0;
+pub const VERSION_MINOR: u16 = 1;
 /// Size of the fixed part of the header, before the metadata.
 pub const FIXED_HEADER_SIZE: usize = 64;
 /// Size of a record's fixed part, before arg2..argN.
@@ -39,12 +39,21 @@ pub const COUNT_UNKNOWN: u64 = u64::MAX;
 pub const RECORD_COUNT_OFFSET: u64 = 24;
 /// Record kind of a `guest_hypertrace` event.
 pub const KIND_EVENT: u32 = 0;
+pub use super::EventKind;
 /// Upper bound on event arguments a reader accepts (the channel's own
 /// limit is far lower); keeps a corrupt header from asking for huge records.
 pub const MAX_EVENT_ARGS: u32 = 1 << 16;
 
 pub const fn record_size(event_args: u32) -> usize {
     RECORD_FIXED_SIZE + 8 * (event_args as usize - 1)
+}
+
+/// Record size for a trace whose records may be of `kinds`: large enough
+/// for the channel's arguments and for every kind's words.
+pub fn record_size_for(event_args: u32, kinds: super::EventSet) -> usize {
+    let extra = event_args.max(1) as usize - 1;
+    let words = kinds.kinds().map(|k| k.words(extra)).max().unwrap_or(0);
+    RECORD_FIXED_SIZE + 8 * words.max(extra)
 }
 
 /// A pair of clock readings taken together: converts event timestamps
@@ -83,6 +92,9 @@ pub struct TraceInfo {
     /// Arguments per event, arg1 included (the channel's `args`).
     pub event_args: u32,
     pub anchor: ClockAnchor,
+    /// Record kinds the trace may hold (only guest_hypertrace in 1.0
+    /// files); decides the record size.
+    pub kinds: super::EventSet,
     /// Key/value pairs: `tool`, `arch`, `program`, `argv` (NUL-separated),
     /// `max_clients`, ... Readers ignore keys they do not know.
     pub metadata: Vec<(String, Vec<u8>)>,
@@ -123,8 +135,20 @@ impl TraceInfo {
             pid,
             event_args: event_args.max(1),
             anchor,
+            kinds: super::EventSet(super::EventKind::Hypertrace.bit()),
             metadata,
         }
+    }
+
+    /// Lets the trace hold records of `kinds` besides guest_hypertrace,
+    /// and names them in the `events` metadata.
+    pub fn with_kinds(mut self, kinds: super::EventSet) -> Self {
+        self.kinds = super::EventSet(kinds.0 | super::EventKind::Hypertrace.bit());
+        self.metadata.retain(|(k, _)| k != "events");
+        let names: Vec<&str> = self.kinds.kinds().map(|k| k.name()).collect();
+        self.metadata
+            .push(("events".to_string(), names.join(",").into_bytes()));
+        self
     }
 
     /// The value of metadata `key` as text (lossy), if present.
@@ -136,7 +160,7 @@ impl TraceInfo {
     }
 
     pub fn record_size(&self) -> usize {
-        record_size(self.event_args)
+        record_size_for(self.event_args, self.kinds)
     }
 
     /// The encoded header, `record_count` unknown.
@@ -192,6 +216,33 @@ pub fn encode_record(
     }
 }
 
+/// Appends one record of any kind, zero-padded to `record_size` bytes.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn encode_any(
+    out: &mut Vec<u8>,
+    record_size: usize,
+    ts_ns: u64,
+    pid: u32,
+    thread: u32,
+    kind: EventKind,
+    aux: u32,
+    arg1: u64,
+    words: &[u64],
+) {
+    let start = out.len();
+    out.extend_from_slice(&ts_ns.to_le_bytes());
+    out.extend_from_slice(&pid.to_le_bytes());
+    out.extend_from_slice(&thread.to_le_bytes());
+    out.extend_from_slice(&aux.to_le_bytes());
+    out.extend_from_slice(&(kind as u32).to_le_bytes());
+    out.extend_from_slice(&arg1.to_le_bytes());
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.resize(start + record_size, 0);
+}
+
 /// Builds a whole trace in memory: for tests and for tools that
 /// synthesise traces. ht-user itself writes through `BinarySink`.
 pub struct TraceBuilder {
@@ -215,14 +266,29 @@ impl TraceBuilder {
         let n = self.info.event_args as usize - 1;
         let mut a = args[..args.len().min(n)].to_vec();
         a.resize(n, 0);
-        encode_record(
+        self.push_any(ts_ns, thread, EventKind::Hypertrace, client, arg1, &a);
+    }
+
+    /// Appends a record of any kind the header allows.
+    pub fn push_any(
+        &mut self,
+        ts_ns: u64,
+        thread: u32,
+        kind: EventKind,
+        aux: u32,
+        arg1: u64,
+        words: &[u64],
+    ) {
+        encode_any(
             &mut self.bytes,
+            self.info.record_size(),
             ts_ns,
             self.info.pid,
             thread,
-            client,
+            kind,
+            aux,
             arg1,
-            &a,
+            words,
         );
         self.records += 1;
     }
@@ -442,10 +508,24 @@ impl TraceFile {
             metadata.push((key, b[vat..vat + vlen].to_vec()));
             at = vat + vlen;
         }
+        let kinds = metadata
+            .iter()
+            .find(|(k, _)| k == "events")
+            .map(|(_, v)| {
+                let mut set = super::EventSet(EventKind::Hypertrace.bit());
+                for name in String::from_utf8_lossy(v).split(',') {
+                    if let Some(kind) = EventKind::from_name(name) {
+                        set.set(kind, true);
+                    }
+                }
+                set
+            })
+            .unwrap_or(super::EventSet(EventKind::Hypertrace.bit()));
         let info = TraceInfo {
             pid,
             event_args,
             anchor,
+            kinds,
             metadata,
         };
 
@@ -523,14 +603,21 @@ impl TraceFile {
         self.info.event_args as usize - 1
     }
 
-    /// The records in file order, each checked: known kind, the header's
-    /// pid, a timestamp not before the anchor nor before the previous one.
-    pub fn events(&self) -> Events<'_> {
+    /// The records of every kind in file order, each checked: known kind
+    /// that fits the record size, the header's pid, a timestamp not before
+    /// the anchor nor before the previous one.
+    pub fn records(&self) -> Events<'_> {
         Events {
             file: self,
             index: 0,
             last_ts: self.info.anchor.monotonic_ns,
         }
+    }
+
+    /// The `guest_hypertrace` records (and any error), in file order.
+    pub fn events(&self) -> impl Iterator<Item = Result<Event<'_>, TraceError>> + '_ {
+        self.records()
+            .filter(|r| r.as_ref().map_or(true, |e| e.kind == EventKind::Hypertrace))
     }
 
     /// Timestamps of the first and last record without checking the rest.
@@ -551,6 +638,9 @@ pub struct Event<'a> {
     pub ts_ns: u64,
     pub pid: u32,
     pub thread: u32,
+    pub kind: EventKind,
+    /// The client of a guest_hypertrace record; the `aux` field of other
+    /// kinds (see [`super::EventRecord`]).
     pub client: u32,
     pub arg1: u64,
     extra: &'a [u8],
@@ -610,11 +700,14 @@ impl<'a> Iterator for Events<'a> {
         };
         let ts_ns = u64_at(r, 0);
         let pid = u32_at(r, 8);
-        let kind = u32_at(r, 20);
-        if kind != KIND_EVENT {
+        let raw_kind = u32_at(r, 20);
+        let extra_args = f.info.event_args as usize - 1;
+        let Some(kind) = EventKind::from_u32(raw_kind)
+            .filter(|k| RECORD_FIXED_SIZE + 8 * k.words(extra_args) <= f.record_size)
+        else {
             self.index = f.records;
-            return fail(format!("corrupt: unknown record kind {kind}"));
-        }
+            return fail(format!("corrupt: unknown record kind {raw_kind}"));
+        };
         if pid != f.info.pid {
             self.index = f.records;
             return fail(format!(
@@ -633,12 +726,13 @@ impl<'a> Iterator for Events<'a> {
         }
         self.last_ts = ts_ns;
         self.index += 1;
-        let n = f.info.event_args as usize - 1;
+        let n = kind.words(extra_args);
         Some(Ok(Event {
             index,
             ts_ns,
             pid,
             thread: u32_at(r, 12),
+            kind,
             client: u32_at(r, 16),
             arg1: u64_at(r, 24),
             extra: &r[RECORD_FIXED_SIZE..RECORD_FIXED_SIZE + 8 * n],
@@ -773,7 +867,7 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("version 9.0"), "{e}");
+        assert!(e.contains("version 9.1"), "{e}");
         let mut bad = full.clone();
         bad[16] = 8;
         let e = TraceFile::open(&write(dir.path(), &bad))

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! QEMU's "log" trace backend format:
-//! `PID@SECONDS.MICROS:guest_hypertrace cpu=0xN  arg1=A arg2=0x... ...`
+//! `PID@SECONDS.MICROS:guest_hypertrace cpu=0xN  arg1=A arg2=0x... ...`,
+//! and the same prefix for the other events (see [`format_record`]).
 
 use std::io::{self, BufWriter, Write};
 
 use super::file::ClockAnchor;
-use super::{Batch, Sink};
+use super::{Batch, EventKind, Sink};
 
 pub struct QemuLogSink {
     out: BufWriter<Box<dyn Write + Send>>,
@@ -58,6 +59,78 @@ pub fn format_event(out: &mut Vec<u8>, pid: u32, wall_ns: u64, cpu: u32, arg1: u
     }
 }
 
+/// Formats one line of any event kind (without the newline): the
+/// hypertrace line of [`format_event`], or
+/// `guest_mem_before_exec cpu=0xN  vaddr=0x... info=N pc=0x...[ value=0x...]`,
+/// `guest_exec_tb cpu=0xN  pc=0x... size=N`,
+/// `guest_user_syscall cpu=0xN  num=0x... arg1=0x... .. arg6=0x...`,
+/// `guest_user_syscall_ret cpu=0xN  num=0x... ret=0x...`
+/// (QEMU's argument names; `info` in QEMU's encoding, see `mem_info`).
+#[allow(clippy::too_many_arguments)]
+pub fn format_record(
+    out: &mut Vec<u8>,
+    pid: u32,
+    wall_ns: u64,
+    cpu: u32,
+    kind: EventKind,
+    aux: u32,
+    arg1: u64,
+    words: &[u64],
+) {
+    if kind == EventKind::Hypertrace {
+        format_event(out, pid, wall_ns, cpu, arg1, words);
+        return;
+    }
+    push_dec(out, pid as u64);
+    out.push(b'@');
+    push_dec(out, wall_ns / 1_000_000_000);
+    out.push(b'.');
+    push_dec_width(out, (wall_ns % 1_000_000_000) / 1000, 6);
+    out.push(b':');
+    out.extend_from_slice(kind.name().as_bytes());
+    out.extend_from_slice(b" cpu=0x");
+    push_hex_width(out, cpu as u64, 1);
+    out.push(b' ');
+    let word = |i: usize| words.get(i).copied().unwrap_or(0);
+    let field = |out: &mut Vec<u8>, name: &[u8], v: u64| {
+        out.push(b' ');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"=0x");
+        push_hex_width(out, v, 16);
+    };
+    match kind {
+        EventKind::MemAccess => {
+            field(out, b"vaddr", arg1);
+            out.extend_from_slice(b" info=");
+            push_dec(out, aux as u64);
+            field(out, b"pc", word(0));
+            if super::mem_info::is_store(aux) {
+                field(out, b"value", word(1));
+            }
+        }
+        EventKind::ExecTb => {
+            field(out, b"pc", arg1);
+            out.extend_from_slice(b" size=");
+            push_dec(out, aux as u64);
+        }
+        EventKind::Syscall => {
+            field(out, b"num", aux as u64);
+            field(out, b"arg1", arg1);
+            for (i, name) in [b"arg2", b"arg3", b"arg4", b"arg5", b"arg6"]
+                .iter()
+                .enumerate()
+            {
+                field(out, *name, word(i));
+            }
+        }
+        EventKind::SyscallRet => {
+            field(out, b"num", aux as u64);
+            field(out, b"ret", arg1);
+        }
+        EventKind::Hypertrace => unreachable!("handled above"),
+    }
+}
+
 /// Appends `v` in decimal.
 #[inline]
 pub fn push_dec(out: &mut Vec<u8>, v: u64) {
@@ -98,15 +171,17 @@ impl Sink for QemuLogSink {
         }
         // The batch's lines are formatted into one buffer and written at once.
         self.line.clear();
-        for (i, r) in batch.records.iter().enumerate() {
+        for (r, words) in batch.iter() {
             let wall = self.anchor.wall_ns(r.ts_ns);
-            format_event(
+            format_record(
                 &mut self.line,
                 self.pid,
                 wall,
                 r.cpu,
+                r.kind,
+                r.aux,
                 r.arg1,
-                batch.args_of(i),
+                words,
             );
             self.line.push(b'\n');
         }

@@ -6,13 +6,14 @@
 //! crossbeam channel. A full channel makes the guest wait: nothing is dropped.
 //!
 //! Sinks: QEMU log text ([`log`]), the binary trace file ([`binary`], format
-//! in [`file`]), or both through [`binary::FanOut`]. Each event also fires
+//! in [`file`](mod@file)), or both through [`binary::FanOut`]. Each event also fires
 //! the USDT probe `hypertrace:guest_hypertrace` in the emulator thread.
 
 pub mod binary;
 pub mod events;
 pub mod file;
 pub mod log;
+pub mod rules;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -22,20 +23,151 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 pub use events::TraceEvents;
 
-/// One hypertrace event; its extra arguments live in [`Batch::args`].
+/// What a record is. The values are the binary trace's record kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum EventKind {
+    /// A store into the hypertrace control channel.
+    Hypertrace = 0,
+    /// A guest load or store (`guest_mem_before_exec`).
+    MemAccess = 1,
+    /// An executed translation block (`guest_exec_tb`).
+    ExecTb = 2,
+    /// A system call on entry (`guest_user_syscall`).
+    Syscall = 3,
+    /// A system call's result (`guest_user_syscall_ret`).
+    SyscallRet = 4,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 5] = [
+        EventKind::Hypertrace,
+        EventKind::MemAccess,
+        EventKind::ExecTb,
+        EventKind::Syscall,
+        EventKind::SyscallRet,
+    ];
+
+    /// QEMU's trace event name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Hypertrace => "guest_hypertrace",
+            EventKind::MemAccess => "guest_mem_before_exec",
+            EventKind::ExecTb => "guest_exec_tb",
+            EventKind::Syscall => "guest_user_syscall",
+            EventKind::SyscallRet => "guest_user_syscall_ret",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn from_u32(v: u32) -> Option<EventKind> {
+        Self::ALL.get(v as usize).copied()
+    }
+
+    /// Bit of this kind in an [`EventSet`].
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
+    /// 64-bit words after `arg1` that a record of this kind carries;
+    /// `hypertrace_extra` is the channel's arguments after arg1.
+    pub fn words(self, hypertrace_extra: usize) -> usize {
+        match self {
+            EventKind::Hypertrace => hypertrace_extra,
+            // pc, value
+            EventKind::MemAccess => 2,
+            EventKind::ExecTb | EventKind::SyscallRet => 0,
+            // syscall arguments 2..6
+            EventKind::Syscall => 5,
+        }
+    }
+}
+
+/// A set of event kinds, one bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSet(pub u32);
+
+impl EventSet {
+    pub fn contains(self, kind: EventKind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+    pub fn set(&mut self, kind: EventKind, on: bool) {
+        if on {
+            self.0 |= kind.bit();
+        } else {
+            self.0 &= !kind.bit();
+        }
+    }
+    pub fn kinds(self) -> impl Iterator<Item = EventKind> {
+        EventKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
+    }
+}
+
+/// One event; the words after `arg1` live in [`Batch::args`].
+///
+/// | kind | `aux` | `arg1` | words |
+/// |---|---|---|---|
+/// | Hypertrace | client | arg1 | arg2..argN |
+/// | MemAccess | QEMU's info bits | vaddr | pc, value (stores) |
+/// | ExecTb | block size | pc | |
+/// | Syscall | number | argument 1 | arguments 2..6 |
+/// | SyscallRet | number | result | |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventRecord {
-    /// Host CLOCK_MONOTONIC nanoseconds when the guest's store arrived.
+    /// Host CLOCK_MONOTONIC nanoseconds when the event happened.
     pub ts_ns: u64,
-    /// Index of the guest thread (virtual CPU) that stored.
+    /// The guest thread (virtual CPU) the event belongs to.
     pub cpu: u32,
-    pub client: u32,
+    pub kind: EventKind,
+    pub aux: u32,
     pub arg1: u64,
 }
 
-/// Events in arrival order, with `extra_args` u64 arguments each (arg2..).
+impl EventRecord {
+    /// A hypertrace event of `client` (the `aux` field).
+    pub fn hypertrace(ts_ns: u64, cpu: u32, client: u32, arg1: u64) -> Self {
+        EventRecord {
+            ts_ns,
+            cpu,
+            kind: EventKind::Hypertrace,
+            aux: client,
+            arg1,
+        }
+    }
+}
+
+/// Bits of a memory access's `info`, as QEMU's `guest_mem_before_exec`
+/// encodes them: log2 of the size, sign extension, big endian, store.
+pub mod mem_info {
+    pub const SIZE_SHIFT_MASK: u32 = 0x3;
+    pub const SIGN_EXTEND: u32 = 1 << 2;
+    pub const BIG_ENDIAN: u32 = 1 << 3;
+    pub const STORE: u32 = 1 << 4;
+
+    pub fn encode(size: usize, store: bool, big_endian: bool) -> u32 {
+        let shift = size.max(1).trailing_zeros().min(3);
+        shift | if store { STORE } else { 0 } | if big_endian { BIG_ENDIAN } else { 0 }
+    }
+
+    pub fn size(info: u32) -> u32 {
+        1 << (info & SIZE_SHIFT_MASK)
+    }
+
+    pub fn is_store(info: u32) -> bool {
+        info & STORE != 0
+    }
+}
+
+/// Events in arrival order; each record's words follow the previous
+/// record's in `args` ([`EventKind::words`] of them).
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The channel's arguments after arg1.
     pub extra_args: usize,
     pub records: Vec<EventRecord>,
     pub args: Vec<u64>,
@@ -46,12 +178,27 @@ impl Batch {
         Batch {
             extra_args,
             records: Vec::with_capacity(events),
-            args: Vec::with_capacity(events * extra_args),
+            args: Vec::with_capacity(events * extra_args.max(2)),
         }
     }
 
-    pub fn args_of(&self, index: usize) -> &[u64] {
-        &self.args[index * self.extra_args..(index + 1) * self.extra_args]
+    /// Each record with its words.
+    pub fn iter(&self) -> impl Iterator<Item = (&EventRecord, &[u64])> {
+        let mut at = 0;
+        self.records.iter().map(move |r| {
+            let n = r.kind.words(self.extra_args);
+            let words = &self.args[at..at + n];
+            at += n;
+            (r, words)
+        })
+    }
+
+    /// Hypertrace events in the batch.
+    pub fn hypertrace_events(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.kind == EventKind::Hypertrace)
+            .count()
     }
 }
 
@@ -114,7 +261,9 @@ pub fn open_sink_continuing(
     ])))
 }
 
-const BATCH_EVENTS: usize = 4096;
+const BATCH_EVENTS: usize = 8192;
+/// Written batches kept for reuse.
+const RECYCLED_BATCHES: usize = 8;
 /// Batches in flight before the guest waits for the writer.
 const CHANNEL_BATCHES: usize = 64;
 
@@ -132,12 +281,15 @@ pub struct Recorder {
     route: Route,
     batch: Batch,
     extra_args: usize,
+    /// Emptied batches coming back from the writer.
+    recycled: Receiver<Batch>,
     /// Something was sent since the last sync.
     unsynced: bool,
     pub events_recorded: u64,
 }
 
 impl Recorder {
+    /// Records a hypertrace event with its arguments after arg1.
     #[inline]
     pub fn push(&mut self, record: EventRecord, args: &[u64]) {
         debug_assert_eq!(args.len(), self.extra_args);
@@ -147,12 +299,20 @@ impl Recorder {
         probe::probe_lazy!(
             hypertrace,
             guest_hypertrace,
-            record.client as u64,
+            record.aux as u64,
             record.arg1,
             args.as_ptr()
         );
+        self.push_record(record, args);
+    }
+
+    /// Records an event of any kind; `words` are its words after arg1
+    /// ([`EventKind::words`]).
+    #[inline]
+    pub fn push_record(&mut self, record: EventRecord, words: &[u64]) {
+        debug_assert_eq!(words.len(), record.kind.words(self.extra_args));
         self.batch.records.push(record);
-        self.batch.args.extend_from_slice(args);
+        self.batch.args.extend_from_slice(words);
         self.events_recorded += 1;
         if self.batch.records.len() >= BATCH_EVENTS {
             self.send_batch();
@@ -168,10 +328,13 @@ impl Recorder {
         if self.batch.records.is_empty() {
             return;
         }
-        let full = std::mem::replace(
-            &mut self.batch,
-            Batch::with_capacity(self.extra_args, BATCH_EVENTS),
-        );
+        // The writer hands written batches back: their allocations are
+        // reused instead of allocating a batch per BATCH_EVENTS events.
+        let fresh = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(self.extra_args, BATCH_EVENTS));
+        let full = std::mem::replace(&mut self.batch, fresh);
         self.unsynced = true;
         self.send(Msg::Events(full));
     }
@@ -231,11 +394,12 @@ impl Writer {
     /// Starts the writer thread with `sink` and returns both ends.
     pub fn start(sink: Box<dyn Sink>, extra_args: usize) -> io::Result<(Recorder, Writer)> {
         let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
         let handle = std::thread::Builder::new()
             .name("ht-writer".into())
-            .spawn(move || writer_loop(rx, sink))?;
+            .spawn(move || writer_loop(rx, recycle_tx, sink))?;
         Ok((
-            Recorder::new(Route::Thread(tx), extra_args),
+            Recorder::new(Route::Thread(tx), extra_args, recycled),
             Writer {
                 handle: Some(handle),
             },
@@ -249,19 +413,21 @@ impl Writer {
         // a slot the thread takes it from.
         let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(sink)));
         let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
         let theirs = slot.clone();
+        let thread_recycle = recycle_tx.clone();
         let spawned = std::thread::Builder::new()
             .name("ht-writer".into())
             .spawn(move || {
                 let sink = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
                 match sink {
-                    Some(sink) => writer_loop(rx, sink),
+                    Some(sink) => writer_loop(rx, thread_recycle, sink),
                     None => WriterReport::default(),
                 }
             });
         match spawned {
             Ok(handle) => (
-                Recorder::new(Route::Thread(tx), extra_args),
+                Recorder::new(Route::Thread(tx), extra_args, recycled),
                 Writer {
                     handle: Some(handle),
                 },
@@ -273,9 +439,9 @@ impl Writer {
                     .unwrap_or_else(|e| e.into_inner())
                     .take()
                     .expect("the thread never started");
-                let state = WriterState::new(sink);
+                let state = WriterState::new(sink, recycle_tx);
                 (
-                    Recorder::new(Route::Inline(Box::new(state)), extra_args),
+                    Recorder::new(Route::Inline(Box::new(state)), extra_args, recycled),
                     Writer { handle: None },
                     false,
                 )
@@ -301,9 +467,10 @@ impl Writer {
 }
 
 impl Recorder {
-    fn new(route: Route, extra_args: usize) -> Self {
+    fn new(route: Route, extra_args: usize, recycled: Receiver<Batch>) -> Self {
         Recorder {
             route,
+            recycled,
             batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
             extra_args,
             unsynced: false,
@@ -315,15 +482,17 @@ impl Recorder {
 /// The writer's side: the sink and what was written or lost.
 struct WriterState {
     sink: Box<dyn Sink>,
+    /// Written batches go back to the recorder for reuse.
+    recycle: Sender<Batch>,
     report: WriterReport,
     /// Events handed to the sink but not yet flushed: written only once a
     /// flush succeeds, lost if a write or flush fails first.
     unflushed: u64,
 }
 
-fn writer_loop(rx: Receiver<Msg>, sink: Box<dyn Sink>) -> WriterReport {
+fn writer_loop(rx: Receiver<Msg>, recycle: Sender<Batch>, sink: Box<dyn Sink>) -> WriterReport {
     crate::signals::block_in_this_thread();
-    let mut state = WriterState::new(sink);
+    let mut state = WriterState::new(sink, recycle);
     for msg in rx {
         state.handle(msg);
     }
@@ -331,9 +500,10 @@ fn writer_loop(rx: Receiver<Msg>, sink: Box<dyn Sink>) -> WriterReport {
 }
 
 impl WriterState {
-    fn new(sink: Box<dyn Sink>) -> Self {
+    fn new(sink: Box<dyn Sink>, recycle: Sender<Batch>) -> Self {
         WriterState {
             sink,
+            recycle,
             report: WriterReport::default(),
             unflushed: 0,
         }
@@ -342,6 +512,7 @@ impl WriterState {
     fn handle(&mut self, msg: Msg) {
         let WriterState {
             sink,
+            recycle,
             report,
             unflushed,
         } = self;
@@ -376,6 +547,11 @@ impl WriterState {
                 "ht-user: writing the trace failed: {e}; later events are counted, not written"
             );
             report.error = Some(e);
+        }
+        if let Msg::Events(mut batch) = msg {
+            batch.records.clear();
+            batch.args.clear();
+            let _ = recycle.try_send(batch);
         }
     }
 
@@ -428,11 +604,11 @@ mod tests {
             if let Some(kind) = self.1 {
                 return Err(io::Error::from(kind));
             }
-            for (i, r) in b.records.iter().enumerate() {
+            for (r, words) in b.iter() {
                 self.0
                     .lock()
                     .unwrap()
-                    .push(format!("{} {:?}", r.arg1, b.args_of(i)));
+                    .push(format!("{} {:?}", r.arg1, words));
             }
             Ok(())
         }
@@ -446,12 +622,7 @@ mod tests {
     }
 
     fn rec(arg1: u64) -> EventRecord {
-        EventRecord {
-            ts_ns: arg1,
-            cpu: 0,
-            client: 0,
-            arg1,
-        }
+        EventRecord::hypertrace(arg1, 0, 0, arg1)
     }
 
     #[test]
@@ -476,8 +647,9 @@ mod tests {
     #[test]
     fn inline_writer_keeps_order_and_counts() {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let state = WriterState::new(Box::new(Collect(seen.clone(), None)));
-        let mut r = Recorder::new(Route::Inline(Box::new(state)), 1);
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
+        let state = WriterState::new(Box::new(Collect(seen.clone(), None)), recycle_tx);
+        let mut r = Recorder::new(Route::Inline(Box::new(state)), 1, recycled);
         for i in 0..5000u64 {
             r.push(rec(i), &[i]);
         }

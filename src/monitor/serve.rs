@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The emulation thread's side of the monitor: carries out queued
+//! requests between two blocks, where the guest is at an instruction
+//! boundary and hooks may change.
+
+use super::{Command, Monitor};
+use crate::machine::{Engine, StopReason};
+use crate::trace::events::{glob_match, select, KNOWN_EVENTS};
+use crate::trace::EventKind;
+
+/// Answers every queued request. Changes to hooked events take effect
+/// before the guest's next instruction (the runner syncs the hooks).
+pub fn serve_requests(uc: &mut Engine<'_>, monitor: &Monitor) {
+    uc.get_data_mut().monitor_due = false;
+    for request in monitor.take_requests() {
+        let reply = match &request.command {
+            Command::TraceEvent { pattern, on } => trace_event(uc, pattern, *on),
+            Command::InfoTraceEvents { pattern } => Ok(info_trace_events(uc, pattern.as_deref())),
+            Command::InfoRegisters => {
+                let abi = uc.get_data().abi;
+                Ok(abi.dump_registers(uc))
+            }
+            Command::Quit => {
+                let m = uc.get_data_mut();
+                if m.stop.is_none() {
+                    m.stop = Some(StopReason::Quit);
+                }
+                Ok(String::new())
+            }
+        };
+        request.answer(reply);
+    }
+}
+
+fn trace_event(uc: &mut Engine<'_>, pattern: &str, on: bool) -> Result<String, String> {
+    let names = select(pattern, on);
+    if names.is_empty() {
+        return Err(format!("Unknown event name or pattern '{pattern}'"));
+    }
+    let m = uc.get_data_mut();
+    let before = m.enabled;
+    for name in names {
+        let kind = EventKind::from_name(name).expect("known events have kinds");
+        if on && kind == EventKind::MemAccess {
+            if let Some(why) = m.abi.memory_tracing_unavailable() {
+                return Err(format!(
+                    "{name} is not available for {} guests: {why}",
+                    m.abi.name()
+                ));
+            }
+        }
+        m.enabled.set(kind, on);
+    }
+    m.events_changed(before);
+    Ok(String::new())
+}
+
+fn info_trace_events(uc: &Engine<'_>, pattern: Option<&str>) -> String {
+    let enabled = uc.get_data().enabled;
+    let states: Vec<(&str, bool)> = KNOWN_EVENTS
+        .iter()
+        .filter(|name| pattern.is_none_or(|p| glob_match(p, name)))
+        .map(|name| {
+            let kind = EventKind::from_name(name).expect("known events have kinds");
+            (*name, enabled.contains(kind))
+        })
+        .collect();
+    super::format_trace_events(&states)
+}

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Hypertrace actions: rules that switch trace events on or off when a
+//! hypertrace event arrives (`-hypertrace-on`, `-hypertrace-region`).
+//!
+//! ```text
+//! -hypertrace-on 'MATCH:ACTION[;ACTION...]'
+//!     MATCH   comma-separated conditions that must all hold: client=N,
+//!             arg1=V, argK=V (K up to the channel's args); empty or `*`
+//!             matches every event. Values in decimal or 0x hex.
+//!     ACTION  `enable PATTERN` or `disable PATTERN` (QEMU trace patterns)
+//! -hypertrace-region 'PATTERN[,open=V][,close=V][,client=N]'
+//!     PATTERN on from an event with arg1=open (default 1) to the matching
+//!     arg1=close (default 0); regions nest (counted), as in ht-trace.
+//! ```
+//!
+//! Rules are evaluated in the order given, for every hypertrace event,
+//! whether or not `guest_hypertrace` itself is recorded.
+
+use super::{EventKind, EventSet};
+
+/// Conditions on one hypertrace event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Match {
+    pub client: Option<u64>,
+    /// (K, value) for `argK=value`, K >= 1.
+    pub args: Vec<(usize, u64)>,
+}
+
+impl Match {
+    /// Whether the event (client, arg1, arg2..) satisfies every condition.
+    /// A condition on an argument the channel does not carry never holds.
+    pub fn matches(&self, client: u32, arg1: u64, extra: &[u64]) -> bool {
+        if self.client.is_some_and(|c| c != u64::from(client)) {
+            return false;
+        }
+        self.args.iter().all(|&(k, v)| {
+            let actual = if k == 1 {
+                Some(arg1)
+            } else {
+                extra.get(k - 2).copied()
+            };
+            actual == Some(v)
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Enable(EventSet),
+    Disable(EventSet),
+    /// Opens region rule `index` (its events go on at depth 1).
+    Open(usize),
+    /// Closes region rule `index` (its events go off at depth 0).
+    Close(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub when: Match,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Region {
+    events: EventSet,
+    depth: u64,
+}
+
+/// All rules of a run and the state of their regions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    rules: Vec<Rule>,
+    regions: Vec<Region>,
+}
+
+fn parse_value(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| format!("'{t}' is not a number (decimal or 0x hex)"))
+}
+
+/// The events a QEMU trace pattern names (`events::select`); an error if
+/// none.
+pub fn parse_pattern(pattern: &str, enabling: bool) -> Result<EventSet, String> {
+    let mut set = EventSet::default();
+    for name in super::events::select(pattern.trim(), enabling) {
+        if let Some(kind) = EventKind::from_name(name) {
+            set.set(kind, true);
+        }
+    }
+    if set.0 == 0 {
+        return Err(format!(
+            "trace event '{}' does not exist (known: {})",
+            pattern.trim(),
+            super::events::KNOWN_EVENTS.join(", ")
+        ));
+    }
+    Ok(set)
+}
+
+fn parse_match(text: &str) -> Result<Match, String> {
+    let mut m = Match::default();
+    let text = text.trim();
+    if text.is_empty() || text == "*" {
+        return Ok(m);
+    }
+    for cond in text.split(',') {
+        let (key, value) = cond
+            .split_once('=')
+            .ok_or_else(|| format!("condition '{cond}' should be client=N or argK=V"))?;
+        let key = key.trim();
+        let value = parse_value(value)?;
+        if key == "client" {
+            m.client = Some(value);
+        } else if let Some(k) = key.strip_prefix("arg") {
+            let k: usize = k
+                .parse()
+                .ok()
+                .filter(|k| *k >= 1)
+                .ok_or_else(|| format!("'{key}': arguments are arg1, arg2, ..."))?;
+            m.args.push((k, value));
+        } else {
+            return Err(format!(
+                "unknown condition '{key}' (client, arg1, arg2, ...)"
+            ));
+        }
+    }
+    Ok(m)
+}
+
+impl Rules {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Adds a `-hypertrace-on` rule.
+    pub fn add_on(&mut self, spec: &str) -> Result<(), String> {
+        let err = |msg: String| format!("-hypertrace-on '{spec}': {msg}");
+        let (when, actions) = spec.split_once(':').ok_or_else(|| {
+            err("expected MATCH:ACTION, e.g. 'arg1=1:enable guest_mem_before_exec'".into())
+        })?;
+        let when = parse_match(when).map_err(err)?;
+        let mut parsed = Vec::new();
+        for action in actions.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+            let (verb, pattern) = action.split_once(char::is_whitespace).ok_or_else(|| {
+                err(format!(
+                    "action '{action}' should be 'enable PATTERN' or 'disable PATTERN'"
+                ))
+            })?;
+            let events = parse_pattern(pattern, verb != "disable").map_err(err)?;
+            parsed.push(match verb {
+                "enable" => Action::Enable(events),
+                "disable" => Action::Disable(events),
+                other => return Err(err(format!("unknown action '{other}' (enable, disable)"))),
+            });
+        }
+        if parsed.is_empty() {
+            return Err(err("no action".into()));
+        }
+        self.rules.push(Rule {
+            when,
+            actions: parsed,
+        });
+        Ok(())
+    }
+
+    /// Adds a `-hypertrace-region` shortcut: two rules sharing a depth.
+    pub fn add_region(&mut self, spec: &str) -> Result<(), String> {
+        let err = |msg: String| format!("-hypertrace-region '{spec}': {msg}");
+        let mut parts = spec.split(',');
+        let events = parse_pattern(parts.next().unwrap_or(""), true).map_err(err)?;
+        let (mut open, mut close, mut client) = (1, 0, None);
+        for part in parts {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| err(format!("'{part}' should be open=V, close=V or client=N")))?;
+            let value = parse_value(value).map_err(err)?;
+            match key.trim() {
+                "open" => open = value,
+                "close" => close = value,
+                "client" => client = Some(value),
+                other => {
+                    return Err(err(format!(
+                        "unknown option '{other}' (open, close, client)"
+                    )))
+                }
+            }
+        }
+        if open == close {
+            return Err(err("open and close values must differ".into()));
+        }
+        let index = self.regions.len();
+        self.regions.push(Region { events, depth: 0 });
+        for (value, action) in [(open, Action::Open(index)), (close, Action::Close(index))] {
+            self.rules.push(Rule {
+                when: Match {
+                    client,
+                    args: vec![(1, value)],
+                },
+                actions: vec![action],
+            });
+        }
+        Ok(())
+    }
+
+    /// Every event some rule may switch on or off.
+    pub fn controlled(&self) -> EventSet {
+        let mut set = EventSet::default();
+        for action in self.rules.iter().flat_map(|r| &r.actions) {
+            set.0 |= match *action {
+                Action::Enable(e) | Action::Disable(e) => e.0,
+                Action::Open(i) | Action::Close(i) => self.regions[i].events.0,
+            };
+        }
+        set
+    }
+
+    /// Applies the rules matching a hypertrace event to `enabled`.
+    /// Returns whether `enabled` changed.
+    pub fn apply(&mut self, client: u32, arg1: u64, extra: &[u64], enabled: &mut EventSet) -> bool {
+        let before = *enabled;
+        for rule in &self.rules {
+            if !rule.when.matches(client, arg1, extra) {
+                continue;
+            }
+            for action in &rule.actions {
+                match *action {
+                    Action::Enable(e) => enabled.0 |= e.0,
+                    Action::Disable(e) => enabled.0 &= !e.0,
+                    Action::Open(i) => {
+                        let region = &mut self.regions[i];
+                        region.depth += 1;
+                        if region.depth == 1 {
+                            enabled.0 |= region.events.0;
+                        }
+                    }
+                    Action::Close(i) => {
+                        let region = &mut self.regions[i];
+                        // A close without an open changes nothing.
+                        if region.depth > 0 {
+                            region.depth -= 1;
+                            if region.depth == 0 {
+                                enabled.0 &= !region.events.0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        *enabled != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MEM: EventSet = EventSet(EventKind::MemAccess.bit());
+
+    #[test]
+    fn on_rules_enable_and_disable() {
+        let mut r = Rules::default();
+        r.add_on("arg1=1:enable guest_mem_before_exec").unwrap();
+        r.add_on("arg1=0:disable guest_mem_before_exec").unwrap();
+        assert_eq!(r.controlled(), MEM);
+        let mut on = EventSet::default();
+        assert!(!r.apply(0, 5, &[], &mut on));
+        assert!(r.apply(0, 1, &[], &mut on));
+        assert_eq!(on, MEM);
+        assert!(!r.apply(3, 1, &[], &mut on), "already on");
+        assert!(r.apply(0, 0, &[], &mut on));
+        assert_eq!(on, EventSet::default());
+    }
+
+    #[test]
+    fn matches_on_client_and_later_arguments() {
+        let mut r = Rules::default();
+        r.add_on("client=2,arg1=0x10,arg3=7:enable guest_exec_tb;enable guest_user_*")
+            .unwrap();
+        let mut on = EventSet::default();
+        assert!(!r.apply(1, 16, &[0, 7], &mut on), "other client");
+        assert!(!r.apply(2, 16, &[0, 8], &mut on), "arg3 differs");
+        assert!(!r.apply(2, 16, &[0], &mut on), "no arg3 in the channel");
+        assert!(r.apply(2, 16, &[0, 7], &mut on));
+        assert!(on.contains(EventKind::ExecTb));
+        assert!(on.contains(EventKind::Syscall) && on.contains(EventKind::SyscallRet));
+        assert!(!on.contains(EventKind::MemAccess));
+    }
+
+    #[test]
+    fn regions_nest_by_depth() {
+        let mut r = Rules::default();
+        r.add_region("guest_mem_before_exec").unwrap();
+        let mut on = EventSet::default();
+        assert!(!r.apply(0, 0, &[], &mut on), "close before open");
+        assert!(r.apply(0, 1, &[], &mut on));
+        assert!(!r.apply(0, 1, &[], &mut on), "inner open");
+        assert!(!r.apply(0, 0, &[], &mut on), "inner close keeps it on");
+        assert_eq!(on, MEM);
+        assert!(r.apply(0, 0, &[], &mut on));
+        assert_eq!(on, EventSet::default());
+    }
+
+    #[test]
+    fn region_options() {
+        let mut r = Rules::default();
+        r.add_region("guest_exec_tb,open=2,close=3,client=1")
+            .unwrap();
+        let mut on = EventSet::default();
+        assert!(!r.apply(0, 2, &[], &mut on));
+        assert!(r.apply(1, 2, &[], &mut on));
+        assert!(r.apply(1, 3, &[], &mut on));
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let mut r = Rules::default();
+        for (spec, needle) in [
+            ("arg1=1", "MATCH:ACTION"),
+            ("arg1=x:enable guest_exec_tb", "not a number"),
+            ("argX=1:enable guest_exec_tb", "arg1, arg2"),
+            ("pc=1:enable guest_exec_tb", "unknown condition"),
+            ("arg1=1:enable nosuch", "does not exist"),
+            ("arg1=1:start guest_exec_tb", "unknown action"),
+            ("arg1=1:", "no action"),
+        ] {
+            let e = r.add_on(spec).unwrap_err();
+            assert!(e.contains(needle), "{spec}: {e}");
+        }
+        let e = r.add_region("guest_exec_tb,open=1,close=1").unwrap_err();
+        assert!(e.contains("differ"), "{e}");
+        let e = r.add_region("guest_exec_tb,depth=1").unwrap_err();
+        assert!(e.contains("unknown option"), "{e}");
+        assert!(r.is_empty());
+    }
+}
