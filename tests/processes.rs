@@ -133,6 +133,18 @@ fn children_trace_under_their_own_pid() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains(&format!("pid {child}")), "{report}");
     assert!(report.contains("events    2 "), "{report}");
+    // ht-trace info on the first file names the children's files.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ht-trace"))
+        .arg("info")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        info.lines().any(|l| l.starts_with("processes ")
+            && l.ends_with(&child_trace.display().to_string())),
+        "{info}"
+    );
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(files, 3, "log, run.bin and run.bin.{child} only");
 }

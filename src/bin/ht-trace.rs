@@ -159,7 +159,44 @@ fn info(file: &TraceFile) -> String {
         let v = i.get(k).unwrap_or_default().replace('\0', " ");
         out.push_str(&format!("meta      {k} = {v}\n"));
     }
+    let children = child_traces(file.path());
+    if !children.is_empty() {
+        let names: Vec<String> = children.iter().map(|p| p.display().to_string()).collect();
+        out.push_str(&format!(
+            "processes {} more trace file(s) next to it, one per forked process: {}\n",
+            names.len(),
+            names.join(" ")
+        ));
+    }
     out
+}
+
+/// The traces of processes forked during the run of `path` (ht-user
+/// writes them as `PATH.PID`), in pid order.
+fn child_traces(path: &std::path::Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    let pid = n.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+                    Some((pid, path.with_file_name(n)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 fn run(cli: Cli) -> Result<(), String> {
