@@ -40,10 +40,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
     if STOP_IN_HANDLER.load(Ordering::SeqCst) {
         let engine = ENGINE_PTR.load(Ordering::SeqCst);
         if !engine.is_null() {
-            // SAFETY: only in a single-threaded child: the engine is armed
-            // (disarm clears the pointer before it is freed) and this
-            // handler interrupts the one thread that runs it; uc_emu_stop
-            // only sets flags, as qemu-user's own handlers do.
+            // SAFETY: only when no watcher runs (a process at its thread
+            // limit): the handler runs on the emulator thread (helper
+            // threads block every signal), the engine is armed (disarm
+            // clears the pointer before it is freed) and uc_emu_stop only
+            // sets flags, as qemu-user's own handlers do.
             unsafe { unicorn_engine::unicorn_const::uc_emu_stop(engine) };
         }
         return;
