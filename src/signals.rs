@@ -203,9 +203,11 @@ fn start_watcher() -> std::io::Result<()> {
     WATCH_FD.store(fds[0], Ordering::SeqCst);
     WAKE_FD.store(fds[1], Ordering::SeqCst);
     WAKE_OWNER.store(std::process::id() as i32, Ordering::SeqCst);
-    std::thread::Builder::new()
-        .name("ht-signals".into())
-        .spawn(move || watch(read_end))?;
+    with_all_blocked(|| {
+        std::thread::Builder::new()
+            .name("ht-signals".into())
+            .spawn(move || watch(read_end))
+    })?;
     Ok(())
 }
 
@@ -259,6 +261,22 @@ pub fn block_in_this_thread() {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut set);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Runs `f` (which starts a helper thread) with every signal blocked in
+/// this thread, so that the new thread inherits the full mask and never
+/// takes a signal, even before it blocks them itself.
+pub fn with_all_blocked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: manipulates this thread's own signal mask and restores it.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let r = f();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r
     }
 }
 

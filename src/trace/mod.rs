@@ -395,9 +395,11 @@ impl Writer {
     pub fn start(sink: Box<dyn Sink>, extra_args: usize) -> io::Result<(Recorder, Writer)> {
         let (tx, rx) = bounded(CHANNEL_BATCHES);
         let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
-        let handle = std::thread::Builder::new()
-            .name("ht-writer".into())
-            .spawn(move || writer_loop(rx, recycle_tx, sink))?;
+        let handle = crate::signals::with_all_blocked(|| {
+            std::thread::Builder::new()
+                .name("ht-writer".into())
+                .spawn(move || writer_loop(rx, recycle_tx, sink))
+        })?;
         Ok((
             Recorder::new(Route::Thread(tx), extra_args, recycled),
             Writer {
@@ -416,15 +418,17 @@ impl Writer {
         let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
         let theirs = slot.clone();
         let thread_recycle = recycle_tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("ht-writer".into())
-            .spawn(move || {
-                let sink = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
-                match sink {
-                    Some(sink) => writer_loop(rx, thread_recycle, sink),
-                    None => WriterReport::default(),
-                }
-            });
+        let spawned = crate::signals::with_all_blocked(|| {
+            std::thread::Builder::new()
+                .name("ht-writer".into())
+                .spawn(move || {
+                    let sink = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    match sink {
+                        Some(sink) => writer_loop(rx, thread_recycle, sink),
+                        None => WriterReport::default(),
+                    }
+                })
+        });
         match spawned {
             Ok(handle) => (
                 Recorder::new(Route::Thread(tx), extra_args, recycled),
