@@ -151,6 +151,15 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
     }
     while let Some(arg) = iter.next() {
         let Some(text) = arg.to_str().map(str::to_string) else {
+            use std::os::unix::ffi::OsStrExt;
+            // An option whose value (joined with '=') is not UTF-8: what
+            // an executed program's ht-user gets for the guest's argv[0]
+            // or environment (`-0=...`, `--ht-env=...`).
+            let bytes = arg.as_bytes();
+            if bytes.starts_with(b"-") && bytes.contains(&b'=') {
+                out.push(arg);
+                continue;
+            }
             out.push("--".into());
             out.push(arg);
             break;
@@ -656,6 +665,23 @@ mod tests {
         assert!(cfg.env.contains(&OsString::from("LD_PRELOAD=")));
         let (cfg, _) = parse(args(&["ht-user", "--ht-fds=", "prog"])).unwrap();
         assert_eq!(cfg.inherited_fds, Some(vec![]));
+        // Values that are not UTF-8 stay values.
+        use std::os::unix::ffi::OsStringExt;
+        let odd = |prefix: &str| {
+            let mut v = prefix.as_bytes().to_vec();
+            v.extend_from_slice(b"\xff\xfe");
+            OsString::from_vec(v)
+        };
+        let list = vec![
+            OsString::from("ht-user"),
+            odd("--ht-env=LD_X="),
+            odd("-0="),
+            OsString::from("--"),
+            OsString::from("prog"),
+        ];
+        let (cfg, _) = parse(list).unwrap();
+        assert_eq!(cfg.argv, vec![odd("")]);
+        assert!(cfg.env.contains(&odd("LD_X=")));
     }
 
     #[test]
