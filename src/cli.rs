@@ -62,6 +62,11 @@ struct Cli {
     #[arg(long)]
     strace: bool,
 
+    /// Guest thread scheduling: time slice in translated blocks, and a seed
+    /// that varies slice lengths (default: fixed slices, deterministic).
+    #[arg(long, value_name = "[slice=BLOCKS][,seed=N]")]
+    sched: Option<String>,
+
     /// The guest executable.
     #[arg(value_name = "PROGRAM")]
     program: PathBuf,
@@ -76,13 +81,24 @@ struct Cli {
 }
 
 /// Options that take a value, by name without dashes.
-const WITH_VALUE: &[&str] = &["hypertrace", "trace", "trace-file", "D", "E", "U", "L", "0"];
+const WITH_VALUE: &[&str] = &[
+    "hypertrace",
+    "trace",
+    "trace-file",
+    "sched",
+    "D",
+    "E",
+    "U",
+    "L",
+    "0",
+];
 /// Long options QEMU spells with one dash.
 const SINGLE_DASH_LONG: &[&str] = &[
     "hypertrace",
     "trace",
     "trace-file",
     "strace",
+    "sched",
     "help",
     "version",
 ];
@@ -173,6 +189,13 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         .map(ChannelOptions::parse)
         .transpose()
         .map_err(bad)?;
+    let sched = cli
+        .sched
+        .as_deref()
+        .map(crate::sched::SchedOptions::parse)
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or_default();
     let mut trace_events = TraceEvents::default();
     if hypertrace.is_some() {
         trace_events.set("guest_hypertrace", true);
@@ -232,6 +255,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             log_file,
             trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),
+            sched,
         },
         warnings,
     ))

@@ -14,6 +14,7 @@ pub mod loader;
 pub mod machine;
 pub mod mem;
 pub mod runner;
+pub mod sched;
 pub mod signals;
 pub mod syscall;
 pub mod trace;

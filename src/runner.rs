@@ -36,6 +36,8 @@ pub struct RunConfig {
     /// Binary trace destination (`-trace-file`).
     pub trace_file: Option<PathBuf>,
     pub strace: bool,
+    /// Guest thread scheduling (`-sched`).
+    pub sched: crate::sched::SchedOptions,
 }
 
 /// How the run ended and what the trace holds.
@@ -45,6 +47,8 @@ pub struct RunReport {
     pub events_recorded: u64,
     pub ignored_stores: u64,
     pub writer: WriterReport,
+    /// Threads created, context switches, preemptions.
+    pub sched: crate::sched::SchedStats,
 }
 
 impl RunReport {
@@ -168,7 +172,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     process.auxv = stack.auxv.clone();
 
     let hypertrace_enabled = cfg.trace_events.is_enabled("guest_hypertrace");
-    let machine = Machine::new(
+    let mut machine = Machine::new(
         abi,
         process,
         channel,
@@ -176,6 +180,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         hypertrace_enabled,
         cfg.strace,
     );
+    machine.sched = crate::sched::Scheduler::new(cfg.sched);
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -188,23 +193,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         .map_err(SetupError)?;
 
     crate::signals::arm(&uc);
-    let mut start = image.entry;
-    let result = loop {
-        if crate::signals::interrupted().is_some() {
-            break Ok(());
-        }
-        let result = uc.emu_start(start, 0, 0, 0);
-        let machine = uc.get_data_mut();
-        if result.is_err() || machine.stop.is_some() || !machine.tlb_resize_due {
-            break result;
-        }
-        // Stopped by the TLB hook: a flush lets the engine resize its TLB.
-        machine.tlb_resize_due = false;
-        if let Err(e) = uc.ctl_flush_tlb() {
-            break Err(e);
-        }
-        start = abi.pc(&uc);
-    };
+    let result = crate::sched::run(&mut uc, image.entry);
     crate::signals::disarm();
 
     let pc = abi.pc(&uc);
@@ -244,6 +233,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let recorder = m.recorder.take().expect("recorder present until shutdown");
     let channel = m.hypertrace.take();
     let events_recorded = recorder.events_recorded;
+    let sched = m.sched.stats;
     drop(uc);
     let writer = writer.finish(recorder);
     let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
@@ -253,5 +243,6 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
         events_recorded,
         ignored_stores,
         writer,
+        sched,
     })
 }

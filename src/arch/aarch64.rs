@@ -123,6 +123,27 @@ impl Abi for Aarch64 {
         None
     }
 
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        let err = |what: &str| {
+            let what = what.to_string();
+            move |e| format!("cannot set {what}: {e:?}")
+        };
+        uc.reg_write(x(0), 0).map_err(err("x0"))?;
+        if stack != 0 {
+            uc.reg_write(RegisterARM64::SP, stack).map_err(err("sp"))?;
+        }
+        if let Some(tls) = tls {
+            uc.reg_write(RegisterARM64::TPIDR_EL0, tls)
+                .map_err(err("tpidr_el0"))?;
+        }
+        Ok(())
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM64::PC).unwrap_or(0)
     }

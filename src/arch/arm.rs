@@ -235,6 +235,26 @@ impl Abi for Arm {
         })
     }
 
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        let set = |uc: &mut Engine<'_>, r: RegisterARM, v: u64| {
+            uc.reg_write(r, v)
+                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
+        };
+        set(uc, RegisterARM::R0, 0)?;
+        if stack != 0 {
+            set(uc, RegisterARM::SP, stack)?;
+        }
+        if let Some(tls) = tls {
+            set(uc, RegisterARM::C13_C0_3, tls)?;
+        }
+        Ok(())
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
     }

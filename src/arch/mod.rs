@@ -31,6 +31,16 @@ pub struct SyscallRequest {
     pub args: [u64; 6],
 }
 
+/// clone(2)'s arguments, whatever order the ABI passes them in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub ptid: u64,
+    pub ctid: u64,
+    pub tls: u64,
+}
+
 /// Why the CPU stopped outside a system call, mapped to the Linux signal
 /// the kernel would deliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +137,22 @@ pub trait Abi: Sync {
         args: &[u64; 6],
     ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
+    /// clone(2)'s arguments: (flags, stack, ptid, tls, ctid) on most ABIs;
+    /// x86_64 swaps the last two.
+    fn clone_args(&self, a: &[u64; 6]) -> CloneArgs {
+        CloneArgs {
+            flags: a[0],
+            stack: a[1],
+            ptid: a[2],
+            tls: a[3],
+            ctid: a[4],
+        }
+    }
+    /// Turns the registers (a copy of the parent's, just after clone) into
+    /// a new thread's: clone returns 0, the stack pointer is `stack`
+    /// unless 0, and with CLONE_SETTLS the thread pointer comes from `tls`.
+    fn thread_start(&self, uc: &mut Engine<'_>, stack: u64, tls: Option<u64>)
+        -> Result<(), String>;
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
     /// Guest open(2)/fcntl flags in the host's encoding.
