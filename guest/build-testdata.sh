@@ -99,6 +99,10 @@ build events       "$MUSL_CC" events.c "$LIB" -lpthread
 build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
 build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
+build threads-events "$MUSL_CC" threads-events.c "$LIB" -lpthread
+build threads-sync   "$MUSL_CC" threads-sync.c -lpthread
+build threads-block  "$MUSL_CC" threads-block.c -lpthread
+build threads-exit   "$MUSL_CC" threads-exit.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 # Position-independent static executable (loaded at a chosen base).
 # Some cross toolchains lack the static-PIE start file (rcrt1.o): skip it there.

@@ -109,9 +109,6 @@ pub struct Threads {
     spawned: Vec<Spawn>,
     /// The wait a handler asked for with `Outcome::Blocked`.
     block: Option<Block>,
-    /// Exit code of the first thread if it ended with `exit` while others
-    /// ran on: the process's status when the last thread ends.
-    leader_exit: Option<i32>,
 }
 
 /// Highest tid a futex word can hold (FUTEX_TID_MASK).
@@ -141,7 +138,6 @@ impl Threads {
             futex_queue: VecDeque::new(),
             spawned: Vec::new(),
             block: None,
-            leader_exit: None,
         }
     }
 
@@ -272,20 +268,12 @@ impl Threads {
 
     /// Removes the current thread (it has exited). Returns the number of
     /// threads left.
-    pub fn remove_current(&mut self, code: i32) -> usize {
+    pub fn remove_current(&mut self) -> usize {
         let tid = self.current;
-        if tid == self.pid {
-            self.leader_exit = Some(code);
-        }
         self.threads.remove(&tid);
         self.futex_queue.retain(|t| *t != tid);
         self.run_queue.retain(|t| *t != tid);
         self.threads.len()
-    }
-
-    /// The process's exit status when its last thread exits with `code`.
-    pub fn final_exit_code(&self, code: i32) -> i32 {
-        self.leader_exit.unwrap_or(code)
     }
 
     /// The next thread to run, now current. None when none is ready.
@@ -423,17 +411,8 @@ mod tests {
             Resume::Complete(_, Outcome::Value(0))
         ));
         assert_eq!(t.take_resume(), Resume::Continue);
-        assert_eq!(t.remove_current(5), 2);
+        assert_eq!(t.remove_current(), 2);
         assert_eq!(t.switch_to_next(), Some(102));
-        assert_eq!(t.final_exit_code(3), 3);
-    }
-
-    #[test]
-    fn leader_exit_code_wins() {
-        let mut t = Threads::new(10);
-        t.create(0, None);
-        assert_eq!(t.remove_current(4), 1);
-        assert_eq!(t.switch_to_next(), Some(11));
-        assert_eq!(t.final_exit_code(0), 4);
+        assert!(!t.current_gone());
     }
 }

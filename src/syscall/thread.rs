@@ -87,15 +87,14 @@ pub fn clone_thread(p: &mut Process, c: &CloneArgs) -> Outcome {
     Outcome::Value(u64::from(tid))
 }
 
-/// exit(2): the calling thread ends; the last thread's exit ends the process.
+/// exit(2): the calling thread ends; the last thread's exit ends the
+/// process with that thread's code (as Linux reports it).
 pub fn exit(p: &mut Process, code: i32) -> Outcome {
-    let code = code & 0xff;
     if !p.threads.multi() {
-        let status = p.threads.final_exit_code(code);
-        return Outcome::Exit(ExitKind::Exited(status));
+        return Outcome::Exit(ExitKind::Exited(code & 0xff));
     }
     release_thread(p);
-    p.threads.remove_current(code);
+    p.threads.remove_current();
     Outcome::ThreadExit
 }
 
