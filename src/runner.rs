@@ -234,6 +234,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let channel = m.hypertrace.take();
     let events_recorded = recorder.events_recorded;
     let sched = m.sched.stats;
+    tracing::debug!(
+        "scheduler: {} threads created, {} switches, {} preemptions",
+        sched.threads,
+        sched.switches,
+        sched.preemptions
+    );
     drop(uc);
     let writer = writer.finish(recorder);
     let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);

@@ -266,7 +266,7 @@ fn mutexes_condition_variables_and_friends_are_exact() {
     assert_eq!(r.stdout, SYNC_OUTPUT);
     // Varied slices change the interleaving, never the results.
     let r = run_guest(
-        &["-sched", "slice=5,seed=3"],
+        &["-sched", "slice=40,seed=3"],
         "threads-sync",
         &["4", "3000"],
         TIMEOUT,

@@ -123,10 +123,10 @@ int main(int argc, char **argv)
     if (pipe(never) != 0) {
         return 1;
     }
-    pthread_create(&t[1], NULL, blocked_forever, NULL);
-    pthread_create(&t[2], NULL, exit_process, NULL);
     printf("waiting for a thread that never ends\n");
     fflush(stdout);
+    pthread_create(&t[1], NULL, blocked_forever, NULL);
+    pthread_create(&t[2], NULL, exit_process, NULL);
     pthread_join(t[1], &res);
     printf("not reached\n");
     return 0;
