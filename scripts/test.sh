@@ -9,7 +9,7 @@ bash scripts/deps.sh
 cargo test "$@"
 for arch in i386 aarch64 arm riscv64 mipsel; do
     echo "== guests for $arch"
-    suites=(--test guests --test hypertrace --test strace)
+    suites=(--test guests --test hypertrace --test strace --test threads)
     # Debian 12 has no riscv64 busybox-static to compare with.
     [ "$arch" = riscv64 ] || suites+=(--test busybox)
     HT_ARCH=$arch cargo test "${suites[@]}" "$@"

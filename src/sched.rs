@@ -179,7 +179,7 @@ pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
         if uc.get_data().stop.is_some() {
             return Ok(());
         }
-        start = abi.pc(uc);
+        start = abi.resume_pc(uc);
     }
 }
 

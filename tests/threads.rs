@@ -149,15 +149,22 @@ fn eight_threads_a_million_events_each() {
     if !have_guests("eight_threads_a_million_events_each") {
         return;
     }
-    let (r, c) = run_events(&[], 8, 1_000_000, Duration::from_secs(600));
+    // A million per thread on the two main architectures; a quarter of
+    // that on the others keeps the whole suite's run time reasonable.
+    let events: u64 = match arch().as_str() {
+        "x86_64" | "aarch64" => 1_000_000,
+        _ => 250_000,
+    };
+    let (r, c) = run_events(&[], 8, events, Duration::from_secs(600));
     assert!(
-        r.stdout.ends_with("threads=8 events=8000000\n"),
+        r.stdout
+            .ends_with(&format!("threads=8 events={}\n", 8 * events)),
         "{}",
         r.stdout
     );
     assert_eq!(c.per_client.len(), 8);
     for client in 0..8 {
-        assert_eq!(c.per_client[&client], 1_000_000, "client {client}");
+        assert_eq!(c.per_client[&client], events, "client {client}");
     }
     // The guest's own view of its threads matches the events' thread.
     let guest = guest_threads(&r.stdout);
@@ -166,7 +173,7 @@ fn eight_threads_a_million_events_each() {
         assert_eq!(c.thread_of_client[&client], index, "client {client}");
     }
     // Threads were preempted in the middle of their loops, many times.
-    assert!(c.client_changes > 100, "only {} switches", c.client_changes);
+    assert!(c.client_changes > 20, "only {} switches", c.client_changes);
 }
 
 #[test]

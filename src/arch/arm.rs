@@ -259,6 +259,12 @@ impl Abi for Arm {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
     }
 
+    fn resume_pc(&self, uc: &Engine<'_>) -> u64 {
+        const CPSR_T: u64 = 1 << 5;
+        let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_T != 0;
+        self.pc(uc) | u64::from(thumb)
+    }
+
     fn dump_registers(&self, uc: &Engine<'_>) -> String {
         let mut out = String::new();
         for n in 0..13 {

@@ -137,6 +137,11 @@ pub trait Abi: Sync {
         args: &[u64; 6],
     ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
+    /// The address to restart the engine at to continue where it stopped
+    /// (arm: with the low bit set in Thumb state, as `emu_start` wants).
+    fn resume_pc(&self, uc: &Engine<'_>) -> u64 {
+        self.pc(uc)
+    }
     /// clone(2)'s arguments: (flags, stack, ptid, tls, ctid) on most ABIs;
     /// x86_64 swaps the last two.
     fn clone_args(&self, a: &[u64; 6]) -> CloneArgs {
