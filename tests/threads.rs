@@ -394,3 +394,33 @@ fn sched_option_is_checked() {
         r.stderr
     );
 }
+
+#[test]
+fn an_interrupt_ends_a_run_whose_threads_all_wait() {
+    if !have_guests("an_interrupt_ends_a_run_whose_threads_all_wait") {
+        return;
+    }
+    let mut cmd = ht(std::iter::empty::<&str>());
+    cmd.arg(guest("threads-exit")).arg("hang");
+    let child = spawn(&mut cmd);
+    let pid = child.id();
+    // Both threads are blocked (in the host's ppoll) and use no CPU.
+    std::thread::sleep(Duration::from_millis(500));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    assert_eq!(fields[0], "S", "ht-user is not sleeping: {stat}");
+    let cpu_ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    let later: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    assert!(
+        later - cpu_ticks <= 2,
+        "waiting threads used CPU: {cpu_ticks} -> {later} ticks"
+    );
+    send_signal(pid, libc::SIGINT);
+    let r = finish(child);
+    r.assert_code(130);
+    assert_eq!(r.stdout, "all threads wait\n");
+    assert!(r.stderr.contains("interrupted by signal 2"), "{}", r.stderr);
+}

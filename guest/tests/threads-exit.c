@@ -11,6 +11,9 @@
  *                           last thread's code, as Linux reports it)
  *   threads-exit last       the main thread calls pthread_exit; the other
  *                           thread prints and returns: status 0
+ *   threads-exit hang       every thread waits forever (one in read on a
+ *                           pipe, one in a futex through pthread_join):
+ *                           only a signal ends it
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -98,6 +101,17 @@ int main(int argc, char **argv)
         fflush(stdout);
         __atomic_store_n(&main_spoke, 1, __ATOMIC_RELEASE);
         pthread_exit(NULL);
+    }
+
+    if (argc > 1 && strcmp(argv[1], "hang") == 0) {
+        if (pipe(never) != 0) {
+            return 1;
+        }
+        pthread_create(&t[0], NULL, blocked_forever, NULL);
+        printf("all threads wait\n");
+        fflush(stdout);
+        pthread_join(t[0], &res);
+        return 1;
     }
 
     for (long i = 0; i < 4; i++) {
