@@ -424,3 +424,29 @@ fn an_interrupt_ends_a_run_whose_threads_all_wait() {
     assert_eq!(r.stdout, "all threads wait\n");
     assert!(r.stderr.contains("interrupted by signal 2"), "{}", r.stderr);
 }
+
+#[test]
+fn compute_bound_threads_give_the_single_thread_result() {
+    if !have_guests("compute_bound_threads_give_the_single_thread_result") {
+        return;
+    }
+    let one = run_guest(&[], "threads-cpu", &["1", "64"], TIMEOUT);
+    one.assert_code(0);
+    assert!(
+        one.stdout.starts_with("units=64 checksum="),
+        "{}",
+        one.stdout
+    );
+    let four = run_guest(
+        &["-sched", "slice=100"],
+        "threads-cpu",
+        &["4", "64"],
+        TIMEOUT,
+    );
+    four.assert_code(0);
+    assert_eq!(four.stdout, one.stdout);
+    if let Some(q) = qemu_or_skip("threads-cpu") {
+        let qr = run_qemu(&q, "threads-cpu", &["4", "64"]);
+        assert_eq!(qr.stdout, one.stdout);
+    }
+}
