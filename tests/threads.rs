@@ -314,7 +314,8 @@ fn blocked_threads_do_not_stop_the_others() {
          condvar: the waiter woke after 1000000 rounds\n\
          nanosleep: other threads ran meanwhile: yes\n\
          poll: 0 ready after its timeout\n\
-         eof: read returned 0\n"
+         eof: read returned 0\n\
+         pipe: 1048576 bytes, checksum f8cc9dc5\n"
     );
     if let Some(q) = qemu_or_skip("threads-block") {
         let qr = run_qemu(&q, "threads-block", &[]);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,30 @@ static void *eof_reader(void *arg)
     return (void *)(long)read(fd, &c, 1);
 }
 
+#define BIG (1 << 20)
+static int big[2];
+
+static void *big_writer(void *arg)
+{
+    (void)arg;
+    unsigned char *buf = malloc(BIG);
+    for (int i = 0; i < BIG; i++) {
+        buf[i] = (unsigned char)(i * 7);
+    }
+    /* One write call for the whole megabyte (a short count is resumed). */
+    for (size_t done = 0; done < BIG;) {
+        ssize_t n = write(big[1], buf + done, BIG - done);
+        if (n <= 0) {
+            perror("write");
+            exit(1);
+        }
+        done += (size_t)n;
+    }
+    close(big[1]);
+    free(buf);
+    return NULL;
+}
+
 int main(void)
 {
     pthread_t r, w;
@@ -153,5 +178,27 @@ int main(void)
     close(e[1]);
     pthread_join(er, &res);
     printf("eof: read returned %ld\n", (long)res);
+
+    /* 6. a megabyte through a pipe between two threads. */
+    if (pipe(big) != 0) {
+        return 1;
+    }
+    pthread_t bw;
+    pthread_create(&bw, NULL, big_writer, NULL);
+    unsigned long total = 0;
+    uint32_t sum = 2166136261u; /* FNV-1a */
+    static unsigned char chunk[3000];
+    for (;;) {
+        ssize_t n = read(big[0], chunk, sizeof chunk);
+        if (n <= 0) {
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            sum = (sum ^ chunk[i]) * 16777619u;
+        }
+        total += (unsigned long)n;
+    }
+    pthread_join(bw, NULL);
+    printf("pipe: %lu bytes, checksum %08x\n", total, (unsigned)sum);
     return 0;
 }

@@ -24,7 +24,7 @@ pub fn would_block(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
     use Sys::*;
     match sys {
         read | readv => io_wait(p, a[0], libc::POLLIN),
-        write | writev => io_wait(p, a[0], libc::POLLOUT),
+        write | writev => write_wait(p, sys, a),
         poll => {
             let ms = a[2] as u32 as i32;
             let timeout =
@@ -92,6 +92,45 @@ fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Outcome> {
         None,
         Outcome::Value(0),
     )))
+}
+
+/// write/writev to a pipe or socket: a blocking host write of more than
+/// the free space would stop every thread (the reader may be one of them),
+/// so the write is made without blocking. What fits is written and the
+/// call returns that count (a short write, as after a signal); with no
+/// room at all the thread waits until the descriptor is writable.
+fn write_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
+    let fd = p.fds.raw(a[0]).ok()?;
+    // SAFETY: fstat fills a struct we own; F_GETFL/F_SETFL take no pointer.
+    let (mode, fl) = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return None;
+        }
+        (st.st_mode & libc::S_IFMT, libc::fcntl(fd, libc::F_GETFL))
+    };
+    if !(mode == libc::S_IFIFO || mode == libc::S_IFSOCK) || fl < 0 || fl & libc::O_NONBLOCK != 0 {
+        return io_wait(p, a[0], libc::POLLOUT);
+    }
+    // SAFETY: as above; the descriptor's flags are restored right after.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    let r = if sys == Sys::write {
+        fs::write(p, a)
+    } else {
+        fs::writev(p, a)
+    };
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
+    match r {
+        Err(Errno::EAGAIN) => Some(p.threads.request_block(Block::new(
+            Wait::Io {
+                fds: vec![(fd, libc::POLLOUT)],
+            },
+            None,
+            Outcome::Value(0),
+        ))),
+        other => Some(other.into()),
+    }
 }
 
 /// poll/ppoll: a zero-timeout poll first; with nothing ready and a timeout
