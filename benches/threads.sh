@@ -61,10 +61,15 @@ print("%.3f %.3f %.3f %.3f" % (r["median"], r["min"], r["max"], r["user"] + r["s
 # A fresh channel base for every run (ht-user refuses existing files).
 BASE_CMD="b=\$(mktemp -u $WORK/ch.XXXXXX);"
 
-# The scheduler's counters of one run (debug log): "switches preemptions".
+# The scheduler's counters of one run (debug log) and its wall time:
+# "switches preemptions switch_ns timed_switches wall_ns".
 sched_counts() {
-    HT_USER_LOG=debug "$HT" "$@" 2>&1 >/dev/null |
-        sed -n 's/.*scheduler: [0-9]* threads created, \([0-9]*\) switches, \([0-9]*\) preemptions.*/\1 \2/p'
+    local t0 t1 line
+    t0=$(date +%s%N)
+    line=$(HT_USER_LOG=debug "$HT" "$@" 2>&1 >/dev/null |
+        sed -n 's/.*threads created, \([0-9]*\) switches, \([0-9]*\) preemptions, \([0-9]*\) ns in \([0-9]*\) timed.*/\1 \2 \3 \4/p')
+    t1=$(date +%s%N)
+    echo "${line:-0 0 0 0} $((t1 - t0))"
 }
 
 echo "hyperfine, $RUNS runs per measurement, median wall-clock seconds, [fastest-slowest]."
@@ -114,34 +119,34 @@ for args in "4" "1"; do
 done
 echo "### $ARCH: scheduler cost, \`threads-cpu 4\` (compute-bound, 4 threads, no synchronisation)"
 echo
-echo "Every switch in this guest is a preemption at the end of a time slice. Cost per"
-echo "switch: (time with 200-block slices - time with the default slices) / (their"
-echo "difference in switches). Share: default switches x cost per switch / run time."
+echo "Every switch in this guest is a preemption at the end of a time slice. ht-user"
+echo "times each one on the host clock, from the block hook that ends the slice to"
+echo "the first block of the next (leaving emu_start, saving and restoring the CPU"
+echo "contexts, re-entering emu_start): the per-switch and share columns come from that"
+echo "(one run with HT_USER_LOG=debug). Wall and CPU seconds are medians of the timed runs."
 echo
-echo "| run | s | switches | load |"
-echo "|---|---|---|---|"
-declare -A TIME SW
+echo "| run | wall s | CPU s | switches | us/switch | share of run time | load |"
+echo "|---|---|---|---|---|---|---|"
 for cfg in "1-thread|$CPU 1" "default|$CPU 4" "slice=2000|-sched slice=2000 $CPU 4" \
     "slice=200|-sched slice=200 $CPU 4" "no preemption|-sched slice=4000000000 $CPU 4"; do
     label=${cfg%%|*} args=${cfg#*|}
     # shellcheck disable=SC2086
-    read -r sw _ < <(sched_counts $args)
+    read -r sw _ sns timed wall < <(sched_counts $args)
     measure "$HT $args"
-    TIME[$label]=$T_MED SW[$label]=${sw:-0}
     case $label in
         1-thread) desc='`threads-cpu 1` (same work, one thread: no slice hook)' ;;
         default) desc='`threads-cpu 4`, default slices (20000 blocks)' ;;
         no\ preemption) desc='`threads-cpu 4`, `-sched slice=4000000000` (hook, no switches)' ;;
         *) desc="\`threads-cpu 4\`, \`-sched $label\`" ;;
     esac
-    printf '| %s | %s [%s-%s] | %s | %s |\n' "$desc" "$T_MED" "$T_MIN" "$T_MAX" "${SW[$label]}" "$(load1)"
+    per=n/a share=n/a
+    if ((timed > 0)); then
+        per=$(calc %.2f "$sns / $timed / 1000")
+        share=$(calc %.2f%% "$sns / $wall * 100")
+    fi
+    printf '| %s | %s [%s-%s] | %s | %s | %s | %s | %s |\n' "$desc" "$T_MED" "$T_MIN" "$T_MAX" "$T_CPU" \
+        "$sw" "$per" "$share" "$(load1)"
 done
-per=$(calc %.3f "(${TIME[slice=200]} - ${TIME[default]}) * 1e6 / (${SW[slice=200]} - ${SW[default]})")
-share=$(calc %.2f "${SW[default]} * $per / 1e6 / ${TIME[default]} * 100")
-hook=$(calc %+.1f "(${TIME[no preemption]} / ${TIME[1-thread]} - 1) * 100")
-echo
-echo "Cost per switch: **$per us**; share of the default run: **$share%**; the slice hook"
-echo "itself (4 threads without switches against 1 thread): $hook%."
 echo
 
 # ---- against qemu-user -------------------------------------------------------------
@@ -154,14 +159,15 @@ if [[ -x $QEMU ]]; then
     echo "qemu-user runs each guest thread on its own host thread, in parallel on the"
     echo "machine's $(nproc) cores; ht-user runs them one at a time on one host thread."
     echo
-    echo "| threads | qemu s | qemu CPU/wall | ht-user s | ht-user / qemu | load |"
-    echo "|---|---|---|---|---|---|"
+    echo "| threads | qemu wall s | qemu CPU s | ht-user wall s | ht-user CPU s | wall ratio | CPU ratio | load |"
+    echo "|---|---|---|---|---|---|---|---|"
     for t in 4 1; do
         measure "$QEMU $CPU $t"
-        q=$T_MED qr="[$T_MIN-$T_MAX]" qc=$(calc %.2f "$T_CPU / $T_MED")
+        q=$T_MED qr="[$T_MIN-$T_MAX]" qc=$T_CPU
         measure "$HT $CPU $t"
-        printf '| %s | %s %s | %s | %s [%s-%s] | %s | %s |\n' "$t" "$q" "$qr" "$qc" "$T_MED" "$T_MIN" "$T_MAX" \
-            "$(calc %.2f "$T_MED / $q")" "$(load1)"
+        printf '| %s | %s %s | %s | %s [%s-%s] | %s | %s | %s | %s |\n' "$t" "$q" "$qr" "$qc" \
+            "$T_MED" "$T_MIN" "$T_MAX" "$T_CPU" "$(calc %.2f "$T_MED / $q")" \
+            "$(calc %.2f "$T_CPU / $qc")" "$(load1)"
     done
     echo
 fi

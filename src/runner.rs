@@ -235,10 +235,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     let events_recorded = recorder.events_recorded;
     let sched = m.sched.stats;
     tracing::debug!(
-        "scheduler: {} threads created, {} switches, {} preemptions",
+        "scheduler: {} threads created, {} switches, {} preemptions, {} ns in {} timed switches",
         sched.threads,
         sched.switches,
-        sched.preemptions
+        sched.preemptions,
+        sched.switch_ns,
+        sched.timed_switches
     );
     drop(uc);
     let writer = writer.finish(recorder);

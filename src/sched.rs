@@ -92,6 +92,12 @@ pub struct SchedStats {
     pub preemptions: u64,
     /// Threads created.
     pub threads: u64,
+    /// Host time from a time slice's end (the block hook stopping the
+    /// engine) to the first block of the next slice, summed over the
+    /// switches that did not wait on the host: what switching costs.
+    pub switch_ns: u64,
+    /// Switches measured in `switch_ns`.
+    pub timed_switches: u64,
 }
 
 pub struct Scheduler {
@@ -104,6 +110,8 @@ pub struct Scheduler {
     slice_left: u32,
     rng: u64,
     hooked: bool,
+    /// When the block hook ended the current slice (for `switch_ns`).
+    slice_ended: Option<std::time::Instant>,
     pub stats: SchedStats,
 }
 
@@ -124,6 +132,7 @@ impl Scheduler {
             due: false,
             preempt: false,
             hooked: false,
+            slice_ended: None,
             stats: SchedStats::default(),
         }
     }
@@ -209,6 +218,8 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
     loop {
         let m = uc.get_data_mut();
         let Some(next) = m.process.threads.switch_to_next() else {
+            // Time spent waiting is not switching.
+            m.sched.slice_ended = None;
             if !wait_host(m) {
                 return Ok(false);
             }
@@ -294,11 +305,16 @@ fn spawn_contexts(uc: &mut Engine<'_>) -> Result<(), uc_error> {
 fn install_slice_hook(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     uc.add_block_hook(1, 0, |uc, _addr, _size| {
         let s = &mut uc.get_data_mut().sched;
+        if let Some(t) = s.slice_ended.take() {
+            s.stats.switch_ns += t.elapsed().as_nanos() as u64;
+            s.stats.timed_switches += 1;
+        }
         // A slice is at least two blocks, so the first block after a
         // switch never ends it (no livelock).
         s.slice_left = s.slice_left.saturating_sub(1);
         if s.slice_left == 0 {
             s.preempt = true;
+            s.slice_ended = Some(std::time::Instant::now());
             request(uc);
         }
     })?;
@@ -380,4 +396,36 @@ fn wait_host(m: &mut Machine) -> bool {
     }
     let timeout = deadline.map(|d| d.saturating_sub(crate::syscall::monotonic_now()));
     crate::signals::wait_interruptibly(&mut fds, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        assert_eq!(SchedOptions::parse("slice=100").unwrap().slice_blocks, 100);
+        let o = SchedOptions::parse("seed=5,slice=10").unwrap();
+        assert_eq!((o.slice_blocks, o.seed), (10, Some(5)));
+        assert!(SchedOptions::parse("slice=1").is_err());
+        assert!(SchedOptions::parse("slice=x").is_err());
+        assert!(SchedOptions::parse("quantum=3").is_err());
+    }
+
+    #[test]
+    fn seeded_slices_vary_reproducibly_within_bounds() {
+        let opts = SchedOptions {
+            slice_blocks: 100,
+            seed: Some(9),
+        };
+        let (mut a, mut b) = (Scheduler::new(opts), Scheduler::new(opts));
+        let xs: Vec<u32> = (0..50).map(|_| a.next_slice()).collect();
+        let ys: Vec<u32> = (0..50).map(|_| b.next_slice()).collect();
+        assert_eq!(xs, ys);
+        assert!(xs.iter().all(|&n| (50..150).contains(&n)), "{xs:?}");
+        assert!(xs.iter().any(|&n| n != xs[0]));
+        let mut fixed = Scheduler::default();
+        assert_eq!(fixed.next_slice(), DEFAULT_SLICE_BLOCKS);
+        assert_eq!(fixed.next_slice(), DEFAULT_SLICE_BLOCKS);
+    }
 }
