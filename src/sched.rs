@@ -31,8 +31,6 @@
 //! running threads on several engines in parallel would replace this
 //! module behind the same [`run`] and [`request`].
 
-use std::collections::HashMap;
-
 use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::Context;
 
@@ -102,7 +100,8 @@ pub struct SchedStats {
 
 pub struct Scheduler {
     opts: SchedOptions,
-    contexts: HashMap<u32, Context>,
+    /// Saved CPU contexts by thread index (tid - pid; never reused).
+    contexts: Vec<Option<Context>>,
     /// A hook asked for a scheduling decision.
     due: bool,
     /// The current slice has run out.
@@ -112,6 +111,8 @@ pub struct Scheduler {
     hooked: bool,
     /// When the block hook ended the current slice (for `switch_ns`).
     slice_ended: Option<std::time::Instant>,
+    /// Whether switches are timed (with ht-user's debug log).
+    timing: bool,
     pub stats: SchedStats,
 }
 
@@ -122,17 +123,29 @@ impl Default for Scheduler {
 }
 
 impl Scheduler {
+    fn take_context(&mut self, index: usize) -> Option<Context> {
+        self.contexts.get_mut(index).and_then(Option::take)
+    }
+
+    fn put_context(&mut self, index: usize, ctx: Context) {
+        if index >= self.contexts.len() {
+            self.contexts.resize_with(index + 1, || None);
+        }
+        self.contexts[index] = Some(ctx);
+    }
+
     pub fn new(opts: SchedOptions) -> Self {
         Scheduler {
             opts,
             slice_left: opts.slice_blocks,
             // xorshift needs a non-zero state.
             rng: opts.seed.map_or(1, |s| s ^ 0x9e37_79b9_7f4a_7c15 | 1),
-            contexts: HashMap::new(),
+            contexts: Vec::new(),
             due: false,
             preempt: false,
             hooked: false,
             slice_ended: None,
+            timing: tracing::enabled!(tracing::Level::DEBUG),
             stats: SchedStats::default(),
         }
     }
@@ -211,7 +224,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
     // Save the thread that ran (unless it has exited).
     let cur = m.process.threads.current_tid();
     if m.process.threads.current_gone() {
-        m.sched.contexts.remove(&cur);
+        m.sched.take_context(index_of(m, cur));
     } else {
         save(uc, cur)?;
     }
@@ -228,13 +241,14 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
         };
         m.sched.stats.switches += 1;
         m.sched.slice_left = m.sched.next_slice();
-        let Some(ctx) = m.sched.contexts.remove(&next) else {
+        let index = index_of(m, next);
+        let Some(ctx) = m.sched.take_context(index) else {
             let msg = format!("thread {next} has no CPU context");
             Machine::request_stop(uc, StopReason::Internal(msg));
             return Ok(true);
         };
         let restored = uc.context_restore(&ctx);
-        uc.get_data_mut().sched.contexts.insert(next, ctx);
+        uc.get_data_mut().sched.put_context(index, ctx);
         restored?;
         match uc.get_data_mut().process.threads.take_resume() {
             Resume::Continue => return Ok(true),
@@ -251,21 +265,27 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
         // It blocked again, or ended its thread.
         let cur = m.process.threads.current_tid();
         if m.process.threads.current_gone() {
-            m.sched.contexts.remove(&cur);
+            m.sched.take_context(index_of(m, cur));
         } else {
             save(uc, cur)?;
         }
     }
 }
 
+/// Where thread `tid`'s context is kept: its index, tid - pid.
+fn index_of(m: &Machine, tid: u32) -> usize {
+    tid.wrapping_sub(m.process.pid) as usize
+}
+
 fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
-    let mut ctx = match uc.get_data_mut().sched.contexts.remove(&tid) {
+    let index = index_of(uc.get_data(), tid);
+    let mut ctx = match uc.get_data_mut().sched.take_context(index) {
         Some(c) => c,
         None => uc.context_alloc()?,
     };
-    uc.context_save(&mut ctx)?;
-    uc.get_data_mut().sched.contexts.insert(tid, ctx);
-    Ok(())
+    let saved = uc.context_save(&mut ctx);
+    uc.get_data_mut().sched.put_context(index, ctx);
+    saved
 }
 
 /// Makes the CPU contexts of threads clone just created: the creator's
@@ -289,7 +309,8 @@ fn spawn_contexts(uc: &mut Engine<'_>) -> Result<(), uc_error> {
             return Ok(());
         }
         let m = uc.get_data_mut();
-        m.sched.contexts.insert(s.tid, ctx);
+        let index = index_of(m, s.tid);
+        m.sched.put_context(index, ctx);
         m.sched.stats.threads += 1;
     }
     if !uc.get_data().sched.hooked {
@@ -314,7 +335,9 @@ fn install_slice_hook(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         s.slice_left = s.slice_left.saturating_sub(1);
         if s.slice_left == 0 {
             s.preempt = true;
-            s.slice_ended = Some(std::time::Instant::now());
+            if s.timing {
+                s.slice_ended = Some(std::time::Instant::now());
+            }
             request(uc);
         }
     })?;
@@ -328,6 +351,9 @@ fn install_slice_hook(uc: &mut Engine<'_>) -> Result<(), uc_error> {
 /// Wakes parked threads whose descriptors are ready or whose deadline has
 /// passed, in thread-id order.
 fn wake_parked(m: &mut Machine) {
+    if m.process.threads.blocked().next().is_none() {
+        return;
+    }
     let now = crate::syscall::monotonic_now();
     let mut polled: Vec<libc::pollfd> = Vec::new();
     let mut owners: Vec<u32> = Vec::new();
