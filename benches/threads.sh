@@ -119,7 +119,8 @@ for args in "4" "1"; do
 done
 echo "### $ARCH: scheduler cost, \`threads-cpu 4\` (compute-bound, 4 threads, no synchronisation)"
 echo
-echo "Every switch in this guest is a preemption at the end of a time slice. ht-user"
+echo "Every switch in this guest is a preemption at the end of a time slice (a slice"
+echo "that ends with no other thread ready and nothing parked just runs on). ht-user"
 echo "times each one on the host clock, from the block hook that ends the slice to"
 echo "the first block of the next (leaving emu_start, saving and restoring the CPU"
 echo "contexts, re-entering emu_start): the per-switch and share columns come from that"
@@ -134,7 +135,7 @@ for cfg in "1-thread|$CPU 1" "default|$CPU 4" "slice=2000|-sched slice=2000 $CPU
     read -r sw _ sns timed wall < <(sched_counts $args)
     measure "$HT $args"
     case $label in
-        1-thread) desc='`threads-cpu 1` (same work, one thread: no slice hook)' ;;
+        1-thread) desc='`threads-cpu 1` (same work on one worker; main waits in join)' ;;
         default) desc='`threads-cpu 4`, default slices (20000 blocks)' ;;
         no\ preemption) desc='`threads-cpu 4`, `-sched slice=4000000000` (hook, no switches)' ;;
         *) desc="\`threads-cpu 4\`, \`-sched $label\`" ;;

@@ -15,7 +15,9 @@
 //! the ready threads and its creator runs on; a preempted or yielding
 //! thread goes to the back; a woken thread queues in the order it was
 //! woken. Time slices are counted in translated blocks executed (the block
-//! hook exists only once a second thread has been created), so the same
+//! hook exists only once a second thread has been created; a slice that
+//! ends with no other thread ready and none parked on a descriptor or a
+//! deadline does not stop the engine), so the same
 //! program with the same inputs interleaves the same way on every run. A
 //! seed (`-sched seed=N`) varies each slice's length pseudo-randomly, and
 //! reproducibly for that seed.
@@ -334,6 +336,13 @@ fn install_slice_hook(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         // switch never ends it (no livelock).
         s.slice_left = s.slice_left.saturating_sub(1);
         if s.slice_left == 0 {
+            let m = uc.get_data_mut();
+            if !m.process.threads.others_ready() && !m.process.threads.has_parked() {
+                // Nobody to switch to and nothing to poll: run on.
+                m.sched.slice_left = m.sched.next_slice();
+                return;
+            }
+            let s = &mut m.sched;
             s.preempt = true;
             if s.timing {
                 s.slice_ended = Some(std::time::Instant::now());

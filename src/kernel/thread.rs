@@ -318,6 +318,13 @@ impl Threads {
         })
     }
 
+    /// Whether a blocked thread waits for a descriptor or a deadline: the
+    /// scheduler must look at it now and then even if nothing else is ready.
+    pub fn has_parked(&self) -> bool {
+        self.blocked()
+            .any(|(_, b)| b.deadline.is_some() || matches!(b.wait, Wait::Io { .. }))
+    }
+
     /// Futex waiters on `addr` whose bitset meets `bitset`, oldest first.
     pub fn futex_waiters(&self, addr: u64, bitset: u32) -> Vec<u32> {
         self.futex_queue
