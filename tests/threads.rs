@@ -406,18 +406,33 @@ fn an_interrupt_ends_a_run_whose_threads_all_wait() {
     let child = spawn(&mut cmd);
     let pid = child.id();
     // Both threads are blocked (in the host's ppoll) and use no CPU.
+    let stat = || {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<String> = text
+            .rsplit_once(") ")
+            .unwrap()
+            .1
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        (fields[0].clone(), ticks)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stat().0 != "S" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ht-user never went to sleep"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, before) = stat();
     std::thread::sleep(Duration::from_millis(500));
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
-    assert_eq!(fields[0], "S", "ht-user is not sleeping: {stat}");
-    let cpu_ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
-    let later: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let (state, after) = stat();
+    assert_eq!(state, "S", "ht-user is not sleeping");
     assert!(
-        later - cpu_ticks <= 2,
-        "waiting threads used CPU: {cpu_ticks} -> {later} ticks"
+        after - before <= 2,
+        "waiting threads used CPU: {before} -> {after} ticks"
     );
     send_signal(pid, libc::SIGINT);
     let r = finish(child);
