@@ -104,6 +104,7 @@ build threads-sync   "$MUSL_CC" threads-sync.c -lpthread
 build threads-block  "$MUSL_CC" threads-block.c -lpthread
 build threads-exit   "$MUSL_CC" threads-exit.c -lpthread
 build threads-cpu    "$MUSL_CC" threads-cpu.c -lpthread
+build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 # Position-independent static executable (loaded at a chosen base).
 # Some cross toolchains lack the static-PIE start file (rcrt1.o): skip it there.

@@ -466,3 +466,55 @@ fn compute_bound_threads_give_the_single_thread_result() {
         assert_eq!(qr.stdout, one.stdout);
     }
 }
+
+const FUTEX_OUTPUT: &str = "\
+wait, value differs: EAGAIN
+wait, 20 ms: ETIMEDOUT
+wait_bitset, deadline passed: ETIMEDOUT
+wait_bitset, realtime deadline: ETIMEDOUT
+wait_bitset, bitset 0: EINVAL
+wait, unaligned: EINVAL
+wait, bad address: EFAULT
+wake, nobody waits: 0
+cmp_requeue, value differs: EAGAIN
+cmp_requeue: 3 waiters moved from a to b, 0 woken so far
+wake a: 0
+wake b one at a time: 3 woken in 3 calls
+requeue: the waiter moved and woke: 1
+wake_bitset 2: 0
+wake_bitset 3: woke the bitset-1 waiter: 1
+wake_op set 9, if old == 5: ok, word now 9
+wake_op add 3, if old != 9: ok, word now 12
+wake_op or 0x30, if old < 12: ok, word now 60
+wake_op andn 0x10, if old <= 60: ok, word now 44
+wake_op xor 0xff, if old > 32: ok, word now 211
+wake_op or 1<<4, if old >= 0: ok, word now 211
+wake_op add -2, if old == -1: ok, word now 209
+wake_op woke the second word's waiter: 1
+lock_pi free word: ok, owner is me: yes
+lock_pi again: EDEADLK
+unlock_pi not owner: EPERM
+pi: a waiter is recorded in the word: yes
+unlock_pi: ok
+pi: the waiter got the lock: ok, owner is the waiter: yes
+pi word after both unlocked: 0
+";
+
+#[test]
+fn futex_operations_behave_as_linux_does() {
+    if !have_guests("futex_operations_behave_as_linux_does") {
+        return;
+    }
+    let r = run_guest(&[], "threads-futex", &[], TIMEOUT);
+    r.assert_code(0);
+    assert_eq!(r.stdout, FUTEX_OUTPUT);
+    // The same with threads switched every few blocks.
+    let r = run_guest(&["-sched", "slice=7,seed=5"], "threads-futex", &[], TIMEOUT);
+    r.assert_code(0);
+    assert_eq!(r.stdout, FUTEX_OUTPUT);
+    if let Some(q) = qemu_or_skip("threads-futex") {
+        let qr = run_qemu(&q, "threads-futex", &[]);
+        assert_eq!(qr.stdout, FUTEX_OUTPUT);
+        assert_eq!(qr.exit(), 0);
+    }
+}

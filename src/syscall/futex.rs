@@ -151,24 +151,27 @@ fn futex_op(p: &mut Process, a: &[u64; 6], time64: bool) -> Result<Outcome, Errn
             if cmd == FUTEX_CMP_REQUEUE && p.mem.read_u32(uaddr)? != a[5] as u32 {
                 return Err(Errno::EAGAIN);
             }
-            let woken = wake(p, uaddr, nr_wake, FUTEX_BITSET_MATCH_ANY);
+            // The first nr_wake waiters wake (none for 0, unlike WAKE), the
+            // next nr_requeue move to uaddr2; both count in the result.
+            let mut woken = 0;
             let mut moved = 0;
-            if uaddr2 != uaddr {
-                for tid in p.threads.futex_waiters(uaddr, FUTEX_BITSET_MATCH_ANY) {
-                    if moved >= nr_requeue {
-                        break;
+            for tid in p.threads.futex_waiters(uaddr, FUTEX_BITSET_MATCH_ANY) {
+                if is_pi_waiter(p, tid) {
+                    continue;
+                }
+                if woken < nr_wake {
+                    p.threads.wake(tid, Some(Outcome::Value(0)));
+                    woken += 1;
+                } else if moved < nr_requeue {
+                    if uaddr2 != uaddr {
+                        p.threads.requeue(tid, uaddr2);
                     }
-                    p.threads.requeue(tid, uaddr2);
                     moved += 1;
+                } else {
+                    break;
                 }
             }
-            // CMP_REQUEUE counts the requeued waiters too.
-            let n = if cmd == FUTEX_CMP_REQUEUE {
-                woken + moved
-            } else {
-                woken
-            };
-            Ok(Outcome::Value(u64::from(n)))
+            Ok(Outcome::Value(u64::from(woken + moved)))
         }
         FUTEX_WAKE_OP => wake_op(p, uaddr, count(a[2])?, count(a[3])?, a[4], a[5] as u32),
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
