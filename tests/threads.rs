@@ -498,6 +498,9 @@ pi: a waiter is recorded in the word: yes
 unlock_pi: ok
 pi: the waiter got the lock: ok, owner is the waiter: yes
 pi word after both unlocked: 0
+clone: parent's tid word holds the new tid: yes
+clone: the child saw its tid in its own word: yes
+clone: the child's tid word was cleared at exit
 ";
 
 #[test]

@@ -5,13 +5,15 @@
  * repeated until it has), so the output is the same under Linux, qemu-user
  * and ht-user: WAIT and its errors and timeouts, WAKE, WAIT/WAKE_BITSET,
  * CMP_REQUEUE and REQUEUE, WAKE_OP's arithmetic and comparison, and the PI
- * lock calls.
+ * lock calls. Last, a thread made with clone() itself: the tid words of
+ * CLONE_PARENT_SETTID, CLONE_CHILD_SETTID and CLONE_CHILD_CLEARTID.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,6 +132,17 @@ static void *lock_pi(void *arg)
     pi_owner_ok = (pi & FUTEX_TID_MASK) == pi_tid;
     fx(&pi, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
     return NULL;
+}
+
+static volatile pid_t clone_ptid, clone_ctid;
+static volatile int child_saw_own_tid;
+
+static int raw_child(void *arg)
+{
+    (void)arg;
+    /* No TLS of its own: only raw system calls here. */
+    child_saw_own_tid = clone_ctid == (pid_t)syscall(SYS_gettid);
+    return 0;
 }
 
 int main(void)
@@ -264,5 +277,33 @@ int main(void)
     printf("pi: the waiter got the lock: %s, owner is the waiter: %s\n", pi_result,
            pi_owner_ok ? "yes" : "no");
     printf("pi word after both unlocked: %u\n", (unsigned)pi);
+
+    size_t size = 64 * 1024;
+    char *stack = malloc(size);
+    int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
+                CLONE_CHILD_CLEARTID;
+    /* Until the child runs, its word holds -1 (Linux may store the tid
+     * only when the child starts). */
+    clone_ctid = -1;
+    int tid = clone(raw_child, stack + size, flags, NULL, &clone_ptid, NULL, &clone_ctid);
+    if (tid <= 0) {
+        perror("clone");
+        return 1;
+    }
+    printf("clone: parent's tid word holds the new tid: %s\n",
+           clone_ptid == tid ? "yes" : "no");
+    /* CLONE_CHILD_CLEARTID: the word is zeroed and woken when the child ends. */
+    for (;;) {
+        pid_t v = clone_ctid;
+        if (v == 0) {
+            break;
+        }
+        fx((volatile uint32_t *)&clone_ctid, FUTEX_WAIT, (uint32_t)v, NULL, NULL, 0);
+    }
+    printf("clone: the child saw its tid in its own word: %s\n",
+           child_saw_own_tid ? "yes" : "no");
+    printf("clone: the child's tid word was cleared at exit\n");
+    free(stack);
     return 0;
 }
