@@ -102,6 +102,12 @@ build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
 build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread
+build threads-events "$MUSL_CC" threads-events.c "$LIB" -lpthread
+build threads-sync   "$MUSL_CC" threads-sync.c -lpthread
+build threads-block  "$MUSL_CC" threads-block.c -lpthread
+build threads-exit   "$MUSL_CC" threads-exit.c -lpthread
+build threads-cpu    "$MUSL_CC" threads-cpu.c -lpthread
+build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 # Position-independent static executable (loaded at a chosen base).
 # Some cross toolchains lack the static-PIE start file (rcrt1.o): skip it there.

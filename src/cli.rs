@@ -100,6 +100,10 @@ struct Cli {
     /// not be ht-user's own (the host's dynamic loader reads LD_*).
     #[arg(long = "ht-env", hide = true)]
     ht_env: Vec<OsString>,
+    /// Guest thread scheduling: time slice in translated blocks, and a seed
+    /// that varies slice lengths (default: fixed slices, deterministic).
+    #[arg(long, value_name = "[slice=BLOCKS][,seed=N]")]
+    sched: Option<String>,
 
     /// The guest executable.
     #[arg(value_name = "PROGRAM")]
@@ -122,6 +126,7 @@ const WITH_VALUE: &[&str] = &[
     "monitor",
     "trace",
     "trace-file",
+    "sched",
     "D",
     "E",
     "U",
@@ -137,6 +142,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "trace",
     "trace-file",
     "strace",
+    "sched",
     "help",
     "version",
 ];
@@ -345,6 +351,13 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         .map(ChannelOptions::parse)
         .transpose()
         .map_err(bad)?;
+    let sched = cli
+        .sched
+        .as_deref()
+        .map(crate::sched::SchedOptions::parse)
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or_default();
     let mut trace_events = TraceEvents::default();
     if hypertrace.is_some() {
         trace_events.set("guest_hypertrace", true);
@@ -477,6 +490,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             trace_file: cli.trace_file,
             strace: cli.strace || env_flag("QEMU_STRACE"),
             sysroot,
+            sched,
         },
         warnings,
     ))

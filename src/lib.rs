@@ -19,6 +19,7 @@ pub mod machine;
 pub mod mem;
 pub mod monitor;
 pub mod runner;
+pub mod sched;
 pub mod signals;
 pub mod syscall;
 pub mod trace;

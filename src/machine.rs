@@ -8,6 +8,7 @@ use crate::arch::{Abi, Trap};
 use crate::handler::{self, EventHandler};
 use crate::hypertrace::Channel;
 use crate::kernel::fork::Lineage;
+use crate::kernel::thread::PendingCall;
 use crate::kernel::Process;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome};
 use crate::trace::rules::Rules;
@@ -83,6 +84,8 @@ pub struct Machine {
     /// TLB fills since the last resize flush (see
     /// `mem::engine::TLB_FILLS_BEFORE_RESIZE`).
     pub tlb_fills: u32,
+    /// Guest threads' CPU contexts and time slices.
+    pub sched: crate::sched::Scheduler,
     args_scratch: Vec<u64>,
 }
 
@@ -120,6 +123,7 @@ impl Machine {
             last_fault: None,
             engine_op_in_progress: false,
             tlb_fills: 0,
+            sched: crate::sched::Scheduler::default(),
             args_scratch: vec![0; extra],
         }
     }
@@ -362,15 +366,23 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     let abi = uc.get_data().abi;
     let req = abi.read_syscall(uc);
     let sys = abi.syscall_table().lookup(req.nr);
-    let m = uc.get_data_mut();
-    m.on_syscall_entry(req.nr, sys, &req.args);
+    // Once per call, not again when the scheduler retries a blocked one.
+    uc.get_data_mut().on_syscall_entry(req.nr, sys, &req.args);
+    run_syscall(uc, req.nr, &req.args);
+}
+
+/// Runs system call `nr` of the current thread and reports its outcome:
+/// from the trap hook, or from the scheduler when a blocked call is retried.
+pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
+    let abi = uc.get_data().abi;
+    let sys = abi.syscall_table().lookup(nr);
     // Events recorded so far reach the log before anything this call prints.
-    m.recorder().sync();
-    let outcome = match crate::kernel::fork::process_call(uc, sys, &req.args) {
+    uc.get_data_mut().recorder().sync();
+    let outcome = match crate::kernel::fork::process_call(uc, sys, args) {
         Some(o) => o,
-        None => match (abi.arch_syscall(uc, req.nr, sys, &req.args), sys) {
+        None => match (abi.arch_syscall(uc, nr, sys, args), sys) {
             (Some(o), _) => o,
-            (None, Some(sys)) => syscall::dispatch(&mut uc.get_data_mut().process, sys, &req.args),
+            (None, Some(sys)) => syscall::dispatch(&mut uc.get_data_mut().process, sys, args),
             (None, None) => Outcome::Error(Errno::ENOSYS),
         },
     };
@@ -378,20 +390,44 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
         Machine::request_stop(uc, StopReason::Internal(e.to_string()));
         return;
     }
+    finish_syscall(uc, PendingCall { nr, args: *args }, outcome);
+}
+
+/// Reports a call's outcome: the result register, the strace line, the
+/// end of the process or thread, or the thread's wait. Asks the scheduler
+/// to step in when the thread cannot go on or created a thread.
+pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, outcome: Outcome) {
+    let abi = uc.get_data().abi;
+    let sys = abi.syscall_table().lookup(call.nr);
     let m = uc.get_data_mut();
-    let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
-        && sys.is_none()
-        && m.process.unsupported_seen.insert(req.nr);
-    if m.strace || unsupported {
-        let line = strace::format_call(&m.process, req.nr, sys, &req.args, outcome, unsupported);
-        m.recorder().text(line);
-    }
-    match outcome {
-        Outcome::Exit(kind) => Machine::request_stop(uc, StopReason::Exit(kind)),
-        other => {
-            uc.get_data_mut().on_syscall_exit(req.nr, other.as_raw());
-            abi.write_syscall_result(uc, other.as_raw());
+    if outcome == Outcome::Blocked {
+        // The strace line comes when the call completes.
+        let block = m
+            .process
+            .threads
+            .take_block()
+            .expect("a handler that blocks says on what");
+        m.process.threads.block_current(block, call);
+    } else {
+        let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
+            && sys.is_none()
+            && m.process.unsupported_seen.insert(call.nr);
+        if m.strace || unsupported {
+            let line =
+                strace::format_call(&m.process, call.nr, sys, &call.args, outcome, unsupported);
+            m.recorder().text(line);
         }
+        match outcome {
+            Outcome::Exit(kind) => Machine::request_stop(uc, StopReason::Exit(kind)),
+            Outcome::ThreadExit => {}
+            other => {
+                uc.get_data_mut().on_syscall_exit(call.nr, other.as_raw());
+                abi.write_syscall_result(uc, other.as_raw());
+            }
+        }
+    }
+    if uc.get_data().process.threads.needs_scheduler() {
+        crate::sched::request(uc);
     }
     if let Some(sig) = crate::signals::interrupted() {
         Machine::request_stop(uc, StopReason::Interrupted(sig));

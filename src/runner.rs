@@ -53,6 +53,8 @@ pub struct RunConfig {
     /// ht-user options for a guest's execve of a guest program (paths
     /// made absolute; no -E, -U, -0 or -monitor).
     pub exec_options: Vec<OsString>,
+    /// Guest thread scheduling (`-sched`).
+    pub sched: crate::sched::SchedOptions,
 }
 
 /// How the run ended and what the trace holds.
@@ -62,6 +64,8 @@ pub struct RunReport {
     pub events_recorded: u64,
     pub ignored_stores: u64,
     pub writer: WriterReport,
+    /// Threads created, context switches, preemptions.
+    pub sched: crate::sched::SchedStats,
 }
 
 impl RunReport {
@@ -297,6 +301,7 @@ pub fn load(
     machine.reconfigure_due = machine.enabled.0 & crate::instrument::HOOKED.0 != 0;
     machine.handler = handler;
     machine.record_events = record_events;
+    machine.sched = crate::sched::Scheduler::new(cfg.sched);
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -345,46 +350,7 @@ impl Loaded {
         } = self;
         let abi = uc.get_data().abi;
         crate::signals::arm(&uc);
-        let mut start = entry;
-        let result = loop {
-            forget_monitor_in_child(&mut uc, &mut monitor);
-            if crate::signals::interrupted().is_some() {
-                break Ok(());
-            }
-            if let Some(monitor) = &monitor {
-                crate::monitor::serve_requests(&mut uc, monitor);
-                if uc.get_data().stop.is_some() {
-                    break Ok(());
-                }
-            }
-            if uc.get_data().reconfigure_due {
-                if let Err(e) = crate::instrument::sync(&mut uc) {
-                    break Err(e);
-                }
-            }
-            if uc.get_data().control_replay.is_some() {
-                // The engine resumes at the instruction whose memory access
-                // asked for the stop. When that was a control store, it runs
-                // again: run that one instruction with its control stores
-                // ignored, then carry on.
-                let result = uc.emu_start(start, 0, 0, 1);
-                uc.get_data_mut().control_replay = None;
-                if result.is_err() || uc.get_data().stop.is_some() {
-                    break result;
-                }
-                start = abi.resume_address(&uc);
-                continue;
-            }
-            let result = uc.emu_start(start, 0, 0, 0);
-            let machine = uc.get_data_mut();
-            let restart = machine.reconfigure_due || machine.monitor_due;
-            if result.is_err() || machine.stop.is_some() || !restart {
-                break result;
-            }
-            let machine = uc.get_data_mut();
-            machine.control_replay = machine.stopped_in_control_store.take();
-            start = abi.resume_address(&uc);
-        };
+        let result = crate::sched::run(&mut uc, entry, &mut monitor);
         crate::signals::disarm();
         forget_monitor_in_child(&mut uc, &mut monitor);
 
@@ -429,6 +395,15 @@ impl Loaded {
         let writer = m.writer.take().expect("writer present until shutdown");
         let channel = m.hypertrace.take();
         let events_recorded = recorder.events_recorded;
+        let sched = m.sched.stats;
+        tracing::debug!(
+            "scheduler: {} threads created, {} switches, {} preemptions, {} ns in {} timed switches",
+            sched.threads,
+            sched.switches,
+            sched.preemptions,
+            sched.switch_ns,
+            sched.timed_switches
+        );
         drop(uc);
         let writer = writer.finish(recorder);
         let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
@@ -438,6 +413,7 @@ impl Loaded {
             events_recorded,
             ignored_stores,
             writer,
+            sched,
         }
     }
 }
@@ -445,7 +421,7 @@ impl Loaded {
 /// In a forked child the monitor is the parent's: its thread does not
 /// exist here and its socket is not this process's to remove, so it is
 /// forgotten, never served or dropped.
-fn forget_monitor_in_child(
+pub(crate) fn forget_monitor_in_child(
     uc: &mut crate::machine::Engine<'_>,
     monitor: &mut Option<crate::monitor::Monitor>,
 ) {

@@ -303,3 +303,37 @@ pub fn run_blocked(sig: i32, f: impl FnOnce()) {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }
+
+/// Waits for one of `fds` to be ready or `timeout_ns` to pass (forever
+/// without one) while the handled signals can interrupt the wait. Returns
+/// false when ht-user was interrupted (before or during the wait).
+pub fn wait_interruptibly(fds: &mut [libc::pollfd], timeout_ns: Option<u64>) -> bool {
+    // SAFETY: signal masks of this thread and a ppoll over our own array;
+    // the handled signals are blocked between the check and ppoll, which
+    // unblocks them atomically, so none is missed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in HANDLED {
+            libc::sigaddset(&mut set, sig);
+        }
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        if interrupted().is_none() {
+            let mut during = old;
+            for sig in HANDLED {
+                libc::sigdelset(&mut during, sig);
+            }
+            let ts = timeout_ns.map(|ns| libc::timespec {
+                tv_sec: (ns / 1_000_000_000) as libc::time_t,
+                tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+            });
+            let ts_ptr = ts
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts_ptr, &during);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+    interrupted().is_none()
+}

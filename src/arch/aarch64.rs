@@ -129,6 +129,27 @@ impl Abi for Aarch64 {
     fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
         let _ = uc.reg_write(RegisterARM64::SP, sp);
     }
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        let err = |what: &str| {
+            let what = what.to_string();
+            move |e| format!("cannot set {what}: {e:?}")
+        };
+        uc.reg_write(x(0), 0).map_err(err("x0"))?;
+        if stack != 0 {
+            uc.reg_write(RegisterARM64::SP, stack).map_err(err("sp"))?;
+        }
+        if let Some(tls) = tls {
+            uc.reg_write(RegisterARM64::TPIDR_EL0, tls)
+                .map_err(err("tpidr_el0"))?;
+        }
+        Ok(())
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM64::PC).unwrap_or(0)
     }

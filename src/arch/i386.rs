@@ -227,6 +227,32 @@ impl Abi for I386 {
     fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
         let _ = uc.reg_write(RegisterX86::ESP, sp);
     }
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
+            uc.reg_write(r, v)
+                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
+        };
+        set(uc, RegisterX86::EAX, 0)?;
+        if stack != 0 {
+            set(uc, RegisterX86::ESP, stack)?;
+        }
+        if let Some(u_info) = tls {
+            // CLONE_SETTLS passes a `struct user_desc` as set_thread_area
+            // does; reloading GS makes the thread's segment base the new one.
+            if let Outcome::Error(e) = set_thread_area(uc, u_info) {
+                return Err(format!("clone: bad TLS descriptor ({})", e.name()));
+            }
+            let gs = uc.reg_read(RegisterX86::GS).unwrap_or(0);
+            set(uc, RegisterX86::GS, gs)?;
+        }
+        Ok(())
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterX86::EIP).unwrap_or(0)
     }

@@ -353,6 +353,24 @@ impl Abi for Mipsel {
         Some("Unicorn restores the CPU state at every hooked access, which loses the branch delay-slot state")
     }
 
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        self.write_syscall_result(uc, 0);
+        if stack != 0 {
+            uc.reg_write(r(SP), stack)
+                .map_err(|e| format!("cannot set sp: {e:?}"))?;
+        }
+        if let Some(tls) = tls {
+            uc.reg_write(RegisterMIPS::CP0_USERLOCAL, tls)
+                .map_err(|e| format!("cannot set UserLocal: {e:?}"))?;
+        }
+        Ok(())
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }

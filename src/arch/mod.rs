@@ -32,6 +32,16 @@ pub struct SyscallRequest {
     pub args: [u64; 6],
 }
 
+/// clone(2)'s arguments, whatever order the ABI passes them in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub ptid: u64,
+    pub ctid: u64,
+    pub tls: u64,
+}
+
 /// Why the CPU stopped outside a system call, mapped to the Linux signal
 /// the kernel would deliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,11 +144,6 @@ pub trait Abi: Sync {
     fn pc(&self, uc: &Engine<'_>) -> u64;
     /// Sets the stack pointer (a clone child's new stack).
     fn set_sp(&self, uc: &mut Engine<'_>, sp: u64);
-    /// clone(2)'s child-tid and tls arguments, `(ctid, tls)`: most ABIs
-    /// pass `flags, stack, ptid, tls, ctid`; x86_64 swaps the last two.
-    fn clone_ctid_tls(&self, args: &[u64; 6]) -> (u64, u64) {
-        (args[4], args[3])
-    }
     /// Why `guest_mem_before_exec` cannot be traced for this architecture,
     /// if it cannot.
     fn memory_tracing_unavailable(&self) -> Option<&'static str> {
@@ -149,6 +154,22 @@ pub trait Abi: Sync {
     fn resume_address(&self, uc: &Engine<'_>) -> u64 {
         self.pc(uc)
     }
+    /// clone(2)'s arguments: (flags, stack, ptid, tls, ctid) on most ABIs;
+    /// x86_64 swaps the last two.
+    fn clone_args(&self, a: &[u64; 6]) -> CloneArgs {
+        CloneArgs {
+            flags: a[0],
+            stack: a[1],
+            ptid: a[2],
+            tls: a[3],
+            ctid: a[4],
+        }
+    }
+    /// Turns the registers (a copy of the parent's, just after clone) into
+    /// a new thread's: clone returns 0, the stack pointer is `stack`
+    /// unless 0, and with CLONE_SETTLS the thread pointer comes from `tls`.
+    fn thread_start(&self, uc: &mut Engine<'_>, stack: u64, tls: Option<u64>)
+        -> Result<(), String>;
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
     /// Guest open(2)/fcntl flags in the host's encoding.

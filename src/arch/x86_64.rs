@@ -174,9 +174,37 @@ impl Abi for X86_64 {
     fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
         let _ = uc.reg_write(RegisterX86::RSP, sp);
     }
-    fn clone_ctid_tls(&self, args: &[u64; 6]) -> (u64, u64) {
-        (args[3], args[4])
+
+    fn clone_args(&self, a: &[u64; 6]) -> super::CloneArgs {
+        super::CloneArgs {
+            flags: a[0],
+            stack: a[1],
+            ptid: a[2],
+            ctid: a[3],
+            tls: a[4],
+        }
     }
+
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
+            uc.reg_write(r, v)
+                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
+        };
+        set(uc, RegisterX86::RAX, 0)?;
+        if stack != 0 {
+            set(uc, RegisterX86::RSP, stack)?;
+        }
+        if let Some(tls) = tls {
+            set(uc, RegisterX86::FS_BASE, tls)?;
+        }
+        Ok(())
+    }
+
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterX86::RIP).unwrap_or(0)
     }

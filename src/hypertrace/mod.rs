@@ -13,7 +13,11 @@
 //! halves. 32-bit guests store the slot as two 4-byte words in address order.
 //! Either way the store to the slot's *second* word completes the event and
 //! is combined with the last store to its first word; a store to the first
-//! word alone only records that word.
+//! word alone only records that word. The halves are kept per slot, so a
+//! thread switched out between its two halves is not mixed up with other
+//! threads' stores to their own clients (a client belongs to one thread at
+//! a time); the 64-bit halves come from one instruction, which a thread
+//! switch never splits.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -564,6 +568,19 @@ mod tests {
         assert_eq!(ch.decode_store(3 * 8, 8, 1), None);
         assert_eq!(ch.decode_store(4090, 4, 1), None);
         assert_eq!(ch.ignored_stores, 2);
+    }
+
+    #[test]
+    fn interleaved_split_stores_of_two_clients_do_not_mix() {
+        // A 32-bit guest thread is switched out between the two halves of
+        // its store; another thread completes a store on its own client.
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = channel(dir.path(), Endian::Little);
+        assert_eq!(ch.decode_store(0, 4, 0xaaaa_0001), None);
+        assert_eq!(ch.decode_store(8, 4, 0xbbbb_0002), None);
+        assert_eq!(ch.decode_store(12, 4, 0xb), Some((1, 0xb_bbbb_0002)));
+        assert_eq!(ch.decode_store(4, 4, 0xa), Some((0, 0xa_aaaa_0001)));
+        assert_eq!(ch.ignored_stores, 0);
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
             {
                 return Some(Outcome::Error(Errno::EINVAL));
             }
-            let (ctid, _tls) = abi.clone_ctid_tls(a);
+            let ctid = abi.clone_args(a).ctid;
             Some(fork(uc, flags, a[1], a[2], ctid))
         }
         Sys::execve | Sys::execveat => Some(super::exec::execve(uc, sys?, a)),
@@ -209,7 +209,7 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
         let _ = m.process.mem.write_u32(ctid, pid);
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
-        m.process.clear_child_tid = ctid;
+        m.process.threads.current_mut().clear_child_tid = ctid;
     }
     if stack != 0 {
         abi.set_sp(uc, stack);
@@ -236,6 +236,11 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     let m = uc.get_data_mut();
     let pid = std::process::id();
     m.process.pid = pid;
+    // Only the forking thread exists in the child, as on Linux; it keeps
+    // its robust list.
+    let robust_list = m.process.threads.current().robust_list;
+    m.process.threads = crate::kernel::thread::Threads::new(pid);
+    m.process.threads.current_mut().robust_list = robust_list;
     let sink = m.lineage.open_sink(pid, false);
     let started = sink.map(|sink| Writer::start_or_inline(sink, m.lineage.extra_args()));
     crate::signals::set_blocked(false);

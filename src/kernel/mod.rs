@@ -7,6 +7,7 @@ mod fdtable;
 pub mod fork;
 pub mod procfs;
 pub mod sysroot;
+pub mod thread;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -39,8 +40,8 @@ pub struct Process {
     pub sigmask: u64,
     /// Signals sent to the process while blocked.
     pub pending: u64,
-    pub clear_child_tid: u64,
-    pub robust_list: (u64, u64),
+    /// The process's threads, the run queue and futex waiters.
+    pub threads: thread::Threads,
     /// Device and inode of the hypertrace control file, if a channel exists.
     pub control_file: Option<(u64, u64)>,
     /// Syscall numbers already reported as unsupported.
@@ -53,6 +54,7 @@ pub struct Process {
 
 impl Process {
     pub fn new(abi: &'static dyn Abi, exe_path: PathBuf) -> std::io::Result<Self> {
+        let pid = std::process::id();
         Ok(Process {
             abi,
             mem: AddressSpace::new(abi.endian(), abi.layout()),
@@ -60,12 +62,11 @@ impl Process {
             brk: Brk::default(),
             exe_path,
             sysroot: None,
-            pid: std::process::id(),
+            pid,
             sigactions: vec![Vec::new(); 65],
             sigmask: 0,
             pending: 0,
-            clear_child_tid: 0,
-            robust_list: (0, 0),
+            threads: thread::Threads::new(pid),
             control_file: None,
             unsupported_seen: HashSet::new(),
             rlimits: Vec::new(),
@@ -73,9 +74,10 @@ impl Process {
         })
     }
 
-    /// Index of the running guest thread (the "cpu" of trace events).
+    /// Index of the running guest thread (the "cpu" of trace events):
+    /// 0 for the first thread, then in creation order.
     pub fn current_cpu(&self) -> u32 {
-        0
+        self.threads.current_index()
     }
 
     /// A register argument as the signed C `long` the guest passed.

@@ -5,16 +5,24 @@
 //! tables via the `syscalls` crate); handlers get the [`Process`] and the
 //! raw arguments, never the engine, and return an [`Outcome`].
 
+mod block;
 mod fs;
+mod futex;
 mod mm;
 mod process;
 pub mod strace;
+mod thread;
 mod time;
 pub mod types;
 mod wait;
 
 pub use fs::{pipe_pair, read_path};
 pub use process::{ignored_signals, set_ignored_signals};
+
+/// CLOCK_MONOTONIC now, in nanoseconds (the clock of thread deadlines).
+pub fn monotonic_now() -> u64 {
+    futex::clock_ns(libc::CLOCK_MONOTONIC)
+}
 
 use crate::kernel::Process;
 use crate::mem::Fault;
@@ -98,6 +106,11 @@ pub enum Outcome {
     Error(Errno),
     /// The process is over; no result is written.
     Exit(ExitKind),
+    /// The calling thread has ended; the others run on.
+    ThreadExit,
+    /// The calling thread waits (for what: `Threads::take_block`); the
+    /// call completes when it is woken.
+    Blocked,
 }
 
 impl From<SysResult> for Outcome {
@@ -115,7 +128,7 @@ impl Outcome {
         match self {
             Outcome::Value(v) => v as i64,
             Outcome::Error(e) => -i64::from(e.0),
-            Outcome::Exit(_) => 0,
+            Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked => 0,
         }
     }
 }
@@ -154,7 +167,7 @@ syscall_set! {
     exit, exit_group, kill, tkill, tgkill,
     arch_prctl, set_tid_address, set_robust_list, get_robust_list, rseq,
     prlimit64, getrlimit, setrlimit, getrandom, futex, sched_yield,
-    sched_getaffinity, membarrier,
+    sched_getaffinity, membarrier, clone, clone3,
     // 32-bit ABIs: page-unit mmap offsets, split 64-bit values, 64-bit time.
     mmap2, _llseek, truncate64, ftruncate64, clock_gettime64, clock_getres_time64,
     clock_nanosleep_time64, futex_time64, ppoll_time64, utimensat_time64,
@@ -162,7 +175,7 @@ syscall_set! {
     set_tls, cacheflush, set_thread_area,
     setuid, setgid, getgroups, chown, fchown, lchown, fchownat, sendfile,
     // Processes (kernel::fork, kernel::exec, wait).
-    fork, vfork, clone, clone3, execve, execveat, wait4, waitpid, waitid, getrusage, setsid,
+    fork, vfork, execve, execveat, wait4, waitpid, waitid, getrusage, setsid,
     getxattr, lgetxattr, fgetxattr, listxattr, llistxattr, flistxattr,
     statfs64, fstatfs64, copy_file_range,
 }
@@ -253,10 +266,22 @@ impl SyscallTable {
 pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     use self::time as clock;
     use Sys::*;
+    if p.threads.multi() {
+        // A call that would block the host waits in the scheduler instead.
+        if let Some(outcome) = block::would_block(p, sys, a) {
+            return outcome;
+        }
+    }
     let r: SysResult = match sys {
-        exit => return process::exit_thread(p, a[0] as i32),
+        exit => return thread::exit(p, a[0] as i32),
         exit_group => return Outcome::Exit(ExitKind::Exited(a[0] as i32)),
+        clone => return process::clone(p, a),
+        clone3 => return process::clone3(p, a),
         kill | tkill | tgkill => return process::kill(p, sys, a),
+        futex => return self::futex::futex(p, a, false),
+        futex_time64 => return self::futex::futex(p, a, true),
+        sched_yield => return thread::sched_yield(p),
+        gettid => Ok(u64::from(p.threads.current_tid())),
         rt_sigprocmask => return process::rt_sigprocmask(p, a),
         read => fs::read(p, a),
         write => fs::write(p, a),
@@ -372,8 +397,8 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         clock_getres_time64 => clock::clock_getres(p, a, true),
         Sys::time => clock::time(p, a),
         times => clock::times(p, a),
-        getpid | getppid | gettid | getuid | geteuid | getgid | getegid | getpgrp | getpgid
-        | getsid | umask => process::identity(p, sys, a),
+        getpid | getppid | getuid | geteuid | getgid | getegid | getpgrp | getpgid | getsid
+        | umask => process::identity(p, sys, a),
         setpgid => process::setpgid(a),
         setuid | setgid => process::set_id(sys, a[0]),
         getgroups => process::getgroups(p, a),
@@ -395,17 +420,14 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         prctl => process::prctl(p, a),
         rt_sigaction => process::rt_sigaction(p, a),
         sigaltstack => process::sigaltstack(p, a),
-        set_tid_address => process::set_tid_address(p, a),
-        set_robust_list => process::set_robust_list(p, a),
-        get_robust_list => process::get_robust_list(p, a),
+        set_tid_address => thread::set_tid_address(p, a),
+        set_robust_list => thread::set_robust_list(p, a),
+        get_robust_list => thread::get_robust_list(p, a),
         rseq => Err(Errno::ENOSYS),
         prlimit64 => process::prlimit64(p, a[0], a[1], a[2], a[3]),
         getrlimit => process::rlimit_words(p, a[0], None, Some(a[1])),
         setrlimit => process::rlimit_words(p, a[0], Some(a[1]), None),
         getrandom => process::getrandom(p, a),
-        futex => process::futex(p, a, false),
-        futex_time64 => process::futex(p, a, true),
-        sched_yield => Ok(0),
         sched_getaffinity => process::sched_getaffinity(p, a),
         membarrier => process::membarrier(a),
         wait4 => wait::wait4(p, a[0], a[1], a[2], a[3]),
@@ -413,11 +435,9 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         waitid => wait::waitid(p, a),
         getrusage => wait::getrusage(p, a),
         setsid => wait::setsid(),
-        // clone3 is refused so C libraries fall back to clone.
-        clone3 => Err(Errno::ENOSYS),
         // Need the engine: handled by kernel::fork and kernel::exec before
-        // dispatch (a clone they leave, one sharing memory, is refused).
-        fork | vfork | clone | execve | execveat => Err(Errno::ENOSYS),
+        // dispatch (clone and clone3 of threads are dispatched above).
+        fork | vfork | execve | execveat => Err(Errno::ENOSYS),
         // Needs registers: handled by the architecture before dispatch.
         arch_prctl | rt_sigreturn | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
     };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! Identity, limits, signals (recorded dispositions), futex for one thread.
+//! Identity, limits, signals (recorded dispositions), clone's dispatch.
 
 use super::types::encode_utsname;
 use super::{Errno, ExitKind, Outcome, Sys, SysResult};
@@ -7,9 +7,47 @@ use crate::kernel::Process;
 use crate::kernel::MAX_FDS;
 use crate::mem::StructBuilder;
 
-pub fn exit_thread(_p: &mut Process, code: i32) -> Outcome {
-    // With one guest thread, the thread's exit ends the process.
-    Outcome::Exit(ExitKind::Exited(code & 0xff))
+/// clone: a call sharing the address space (CLONE_VM, without
+/// CLONE_VFORK) creates a thread; anything else is process creation.
+pub fn clone(p: &mut Process, a: &[u64; 6]) -> Outcome {
+    let args = p.abi.clone_args(a);
+    if args.flags & super::thread::CLONE_VM != 0 && args.flags & super::thread::CLONE_VFORK == 0 {
+        return super::thread::clone_thread(p, &args);
+    }
+    Outcome::Error(Errno::ENOSYS)
+}
+
+/// clone3(args, size): `struct clone_args` of u64 fields (flags, pidfd,
+/// child_tid, parent_tid, exit_signal, stack, stack_size, tls, ...).
+pub fn clone3(p: &mut Process, a: &[u64; 6]) -> Outcome {
+    const CLONE_ARGS_SIZE_VER0: u64 = 64;
+    let (addr, size) = (a[0], a[1]);
+    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    let mut f = [0u64; 8];
+    for (i, v) in f.iter_mut().enumerate() {
+        match p.mem.read_u64(addr + i as u64 * 8) {
+            Ok(x) => *v = x,
+            Err(_) => return Outcome::Error(Errno::EFAULT),
+        }
+    }
+    let [flags, _pidfd, ctid, ptid, exit_signal, stack, stack_size, tls] = f;
+    if flags & super::thread::CLONE_VM == 0 || flags & super::thread::CLONE_VFORK != 0 {
+        return Outcome::Error(Errno::ENOSYS);
+    }
+    // The stack is given as its lowest address and size.
+    if (stack == 0) != (stack_size == 0) || exit_signal > 64 {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    let args = crate::arch::CloneArgs {
+        flags: flags | exit_signal,
+        stack: stack.wrapping_add(stack_size),
+        ptid,
+        ctid,
+        tls,
+    };
+    super::thread::clone_thread(p, &args)
 }
 
 pub fn identity(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
@@ -17,7 +55,7 @@ pub fn identity(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
     // getpgid/getsid which report errors through -1.
     let v = unsafe {
         match sys {
-            Sys::getpid | Sys::gettid => return Ok(u64::from(p.pid)),
+            Sys::getpid => return Ok(u64::from(p.pid)),
             Sys::getppid => libc::getppid() as i64,
             Sys::getuid => libc::getuid() as i64,
             Sys::geteuid => libc::geteuid() as i64,
@@ -394,8 +432,13 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     };
     let mut to_self = match sys {
         Sys::kill => target as i64 == i64::from(p.pid) || target == 0,
-        Sys::tgkill => a[0] == u64::from(p.pid) && target == u64::from(p.pid),
-        _ => target == u64::from(p.pid),
+        // A signal to any thread acts on the whole process here: there is
+        // no delivery to handlers, so its default action is what happens.
+        Sys::tgkill => {
+            a[0] == u64::from(p.pid)
+                && u32::try_from(target).is_ok_and(|t| p.threads.get(t).is_some())
+        }
+        _ => u32::try_from(target).is_ok_and(|t| p.threads.get(t).is_some()),
     };
     if sig > 64 {
         return Outcome::Error(Errno::EINVAL);
@@ -466,33 +509,6 @@ pub fn broken_pipe(p: &mut Process) -> Outcome {
         Outcome::Exit(kind) => Outcome::Exit(kind),
         _ => Outcome::Error(Errno::EPIPE),
     }
-}
-
-pub fn set_tid_address(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    p.clear_child_tid = a[0];
-    Ok(u64::from(p.pid))
-}
-
-pub fn set_robust_list(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    if a[1] != 3 * p.word_size() as u64 {
-        return Err(Errno::EINVAL);
-    }
-    p.robust_list = (a[0], a[1]);
-    Ok(0)
-}
-
-pub fn get_robust_list(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    let word = p.word_size();
-    let enc = p.mem.encoder();
-    let (head, len) = p.robust_list;
-    if word == 8 {
-        p.mem.write(a[1], &enc.u64(head))?;
-        p.mem.write(a[2], &enc.u64(len))?;
-    } else {
-        p.mem.write(a[1], &enc.u32(head as u32))?;
-        p.mem.write(a[2], &enc.u32(len as u32))?;
-    }
-    Ok(0)
 }
 
 const RLIMIT_STACK: u64 = 3;
@@ -614,67 +630,6 @@ pub fn getrandom(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     p.mem.write(a[0], &buf[..n as usize])?;
     Ok(n as u64)
-}
-
-const FUTEX_WAIT: u64 = 0;
-const FUTEX_WAKE: u64 = 1;
-const FUTEX_REQUEUE: u64 = 3;
-const FUTEX_CMP_REQUEUE: u64 = 4;
-const FUTEX_WAKE_OP: u64 = 5;
-const FUTEX_WAIT_BITSET: u64 = 9;
-const FUTEX_WAKE_BITSET: u64 = 10;
-const FUTEX_CMD_MASK: u64 = 0x7f;
-
-/// With a single guest thread nobody else can wake a waiter: a WAIT whose
-/// value matches sleeps for its timeout, or until ht-user is interrupted.
-pub fn futex(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
-    let (uaddr, op, val) = (a[0], a[1] & FUTEX_CMD_MASK, a[2] as u32);
-    if uaddr % 4 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    match op {
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            if p.mem.read_u32(uaddr)? != val {
-                return Err(Errno::EAGAIN);
-            }
-            if a[3] == 0 {
-                // SAFETY: pause only returns when a signal arrives.
-                unsafe { libc::pause() };
-                return Err(Errno::EINTR);
-            }
-            let word = if time64 { 8 } else { p.word_size() };
-            let raw = p.mem.read_vec(a[3], word * 2)?;
-            let (sec, nsec) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
-            let ts = libc::timespec {
-                tv_sec: sec,
-                tv_nsec: nsec,
-            };
-            let (clock, flags) = if op == FUTEX_WAIT_BITSET {
-                let clock = if a[1] & 256 != 0 {
-                    libc::CLOCK_REALTIME
-                } else {
-                    libc::CLOCK_MONOTONIC
-                };
-                (clock, libc::TIMER_ABSTIME)
-            } else {
-                (libc::CLOCK_MONOTONIC, 0)
-            };
-            // SAFETY: both pointers are to our timespec / null.
-            let rc = unsafe { libc::clock_nanosleep(clock, flags, &ts, std::ptr::null_mut()) };
-            if rc == libc::EINTR {
-                return Err(Errno::EINTR);
-            }
-            Err(Errno(libc::ETIMEDOUT))
-        }
-        FUTEX_WAKE | FUTEX_WAKE_BITSET | FUTEX_WAKE_OP | FUTEX_REQUEUE => Ok(0),
-        FUTEX_CMP_REQUEUE => {
-            if p.mem.read_u32(uaddr)? != a[5] as u32 {
-                return Err(Errno::EAGAIN);
-            }
-            Ok(0)
-        }
-        _ => Err(Errno::ENOSYS),
-    }
 }
 
 pub fn sched_getaffinity(p: &mut Process, a: &[u64; 6]) -> SysResult {

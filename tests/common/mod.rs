@@ -196,11 +196,16 @@ pub fn spawn(cmd: &mut Command) -> Child {
 
 /// Waits for a child started by [`spawn`], collecting its output; kills it
 /// and fails the test after [`TIMEOUT`]. Fails if stderr mentions a panic.
-pub fn finish(mut child: Child) -> Run {
+pub fn finish(child: Child) -> Run {
+    finish_within(child, TIMEOUT)
+}
+
+/// [`finish`] with another time limit, for the longest runs.
+pub fn finish_within(mut child: Child, limit: Duration) -> Run {
     let pid = child.id();
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("waitpid") {
             break status;
@@ -208,7 +213,7 @@ pub fn finish(mut child: Child) -> Run {
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("process {pid} still running after {TIMEOUT:?}; killed");
+            panic!("process {pid} still running after {limit:?}; killed");
         }
         std::thread::sleep(Duration::from_millis(5));
     };

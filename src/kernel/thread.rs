@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Guest threads as the emulated kernel sees them: identity, the state of
+//! each thread (running, ready, blocked and on what), the run queue and the
+//! futex wait queue. This is plain data with no engine in it: the scheduler
+//! (`crate::sched`) keeps the CPU contexts and decides when to switch;
+//! system call handlers block and wake threads through this table.
+//!
+//! Thread ids: the first thread's tid is the process id; the thread with
+//! index `k` (creation order, never reused) has tid `pid + k`. Trace events
+//! carry the index as their `cpu`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::syscall::Outcome;
+
+/// What a blocked thread waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A futex word (guest address) and the wait's bitset.
+    Futex { addr: u64, bitset: u32 },
+    /// A PI futex owned by another thread.
+    FutexPi { addr: u64 },
+    /// Host descriptors becoming ready (`poll` events per descriptor).
+    Io { fds: Vec<(i32, i16)> },
+    /// Nothing but the deadline.
+    Sleep,
+}
+
+/// A blocked thread: what it waits for, until when (CLOCK_MONOTONIC ns),
+/// what the call returns at the deadline, and whether the call is run
+/// again when the wait ends (I/O) instead of returning a set result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub wait: Wait,
+    pub deadline: Option<u64>,
+    pub on_timeout: Outcome,
+}
+
+impl Block {
+    pub fn new(wait: Wait, deadline: Option<u64>, on_timeout: Outcome) -> Self {
+        Block {
+            wait,
+            deadline,
+            on_timeout,
+        }
+    }
+}
+
+/// The system call a blocked thread made, to finish when it resumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingCall {
+    pub nr: u64,
+    pub args: [u64; 6],
+}
+
+/// How a thread continues when it runs again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// Nothing to do: it was preempted or has just been created.
+    Continue,
+    /// Its system call completes with this result.
+    Complete(PendingCall, Outcome),
+    /// Its system call runs again (the descriptor it waited for is ready).
+    Retry(PendingCall),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Ready,
+    Blocked(Block, PendingCall),
+}
+
+#[derive(Clone, Debug)]
+pub struct Thread {
+    pub tid: u32,
+    pub index: u32,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: cleared and woken at exit.
+    pub clear_child_tid: u64,
+    /// set_robust_list: (head, len).
+    pub robust_list: (u64, u64),
+    pub state: State,
+    pub resume: Resume,
+}
+
+/// A thread created by clone whose CPU context the scheduler still has to
+/// make from its parent's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spawn {
+    pub tid: u32,
+    /// New stack pointer (0: the parent's).
+    pub stack: u64,
+    /// TLS argument of CLONE_SETTLS, in the ABI's meaning.
+    pub tls: Option<u64>,
+}
+
+/// Every thread of the process.
+#[derive(Debug)]
+pub struct Threads {
+    pid: u32,
+    threads: BTreeMap<u32, Thread>,
+    current: u32,
+    /// Index of the current thread, kept at hand for trace events.
+    current_index: u32,
+    next_index: u32,
+    run_queue: VecDeque<u32>,
+    /// Futex waiters in the order they went to sleep.
+    futex_queue: VecDeque<u32>,
+    spawned: Vec<Spawn>,
+    /// The wait a handler asked for with `Outcome::Blocked`.
+    block: Option<Block>,
+}
+
+/// Highest tid a futex word can hold (FUTEX_TID_MASK).
+pub const TID_MASK: u32 = 0x3fff_ffff;
+
+impl Threads {
+    pub fn new(pid: u32) -> Self {
+        let mut threads = BTreeMap::new();
+        threads.insert(
+            pid,
+            Thread {
+                tid: pid,
+                index: 0,
+                clear_child_tid: 0,
+                robust_list: (0, 0),
+                state: State::Running,
+                resume: Resume::Continue,
+            },
+        );
+        Threads {
+            pid,
+            threads,
+            current: pid,
+            current_index: 0,
+            next_index: 1,
+            run_queue: VecDeque::new(),
+            futex_queue: VecDeque::new(),
+            spawned: Vec::new(),
+            block: None,
+        }
+    }
+
+    pub fn current_tid(&self) -> u32 {
+        self.current
+    }
+
+    pub fn current_index(&self) -> u32 {
+        self.current_index
+    }
+
+    pub fn current(&self) -> &Thread {
+        &self.threads[&self.current]
+    }
+
+    pub fn current_mut(&mut self) -> &mut Thread {
+        self.threads
+            .get_mut(&self.current)
+            .expect("the current thread exists")
+    }
+
+    pub fn get(&self, tid: u32) -> Option<&Thread> {
+        self.threads.get(&tid)
+    }
+
+    pub fn get_mut(&mut self, tid: u32) -> Option<&mut Thread> {
+        self.threads.get_mut(&tid)
+    }
+
+    /// Live threads (the current one included).
+    pub fn count(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// More than one thread: blocking calls must not block the host.
+    pub fn multi(&self) -> bool {
+        self.threads.len() > 1
+    }
+
+    pub fn tids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.threads.keys().copied()
+    }
+
+    /// Whether the scheduler must step in: the current thread blocked,
+    /// yielded or exited, or a new thread needs its CPU context.
+    pub fn needs_scheduler(&self) -> bool {
+        !self.spawned.is_empty()
+            || !matches!(
+                self.threads.get(&self.current).map(|t| &t.state),
+                Some(State::Running)
+            )
+    }
+
+    /// Whether the current thread is still running (not blocked, not gone).
+    pub fn current_running(&self) -> bool {
+        matches!(
+            self.threads.get(&self.current).map(|t| &t.state),
+            Some(State::Running)
+        )
+    }
+
+    /// Whether the current thread has exited.
+    pub fn current_gone(&self) -> bool {
+        !self.threads.contains_key(&self.current)
+    }
+
+    /// Whether a thread other than the current one can run now.
+    pub fn others_ready(&self) -> bool {
+        !self.run_queue.is_empty()
+    }
+
+    /// A new thread, ready to run after the threads already queued.
+    /// Returns its tid, or None when the index space is exhausted.
+    pub fn create(&mut self, stack: u64, tls: Option<u64>) -> Option<u32> {
+        let tid = self.pid.checked_add(self.next_index)?;
+        if tid > TID_MASK {
+            return None;
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        self.threads.insert(
+            tid,
+            Thread {
+                tid,
+                index,
+                clear_child_tid: 0,
+                robust_list: (0, 0),
+                state: State::Ready,
+                resume: Resume::Continue,
+            },
+        );
+        self.spawned.push(Spawn { tid, stack, tls });
+        self.run_queue.push_back(tid);
+        Some(tid)
+    }
+
+    /// Threads created since the last call, for the scheduler.
+    pub fn take_spawned(&mut self) -> Vec<Spawn> {
+        std::mem::take(&mut self.spawned)
+    }
+
+    /// A handler's request to block the calling thread; it then returns
+    /// `Outcome::Blocked`.
+    pub fn request_block(&mut self, block: Block) -> crate::syscall::Outcome {
+        self.block = Some(block);
+        Outcome::Blocked
+    }
+
+    /// The wait requested by the handler that returned `Outcome::Blocked`.
+    pub fn take_block(&mut self) -> Option<Block> {
+        self.block.take()
+    }
+
+    /// The current thread blocks in `call` until `block` ends.
+    pub fn block_current(&mut self, block: Block, call: PendingCall) {
+        if matches!(block.wait, Wait::Futex { .. } | Wait::FutexPi { .. }) {
+            self.futex_queue.push_back(self.current);
+        }
+        self.current_mut().state = State::Blocked(block, call);
+    }
+
+    /// The current thread gives way to the next ready one.
+    pub fn yield_current(&mut self) {
+        let tid = self.current;
+        self.current_mut().state = State::Ready;
+        self.run_queue.push_back(tid);
+    }
+
+    /// Removes the current thread (it has exited). Returns the number of
+    /// threads left.
+    pub fn remove_current(&mut self) -> usize {
+        let tid = self.current;
+        self.threads.remove(&tid);
+        self.futex_queue.retain(|t| *t != tid);
+        self.run_queue.retain(|t| *t != tid);
+        self.threads.len()
+    }
+
+    /// The next thread to run, now current. None when none is ready.
+    pub fn switch_to_next(&mut self) -> Option<u32> {
+        let next = self.run_queue.pop_front()?;
+        self.current = next;
+        if let Some(t) = self.threads.get_mut(&next) {
+            t.state = State::Running;
+            self.current_index = t.index;
+        }
+        Some(next)
+    }
+
+    /// Ends the wait of blocked thread `tid`: it becomes ready and its call
+    /// completes with `outcome` (or runs again for `None`).
+    pub fn wake(&mut self, tid: u32, outcome: Option<Outcome>) {
+        let Some(t) = self.threads.get_mut(&tid) else {
+            return;
+        };
+        let State::Blocked(_, call) = t.state else {
+            return;
+        };
+        t.resume = match outcome {
+            Some(o) => Resume::Complete(call, o),
+            None => Resume::Retry(call),
+        };
+        t.state = State::Ready;
+        self.futex_queue.retain(|x| *x != tid);
+        self.run_queue.push_back(tid);
+    }
+
+    /// Takes what the thread that just became current must do first.
+    pub fn take_resume(&mut self) -> Resume {
+        std::mem::replace(&mut self.current_mut().resume, Resume::Continue)
+    }
+
+    /// Blocked threads with what they wait for.
+    pub fn blocked(&self) -> impl Iterator<Item = (u32, &Block)> + '_ {
+        self.threads.values().filter_map(|t| match &t.state {
+            State::Blocked(b, _) => Some((t.tid, b)),
+            _ => None,
+        })
+    }
+
+    /// Whether a blocked thread waits for a descriptor or a deadline: the
+    /// scheduler must look at it now and then even if nothing else is ready.
+    pub fn has_parked(&self) -> bool {
+        self.blocked()
+            .any(|(_, b)| b.deadline.is_some() || matches!(b.wait, Wait::Io { .. }))
+    }
+
+    /// Futex waiters on `addr` whose bitset meets `bitset`, oldest first.
+    pub fn futex_waiters(&self, addr: u64, bitset: u32) -> Vec<u32> {
+        self.futex_queue
+            .iter()
+            .copied()
+            .filter(|tid| match self.threads.get(tid).map(|t| &t.state) {
+                Some(State::Blocked(b, _)) => match b.wait {
+                    Wait::Futex { addr: a, bitset: s } => a == addr && s & bitset != 0,
+                    Wait::FutexPi { addr: a } => a == addr && bitset == u32::MAX,
+                    _ => false,
+                },
+                _ => false,
+            })
+            .collect()
+    }
+
+    /// Moves waiter `tid` to the futex at `to`, behind its current waiters.
+    pub fn requeue(&mut self, tid: u32, to: u64) {
+        if let Some(t) = self.threads.get_mut(&tid) {
+            if let State::Blocked(b, _) = &mut t.state {
+                if let Wait::Futex { addr, .. } = &mut b.wait {
+                    *addr = to;
+                }
+            }
+        }
+        self.futex_queue.retain(|x| *x != tid);
+        self.futex_queue.push_back(tid);
+    }
+
+    /// The tid of the thread with `index`, if it lives.
+    pub fn tid_of_index(&self, index: u32) -> Option<u32> {
+        self.threads
+            .values()
+            .find(|t| t.index == index)
+            .map(|t| t.tid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> PendingCall {
+        PendingCall {
+            nr: 0,
+            args: [0; 6],
+        }
+    }
+
+    #[test]
+    fn create_switch_and_wake_in_fifo_order() {
+        let mut t = Threads::new(100);
+        assert!(!t.multi());
+        assert_eq!(t.create(0x1000, None), Some(101));
+        assert_eq!(t.create(0x2000, Some(7)), Some(102));
+        assert_eq!(t.take_spawned().len(), 2);
+        assert_eq!(t.get(102).unwrap().index, 2);
+        // The first thread waits on a futex; the others run in order.
+        t.block_current(
+            Block::new(
+                Wait::Futex {
+                    addr: 0x10,
+                    bitset: u32::MAX,
+                },
+                None,
+                Outcome::Value(0),
+            ),
+            call(),
+        );
+        assert_eq!(t.switch_to_next(), Some(101));
+        t.block_current(
+            Block::new(
+                Wait::Futex {
+                    addr: 0x10,
+                    bitset: 1,
+                },
+                None,
+                Outcome::Value(0),
+            ),
+            call(),
+        );
+        assert_eq!(t.switch_to_next(), Some(102));
+        assert_eq!(t.futex_waiters(0x10, u32::MAX), vec![100, 101]);
+        assert_eq!(t.futex_waiters(0x10, 2), vec![100]);
+        t.wake(101, Some(Outcome::Value(0)));
+        assert_eq!(t.futex_waiters(0x10, u32::MAX), vec![100]);
+        t.yield_current();
+        assert_eq!(t.switch_to_next(), Some(101));
+        assert!(matches!(
+            t.take_resume(),
+            Resume::Complete(_, Outcome::Value(0))
+        ));
+        assert_eq!(t.take_resume(), Resume::Continue);
+        assert_eq!(t.remove_current(), 2);
+        assert_eq!(t.switch_to_next(), Some(102));
+        assert!(!t.current_gone());
+    }
+}

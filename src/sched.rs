@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The scheduler: runs every guest thread of the process on one engine,
+//! one at a time, and switches between them.
+//!
+//! Each thread has a saved CPU context (all registers, TLS included).
+//! A switch is: a hook (the block hook at the end of a time slice, or a
+//! system call that blocked, yielded, exited or created a thread) records
+//! why and calls `emu_stop` on the emulating thread; `emu_start` returns
+//! at a block boundary; [`run`] saves the context of the thread that ran,
+//! restores the next one's, completes the system call that thread was
+//! blocked in (result register, strace line), and restarts the engine at
+//! its pc with `until = 0`.
+//!
+//! Policy (deterministic): first in, first out. A new thread queues behind
+//! the ready threads and its creator runs on; a preempted or yielding
+//! thread goes to the back; a woken thread queues in the order it was
+//! woken. Time slices are counted in translated blocks executed (the block
+//! hook exists only once a second thread has been created; a slice that
+//! ends with no other thread ready and none parked on a descriptor or a
+//! deadline does not stop the engine), so the same
+//! program with the same inputs interleaves the same way on every run. A
+//! seed (`-sched seed=N`) varies each slice's length pseudo-randomly, and
+//! reproducibly for that seed.
+//!
+//! Waiting: threads blocked on futexes cost nothing; threads parked on
+//! descriptors (see `syscall::block`) and deadlines are checked with a
+//! zero-timeout poll at each scheduling point. When no thread is ready,
+//! the host waits in one `ppoll` over every parked descriptor until the
+//! earliest deadline, interruptible by SIGINT/SIGTERM/SIGHUP.
+//!
+//! Everything the system call handlers see (thread states, run queue,
+//! futex queues) is in `kernel::thread`, free of the engine; a scheduler
+//! running threads on several engines in parallel would replace this
+//! module behind the same [`run`] and [`request`].
+
+use unicorn_engine::unicorn_const::uc_error;
+use unicorn_engine::Context;
+
+use crate::kernel::thread::{Block, Resume, Wait};
+use crate::machine::{self, Engine, Machine, StopReason};
+
+/// Default time slice, in translated blocks executed.
+pub const DEFAULT_SLICE_BLOCKS: u32 = 20_000;
+
+/// Scheduler options (`-sched`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchedOptions {
+    pub slice_blocks: u32,
+    pub seed: Option<u64>,
+}
+
+impl Default for SchedOptions {
+    fn default() -> Self {
+        SchedOptions {
+            slice_blocks: DEFAULT_SLICE_BLOCKS,
+            seed: None,
+        }
+    }
+}
+
+impl SchedOptions {
+    /// Parses `slice=BLOCKS[,seed=N]` (either part alone).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut o = SchedOptions::default();
+        for part in spec.split(',') {
+            let number = |v: &str, what: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("-sched: {what} must be a number, not '{v}'"))
+            };
+            if let Some(v) = part.strip_prefix("slice=") {
+                let n = number(v, "slice")?;
+                if !(2..=u64::from(u32::MAX)).contains(&n) {
+                    return Err(format!("-sched: slice must be at least 2 blocks, not {n}"));
+                }
+                o.slice_blocks = n as u32;
+            } else if let Some(v) = part.strip_prefix("seed=") {
+                o.seed = Some(number(v, "seed")?);
+            } else {
+                return Err(format!("-sched: unknown option '{part}'"));
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Scheduling counters, for the run report and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedStats {
+    /// Context switches (one thread's context saved, another's restored).
+    pub switches: u64,
+    /// Of those, at the end of a time slice.
+    pub preemptions: u64,
+    /// Threads created.
+    pub threads: u64,
+    /// Host time from a time slice's end (the block hook stopping the
+    /// engine) to the first block of the next slice, summed over the
+    /// switches that did not wait on the host: what switching costs.
+    pub switch_ns: u64,
+    /// Switches measured in `switch_ns`.
+    pub timed_switches: u64,
+}
+
+pub struct Scheduler {
+    opts: SchedOptions,
+    /// Saved CPU contexts by thread index (tid - pid; never reused).
+    contexts: Vec<Option<Context>>,
+    /// A hook asked for a scheduling decision.
+    due: bool,
+    /// The current slice has run out.
+    preempt: bool,
+    slice_left: u32,
+    rng: u64,
+    hooked: bool,
+    /// When the block hook ended the current slice (for `switch_ns`).
+    slice_ended: Option<std::time::Instant>,
+    /// Whether switches are timed (with ht-user's debug log).
+    timing: bool,
+    pub stats: SchedStats,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::new(SchedOptions::default())
+    }
+}
+
+impl Scheduler {
+    fn take_context(&mut self, index: usize) -> Option<Context> {
+        self.contexts.get_mut(index).and_then(Option::take)
+    }
+
+    fn put_context(&mut self, index: usize, ctx: Context) {
+        if index >= self.contexts.len() {
+            self.contexts.resize_with(index + 1, || None);
+        }
+        self.contexts[index] = Some(ctx);
+    }
+
+    pub fn new(opts: SchedOptions) -> Self {
+        Scheduler {
+            opts,
+            slice_left: opts.slice_blocks,
+            // xorshift needs a non-zero state.
+            rng: opts.seed.map_or(1, |s| s ^ 0x9e37_79b9_7f4a_7c15 | 1),
+            contexts: Vec::new(),
+            due: false,
+            preempt: false,
+            hooked: false,
+            slice_ended: None,
+            timing: tracing::enabled!(tracing::Level::DEBUG),
+            stats: SchedStats::default(),
+        }
+    }
+
+    fn next_slice(&mut self) -> u32 {
+        let base = self.opts.slice_blocks.max(2);
+        if self.opts.seed.is_none() {
+            return base;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        // Between half and one and a half of the base slice.
+        let half = base / 2;
+        (half + (self.rng % u64::from(base)) as u32).max(2)
+    }
+}
+
+/// Asks for a scheduling decision as soon as the engine stops: called from
+/// hooks on the emulating thread (never from another thread).
+pub fn request(uc: &mut Engine<'_>) {
+    uc.get_data_mut().sched.due = true;
+    let _ = uc.emu_stop();
+}
+
+/// Runs the process's threads from `entry` until the process ends, the
+/// engine reports an error, or ht-user is interrupted. Between two
+/// `emu_start` calls it also serves the monitor and changes trace hooks.
+pub fn run(
+    uc: &mut Engine<'_>,
+    entry: u64,
+    monitor: &mut Option<crate::monitor::Monitor>,
+) -> Result<(), uc_error> {
+    let abi = uc.get_data().abi;
+    let mut start = entry;
+    loop {
+        crate::runner::forget_monitor_in_child(uc, monitor);
+        if crate::signals::interrupted().is_some() {
+            return Ok(());
+        }
+        if let Some(monitor) = monitor.as_ref() {
+            crate::monitor::serve_requests(uc, monitor);
+            if uc.get_data().stop.is_some() {
+                return Ok(());
+            }
+        }
+        if uc.get_data().reconfigure_due {
+            crate::instrument::sync(uc)?;
+        }
+        // The engine resumes at the instruction whose memory access asked
+        // for the stop. When that was a control store it runs again: run
+        // that one instruction with its control stores ignored.
+        let replaying = uc.get_data().control_replay.is_some();
+        let result = uc.emu_start(start, 0, 0, if replaying { 1 } else { 0 });
+        let m = uc.get_data_mut();
+        m.control_replay = None;
+        if result.is_err() || m.stop.is_some() {
+            return result;
+        }
+        let due = std::mem::take(&mut m.sched.due);
+        let restart = replaying || m.reconfigure_due || m.monitor_due;
+        if !due && !restart {
+            // Stopped for a reason of the engine's or an interrupt.
+            return result;
+        }
+        m.control_replay = m.stopped_in_control_store.take();
+        if due && !reschedule(uc)? {
+            return Ok(());
+        }
+        if uc.get_data().stop.is_some() {
+            return Ok(());
+        }
+        start = abi.resume_address(uc);
+    }
+}
+
+/// Gives new threads their contexts, then switches if the current thread
+/// cannot or should not go on. False when interrupted while waiting.
+fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
+    spawn_contexts(uc)?;
+    let m = uc.get_data_mut();
+    let preempt = std::mem::take(&mut m.sched.preempt);
+    wake_parked(m);
+    let threads = &mut m.process.threads;
+    if threads.current_running() {
+        if !(preempt && threads.others_ready()) {
+            m.sched.slice_left = m.sched.next_slice();
+            return Ok(true);
+        }
+        threads.yield_current();
+        m.sched.stats.preemptions += 1;
+    }
+    // Save the thread that ran (unless it has exited).
+    let cur = m.process.threads.current_tid();
+    if m.process.threads.current_gone() {
+        m.sched.take_context(index_of(m, cur));
+    } else {
+        save(uc, cur)?;
+    }
+    loop {
+        let m = uc.get_data_mut();
+        let Some(next) = m.process.threads.switch_to_next() else {
+            // Time spent waiting is not switching.
+            m.sched.slice_ended = None;
+            if !wait_host(m) {
+                return Ok(false);
+            }
+            wake_parked(m);
+            continue;
+        };
+        m.sched.stats.switches += 1;
+        m.sched.slice_left = m.sched.next_slice();
+        let index = index_of(m, next);
+        let Some(ctx) = m.sched.take_context(index) else {
+            let msg = format!("thread {next} has no CPU context");
+            Machine::request_stop(uc, StopReason::Internal(msg));
+            return Ok(true);
+        };
+        let restored = uc.context_restore(&ctx);
+        uc.get_data_mut().sched.put_context(index, ctx);
+        restored?;
+        match uc.get_data_mut().process.threads.take_resume() {
+            Resume::Continue => return Ok(true),
+            Resume::Complete(call, outcome) => machine::finish_syscall(uc, call, outcome),
+            Resume::Retry(call) => machine::run_syscall(uc, call.nr, &call.args),
+        }
+        let m = uc.get_data_mut();
+        // The call's own stop request is handled here, not by the engine.
+        m.sched.due = false;
+        if m.stop.is_some() || m.process.threads.current_running() {
+            spawn_contexts(uc)?;
+            return Ok(true);
+        }
+        // It blocked again, or ended its thread.
+        let cur = m.process.threads.current_tid();
+        if m.process.threads.current_gone() {
+            m.sched.take_context(index_of(m, cur));
+        } else {
+            save(uc, cur)?;
+        }
+    }
+}
+
+/// Where thread `tid`'s context is kept: its index, tid - pid.
+fn index_of(m: &Machine, tid: u32) -> usize {
+    tid.wrapping_sub(m.process.pid) as usize
+}
+
+fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
+    let index = index_of(uc.get_data(), tid);
+    let mut ctx = match uc.get_data_mut().sched.take_context(index) {
+        Some(c) => c,
+        None => uc.context_alloc()?,
+    };
+    let saved = uc.context_save(&mut ctx);
+    uc.get_data_mut().sched.put_context(index, ctx);
+    saved
+}
+
+/// Makes the CPU contexts of threads clone just created: the creator's
+/// registers, with clone's result 0, the new stack and TLS. Installs the
+/// time-slice hook with the second thread.
+fn spawn_contexts(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    let spawned = uc.get_data_mut().process.threads.take_spawned();
+    if spawned.is_empty() {
+        return Ok(());
+    }
+    let abi = uc.get_data().abi;
+    let mut parent = uc.context_alloc()?;
+    uc.context_save(&mut parent)?;
+    for s in spawned {
+        let made = abi.thread_start(uc, s.stack, s.tls);
+        let mut ctx = uc.context_alloc()?;
+        uc.context_save(&mut ctx)?;
+        uc.context_restore(&parent)?;
+        if let Err(msg) = made {
+            Machine::request_stop(uc, StopReason::Internal(msg));
+            return Ok(());
+        }
+        let m = uc.get_data_mut();
+        let index = index_of(m, s.tid);
+        m.sched.put_context(index, ctx);
+        m.sched.stats.threads += 1;
+    }
+    if !uc.get_data().sched.hooked {
+        install_slice_hook(uc)?;
+    }
+    Ok(())
+}
+
+/// Counts translated blocks executed; at the end of a slice, stops the
+/// engine at the start of the next block (before any of its instructions
+/// ran) for a switch. The hook is on every block, so code translated
+/// before it existed is flushed.
+fn install_slice_hook(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    uc.add_block_hook(1, 0, |uc, _addr, _size| {
+        let s = &mut uc.get_data_mut().sched;
+        if let Some(t) = s.slice_ended.take() {
+            s.stats.switch_ns += t.elapsed().as_nanos() as u64;
+            s.stats.timed_switches += 1;
+        }
+        // A slice is at least two blocks, so the first block after a
+        // switch never ends it (no livelock).
+        s.slice_left = s.slice_left.saturating_sub(1);
+        if s.slice_left == 0 {
+            let m = uc.get_data_mut();
+            if !m.process.threads.others_ready() && !m.process.threads.has_parked() {
+                // Nobody to switch to and nothing to poll: run on.
+                m.sched.slice_left = m.sched.next_slice();
+                return;
+            }
+            let s = &mut m.sched;
+            s.preempt = true;
+            if s.timing {
+                s.slice_ended = Some(std::time::Instant::now());
+            }
+            request(uc);
+        }
+    })?;
+    uc.ctl_flush_tb()?;
+    let m = uc.get_data_mut();
+    m.sched.hooked = true;
+    m.sched.slice_left = m.sched.next_slice();
+    Ok(())
+}
+
+/// Wakes parked threads whose descriptors are ready or whose deadline has
+/// passed, in thread-id order.
+fn wake_parked(m: &mut Machine) {
+    if m.process.threads.blocked().next().is_none() {
+        return;
+    }
+    let now = crate::syscall::monotonic_now();
+    let mut polled: Vec<libc::pollfd> = Vec::new();
+    let mut owners: Vec<u32> = Vec::new();
+    let mut expired: Vec<(u32, crate::syscall::Outcome)> = Vec::new();
+    for (tid, b) in m.process.threads.blocked() {
+        if b.deadline.is_some_and(|d| d <= now) {
+            expired.push((tid, b.on_timeout));
+            continue;
+        }
+        if let Wait::Io { fds } = &b.wait {
+            for &(fd, events) in fds {
+                polled.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+                owners.push(tid);
+            }
+        }
+    }
+    let mut ready: Vec<u32> = Vec::new();
+    if !polled.is_empty() {
+        // SAFETY: `polled` is an array of pollfd we own; no waiting.
+        let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, 0) };
+        if n > 0 {
+            for (pfd, tid) in polled.iter().zip(&owners) {
+                if pfd.revents != 0 && !ready.contains(tid) {
+                    ready.push(*tid);
+                }
+            }
+        }
+    }
+    for (tid, outcome) in expired {
+        m.process.threads.wake(tid, Some(outcome));
+    }
+    for tid in ready {
+        m.process.threads.wake(tid, None);
+    }
+}
+
+/// No thread is ready: waits on the host for a parked descriptor, the
+/// earliest deadline, or an interrupt (false).
+fn wait_host(m: &mut Machine) -> bool {
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    let mut deadline: Option<u64> = None;
+    for (_, b) in m.process.threads.blocked() {
+        let Block {
+            wait, deadline: d, ..
+        } = b;
+        if let Some(d) = d {
+            deadline = Some(deadline.map_or(*d, |x: u64| x.min(*d)));
+        }
+        if let Wait::Io { fds: list } = wait {
+            for &(fd, events) in list {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+            }
+        }
+    }
+    // The guest's output must not wait behind a sleep.
+    if let Some(r) = m.recorder.as_mut() {
+        r.sync();
+    }
+    let timeout = deadline.map(|d| d.saturating_sub(crate::syscall::monotonic_now()));
+    crate::signals::wait_interruptibly(&mut fds, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        assert_eq!(SchedOptions::parse("slice=100").unwrap().slice_blocks, 100);
+        let o = SchedOptions::parse("seed=5,slice=10").unwrap();
+        assert_eq!((o.slice_blocks, o.seed), (10, Some(5)));
+        assert!(SchedOptions::parse("slice=1").is_err());
+        assert!(SchedOptions::parse("slice=x").is_err());
+        assert!(SchedOptions::parse("quantum=3").is_err());
+    }
+
+    #[test]
+    fn seeded_slices_vary_reproducibly_within_bounds() {
+        let opts = SchedOptions {
+            slice_blocks: 100,
+            seed: Some(9),
+        };
+        let (mut a, mut b) = (Scheduler::new(opts), Scheduler::new(opts));
+        let xs: Vec<u32> = (0..50).map(|_| a.next_slice()).collect();
+        let ys: Vec<u32> = (0..50).map(|_| b.next_slice()).collect();
+        assert_eq!(xs, ys);
+        assert!(xs.iter().all(|&n| (50..150).contains(&n)), "{xs:?}");
+        assert!(xs.iter().any(|&n| n != xs[0]));
+        let mut fixed = Scheduler::default();
+        assert_eq!(fixed.next_slice(), DEFAULT_SLICE_BLOCKS);
+        assert_eq!(fixed.next_slice(), DEFAULT_SLICE_BLOCKS);
+    }
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Host calls that would block, when the guest has more than one thread.
+//!
+//! A read on an empty pipe or a terminal, a write to a full pipe, poll,
+//! nanosleep: run directly they would stop every guest thread, since all
+//! of them run on the one host thread. Instead the descriptor's readiness
+//! is checked first with a zero-timeout poll; a call that is ready runs as
+//! usual, one that is not parks its thread on (host fd, events) and/or a
+//! deadline. The scheduler polls the parked descriptors at every switch
+//! and, when no thread can run, waits for all of them and the earliest
+//! deadline in one host `ppoll`. A parked I/O call runs again when its
+//! descriptor is ready; a sleep or poll that reaches its deadline returns
+//! what the kernel returns then (0).
+
+use super::{fs, Errno, Outcome, Sys};
+use crate::kernel::thread::{Block, Wait};
+use crate::kernel::Process;
+
+use super::futex::monotonic_deadline;
+
+/// `Some(outcome)` when `sys` must not run as a plain host call now: it
+/// blocks the thread (`Outcome::Blocked`) or has already completed.
+pub fn would_block(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
+    use Sys::*;
+    match sys {
+        read | readv => io_wait(p, a[0], libc::POLLIN),
+        write | writev => write_wait(p, sys, a),
+        poll => {
+            let ms = a[2] as u32 as i32;
+            let timeout =
+                (ms >= 0).then(|| (i64::from(ms / 1000), i64::from(ms % 1000) * 1_000_000));
+            Some(poll_wait(p, a[0], a[1], timeout))
+        }
+        ppoll | ppoll_time64 => {
+            let timeout = if a[2] == 0 {
+                None
+            } else {
+                match read_timespec(p, a[2], sys == ppoll_time64) {
+                    Ok(t) => Some(t),
+                    Err(e) => return Some(Outcome::Error(e)),
+                }
+            };
+            Some(poll_wait(p, a[0], a[1], timeout))
+        }
+        nanosleep => Some(sleep(p, libc::CLOCK_MONOTONIC, 0, a[0], false)),
+        clock_nanosleep | clock_nanosleep_time64 => Some(sleep(
+            p,
+            a[0] as libc::clockid_t,
+            a[1] as i32,
+            a[2],
+            sys == clock_nanosleep_time64,
+        )),
+        _ => None,
+    }
+}
+
+fn read_timespec(p: &Process, addr: u64, time64: bool) -> Result<(i64, i64), Errno> {
+    let word = if time64 { 8 } else { p.word_size() };
+    let raw = p.mem.read_vec(addr, word * 2)?;
+    let (s, ns) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
+    if s < 0 || !(0..1_000_000_000).contains(&ns) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((s, ns))
+}
+
+/// Whether `fd` is ready for `events` now (an error counts as ready: the
+/// call itself reports it).
+fn ready(fd: i32, events: i16) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: polls one pollfd we own, without waiting.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n != 0
+}
+
+fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Outcome> {
+    // Unknown descriptors: the handler reports EBADF.
+    let fd = p.fds.raw(guest_fd).ok()?;
+    // SAFETY: F_GETFL takes no pointer.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 || fl & libc::O_NONBLOCK != 0 || ready(fd, events) {
+        return None;
+    }
+    Some(p.threads.request_block(Block::new(
+        Wait::Io {
+            fds: vec![(fd, events)],
+        },
+        None,
+        Outcome::Value(0),
+    )))
+}
+
+/// write/writev to a pipe or socket: a blocking host write of more than
+/// the free space would stop every thread (the reader may be one of them),
+/// so the write is made without blocking. What fits is written and the
+/// call returns that count (a short write, as after a signal); with no
+/// room at all the thread waits until the descriptor is writable.
+fn write_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
+    let fd = p.fds.raw(a[0]).ok()?;
+    // SAFETY: fstat fills a struct we own; F_GETFL/F_SETFL take no pointer.
+    let (mode, fl) = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return None;
+        }
+        (st.st_mode & libc::S_IFMT, libc::fcntl(fd, libc::F_GETFL))
+    };
+    if !(mode == libc::S_IFIFO || mode == libc::S_IFSOCK) || fl < 0 || fl & libc::O_NONBLOCK != 0 {
+        return io_wait(p, a[0], libc::POLLOUT);
+    }
+    // SAFETY: as above; the descriptor's flags are restored right after.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    let r = if sys == Sys::write {
+        fs::write(p, a)
+    } else {
+        fs::writev(p, a)
+    };
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
+    match r {
+        Err(Errno::EAGAIN) => Some(p.threads.request_block(Block::new(
+            Wait::Io {
+                fds: vec![(fd, libc::POLLOUT)],
+            },
+            None,
+            Outcome::Value(0),
+        ))),
+        other => Some(other.into()),
+    }
+}
+
+/// poll/ppoll: a zero-timeout poll first; with nothing ready and a timeout
+/// left, the thread waits on the descriptors until the deadline.
+fn poll_wait(p: &mut Process, fds_addr: u64, nfds: u64, timeout: Option<(i64, i64)>) -> Outcome {
+    let n = match fs::poll(p, fds_addr, nfds, Some(0)) {
+        Ok(n) => n,
+        Err(e) => return Outcome::Error(e),
+    };
+    if n > 0 || timeout == Some((0, 0)) {
+        return Outcome::Value(n);
+    }
+    let mut fds = Vec::new();
+    let enc = p.mem.encoder();
+    for i in 0..nfds {
+        let Ok(raw) = p.mem.read_vec(fds_addr + i * 8, 8) else {
+            return Outcome::Error(Errno::EFAULT);
+        };
+        let guest_fd = enc.decode_u32(raw[..4].try_into().unwrap()) as i32;
+        let word = enc.decode_u32(raw[4..].try_into().unwrap());
+        let events = match enc.endian {
+            crate::mem::Endian::Little => word & 0xffff,
+            crate::mem::Endian::Big => word >> 16,
+        } as i16;
+        if guest_fd >= 0 {
+            if let Ok(fd) = p.fds.raw(guest_fd as u64) {
+                fds.push((fd, events));
+            }
+        }
+    }
+    let deadline = timeout.map(|(s, ns)| monotonic_deadline(libc::CLOCK_MONOTONIC, s, ns, false));
+    p.threads
+        .request_block(Block::new(Wait::Io { fds }, deadline, Outcome::Value(0)))
+}
+
+fn sleep(p: &mut Process, clock: libc::clockid_t, flags: i32, req: u64, time64: bool) -> Outcome {
+    let supported = matches!(
+        clock,
+        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_TAI
+    );
+    if !supported {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    let (s, ns) = match read_timespec(p, req, time64) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Error(e),
+    };
+    let absolute = flags & libc::TIMER_ABSTIME != 0;
+    let deadline = monotonic_deadline(clock, s, ns, absolute);
+    p.threads
+        .request_block(Block::new(Wait::Sleep, Some(deadline), Outcome::Value(0)))
+}
