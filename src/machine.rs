@@ -221,6 +221,29 @@ impl Machine {
         self.reconfigure_due
     }
 
+    /// Appends a record of `kind` to the trace when events are recorded;
+    /// `coarse` takes the shared clock reading of accesses and blocks.
+    #[inline]
+    fn record(&mut self, kind: EventKind, aux: u32, arg1: u64, words: &[u64], coarse: bool) {
+        if !self.record_events {
+            return;
+        }
+        let ts_ns = if coarse {
+            self.coarse_stamp()
+        } else {
+            self.stamp()
+        };
+        let cpu = self.process.current_cpu();
+        let record = EventRecord {
+            ts_ns,
+            cpu,
+            kind,
+            aux,
+            arg1,
+        };
+        self.recorder().push_record(record, words);
+    }
+
     /// A guest load or store about to execute (memory hook).
     #[inline]
     pub fn on_mem_access(&mut self, pc: u64, vaddr: u64, size: usize, is_store: bool, value: u64) {
@@ -249,22 +272,9 @@ impl Machine {
                 value,
             });
         }
-        if !self.record_events {
-            return;
-        }
-        let ts_ns = self.coarse_stamp();
         let big = self.abi.endian() == crate::mem::Endian::Big;
         let info = mem_info::encode(size, is_store, big);
-        self.recorder().push_record(
-            EventRecord {
-                ts_ns,
-                cpu,
-                kind: EventKind::MemAccess,
-                aux: info,
-                arg1: vaddr,
-            },
-            &[pc, value],
-        );
+        self.record(EventKind::MemAccess, info, vaddr, &[pc, value], true);
     }
 
     /// A translation block about to execute (block hook).
@@ -281,20 +291,7 @@ impl Machine {
                 size,
             });
         }
-        if !self.record_events {
-            return;
-        }
-        let ts_ns = self.coarse_stamp();
-        self.recorder().push_record(
-            EventRecord {
-                ts_ns,
-                cpu,
-                kind: EventKind::ExecTb,
-                aux: size,
-                arg1: pc,
-            },
-            &[],
-        );
+        self.record(EventKind::ExecTb, size, pc, &[], true);
     }
 
     fn on_syscall_entry(&mut self, nr: u64, sys: Option<syscall::Sys>, args: &[u64; 6]) {
@@ -310,19 +307,7 @@ impl Machine {
                 args,
             });
         }
-        if self.record_events {
-            let ts_ns = self.stamp();
-            self.recorder().push_record(
-                EventRecord {
-                    ts_ns,
-                    cpu,
-                    kind: EventKind::Syscall,
-                    aux: nr as u32,
-                    arg1: args[0],
-                },
-                &args[1..],
-            );
-        }
+        self.record(EventKind::Syscall, nr as u32, args[0], &args[1..], false);
     }
 
     fn on_syscall_exit(&mut self, nr: u64, ret: i64) {
@@ -337,19 +322,7 @@ impl Machine {
                 ret,
             });
         }
-        if self.record_events {
-            let ts_ns = self.stamp();
-            self.recorder().push_record(
-                EventRecord {
-                    ts_ns,
-                    cpu,
-                    kind: EventKind::SyscallRet,
-                    aux: nr as u32,
-                    arg1: ret as u64,
-                },
-                &[],
-            );
-        }
+        self.record(EventKind::SyscallRet, nr as u32, ret as u64, &[], false);
     }
 
     pub fn request_stop(uc: &mut Engine<'_>, reason: StopReason) {

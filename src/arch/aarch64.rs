@@ -126,28 +126,12 @@ impl Abi for Aarch64 {
         None
     }
 
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
-        let _ = uc.reg_write(RegisterARM64::SP, sp);
-    }
-    fn thread_start(
-        &self,
-        uc: &mut Engine<'_>,
-        stack: u64,
-        tls: Option<u64>,
-    ) -> Result<(), String> {
-        let err = |what: &str| {
-            let what = what.to_string();
-            move |e| format!("cannot set {what}: {e:?}")
-        };
-        uc.reg_write(x(0), 0).map_err(err("x0"))?;
-        if stack != 0 {
-            uc.reg_write(RegisterARM64::SP, stack).map_err(err("sp"))?;
+    fn thread_regs(&self) -> super::ThreadRegs {
+        super::ThreadRegs {
+            result: RegisterARM64::X0.into(),
+            sp: RegisterARM64::SP.into(),
+            tls: RegisterARM64::TPIDR_EL0.into(),
         }
-        if let Some(tls) = tls {
-            uc.reg_write(RegisterARM64::TPIDR_EL0, tls)
-                .map_err(err("tpidr_el0"))?;
-        }
-        Ok(())
     }
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {

@@ -238,32 +238,16 @@ impl Abi for Arm {
         })
     }
 
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
-        let _ = uc.reg_write(RegisterARM::SP, sp);
-    }
-
     fn memory_tracing_unavailable(&self) -> Option<&'static str> {
         Some("Unicorn restores the CPU state at every hooked access, which loses the Thumb IT-block state")
     }
 
-    fn thread_start(
-        &self,
-        uc: &mut Engine<'_>,
-        stack: u64,
-        tls: Option<u64>,
-    ) -> Result<(), String> {
-        let set = |uc: &mut Engine<'_>, r: RegisterARM, v: u64| {
-            uc.reg_write(r, v)
-                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
-        };
-        set(uc, RegisterARM::R0, 0)?;
-        if stack != 0 {
-            set(uc, RegisterARM::SP, stack)?;
+    fn thread_regs(&self) -> super::ThreadRegs {
+        super::ThreadRegs {
+            result: RegisterARM::R0.into(),
+            sp: RegisterARM::SP.into(),
+            tls: RegisterARM::C13_C0_3.into(),
         }
-        if let Some(tls) = tls {
-            set(uc, RegisterARM::C13_C0_3, tls)?;
-        }
-        Ok(())
     }
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {

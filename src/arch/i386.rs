@@ -224,9 +224,6 @@ impl Abi for I386 {
         }
     }
 
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
-        let _ = uc.reg_write(RegisterX86::ESP, sp);
-    }
     fn thread_start(
         &self,
         uc: &mut Engine<'_>,
@@ -251,6 +248,15 @@ impl Abi for I386 {
             set(uc, RegisterX86::GS, gs)?;
         }
         Ok(())
+    }
+
+    fn thread_regs(&self) -> super::ThreadRegs {
+        // tls: thread_start below loads it through set_thread_area.
+        super::ThreadRegs {
+            result: RegisterX86::EAX.into(),
+            sp: RegisterX86::ESP.into(),
+            tls: RegisterX86::GS.into(),
+        }
     }
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {

@@ -329,9 +329,6 @@ impl Abi for Mipsel {
         }
     }
 
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
-        let _ = uc.reg_write(r(SP), sp);
-    }
     fn siginfo_code_first(&self) -> bool {
         true
     }
@@ -369,6 +366,15 @@ impl Abi for Mipsel {
                 .map_err(|e| format!("cannot set UserLocal: {e:?}"))?;
         }
         Ok(())
+    }
+
+    fn thread_regs(&self) -> super::ThreadRegs {
+        // result: thread_start below also clears the a3 error flag.
+        super::ThreadRegs {
+            result: RegisterMIPS::V0.into(),
+            sp: RegisterMIPS::SP.into(),
+            tls: RegisterMIPS::CP0_USERLOCAL.into(),
+        }
     }
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {

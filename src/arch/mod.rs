@@ -42,6 +42,15 @@ pub struct CloneArgs {
     pub tls: u64,
 }
 
+/// The registers a new thread or forked child starts from: where clone's
+/// result goes, the stack pointer, the thread pointer (engine register ids).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadRegs {
+    pub result: i32,
+    pub sp: i32,
+    pub tls: i32,
+}
+
 /// Why the CPU stopped outside a system call, mapped to the Linux signal
 /// the kernel would deliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +152,11 @@ pub trait Abi: Sync {
     ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
     /// Sets the stack pointer (a clone child's new stack).
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64);
+    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+        let _ = uc.reg_write(self.thread_regs().sp, sp);
+    }
+    /// The registers `thread_start` and `set_sp` write.
+    fn thread_regs(&self) -> ThreadRegs;
     /// Why `guest_mem_before_exec` cannot be traced for this architecture,
     /// if it cannot.
     fn memory_tracing_unavailable(&self) -> Option<&'static str> {
@@ -168,8 +181,26 @@ pub trait Abi: Sync {
     /// Turns the registers (a copy of the parent's, just after clone) into
     /// a new thread's: clone returns 0, the stack pointer is `stack`
     /// unless 0, and with CLONE_SETTLS the thread pointer comes from `tls`.
-    fn thread_start(&self, uc: &mut Engine<'_>, stack: u64, tls: Option<u64>)
-        -> Result<(), String>;
+    fn thread_start(
+        &self,
+        uc: &mut Engine<'_>,
+        stack: u64,
+        tls: Option<u64>,
+    ) -> Result<(), String> {
+        let regs = self.thread_regs();
+        let set = |uc: &mut Engine<'_>, reg: i32, value: u64, what: &str| {
+            uc.reg_write(reg, value)
+                .map_err(|e| format!("cannot set the new thread's {what}: {e:?}"))
+        };
+        set(uc, regs.result, 0, "clone result")?;
+        if stack != 0 {
+            set(uc, regs.sp, stack, "stack pointer")?;
+        }
+        if let Some(tls) = tls {
+            set(uc, regs.tls, tls, "thread pointer")?;
+        }
+        Ok(())
+    }
     /// One line per register, for crash reports.
     fn dump_registers(&self, uc: &Engine<'_>) -> String;
     /// Guest open(2)/fcntl flags in the host's encoding.

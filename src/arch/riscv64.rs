@@ -135,27 +135,12 @@ impl Abi for Riscv64 {
         None
     }
 
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
-        let _ = uc.reg_write(RegisterRISCV::SP, sp);
-    }
-    fn thread_start(
-        &self,
-        uc: &mut Engine<'_>,
-        stack: u64,
-        tls: Option<u64>,
-    ) -> Result<(), String> {
-        let set = |uc: &mut Engine<'_>, r: RegisterRISCV, v: u64| {
-            uc.reg_write(r, v)
-                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
-        };
-        set(uc, RegisterRISCV::A0, 0)?;
-        if stack != 0 {
-            set(uc, RegisterRISCV::SP, stack)?;
+    fn thread_regs(&self) -> super::ThreadRegs {
+        super::ThreadRegs {
+            result: RegisterRISCV::A0.into(),
+            sp: RegisterRISCV::SP.into(),
+            tls: RegisterRISCV::TP.into(),
         }
-        if let Some(tls) = tls {
-            set(uc, RegisterRISCV::TP, tls)?;
-        }
-        Ok(())
     }
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {

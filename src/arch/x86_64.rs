@@ -171,10 +171,6 @@ impl Abi for X86_64 {
         })
     }
 
-    fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
-        let _ = uc.reg_write(RegisterX86::RSP, sp);
-    }
-
     fn clone_args(&self, a: &[u64; 6]) -> super::CloneArgs {
         super::CloneArgs {
             flags: a[0],
@@ -185,24 +181,12 @@ impl Abi for X86_64 {
         }
     }
 
-    fn thread_start(
-        &self,
-        uc: &mut Engine<'_>,
-        stack: u64,
-        tls: Option<u64>,
-    ) -> Result<(), String> {
-        let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
-            uc.reg_write(r, v)
-                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
-        };
-        set(uc, RegisterX86::RAX, 0)?;
-        if stack != 0 {
-            set(uc, RegisterX86::RSP, stack)?;
+    fn thread_regs(&self) -> super::ThreadRegs {
+        super::ThreadRegs {
+            result: RegisterX86::RAX.into(),
+            sp: RegisterX86::RSP.into(),
+            tls: RegisterX86::FS_BASE.into(),
         }
-        if let Some(tls) = tls {
-            set(uc, RegisterX86::FS_BASE, tls)?;
-        }
-        Ok(())
     }
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {
