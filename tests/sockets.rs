@@ -2,7 +2,7 @@
 //! Sockets and epoll: a server thread blocked in accept on an AF_UNIX
 //! socket while the main thread computes, a thread blocked in epoll_wait
 //! on a pipe until another thread writes, a TCP echo and a UDP datagram on
-//! 127.0.0.1, a socketpair, and the errors of epoll_ctl, accept and
+//! 127.0.0.1, sendmsg and recvmsg, a socketpair, and the errors of epoll_ctl, accept and
 //! connect. Compared with qemu-user where it is installed. Skipped on
 //! architectures without the guest (x86_64 and aarch64 must have it).
 
@@ -25,6 +25,7 @@ tcp: listening on 127.0.0.1, port chosen
 server: got 'tcp!!'
 tcp: echo 'tcp!!', peer 127.0.0.1, same port yes, SO_TYPE stream yes
 udp: 8 bytes 'datagram' from the same port: yes
+msg: 14 bytes 'gat' 'her+scatter', from the same port: yes, namelen 16, controllen 0, flags 0
 socketpair: 4 bytes 'pair'
 epoll_ctl on a bad fd: -1 EBADF
 accept on a socket that does not listen: -1 EINVAL

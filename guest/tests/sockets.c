@@ -313,6 +313,33 @@ static void udp(void)
     ssize_t n = recvfrom(s, buf, sizeof buf - 1, 0, (struct sockaddr *)&from, &len);
     printf("udp: %zd bytes '%s' from the same port: %s\n", n, buf,
            from.sin_port == addr.sin_port ? "yes" : "no");
+    /* sendmsg and recvmsg: two pieces out, two pieces in, with addresses. */
+    struct iovec out[2] = {{"gather", 6}, {"+scatter", 8}};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_name = &addr;
+    m.msg_namelen = sizeof addr;
+    m.msg_iov = out;
+    m.msg_iovlen = 2;
+    if (sendmsg(s, &m, 0) != 14) {
+        die("sendmsg");
+    }
+    char first[4] = {0}, rest[16] = {0};
+    struct iovec in[2] = {{first, 3}, {rest, sizeof rest - 1}};
+    char control[64];
+    memset(&m, 0, sizeof m);
+    memset(&from, 0, sizeof from);
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    m.msg_iov = in;
+    m.msg_iovlen = 2;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    n = recvmsg(s, &m, 0);
+    printf("msg: %zd bytes '%s' '%s', from the same port: %s, namelen %u, "
+           "controllen %u, flags %#x\n",
+           n, first, rest, from.sin_port == addr.sin_port ? "yes" : "no",
+           (unsigned)m.msg_namelen, (unsigned)m.msg_controllen, (unsigned)m.msg_flags);
     close(s);
     int pair[2];
 #ifdef __i386__

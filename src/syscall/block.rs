@@ -45,6 +45,8 @@ pub fn would_block(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
         accept | accept4 => accept_wait(p, a[0]),
         recvfrom | recv if a[3] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
         sendto | send if a[3] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
+        recvmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
+        sendmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
         epoll_wait | epoll_pwait => Some(epoll_block(p, a)),
         nanosleep => Some(sleep(p, libc::CLOCK_MONOTONIC, 0, a[0], false)),
         clock_nanosleep | clock_nanosleep_time64 => Some(sleep(
@@ -210,7 +212,7 @@ fn accept_wait(p: &mut Process, guest_fd: u64) -> Option<Outcome> {
     io_wait(p, guest_fd, libc::POLLIN)
 }
 
-/// send/sendto: sent without blocking; with no room the thread waits
+/// send/sendto/sendmsg: sent without blocking; with no room the thread waits
 /// until the socket is writable and the call runs again.
 fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     let args = if sys == Sys::send {
@@ -229,7 +231,12 @@ fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     } else {
         0
     };
-    match net::sendto(p, &args, extra) {
+    let (result, flags) = if sys == Sys::sendmsg {
+        (net::sendmsg(p, a, extra), a[2])
+    } else {
+        (net::sendto(p, &args, extra), a[3])
+    };
+    match result {
         Err(Errno::EAGAIN) if extra != 0 => p.threads.request_block(Block::new(
             Wait::Io {
                 fds: vec![(fd, libc::POLLOUT)],
@@ -237,7 +244,7 @@ fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
             None,
             Outcome::Value(0),
         )),
-        Err(Errno::EPIPE) if a[3] as i32 & libc::MSG_NOSIGNAL == 0 => {
+        Err(Errno::EPIPE) if flags as i32 & libc::MSG_NOSIGNAL == 0 => {
             super::process::broken_pipe(p)
         }
         other => other.into(),

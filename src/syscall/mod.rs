@@ -181,7 +181,7 @@ syscall_set! {
     statfs64, fstatfs64, copy_file_range,
     // Sockets and epoll (net).
     socket, socketpair, bind, connect, listen, accept, accept4, getsockname, getpeername,
-    sendto, recvfrom, send, recv, shutdown, setsockopt, getsockopt, socketcall,
+    sendto, recvfrom, send, recv, sendmsg, recvmsg, shutdown, setsockopt, getsockopt, socketcall,
     epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
 }
 
@@ -458,6 +458,8 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         send => net::sendto(p, &[a[0], a[1], a[2], a[3], 0, 0], 0),
         recvfrom => net::recvfrom(p, a),
         recv => net::recvfrom(p, &[a[0], a[1], a[2], a[3], 0, 0]),
+        sendmsg => net::sendmsg(p, a, 0),
+        recvmsg => net::recvmsg(p, a),
         shutdown => net::shutdown(p, a),
         setsockopt => net::setsockopt(p, a),
         getsockopt => net::getsockopt(p, a),
@@ -476,9 +478,16 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         // Needs registers: handled by the architecture before dispatch.
         arch_prctl | rt_sigreturn | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
     };
-    let nosignal = matches!(sys, sendto | send) && a[3] as i32 & libc::MSG_NOSIGNAL != 0;
+    let nosignal = match sys {
+        sendto | send => a[3] as i32 & libc::MSG_NOSIGNAL != 0,
+        sendmsg => a[2] as i32 & libc::MSG_NOSIGNAL != 0,
+        _ => false,
+    };
     if r == Err(Errno::EPIPE)
-        && matches!(sys, write | writev | pwrite64 | sendfile | sendto | send)
+        && matches!(
+            sys,
+            write | writev | pwrite64 | sendfile | sendto | send | sendmsg
+        )
         && !nosignal
     {
         return process::broken_pipe(p);

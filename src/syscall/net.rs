@@ -262,6 +262,146 @@ pub fn recvfrom(p: &mut Process, a: &[u64; 6]) -> SysResult {
     Ok(n)
 }
 
+/// A guest `struct msghdr` (7 words: name, namelen, iov, iovlen,
+/// control, controllen, flags).
+struct MsgHdr {
+    at: u64,
+    word: usize,
+    name: u64,
+    namelen: u32,
+    iov: u64,
+    iovlen: u64,
+    controllen: u64,
+}
+
+fn read_msghdr(p: &Process, at: u64) -> Result<MsgHdr, Errno> {
+    let word = p.word_size();
+    let field = |i: usize| p.mem.read_word(at + (i * word) as u64, word);
+    Ok(MsgHdr {
+        at,
+        word,
+        name: field(0)?,
+        namelen: p.mem.read_u32(at + word as u64)?,
+        iov: field(2)?,
+        iovlen: field(3)?,
+        controllen: field(5)?,
+    })
+}
+
+/// sendmsg(fd, msg, flags) without ancillary data (descriptors the guest
+/// would pass are its own numbers, not the host's): a control part is
+/// `EINVAL`. `extra` as for [`sendto`].
+pub fn sendmsg(p: &mut Process, a: &[u64; 6], extra: i32) -> SysResult {
+    let fd = p.fds.raw(a[0])?;
+    let m = read_msghdr(p, a[1])?;
+    if m.controllen != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut data = Vec::new();
+    for (base, len) in read_iovecs(p, m.iov, m.iovlen)? {
+        let take = len.min(IO_CHUNK.saturating_sub(data.len()));
+        data.extend_from_slice(&p.mem.read_vec(base, take)?);
+    }
+    let addr = if m.name == 0 {
+        Vec::new()
+    } else {
+        read_sockaddr(p, m.name, u64::from(m.namelen))?
+    };
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; the fields set below point at
+    // buffers that outlive the call.
+    let mut host: libc::msghdr = unsafe { std::mem::zeroed() };
+    host.msg_iov = &mut iov;
+    host.msg_iovlen = 1;
+    if !addr.is_empty() {
+        host.msg_name = addr.as_ptr() as *mut libc::c_void;
+        host.msg_namelen = addr.len() as libc::socklen_t;
+    }
+    let flags = a[2] as i32 | extra | libc::MSG_NOSIGNAL;
+    // SAFETY: `host` describes buffers we own.
+    check(unsafe { libc::sendmsg(fd, &host, flags) } as libc::c_long)
+}
+
+/// recvmsg(fd, msg, flags) without ancillary data: the guest's control
+/// part comes back empty (`MSG_CTRUNC` if the host had some).
+pub fn recvmsg(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let fd = p.fds.raw(a[0])?;
+    let m = read_msghdr(p, a[1])?;
+    let iovs = read_iovecs(p, m.iov, m.iovlen)?;
+    let total: usize = iovs.iter().map(|v| v.1).sum::<usize>().min(IO_CHUNK);
+    for (base, len) in &iovs {
+        p.mem.check_writable(*base, *len)?;
+    }
+    p.mem.check_writable(m.at, 7 * m.word)?;
+    let room = if m.name == 0 {
+        0
+    } else {
+        let room = m.namelen as i32;
+        let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
+        p.mem.check_writable(m.name, room.min(SOCKADDR_MAX))?;
+        room
+    };
+    let mut buf = vec![0u8; total];
+    let mut storage = [0u8; SOCKADDR_MAX];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: total,
+    };
+    // SAFETY: an all-zero msghdr is valid; the fields set below point at
+    // buffers that outlive the call.
+    let mut host: libc::msghdr = unsafe { std::mem::zeroed() };
+    host.msg_iov = &mut iov;
+    host.msg_iovlen = 1;
+    if m.name != 0 {
+        host.msg_name = storage.as_mut_ptr().cast();
+        host.msg_namelen = SOCKADDR_MAX as libc::socklen_t;
+    }
+    // SAFETY: `host` describes buffers we own.
+    let n = check(unsafe { libc::recvmsg(fd, &mut host, a[2] as i32) } as libc::c_long)?;
+    let mut done = 0;
+    let got = (n as usize).min(total);
+    for (base, len) in iovs {
+        if done >= got {
+            break;
+        }
+        let take = len.min(got - done);
+        p.mem.write(base, &buf[done..done + take])?;
+        done += take;
+    }
+    if m.name != 0 {
+        let len = host.msg_namelen;
+        let take = (len as usize).min(room);
+        p.mem.write(m.name, &storage[..take])?;
+        p.mem.write_u32(m.at + m.word as u64, len)?;
+    }
+    let mut flags = host.msg_flags as u32;
+    if m.controllen != 0 {
+        let enc = p.mem.encoder();
+        let zero = if m.word == 8 {
+            enc.u64(0).to_vec()
+        } else {
+            enc.u32(0).to_vec()
+        };
+        p.mem.write(m.at + (5 * m.word) as u64, &zero)?;
+    }
+    if host.msg_flags & libc::MSG_CTRUNC != 0 {
+        flags |= libc::MSG_CTRUNC as u32;
+    }
+    p.mem.write_u32(m.at + (6 * m.word) as u64, flags)?;
+    Ok(n)
+}
+
+/// A msghdr's iovec array; more than UIO_MAXIOV entries is `EMSGSIZE`.
+fn read_iovecs(p: &Process, addr: u64, count: u64) -> Result<Vec<(u64, usize)>, Errno> {
+    if count > 1024 {
+        return Err(Errno(libc::EMSGSIZE));
+    }
+    super::fs::read_iovecs(p, addr, count)
+}
+
 /// setsockopt(fd, level, name, value, len).
 pub fn setsockopt(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
@@ -339,6 +479,8 @@ pub fn decode_socketcall(p: &Process, a: &[u64; 6]) -> Result<(Sys, [u64; 6]), E
         13 => (shutdown, 2),
         14 => (setsockopt, 5),
         15 => (getsockopt, 5),
+        16 => (sendmsg, 3),
+        17 => (recvmsg, 3),
         18 => (accept4, 4),
         _ => return Err(Errno::EINVAL),
     };

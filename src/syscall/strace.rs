@@ -109,6 +109,7 @@ fn signature(sys: Sys) -> &'static [Arg] {
         recvfrom => &[Fd, Ptr, Int, Hex, Ptr, Ptr],
         setsockopt => &[Fd, Int, Int, Ptr, Int],
         getsockopt => &[Fd, Int, Int, Ptr, Ptr],
+        sendmsg | recvmsg => &[Fd, Ptr, Hex],
         socketcall => &[Int, Ptr],
         epoll_create => &[Int],
         epoll_create1 => &[Hex],
