@@ -2,9 +2,10 @@
 //! Sockets and epoll: a server thread blocked in accept on an AF_UNIX
 //! socket while the main thread computes, a thread blocked in epoll_wait
 //! on a pipe until another thread writes, a TCP echo and a UDP datagram on
-//! 127.0.0.1, sendmsg and recvmsg, a socketpair, and the errors of epoll_ctl, accept and
-//! connect. Compared with qemu-user where it is installed. Skipped on
-//! architectures without the guest (x86_64 and aarch64 must have it).
+//! 127.0.0.1, sendmsg and recvmsg, a socketpair, the errors of epoll_ctl,
+//! accept and connect, and wild pointers (EFAULT). Compared with qemu-user
+//! where it is installed. Skipped on architectures without the guest
+//! (x86_64 and aarch64 must have it).
 
 mod common;
 
@@ -30,6 +31,7 @@ socketpair: 4 bytes 'pair'
 epoll_ctl on a bad fd: -1 EBADF
 accept on a socket that does not listen: -1 EINVAL
 connect to a missing path: -1 ENOENT
+bad pointers: epoll_wait EFAULT, epoll_ctl EFAULT, bind EFAULT, getsockname EFAULT, sendto EFAULT
 ";
 
 fn have_guest(test: &str) -> bool {

@@ -46,6 +46,8 @@ static const char *errname(int e)
         return "ENOENT";
     case ECONNREFUSED:
         return "ECONNREFUSED";
+    case EFAULT:
+        return "EFAULT";
     default:
         return "other";
     }
@@ -381,6 +383,36 @@ static void errors(const char *dir)
     r = connect(s, (struct sockaddr *)&addr, sizeof addr);
     printf("connect to a missing path: %d %s\n", r, errname(errno));
     close(s);
+    /* Wild pointers, passed on by the C library as they are. */
+    void *bad = (void *)(uintptr_t)8;
+    ep = epoll_create1(0);
+    s = socket(AF_INET, SOCK_DGRAM, 0);
+    socklen_t len = sizeof addr;
+    int e[5];
+    errno = 0;
+    epoll_wait(ep, bad, 4, 0);
+    e[0] = errno;
+    errno = 0;
+    epoll_ctl(ep, EPOLL_CTL_ADD, s, bad);
+    e[1] = errno;
+    errno = 0;
+    bind(s, bad, sizeof(struct sockaddr_in));
+    e[2] = errno;
+    errno = 0;
+    getsockname(s, bad, &len);
+    e[3] = errno;
+    errno = 0;
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sendto(s, bad, 4, 0, (struct sockaddr *)&to, sizeof to);
+    e[4] = errno;
+    printf("bad pointers: epoll_wait %s, epoll_ctl %s, bind %s, getsockname %s, sendto %s\n",
+           errname(e[0]), errname(e[1]), errname(e[2]), errname(e[3]), errname(e[4]));
+    close(s);
+    close(ep);
 }
 
 int main(int argc, char **argv)

@@ -171,7 +171,6 @@ impl AddrOut {
 pub fn accept4(p: &mut Process, a: &[u64; 6], flags: u64) -> SysResult {
     let fd = p.fds.raw(a[0])?;
     let (flags, cloexec) = sock_flags(p, flags)?;
-    let out = addr_out(p, a[1], a[2])?;
     let mut storage = [0u8; SOCKADDR_MAX];
     let mut len = SOCKADDR_MAX as libc::socklen_t;
     // SAFETY: storage has room for `len` bytes; len is ours.
@@ -184,8 +183,15 @@ pub fn accept4(p: &mut Process, a: &[u64; 6], flags: u64) -> SysResult {
         )
     };
     let guest_fd = install(p, rc, cloexec)?;
-    if let Some(out) = out {
-        out.put(p, &storage, len)?;
+    // As in the kernel, the address is written after the connection was
+    // taken, and a bad pointer loses the connection.
+    let put = addr_out(p, a[1], a[2]).and_then(|out| match out {
+        Some(out) => out.put(p, &storage, len),
+        None => Ok(()),
+    });
+    if let Err(e) = put {
+        let _ = p.fds.close(guest_fd);
+        return Err(e);
     }
     Ok(guest_fd)
 }
