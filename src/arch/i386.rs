@@ -111,6 +111,9 @@ impl Abi for I386 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn epoll_event_packed(&self) -> bool {
+        true
+    }
     fn cpuinfo(&self) -> String {
         super::cpuinfo::x86(self.hwcap(), false)
     }

@@ -42,6 +42,32 @@ const A3: i32 = 7;
 const SP: i32 = 29;
 
 /// open(2) flags: (mips bit, x86 bit).
+/// MIPS `SOL_SOCKET`, and the `SO_*` options whose numbers differ from the
+/// host's, as (guest, host) pairs; other guest options are refused.
+const MIPS_SOL_SOCKET: u64 = 0xffff;
+const SOCKOPTS: &[(u64, i32)] = &[
+    (0x0001, libc::SO_DEBUG),
+    (0x0004, libc::SO_REUSEADDR),
+    (0x0008, libc::SO_KEEPALIVE),
+    (0x0010, libc::SO_DONTROUTE),
+    (0x0020, libc::SO_BROADCAST),
+    (0x0080, libc::SO_LINGER),
+    (0x0100, libc::SO_OOBINLINE),
+    (0x0200, libc::SO_REUSEPORT),
+    (0x1001, libc::SO_SNDBUF),
+    (0x1002, libc::SO_RCVBUF),
+    (0x1003, libc::SO_SNDLOWAT),
+    (0x1004, libc::SO_RCVLOWAT),
+    (0x1007, libc::SO_ERROR),
+    (0x1008, libc::SO_TYPE),
+    (0x1009, libc::SO_ACCEPTCONN),
+    (0x1028, libc::SO_PROTOCOL),
+    (0x1029, libc::SO_DOMAIN),
+    (12, libc::SO_PRIORITY),
+    (17, libc::SO_PASSCRED),
+    (18, libc::SO_PEERCRED),
+];
+
 const OPEN_FLAGS: &[(u64, u64)] = &[
     (0x0008, 0o2000),    // O_APPEND
     (0x0010, 0o10000),   // O_DSYNC
@@ -184,6 +210,30 @@ impl Abi for Mipsel {
     }
     fn open_flags_from_host(&self, flags: i32) -> u64 {
         translate_bits(flags as u32 as u64, OPEN_FLAGS, false)
+    }
+    fn socket_type_to_host(&self, ty: u64) -> u64 {
+        match ty {
+            1 => libc::SOCK_DGRAM as u64,
+            2 => libc::SOCK_STREAM as u64,
+            other => other,
+        }
+    }
+    fn socket_type_from_host(&self, ty: u64) -> u64 {
+        match ty as i32 {
+            libc::SOCK_DGRAM => 1,
+            libc::SOCK_STREAM => 2,
+            _ => ty,
+        }
+    }
+    fn sockopt_to_host(&self, level: u64, name: u64) -> (u64, u64) {
+        if level != MIPS_SOL_SOCKET {
+            return (level, name);
+        }
+        let host = SOCKOPTS
+            .iter()
+            .find(|(guest, _)| *guest == name)
+            .map_or(u64::MAX, |&(_, host)| host as u64);
+        (libc::SOL_SOCKET as u64, host)
     }
     fn mmap_flags_to_host(&self, flags: u64) -> u64 {
         translate_bits(flags, MMAP_FLAGS, true)

@@ -271,6 +271,23 @@ pub trait Abi: Sync {
     ) -> Option<Vec<u8>> {
         (!self.is_64bit()).then(|| crate::syscall::types::encode_statfs64_32(s, enc))
     }
+    /// Whether `struct epoll_event` is packed (12 bytes: x86_64, i386) or
+    /// has 4 bytes of padding between `events` and `data` (16 bytes).
+    fn epoll_event_packed(&self) -> bool {
+        false
+    }
+    /// A guest socket type (`SOCK_STREAM`, ... without the flag bits) in
+    /// the host's numbering, and back.
+    fn socket_type_to_host(&self, ty: u64) -> u64 {
+        ty
+    }
+    fn socket_type_from_host(&self, ty: u64) -> u64 {
+        ty
+    }
+    /// A guest setsockopt/getsockopt (level, name) in the host's numbering.
+    fn sockopt_to_host(&self, level: u64, name: u64) -> (u64, u64) {
+        (level, name)
+    }
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
     fn encode_stat(&self, st: &crate::syscall::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
 }

@@ -58,6 +58,9 @@ impl Abi for X86_64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    fn epoll_event_packed(&self) -> bool {
+        true
+    }
     fn cpuinfo(&self) -> String {
         super::cpuinfo::x86(self.hwcap(), true)
     }

@@ -12,7 +12,7 @@
 //! descriptor is ready; a sleep or poll that reaches its deadline returns
 //! what the kernel returns then (0).
 
-use super::{fs, Errno, Outcome, Sys};
+use super::{fs, net, Errno, Outcome, Sys};
 use crate::kernel::thread::{Block, Wait};
 use crate::kernel::Process;
 
@@ -42,6 +42,12 @@ pub fn would_block(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
             };
             Some(poll_wait(p, a[0], a[1], timeout))
         }
+        accept | accept4 => accept_wait(p, a[0]),
+        recvfrom | recv if a[3] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
+        sendto | send if a[3] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
+        recvmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
+        sendmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
+        epoll_wait | epoll_pwait => Some(epoll_block(p, a)),
         nanosleep => Some(sleep(p, libc::CLOCK_MONOTONIC, 0, a[0], false)),
         clock_nanosleep | clock_nanosleep_time64 => Some(sleep(
             p,
@@ -182,4 +188,97 @@ fn sleep(p: &mut Process, clock: libc::clockid_t, flags: i32, req: u64, time64: 
     let deadline = monotonic_deadline(clock, s, ns, absolute);
     p.threads
         .request_block(Block::new(Wait::Sleep, Some(deadline), Outcome::Value(0)))
+}
+
+/// accept/accept4 on a listening socket waits for a connection; on any
+/// other descriptor the call runs and reports the error.
+fn accept_wait(p: &mut Process, guest_fd: u64) -> Option<Outcome> {
+    let fd = p.fds.raw(guest_fd).ok()?;
+    let mut listening: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt fills an int we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut listening as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || listening == 0 {
+        return None;
+    }
+    io_wait(p, guest_fd, libc::POLLIN)
+}
+
+/// send/sendto/sendmsg: sent without blocking; with no room the thread waits
+/// until the socket is writable and the call runs again.
+fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+    let args = if sys == Sys::send {
+        [a[0], a[1], a[2], a[3], 0, 0]
+    } else {
+        *a
+    };
+    let fd = match p.fds.raw(a[0]) {
+        Ok(fd) => fd,
+        Err(e) => return Outcome::Error(e),
+    };
+    // SAFETY: F_GETFL takes no pointer.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    let extra = if fl >= 0 && fl & libc::O_NONBLOCK == 0 {
+        libc::MSG_DONTWAIT
+    } else {
+        0
+    };
+    let (result, flags) = if sys == Sys::sendmsg {
+        (net::sendmsg(p, a, extra), a[2])
+    } else {
+        (net::sendto(p, &args, extra), a[3])
+    };
+    match result {
+        Err(Errno::EAGAIN) if extra != 0 => p.threads.request_block(Block::new(
+            Wait::Io {
+                fds: vec![(fd, libc::POLLOUT)],
+            },
+            None,
+            Outcome::Value(0),
+        )),
+        Err(Errno::EPIPE) if flags as i32 & libc::MSG_NOSIGNAL == 0 => {
+            super::process::broken_pipe(p)
+        }
+        other => other.into(),
+    }
+}
+
+/// epoll_wait/epoll_pwait: a zero-timeout wait first; with nothing ready
+/// and a timeout left, the thread waits on the epoll descriptor (readable
+/// when an event is pending) until the deadline, then the call runs again.
+fn epoll_block(p: &mut Process, a: &[u64; 6]) -> Outcome {
+    let ms = a[3] as u32 as i32;
+    let n = match net::epoll_wait(p, a, 0) {
+        Ok(n) => n,
+        Err(e) => return Outcome::Error(e),
+    };
+    if n > 0 || ms == 0 {
+        return Outcome::Value(n);
+    }
+    let Ok(epfd) = p.fds.raw(a[0]) else {
+        return Outcome::Error(Errno::EBADF);
+    };
+    let deadline = (ms > 0).then(|| {
+        monotonic_deadline(
+            libc::CLOCK_MONOTONIC,
+            i64::from(ms / 1000),
+            i64::from(ms % 1000) * 1_000_000,
+            false,
+        )
+    });
+    p.threads.request_block(Block::new(
+        Wait::Io {
+            fds: vec![(epfd, libc::POLLIN)],
+        },
+        deadline,
+        Outcome::Value(0),
+    ))
 }

@@ -105,7 +105,7 @@ pub fn pwrite(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) 
 }
 
 /// Reads a guest iovec array as (base, len) pairs.
-fn read_iovecs(p: &Process, addr: u64, count: u64) -> Result<Vec<(u64, usize)>, Errno> {
+pub(super) fn read_iovecs(p: &Process, addr: u64, count: u64) -> Result<Vec<(u64, usize)>, Errno> {
     if count > 1024 {
         return Err(Errno::EINVAL);
     }

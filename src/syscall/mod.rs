@@ -9,6 +9,7 @@ mod block;
 mod fs;
 mod futex;
 mod mm;
+mod net;
 mod process;
 pub mod strace;
 mod thread;
@@ -178,6 +179,10 @@ syscall_set! {
     fork, vfork, execve, execveat, wait4, waitpid, waitid, getrusage, setsid,
     getxattr, lgetxattr, fgetxattr, listxattr, llistxattr, flistxattr,
     statfs64, fstatfs64, copy_file_range,
+    // Sockets and epoll (net).
+    socket, socketpair, bind, connect, listen, accept, accept4, getsockname, getpeername,
+    sendto, recvfrom, send, recv, sendmsg, recvmsg, shutdown, setsockopt, getsockopt, socketcall,
+    epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
 }
 
 /// The name ht-user's handlers use for a kernel table entry: the generic
@@ -271,6 +276,13 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         if let Some(outcome) = block::would_block(p, sys, a) {
             return outcome;
         }
+    }
+    if sys == socketcall {
+        // i386: the call and its arguments are in guest memory.
+        return match net::decode_socketcall(p, a) {
+            Ok((sys, args)) => dispatch(p, sys, &args),
+            Err(e) => Outcome::Error(e),
+        };
     }
     let r: SysResult = match sys {
         exit => return thread::exit(p, a[0] as i32),
@@ -435,13 +447,49 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         waitid => wait::waitid(p, a),
         getrusage => wait::getrusage(p, a),
         setsid => wait::setsid(),
+        socket => net::socket(p, a),
+        socketpair => net::socketpair(p, a),
+        bind | connect => net::bind_connect(p, sys, a),
+        listen => net::listen(p, a),
+        accept => net::accept4(p, a, 0),
+        accept4 => net::accept4(p, a, a[3]),
+        getsockname | getpeername => net::sockname(p, sys, a),
+        sendto => net::sendto(p, a, 0),
+        send => net::sendto(p, &[a[0], a[1], a[2], a[3], 0, 0], 0),
+        recvfrom => net::recvfrom(p, a),
+        recv => net::recvfrom(p, &[a[0], a[1], a[2], a[3], 0, 0]),
+        sendmsg => net::sendmsg(p, a, 0),
+        recvmsg => net::recvmsg(p, a),
+        shutdown => net::shutdown(p, a),
+        setsockopt => net::setsockopt(p, a),
+        getsockopt => net::getsockopt(p, a),
+        epoll_create => match a[0] as i32 {
+            size if size <= 0 => Err(Errno::EINVAL),
+            _ => net::epoll_create1(p, 0),
+        },
+        epoll_create1 => net::epoll_create1(p, a[0]),
+        epoll_ctl => net::epoll_ctl(p, a),
+        // Signals are not delivered to handlers yet: the mask changes nothing.
+        epoll_wait | epoll_pwait => net::epoll_wait(p, a, a[3] as i32),
+        socketcall => Err(Errno::ENOSYS),
         // Need the engine: handled by kernel::fork and kernel::exec before
         // dispatch (clone and clone3 of threads are dispatched above).
         fork | vfork | execve | execveat => Err(Errno::ENOSYS),
         // Needs registers: handled by the architecture before dispatch.
         arch_prctl | rt_sigreturn | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
     };
-    if r == Err(Errno::EPIPE) && matches!(sys, write | writev | pwrite64 | sendfile) {
+    let nosignal = match sys {
+        sendto | send => a[3] as i32 & libc::MSG_NOSIGNAL != 0,
+        sendmsg => a[2] as i32 & libc::MSG_NOSIGNAL != 0,
+        _ => false,
+    };
+    if r == Err(Errno::EPIPE)
+        && matches!(
+            sys,
+            write | writev | pwrite64 | sendfile | sendto | send | sendmsg
+        )
+        && !nosignal
+    {
         return process::broken_pipe(p);
     }
     r.into()
