@@ -142,10 +142,15 @@ fn fault_signal(err: uc_error) -> Option<i32> {
     }
 }
 
-/// Every event the run may record: enabled from the start, by a rule or
-/// (any of them but the unavailable ones) from the monitor.
+/// The events the command line enables: from the start or by a rule.
+fn configured_events(cfg: &RunConfig) -> EventSet {
+    EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0)
+}
+
+/// Every event the run may record: the configured ones and (any of them
+/// but the unavailable ones) those the monitor may enable.
 fn possible_events(cfg: &RunConfig, abi: &dyn crate::arch::Abi) -> EventSet {
-    let mut set = EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0);
+    let mut set = configured_events(cfg);
     if cfg.monitor.is_some() {
         for kind in EventKind::ALL {
             set.set(kind, true);
@@ -181,9 +186,7 @@ pub fn load(
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
 
-    if EventSet(cfg.trace_events.kinds().0 | cfg.rules.controlled().0)
-        .contains(EventKind::MemAccess)
-    {
+    if configured_events(cfg).contains(EventKind::MemAccess) {
         if let Some(why) = abi.memory_tracing_unavailable() {
             return Err(SetupError(format!(
                 "guest_mem_before_exec is not available for {} guests: {why}",

@@ -37,8 +37,6 @@ pub const RECORD_FIXED_SIZE: usize = 32;
 pub const COUNT_UNKNOWN: u64 = u64::MAX;
 /// Byte offset of `record_count` in the header.
 pub const RECORD_COUNT_OFFSET: u64 = 24;
-/// Record kind of a `guest_hypertrace` event.
-pub const KIND_EVENT: u32 = 0;
 pub use super::EventKind;
 /// Upper bound on event arguments a reader accepts (the channel's own
 /// limit is far lower); keeps a corrupt header from asking for huge records.
@@ -191,28 +189,6 @@ impl TraceInfo {
         let size = h.len() as u32;
         h[12..16].copy_from_slice(&size.to_le_bytes());
         h
-    }
-}
-
-/// Appends one event record to `out`.
-#[inline]
-pub fn encode_record(
-    out: &mut Vec<u8>,
-    ts_ns: u64,
-    pid: u32,
-    thread: u32,
-    client: u32,
-    arg1: u64,
-    args: &[u64],
-) {
-    out.extend_from_slice(&ts_ns.to_le_bytes());
-    out.extend_from_slice(&pid.to_le_bytes());
-    out.extend_from_slice(&thread.to_le_bytes());
-    out.extend_from_slice(&client.to_le_bytes());
-    out.extend_from_slice(&KIND_EVENT.to_le_bytes());
-    out.extend_from_slice(&arg1.to_le_bytes());
-    for a in args {
-        out.extend_from_slice(&a.to_le_bytes());
     }
 }
 
@@ -775,11 +751,13 @@ mod tests {
         let i = info(3);
         let mut b = i.encode();
         for k in 0..n {
-            encode_record(
+            encode_any(
                 &mut b,
+                i.record_size(),
                 2000 + k,
                 42,
                 0,
+                EventKind::Hypertrace,
                 (k % 2) as u32,
                 k,
                 &[k * 10, k * 20],

@@ -192,14 +192,6 @@ impl Batch {
             (r, words)
         })
     }
-
-    /// Hypertrace events in the batch.
-    pub fn hypertrace_events(&self) -> usize {
-        self.records
-            .iter()
-            .filter(|r| r.kind == EventKind::Hypertrace)
-            .count()
-    }
 }
 
 pub enum Msg {
