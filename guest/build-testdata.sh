@@ -109,6 +109,7 @@ build threads-exit   "$MUSL_CC" threads-exit.c -lpthread
 build threads-cpu    "$MUSL_CC" threads-cpu.c -lpthread
 build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
 build sockets        "$MUSL_CC" sockets.c -lpthread
+build signals        "$MUSL_CC" signals.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 # Position-independent static executable (loaded at a chosen base).
 # Some cross toolchains lack the static-PIE start file (rcrt1.o): skip it there.

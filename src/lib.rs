@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod arch;
 pub mod cli;
+pub mod delivery;
 pub mod embed;
 pub mod handler;
 pub mod hypertrace;

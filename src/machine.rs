@@ -79,6 +79,20 @@ pub struct Machine {
     pub stop: Option<StopReason>,
     /// The last access the TLB refused: (page address, access kind).
     pub last_fault: Option<(u64, unicorn_engine::unicorn_const::MemType)>,
+    /// The exact address of the last faulting access, when known.
+    pub fault_addr: Option<u64>,
+    /// Whether the fault being delivered was a write (for the frame).
+    pub last_fault_write: bool,
+    /// Signal work waits for the scheduler's loop (see `delivery`).
+    pub signal_due: bool,
+    /// rt_sigreturn (true) or legacy sigreturn (false) to complete.
+    pub sigreturn_due: Option<bool>,
+    /// A fault to deliver to the current thread's handler.
+    pub pending_fault: Option<crate::delivery::PendingFault>,
+    /// CPU state under each delivered signal frame.
+    pub signal_contexts: Vec<crate::delivery::SavedContext>,
+    /// Whether the block hook that notices host signals is installed.
+    pub signal_poll_hooked: bool,
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
     /// TLB fills since the last resize flush (see
@@ -121,6 +135,13 @@ impl Machine {
             strace,
             stop: None,
             last_fault: None,
+            fault_addr: None,
+            last_fault_write: false,
+            signal_due: false,
+            sigreturn_due: None,
+            pending_fault: None,
+            signal_contexts: Vec::new(),
+            signal_poll_hooked: false,
             engine_op_in_progress: false,
             tlb_fills: 0,
             sched: crate::sched::Scheduler::default(),
@@ -351,7 +372,9 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
     let sys = abi.syscall_table().lookup(nr);
     // Events recorded so far reach the log before anything this call prints.
     uc.get_data_mut().recorder().sync();
-    let outcome = match crate::kernel::fork::process_call(uc, sys, args) {
+    let outcome = match crate::kernel::fork::process_call(uc, sys, args)
+        .or_else(|| crate::delivery::syscall(uc, sys, args))
+    {
         Some(o) => o,
         None => match (abi.arch_syscall(uc, nr, sys, args), sys) {
             (Some(o), _) => o,
@@ -369,10 +392,35 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
 /// Reports a call's outcome: the result register, the strace line, the
 /// end of the process or thread, or the thread's wait. Asks the scheduler
 /// to step in when the thread cannot go on or created a thread.
-pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, outcome: Outcome) {
+pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outcome) {
     let abi = uc.get_data().abi;
     let sys = abi.syscall_table().lookup(call.nr);
     let m = uc.get_data_mut();
+    // A host call that a signal for the guest interrupted.
+    if outcome == Outcome::Error(Errno::EINTR) {
+        crate::delivery::intake_host(m);
+        if crate::syscall::signal::deliverable(&m.process) != 0 {
+            outcome = Outcome::Error(crate::syscall::signal::interrupted_errno(
+                &m.process, call.nr,
+            ));
+        }
+    }
+    if outcome == Outcome::Error(Errno::ERESTARTSYS) {
+        if crate::delivery::restart_interrupted(m) {
+            // Run again after the handler: back to the call instruction,
+            // its registers untouched.
+            if m.strace {
+                let line =
+                    strace::format_call(&m.process, call.nr, sys, &call.args, outcome, false);
+                m.recorder().text(line);
+            }
+            let len = abi.syscall_insn_len(uc);
+            abi.rewind_pc(uc, len);
+            crate::delivery::request(uc);
+            return;
+        }
+        outcome = Outcome::Error(Errno::EINTR);
+    }
     if outcome == Outcome::Blocked {
         // The strace line comes when the call completes.
         let block = m
@@ -392,7 +440,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, outcome: Outcome) 
         }
         match outcome {
             Outcome::Exit(kind) => Machine::request_stop(uc, StopReason::Exit(kind)),
-            Outcome::ThreadExit => {}
+            Outcome::ThreadExit | Outcome::Resumed => {}
             other => {
                 uc.get_data_mut().on_syscall_exit(call.nr, other.as_raw());
                 abi.write_syscall_result(uc, other.as_raw());
@@ -402,6 +450,9 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, outcome: Outcome) 
     if uc.get_data().process.threads.needs_scheduler() {
         crate::sched::request(uc);
     }
+    if crate::delivery::due(uc.get_data_mut()) {
+        crate::delivery::request(uc);
+    }
     if let Some(sig) = crate::signals::interrupted() {
         Machine::request_stop(uc, StopReason::Interrupted(sig));
     }
@@ -409,6 +460,9 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, outcome: Outcome) 
 
 /// Called by the architecture's interrupt hook for CPU exceptions.
 pub fn on_trap(uc: &mut Engine<'_>, trap: Trap) {
+    if crate::delivery::catch_trap(uc, trap.signal) {
+        return;
+    }
     let pc = uc.get_data().abi.pc(uc);
     Machine::request_stop(
         uc,

@@ -247,9 +247,26 @@ pub fn load(
     if let Some(pairs) = &cfg.inherited_fds {
         process.fds = crate::kernel::FdTable::from_inherited(pairs);
     }
-    if let Some((ignored, blocked)) = cfg.inherited_signals {
-        crate::syscall::set_ignored_signals(&mut process, ignored);
-        process.sigmask = blocked;
+    // Signals ignored at the start stay ignored (execve keeps them, and
+    // so does a shell starting a background job); so does the mask.
+    let (ignored, blocked) = cfg
+        .inherited_signals
+        .unwrap_or((crate::signals::started_ignored(), 0));
+    let to_guest = |mask: u64| {
+        (1..=64u64)
+            .filter(|h| mask & 1 << (h - 1) != 0)
+            .map(|h| abi.guest_signal(h))
+            .fold(0u64, |m, g| m | crate::kernel::signal::bit(g))
+    };
+    crate::syscall::set_ignored_signals(&mut process, to_guest(ignored));
+    process.threads.current_mut().signals.mask = to_guest(blocked);
+    for sig in
+        (1..=64u64).filter(|&g| process.signals.ignored() & crate::kernel::signal::bit(g) != 0)
+    {
+        crate::signals::follow_guest(
+            abi.host_signal(sig) as i32,
+            crate::signals::Disposition::Ignore,
+        );
     }
 
     process.sysroot = cfg.sysroot.clone();
@@ -312,6 +329,8 @@ pub fn load(
     if abi.virtual_tlb() {
         mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     }
+    mem_engine::install_fault_address_hook(&mut uc, abi.virtual_tlb())
+        .map_err(|e| SetupError(e.to_string()))?;
     mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;

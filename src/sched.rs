@@ -201,14 +201,31 @@ pub fn run(
         // for the stop. When that was a control store it runs again: run
         // that one instruction with its control stores ignored.
         let replaying = uc.get_data().control_replay.is_some();
+        if !replaying {
+            // A sigreturn to complete, a signal to deliver.
+            match crate::delivery::before_run(uc, start) {
+                Ok(s) => start = s,
+                Err(reason) => {
+                    Machine::request_stop(uc, reason);
+                    return Ok(());
+                }
+            }
+        }
         let result = uc.emu_start(start, 0, 0, if replaying { 1 } else { 0 });
         let m = uc.get_data_mut();
         m.control_replay = None;
-        if result.is_err() || m.stop.is_some() {
+        if let Err(e) = result {
+            if m.stop.is_none() && crate::delivery::catch_fault(uc, e) {
+                start = abi.resume_address(uc);
+                continue;
+            }
+            return result;
+        }
+        if m.stop.is_some() {
             return result;
         }
         let due = std::mem::take(&mut m.sched.due);
-        let restart = replaying || m.reconfigure_due || m.monitor_due;
+        let restart = replaying || m.reconfigure_due || m.monitor_due || m.signal_due;
         if !due && !restart {
             // Stopped for a reason of the engine's or an interrupt.
             return result;
@@ -255,6 +272,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
             if !wait_host(m) {
                 return Ok(false);
             }
+            crate::delivery::intake_host(m);
             wake_parked(m);
             continue;
         };

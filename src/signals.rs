@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! SIGINT, SIGTERM and SIGHUP to ht-user end the run cleanly: the handler
-//! records the signal and wakes a watcher thread that stops the engine; a
-//! host call the guest is blocked in returns EINTR. The run then flushes
-//! the trace and removes the channel files.
+//! Host signals. SIGINT, SIGTERM, SIGHUP and the other signals whose
+//! default action ends a process end the run cleanly while the guest
+//! leaves them at their default: the handler records the signal and wakes
+//! a watcher thread that stops the engine; a host call the guest is
+//! blocked in returns EINTR. The run then flushes the trace and removes
+//! the channel files.
+//!
+//! A signal the guest handles is the guest's: the handler adds it to
+//! `GUEST_PENDING` (with its sender) and nothing else; the host call it
+//! interrupts returns EINTR, and the emulator thread picks it up between
+//! blocks (`delivery`), never by stopping the engine from another thread.
+//! A signal the guest ignores is ignored by the host too.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use unicorn_engine::unicorn_const::uc_engine;
@@ -28,6 +36,149 @@ static ENGINE_STUCK: AtomicBool = AtomicBool::new(false);
 static WAKE_OWNER: AtomicI32 = AtomicI32::new(0);
 
 const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Host signals (bit `n - 1`) the guest has handlers for.
+static GUEST_HANDLES: AtomicU64 = AtomicU64::new(0);
+/// Host signals that were ignored when ht-user started: the guest starts
+/// with them ignored too, as a process exec'd with them ignored does.
+static STARTED_IGNORED: AtomicU64 = AtomicU64::new(0);
+/// Host signals that arrived for the guest's handlers.
+static GUEST_PENDING: AtomicU64 = AtomicU64::new(0);
+/// The sender of the last of each signal: (si_code, pid, uid, status).
+static SENDER_CODE: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
+static SENDER_PID: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
+static SENDER_UID: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
+static SENDER_STATUS: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
+
+/// Signals ht-user never takes over: the ones that cannot be caught, the
+/// host's own faults, the C library's internal ones (32, 33), SIGPIPE
+/// (ht-user ignores it; the guest's comes from EPIPE).
+fn reserved(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGKILL
+            | libc::SIGSTOP
+            | libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGTRAP
+            | libc::SIGPIPE
+            | 32
+            | 33
+    ) || !(1..=64).contains(&sig)
+}
+
+/// What the guest does with a signal, as the host must follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Default,
+    Ignore,
+    Handle,
+}
+
+/// Signals whose default action ends a process and that ht-user turns
+/// into a clean end of the run while the guest keeps the default.
+fn ends_run_by_default(sig: i32) -> bool {
+    !reserved(sig)
+        && matches!(
+            crate::kernel::signal::default_action(sig),
+            crate::kernel::signal::DefaultAction::Terminate
+                | crate::kernel::signal::DefaultAction::Core
+        )
+}
+
+/// Makes the host's disposition of `sig` follow the guest's.
+pub fn follow_guest(sig: i32, disposition: Disposition) {
+    if reserved(sig) {
+        return;
+    }
+    let b = 1u64 << (sig - 1);
+    match disposition {
+        Disposition::Handle => {
+            GUEST_HANDLES.fetch_or(b, Ordering::SeqCst);
+            set_host_handler(sig);
+        }
+        Disposition::Ignore => {
+            GUEST_HANDLES.fetch_and(!b, Ordering::SeqCst);
+            // SAFETY: plain disposition change.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
+        }
+        Disposition::Default => {
+            GUEST_HANDLES.fetch_and(!b, Ordering::SeqCst);
+            if ends_run_by_default(sig) {
+                set_host_handler(sig);
+            } else {
+                // SAFETY: plain disposition change.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+        }
+    }
+}
+
+/// Takes the host signals that arrived for the guest: (host signal,
+/// si_code, sender pid, sender uid, child status).
+pub fn take_guest_pending() -> Vec<(i32, i32, u32, u32, i32)> {
+    let set = GUEST_PENDING.swap(0, Ordering::SeqCst);
+    (1..=64i32)
+        .filter(|s| set & (1u64 << (s - 1)) != 0)
+        .map(|s| {
+            let i = s as usize;
+            (
+                s,
+                SENDER_CODE[i].load(Ordering::SeqCst),
+                SENDER_PID[i].load(Ordering::SeqCst) as u32,
+                SENDER_UID[i].load(Ordering::SeqCst) as u32,
+                SENDER_STATUS[i].load(Ordering::SeqCst),
+            )
+        })
+        .collect()
+}
+
+/// Host signals (bit `n - 1`) ignored when ht-user started.
+pub fn started_ignored() -> u64 {
+    STARTED_IGNORED.load(Ordering::SeqCst)
+}
+
+/// Whether host signals wait for the guest (cheap: one load).
+#[inline]
+pub fn guest_signal_waiting() -> bool {
+    GUEST_PENDING.load(Ordering::Relaxed) != 0
+}
+
+fn set_host_handler(sig: i32) {
+    // SAFETY: a handler that only touches atomics and write(2); no
+    // SA_RESTART so blocking host calls return EINTR.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal_info as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+extern "C" fn on_signal_info(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let b = 1u64 << ((sig - 1) & 63);
+    if GUEST_HANDLES.load(Ordering::SeqCst) & b != 0 {
+        if !info.is_null() {
+            let i = sig as usize & 63;
+            // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO
+            // handler; the union fields read are those of kill/SIGCHLD.
+            unsafe {
+                SENDER_CODE[i].store((*info).si_code, Ordering::SeqCst);
+                SENDER_PID[i].store((*info).si_pid(), Ordering::SeqCst);
+                SENDER_UID[i].store((*info).si_uid() as i32, Ordering::SeqCst);
+                if sig == libc::SIGCHLD {
+                    SENDER_STATUS[i].store((*info).si_status(), Ordering::SeqCst);
+                }
+            }
+        }
+        GUEST_PENDING.fetch_or(b, Ordering::SeqCst);
+        return;
+    }
+    on_signal(sig);
+}
 
 struct EngineHandle(*mut uc_engine);
 // SAFETY: the handle is only used for uc_emu_stop, which Unicorn itself
@@ -74,17 +225,19 @@ pub fn install() -> std::io::Result<()> {
         // the handler stops the engine itself.
         STOP_IN_HANDLER.store(true, Ordering::SeqCst);
     }
-    for sig in HANDLED {
-        // SAFETY: sigaction with a handler that only touches atomics and
-        // write(2); no SA_RESTART so blocking host calls return EINTR.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = 0;
-            if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+    for sig in (1..=64).filter(|&s| ends_run_by_default(s)) {
+        // An ignored signal stays ignored (nohup, or an exec'd guest that
+        // ignores it).
+        // SAFETY: queries the current disposition only.
+        let ignored = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        };
+        if ignored {
+            STARTED_IGNORED.fetch_or(1u64 << (sig - 1), Ordering::SeqCst);
+        } else {
+            set_host_handler(sig);
         }
     }
     // An ht-user executed by a guest starts with them blocked (see

@@ -7,7 +7,7 @@ use unicorn_engine::{Arm64CpuModel, RegisterARM64};
 
 use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64};
 use crate::machine::{self, Engine};
-use crate::mem::{Encoder, Endian, Layout};
+use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::{encode_stat_generic64, Stat};
 use crate::syscall::{Outcome, Sys, SyscallTable};
 
@@ -23,6 +23,23 @@ const EXCP_BKPT: u32 = 7;
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::aarch64::Sysno, true)
 }
+
+/// x0..x30 (x29 and x30 are apart from the others in the engine's
+/// numbering).
+fn gpr(n: i32) -> i32 {
+    match n {
+        29 => RegisterARM64::X29.into(),
+        30 => RegisterARM64::X30.into(),
+        n => x(n),
+    }
+}
+
+/// The kernel's rt_sigframe: siginfo (128), then ucontext: flags, link,
+/// stack, a 128-byte sigmask area, and the 16-aligned sigcontext
+/// (fault_address, x0-x30, sp, pc, pstate, 4096 bytes of records).
+const UC_SIGMASK: usize = 40;
+const MCONTEXT: usize = 176;
+const SIGFRAME_SIZE: u64 = 128 + 176 + 288 + 4096;
 
 fn x(n: i32) -> i32 {
     // X0..X28 are consecutive in Unicorn's numbering.
@@ -124,6 +141,92 @@ impl Abi for Aarch64 {
         _args: &[u64; 6],
     ) -> Option<Outcome> {
         None
+    }
+
+    fn push_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe (siginfo, ucontext), then a frame record {fp, lr}.
+        let size = SIGFRAME_SIZE + 16;
+        let frame = (f.sp - size) & !15;
+        let record = frame + SIGFRAME_SIZE;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size as usize, enc);
+        b.bytes_at(0, f.info);
+        let u = 128;
+        b.u64(u + 16, f.altstack.sp)
+            .u32(u + 24, f.altstack.flags)
+            .u64(u + 32, f.altstack.size)
+            .u64(u + UC_SIGMASK, f.saved_mask);
+        let mc = u + MCONTEXT;
+        b.u64(mc, f.fault.map_or(0, |(addr, _)| addr));
+        for n in 0..31 {
+            b.u64(mc + 8 + 8 * n as usize, uc.reg_read(gpr(n)).unwrap_or(0));
+        }
+        b.u64(mc + 256, uc.reg_read(RegisterARM64::SP).unwrap_or(0))
+            .u64(mc + 264, self.pc(uc))
+            .u64(mc + 272, uc.reg_read(RegisterARM64::NZCV).unwrap_or(0));
+        // __reserved holds only the terminating record: the FP/SIMD state
+        // stays with ht-user (see `delivery`).
+        b.u64(
+            SIGFRAME_SIZE as usize,
+            uc.reg_read(RegisterARM64::X29).unwrap_or(0),
+        )
+        .u64(
+            SIGFRAME_SIZE as usize + 8,
+            uc.reg_read(RegisterARM64::X30).unwrap_or(0),
+        );
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, r: i32, v: u64| {
+            let _ = uc.reg_write(r, v);
+        };
+        set(uc, x(0), f.sig);
+        set(uc, x(1), frame);
+        set(uc, x(2), frame + u as u64);
+        set(uc, RegisterARM64::SP.into(), frame);
+        set(uc, RegisterARM64::X29.into(), record);
+        set(uc, RegisterARM64::X30.into(), f.return_to);
+        set(uc, RegisterARM64::PC.into(), f.handler);
+        Ok((frame, f.handler))
+    }
+
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        uc.reg_read(RegisterARM64::SP).unwrap_or(0)
+    }
+
+    fn pop_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        frame: u64,
+        _rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let raw = uc
+            .get_data()
+            .process
+            .mem
+            .read_vec(frame, SIGFRAME_SIZE as usize)?;
+        let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
+        let mc = 128 + MCONTEXT;
+        for n in 0..31 {
+            let _ = uc.reg_write(gpr(n), word(mc + 8 + 8 * n as usize));
+        }
+        let pc = word(mc + 264);
+        let _ = uc.reg_write(RegisterARM64::SP, word(mc + 256));
+        let _ = uc.reg_write(RegisterARM64::PC, pc);
+        let _ = uc.reg_write(RegisterARM64::NZCV, word(mc + 272) & 0xf000_0000);
+        Ok((word(128 + UC_SIGMASK), pc))
+    }
+
+    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
+        // mov x8, #139 (rt_sigreturn); svc #0
+        vec![0xd280_1168, 0xd400_0001]
+    }
+
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.pc(uc);
+        let _ = uc.reg_write(RegisterARM64::PC, pc - len);
     }
 
     fn thread_regs(&self) -> super::ThreadRegs {

@@ -11,7 +11,7 @@ use unicorn_engine::{ArmCpuModel, RegisterARM};
 use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32};
 use crate::machine::{self, Engine};
 use crate::mem::{
-    AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder,
+    AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
 };
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
@@ -33,6 +33,12 @@ const ARM_NR_GET_TLS: u64 = 0xf0006;
 const VECTORS_PAGE: u64 = 0xffff_0000;
 const CPSR_USER_MODE: u64 = 0x10;
 const CPSR_THUMB: u64 = 1 << 5;
+/// The IT-block state bits of the CPSR.
+const CPSR_IT: u64 = 0x0600_fc00;
+/// `struct ucontext`: flags, link, stack (12), sigcontext (84), a
+/// 128-byte sigmask area, 512 bytes of coprocessor space.
+const UCONTEXT_SIZE: u64 = 744;
+const UC_SIGMASK: usize = 104;
 
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::arm::Sysno, false)
@@ -40,6 +46,16 @@ fn table() -> &'static SyscallTable {
 
 fn r(n: i32) -> i32 {
     RegisterARM::R0 as i32 + n
+}
+
+/// r0..r15 (sp, lr and pc are apart in the engine's numbering).
+fn gpr(n: i32) -> i32 {
+    match n {
+        13 => RegisterARM::SP.into(),
+        14 => RegisterARM::LR.into(),
+        15 => RegisterARM::PC.into(),
+        n => r(n),
+    }
 }
 
 /// The kuser helpers Linux maps at the top of every arm process, for one
@@ -240,6 +256,118 @@ impl Abi for Arm {
 
     fn memory_tracing_unavailable(&self) -> Option<&'static str> {
         Some("Unicorn restores the CPU state at every hooked access, which loses the Thumb IT-block state")
+    }
+
+    fn has_legacy_frame(&self) -> bool {
+        true
+    }
+
+    fn push_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe: siginfo, ucontext, retcode; the legacy sigframe has
+        // no siginfo.
+        let info_size = if f.rt { 128 } else { 0 };
+        let size = info_size + UCONTEXT_SIZE + 16;
+        let frame = (f.sp - size) & !7;
+        let u = info_size as usize;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size as usize, enc);
+        if f.rt {
+            b.bytes_at(0, f.info);
+        }
+        b.u32(u + 8, f.altstack.sp as u32)
+            .u32(u + 12, f.altstack.flags)
+            .u32(u + 16, f.altstack.size as u32);
+        let mc = u + 20;
+        if let Some((addr, write)) = f.fault {
+            // trap_no 14 (data abort), error_code with the write bit.
+            b.u32(mc, 14)
+                .u32(mc + 4, if write { 1 << 11 } else { 0 })
+                .u32(mc + 80, addr as u32);
+        }
+        b.u32(mc + 8, f.saved_mask as u32);
+        for n in 0..16 {
+            b.u32(
+                mc + 12 + 4 * n as usize,
+                uc.reg_read(gpr(n)).unwrap_or(0) as u32,
+            );
+        }
+        b.u32(mc + 76, uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32)
+            .u32(u + UC_SIGMASK, f.saved_mask as u32)
+            .u32(u + UC_SIGMASK + 4, (f.saved_mask >> 32) as u32);
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, reg: i32, v: u64| {
+            let _ = uc.reg_write(reg, v);
+        };
+        set(uc, r(0), f.sig);
+        if f.rt {
+            set(uc, r(1), frame);
+            set(uc, r(2), frame + u as u64);
+        }
+        set(uc, RegisterARM::SP.into(), frame);
+        set(uc, RegisterARM::LR.into(), f.return_to);
+        // A Thumb handler (bit 0) starts in Thumb state, outside any IT block.
+        let cpsr = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & !(CPSR_THUMB | CPSR_IT);
+        let thumb = if f.handler & 1 != 0 { CPSR_THUMB } else { 0 };
+        set(uc, RegisterARM::CPSR.into(), cpsr | thumb);
+        // Bit 0 of the pc selects the Thumb state.
+        set(uc, RegisterARM::PC.into(), f.handler);
+        Ok((frame, f.handler))
+    }
+
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        uc.reg_read(RegisterARM::SP).unwrap_or(0)
+    }
+
+    fn pop_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        frame: u64,
+        rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let u = if rt { 128 } else { 0 };
+        let raw = uc
+            .get_data()
+            .process
+            .mem
+            .read_vec(frame + u, UCONTEXT_SIZE as usize)?;
+        let word =
+            |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
+        let mc = 20;
+        for n in 0..16 {
+            let _ = uc.reg_write(gpr(n), word(mc + 12 + 4 * n as usize));
+        }
+        // User mode; the handler may change flags and the Thumb bit only.
+        let cpsr = (word(mc + 76) & !0x1df) | CPSR_USER_MODE;
+        let _ = uc.reg_write(RegisterARM::CPSR, cpsr);
+        // Writing the pc sets the Thumb state from its bit 0.
+        let pc = (word(mc + 72) & !1) | u64::from(cpsr & CPSR_THUMB != 0);
+        let _ = uc.reg_write(RegisterARM::PC, pc);
+        let mask = word(UC_SIGMASK) | word(UC_SIGMASK + 4) << 32;
+        Ok((mask, pc))
+    }
+
+    fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
+        // mov r7, #173 (rt_sigreturn) or #119 (sigreturn); svc #0
+        let nr = if rt { 173 } else { 119 };
+        vec![0xe3a0_7000 | nr, 0xef00_0000]
+    }
+
+    fn syscall_insn_len(&self, uc: &Engine<'_>) -> u64 {
+        if uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0 {
+            2
+        } else {
+            4
+        }
+    }
+
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        // resume_address keeps the Thumb bit, which writing the pc sets.
+        let pc = self.resume_address(uc);
+        let _ = uc.reg_write(RegisterARM::PC, pc - len);
     }
 
     fn thread_regs(&self) -> super::ThreadRegs {

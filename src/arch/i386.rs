@@ -253,6 +253,32 @@ impl Abi for I386 {
         Ok(())
     }
 
+    fn push_signal_frame(
+        &self,
+        _uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), crate::mem::Fault> {
+        Err(crate::mem::Fault { addr: f.sp })
+    }
+    fn signal_frame_at_return(&self, _uc: &Engine<'_>, _rt: bool) -> u64 {
+        0
+    }
+    fn pop_signal_frame(
+        &self,
+        _uc: &mut Engine<'_>,
+        frame: u64,
+        _rt: bool,
+    ) -> Result<(u64, u64), crate::mem::Fault> {
+        Err(crate::mem::Fault { addr: frame })
+    }
+    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
+        Vec::new()
+    }
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.pc(uc);
+        let _ = uc.reg_write(RegisterX86::EIP, pc - len);
+    }
+
     fn thread_regs(&self) -> super::ThreadRegs {
         // tls: thread_start below loads it through set_thread_area.
         super::ThreadRegs {

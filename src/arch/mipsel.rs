@@ -268,8 +268,17 @@ impl Abi for Mipsel {
         // flags, handler, then a 128-signal mask.
         24
     }
-    fn sigaction_handler_offset(&self) -> usize {
-        4
+    fn sigaction_layout(&self) -> super::SigactionLayout {
+        super::SigactionLayout {
+            handler: 4,
+            flags: 0,
+            flags_size: 4,
+            restorer: None,
+            mask: 8,
+        }
+    }
+    fn sa_siginfo(&self) -> u64 {
+        8
     }
     fn sigset_size(&self) -> usize {
         16
@@ -416,6 +425,32 @@ impl Abi for Mipsel {
                 .map_err(|e| format!("cannot set UserLocal: {e:?}"))?;
         }
         Ok(())
+    }
+
+    fn push_signal_frame(
+        &self,
+        _uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), crate::mem::Fault> {
+        Err(crate::mem::Fault { addr: f.sp })
+    }
+    fn signal_frame_at_return(&self, _uc: &Engine<'_>, _rt: bool) -> u64 {
+        0
+    }
+    fn pop_signal_frame(
+        &self,
+        _uc: &mut Engine<'_>,
+        frame: u64,
+        _rt: bool,
+    ) -> Result<(u64, u64), crate::mem::Fault> {
+        Err(crate::mem::Fault { addr: frame })
+    }
+    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
+        Vec::new()
+    }
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.pc(uc);
+        let _ = uc.reg_write(RegisterMIPS::PC, pc - len);
     }
 
     fn thread_regs(&self) -> super::ThreadRegs {

@@ -13,7 +13,7 @@ pub mod x86_64;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 
 use crate::machine::Engine;
-use crate::mem::{Endian, Layout};
+use crate::mem::{Endian, Fault, Layout};
 use crate::syscall::{Outcome, Sys, SyscallTable};
 
 /// Offset of the mmap area's top from a round address. The engine's TLB is
@@ -56,6 +56,42 @@ pub struct ThreadRegs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trap {
     pub signal: i32,
+}
+
+/// Offsets in the guest's `struct sigaction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SigactionLayout {
+    pub handler: usize,
+    pub flags: usize,
+    /// 4 or 8 bytes.
+    pub flags_size: usize,
+    pub restorer: Option<usize>,
+    pub mask: usize,
+}
+
+/// One signal delivery, as the generic code prepared it.
+#[derive(Clone, Copy, Debug)]
+pub struct SignalFrame<'a> {
+    /// Guest signal number.
+    pub sig: u64,
+    /// The encoded `siginfo_t` (128 bytes).
+    pub info: &'a [u8],
+    pub handler: u64,
+    /// Where the handler returns: the restorer or the sigreturn page.
+    pub return_to: u64,
+    /// The stack to build the frame below, and whether it is the
+    /// interrupted code's own stack (a red zone applies) or the
+    /// alternate signal stack.
+    pub sp: u64,
+    pub on_own_stack: bool,
+    /// The mask the frame saves (restored by sigreturn).
+    pub saved_mask: u64,
+    /// `uc_stack`: the alternate stack's settings.
+    pub altstack: crate::kernel::signal::AltStack,
+    /// rt frame (siginfo and ucontext) or the legacy one.
+    pub rt: bool,
+    /// For faults: the address, and whether the access was a write.
+    pub fault: Option<(u64, bool)>,
 }
 
 /// What describes an architecture as plain data.
@@ -218,10 +254,57 @@ pub trait Abi: Sync {
     }
     /// Size of the kernel's `struct sigaction` for this ABI.
     fn sigaction_size(&self) -> usize;
-    /// Offset of the handler in `struct sigaction`.
-    fn sigaction_handler_offset(&self) -> usize {
-        0
+    /// Where the fields of `struct sigaction` are: handler, flags,
+    /// restorer (when the ABI has one) and the mask's first 64 bits.
+    /// Default: handler, flags, restorer, mask in words.
+    fn sigaction_layout(&self) -> SigactionLayout {
+        let w = if self.is_64bit() { 8 } else { 4 };
+        SigactionLayout {
+            handler: 0,
+            flags: w,
+            flags_size: w,
+            restorer: Some(2 * w),
+            mask: 3 * w,
+        }
     }
+    /// `SA_SIGINFO` (MIPS has its own value).
+    fn sa_siginfo(&self) -> u64 {
+        4
+    }
+    /// Whether a handler without SA_SIGINFO gets the old, non-rt frame
+    /// (and returns through sigreturn, not rt_sigreturn).
+    fn has_legacy_frame(&self) -> bool {
+        false
+    }
+    /// Builds the signal frame below `f.sp` and points the registers at
+    /// the handler: returns (frame address, address to start at).
+    fn push_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        f: &SignalFrame<'_>,
+    ) -> Result<(u64, u64), Fault>;
+    /// The frame a sigreturn (`rt`) or legacy sigreturn at the current
+    /// stack pointer returns from.
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, rt: bool) -> u64;
+    /// Restores the registers saved in the frame at `frame` (as the
+    /// handler may have changed them) and returns the saved signal mask
+    /// and where to resume.
+    fn pop_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        frame: u64,
+        rt: bool,
+    ) -> Result<(u64, u64), Fault>;
+    /// Code that makes the rt_sigreturn (or, `rt` false, the legacy
+    /// sigreturn) system call, for handlers without a restorer.
+    fn sigreturn_code(&self, rt: bool) -> Vec<u32>;
+    /// Length of the system call instruction that trapped (to run it
+    /// again after a handler: SA_RESTART).
+    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+        4
+    }
+    /// Moves the pc back by `len` (a restarted system call).
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64);
     /// Bytes of the kernel's `sigset_t` (rt_sigprocmask's sigsetsize).
     fn sigset_size(&self) -> usize {
         8

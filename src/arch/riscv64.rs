@@ -75,6 +75,15 @@ impl Abi for Riscv64 {
         // handler, flags, mask: riscv has no sa_restorer.
         24
     }
+    fn sigaction_layout(&self) -> super::SigactionLayout {
+        super::SigactionLayout {
+            handler: 0,
+            flags: 8,
+            flags_size: 8,
+            restorer: None,
+            mask: 16,
+        }
+    }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
         uc.add_intr_hook(|uc, cause| match cause {
@@ -133,6 +142,32 @@ impl Abi for Riscv64 {
         _args: &[u64; 6],
     ) -> Option<Outcome> {
         None
+    }
+
+    fn push_signal_frame(
+        &self,
+        _uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), crate::mem::Fault> {
+        Err(crate::mem::Fault { addr: f.sp })
+    }
+    fn signal_frame_at_return(&self, _uc: &Engine<'_>, _rt: bool) -> u64 {
+        0
+    }
+    fn pop_signal_frame(
+        &self,
+        _uc: &mut Engine<'_>,
+        frame: u64,
+        _rt: bool,
+    ) -> Result<(u64, u64), crate::mem::Fault> {
+        Err(crate::mem::Fault { addr: frame })
+    }
+    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
+        Vec::new()
+    }
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.pc(uc);
+        let _ = uc.reg_write(RegisterRISCV::PC, pc - len);
     }
 
     fn thread_regs(&self) -> super::ThreadRegs {

@@ -6,11 +6,56 @@ use unicorn_engine::{RegisterX86, X86Insn};
 
 use super::{Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::machine::{self, Engine};
-use crate::mem::{Encoder, Endian, Layout, StructBuilder};
+use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct X86_64;
+
+/// `struct ucontext` of the kernel: flags, link, stack, mcontext, mask.
+const UCONTEXT_SIZE: u64 = 304;
+const MCONTEXT: usize = 40;
+const UC_SIGMASK: usize = 296;
+/// `uc_mcontext.gregs` in the kernel's order (csgsfs, err, trapno,
+/// oldmask and cr2 follow; they are not restored).
+const GREGS: [RegisterX86; 18] = [
+    RegisterX86::R8,
+    RegisterX86::R9,
+    RegisterX86::R10,
+    RegisterX86::R11,
+    RegisterX86::R12,
+    RegisterX86::R13,
+    RegisterX86::R14,
+    RegisterX86::R15,
+    RegisterX86::RDI,
+    RegisterX86::RSI,
+    RegisterX86::RBP,
+    RegisterX86::RBX,
+    RegisterX86::RDX,
+    RegisterX86::RAX,
+    RegisterX86::RCX,
+    RegisterX86::RSP,
+    RegisterX86::RIP,
+    RegisterX86::EFLAGS,
+];
+const EFLAGS_TF: u64 = 0x100;
+const EFLAGS_DF: u64 = 0x400;
+/// Flags a handler may change in the saved context (the kernel's
+/// FIX_EFLAGS): CF PF AF ZF SF TF DF OF RF AC.
+const EFLAGS_USER: u64 =
+    0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x1_0000 | 0x4_0000;
+
+/// Little-endian code bytes as the words `sigreturn_code` returns.
+pub(crate) fn le_words(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
+}
 
 const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
@@ -69,6 +114,96 @@ impl Abi for X86_64 {
     }
     fn sigaction_size(&self) -> usize {
         32
+    }
+
+    fn push_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe: pretcode, ucontext, siginfo.
+        let red_zone = if f.on_own_stack { 128 } else { 0 };
+        let size = 8 + UCONTEXT_SIZE + 128;
+        // As after a call: (rsp + 8) is 16-byte aligned at the handler.
+        let frame = ((f.sp - red_zone - size) & !15) - 8;
+        let uc_addr = frame + 8;
+        let info_addr = uc_addr + UCONTEXT_SIZE;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size as usize, enc);
+        b.u64(0, f.return_to);
+        b.u64(8 + 16, f.altstack.sp)
+            .u32(8 + 24, f.altstack.flags)
+            .u64(8 + 32, f.altstack.size);
+        for (i, reg) in GREGS.iter().enumerate() {
+            b.u64(8 + MCONTEXT + 8 * i, uc.reg_read(*reg).unwrap_or(0));
+        }
+        let (addr, write) = f.fault.unwrap_or((0, false));
+        if f.fault.is_some() {
+            // err: a user-mode page fault, with the write bit; trapno 14.
+            b.u64(8 + MCONTEXT + 8 * 19, 4 | if write { 2 } else { 0 })
+                .u64(8 + MCONTEXT + 8 * 20, 14)
+                .u64(8 + MCONTEXT + 8 * 22, addr);
+        }
+        b.u64(8 + MCONTEXT + 8 * 21, f.saved_mask)
+            .u64(8 + UC_SIGMASK, f.saved_mask)
+            .bytes_at(8 + UCONTEXT_SIZE as usize, f.info);
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, r, v| {
+            let _ = uc.reg_write(r, v);
+        };
+        set(uc, RegisterX86::RDI, f.sig);
+        set(uc, RegisterX86::RSI, info_addr);
+        set(uc, RegisterX86::RDX, uc_addr);
+        set(uc, RegisterX86::RAX, 0);
+        set(uc, RegisterX86::RSP, frame);
+        // The handler starts with the direction and trap flags clear.
+        let flags = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
+        set(uc, RegisterX86::EFLAGS, flags & !(EFLAGS_DF | EFLAGS_TF));
+        set(uc, RegisterX86::RIP, f.handler);
+        Ok((frame, f.handler))
+    }
+
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        // The handler's `ret` popped pretcode.
+        uc.reg_read(RegisterX86::RSP).unwrap_or(0).wrapping_sub(8)
+    }
+
+    fn pop_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        frame: u64,
+        _rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let raw = uc
+            .get_data()
+            .process
+            .mem
+            .read_vec(frame + 8, UCONTEXT_SIZE as usize)?;
+        let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
+        for (i, reg) in GREGS.iter().enumerate() {
+            let v = word(MCONTEXT + 8 * i);
+            if *reg == RegisterX86::EFLAGS {
+                let old = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
+                let _ = uc.reg_write(*reg, (old & !EFLAGS_USER) | (v & EFLAGS_USER));
+            } else {
+                let _ = uc.reg_write(*reg, v);
+            }
+        }
+        Ok((word(UC_SIGMASK), word(MCONTEXT + 8 * 16)))
+    }
+
+    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
+        // mov $15, %eax; syscall
+        le_words(&[0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05])
+    }
+
+    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+        2
+    }
+
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.pc(uc);
+        let _ = uc.reg_write(RegisterX86::RIP, pc - len);
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {

@@ -313,7 +313,7 @@ fn prepare_and_exec(
     });
     // Ignored signals and the signal mask survive execve.
     let ignored = crate::syscall::ignored_signals(p);
-    let blocked = p.sigmask;
+    let blocked = crate::syscall::signal::current_mask(p);
     let to_host = |mask: u64| {
         (1..=64u64)
             .filter(|s| mask & 1 << (s - 1) != 0)
@@ -326,7 +326,9 @@ fn prepare_and_exec(
             args.extend(m.lineage.exec_options.iter().map(|o| o.clone().into_vec()));
             args.push(format!("--ht-root-pid={}", m.lineage.root_pid).into_bytes());
             args.push(fds_option(&fds).into_bytes());
-            args.push(format!("--ht-signals={ignored:x}:{blocked:x}").into_bytes());
+            args.push(
+                format!("--ht-signals={:x}:{:x}", to_host(ignored), to_host(blocked)).into_bytes(),
+            );
             args.extend(env_options);
             if let Some(argv0) = argv.first() {
                 let mut o = b"-0=".to_vec();

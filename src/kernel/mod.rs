@@ -6,6 +6,7 @@ pub mod exec;
 mod fdtable;
 pub mod fork;
 pub mod procfs;
+pub mod signal;
 pub mod sysroot;
 pub mod thread;
 
@@ -35,11 +36,11 @@ pub struct Process {
     /// Where the guest's absolute paths are looked up first (`-L`).
     pub sysroot: Option<PathBuf>,
     pub pid: u32,
-    /// Raw `struct sigaction` bytes per signal (recorded; delivery comes later).
-    pub sigactions: Vec<Vec<u8>>,
-    pub sigmask: u64,
-    /// Signals sent to the process while blocked.
-    pub pending: u64,
+    /// Dispositions and process-directed pending signals (masks and
+    /// alternate stacks are per thread).
+    pub signals: signal::ProcessSignals,
+    /// The page with the sigreturn code for handlers without a restorer.
+    pub sigreturn_page: Option<u64>,
     /// The process's threads, the run queue and futex waiters.
     pub threads: thread::Threads,
     /// Device and inode of the hypertrace control file, if a channel exists.
@@ -63,9 +64,8 @@ impl Process {
             exe_path,
             sysroot: None,
             pid,
-            sigactions: vec![Vec::new(); 65],
-            sigmask: 0,
-            pending: 0,
+            signals: signal::ProcessSignals::default(),
+            sigreturn_page: None,
             threads: thread::Threads::new(pid),
             control_file: None,
             unsupported_seen: HashSet::new(),

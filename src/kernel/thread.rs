@@ -24,6 +24,9 @@ pub enum Wait {
     Io { fds: Vec<(i32, i16)> },
     /// Nothing but the deadline.
     Sleep,
+    /// A signal: one that runs a handler (sigsuspend, pause) or, for the
+    /// signals of `taken`, one to take without a handler (sigtimedwait).
+    Signal { taken: u64 },
 }
 
 /// A blocked thread: what it waits for, until when (CLOCK_MONOTONIC ns),
@@ -81,6 +84,8 @@ pub struct Thread {
     pub robust_list: (u64, u64),
     pub state: State,
     pub resume: Resume,
+    /// Mask, thread-directed pending signals, alternate stack.
+    pub signals: crate::kernel::signal::ThreadSignals,
 }
 
 /// A thread created by clone whose CPU context the scheduler still has to
@@ -126,6 +131,7 @@ impl Threads {
                 robust_list: (0, 0),
                 state: State::Running,
                 resume: Resume::Continue,
+                signals: Default::default(),
             },
         );
         Threads {
@@ -218,6 +224,10 @@ impl Threads {
         }
         let index = self.next_index;
         self.next_index += 1;
+        let mask = self
+            .threads
+            .get(&self.current)
+            .map_or(0, |t| t.signals.mask);
         self.threads.insert(
             tid,
             Thread {
@@ -227,6 +237,11 @@ impl Threads {
                 robust_list: (0, 0),
                 state: State::Ready,
                 resume: Resume::Continue,
+                // The creator's mask; nothing pending, no alternate stack.
+                signals: crate::kernel::signal::ThreadSignals {
+                    mask,
+                    ..Default::default()
+                },
             },
         );
         self.spawned.push(Spawn { tid, stack, tls });

@@ -37,6 +37,44 @@ fn prot(perms: Perms) -> Prot {
 /// for `ldr x19, [x19, #880]`).
 pub const TLB_FILLS_BEFORE_RESIZE: u32 = 16 * 1024;
 
+/// Where a refused data access is sent to learn its exact address: a page
+/// no guest maps in practice (64 GiB - 4 KiB), inside every target's
+/// physical address space.
+pub const FAULT_PROBE_PAGE: u64 = 0xf_ffff_f000;
+
+/// Records the exact address of a guest access that faults: through the
+/// probe page with the virtual TLB, directly with the engine's own TLB.
+pub fn install_fault_address_hook(
+    uc: &mut Engine<'_>,
+    virtual_tlb: bool,
+) -> Result<(), EngineError> {
+    use unicorn_engine::unicorn_const::HookType;
+    let (kinds, begin, end) = if virtual_tlb {
+        (
+            HookType::MEM_READ_UNMAPPED | HookType::MEM_WRITE_UNMAPPED,
+            FAULT_PROBE_PAGE,
+            FAULT_PROBE_PAGE + 0xfff,
+        )
+    } else {
+        (HookType::MEM_INVALID, 1, 0)
+    };
+    uc.add_mem_hook(kinds, begin, end, move |uc, _kind, addr, _size, _value| {
+        let m = uc.get_data_mut();
+        m.fault_addr = Some(if virtual_tlb {
+            let page = m.last_fault.map_or(0, |(page, _)| page);
+            page | (addr & 0xfff)
+        } else {
+            addr
+        });
+        false
+    })
+    .map_err(|err| EngineError {
+        op: "fault address hook".into(),
+        err,
+    })?;
+    Ok(())
+}
+
 /// Switches the engine to the virtual TLB and installs the TLB-fill hook.
 pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
     uc.ctl_set_tlb_type(TlbType::VIRTUAL)
@@ -68,6 +106,22 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             // Remembered so the fault can be reported with its address.
             uc.get_data_mut().last_fault = Some((addr, access));
             tracing::debug!("guest fault: {access:?} at {addr:#x} (perms {perms:?})");
+            let probe_free = uc
+                .get_data()
+                .process
+                .mem
+                .perms_at(FAULT_PROBE_PAGE)
+                .is_none();
+            if access != MemType::FETCH && probe_free {
+                // The fill only knows the page: send the access to a page
+                // with nothing behind it, whose unmapped-access hook sees
+                // the exact address (the engine then reports the fault with
+                // the instruction undone, as for a refused fill).
+                return Some(TlbEntry {
+                    paddr: FAULT_PROBE_PAGE,
+                    perms: Prot::ALL,
+                });
+            }
             return None;
         }
         let machine = uc.get_data_mut();

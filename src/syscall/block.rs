@@ -245,7 +245,7 @@ fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
             Outcome::Value(0),
         )),
         Err(Errno::EPIPE) if flags as i32 & libc::MSG_NOSIGNAL == 0 => {
-            super::process::broken_pipe(p)
+            super::signal::broken_pipe(p)
         }
         other => other.into(),
     }

@@ -11,6 +11,7 @@ mod futex;
 mod mm;
 mod net;
 mod process;
+pub mod signal;
 pub mod strace;
 mod thread;
 mod time;
@@ -18,7 +19,7 @@ pub mod types;
 mod wait;
 
 pub use fs::{pipe_pair, read_path};
-pub use process::{ignored_signals, set_ignored_signals};
+pub use signal::{ignored_signals, set_ignored_signals};
 
 /// CLOCK_MONOTONIC now, in nanoseconds (the clock of thread deadlines).
 pub fn monotonic_now() -> u64 {
@@ -55,6 +56,9 @@ impl Errno {
     pub const ENOEXEC: Errno = Errno(libc::ENOEXEC);
     pub const E2BIG: Errno = Errno(libc::E2BIG);
     pub const ELOOP: Errno = Errno(libc::ELOOP);
+    /// Never seen by the guest: a call interrupted by a signal, run again
+    /// after the handler when it has SA_RESTART (EINTR otherwise).
+    pub const ERESTARTSYS: Errno = Errno(512);
 
     /// The calling thread's host errno.
     pub fn last() -> Errno {
@@ -112,6 +116,8 @@ pub enum Outcome {
     /// The calling thread waits (for what: `Threads::take_block`); the
     /// call completes when it is woken.
     Blocked,
+    /// The registers were replaced (sigreturn): nothing is written.
+    Resumed,
 }
 
 impl From<SysResult> for Outcome {
@@ -129,7 +135,7 @@ impl Outcome {
         match self {
             Outcome::Value(v) => v as i64,
             Outcome::Error(e) => -i64::from(e.0),
-            Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked => 0,
+            Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked | Outcome::Resumed => 0,
         }
     }
 }
@@ -156,6 +162,8 @@ syscall_set! {
     read, write, open, openat, creat, close, stat, fstat, lstat, newfstatat, statx,
     lseek, mmap, mprotect, munmap, mremap, msync, madvise, brk,
     rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
+    rt_sigpending, rt_sigsuspend, pause, rt_sigtimedwait, rt_sigtimedwait_time64,
+    rt_sigqueueinfo, rt_tgsigqueueinfo, sigreturn, alarm, setitimer, getitimer,
     ioctl, pread64, pwrite64, readv, writev, access, faccessat, faccessat2,
     pipe, pipe2, dup, dup2, dup3, fcntl, getdents64, getcwd, chdir, fchdir,
     rename, renameat, renameat2, mkdir, mkdirat, rmdir, unlink, unlinkat,
@@ -289,12 +297,21 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         exit_group => return Outcome::Exit(ExitKind::Exited(a[0] as i32)),
         clone => return process::clone(p, a),
         clone3 => return process::clone3(p, a),
-        kill | tkill | tgkill => return process::kill(p, sys, a),
+        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo => {
+            return signal::kill(p, sys, a)
+        }
+        rt_sigsuspend => return signal::rt_sigsuspend(p, a),
+        pause => return signal::pause(p),
+        rt_sigtimedwait => return signal::rt_sigtimedwait(p, a, false),
+        rt_sigtimedwait_time64 => return signal::rt_sigtimedwait(p, a, true),
         futex => return self::futex::futex(p, a, false),
         futex_time64 => return self::futex::futex(p, a, true),
         sched_yield => return thread::sched_yield(p),
         gettid => Ok(u64::from(p.threads.current_tid())),
-        rt_sigprocmask => return process::rt_sigprocmask(p, a),
+        rt_sigprocmask => signal::rt_sigprocmask(p, a),
+        rt_sigpending => signal::rt_sigpending(p, a),
+        alarm => signal::alarm(a),
+        setitimer | getitimer => signal::itimer(p, sys, a),
         read => fs::read(p, a),
         write => fs::write(p, a),
         pread64 => fs::pread(p, a[0], a[1], a[2], p.abi.regpair(a, 3)),
@@ -430,8 +447,7 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         uname => process::uname(p, a),
         sysinfo => process::sysinfo(p, a),
         prctl => process::prctl(p, a),
-        rt_sigaction => process::rt_sigaction(p, a),
-        sigaltstack => process::sigaltstack(p, a),
+        rt_sigaction => signal::rt_sigaction(p, a),
         set_tid_address => thread::set_tid_address(p, a),
         set_robust_list => thread::set_robust_list(p, a),
         get_robust_list => thread::get_robust_list(p, a),
@@ -469,14 +485,15 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         },
         epoll_create1 => net::epoll_create1(p, a[0]),
         epoll_ctl => net::epoll_ctl(p, a),
-        // Signals are not delivered to handlers yet: the mask changes nothing.
         epoll_wait | epoll_pwait => net::epoll_wait(p, a, a[3] as i32),
         socketcall => Err(Errno::ENOSYS),
         // Need the engine: handled by kernel::fork and kernel::exec before
         // dispatch (clone and clone3 of threads are dispatched above).
         fork | vfork | execve | execveat => Err(Errno::ENOSYS),
         // Needs registers: handled by the architecture before dispatch.
-        arch_prctl | rt_sigreturn | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
+        arch_prctl | set_tls | cacheflush | set_thread_area => Err(Errno::ENOSYS),
+        // Need registers: handled by crate::delivery before dispatch.
+        rt_sigreturn | sigreturn | sigaltstack => Err(Errno::ENOSYS),
     };
     let nosignal = match sys {
         sendto | send => a[3] as i32 & libc::MSG_NOSIGNAL != 0,
@@ -490,7 +507,7 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         )
         && !nosignal
     {
-        return process::broken_pipe(p);
+        return signal::broken_pipe(p);
     }
     r.into()
 }

@@ -260,7 +260,9 @@ pub fn format_call(
         .map(|(k, v)| format_arg(p, *k, *v))
         .collect();
     let result = match outcome {
-        Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked => String::new(),
+        Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked | Outcome::Resumed => {
+            String::new()
+        }
         Outcome::Value(v) => match sys {
             Some(Sys::mmap | Sys::brk | Sys::mremap) => format!(" = {v:#x}"),
             _ => format!(" = {}", v as i64),

@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Signal delivery: what the kernel does on the way back to user mode.
+//!
+//! Everything here runs between two `emu_start` calls (the scheduler's
+//! loop, `sched::run`), never inside a hook: a hook that makes a signal
+//! deliverable (a system call, a trap, a host signal noticed by the poll
+//! hook) only sets `Machine::signal_due` and stops the engine at a block
+//! boundary. Then [`before_run`] completes a pending sigreturn and takes
+//! one deliverable signal of the current thread: a handler gets the
+//! architecture's rt signal frame (`Abi::push_signal_frame`) and the
+//! engine starts at the handler; a default action ends the process (or is
+//! nothing, or stops it on the host).
+//!
+//! The frame in guest memory holds what a handler may read or change
+//! (`siginfo_t`, the general registers, the signal mask). The rest of the
+//! CPU state (floating point and vector registers) is kept here, in an
+//! engine context saved at delivery and restored by the matching
+//! sigreturn before the frame's registers are applied, so a handler that
+//! uses SIMD never corrupts the interrupted code.
+
+use unicorn_engine::unicorn_const::{uc_error, MemType};
+use unicorn_engine::Context;
+
+use crate::arch::SignalFrame;
+use crate::kernel::signal::{
+    bit, default_action, DefaultAction, Info, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
+    SA_RESTORER, SEGV_ACCERR, SEGV_MAPERR, SIG_DFL, SI_KERNEL, SS_ONSTACK,
+};
+use crate::machine::{Engine, Machine, StopReason};
+use crate::mem::{Perms, RegionKind};
+use crate::syscall::signal::{self as sig, Target};
+use crate::syscall::{Errno, Outcome, Sys};
+
+/// Engine contexts kept per delivered frame; older ones are dropped
+/// first (handlers that longjmp out never return through sigreturn).
+const MAX_SAVED_CONTEXTS: usize = 256;
+
+/// A synchronous fault waiting to be delivered to the thread that caused
+/// it: host signal, si_code, address, and whether it was a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingFault {
+    pub signal: i32,
+    pub code: i32,
+    pub addr: u64,
+    pub write: bool,
+}
+
+/// The CPU state under one delivered frame.
+pub struct SavedContext {
+    tid: u32,
+    frame: u64,
+    ctx: Context,
+}
+
+/// Turns host signals that arrived for the guest into guest signals.
+pub fn intake_host(m: &mut Machine) {
+    if !crate::signals::guest_signal_waiting() {
+        return;
+    }
+    for (host, code, pid, uid, status) in crate::signals::take_guest_pending() {
+        let g = m.abi.guest_signal(host as u64);
+        let info = if host == libc::SIGCHLD {
+            sig::child_info(g, pid, uid, code, status)
+        } else {
+            sig::host_info(g, code, pid, uid)
+        };
+        sig::send(&mut m.process, Target::Process, info);
+    }
+}
+
+/// Whether the engine must stop for signal work after the current hook:
+/// a deliverable signal, a sigreturn, or the poll hook to install.
+pub fn due(m: &mut Machine) -> bool {
+    intake_host(m);
+    sig::deliverable(&m.process) != 0
+        || m.sigreturn_due.is_some()
+        || m.pending_fault.is_some()
+        || (!m.signal_poll_hooked && m.process.signals.handled() != 0)
+}
+
+/// Called by a hook: stop at the next block boundary for signal work.
+pub fn request(uc: &mut Engine<'_>) {
+    uc.get_data_mut().signal_due = true;
+    let _ = uc.emu_stop();
+}
+
+/// Before the engine runs the current thread from `start`: completes a
+/// sigreturn, installs the poll hook, delivers one signal. Returns where
+/// to start.
+pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason> {
+    let m = uc.get_data_mut();
+    m.signal_due = false;
+    intake_host(m);
+    if !m.signal_poll_hooked && m.process.signals.handled() != 0 {
+        install_poll_hook(uc)?;
+    }
+    if let Some(rt) = uc.get_data_mut().sigreturn_due.take() {
+        start = sigreturn(uc, rt)?;
+    }
+    if let Some(f) = uc.get_data_mut().pending_fault.take() {
+        queue_fault(uc.get_data_mut(), f);
+    }
+    loop {
+        let m = uc.get_data_mut();
+        let Some(info) = sig::take_deliverable(&mut m.process) else {
+            return Ok(start);
+        };
+        let action = m.process.signals.action(info.signo);
+        let host = m.abi.host_signal(info.signo) as i32;
+        if action.is_handler() {
+            return push_frame(uc, info, action);
+        }
+        if action.handler != SIG_DFL {
+            continue;
+        }
+        match default_action(host) {
+            DefaultAction::Ignore | DefaultAction::Continue => {}
+            DefaultAction::Stop => {
+                // Stopped on the host, as the shell's job control expects.
+                // SAFETY: plain call on this process.
+                unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+            }
+            DefaultAction::Terminate | DefaultAction::Core => {
+                let pc = m.abi.pc(uc);
+                return Err(match info.fields {
+                    crate::kernel::signal::InfoFields::Fault { addr } => StopReason::Fault {
+                        signal: host,
+                        pc,
+                        page: (host == libc::SIGSEGV || host == libc::SIGBUS)
+                            .then_some(addr & !0xfff),
+                    },
+                    _ => StopReason::Exit(crate::syscall::ExitKind::Killed(host)),
+                });
+            }
+        }
+    }
+}
+
+/// A fault the thread caused goes to it first. If it is blocked or
+/// ignored, the kernel unblocks it and resets it to the default action.
+fn queue_fault(m: &mut Machine, f: PendingFault) {
+    let g = m.abi.guest_signal(f.signal as u64);
+    let p = &mut m.process;
+    let t = &mut p.threads.current_mut().signals;
+    let blocked = t.mask & bit(g) != 0;
+    t.mask &= !bit(g);
+    if blocked || p.signals.action(g).handler == crate::kernel::signal::SIG_IGN {
+        p.signals.set_action(g, Default::default());
+    }
+    let info = Info::fault(g, f.code, f.addr);
+    p.threads.current_mut().signals.pending.add(info);
+}
+
+fn push_frame(
+    uc: &mut Engine<'_>,
+    info: Info,
+    action: crate::kernel::signal::Action,
+) -> Result<u64, StopReason> {
+    let abi = uc.get_data().abi;
+    let sp_reg = abi.thread_regs().sp;
+    let sp = uc.reg_read(sp_reg).unwrap_or(0);
+    let rt = !abi.has_legacy_frame() || action.flags & abi.sa_siginfo() != 0;
+    let restorer = abi.sigaction_layout().restorer.is_some()
+        && action.flags & SA_RESTORER != 0
+        && action.restorer != 0;
+    let return_to = if restorer {
+        action.restorer
+    } else {
+        sigreturn_page(uc, rt)?
+    };
+    let m = uc.get_data_mut();
+    let t = &mut m.process.threads.current_mut().signals;
+    let alt = t.altstack;
+    let switch = action.flags & SA_ONSTACK != 0 && alt.enabled() && !alt.contains(sp);
+    let saved_mask = t.saved_mask.take().unwrap_or(t.mask);
+    let mut uc_stack = alt;
+    if alt.contains(sp) {
+        uc_stack.flags |= SS_ONSTACK;
+    }
+    let fault = match info.fields {
+        crate::kernel::signal::InfoFields::Fault { addr } => Some((addr, m.last_fault_write)),
+        _ => None,
+    };
+    let info_bytes = sig::encode_siginfo(&m.process, &info);
+    let frame = SignalFrame {
+        sig: info.signo,
+        info: &info_bytes,
+        handler: action.handler,
+        return_to,
+        sp: if switch { alt.sp + alt.size } else { sp },
+        on_own_stack: !switch,
+        saved_mask,
+        altstack: uc_stack,
+        rt,
+        fault,
+    };
+    let internal = |e: uc_error| StopReason::Internal(format!("cannot save the CPU state: {e:?}"));
+    let mut ctx = uc.context_alloc().map_err(internal)?;
+    uc.context_save(&mut ctx).map_err(internal)?;
+    let pc = abi.pc(uc);
+    match abi.push_signal_frame(uc, &frame) {
+        Ok((frame_addr, start)) => {
+            let m = uc.get_data_mut();
+            let tid = m.process.threads.current_tid();
+            m.signal_contexts.push(SavedContext {
+                tid,
+                frame: frame_addr,
+                ctx,
+            });
+            if m.signal_contexts.len() > MAX_SAVED_CONTEXTS {
+                m.signal_contexts.remove(0);
+            }
+            let mut mask = saved_mask | action.mask;
+            if action.flags & SA_NODEFER == 0 {
+                mask |= bit(info.signo);
+            }
+            m.process.threads.current_mut().signals.mask = mask;
+            if action.flags & SA_RESETHAND != 0 {
+                m.process.signals.set_action(info.signo, Default::default());
+            }
+            tracing::debug!(
+                "signal {} delivered to handler {:#x}, frame {frame_addr:#x}, interrupted pc {pc:#x}",
+                info.signo,
+                action.handler
+            );
+            Ok(start)
+        }
+        // No room for the frame: the kernel kills with SIGSEGV.
+        Err(e) => Err(StopReason::Fault {
+            signal: libc::SIGSEGV,
+            pc,
+            page: Some(e.addr & !0xfff),
+        }),
+    }
+}
+
+/// The page holding the sigreturn code (rt at offset 0, legacy at 64),
+/// mapped read+exec on first use.
+fn sigreturn_page(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
+    let abi = uc.get_data().abi;
+    let offset = if rt { 0 } else { 64 };
+    if let Some(page) = uc.get_data().process.sigreturn_page {
+        return Ok(page + offset);
+    }
+    let m = uc.get_data_mut();
+    let mem = &mut m.process.mem;
+    let fail =
+        |what: String| StopReason::Internal(format!("cannot map the sigreturn page: {what}"));
+    let page = mem.find_free(4096).ok_or_else(|| fail("no room".into()))?;
+    let host = crate::mem::HostMapping::anonymous(4096).map_err(|e| fail(e.to_string()))?;
+    mem.map(
+        page,
+        4096,
+        Perms::RX,
+        Perms::RX,
+        RegionKind::Memory {
+            name: "[sigpage]".into(),
+        },
+        Some(std::sync::Arc::new(host)),
+        0,
+    );
+    let enc = mem.encoder();
+    for (at, rt) in [(0, true), (64, false)] {
+        let code: Vec<u8> = abi
+            .sigreturn_code(rt)
+            .iter()
+            .flat_map(|w| enc.u32(*w))
+            .collect();
+        mem.write_privileged(page + at, &code)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    m.process.sigreturn_page = Some(page);
+    crate::mem::engine::apply_pending(uc).map_err(|e| fail(e.to_string()))?;
+    Ok(page + offset)
+}
+
+/// rt_sigreturn / sigreturn: the CPU state from before the handler, with
+/// the registers as the frame now holds them, and the saved mask.
+fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
+    let abi = uc.get_data().abi;
+    let frame = abi.signal_frame_at_return(uc, rt);
+    let m = uc.get_data_mut();
+    let tid = m.process.threads.current_tid();
+    if let Some(at) = m
+        .signal_contexts
+        .iter()
+        .rposition(|s| s.tid == tid && s.frame == frame)
+    {
+        let saved = m.signal_contexts.remove(at);
+        // Frames above it were left by longjmp.
+        let mut i = 0;
+        while i < m.signal_contexts.len() {
+            if i >= at && m.signal_contexts[i].tid == tid {
+                m.signal_contexts.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        uc.context_restore(&saved.ctx)
+            .map_err(|e| StopReason::Internal(format!("cannot restore the CPU state: {e:?}")))?;
+    }
+    let pc = abi.pc(uc);
+    match abi.pop_signal_frame(uc, frame, rt) {
+        Ok((mask, resume)) => {
+            tracing::debug!("sigreturn from frame {frame:#x} to {resume:#x}");
+            let m = uc.get_data_mut();
+            let unblockable = bit(m.abi.guest_signal(libc::SIGKILL as u64))
+                | bit(m.abi.guest_signal(libc::SIGSTOP as u64));
+            m.process.threads.current_mut().signals.mask = mask & !unblockable;
+            Ok(resume)
+        }
+        // A frame the guest cannot read back: SIGSEGV, as the kernel does.
+        Err(e) => Err(StopReason::Fault {
+            signal: libc::SIGSEGV,
+            pc,
+            page: Some(e.addr & !0xfff),
+        }),
+    }
+}
+
+/// System calls that need the engine: rt_sigreturn, sigreturn (finished
+/// in `before_run`) and sigaltstack (which looks at the stack pointer).
+pub fn syscall(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Outcome> {
+    match sys? {
+        Sys::rt_sigreturn => {
+            uc.get_data_mut().sigreturn_due = Some(true);
+            Some(Outcome::Resumed)
+        }
+        Sys::sigreturn if uc.get_data().abi.has_legacy_frame() => {
+            uc.get_data_mut().sigreturn_due = Some(false);
+            Some(Outcome::Resumed)
+        }
+        Sys::sigaltstack => {
+            let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
+            Some(sigaltstack(&mut uc.get_data_mut().process, a, sp).into())
+        }
+        _ => None,
+    }
+}
+
+/// The ABI's smallest alternate stack (MINSIGSTKSZ).
+fn min_stack(p: &crate::kernel::Process) -> u64 {
+    match p.abi.name() {
+        "aarch64" => 5120,
+        _ => 2048,
+    }
+}
+
+fn sigaltstack(p: &mut crate::kernel::Process, a: &[u64; 6], sp: u64) -> Result<u64, Errno> {
+    use crate::kernel::signal::{AltStack, SS_DISABLE};
+    let w = p.word_size();
+    // stack_t: sp, flags, size; MIPS: sp, size, flags.
+    let (flags_at, size_at) = if p.abi.name() == "mipsel" {
+        (2 * w, w)
+    } else {
+        (w, 2 * w)
+    };
+    let cur = p.threads.current().signals.altstack;
+    let on = cur.contains(sp);
+    let new = if a[0] != 0 {
+        let raw = p.mem.read_vec(a[0], 3 * w)?;
+        let enc = p.mem.encoder();
+        let word = |at: usize| {
+            if w == 8 {
+                enc.decode_u64(raw[at..at + 8].try_into().unwrap())
+            } else {
+                u64::from(enc.decode_u32(raw[at..at + 4].try_into().unwrap()))
+            }
+        };
+        let flags = enc.decode_u32(raw[flags_at..flags_at + 4].try_into().unwrap());
+        Some(AltStack {
+            sp: word(0),
+            size: word(size_at),
+            flags,
+        })
+    } else {
+        None
+    };
+    if a[1] != 0 {
+        let mut b = crate::mem::StructBuilder::new(3 * w, p.mem.encoder());
+        let flags = if !cur.enabled() {
+            SS_DISABLE
+        } else if on {
+            SS_ONSTACK
+        } else {
+            0
+        };
+        if w == 8 {
+            b.u64(0, cur.sp).u64(size_at, cur.size);
+        } else {
+            b.u32(0, cur.sp as u32).u32(size_at, cur.size as u32);
+        }
+        b.u32(flags_at, flags);
+        p.mem.write(a[1], &b.bytes)?;
+    }
+    if let Some(mut new) = new {
+        if on {
+            return Err(Errno::EPERM);
+        }
+        // SS_AUTODISARM (1 << 31) is accepted and not applied.
+        let mode = new.flags & !(1 << 31);
+        if mode == SS_DISABLE {
+            new = AltStack::default();
+        } else if mode != 0 && mode != SS_ONSTACK {
+            return Err(Errno::EINVAL);
+        } else if new.size < min_stack(p) {
+            return Err(Errno::ENOMEM);
+        } else {
+            new.flags = 0;
+        }
+        p.threads.current_mut().signals.altstack = new;
+    }
+    Ok(0)
+}
+
+/// After a system call that was interrupted (ERESTARTSYS): whether it
+/// runs again after the handler (SA_RESTART, or no handler runs) instead
+/// of returning EINTR.
+pub fn restart_interrupted(m: &mut Machine) -> bool {
+    intake_host(m);
+    let p = &m.process;
+    let ready = sig::deliverable(p);
+    let sync = |s: u64| crate::kernel::signal::is_synchronous(p.abi.host_signal(s) as i32);
+    match crate::kernel::signal::next_of(ready, sync) {
+        Some(s) => {
+            let a = p.signals.action(s);
+            !a.is_handler() || a.flags & SA_RESTART != 0
+        }
+        None => true,
+    }
+}
+
+/// Whether an engine error is a fault the guest handles: then it is
+/// queued for [`before_run`] and the TLB entry that reported its address
+/// is dropped.
+pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
+    let m = uc.get_data_mut();
+    let (signal, code) = match err {
+        uc_error::READ_UNMAPPED | uc_error::WRITE_UNMAPPED | uc_error::FETCH_UNMAPPED => {
+            (libc::SIGSEGV, fault_code(m))
+        }
+        uc_error::READ_PROT | uc_error::WRITE_PROT | uc_error::FETCH_PROT => {
+            (libc::SIGSEGV, SEGV_ACCERR)
+        }
+        uc_error::EXCEPTION if m.last_fault.is_some() => (libc::SIGSEGV, fault_code(m)),
+        uc_error::READ_UNALIGNED | uc_error::WRITE_UNALIGNED | uc_error::FETCH_UNALIGNED => {
+            (libc::SIGBUS, crate::kernel::signal::BUS_ADRALN)
+        }
+        uc_error::INSN_INVALID => (libc::SIGILL, crate::kernel::signal::ILL_ILLOPN),
+        _ => return false,
+    };
+    let pc = m.abi.pc(uc);
+    let m = uc.get_data_mut();
+    let write = matches!(err, uc_error::WRITE_UNMAPPED | uc_error::WRITE_PROT)
+        || matches!(m.last_fault, Some((_, MemType::WRITE)));
+    let addr = match signal {
+        libc::SIGILL => pc,
+        _ => m
+            .fault_addr
+            .take()
+            .or(m.last_fault.map(|(page, _)| page))
+            .unwrap_or(pc),
+    };
+    if !handles(m, signal) {
+        return false;
+    }
+    m.last_fault = None;
+    m.last_fault_write = write;
+    m.pending_fault = Some(PendingFault {
+        signal,
+        code,
+        addr,
+        write,
+    });
+    // The TLB may hold the entry that reported the exact address.
+    let _ = uc.ctl_flush_tlb();
+    true
+}
+
+/// SEGV_MAPERR for an address nothing is mapped at, else SEGV_ACCERR.
+fn fault_code(m: &Machine) -> i32 {
+    let addr = m.fault_addr.or(m.last_fault.map(|(p, _)| p));
+    match addr {
+        Some(a) if m.process.mem.perms_at(a).is_some() => SEGV_ACCERR,
+        _ => SEGV_MAPERR,
+    }
+}
+
+/// Whether the guest has a handler that will take host signal `signal`
+/// raised by the current thread (blocked or ignored faults kill).
+fn handles(m: &Machine, signal: i32) -> bool {
+    let g = m.abi.guest_signal(signal as u64);
+    let blocked = m.process.threads.current().signals.mask & bit(g) != 0;
+    m.process.signals.action(g).is_handler() && !blocked
+}
+
+/// A CPU trap (from the architecture's interrupt hook): delivered to the
+/// guest's handler when it has one. False: the caller ends the run.
+pub fn catch_trap(uc: &mut Engine<'_>, signal: i32) -> bool {
+    let pc = uc.get_data().abi.pc(uc);
+    let m = uc.get_data_mut();
+    if !handles(m, signal) {
+        return false;
+    }
+    let code = match signal {
+        libc::SIGFPE => crate::kernel::signal::FPE_INTDIV,
+        libc::SIGTRAP => crate::kernel::signal::TRAP_BRKPT,
+        libc::SIGILL => crate::kernel::signal::ILL_ILLOPN,
+        libc::SIGBUS => crate::kernel::signal::BUS_ADRALN,
+        _ => SI_KERNEL,
+    };
+    m.pending_fault = Some(PendingFault {
+        signal,
+        code,
+        addr: pc,
+        write: false,
+    });
+    request(uc);
+    true
+}
+
+/// Installs the block hook that notices host signals for the guest while
+/// it computes (a handler was installed). It costs one load per block.
+fn install_poll_hook(uc: &mut Engine<'_>) -> Result<(), StopReason> {
+    uc.add_block_hook(1, 0, |uc, _, _| {
+        if crate::signals::guest_signal_waiting() {
+            request(uc);
+        }
+    })
+    .map_err(|e| StopReason::Internal(format!("cannot hook blocks: {e:?}")))?;
+    let _ = uc.ctl_flush_tb();
+    uc.get_data_mut().signal_poll_hooked = true;
+    Ok(())
+}

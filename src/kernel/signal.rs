@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Guest signals as the emulated kernel keeps them: dispositions, pending
+//! signals with their `siginfo`, per-thread masks and alternate stacks,
+//! and Linux's default actions. Plain data: delivery (frames, registers)
+//! is `crate::delivery`'s.
+//!
+//! Signal numbers here are the guest's (they differ on MIPS); a bit set
+//! has bit `n - 1` for signal `n`.
+
+use std::collections::VecDeque;
+
+/// `sa_handler` values.
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+/// `sa_flags` bits with the same value on every supported ABI (SA_SIGINFO
+/// differs on MIPS: see `Abi::sa_siginfo`).
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// `ss_flags` of sigaltstack.
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+
+/// `si_code` values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const BUS_ADRALN: i32 = 1;
+pub const ILL_ILLOPN: i32 = 2;
+pub const FPE_INTDIV: i32 = 1;
+pub const TRAP_BRKPT: i32 = 1;
+
+/// Bit of signal `sig` in a set.
+pub fn bit(sig: u64) -> u64 {
+    if (1..=64).contains(&sig) {
+        1 << (sig - 1)
+    } else {
+        0
+    }
+}
+
+/// A disposition, decoded from the guest's `struct sigaction`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Action {
+    pub handler: u64,
+    pub flags: u64,
+    /// `sa_restorer`, where the ABI has one (0 otherwise).
+    pub restorer: u64,
+    /// Signals blocked while the handler runs (first 64).
+    pub mask: u64,
+}
+
+impl Action {
+    pub fn is_handler(&self) -> bool {
+        self.handler > SIG_IGN
+    }
+}
+
+/// What Linux does with a signal nobody handles (host numbering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    /// Terminate with a core dump (SIGSEGV, SIGQUIT, ...).
+    Core,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+pub fn default_action(host_sig: i32) -> DefaultAction {
+    use DefaultAction::*;
+    match host_sig {
+        libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => Ignore,
+        libc::SIGCONT => Continue,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => Stop,
+        libc::SIGQUIT
+        | libc::SIGILL
+        | libc::SIGTRAP
+        | libc::SIGABRT
+        | libc::SIGBUS
+        | libc::SIGFPE
+        | libc::SIGSEGV
+        | libc::SIGXCPU
+        | libc::SIGXFSZ
+        | libc::SIGSYS => Core,
+        _ => Terminate,
+    }
+}
+
+/// Signals the kernel raises for the instruction that caused them: they
+/// are taken before any other pending signal.
+pub fn is_synchronous(host_sig: i32) -> bool {
+    matches!(
+        host_sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGTRAP | libc::SIGFPE | libc::SIGSYS
+    )
+}
+
+/// The union part of `siginfo_t` that a signal carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InfoFields {
+    /// kill, tkill, sigqueue, timers: sender and (queued) value.
+    Sender { pid: u32, uid: u32, value: u64 },
+    /// Faults: the address.
+    Fault { addr: u64 },
+    /// SIGCHLD: the child and its status.
+    Child { pid: u32, uid: u32, status: i32 },
+}
+
+/// A `siginfo_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub signo: u64,
+    pub code: i32,
+    pub errno: i32,
+    pub fields: InfoFields,
+}
+
+impl Info {
+    pub fn sent(signo: u64, code: i32, pid: u32, uid: u32) -> Self {
+        Info {
+            signo,
+            code,
+            errno: 0,
+            fields: InfoFields::Sender { pid, uid, value: 0 },
+        }
+    }
+
+    pub fn fault(signo: u64, code: i32, addr: u64) -> Self {
+        Info {
+            signo,
+            code,
+            errno: 0,
+            fields: InfoFields::Fault { addr },
+        }
+    }
+}
+
+/// Pending signals: standard signals are pending at most once (a second
+/// one is merged), real-time ones (from 32) queue.
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    set: u64,
+    queue: VecDeque<Info>,
+}
+
+/// First real-time signal number (the kernel's SIGRTMIN).
+const FIRST_RT: u64 = 32;
+
+impl Pending {
+    pub fn set(&self) -> u64 {
+        self.set
+    }
+
+    pub fn add(&mut self, info: Info) {
+        if info.signo < FIRST_RT && self.set & bit(info.signo) != 0 {
+            return;
+        }
+        self.set |= bit(info.signo);
+        self.queue.push_back(info);
+    }
+
+    /// Takes the oldest pending instance of `sig`.
+    pub fn take(&mut self, sig: u64) -> Option<Info> {
+        let at = self.queue.iter().position(|i| i.signo == sig)?;
+        let info = self.queue.remove(at)?;
+        if !self.queue.iter().any(|i| i.signo == sig) {
+            self.set &= !bit(sig);
+        }
+        Some(info)
+    }
+
+    /// Drops every pending instance of `sig` (its action became ignore).
+    pub fn discard(&mut self, sig: u64) {
+        self.queue.retain(|i| i.signo != sig);
+        self.set &= !bit(sig);
+    }
+
+    pub fn clear(&mut self) {
+        *self = Pending::default();
+    }
+}
+
+/// Which pending signal of `ready` (pending and not blocked) goes first:
+/// synchronous ones, then the lowest number, as Linux picks.
+pub fn next_of(ready: u64, synchronous: impl Fn(u64) -> bool) -> Option<u64> {
+    if ready == 0 {
+        return None;
+    }
+    let lowest = |set: u64| u64::from(set.trailing_zeros()) + 1;
+    let sync: u64 = (1..=64u64)
+        .filter(|&s| ready & bit(s) != 0 && synchronous(s))
+        .fold(0, |m, s| m | bit(s));
+    Some(if sync != 0 {
+        lowest(sync)
+    } else {
+        lowest(ready)
+    })
+}
+
+/// sigaltstack's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AltStack {
+    pub sp: u64,
+    pub size: u64,
+    pub flags: u32,
+}
+
+impl Default for AltStack {
+    fn default() -> Self {
+        AltStack {
+            sp: 0,
+            size: 0,
+            flags: SS_DISABLE,
+        }
+    }
+}
+
+impl AltStack {
+    pub fn enabled(&self) -> bool {
+        self.flags & SS_DISABLE == 0 && self.size != 0
+    }
+
+    /// Whether `sp` is on this stack (the handler runs on it already).
+    pub fn contains(&self, sp: u64) -> bool {
+        self.enabled() && sp > self.sp && sp - self.sp <= self.size
+    }
+}
+
+/// A thread's signal state.
+#[derive(Clone, Debug, Default)]
+pub struct ThreadSignals {
+    pub mask: u64,
+    /// Signals sent to this thread (tgkill, faults).
+    pub pending: Pending,
+    pub altstack: AltStack,
+    /// The mask to restore when a sigsuspend/ppoll/pselect with a
+    /// temporary mask returns through a handler.
+    pub saved_mask: Option<u64>,
+}
+
+/// The process's dispositions and process-directed pending signals.
+#[derive(Clone, Debug)]
+pub struct ProcessSignals {
+    actions: Vec<Action>,
+    pub pending: Pending,
+}
+
+impl Default for ProcessSignals {
+    fn default() -> Self {
+        ProcessSignals {
+            actions: vec![Action::default(); 65],
+            pending: Pending::default(),
+        }
+    }
+}
+
+impl ProcessSignals {
+    pub fn action(&self, sig: u64) -> Action {
+        self.actions.get(sig as usize).copied().unwrap_or_default()
+    }
+
+    pub fn set_action(&mut self, sig: u64, action: Action) {
+        if let Some(a) = self.actions.get_mut(sig as usize) {
+            *a = action;
+        }
+    }
+
+    /// Guest signals whose action is SIG_IGN.
+    pub fn ignored(&self) -> u64 {
+        (1..=64u64)
+            .filter(|&s| self.action(s).handler == SIG_IGN)
+            .fold(0, |m, s| m | bit(s))
+    }
+
+    /// Guest signals with a handler.
+    pub fn handled(&self) -> u64 {
+        (1..=64u64)
+            .filter(|&s| self.action(s).is_handler())
+            .fold(0, |m, s| m | bit(s))
+    }
+
+    /// execve: handlers go back to the default, ignored signals stay
+    /// ignored, pending signals stay pending.
+    pub fn reset_for_exec(&mut self) {
+        for a in self.actions.iter_mut() {
+            if a.is_handler() {
+                *a = Action::default();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_signals_merge_and_realtime_ones_queue() {
+        let mut p = Pending::default();
+        p.add(Info::sent(10, SI_USER, 1, 0));
+        p.add(Info::sent(10, SI_USER, 2, 0));
+        p.add(Info::sent(40, SI_QUEUE, 3, 0));
+        p.add(Info::sent(40, SI_QUEUE, 4, 0));
+        assert_eq!(p.set(), bit(10) | bit(40));
+        assert!(matches!(
+            p.take(10).unwrap().fields,
+            InfoFields::Sender { pid: 1, .. }
+        ));
+        assert_eq!(p.take(10), None);
+        assert!(matches!(
+            p.take(40).unwrap().fields,
+            InfoFields::Sender { pid: 3, .. }
+        ));
+        assert_eq!(p.set(), bit(40));
+        assert!(matches!(
+            p.take(40).unwrap().fields,
+            InfoFields::Sender { pid: 4, .. }
+        ));
+        assert_eq!(p.set(), 0);
+    }
+
+    #[test]
+    fn synchronous_signals_first_then_lowest() {
+        let sync = |s: u64| s == 11;
+        assert_eq!(next_of(bit(2) | bit(11), sync), Some(11));
+        assert_eq!(next_of(bit(14) | bit(2), sync), Some(2));
+        assert_eq!(next_of(0, sync), None);
+    }
+
+    #[test]
+    fn alternate_stack_bounds() {
+        let s = AltStack {
+            sp: 0x1000,
+            size: 0x1000,
+            flags: 0,
+        };
+        assert!(s.contains(0x2000) && s.contains(0x1001));
+        assert!(!s.contains(0x1000) && !s.contains(0x2001));
+        assert!(!AltStack::default().contains(0x10));
+    }
+}

@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Signal system calls: dispositions, masks, sending (kill, tgkill,
+//! sigqueue), waiting (sigsuspend, pause, sigtimedwait), pending sets and
+//! timers. Generation lives here too (`send`): it queues the signal on the
+//! process or a thread and interrupts a thread blocked in a system call.
+//! Delivery to handlers is `crate::delivery`'s, after the call returns.
+
+use super::{Errno, Outcome, Sys, SysResult};
+use crate::kernel::signal::{
+    bit, default_action, next_of, Action, DefaultAction, Info, InfoFields, SIG_DFL, SIG_IGN,
+    SI_QUEUE, SI_TKILL, SI_USER,
+};
+use crate::kernel::thread::{Block, State, Wait};
+use crate::kernel::Process;
+use crate::mem::StructBuilder;
+
+const SIGKILL: u64 = 9;
+const SIGSTOP: u64 = 19;
+
+/// Signals no mask can block (host numbering, as SIGKILL/SIGSTOP are on
+/// every ABI but MIPS's SIGSTOP is 23).
+fn unblockable(p: &Process) -> u64 {
+    bit(p.abi.guest_signal(SIGKILL)) | bit(p.abi.guest_signal(SIGSTOP))
+}
+
+fn valid_signal(sig: u64) -> bool {
+    (1..=64).contains(&sig)
+}
+
+/// The host's number for guest signal `sig`.
+pub fn host_of(p: &Process, sig: u64) -> i32 {
+    p.abi.host_signal(sig) as i32
+}
+
+fn decode_action(p: &Process, raw: &[u8]) -> Action {
+    let l = p.abi.sigaction_layout();
+    let enc = p.mem.encoder();
+    let word = p.word_size();
+    let read = |at: usize, size: usize| -> u64 {
+        if size == 8 {
+            enc.decode_u64(raw[at..at + 8].try_into().unwrap())
+        } else {
+            u64::from(enc.decode_u32(raw[at..at + 4].try_into().unwrap()))
+        }
+    };
+    // The mask's first 64 signals: two words on 32-bit ABIs.
+    let mask = if word == 8 {
+        read(l.mask, 8)
+    } else {
+        read(l.mask, 4) | read(l.mask + 4, 4) << 32
+    };
+    Action {
+        handler: read(l.handler, word),
+        flags: read(l.flags, l.flags_size),
+        restorer: l.restorer.map_or(0, |at| read(at, word)),
+        mask,
+    }
+}
+
+fn encode_action(p: &Process, a: &Action) -> Vec<u8> {
+    let l = p.abi.sigaction_layout();
+    let mut b = StructBuilder::new(p.abi.sigaction_size(), p.mem.encoder());
+    let word = p.word_size();
+    let put = |b: &mut StructBuilder, at: usize, size: usize, v: u64| {
+        if size == 8 {
+            b.u64(at, v);
+        } else {
+            b.u32(at, v as u32);
+        }
+    };
+    put(&mut b, l.handler, word, a.handler);
+    put(&mut b, l.flags, l.flags_size, a.flags);
+    if let Some(at) = l.restorer {
+        put(&mut b, at, word, a.restorer);
+    }
+    if word == 8 {
+        b.u64(l.mask, a.mask);
+    } else {
+        b.u32(l.mask, a.mask as u32)
+            .u32(l.mask + 4, (a.mask >> 32) as u32);
+    }
+    b.bytes
+}
+
+pub fn rt_sigaction(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (sig, act, oact, setsize) = (a[0], a[1], a[2], a[3]);
+    if setsize != p.abi.sigset_size() as u64 || !valid_signal(sig) {
+        return Err(Errno::EINVAL);
+    }
+    let new = if act != 0 {
+        let raw = p.mem.read_vec(act, p.abi.sigaction_size())?;
+        Some(decode_action(p, &raw))
+    } else {
+        None
+    };
+    if new.is_some() && unblockable(p) & bit(sig) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if oact != 0 {
+        let old = encode_action(p, &p.signals.action(sig));
+        p.mem.write(oact, &old)?;
+    }
+    if let Some(mut new) = new {
+        new.mask &= !unblockable(p);
+        p.signals.set_action(sig, new);
+        if ignored(p, sig) {
+            // Pending instances of a signal that becomes ignored vanish.
+            p.signals.pending.discard(sig);
+            for tid in p.threads.tids().collect::<Vec<_>>() {
+                if let Some(t) = p.threads.get_mut(tid) {
+                    t.signals.pending.discard(sig);
+                }
+            }
+        }
+        crate::signals::follow_guest(host_of(p, sig), disposition(p, sig));
+    }
+    Ok(0)
+}
+
+/// What the host should do with a host signal the guest has a
+/// disposition for.
+pub fn disposition(p: &Process, sig: u64) -> crate::signals::Disposition {
+    use crate::signals::Disposition;
+    let a = p.signals.action(sig);
+    match a.handler {
+        SIG_DFL => Disposition::Default,
+        SIG_IGN => Disposition::Ignore,
+        _ => Disposition::Handle,
+    }
+}
+
+/// Whether `sig` is discarded when generated: ignored explicitly or by
+/// default.
+pub fn ignored(p: &Process, sig: u64) -> bool {
+    let a = p.signals.action(sig);
+    a.handler == SIG_IGN
+        || (a.handler == SIG_DFL
+            && matches!(
+                default_action(host_of(p, sig)),
+                DefaultAction::Ignore | DefaultAction::Continue
+            ))
+}
+
+/// Guest signals (bit `n - 1` for signal `n`) whose action is SIG_IGN:
+/// they stay ignored across execve.
+pub fn ignored_signals(p: &Process) -> u64 {
+    p.signals.ignored()
+}
+
+/// Sets the guest signals of `mask` to SIG_IGN (a new program's start).
+pub fn set_ignored_signals(p: &mut Process, mask: u64) {
+    let never = unblockable(p);
+    for sig in (1..=64u64).filter(|s| mask & bit(*s) != 0 && never & bit(*s) == 0) {
+        p.signals.set_action(
+            sig,
+            Action {
+                handler: SIG_IGN,
+                ..Action::default()
+            },
+        );
+    }
+}
+
+/// The current thread's mask.
+pub fn current_mask(p: &Process) -> u64 {
+    p.threads.current().signals.mask
+}
+
+fn read_sigset(p: &Process, addr: u64) -> Result<u64, Errno> {
+    Ok(p.mem.read_u64(addr)?)
+}
+
+fn write_sigset(p: &mut Process, addr: u64, set: u64) -> Result<(), Errno> {
+    p.mem.write_u64(addr, set)?;
+    // Signals above 64 (MIPS has 128) are never set here.
+    let extra = p.abi.sigset_size() - 8;
+    p.mem.write(addr + 8, &vec![0; extra])?;
+    Ok(())
+}
+
+pub fn rt_sigprocmask(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (how, set, oset, setsize) = (p.abi.sigprocmask_how_to_host(a[0]), a[1], a[2], a[3]);
+    if setsize != p.abi.sigset_size() as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let new = if set != 0 {
+        Some(read_sigset(p, set)?)
+    } else {
+        None
+    };
+    let old = current_mask(p);
+    if let Some(new) = new {
+        let mask = match how {
+            0 => old | new,
+            1 => old & !new,
+            2 => new,
+            _ => return Err(Errno::EINVAL),
+        } & !unblockable(p);
+        p.threads.current_mut().signals.mask = mask;
+    }
+    if oset != 0 {
+        write_sigset(p, oset, old)?;
+    }
+    Ok(0)
+}
+
+pub fn rt_sigpending(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    if a[1] != p.abi.sigset_size() as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let t = p.threads.current();
+    let set = (t.signals.pending.set() | p.signals.pending.set()) & t.signals.mask;
+    write_sigset(p, a[0], set)?;
+    Ok(0)
+}
+
+/// Pending signals the current thread would take now.
+pub fn deliverable(p: &Process) -> u64 {
+    // None once the current thread has exited.
+    match p.threads.get(p.threads.current_tid()) {
+        Some(t) => (t.signals.pending.set() | p.signals.pending.set()) & !t.signals.mask,
+        None => 0,
+    }
+}
+
+/// rt_sigsuspend(mask): waits with a temporary mask until a handler runs
+/// (the frame saves the old mask) or the process ends.
+pub fn rt_sigsuspend(p: &mut Process, a: &[u64; 6]) -> Outcome {
+    if a[1] != p.abi.sigset_size() as u64 {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    let mask = match read_sigset(p, a[0]) {
+        Ok(m) => m & !unblockable(p),
+        Err(e) => return Outcome::Error(e),
+    };
+    let t = &mut p.threads.current_mut().signals;
+    t.saved_mask = Some(t.mask);
+    t.mask = mask;
+    wait_for_signal(p, 0, None)
+}
+
+pub fn pause(p: &mut Process) -> Outcome {
+    wait_for_signal(p, 0, None)
+}
+
+/// Blocks the current thread until a signal interrupts it (then EINTR),
+/// or, for a signal in `taken`, until it can take one (sigtimedwait).
+fn wait_for_signal(p: &mut Process, taken: u64, deadline: Option<u64>) -> Outcome {
+    if deliverable(p) != 0 {
+        return Outcome::Error(Errno::EINTR);
+    }
+    p.threads.request_block(Block::new(
+        Wait::Signal { taken },
+        deadline,
+        Outcome::Error(Errno::EAGAIN),
+    ))
+}
+
+/// rt_sigtimedwait(set, info, timeout, setsize): takes a pending signal of
+/// `set` without running its handler.
+pub fn rt_sigtimedwait(p: &mut Process, a: &[u64; 6], time64: bool) -> Outcome {
+    let r = (|| -> Result<Outcome, Errno> {
+        if a[3] != p.abi.sigset_size() as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let set = read_sigset(p, a[0])? & !unblockable(p);
+        if let Some(info) = take_from(p, set) {
+            if a[1] != 0 {
+                let bytes = encode_siginfo(p, &info);
+                p.mem.write(a[1], &bytes)?;
+            }
+            return Ok(Outcome::Value(info.signo));
+        }
+        let deadline = if a[2] != 0 {
+            let word = if time64 { 8 } else { p.word_size() };
+            let raw = p.mem.read_vec(a[2], word * 2)?;
+            let (s, ns) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
+            if s < 0 || !(0..1_000_000_000).contains(&ns) {
+                return Err(Errno::EINVAL);
+            }
+            Some(super::futex::monotonic_deadline(
+                libc::CLOCK_MONOTONIC,
+                s,
+                ns,
+                false,
+            ))
+        } else {
+            None
+        };
+        if deadline.is_some_and(|d| d <= super::monotonic_now()) {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(wait_for_signal(p, set, deadline))
+    })();
+    r.unwrap_or_else(Outcome::Error)
+}
+
+/// Takes a pending signal of `set` (thread first, then process).
+fn take_from(p: &mut Process, set: u64) -> Option<Info> {
+    let sync = |s: u64| crate::kernel::signal::is_synchronous(p.abi.host_signal(s) as i32);
+    let own = p.threads.current().signals.pending.set() & set;
+    if let Some(sig) = next_of(own, sync) {
+        return p.threads.current_mut().signals.pending.take(sig);
+    }
+    let shared = p.signals.pending.set() & set;
+    let sig = next_of(shared, sync)?;
+    p.signals.pending.take(sig)
+}
+
+/// Takes the next signal the current thread handles now (synchronous ones
+/// and its own first).
+pub fn take_deliverable(p: &mut Process) -> Option<Info> {
+    let mask = p.threads.get(p.threads.current_tid())?.signals.mask;
+    take_from(p, !mask)
+}
+
+/// `siginfo_t` in the guest's layout (128 bytes).
+pub fn encode_siginfo(p: &Process, info: &Info) -> Vec<u8> {
+    let w = p.word_size();
+    let mut b = StructBuilder::new(128, p.mem.encoder());
+    let (code_at, errno_at) = if p.abi.siginfo_code_first() {
+        (4, 8)
+    } else {
+        (8, 4)
+    };
+    b.u32(0, info.signo as u32)
+        .u32(errno_at, info.errno as u32)
+        .u32(code_at, info.code as u32);
+    // The union starts after the three ints, aligned to a word.
+    let u = if w == 8 { 16 } else { 12 };
+    let word = |b: &mut StructBuilder, at: usize, v: u64| {
+        if w == 8 {
+            b.u64(at, v);
+        } else {
+            b.u32(at, v as u32);
+        }
+    };
+    match info.fields {
+        InfoFields::Sender { pid, uid, value } => {
+            b.u32(u, pid).u32(u + 4, uid);
+            word(&mut b, u + 8, value);
+        }
+        InfoFields::Fault { addr } => word(&mut b, u, addr),
+        InfoFields::Child { pid, uid, status } => {
+            b.u32(u, pid).u32(u + 4, uid).u32(u + 8, status as u32);
+        }
+    }
+    b.bytes
+}
+
+/// Where a signal is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Process,
+    Thread(u32),
+}
+
+/// Generates `info.signo` for the process or one of its threads: queued
+/// (unless ignored), and a thread that can take it is interrupted in its
+/// blocking call.
+pub fn send(p: &mut Process, target: Target, info: Info) {
+    let sig = info.signo;
+    let blocked_everywhere = match target {
+        Target::Thread(tid) => p
+            .threads
+            .get(tid)
+            .is_none_or(|t| t.signals.mask & bit(sig) != 0),
+        Target::Process => p
+            .threads
+            .tids()
+            .all(|tid| p.threads.get(tid).unwrap().signals.mask & bit(sig) != 0),
+    };
+    if ignored(p, sig) && !blocked_everywhere {
+        return;
+    }
+    let taker = match target {
+        Target::Thread(tid) => {
+            match p.threads.get_mut(tid) {
+                Some(t) => t.signals.pending.add(info),
+                None => return,
+            }
+            Some(tid)
+        }
+        Target::Process => {
+            p.signals.pending.add(info);
+            // The current thread if it can take it, else the first that can.
+            let cur = p.threads.current_tid();
+            let can = |tid: u32| {
+                p.threads
+                    .get(tid)
+                    .is_some_and(|t| t.signals.mask & bit(sig) == 0)
+            };
+            if can(cur) && p.threads.current_running() {
+                Some(cur)
+            } else {
+                p.threads.tids().find(|&t| can(t))
+            }
+        }
+    };
+    if let Some(tid) = taker {
+        interrupt(p, tid, sig);
+    }
+}
+
+/// A blocked thread that can take `sig` now stops waiting: sigtimedwait
+/// takes it, other calls return EINTR or are restarted (see
+/// `machine::finish_syscall`).
+fn interrupt(p: &mut Process, tid: u32, sig: u64) {
+    let Some(t) = p.threads.get(tid) else {
+        return;
+    };
+    let State::Blocked(block, call) = &t.state else {
+        return;
+    };
+    let unblocked = t.signals.mask & bit(sig) == 0;
+    let outcome = match block.wait {
+        Wait::Signal { taken } if taken & bit(sig) != 0 => None,
+        _ if !unblocked => return,
+        _ => Some(Outcome::Error(interrupted_errno(p, call.nr))),
+    };
+    p.threads.wake(tid, outcome);
+}
+
+/// What an interrupted call returns: ERESTARTSYS for calls Linux restarts
+/// under SA_RESTART, EINTR for the others (sleeps, polls, waits for
+/// signals).
+pub fn interrupted_errno(p: &Process, nr: u64) -> Errno {
+    use Sys::*;
+    match p.abi.syscall_table().lookup(nr) {
+        Some(
+            read | readv | write | writev | pread64 | pwrite64 | wait4 | waitpid | waitid | futex
+            | futex_time64 | accept | accept4 | recvfrom | recv | recvmsg | sendto | send | sendmsg
+            | connect | ioctl | open | openat | fcntl,
+        ) => Errno::ERESTARTSYS,
+        _ => Errno::EINTR,
+    }
+}
+
+/// kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo.
+pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+    let (target, sig) = match sys {
+        Sys::tgkill | Sys::rt_tgsigqueueinfo => (a[1], a[2]),
+        _ => (a[0], a[1]),
+    };
+    if sig > 64 {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    // SAFETY: getuid has no arguments.
+    let uid = unsafe { libc::getuid() };
+    let mut info = Info::sent(sig, SI_USER, p.pid, uid);
+    if matches!(sys, Sys::rt_sigqueueinfo | Sys::rt_tgsigqueueinfo) {
+        let at = if sys == Sys::rt_tgsigqueueinfo {
+            a[3]
+        } else {
+            a[2]
+        };
+        match p.mem.read_vec(at, 128) {
+            Ok(raw) => {
+                let enc = p.mem.encoder();
+                let code = if p.abi.siginfo_code_first() { 4 } else { 8 };
+                let code = enc.decode_u32(raw[code..code + 4].try_into().unwrap()) as i32;
+                // Only the kernel may claim kernel codes (or kill's).
+                if code >= 0 || code == SI_TKILL {
+                    return Outcome::Error(Errno::EPERM);
+                }
+                let u = if p.word_size() == 8 { 16 } else { 12 };
+                let value = if p.word_size() == 8 {
+                    enc.decode_u64(raw[u + 8..u + 16].try_into().unwrap())
+                } else {
+                    u64::from(enc.decode_u32(raw[u + 8..u + 12].try_into().unwrap()))
+                };
+                let pid = enc.decode_u32(raw[u..u + 4].try_into().unwrap());
+                let uid = enc.decode_u32(raw[u + 4..u + 8].try_into().unwrap());
+                info = Info {
+                    signo: sig,
+                    code,
+                    errno: 0,
+                    fields: InfoFields::Sender { pid, uid, value },
+                };
+            }
+            Err(_) => return Outcome::Error(Errno::EFAULT),
+        }
+    } else if sys != Sys::kill {
+        info.code = SI_TKILL;
+    }
+    let own_thread =
+        |p: &Process, t: u64| u32::try_from(t).is_ok_and(|t| p.threads.get(t).is_some());
+    let dest = match sys {
+        Sys::kill | Sys::rt_sigqueueinfo => {
+            let t = p.sarg(target);
+            if t == i64::from(p.pid) {
+                Some(Target::Process)
+            } else if t == 0 || t < -1 {
+                // A process group: the host signals every member, this one
+                // takes its own copy as a guest signal.
+                return kill_group(p, t, sig, info);
+            } else {
+                None
+            }
+        }
+        Sys::tgkill | Sys::rt_tgsigqueueinfo => {
+            if p.sarg(a[0]) <= 0 || p.sarg(target) <= 0 {
+                return Outcome::Error(Errno::EINVAL);
+            }
+            if a[0] == u64::from(p.pid) && own_thread(p, target) {
+                Some(Target::Thread(target as u32))
+            } else if a[0] == u64::from(p.pid) {
+                return Outcome::Error(Errno::ESRCH);
+            } else {
+                None
+            }
+        }
+        _ => {
+            if p.sarg(target) <= 0 {
+                return Outcome::Error(Errno::EINVAL);
+            }
+            if own_thread(p, target) {
+                Some(Target::Thread(target as u32))
+            } else {
+                return Outcome::Error(Errno::ESRCH);
+            }
+        }
+    };
+    let Some(dest) = dest else {
+        // Another host process: the guest's business.
+        let host = if sig == 0 { 0 } else { host_of(p, sig) };
+        // SAFETY: plain calls on another process.
+        let rc = unsafe {
+            match sys {
+                Sys::tgkill | Sys::rt_tgsigqueueinfo => {
+                    libc::syscall(libc::SYS_tgkill, a[0] as i32, target as i32, host) as i32
+                }
+                _ => libc::kill(target as i32, host),
+            }
+        };
+        return if rc < 0 {
+            Outcome::Error(Errno::last())
+        } else {
+            Outcome::Value(0)
+        };
+    };
+    if sig != 0 {
+        send(p, dest, info);
+    }
+    Outcome::Value(0)
+}
+
+fn kill_group(p: &mut Process, t: i64, sig: u64, info: Info) -> Outcome {
+    // SAFETY: getpgrp has no arguments.
+    let own_group = unsafe { libc::getpgrp() };
+    let group = if t == 0 { own_group } else { (-t) as i32 };
+    let host = if sig == 0 { 0 } else { host_of(p, sig) };
+    let mut rc = 0;
+    if group == own_group && sig != 0 && host != libc::SIGKILL && host != libc::SIGSTOP {
+        // SAFETY: plain call; the group is the guest's. The copy the
+        // host delivers to this process is discarded (`run_blocked`).
+        crate::signals::run_blocked(host, || rc = unsafe { libc::kill(-group, host) });
+        if rc == 0 {
+            send(p, Target::Process, info);
+        }
+    } else {
+        // SAFETY: plain call.
+        rc = unsafe { libc::kill(-group, host) };
+    }
+    if rc < 0 {
+        Outcome::Error(Errno::last())
+    } else {
+        Outcome::Value(0)
+    }
+}
+
+/// A write to a pipe nobody reads: SIGPIPE to the writing thread, and
+/// EPIPE (which the guest sees if it handles or ignores SIGPIPE).
+pub fn broken_pipe(p: &mut Process) -> Outcome {
+    const HOST_SIGPIPE: u64 = libc::SIGPIPE as u64;
+    let sig = p.abi.guest_signal(HOST_SIGPIPE);
+    let tid = p.threads.current_tid();
+    // SAFETY: getuid has no arguments.
+    let uid = unsafe { libc::getuid() };
+    send(p, Target::Thread(tid), Info::sent(sig, SI_USER, p.pid, uid));
+    Outcome::Error(Errno::EPIPE)
+}
+
+/// alarm(seconds): the host's alarm; its SIGALRM becomes the guest's.
+pub fn alarm(a: &[u64; 6]) -> SysResult {
+    // SAFETY: plain call.
+    Ok(u64::from(unsafe { libc::alarm(a[0] as u32) }))
+}
+
+/// setitimer/getitimer: the host's timers (ITIMER_REAL, VIRTUAL, PROF),
+/// whose signals become the guest's. `struct itimerval` in guest words.
+pub fn itimer(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
+    let w = p.word_size();
+    let which = a[0] as i32;
+    let read = |p: &Process, at: u64| -> Result<libc::itimerval, Errno> {
+        let raw = p.mem.read_vec(at, 4 * w)?;
+        let enc = p.mem.encoder();
+        let field = |i: usize| -> i64 {
+            if w == 8 {
+                enc.decode_u64(raw[i * 8..i * 8 + 8].try_into().unwrap()) as i64
+            } else {
+                i64::from(enc.decode_u32(raw[i * 4..i * 4 + 4].try_into().unwrap()) as i32)
+            }
+        };
+        Ok(libc::itimerval {
+            it_interval: libc::timeval {
+                tv_sec: field(0),
+                tv_usec: field(1),
+            },
+            it_value: libc::timeval {
+                tv_sec: field(2),
+                tv_usec: field(3),
+            },
+        })
+    };
+    let write = |p: &mut Process, at: u64, v: &libc::itimerval| -> Result<(), Errno> {
+        let mut b = StructBuilder::new(4 * w, p.mem.encoder());
+        let fields = [
+            v.it_interval.tv_sec,
+            v.it_interval.tv_usec,
+            v.it_value.tv_sec,
+            v.it_value.tv_usec,
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            if w == 8 {
+                b.u64(i * 8, *f as u64);
+            } else {
+                b.u32(i * 4, *f as u32);
+            }
+        }
+        p.mem.write(at, &b.bytes)?;
+        Ok(())
+    };
+    // SAFETY: zeroed itimerval is a valid value.
+    let mut old: libc::itimerval = unsafe { std::mem::zeroed() };
+    if sys == Sys::getitimer {
+        // SAFETY: writes into our struct.
+        if unsafe { libc::getitimer(which, &mut old) } < 0 {
+            return Err(Errno::last());
+        }
+        write(p, a[1], &old)?;
+        return Ok(0);
+    }
+    let new = if a[1] != 0 {
+        read(p, a[1])?
+    } else {
+        // SAFETY: zeroed itimerval is a valid value.
+        unsafe { std::mem::zeroed() }
+    };
+    // SAFETY: pointers to our structs.
+    if unsafe { libc::setitimer(which, &new, &mut old) } < 0 {
+        return Err(Errno::last());
+    }
+    if a[2] != 0 {
+        write(p, a[2], &old)?;
+    }
+    Ok(0)
+}
+
+/// SIGCHLD from the host for a child of this process.
+pub fn child_info(sig: u64, pid: u32, uid: u32, code: i32, status: i32) -> Info {
+    Info {
+        signo: sig,
+        code,
+        errno: 0,
+        fields: InfoFields::Child { pid, uid, status },
+    }
+}
+
+/// A signal from another host process (or the terminal, or a timer).
+pub fn host_info(sig: u64, code: i32, pid: u32, uid: u32) -> Info {
+    Info {
+        signo: sig,
+        code: if code == SI_QUEUE { SI_QUEUE } else { code },
+        errno: 0,
+        fields: InfoFields::Sender { pid, uid, value: 0 },
+    }
+}
