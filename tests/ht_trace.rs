@@ -331,15 +331,17 @@ fn convert_to_chrome_csv_and_log() {
         .filter(|e| e["name"] == "thread_name")
         .map(|e| e["tid"].as_u64().unwrap())
         .collect();
-    assert_eq!(threads, vec![0, 1]);
+    assert_eq!(threads, vec![1, 2]); // tid = client + 1
     let first = complete[0];
     assert_eq!(first["name"], "region");
-    assert_eq!(first["tid"], 0);
+    assert_eq!(first["tid"], 1);
+    assert_eq!(first["args"]["client"], 0);
     assert_eq!(first["dur"].as_f64().unwrap(), 1.0);
     assert_eq!(first["ts"].as_f64().unwrap(), 0.0);
     assert_eq!(first["args"]["duration_ns"], 1000);
     assert_eq!(complete[100]["args"]["unclosed"], true);
-    assert_eq!(complete[100]["tid"], 1);
+    assert_eq!(complete[100]["tid"], 2);
+    assert_eq!(complete[100]["args"]["client"], 1);
     assert_eq!(j["otherData"]["program"], "synthetic");
     assert_eq!(
         j["otherData"]["origin_wall_ns"].as_u64().unwrap(),

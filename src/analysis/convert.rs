@@ -157,6 +157,13 @@ fn push_us(buf: &mut Vec<u8>, ns: u64) {
     push_dec_width(buf, ns % 1000, 3);
 }
 
+/// The `tid` of a client's track. Perfetto's trace processor takes tid 0
+/// for the process's main thread (it shows that track under the pid), so
+/// client N is thread N + 1; its `args` and track name say the client.
+pub fn chrome_tid(client: u32) -> u64 {
+    client as u64 + 1
+}
+
 struct Chrome {
     buf: Vec<u8>,
     pid: u32,
@@ -192,8 +199,10 @@ impl Chrome {
         b.extend_from_slice(b",\"pid\":");
         push_dec(b, self.pid as u64);
         b.extend_from_slice(b",\"tid\":");
+        push_dec(b, chrome_tid(span.client));
+        b.extend_from_slice(b",\"args\":{\"client\":");
         push_dec(b, span.client as u64);
-        b.extend_from_slice(b",\"args\":{\"thread\":");
+        b.extend_from_slice(b",\"thread\":");
         push_dec(b, span.thread as u64);
         b.extend_from_slice(b",\"duration_ns\":");
         push_dec(b, span.duration_ns());
@@ -215,7 +224,7 @@ impl Chrome {
         b.extend_from_slice(b"{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
         push_dec(b, self.pid as u64);
         b.extend_from_slice(b",\"tid\":");
-        push_dec(b, client as u64);
+        push_dec(b, chrome_tid(client));
         b.extend_from_slice(b",\"args\":{\"name\":\"client ");
         push_dec(b, client as u64);
         b.extend_from_slice(b"\"}}");
@@ -237,8 +246,10 @@ impl Chrome {
         b.extend_from_slice(b",\"pid\":");
         push_dec(b, ev.pid as u64);
         b.extend_from_slice(b",\"tid\":");
+        push_dec(b, chrome_tid(ev.client));
+        b.extend_from_slice(b",\"args\":{\"client\":");
         push_dec(b, ev.client as u64);
-        b.extend_from_slice(b",\"args\":{\"thread\":");
+        b.extend_from_slice(b",\"thread\":");
         push_dec(b, ev.thread as u64);
         b.extend_from_slice(b",\"record\":");
         push_dec(b, ev.index);
@@ -253,7 +264,8 @@ impl Chrome {
 }
 
 /// Chrome trace event JSON: regions as complete ("X") events, progress
-/// points as instant ("i") events, one track (tid) per client; times in
+/// points as instant ("i") events, one track per client (tid
+/// [`chrome_tid`], named `client N`); times in
 /// microseconds since the first event. Regions still open at the end run
 /// to the last event and carry `"unclosed":true`.
 pub fn chrome(
@@ -323,4 +335,96 @@ pub fn chrome(
     out.write_all(&c.buf)?;
     out.flush()?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::file::{ClockAnchor, TraceBuilder, TraceInfo};
+    use std::ffi::OsString;
+    use std::path::Path;
+
+    /// Client 0 opens and closes a region around a progress point; client 2
+    /// emits one progress point.
+    fn chrome_of_sample() -> serde_json::Value {
+        let anchor = ClockAnchor {
+            monotonic_ns: 5_000,
+            realtime_ns: 1_700_000_000_000_000_000,
+        };
+        let info = TraceInfo::for_run(
+            77,
+            2,
+            "x86_64",
+            Path::new("prog"),
+            &[OsString::from("prog")],
+            Some(64),
+            anchor,
+        );
+        let mut b = TraceBuilder::new(info);
+        b.push(5_000, 0, 0, 1, &[0]);
+        b.push(5_400, 0, 0, 9, &[3]);
+        b.push(6_500, 0, 0, 0, &[0]);
+        b.push(7_001, 1, 2, 9, &[4]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.bin");
+        std::fs::write(&p, b.finish()).unwrap();
+        let file = TraceFile::open(&p).unwrap();
+        let mut out = Vec::new();
+        let n = chrome(&file, &[RegionSpec::default_spec()], &mut out).unwrap();
+        assert_eq!(n, 4);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn chrome_events_carry_the_fields_perfetto_reads() {
+        let j = chrome_of_sample();
+        let evs = j["traceEvents"].as_array().unwrap();
+        // Every event: a phase, a name, numeric pid and tid; timed ones a
+        // numeric ts in microseconds.
+        for e in evs {
+            assert!(e["ph"].is_string() && e["name"].is_string(), "{e}");
+            assert!(e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
+            if e["ph"] != "M" {
+                assert!(e["ts"].is_number(), "{e}");
+            }
+        }
+        let region = evs.iter().find(|e| e["ph"] == "X").unwrap();
+        assert_eq!(region["name"], "region");
+        assert_eq!(region["ts"].as_f64().unwrap(), 0.0);
+        assert_eq!(region["dur"].as_f64().unwrap(), 1.5);
+        assert_eq!(region["args"]["client"], 0);
+        let instants: Vec<_> = evs.iter().filter(|e| e["ph"] == "i").collect();
+        assert_eq!(instants.len(), 2);
+        assert_eq!(instants[0]["ts"].as_f64().unwrap(), 0.4);
+        assert_eq!(instants[0]["s"], "t");
+        assert_eq!(instants[1]["ts"].as_f64().unwrap(), 2.001);
+        assert_eq!(instants[1]["args"]["client"], 2);
+        assert_eq!(instants[1]["args"]["arg2"], 4);
+    }
+
+    #[test]
+    fn chrome_tracks_never_use_tid_0() {
+        let j = chrome_of_sample();
+        let evs = j["traceEvents"].as_array().unwrap();
+        // Perfetto folds tid 0 into the process's main thread: only the
+        // process_name metadata may use it.
+        for e in evs {
+            if e["name"] != "process_name" {
+                assert_ne!(e["tid"], 0, "{e}");
+            }
+        }
+        let threads: Vec<_> = evs
+            .iter()
+            .filter(|e| e["name"] == "thread_name")
+            .map(|e| (e["tid"].as_u64().unwrap(), e["args"]["name"].clone()))
+            .collect();
+        assert_eq!(
+            threads,
+            vec![(1, "client 0".into()), (3, "client 2".into())]
+        );
+        for e in evs.iter().filter(|e| e["ph"] == "X" || e["ph"] == "i") {
+            let client = e["args"]["client"].as_u64().unwrap() as u32;
+            assert_eq!(e["tid"].as_u64().unwrap(), chrome_tid(client), "{e}");
+        }
+    }
 }
