@@ -91,15 +91,12 @@ fn real_main() -> i32 {
                 signal_text(*signal)
             );
         }
+        // A forked child dies of the signal silently, as a process does;
+        // its trace is flushed all the same.
+        StopReason::Interrupted(_) if ht_user::kernel::fork::is_descendant() => {}
         StopReason::Interrupted(sig) => {
-            // A forked child leaves the channel files to their owner.
-            let removed = if ht_user::kernel::fork::is_descendant() {
-                ""
-            } else {
-                ", channel files removed"
-            };
             eprintln!(
-                "ht-user: interrupted by signal {sig} ({}); trace flushed with {} events{removed}",
+                "ht-user: interrupted by signal {sig} ({}); trace flushed with {} events, channel files removed",
                 signal_text(*sig),
                 report.writer.events_written
             );

@@ -251,6 +251,15 @@ fn shell_pipelines_match_qemu() {
             "replaced\n",
             true,
         ),
+        // Background jobs, the wait builtin (sigsuspend and a SIGCHLD
+        // handler), trap handlers and kill.
+        (
+            "sleep 0.1 & wait; echo waited $?; (exit 3) & wait $!; echo status $?; \
+             trap 'echo trapped USR1' USR1; kill -USR1 $$; echo after; \
+             sleep 5 & p=$!; kill $p; wait $p; echo killed $?",
+            "waited 0\nstatus 3\ntrapped USR1\nafter\nkilled 143\n",
+            false,
+        ),
         // LD_* reach the executed guest program (not ht-user's loader).
         (
             "LD_HT_TEST=1 busybox env | grep ^LD_HT_",
