@@ -35,8 +35,6 @@ static ENGINE_STUCK: AtomicBool = AtomicBool::new(false);
 /// not started its own yet must not wake its parent's.
 static WAKE_OWNER: AtomicI32 = AtomicI32::new(0);
 
-const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
-
 /// Host signals (bit `n - 1`) the guest has handlers for.
 static GUEST_HANDLES: AtomicU64 = AtomicU64::new(0);
 /// Host signals that were ignored when ht-user started: the guest starts
@@ -273,7 +271,7 @@ pub fn set_blocked(block: bool) {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in HANDLED {
+        for sig in (1..=64).filter(|&s| !reserved(s)) {
             libc::sigaddset(&mut set, sig);
         }
         let how = if block {
@@ -462,19 +460,20 @@ pub fn run_blocked(sig: i32, f: impl FnOnce()) {
 /// false when ht-user was interrupted (before or during the wait).
 pub fn wait_interruptibly(fds: &mut [libc::pollfd], timeout_ns: Option<u64>) -> bool {
     // SAFETY: signal masks of this thread and a ppoll over our own array;
-    // the handled signals are blocked between the check and ppoll, which
-    // unblocks them atomically, so none is missed.
+    // every signal ht-user may handle is blocked between the check and
+    // ppoll, which unblocks them atomically, so none is missed (one for
+    // the guest included).
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in HANDLED {
+        for sig in (1..=64).filter(|&s| !reserved(s)) {
             libc::sigaddset(&mut set, sig);
         }
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-        if interrupted().is_none() {
+        if interrupted().is_none() && !guest_signal_waiting() {
             let mut during = old;
-            for sig in HANDLED {
+            for sig in (1..=64).filter(|&s| !reserved(s)) {
                 libc::sigdelset(&mut during, sig);
             }
             let ts = timeout_ns.map(|ns| libc::timespec {
