@@ -93,6 +93,8 @@ pub struct Machine {
     pub signal_contexts: Vec<crate::delivery::SavedContext>,
     /// Whether the block hook that notices host signals is installed.
     pub signal_poll_hooked: bool,
+    /// In a vfork child: the parent waiting for this process's exec or end.
+    pub vfork_parent: Option<crate::kernel::fork::VforkParent>,
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
     /// TLB fills since the last resize flush (see
@@ -142,6 +144,7 @@ impl Machine {
             pending_fault: None,
             signal_contexts: Vec::new(),
             signal_poll_hooked: false,
+            vfork_parent: None,
             engine_op_in_progress: false,
             tlb_fills: 0,
             sched: crate::sched::Scheduler::default(),

@@ -410,6 +410,10 @@ impl Loaded {
             tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
         }
         let m = uc.get_data_mut();
+        if let Some(parent) = m.vfork_parent.take() {
+            // A vfork child ending without exec: its parent resumes now.
+            parent.send(&m.process.mem);
+        }
         if let Some(handler) = m.handler.as_mut() {
             handler.finish();
         }

@@ -340,3 +340,25 @@ fn signal_dispositions_survive_execve() {
     assert_ne!(mask("SigBlk:") & bit(libc::SIGUSR1), 0, "{}", r.stdout);
     assert_eq!(mask("SigBlk:") & bit(libc::SIGINT), 0, "{}", r.stdout);
 }
+
+/// What glibc's posix_spawn and vfork give on Linux (qemu-user, whose
+/// vfork is a plain fork, reports success for the missing program and
+/// loses the child's writes).
+const SPAWN: &str = "\
+posix_spawn of a missing program: No such file or directory
+posix_spawn of itself: success
+spawned child: exited 5
+posix_spawn with a failing file action: No such file or directory
+vfork child wrote the parent's variable: 2
+vfork child: exited 3
+vfork child's failed exec: No such file or directory
+vfork child after the failed exec: exited 127
+";
+
+#[test]
+fn vfork_parent_waits_and_sees_what_the_child_wrote() {
+    let g = guest("spawn");
+    let r = run_ht([&g]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, SPAWN, "on {}", arch());
+}

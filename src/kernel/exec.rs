@@ -370,6 +370,11 @@ fn prepare_and_exec(
     if !crate::signals::block_for_exec() {
         return Err(Errno::EINTR);
     }
+    // A vfork parent gets its stack back now; the pipe closes with this
+    // image if the exec succeeds.
+    if let Some(parent) = &m.vfork_parent {
+        parent.send(&m.process.mem);
+    }
     set_cloexec(&fds, false);
     // SAFETY: NULL-terminated arrays of NUL-terminated strings that live
     // until the call returns (it only returns on failure).

@@ -15,9 +15,15 @@
 //! SIGINT watcher starts again. The channel files stay with the process
 //! that created them (see `hypertrace::Channel`).
 //!
-//! vfork (and clone with `CLONE_VM | CLONE_VFORK`, glibc's vfork on
-//! architectures without the call) is a fork too, as in qemu-user: the
-//! parent runs on at once instead of waiting for the child's exec or exit.
+//! vfork (and clone with `CLONE_VM | CLONE_VFORK`, which glibc's
+//! posix_spawn uses) is a fork whose parent waits, as on Linux, until the
+//! child executes a program or ends. The child does not share the
+//! parent's memory, except for what vfork children write in practice:
+//! the parent's stack from its stack pointer up (glibc's posix_spawn
+//! reports a failed exec there). The child sends that part of its memory
+//! to the parent through a pipe just before it executes a program or
+//! ends; the parent copies it in and then returns from vfork. Other
+//! writes of a vfork child stay its own.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -155,7 +161,8 @@ const FORK_FLAGS: u64 = CSIGNAL
 pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Outcome> {
     let abi = uc.get_data().abi;
     match sys? {
-        Sys::fork | Sys::vfork => Some(fork(uc, 0, 0, 0, 0)),
+        Sys::fork => Some(fork(uc, 0, 0, 0, 0)),
+        Sys::vfork => Some(fork(uc, CLONE_VM | CLONE_VFORK, 0, 0, 0)),
         Sys::clone => {
             let flags = a[0];
             if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
@@ -178,11 +185,20 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
 /// A host fork. The parent gets the child's pid, the child 0 (on `stack`
 /// if one was given).
 fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Outcome {
+    let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
     let m = uc.get_data_mut();
     // Everything recorded so far is written by the parent alone.
     if let Some(r) = m.recorder.as_mut() {
         r.sync();
     }
+    let vfork = if flags & CLONE_VFORK != 0 {
+        match VforkLink::new(&m.process.mem, sp) {
+            Ok(link) => Some(link),
+            Err(e) => return Outcome::Error(e),
+        }
+    } else {
+        None
+    };
     // SAFETY: fork() in a multi-threaded process: the child runs only
     // this thread, which touches no lock another thread may hold except
     // the C library's own (which fork() resets); the other threads' state
@@ -194,8 +210,11 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
     }
     if pid == 0 {
         become_child_or_exit(uc);
-    }
-    if pid > 0 {
+        uc.get_data_mut().vfork_parent = vfork.map(VforkLink::into_child);
+    } else {
+        if let Some(link) = vfork {
+            link.wait_for_child(&mut uc.get_data_mut().process.mem);
+        }
         if flags & CLONE_PARENT_SETTID != 0 {
             // Linux stores it in the parent's memory only, too.
             let _ = uc.get_data_mut().process.mem.write_u32(ptid, pid as u32);
@@ -215,6 +234,115 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
         abi.set_sp(uc, stack);
     }
     Outcome::Value(0)
+}
+
+/// The pipe between a vfork parent and its child, and the part of the
+/// parent's memory the child gives back (its stack from the stack
+/// pointer up).
+pub struct VforkLink {
+    read: OwnedFd,
+    write: OwnedFd,
+    start: u64,
+    end: u64,
+}
+
+/// The child's end: where to send the memory before exec or exit.
+pub struct VforkParent {
+    write: OwnedFd,
+    start: u64,
+    end: u64,
+}
+
+/// Most of the parent's stack a vfork child gives back.
+const VFORK_STACK_LIMIT: u64 = 8 << 20;
+
+impl VforkLink {
+    fn new(mem: &crate::mem::AddressSpace, sp: u64) -> Result<Self, Errno> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two ints.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(Errno::last());
+        }
+        use std::os::fd::FromRawFd;
+        // SAFETY: fresh descriptors we own from here on.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (start, end) = match mem.region_at(sp) {
+            Some(r) => (sp & !0xfff, r.end.min((sp & !0xfff) + VFORK_STACK_LIMIT)),
+            None => (0, 0),
+        };
+        Ok(VforkLink {
+            read,
+            write,
+            start,
+            end,
+        })
+    }
+
+    fn into_child(self) -> VforkParent {
+        drop(self.read);
+        VforkParent {
+            write: self.write,
+            start: self.start,
+            end: self.end,
+        }
+    }
+
+    /// Waits until the child executes a program (the pipe closes with its
+    /// old image) or ends, then copies in the last memory it sent.
+    fn wait_for_child(self, mem: &mut crate::mem::AddressSpace) {
+        use std::io::Read;
+        drop(self.write);
+        let mut all = Vec::new();
+        let mut file = File::from(self.read);
+        loop {
+            match file.read_to_end(&mut all) {
+                Ok(_) => break,
+                // SIGINT and the like end the wait (and then the run).
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    if crate::signals::interrupted().is_some() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        // Messages: start (u64), length (u64), bytes; the last one wins.
+        let mut at = 0;
+        let mut last: Option<(u64, &[u8])> = None;
+        while all.len() - at >= 16 {
+            let start = u64::from_ne_bytes(all[at..at + 8].try_into().unwrap());
+            let len = u64::from_ne_bytes(all[at + 8..at + 16].try_into().unwrap()) as usize;
+            if all.len() - at - 16 < len {
+                break;
+            }
+            last = Some((start, &all[at + 16..at + 16 + len]));
+            at += 16 + len;
+        }
+        if let Some((start, bytes)) = last {
+            if start == self.start && bytes.len() as u64 == self.end - self.start {
+                let _ = mem.write_privileged(start, bytes);
+            }
+        }
+    }
+}
+
+impl VforkParent {
+    /// Sends the stack part of this child's memory to the waiting parent
+    /// (before an exec, which may still fail, or at the end).
+    pub fn send(&self, mem: &crate::mem::AddressSpace) {
+        use std::io::Write;
+        let mut bytes = vec![0u8; (self.end - self.start) as usize];
+        if mem.read_privileged(self.start, &mut bytes).is_err() {
+            return;
+        }
+        let mut msg = Vec::with_capacity(bytes.len() + 16);
+        msg.extend_from_slice(&self.start.to_ne_bytes());
+        msg.extend_from_slice(&(bytes.len() as u64).to_ne_bytes());
+        msg.extend_from_slice(&bytes);
+        if let Ok(fd) = self.write.try_clone() {
+            let _ = File::from(fd).write_all(&msg);
+        }
+    }
 }
 
 fn become_child_or_exit(uc: &mut Engine<'_>) {
