@@ -107,6 +107,18 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
         };
         let action = m.process.signals.action(info.signo);
         let host = m.abi.host_signal(info.signo) as i32;
+        let taken = action.is_handler()
+            || (action.handler == SIG_DFL
+                && matches!(
+                    default_action(host),
+                    DefaultAction::Terminate | DefaultAction::Core
+                ));
+        if m.strace && taken {
+            let line = crate::kernel::signal::strace_line(host, &info, m.process.word_size());
+            if let Some(r) = m.recorder.as_mut() {
+                r.text(line);
+            }
+        }
         if action.is_handler() {
             return push_frame(uc, info, action);
         }
@@ -462,6 +474,13 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
             .unwrap_or(pc),
     };
     if !handles(m, signal) {
+        if m.strace {
+            let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
+            let line = crate::kernel::signal::strace_line(signal, &info, m.process.word_size());
+            if let Some(r) = m.recorder.as_mut() {
+                r.text(line);
+            }
+        }
         return false;
     }
     m.last_fault = None;

@@ -166,3 +166,51 @@ fn sigint_ignored_by_the_guest_changes_nothing() {
     r.assert_code(5);
     assert_eq!(r.stdout, "still here\n");
 }
+
+/// `-strace` shows each signal taken as qemu-user does: `--- SIG {...} ---`.
+#[test]
+fn strace_shows_signals_like_qemu() {
+    let g = guest("signals");
+    let r = run_ht(["-strace".as_ref(), g.as_os_str()]);
+    r.assert_code(0);
+    let normalise = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("--- "))
+            .map(|l| {
+                let l = regex_lite_replace(l, "si_pid=", ',');
+                regex_lite_replace(&l, "si_addr=", '}')
+            })
+            .collect()
+    };
+    let ours = normalise(&r.stderr);
+    assert!(
+        ours.iter().any(
+            |l| l == "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=_, si_uid=0} ---"
+        ),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l == "--- SIGSEGV {si_signo=SIGSEGV, si_code=2, si_addr=_} ---"),
+        "{ours:#?}"
+    );
+    let Some(q) = qemu_or_skip("strace of signals") else {
+        return;
+    };
+    let qr = run(qemu(&q, ["-strace".as_ref(), g.as_os_str()]));
+    if qr.exit() == 0 {
+        assert_eq!(ours, normalise(&qr.stderr));
+    }
+}
+
+/// Replaces the value after `key` (up to `end`) with `_`.
+fn regex_lite_replace(line: &str, key: &str, end: char) -> String {
+    match line.find(key) {
+        Some(at) => {
+            let from = at + key.len();
+            let to = line[from..].find(end).map_or(line.len(), |i| from + i);
+            format!("{}_{}", &line[..from], &line[to..])
+        }
+        None => line.to_string(),
+    }
+}

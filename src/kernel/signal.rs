@@ -95,6 +95,87 @@ pub fn default_action(host_sig: i32) -> DefaultAction {
     }
 }
 
+/// The name of host signal `sig` (`SIGSEGV`; real-time ones by number,
+/// as qemu-user prints them).
+pub fn name(sig: i32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match sig {
+        1..=31 => NAMES[sig as usize - 1].to_string(),
+        _ => sig.to_string(),
+    }
+}
+
+/// `si_code` as qemu-user's -strace prints it: the generic codes by
+/// name, the per-signal ones (SEGV_MAPERR, CLD_EXITED, ...) as numbers.
+fn code_name(code: i32) -> String {
+    match code {
+        SI_USER => "SI_USER".into(),
+        SI_KERNEL => "SI_KERNEL".into(),
+        SI_QUEUE => "SI_QUEUE".into(),
+        SI_TIMER => "SI_TIMER".into(),
+        SI_TKILL => "SI_TKILL".into(),
+        _ => code.to_string(),
+    }
+}
+
+/// A delivered signal as -strace prints it (qemu-user's
+/// `--- SIG {si_signo=..., ...} ---` line).
+pub fn strace_line(host_sig: i32, info: &Info, word_size: usize) -> String {
+    let sig = name(host_sig);
+    let fields = match info.fields {
+        InfoFields::Sender { pid, uid, value } => {
+            let value = if info.code == SI_QUEUE || info.code == SI_TIMER {
+                format!(", si_sigval={value}")
+            } else {
+                String::new()
+            };
+            format!("si_pid={pid}, si_uid={uid}{value}")
+        }
+        InfoFields::Fault { addr } => {
+            format!("si_addr={addr:#0width$x}", width = 2 + 2 * word_size)
+        }
+        InfoFields::Child { pid, uid, status } => {
+            format!("si_pid={pid}, si_uid={uid}, si_status={status}")
+        }
+    };
+    format!(
+        "--- {sig} {{si_signo={sig}, si_code={}, {fields}}} ---\n",
+        code_name(info.code)
+    )
+}
+
 /// Signals the kernel raises for the instruction that caused them: they
 /// are taken before any other pending signal.
 pub fn is_synchronous(host_sig: i32) -> bool {
