@@ -110,6 +110,7 @@ build threads-cpu    "$MUSL_CC" threads-cpu.c -lpthread
 build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
 build sockets        "$MUSL_CC" sockets.c -lpthread
 build signals        "$MUSL_CC" signals.c -lpthread
+build signal-bench   "$MUSL_CC" signal-bench.c
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c
 # Position-independent static executable (loaded at a chosen base).
