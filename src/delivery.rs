@@ -435,6 +435,11 @@ pub fn restart_interrupted(m: &mut Machine) -> bool {
 /// is dropped.
 pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     let m = uc.get_data_mut();
+    // A trap hook already queued the signal, and the engine still reports
+    // the exception that stopped it (riscv's ebreak).
+    if err == uc_error::EXCEPTION && m.pending_fault.is_some() {
+        return true;
+    }
     let (signal, code) = match err {
         uc_error::READ_UNMAPPED | uc_error::WRITE_UNMAPPED | uc_error::FETCH_UNMAPPED => {
             (libc::SIGSEGV, fault_code(m))
