@@ -525,9 +525,11 @@ pub fn catch_trap(uc: &mut Engine<'_>, signal: i32) -> bool {
 }
 
 /// Installs the block hook that notices host signals for the guest while
-/// it computes (a handler was installed). It costs one load per block.
+/// it computes (a handler was installed) and notes the current block. It
+/// costs one load and one store per block.
 fn install_poll_hook(uc: &mut Engine<'_>) -> Result<(), StopReason> {
-    uc.add_block_hook(1, 0, |uc, _, _| {
+    uc.add_block_hook(1, 0, |uc, address, size| {
+        uc.get_data_mut().block = (address, size);
         if crate::signals::guest_signal_waiting() {
             request(uc);
         }
