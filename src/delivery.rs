@@ -447,6 +447,11 @@ pub fn restart_interrupted(m: &mut Machine) -> bool {
 /// is dropped.
 pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     let m = uc.get_data_mut();
+    // A trap hook already queued the signal, and the engine still reports
+    // the exception that stopped it (riscv's ebreak).
+    if err == uc_error::EXCEPTION && m.pending_fault.is_some() {
+        return true;
+    }
     let (signal, code) = match err {
         uc_error::READ_UNMAPPED | uc_error::WRITE_UNMAPPED | uc_error::FETCH_UNMAPPED => {
             (libc::SIGSEGV, fault_code(m))
@@ -539,9 +544,11 @@ pub fn catch_trap(uc: &mut Engine<'_>, signal: i32) -> bool {
 }
 
 /// Installs the block hook that notices host signals for the guest while
-/// it computes (a handler was installed). It costs one load per block.
+/// it computes (a handler was installed) and notes the current block. It
+/// costs one load and one store per block.
 fn install_poll_hook(uc: &mut Engine<'_>) -> Result<(), StopReason> {
-    uc.add_block_hook(1, 0, |uc, _, _| {
+    uc.add_block_hook(1, 0, |uc, address, size| {
+        uc.get_data_mut().block = (address, size);
         if crate::signals::guest_signal_waiting() {
             request(uc);
         }

@@ -81,6 +81,9 @@ pub struct Machine {
     pub last_fault: Option<(u64, unicorn_engine::unicorn_const::MemType)>,
     /// The exact address of the last faulting access, when known.
     pub fault_addr: Option<u64>,
+    /// The pc of the last faulting access, when known: on MIPS the engine
+    /// may complete the branch whose delay slot faulted before it stops.
+    pub fault_pc: Option<u64>,
     /// Whether the fault being delivered was a write (for the frame).
     pub last_fault_write: bool,
     /// Signal work waits for the scheduler's loop (see `delivery`).
@@ -95,6 +98,13 @@ pub struct Machine {
     pub signal_poll_hooked: bool,
     /// In a vfork child: the parent waiting for this process's exec or end.
     pub vfork_parent: Option<crate::kernel::fork::VforkParent>,
+    /// The block the guest last entered (address, size), as that hook
+    /// notes it: where a MIPS trap looks for its instruction, since the
+    /// engine loses the pc of traps there.
+    pub block: (u64, u32),
+    /// An engine state outside any branch delay slot (MIPS), for leaving
+    /// one: see `arch::mipsel`.
+    pub clean_context: Option<unicorn_engine::Context>,
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
     /// TLB fills since the last resize flush (see
@@ -145,6 +155,9 @@ impl Machine {
             signal_contexts: Vec::new(),
             signal_poll_hooked: false,
             vfork_parent: None,
+            block: (0, 0),
+            fault_pc: None,
+            clean_context: None,
             engine_op_in_progress: false,
             tlb_fills: 0,
             sched: crate::sched::Scheduler::default(),

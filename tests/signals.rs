@@ -16,7 +16,8 @@ use std::time::Duration;
 use common::*;
 
 /// What the checks print on Linux (x86_64 natively; the same on every
-/// architecture but the two lines of `arch_lines`).
+/// architecture but the two lines of `arch_lines` and, with glibc, those
+/// of `libc_line`).
 const CHECKS: &str = "\
 raise: handler ran 1 time(s), signo SIGUSR1, code SI_TKILL: yes, pid: yes
 kill: handler ran 1 time(s), code SI_USER: yes
@@ -74,6 +75,34 @@ fn arch_lines() -> (&'static str, &'static str) {
     }
 }
 
+/// riscv64 guests are built with glibc (Debian has no musl for it):
+/// glibc words ENOMEM differently, and its sigwaitinfo reports SI_TKILL
+/// as SI_USER.
+fn libc_line(line: &str) -> Option<&'static str> {
+    if arch() != "riscv64" {
+        return None;
+    }
+    if line.starts_with("sigaltstack of 16 bytes") {
+        Some("sigaltstack of 16 bytes: -1 Cannot allocate memory")
+    } else if line.starts_with("sigwaitinfo took") {
+        Some("sigwaitinfo took SIGALRM, code SI_TKILL: no, handler ran: no")
+    } else {
+        None
+    }
+}
+
+/// Lines where qemu-user itself differs from Linux: qemu-riscv64 7.2
+/// leaves a handler's sa_mask signals unblocked while it runs;
+/// qemu-mipsel 7.2 raises SIGTRAP for the divide-by-zero trap (code 7),
+/// where Linux raises SIGFPE.
+fn qemu_wrong(line: &str) -> bool {
+    match arch().as_str() {
+        "riscv64" => line.starts_with("inside the handler:"),
+        "mipsel" => line.starts_with("integer division"),
+        _ => false,
+    }
+}
+
 fn expected() -> String {
     let (trap, div) = arch_lines();
     CHECKS
@@ -84,7 +113,7 @@ fn expected() -> String {
             } else if l.starts_with("integer division") {
                 div
             } else {
-                l
+                libc_line(l).unwrap_or(l)
             }
         })
         .map(|l| format!("{l}\n"))
@@ -121,7 +150,13 @@ fn signal_checks_match_linux() {
         assert_eq!(ours, qr.stdout.lines().collect::<Vec<_>>());
         return;
     }
-    assert_eq!(r.stdout, qr.stdout);
+    let comparable = |out: &str| {
+        out.lines()
+            .filter(|l| !qemu_wrong(l))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(comparable(&r.stdout), comparable(&qr.stdout));
 }
 
 /// Starts the guest in `mode`, waits for its first line, sends SIGINT to

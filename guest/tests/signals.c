@@ -283,6 +283,8 @@ static void redirect(int sig, siginfo_t *si, void *ucv)
     uc->uc_mcontext.__gregs[REG_PC] = resume_at;
 #elif defined(__mips__)
     uc->uc_mcontext.pc = resume_at;
+    /* As for any call: PIC code derives gp from its own address in t9. */
+    uc->uc_mcontext.gregs[25] = resume_at;
 #endif
 }
 

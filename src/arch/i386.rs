@@ -11,7 +11,7 @@ use unicorn_engine::RegisterX86;
 use super::{Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
 use crate::machine::{self, Engine};
 use crate::mem::{
-    AddressSpace, Encoder, Endian, HostMapping, Layout, Perms, RegionKind, StructBuilder,
+    AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
 };
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
@@ -30,6 +30,51 @@ const INT_SYSCALL: u32 = 0x80;
 const FLAT_CODE: u64 = 0x00cf_9b00_0000_ffff;
 const FLAT_DATA: u64 = 0x00cf_9300_0000_ffff;
 const DATA_SELECTOR: u64 = 2 << 3;
+
+/// `struct sigcontext` of i386, in order; `None` for trapno, err,
+/// esp_at_signal, fpstate, oldmask and cr2, which are not registers.
+const SIGCONTEXT: [Option<RegisterX86>; 22] = [
+    Some(RegisterX86::GS),
+    Some(RegisterX86::FS),
+    Some(RegisterX86::ES),
+    Some(RegisterX86::DS),
+    Some(RegisterX86::EDI),
+    Some(RegisterX86::ESI),
+    Some(RegisterX86::EBP),
+    Some(RegisterX86::ESP),
+    Some(RegisterX86::EBX),
+    Some(RegisterX86::EDX),
+    Some(RegisterX86::ECX),
+    Some(RegisterX86::EAX),
+    None,
+    None,
+    Some(RegisterX86::EIP),
+    Some(RegisterX86::CS),
+    Some(RegisterX86::EFLAGS),
+    None,
+    Some(RegisterX86::SS),
+    None,
+    None,
+    None,
+];
+const SC_TRAPNO: usize = 4 * 12;
+const SC_ERR: usize = 4 * 13;
+const SC_EIP: usize = 4 * 14;
+const SC_OLDMASK: usize = 4 * 20;
+const SC_CR2: usize = 4 * 21;
+/// rt_sigframe: siginfo after pretcode, sig, pinfo and puc; then the
+/// ucontext (flags, link, stack_t, sigcontext, sigmask).
+const RT_INFO: usize = 16;
+const RT_UC: usize = RT_INFO + 128;
+const UC_MCONTEXT: usize = 20;
+const UC_SIGMASK: usize = UC_MCONTEXT + 88;
+const UCONTEXT_SIZE: usize = UC_SIGMASK + 8;
+/// sigframe: the 624-byte `struct _fpstate` after the sigcontext stays
+/// unused (the kernel puts the FP state after the frame), then extramask
+/// (the mask's high word) and retcode.
+const LEGACY_EXTRAMASK: usize = 8 + 88 + 624;
+const LEGACY_RETCODE: usize = LEGACY_EXTRAMASK + 4;
+const LEGACY_SIZE: usize = LEGACY_RETCODE + 8;
 
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::x86::Sysno, false)
@@ -253,27 +298,152 @@ impl Abi for I386 {
         Ok(())
     }
 
+    fn has_legacy_frame(&self) -> bool {
+        true
+    }
+
     fn push_signal_frame(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         f: &super::SignalFrame<'_>,
-    ) -> Result<(u64, u64), crate::mem::Fault> {
-        Err(crate::mem::Fault { addr: f.sp })
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe: pretcode, sig, pinfo, puc, siginfo, ucontext,
+        // retcode; sigframe: pretcode, sig, sigcontext, the unused fpstate,
+        // extramask, retcode.
+        let (size, sc, retcode) = if f.rt {
+            (
+                RT_INFO + 128 + UCONTEXT_SIZE + 8,
+                RT_UC + UC_MCONTEXT,
+                RT_UC + UCONTEXT_SIZE,
+            )
+        } else {
+            (LEGACY_SIZE, 8, LEGACY_RETCODE)
+        };
+        // As after a call: (esp + 4) is 16-byte aligned at the handler.
+        let frame = ((f.sp - size as u64 + 4) & !15) - 4;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size, enc);
+        b.u32(0, f.return_to as u32).u32(4, f.sig as u32);
+        for (i, reg) in SIGCONTEXT.iter().enumerate() {
+            let v = reg.map_or(0, |r| uc.reg_read(r).unwrap_or(0));
+            b.u32(sc + 4 * i, v as u32);
+        }
+        if let Some((addr, write)) = f.fault {
+            // A user-mode page fault (trapno 14), with the write bit.
+            b.u32(sc + SC_TRAPNO, 14)
+                .u32(sc + SC_ERR, 4 | if write { 2 } else { 0 })
+                .u32(sc + SC_CR2, addr as u32);
+        }
+        b.u32(sc + SC_OLDMASK, f.saved_mask as u32);
+        if f.rt {
+            let uc_addr = frame + RT_UC as u64;
+            b.u32(8, (frame + RT_INFO as u64) as u32)
+                .u32(12, uc_addr as u32)
+                .bytes_at(RT_INFO, f.info)
+                .u32(RT_UC + 8, f.altstack.sp as u32)
+                .u32(RT_UC + 12, f.altstack.flags)
+                .u32(RT_UC + 16, f.altstack.size as u32)
+                .u32(RT_UC + UC_SIGMASK, f.saved_mask as u32)
+                .u32(RT_UC + UC_SIGMASK + 4, (f.saved_mask >> 32) as u32);
+            // movl $173, %eax; int $0x80 (for debuggers; pretcode is used).
+            b.bytes_at(retcode, &[0xb8, 173, 0, 0, 0, 0xcd, 0x80]);
+        } else {
+            b.u32(LEGACY_EXTRAMASK, (f.saved_mask >> 32) as u32);
+            // popl %eax; movl $119, %eax; int $0x80
+            b.bytes_at(retcode, &[0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80]);
+        }
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, r, v| {
+            let _ = uc.reg_write(r, v);
+        };
+        // Also in registers, for handlers built with -mregparm=3.
+        set(uc, RegisterX86::EAX, f.sig);
+        let (info, ucp) = if f.rt {
+            (frame + RT_INFO as u64, frame + RT_UC as u64)
+        } else {
+            (0, 0)
+        };
+        set(uc, RegisterX86::EDX, info);
+        set(uc, RegisterX86::ECX, ucp);
+        set(uc, RegisterX86::ESP, frame);
+        let flags = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
+        set(
+            uc,
+            RegisterX86::EFLAGS,
+            flags & !(super::x86_64::EFLAGS_DF | super::x86_64::EFLAGS_TF),
+        );
+        set(uc, RegisterX86::EIP, f.handler);
+        Ok((frame, f.handler))
     }
-    fn signal_frame_at_return(&self, _uc: &Engine<'_>, _rt: bool) -> u64 {
-        0
+
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, rt: bool) -> u64 {
+        // The handler's `ret` popped pretcode; the legacy restorer also
+        // pops sig before its system call.
+        let esp = uc.reg_read(RegisterX86::ESP).unwrap_or(0);
+        esp.wrapping_sub(if rt { 4 } else { 8 }) & 0xffff_ffff
     }
+
     fn pop_signal_frame(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         frame: u64,
-        _rt: bool,
-    ) -> Result<(u64, u64), crate::mem::Fault> {
-        Err(crate::mem::Fault { addr: frame })
+        rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let size = if rt {
+            RT_UC + UCONTEXT_SIZE
+        } else {
+            LEGACY_SIZE
+        };
+        let raw = uc.get_data().process.mem.read_vec(frame, size)?;
+        let word =
+            |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
+        let sc = if rt { RT_UC + UC_MCONTEXT } else { 8 };
+        // Segment registers stay as the saved engine state has them.
+        for (i, reg) in SIGCONTEXT.iter().enumerate() {
+            let Some(reg) = *reg else { continue };
+            if matches!(
+                reg,
+                RegisterX86::GS
+                    | RegisterX86::FS
+                    | RegisterX86::ES
+                    | RegisterX86::DS
+                    | RegisterX86::CS
+                    | RegisterX86::SS
+            ) {
+                continue;
+            }
+            let v = word(sc + 4 * i);
+            if reg == RegisterX86::EFLAGS {
+                let user = super::x86_64::EFLAGS_USER;
+                let old = uc.reg_read(reg).unwrap_or(0);
+                let _ = uc.reg_write(reg, (old & !user) | (v & user));
+            } else {
+                let _ = uc.reg_write(reg, v);
+            }
+        }
+        let mask = if rt {
+            word(RT_UC + UC_SIGMASK) | word(RT_UC + UC_SIGMASK + 4) << 32
+        } else {
+            word(sc + SC_OLDMASK) | word(LEGACY_EXTRAMASK) << 32
+        };
+        Ok((mask, word(sc + SC_EIP)))
     }
-    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
-        Vec::new()
+
+    fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
+        super::x86_64::le_words(if rt {
+            // movl $173, %eax; int $0x80
+            &[0xb8, 173, 0, 0, 0, 0xcd, 0x80]
+        } else {
+            // popl %eax (sig); movl $119, %eax; int $0x80
+            &[0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80]
+        })
     }
+
+    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+        // int $0x80
+        2
+    }
+
     fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
         let pc = self.pc(uc);
         let _ = uc.reg_write(RegisterX86::EIP, pc - len);

@@ -10,7 +10,7 @@ use unicorn_engine::{Mips32CpuModel, RegisterMIPS};
 
 use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
-use crate::mem::{Encoder, Endian, Layout, StructBuilder};
+use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::Stat;
 use crate::syscall::{Outcome, Sys, SyscallTable};
 
@@ -39,7 +39,31 @@ const V0: i32 = 2;
 const V1: i32 = 3;
 const A0: i32 = 4;
 const A3: i32 = 7;
+const T9: i32 = 25;
 const SP: i32 = 29;
+const RA: i32 = 31;
+
+/// o32 `struct sigcontext` (8-aligned): regmask, status, pc, 32 general
+/// registers, 32 FP registers (64 bits each), acx, fpc_csr, fpc_eir,
+/// used_math, dsp, mdhi, mdlo, then hi1..lo3.
+const SC_PC: usize = 8;
+const SC_REGS: usize = 16;
+const SC_FPREGS: usize = SC_REGS + 256;
+const SC_FPC_CSR: usize = SC_FPREGS + 256 + 4;
+const SC_USED_MATH: usize = SC_FPREGS + 256 + 12;
+const SC_MDHI: usize = SC_FPREGS + 256 + 24;
+const SC_MDLO: usize = SC_MDHI + 8;
+const SIGCONTEXT_SIZE: usize = SC_MDLO + 8 + 24;
+/// Argument save area (4 words) and padding at the start of both frames.
+const FRAME_HEAD: usize = 24;
+/// rt_sigframe: siginfo, then the ucontext: flags, link, stack_t, the
+/// sigcontext (8-aligned) and a 16-byte sigset.
+const RT_UC: usize = FRAME_HEAD + 128;
+const UC_MCONTEXT: usize = 24;
+const UC_SIGMASK: usize = UC_MCONTEXT + SIGCONTEXT_SIZE;
+const UCONTEXT_SIZE: usize = UC_SIGMASK + 16;
+/// sigframe: the sigcontext and the sigset.
+const LEGACY_SIZE: usize = FRAME_HEAD + SIGCONTEXT_SIZE + 16;
 
 /// open(2) flags: (mips bit, x86 bit).
 /// MIPS `SOL_SOCKET`, and the `SO_*` options whose numbers differ from the
@@ -301,10 +325,13 @@ impl Abi for Mipsel {
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SYSCALL => machine::on_syscall(uc),
             EXCP_RI if emulate_rdhwr(uc) => {}
+            EXCP_BREAK | EXCP_TRAP => {
+                let signal = locate_trap(uc, intno == EXCP_BREAK);
+                machine::on_trap(uc, Trap { signal })
+            }
             other => {
                 let signal = match other {
                     EXCP_RI => libc::SIGILL,
-                    EXCP_BREAK | EXCP_TRAP => libc::SIGTRAP,
                     EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
                     EXCP_ADEL | EXCP_ADES => libc::SIGBUS,
                     _ => libc::SIGSEGV,
@@ -331,6 +358,10 @@ impl Abi for Mipsel {
             .map_err(|e| format!("cannot set t9: {e:?}"))?;
         uc.reg_write(RegisterMIPS::PC, entry)
             .map_err(|e| format!("cannot set pc: {e:?}"))?;
+        let err = |e| format!("cannot save the initial CPU state: {e:?}");
+        let mut clean = uc.context_alloc().map_err(err)?;
+        uc.context_save(&mut clean).map_err(err)?;
+        uc.get_data_mut().clean_context = Some(clean);
         Ok(())
     }
 
@@ -427,27 +458,134 @@ impl Abi for Mipsel {
         Ok(())
     }
 
+    fn has_legacy_frame(&self) -> bool {
+        true
+    }
+
     fn push_signal_frame(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         f: &super::SignalFrame<'_>,
-    ) -> Result<(u64, u64), crate::mem::Fault> {
-        Err(crate::mem::Fault { addr: f.sp })
+    ) -> Result<(u64, u64), Fault> {
+        // Both frames start with the o32 argument save area and two
+        // words of padding; rt_sigframe then holds siginfo and ucontext,
+        // sigframe the sigcontext and the mask.
+        let (size, sc, mask) = if f.rt {
+            (
+                RT_UC + UCONTEXT_SIZE,
+                RT_UC + UC_MCONTEXT,
+                RT_UC + UC_SIGMASK,
+            )
+        } else {
+            (LEGACY_SIZE, FRAME_HEAD, FRAME_HEAD + SIGCONTEXT_SIZE)
+        };
+        // The kernel keeps 32 bytes below the interrupted code's stack
+        // pointer free (for the FPU emulator's trampoline).
+        let sp = if f.on_own_stack { f.sp - 32 } else { f.sp };
+        let frame = (sp - size as u64) & !7;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size, enc);
+        let reg = |uc: &Engine<'_>, id: i32| uc.reg_read(id).unwrap_or(0) & 0xffff_ffff;
+        // A fault in a branch delay slot resumes at the branch, as the
+        // kernel's EPC does. The engine's pc is then the branch's target
+        // (after a faulting access) or the slot's (after a trap), and its
+        // delay-slot state stays set, which the handler must not start in.
+        let mut pc = self.pc(uc);
+        if f.fault.is_some() {
+            if let Some(at) = uc.get_data_mut().fault_pc.take() {
+                pc = at;
+            }
+        }
+        let in_slot = in_delay_slot(uc, pc);
+        if in_slot {
+            pc -= 4;
+        }
+        b.u64(sc + SC_PC, pc);
+        for n in 1..32 {
+            b.u64(sc + SC_REGS + 8 * n as usize, reg(uc, r(n)));
+        }
+        // The FP state, for handlers that read it; sigreturn restores it
+        // from the saved engine state.
+        for n in 0..32 {
+            let v = uc.reg_read(RegisterMIPS::F0 as i32 + n).unwrap_or(0);
+            b.u64(sc + SC_FPREGS + 8 * n as usize, v);
+        }
+        b.u32(sc + SC_FPC_CSR, reg(uc, RegisterMIPS::FCSR.into()) as u32)
+            .u32(sc + SC_USED_MATH, 1)
+            .u64(sc + SC_MDHI, reg(uc, RegisterMIPS::HI.into()))
+            .u64(sc + SC_MDLO, reg(uc, RegisterMIPS::LO.into()))
+            .u64(mask, f.saved_mask);
+        if f.rt {
+            // stack_t is sp, size, flags on MIPS.
+            b.bytes_at(FRAME_HEAD, f.info)
+                .u32(RT_UC + 8, f.altstack.sp as u32)
+                .u32(RT_UC + 12, f.altstack.size as u32)
+                .u32(RT_UC + 16, f.altstack.flags);
+        }
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        if in_slot {
+            leave_delay_slot(uc);
+        }
+        let set = |uc: &mut Engine<'_>, n: i32, v: u64| {
+            let _ = uc.reg_write(r(n), v);
+        };
+        let (info, ctx) = if f.rt {
+            (frame + FRAME_HEAD as u64, frame + RT_UC as u64)
+        } else {
+            (0, frame + FRAME_HEAD as u64)
+        };
+        set(uc, A0, f.sig);
+        set(uc, A0 + 1, info);
+        set(uc, A0 + 2, ctx);
+        set(uc, SP, frame);
+        set(uc, RA, f.return_to);
+        // PIC code finds its GOT from its own address in t9.
+        set(uc, T9, f.handler);
+        let _ = uc.reg_write(RegisterMIPS::PC, f.handler);
+        Ok((frame, f.handler))
     }
-    fn signal_frame_at_return(&self, _uc: &Engine<'_>, _rt: bool) -> u64 {
-        0
+
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        uc.reg_read(r(SP)).unwrap_or(0) & 0xffff_ffff
     }
+
     fn pop_signal_frame(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         frame: u64,
-        _rt: bool,
-    ) -> Result<(u64, u64), crate::mem::Fault> {
-        Err(crate::mem::Fault { addr: frame })
+        rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let (size, sc, mask) = if rt {
+            (
+                RT_UC + UCONTEXT_SIZE,
+                RT_UC + UC_MCONTEXT,
+                RT_UC + UC_SIGMASK,
+            )
+        } else {
+            (LEGACY_SIZE, FRAME_HEAD, FRAME_HEAD + SIGCONTEXT_SIZE)
+        };
+        let raw = uc.get_data().process.mem.read_vec(frame, size)?;
+        // The engine state saved at delivery may be that of a fault in a
+        // delay slot (its pc no longer tells): the frame's pc is where to go.
+        leave_delay_slot(uc);
+        let word =
+            |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
+        for n in 1..32 {
+            let _ = uc.reg_write(r(n), word(sc + SC_REGS + 8 * n as usize));
+        }
+        let _ = uc.reg_write(RegisterMIPS::HI, word(sc + SC_MDHI));
+        let _ = uc.reg_write(RegisterMIPS::LO, word(sc + SC_MDLO));
+        let pc = word(sc + SC_PC);
+        let _ = uc.reg_write(RegisterMIPS::PC, pc);
+        Ok((word(mask) | word(mask + 4) << 32, pc))
     }
-    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
-        Vec::new()
+
+    fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
+        // li v0, 4193 (rt_sigreturn) or 4119 (sigreturn); syscall
+        let nr = if rt { 4193 } else { 4119 };
+        vec![0x2402_0000 | nr, 0x0000_000c]
     }
+
     fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
         let pc = self.pc(uc);
         let _ = uc.reg_write(RegisterMIPS::PC, pc - len);
@@ -507,6 +645,121 @@ impl Abi for Mipsel {
     }
 }
 
+/// Whether the instruction at `pc` is in the delay slot of a branch or
+/// jump, by the instruction before it: where a fault or trap leaves the
+/// engine with its delay-slot state set. (Nothing jumps into a delay
+/// slot, and other stops are at block boundaries, never inside a slot.)
+fn in_delay_slot(uc: &Engine<'_>, pc: u64) -> bool {
+    let Ok(insn) = uc.get_data().process.mem.read_u32(pc.wrapping_sub(4)) else {
+        return false;
+    };
+    let (op, rs, rt) = (insn >> 26, (insn >> 21) & 31, (insn >> 16) & 31);
+    match op {
+        // jr, jalr
+        0 => matches!(insn & 0x3f, 0x08 | 0x09),
+        // bltz, bgez and their likely and linking forms
+        1 => matches!(rt, 0..=3 | 0x10..=0x13),
+        // j, jal, beq, bne, blez, bgtz and the likely forms
+        2..=7 | 0x14..=0x17 => true,
+        // bc1f/bc1t, bc2f/bc2t and likely forms
+        0x11 | 0x12 => rs == 8,
+        _ => false,
+    }
+}
+
+/// Clears the engine's delay-slot state (which no register holds) by
+/// going back to the state saved at process start and putting back the
+/// registers a process can change; the caller sets the pc.
+fn leave_delay_slot(uc: &mut Engine<'_>) {
+    let Some(clean) = uc.get_data_mut().clean_context.take() else {
+        return;
+    };
+    let mut ids: Vec<i32> = (1..32).map(r).collect();
+    ids.extend((0..32).map(|n| RegisterMIPS::F0 as i32 + n));
+    ids.extend(
+        [
+            RegisterMIPS::HI,
+            RegisterMIPS::LO,
+            RegisterMIPS::FCSR,
+            RegisterMIPS::CP0_USERLOCAL,
+        ]
+        .map(i32::from),
+    );
+    let values: Vec<u64> = ids.iter().map(|&id| uc.reg_read(id).unwrap_or(0)).collect();
+    let _ = uc.context_restore(&clean);
+    for (id, v) in ids.into_iter().zip(values) {
+        let _ = uc.reg_write(id, v);
+    }
+    uc.get_data_mut().clean_context = Some(clean);
+}
+
+/// A trap or break exception: the engine reports it with a stale pc
+/// (the one after the last system call). The trapping instruction is the
+/// first trap (or break) in the current block whose condition holds with
+/// the registers as they are; the pc is set to it, as the kernel's EPC.
+/// Returns the signal for its code: Linux's SIGFPE for the overflow and
+/// divide-by-zero codes compilers use, else SIGTRAP. Without a block
+/// noted (no handler installed), SIGTRAP at the engine's pc.
+fn locate_trap(uc: &mut Engine<'_>, brk: bool) -> i32 {
+    // Not a faulting access: the frame takes the pc set here.
+    uc.get_data_mut().fault_pc = None;
+    let (start, size) = uc.get_data().block;
+    let reg = |n: u32| uc.reg_read(r(n as i32)).unwrap_or(0) as u32;
+    let mem = &uc.get_data().process.mem;
+    let found = (start..start + u64::from(size))
+        .step_by(4)
+        .find_map(|pc| Some((pc, trap_code(mem.read_u32(pc).ok()?, brk, &reg)?)));
+    let Some((pc, code)) = found else {
+        return libc::SIGTRAP;
+    };
+    let _ = uc.reg_write(RegisterMIPS::PC, pc);
+    match code {
+        BRK_OVERFLOW | BRK_DIVZERO => libc::SIGFPE,
+        _ => libc::SIGTRAP,
+    }
+}
+
+/// Trap codes of Linux's `asm/break.h` that mean SIGFPE.
+const BRK_OVERFLOW: u32 = 6;
+const BRK_DIVZERO: u32 = 7;
+
+/// `insn`'s code if it is a break (`brk`) or a conditional trap whose
+/// condition holds for the registers `reg` reads; the code as Linux
+/// decodes it (immediate traps have none).
+fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> u32) -> Option<u32> {
+    let (op, funct) = (insn >> 26, insn & 0x3f);
+    let (rs, rt) = ((insn >> 21) & 31, (insn >> 16) & 31);
+    if brk {
+        if op != 0 || funct != 0x0d {
+            return None;
+        }
+        let code = (insn >> 6) & 0xf_ffff;
+        return Some(if code >= 1 << 10 {
+            ((code & 0x3ff) << 10) | (code >> 10)
+        } else {
+            code
+        });
+    }
+    // tge, tgeu, tlt, tltu, teq, -, tne: SPECIAL functs 0x30.. and REGIMM
+    // rt values 8.. (the immediate forms) in the same order.
+    let (kind, b, code) = match op {
+        0 if (0x30..=0x36).contains(&funct) => (funct - 0x30, reg(rt), (insn >> 6) & 0x3ff),
+        1 if (8..=14).contains(&rt) => (rt - 8, insn as u16 as i16 as i32 as u32, 0),
+        _ => return None,
+    };
+    let a = reg(rs);
+    let fires = match kind {
+        0 => a as i32 >= b as i32,
+        1 => a >= b,
+        2 => (a as i32) < b as i32,
+        3 => a < b,
+        4 => a == b,
+        6 => a != b,
+        _ => return None,
+    };
+    fires.then_some(code)
+}
+
 /// Reserved-instruction trap on `rdhwr $rt, $29`: hand the guest its TLS
 /// pointer and continue after the instruction, as Linux does for CPUs
 /// without UserLocal. Returns false for any other instruction.
@@ -557,6 +810,22 @@ mod tests {
             (libc::O_CREAT | libc::O_EXCL | libc::O_APPEND | libc::O_CLOEXEC) as u64
         );
         assert_eq!(translate_bits(host, OPEN_FLAGS, false), guest);
+    }
+
+    #[test]
+    fn trap_decoding() {
+        // $zero and v1 hold 0, the others 5.
+        let regs = |n: u32| if n == 0 || n == 3 { 0 } else { 5 };
+        // teq v1, zero, 7 (division by zero) fires with v1 = 0.
+        assert_eq!(trap_code(0x0060_01f4, false, &regs), Some(7));
+        // teq v0, zero, 7 does not with v0 = 5.
+        assert_eq!(trap_code(0x0040_01f4, false, &regs), None);
+        // teqi v0, 5 fires, without a code; teq zero, zero always.
+        assert_eq!(trap_code(0x044c_0005, false, &regs), Some(0));
+        assert_eq!(trap_code(0x0000_0034, false, &regs), Some(0));
+        // break 7, as old compilers emit for division by zero.
+        assert_eq!(trap_code(0x0007_000d, true, &regs), Some(7));
+        assert_eq!(trap_code(0x0007_000d, false, &regs), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use unicorn_engine::RegisterRISCV;
 
 use super::{Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
-use crate::mem::{Encoder, Endian, Layout};
+use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::{encode_stat_generic64, Stat};
 use crate::syscall::{Outcome, Sys, SyscallTable};
 
@@ -22,8 +22,17 @@ const CAUSE_MISALIGNED_STORE: u32 = 6;
 const CAUSE_USER_ECALL: u32 = 8;
 const CAUSE_SUPERVISOR_ECALL: u32 = 9;
 const CAUSE_MACHINE_ECALL: u32 = 11;
+const EBREAK: u32 = 0x0010_0073;
+const C_EBREAK: u16 = 0x9002;
 /// mstatus.FS = dirty: the FPU is usable, as Linux leaves it for user code.
 const MSTATUS_FS_DIRTY: u64 = 0x6000;
+
+/// `struct ucontext`: flags, link, stack_t, the signal mask in a 128-byte
+/// area, then the 16-aligned sigcontext: 32 general registers (pc in
+/// place of x0) and 528 bytes of FP state.
+const UC_SIGMASK: usize = 40;
+const UC_MCONTEXT: usize = 176;
+const UCONTEXT_SIZE: usize = UC_MCONTEXT + 256 + 528;
 
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::riscv64::Sysno, true)
@@ -33,6 +42,8 @@ fn x(n: i32) -> i32 {
     RegisterRISCV::X0 as i32 + n
 }
 
+const RA: i32 = 1;
+const SP: i32 = 2;
 const A0: i32 = 10;
 const A7: i32 = 17;
 
@@ -104,6 +115,30 @@ impl Abi for Riscv64 {
             }
         })
         .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        // The engine stops at `ebreak` as at an invalid instruction
+        // instead of raising the breakpoint exception: Linux's SIGTRAP, at
+        // the ebreak as the kernel reports it.
+        uc.add_insn_invalid_hook(|uc| {
+            let pc = uc.reg_read(RegisterRISCV::PC).unwrap_or(0);
+            let mem = &uc.get_data().process.mem;
+            let half = |at: u64| {
+                mem.read_vec(at, 2)
+                    .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+            };
+            let low = half(pc);
+            let ebreak =
+                low == C_EBREAK || (u32::from(half(pc + 2)) << 16 | u32::from(low)) == EBREAK;
+            if ebreak {
+                machine::on_trap(
+                    uc,
+                    Trap {
+                        signal: libc::SIGTRAP,
+                    },
+                );
+            }
+            ebreak
+        })
+        .map_err(|e| format!("cannot hook invalid instructions: {e:?}"))?;
         Ok(())
     }
 
@@ -146,25 +181,76 @@ impl Abi for Riscv64 {
 
     fn push_signal_frame(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         f: &super::SignalFrame<'_>,
-    ) -> Result<(u64, u64), crate::mem::Fault> {
-        Err(crate::mem::Fault { addr: f.sp })
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe: siginfo, ucontext.
+        let size = 128 + UCONTEXT_SIZE;
+        let frame = (f.sp - size as u64) & !15;
+        let u = 128;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size, enc);
+        b.bytes_at(0, f.info)
+            .u64(u + 16, f.altstack.sp)
+            .u32(u + 24, f.altstack.flags)
+            .u64(u + 32, f.altstack.size)
+            .u64(u + UC_SIGMASK, f.saved_mask);
+        // sc_regs: pc, then x1..x31.
+        let mc = u + UC_MCONTEXT;
+        b.u64(mc, self.pc(uc));
+        for n in 1..32 {
+            b.u64(mc + 8 * n as usize, uc.reg_read(x(n)).unwrap_or(0));
+        }
+        // The D extension's state, for handlers that read it; sigreturn
+        // restores it from the saved engine state.
+        for n in 0..32 {
+            let v = uc.reg_read(RegisterRISCV::F0 as i32 + n).unwrap_or(0);
+            b.u64(mc + 256 + 8 * n as usize, v);
+        }
+        let fcsr = uc.reg_read(RegisterRISCV::FCSR).unwrap_or(0);
+        b.u32(mc + 512, fcsr as u32);
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, n: i32, v: u64| {
+            let _ = uc.reg_write(x(n), v);
+        };
+        set(uc, A0, f.sig);
+        set(uc, A0 + 1, frame);
+        set(uc, A0 + 2, frame + u as u64);
+        set(uc, RA, f.return_to);
+        set(uc, SP, frame);
+        let _ = uc.reg_write(RegisterRISCV::PC, f.handler);
+        Ok((frame, f.handler))
     }
-    fn signal_frame_at_return(&self, _uc: &Engine<'_>, _rt: bool) -> u64 {
-        0
+
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        uc.reg_read(RegisterRISCV::SP).unwrap_or(0)
     }
+
     fn pop_signal_frame(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         frame: u64,
         _rt: bool,
-    ) -> Result<(u64, u64), crate::mem::Fault> {
-        Err(crate::mem::Fault { addr: frame })
+    ) -> Result<(u64, u64), Fault> {
+        let raw = uc
+            .get_data()
+            .process
+            .mem
+            .read_vec(frame + 128, UC_MCONTEXT + 256)?;
+        let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
+        for n in 1..32 {
+            let _ = uc.reg_write(x(n), word(UC_MCONTEXT + 8 * n as usize));
+        }
+        let pc = word(UC_MCONTEXT);
+        let _ = uc.reg_write(RegisterRISCV::PC, pc);
+        Ok((word(UC_SIGMASK), pc))
     }
+
     fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
-        Vec::new()
+        // li a7, 139 (rt_sigreturn); ecall
+        vec![0x08b0_0893, 0x0000_0073]
     }
+
     fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
         let pc = self.pc(uc);
         let _ = uc.reg_write(RegisterRISCV::PC, pc - len);

@@ -38,11 +38,11 @@ const GREGS: [RegisterX86; 18] = [
     RegisterX86::RIP,
     RegisterX86::EFLAGS,
 ];
-const EFLAGS_TF: u64 = 0x100;
-const EFLAGS_DF: u64 = 0x400;
+pub(crate) const EFLAGS_TF: u64 = 0x100;
+pub(crate) const EFLAGS_DF: u64 = 0x400;
 /// Flags a handler may change in the saved context (the kernel's
 /// FIX_EFLAGS): CF PF AF ZF SF TF DF OF RF AC.
-const EFLAGS_USER: u64 =
+pub(crate) const EFLAGS_USER: u64 =
     0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x1_0000 | 0x4_0000;
 
 /// Little-endian code bytes as the words `sigreturn_code` returns.

@@ -59,7 +59,9 @@ pub fn install_fault_address_hook(
         (HookType::MEM_INVALID, 1, 0)
     };
     uc.add_mem_hook(kinds, begin, end, move |uc, _kind, addr, _size, _value| {
+        let pc = uc.get_data().abi.pc(uc);
         let m = uc.get_data_mut();
+        m.fault_pc = Some(pc);
         m.fault_addr = Some(if virtual_tlb {
             let page = m.last_fault.map_or(0, |(page, _)| page);
             page | (addr & 0xfff)
