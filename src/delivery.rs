@@ -159,7 +159,11 @@ fn queue_fault(m: &mut Machine, f: PendingFault) {
     if blocked || p.signals.action(g).handler == crate::kernel::signal::SIG_IGN {
         p.signals.set_action(g, Default::default());
     }
-    let info = Info::fault(g, f.code, f.addr);
+    let info = if f.code == SI_KERNEL {
+        Info::sent(g, SI_KERNEL, 0, 0)
+    } else {
+        Info::fault(g, f.code, f.addr)
+    };
     p.threads.current_mut().signals.pending.add(info);
 }
 
@@ -528,7 +532,7 @@ pub fn catch_trap(uc: &mut Engine<'_>, signal: i32) -> bool {
     }
     let code = match signal {
         libc::SIGFPE => crate::kernel::signal::FPE_INTDIV,
-        libc::SIGTRAP => crate::kernel::signal::TRAP_BRKPT,
+        libc::SIGTRAP => m.abi.trap_si_code(),
         libc::SIGILL => crate::kernel::signal::ILL_ILLOPN,
         libc::SIGBUS => crate::kernel::signal::BUS_ADRALN,
         _ => SI_KERNEL,

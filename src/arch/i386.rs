@@ -302,6 +302,10 @@ impl Abi for I386 {
         true
     }
 
+    fn trap_si_code(&self) -> i32 {
+        crate::kernel::signal::SI_KERNEL
+    }
+
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,

@@ -462,6 +462,10 @@ impl Abi for Mipsel {
         true
     }
 
+    fn trap_si_code(&self) -> i32 {
+        crate::kernel::signal::SI_KERNEL
+    }
+
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,

@@ -267,6 +267,12 @@ pub trait Abi: Sync {
             mask: 3 * w,
         }
     }
+    /// `si_code` of SIGTRAP from a breakpoint instruction: TRAP_BRKPT with
+    /// the address where Linux reports one, SI_KERNEL (no address) where
+    /// it sends a plain SIGTRAP (x86 int3, MIPS break and trap).
+    fn trap_si_code(&self) -> i32 {
+        crate::kernel::signal::TRAP_BRKPT
+    }
     /// `SA_SIGINFO` (MIPS has its own value).
     fn sa_siginfo(&self) -> u64 {
         4

@@ -116,6 +116,10 @@ impl Abi for X86_64 {
         32
     }
 
+    fn trap_si_code(&self) -> i32 {
+        crate::kernel::signal::SI_KERNEL
+    }
+
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
