@@ -11,6 +11,7 @@ use crate::kernel::fork::Lineage;
 use crate::kernel::thread::PendingCall;
 use crate::kernel::Process;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome};
+use crate::trace::clock::EventClock;
 use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
 
@@ -75,6 +76,8 @@ pub struct Machine {
     /// previous record's).
     last_ts: u64,
     coarse_left: u32,
+    /// Where event timestamps come from (the TSC where it is invariant).
+    clock: EventClock,
     pub strace: bool,
     pub stop: Option<StopReason>,
     /// The last access the TLB refused: (page address, access kind).
@@ -118,6 +121,7 @@ impl Machine {
             record_events: true,
             last_ts: 0,
             coarse_left: 0,
+            clock: EventClock::new(),
             strace,
             stop: None,
             last_fault: None,
@@ -136,7 +140,7 @@ impl Machine {
 
     /// A precise host timestamp, remembered for coarse ones.
     fn stamp(&mut self) -> u64 {
-        self.last_ts = crate::trace::monotonic_ns();
+        self.last_ts = self.clock.now_ns();
         self.coarse_left = COARSE_STAMP_EVERY;
         self.last_ts
     }

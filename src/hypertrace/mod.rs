@@ -422,17 +422,19 @@ impl Channel {
     }
 
     /// Copies arg2.. of `client` from the shared data file into `out`.
+    #[inline]
     pub fn read_args(&self, client: u32, out: &mut [u64]) {
         let base = client as usize * self.layout.client_data_size as usize;
+        let slots = &self.data[base..base + out.len() * 8];
+        let ptr = slots.as_ptr().cast::<u64>();
         for (i, slot) in out.iter_mut().enumerate() {
-            let at = base + i * 8;
             // The guest may store to these bytes at any time; read them
             // with a volatile load so each event sees the current value.
-            let ptr = self.data[at..at + 8].as_ptr().cast::<[u8; 8]>();
-            // SAFETY: `at + 8` is within the data mapping (client <
-            // max_clients, i < client_args) and [u8; 8] has no alignment need.
-            let bytes = unsafe { std::ptr::read_volatile(ptr) };
-            *slot = self.enc.decode_u64(bytes);
+            // SAFETY: slot i lies within `slots` (checked above); the
+            // mapping is page-aligned and slots are 8 bytes apart, so the
+            // u64 is aligned.
+            let raw = unsafe { std::ptr::read_volatile(ptr.add(i)) };
+            *slot = self.enc.decode_u64(raw.to_ne_bytes());
         }
     }
 }

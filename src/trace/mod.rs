@@ -10,6 +10,7 @@
 //! the USDT probe `hypertrace:guest_hypertrace` in the emulator thread.
 
 pub mod binary;
+pub mod clock;
 pub mod events;
 pub mod file;
 pub mod log;
