@@ -182,8 +182,12 @@ impl Machine {
             return false;
         }
         let ts_ns = self.stamp();
-        let channel = self.hypertrace.as_mut().expect("checked above");
-        channel.read_args(client, &mut self.args_scratch);
+        let channel = self.hypertrace.as_ref().expect("checked above");
+        // Without a handler or rules the arguments go straight to the batch.
+        let scratch = self.handler.is_some() || !self.rules.is_empty();
+        if scratch {
+            channel.read_args(client, &mut self.args_scratch);
+        }
         let cpu = self.process.current_cpu();
         if let Some(h) = self.handler.as_mut() {
             h.hypertrace(&handler::HypertraceEvent {
@@ -200,7 +204,11 @@ impl Machine {
                 .recorder
                 .as_mut()
                 .expect("recorder lives until the run ends");
-            recorder.push(record, &self.args_scratch);
+            if scratch {
+                recorder.push(record, &self.args_scratch);
+            } else {
+                recorder.push_from(record, channel.args(client, self.args_scratch.len()));
+            }
         }
         if self.rules.is_empty() {
             return false;

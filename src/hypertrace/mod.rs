@@ -424,18 +424,29 @@ impl Channel {
     /// Copies arg2.. of `client` from the shared data file into `out`.
     #[inline]
     pub fn read_args(&self, client: u32, out: &mut [u64]) {
+        let n = out.len();
+        for (slot, value) in out.iter_mut().zip(self.args(client, n)) {
+            *slot = value;
+        }
+    }
+
+    /// The first `n` data slots of `client` (arg2..), read as the
+    /// iterator advances.
+    #[inline]
+    pub fn args(&self, client: u32, n: usize) -> impl Iterator<Item = u64> + '_ {
         let base = client as usize * self.layout.client_data_size as usize;
-        let slots = &self.data[base..base + out.len() * 8];
+        let slots = &self.data[base..base + n * 8];
         let ptr = slots.as_ptr().cast::<u64>();
-        for (i, slot) in out.iter_mut().enumerate() {
+        let enc = self.enc;
+        (0..n).map(move |i| {
             // The guest may store to these bytes at any time; read them
             // with a volatile load so each event sees the current value.
-            // SAFETY: slot i lies within `slots` (checked above); the
-            // mapping is page-aligned and slots are 8 bytes apart, so the
-            // u64 is aligned.
+            // SAFETY: slot i lies within `slots` (checked above), which
+            // the iterator borrows; the mapping is page-aligned and slots
+            // are 8 bytes apart, so the u64 is aligned.
             let raw = unsafe { std::ptr::read_volatile(ptr.add(i)) };
-            *slot = self.enc.decode_u64(raw.to_ne_bytes());
-        }
+            enc.decode_u64(raw.to_ne_bytes())
+        })
     }
 }
 
