@@ -366,7 +366,9 @@ impl Channel {
     }
 
     /// Decodes a store into the control file at `offset`. Returns the
-    /// (client, arg1) of a completed event.
+    /// (client, arg1) of a completed event. Inlined into the MMIO callback:
+    /// it runs twice per event.
+    #[inline]
     pub fn decode_store(&mut self, offset: u64, size: usize, value: u64) -> Option<(u32, u64)> {
         let word = (offset / 4) as usize;
         if word + size.div_ceil(4) > self.words.len()
@@ -401,11 +403,15 @@ impl Channel {
         Some((client as u32, self.slot_value(slot)))
     }
 
+    /// The u64 whose guest-memory image is the two words from `first_word`.
+    #[inline]
     fn slot_value(&self, first_word: usize) -> u64 {
-        let mut bytes = [0u8; 8];
-        bytes[..4].copy_from_slice(&self.enc.u32(self.words[first_word]));
-        bytes[4..].copy_from_slice(&self.enc.u32(self.words[first_word + 1]));
-        self.enc.decode_u64(bytes)
+        let low_address = u64::from(self.words[first_word]);
+        let high_address = u64::from(self.words[first_word + 1]);
+        match self.enc.endian {
+            Endian::Little => low_address | high_address << 32,
+            Endian::Big => low_address << 32 | high_address,
+        }
     }
 
     /// A guest read of the control file sees the last values stored.
