@@ -18,7 +18,7 @@
 use super::monotonic_ns;
 
 /// Longest extrapolation from one anchor.
-pub const REANCHOR_NS: u64 = 1_000_000;
+pub const REANCHOR_NS: u64 = 500_000;
 /// Shortest calibration interval before the TSC is used; until then every
 /// reading is a `clock_gettime`.
 const CALIBRATE_NS: u64 = 1_000_000;
