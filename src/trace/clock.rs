@@ -150,11 +150,8 @@ impl TscClock {
         let mult = ((u128::from(elapsed) << SHIFT) / ticks).min(u128::from(u64::MAX)) as u64;
         // A rate far from the last one means the TSC jumped (a suspended
         // or migrated virtual machine): measure it again from here.
-        if self.mult != 0 && mult.abs_diff(self.mult) > self.mult / 1000 {
-            self.restart(tsc, ns);
-            return ns;
-        }
-        if mult == 0 {
+        let jumped = self.mult != 0 && mult.abs_diff(self.mult) > self.mult / 1000;
+        if jumped || mult == 0 {
             self.restart(tsc, ns);
             return ns;
         }
