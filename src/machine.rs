@@ -11,6 +11,7 @@ use crate::kernel::fork::Lineage;
 use crate::kernel::thread::PendingCall;
 use crate::kernel::Process;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome};
+use crate::trace::clock::EventClock;
 use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
 
@@ -75,6 +76,8 @@ pub struct Machine {
     /// previous record's).
     last_ts: u64,
     coarse_left: u32,
+    /// Where event timestamps come from (the TSC where it is invariant).
+    clock: EventClock,
     pub strace: bool,
     pub stop: Option<StopReason>,
     /// The last access the TLB refused: (page address, access kind).
@@ -144,6 +147,7 @@ impl Machine {
             record_events: true,
             last_ts: 0,
             coarse_left: 0,
+            clock: EventClock::new(),
             strace,
             stop: None,
             last_fault: None,
@@ -173,7 +177,7 @@ impl Machine {
 
     /// A precise host timestamp, remembered for coarse ones.
     fn stamp(&mut self) -> u64 {
-        self.last_ts = crate::trace::monotonic_ns();
+        self.last_ts = self.clock.now_ns();
         self.coarse_left = COARSE_STAMP_EVERY;
         self.last_ts
     }
@@ -215,8 +219,12 @@ impl Machine {
             return false;
         }
         let ts_ns = self.stamp();
-        let channel = self.hypertrace.as_mut().expect("checked above");
-        channel.read_args(client, &mut self.args_scratch);
+        let channel = self.hypertrace.as_ref().expect("checked above");
+        // Without a handler or rules the arguments go straight to the batch.
+        let scratch = self.handler.is_some() || !self.rules.is_empty();
+        if scratch {
+            channel.read_args(client, &mut self.args_scratch);
+        }
         let cpu = self.process.current_cpu();
         if let Some(h) = self.handler.as_mut() {
             h.hypertrace(&handler::HypertraceEvent {
@@ -233,7 +241,11 @@ impl Machine {
                 .recorder
                 .as_mut()
                 .expect("recorder lives until the run ends");
-            recorder.push(record, &self.args_scratch);
+            if scratch {
+                recorder.push(record, &self.args_scratch);
+            } else {
+                recorder.push_from(record, channel.args(client, self.args_scratch.len()));
+            }
         }
         if self.rules.is_empty() {
             return false;

@@ -11,7 +11,7 @@ use super::file::{TraceInfo, RECORD_COUNT_OFFSET};
 use super::{Batch, Sink};
 
 /// Bytes gathered before one write to the file.
-const WRITE_CHUNK: usize = 4 << 20;
+const WRITE_CHUNK: usize = 256 << 10;
 
 pub struct BinarySink {
     file: File,
@@ -72,7 +72,7 @@ impl BinarySink {
         )?;
         Ok(BinarySink {
             file,
-            buf: Vec::with_capacity(WRITE_CHUNK + 4096 * info.record_size()),
+            buf: Vec::with_capacity(WRITE_CHUNK + super::BATCH_EVENTS * info.record_size()),
             pid: info.pid,
             record_size: info.record_size(),
             records,
@@ -88,7 +88,7 @@ impl BinarySink {
         file.write_all(&header)?;
         Ok(BinarySink {
             file,
-            buf: Vec::with_capacity(WRITE_CHUNK + 4096 * info.record_size()),
+            buf: Vec::with_capacity(WRITE_CHUNK + super::BATCH_EVENTS * info.record_size()),
             pid: info.pid,
             record_size: info.record_size(),
             records: 0,
@@ -109,19 +109,13 @@ impl BinarySink {
 impl Sink for BinarySink {
     fn events(&mut self, batch: &Batch) -> io::Result<()> {
         let size = self.record_size;
-        self.buf.reserve(batch.records.len() * size);
-        for (r, words) in batch.iter() {
-            super::file::encode_any(
-                &mut self.buf,
-                size,
-                r.ts_ns,
-                self.pid,
-                r.cpu,
-                r.kind,
-                r.aux,
-                r.arg1,
-                words,
-            );
+        // Zeroed records filled in place: one resize per batch rather
+        // than several appends per record.
+        let start = self.buf.len();
+        self.buf.resize(start + batch.records.len() * size, 0);
+        let slots = self.buf[start..].chunks_exact_mut(size);
+        for ((r, words), out) in batch.iter().zip(slots) {
+            super::file::encode_into(out, r.ts_ns, self.pid, r.cpu, r.kind, r.aux, r.arg1, words);
         }
         self.records += batch.records.len() as u64;
         if self.buf.len() >= WRITE_CHUNK {

@@ -207,16 +207,43 @@ pub fn encode_any(
     words: &[u64],
 ) {
     let start = out.len();
-    out.extend_from_slice(&ts_ns.to_le_bytes());
-    out.extend_from_slice(&pid.to_le_bytes());
-    out.extend_from_slice(&thread.to_le_bytes());
-    out.extend_from_slice(&aux.to_le_bytes());
-    out.extend_from_slice(&(kind as u32).to_le_bytes());
-    out.extend_from_slice(&arg1.to_le_bytes());
-    for w in words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
     out.resize(start + record_size, 0);
+    encode_into(
+        &mut out[start..],
+        ts_ns,
+        pid,
+        thread,
+        kind,
+        aux,
+        arg1,
+        words,
+    );
+}
+
+/// Encodes one record into `out`, a zeroed record of the trace's record
+/// size (the padding after the words stays zero).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn encode_into(
+    out: &mut [u8],
+    ts_ns: u64,
+    pid: u32,
+    thread: u32,
+    kind: EventKind,
+    aux: u32,
+    arg1: u64,
+    words: &[u64],
+) {
+    let (fixed, rest) = out.split_at_mut(RECORD_FIXED_SIZE);
+    fixed[0..8].copy_from_slice(&ts_ns.to_le_bytes());
+    fixed[8..12].copy_from_slice(&pid.to_le_bytes());
+    fixed[12..16].copy_from_slice(&thread.to_le_bytes());
+    fixed[16..20].copy_from_slice(&aux.to_le_bytes());
+    fixed[20..24].copy_from_slice(&(kind as u32).to_le_bytes());
+    fixed[24..32].copy_from_slice(&arg1.to_le_bytes());
+    for (w, slot) in words.iter().zip(rest.chunks_exact_mut(8)) {
+        slot.copy_from_slice(&w.to_le_bytes());
+    }
 }
 
 /// Builds a whole trace in memory: for tests and for tools that

@@ -10,6 +10,7 @@
 //! the USDT probe `hypertrace:guest_hypertrace` in the emulator thread.
 
 pub mod binary;
+pub mod clock;
 pub mod events;
 pub mod file;
 pub mod log;
@@ -253,7 +254,7 @@ pub fn open_sink_continuing(
     ])))
 }
 
-const BATCH_EVENTS: usize = 8192;
+pub(crate) const BATCH_EVENTS: usize = 8192;
 /// Written batches kept for reuse.
 const RECYCLED_BATCHES: usize = 8;
 /// Batches in flight before the guest waits for the writer.
@@ -284,6 +285,16 @@ impl Recorder {
     /// Records a hypertrace event with its arguments after arg1.
     #[inline]
     pub fn push(&mut self, record: EventRecord, args: &[u64]) {
+        self.push_from(record, args.iter().copied());
+    }
+
+    /// [`Recorder::push`] with the arguments read as they are appended
+    /// (straight from the channel, without a copy in between).
+    #[inline]
+    pub fn push_from(&mut self, record: EventRecord, args: impl Iterator<Item = u64>) {
+        let at = self.batch.args.len();
+        push_words(&mut self.batch.args, args, self.extra_args);
+        let args = &self.batch.args[at..];
         debug_assert_eq!(args.len(), self.extra_args);
         // SystemTap/USDT probe, QEMU's dtrace backend equivalent: fires at
         // the moment of the guest's store. Without a tracer attached this
@@ -295,7 +306,7 @@ impl Recorder {
             record.arg1,
             args.as_ptr()
         );
-        self.push_record(record, args);
+        self.commit(record);
     }
 
     /// Records an event of any kind; `words` are its words after arg1
@@ -303,8 +314,14 @@ impl Recorder {
     #[inline]
     pub fn push_record(&mut self, record: EventRecord, words: &[u64]) {
         debug_assert_eq!(words.len(), record.kind.words(self.extra_args));
+        push_words(&mut self.batch.args, words.iter().copied(), words.len());
+        self.commit(record);
+    }
+
+    /// Appends `record`, whose words are already in the batch.
+    #[inline]
+    fn commit(&mut self, record: EventRecord) {
         self.batch.records.push(record);
-        self.batch.args.extend_from_slice(words);
         self.events_recorded += 1;
         if self.batch.records.len() >= BATCH_EVENTS {
             self.send_batch();
@@ -366,6 +383,16 @@ impl Recorder {
             Route::Inline(state) => state.handle(Msg::Sync(ack_tx)),
         }
         self.unsynced = false;
+    }
+}
+
+/// Appends a record's `n` words. A handful of them: pushed in line rather
+/// than through `Vec::extend`, which is an out-of-line call (or a memcpy).
+#[inline(always)]
+fn push_words(args: &mut Vec<u64>, words: impl Iterator<Item = u64>, n: usize) {
+    args.reserve(n);
+    for w in words {
+        args.push(w);
     }
 }
 
