@@ -349,20 +349,35 @@ fn interrupt_pipeline(pipeline: &str, children_wanted: usize, as_nobody: bool) {
     let started = std::time::Instant::now();
     let child = spawn(&mut cmd);
     let pid = child.id();
-    // Wait until the shell has forked its pipeline.
+    // Wait until the shell has forked its pipeline and the sleep runs.
+    // The shell catches SIGINT (as `sh -c` does on Linux), and so does a
+    // forked child until its exec: a SIGINT before the exec would be the
+    // subshell's, and the sleep would run its 30 s, on Linux too.
     let children = format!("/proc/{pid}/task/{pid}/children");
-    while std::fs::read_to_string(&children)
-        .unwrap_or_default()
-        .split_whitespace()
-        .count()
-        < children_wanted
-    {
+    let sleeping = |list: &str| {
+        list.split_whitespace().any(|c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .unwrap_or_default()
+                .split(|&b| b == 0)
+                .any(|arg| arg == b"sleep")
+        })
+    };
+    // busybox runs `sleep` in a pipeline as an applet of the forked shell
+    // (no exec): there, give the children a moment to set their signals.
+    let execs = pipeline.contains("exec busybox sleep");
+    while {
+        let list = std::fs::read_to_string(&children).unwrap_or_default();
+        list.split_whitespace().count() < children_wanted || (execs && !sleeping(&list))
+    } {
         if started.elapsed().as_secs() >= 20 {
             send_signal(pid, libc::SIGKILL);
             let r = finish(child);
             panic!("no pipeline started: {r:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if !execs {
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
     // SAFETY: kill(2) on the process group our own child leads.
     assert_eq!(unsafe { libc::kill(-(pid as i32), libc::SIGINT) }, 0);
