@@ -75,7 +75,21 @@ pub fn due(m: &mut Machine) -> bool {
     sig::deliverable(&m.process) != 0
         || m.sigreturn_due.is_some()
         || m.pending_fault.is_some()
-        || (!m.signal_poll_hooked && m.process.signals.handled() != 0)
+        || (!m.signal_poll_hooked && needs_poll_hook(m))
+}
+
+/// Whether the guest handles a signal the host may send it: only then
+/// must running code notice host signals (the poll hook costs every
+/// block something). Signals the host never forwards (its own faults,
+/// the C library's 32 and 33) reach handlers without it.
+fn needs_poll_hook(m: &Machine) -> bool {
+    let handled = m.process.signals.handled();
+    if handled != 0 && m.abi.traps_need_block_hook() {
+        return true;
+    }
+    (1..=64u64)
+        .filter(|&g| handled & bit(g) != 0)
+        .any(|g| crate::signals::forwarded(m.abi.host_signal(g) as i32))
 }
 
 /// Called by a hook: stop at the next block boundary for signal work.
@@ -91,7 +105,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
     let m = uc.get_data_mut();
     m.signal_due = false;
     intake_host(m);
-    if !m.signal_poll_hooked && m.process.signals.handled() != 0 {
+    if !m.signal_poll_hooked && needs_poll_hook(m) {
         install_poll_hook(uc)?;
     }
     if let Some(rt) = uc.get_data_mut().sigreturn_due.take() {

@@ -67,6 +67,11 @@ fn reserved(sig: i32) -> bool {
     ) || !(1..=64).contains(&sig)
 }
 
+/// Whether the host passes signal `sig` on to a guest that handles it.
+pub fn forwarded(sig: i32) -> bool {
+    !reserved(sig)
+}
+
 /// What the guest does with a signal, as the host must follow it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {

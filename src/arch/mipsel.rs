@@ -462,6 +462,10 @@ impl Abi for Mipsel {
         true
     }
 
+    fn traps_need_block_hook(&self) -> bool {
+        true
+    }
+
     fn trap_si_code(&self) -> i32 {
         crate::kernel::signal::SI_KERNEL
     }
