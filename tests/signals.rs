@@ -243,7 +243,14 @@ fn strace_shows_signals_like_qemu() {
                 })
                 .collect()
         };
-        assert_eq!(keep(ours), keep(normalise(&qr.stderr)));
+        let (ours, theirs) = (keep(ours), keep(normalise(&qr.stderr)));
+        // qemu-user now and then prints no line for the signal another
+        // thread takes (the last one): then its lines are our prefix.
+        if theirs.len() + 1 == ours.len() {
+            assert_eq!(ours[..theirs.len()], theirs[..]);
+        } else {
+            assert_eq!(ours, theirs);
+        }
     }
 }
 

@@ -318,10 +318,6 @@ impl Abi for Arm {
         Ok((frame, f.handler))
     }
 
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
-        uc.reg_read(RegisterARM::SP).unwrap_or(0)
-    }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,

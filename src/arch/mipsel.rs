@@ -553,10 +553,6 @@ impl Abi for Mipsel {
         Ok((frame, f.handler))
     }
 
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
-        uc.reg_read(r(SP)).unwrap_or(0) & 0xffff_ffff
-    }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,

@@ -297,7 +297,16 @@ pub trait Abi: Sync {
     ) -> Result<(u64, u64), Fault>;
     /// The frame a sigreturn (`rt`) or legacy sigreturn at the current
     /// stack pointer returns from.
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, rt: bool) -> u64;
+    /// Default: the stack pointer (the handler returned with it where
+    /// the frame starts).
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        let sp = uc.reg_read(self.thread_regs().sp).unwrap_or(0);
+        if self.is_64bit() {
+            sp
+        } else {
+            sp & 0xffff_ffff
+        }
+    }
     /// Restores the registers saved in the frame at `frame` (as the
     /// handler may have changed them) and returns the saved signal mask
     /// and where to resume.

@@ -222,10 +222,6 @@ impl Abi for Riscv64 {
         Ok((frame, f.handler))
     }
 
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
-        uc.reg_read(RegisterRISCV::SP).unwrap_or(0)
-    }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,
