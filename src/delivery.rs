@@ -496,7 +496,23 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
             .or(m.last_fault.map(|(page, _)| page))
             .unwrap_or(pc),
     };
+    // Pages past the end of a mapped file: SIGBUS, as on Linux.
+    let past_end = matches!(
+        m.process.mem.region_at(addr).map(|r| &r.kind),
+        Some(crate::mem::RegionKind::PastEndOfFile { .. })
+    );
+    let (signal, code) = if signal == libc::SIGSEGV && past_end {
+        (libc::SIGBUS, crate::kernel::signal::BUS_ADRERR)
+    } else {
+        (signal, code)
+    };
     if !handles(m, signal) {
+        // The run ends with this signal (the caller reports it).
+        m.stop = Some(StopReason::Fault {
+            signal,
+            pc,
+            page: matches!(signal, libc::SIGSEGV | libc::SIGBUS).then_some(addr & !0xfff),
+        });
         if m.strace {
             let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
             let line = crate::kernel::signal::strace_line(signal, &info, m.process.word_size());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Signal delivery with the signals test guest (guest/tests/signals.c):
-//! handlers, masks, real-time queues, faults with their exact si_addr,
+//! handlers, masks, real-time queues, faults with their exact si_addr
+//! (SIGBUS past the end of a mapped file),
 //! returning to a faulting store after fixing the page, a handler that
 //! moves the saved pc, alternate stacks, interrupted and restarted system
 //! calls, sigsuspend/pause/sigtimedwait, default actions, a signal to
@@ -32,6 +33,8 @@ handler added SIGUSR2 to uc_sigmask: blocked after return: yes
 read of an unmapped address: SIGSEGV, SEGV_MAPERR: yes, si_addr exact: yes
 write to an unmapped address: SIGSEGV, si_addr exact: yes
 write to a read-only page: SIGSEGV, SEGV_ACCERR: yes, si_addr exact: yes, faulted 3 times, then the store completed: 42
+shared file mapping: first page 'h', past the end of the file: SIGBUS, BUS_ADRERR: yes, si_addr exact: yes
+private file mapping: first page 'h', past the end of the file: SIGBUS, BUS_ADRERR: yes, si_addr exact: yes
 __builtin_trap: SIGILL
 integer division by zero: SIGFPE
 handler changed the saved pc: resumed there: yes
@@ -96,9 +99,13 @@ fn libc_line(line: &str) -> Option<&'static str> {
 /// qemu-mipsel 7.2 raises SIGTRAP for the divide-by-zero trap (code 7),
 /// where Linux raises SIGFPE.
 fn qemu_wrong(line: &str) -> bool {
+    // qemu-user 7.2 on 32-bit guests reports SIGBUS past the end of a
+    // file with a wrong si_addr.
+    let bus_addr = line.contains("past the end of the file");
     match arch().as_str() {
         "riscv64" => line.starts_with("inside the handler:"),
-        "mipsel" => line.starts_with("integer division"),
+        "mipsel" => line.starts_with("integer division") || bus_addr,
+        "i386" | "arm" => bus_addr,
         _ => false,
     }
 }
@@ -146,8 +153,14 @@ fn signal_checks_match_linux() {
             qr.stdout.lines().count()
         );
         let n = qr.stdout.lines().count();
-        let ours: Vec<&str> = r.stdout.lines().take(n).collect();
-        assert_eq!(ours, qr.stdout.lines().collect::<Vec<_>>());
+        let ours: Vec<&str> = r
+            .stdout
+            .lines()
+            .take(n)
+            .filter(|l| !qemu_wrong(l))
+            .collect();
+        let theirs: Vec<&str> = qr.stdout.lines().filter(|l| !qemu_wrong(l)).collect();
+        assert_eq!(ours, theirs);
         return;
     }
     let comparable = |out: &str| {
@@ -241,6 +254,8 @@ fn strace_shows_signals_like_qemu() {
                 .filter(|l| {
                     !(arch() == "mipsel" && (l.contains("SIGFPE") || l.contains("SIGTRAP")))
                 })
+                // qemu-user prints SIGBUS's fields as a sender's.
+                .filter(|l| !l.starts_with("--- SIGBUS"))
                 .collect()
         };
         let (ours, theirs) = (keep(ours), keep(normalise(&qr.stderr)));

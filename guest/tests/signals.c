@@ -241,6 +241,31 @@ static void check_faults(void)
            last_addr == (uintptr_t)slot ? "yes" : "no", (int)faults, *slot);
     munmap(hole, 3 * page);
 
+    /* Pages of a file mapping past the end of the file: SIGBUS. */
+    char path[] = "/tmp/signals-eof-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    if (fd < 0 || write(fd, "hello", 5) != 5)
+        exit(1);
+    on(SIGBUS, jump_out, 0, NULL);
+    const int kinds[2] = {MAP_SHARED, MAP_PRIVATE};
+    for (volatile int k = 0; k < 2; k++) {
+        char *file = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, kinds[k], fd, 0);
+        volatile char *beyond = file + page + 7;
+        last_signo = 0;
+        char first = file[0];
+        if (sigsetjmp(jump, 1) == 0)
+            (void)*beyond;
+        printf("%s file mapping: first page '%c', past the end of the file: %s, BUS_ADRERR: %s, "
+               "si_addr exact: %s\n",
+               k == 0 ? "shared" : "private", first, name(last_signo),
+               last_code == BUS_ADRERR ? "yes" : "no",
+               last_addr == (uintptr_t)beyond ? "yes" : "no");
+        munmap(file, 2 * page);
+    }
+    close(fd);
+    signal(SIGBUS, SIG_DFL);
+
     on(SIGILL, jump_out, 0, NULL);
     on(SIGTRAP, jump_out, 0, NULL);
     last_signo = 0;

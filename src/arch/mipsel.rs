@@ -310,6 +310,13 @@ impl Abi for Mipsel {
     fn host_signal(&self, sig: u64) -> u64 {
         host_signal(sig)
     }
+    fn guest_signal(&self, host: u64) -> u64 {
+        // SIGEMT (7) also maps to the host's SIGBUS: the host's is SIGBUS.
+        if host == libc::SIGBUS as u64 {
+            return 10;
+        }
+        (1..=64).find(|&g| host_signal(g) == host).unwrap_or(host)
+    }
     /// With the virtual TLB, the instruction after a syscall that changed
     /// the memory map raised "reserved instruction" (the engine restores
     /// per-instruction CPU state on every fill, delay-slot flags included).

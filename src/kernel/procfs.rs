@@ -40,6 +40,7 @@ fn maps(p: &Process) -> Vec<u8> {
         let (name, shared) = match &r.kind {
             RegionKind::Memory { name } => (name.clone(), name == "/dev/zero (deleted)"),
             RegionKind::HypertraceControl => ("[hypertrace control]".to_string(), true),
+            RegionKind::PastEndOfFile { name } => (name.clone(), false),
         };
         let perms = format!("{}{}", r.perms, if shared { 's' } else { 'p' });
         match rows.last_mut() {

@@ -77,6 +77,9 @@ pub enum RegionKind {
     Memory { name: String },
     /// The hypertrace control channel: stores are intercepted, never land in memory.
     HypertraceControl,
+    /// The pages of a file mapping wholly past the file's end: no access
+    /// is allowed, and one is SIGBUS, as on Linux.
+    PastEndOfFile { name: String },
 }
 
 #[derive(Clone, Debug)]

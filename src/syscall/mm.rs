@@ -142,8 +142,8 @@ fn file_name(fd: BorrowedFd<'_>) -> String {
 }
 
 /// A private file mapping is a copy: the guest's pages hold the file's
-/// bytes at map time and zeros past its end, so no access can fault the
-/// host the way a mapping past end-of-file would.
+/// bytes at map time (zeros after its end in the last page), so no access
+/// can fault the host the way a mapping past end-of-file would.
 #[allow(clippy::too_many_arguments)]
 fn map_private_file(
     p: &mut Process,
@@ -155,6 +155,17 @@ fn map_private_file(
     file_len: u64,
     name: String,
 ) -> Result<(), Errno> {
+    // Pages wholly past the end of the file fault, as on Linux.
+    let in_file = page_ceil(file_len.saturating_sub(offset))
+        .unwrap_or(0)
+        .min(len);
+    if in_file < len {
+        map_past_end(p, start + in_file, len - in_file, Perms(7), name.clone())?;
+    }
+    let len = in_file;
+    if len == 0 {
+        return Ok(());
+    }
     let host = HostMapping::anonymous(len as usize).map_err(|_| Errno::ENOMEM)?;
     let to_copy = file_len.saturating_sub(offset).min(len) as usize;
     let mut done = 0;
@@ -185,9 +196,32 @@ fn map_private_file(
     Ok(())
 }
 
+/// Pages of a file mapping wholly past the file's end: nothing may be
+/// accessed there (SIGBUS, see `delivery`); the host never faults on
+/// them, since its memory behind them is anonymous.
+fn map_past_end(
+    p: &mut Process,
+    start: u64,
+    len: u64,
+    max_perms: Perms,
+    name: String,
+) -> Result<(), Errno> {
+    let host = HostMapping::anonymous(len as usize).map_err(|_| Errno::ENOMEM)?;
+    p.mem.map(
+        start,
+        len,
+        Perms::NONE,
+        max_perms,
+        RegionKind::PastEndOfFile { name },
+        Some(Arc::new(host)),
+        0,
+    );
+    Ok(())
+}
+
 /// A shared file mapping uses the host's page cache so other mappings of
 /// the file (and the hypertrace data channel) see the same bytes. Pages
-/// past end-of-file become zero-filled memory instead of faulting the host.
+/// past end-of-file fault with SIGBUS instead of faulting the host.
 #[allow(clippy::too_many_arguments)]
 fn map_shared_file(
     p: &mut Process,
@@ -219,16 +253,7 @@ fn map_shared_file(
         );
     }
     if in_file < len {
-        let rest = HostMapping::anonymous((len - in_file) as usize).map_err(|_| Errno::ENOMEM)?;
-        p.mem.map(
-            start + in_file,
-            len - in_file,
-            perms,
-            max_perms,
-            RegionKind::Memory { name },
-            Some(Arc::new(rest)),
-            0,
-        );
+        map_past_end(p, start + in_file, len - in_file, max_perms, name)?;
     }
     Ok(())
 }
