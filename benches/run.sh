@@ -42,14 +42,9 @@ die() { log "run.sh: $*"; exit 1; }
 
 # ---- the binary under test ----------------------------------------------
 
-if [[ -n ${HT_USER:-} ]]; then
-    HT=$HT_USER
-else
-    log "building the release binary into target/bench ..."
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target/bench" cargo build --release --quiet) ||
-        die "release build failed"
-    HT=$ROOT/target/bench/release/ht-user
-fi
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+bench_binary
 [[ -x $HT ]] || die "no ht-user binary at $HT"
 
 # ---- scratch space and channel bases -------------------------------------

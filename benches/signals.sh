@@ -24,6 +24,8 @@ SIGNALS=${SIGNALS:-200000}
 ARCH=${ARCH:-x86_64}
 QEMU=${QEMU:-/usr/bin/qemu-$ARCH}
 GUESTS=$ROOT/testdata/$ARCH
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "signals.sh: $*"; exit 1; }
@@ -31,31 +33,12 @@ die() { log "signals.sh: $*"; exit 1; }
 [[ -x $GUESTS/signal-bench && -x $GUESTS/cpu-bench ]] || die "guests missing in $GUESTS"
 command -v hyperfine >/dev/null || die "hyperfine is needed"
 
-if [[ -n ${HT_USER:-} ]]; then
-    HT=$HT_USER
-else
-    log "building the release binary into target/bench ..."
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target/bench" cargo build --release --quiet) ||
-        die "release build failed"
-    HT=$ROOT/target/bench/release/ht-user
-fi
+bench_binary
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ht-signals-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-
-# measure COMMAND: sets T_MED T_MIN T_MAX (wall seconds).
-measure() {
-    local json=$WORK/hf.json
-    hyperfine --style none --runs "$RUNS" --export-json "$json" --shell bash "$1" >/dev/null ||
-        die "command failed: $1"
-    read -r T_MED T_MIN T_MAX < <(python3 -c '
-import json, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-print("%.3f %.3f %.3f" % (r["median"], r["min"], r["max"]))
-' "$json")
-}
 
 echo "### Signal round trip ($ARCH, $SIGNALS signals, median of $RUNS, load $(cut -d' ' -f1 /proc/loadavg))"
 echo

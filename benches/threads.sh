@@ -23,6 +23,8 @@ TOTAL=${TOTAL:-8000000}
 ARCH=${ARCH:-x86_64}
 QEMU=${QEMU:-/usr/bin/qemu-$ARCH}
 GUESTS=$ROOT/testdata/$ARCH
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "threads.sh: $*"; exit 1; }
@@ -30,14 +32,7 @@ die() { log "threads.sh: $*"; exit 1; }
 [[ -x $GUESTS/threads-events && -x $GUESTS/threads-cpu ]] || die "thread guests missing in $GUESTS"
 command -v hyperfine >/dev/null || die "hyperfine is needed"
 
-if [[ -n ${HT_USER:-} ]]; then
-    HT=$HT_USER
-else
-    log "building the release binary into target/bench ..."
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target/bench" cargo build --release --quiet) ||
-        die "release build failed"
-    HT=$ROOT/target/bench/release/ht-user
-fi
+bench_binary
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ht-threads-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -45,18 +40,6 @@ trap 'rm -rf "$WORK"' EXIT
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-# measure COMMAND (a shell string): sets T_MED T_MIN T_MAX (wall seconds)
-# and T_CPU (mean user+system seconds).
-measure() {
-    local json=$WORK/hf.json
-    hyperfine --style none --runs "$RUNS" --export-json "$json" --shell bash "$1" >/dev/null ||
-        die "command failed: $1"
-    read -r T_MED T_MIN T_MAX T_CPU < <(python3 -c '
-import json, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-print("%.3f %.3f %.3f %.3f" % (r["median"], r["min"], r["max"], r["user"] + r["system"]))
-' "$json")
-}
 
 # A fresh channel base for every run (ht-user refuses existing files).
 BASE_CMD="b=\$(mktemp -u $WORK/ch.XXXXXX);"
