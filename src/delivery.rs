@@ -368,19 +368,11 @@ pub fn syscall(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Ou
     }
 }
 
-/// The ABI's smallest alternate stack (MINSIGSTKSZ).
-fn min_stack(p: &crate::kernel::Process) -> u64 {
-    match p.abi.name() {
-        "aarch64" => 5120,
-        _ => 2048,
-    }
-}
-
 fn sigaltstack(p: &mut crate::kernel::Process, a: &[u64; 6], sp: u64) -> Result<u64, Errno> {
     use crate::kernel::signal::{AltStack, SS_DISABLE};
     let w = p.word_size();
     // stack_t: sp, flags, size; MIPS: sp, size, flags.
-    let (flags_at, size_at) = if p.abi.name() == "mipsel" {
+    let (flags_at, size_at) = if p.abi.stack_t_size_first() {
         (2 * w, w)
     } else {
         (w, 2 * w)
@@ -433,7 +425,7 @@ fn sigaltstack(p: &mut crate::kernel::Process, a: &[u64; 6], sp: u64) -> Result<
             new = AltStack::default();
         } else if mode != 0 && mode != SS_ONSTACK {
             return Err(Errno::EINVAL);
-        } else if new.size < min_stack(p) {
+        } else if new.size < p.abi.min_signal_stack() {
             return Err(Errno::ENOMEM);
         } else {
             new.flags = 0;

@@ -143,6 +143,10 @@ impl Abi for Aarch64 {
         None
     }
 
+    fn min_signal_stack(&self) -> u64 {
+        5120
+    }
+
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -220,15 +224,11 @@ impl Abi for Aarch64 {
         vec![0xd280_1168, 0xd400_0001]
     }
 
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
-        let pc = self.pc(uc);
-        let _ = uc.reg_write(RegisterARM64::PC, pc - len);
-    }
-
     fn thread_regs(&self) -> super::ThreadRegs {
         super::ThreadRegs {
             result: RegisterARM64::X0.into(),
             sp: RegisterARM64::SP.into(),
+            pc: RegisterARM64::PC.into(),
             tls: RegisterARM64::TPIDR_EL0.into(),
         }
     }

@@ -360,16 +360,11 @@ impl Abi for Arm {
         }
     }
 
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
-        // resume_address keeps the Thumb bit, which writing the pc sets.
-        let pc = self.resume_address(uc);
-        let _ = uc.reg_write(RegisterARM::PC, pc - len);
-    }
-
     fn thread_regs(&self) -> super::ThreadRegs {
         super::ThreadRegs {
             result: RegisterARM::R0.into(),
             sp: RegisterARM::SP.into(),
+            pc: RegisterARM::PC.into(),
             tls: RegisterARM::C13_C0_3.into(),
         }
     }

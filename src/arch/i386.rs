@@ -448,16 +448,12 @@ impl Abi for I386 {
         2
     }
 
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
-        let pc = self.pc(uc);
-        let _ = uc.reg_write(RegisterX86::EIP, pc - len);
-    }
-
     fn thread_regs(&self) -> super::ThreadRegs {
         // tls: thread_start below loads it through set_thread_area.
         super::ThreadRegs {
             result: RegisterX86::EAX.into(),
             sp: RegisterX86::ESP.into(),
+            pc: RegisterX86::EIP.into(),
             tls: RegisterX86::GS.into(),
         }
     }

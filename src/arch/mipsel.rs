@@ -477,6 +477,10 @@ impl Abi for Mipsel {
         crate::kernel::signal::SI_KERNEL
     }
 
+    fn stack_t_size_first(&self) -> bool {
+        true
+    }
+
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -597,16 +601,12 @@ impl Abi for Mipsel {
         vec![0x2402_0000 | nr, 0x0000_000c]
     }
 
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
-        let pc = self.pc(uc);
-        let _ = uc.reg_write(RegisterMIPS::PC, pc - len);
-    }
-
     fn thread_regs(&self) -> super::ThreadRegs {
         // result: thread_start below also clears the a3 error flag.
         super::ThreadRegs {
             result: RegisterMIPS::V0.into(),
             sp: RegisterMIPS::SP.into(),
+            pc: RegisterMIPS::PC.into(),
             tls: RegisterMIPS::CP0_USERLOCAL.into(),
         }
     }

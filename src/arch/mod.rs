@@ -48,6 +48,7 @@ pub struct CloneArgs {
 pub struct ThreadRegs {
     pub result: i32,
     pub sp: i32,
+    pub pc: i32,
     pub tls: i32,
 }
 
@@ -324,8 +325,20 @@ pub trait Abi: Sync {
     fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
         4
     }
-    /// Moves the pc back by `len` (a restarted system call).
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64);
+    /// Moves the pc back by `len` (a restarted system call). Writes the
+    /// resume address, which on arm carries the Thumb bit the pc write sets.
+    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.resume_address(uc);
+        let _ = uc.reg_write(self.thread_regs().pc, pc - len);
+    }
+    /// The smallest alternate signal stack (MINSIGSTKSZ).
+    fn min_signal_stack(&self) -> u64 {
+        2048
+    }
+    /// Whether `stack_t` has `ss_size` before `ss_flags` (MIPS).
+    fn stack_t_size_first(&self) -> bool {
+        false
+    }
     /// Bytes of the kernel's `sigset_t` (rt_sigprocmask's sigsetsize).
     fn sigset_size(&self) -> usize {
         8

@@ -247,15 +247,11 @@ impl Abi for Riscv64 {
         vec![0x08b0_0893, 0x0000_0073]
     }
 
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
-        let pc = self.pc(uc);
-        let _ = uc.reg_write(RegisterRISCV::PC, pc - len);
-    }
-
     fn thread_regs(&self) -> super::ThreadRegs {
         super::ThreadRegs {
             result: RegisterRISCV::A0.into(),
             sp: RegisterRISCV::SP.into(),
+            pc: RegisterRISCV::PC.into(),
             tls: RegisterRISCV::TP.into(),
         }
     }

@@ -205,11 +205,6 @@ impl Abi for X86_64 {
         2
     }
 
-    fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
-        let pc = self.pc(uc);
-        let _ = uc.reg_write(RegisterX86::RIP, pc - len);
-    }
-
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
         uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
             .map_err(|e| format!("cannot hook syscall: {e:?}"))?;
@@ -327,6 +322,7 @@ impl Abi for X86_64 {
         super::ThreadRegs {
             result: RegisterX86::RAX.into(),
             sp: RegisterX86::RSP.into(),
+            pc: RegisterX86::RIP.into(),
             tls: RegisterX86::FS_BASE.into(),
         }
     }
