@@ -126,7 +126,7 @@ fi
 # dynamic-executable tests; it runs with the guest architecture's glibc
 # sysroot (-L). Only for the architectures those tests cover.
 case "$ARCH" in
-    x86_64 | i386 | aarch64 | arm)
+    x86_64 | i386 | aarch64 | arm | mipsel)
         DYN_CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-fPIE -pie /')
         CFLAGS=$DYN_CFLAGS build events-dyn "$GLIBC_CC" events.c ../src/qemu-hypertrace.c
         ;;

@@ -4,7 +4,7 @@
 # cmake and libclang-dev build Unicorn; musl-tools and gcc build the test
 # guests; qemu-user is the reference the tests compare against.
 set -euo pipefail
-packages=(cmake libclang-dev clang make gcc musl-tools qemu-user python3)
+packages=(cmake libclang-dev clang make gcc patch musl-tools qemu-user python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

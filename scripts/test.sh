@@ -10,7 +10,7 @@ bash scripts/deps.sh
 cargo test "$@"
 for arch in i386 aarch64 arm riscv64 mipsel; do
     echo "== guests for $arch"
-    # The dynamic suite covers x86_64, i386, aarch64 and arm; elsewhere it skips.
+    # The dynamic suite covers x86_64, i386, aarch64, arm and mipsel; elsewhere it skips.
     suites=(--test guests --test hypertrace --test strace --test threads --test region_tracing --test monitor_run --test embedding --test dynamic --test processes --test sockets --test signals)
     # Debian 12 has no riscv64 busybox-static to compare with.
     [ "$arch" = riscv64 ] || suites+=(--test busybox)

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The engine hooks behind trace events that need them:
-//! `guest_mem_before_exec` (a memory hook) and `guest_exec_tb` (a block
-//! hook). A hook exists only while its event is enabled: Unicorn takes its
-//! slow path for every access while any memory hook is installed, so a
-//! disabled event costs nothing.
+//! `guest_mem_before_exec` (the engine's memory-trace hook, engine patch
+//! 0009: a call from translated code before each access, which keeps the
+//! fast path and restores no CPU state) and `guest_exec_tb` (a block hook).
+//! A hook exists only while its event is enabled, so a disabled event
+//! costs nothing.
 //!
 //! Hooks change only between `emu_start` calls (the runner calls [`sync`]
 //! when `Machine::reconfigure_due` is set), and the translated code is
 //! dropped with them: code translated without a hook would never call it.
 
-use unicorn_engine::unicorn_const::{uc_error, HookType, MemType};
+use std::ffi::c_void;
+
+use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::UcHookId;
 
-use crate::machine::Engine;
+use crate::engine_ctl::{self, MemTraceHook, MEM_TRACE_STORE};
+use crate::machine::{Engine, Machine};
 use crate::trace::{EventKind, EventSet};
 
 /// Events backed by engine hooks.
@@ -21,7 +25,7 @@ pub const HOOKED: EventSet = EventSet(EventKind::MemAccess.bit() | EventKind::Ex
 /// Hooks currently installed.
 #[derive(Debug, Default)]
 pub struct Hooks {
-    mem: Option<UcHookId>,
+    mem: Option<MemTraceHook>,
     block: Option<UcHookId>,
 }
 
@@ -29,32 +33,24 @@ pub struct Hooks {
 pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     let m = uc.get_data_mut();
     m.reconfigure_due = false;
-    let enabled = m.enabled;
-    let want_mem = enabled.contains(EventKind::MemAccess);
-    let want_block = enabled.contains(EventKind::ExecTb);
+    let wanted = EventSet(m.enabled.0 | m.resident_hooks.0);
+    let want_mem = wanted.contains(EventKind::MemAccess);
+    let want_block = wanted.contains(EventKind::ExecTb);
     let have_mem = m.hooks.mem.is_some();
     let have_block = m.hooks.block.is_some();
     if want_mem == have_mem && want_block == have_block {
         return Ok(());
     }
     if want_mem && !have_mem {
-        let abi = uc.get_data().abi;
-        let id = uc.add_mem_hook(
-            HookType::MEM_READ | HookType::MEM_WRITE,
-            1,
-            0,
-            move |uc: &mut Engine<'_>, kind: MemType, vaddr: u64, size: usize, value: i64| {
-                let pc = abi.pc(uc);
-                let is_store = kind == MemType::WRITE;
-                uc.get_data_mut()
-                    .on_mem_access(pc, vaddr, size, is_store, value as u64);
-                true
-            },
-        )?;
-        uc.get_data_mut().hooks.mem = Some(id);
+        // The engine keeps its data in one place for its whole life.
+        let machine: *mut Machine = uc.get_data_mut();
+        // SAFETY: on_mem_trace takes the Machine, which lives as long as
+        // the engine.
+        let hook = unsafe { engine_ctl::add_mem_trace_hook(uc, on_mem_trace, machine.cast())? };
+        uc.get_data_mut().hooks.mem = Some(hook);
     } else if !want_mem && have_mem {
-        let id = uc.get_data_mut().hooks.mem.take().expect("checked");
-        uc.remove_hook(id)?;
+        let hook = uc.get_data_mut().hooks.mem.take().expect("checked");
+        engine_ctl::remove_mem_trace_hook(uc, hook)?;
     }
     if want_block && !have_block {
         let id = uc.add_block_hook(1, 0, |uc: &mut Engine<'_>, pc: u64, size: u32| {
@@ -66,4 +62,23 @@ pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         uc.remove_hook(id)?;
     }
     uc.ctl_flush_tb()
+}
+
+/// The memory-trace callback: translated code calls it before each guest
+/// load or store while `guest_mem_before_exec` is enabled.
+extern "C" fn on_mem_trace(
+    _uc: *mut unicorn_engine_sys::uc_engine,
+    pc: u64,
+    address: u64,
+    value: u64,
+    info: u32,
+    data: *mut c_void,
+) {
+    // SAFETY: `data` is the engine's Machine (see sync), which lives as
+    // long as the engine; callbacks run only inside emu_start on this
+    // thread, where (as for the engine crate's own hooks) nothing else
+    // touches the Machine while the callback runs.
+    let machine = unsafe { &mut *data.cast::<Machine>() };
+    let size = (info & 0xff) as usize;
+    machine.on_mem_access(pc, address, size, info & MEM_TRACE_STORE != 0, value);
 }

@@ -11,6 +11,7 @@ pub mod arch;
 pub mod cli;
 pub mod delivery;
 pub mod embed;
+pub mod engine_ctl;
 pub mod handler;
 pub mod hypertrace;
 pub mod instrument;

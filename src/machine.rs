@@ -57,14 +57,13 @@ pub struct Machine {
     /// The enabled events need other hooks: the runner stops the engine
     /// after the current instruction and installs or removes them.
     pub reconfigure_due: bool,
+    /// Hooked events that hypertrace rules switch: their engine hooks stay
+    /// installed for the whole run and record only while the event is on,
+    /// so a region starts and ends exactly at its control store without
+    /// stopping the engine.
+    pub resident_hooks: EventSet,
     /// The monitor has requests: the runner serves them between blocks.
     pub monitor_due: bool,
-    /// A control store during which a stop was requested, and (while the
-    /// runner re-executes the one instruction the engine resumes at) that
-    /// the control stores it makes are replays to ignore: Unicorn resumes
-    /// at the instruction whose access asked for the stop.
-    pub stopped_in_control_store: Option<(u64, usize, u64)>,
-    pub control_replay: Option<(u64, usize, u64)>,
     /// An embedding program's handler (see `Runner`).
     pub handler: Option<Box<dyn EventHandler>>,
     /// Whether events go to the trace sinks (an embedding program may take
@@ -140,9 +139,8 @@ impl Machine {
             rules: Rules::default(),
             hooks: crate::instrument::Hooks::default(),
             reconfigure_due: false,
+            resident_hooks: EventSet::default(),
             monitor_due: false,
-            stopped_in_control_store: None,
-            control_replay: None,
             handler: None,
             record_events: true,
             last_ts: 0,
@@ -196,18 +194,6 @@ impl Machine {
     /// Returns true when hypertrace rules changed which engine hooks the
     /// enabled events need: the caller stops the engine.
     pub fn on_control_store(&mut self, offset: u64, size: usize, value: u64) -> bool {
-        if self.control_replay.is_some() {
-            // The re-execution of a store already recorded.
-            return false;
-        }
-        let stop = self.control_store(offset, size, value);
-        if stop || self.reconfigure_due {
-            self.stopped_in_control_store = Some((offset, size, value));
-        }
-        stop
-    }
-
-    fn control_store(&mut self, offset: u64, size: usize, value: u64) -> bool {
         let Some(channel) = self.hypertrace.as_mut() else {
             return false;
         };
@@ -263,8 +249,8 @@ impl Machine {
     /// After `enabled` changed from `before`: whether engine hooks must
     /// change (then `reconfigure_due` is set).
     pub fn events_changed(&mut self, before: EventSet) -> bool {
-        let hooked = crate::instrument::HOOKED.0;
-        if (before.0 ^ self.enabled.0) & hooked != 0 {
+        let switched = crate::instrument::HOOKED.0 & !self.resident_hooks.0;
+        if (before.0 ^ self.enabled.0) & switched != 0 {
             self.reconfigure_due = true;
         }
         self.reconfigure_due
@@ -297,10 +283,6 @@ impl Machine {
     #[inline]
     pub fn on_mem_access(&mut self, pc: u64, vaddr: u64, size: usize, is_store: bool, value: u64) {
         if !self.enabled.contains(EventKind::MemAccess) {
-            return;
-        }
-        if self.control_replay.is_some() && self.process.mem.is_control_address(vaddr) {
-            // The replayed control store was not part of the region.
             return;
         }
         let value = if !is_store {

@@ -149,14 +149,11 @@ fn configured_events(cfg: &RunConfig) -> EventSet {
 
 /// Every event the run may record: the configured ones and (any of them
 /// but the unavailable ones) those the monitor may enable.
-fn possible_events(cfg: &RunConfig, abi: &dyn crate::arch::Abi) -> EventSet {
+fn possible_events(cfg: &RunConfig) -> EventSet {
     let mut set = configured_events(cfg);
     if cfg.monitor.is_some() {
         for kind in EventKind::ALL {
             set.set(kind, true);
-        }
-        if abi.memory_tracing_unavailable().is_some() {
-            set.set(EventKind::MemAccess, false);
         }
     }
     set
@@ -176,6 +173,21 @@ pub struct Loaded {
 
 /// Loads `cfg.program` into a new engine. Events also go to `handler`;
 /// with `record_events` false they go only there.
+/// Refuses to run on an engine other than the one this ht-user was built
+/// with (a stray system libunicorn, or another build's patch series): its
+/// missing patches would give wrong results, not errors.
+fn check_engine() -> Result<(), SetupError> {
+    let linked = unicorn_engine_sys::linked_patch_series();
+    if linked == unicorn_engine_sys::PATCH_SERIES {
+        Ok(())
+    } else {
+        Err(SetupError(format!(
+            "the linked Unicorn engine has patch series {linked:?}, this ht-user was built for {:?}",
+            unicorn_engine_sys::PATCH_SERIES
+        )))
+    }
+}
+
 pub fn load(
     cfg: &RunConfig,
     handler: Option<Box<dyn crate::handler::EventHandler>>,
@@ -185,15 +197,6 @@ pub fn load(
         .map_err(|e| SetupError(format!("cannot read {}: {e}", cfg.program.display())))?;
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
-
-    if configured_events(cfg).contains(EventKind::MemAccess) {
-        if let Some(why) = abi.memory_tracing_unavailable() {
-            return Err(SetupError(format!(
-                "guest_mem_before_exec is not available for {} guests: {why}",
-                abi.name()
-            )));
-        }
-    }
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
     let log = open_log(cfg.log_file.as_ref(), cfg.root_pid.is_none())?;
@@ -217,7 +220,7 @@ pub fn load(
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
     )
-    .with_kinds(possible_events(cfg, abi));
+    .with_kinds(possible_events(cfg));
     // Children write their binary traces next to it: an absolute path
     // keeps them there when the guest changes directory.
     let trace_base = cfg
@@ -318,19 +321,24 @@ pub fn load(
         cfg.strace,
     );
     machine.rules = cfg.rules.clone();
-    machine.reconfigure_due = machine.enabled.0 & crate::instrument::HOOKED.0 != 0;
+    machine.resident_hooks = EventSet(cfg.rules.controlled().0 & crate::instrument::HOOKED.0);
+    machine.reconfigure_due =
+        (machine.enabled.0 | machine.resident_hooks.0) & crate::instrument::HOOKED.0 != 0;
     machine.handler = handler;
     machine.record_events = record_events;
     machine.sched = crate::sched::Scheduler::new(cfg.sched);
+    check_engine()?;
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
     abi.prepare(&mut uc).map_err(SetupError)?;
-    if abi.virtual_tlb() {
-        mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
-    }
-    mem_engine::install_fault_address_hook(&mut uc, abi.virtual_tlb())
-        .map_err(|e| SetupError(e.to_string()))?;
+    // Stops land on block boundaries, so nothing runs twice (engine patch
+    // 0005); control stores are one callback (0006).
+    crate::engine_ctl::set_exit_check_at_block_start(&mut uc)
+        .and_then(|()| crate::engine_ctl::set_mmio_wide_access(&mut uc))
+        .map_err(|e| SetupError(format!("cannot configure the engine: {e:?}")))?;
+    mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
+    mem_engine::install_fault_address_hook(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;

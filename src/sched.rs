@@ -197,23 +197,18 @@ pub fn run(
         if uc.get_data().reconfigure_due {
             crate::instrument::sync(uc)?;
         }
-        // The engine resumes at the instruction whose memory access asked
-        // for the stop. When that was a control store it runs again: run
-        // that one instruction with its control stores ignored.
-        let replaying = uc.get_data().control_replay.is_some();
-        if !replaying {
-            // A sigreturn to complete, a signal to deliver.
-            match crate::delivery::before_run(uc, start) {
-                Ok(s) => start = s,
-                Err(reason) => {
-                    Machine::request_stop(uc, reason);
-                    return Ok(());
-                }
+        // A sigreturn to complete, a signal to deliver. (Stops land on
+        // block boundaries, so the engine never resumes in the middle of
+        // an instruction that already ran.)
+        match crate::delivery::before_run(uc, start) {
+            Ok(s) => start = s,
+            Err(reason) => {
+                Machine::request_stop(uc, reason);
+                return Ok(());
             }
         }
-        let result = uc.emu_start(start, 0, 0, if replaying { 1 } else { 0 });
+        let result = uc.emu_start(start, 0, 0, 0);
         let m = uc.get_data_mut();
-        m.control_replay = None;
         if let Err(e) = result {
             if m.stop.is_none() && crate::delivery::catch_fault(uc, e) {
                 start = abi.resume_address(uc);
@@ -225,12 +220,11 @@ pub fn run(
             return result;
         }
         let due = std::mem::take(&mut m.sched.due);
-        let restart = replaying || m.reconfigure_due || m.monitor_due || m.signal_due;
+        let restart = m.reconfigure_due || m.monitor_due || m.signal_due;
         if !due && !restart {
             // Stopped for a reason of the engine's or an interrupt.
             return result;
         }
-        m.control_replay = m.stopped_in_control_store.take();
         if due && !reschedule(uc)? {
             return Ok(());
         }

@@ -17,10 +17,6 @@ fn word_bytes() -> u64 {
     }
 }
 
-fn mem_tracing() -> bool {
-    !matches!(arch().as_str(), "arm" | "mipsel")
-}
-
 /// What happened, in order: hypertrace events and accesses to the buffer.
 #[derive(Default)]
 struct Recorder {
@@ -51,9 +47,6 @@ impl EventHandler for Recorder {
 
 #[test]
 fn a_handler_sees_region_accesses_and_nothing_is_logged() {
-    if !mem_tracing() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("ht").display().to_string();
     let log = dir.path().join("log");
@@ -142,14 +135,6 @@ fn configuration_errors_are_returned_not_panicked() {
     assert!(!e.to_string().is_empty());
     let e = Runner::new("/nonexistent/guest").run().unwrap_err();
     assert!(e.to_string().contains("/nonexistent/guest"), "{e}");
-    if !mem_tracing() {
-        let e = Runner::new(guest("hello"))
-            .trace("guest_mem_before_exec")
-            .unwrap()
-            .run()
-            .unwrap_err();
-        assert!(e.to_string().contains("not available"), "{e}");
-    }
 }
 
 /// target/<profile>/examples/region_cache, next to this test's deps dir.
@@ -161,9 +146,6 @@ fn example(name: &str) -> PathBuf {
 
 #[test]
 fn the_region_cache_example_simulates_the_region() {
-    if !mem_tracing() {
-        return;
-    }
     let bin = example("region_cache");
     assert!(bin.exists(), "{} not built", bin.display());
     let out = Command::new(&bin)

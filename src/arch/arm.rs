@@ -133,15 +133,6 @@ impl Abi for Arm {
     fn sigaction_size(&self) -> usize {
         20
     }
-    /// Unicorn restores the CPU state of the faulting instruction on every
-    /// virtual-TLB fill and then carries on: in Thumb code that leaves a
-    /// stale IT-block state behind, and the next block decodes as if inside
-    /// an IT block (a conditional branch there is UNDEFINED). The CPU TLB
-    /// does not do that, at the price of slower stores.
-    fn virtual_tlb(&self) -> bool {
-        false
-    }
-
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
         let host = HostMapping::anonymous(4096)
             .map_err(|e| format!("cannot allocate the vectors page: {e}"))?;
@@ -252,10 +243,6 @@ impl Abi for Arm {
             ARM_NR_USR26 | ARM_NR_USR32 => Outcome::Error(Errno::EINVAL),
             _ => return None,
         })
-    }
-
-    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
-        Some("Unicorn restores the CPU state at every hooked access, which loses the Thumb IT-block state")
     }
 
     fn has_legacy_frame(&self) -> bool {

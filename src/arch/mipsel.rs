@@ -317,15 +317,6 @@ impl Abi for Mipsel {
         }
         (1..=64).find(|&g| host_signal(g) == host).unwrap_or(host)
     }
-    /// With the virtual TLB, the instruction after a syscall that changed
-    /// the memory map raised "reserved instruction" (the engine restores
-    /// per-instruction CPU state on every fill, delay-slot flags included).
-    /// The CPU TLB works: in the engine's kernel mode with Status.ERL set,
-    /// the user segment is mapped 1:1, which is what ht-user needs.
-    fn virtual_tlb(&self) -> bool {
-        false
-    }
-
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
         uc.ctl_set_cpu_model(Mips32CpuModel::Model_74KF as i32)
             .map_err(|e| format!("cannot select the MIPS CPU model: {e:?}"))?;
@@ -443,10 +434,6 @@ impl Abi for Mipsel {
             other => other,
         }
     }
-    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
-        Some("Unicorn restores the CPU state at every hooked access, which loses the branch delay-slot state")
-    }
-
     fn thread_start(
         &self,
         uc: &mut Engine<'_>,
@@ -625,15 +612,26 @@ impl Abi for Mipsel {
         out
     }
 
-    /// o32 `struct stat64` (104 bytes).
-    fn encode_statfs64(
-        &self,
-        _s: &crate::syscall::types::StatFs,
-        _enc: Encoder,
-    ) -> Option<Vec<u8>> {
-        // MIPS orders the fields differently: not supported yet.
-        None
+    /// o32 `struct statfs64` (96 bytes): MIPS puts the fragment size
+    /// third and the free-inode counts before `f_bavail`.
+    fn encode_statfs64(&self, s: &crate::syscall::types::StatFs, enc: Encoder) -> Option<Vec<u8>> {
+        let mut b = StructBuilder::new(96, enc);
+        b.u32(0, s.fs_type as u32)
+            .u32(4, s.bsize as u32)
+            .u32(8, s.frsize as u32)
+            .u64(16, s.blocks)
+            .u64(24, s.bfree)
+            .u64(32, s.files)
+            .u64(40, s.ffree)
+            .u64(48, s.bavail)
+            .u32(56, s.fsid[0] as u32)
+            .u32(60, s.fsid[1] as u32)
+            .u32(64, s.namelen as u32)
+            .u32(68, s.flags as u32);
+        Some(b.bytes)
     }
+
+    /// o32 `struct stat64` (104 bytes).
     fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
         let mut b = StructBuilder::new(104, enc);
         b.u32(0, st.dev as u32)

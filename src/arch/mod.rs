@@ -160,11 +160,6 @@ pub trait Abi: Sync {
 
     fn syscall_table(&self) -> &'static SyscallTable;
 
-    /// Whether the engine runs with the virtual TLB and ht-user's TLB-fill
-    /// hook (fast stores, see mem::engine) or with its own CPU TLB.
-    fn virtual_tlb(&self) -> bool {
-        true
-    }
     /// Pages the kernel provides in every process (arm's kuser helpers).
     fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), String> {
         Ok(())
@@ -194,11 +189,6 @@ pub trait Abi: Sync {
     }
     /// The registers `thread_start` and `set_sp` write.
     fn thread_regs(&self) -> ThreadRegs;
-    /// Why `guest_mem_before_exec` cannot be traced for this architecture,
-    /// if it cannot.
-    fn memory_tracing_unavailable(&self) -> Option<&'static str> {
-        None
-    }
     /// Where `emu_start` resumes the stopped guest: the pc, plus whatever
     /// the engine encodes in a start address (the Thumb bit on arm).
     fn resume_address(&self, uc: &Engine<'_>) -> u64 {

@@ -43,37 +43,31 @@ pub const TLB_FILLS_BEFORE_RESIZE: u32 = 16 * 1024;
 pub const FAULT_PROBE_PAGE: u64 = 0xf_ffff_f000;
 
 /// Records the exact address of a guest access that faults: through the
-/// probe page with the virtual TLB, directly with the engine's own TLB.
-pub fn install_fault_address_hook(
-    uc: &mut Engine<'_>,
-    virtual_tlb: bool,
-) -> Result<(), EngineError> {
+/// probe page the TLB-fill hook maps a refused access to. 32-bit targets
+/// (mipsel) report the probe's physical address cut to 32 bits, so the
+/// hook also covers that page.
+pub fn install_fault_address_hook(uc: &mut Engine<'_>) -> Result<(), EngineError> {
     use unicorn_engine::unicorn_const::HookType;
-    let (kinds, begin, end) = if virtual_tlb {
-        (
-            HookType::MEM_READ_UNMAPPED | HookType::MEM_WRITE_UNMAPPED,
-            FAULT_PROBE_PAGE,
-            FAULT_PROBE_PAGE + 0xfff,
+    let kinds = HookType::MEM_READ_UNMAPPED | HookType::MEM_WRITE_UNMAPPED;
+    for probe in [FAULT_PROBE_PAGE, FAULT_PROBE_PAGE & 0xffff_ffff] {
+        uc.add_mem_hook(
+            kinds,
+            probe,
+            probe + 0xfff,
+            move |uc, _kind, addr, _size, _value| {
+                let pc = uc.get_data().abi.pc(uc);
+                let m = uc.get_data_mut();
+                m.fault_pc = Some(pc);
+                let page = m.last_fault.map_or(0, |(page, _)| page);
+                m.fault_addr = Some(page | (addr & 0xfff));
+                false
+            },
         )
-    } else {
-        (HookType::MEM_INVALID, 1, 0)
-    };
-    uc.add_mem_hook(kinds, begin, end, move |uc, _kind, addr, _size, _value| {
-        let pc = uc.get_data().abi.pc(uc);
-        let m = uc.get_data_mut();
-        m.fault_pc = Some(pc);
-        m.fault_addr = Some(if virtual_tlb {
-            let page = m.last_fault.map_or(0, |(page, _)| page);
-            page | (addr & 0xfff)
-        } else {
-            addr
-        });
-        false
-    })
-    .map_err(|err| EngineError {
-        op: "fault address hook".into(),
-        err,
-    })?;
+        .map_err(|err| EngineError {
+            op: "fault address hook".into(),
+            err,
+        })?;
+    }
     Ok(())
 }
 
@@ -221,8 +215,8 @@ fn map_control(
                     .get_data_mut()
                     .on_control_store(file_offset + offset, size, value)
                 {
-                    // Rules changed the hooks the events need: stop after
-                    // this store so none of the next accesses is missed.
+                    // The hooks the events need changed: stop at the end
+                    // of this block to install or remove them.
                     let _ = uc.emu_stop();
                 }
             },

@@ -203,12 +203,6 @@ impl AddressSpace {
             .filter(|r| addr < r.end)
     }
 
-    /// Whether `addr` lies in a mapping of the hypertrace control file.
-    pub fn is_control_address(&self, addr: u64) -> bool {
-        self.region_at(addr)
-            .is_some_and(|r| r.kind == RegionKind::HypertraceControl)
-    }
-
     /// Permissions of the page holding `addr` (for the engine's TLB fill).
     pub fn perms_at(&self, addr: u64) -> Option<Perms> {
         self.region_at(addr).map(|r| r.perms)

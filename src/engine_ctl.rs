@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Controls that ht-user's engine patches add (engine/PATCHES.md) and the
+//! `unicorn-engine` crate has no wrapper for. They are used through
+//! `uc_ctl`, as the crate's own controls are.
+
+use std::ffi::c_void;
+
+use unicorn_engine::unicorn_const::uc_error;
+use unicorn_engine::Unicorn;
+use unicorn_engine_sys::{
+    uc_ctl, uc_engine, uc_hook, uc_hook_add, uc_hook_del, ControlType, HookType,
+};
+
+/// `UC_CTL_WRITE(type, nr)` / `UC_CTL_READ(type, nr)` of unicorn.h: the
+/// argument count and direction ride in the control word's top bits.
+fn ctl_word(control: ControlType, args: u32, write: bool) -> ControlType {
+    let io = if write { 1u32 << 30 } else { 2u32 << 30 };
+    ControlType(control.0 | (args << 26) | io)
+}
+
+/// Patch 0005: translated code checks for a pending stop only at the start
+/// of each block (inline, as QEMU does) instead of after every guest memory
+/// access. Stops then land on block boundaries with every instruction
+/// before them complete, so no store is ever executed twice. Flushes the
+/// translated code.
+pub fn set_exit_check_at_block_start<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_error> {
+    let word = ctl_word(ControlType::TCG_EXIT_CHECK, 1, true);
+    // SAFETY: the handle is live for `uc`'s lifetime; this control takes
+    // one int argument, passed as the C ABI's promoted int.
+    unsafe { uc_ctl(uc.get_handle(), word, 0 as libc::c_int) }.into()
+}
+
+/// Whether stops are checked only at block start (see
+/// [`set_exit_check_at_block_start`]).
+pub fn exit_check_at_block_start<D>(uc: &Unicorn<'_, D>) -> Result<bool, uc_error> {
+    let word = ctl_word(ControlType::TCG_EXIT_CHECK, 1, false);
+    let mut mode: libc::c_int = -1;
+    // SAFETY: the handle is live; the control writes one int through the
+    // pointer, which points to a local that outlives the call.
+    let result: Result<(), uc_error> =
+        unsafe { uc_ctl(uc.get_handle(), word, &mut mode as *mut libc::c_int) }.into();
+    result.map(|()| mode == 0)
+}
+
+/// Patch 0006: MMIO regions mapped afterwards receive aligned 8-byte
+/// accesses as one callback (the pristine engine splits them in two 4-byte
+/// callbacks), dispatched straight to the callback.
+pub fn set_mmio_wide_access<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_error> {
+    let word = ctl_word(ControlType::MMIO_WIDE_ACCESS, 1, true);
+    // SAFETY: as in set_exit_check_at_block_start: one int argument.
+    unsafe { uc_ctl(uc.get_handle(), word, 1 as libc::c_int) }.into()
+}
+
+/// Patch 0009's `UC_MEM_TRACE_STORE`: the bit of a memory-trace callback's
+/// `info` that marks a store (the low bits are the size in bytes).
+pub const MEM_TRACE_STORE: u32 = 1 << 8;
+
+/// A memory-trace callback (patch 0009's `uc_cb_mem_trace_t`): called from
+/// translated code before each guest load or store, with the instruction's
+/// pc, the address, the value stored (0 for a load) and size | store flag.
+pub type MemTraceCallback = extern "C" fn(
+    uc: *mut uc_engine,
+    pc: u64,
+    address: u64,
+    value: u64,
+    info: u32,
+    data: *mut c_void,
+);
+
+/// An installed memory-trace hook.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MemTraceHook(uc_hook);
+
+/// Patch 0009: installs `callback` for every guest load and store of
+/// instructions at any address; it applies to code translated from now on
+/// (the caller flushes the translated code).
+///
+/// # Safety
+///
+/// `data` is handed to `callback` on every access: it must be what the
+/// callback expects and stay valid until [`remove_mem_trace_hook`] or the
+/// engine's end.
+pub unsafe fn add_mem_trace_hook<D>(
+    uc: &mut Unicorn<'_, D>,
+    callback: MemTraceCallback,
+    data: *mut c_void,
+) -> Result<MemTraceHook, uc_error> {
+    let mut hook: uc_hook = 0;
+    // SAFETY: the handle is live; `hook` outlives the call; the callback
+    // has the C signature the engine calls for this hook type; begin > end
+    // means every address. `data` is only handed back to the callback.
+    let result: Result<(), uc_error> = unsafe {
+        uc_hook_add(
+            uc.get_handle(),
+            &mut hook,
+            HookType::MEM_TRACE.0 as libc::c_int,
+            callback as *mut c_void,
+            data,
+            1u64,
+            0u64,
+        )
+    }
+    .into();
+    result.map(|()| MemTraceHook(hook))
+}
+
+/// Removes a hook [`add_mem_trace_hook`] installed.
+pub fn remove_mem_trace_hook<D>(
+    uc: &mut Unicorn<'_, D>,
+    hook: MemTraceHook,
+) -> Result<(), uc_error> {
+    // SAFETY: the handle is live and the hook was added to this engine.
+    unsafe { uc_hook_del(uc.get_handle(), hook.0) }.into()
+}

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The engine's patch series (engine/PATCHES.md), each checked on the
+//! engine alone with a small guest program: every test here fails (or
+//! crashes) on the pristine Unicorn 2.1.5 and passes with the patch.
+
+use unicorn_engine::unicorn_const::HookType;
+use unicorn_engine::unicorn_const::{Arch, MemType, Mode, Prot, TlbEntry, TlbType};
+use unicorn_engine::{RegisterARM, RegisterMIPS, RegisterX86, Unicorn};
+
+use ht_user::engine_ctl;
+
+const CODE: u64 = 0x10000;
+const DATA: u64 = 0x20000;
+const PAGE: u64 = 0x1000;
+
+/// Maps a code and a data page and switches to the virtual TLB with a fill
+/// hook granting each page's real permissions, as ht-user does.
+fn engine_with_virtual_tlb(arch: Arch, mode: Mode, code: &[u8]) -> Unicorn<'static, ()> {
+    let mut uc = Unicorn::new(arch, mode).expect("engine");
+    uc.mem_map(CODE, PAGE, Prot::READ | Prot::EXEC).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(CODE, code).unwrap();
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL).unwrap();
+    uc.add_tlb_hook(0, u64::MAX, |_, addr, _: MemType| {
+        let perms = if (CODE..CODE + PAGE).contains(&addr) {
+            Prot::READ | Prot::EXEC
+        } else {
+            Prot::READ | Prot::WRITE
+        };
+        Some(TlbEntry { paddr: addr, perms })
+    })
+    .unwrap();
+    uc
+}
+
+fn le_words(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// 0002: a MIPS block of more than about 380 instructions overran the
+/// translator's temporaries (one leaked per instruction) and crashed.
+#[test]
+fn mips_long_block_translates() {
+    const ADDIU_T0_1: u32 = 0x2508_0001; // addiu $t0, $t0, 1
+    const COUNT: usize = 1000;
+    let code = le_words(&vec![ADDIU_T0_1; COUNT]);
+    let mut uc = Unicorn::new(Arch::MIPS, Mode::MIPS32 | Mode::LITTLE_ENDIAN).unwrap();
+    uc.mem_map(CODE, 0x4000, Prot::ALL).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(uc.reg_read(RegisterMIPS::T0).unwrap(), COUNT as u64);
+}
+
+/// 0003: a TLB fill in the middle of a Thumb IT block restored the IT state
+/// of the loading instruction and left it behind the block's end, so the
+/// next block ran as if inside an IT block.
+#[test]
+fn arm_it_state_survives_tlb_fill() {
+    let code = [
+        0x80, 0x42, // cmp r0, r0           (Z = 1)
+        0x0c, 0xbf, // ite eq
+        0x11, 0x68, // ldreq r1, [r2]       (first touch of the data page: TLB fill)
+        0x01, 0x24, // movne r4, #1         (skipped)
+        0xff, 0xe7, // b next               (ends the block)
+        0x02, 0x24, // next: movs r4, #2    (outside any IT block)
+        0x6d, 0x1c, // adds r5, r5, #1
+    ];
+    let mut uc = engine_with_virtual_tlb(Arch::ARM, Mode::THUMB, &code);
+    uc.mem_write(DATA, &0x1234_5678u32.to_le_bytes()).unwrap();
+    uc.reg_write(RegisterARM::R2, DATA).unwrap();
+    uc.emu_start(CODE | 1, CODE + code.len() as u64, 0, 0)
+        .unwrap();
+    assert_eq!(uc.reg_read(RegisterARM::R1).unwrap(), 0x1234_5678);
+    assert_eq!(
+        uc.reg_read(RegisterARM::R4).unwrap(),
+        2,
+        "movs after the IT block"
+    );
+    assert_eq!(
+        uc.reg_read(RegisterARM::R5).unwrap(),
+        1,
+        "adds after the IT block"
+    );
+}
+
+/// 0003, with a memory hook instead of a TLB fill: the hook's pc sync did
+/// the same damage.
+#[test]
+fn arm_it_state_survives_memory_hook() {
+    let code = [
+        0x80, 0x42, 0x0c, 0xbf, 0x11, 0x68, 0x01, 0x24, 0xff, 0xe7, 0x02, 0x24, 0x6d, 0x1c,
+    ];
+    let mut uc = Unicorn::new(Arch::ARM, Mode::THUMB).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::ALL).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    let loads = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = loads.clone();
+    uc.add_mem_hook(
+        HookType::MEM_READ,
+        DATA,
+        DATA + PAGE,
+        move |_, _, addr, _, _| {
+            seen.set(seen.get() + 1);
+            assert_eq!(addr, DATA);
+            true
+        },
+    )
+    .unwrap();
+    uc.reg_write(RegisterARM::R2, DATA).unwrap();
+    uc.emu_start(CODE | 1, CODE + code.len() as u64, 0, 0)
+        .unwrap();
+    assert_eq!(loads.get(), 1, "the hooked load ran once");
+    assert_eq!(uc.reg_read(RegisterARM::R4).unwrap(), 2);
+    assert_eq!(uc.reg_read(RegisterARM::R5).unwrap(), 1);
+}
+
+/// 0003: a TLB fill for a load in a MIPS branch delay slot restored the
+/// delay-slot flags, which outlived the block: the branch target ran as a
+/// second delay slot (raising "reserved instruction" or running twice).
+#[test]
+fn mips_delay_slot_state_survives_tlb_fill() {
+    let code = le_words(&[
+        0x1000_0002, // beq $zero, $zero, target (+2 instructions after the slot)
+        0x8c89_0000, // lw $t1, 0($a0)   (delay slot; first touch of the data page)
+        0x2508_0064, // addiu $t0, $t0, 100  (skipped)
+        0x2508_0001, // target: addiu $t0, $t0, 1
+        0x254a_0001, // addiu $t2, $t2, 1
+    ]);
+    let mut uc = engine_with_virtual_tlb(Arch::MIPS, Mode::MIPS32 | Mode::LITTLE_ENDIAN, &code);
+    uc.mem_write(DATA, &0xcafe_f00du32.to_le_bytes()).unwrap();
+    uc.reg_write(RegisterMIPS::A0, DATA).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(uc.reg_read(RegisterMIPS::T1).unwrap(), 0xcafe_f00d);
+    assert_eq!(
+        uc.reg_read(RegisterMIPS::T0).unwrap(),
+        1,
+        "the branch target ran once"
+    );
+    assert_eq!(uc.reg_read(RegisterMIPS::T2).unwrap(), 1);
+}
+
+/// 0001: the linked engine is the one built from this tree's series.
+#[test]
+fn linked_engine_has_our_patch_series() {
+    let linked = unicorn_engine_sys::linked_patch_series();
+    assert_eq!(linked, unicorn_engine_sys::PATCH_SERIES);
+    assert!(linked == "local" || linked.starts_with("ht-"), "{linked:?}");
+}
+
+const MMIO: u64 = 0x30000;
+
+fn x86_64_engine(code: &[u8]) -> Unicorn<'static, ()> {
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_64).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(CODE, code).unwrap();
+    uc.reg_write(RegisterX86::RBX, DATA).unwrap();
+    uc.reg_write(RegisterX86::RCX, MMIO).unwrap();
+    uc
+}
+
+fn counter(uc: &Unicorn<'_, ()>) -> u64 {
+    let mut word = [0u8; 8];
+    uc.mem_read(DATA, &mut word).unwrap();
+    u64::from_le_bytes(word)
+}
+
+/// 0005: with the stop check at block start only, a stop asked for by an
+/// MMIO callback takes effect at the next block boundary: the store is not
+/// executed again when emulation resumes (the pristine engine resumes at
+/// the store and runs it twice).
+#[test]
+fn stop_from_mmio_callback_lands_on_block_start() {
+    let code = [
+        0x48, 0xff, 0x03, // loop: inc qword ptr [rbx]
+        0x89, 0x01, //             mov dword ptr [rcx], eax   (MMIO)
+        0xeb, 0xf9, //             jmp loop
+    ];
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
+    assert!(engine_ctl::exit_check_at_block_start(&uc).unwrap());
+    let stores = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let seen = stores.clone();
+    uc.mmio_map(
+        MMIO,
+        PAGE,
+        None::<fn(&mut Unicorn<'_, ()>, u64, usize) -> u64>,
+        Some(
+            move |uc: &mut Unicorn<'_, ()>, _addr: u64, _size: usize, _value: u64| {
+                seen.set(seen.get() + 1);
+                if seen.get() % 10 == 0 {
+                    uc.emu_stop().unwrap();
+                }
+            },
+        ),
+    )
+    .unwrap();
+    let mut pc = CODE;
+    for round in 1..=5 {
+        uc.emu_start(pc, 0, 0, 0).unwrap();
+        pc = uc.reg_read(RegisterX86::RIP).unwrap();
+        assert_eq!(pc, CODE, "round {round}: stopped at the loop's block start");
+        assert_eq!(
+            stores.get(),
+            10 * round,
+            "round {round}: one callback per store"
+        );
+        assert_eq!(
+            counter(&uc),
+            stores.get(),
+            "round {round}: no instruction ran twice"
+        );
+    }
+}
+
+/// 0005: a stop from another thread (here the engine's own timeout) also
+/// lands on a block boundary; the pristine engine stops right after a
+/// store and runs that instruction again on resume.
+#[test]
+fn asynchronous_stops_never_repeat_an_instruction() {
+    let code = [
+        0x48, 0xff, 0x03, // loop: inc qword ptr [rbx]
+        0x48, 0xff, 0xc2, //       inc rdx
+        0xeb, 0xf8, //             jmp loop
+    ];
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
+    let mut pc = CODE;
+    for round in 0..40 {
+        // Timeouts are in microseconds.
+        uc.emu_start(pc, 0, 300, 0).unwrap();
+        pc = uc.reg_read(RegisterX86::RIP).unwrap();
+        let rdx = uc.reg_read(RegisterX86::RDX).unwrap();
+        assert!(rdx > 0);
+        assert_eq!(
+            counter(&uc),
+            rdx,
+            "round {round}: memory and register counts agree"
+        );
+        assert!(
+            pc == CODE,
+            "round {round}: stopped at {pc:#x}, not a block start"
+        );
+    }
+}
+
+/// 0004: a store that faults leaves the block at once, with the pc at the
+/// store; the instructions after it do not run. (Before, the rest of the
+/// block ran when the per-access check was off.)
+#[test]
+fn faulting_store_leaves_the_block_at_once() {
+    let code = [
+        0x48, 0x89, 0x01, // mov qword ptr [rcx], rax   (unmapped)
+        0x48, 0xff, 0xc2, // inc rdx
+        0x48, 0xff, 0xc2, // inc rdx
+    ];
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
+    let faults = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let seen = faults.clone();
+    uc.add_mem_hook(
+        HookType::MEM_WRITE_UNMAPPED,
+        0,
+        u64::MAX,
+        move |_, _, addr, _, _| {
+            assert_eq!(addr, MMIO);
+            seen.set(seen.get() + 1);
+            false
+        },
+    )
+    .unwrap();
+    let result = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+    assert!(result.is_err(), "the store faults");
+    assert_eq!(faults.get(), 1);
+    assert_eq!(
+        uc.reg_read(RegisterX86::RIP).unwrap(),
+        CODE,
+        "pc at the store"
+    );
+    assert_eq!(
+        uc.reg_read(RegisterX86::RDX).unwrap(),
+        0,
+        "nothing after the store ran"
+    );
+}
+
+/// 0006: with wide MMIO accesses on, an aligned 8-byte store or load is
+/// one callback of size 8 with the whole value (the pristine engine makes
+/// two 4-byte callbacks); narrower accesses are unchanged.
+#[test]
+fn mmio_eight_byte_accesses_are_one_callback() {
+    let code = [
+        0x48, 0x89, 0x01, // mov qword ptr [rcx], rax
+        0x89, 0x41, 0x08, // mov dword ptr [rcx+8], eax
+        0x48, 0x8b, 0x51, 0x10, // mov rdx, qword ptr [rcx+16]
+    ];
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_mmio_wide_access(&mut uc).unwrap();
+    let writes = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let reads = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let (w, r) = (writes.clone(), reads.clone());
+    uc.mmio_map(
+        MMIO,
+        PAGE,
+        Some(
+            move |_: &mut Unicorn<'_, ()>, addr: u64, size: usize| -> u64 {
+                r.borrow_mut().push((addr, size));
+                0x1122_3344_5566_7788
+            },
+        ),
+        Some(
+            move |_: &mut Unicorn<'_, ()>, addr: u64, size: usize, value: u64| {
+                w.borrow_mut().push((addr, size, value));
+            },
+        ),
+    )
+    .unwrap();
+    uc.reg_write(RegisterX86::RAX, 0x0123_4567_89ab_cdef)
+        .unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(
+        *writes.borrow(),
+        vec![(0, 8, 0x0123_4567_89ab_cdef), (8, 4, 0x89ab_cdef)]
+    );
+    assert_eq!(*reads.borrow(), vec![(16, 8)]);
+    assert_eq!(
+        uc.reg_read(RegisterX86::RDX).unwrap(),
+        0x1122_3344_5566_7788
+    );
+}
+
+/// 0008 (a speed-up: only the TLB entries that can map a newly translated
+/// block's page are reset to "not dirty"): code written on a page whose
+/// TLB entry was already dirty when a block of it was translated is still
+/// seen, the next store to it invalidating the block.
+#[test]
+fn store_to_freshly_translated_page_invalidates_its_code() {
+    const TARGET: u64 = CODE + PAGE; // a second code page, written to
+    let writer = [
+        0xc7, 0x03, 0x07, 0x00, 0x00, 0x00, // mov dword ptr [rbx], 7  (dirties the page)
+        0xff, 0xd1, //                         call rcx                (translates target)
+        0x89, 0xc6, //                         mov esi, eax
+        0xc7, 0x03, 0x09, 0x00, 0x00, 0x00, // mov dword ptr [rbx], 9  (must invalidate it)
+        0xff, 0xd1, //                         call rcx
+    ];
+    let target = [
+        0xb8, 0x00, 0x00, 0x00, 0x00, // mov eax, imm32
+        0xc3, //                         ret
+    ];
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_64).unwrap();
+    uc.mem_map(CODE, 2 * PAGE, Prot::ALL).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(CODE, &writer).unwrap();
+    uc.mem_write(TARGET, &target).unwrap();
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL).unwrap();
+    uc.add_tlb_hook(0, u64::MAX, |_, addr, _: MemType| {
+        Some(TlbEntry {
+            paddr: addr,
+            perms: Prot::ALL,
+        })
+    })
+    .unwrap();
+    uc.reg_write(RegisterX86::RBX, TARGET + 1).unwrap();
+    uc.reg_write(RegisterX86::RCX, TARGET).unwrap();
+    uc.reg_write(RegisterX86::RSP, DATA + PAGE).unwrap();
+    uc.emu_start(CODE, CODE + writer.len() as u64, 0, 0)
+        .unwrap();
+    assert_eq!(
+        uc.reg_read(RegisterX86::RSI).unwrap(),
+        7,
+        "first version of the code"
+    );
+    assert_eq!(
+        uc.reg_read(RegisterX86::RAX).unwrap(),
+        9,
+        "rewritten code ran"
+    );
+}
+
+type TraceLog = std::cell::RefCell<Vec<(u64, u64, u64, u32)>>;
+
+extern "C" fn record_access(
+    _uc: *mut unicorn_engine_sys::uc_engine,
+    pc: u64,
+    address: u64,
+    value: u64,
+    info: u32,
+    data: *mut std::ffi::c_void,
+) {
+    // SAFETY: the tests pass a TraceLog that outlives the engine run.
+    let log = unsafe { &*data.cast::<TraceLog>() };
+    log.borrow_mut().push((pc, address, value, info));
+}
+
+/// 0009: the memory-trace hook sees every load and store of translated
+/// code, before it, with the instruction's pc, the address, the size, the
+/// store flag and a store's value; accesses inside the engine's helpers
+/// (here `fxsave`, which writes 512 bytes) are not seen.
+#[test]
+fn memory_trace_hook_sees_each_access_with_its_pc() {
+    let code = [
+        0x48, 0x89, 0x03, // +0: mov qword ptr [rbx], rax
+        0x8b, 0x4b, 0x08, // +3: mov ecx, dword ptr [rbx+8]
+        0x88, 0x43, 0x10, // +6: mov byte ptr [rbx+16], al
+        0x0f, 0xae, 0x43, 0x40, // +9: fxsave [rbx+64]   (a helper: not seen)
+    ];
+    let mut uc = x86_64_engine(&code);
+    uc.mem_write(DATA + 8, &0xdead_beefu32.to_le_bytes())
+        .unwrap();
+    uc.reg_write(RegisterX86::RAX, 0x0102_0304_0506_0708)
+        .unwrap();
+    let log = TraceLog::default();
+    let data = &log as *const TraceLog as *mut std::ffi::c_void;
+    // SAFETY: record_access takes a TraceLog, which outlives the engine.
+    let hook = unsafe { engine_ctl::add_mem_trace_hook(&mut uc, record_access, data) }.unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    let store = engine_ctl::MEM_TRACE_STORE;
+    assert_eq!(
+        *log.borrow(),
+        vec![
+            (CODE, DATA, 0x0102_0304_0506_0708, 8 | store),
+            (CODE + 3, DATA + 8, 0, 4),
+            (CODE + 6, DATA + 16, 0x08, 1 | store),
+        ]
+    );
+    assert_eq!(uc.reg_read(RegisterX86::RCX).unwrap(), 0xdead_beef);
+    let mut fxsave_area = [0u8; 32];
+    uc.mem_read(DATA + 64, &mut fxsave_area).unwrap();
+    assert_ne!(
+        fxsave_area, [0u8; 32],
+        "fxsave wrote its area, unseen by the hook"
+    );
+    engine_ctl::remove_mem_trace_hook(&mut uc, hook).unwrap();
+    log.borrow_mut().clear();
+    uc.ctl_flush_tb().unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert!(log.borrow().is_empty(), "no calls once the hook is removed");
+}
+
+/// 0009 on arm: tracing memory in a Thumb IT block leaves the IT state
+/// alone (the hook restores no CPU state).
+#[test]
+fn memory_trace_hook_keeps_thumb_it_state() {
+    let code = [
+        0x80, 0x42, 0x0c, 0xbf, 0x11, 0x68, 0x01, 0x24, 0xff, 0xe7, 0x02, 0x24, 0x6d, 0x1c,
+    ];
+    let mut uc = Unicorn::new(Arch::ARM, Mode::THUMB).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::ALL).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    uc.mem_write(DATA, &7u32.to_le_bytes()).unwrap();
+    let log = TraceLog::default();
+    let data = &log as *const TraceLog as *mut std::ffi::c_void;
+    // SAFETY: as above.
+    unsafe { engine_ctl::add_mem_trace_hook(&mut uc, record_access, data) }.unwrap();
+    uc.reg_write(RegisterARM::R2, DATA).unwrap();
+    uc.emu_start(CODE | 1, CODE + code.len() as u64, 0, 0)
+        .unwrap();
+    assert_eq!(*log.borrow(), vec![(CODE + 4, DATA, 0, 4)]);
+    assert_eq!(uc.reg_read(RegisterARM::R1).unwrap(), 7);
+    assert_eq!(uc.reg_read(RegisterARM::R4).unwrap(), 2);
+    assert_eq!(uc.reg_read(RegisterARM::R5).unwrap(), 1);
+}
