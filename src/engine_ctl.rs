@@ -18,16 +18,25 @@ fn ctl_word(control: ControlType, args: u32, write: bool) -> ControlType {
     ControlType(control.0 | (args << 26) | io)
 }
 
+/// Writes a control that takes one int argument.
+fn ctl_write_int<D>(
+    uc: &mut Unicorn<'_, D>,
+    control: ControlType,
+    value: i32,
+) -> Result<(), uc_error> {
+    let word = ctl_word(control, 1, true);
+    // SAFETY: the handle is live for `uc`'s lifetime; these controls take
+    // one int argument, passed as the C ABI's promoted int.
+    unsafe { uc_ctl(uc.get_handle(), word, value as libc::c_int) }.into()
+}
+
 /// Patch 0005: translated code checks for a pending stop only at the start
 /// of each block (inline, as QEMU does) instead of after every guest memory
 /// access. Stops then land on block boundaries with every instruction
 /// before them complete, so no store is ever executed twice. Flushes the
 /// translated code.
 pub fn set_exit_check_at_block_start<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_error> {
-    let word = ctl_word(ControlType::TCG_EXIT_CHECK, 1, true);
-    // SAFETY: the handle is live for `uc`'s lifetime; this control takes
-    // one int argument, passed as the C ABI's promoted int.
-    unsafe { uc_ctl(uc.get_handle(), word, 0 as libc::c_int) }.into()
+    ctl_write_int(uc, ControlType::TCG_EXIT_CHECK, 0)
 }
 
 /// Whether stops are checked only at block start (see
@@ -46,9 +55,7 @@ pub fn exit_check_at_block_start<D>(uc: &Unicorn<'_, D>) -> Result<bool, uc_erro
 /// accesses as one callback (the pristine engine splits them in two 4-byte
 /// callbacks), dispatched straight to the callback.
 pub fn set_mmio_wide_access<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_error> {
-    let word = ctl_word(ControlType::MMIO_WIDE_ACCESS, 1, true);
-    // SAFETY: as in set_exit_check_at_block_start: one int argument.
-    unsafe { uc_ctl(uc.get_handle(), word, 1 as libc::c_int) }.into()
+    ctl_write_int(uc, ControlType::MMIO_WIDE_ACCESS, 1)
 }
 
 /// Patch 0009's `UC_MEM_TRACE_STORE`: the bit of a memory-trace callback's

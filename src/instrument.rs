@@ -3,7 +3,8 @@
 //! `guest_mem_before_exec` (the engine's memory-trace hook, engine patch
 //! 0009: a call from translated code before each access, which keeps the
 //! fast path and restores no CPU state) and `guest_exec_tb` (a block hook).
-//! A hook exists only while its event is enabled, so a disabled event
+//! A hook exists only while its event is enabled or hypertrace rules
+//! switch it (`Machine::resident_hooks`), so an event nothing can enable
 //! costs nothing.
 //!
 //! Hooks change only between `emu_start` calls (the runner calls [`sync`]
