@@ -8,7 +8,10 @@
  *                           thread blocked in read: exit status 3
  *   threads-exit leader     the main thread leaves with SYS_exit(9), the
  *                           last thread with SYS_exit(5): status 5 (the
- *                           last thread's code, as Linux reports it)
+ *                           last thread's code, as Linux reports it); the
+ *                           worker waits until the kernel has cleared the
+ *                           main thread's set_tid_address word, so it is
+ *                           the last thread on every host
  *   threads-exit last       the main thread calls pthread_exit; the other
  *                           thread prints and returns: status 0
  *   threads-exit hang       every thread waits forever (one in read on a
@@ -71,11 +74,19 @@ static void *outlive_main(void *arg)
     return NULL;
 }
 
+#define FUTEX_WAIT 0 /* musl ships no <linux/futex.h> */
+
+/* Cleared (and futex-woken) by the kernel once the main thread is gone. */
+static volatile int main_alive = 1;
+
 static void *raw_exit(void *arg)
 {
     (void)arg;
     while (!__atomic_load_n(&main_spoke, __ATOMIC_ACQUIRE)) {
         sched_yield();
+    }
+    while (__atomic_load_n(&main_alive, __ATOMIC_ACQUIRE) != 0) {
+        syscall(SYS_futex, &main_alive, FUTEX_WAIT, 1, NULL, NULL, 0);
     }
     printf("worker leaves with SYS_exit(5)\n");
     fflush(stdout);
@@ -92,6 +103,7 @@ int main(int argc, char **argv)
         pthread_create(&t[0], NULL, raw_exit, NULL);
         printf("main leaves with SYS_exit(9)\n");
         fflush(stdout);
+        syscall(SYS_set_tid_address, &main_alive);
         __atomic_store_n(&main_spoke, 1, __ATOMIC_RELEASE);
         syscall(SYS_exit, 9);
     }
