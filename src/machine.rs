@@ -10,7 +10,7 @@ use crate::hypertrace::Channel;
 use crate::kernel::fork::Lineage;
 use crate::kernel::thread::PendingCall;
 use crate::kernel::Process;
-use crate::syscall::{self, strace, Errno, ExitKind, Outcome};
+use crate::syscall::{self, strace, Errno, ExitKind, Outcome, Sys};
 use crate::trace::clock::EventClock;
 use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
@@ -380,8 +380,11 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
 pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
     let abi = uc.get_data().abi;
     let sys = abi.syscall_table().lookup(nr);
-    // Events recorded so far reach the log before anything this call prints.
-    uc.get_data_mut().recorder().sync();
+    // Event lines recorded so far reach a log shared with the guest's
+    // output before anything this call writes.
+    if sys.is_some_and(Sys::may_write_output) {
+        uc.get_data_mut().recorder().sync_before_guest_output();
+    }
     let outcome = match crate::kernel::fork::process_call(uc, sys, args)
         .or_else(|| crate::delivery::syscall(uc, sys, args))
     {

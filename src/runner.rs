@@ -18,7 +18,7 @@ use crate::loader;
 use crate::machine::{Machine, StopReason};
 use crate::mem::engine as mem_engine;
 use crate::trace::file::{ClockAnchor, TraceInfo};
-use crate::trace::{EventKind, EventSet, TraceEvents, Writer, WriterReport};
+use crate::trace::{EventKind, EventSet, TraceEvents, WriterReport};
 
 /// Everything a run needs, as the command line gives it.
 #[derive(Clone, Debug, Default)]
@@ -193,13 +193,20 @@ pub fn load(
     handler: Option<Box<dyn crate::handler::EventHandler>>,
     record_events: bool,
 ) -> Result<Loaded, SetupError> {
-    let bytes = std::fs::read(&cfg.program)
+    check_engine()?;
+    let bytes = loader::read_image(&cfg.program, true)
         .map_err(|e| SetupError(format!("cannot read {}: {e}", cfg.program.display())))?;
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
-    let log = open_log(cfg.log_file.as_ref(), cfg.root_pid.is_none())?;
+    let monitor = match &cfg.monitor {
+        Some(addr) => Some(
+            crate::monitor::Monitor::start(addr)
+                .map_err(|e| SetupError(format!("cannot start the monitor on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
     let channel = match &cfg.hypertrace {
         // A program executed by a guest of this run uses the run's channel.
         Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(
@@ -211,37 +218,6 @@ pub fn load(
     let extra_args = channel
         .as_ref()
         .map_or(0, |c| c.layout.client_args as usize - 1);
-    let trace_info = TraceInfo::for_run(
-        my_pid,
-        extra_args as u32 + 1,
-        abi.name(),
-        &cfg.program,
-        &cfg.argv,
-        channel.as_ref().map(|c| c.layout.max_clients),
-        ClockAnchor::now(),
-    )
-    .with_kinds(possible_events(cfg));
-    // Children write their binary traces next to it: an absolute path
-    // keeps them there when the guest changes directory.
-    let trace_base = cfg
-        .trace_file
-        .as_ref()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
-    let lineage = Lineage::new(
-        root_pid,
-        log,
-        cfg.log_file.is_some(),
-        trace_base,
-        trace_info,
-        extra_args,
-        cfg.exec_options.clone(),
-    );
-    let sink = lineage
-        .open_sink(my_pid, cfg.root_pid.is_some())
-        .map_err(SetupError)?;
-    // A guest at its process limit may execute programs that cannot start
-    // threads: their trace is then written inline.
-    let (recorder, writer, _) = Writer::start_or_inline(sink, extra_args);
 
     let exe_path = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let mut process = Process::new(abi, exe_path.clone())
@@ -311,6 +287,40 @@ pub fn load(
     let entry = interp.map_or(image.entry, |i| i.entry);
     process.auxv = stack.auxv.clone();
 
+    // The outputs are opened last, once nothing else can fail: a start
+    // that fails leaves the previous log and trace as they were.
+    let log = open_log(cfg.log_file.as_ref(), cfg.root_pid.is_none())?;
+    let trace_info = TraceInfo::for_run(
+        my_pid,
+        extra_args as u32 + 1,
+        abi.name(),
+        &cfg.program,
+        &cfg.argv,
+        channel.as_ref().map(|c| c.layout.max_clients),
+        ClockAnchor::now(),
+    )
+    .with_kinds(possible_events(cfg));
+    // Children write their binary traces next to it: an absolute path
+    // keeps them there when the guest changes directory.
+    let trace_base = cfg
+        .trace_file
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+    let lineage = Lineage::new(
+        root_pid,
+        log,
+        cfg.log_file.is_some(),
+        trace_base,
+        trace_info,
+        extra_args,
+        cfg.exec_options.clone(),
+    );
+    // A guest at its process limit may execute programs that cannot start
+    // threads: their trace is then written inline.
+    let (recorder, writer, _) = lineage
+        .start_recorder(my_pid, cfg.root_pid.is_some())
+        .map_err(SetupError)?;
+
     let mut machine = Machine::new(
         abi,
         process,
@@ -327,7 +337,6 @@ pub fn load(
     machine.handler = handler;
     machine.record_events = record_events;
     machine.sched = crate::sched::Scheduler::new(cfg.sched);
-    check_engine()?;
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -343,24 +352,18 @@ pub fn load(
     abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;
 
-    let monitor = match &cfg.monitor {
-        Some(addr) => {
-            let monitor = crate::monitor::Monitor::start(addr)
-                .map_err(|e| SetupError(format!("cannot start the monitor on {addr}: {e}")))?;
-            // Requests are served between blocks: the hook exists only
-            // with -monitor and costs one load per block.
-            let attention = monitor.attention();
-            uc.add_block_hook(1, 0, move |uc: &mut crate::machine::Engine<'_>, _, _| {
-                if attention.load(std::sync::atomic::Ordering::Acquire) {
-                    uc.get_data_mut().monitor_due = true;
-                    let _ = uc.emu_stop();
-                }
-            })
-            .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
-            Some(monitor)
-        }
-        None => None,
-    };
+    if let Some(monitor) = &monitor {
+        // Requests are served between blocks: the hook exists only with
+        // -monitor and costs one load per block.
+        let attention = monitor.attention();
+        uc.add_block_hook(1, 0, move |uc: &mut crate::machine::Engine<'_>, _, _| {
+            if attention.load(std::sync::atomic::Ordering::Acquire) {
+                uc.get_data_mut().monitor_due = true;
+                let _ = uc.emu_stop();
+            }
+        })
+        .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
+    }
     Ok(Loaded { uc, entry, monitor })
 }
 

@@ -269,6 +269,190 @@ fn bad_interpreters_in_the_sysroot() {
     assert!(r.stderr.contains("not an ELF"), "{}", r.stderr);
 }
 
+#[test]
+fn only_regular_files_are_loaded() {
+    // Devices would be read without end (or not at all): refused as
+    // execve refuses them, before anything is read.
+    for dev in ["/dev/zero", "/dev/urandom", "/dev/null"] {
+        assert_refused(Path::new(dev), &["not a regular file"]);
+    }
+    // A FIFO is refused at once, not waited on.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o755) }, 0);
+    assert_refused(&fifo, &["not a regular file"]);
+}
+
+#[test]
+fn a_program_without_execute_permission_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_program(dir.path(), "hello-rw", &hello_bytes());
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_refused(&p, &["execute permission"]);
+}
+
+#[test]
+fn device_and_fifo_interpreters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(program) = true_with_missing_interpreter(dir.path()) else {
+        return;
+    };
+    // The interpreter name, rewritten in place to /dev/zero.
+    let mut bytes = std::fs::read(&program).unwrap();
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"/nolib/")
+        .expect("renamed interpreter");
+    bytes[at..at + 10].copy_from_slice(b"/dev/zero\0");
+    let zero = write_program(dir.path(), "true-devzero", &bytes);
+    let line = assert_refused(&zero, &["not a regular file"]);
+    assert!(line.contains("interpreter /dev/zero"), "{line}");
+    // A FIFO where the sysroot's interpreter should be.
+    let sysroot = dir.path().join("sysroot");
+    std::fs::create_dir_all(sysroot.join("nolib")).unwrap();
+    let fifo = sysroot.join("nolib/ld-linux-x86-64.so.2");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o755) }, 0);
+    let line = assert_refused_with(&["-L", s(&sysroot)], &program, &["not a regular file"]);
+    assert!(line.contains("interpreter"), "{line}");
+}
+
+/// The 64-bit program headers of `elf`: (file offset of the entry, p_type).
+fn program_headers(elf: &[u8]) -> Vec<(usize, u32)> {
+    let word = |at: usize, n: usize| {
+        let mut v = 0u64;
+        for (i, b) in elf[at..at + n].iter().enumerate() {
+            v |= u64::from(*b) << (8 * i);
+        }
+        v
+    };
+    let phoff = word(32, 8) as usize;
+    let phnum = word(56, 2) as usize;
+    (0..phnum)
+        .map(|i| {
+            let at = phoff + i * 56;
+            (at, word(at, 4) as u32)
+        })
+        .collect()
+}
+
+#[test]
+fn program_headers_are_checked_as_linux_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // e_phentsize (bytes 54-55) other than the class's 56.
+    let p = patched_hello(dir.path(), "hello-phentsize", 54, &57u16.to_le_bytes());
+    assert_refused(&p, &["program header entries of 57 bytes"]);
+    // 60,000 program headers (e_phnum, bytes 56-57): Linux reads at most
+    // one page of them.
+    let p = patched_hello(dir.path(), "hello-phnum", 56, &60000u16.to_le_bytes());
+    assert_refused(&p, &["60000 program headers"]);
+    // A loaded segment whose address and file offset differ within a page.
+    let hello = hello_bytes();
+    let (load, _) = *program_headers(&hello)
+        .iter()
+        .find(|(_, kind)| *kind == 1)
+        .expect("a PT_LOAD");
+    let mut vaddr = [0u8; 8];
+    vaddr.copy_from_slice(&hello[load + 16..load + 24]);
+    let moved = u64::from_le_bytes(vaddr) + 8;
+    let p = patched_hello(
+        dir.path(),
+        "hello-misaligned",
+        load + 16,
+        &moved.to_le_bytes(),
+    );
+    assert_refused(&p, &["differ within a page"]);
+}
+
+#[test]
+fn an_interpreter_name_without_its_nul_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(program) = true_with_missing_interpreter(dir.path()) else {
+        return;
+    };
+    let mut bytes = std::fs::read(&program).unwrap();
+    let name = b"/nolib/ld-linux-x86-64.so.2\0";
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("renamed interpreter");
+    bytes[at + name.len() - 1] = b'X';
+    let p = write_program(dir.path(), "true-unterminated", &bytes);
+    assert_refused(&p, &["not NUL-terminated"]);
+}
+
+#[test]
+fn bad_section_headers_alone_do_not_stop_a_program() {
+    // Linux never reads the section headers of a program it runs.
+    let dir = tempfile::tempdir().unwrap();
+    let p = patched_hello(dir.path(), "hello-shoff", 40, &u64::MAX.to_le_bytes());
+    let r = run_ht([s(&p)]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "hello from the guest\n");
+}
+
+#[test]
+fn a_failed_start_keeps_the_previous_log_and_trace() {
+    let (dir, base) = temp_base();
+    let log = dir.path().join("run.log");
+    let trace = dir.path().join("run.trace");
+    let b = s(&base);
+    let expect_kept = |why: &str| {
+        assert_eq!(std::fs::read(&log).unwrap(), b"previous log\n", "{why}");
+        assert_eq!(std::fs::read(&trace).unwrap(), b"previous trace", "{why}");
+    };
+    std::fs::write(&log, "previous log\n").unwrap();
+    std::fs::write(&trace, "previous trace").unwrap();
+    // The channel's files exist already.
+    let stale = channel_file(&base, "-control");
+    std::fs::write(&stale, b"").unwrap();
+    let hello = guest("hello");
+    let r = run_ht([
+        "-hypertrace",
+        b,
+        "-D",
+        s(&log),
+        "-trace-file",
+        s(&trace),
+        s(&hello),
+    ]);
+    r.assert_code(1);
+    expect_kept("channel files exist");
+    std::fs::remove_file(&stale).unwrap();
+    // The interpreter is missing.
+    if let Some(program) = true_with_missing_interpreter(dir.path()) {
+        let r = run_ht([
+            "-hypertrace",
+            b,
+            "-D",
+            s(&log),
+            "-trace-file",
+            s(&trace),
+            s(&program),
+        ]);
+        r.assert_code(1);
+        assert!(r.stderr.contains("not found"), "{}", r.stderr);
+        expect_kept("interpreter missing");
+        assert_no_channel_files(&base);
+    }
+    // The monitor cannot listen there.
+    let r = run_ht([
+        "-monitor",
+        "unix:/nonexistent-dir/monitor.sock,server,nowait",
+        "-D",
+        s(&log),
+        "-trace-file",
+        s(&trace),
+        s(&hello),
+    ]);
+    r.assert_code(1);
+    expect_kept("monitor address unusable");
+}
+
 /// ht-user `args`: clap's usage error (exit 1, no panic).
 fn assert_usage_error(args: &[&str], want: &str) {
     let r = run_ht(args);

@@ -5,7 +5,9 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{Arm64CpuModel, RegisterARM64};
 
-use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64};
+use super::{
+    below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64,
+};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::{encode_stat_generic64, Stat};
@@ -154,7 +156,7 @@ impl Abi for Aarch64 {
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe (siginfo, ucontext), then a frame record {fp, lr}.
         let size = SIGFRAME_SIZE + 16;
-        let frame = (f.sp - size) & !15;
+        let frame = below(f.sp, size)? & !15;
         let record = frame + SIGFRAME_SIZE;
         let enc = uc.get_data().process.mem.encoder();
         let mut b = StructBuilder::new(size as usize, enc);

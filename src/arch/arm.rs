@@ -8,7 +8,9 @@ use std::sync::Arc;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{ArmCpuModel, RegisterARM};
 
-use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32};
+use super::{
+    below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32,
+};
 use crate::machine::{self, Engine};
 use crate::mem::{
     AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
@@ -258,7 +260,7 @@ impl Abi for Arm {
         // no siginfo.
         let info_size = if f.rt { 128 } else { 0 };
         let size = info_size + UCONTEXT_SIZE + 16;
-        let frame = (f.sp - size) & !7;
+        let frame = below(f.sp, size)? & !7;
         let u = info_size as usize;
         let enc = uc.get_data().process.mem.encoder();
         let mut b = StructBuilder::new(size as usize, enc);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
-use super::{Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
+use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
 use crate::machine::{self, Engine};
 use crate::mem::{
     AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
@@ -324,7 +324,7 @@ impl Abi for I386 {
             (LEGACY_SIZE, 8, LEGACY_RETCODE)
         };
         // As after a call: (esp + 4) is 16-byte aligned at the handler.
-        let frame = ((f.sp - size as u64 + 4) & !15) - 4;
+        let frame = below((below(f.sp, size as u64)? + 4) & !15, 4)?;
         let enc = uc.get_data().process.mem.encoder();
         let mut b = StructBuilder::new(size, enc);
         b.u32(0, f.return_to as u32).u32(4, f.sig as u32);

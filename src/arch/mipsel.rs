@@ -8,7 +8,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{Mips32CpuModel, RegisterMIPS};
 
-use super::{translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
+use super::{below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::Stat;
@@ -487,8 +487,12 @@ impl Abi for Mipsel {
         };
         // The kernel keeps 32 bytes below the interrupted code's stack
         // pointer free (for the FPU emulator's trampoline).
-        let sp = if f.on_own_stack { f.sp - 32 } else { f.sp };
-        let frame = (sp - size as u64) & !7;
+        let sp = if f.on_own_stack {
+            below(f.sp, 32)?
+        } else {
+            f.sp
+        };
+        let frame = below(sp, size as u64)? & !7;
         let enc = uc.get_data().process.mem.encoder();
         let mut b = StructBuilder::new(size, enc);
         let reg = |uc: &Engine<'_>, id: i32| uc.reg_read(id).unwrap_or(0) & 0xffff_ffff;

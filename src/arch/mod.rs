@@ -95,6 +95,13 @@ pub struct SignalFrame<'a> {
     pub fault: Option<(u64, bool)>,
 }
 
+/// `n` bytes below the stack pointer `sp`: where a signal frame goes. A
+/// stack pointer too low to hold the frame is a fault at `sp`, which
+/// Linux answers with SIGSEGV, as for a frame it cannot write.
+pub fn below(sp: u64, n: u64) -> Result<u64, Fault> {
+    sp.checked_sub(n).ok_or(Fault { addr: sp })
+}
+
 /// What describes an architecture as plain data.
 pub struct AbiInfo {
     /// Name as QEMU and Linux use it (`x86_64`).

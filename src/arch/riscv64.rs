@@ -5,7 +5,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
-use super::{Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
+use super::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::{encode_stat_generic64, Stat};
@@ -186,7 +186,7 @@ impl Abi for Riscv64 {
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe: siginfo, ucontext.
         let size = 128 + UCONTEXT_SIZE;
-        let frame = (f.sp - size as u64) & !15;
+        let frame = below(f.sp, size as u64)? & !15;
         let u = 128;
         let enc = uc.get_data().process.mem.encoder();
         let mut b = StructBuilder::new(size, enc);

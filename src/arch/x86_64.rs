@@ -4,7 +4,7 @@
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
-use super::{Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
+use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::Stat;
@@ -129,7 +129,7 @@ impl Abi for X86_64 {
         let red_zone = if f.on_own_stack { 128 } else { 0 };
         let size = 8 + UCONTEXT_SIZE + 128;
         // As after a call: (rsp + 8) is 16-byte aligned at the handler.
-        let frame = ((f.sp - red_zone - size) & !15) - 8;
+        let frame = below(below(f.sp, red_zone + size)? & !15, 8)?;
         let uc_addr = frame + 8;
         let info_addr = uc_addr + UCONTEXT_SIZE;
         let enc = uc.get_data().process.mem.encoder();

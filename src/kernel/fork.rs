@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::machine::Engine;
 use crate::syscall::{Errno, Outcome, Sys};
 use crate::trace::file::TraceInfo;
-use crate::trace::{Sink, Writer};
+use crate::trace::{OutputSharing, Recorder, Sink, Writer};
 
 static ROOT_PID: AtomicU32 = AtomicU32::new(0);
 
@@ -71,6 +71,8 @@ pub struct Lineage {
     /// The header of this image's binary trace; children change the pid.
     info: TraceInfo,
     extra_args: usize,
+    /// Which trace output shares the guest's stdout/stderr.
+    sharing: OutputSharing,
     /// ht-user options for an executed guest program (see `kernel::exec`).
     pub exec_options: Vec<OsString>,
 }
@@ -86,8 +88,10 @@ impl Lineage {
         exec_options: Vec<OsString>,
     ) -> Self {
         ROOT_PID.store(root_pid, Ordering::Relaxed);
+        let sharing = OutputSharing::of_log(log.as_fd(), log_given, trace_base.is_some());
         Lineage {
             root_pid,
+            sharing,
             log,
             log_given,
             trace_base,
@@ -122,6 +126,20 @@ impl Lineage {
 
     pub fn extra_args(&self) -> usize {
         self.extra_args
+    }
+
+    /// The recorder and writer of process `pid` over [`Lineage::open_sink`];
+    /// `false` in the result when the writer runs inline (no thread could
+    /// be started).
+    pub fn start_recorder(
+        &self,
+        pid: u32,
+        continuing: bool,
+    ) -> Result<(Recorder, Writer, bool), String> {
+        let sink = self.open_sink(pid, continuing)?;
+        let (mut recorder, writer, threaded) = Writer::start_or_inline(sink, self.extra_args);
+        recorder.set_output_sharing(self.sharing);
+        Ok((recorder, writer, threaded))
     }
 }
 
@@ -369,8 +387,7 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     let robust_list = m.process.threads.current().robust_list;
     m.process.threads = crate::kernel::thread::Threads::new(pid);
     m.process.threads.current_mut().robust_list = robust_list;
-    let sink = m.lineage.open_sink(pid, false);
-    let started = sink.map(|sink| Writer::start_or_inline(sink, m.lineage.extra_args()));
+    let started = m.lineage.start_recorder(pid, false);
     crate::signals::set_blocked(false);
     let (recorder, writer, threaded) = started?;
     if !watcher || !threaded {

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 use goblin::elf::Elf;
 
 use crate::arch::{self, Abi};
@@ -62,15 +62,62 @@ pub struct LoadedImage {
     pub bias: u64,
 }
 
+/// The largest executable or interpreter read into memory: far beyond any
+/// real program, and a clear error instead of exhausting the host's memory.
+pub const MAX_IMAGE_BYTES: u64 = 1 << 32;
+
+/// Reads an executable or interpreter as `execve` would accept it: a
+/// regular file (not a device, FIFO or directory, which Linux refuses with
+/// EACCES), at most [`MAX_IMAGE_BYTES`] long, read up to the size it had
+/// when opened. The open never blocks (a FIFO is refused, not waited on).
+/// `execute` also requires an execute bit, as `execve` does.
+pub fn read_image(path: &Path, execute: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(if meta.is_dir() {
+            "is a directory"
+        } else {
+            "not a regular file"
+        }));
+    }
+    if execute && meta.permissions().mode() & 0o111 == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "no execute permission",
+        ));
+    }
+    if meta.len() > MAX_IMAGE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "too large ({} bytes; at most {MAX_IMAGE_BYTES})",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(meta.len()).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The largest program header table Linux's ELF loader accepts, in bytes
+/// (`load_elf_phdrs`: at most 64 KiB and one page).
+const MAX_PHDR_TABLE_BYTES: usize = 4096;
+
 /// Parses and validates an executable. Every failure is a one-line error.
 pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     let name = path.display();
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(LoadError(format!("{name}: not an ELF executable")));
     }
-    // goblin checks bounds, but a malformed file must never take ht-user
-    // down: treat a panic inside the parser as a parse error.
-    let parsed = std::panic::catch_unwind(|| Elf::parse(bytes).map_err(|e| e.to_string()))
+    // Only the ELF header and the program headers matter for running a
+    // program, as for Linux: bad section headers alone are no reason to
+    // refuse it. goblin checks bounds, but a malformed file must never take
+    // ht-user down: a panic inside the parser is a parse error.
+    let parsed = std::panic::catch_unwind(|| parse_headers(bytes))
         .unwrap_or_else(|_| Err("unparsable headers".to_string()));
     let elf = parsed.map_err(|e| LoadError(format!("{name}: malformed ELF: {e}")))?;
     let abi = arch::for_elf(elf.header.e_machine, elf.is_64, elf.little_endian)
@@ -94,6 +141,12 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
                     "{name}: truncated ELF: the interpreter name lies past the end of the file"
                 ))
             })?;
+            // Linux wants the name NUL-terminated within the segment.
+            if raw.last() != Some(&0) {
+                return Err(LoadError(format!(
+                    "{name}: malformed ELF: the interpreter name is not NUL-terminated"
+                )));
+            }
             let raw = raw.split(|b| *b == 0).next().unwrap_or_default();
             if raw.is_empty() || raw.len() >= 4096 {
                 return Err(LoadError(format!(
@@ -123,6 +176,15 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
             return Err(LoadError(format!(
                 "{name}: malformed ELF: segment at {:#x} is too large",
                 ph.p_vaddr
+            )));
+        }
+        // The file offset is mapped at the address: both must lie at the
+        // same place within a page (Linux's mmap fails with EINVAL).
+        if ph.p_filesz > 0 && (ph.p_vaddr ^ ph.p_offset) & (crate::mem::PAGE_SIZE - 1) != 0 {
+            return Err(LoadError(format!(
+                "{name}: malformed ELF: segment at {:#x} and its file offset {:#x} \
+                 differ within a page",
+                ph.p_vaddr, ph.p_offset
             )));
         }
         let mut perms = Perms::NONE;
@@ -163,6 +225,36 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
             .map(|ph| ph.p_vaddr),
         interp,
     })
+}
+
+/// The ELF header and program headers only, checked as Linux's loader
+/// checks them: the program header entry size of the file's class and a
+/// table of at most [`MAX_PHDR_TABLE_BYTES`].
+fn parse_headers(bytes: &[u8]) -> Result<Elf<'_>, String> {
+    let header = Elf::parse_header(bytes).map_err(|e| e.to_string())?;
+    let mut elf = Elf::lazy_parse(header).map_err(|e| e.to_string())?;
+    let ctx = goblin::container::Ctx::new(
+        header.container().map_err(|e| e.to_string())?,
+        header.endianness().map_err(|e| e.to_string())?,
+    );
+    let entry_size = ProgramHeader::size(ctx);
+    if usize::from(header.e_phentsize) != entry_size {
+        return Err(format!(
+            "program header entries of {} bytes, expected {entry_size}",
+            header.e_phentsize
+        ));
+    }
+    let count = usize::from(header.e_phnum);
+    if count == 0 || count * entry_size > MAX_PHDR_TABLE_BYTES {
+        return Err(format!(
+            "{count} program headers (Linux loads 1 to {})",
+            MAX_PHDR_TABLE_BYTES / entry_size
+        ));
+    }
+    let offset = usize::try_from(header.e_phoff).map_err(|_| "program headers out of range")?;
+    elf.program_headers =
+        ProgramHeader::parse(bytes, offset, count, ctx).map_err(|e| e.to_string())?;
+    Ok(elf)
 }
 
 /// Bytes from the lowest page of the image to the end of its last segment.
@@ -322,7 +414,9 @@ pub fn load_interpreter(
     mem: &mut AddressSpace,
 ) -> Result<LoadedImage, LoadError> {
     let name = program.display();
-    let bytes = std::fs::read(path).map_err(|e| {
+    // Like qemu-user (and unlike execve), no execute bit is needed: sysroots
+    // unpacked by hand often lack it.
+    let bytes = read_image(path, false).map_err(|e| {
         LoadError(format!(
             "{name}: cannot read its interpreter {}: {e}",
             path.display()

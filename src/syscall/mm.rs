@@ -52,6 +52,14 @@ pub fn mmap(p: &mut Process, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let len = page_ceil(len).ok_or(Errno::ENOMEM)?;
+    // A file range must fit in the file offsets Linux allows (loff_t).
+    if flags & MAP_ANONYMOUS == 0
+        && offset
+            .checked_add(len)
+            .is_none_or(|end| end > i64::MAX as u64)
+    {
+        return Err(Errno(libc::EOVERFLOW));
+    }
     let shared = map_type != MAP_PRIVATE;
     let perms = Perms::from_prot(prot);
     let start = place(p, hint, len, flags)?;
@@ -349,10 +357,11 @@ pub fn msync(p: &mut Process, a: &[u64; 6]) -> SysResult {
     if !aligned(addr) {
         return Err(Errno::EINVAL);
     }
+    let stop = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
     let mut cursor = addr;
-    while cursor < addr + len {
+    while cursor < stop {
         let r = p.mem.region_at(cursor).cloned().ok_or(Errno::ENOMEM)?;
-        let end = r.end.min(addr + len);
+        let end = r.end.min(stop);
         if let Some(b) = &r.backing {
             let off = r.backing_offset + (cursor - r.start) as usize;
             b.sync(off, (end - cursor) as usize).map_err(Errno::from)?;
@@ -368,11 +377,12 @@ pub fn madvise(p: &mut Process, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let len = page_ceil(len).ok_or(Errno::EINVAL)?;
+    let stop = addr.checked_add(len).ok_or(Errno::EINVAL)?;
     if advice == MADV_DONTNEED {
         let mut cursor = addr;
-        while cursor < addr + len {
+        while cursor < stop {
             let r = p.mem.region_at(cursor).cloned().ok_or(Errno::ENOMEM)?;
-            let end = r.end.min(addr + len);
+            let end = r.end.min(stop);
             // Private memory reads back as zeros; shared pages keep the file's bytes.
             let private = r.max_perms == Perms(7)
                 && !matches!(&r.kind, RegionKind::Memory { name } if name == "/dev/zero (deleted)");

@@ -193,6 +193,38 @@ syscall_set! {
     epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
 }
 
+impl Sys {
+    /// Whether the call can make output appear that the trace's text lines
+    /// must precede (it writes to a file, pipe, socket or terminal, or
+    /// ends or signals a process): trace lines bound for the guest's own
+    /// stream are flushed before such calls only.
+    pub fn may_write_output(self) -> bool {
+        use Sys::*;
+        matches!(
+            self,
+            write
+                | writev
+                | pwrite64
+                | sendfile
+                | copy_file_range
+                | send
+                | sendto
+                | sendmsg
+                | socketcall
+                | ioctl
+                | fsync
+                | fdatasync
+                | exit
+                | exit_group
+                | kill
+                | tkill
+                | tgkill
+                | rt_sigqueueinfo
+                | rt_tgsigqueueinfo
+        )
+    }
+}
+
 /// The name ht-user's handlers use for a kernel table entry: the generic
 /// tables call `newfstatat` `fstatat`, for example.
 /// On 32-bit ABIs the `*64` calls take the handlers' (64-bit) structures

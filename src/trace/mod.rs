@@ -16,6 +16,7 @@ pub mod file;
 pub mod log;
 pub mod rules;
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -278,6 +279,11 @@ pub struct Recorder {
     recycled: Receiver<Batch>,
     /// Something was sent since the last sync.
     unsynced: bool,
+    /// Which of what this recorder sends lands in the guest's own
+    /// stdout/stderr stream.
+    sharing: OutputSharing,
+    /// Something bound for that stream was sent since the last sync.
+    unsynced_shared: bool,
     pub events_recorded: u64,
 }
 
@@ -345,6 +351,7 @@ impl Recorder {
             .unwrap_or_else(|_| Batch::with_capacity(self.extra_args, BATCH_EVENTS));
         let full = std::mem::replace(&mut self.batch, fresh);
         self.unsynced = true;
+        self.unsynced_shared |= self.sharing.events;
         self.send(Msg::Events(full));
     }
 
@@ -363,6 +370,7 @@ impl Recorder {
     pub fn text(&mut self, line: String) {
         self.send_batch();
         self.unsynced = true;
+        self.unsynced_shared |= self.sharing.text;
         self.send(Msg::Text(line));
     }
 
@@ -383,6 +391,70 @@ impl Recorder {
             Route::Inline(state) => state.handle(Msg::Sync(ack_tx)),
         }
         self.unsynced = false;
+        self.unsynced_shared = false;
+    }
+
+    /// Says which of this recorder's output shares the guest's
+    /// stdout/stderr stream (see [`OutputSharing::of_log`]).
+    pub fn set_output_sharing(&mut self, sharing: OutputSharing) {
+        self.sharing = sharing;
+    }
+
+    /// [`Recorder::sync`] where it matters before the guest may write:
+    /// when lines recorded so far go to the stream the guest writes too, so
+    /// that they appear before what the guest writes next. A binary trace
+    /// or a log file of its own needs no such round trip to the writer.
+    #[inline]
+    pub fn sync_before_guest_output(&mut self) {
+        let events_pending = self.sharing.events && !self.batch.records.is_empty();
+        if events_pending || self.unsynced_shared {
+            self.sync();
+        }
+    }
+}
+
+/// Which of a recorder's output lands in the stream the guest writes its
+/// own stdout/stderr to, and so must be ordered with the guest's writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputSharing {
+    /// Event lines (`guest_hypertrace ...`) go there.
+    pub events: bool,
+    /// Text lines (`-strace`, messages) go there.
+    pub text: bool,
+}
+
+impl OutputSharing {
+    /// Everything is ordered with the guest's output: the safe default.
+    pub const ALL: OutputSharing = OutputSharing {
+        events: true,
+        text: true,
+    };
+
+    /// The sharing of a run's sink ([`open_sink`]): text lines go to `log`,
+    /// event lines too unless a binary trace takes them without `-D`.
+    /// `log` shares the guest's stream when it is the same open file as
+    /// the host's stdout or stderr, which the guest starts with.
+    pub fn of_log(log: std::os::fd::BorrowedFd<'_>, log_given: bool, binary_trace: bool) -> Self {
+        let text = same_file_as_stdout_or_stderr(log);
+        OutputSharing {
+            events: text && (log_given || !binary_trace),
+            text,
+        }
+    }
+}
+
+/// Whether `fd` is the file (device and inode) of descriptor 1 or 2.
+fn same_file_as_stdout_or_stderr(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let id = |fd: std::os::fd::BorrowedFd<'_>| {
+        let file = File::from(fd.try_clone_to_owned().ok()?);
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    };
+    match id(fd) {
+        Some(me) => id(io::stdout().as_fd()) == Some(me) || id(io::stderr().as_fd()) == Some(me),
+        // Unknown: keep the ordering.
+        None => true,
     }
 }
 
@@ -497,6 +569,8 @@ impl Recorder {
             batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
             extra_args,
             unsynced: false,
+            sharing: OutputSharing::ALL,
+            unsynced_shared: false,
             events_recorded: 0,
         }
     }
@@ -700,5 +774,57 @@ mod tests {
         assert_eq!(report.events_written, 0);
         assert_eq!(report.events_lost, 5000);
         assert_eq!(report.error.unwrap().kind(), io::ErrorKind::StorageFull);
+    }
+
+    #[test]
+    fn only_output_shared_with_the_guest_waits_for_the_writer() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (mut r, w) = Writer::start(Box::new(Collect(seen.clone(), None)), 0).unwrap();
+        // Events to a binary trace, text to the guest's stderr.
+        r.set_output_sharing(OutputSharing {
+            events: false,
+            text: true,
+        });
+        r.push(rec(1), &[]);
+        r.sync_before_guest_output();
+        assert!(seen.lock().unwrap().is_empty(), "events were sent");
+        r.text("strace line".into());
+        r.sync_before_guest_output();
+        assert_eq!(*seen.lock().unwrap(), ["1 []", "strace line"]);
+        // Event lines on the guest's stream are written before it goes on.
+        r.set_output_sharing(OutputSharing::ALL);
+        r.push(rec(2), &[]);
+        r.sync_before_guest_output();
+        assert_eq!(seen.lock().unwrap().len(), 3);
+        assert_eq!(w.finish(r).events_written, 2);
+    }
+
+    #[test]
+    fn a_log_is_shared_when_it_is_the_same_file_as_stdout_or_stderr() {
+        use std::os::fd::AsFd;
+        let dir = std::env::temp_dir().join(format!("ht-sharing-{}", std::process::id()));
+        let file = File::create(&dir).unwrap();
+        let own = OutputSharing::of_log(file.as_fd(), true, false);
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(
+            own,
+            OutputSharing {
+                events: false,
+                text: false
+            }
+        );
+        let stderr = io::stderr();
+        assert_eq!(
+            OutputSharing::of_log(stderr.as_fd(), false, false),
+            OutputSharing::ALL
+        );
+        // A binary trace without -D takes the events off the stream.
+        assert_eq!(
+            OutputSharing::of_log(stderr.as_fd(), false, true),
+            OutputSharing {
+                events: false,
+                text: true
+            }
+        );
     }
 }
