@@ -112,6 +112,7 @@ build sockets        "$MUSL_CC" sockets.c -lpthread
 build signals        "$MUSL_CC" signals.c -lpthread
 build signal-bench   "$MUSL_CC" signal-bench.c
 build hostile        "$MUSL_CC" hostile.c
+build mapping-bench  "$MUSL_CC" mapping-bench.c
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c
 # Position-independent static executable (loaded at a chosen base).

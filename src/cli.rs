@@ -88,6 +88,11 @@ struct Cli {
     #[arg(long = "ht-root-pid", hide = true)]
     ht_root_pid: Option<u32>,
 
+    /// Internal (a guest's execve): the channel files' identities,
+    /// DEV:INO for -data, -control and -config.
+    #[arg(long = "ht-channel-ids", hide = true)]
+    ht_channel_ids: Option<String>,
+
     /// Internal (a guest's execve): guest descriptors passed on, GUEST:HOST,...
     #[arg(long = "ht-fds", hide = true)]
     ht_fds: Option<String>,
@@ -283,7 +288,7 @@ fn exec_options(
             // The monitor is served by the run's first process (its
             // socket cannot be bound twice); -L is given as checked below.
             ("E" | "U" | "0" | "L" | "monitor", _) => {}
-            ("ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals", _) => {}
+            ("ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals" | "ht-channel-ids", _) => {}
             ("hypertrace", _) => {
                 if let Some(h) = hypertrace {
                     let mut o = OsString::from("--hypertrace=path=");
@@ -462,6 +467,12 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         log_file.as_ref(),
         sysroot.as_ref(),
     );
+    let channel_ids = cli
+        .ht_channel_ids
+        .as_deref()
+        .map(crate::hypertrace::parse_file_ids)
+        .transpose()
+        .map_err(bad)?;
     let inherited_signals = cli
         .ht_signals
         .as_deref()
@@ -471,6 +482,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     Ok((
         RunConfig {
             root_pid: cli.ht_root_pid,
+            channel_ids,
             inherited_fds,
             inherited_signals,
             exec_options,

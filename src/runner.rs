@@ -45,6 +45,9 @@ pub struct RunConfig {
     /// Set when an earlier ht-user of the same run executed this one (a
     /// guest's execve): the pid of the run's first process.
     pub root_pid: Option<u32>,
+    /// With `root_pid`: the identities of the channel files the run
+    /// created, removed by the run's first process even when unusable.
+    pub channel_ids: Option<Vec<crate::hypertrace::FileId>>,
     /// Guest descriptors passed on through execve: (guest, host) pairs.
     pub inherited_fds: Option<Vec<(i32, i32)>>,
     /// Guest signals ignored and blocked before execve (masks, bit n-1
@@ -210,7 +213,13 @@ pub fn load(
     let channel = match &cfg.hypertrace {
         // A program executed by a guest of this run uses the run's channel.
         Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(
-            Channel::adopt(opts, abi.endian(), my_pid == root_pid).map_err(|e| SetupError(e.0))?,
+            Channel::adopt(
+                opts,
+                abi.endian(),
+                my_pid == root_pid,
+                cfg.channel_ids.as_deref(),
+            )
+            .map_err(|e| SetupError(e.0))?,
         ),
         Some(opts) => Some(Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?),
         None => None,

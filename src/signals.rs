@@ -384,10 +384,25 @@ fn watch(read_end: OwnedFd) {
         let mut buf = [0u8; 16];
         // SAFETY: reads into our buffer; the pipe is non-blocking.
         unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if let Some(h) = ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        stop_armed_engine();
+        // A stop that lands just before the engine starts is lost (starting
+        // clears its stop request), and an interrupt ends the run: ask
+        // again until the run is over and the engine disarmed.
+        while interrupted().is_some() && stop_armed_engine() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// Asks the armed engine, if any, to stop; false when none is armed.
+fn stop_armed_engine() -> bool {
+    match ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(h) => {
             // SAFETY: the handle is live while armed (see EngineHandle).
             unsafe { unicorn_engine::unicorn_const::uc_emu_stop(h.0) };
+            true
         }
+        None => false,
     }
 }
 

@@ -462,3 +462,94 @@ fn memory_trace_hook_keeps_thumb_it_state() {
     assert_eq!(uc.reg_read(RegisterARM::R4).unwrap(), 2);
     assert_eq!(uc.reg_read(RegisterARM::R5).unwrap(), 1);
 }
+
+/// An x86_64 engine on the virtual TLB with identity fills, as ht-user runs
+/// it, and a code page at CODE that loads `[rbx]` into rax.
+fn x86_64_loader_engine() -> Unicorn<'static, ()> {
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_64).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::READ | Prot::EXEC).unwrap();
+    uc.mem_write(CODE, &[0x48, 0x8b, 0x03]).unwrap(); // mov rax, [rbx]
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL).unwrap();
+    uc.add_tlb_hook(0, u64::MAX, |_, addr, _: MemType| {
+        Some(TlbEntry {
+            paddr: addr,
+            perms: Prot::ALL,
+        })
+    })
+    .unwrap();
+    uc
+}
+
+/// Loads the word at `addr` with guest code (through the TLB and the
+/// engine's view of memory, not the API's region list).
+fn guest_load(
+    uc: &mut Unicorn<'_, ()>,
+    addr: u64,
+) -> Result<u64, unicorn_engine::unicorn_const::uc_error> {
+    uc.reg_write(RegisterX86::RBX, addr).unwrap();
+    uc.emu_start(CODE, CODE + 3, 0, 0)?;
+    Ok(uc.reg_read(RegisterX86::RAX).unwrap())
+}
+
+/// 0010: a region larger than the TLB is flushed as a whole when it goes,
+/// and the code invalidation skips the absent parts of the page table; a
+/// load from the region afterwards must fault (no stale TLB entry), and code
+/// mapped where old code ran must be the new code.
+#[test]
+fn large_unmap_drops_stale_tlb_entries_and_code() {
+    const BIG: u64 = 0x1000_0000;
+    const BIG_LEN: u64 = 64 << 20; // 16,384 pages
+    const INNER: u64 = BIG + (32 << 20);
+    let mut uc = x86_64_loader_engine();
+    uc.mem_map(BIG, BIG_LEN, Prot::ALL).unwrap();
+    uc.mem_write(BIG + PAGE, &0x1234u64.to_le_bytes()).unwrap();
+    assert_eq!(guest_load(&mut uc, BIG + PAGE).unwrap(), 0x1234);
+    uc.mem_write(INNER, &[0xb8, 1, 0, 0, 0]).unwrap(); // mov eax, 1
+    uc.emu_start(INNER, INNER + 5, 0, 0).unwrap();
+    assert_eq!(uc.reg_read(RegisterX86::RAX).unwrap(), 1);
+
+    uc.mem_unmap(BIG, BIG_LEN).unwrap();
+    assert!(
+        guest_load(&mut uc, BIG + PAGE).is_err(),
+        "a load from the unmapped region succeeded (stale TLB entry)"
+    );
+    uc.mem_map(INNER, PAGE, Prot::ALL).unwrap();
+    uc.mem_write(INNER, &[0xb8, 2, 0, 0, 0]).unwrap(); // mov eax, 2
+    uc.emu_start(INNER, INNER + 5, 0, 0).unwrap();
+    assert_eq!(uc.reg_read(RegisterX86::RAX).unwrap(), 2, "stale code ran");
+
+    // A protection change inside a large region splits it: the rest keeps
+    // its contents and the changed page its new permission.
+    uc.mem_unmap(INNER, PAGE).unwrap();
+    uc.mem_map(BIG, BIG_LEN, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(BIG + 3 * PAGE, &7u64.to_le_bytes()).unwrap();
+    uc.mem_protect(BIG + (16 << 20), PAGE, Prot::NONE).unwrap();
+    assert_eq!(guest_load(&mut uc, BIG + 3 * PAGE).unwrap(), 7);
+}
+
+/// 0010: regions are kept in address order among equals, whatever order
+/// they are mapped and unmapped in; every mapped one stays reachable by
+/// guest code and every removed one faults.
+#[test]
+fn regions_mapped_in_any_order_stay_reachable() {
+    const BASE: u64 = 0x4000_0000;
+    let mut uc = x86_64_loader_engine();
+    // Addresses in a scrambled order: descending, ascending and interleaved.
+    let slots: Vec<u64> = (0..300u64).map(|i| (i * 7919) % 300).collect();
+    for &slot in &slots {
+        let addr = BASE + slot * 2 * PAGE;
+        uc.mem_map(addr, PAGE, Prot::READ | Prot::WRITE).unwrap();
+        uc.mem_write(addr, &(slot + 1).to_le_bytes()).unwrap();
+    }
+    for &slot in slots.iter().filter(|s| *s % 3 == 0) {
+        uc.mem_unmap(BASE + slot * 2 * PAGE, PAGE).unwrap();
+    }
+    for slot in 0..300u64 {
+        let got = guest_load(&mut uc, BASE + slot * 2 * PAGE);
+        if slot % 3 == 0 {
+            assert!(got.is_err(), "slot {slot} was unmapped");
+        } else {
+            assert_eq!(got.unwrap(), slot + 1, "slot {slot}");
+        }
+    }
+}

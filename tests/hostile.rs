@@ -70,3 +70,103 @@ fn a_signal_frame_that_cannot_fit_below_the_stack_kills_with_sigsegv() {
         assert_eq!(qr.exit(), r.code(), "qemu-user: {}", qr.stderr);
     }
 }
+
+#[test]
+fn many_mappings_are_created_and_removed() {
+    let r = run_ht([guest("mapping-bench").to_str().unwrap(), "many", "600"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "600 mappings created and removed\n");
+}
+
+#[test]
+fn pages_inside_a_huge_reservation_change_and_go() {
+    // 512 GiB on 64-bit guests, 256 MiB on 32-bit ones: mprotect and munmap
+    // of single pages inside it, then of the whole (times are printed, and
+    // measured in benches/mappings.sh, not here).
+    let r = run_ht([guest("mapping-bench").to_str().unwrap(), "reserve"]);
+    r.assert_code(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
+    for (line, label) in lines.iter().zip([
+        "mprotect: ",
+        "munmap: ",
+        "munmap of the whole reservation: ",
+    ]) {
+        let time = line.strip_prefix(label).unwrap_or_else(|| panic!("{line}"));
+        let number = time.split(' ').next().unwrap();
+        assert!(number.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn a_file_the_guest_puts_in_place_of_a_channel_file_stays() {
+    let (_dir, base) = temp_base();
+    let b = base.to_str().unwrap();
+    let r = run_ht([
+        "-hypertrace",
+        b,
+        guest("hostile").to_str().unwrap(),
+        "replace-data",
+        b,
+    ]);
+    r.assert_code(0);
+    let data = channel_file(&base, "-data");
+    assert_eq!(
+        std::fs::read(&data).unwrap(),
+        b"mine\n",
+        "the guest's file went"
+    );
+    assert!(r.stderr.contains("left"), "{}", r.stderr);
+    assert!(!channel_file(&base, "-control").exists());
+    assert!(!channel_file(&base, "-config").exists());
+}
+
+#[test]
+fn a_channel_corrupted_before_an_execve_is_still_removed() {
+    let (_dir, base) = temp_base();
+    let b = base.to_str().unwrap();
+    let r = run_ht([
+        "-hypertrace",
+        b,
+        guest("hostile").to_str().unwrap(),
+        "corrupt-exec",
+        b,
+    ]);
+    // The executed program cannot start: its channel describes another
+    // layout. The run ends with that error, and no file is left.
+    r.assert_code(1);
+    assert_eq!(r.stdout, "config overwritten\n");
+    assert!(r.stderr.contains("another layout"), "{}", r.stderr);
+    assert_no_channel_files(&base);
+}
+
+#[test]
+fn a_store_to_a_read_only_control_page_faults_instead_of_raising_an_event() {
+    let (dir, base) = temp_base();
+    let b = base.to_str().unwrap();
+    let log = dir.path().join("events.log");
+    let r = run_ht([
+        "-hypertrace",
+        b,
+        "-D",
+        log.to_str().unwrap(),
+        guest("hostile").to_str().unwrap(),
+        "control-readonly",
+        b,
+    ]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "first store done\nSIGSEGV on the read-only control page\n"
+    );
+    let events = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        events
+            .lines()
+            .filter(|l| l.contains("guest_hypertrace"))
+            .count(),
+        1,
+        "{events}"
+    );
+    assert_no_channel_files(&base);
+}

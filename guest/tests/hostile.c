@@ -10,6 +10,13 @@
  *                                around the end of the address space
  *                                (ENOMEM, EINVAL)
  * Both need 64-bit offsets and addresses; 32-bit guests print "skipped".
+ *   hostile replace-data BASE    unlinks BASE-data and creates its own file
+ *                                there (which must survive the run)
+ *   hostile corrupt-exec BASE    overwrites BASE-config, then executes
+ *                                itself ("wrap"): the channel is unusable
+ *   hostile control-readonly BASE  stores to BASE-control (an event), makes
+ *                                the page read-only and stores again: a
+ *                                SIGSEGV, as for any read-only page
  *   hostile low-sp               a signal whose handler frame cannot fit
  *                                below the stack pointer: the process dies
  *                                of SIGSEGV (x86_64, aarch64, riscv64;
@@ -89,6 +96,77 @@ static int wrap(void)
 }
 #endif
 
+static int replace_data(const char *base)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s-data", base);
+    if (unlink(path) != 0) {
+        perror("unlink");
+        return 1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0 || write(fd, "mine\n", 5) != 5) {
+        perror("create");
+        return 1;
+    }
+    close(fd);
+    printf("replaced %s\n", path);
+    return 0;
+}
+
+static int corrupt_exec(const char *self, const char *base)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s-config", base);
+    int fd = open(path, O_WRONLY);
+    if (fd < 0 || write(fd, "garbage!", 8) != 8) {
+        perror("config");
+        return 1;
+    }
+    close(fd);
+    printf("config overwritten\n");
+    fflush(stdout);
+    execl(self, self, "wrap", (char *)NULL);
+    perror("execl");
+    return 1;
+}
+
+static void segv_exit(int sig)
+{
+    (void)sig;
+    static const char msg[] = "SIGSEGV on the read-only control page\n";
+    write(1, msg, sizeof msg - 1);
+    _exit(0);
+}
+
+static int control_readonly(const char *base)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s-control", base);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) {
+        perror("open");
+        return 1;
+    }
+    volatile uint64_t *control =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (control == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
+    signal(SIGSEGV, segv_exit);
+    control[0] = 1;
+    printf("first store done\n");
+    fflush(stdout);
+    if (mprotect((void *)control, 4096, PROT_READ) != 0) {
+        perror("mprotect");
+        return 1;
+    }
+    control[0] = 2;
+    printf("second store done\n");
+    return 1;
+}
+
 static void handler(int sig)
 {
     (void)sig;
@@ -136,12 +214,22 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "control-offset") == 0) {
         return control_offset(argv[2]);
     }
+    if (argc > 2 && strcmp(argv[1], "control-readonly") == 0) {
+        return control_readonly(argv[2]);
+    }
+    if (argc > 2 && strcmp(argv[1], "replace-data") == 0) {
+        return replace_data(argv[2]);
+    }
+    if (argc > 2 && strcmp(argv[1], "corrupt-exec") == 0) {
+        return corrupt_exec(argv[0], argv[2]);
+    }
     if (argc > 1 && strcmp(argv[1], "wrap") == 0) {
         return wrap();
     }
     if (argc > 1 && strcmp(argv[1], "low-sp") == 0) {
         return low_sp();
     }
-    fprintf(stderr, "usage: hostile control-offset BASE | wrap | low-sp\n");
+    fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
+                    "corrupt-exec BASE | control-readonly BASE | wrap | low-sp\n");
     return 2;
 }

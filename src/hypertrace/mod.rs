@@ -133,7 +133,9 @@ impl Layout {
 /// process that owns them only: a forked child (or a program it executes)
 /// shares the channel and leaves the files to their owner.
 pub struct Channel {
-    paths: Vec<PathBuf>,
+    /// The channel's files and their (device, inode): only these are
+    /// removed, never a file that took their place.
+    files: Vec<(PathBuf, FileId)>,
     /// The process whose exit removes the files (0: none).
     owner_pid: u32,
     pub layout: Layout,
@@ -144,6 +146,53 @@ pub struct Channel {
     /// and for assembling split stores.
     words: Vec<u32>,
     pub ignored_stores: u64,
+}
+
+/// A file's device and inode.
+pub type FileId = (u64, u64);
+
+/// Removes each of `files` that is still the file it was (same device and
+/// inode); a file the guest put in its place stays.
+fn remove_channel_files(files: &[(PathBuf, FileId)]) {
+    for (path, id) in files {
+        match path.symlink_metadata() {
+            Ok(meta) if (meta.dev(), meta.ino()) == *id => {
+                if let Err(e) = std::fs::remove_file(path) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        eprintln!("ht-user: cannot remove {}: {e}", path.display());
+                    }
+                }
+            }
+            Ok(_) => eprintln!(
+                "ht-user: left {} in place: another file replaced the channel's",
+                path.display()
+            ),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The channel files' identities as an executed ht-user is told them
+/// (`DEV:INO,DEV:INO,DEV:INO` for -data, -control, -config).
+pub fn format_file_ids(ids: &[FileId]) -> String {
+    ids.iter()
+        .map(|(dev, ino)| format!("{dev}:{ino}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses [`format_file_ids`]'s form.
+pub fn parse_file_ids(text: &str) -> Result<Vec<FileId>, String> {
+    text.split(',')
+        .map(|pair| {
+            let (dev, ino) = pair.split_once(':').ok_or("expected DEV:INO")?;
+            Ok((
+                dev.parse().map_err(|_| "bad device number")?,
+                ino.parse().map_err(|_| "bad inode number")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, &str>>()
+        .map_err(|e| format!("channel file ids '{text}': {e}"))
 }
 
 #[derive(Debug)]
@@ -230,47 +279,42 @@ impl Channel {
                 if existing.len() > 1 { "them" } else { "it" },
             )));
         }
-        let mut channel_paths: Vec<PathBuf> = Vec::new();
-        // Remove whatever we created if a later step fails.
-        let cleanup = |paths: &[PathBuf]| {
-            for p in paths {
-                let _ = std::fs::remove_file(p);
-            }
-        };
+        let mut channel_files: Vec<(PathBuf, FileId)> = Vec::new();
         let mut create = |suffix: &str, fill: &dyn Fn(&mut File) -> io::Result<()>| {
             let path = opts.path(suffix);
             let file = publish(&path, fill)?;
-            channel_paths.push(path);
+            let meta = file
+                .metadata()
+                .map_err(|e| ChannelError(format!("cannot stat {}: {e}", path.display())))?;
+            channel_files.push((path, (meta.dev(), meta.ino())));
             Ok::<File, ChannelError>(file)
         };
         let result = (|| {
             // The config comes last: once it exists, the channel is complete.
             let data = create("-data", &|f| f.set_len(layout.data_size))?;
-            let control = create("-control", &|f| f.set_len(layout.control_size))?;
+            create("-control", &|f| f.set_len(layout.control_size))?;
             create("-config", &|f| f.write_all(&layout.encode(enc)))?;
-            let meta = control
-                .metadata()
-                .map_err(|e| ChannelError(format!("cannot stat control file: {e}")))?;
             // SAFETY: the data file is ours (created with O_EXCL, mode 0600)
             // and stays at its size while mapped; the guest writes it
             // concurrently only from this same thread's emulation.
             let data = unsafe { MmapMut::map_mut(&data) }
                 .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
-            Ok((data, (meta.dev(), meta.ino())))
+            Ok(data)
         })();
         match result {
-            Ok((data, control_id)) => Ok(Channel {
-                paths: channel_paths,
+            Ok(data) => Ok(Channel {
+                control_id: channel_files[1].1,
+                files: channel_files,
                 owner_pid: std::process::id(),
                 layout,
                 data,
-                control_id,
                 enc,
                 words: vec![0; (layout.control_size / 4) as usize],
                 ignored_stores: 0,
             }),
             Err(e) => {
-                cleanup(&channel_paths);
+                // Remove whatever was created before the step that failed.
+                remove_channel_files(&channel_files);
                 Err(e)
             }
         }
@@ -280,8 +324,29 @@ impl Channel {
     /// (a guest program executed by a guest), checking that their layout
     /// is the one `opts` asks for. `owner` says whether this process now
     /// removes them when it ends (it is the process that created them and
-    /// has executed a new program).
+    /// has executed a new program); `created` are the identities of the
+    /// files the run created (-data, -control, -config), which the owner
+    /// removes even when the files turn out unusable (a guest corrupted
+    /// them before executing a program).
     pub fn adopt(
+        opts: &ChannelOptions,
+        endian: Endian,
+        owner: bool,
+        created: Option<&[FileId]>,
+    ) -> Result<Channel, ChannelError> {
+        let result = Self::open_existing(opts, endian, owner);
+        if let (Err(_), true, Some(ids)) = (&result, owner, created) {
+            let files: Vec<(PathBuf, FileId)> = ["-data", "-control", "-config"]
+                .iter()
+                .map(|s| opts.path(s))
+                .zip(ids.iter().copied())
+                .collect();
+            remove_channel_files(&files);
+        }
+        result
+    }
+
+    fn open_existing(
         opts: &ChannelOptions,
         endian: Endian,
         owner: bool,
@@ -315,11 +380,10 @@ impl Channel {
         let meta = control
             .metadata()
             .map_err(|e| ChannelError(format!("cannot stat control file: {e}")))?;
-        let data_len = data
+        let data_meta = data
             .metadata()
-            .map_err(|e| ChannelError(format!("cannot stat data file: {e}")))?
-            .len();
-        if data_len < layout.data_size {
+            .map_err(|e| ChannelError(format!("cannot stat data file: {e}")))?;
+        if data_meta.len() < layout.data_size {
             return Err(ChannelError(format!(
                 "hypertrace channel file {} is too short",
                 opts.path("-data").display()
@@ -329,11 +393,14 @@ impl Channel {
         // with us); it is at least data_size long and is never shrunk.
         let data = unsafe { MmapMut::map_mut(&data) }
             .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
+        let config_meta =
+            std::fs::symlink_metadata(&config_path).map_err(|e| err(&config_path, e))?;
         Ok(Channel {
-            paths: ["-data", "-control", "-config"]
-                .iter()
-                .map(|s| opts.path(s))
-                .collect(),
+            files: vec![
+                (opts.path("-data"), (data_meta.dev(), data_meta.ino())),
+                (opts.path("-control"), (meta.dev(), meta.ino())),
+                (config_path, (config_meta.dev(), config_meta.ino())),
+            ],
             owner_pid: if owner { std::process::id() } else { 0 },
             layout,
             data,
@@ -351,8 +418,9 @@ impl Channel {
             .all(|s| opts.path(s).symlink_metadata().is_ok())
     }
 
-    pub fn paths(&self) -> &[PathBuf] {
-        &self.paths
+    /// The identities of the channel's files (-data, -control, -config).
+    pub fn file_ids(&self) -> Vec<FileId> {
+        self.files.iter().map(|(_, id)| *id).collect()
     }
 
     /// Device and inode of the control file, to recognise the guest's mmap of it.
@@ -461,13 +529,7 @@ impl Drop for Channel {
         if self.owner_pid != std::process::id() {
             return;
         }
-        for p in &self.paths {
-            if let Err(e) = std::fs::remove_file(p) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    eprintln!("ht-user: cannot remove {}: {e}", p.display());
-                }
-            }
-        }
+        remove_channel_files(&self.files);
     }
 }
 
@@ -536,7 +598,7 @@ mod tests {
         .unwrap();
         let ch = Channel::create(&opts, Endian::Little).unwrap();
         assert!(Channel::files_exist(&opts));
-        let adopted = Channel::adopt(&opts, Endian::Little, false).unwrap();
+        let adopted = Channel::adopt(&opts, Endian::Little, false, None).unwrap();
         assert_eq!(adopted.control_id(), ch.control_id());
         // The data file is the same memory for both.
         let mut bytes = vec![0u8; 4096];
@@ -553,10 +615,12 @@ mod tests {
             dir.path().join("ht").display()
         ))
         .unwrap();
-        let err = Channel::adopt(&other, Endian::Little, false).err().unwrap();
+        let err = Channel::adopt(&other, Endian::Little, false, None)
+            .err()
+            .unwrap();
         assert!(err.0.contains("another layout"), "{err}");
         // An owning adopter removes them (an execve in the creator).
-        let owner = Channel::adopt(&opts, Endian::Little, true).unwrap();
+        let owner = Channel::adopt(&opts, Endian::Little, true, None).unwrap();
         drop(owner);
         assert!(!Channel::files_exist(&opts));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -628,5 +692,14 @@ mod tests {
         let mut out = [0u64; 3];
         ch.read_args(1, &mut out);
         assert_eq!(out, [0xcafe, 0xdead, 0xbeef]);
+    }
+
+    #[test]
+    fn file_ids_round_trip_and_bad_ones_are_refused() {
+        let ids = vec![(2049, 17), (2049, 18), (64768, 1 << 40)];
+        assert_eq!(parse_file_ids(&format_file_ids(&ids)).unwrap(), ids);
+        for bad in ["", "1", "1:2,3", "x:1", "1:y"] {
+            assert!(parse_file_ids(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -325,6 +325,10 @@ fn prepare_and_exec(
         Target::Guest { program, argv } => {
             args.extend(m.lineage.exec_options.iter().map(|o| o.clone().into_vec()));
             args.push(format!("--ht-root-pid={}", m.lineage.root_pid).into_bytes());
+            if let Some(channel) = &m.hypertrace {
+                let ids = crate::hypertrace::format_file_ids(&channel.file_ids());
+                args.push(format!("--ht-channel-ids={ids}").into_bytes());
+            }
             args.push(fds_option(&fds).into_bytes());
             args.push(
                 format!("--ht-signals={:x}:{:x}", to_host(ignored), to_host(blocked)).into_bytes(),

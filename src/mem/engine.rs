@@ -179,6 +179,8 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
             } => map_control(uc, start, len, file_offset),
             EngineOp::Unmap { start, len } => uc.mem_unmap(start, len),
             EngineOp::Protect { start, len, perms } => uc.mem_protect(start, len, prot(perms)),
+            // apply_pending flushes the TLB after every batch of ops.
+            EngineOp::FlushTlb => Ok(()),
         };
         result.map_err(|err| EngineError {
             op: format!("{op:?}"),

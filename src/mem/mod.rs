@@ -142,6 +142,10 @@ pub enum EngineOp {
         len: u64,
         perms: Perms,
     },
+    /// Nothing changes in the engine's map, but TLB entries granting the
+    /// old permissions must go (the control channel's pages, whose
+    /// permissions only the TLB-fill hook enforces).
+    FlushTlb,
 }
 
 /// A guest access that hit no region or lacked permission.
@@ -321,13 +325,16 @@ impl AddressSpace {
                 .get_mut(&key)
                 .expect("split returned a mapped key");
             region.perms = perms;
-            if region.kind != RegionKind::HypertraceControl {
-                self.pending.push(EngineOp::Protect {
-                    start: region.start,
-                    len: region.len(),
-                    perms,
+            self.pending
+                .push(if region.kind == RegionKind::HypertraceControl {
+                    EngineOp::FlushTlb
+                } else {
+                    EngineOp::Protect {
+                        start: region.start,
+                        len: region.len(),
+                        perms,
+                    }
                 });
-            }
         }
         Ok(())
     }
