@@ -337,25 +337,12 @@ pub struct ReadOptions {
     pub allow_truncated: bool,
 }
 
-enum Bytes {
-    Map(memmap2::Mmap),
-    Empty,
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Map(m) => m,
-            Bytes::Empty => &[],
-        }
-    }
-}
-
-/// A trace file opened for reading (memory-mapped).
+/// A trace file opened for reading. Its bytes are read, not mapped: a file
+/// that shrinks while it is read (a new run writing the same path) must
+/// not kill the reader with SIGBUS.
 pub struct TraceFile {
     path: PathBuf,
-    bytes: Bytes,
+    bytes: Vec<u8>,
     pub info: TraceInfo,
     pub version: (u16, u16),
     pub header_size: usize,
@@ -395,16 +382,11 @@ impl TraceFile {
             .metadata()
             .map_err(|e| err(None, format!("cannot read: {e}")))?
             .len();
-        let bytes = if len == 0 {
-            Bytes::Empty
-        } else {
-            // SAFETY: the map is read-only; a writer still appending to the
-            // file only adds bytes past the length checked below.
-            Bytes::Map(
-                unsafe { memmap2::Mmap::map(&file) }
-                    .map_err(|e| err(None, format!("cannot map: {e}")))?,
-            )
-        };
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        // Up to the length it had when opened: a writer still appending
+        // adds only bytes past the records counted below.
+        std::io::Read::read_to_end(&mut std::io::Read::take(&file, len), &mut bytes)
+            .map_err(|e| err(None, format!("cannot read: {e}")))?;
         let b: &[u8] = &bytes;
         if b.len() < MAGIC.len() || b[..MAGIC.len()] != MAGIC {
             let what = if b.len() < MAGIC.len() && MAGIC.starts_with(b) {
@@ -814,6 +796,18 @@ mod tests {
         assert_eq!(evs[3].arg(3), Some(60));
         assert_eq!(evs[3].arg(4), None);
         assert_eq!(f.span(), Some((2000, 2004)));
+    }
+
+    #[test]
+    fn a_file_truncated_after_opening_is_still_read_whole() {
+        // A new run writing the same path truncates it while ht-trace
+        // reads it: mapped, the records would be gone (SIGBUS).
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), &sample(5000, true));
+        let f = TraceFile::open(&p).unwrap();
+        std::fs::File::create(&p).unwrap();
+        let arg1s: Vec<u64> = f.events().map(|e| e.unwrap().arg1).collect();
+        assert_eq!(arg1s, (0..5000).collect::<Vec<_>>());
     }
 
     #[test]
