@@ -88,6 +88,11 @@ struct Cli {
     #[arg(long = "ht-root-pid", hide = true)]
     ht_root_pid: Option<u32>,
 
+    /// Internal (a guest's execve): the descriptor of the run's count of
+    /// events its processes lost.
+    #[arg(long = "ht-loss-fd", hide = true)]
+    ht_loss_fd: Option<i32>,
+
     /// Internal (a guest's execve): the channel files' identities,
     /// DEV:INO for -data, -control and -config.
     #[arg(long = "ht-channel-ids", hide = true)]
@@ -288,7 +293,11 @@ fn exec_options(
             // The monitor is served by the run's first process (its
             // socket cannot be bound twice); -L is given as checked below.
             ("E" | "U" | "0" | "L" | "monitor", _) => {}
-            ("ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals" | "ht-channel-ids", _) => {}
+            (
+                "ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals" | "ht-channel-ids"
+                | "ht-loss-fd",
+                _,
+            ) => {}
             ("hypertrace", _) => {
                 if let Some(h) = hypertrace {
                     let mut o = OsString::from("--hypertrace=path=");
@@ -482,6 +491,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     Ok((
         RunConfig {
             root_pid: cli.ht_root_pid,
+            loss_fd: cli.ht_loss_fd,
             channel_ids,
             inherited_fds,
             inherited_signals,

@@ -113,6 +113,12 @@ fn real_main() -> i32 {
             report.writer.events_written, report.writer.events_lost
         );
     }
+    if report.descendant_losses > 0 {
+        eprintln!(
+            "ht-user: the trace is incomplete: child processes lost {} events (see their messages above)",
+            report.descendant_losses
+        );
+    }
     if report.ignored_stores > 0 {
         eprintln!(
             "ht-user: warning: {} stores to the control channel were ignored (client beyond max-clients, or not a 4- or 8-byte aligned store)",

@@ -45,6 +45,9 @@ pub struct RunConfig {
     /// Set when an earlier ht-user of the same run executed this one (a
     /// guest's execve): the pid of the run's first process.
     pub root_pid: Option<u32>,
+    /// With `root_pid`: the descriptor of the run's shared count of lost
+    /// events (see `kernel::fork::share_loss_count`).
+    pub loss_fd: Option<i32>,
     /// With `root_pid`: the identities of the channel files the run
     /// created, removed by the run's first process even when unusable.
     pub channel_ids: Option<Vec<crate::hypertrace::FileId>>,
@@ -69,11 +72,15 @@ pub struct RunReport {
     pub writer: WriterReport,
     /// Threads created, context switches, preemptions.
     pub sched: crate::sched::SchedStats,
+    /// Events the run's forked children (and the programs they executed)
+    /// could not record; 0 in the children themselves.
+    pub descendant_losses: u64,
 }
 
 impl RunReport {
     /// ht-user's exit status: the guest's, 128+signal for a killed guest
-    /// or an interrupted run, 1 when the trace could not be written whole.
+    /// or an interrupted run, 1 when the trace (this process's or a
+    /// descendant's) could not be written whole and the guest exited 0.
     pub fn exit_status(&self) -> i32 {
         let guest = match &self.stop {
             StopReason::Exit(crate::syscall::ExitKind::Exited(code)) => *code,
@@ -83,7 +90,11 @@ impl RunReport {
             StopReason::Quit => 0,
             StopReason::Internal(_) => 1,
         };
-        if guest == 0 && self.writer.error.is_some() {
+        // A forked child's status is its guest's, which its guest parent
+        // sees: trace trouble is counted for the run's first process.
+        let descendant = crate::kernel::fork::is_descendant();
+        if guest == 0 && !descendant && (self.writer.error.is_some() || self.descendant_losses > 0)
+        {
             1
         } else {
             guest
@@ -203,6 +214,9 @@ pub fn load(
     let abi = info.abi;
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
+    if my_pid == root_pid || cfg.loss_fd.is_some() {
+        crate::kernel::fork::share_loss_count(cfg.loss_fd);
+    }
     let monitor = match &cfg.monitor {
         Some(addr) => Some(
             crate::monitor::Monitor::start(addr)
@@ -454,12 +468,24 @@ impl Loaded {
         let writer = writer.finish(recorder);
         let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
         drop(channel);
+        use crate::kernel::fork;
+        let descendant = fork::is_descendant();
+        if descendant && fork::own_trace_lost() {
+            fork::report_descendant_loss(events_recorded);
+        } else if descendant && writer.error.is_some() {
+            fork::report_descendant_loss(writer.events_lost);
+        }
         RunReport {
             stop,
             events_recorded,
             ignored_stores,
             writer,
             sched,
+            descendant_losses: if descendant {
+                0
+            } else {
+                fork::descendant_losses()
+            },
         }
     }
 }

@@ -362,3 +362,46 @@ fn vfork_parent_waits_and_sees_what_the_child_wrote() {
     r.assert_code(0);
     assert_eq!(r.stdout, SPAWN, "on {}", arch());
 }
+
+/// A child that cannot create its own trace file (here: `FILE.PID` is too
+/// long a name) runs its guest all the same: the guest's output and exit
+/// statuses are unchanged, the -D log still has every event, and the run's
+/// first process says events were lost and exits 1.
+#[test]
+fn a_child_without_its_trace_file_still_runs_its_guest() {
+    let (dir, base) = temp_base();
+    let log = dir.path().join("log");
+    // 254 bytes: FILE fits in a file name, FILE.PID (for any pid) does not.
+    let trace = dir.path().join("t".repeat(254));
+    let g = guest("fork-exec");
+    let r = run_ht([
+        "-hypertrace".as_ref(),
+        base.as_os_str(),
+        "-D".as_ref(),
+        log.as_os_str(),
+        "-trace-file".as_ref(),
+        trace.as_os_str(),
+        g.as_os_str(),
+        "trace".as_ref(),
+        base.as_os_str(),
+    ]);
+    assert_eq!(
+        r.stdout, "executed child traced\ntraced child: exited 0\n",
+        "{}",
+        r.stderr
+    );
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("this process's events are lost"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("child processes lost"), "{}", r.stderr);
+    let events = parse_events(&std::fs::read_to_string(&log).unwrap());
+    let arg1s: Vec<u64> = events.iter().map(|e| e.arg1).collect();
+    assert_eq!(arg1s, [1, 2, 4, 3], "the text log has every event");
+    let f = TraceFile::open(&trace).unwrap();
+    let got: Vec<u64> = f.events().map(|e| e.unwrap().arg1).collect();
+    assert_eq!(got, [1, 3], "the first process's own trace is whole");
+    assert_no_channel_files(&base);
+}

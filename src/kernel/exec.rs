@@ -325,6 +325,9 @@ fn prepare_and_exec(
         Target::Guest { program, argv } => {
             args.extend(m.lineage.exec_options.iter().map(|o| o.clone().into_vec()));
             args.push(format!("--ht-root-pid={}", m.lineage.root_pid).into_bytes());
+            if let Some(option) = crate::kernel::fork::loss_fd_option() {
+                args.push(option.into_bytes());
+            }
             if let Some(channel) = &m.hypertrace {
                 let ids = crate::hypertrace::format_file_ids(&channel.file_ids());
                 args.push(format!("--ht-channel-ids={ids}").into_bytes());

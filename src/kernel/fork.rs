@@ -29,7 +29,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crate::machine::Engine;
 use crate::syscall::{Errno, Outcome, Sys};
@@ -37,6 +37,85 @@ use crate::trace::file::TraceInfo;
 use crate::trace::{OutputSharing, Recorder, Sink, Writer};
 
 static ROOT_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Events the run's descendants could not record, counted in one shared
+/// page that every forked child inherits (null until the run's first
+/// process sets it up).
+static DESCENDANT_LOSSES: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Set in a forked child whose binary trace could not be created.
+static OWN_TRACE_LOST: AtomicBool = AtomicBool::new(false);
+
+/// The descriptor of the shared page (a memfd kept across execve, so a
+/// program a child executes reports to the same count); -1 when none.
+static LOSS_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Sets up the shared count of events descendants lost: `inherited` is the
+/// descriptor an executing ht-user passed on (`--ht-loss-fd`); without it,
+/// a new count is created (the run's first process).
+pub fn share_loss_count(inherited: Option<i32>) {
+    let fd = match inherited {
+        Some(fd) => fd,
+        None => {
+            let name = c"ht-user-lost-events";
+            // SAFETY: a NUL-terminated name; no flags: the descriptor is
+            // meant to survive execve.
+            let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+            // SAFETY: ftruncate on the descriptor just created.
+            if fd < 0 || unsafe { libc::ftruncate(fd, 4096) } != 0 {
+                return;
+            }
+            fd
+        }
+    };
+    // SAFETY: a shared mapping of one page of our memfd, never unmapped;
+    // page-aligned, so it holds an AtomicU64 at its start (zero-filled).
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if page != libc::MAP_FAILED {
+        LOSS_FD.store(fd, Ordering::SeqCst);
+        DESCENDANT_LOSSES.store(page.cast(), Ordering::SeqCst);
+    }
+}
+
+/// The option that hands the shared count to an executed ht-user.
+pub fn loss_fd_option() -> Option<String> {
+    let fd = LOSS_FD.load(Ordering::SeqCst);
+    (fd >= 0).then(|| format!("--ht-loss-fd={fd}"))
+}
+
+fn loss_count() -> Option<&'static AtomicU64> {
+    let counter = DESCENDANT_LOSSES.load(Ordering::SeqCst);
+    // SAFETY: set once to a shared page that is never unmapped.
+    (!counter.is_null()).then(|| unsafe { &*counter })
+}
+
+/// A descendant adds the events it could not record (at least 1: a trace
+/// that could not be written whole lost something).
+pub fn report_descendant_loss(events: u64) {
+    if let Some(count) = loss_count() {
+        count.fetch_add(events.max(1), Ordering::SeqCst);
+    }
+}
+
+/// Events the run's descendants reported lost.
+pub fn descendant_losses() -> u64 {
+    loss_count().map_or(0, |c| c.load(Ordering::SeqCst))
+}
+
+/// Whether this process's own binary trace could not be created (a forked
+/// child on a full disk): its events are lost, its guest runs all the same.
+pub fn own_trace_lost() -> bool {
+    OWN_TRACE_LOST.load(Ordering::SeqCst)
+}
 
 /// Whether this ht-user is a forked child (or a program one executed) of
 /// the run's first process: such a process ends the way its guest did
@@ -136,7 +215,31 @@ impl Lineage {
         pid: u32,
         continuing: bool,
     ) -> Result<(Recorder, Writer, bool), String> {
-        let sink = self.open_sink(pid, continuing)?;
+        let sink = match self.open_sink(pid, continuing) {
+            Ok(sink) => sink,
+            // A forked child that cannot create its trace still runs its
+            // guest: trace trouble must not change what the guest does.
+            // Its text log goes on; its events are counted lost.
+            Err(why) if is_descendant() => {
+                eprintln!("ht-user: pid {pid}: {why}; this process's events are lost");
+                OWN_TRACE_LOST.store(true, Ordering::SeqCst);
+                let log = self
+                    .log
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| format!("cannot use the log stream: {e}"))?;
+                let mut info = self.info.clone();
+                info.pid = pid;
+                let mut text = crate::trace::log::QemuLogSink::with_anchor(
+                    Box::new(File::from(log)),
+                    pid,
+                    info.anchor,
+                );
+                text.set_events(self.log_given);
+                Box::new(text)
+            }
+            Err(why) => return Err(why),
+        };
         let (mut recorder, writer, threaded) = Writer::start_or_inline(sink, self.extra_args);
         recorder.set_output_sharing(self.sharing);
         Ok((recorder, writer, threaded))
