@@ -486,3 +486,23 @@ fn broken_files_give_located_errors_never_panics() {
         }
     }
 }
+
+#[test]
+fn report_calls_a_never_closed_trace_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("open.bin");
+    known_trace(&path, 1);
+    // As its writer left it when killed: the record count never written.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = ht_user::trace::file::RECORD_COUNT_OFFSET as usize;
+    bytes[at..at + 8].copy_from_slice(&ht_user::trace::file::COUNT_UNKNOWN.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let out = ok(&["report", s(&path)]);
+    assert!(
+        out.contains("warning   incomplete: the trace was never closed"),
+        "{out}"
+    );
+    // A closed trace carries no such warning.
+    known_trace(&path, 1);
+    assert!(!ok(&["report", s(&path)]).contains("the trace was never closed"));
+}

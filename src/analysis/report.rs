@@ -36,6 +36,14 @@ pub fn describe(file: &TraceFile) -> String {
     if let Some(t) = &file.truncation {
         let _ = writeln!(out, "warning   {t}");
     }
+    if file.declared_count.is_none() {
+        let _ = writeln!(
+            out,
+            "warning   incomplete: the trace was never closed (its ht-user was killed or is \
+             still running); {} whole records read",
+            file.records
+        );
+    }
     out
 }
 
