@@ -66,13 +66,22 @@ fn real_main() -> i32 {
         eprintln!("ht-user: cannot install signal handlers: {e}");
         return 1;
     }
-    let report = match runner::run(&cfg) {
-        Ok(r) => r,
+    let loaded = match runner::load(&cfg, None, true) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("ht-user: {e}");
             return 1;
         }
     };
+    // `-monitor tcp::0` lets the system pick the port: say which.
+    if let Some(ht_user::monitor::MonitorAddr::Tcp(asked)) = &cfg.monitor {
+        if asked.port() == 0 {
+            if let Some(bound) = loaded.monitor_description() {
+                eprintln!("ht-user: monitor listening on {bound}");
+            }
+        }
+    }
+    let report = loaded.run();
     match &report.stop {
         StopReason::Exit(ExitKind::Exited(_)) => {}
         // Signals that end a process without a core (SIGPIPE in a

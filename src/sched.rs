@@ -225,8 +225,23 @@ pub fn run(
             // Stopped for a reason of the engine's or an interrupt.
             return result;
         }
-        if due && !reschedule(uc)? {
-            return Ok(());
+        if due {
+            loop {
+                match reschedule(uc)? {
+                    Rescheduled::Run => break,
+                    Rescheduled::Interrupted => return Ok(()),
+                    // Every guest thread waits: the monitor is served
+                    // meanwhile (a `quit` ends the run).
+                    Rescheduled::Monitor => {
+                        if let Some(monitor) = monitor.as_ref() {
+                            crate::monitor::serve_requests(uc, monitor);
+                        }
+                        if uc.get_data().stop.is_some() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
         }
         if uc.get_data().stop.is_some() {
             return Ok(());
@@ -235,9 +250,19 @@ pub fn run(
     }
 }
 
+/// How [`reschedule`] ended.
+enum Rescheduled {
+    /// A thread is ready to run.
+    Run,
+    /// The run was interrupted while every thread waited.
+    Interrupted,
+    /// The monitor asked for attention while every thread waited.
+    Monitor,
+}
+
 /// Gives new threads their contexts, then switches if the current thread
-/// cannot or should not go on. False when interrupted while waiting.
-fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
+/// cannot or should not go on.
+fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
     spawn_contexts(uc)?;
     let m = uc.get_data_mut();
     let preempt = std::mem::take(&mut m.sched.preempt);
@@ -246,7 +271,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
     if threads.current_running() {
         if !(preempt && threads.others_ready()) {
             m.sched.slice_left = m.sched.next_slice();
-            return Ok(true);
+            return Ok(Rescheduled::Run);
         }
         threads.yield_current();
         m.sched.stats.preemptions += 1;
@@ -263,8 +288,10 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
         let Some(next) = m.process.threads.switch_to_next() else {
             // Time spent waiting is not switching.
             m.sched.slice_ended = None;
-            if !wait_host(m) {
-                return Ok(false);
+            match wait_host(m) {
+                crate::signals::WaitEnd::Interrupted => return Ok(Rescheduled::Interrupted),
+                crate::signals::WaitEnd::Poked => return Ok(Rescheduled::Monitor),
+                crate::signals::WaitEnd::Ready => {}
             }
             crate::delivery::intake_host(m);
             wake_parked(m);
@@ -276,13 +303,13 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
         let Some(ctx) = m.sched.take_context(index) else {
             let msg = format!("thread {next} has no CPU context");
             Machine::request_stop(uc, StopReason::Internal(msg));
-            return Ok(true);
+            return Ok(Rescheduled::Run);
         };
         let restored = uc.context_restore(&ctx);
         uc.get_data_mut().sched.put_context(index, ctx);
         restored?;
         match uc.get_data_mut().process.threads.take_resume() {
-            Resume::Continue => return Ok(true),
+            Resume::Continue => return Ok(Rescheduled::Run),
             Resume::Complete(call, outcome) => machine::finish_syscall(uc, call, outcome),
             Resume::Retry(call) => machine::run_syscall(uc, call.nr, &call.args),
         }
@@ -291,7 +318,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<bool, uc_error> {
         m.sched.due = false;
         if m.stop.is_some() || m.process.threads.current_running() {
             spawn_contexts(uc)?;
-            return Ok(true);
+            return Ok(Rescheduled::Run);
         }
         // It blocked again, or ended its thread.
         let cur = m.process.threads.current_tid();
@@ -433,8 +460,8 @@ fn wake_parked(m: &mut Machine) {
 }
 
 /// No thread is ready: waits on the host for a parked descriptor, the
-/// earliest deadline, or an interrupt (false).
-fn wait_host(m: &mut Machine) -> bool {
+/// earliest deadline, an interrupt, or a poke (the monitor).
+fn wait_host(m: &mut Machine) -> crate::signals::WaitEnd {
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut deadline: Option<u64> = None;
     for (_, b) in m.process.threads.blocked() {

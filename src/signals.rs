@@ -23,6 +23,10 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The watcher's end of the wake pipe (closed by a forked child, whose
 /// watcher thread is gone).
 static WATCH_FD: AtomicI32 = AtomicI32::new(-1);
+/// A pipe that ends a wait of the emulator thread for the guest's threads
+/// (see [`poke_waits`]): write end and read end.
+static POKE_FD: AtomicI32 = AtomicI32::new(-1);
+static POKED_FD: AtomicI32 = AtomicI32::new(-1);
 static ENGINE: Mutex<Option<EngineHandle>> = Mutex::new(None);
 /// The armed engine for the handler itself, when there is no watcher
 /// thread (a forked child that could not start one).
@@ -212,6 +216,39 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+fn make_poke_pipe() {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0 {
+        POKED_FD.store(fds[0], Ordering::SeqCst);
+        POKE_FD.store(fds[1], Ordering::SeqCst);
+    }
+}
+
+/// Ends the emulator thread's wait for the guest's threads (from any
+/// thread): the monitor's requests are then served although every guest
+/// thread is blocked. A poke while nothing waits ends the next wait early.
+pub fn poke_waits() {
+    let fd = POKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: a one-byte write to our non-blocking pipe; a full pipe
+        // already holds a poke.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    }
+}
+
+/// How [`wait_interruptibly`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitEnd {
+    /// A descriptor is ready, the timeout passed or a guest signal came.
+    Ready,
+    /// A signal ends the run.
+    Interrupted,
+    /// [`poke_waits`] was called.
+    Poked,
+}
+
 /// The signal that interrupted the run, if any.
 pub fn interrupted() -> Option<i32> {
     match INTERRUPTED.load(Ordering::SeqCst) {
@@ -223,6 +260,7 @@ pub fn interrupted() -> Option<i32> {
 /// Installs the handlers and the watcher thread (if a thread can be
 /// started). Call once.
 pub fn install() -> std::io::Result<()> {
+    make_poke_pipe();
     if start_watcher().is_err() {
         // At the process limit (a guest's RLIMIT_NPROC, see kernel::fork)
         // the handler stops the engine itself.
@@ -299,6 +337,8 @@ pub fn reinit_after_fork() -> bool {
     for fd in [
         WAKE_FD.swap(-1, Ordering::SeqCst),
         WATCH_FD.swap(-1, Ordering::SeqCst),
+        POKE_FD.swap(-1, Ordering::SeqCst),
+        POKED_FD.swap(-1, Ordering::SeqCst),
     ] {
         if fd >= 0 {
             // SAFETY: both descriptors are the inherited copies of the
@@ -307,6 +347,8 @@ pub fn reinit_after_fork() -> bool {
             unsafe { libc::close(fd) };
         }
     }
+    // The parent's pokes are not for this process.
+    make_poke_pipe();
     // Only this thread exists: a lock held now is held for good.
     if matches!(ENGINE.try_lock(), Err(std::sync::TryLockError::WouldBlock)) {
         ENGINE_STUCK.store(true, Ordering::SeqCst);
@@ -476,9 +518,17 @@ pub fn run_blocked(sig: i32, f: impl FnOnce()) {
 }
 
 /// Waits for one of `fds` to be ready or `timeout_ns` to pass (forever
-/// without one) while the handled signals can interrupt the wait. Returns
-/// false when ht-user was interrupted (before or during the wait).
-pub fn wait_interruptibly(fds: &mut [libc::pollfd], timeout_ns: Option<u64>) -> bool {
+/// without one) while the handled signals can interrupt the wait, and
+/// says how it ended: interrupted (before or during the wait), poked, or
+/// for a reason of the guest's.
+pub fn wait_interruptibly(fds: &mut [libc::pollfd], timeout_ns: Option<u64>) -> WaitEnd {
+    let poked_fd = POKED_FD.load(Ordering::SeqCst);
+    let mut all: Vec<libc::pollfd> = fds.to_vec();
+    all.push(libc::pollfd {
+        fd: poked_fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
     // SAFETY: signal masks of this thread and a ppoll over our own array;
     // every signal ht-user may handle is blocked between the check and
     // ppoll, which unblocks them atomically, so none is missed (one for
@@ -503,9 +553,21 @@ pub fn wait_interruptibly(fds: &mut [libc::pollfd], timeout_ns: Option<u64>) -> 
             let ts_ptr = ts
                 .as_ref()
                 .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-            libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts_ptr, &during);
+            libc::ppoll(all.as_mut_ptr(), all.len() as libc::nfds_t, ts_ptr, &during);
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
-    interrupted().is_none()
+    for (mine, polled) in fds.iter_mut().zip(&all) {
+        mine.revents = polled.revents;
+    }
+    if interrupted().is_some() {
+        return WaitEnd::Interrupted;
+    }
+    if all.last().is_some_and(|p| p.revents != 0) {
+        let mut buf = [0u8; 64];
+        // SAFETY: drains our non-blocking pipe into a local buffer.
+        while unsafe { libc::read(poked_fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        return WaitEnd::Poked;
+    }
+    WaitEnd::Ready
 }

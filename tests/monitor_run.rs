@@ -188,3 +188,31 @@ fn a_guest_runs_to_its_end_with_a_monitor_nobody_uses() {
     assert!(!sock.exists());
     let _ = BufRead::lines(BufReader::new(run.stdout.as_bytes())).count();
 }
+
+/// A guest whose threads all wait forever (one in read on a pipe, one in
+/// pthread_join) is served by the monitor at once, and `quit` ends it.
+#[test]
+fn monitor_serves_and_quits_a_guest_whose_threads_all_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("mon.sock");
+    let spec = format!("unix:{},server,nowait", s(&sock));
+    let mut cmd = ht(["-monitor", &spec]);
+    cmd.arg(guest("threads-exit")).arg("hang");
+    let mut child = KillOnDrop(Some(spawn(&mut cmd)));
+    let mut c = Client::connect(&sock);
+    // Answered now, not queued until the guest runs again.
+    let states = c.command("info trace-events guest_hypertrace");
+    assert_eq!(states.trim(), "guest_hypertrace : state 0");
+    c.writer.write_all(b"quit\n").unwrap();
+    let mut rest = String::new();
+    let _ = c.reader.read_to_string(&mut rest);
+    assert!(!rest.contains("queued"), "{rest}");
+    let run = finish(child.0.take().unwrap());
+    run.assert_code(0);
+    assert_eq!(run.stdout, "all threads wait\n");
+    assert!(
+        run.stderr.contains("quit from the monitor"),
+        "{}",
+        run.stderr
+    );
+}

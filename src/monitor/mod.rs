@@ -48,6 +48,8 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections served at once; more are told so and closed, so a runaway
 /// client cannot exhaust threads or descriptors.
 pub const MAX_CLIENTS: usize = 16;
+/// A client that sends nothing for this long is disconnected.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A client that stops reading its replies is dropped after this long.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -328,13 +330,22 @@ impl Conn {
         match self {
             Conn::Unix(s) => {
                 s.set_nonblocking(false)?;
+                s.set_read_timeout(Some(IDLE_TIMEOUT))?;
                 s.set_write_timeout(Some(WRITE_TIMEOUT))
             }
             Conn::Tcp(s) => {
                 s.set_nonblocking(false)?;
                 s.set_nodelay(true)?;
+                s.set_read_timeout(Some(IDLE_TIMEOUT))?;
                 s.set_write_timeout(Some(WRITE_TIMEOUT))
             }
+        }
+    }
+
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_nonblocking(on),
+            Conn::Tcp(s) => s.set_nonblocking(on),
         }
     }
 }
@@ -435,7 +446,7 @@ fn listen(listener: Listener, woken: UnixStream, shared: Arc<Shared>, stopped: R
 }
 
 fn admit(
-    mut conn: Conn,
+    conn: Conn,
     id: u64,
     shared: &Arc<Shared>,
     stopped: &Receiver<()>,
@@ -445,9 +456,17 @@ fn admit(
     {
         let mut clients = lock(&shared.clients);
         if clients.len() >= MAX_CLIENTS {
-            let _ = conn.write_all(b"too many monitor clients; try again later\r\n");
-            conn.shutdown();
-            return Ok(());
+            // Forgotten sessions must not lock everyone out: the oldest
+            // connection makes room for the new one.
+            let oldest = clients.keys().min().copied();
+            if let Some(mut old) = oldest.and_then(|id| clients.remove(&id)) {
+                // Never wait on a client that does not read.
+                let _ = old.set_nonblocking(true);
+                let _ = old.write_all(
+                    b"too many monitor clients: this, the oldest connection, is closed\r\n",
+                );
+                old.shutdown();
+            }
         }
         clients.insert(id, conn.try_clone()?);
     }
@@ -514,6 +533,15 @@ fn serve(mut conn: Conn, shared: &Shared, stopped: &Receiver<()>) {
             Ok(0) => return,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                let _ = conn.write_all(b"\r\nidle too long; connection closed\r\n");
+                return;
+            }
             Err(_) => return,
         };
         reader.feed(&buf[..n], &mut inputs);
@@ -557,6 +585,9 @@ fn handle(input: Input, out: &mut Vec<u8>, shared: &Shared, stopped: &Receiver<(
     let (reply, answered) = crossbeam_channel::bounded(1);
     lock(&shared.queue).push(Request { command, reply });
     shared.attention.store(true, Ordering::Release);
+    // A guest whose threads all wait runs no block to notice the flag:
+    // wake the emulator out of that wait.
+    crate::signals::poke_waits();
     crossbeam_channel::select! {
         recv(answered) -> answer => match answer {
             Ok(Ok(text)) => {
