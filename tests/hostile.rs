@@ -170,3 +170,19 @@ fn a_store_to_a_read_only_control_page_faults_instead_of_raising_an_event() {
     );
     assert_no_channel_files(&base);
 }
+
+#[test]
+fn proc_self_fd_shows_the_guests_descriptors_only() {
+    let r = run_ht([guest("hostile").to_str().unwrap(), "proc-fd"]);
+    r.assert_code(0);
+    // 0-2, the pipe's two ends, and the directory being listed: none of
+    // ht-user's own descriptors (its writer pipe, the log, the channel).
+    assert_eq!(
+        r.stdout,
+        "/proc/self/fd: 0 1 2 3 4 5\n\
+         /proc/self/fdinfo: 0 1 2 3 4 5\n\
+         fd 3 is a pipe: yes\n\
+         through a reopened write end: x\n\
+         /proc/self/fd/9: No such file or directory\n"
+    );
+}

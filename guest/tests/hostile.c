@@ -17,12 +17,17 @@
  *   hostile control-readonly BASE  stores to BASE-control (an event), makes
  *                                the page read-only and stores again: a
  *                                SIGSEGV, as for any read-only page
+ *   hostile proc-fd              lists /proc/self/fd and fdinfo with a pipe
+ *                                open, reads its link, reopens its write
+ *                                end, and names a descriptor it does not
+ *                                have: the guest's descriptors only
  *   hostile low-sp               a signal whose handler frame cannot fit
  *                                below the stack pointer: the process dies
  *                                of SIGSEGV (x86_64, aarch64, riscv64;
  *                                elsewhere it prints "skipped")
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -167,6 +172,51 @@ static int control_readonly(const char *base)
     return 1;
 }
 
+static void list_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        printf("%s: %s\n", path, strerror(errno));
+        return;
+    }
+    /* Entries in the order given, numbers only (skip . and ..). */
+    printf("%s:", path);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            printf(" %s", e->d_name);
+        }
+    }
+    printf("\n");
+    closedir(d);
+}
+
+static int proc_fd(void)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("pipe");
+        return 1;
+    }
+    list_dir("/proc/self/fd");
+    list_dir("/proc/self/fdinfo");
+    char buf[256];
+    ssize_t n = readlink("/proc/self/fd/3", buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    printf("fd 3 is a pipe: %s\n", strncmp(buf, "pipe:[", 6) == 0 ? "yes" : buf);
+    int w = open("/proc/self/fd/4", O_WRONLY);
+    char c = 0;
+    if (w < 0 || write(w, "x", 1) != 1 || read(p[0], &c, 1) != 1) {
+        perror("reopen");
+        return 1;
+    }
+    printf("through a reopened write end: %c\n", c);
+    errno = 0;
+    int bad = open("/proc/self/fd/9", O_WRONLY);
+    printf("/proc/self/fd/9: %s\n", bad < 0 ? strerror(errno) : "opened");
+    return 0;
+}
+
 static void handler(int sig)
 {
     (void)sig;
@@ -214,6 +264,9 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "control-offset") == 0) {
         return control_offset(argv[2]);
     }
+    if (argc > 1 && strcmp(argv[1], "proc-fd") == 0) {
+        return proc_fd();
+    }
     if (argc > 2 && strcmp(argv[1], "control-readonly") == 0) {
         return control_readonly(argv[2]);
     }
@@ -230,6 +283,7 @@ int main(int argc, char **argv)
         return low_sp();
     }
     fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
-                    "corrupt-exec BASE | control-readonly BASE | wrap | low-sp\n");
+                    "corrupt-exec BASE | control-readonly BASE | proc-fd | wrap | "
+                    "low-sp\n");
     return 2;
 }

@@ -15,6 +15,19 @@ pub const MAX_FDS: i32 = 1024;
 pub struct FdEntry {
     pub host: OwnedFd,
     pub cloexec: bool,
+    /// A directory ht-user lists itself (`/proc/self/fd`): its entries
+    /// instead of the host directory's.
+    pub listing: Option<Box<Listing>>,
+}
+
+/// The entries of a generated directory and how far `getdents64` has
+/// read them.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// (d_type, name), in order.
+    pub entries: Vec<(u8, String)>,
+    /// Index of the next entry to return (the directory offset).
+    pub next: usize,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +62,7 @@ impl FdTable {
                     FdEntry {
                         host,
                         cloexec: false,
+                        listing: None,
                     },
                 );
             }
@@ -77,6 +91,7 @@ impl FdTable {
                 FdEntry {
                     host,
                     cloexec: false,
+                    listing: None,
                 },
             );
         }
@@ -127,9 +142,38 @@ impl FdTable {
 
     /// Installs `host` at the lowest free number >= `from`.
     pub fn insert(&mut self, host: OwnedFd, cloexec: bool, from: i32) -> Result<i32, Errno> {
+        self.insert_listed(host, cloexec, from, None)
+    }
+
+    /// [`FdTable::insert`] of a directory whose entries ht-user gives.
+    pub fn insert_listed(
+        &mut self,
+        host: OwnedFd,
+        cloexec: bool,
+        from: i32,
+        listing: Option<Box<Listing>>,
+    ) -> Result<i32, Errno> {
         let fd = self.lowest_free(from)?;
-        self.entries.insert(fd, FdEntry { host, cloexec });
+        self.entries.insert(
+            fd,
+            FdEntry {
+                host,
+                cloexec,
+                listing,
+            },
+        );
         Ok(fd)
+    }
+
+    /// The open guest descriptors, lowest first.
+    pub fn numbers(&self) -> impl Iterator<Item = i32> + '_ {
+        self.entries.keys().copied()
+    }
+
+    /// The generated listing behind guest descriptor `fd`, if it has one.
+    pub fn listing_mut(&mut self, fd: u64) -> Option<&mut Listing> {
+        let fd = i32::try_from(fd as i64).ok()?;
+        self.entries.get_mut(&fd)?.listing.as_deref_mut()
     }
 
     /// Installs `host` at exactly `fd`, closing what was there.
@@ -137,7 +181,14 @@ impl FdTable {
         if !(0..MAX_FDS).contains(&fd) {
             return Err(Errno::EBADF);
         }
-        self.entries.insert(fd, FdEntry { host, cloexec });
+        self.entries.insert(
+            fd,
+            FdEntry {
+                host,
+                cloexec,
+                listing: None,
+            },
+        );
         Ok(())
     }
 

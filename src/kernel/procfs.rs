@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! /proc files that describe the guest rather than ht-user: opening them
 //! yields generated contents (in a memfd) instead of the host's files:
-//! /proc/self/maps and auxv, /proc/cpuinfo (the emulated CPU).
+//! /proc/self/maps and auxv, /proc/cpuinfo (the emulated CPU); and
+//! /proc/self/fd and fdinfo show the guest's descriptors, not ht-user's.
 
 use super::Process;
 use crate::mem::RegionKind;
@@ -13,6 +14,70 @@ fn self_entry<'a>(p: &Process, path: &'a [u8]) -> Option<&'a str> {
     path.strip_prefix("/proc/self/")
         .or_else(|| path.strip_prefix(&format!("/proc/{}/", p.pid)))
         .or_else(|| path.strip_prefix("/proc/thread-self/"))
+}
+
+/// The per-descriptor directories of /proc/self.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdDir {
+    /// `fd`: a symbolic link per descriptor.
+    Fd,
+    /// `fdinfo`: a text file per descriptor.
+    FdInfo,
+}
+
+impl FdDir {
+    fn name(self) -> &'static str {
+        match self {
+            FdDir::Fd => "fd",
+            FdDir::FdInfo => "fdinfo",
+        }
+    }
+}
+
+/// What a guest path names under the guest's fd or fdinfo directory: the
+/// directory itself (`None`) or one entry (its name).
+pub fn fd_path<'a>(p: &Process, path: &'a [u8]) -> Option<(FdDir, Option<&'a str>)> {
+    let rest = self_entry(p, path)?.trim_end_matches('/');
+    for dir in [FdDir::Fd, FdDir::FdInfo] {
+        if rest == dir.name() {
+            return Some((dir, None));
+        }
+        if let Some(entry) = rest
+            .strip_prefix(dir.name())
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            return Some((dir, Some(entry)));
+        }
+    }
+    None
+}
+
+/// The host path of the entry for guest descriptor `entry` (a number) in
+/// `dir`: ht-user's own entry for the host descriptor behind it. ENOENT
+/// when the guest has no such descriptor, as Linux answers.
+pub fn host_fd_path(p: &Process, dir: FdDir, entry: &str) -> Result<String, crate::syscall::Errno> {
+    let guest: u64 = entry
+        .parse()
+        .map_err(|_| crate::syscall::Errno(libc::ENOENT))?;
+    let host = p
+        .fds
+        .raw(guest)
+        .map_err(|_| crate::syscall::Errno(libc::ENOENT))?;
+    Ok(format!("/proc/self/{}/{host}", dir.name()))
+}
+
+/// The entries of the guest's fd or fdinfo directory now.
+pub fn fd_listing(p: &Process, dir: FdDir) -> super::Listing {
+    let kind = match dir {
+        FdDir::Fd => libc::DT_LNK,
+        FdDir::FdInfo => libc::DT_REG,
+    };
+    let mut entries = vec![
+        (libc::DT_DIR, ".".to_string()),
+        (libc::DT_DIR, "..".to_string()),
+    ];
+    entries.extend(p.fds.numbers().map(|n| (kind, n.to_string())));
+    super::Listing { entries, next: 0 }
 }
 
 /// Whether `path` names the guest's executable (`/proc/self/exe`).

@@ -36,6 +36,11 @@ pub fn read_path(p: &Process, addr: u64) -> Result<CString, Errno> {
     if procfs::is_self_exe(p, &bytes) {
         return CString::new(p.exe_path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL);
     }
+    // /proc/self/fd/N is the guest's descriptor N, never one of ht-user's.
+    if let Some((dir, Some(entry))) = procfs::fd_path(p, &bytes) {
+        let host = procfs::host_fd_path(p, dir, entry)?;
+        return CString::new(host).map_err(|_| Errno::EINVAL);
+    }
     if let Some(found) = sysroot::lookup(p.sysroot.as_deref(), &bytes) {
         return CString::new(found.into_os_string().into_vec()).map_err(|_| Errno::EINVAL);
     }
@@ -161,6 +166,9 @@ pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> Sy
     if let Some(contents) = procfs::synthetic_file(p, path.as_bytes()) {
         return open_generated(p, &contents, p.abi.open_flags_to_host(flags));
     }
+    if let Some((which, None)) = procfs::fd_path(p, path.as_bytes()) {
+        return open_fd_directory(p, which, p.abi.open_flags_to_host(flags));
+    }
     let flags = p.abi.open_flags_to_host(flags);
     // SAFETY: path is NUL-terminated; the result is checked.
     let rc = unsafe {
@@ -175,6 +183,24 @@ pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> Sy
     // SAFETY: rc is a fresh descriptor we now own.
     let host = unsafe { OwnedFd::from_raw_fd(rc) };
     let fd = p.fds.insert(host, flags & libc::O_CLOEXEC != 0, 0)?;
+    Ok(fd as u64)
+}
+
+/// The guest's /proc/self/fd (or fdinfo): a host directory descriptor
+/// whose entries ht-user lists itself, one per guest descriptor.
+fn open_fd_directory(p: &mut Process, which: procfs::FdDir, flags: i32) -> SysResult {
+    let host = std::fs::File::open("/proc/self/fd")?;
+    let fd = p.fds.insert_listed(
+        host.into(),
+        flags & libc::O_CLOEXEC != 0,
+        0,
+        Some(Box::default()),
+    )?;
+    // Listed once open, so that it shows its own descriptor, as Linux does.
+    let listing = procfs::fd_listing(p, which);
+    if let Some(slot) = p.fds.listing_mut(fd as u64) {
+        *slot = listing;
+    }
     Ok(fd as u64)
 }
 
@@ -260,6 +286,14 @@ pub fn statx(p: &mut Process, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn lseek(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    if let Some(listing) = p.fds.listing_mut(a[0]) {
+        // A generated directory's offsets are entry indexes (rewinddir).
+        if a[2] as i32 != libc::SEEK_SET {
+            return Err(Errno::EINVAL);
+        }
+        listing.next = a[1] as usize;
+        return Ok(a[1]);
+    }
     let fd = p.fds.raw(a[0])?;
     // SAFETY: plain call on a descriptor we own.
     let pos = check(unsafe { libc::lseek(fd, p.sarg(a[1]), a[2] as i32) })?;
@@ -511,6 +545,12 @@ fn flock(p: &mut Process, fd: RawFd, cmd: i32, addr: u64) -> SysResult {
 }
 
 pub fn getdents64(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let enc = p.mem.encoder();
+    if let Some(listing) = p.fds.listing_mut(a[0]) {
+        let out = listed_dirents(listing, a[2] as usize, enc)?;
+        p.mem.write(a[1], &out)?;
+        return Ok(out.len() as u64);
+    }
     let fd = p.fds.raw(a[0])?;
     let len = (a[2] as usize).min(1 << 20);
     p.mem.check_writable(a[1], len)?;
@@ -536,6 +576,34 @@ pub fn getdents64(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     p.mem.write(a[1], &buf[..n])?;
     Ok(n as u64)
+}
+
+/// The next entries of a generated directory as linux_dirent64 records
+/// that fit in `len` bytes (EINVAL if not even one does).
+fn listed_dirents(
+    listing: &mut crate::kernel::Listing,
+    len: usize,
+    enc: crate::mem::Encoder,
+) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    while let Some((kind, name)) = listing.entries.get(listing.next) {
+        let reclen = (19 + name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > len {
+            if out.is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        let index = listing.next as u64 + 1;
+        out.extend_from_slice(&enc.u64(index)); // d_ino
+        out.extend_from_slice(&enc.u64(index)); // d_off: where the next starts
+        out.extend_from_slice(&enc.u16(reclen as u16));
+        out.push(*kind);
+        out.extend_from_slice(name.as_bytes());
+        out.resize(out.len() + reclen - 19 - name.len(), 0);
+        listing.next += 1;
+    }
+    Ok(out)
 }
 
 pub fn getcwd(p: &mut Process, a: &[u64; 6]) -> SysResult {
