@@ -246,6 +246,7 @@ pub fn load(
     let mut process = Process::new(abi, exe_path.clone())
         .map_err(|e| SetupError(format!("cannot set up the process: {e}")))?;
     process.control_file = channel.as_ref().map(Channel::control_id);
+    process.channel_data = channel.as_ref().map(Channel::data_file);
     if let Some(pairs) = &cfg.inherited_fds {
         process.fds = crate::kernel::FdTable::from_inherited(pairs);
     }

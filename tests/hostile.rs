@@ -186,3 +186,31 @@ fn proc_self_fd_shows_the_guests_descriptors_only() {
          /proc/self/fd/9: No such file or directory\n"
     );
 }
+
+#[test]
+fn a_guest_that_truncates_the_data_file_loses_nothing() {
+    let (dir, base) = temp_base();
+    let b = base.to_str().unwrap();
+    let log = dir.path().join("events.log");
+    let r = run_ht([
+        "-hypertrace",
+        b,
+        "-D",
+        log.to_str().unwrap(),
+        guest("hostile").to_str().unwrap(),
+        "truncate-data",
+        b,
+    ]);
+    // ht-user reads the arguments through its own mapping of the file:
+    // before, it died of the host's SIGBUS with the events unwritten.
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "after truncation the slot reads 0\nsecond event raised\n"
+    );
+    assert!(r.stderr.contains("its size is restored"), "{}", r.stderr);
+    let events = parse_events(&std::fs::read_to_string(&log).unwrap());
+    let seen: Vec<(u64, u64)> = events.iter().map(|e| (e.arg1, e.args[0])).collect();
+    assert_eq!(seen, [(1, 7), (2, 0)]);
+    assert_no_channel_files(&base);
+}

@@ -17,6 +17,10 @@
  *   hostile control-readonly BASE  stores to BASE-control (an event), makes
  *                                the page read-only and stores again: a
  *                                SIGSEGV, as for any read-only page
+ *   hostile truncate-data BASE   raises an event, truncates BASE-data to
+ *                                nothing, reads its own mapping of it and
+ *                                raises another event: neither ht-user nor
+ *                                the guest dies of SIGBUS
  *   hostile proc-fd              lists /proc/self/fd and fdinfo with a pipe
  *                                open, reads its link, reopens its write
  *                                end, and names a descriptor it does not
@@ -28,6 +32,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <qemu-hypertrace.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -172,6 +177,29 @@ static int control_readonly(const char *base)
     return 1;
 }
 
+static int truncate_data(const char *base)
+{
+    if (qemu_hypertrace_init(base) != 0) {
+        perror("qemu_hypertrace_init");
+        return 1;
+    }
+    volatile uint64_t *data = qemu_hypertrace_data(0);
+    data[0] = 7;
+    qemu_hypertrace(0, 1);
+    char path[4096];
+    snprintf(path, sizeof path, "%s-data", base);
+    int fd = open(path, O_RDWR);
+    if (fd < 0 || ftruncate(fd, 0) != 0) {
+        perror("truncate");
+        return 1;
+    }
+    close(fd);
+    printf("after truncation the slot reads %llu\n", (unsigned long long)data[0]);
+    qemu_hypertrace(0, 2);
+    printf("second event raised\n");
+    return 0;
+}
+
 static void list_dir(const char *path)
 {
     DIR *d = opendir(path);
@@ -264,6 +292,9 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "control-offset") == 0) {
         return control_offset(argv[2]);
     }
+    if (argc > 2 && strcmp(argv[1], "truncate-data") == 0) {
+        return truncate_data(argv[2]);
+    }
     if (argc > 1 && strcmp(argv[1], "proc-fd") == 0) {
         return proc_fd();
     }
@@ -283,7 +314,7 @@ int main(int argc, char **argv)
         return low_sp();
     }
     fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
-                    "corrupt-exec BASE | control-readonly BASE | proc-fd | wrap | "
-                    "low-sp\n");
+                    "corrupt-exec BASE | control-readonly BASE | truncate-data BASE | "
+                    "proc-fd | wrap | low-sp\n");
     return 2;
 }

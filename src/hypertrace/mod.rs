@@ -418,6 +418,12 @@ impl Channel {
             .all(|s| opts.path(s).symlink_metadata().is_ok())
     }
 
+    /// The data file: path, identity and the size ht-user reads it at.
+    pub fn data_file(&self) -> (PathBuf, FileId, u64) {
+        let (path, id) = &self.files[0];
+        (path.clone(), *id, self.layout.data_size)
+    }
+
     /// The identities of the channel's files (-data, -control, -config).
     pub fn file_ids(&self) -> Vec<FileId> {
         self.files.iter().map(|(_, id)| *id).collect()

@@ -45,6 +45,10 @@ pub struct Process {
     pub threads: thread::Threads,
     /// Device and inode of the hypertrace control file, if a channel exists.
     pub control_file: Option<(u64, u64)>,
+    /// The hypertrace data file: path, device and inode, size. ht-user
+    /// reads it through a shared mapping, so a guest that truncates it gets
+    /// its size back (see `syscall::fs`).
+    pub channel_data: Option<(std::path::PathBuf, (u64, u64), u64)>,
     /// Syscall numbers already reported as unsupported.
     pub unsupported_seen: HashSet<u64>,
     /// Soft/hard limits the guest set with setrlimit, by resource.
@@ -68,6 +72,7 @@ impl Process {
             sigreturn_page: None,
             threads: thread::Threads::new(pid),
             control_file: None,
+            channel_data: None,
             unsupported_seen: HashSet::new(),
             rlimits: Vec::new(),
             auxv: Vec::new(),

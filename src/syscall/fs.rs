@@ -182,6 +182,9 @@ pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> Sy
     check_int(rc)?;
     // SAFETY: rc is a fresh descriptor we now own.
     let host = unsafe { OwnedFd::from_raw_fd(rc) };
+    if flags & libc::O_TRUNC != 0 {
+        keep_channel_data_size(p);
+    }
     let fd = p.fds.insert(host, flags & libc::O_CLOEXEC != 0, 0)?;
     Ok(fd as u64)
 }
@@ -727,13 +730,48 @@ pub fn fchmod(p: &mut Process, a: &[u64; 6]) -> SysResult {
 pub fn truncate(p: &mut Process, path: u64, len: i64) -> SysResult {
     let path = read_path(p, path)?;
     // SAFETY: path is NUL-terminated.
-    check_int(unsafe { libc::truncate(path.as_ptr(), len) })
+    let r = check_int(unsafe { libc::truncate(path.as_ptr(), len) });
+    keep_channel_data_size(p);
+    r
 }
 
 pub fn ftruncate(p: &mut Process, fd: u64, len: i64) -> SysResult {
     let fd = p.fds.raw(fd)?;
     // SAFETY: plain call on our descriptor.
-    check_int(unsafe { libc::ftruncate(fd, len) })
+    let r = check_int(unsafe { libc::ftruncate(fd, len) });
+    keep_channel_data_size(p);
+    r
+}
+
+/// Gives the hypertrace data file back its size after the guest shrank
+/// it: ht-user reads the event arguments through a shared mapping of it,
+/// which would fault past the new end (SIGBUS). The arguments read 0
+/// until the guest writes them again.
+fn keep_channel_data_size(p: &Process) {
+    use std::os::unix::fs::MetadataExt;
+    let Some((path, id, size)) = &p.channel_data else {
+        return;
+    };
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if (meta.dev(), meta.ino()) != *id || meta.len() >= *size {
+        return;
+    }
+    let restored = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(*size));
+    match restored {
+        Ok(()) => eprintln!(
+            "ht-user: warning: the guest truncated {}; its size is restored",
+            path.display()
+        ),
+        Err(e) => eprintln!(
+            "ht-user: cannot restore the size of {}: {e}",
+            path.display()
+        ),
+    }
 }
 
 pub fn fsync(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
