@@ -214,3 +214,55 @@ fn a_guest_that_truncates_the_data_file_loses_nothing() {
     assert_eq!(seen, [(1, 7), (2, 0)]);
     assert_no_channel_files(&base);
 }
+
+#[test]
+fn a_full_disk_counts_the_events_that_reached_the_file() {
+    use ht_user::trace::file::{ReadOptions, TraceFile};
+    use std::os::unix::process::CommandExt;
+    let (dir, base) = temp_base();
+    let b = base.to_str().unwrap();
+    let trace = dir.path().join("t.bin");
+    // The file may grow to 1 MiB, as on a disk that fills up there.
+    let mut cmd = ht([
+        "-hypertrace",
+        b,
+        "-trace-file",
+        trace.to_str().unwrap(),
+        guest("event-bench").to_str().unwrap(),
+        b,
+        "200000",
+        "store",
+    ]);
+    // SAFETY: setrlimit and signal are async-signal-safe; the child has
+    // not started ht-user yet.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1 << 20,
+                rlim_max: 1 << 20,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let r = run(cmd);
+    // The guest ran to its end; the run says the trace is incomplete.
+    assert_eq!(r.stdout, "done 200000\n");
+    r.assert_code(1);
+    let f = TraceFile::open_with(
+        &trace,
+        ReadOptions {
+            allow_truncated: true,
+        },
+    )
+    .unwrap();
+    assert!(f.records > 1000, "{}", f.records);
+    let expect = format!("{} events written, {} lost", f.records, 200000 - f.records);
+    assert!(
+        r.stderr.contains(&expect),
+        "want '{expect}' in:\n{}",
+        r.stderr
+    );
+    assert_no_channel_files(&base);
+}

@@ -19,6 +19,8 @@ pub struct BinarySink {
     pid: u32,
     record_size: usize,
     records: u64,
+    /// Records of this sink now whole in the file.
+    persisted: u64,
     /// A regular file whose header can be patched with the record count.
     seekable: bool,
 }
@@ -76,6 +78,7 @@ impl BinarySink {
             pid: info.pid,
             record_size: info.record_size(),
             records,
+            persisted: 0,
             seekable: true,
         })
     }
@@ -92,17 +95,33 @@ impl BinarySink {
             pid: info.pid,
             record_size: info.record_size(),
             records: 0,
+            persisted: 0,
             seekable,
         })
     }
 
+    /// Writes the buffered records, counting those that reach the file
+    /// whole even when a write fails part way (a full disk).
     fn write_out(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            let r = self.file.write_all(&self.buf);
-            self.buf.clear();
-            r?;
+        let mut done = 0;
+        let mut result = Ok(());
+        while done < self.buf.len() {
+            match self.file.write(&self.buf[done..]) {
+                Ok(0) => {
+                    result = Err(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
-        Ok(())
+        self.persisted += (done / self.record_size) as u64;
+        self.buf.clear();
+        result
     }
 }
 
@@ -141,6 +160,10 @@ impl Sink for BinarySink {
         }
         Ok(())
     }
+
+    fn events_in_file(&self) -> Option<u64> {
+        Some(self.persisted)
+    }
 }
 
 /// Hands everything to several sinks in turn (QEMU log text and the
@@ -162,6 +185,10 @@ impl Sink for FanOut {
 
     fn finish(&mut self) -> io::Result<()> {
         self.0.iter_mut().try_for_each(|s| s.finish())
+    }
+
+    fn events_in_file(&self) -> Option<u64> {
+        self.0.iter().find_map(|s| s.events_in_file())
     }
 }
 

@@ -211,6 +211,11 @@ pub trait Sink: Send {
     fn finish(&mut self) -> io::Result<()> {
         self.flush()
     }
+    /// Of the events this sink was given, how many are whole in its file
+    /// (after a failed write: a full disk), if it writes one.
+    fn events_in_file(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The writer's sink for a run: the QEMU log on `log` and, with
@@ -662,6 +667,15 @@ impl WriterState {
                     report.events_lost += self.unflushed;
                     report.error = Some(e);
                 }
+            }
+        }
+        // After a failure, what reached the file whole is written, not lost
+        // (a full disk leaves the records written before it).
+        if report.error.is_some() {
+            if let Some(in_file) = self.sink.events_in_file() {
+                let total = report.events_written + report.events_lost;
+                report.events_written = in_file.min(total);
+                report.events_lost = total - report.events_written;
             }
         }
         report
