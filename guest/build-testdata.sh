@@ -113,6 +113,7 @@ build signals        "$MUSL_CC" signals.c -lpthread
 build signal-bench   "$MUSL_CC" signal-bench.c
 build hostile        "$MUSL_CC" hostile.c "$LIB" -lpthread
 build mapping-bench  "$MUSL_CC" mapping-bench.c
+build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c
 # Position-independent static executable (loaded at a chosen base).

@@ -266,3 +266,36 @@ fn a_full_disk_counts_the_events_that_reached_the_file() {
     );
     assert_no_channel_files(&base);
 }
+
+/// Random system-call numbers and arguments from a guest (fixed seeds,
+/// `guest/tests/syscall-fuzz.c`): ht-user answers every one without a
+/// panic, an internal error or a hang. The guest may hurt itself (a call
+/// writes over its own data) and die of a signal: a guest's outcome,
+/// reported as such.
+#[test]
+fn random_system_calls_never_crash_or_hang_ht_user() {
+    let scratch = tempfile::tempdir().unwrap();
+    for seed in 1..=12 {
+        let mut cmd = ht([
+            guest("syscall-fuzz").to_str().unwrap(),
+            &seed.to_string(),
+            "2000",
+        ]);
+        cmd.current_dir(scratch.path());
+        let r = run(cmd);
+        assert!(
+            !r.stderr.contains("internal error"),
+            "seed {seed}: {}",
+            r.stderr
+        );
+        match r.exit() {
+            0 => {}
+            code if code > 128 => assert!(
+                r.stderr.contains("uncaught target signal"),
+                "seed {seed}: status {code} without a guest signal: {}",
+                r.stderr
+            ),
+            code => panic!("seed {seed}: status {code}: {}", r.stderr),
+        }
+    }
+}
