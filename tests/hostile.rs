@@ -279,7 +279,7 @@ fn random_system_calls_never_crash_or_hang_ht_user() {
         let mut cmd = ht([
             guest("syscall-fuzz").to_str().unwrap(),
             &seed.to_string(),
-            "2000",
+            "3000",
         ]);
         cmd.current_dir(scratch.path());
         let r = run(cmd);
