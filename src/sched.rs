@@ -310,7 +310,12 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
         restored?;
         match uc.get_data_mut().process.threads.take_resume() {
             Resume::Continue => return Ok(Rescheduled::Run),
-            Resume::Complete(call, outcome) => machine::finish_syscall(uc, call, outcome),
+            Resume::Complete(call, outcome) => {
+                // A wait that ended by its deadline or a signal keeps
+                // nothing for a retry (select's parked sets).
+                uc.get_data_mut().process.threads.current_mut().select_wait = None;
+                machine::finish_syscall(uc, call, outcome)
+            }
             Resume::Retry(call) => machine::run_syscall(uc, call.nr, &call.args),
         }
         let m = uc.get_data_mut();

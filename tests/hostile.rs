@@ -299,3 +299,22 @@ fn random_system_calls_never_crash_or_hang_ht_user() {
         }
     }
 }
+
+#[test]
+fn select_and_pselect_answer_as_linux_does() {
+    let r = run_ht([guest("hostile").to_str().unwrap(), "select"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "empty pipe: 0 ready, set cleared: yes\n\
+         after a write: 2 ready (read 1, write 1)\n\
+         a descriptor not open: -1, Bad file descriptor\n\
+         pselect, zero timeout: 1 ready\n\
+         threaded, short timeout: 0 ready, set cleared: yes\n\
+         woken by another thread: 1 ready (set)\n"
+    );
+    if let Some(q) = qemu_or_skip("hostile select") {
+        let qr = run(qemu(&q, [guest("hostile").to_str().unwrap(), "select"]));
+        assert_eq!(qr.stdout, r.stdout);
+    }
+}

@@ -21,6 +21,9 @@
  *                                nothing, reads its own mapping of it and
  *                                raises another event: neither ht-user nor
  *                                the guest dies of SIGBUS
+ *   hostile select               select and pselect: timeouts (sets
+ *                                cleared), ready pipes, a bad descriptor,
+ *                                a wait another thread ends
  *   hostile proc-fd              lists /proc/self/fd and fdinfo with a pipe
  *                                open, reads its link, reopens its write
  *                                end, and names a descriptor it does not
@@ -35,7 +38,10 @@
 #include <qemu-hypertrace.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/select.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -200,6 +206,71 @@ static int truncate_data(const char *base)
     return 0;
 }
 
+static int wake_pipe[2];
+
+static void *write_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    if (write(wake_pipe[1], "w", 1) != 1) {
+        perror("write");
+    }
+    return NULL;
+}
+
+static int select_calls(void)
+{
+    int p[2];
+    if (pipe(p) != 0 || pipe(wake_pipe) != 0) {
+        perror("pipe");
+        return 1;
+    }
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timeval tv = {0, 20000};
+    int n = select(p[0] + 1, &r, NULL, NULL, &tv);
+    printf("empty pipe: %d ready, set cleared: %s\n", n, FD_ISSET(p[0], &r) ? "no" : "yes");
+    if (write(p[1], "x", 1) != 1) {
+        return 1;
+    }
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(p[0], &r);
+    FD_SET(p[1], &w);
+    n = select(p[1] + 1, &r, &w, NULL, NULL);
+    printf("after a write: %d ready (read %d, write %d)\n", n, FD_ISSET(p[0], &r) != 0,
+           FD_ISSET(p[1], &w) != 0);
+    FD_ZERO(&r);
+    FD_SET(60, &r);
+    errno = 0;
+    n = select(61, &r, NULL, NULL, NULL);
+    printf("a descriptor not open: %d, %s\n", n, strerror(errno));
+    struct timespec zero = {0, 0};
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    n = pselect(p[0] + 1, &r, NULL, NULL, &zero, NULL);
+    printf("pselect, zero timeout: %d ready\n", n);
+    /* With a second thread the wait is the scheduler's: another thread's
+     * write must end it, and a timeout must still clear the set. */
+    pthread_t t;
+    pthread_create(&t, NULL, write_later, NULL);
+    FD_ZERO(&r);
+    FD_SET(wake_pipe[0], &r);
+    struct timeval short_tv = {0, 1000};
+    n = select(wake_pipe[0] + 1, &r, NULL, NULL, &short_tv);
+    printf("threaded, short timeout: %d ready, set cleared: %s\n", n,
+           FD_ISSET(wake_pipe[0], &r) ? "no" : "yes");
+    FD_ZERO(&r);
+    FD_SET(wake_pipe[0], &r);
+    n = select(wake_pipe[0] + 1, &r, NULL, NULL, NULL);
+    printf("woken by another thread: %d ready (%s)\n", n,
+           FD_ISSET(wake_pipe[0], &r) ? "set" : "not set");
+    pthread_join(t, NULL);
+    return 0;
+}
+
 static void list_dir(const char *path)
 {
     DIR *d = opendir(path);
@@ -295,6 +366,9 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "truncate-data") == 0) {
         return truncate_data(argv[2]);
     }
+    if (argc > 1 && strcmp(argv[1], "select") == 0) {
+        return select_calls();
+    }
     if (argc > 1 && strcmp(argv[1], "proc-fd") == 0) {
         return proc_fd();
     }
@@ -315,6 +389,6 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
                     "corrupt-exec BASE | control-readonly BASE | truncate-data BASE | "
-                    "proc-fd | wrap | low-sp\n");
+                    "proc-fd | select | wrap | low-sp\n");
     return 2;
 }

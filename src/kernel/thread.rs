@@ -74,6 +74,10 @@ pub enum State {
     Blocked(Block, PendingCall),
 }
 
+/// select's three descriptor sets as the guest gave them (None: a null
+/// pointer): arrays of the guest's longs, bit n for descriptor n.
+pub type FdSets = [Option<Vec<u8>>; 3];
+
 #[derive(Clone, Debug)]
 pub struct Thread {
     pub tid: u32,
@@ -86,6 +90,10 @@ pub struct Thread {
     pub resume: Resume,
     /// Mask, thread-directed pending signals, alternate stack.
     pub signals: crate::kernel::signal::ThreadSignals,
+    /// A blocked select's sets as the guest gave them and its deadline:
+    /// the guest's copies hold the timeout's answer (empty sets) while it
+    /// waits, and are given back when a descriptor wakes it.
+    pub select_wait: Option<(FdSets, Option<u64>)>,
 }
 
 /// A thread created by clone whose CPU context the scheduler still has to
@@ -132,6 +140,7 @@ impl Threads {
                 state: State::Running,
                 resume: Resume::Continue,
                 signals: Default::default(),
+                select_wait: None,
             },
         );
         Threads {
@@ -242,6 +251,7 @@ impl Threads {
                     mask,
                     ..Default::default()
                 },
+                select_wait: None,
             },
         );
         self.spawned.push(Spawn { tid, stack, tls });

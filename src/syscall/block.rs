@@ -48,6 +48,7 @@ pub fn would_block(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
         recvmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
         sendmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
         epoll_wait | epoll_pwait => Some(epoll_block(p, a)),
+        select | _newselect | pselect6 | pselect6_time64 => Some(select_wait(p, sys, a)),
         nanosleep => Some(sleep(p, libc::CLOCK_MONOTONIC, 0, a[0], false)),
         clock_nanosleep | clock_nanosleep_time64 => Some(sleep(
             p,
@@ -170,6 +171,59 @@ fn poll_wait(p: &mut Process, fds_addr: u64, nfds: u64, timeout: Option<(i64, i6
     let deadline = timeout.map(|(s, ns)| monotonic_deadline(libc::CLOCK_MONOTONIC, s, ns, false));
     p.threads
         .request_block(Block::new(Wait::Io { fds }, deadline, Outcome::Value(0)))
+}
+
+/// select/pselect6: answered at once when a descriptor is ready or the
+/// timeout is zero; otherwise the thread waits on the descriptors until
+/// the deadline. While it waits the guest's sets hold the timeout's
+/// answer (empty); a descriptor that wakes it gets them back for the retry.
+fn select_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+    let mut answer = || -> Result<Outcome, Errno> {
+        let timeout = fs::select_timeout(p, sys, a)?;
+        let resumed = p.threads.current_mut().select_wait.take();
+        if let Some((sets, _)) = &resumed {
+            fs::write_select_sets(p, a, sets)?;
+        }
+        let sets = fs::read_select_sets(p, a)?;
+        let list = fs::select_poll_list(p, a, &sets)?;
+        let n = fs::select(p, a, Some(0))?;
+        let deadline = match &resumed {
+            Some((_, deadline)) => *deadline,
+            None => timeout.map(|(s, ns)| monotonic_deadline(libc::CLOCK_MONOTONIC, s, ns, false)),
+        };
+        let expired = deadline.is_some_and(|d| d <= super::monotonic_now());
+        if n > 0 || expired || timeout == Some((0, 0)) {
+            return Ok(Outcome::Value(n));
+        }
+        p.threads.current_mut().select_wait = Some((sets, deadline));
+        let fds = list.iter().map(|&(_, fd, events)| (fd, events)).collect();
+        Ok(p.threads
+            .request_block(Block::new(Wait::Io { fds }, deadline, Outcome::Value(0))))
+    };
+    answer().unwrap_or_else(Outcome::Error)
+}
+
+/// select/pselect6 as one blocking host call (a single-threaded guest, or
+/// the retry of a wait [`select_wait`] parked): the sets a parked wait kept
+/// are given back first, and its deadline bounds the call.
+pub fn select_on_host(p: &mut Process, sys: Sys, a: &[u64; 6]) -> super::SysResult {
+    let timeout = match p.threads.current_mut().select_wait.take() {
+        Some((sets, deadline)) => {
+            fs::write_select_sets(p, a, &sets)?;
+            deadline.map(|d| {
+                let left = d.saturating_sub(super::monotonic_now());
+                (0, left as i64)
+            })
+        }
+        None => fs::select_timeout(p, sys, a)?,
+    };
+    let ms = timeout.map(|(s, ns)| {
+        let ms = s
+            .saturating_mul(1000)
+            .saturating_add((ns + 999_999) / 1_000_000);
+        i32::try_from(ms).unwrap_or(i32::MAX)
+    });
+    fs::select(p, a, ms)
 }
 
 fn sleep(p: &mut Process, clock: libc::clockid_t, flags: i32, req: u64, time64: bool) -> Outcome {

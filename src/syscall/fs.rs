@@ -1057,6 +1057,147 @@ pub fn poll(p: &mut Process, fds_addr: u64, nfds: u64, timeout_ms: Option<i32>) 
     Ok(n + invalid as u64)
 }
 
+/// select/pselect6's timeout: `None` waits for ever. select gives a
+/// timeval (microseconds), pselect6 a timespec; `_time64` 64-bit fields.
+pub fn select_timeout(p: &Process, sys: Sys, a: &[u64; 6]) -> Result<Option<(i64, i64)>, Errno> {
+    if a[4] == 0 {
+        return Ok(None);
+    }
+    let word = if sys == Sys::pselect6_time64 {
+        8
+    } else {
+        p.word_size()
+    };
+    let raw = p.mem.read_vec(a[4], word * 2)?;
+    let (s, sub) = super::types::decode_time_pair(&raw, word, p.mem.encoder());
+    let micro = matches!(sys, Sys::select | Sys::_newselect);
+    let (limit, scale) = if micro {
+        (1_000_000, 1000)
+    } else {
+        (1_000_000_000, 1)
+    };
+    if s < 0 || !(0..limit).contains(&sub) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some((s, sub * scale)))
+}
+
+pub use crate::kernel::thread::FdSets;
+
+/// nfds as Linux uses it: descriptors past the largest it could have open
+/// are ignored.
+fn select_nfds(a: &[u64; 6]) -> Result<usize, Errno> {
+    let nfds = a[0] as i64;
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(nfds.min(i64::from(crate::kernel::MAX_FDS)) as usize)
+}
+
+/// Reads the sets of select(nfds, readfds, writefds, exceptfds, ...).
+pub fn read_select_sets(p: &Process, a: &[u64; 6]) -> Result<FdSets, Errno> {
+    let word = p.word_size();
+    let len = select_nfds(a)?.div_ceil(word * 8) * word;
+    let mut sets: FdSets = [None, None, None];
+    for (k, set) in sets.iter_mut().enumerate() {
+        if a[1 + k] != 0 && len > 0 {
+            *set = Some(p.mem.read_vec(a[1 + k], len)?);
+        }
+    }
+    Ok(sets)
+}
+
+/// Writes the sets back where the guest gave them.
+pub fn write_select_sets(p: &mut Process, a: &[u64; 6], sets: &FdSets) -> Result<(), Errno> {
+    for (k, set) in sets.iter().enumerate() {
+        if let Some(bytes) = set {
+            p.mem.write(a[1 + k], bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// The byte and bit of descriptor n in a set: bit n % 8 of byte n / 8 on
+/// a little-endian guest; a big-endian one keeps words in its own order.
+fn fd_bit(p: &Process, n: usize) -> (usize, u8) {
+    let word = p.word_size();
+    let byte = match p.mem.encoder().endian {
+        crate::mem::Endian::Little => n / 8,
+        crate::mem::Endian::Big => (n / (word * 8)) * word + (word - 1 - (n % (word * 8)) / 8),
+    };
+    (byte, 1 << (n % 8))
+}
+
+const SELECT_WANT: [i16; 3] = [libc::POLLIN, libc::POLLOUT, libc::POLLPRI];
+
+/// The (guest descriptor, host descriptor, poll events) the sets ask
+/// about; EBADF for a descriptor the guest has not open.
+pub fn select_poll_list(
+    p: &Process,
+    a: &[u64; 6],
+    sets: &FdSets,
+) -> Result<Vec<(usize, RawFd, i16)>, Errno> {
+    let mut list = Vec::new();
+    for n in 0..select_nfds(a)? {
+        let (byte, bit) = fd_bit(p, n);
+        let events = (0..3)
+            .filter(|&k| sets[k].as_ref().is_some_and(|b| b[byte] & bit != 0))
+            .fold(0i16, |e, k| e | SELECT_WANT[k]);
+        if events != 0 {
+            list.push((n, p.fds.raw(n as u64)?, events));
+        }
+    }
+    Ok(list)
+}
+
+/// select over the host's poll: the sets are read, polled for
+/// `timeout_ms` (None: for ever) and written back with only the ready
+/// descriptors; the result is how many bits remain set.
+pub fn select(p: &mut Process, a: &[u64; 6], timeout_ms: Option<i32>) -> SysResult {
+    let sets = read_select_sets(p, a)?;
+    let list = select_poll_list(p, a, &sets)?;
+    let mut fds: Vec<libc::pollfd> = list
+        .iter()
+        .map(|&(_, fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `fds` is an array of pollfd we own.
+    check_int(unsafe {
+        libc::poll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            timeout_ms.unwrap_or(-1),
+        )
+    })?;
+    // What counts as ready for each set, as Linux's select sees it.
+    const READY: [i16; 3] = [
+        libc::POLLIN | libc::POLLHUP | libc::POLLERR,
+        libc::POLLOUT | libc::POLLERR,
+        libc::POLLPRI,
+    ];
+    let mut out: FdSets = sets.clone().map(|s| s.map(|b| vec![0u8; b.len()]));
+    let mut count = 0u64;
+    for (&(n, _, events), f) in list.iter().zip(&fds) {
+        let (byte, bit) = fd_bit(p, n);
+        for k in 0..3 {
+            if events & SELECT_WANT[k] != 0
+                && sets[k].as_ref().is_some_and(|b| b[byte] & bit != 0)
+                && f.revents & READY[k] != 0
+            {
+                if let Some(b) = out[k].as_mut() {
+                    b[byte] |= bit;
+                }
+                count += 1;
+            }
+        }
+    }
+    write_select_sets(p, a, &out)?;
+    Ok(count)
+}
+
 pub fn ppoll(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
     let timeout = if a[2] == 0 {
         None

@@ -191,6 +191,8 @@ syscall_set! {
     socket, socketpair, bind, connect, listen, accept, accept4, getsockname, getpeername,
     sendto, recvfrom, send, recv, sendmsg, recvmsg, shutdown, setsockopt, getsockopt, socketcall,
     epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
+    // select: fd sets over the host's poll (fs::select).
+    select, _newselect, pselect6, pselect6_time64,
 }
 
 impl Sys {
@@ -236,6 +238,8 @@ fn canonical_name(name: &str, is_64bit: bool, id32: bool) -> &str {
     match (name, is_64bit) {
         ("fstatat", _) => "newfstatat",
         ("stat" | "fstat" | "lstat" | "fcntl", false) => "",
+        // i386's old select takes its arguments in a struct: refused.
+        ("select", false) => "",
         // sendfile64 takes a 64-bit offset; the 32-bit-offset one is refused.
         ("sendfile", false) => "",
         ("sendfile64", false) => "sendfile",
@@ -436,6 +440,7 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         poll => fs::poll(p, a[0], a[1], Some(a[2] as i32)),
         ppoll => fs::ppoll(p, a, false),
         ppoll_time64 => fs::ppoll(p, a, true),
+        select | _newselect | pselect6 | pselect6_time64 => block::select_on_host(p, sys, a),
         mmap => mm::mmap(p, a),
         mmap2 => {
             let mut bytes = *a;
