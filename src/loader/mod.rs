@@ -422,8 +422,27 @@ pub fn load_interpreter(
             path.display()
         ))
     })?;
+    // Mappings carry the file's real name, as in Linux.
+    let label = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
+    load_interpreter_image(program, path, &label, &bytes, abi, mem)
+}
+
+/// [`load_interpreter`] for an interpreter already read: `bytes` is the
+/// file at `path`, `label` names its mappings.
+pub fn load_interpreter_image(
+    program: &Path,
+    path: &Path,
+    label: &str,
+    bytes: &[u8],
+    abi: &'static dyn Abi,
+    mem: &mut AddressSpace,
+) -> Result<LoadedImage, LoadError> {
+    let name = program.display();
     let info =
-        inspect(path, &bytes).map_err(|e| LoadError(format!("{name}: bad interpreter: {e}")))?;
+        inspect(path, bytes).map_err(|e| LoadError(format!("{name}: bad interpreter: {e}")))?;
     if info.abi.name() != abi.name() {
         return Err(LoadError(format!(
             "{name}: its interpreter {} is for {}, the program for {}",
@@ -448,12 +467,7 @@ pub fn load_interpreter(
     } else {
         None
     };
-    // Mappings carry the file's real name, as in Linux.
-    let label = std::fs::canonicalize(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string();
-    load(&info, &bytes, mem, base, &label)
+    load(&info, bytes, mem, base, label)
         .map_err(|e| LoadError(format!("{name}: bad interpreter {label}: {e}")))
 }
 

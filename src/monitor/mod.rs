@@ -13,8 +13,8 @@
 //! is told the command is queued and gets its prompt back; the command
 //! still applies when the guest runs again.
 
-mod command;
-mod line;
+pub mod command;
+pub mod line;
 mod serve;
 mod spec;
 

@@ -387,6 +387,22 @@ impl TraceFile {
         // adds only bytes past the records counted below.
         std::io::Read::read_to_end(&mut std::io::Read::take(&file, len), &mut bytes)
             .map_err(|e| err(None, format!("cannot read: {e}")))?;
+        Self::from_bytes(path, bytes, opts)
+    }
+
+    /// Checks a trace already in memory; `path` only labels errors and
+    /// [`TraceFile::path`].
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        opts: ReadOptions,
+    ) -> Result<TraceFile, TraceError> {
+        let err = |offset: Option<u64>, message: String| TraceError {
+            path: path.to_path_buf(),
+            offset,
+            record: None,
+            message,
+        };
         let b: &[u8] = &bytes;
         if b.len() < MAGIC.len() || b[..MAGIC.len()] != MAGIC {
             let what = if b.len() < MAGIC.len() && MAGIC.starts_with(b) {
