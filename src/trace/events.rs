@@ -120,17 +120,38 @@ pub fn select(pattern: &str, enabling: bool) -> Vec<&'static str> {
 }
 
 /// Shell-style match supporting `*` and `?`, as QEMU's trace patterns do.
+///
+/// Backtracks only to the last `*` seen: time is at most the product of
+/// the lengths, where trying every split for every `*` grew exponentially
+/// with their number (a pattern of a few dozen stars, from `-trace` or the
+/// monitor, stalled ht-user).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn rec(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => rec(&p[1..], n) || (!n.is_empty() && rec(p, &n[1..])),
-            (Some(b'?'), Some(_)) => rec(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => rec(&p[1..], &n[1..]),
-            _ => false,
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    // The last `*` and the first name byte it does not cover yet.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                // Let that `*` cover one more byte and retry after it.
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    pi = sp + 1;
+                    ni = sn + 1;
+                }
+                None => return false,
+            },
         }
     }
-    rec(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -158,6 +179,19 @@ mod tests {
         assert!(glob_match("guest_hypertrac?", "guest_hypertrace"));
         assert!(!glob_match("guest", "guest_hypertrace"));
         assert!(!glob_match("vcpu*", "guest_hypertrace"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("**e*t**", "guest_exec_tb") && !glob_match("?", ""));
+        assert!(glob_match("*_*_*", "guest_exec_tb") && !glob_match("*_*_*_*", "guest_exec_tb"));
+        assert!(glob_match("g*t*b", "guest_exec_tb") && !glob_match("g*t*x", "guest_exec_tb"));
+    }
+
+    #[test]
+    fn many_stars_match_in_linear_time() {
+        // Found by fuzzing: this took minutes (exponential backtracking).
+        let stars = "*".repeat(200);
+        assert!(!glob_match(&format!("{stars}x"), "guest_mem_before_exec"));
+        assert!(glob_match(&format!("{stars}exec"), "guest_mem_before_exec"));
+        assert_eq!(select(&format!("-{stars}q"), false), Vec::<&str>::new());
     }
 
     #[test]
