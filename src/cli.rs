@@ -3,7 +3,8 @@
 //! long options (`-hypertrace`, `-strace`) as well as `--` forms, and
 //! QEMU's environment variables.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -167,7 +168,6 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
     }
     while let Some(arg) = iter.next() {
         let Some(text) = arg.to_str().map(str::to_string) else {
-            use std::os::unix::ffi::OsStrExt;
             // An option whose value (joined with '=') is not UTF-8: what
             // an executed program's ht-user gets for the guest's argv[0]
             // or environment (`-0=...`, `--ht-env=...`).
@@ -221,7 +221,8 @@ fn normalise(args: Vec<OsString>) -> Vec<OsString> {
 fn rule_options(normalised: &[OsString]) -> Vec<(bool, String)> {
     let mut rules = Vec::new();
     for arg in normalised.iter().skip(1) {
-        let Some(text) = arg.to_str() else { break };
+        // Not UTF-8: another option's value (`-0`, `-D`), never a rule.
+        let Some(text) = arg.to_str() else { continue };
         if text == "--" {
             break;
         }
@@ -238,7 +239,9 @@ fn rule_options(normalised: &[OsString]) -> Vec<(bool, String)> {
 fn env_edits(normalised: &[OsString]) -> Vec<(bool, String)> {
     let mut edits = Vec::new();
     for arg in normalised.iter().skip(1) {
-        let Some(text) = arg.to_str() else { break };
+        // Not UTF-8: another option's value (`-0`, `-D`); clap refuses
+        // such -E and -U values.
+        let Some(text) = arg.to_str() else { continue };
         if text == "--" {
             break;
         }
@@ -261,34 +264,44 @@ fn exec_options(
     log_file: Option<&PathBuf>,
     sysroot: Option<&PathBuf>,
 ) -> Vec<OsString> {
-    let abs = |v: &str| -> OsString {
+    let abs = |v: &OsStr| -> OsString {
         if v.is_empty() {
             return OsString::new();
         }
         std::path::absolute(v)
             .map(PathBuf::into_os_string)
-            .unwrap_or_else(|_| v.into())
+            .unwrap_or_else(|_| v.to_owned())
     };
     let mut out = Vec::new();
     let mut saw_log = false;
+    // Bytes, not text: a value may be any bytes (`-D` and `-0` take
+    // paths and argv[0]), and the options after it still count.
     for arg in normalised.iter().skip(1) {
-        let Some(text) = arg.to_str() else { break };
-        if text == "--" {
+        let bytes = arg.as_bytes();
+        if bytes == b"--" {
             break;
         }
-        let long = text.starts_with("--");
-        let bare = text.trim_start_matches('-');
+        let long = bytes.starts_with(b"--");
+        let bare = &bytes[bytes.iter().take_while(|&&b| b == b'-').count()..];
         // Short options may carry their value attached (`-Dfile`, `-D=file`).
         let (name, value) = if long || bare.is_empty() {
-            match bare.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
+            match bare.iter().position(|&b| b == b'=') {
+                Some(i) => (&bare[..i], Some(&bare[i + 1..])),
                 None => (bare, None),
             }
         } else {
-            let (n, rest) = bare.split_at(bare.chars().next().map_or(0, char::len_utf8));
-            let rest = rest.strip_prefix('=').unwrap_or(rest);
+            let first = match bare[0] {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf7 => 4,
+                _ => 1,
+            };
+            let (n, rest) = bare.split_at(first.min(bare.len()));
+            let rest = rest.strip_prefix(b"=").unwrap_or(rest);
             (n, (!rest.is_empty()).then_some(rest))
         };
+        let name = std::str::from_utf8(name).unwrap_or("");
+        let value = value.map(OsStr::from_bytes);
         match (name, value) {
             // The monitor is served by the run's first process (its
             // socket cannot be bound twice); -L is given as checked below.
@@ -301,7 +314,7 @@ fn exec_options(
             ("hypertrace", _) => {
                 if let Some(h) = hypertrace {
                     let mut o = OsString::from("--hypertrace=path=");
-                    o.push(abs(&h.base.to_string_lossy()));
+                    o.push(abs(h.base.as_os_str()));
                     o.push(format!(",max-clients={},args={}", h.max_clients, h.args));
                     out.push(o);
                 }
@@ -319,10 +332,10 @@ fn exec_options(
             }
             ("trace", Some(v)) => {
                 let mut o = OsString::from("--trace=");
-                match v.strip_prefix("events=") {
+                match v.as_bytes().strip_prefix(b"events=") {
                     Some(file) => {
                         o.push("events=");
-                        o.push(abs(file));
+                        o.push(abs(OsStr::from_bytes(file)));
                     }
                     None => o.push(v),
                 }
@@ -334,7 +347,7 @@ fn exec_options(
     // A log named by QEMU_LOG_FILENAME must not move with the directory.
     if let (false, Some(p)) = (saw_log, log_file) {
         let mut o = OsString::from("-D=");
-        o.push(abs(&p.to_string_lossy()));
+        o.push(abs(p.as_os_str()));
         out.push(o);
     }
     // The sysroot as checked (absolute), from -L or QEMU_LD_PREFIX.
@@ -421,7 +434,6 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         }
     }
     for item in &cli.ht_env {
-        use std::os::unix::ffi::OsStrExt;
         let bytes = item.as_bytes();
         if let Some(eq) = bytes.iter().position(|&b| b == b'=') {
             let k = std::ffi::OsStr::from_bytes(&bytes[..eq]).to_owned();
@@ -718,6 +730,50 @@ mod tests {
         let (cfg, _) = parse(list).unwrap();
         assert_eq!(cfg.argv, vec![odd("")]);
         assert!(cfg.env.contains(&odd("LD_X=")));
+    }
+
+    #[test]
+    fn options_after_a_value_that_is_not_utf8_still_count() {
+        // Found by fuzzing: the scans for -E/-U, rules and an executed
+        // program's options stopped at the first value that is not UTF-8,
+        // dropping the options after it (and tripping a debug assertion).
+        use std::os::unix::ffi::OsStringExt;
+        let odd = |prefix: &[u8]| {
+            let mut v = prefix.to_vec();
+            v.extend_from_slice(b"\xff\xfe");
+            OsString::from_vec(v)
+        };
+        let list = vec![
+            OsString::from("ht-user"),
+            OsString::from("-0"),
+            odd(b"zero"),
+            OsString::from("-D"),
+            odd(b"/abs/log"),
+            OsString::from("-E"),
+            OsString::from("HT_FUZZ_A=1"),
+            OsString::from("-hypertrace"),
+            OsString::from("/abs/ht"),
+            OsString::from("-hypertrace-on"),
+            OsString::from("arg1=1:enable guest_exec_tb"),
+            OsString::from("-strace"),
+            OsString::from("prog"),
+        ];
+        let (cfg, _) = parse(list).unwrap();
+        assert_eq!(cfg.argv, vec![odd(b"zero")]);
+        assert!(cfg.env.contains(&OsString::from("HT_FUZZ_A=1")));
+        assert!(!cfg.rules.is_empty());
+        assert_eq!(cfg.log_file, Some(PathBuf::from(odd(b"/abs/log"))));
+        let mut log = OsString::from("-D=");
+        log.push(odd(b"/abs/log"));
+        assert_eq!(
+            cfg.exec_options,
+            vec![
+                log,
+                OsString::from("--hypertrace=path=/abs/ht,max-clients=64,args=4"),
+                OsString::from("--hypertrace-on=arg1=1:enable guest_exec_tb"),
+                OsString::from("--strace"),
+            ]
+        );
     }
 
     #[test]
