@@ -472,6 +472,19 @@ fn start_long_run(base: &Path, log: &Path) -> Running {
     let b = s(base);
     let mut cmd = ht(["-hypertrace", b, "-D", s(log)]);
     cmd.arg(guest("events")).args([b, "20000000"]);
+    // The tests send these signals: a run started under nohup (or a shell
+    // that ignores SIGINT) would inherit them ignored, and ht-user keeps an
+    // inherited ignored signal ignored, as Linux keeps it across execve.
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the
+    // child before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     Running(Some(spawn(&mut cmd)))
 }
 
