@@ -3,7 +3,8 @@
 #
 # Address-space bookkeeping: N one-page mappings created and removed
 # (`mapping-bench many N`) under qemu-user and ht-user, and mprotect/munmap
-# of single pages inside a 512 GiB reservation (`mapping-bench reserve`,
+# of single pages inside a 512 GiB reservation (64 GiB where the guest's
+# address space is 39 bits, riscv64; `mapping-bench reserve`,
 # which prints its own times per call). Prints markdown tables; progress
 # on stderr.
 #

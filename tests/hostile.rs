@@ -80,9 +80,10 @@ fn many_mappings_are_created_and_removed() {
 
 #[test]
 fn pages_inside_a_huge_reservation_change_and_go() {
-    // 512 GiB on 64-bit guests, 256 MiB on 32-bit ones: mprotect and munmap
-    // of single pages inside it, then of the whole (times are printed, and
-    // measured in benches/mappings.sh, not here).
+    // 512 GiB on 64-bit guests (64 GiB in riscv64's 39-bit space), 256 MiB
+    // on 32-bit ones: mprotect and munmap of single pages inside it, then of
+    // the whole (times are printed, and measured in benches/mappings.sh, not
+    // here).
     let r = run_ht([guest("mapping-bench").to_str().unwrap(), "reserve"]);
     r.assert_code(0);
     let lines: Vec<&str> = r.stdout.lines().collect();
