@@ -390,3 +390,46 @@ fn guests_with_a_channel_fail_cleanly_without_one() {
     );
     assert_same_as_qemu(&r, &[], "seed-example", &[base]);
 }
+
+#[test]
+fn fp_control_state_at_start_and_in_handlers_is_linuxs() {
+    let r = run_guest(&[], "fp-state", &[]);
+    r.assert_code(0);
+    let x86 = matches!(arch().as_str(), "x86_64" | "i386");
+    if x86 {
+        // The kernel's init_fpstate: x87 control word 0x037f (64-bit
+        // precision, exceptions masked), empty x87 stack, MXCSR 0x1f80;
+        // the same for every signal handler.
+        let linux = "fcw=037f ftw=ffff env.fcw=037f mxcsr=00001f80";
+        assert!(
+            r.stdout.starts_with(&format!("start: {linux}\n")),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(&format!("in handler: {linux}\n")),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("sum of squares 0..999 = 332833500.0\n"),
+            "{}",
+            r.stdout
+        );
+        // qemu-user gets the handler's state wrong on x86; the host kernel
+        // runs x86 guests itself, so compare with it where it can.
+        if cfg!(target_arch = "x86_64") {
+            let native = run(std::process::Command::new(guest("fp-state")));
+            if native.code() == 0 {
+                assert_eq!(
+                    r.stdout, native.stdout,
+                    "left ht-user, right the host kernel"
+                );
+            } else {
+                eprintln!("note: the host cannot run the {} guest natively", arch());
+            }
+        }
+    } else {
+        assert_same_as_qemu(&r, &[], "fp-state", &[]);
+    }
+}

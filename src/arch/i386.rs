@@ -237,7 +237,7 @@ impl Abi for I386 {
             .map_err(|e| format!("cannot set esp: {e:?}"))?;
         uc.reg_write(RegisterX86::EIP, entry)
             .map_err(|e| format!("cannot set eip: {e:?}"))?;
-        Ok(())
+        super::x86_64::init_fp_state(uc)
     }
 
     fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
@@ -376,6 +376,9 @@ impl Abi for I386 {
             RegisterX86::EFLAGS,
             flags & !(super::x86_64::EFLAGS_DF | super::x86_64::EFLAGS_TF),
         );
+        // The interrupted code's FP state is in the engine context saved at
+        // delivery; the handler starts afresh, as on Linux.
+        let _ = super::x86_64::init_fp_state(uc);
         set(uc, RegisterX86::EIP, f.handler);
         Ok((frame, f.handler))
     }

@@ -57,6 +57,27 @@ pub(crate) fn le_words(bytes: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// The x87 and SSE state Linux gives a new process and a signal handler
+/// (the kernel's `init_fpstate`): round to nearest, 64-bit precision and
+/// every exception masked, an empty register stack. The engine resets
+/// these to 0, which selects single precision and unmasks every exception.
+const FP_INIT: [(RegisterX86, u64); 4] = [
+    (RegisterX86::FPCW, 0x037f),
+    (RegisterX86::FPSW, 0),
+    (RegisterX86::FPTAG, 0xffff),
+    (RegisterX86::MXCSR, 0x1f80),
+];
+
+/// Sets the x87 and SSE control state Linux starts a process and a signal
+/// handler with (the data registers keep their values, as on Linux).
+pub(super) fn init_fp_state(uc: &mut Engine<'_>) -> Result<(), String> {
+    for (reg, value) in FP_INIT {
+        uc.reg_write(reg, value)
+            .map_err(|e| format!("cannot set {reg:?}: {e:?}"))?;
+    }
+    Ok(())
+}
+
 const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;
@@ -163,6 +184,9 @@ impl Abi for X86_64 {
         // The handler starts with the direction and trap flags clear.
         let flags = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
         set(uc, RegisterX86::EFLAGS, flags & !(EFLAGS_DF | EFLAGS_TF));
+        // The interrupted code's FP state is in the engine context saved at
+        // delivery; the handler starts afresh, as on Linux.
+        let _ = init_fp_state(uc);
         set(uc, RegisterX86::RIP, f.handler);
         Ok((frame, f.handler))
     }
@@ -246,7 +270,7 @@ impl Abi for X86_64 {
         }
         set(uc, RegisterX86::RSP, sp)?;
         set(uc, RegisterX86::RIP, entry)?;
-        Ok(())
+        init_fp_state(uc)
     }
 
     fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
