@@ -291,6 +291,35 @@ fn shell_pipelines_match_qemu() {
     }
 }
 
+/// The guest's RLIMIT_NOFILE is the host's (ht-user's own descriptors are
+/// not taken off it), a lowered limit is enforced: a redirection to a
+/// descriptor above it fails (EBADF), which ends the shell.
+#[test]
+fn nofile_limit_is_the_hosts() {
+    let Some(bb) = busybox() else { return };
+    // SAFETY: zeroed rlimit is valid for getrlimit to fill.
+    let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: getrlimit fills a struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) }, 0);
+    let script =
+        "ulimit -n; ulimit -Hn; ulimit -n 64; ulimit -n; exec 70>/dev/null; echo not reached";
+    let mut cmd = ht(Vec::<&str>::new());
+    cmd.arg(&bb).args(["sh", "-c", script]);
+    let (out, code) = run(cmd, "");
+    assert_eq!(
+        out,
+        format!("{}\n{}\n64\n", l.rlim_cur, l.rlim_max),
+        "on {}",
+        arch()
+    );
+    assert_eq!(code, Some(1));
+    if let Some(q) = qemu_or_skip("busybox ulimit") {
+        let mut cmd = qemu(&q, Vec::<&str>::new());
+        cmd.arg(&bb).args(["sh", "-c", script]);
+        assert_eq!((out, code), run(cmd, ""), "left ht-user, right qemu");
+    }
+}
+
 /// A `#!` script whose interpreter is a guest program runs under ht-user.
 #[test]
 fn script_with_a_guest_interpreter() {

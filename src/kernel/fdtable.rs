@@ -8,8 +8,23 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::syscall::Errno;
 
-/// Highest descriptor number plus one (RLIMIT_NOFILE as the guest sees it).
-pub const MAX_FDS: i32 = 1024;
+/// The most descriptors a process may have whatever its RLIMIT_NOFILE
+/// (Linux's `fs.nr_open` default): the ceiling of a guest's limit.
+pub const NR_OPEN: i32 = 1 << 20;
+
+/// The host's own RLIMIT_NOFILE (soft, hard), each at most [`NR_OPEN`]:
+/// what the guest starts with, as it would natively. ht-user's own few
+/// descriptors are not taken off it.
+pub fn host_nofile_limits() -> (i32, i32) {
+    // SAFETY: zeroed rlimit is a valid value for getrlimit to fill.
+    let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: getrlimit fills a struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
+        return (1024, 4096);
+    }
+    let clamp = |v: libc::rlim_t| i32::try_from(v.min(NR_OPEN as libc::rlim_t)).unwrap_or(NR_OPEN);
+    (clamp(l.rlim_cur), clamp(l.rlim_max))
+}
 
 #[derive(Debug)]
 pub struct FdEntry {
@@ -30,9 +45,21 @@ pub struct Listing {
     pub next: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FdTable {
     entries: BTreeMap<i32, FdEntry>,
+    /// Highest descriptor number plus one: the guest's RLIMIT_NOFILE
+    /// soft limit.
+    limit: i32,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable {
+            entries: BTreeMap::new(),
+            limit: host_nofile_limits().0,
+        }
+    }
 }
 
 /// Duplicates a host descriptor with close-on-exec set on the host side
@@ -76,7 +103,7 @@ impl FdTable {
     pub fn from_inherited(pairs: &[(i32, RawFd)]) -> Self {
         let mut t = FdTable::default();
         for &(guest, host) in pairs {
-            if !(0..MAX_FDS).contains(&guest) || t.entries.contains_key(&guest) {
+            if !(0..t.limit).contains(&guest) || t.entries.contains_key(&guest) {
                 continue;
             }
             // SAFETY: F_SETFD on a descriptor number; fails if it is not open.
@@ -133,7 +160,7 @@ impl FdTable {
             }
             candidate += 1;
         }
-        if candidate >= MAX_FDS {
+        if candidate >= self.limit {
             Err(Errno::EMFILE)
         } else {
             Ok(candidate)
@@ -178,7 +205,7 @@ impl FdTable {
 
     /// Installs `host` at exactly `fd`, closing what was there.
     pub fn insert_at(&mut self, fd: i32, host: OwnedFd, cloexec: bool) -> Result<(), Errno> {
-        if !(0..MAX_FDS).contains(&fd) {
+        if !(0..self.limit).contains(&fd) {
             return Err(Errno::EBADF);
         }
         self.entries.insert(
@@ -190,6 +217,17 @@ impl FdTable {
             },
         );
         Ok(())
+    }
+
+    /// The guest's RLIMIT_NOFILE soft limit: new descriptors are below it.
+    pub fn limit(&self) -> i32 {
+        self.limit
+    }
+
+    /// Sets the limit (already checked against [`NR_OPEN`]); descriptors
+    /// open above it stay open, as on Linux.
+    pub fn set_limit(&mut self, limit: i32) {
+        self.limit = limit.clamp(0, NR_OPEN);
     }
 
     pub fn close(&mut self, fd: u64) -> Result<(), Errno> {
@@ -243,8 +281,14 @@ mod tests {
     #[test]
     fn table_full_is_emfile() {
         let mut t = FdTable::default();
-        t.insert_at(MAX_FDS - 1, devnull(), false).unwrap();
-        assert_eq!(t.insert(devnull(), false, MAX_FDS - 1), Err(Errno::EMFILE));
-        assert_eq!(t.insert_at(MAX_FDS, devnull(), false), Err(Errno::EBADF));
+        assert_eq!(t.limit(), host_nofile_limits().0);
+        t.set_limit(16);
+        t.insert_at(15, devnull(), false).unwrap();
+        assert_eq!(t.insert(devnull(), false, 15), Err(Errno::EMFILE));
+        assert_eq!(t.insert_at(16, devnull(), false), Err(Errno::EBADF));
+        // Lowering the limit below an open descriptor leaves it open.
+        t.set_limit(8);
+        assert!(t.get(15).is_ok());
+        assert_eq!(t.insert(devnull(), false, 8), Err(Errno::EMFILE));
     }
 }

@@ -13,7 +13,7 @@ pub mod thread;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-pub use fdtable::{dup_host, FdTable, Listing, MAX_FDS};
+pub use fdtable::{dup_host, host_nofile_limits, FdTable, Listing, NR_OPEN};
 
 use crate::arch::Abi;
 use crate::mem::AddressSpace;

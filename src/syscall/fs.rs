@@ -1000,7 +1000,8 @@ pub fn copy_file_range(p: &mut Process, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn poll(p: &mut Process, fds_addr: u64, nfds: u64, timeout_ms: Option<i32>) -> SysResult {
-    if nfds > 1024 {
+    // Linux: more entries than RLIMIT_NOFILE allows descriptors is EINVAL.
+    if nfds > p.fds.limit() as u64 {
         return Err(Errno::EINVAL);
     }
     let raw = p.mem.read_vec(fds_addr, nfds as usize * 8)?;
@@ -1086,18 +1087,24 @@ pub use crate::kernel::thread::FdSets;
 
 /// nfds as Linux uses it: descriptors past the largest it could have open
 /// are ignored.
-fn select_nfds(a: &[u64; 6]) -> Result<usize, Errno> {
+fn select_nfds(p: &Process, a: &[u64; 6]) -> Result<usize, Errno> {
     let nfds = a[0] as i64;
     if nfds < 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(nfds.min(i64::from(crate::kernel::MAX_FDS)) as usize)
+    let open_max = p
+        .fds
+        .numbers()
+        .last()
+        .map_or(0, |n| n + 1)
+        .max(p.fds.limit());
+    Ok(nfds.min(i64::from(open_max)) as usize)
 }
 
 /// Reads the sets of select(nfds, readfds, writefds, exceptfds, ...).
 pub fn read_select_sets(p: &Process, a: &[u64; 6]) -> Result<FdSets, Errno> {
     let word = p.word_size();
-    let len = select_nfds(a)?.div_ceil(word * 8) * word;
+    let len = select_nfds(p, a)?.div_ceil(word * 8) * word;
     let mut sets: FdSets = [None, None, None];
     for (k, set) in sets.iter_mut().enumerate() {
         if a[1 + k] != 0 && len > 0 {
@@ -1138,7 +1145,7 @@ pub fn select_poll_list(
     sets: &FdSets,
 ) -> Result<Vec<(usize, RawFd, i16)>, Errno> {
     let mut list = Vec::new();
-    for n in 0..select_nfds(a)? {
+    for n in 0..select_nfds(p, a)? {
         let (byte, bit) = fd_bit(p, n);
         let events = (0..3)
             .filter(|&k| sets[k].as_ref().is_some_and(|b| b[byte] & bit != 0))

@@ -4,7 +4,7 @@
 use super::types::encode_utsname;
 use super::{Errno, Outcome, Sys, SysResult};
 use crate::kernel::Process;
-use crate::kernel::MAX_FDS;
+use crate::kernel::{host_nofile_limits, NR_OPEN};
 use crate::mem::StructBuilder;
 
 /// clone: a call sharing the address space (CLONE_VM, without
@@ -288,6 +288,17 @@ fn set_rlimit(p: &mut Process, resource: u64, cur: u64, max: u64) -> SysResult {
     if cur > max {
         return Err(Errno::EINVAL);
     }
+    if resource == RLIMIT_NOFILE {
+        // Raising the hard limit needs CAP_SYS_RESOURCE, and no limit goes
+        // past fs.nr_open, as on Linux.
+        let (_, hard) = current_rlimit(p, resource)?;
+        // SAFETY: geteuid has no preconditions.
+        let privileged = unsafe { libc::geteuid() } == 0;
+        if max > NR_OPEN as u64 || (max > hard && !privileged) {
+            return Err(Errno::EPERM);
+        }
+        p.fds.set_limit(cur as i32);
+    }
     if resource == RLIMIT_NPROC {
         // The guest's processes are ht-user's: fork's EAGAIN comes from
         // the host, so the host enforces the guest's limit.
@@ -351,7 +362,10 @@ fn current_rlimit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
         match p.rlimits.iter().find(|r| u64::from(r.0) == resource) {
             Some(r) => (r.1, r.2),
             None => match resource {
-                RLIMIT_NOFILE => (MAX_FDS as u64, MAX_FDS as u64),
+                RLIMIT_NOFILE => {
+                    let hard = host_nofile_limits().1;
+                    (p.fds.limit() as u64, hard as u64)
+                }
                 RLIMIT_STACK => (8 << 20, u64::MAX),
                 _ => {
                     // SAFETY: getrlimit fills a struct we own.
