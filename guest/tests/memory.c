@@ -249,7 +249,28 @@ static void test_file_maps(const char *dir)
         check(p[0] == 0xee && p[len - 1] == 0xee, "MAP_PRIVATE write");
         check(read_file_at(fd, buf, len, 0) == 0 && verify(buf, len, 3),
               "MAP_PRIVATE write not visible in file");
-        check(munmap(p, len) == 0, "munmap MAP_PRIVATE");
+        /* MADV_DONTNEED drops the private copy: the pages read the
+         * file's current bytes again (a later pwrite included). */
+        check(pwrite(fd, "new", 3, PAGE + 5) == 3, "pwrite after MAP_PRIVATE");
+        check(madvise(p, len, MADV_DONTNEED) == 0,
+              "madvise MADV_DONTNEED on MAP_PRIVATE file");
+        check(verify(p, PAGE, 3) && memcmp(p + PAGE + 5, "new", 3) == 0 &&
+                  p[len - 1] == pat(len - 1, 3),
+              "MADV_DONTNEED on MAP_PRIVATE file reads the file again");
+        /* Still a copy of the file after mremap moves it. */
+        size_t mapped = len;
+        p[0] = 0xee;
+        unsigned char *moved = mremap(p, len, 4 * len, MREMAP_MAYMOVE);
+        check(moved != MAP_FAILED, "mremap MAP_PRIVATE file");
+        if (moved != MAP_FAILED) {
+            p = moved;
+            mapped = 4 * len;
+            check(p[0] == 0xee, "mremap keeps the private copy");
+            check(madvise(p, PAGE, MADV_DONTNEED) == 0 && p[0] == pat(0, 3),
+                  "MADV_DONTNEED after mremap reads the file again");
+        }
+        check(munmap(p, mapped) == 0, "munmap MAP_PRIVATE");
+        check(pwrite(fd, buf, len, 0) == (ssize_t)len, "restore mapped file");
     }
 
     /* Shared mapping: stores reach the file. */

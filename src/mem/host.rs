@@ -2,7 +2,8 @@
 //! Host memory that backs guest regions.
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
 /// A host mapping owned by ht-user and unmapped when the last guest region
 /// using it goes away.
@@ -10,6 +11,9 @@ use std::os::fd::BorrowedFd;
 pub struct HostMapping {
     ptr: *mut u8,
     len: usize,
+    /// For a private copy of a file: the file, and the file offset of the
+    /// mapping's first byte. Discarded pages read the file again.
+    origin: Option<(Arc<OwnedFd>, u64)>,
 }
 
 // SAFETY: the mapping is plain memory; all access goes through raw pointers
@@ -95,7 +99,56 @@ impl HostMapping {
         Ok(HostMapping {
             ptr: ptr.cast(),
             len,
+            origin: None,
         })
+    }
+
+    /// Marks this (anonymous) mapping as a private copy of `file` from
+    /// `offset` on: [`HostMapping::discard`] then brings the file's bytes
+    /// back, as Linux does for a private file mapping.
+    pub fn with_origin(mut self, file: Arc<OwnedFd>, offset: u64) -> Self {
+        self.origin = Some((file, offset));
+        self
+    }
+
+    /// The file this mapping copies and the file offset of byte `at`.
+    pub fn origin_at(&self, at: usize) -> Option<(Arc<OwnedFd>, u64)> {
+        self.origin
+            .as_ref()
+            .map(|(f, off)| (Arc::clone(f), off + at as u64))
+    }
+
+    /// Reads `file` from `file_offset` into bytes `at..at + len` until the
+    /// file ends (the rest keeps its contents); returns the bytes read.
+    pub fn fill_from(
+        &self,
+        file: BorrowedFd<'_>,
+        at: usize,
+        len: usize,
+        file_offset: u64,
+    ) -> usize {
+        assert!(at + len <= self.len);
+        let mut done = 0;
+        while done < len {
+            let Ok(pos) = libc::off_t::try_from(file_offset + done as u64) else {
+                break;
+            };
+            // SAFETY: reads into our own mapping, within its length
+            // (asserted above).
+            let n = unsafe {
+                libc::pread(
+                    file.as_raw_fd(),
+                    self.ptr.add(at + done).cast(),
+                    len - done,
+                    pos,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            done += n as usize;
+        }
+        done
     }
 
     pub fn len(&self) -> usize {
@@ -117,13 +170,19 @@ impl HostMapping {
         unsafe { self.ptr.add(offset) }
     }
 
-    /// Applies madvise(MADV_DONTNEED) to a page-aligned sub-range.
+    /// Applies madvise(MADV_DONTNEED) to a page-aligned sub-range: it reads
+    /// back as zeros, or as the file's current bytes for a private copy of
+    /// a file.
     pub fn discard(&self, offset: usize, len: usize) -> io::Result<()> {
         assert!(offset + len <= self.len);
         // SAFETY: the range lies inside our own mapping.
         let rc = unsafe { libc::madvise(self.ptr.add(offset).cast(), len, libc::MADV_DONTNEED) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
+        }
+        if let Some((file, file_offset)) = self.origin_at(offset) {
+            use std::os::fd::AsFd;
+            self.fill_from(file.as_fd(), offset, len, file_offset);
         }
         Ok(())
     }

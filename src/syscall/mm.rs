@@ -174,23 +174,13 @@ fn map_private_file(
     if len == 0 {
         return Ok(());
     }
-    let host = HostMapping::anonymous(len as usize).map_err(|_| Errno::ENOMEM)?;
+    let mut host = HostMapping::anonymous(len as usize).map_err(|_| Errno::ENOMEM)?;
     let to_copy = file_len.saturating_sub(offset).min(len) as usize;
-    let mut done = 0;
-    while done < to_copy {
-        // SAFETY: reads into our own fresh mapping, within its length.
-        let n = unsafe {
-            libc::pread(
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                host.ptr_at(done).cast(),
-                to_copy - done,
-                (offset as usize + done) as i64,
-            )
-        };
-        if n <= 0 {
-            break;
-        }
-        done += n as usize;
+    host.fill_from(file, 0, to_copy, offset);
+    if fd_metadata(file).is_ok_and(|m| m.is_file()) {
+        // Kept so that MADV_DONTNEED can read the file again.
+        let own = crate::kernel::dup_host(file)?;
+        host = host.with_origin(Arc::new(own), offset);
     }
     p.mem.map(
         start,
@@ -337,7 +327,15 @@ pub fn mremap(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     let mut contents = vec![0u8; old_len.min(new_len) as usize];
     p.mem.read_privileged(old, &mut contents)?;
-    let host = HostMapping::anonymous(new_len as usize).map_err(|_| Errno::ENOMEM)?;
+    let mut host = HostMapping::anonymous(new_len as usize).map_err(|_| Errno::ENOMEM)?;
+    // A private file copy stays one at its new place.
+    let origin = region
+        .backing
+        .as_ref()
+        .and_then(|b| b.origin_at(region.backing_offset + (old - region.start) as usize));
+    if let Some((file, offset)) = origin {
+        host = host.with_origin(file, offset);
+    }
     p.mem.unmap(old, old_len);
     p.mem.map(
         target,
