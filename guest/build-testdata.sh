@@ -115,6 +115,7 @@ build hostile        "$MUSL_CC" hostile.c "$LIB" -lpthread
 build mapping-bench  "$MUSL_CC" mapping-bench.c
 build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build fp-state       "$MUSL_CC" fp-state.c
+build jit            "$MUSL_CC" jit.c
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c
 # Position-independent static executable (loaded at a chosen base).

@@ -230,9 +230,19 @@ impl Abi for Arm {
                 Err(_) => Outcome::Error(Errno::EINVAL),
             },
             ARM_NR_GET_TLS => Outcome::Value(uc.reg_read(RegisterARM::C13_C0_3).unwrap_or(0)),
-            // One engine, one translation cache that the engine keeps
-            // coherent with guest stores: nothing to flush.
-            ARM_NR_CACHEFLUSH => Outcome::Value(0),
+            // cacheflush(start, end, flags): code written through another
+            // view of the page, or while it was not executable, is not
+            // seen by the engine's store checks; drop its translations.
+            ARM_NR_CACHEFLUSH => {
+                let (start, end, flags) = (args[0], args[1], args[2]);
+                if end < start || flags != 0 {
+                    Outcome::Error(Errno::EINVAL)
+                } else {
+                    let mem = &mut uc.get_data_mut().process.mem;
+                    mem.invalidate_code(start, end - start);
+                    Outcome::Value(0)
+                }
+            }
             ARM_NR_BREAKPOINT => {
                 machine::on_trap(
                     uc,

@@ -12,7 +12,7 @@ use super::{below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGG
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::Stat;
-use crate::syscall::{Outcome, Sys, SyscallTable};
+use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Mipsel;
 
@@ -401,6 +401,16 @@ impl Abi for Mipsel {
         match sys {
             Some(Sys::set_thread_area) => {
                 let _ = uc.reg_write(RegisterMIPS::CP0_USERLOCAL, args[0]);
+                Some(Outcome::Value(0))
+            }
+            // cacheflush(addr, nbytes, cache): the translations of code
+            // written where the engine's store checks do not see it go.
+            Some(Sys::cacheflush) => {
+                let (addr, len) = (args[0] & 0xffff_ffff, args[1] & 0xffff_ffff);
+                if addr.checked_add(len).is_none_or(|end| end > 0x8000_0000) {
+                    return Some(Outcome::Error(Errno::EFAULT));
+                }
+                uc.get_data_mut().process.mem.invalidate_code(addr, len);
                 Some(Outcome::Value(0))
             }
             // The original pipe returns both descriptors in v0 and v1.

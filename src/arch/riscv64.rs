@@ -9,7 +9,7 @@ use super::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::{encode_stat_generic64, Stat};
-use crate::syscall::{Outcome, Sys, SyscallTable};
+use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Riscv64;
 
@@ -54,6 +54,10 @@ const RISCV_HWCAP: u64 = {
     }
     bit(b'i') | bit(b'm') | bit(b'a') | bit(b'f') | bit(b'd') | bit(b'c')
 };
+
+/// riscv_flush_icache (__NR_arch_specific_syscall + 15) and its one flag.
+const NR_RISCV_FLUSH_ICACHE: u64 = 259;
+const FLUSH_ICACHE_LOCAL: u64 = 1;
 
 const INFO: AbiInfo = AbiInfo {
     name: "riscv64",
@@ -171,12 +175,21 @@ impl Abi for Riscv64 {
 
     fn arch_syscall(
         &self,
-        _uc: &mut Engine<'_>,
-        _nr: u64,
+        uc: &mut Engine<'_>,
+        nr: u64,
         _sys: Option<Sys>,
-        _args: &[u64; 6],
+        args: &[u64; 6],
     ) -> Option<Outcome> {
-        None
+        (nr == NR_RISCV_FLUSH_ICACHE).then(|| {
+            // riscv_flush_icache(start, end, flags): Linux flushes the
+            // whole instruction cache whatever the range; the only flag
+            // is SYS_RISCV_FLUSH_ICACHE_LOCAL.
+            if args[2] & !FLUSH_ICACHE_LOCAL != 0 {
+                return Outcome::Error(Errno::EINVAL);
+            }
+            uc.get_data_mut().process.mem.invalidate_all_code();
+            Outcome::Value(0)
+        })
     }
 
     fn push_signal_frame(

@@ -181,6 +181,13 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
             EngineOp::Protect { start, len, perms } => uc.mem_protect(start, len, prot(perms)),
             // apply_pending flushes the TLB after every batch of ops.
             EngineOp::FlushTlb => Ok(()),
+            // Guest addresses are the engine's physical addresses (the
+            // TLB-fill hook maps pages to themselves), so the range is
+            // contiguous; the hook grants every page while ops run.
+            EngineOp::InvalidateCode { start, len } => {
+                uc.ctl_remove_cache(start, start.saturating_add(len))
+            }
+            EngineOp::InvalidateAllCode => uc.ctl_flush_tb(),
         };
         result.map_err(|err| EngineError {
             op: format!("{op:?}"),

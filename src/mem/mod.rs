@@ -146,6 +146,16 @@ pub enum EngineOp {
     /// old permissions must go (the control channel's pages, whose
     /// permissions only the TLB-fill hook enforces).
     FlushTlb,
+    /// Translated code of the range must go: it was written while the
+    /// range was not executable (stores to data pages are not watched for
+    /// code), or the guest flushed its instruction cache.
+    InvalidateCode {
+        start: u64,
+        len: u64,
+    },
+    /// All translated code must go (riscv_flush_icache flushes the whole
+    /// instruction cache).
+    InvalidateAllCode,
 }
 
 /// A guest access that hit no region or lacked permission.
@@ -324,6 +334,7 @@ impl AddressSpace {
                 .regions
                 .get_mut(&key)
                 .expect("split returned a mapped key");
+            let gains_exec = perms.executable() && !region.perms.executable();
             region.perms = perms;
             self.pending
                 .push(if region.kind == RegionKind::HypertraceControl {
@@ -335,8 +346,43 @@ impl AddressSpace {
                         perms,
                     }
                 });
+            if gains_exec && region.kind != RegionKind::HypertraceControl {
+                // A JIT writes code while the page is writable and not
+                // executable, then mprotects it: translations from before
+                // the write must not run.
+                self.pending.push(EngineOp::InvalidateCode {
+                    start: region.start,
+                    len: region.len(),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// The guest flushed its instruction cache for `start..start + len`
+    /// (arm and mips cacheflush): translations of the range go. Unmapped
+    /// parts are skipped.
+    pub fn invalidate_code(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len);
+        for r in self
+            .regions
+            .range(..end)
+            .map(|(_, r)| r)
+            .filter(|r| r.end > start)
+        {
+            let (from, to) = (r.start.max(start), r.end.min(end));
+            if r.kind != RegionKind::HypertraceControl && from < to {
+                self.pending.push(EngineOp::InvalidateCode {
+                    start: page_floor(from),
+                    len: page_ceil(to).unwrap_or(to) - page_floor(from),
+                });
+            }
+        }
+    }
+
+    /// All translated code goes (riscv_flush_icache).
+    pub fn invalidate_all_code(&mut self) {
+        self.pending.push(EngineOp::InvalidateAllCode);
     }
 
     /// Splits regions at `start` and `end` and returns the keys of the
