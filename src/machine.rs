@@ -395,9 +395,12 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
             (None, None) => Outcome::Error(Errno::ENOSYS),
         },
     };
-    if let Err(e) = crate::mem::engine::apply_pending(uc) {
-        Machine::request_stop(uc, StopReason::Internal(e.to_string()));
-        return;
+    match crate::mem::engine::apply_pending(uc) {
+        Ok(engine_ops) => uc.get_data_mut().sched.charge_syscall(engine_ops),
+        Err(e) => {
+            Machine::request_stop(uc, StopReason::Internal(e.to_string()));
+            return;
+        }
     }
     finish_syscall(uc, PendingCall { nr, args: *args }, outcome);
 }

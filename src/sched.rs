@@ -14,7 +14,9 @@
 //! Policy (deterministic): first in, first out. A new thread queues behind
 //! the ready threads and its creator runs on; a preempted or yielding
 //! thread goes to the back; a woken thread queues in the order it was
-//! woken. Time slices are counted in translated blocks executed (the block
+//! woken. Time slices are counted in translated blocks executed, a
+//! system call counting as [`SYSCALL_BLOCKS`] and each change it makes to
+//! the engine's memory as [`ENGINE_OP_BLOCKS`] (the block
 //! hook exists only once a second thread has been created; a slice that
 //! ends with no other thread ready and none parked on a descriptor or a
 //! deadline does not stop the engine), so the same
@@ -41,6 +43,14 @@ use crate::machine::{self, Engine, Machine, StopReason};
 
 /// Default time slice, in translated blocks executed.
 pub const DEFAULT_SLICE_BLOCKS: u32 = 20_000;
+
+/// What a system call costs of a time slice, in blocks: about what it
+/// takes on the host, so that a thread making calls in a loop gives way
+/// as soon as one spending its slice in guest code.
+const SYSCALL_BLOCKS: u32 = 50;
+/// What each change of the engine's memory map or translations costs
+/// (mmap, munmap, mprotect: TLB flushes and dropped translations).
+const ENGINE_OP_BLOCKS: u32 = 500;
 
 /// Scheduler options (`-sched`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +160,18 @@ impl Scheduler {
             timing: tracing::enabled!(tracing::Level::DEBUG),
             stats: SchedStats::default(),
         }
+    }
+
+    /// Charges a system call, and the engine changes it made, to the
+    /// current slice. The slice keeps at least two blocks, so a thread
+    /// always gets past its call (the block hook ends it after those).
+    pub fn charge_syscall(&mut self, engine_ops: usize) {
+        let ops = u32::try_from(engine_ops).unwrap_or(u32::MAX);
+        let cost = SYSCALL_BLOCKS.saturating_add(ops.saturating_mul(ENGINE_OP_BLOCKS));
+        self.slice_left = self
+            .slice_left
+            .saturating_sub(cost)
+            .max(2.min(self.slice_left));
     }
 
     fn next_slice(&mut self) -> u32 {
@@ -523,5 +545,25 @@ mod tests {
         let mut fixed = Scheduler::default();
         assert_eq!(fixed.next_slice(), DEFAULT_SLICE_BLOCKS);
         assert_eq!(fixed.next_slice(), DEFAULT_SLICE_BLOCKS);
+    }
+
+    #[test]
+    fn system_calls_use_up_the_slice_but_leave_two_blocks() {
+        let mut s = Scheduler::new(SchedOptions {
+            slice_blocks: 2_000,
+            seed: None,
+        });
+        s.charge_syscall(0);
+        assert_eq!(s.slice_left, 2_000 - SYSCALL_BLOCKS);
+        s.charge_syscall(2);
+        assert_eq!(
+            s.slice_left,
+            2_000 - 2 * SYSCALL_BLOCKS - 2 * ENGINE_OP_BLOCKS
+        );
+        s.charge_syscall(usize::MAX);
+        assert_eq!(s.slice_left, 2);
+        s.slice_left = 1;
+        s.charge_syscall(0);
+        assert_eq!(s.slice_left, 1);
     }
 }

@@ -139,12 +139,14 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Mirrors the address space's queued changes into the engine.
-pub fn apply_pending(uc: &mut Engine<'_>) -> Result<(), EngineError> {
+/// Mirrors the address space's queued changes into the engine; returns
+/// how many there were.
+pub fn apply_pending(uc: &mut Engine<'_>) -> Result<usize, EngineError> {
     let ops = uc.get_data_mut().process.mem.take_pending();
     if ops.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let count = ops.len();
     uc.get_data_mut().engine_op_in_progress = true;
     let result = apply_ops(uc, ops);
     uc.get_data_mut().engine_op_in_progress = false;
@@ -154,7 +156,7 @@ pub fn apply_pending(uc: &mut Engine<'_>) -> Result<(), EngineError> {
         op: "TLB flush".into(),
         err,
     });
-    result.and(flushed)
+    result.and(flushed).map(|()| count)
 }
 
 fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError> {
