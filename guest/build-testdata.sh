@@ -116,6 +116,7 @@ build mapping-bench  "$MUSL_CC" mapping-bench.c
 build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build fp-state       "$MUSL_CC" fp-state.c
 build jit            "$MUSL_CC" jit.c
+build kuser          "$MUSL_CC" kuser.c
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c
 # Position-independent static executable (loaded at a chosen base).

@@ -468,3 +468,24 @@ fn code_written_at_run_time_runs_as_written() {
     }
     assert_eq!(r.stdout, want);
 }
+
+#[test]
+fn arm_kuser_helpers_are_linuxs_version_5() {
+    let r = run_guest(&[], "kuser", &[]);
+    r.assert_code(0);
+    if arch() != "arm" {
+        assert_eq!(r.stdout, "no kuser helpers on this architecture\n");
+        return;
+    }
+    assert_eq!(
+        r.stdout,
+        "version 5\n\
+         get_tls is the thread pointer: 1\n\
+         cmpxchg 1->2: swapped, word 2\n\
+         cmpxchg 1->3: refused, word 2\n\
+         cmpxchg64: swapped, 200000002\n\
+         cmpxchg64 high word differs: refused, 200000002\n\
+         cmpxchg64 low word differs: refused, 200000002\n"
+    );
+    assert_same_as_qemu(&r, &[], "kuser", &[]);
+}

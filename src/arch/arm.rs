@@ -66,6 +66,25 @@ fn gpr(n: i32) -> i32 {
 fn kuser_page() -> Vec<(u64, &'static [u32])> {
     const BX_LR: u32 = 0xe12f_ff1e;
     vec![
+        // __kuser_cmpxchg64(oldval* r0, newval* r1, ptr r2): r0 = 0 and C
+        // set on success. push {r4-r7}; ldrd r4,[r0]; ldrd r6,[r2];
+        // eors r3,r4,r6; eorseq r3,r5,r7; ldrdeq r6,[r1]; strdeq r6,[r2];
+        // rsbs r0,r3,#0; pop {r4-r7}; bx lr
+        (
+            0xf60,
+            &[
+                0xe92d_00f0,
+                0xe1c0_40d0,
+                0xe1c2_60d0,
+                0xe034_3006,
+                0x0035_3007,
+                0x01c1_60d0,
+                0x01c2_60f0,
+                0xe273_0000,
+                0xe8bd_00f0,
+                BX_LR,
+            ],
+        ),
         // __kuser_memory_barrier: dmb ish; bx lr
         (0xfa0, &[0xf57f_f05b, BX_LR]),
         // __kuser_cmpxchg(oldval r0, newval r1, ptr r2): r0 = 0 on success
@@ -79,8 +98,9 @@ fn kuser_page() -> Vec<(u64, &'static [u32])> {
     ]
 }
 
-/// Number of kuser helpers provided (the word at 0xffff0ffc).
-const KUSER_HELPER_VERSION: u32 = 2;
+/// The kuser helper version (the word at 0xffff0ffc): 5, the one with
+/// __kuser_cmpxchg64, as Linux since 3.1.
+const KUSER_HELPER_VERSION: u32 = 5;
 
 /// swp, half, thumb, fast_mult, vfp, edsp, neon, vfpv3, tls, vfpv4, idiva,
 /// idivt, vfpd32, lpae: the engine's Cortex-A15.
