@@ -456,10 +456,19 @@ pub fn restart_interrupted(m: &mut Machine) -> bool {
 /// queued for [`before_run`] and the TLB entry that reported its address
 /// is dropped.
 pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
+    let misaligned_pc = err == uc_error::INSN_INVALID && uc.get_data().abi.misaligned_pc(uc);
     let m = uc.get_data_mut();
     // A trap hook already queued the signal, and the engine still reports
-    // the exception that stopped it (riscv's ebreak).
-    if err == uc_error::EXCEPTION && m.pending_fault.is_some() {
+    // the exception that stopped it (riscv's ebreak, MIPS address errors,
+    // whose hook knows the address).
+    let reported_by_hook = matches!(
+        err,
+        uc_error::EXCEPTION
+            | uc_error::READ_UNALIGNED
+            | uc_error::WRITE_UNALIGNED
+            | uc_error::FETCH_UNALIGNED
+    );
+    if reported_by_hook && m.pending_fault.is_some() {
         return true;
     }
     let (signal, code) = match err {
@@ -473,11 +482,20 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
         uc_error::READ_UNALIGNED | uc_error::WRITE_UNALIGNED | uc_error::FETCH_UNALIGNED => {
             (libc::SIGBUS, crate::kernel::signal::BUS_ADRALN)
         }
+        // Fetching at a misaligned pc (arm: bx to bit 1 set in ARM state):
+        // Linux's PC alignment fault.
+        uc_error::INSN_INVALID if misaligned_pc => {
+            (libc::SIGBUS, crate::kernel::signal::BUS_ADRALN)
+        }
         uc_error::INSN_INVALID => (libc::SIGILL, crate::kernel::signal::ILL_ILLOPN),
         _ => return false,
     };
     let pc = m.abi.pc(uc);
     let m = uc.get_data_mut();
+    if err == uc_error::INSN_INVALID && signal == libc::SIGBUS {
+        // The address is the pc's, not a data access's.
+        m.fault_addr = Some(pc);
+    }
     let write = matches!(err, uc_error::WRITE_UNMAPPED | uc_error::WRITE_PROT)
         || matches!(m.last_fault, Some((_, MemType::WRITE)));
     let addr = match signal {
@@ -546,7 +564,8 @@ fn handles(m: &Machine, signal: i32) -> bool {
 
 /// A CPU trap (from the architecture's interrupt hook): delivered to the
 /// guest's handler when it has one. False: the caller ends the run.
-pub fn catch_trap(uc: &mut Engine<'_>, signal: i32) -> bool {
+pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
+    let signal = trap.signal;
     let pc = uc.get_data().abi.pc(uc);
     let m = uc.get_data_mut();
     if !handles(m, signal) {
@@ -562,7 +581,7 @@ pub fn catch_trap(uc: &mut Engine<'_>, signal: i32) -> bool {
     m.pending_fault = Some(PendingFault {
         signal,
         code,
-        addr: pc,
+        addr: trap.addr.unwrap_or(pc),
         write: false,
     });
     request(uc);

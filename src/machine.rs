@@ -476,7 +476,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
 
 /// Called by the architecture's interrupt hook for CPU exceptions.
 pub fn on_trap(uc: &mut Engine<'_>, trap: Trap) {
-    if crate::delivery::catch_trap(uc, trap.signal) {
+    if crate::delivery::catch_trap(uc, trap) {
         return;
     }
     let pc = uc.get_data().abi.pc(uc);

@@ -5,7 +5,7 @@
 
 use unicorn_engine::unicorn_const::HookType;
 use unicorn_engine::unicorn_const::{Arch, MemType, Mode, Prot, TlbEntry, TlbType};
-use unicorn_engine::{RegisterARM, RegisterMIPS, RegisterX86, Unicorn};
+use unicorn_engine::{RegisterARM, RegisterMIPS, RegisterRISCV, RegisterX86, Unicorn};
 
 use ht_user::engine_ctl;
 
@@ -138,6 +138,50 @@ fn mips_delay_slot_state_survives_tlb_fill() {
         "the branch target ran once"
     );
     assert_eq!(uc.reg_read(RegisterMIPS::T2).unwrap(), 1);
+}
+
+/// The pc an interrupt hook sees for the first exception `code` raises
+/// (run from CODE, a1/$a0 pointing one byte into the data page).
+fn pc_seen_by_interrupt_hook(arch: Arch, mode: Mode, code: &[u8]) -> u64 {
+    let mut uc = engine_with_virtual_tlb(arch, mode, code);
+    let (base, pc_reg): (i32, i32) = if arch == Arch::MIPS {
+        (RegisterMIPS::A0.into(), RegisterMIPS::PC.into())
+    } else {
+        (RegisterRISCV::A1.into(), RegisterRISCV::PC.into())
+    };
+    uc.reg_write(base, DATA + 1).unwrap();
+    let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+    let record = seen.clone();
+    uc.add_intr_hook(move |uc, _intno| {
+        if record.get().is_none() {
+            record.set(Some(uc.reg_read(pc_reg).unwrap()));
+        }
+        uc.emu_stop().unwrap();
+    })
+    .unwrap();
+    let _ = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+    seen.get().expect("the exception reached the hook")
+}
+
+/// 0011: a misaligned access is reported at the instruction that made it
+/// (the engine moved every riscv exception's pc on by 4 and set MIPS's to
+/// the address after the last system call, as if each were a syscall).
+#[test]
+fn faults_keep_their_pc_riscv_and_mips() {
+    let riscv = le_words(&[
+        0x0000_0013, // nop
+        0x1005_a52f, // lr.w a0, (a1)   (misaligned)
+        0x0000_0013, // nop
+    ]);
+    let pc = pc_seen_by_interrupt_hook(Arch::RISCV, Mode::RISCV64, &riscv);
+    assert_eq!(pc, CODE + 4, "riscv: pc at the lr.w");
+    let mips = le_words(&[
+        0x0000_0000, // nop
+        0x8c82_0000, // lw $v0, 0($a0)   (misaligned)
+        0x0000_0000, // nop
+    ]);
+    let pc = pc_seen_by_interrupt_hook(Arch::MIPS, Mode::MIPS32 | Mode::LITTLE_ENDIAN, &mips);
+    assert_eq!(pc, CODE + 4, "mips: pc at the lw");
 }
 
 /// 0001: the linked engine is the one built from this tree's series.

@@ -43,6 +43,25 @@ const UC_SIGMASK: usize = 40;
 const MCONTEXT: usize = 176;
 const SIGFRAME_SIZE: u64 = 128 + 176 + 288 + 4096;
 
+/// The address accessed by the instruction at `pc` when it is one that
+/// must be aligned whatever SCTLR says (load/store exclusive, acquire and
+/// release, LSE atomics): all address `[Xn|SP]` with no offset.
+fn exclusive_or_atomic_address(uc: &Engine<'_>, pc: u64) -> Option<u64> {
+    let insn = super::insn_word(uc, pc);
+    let exclusive = insn & 0x3f00_0000 == 0x0800_0000;
+    let atomic = insn & 0x3f20_0c00 == 0x3820_0000;
+    if !(exclusive || atomic) {
+        return None;
+    }
+    let rn = ((insn >> 5) & 31) as i32;
+    let base = if rn == 31 {
+        RegisterARM64::SP.into()
+    } else {
+        x(rn)
+    };
+    uc.reg_read(base).ok()
+}
+
 fn x(n: i32) -> i32 {
     // X0..X28 are consecutive in Unicorn's numbering.
     RegisterARM64::X0 as i32 + n
@@ -98,13 +117,25 @@ impl Abi for Aarch64 {
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SWI => machine::on_syscall(uc),
             other => {
+                let pc = uc.reg_read(RegisterARM64::PC).unwrap_or(0);
+                // A branch to a misaligned address: Linux's PC alignment
+                // fault, SIGBUS at that address.
+                if pc & 3 != 0 {
+                    return machine::on_trap(uc, Trap::misaligned(pc));
+                }
+                if other == EXCP_DATA_ABORT && uc.get_data().last_fault.is_none() {
+                    // Not a page the TLB hook refused: an alignment fault.
+                    if let Some(addr) = exclusive_or_atomic_address(uc, pc) {
+                        return machine::on_trap(uc, Trap::misaligned(addr));
+                    }
+                }
                 let signal = match other {
                     EXCP_UDEF => libc::SIGILL,
                     EXCP_BKPT => libc::SIGTRAP,
                     EXCP_PREFETCH_ABORT | EXCP_DATA_ABORT => libc::SIGSEGV,
                     _ => libc::SIGSEGV,
                 };
-                machine::on_trap(uc, Trap { signal })
+                machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
         .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
@@ -237,6 +268,10 @@ impl Abi for Aarch64 {
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM64::PC).unwrap_or(0)
+    }
+
+    fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
+        self.pc(uc) & 3 != 0
     }
 
     fn dump_registers(&self, uc: &Engine<'_>) -> String {

@@ -22,6 +22,7 @@ pub struct Arm;
 
 const EXCP_UDEF: u32 = 1;
 const EXCP_SWI: u32 = 2;
+const EXCP_DATA_ABORT: u32 = 4;
 const EXCP_BKPT: u32 = 7;
 
 /// Private calls in the 0xf0000 range.
@@ -44,6 +45,28 @@ const UC_SIGMASK: usize = 104;
 
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::arm::Sysno, false)
+}
+
+/// The address accessed by the load/store exclusive at `pc` (these must
+/// be aligned whatever SCTLR says): `[Rn]` in ARM state; in Thumb state
+/// `[Rn, #imm8*4]` for the word forms, `[Rn]` for the others.
+fn exclusive_address(uc: &Engine<'_>, pc: u64, thumb: bool) -> Option<u64> {
+    let insn = super::insn_word(uc, pc);
+    let (rn, offset) = if thumb {
+        // First halfword in the low half: 1110 1000 0p0l Rn.
+        let (hw1, hw2) = (insn & 0xffff, insn >> 16);
+        match hw1 & 0xfff0 {
+            0xe840 | 0xe850 => (hw1 & 15, (hw2 & 0xff) * 4),
+            0xe8c0 | 0xe8d0 => (hw1 & 15, 0),
+            _ => return None,
+        }
+    } else if insn & 0x0f80_00f0 == 0x0180_0090 {
+        ((insn >> 16) & 15, 0)
+    } else {
+        return None;
+    };
+    let base = uc.reg_read(r(rn as i32)).ok()?;
+    Some((base + u64::from(offset)) & 0xffff_ffff)
 }
 
 fn r(n: i32) -> i32 {
@@ -189,12 +212,25 @@ impl Abi for Arm {
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SWI => machine::on_syscall(uc),
             other => {
+                let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0);
+                let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
+                // bx to an address with bit 1 set in ARM state: Linux's
+                // PC alignment fault, SIGBUS at that address.
+                if !thumb && pc & 3 != 0 {
+                    return machine::on_trap(uc, Trap::misaligned(pc));
+                }
+                if other == EXCP_DATA_ABORT && uc.get_data().last_fault.is_none() {
+                    // Not a page the TLB hook refused: an alignment fault.
+                    if let Some(addr) = exclusive_address(uc, pc, thumb) {
+                        return machine::on_trap(uc, Trap::misaligned(addr));
+                    }
+                }
                 let signal = match other {
                     EXCP_UDEF => libc::SIGILL,
                     EXCP_BKPT => libc::SIGTRAP,
                     _ => libc::SIGSEGV,
                 };
-                machine::on_trap(uc, Trap { signal })
+                machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
         .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
@@ -264,12 +300,7 @@ impl Abi for Arm {
                 }
             }
             ARM_NR_BREAKPOINT => {
-                machine::on_trap(
-                    uc,
-                    Trap {
-                        signal: libc::SIGTRAP,
-                    },
-                );
+                machine::on_trap(uc, Trap::at_pc(libc::SIGTRAP));
                 Outcome::Value(0)
             }
             ARM_NR_USR26 | ARM_NR_USR32 => Outcome::Error(Errno::EINVAL),
@@ -390,6 +421,11 @@ impl Abi for Arm {
 
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
+    }
+
+    fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
+        let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
+        !thumb && self.pc(uc) & 3 != 0
     }
 
     fn resume_address(&self, uc: &Engine<'_>) -> u64 {

@@ -200,7 +200,7 @@ impl Abi for I386 {
                 machine::on_syscall(uc)
             } else {
                 let signal = super::x86_64::signal_for_interrupt(intno);
-                machine::on_trap(uc, Trap { signal })
+                machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
         .map_err(|e| format!("cannot hook interrupts: {e:?}"))?;

@@ -31,6 +31,21 @@ fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::mips::Sysno, false)
 }
 
+/// The address a misaligned load or store used: base register plus the
+/// signed 16-bit offset of the I-type instruction at pc (or in the delay
+/// slot after it, when pc is the branch).
+fn misaligned_address(uc: &Engine<'_>) -> Option<u64> {
+    let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
+    let is_memory_op = |insn: u32| matches!(insn >> 26, 0x20..=0x2e | 0x30..=0x3e);
+    let insn = [pc, pc + 4]
+        .into_iter()
+        .map(|at| super::insn_word(uc, at))
+        .find(|&i| is_memory_op(i))?;
+    let base = uc.reg_read(r(((insn >> 21) & 31) as i32)).ok()?;
+    let offset = i64::from(insn as u16 as i16);
+    Some((base as i64).wrapping_add(offset) as u64 & 0xffff_ffff)
+}
+
 fn r(n: i32) -> i32 {
     RegisterMIPS::R0 as i32 + n
 }
@@ -325,7 +340,17 @@ impl Abi for Mipsel {
             EXCP_RI if emulate_rdhwr(uc) => {}
             EXCP_BREAK | EXCP_TRAP => {
                 let signal = locate_trap(uc, intno == EXCP_BREAK);
-                machine::on_trap(uc, Trap { signal })
+                machine::on_trap(uc, Trap::at_pc(signal))
+            }
+            EXCP_ADEL | EXCP_ADES => {
+                let addr = misaligned_address(uc);
+                machine::on_trap(
+                    uc,
+                    Trap {
+                        signal: libc::SIGBUS,
+                        addr,
+                    },
+                )
             }
             other => {
                 let signal = match other {
@@ -334,7 +359,7 @@ impl Abi for Mipsel {
                     EXCP_ADEL | EXCP_ADES => libc::SIGBUS,
                     _ => libc::SIGSEGV,
                 };
-                machine::on_trap(uc, Trap { signal })
+                machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
         .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;

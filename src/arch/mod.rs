@@ -57,6 +57,34 @@ pub struct ThreadRegs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trap {
     pub signal: i32,
+    /// The fault address the signal reports (`si_addr`) when it is not
+    /// the pc: the misaligned address of an alignment fault.
+    pub addr: Option<u64>,
+}
+
+impl Trap {
+    /// A trap reported at the pc.
+    pub fn at_pc(signal: i32) -> Self {
+        Trap { signal, addr: None }
+    }
+
+    /// An alignment fault (SIGBUS, BUS_ADRALN) at address `addr`.
+    pub fn misaligned(addr: u64) -> Self {
+        Trap {
+            signal: libc::SIGBUS,
+            addr: Some(addr),
+        }
+    }
+}
+
+/// The little-endian instruction word at guest address `at` (0 if it
+/// cannot be read): for decoding the instruction that trapped.
+pub fn insn_word(uc: &Engine<'_>, at: u64) -> u32 {
+    uc.get_data()
+        .process
+        .mem
+        .read_vec(at, 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// Offsets in the guest's `struct sigaction`.
@@ -190,6 +218,11 @@ pub trait Abi: Sync {
         args: &[u64; 6],
     ) -> Option<Outcome>;
     fn pc(&self, uc: &Engine<'_>) -> u64;
+    /// Whether the pc is not aligned for the instruction set it is in (a
+    /// fetch there is an alignment fault, SIGBUS, not SIGILL).
+    fn misaligned_pc(&self, _uc: &Engine<'_>) -> bool {
+        false
+    }
     /// Sets the stack pointer (a clone child's new stack).
     fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
         let _ = uc.reg_write(self.thread_regs().sp, sp);

@@ -106,6 +106,22 @@ impl Abi for Riscv64 {
             CAUSE_USER_ECALL | CAUSE_SUPERVISOR_ECALL | CAUSE_MACHINE_ECALL => {
                 machine::on_syscall(uc)
             }
+            CAUSE_MISALIGNED_LOAD | CAUSE_MISALIGNED_STORE => {
+                // Only atomics (LR/SC, AMOs) must be aligned; they address
+                // (rs1) with no offset.
+                let pc = uc.reg_read(RegisterRISCV::PC).unwrap_or(0);
+                let insn = super::insn_word(uc, pc);
+                let trap = if insn & 0x7f == 0x2f {
+                    let rs1 = ((insn >> 15) & 31) as i32;
+                    Trap::misaligned(uc.reg_read(x(rs1)).unwrap_or(pc))
+                } else {
+                    Trap {
+                        signal: libc::SIGBUS,
+                        addr: None,
+                    }
+                };
+                machine::on_trap(uc, trap)
+            }
             other => {
                 let signal = match other {
                     CAUSE_ILLEGAL_INSTRUCTION => libc::SIGILL,
@@ -115,7 +131,7 @@ impl Abi for Riscv64 {
                     }
                     _ => libc::SIGSEGV,
                 };
-                machine::on_trap(uc, Trap { signal })
+                machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
         .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
@@ -133,12 +149,7 @@ impl Abi for Riscv64 {
             let ebreak =
                 low == C_EBREAK || (u32::from(half(pc + 2)) << 16 | u32::from(low)) == EBREAK;
             if ebreak {
-                machine::on_trap(
-                    uc,
-                    Trap {
-                        signal: libc::SIGTRAP,
-                    },
-                );
+                machine::on_trap(uc, Trap::at_pc(libc::SIGTRAP));
             }
             ebreak
         })

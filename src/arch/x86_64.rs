@@ -233,12 +233,7 @@ impl Abi for X86_64 {
         uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
             .map_err(|e| format!("cannot hook syscall: {e:?}"))?;
         uc.add_intr_hook(|uc, intno| {
-            machine::on_trap(
-                uc,
-                super::Trap {
-                    signal: signal_for_interrupt(intno),
-                },
-            )
+            machine::on_trap(uc, super::Trap::at_pc(signal_for_interrupt(intno)))
         })
         .map_err(|e| format!("cannot hook interrupts: {e:?}"))?;
         Ok(())
