@@ -111,6 +111,7 @@ build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
 build sockets        "$MUSL_CC" sockets.c -lpthread
 build signals        "$MUSL_CC" signals.c -lpthread
 build signal-bench   "$MUSL_CC" signal-bench.c
+build posix-timers   "$MUSL_CC" posix-timers.c -lpthread
 build hostile        "$MUSL_CC" hostile.c "$LIB" -lpthread
 build mapping-bench  "$MUSL_CC" mapping-bench.c
 build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c

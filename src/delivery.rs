@@ -28,7 +28,7 @@ use crate::kernel::signal::{
 };
 use crate::machine::{Engine, Machine, StopReason};
 use crate::mem::{Perms, RegionKind};
-use crate::syscall::signal::{self as sig, Target};
+use crate::syscall::signal as sig;
 use crate::syscall::{Errno, Outcome, Sys};
 
 /// Engine contexts kept per delivered frame; older ones are dropped
@@ -54,18 +54,7 @@ pub struct SavedContext {
 
 /// Turns host signals that arrived for the guest into guest signals.
 pub fn intake_host(m: &mut Machine) {
-    if !crate::signals::guest_signal_waiting() {
-        return;
-    }
-    for (host, code, pid, uid, status) in crate::signals::take_guest_pending() {
-        let g = m.abi.guest_signal(host as u64);
-        let info = if host == libc::SIGCHLD {
-            sig::child_info(g, pid, uid, code, status)
-        } else {
-            sig::host_info(g, code, pid, uid)
-        };
-        sig::send(&mut m.process, Target::Process, info);
-    }
+    sig::intake_host(&mut m.process);
 }
 
 /// Whether the engine must stop for signal work after the current hook:
@@ -84,6 +73,10 @@ pub fn due(m: &mut Machine) -> bool {
 /// the C library's 32 and 33) reach handlers without it.
 fn needs_poll_hook(m: &Machine) -> bool {
     let handled = m.process.signals.handled();
+    // A timer's expiration is a host signal whatever its guest signal.
+    if !m.process.timers.is_empty() {
+        return true;
+    }
     if handled != 0 && m.abi.traps_need_block_hook() {
         return true;
     }

@@ -415,10 +415,13 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     // A host call that a signal for the guest interrupted.
     if outcome == Outcome::Error(Errno::EINTR) {
         crate::delivery::intake_host(m);
-        if crate::syscall::signal::deliverable(&m.process) != 0 {
-            outcome = Outcome::Error(crate::syscall::signal::interrupted_errno(
-                &m.process, call.nr,
-            ));
+        let restartable = crate::syscall::signal::interrupted_errno(&m.process, call.nr);
+        if crate::syscall::signal::deliverable(&m.process) != 0 || restartable == Errno::ERESTARTSYS
+        {
+            // With nothing to deliver (a timer's host signal, a signal
+            // the guest blocks) a restartable call runs again, as Linux
+            // never interrupted it.
+            outcome = Outcome::Error(restartable);
         }
     }
     if outcome == Outcome::Error(Errno::ERESTARTSYS) {

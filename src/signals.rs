@@ -11,9 +11,18 @@
 //! interrupts returns EINTR, and the emulator thread picks it up between
 //! blocks (`delivery`), never by stopping the engine from another thread.
 //! A signal the guest ignores is ignored by the host too.
+//!
+//! The guest's POSIX timers are host timers that raise [`TIMER_SIGNAL`] in
+//! the emulator thread with SI_TIMER and a value naming the timer's
+//! expiration counter: the handler counts the expiration and nothing
+//! else, like a signal for the guest, and `syscall::timer` turns counts
+//! into the guest's signals. The host signal is the same whatever the
+//! guest's timers send (the C library's internal 32 included); other
+//! arrivals of [`TIMER_SIGNAL`] follow the guest's disposition in the
+//! handler.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use unicorn_engine::unicorn_const::uc_engine;
@@ -46,6 +55,24 @@ static GUEST_HANDLES: AtomicU64 = AtomicU64::new(0);
 static STARTED_IGNORED: AtomicU64 = AtomicU64::new(0);
 /// Host signals that arrived for the guest's handlers.
 static GUEST_PENDING: AtomicU64 = AtomicU64::new(0);
+/// Host signals (bit `n - 1`) the guest ignores (only looked at for
+/// [`TIMER_SIGNAL`], whose host handler stays installed).
+static GUEST_IGNORES: AtomicU64 = AtomicU64::new(0);
+
+/// The host signal of the host timers behind the guest's POSIX timers
+/// (SIGRTMAX).
+pub const TIMER_SIGNAL: i32 = 64;
+/// How many timers a process may have (expiration counters).
+pub const TIMER_SLOTS: usize = 1024;
+/// The host timers' `sigev_value`: this plus the counter's index.
+const TIMER_VALUE_BASE: usize = 0x6874_0000;
+const HOST_SI_TIMER: i32 = -2;
+/// Expirations per counter since the emulator thread last looked.
+static TIMER_EXPIRIES: [AtomicU32; TIMER_SLOTS] = [const { AtomicU32::new(0) }; TIMER_SLOTS];
+/// Some counter moved.
+static TIMERS_FIRED: AtomicBool = AtomicBool::new(false);
+/// The handler of [`TIMER_SIGNAL`] is installed for good.
+static TIMER_SIGNAL_OWNED: AtomicBool = AtomicBool::new(false);
 /// The sender of the last of each signal: (si_code, pid, uid, status).
 static SENDER_CODE: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
 static SENDER_PID: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
@@ -102,6 +129,19 @@ pub fn follow_guest(sig: i32, disposition: Disposition) {
     }
     let b = 1u64 << (sig - 1);
     match disposition {
+        Disposition::Handle => GUEST_IGNORES.fetch_and(!b, Ordering::SeqCst),
+        Disposition::Ignore => GUEST_IGNORES.fetch_or(b, Ordering::SeqCst),
+        Disposition::Default => GUEST_IGNORES.fetch_and(!b, Ordering::SeqCst),
+    };
+    if sig == TIMER_SIGNAL && TIMER_SIGNAL_OWNED.load(Ordering::SeqCst) {
+        // The handler stays; it follows the guest's disposition itself.
+        match disposition {
+            Disposition::Handle => GUEST_HANDLES.fetch_or(b, Ordering::SeqCst),
+            _ => GUEST_HANDLES.fetch_and(!b, Ordering::SeqCst),
+        };
+        return;
+    }
+    match disposition {
         Disposition::Handle => {
             GUEST_HANDLES.fetch_or(b, Ordering::SeqCst);
             set_host_handler(sig);
@@ -147,10 +187,79 @@ pub fn started_ignored() -> u64 {
     STARTED_IGNORED.load(Ordering::SeqCst)
 }
 
-/// Whether host signals wait for the guest (cheap: one load).
+/// Whether host signals or timer expirations wait for the guest (cheap:
+/// two loads).
 #[inline]
 pub fn guest_signal_waiting() -> bool {
-    GUEST_PENDING.load(Ordering::Relaxed) != 0
+    GUEST_PENDING.load(Ordering::Relaxed) != 0 || TIMERS_FIRED.load(Ordering::Relaxed)
+}
+
+/// Installs the handler of [`TIMER_SIGNAL`] for good (before the first
+/// host timer is created).
+pub fn own_timer_signal() {
+    if !TIMER_SIGNAL_OWNED.swap(true, Ordering::SeqCst) {
+        set_host_handler(TIMER_SIGNAL);
+    }
+}
+
+/// The `sigev_value` of the host timer counting into counter `slot`.
+pub fn timer_value(slot: usize) -> usize {
+    TIMER_VALUE_BASE + slot
+}
+
+/// Whether some timer expired since the last call.
+pub fn take_timers_fired() -> bool {
+    TIMERS_FIRED.swap(false, Ordering::SeqCst)
+}
+
+/// Takes the expirations counted in `slot`.
+pub fn take_timer_expiries(slot: usize) -> u32 {
+    TIMER_EXPIRIES
+        .get(slot)
+        .map_or(0, |c| c.swap(0, Ordering::SeqCst))
+}
+
+/// A forked child: no host timers exist in it, so none of the counts are
+/// its own.
+pub fn forget_timer_expiries() {
+    TIMERS_FIRED.store(false, Ordering::SeqCst);
+    for c in &TIMER_EXPIRIES {
+        c.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Counts a host timer's expiration: true when `info` is one of ours.
+///
+/// # Safety
+/// `info` must be the siginfo the kernel passed to an SA_SIGINFO handler.
+unsafe fn count_timer_expiry(info: *const libc::siginfo_t) -> bool {
+    // SAFETY: the caller passes the kernel's siginfo (128 bytes); a timer's
+    // fields are si_tid, si_overrun and si_sigval after the three ints,
+    // aligned to a pointer.
+    let (code, overrun, value) = unsafe {
+        let base = info.cast::<u8>();
+        let u = if std::mem::size_of::<usize>() == 8 {
+            16
+        } else {
+            12
+        };
+        (
+            (*info).si_code,
+            base.add(u + 4).cast::<i32>().read_unaligned(),
+            base.add(u + 8).cast::<usize>().read_unaligned(),
+        )
+    };
+    if code != HOST_SI_TIMER || !(TIMER_VALUE_BASE..TIMER_VALUE_BASE + TIMER_SLOTS).contains(&value)
+    {
+        return false;
+    }
+    let n = 1u32.saturating_add(overrun.max(0) as u32);
+    let counter = &TIMER_EXPIRIES[value - TIMER_VALUE_BASE];
+    let _ = counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+        Some(c.saturating_add(n))
+    });
+    TIMERS_FIRED.store(true, Ordering::SeqCst);
+    true
 }
 
 fn set_host_handler(sig: i32) {
@@ -167,6 +276,15 @@ fn set_host_handler(sig: i32) {
 
 extern "C" fn on_signal_info(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     let b = 1u64 << ((sig - 1) & 63);
+    if sig == TIMER_SIGNAL && TIMER_SIGNAL_OWNED.load(Ordering::SeqCst) {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        if !info.is_null() && unsafe { count_timer_expiry(info) } {
+            return;
+        }
+        if GUEST_IGNORES.load(Ordering::SeqCst) & b != 0 {
+            return;
+        }
+    }
     if GUEST_HANDLES.load(Ordering::SeqCst) & b != 0 {
         if !info.is_null() {
             let i = sig as usize & 63;
@@ -281,6 +399,7 @@ pub fn install() -> std::io::Result<()> {
             set_host_handler(sig);
         }
     }
+    GUEST_IGNORES.store(STARTED_IGNORED.load(Ordering::SeqCst), Ordering::SeqCst);
     // An ht-user executed by a guest starts with them blocked (see
     // `block_for_exec`): one that arrived meanwhile is delivered now.
     set_blocked(false);

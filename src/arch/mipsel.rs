@@ -455,6 +455,10 @@ impl Abi for Mipsel {
     fn siginfo_code_first(&self) -> bool {
         true
     }
+    fn si_timer(&self) -> i32 {
+        // SI_ASYNCIO, SI_TIMER and SI_MESGQ are -2, -3, -4 on MIPS.
+        -3
+    }
     fn sigprocmask_how_to_host(&self, how: u64) -> u64 {
         // SIG_BLOCK is 1 on MIPS, SIG_UNBLOCK 2, SIG_SETMASK 3.
         how.wrapping_sub(1)

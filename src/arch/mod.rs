@@ -396,6 +396,10 @@ pub trait Abi: Sync {
     fn siginfo_code_first(&self) -> bool {
         false
     }
+    /// The guest's `si_code` for SI_TIMER (-2; MIPS numbers it -3).
+    fn si_timer(&self) -> i32 {
+        crate::kernel::signal::SI_TIMER
+    }
     /// Guest mmap(2) flags in the host's encoding.
     fn mmap_flags_to_host(&self, flags: u64) -> u64 {
         flags

@@ -490,6 +490,9 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     let robust_list = m.process.threads.current().robust_list;
     m.process.threads = crate::kernel::thread::Threads::new(pid);
     m.process.threads.current_mut().robust_list = robust_list;
+    // Timers are not inherited (nor are the host timers behind them).
+    m.process.timers.forget();
+    crate::signals::forget_timer_expiries();
     let started = m.lineage.start_recorder(pid, false);
     crate::signals::set_blocked(false);
     let (recorder, writer, threaded) = started?;

@@ -9,6 +9,7 @@ pub mod procfs;
 pub mod signal;
 pub mod sysroot;
 pub mod thread;
+pub mod timer;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub struct Process {
     pub rlimits: Vec<(u32, u64, u64)>,
     /// The auxiliary vector given at start (for /proc/self/auxv).
     pub auxv: Vec<(u64, u64)>,
+    /// POSIX timers (timer_create).
+    pub timers: timer::Timers,
 }
 
 impl Process {
@@ -76,6 +79,7 @@ impl Process {
             unsupported_seen: HashSet::new(),
             rlimits: Vec::new(),
             auxv: Vec::new(),
+            timers: timer::Timers::default(),
         })
     }
 

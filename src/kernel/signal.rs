@@ -170,6 +170,13 @@ pub fn strace_line(host_sig: i32, info: &Info, word_size: usize) -> String {
         InfoFields::Child { pid, uid, status } => {
             format!("si_pid={pid}, si_uid={uid}, si_status={status}")
         }
+        // qemu-user prints a timer's id and overrun where a sender's pid
+        // and uid would be.
+        InfoFields::Timer {
+            timer,
+            overrun,
+            value,
+        } => format!("si_pid={timer}, si_uid={overrun}, si_sigval={value}"),
     };
     format!(
         "--- {sig} {{si_signo={sig}, si_code={}, {fields}}} ---\n",
@@ -195,6 +202,14 @@ pub enum InfoFields {
     Fault { addr: u64 },
     /// SIGCHLD: the child and its status.
     Child { pid: u32, uid: u32, status: i32 },
+    /// A POSIX timer's expiration: its id, the expirations missed while
+    /// the signal was pending (filled in when it is taken) and the
+    /// sigevent's value.
+    Timer {
+        timer: i32,
+        overrun: i32,
+        value: u64,
+    },
 }
 
 /// A `siginfo_t`.
@@ -243,7 +258,10 @@ impl Pending {
     }
 
     pub fn add(&mut self, info: Info) {
-        if info.signo < FIRST_RT && self.set & bit(info.signo) != 0 {
+        // A timer's signal has its own queue entry, as Linux preallocates
+        // it (the timer counts overruns instead of queuing it twice).
+        let timer = matches!(info.fields, InfoFields::Timer { .. });
+        if info.signo < FIRST_RT && self.set & bit(info.signo) != 0 && !timer {
             return;
         }
         self.set |= bit(info.signo);
@@ -258,6 +276,13 @@ impl Pending {
             self.set &= !bit(sig);
         }
         Some(info)
+    }
+
+    /// Whether the signal of POSIX timer `id` is queued here.
+    pub fn has_timer(&self, id: i32) -> bool {
+        self.queue
+            .iter()
+            .any(|i| matches!(i.fields, InfoFields::Timer { timer, .. } if timer == id))
     }
 
     /// Drops every pending instance of `sig` (its action became ignore).

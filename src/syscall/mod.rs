@@ -15,6 +15,7 @@ pub mod signal;
 pub mod strace;
 mod thread;
 mod time;
+pub mod timer;
 pub mod types;
 mod wait;
 
@@ -193,6 +194,9 @@ syscall_set! {
     epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
     // select: fd sets over the host's poll (fs::select).
     select, _newselect, pselect6, pselect6_time64,
+    // POSIX timers (timer).
+    timer_create, timer_settime, timer_gettime, timer_getoverrun, timer_delete,
+    timer_settime64, timer_gettime64,
 }
 
 impl Sys {
@@ -315,7 +319,12 @@ impl SyscallTable {
 pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     use self::time as clock;
     use Sys::*;
-    if p.threads.multi() {
+    // With timers signalling, a host call that would block could be
+    // interrupted by their host signal although no guest signal is due:
+    // it waits in the scheduler too (sleeps handle that themselves).
+    let timers = p.timers.signalling()
+        && !matches!(sys, nanosleep | clock_nanosleep | clock_nanosleep_time64);
+    if p.threads.multi() || timers {
         // A call that would block the host waits in the scheduler instead.
         if let Some(outcome) = block::would_block(p, sys, a) {
             return outcome;
@@ -348,6 +357,13 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         rt_sigpending => signal::rt_sigpending(p, a),
         alarm => signal::alarm(a),
         setitimer | getitimer => signal::itimer(p, sys, a),
+        timer_create => timer::timer_create(p, a),
+        timer_settime => timer::timer_settime(p, a, false),
+        timer_settime64 => timer::timer_settime(p, a, true),
+        timer_gettime => timer::timer_gettime(p, a, false),
+        timer_gettime64 => timer::timer_gettime(p, a, true),
+        timer_getoverrun => timer::timer_getoverrun(p, a),
+        timer_delete => timer::timer_delete(p, a),
         read => fs::read(p, a),
         write => fs::write(p, a),
         pread64 => fs::pread(p, a[0], a[1], a[2], p.abi.regpair(a, 3)),

@@ -295,16 +295,21 @@ pub fn rt_sigtimedwait(p: &mut Process, a: &[u64; 6], time64: bool) -> Outcome {
     r.unwrap_or_else(Outcome::Error)
 }
 
-/// Takes a pending signal of `set` (thread first, then process).
+/// Takes a pending signal of `set` (thread first, then process). A
+/// timer's signal gets the overruns counted while it was pending.
 fn take_from(p: &mut Process, set: u64) -> Option<Info> {
+    super::timer::intake(p);
     let sync = |s: u64| crate::kernel::signal::is_synchronous(p.abi.host_signal(s) as i32);
     let own = p.threads.current().signals.pending.set() & set;
-    if let Some(sig) = next_of(own, sync) {
-        return p.threads.current_mut().signals.pending.take(sig);
-    }
-    let shared = p.signals.pending.set() & set;
-    let sig = next_of(shared, sync)?;
-    p.signals.pending.take(sig)
+    let mut info = if let Some(sig) = next_of(own, sync) {
+        p.threads.current_mut().signals.pending.take(sig)?
+    } else {
+        let shared = p.signals.pending.set() & set;
+        let sig = next_of(shared, sync)?;
+        p.signals.pending.take(sig)?
+    };
+    super::timer::taken(p, &mut info);
+    Some(info)
 }
 
 /// Takes the next signal the current thread handles now (synchronous ones
@@ -323,9 +328,14 @@ pub fn encode_siginfo(p: &Process, info: &Info) -> Vec<u8> {
     } else {
         (8, 4)
     };
+    let code = if info.code == crate::kernel::signal::SI_TIMER {
+        p.abi.si_timer()
+    } else {
+        info.code
+    };
     b.u32(0, info.signo as u32)
         .u32(errno_at, info.errno as u32)
-        .u32(code_at, info.code as u32);
+        .u32(code_at, code as u32);
     // The union starts after the three ints, aligned to a word.
     let u = if w == 8 { 16 } else { 12 };
     let word = |b: &mut StructBuilder, at: usize, v: u64| {
@@ -344,6 +354,15 @@ pub fn encode_siginfo(p: &Process, info: &Info) -> Vec<u8> {
         InfoFields::Child { pid, uid, status } => {
             b.u32(u, pid).u32(u + 4, uid).u32(u + 8, status as u32);
         }
+        InfoFields::Timer {
+            timer,
+            overrun,
+            value,
+        } => {
+            // si_tid, si_overrun, si_sigval.
+            b.u32(u, timer as u32).u32(u + 4, overrun as u32);
+            word(&mut b, u + 8, value);
+        }
     }
     b.bytes
 }
@@ -357,8 +376,8 @@ pub enum Target {
 
 /// Generates `info.signo` for the process or one of its threads: queued
 /// (unless ignored), and a thread that can take it is interrupted in its
-/// blocking call.
-pub fn send(p: &mut Process, target: Target, info: Info) {
+/// blocking call. Returns whether it was queued.
+pub fn send(p: &mut Process, target: Target, info: Info) -> bool {
     let sig = info.signo;
     let blocked_everywhere = match target {
         Target::Thread(tid) => p
@@ -371,13 +390,13 @@ pub fn send(p: &mut Process, target: Target, info: Info) {
             .all(|tid| p.threads.get(tid).unwrap().signals.mask & bit(sig) != 0),
     };
     if ignored(p, sig) && !blocked_everywhere {
-        return;
+        return false;
     }
     let taker = match target {
         Target::Thread(tid) => {
             match p.threads.get_mut(tid) {
                 Some(t) => t.signals.pending.add(info),
-                None => return,
+                None => return false,
             }
             Some(tid)
         }
@@ -385,10 +404,14 @@ pub fn send(p: &mut Process, target: Target, info: Info) {
             p.signals.pending.add(info);
             // The current thread if it can take it, else the first that can.
             let cur = p.threads.current_tid();
+            // sigtimedwait unblocks the signals it waits for, as Linux
+            // does while it waits.
             let can = |tid: u32| {
-                p.threads
-                    .get(tid)
-                    .is_some_and(|t| t.signals.mask & bit(sig) == 0)
+                p.threads.get(tid).is_some_and(|t| {
+                    t.signals.mask & bit(sig) == 0
+                        || matches!(&t.state, State::Blocked(b, _)
+                            if matches!(b.wait, Wait::Signal { taken } if taken & bit(sig) != 0))
+                })
             };
             if can(cur) && p.threads.current_running() {
                 Some(cur)
@@ -400,6 +423,7 @@ pub fn send(p: &mut Process, target: Target, info: Info) {
     if let Some(tid) = taker {
         interrupt(p, tid, sig);
     }
+    true
 }
 
 /// A blocked thread that can take `sig` now stops waiting: sigtimedwait
@@ -655,6 +679,24 @@ pub fn itimer(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
         write(p, a[2], &old)?;
     }
     Ok(0)
+}
+
+/// Turns host signals that arrived for the guest, and the expirations of
+/// its timers, into guest signals.
+pub fn intake_host(p: &mut Process) {
+    if !crate::signals::guest_signal_waiting() {
+        return;
+    }
+    for (host, code, pid, uid, status) in crate::signals::take_guest_pending() {
+        let g = p.abi.guest_signal(host as u64);
+        let info = if host == libc::SIGCHLD {
+            child_info(g, pid, uid, code, status)
+        } else {
+            host_info(g, code, pid, uid)
+        };
+        send(p, Target::Process, info);
+    }
+    super::timer::intake(p);
 }
 
 /// SIGCHLD from the host for a child of this process.

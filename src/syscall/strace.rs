@@ -116,6 +116,10 @@ fn signature(sys: Sys) -> &'static [Arg] {
         epoll_ctl => &[Fd, Int, Fd, Ptr],
         epoll_wait => &[Fd, Ptr, Int, Int],
         epoll_pwait => &[Fd, Ptr, Int, Int, Ptr, Int],
+        timer_create => &[Int, Ptr, Ptr],
+        timer_settime | timer_settime64 => &[Int, Int, Ptr, Ptr],
+        timer_gettime | timer_gettime64 => &[Int, Ptr],
+        timer_getoverrun | timer_delete => &[Int],
         _ => &[Hex, Hex, Hex, Hex, Hex, Hex],
     }
 }

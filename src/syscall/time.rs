@@ -120,13 +120,27 @@ fn sleep(
     rem: u64,
     time64: bool,
 ) -> SysResult {
-    let ts = get_timespec(p, req, time64)?;
+    let mut ts = get_timespec(p, req, time64)?;
     let mut left = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: both timespecs are ours.
-    let rc = unsafe { libc::clock_nanosleep(clock, flags, &ts, &mut left) };
+    let rc = loop {
+        // SAFETY: both timespecs are ours.
+        let rc = unsafe { libc::clock_nanosleep(clock, flags, &ts, &mut left) };
+        // A host signal that brings the guest nothing to deliver (a
+        // timer's whose signal is blocked) does not end the sleep.
+        if rc != libc::EINTR || crate::signals::interrupted().is_some() {
+            break rc;
+        }
+        super::signal::intake_host(p);
+        if super::signal::deliverable(p) != 0 {
+            break rc;
+        }
+        if flags & libc::TIMER_ABSTIME == 0 {
+            ts = left;
+        }
+    };
     if rc == 0 {
         return Ok(0);
     }
