@@ -5,11 +5,9 @@
 # under qemu-user and under ht-user, results compared with the committed
 # lists of known failures in tests/tcg/. See CONFORMANCE.md.
 #
-#   bash scripts/tcg-conformance.sh [--quick] [ARCH...]
+#   bash scripts/tcg-conformance.sh [ARCH...]
 #
 # ARCH: x86_64 i386 aarch64 arm riscv64 mipsel (default: all six).
-# --quick: the CI subset (tests that take long under ht-user are left out;
-#          the list is in tests/tcg/slow.txt).
 #
 # Environment:
 #   HT_TCG_TARBALL  tests-tcg tarball (default ../shared/qemu-tcg/tests-tcg-v7.2.0.tar.gz
@@ -28,13 +26,11 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel)
-quick=0
 arches=()
 for a in "$@"; do
     case "$a" in
-        --quick) quick=1 ;;
         -h | --help)
-            sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         x86_64 | i386 | aarch64 | arm | riscv64 | mipsel) arches+=("$a") ;;
@@ -401,13 +397,7 @@ fi
 }
 ht_user=$(cd "$(dirname "$ht_user")" && pwd)/$(basename "$ht_user")
 
-# The CI subset leaves out the runs listed in tests/tcg/slow.txt.
-selected=()
-for r in "${runs[@]}"; do
-    IFS='|' read -r a name _ <<<"$r"
-    if ((quick)) && listed "$lists/slow.txt" "$a/$name"; then continue; fi
-    selected+=("$r")
-done
+selected=("${runs[@]}")
 
 echo "== building ${#builds[@]} tests for ${arches[*]} in $work/build"
 for b in "${builds[@]}"; do
