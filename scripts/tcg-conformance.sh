@@ -287,6 +287,7 @@ run_prog() { # STATUS-FILE OUT ERR CWD PROGRAM...
     if [ "$code" = "exit 124" ] || { [ "$code" = "exit 137" ] && ((SECONDS - start >= timeout_s)); }; then
         echo timeout >"$status"
     fi
+    echo $((SECONDS - start)) >"${status%.status}.seconds"
 }
 
 run_one() { # ENTRY RUNNER(qemu|ht)
@@ -422,7 +423,7 @@ tsv=$work/results.tsv
 md=$work/results.md
 regressions=()
 fixed=()
-printf 'arch\ttest\tqemu\tht_user\tknown_failure\toutcome\tht_user_status\n' >"$tsv"
+printf 'arch\ttest\tqemu\tht_user\tknown_failure\toutcome\tht_user_status\tqemu_seconds\tht_user_seconds\n' >"$tsv"
 declare -A n_run n_qpass n_hpass n_only n_timeout n_crash n_nobuild
 for a in "${arches[@]}"; do
     n_run[$a]=0 n_qpass[$a]=0 n_hpass[$a]=0 n_only[$a]=0 n_timeout[$a]=0 n_crash[$a]=0 n_nobuild[$a]=0
@@ -460,7 +461,9 @@ for r in "${selected[@]}"; do
         fixed+=("$a/$name")
     fi
     st=$(cat "$work/results/$a/$name.ht.status" 2>/dev/null || echo -)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$name" "$q" "$h" "$known" "$outcome" "$st" >>"$tsv"
+    qs=$(cat "$work/results/$a/$name.qemu.seconds" 2>/dev/null || echo -)
+    hs=$(cat "$work/results/$a/$name.ht.seconds" 2>/dev/null || echo -)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$name" "$q" "$h" "$known" "$outcome" "$st" "$qs" "$hs" >>"$tsv"
 done
 
 {
