@@ -15,6 +15,8 @@
 #   HT_TCG_DIR      scratch directory (default target/tcg): sources, builds, results
 #   HT_USER         the ht-user binary (default: cargo build --release, then
 #                   ${CARGO_TARGET_DIR:-target}/release/ht-user)
+#   HT_TCG_PROFILE  debug: build and use target/debug/ht-user instead (CI does,
+#                   reusing the build of cargo test)
 #   HT_TCG_TIMEOUT  seconds per run (default 30)
 #   HT_TCG_JOBS     parallel runs (default: number of CPUs)
 #   HT_TCG_NO_QEMU  set to 1 to run without qemu-user (compare with .ref files only)
@@ -30,7 +32,7 @@ arches=()
 for a in "$@"; do
     case "$a" in
         -h | --help)
-            sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         x86_64 | i386 | aarch64 | arm | riscv64 | mipsel) arches+=("$a") ;;
@@ -388,9 +390,15 @@ done
 if [ -n "${HT_USER:-}" ]; then
     ht_user=$HT_USER
 else
-    echo "== cargo build --release"
-    cargo build --release --quiet
-    ht_user=${CARGO_TARGET_DIR:-$repo/target}/release/ht-user
+    if [ "${HT_TCG_PROFILE:-release}" = debug ]; then
+        echo "== cargo build"
+        cargo build --quiet
+        ht_user=${CARGO_TARGET_DIR:-$repo/target}/debug/ht-user
+    else
+        echo "== cargo build --release"
+        cargo build --release --quiet
+        ht_user=${CARGO_TARGET_DIR:-$repo/target}/release/ht-user
+    fi
 fi
 [ -x "$ht_user" ] || {
     echo "tcg-conformance: no ht-user at $ht_user" >&2
