@@ -24,6 +24,11 @@
 # Exit status: 0 when every failure under ht-user is a known failure (or the
 # test fails under qemu-user too), 1 on a regression, 2 on a setup error.
 set -euo pipefail
+# Paths given in the environment are relative to where the script was started.
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac }
+[ -z "${HT_USER:-}" ] || HT_USER=$(absolute "$HT_USER")
+[ -z "${HT_TCG_DIR:-}" ] || HT_TCG_DIR=$(absolute "$HT_TCG_DIR")
+[ -z "${HT_TCG_TARBALL:-}" ] || HT_TCG_TARBALL=$(absolute "$HT_TCG_TARBALL")
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
