@@ -216,11 +216,11 @@ fn write_itimerspec(
 ) -> Result<(), Errno> {
     let word = time_word(p, time64);
     let mut b = StructBuilder::new(4 * word, p.mem.encoder());
-    let fields = [
-        v.it_interval.tv_sec as i64,
-        v.it_interval.tv_nsec as i64,
-        v.it_value.tv_sec as i64,
-        v.it_value.tv_nsec as i64,
+    let fields: [i64; 4] = [
+        v.it_interval.tv_sec,
+        v.it_interval.tv_nsec,
+        v.it_value.tv_sec,
+        v.it_value.tv_nsec,
     ];
     for (i, f) in fields.iter().enumerate() {
         if word == 8 {
