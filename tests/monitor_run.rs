@@ -199,6 +199,12 @@ fn monitor_serves_and_quits_a_guest_whose_threads_all_wait() {
     let mut cmd = ht(["-monitor", &spec]);
     cmd.arg(guest("threads-exit")).arg("hang");
     let mut child = KillOnDrop(Some(spawn(&mut cmd)));
+    // Commands once the guest says its threads are about to wait (on a
+    // loaded machine a quit could otherwise end it before that).
+    let stdout = child.0.as_mut().and_then(|c| c.stdout.take()).unwrap();
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    assert_eq!(first, "all threads wait\n");
     let mut c = Client::connect(&sock);
     // Answered now, not queued until the guest runs again.
     let states = c.command("info trace-events guest_hypertrace");
@@ -209,7 +215,6 @@ fn monitor_serves_and_quits_a_guest_whose_threads_all_wait() {
     assert!(!rest.contains("queued"), "{rest}");
     let run = finish(child.0.take().unwrap());
     run.assert_code(0);
-    assert_eq!(run.stdout, "all threads wait\n");
     assert!(
         run.stderr.contains("quit from the monitor"),
         "{}",
