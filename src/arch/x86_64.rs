@@ -6,7 +6,9 @@ use unicorn_engine::{RegisterX86, X86Insn};
 
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::machine::{self, Engine};
-use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
+use crate::mem::{
+    AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
+};
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
@@ -77,6 +79,12 @@ pub(super) fn init_fp_state(uc: &mut Engine<'_>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The legacy vsyscall page: gettimeofday at +0, time at +0x400, getcpu
+/// at +0x800, each `mov rax, NR; syscall; ret` as Linux's emulated page
+/// behaves (vsyscall=emulate); int3 everywhere else.
+const VSYSCALL_PAGE: u64 = 0xffff_ffff_ff60_0000;
+const VSYSCALL_ENTRIES: [(u64, u32); 3] = [(0x000, 96), (0x400, 201), (0x800, 309)];
 
 const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
@@ -227,6 +235,33 @@ impl Abi for X86_64 {
 
     fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
         2
+    }
+
+    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
+        let host = HostMapping::anonymous(4096)
+            .map_err(|e| format!("cannot allocate the vsyscall page: {e}"))?;
+        mem.map(
+            VSYSCALL_PAGE,
+            4096,
+            Perms::RX,
+            Perms::RX,
+            RegionKind::Memory {
+                name: "[vsyscall]".into(),
+            },
+            Some(std::sync::Arc::new(host)),
+            0,
+        );
+        mem.write_privileged(VSYSCALL_PAGE, &[0xcc; 4096])
+            .map_err(|e| e.to_string())?;
+        for (offset, nr) in VSYSCALL_ENTRIES {
+            // mov rax, imm32 (sign-extended); syscall; ret
+            let mut code = vec![0x48, 0xc7, 0xc0];
+            code.extend_from_slice(&nr.to_le_bytes());
+            code.extend_from_slice(&[0x0f, 0x05, 0xc3]);
+            mem.write_privileged(VSYSCALL_PAGE + offset, &code)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
