@@ -47,10 +47,10 @@ pub const DEFAULT_SLICE_BLOCKS: u32 = 20_000;
 /// What a system call costs of a time slice, in blocks: about what it
 /// takes on the host, so that a thread making calls in a loop gives way
 /// as soon as one spending its slice in guest code.
-const SYSCALL_BLOCKS: u32 = 50;
+pub const SYSCALL_BLOCKS: u32 = 50;
 /// What each change of the engine's memory map or translations costs
 /// (mmap, munmap, mprotect: TLB flushes and dropped translations).
-const ENGINE_OP_BLOCKS: u32 = 500;
+pub const ENGINE_OP_BLOCKS: u32 = 500;
 
 /// Scheduler options (`-sched`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
