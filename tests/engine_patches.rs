@@ -261,6 +261,35 @@ fn stop_from_mmio_callback_lands_on_block_start() {
 /// 0005: a stop from another thread (here the engine's own timeout) also
 /// lands on a block boundary; the pristine engine stops right after a
 /// store and runs that instruction again on resume.
+/// The engine's handle, for `uc_emu_stop` from another thread.
+struct StopHandle(*mut unicorn_engine::unicorn_const::uc_engine);
+// SAFETY: used only for uc_emu_stop, which the engine's own timeout thread
+// calls too, and only while the engine is alive (joined before it goes).
+unsafe impl Send for StopHandle {}
+
+/// Runs the endless loop at `pc` while another thread stops the engine
+/// every 300 us until `emu_start` returns. (The engine's own timeout stops
+/// once: on a loaded machine that one stop can land before the run has
+/// started and be dropped, and the loop never ends.)
+fn stop_every_300_us_until_the_run_ends(uc: &mut Unicorn<'static, ()>, pc: u64) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let handle = StopHandle(uc.get_handle());
+    let finished = done.clone();
+    let stopper = std::thread::spawn(move || {
+        let handle = handle;
+        while !finished.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_micros(300));
+            // SAFETY: the engine outlives this thread (joined below).
+            unsafe { unicorn_engine::unicorn_const::uc_emu_stop(handle.0) };
+        }
+    });
+    let result = uc.emu_start(pc, 0, 0, 0);
+    done.store(true, Ordering::SeqCst);
+    stopper.join().unwrap();
+    result.unwrap();
+}
+
 #[test]
 fn asynchronous_stops_never_repeat_an_instruction() {
     let code = [
@@ -272,8 +301,7 @@ fn asynchronous_stops_never_repeat_an_instruction() {
     engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
     let mut pc = CODE;
     for round in 0..40 {
-        // Timeouts are in microseconds.
-        uc.emu_start(pc, 0, 300, 0).unwrap();
+        stop_every_300_us_until_the_run_ends(&mut uc, pc);
         pc = uc.reg_read(RegisterX86::RIP).unwrap();
         let rdx = uc.reg_read(RegisterX86::RDX).unwrap();
         assert!(rdx > 0);
