@@ -5,6 +5,7 @@
 //! process or a thread and interrupts a thread blocked in a system call.
 //! Delivery to handlers is `crate::delivery`'s, after the call returns.
 
+use super::types::encode_time_pair;
 use super::{Errno, Outcome, Sys, SysResult};
 use crate::kernel::signal::{
     bit, default_action, next_of, Action, DefaultAction, Info, InfoFields, SIG_DFL, SIG_IGN,
@@ -638,21 +639,15 @@ pub fn itimer(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
         })
     };
     let write = |p: &mut Process, at: u64, v: &libc::itimerval| -> Result<(), Errno> {
-        let mut b = StructBuilder::new(4 * w, p.mem.encoder());
-        let fields = [
-            v.it_interval.tv_sec,
-            v.it_interval.tv_usec,
+        let enc = p.mem.encoder();
+        let mut bytes = encode_time_pair(v.it_interval.tv_sec, v.it_interval.tv_usec, w, enc);
+        bytes.extend(encode_time_pair(
             v.it_value.tv_sec,
             v.it_value.tv_usec,
-        ];
-        for (i, f) in fields.iter().enumerate() {
-            if w == 8 {
-                b.u64(i * 8, *f as u64);
-            } else {
-                b.u32(i * 4, *f as u32);
-            }
-        }
-        p.mem.write(at, &b.bytes)?;
+            w,
+            enc,
+        ));
+        p.mem.write(at, &bytes)?;
         Ok(())
     };
     // SAFETY: zeroed itimerval is a valid value.

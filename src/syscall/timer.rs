@@ -16,11 +16,11 @@
 //! when the signal is delivered.
 
 use super::signal::{send, Target};
+use super::types::encode_time_pair;
 use super::{Errno, SysResult};
 use crate::kernel::signal::{Info, InfoFields, SI_TIMER};
 use crate::kernel::timer::{add_overruns, Notify, Timer};
 use crate::kernel::Process;
-use crate::mem::StructBuilder;
 
 const SIGEV_SIGNAL: i32 = 0;
 const SIGEV_NONE: i32 = 1;
@@ -215,21 +215,15 @@ fn write_itimerspec(
     time64: bool,
 ) -> Result<(), Errno> {
     let word = time_word(p, time64);
-    let mut b = StructBuilder::new(4 * word, p.mem.encoder());
-    let fields: [i64; 4] = [
-        v.it_interval.tv_sec,
-        v.it_interval.tv_nsec,
+    let enc = p.mem.encoder();
+    let mut bytes = encode_time_pair(v.it_interval.tv_sec, v.it_interval.tv_nsec, word, enc);
+    bytes.extend(encode_time_pair(
         v.it_value.tv_sec,
         v.it_value.tv_nsec,
-    ];
-    for (i, f) in fields.iter().enumerate() {
-        if word == 8 {
-            b.u64(i * 8, *f as u64);
-        } else {
-            b.u32(i * 4, *f as u32);
-        }
-    }
-    p.mem.write(addr, &b.bytes)?;
+        word,
+        enc,
+    ));
+    p.mem.write(addr, &bytes)?;
     Ok(())
 }
 
