@@ -3,8 +3,6 @@
 //! in r0, 64-bit arguments in even/odd register pairs, TLS in TPIDRURO
 //! (set with the private `set_tls` call), kuser helpers at 0xffff0000.
 
-use std::sync::Arc;
-
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{ArmCpuModel, RegisterARM};
 
@@ -12,9 +10,7 @@ use super::{
     below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32,
 };
 use crate::machine::{self, Engine};
-use crate::mem::{
-    AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
-};
+use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
@@ -179,19 +175,7 @@ impl Abi for Arm {
         20
     }
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
-        let host = HostMapping::anonymous(4096)
-            .map_err(|e| format!("cannot allocate the vectors page: {e}"))?;
-        mem.map(
-            VECTORS_PAGE,
-            4096,
-            Perms::RX,
-            Perms::RX,
-            RegionKind::Memory {
-                name: "[vectors]".into(),
-            },
-            Some(Arc::new(host)),
-            0,
-        );
+        super::map_kernel_page(mem, VECTORS_PAGE, Perms::RX, "[vectors]")?;
         let enc = mem.encoder();
         for (offset, words) in kuser_page() {
             let bytes: Vec<u8> = words.iter().flat_map(|w| enc.u32(*w)).collect();

@@ -3,16 +3,12 @@
 //! result in eax, TLS through set_thread_area and a GS descriptor in a GDT
 //! that ht-user keeps in a page above the guest's address space.
 
-use std::sync::Arc;
-
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
 use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
 use crate::machine::{self, Engine};
-use crate::mem::{
-    AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
-};
+use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
@@ -173,19 +169,7 @@ impl Abi for I386 {
     }
 
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
-        let host = HostMapping::anonymous(4096)
-            .map_err(|e| format!("cannot allocate the GDT page: {e}"))?;
-        mem.map(
-            GDT_PAGE,
-            4096,
-            Perms::R,
-            Perms::R,
-            RegionKind::Memory {
-                name: "[gdt]".into(),
-            },
-            Some(Arc::new(host)),
-            0,
-        );
+        super::map_kernel_page(mem, GDT_PAGE, Perms::R, "[gdt]")?;
         let enc = mem.encoder();
         for (slot, desc) in [(1u64, FLAT_CODE), (2, FLAT_DATA)] {
             mem.write_privileged(GDT_PAGE + slot * 8, &enc.u64(desc))

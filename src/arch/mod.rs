@@ -77,6 +77,29 @@ impl Trap {
     }
 }
 
+/// Maps one page the kernel provides (arm's vectors, i386's GDT, x86_64's
+/// vsyscall page) at `addr`, zeroed, with `perms` that mprotect cannot
+/// widen, named `name` in /proc/self/maps.
+pub fn map_kernel_page(
+    mem: &mut crate::mem::AddressSpace,
+    addr: u64,
+    perms: crate::mem::Perms,
+    name: &str,
+) -> Result<(), String> {
+    let host = crate::mem::HostMapping::anonymous(4096)
+        .map_err(|e| format!("cannot allocate the {name} page: {e}"))?;
+    mem.map(
+        addr,
+        4096,
+        perms,
+        perms,
+        crate::mem::RegionKind::Memory { name: name.into() },
+        Some(std::sync::Arc::new(host)),
+        0,
+    );
+    Ok(())
+}
+
 /// The little-endian instruction word at guest address `at` (0 if it
 /// cannot be read): for decoding the instruction that trapped.
 pub fn insn_word(uc: &Engine<'_>, at: u64) -> u32 {

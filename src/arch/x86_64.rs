@@ -6,9 +6,7 @@ use unicorn_engine::{RegisterX86, X86Insn};
 
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::machine::{self, Engine};
-use crate::mem::{
-    AddressSpace, Encoder, Endian, Fault, HostMapping, Layout, Perms, RegionKind, StructBuilder,
-};
+use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
 use crate::syscall::types::Stat;
 use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
@@ -238,19 +236,7 @@ impl Abi for X86_64 {
     }
 
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
-        let host = HostMapping::anonymous(4096)
-            .map_err(|e| format!("cannot allocate the vsyscall page: {e}"))?;
-        mem.map(
-            VSYSCALL_PAGE,
-            4096,
-            Perms::RX,
-            Perms::RX,
-            RegionKind::Memory {
-                name: "[vsyscall]".into(),
-            },
-            Some(std::sync::Arc::new(host)),
-            0,
-        );
+        super::map_kernel_page(mem, VSYSCALL_PAGE, Perms::RX, "[vsyscall]")?;
         mem.write_privileged(VSYSCALL_PAGE, &[0xcc; 4096])
             .map_err(|e| e.to_string())?;
         for (offset, nr) in VSYSCALL_ENTRIES {
