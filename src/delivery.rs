@@ -485,14 +485,11 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     };
     let pc = m.abi.pc(uc);
     let m = uc.get_data_mut();
-    if err == uc_error::INSN_INVALID && signal == libc::SIGBUS {
-        // The address is the pc's, not a data access's.
-        m.fault_addr = Some(pc);
-    }
     let write = matches!(err, uc_error::WRITE_UNMAPPED | uc_error::WRITE_PROT)
         || matches!(m.last_fault, Some((_, MemType::WRITE)));
-    let addr = match signal {
-        libc::SIGILL => pc,
+    // An undecodable or misaligned instruction is reported at the pc.
+    let addr = match err {
+        uc_error::INSN_INVALID => pc,
         _ => m
             .fault_addr
             .take()

@@ -120,7 +120,7 @@ impl Abi for Aarch64 {
                 let pc = uc.reg_read(RegisterARM64::PC).unwrap_or(0);
                 // A branch to a misaligned address: Linux's PC alignment
                 // fault, SIGBUS at that address.
-                if pc & 3 != 0 {
+                if Aarch64.misaligned_pc(uc) {
                     return machine::on_trap(uc, Trap::misaligned(pc));
                 }
                 if other == EXCP_DATA_ABORT && uc.get_data().last_fault.is_none() {

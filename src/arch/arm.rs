@@ -200,7 +200,7 @@ impl Abi for Arm {
                 let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
                 // bx to an address with bit 1 set in ARM state: Linux's
                 // PC alignment fault, SIGBUS at that address.
-                if !thumb && pc & 3 != 0 {
+                if Arm.misaligned_pc(uc) {
                     return machine::on_trap(uc, Trap::misaligned(pc));
                 }
                 if other == EXCP_DATA_ABORT && uc.get_data().last_fault.is_none() {
