@@ -625,3 +625,81 @@ fn regions_mapped_in_any_order_stay_reachable() {
         }
     }
 }
+
+/// Stores RCX at `addr` with guest code (the instruction after the load
+/// of [`x86_64_loader_engine`]).
+fn guest_store(
+    uc: &mut Unicorn<'_, ()>,
+    addr: u64,
+    value: u64,
+) -> Result<(), unicorn_engine::unicorn_const::uc_error> {
+    uc.mem_write(CODE + 3, &[0x48, 0x89, 0x0b]).unwrap(); // mov [rbx], rcx
+    uc.reg_write(RegisterX86::RBX, addr).unwrap();
+    uc.reg_write(RegisterX86::RCX, value).unwrap();
+    uc.emu_start(CODE + 3, CODE + 6, 0, 0)
+}
+
+/// 0012 (a speed-up: each TLB entry keeps the memory region found when it
+/// was filled instead of looking it up on every slow-path access): the
+/// region behind a page is always the one mapped now. The same page is in
+/// turn MMIO, RAM, other MMIO, read-only RAM made writable, and unmapped;
+/// guest code's loads and stores reach each of them in turn.
+#[test]
+fn accesses_reach_the_region_mapped_now() {
+    const PAGE_AT: u64 = 0x5000_0000;
+    let mut uc = x86_64_loader_engine();
+    engine_ctl::set_mmio_wide_access(&mut uc).unwrap();
+    let stores = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mmio = |uc: &mut Unicorn<'static, ()>, tag: u64| {
+        let s = stores.clone();
+        uc.mmio_map(
+            PAGE_AT,
+            PAGE,
+            Some(move |_: &mut Unicorn<'_, ()>, off: u64, _: usize| tag + off),
+            Some(
+                move |_: &mut Unicorn<'_, ()>, off: u64, _: usize, value: u64| {
+                    s.borrow_mut().push((tag, off, value));
+                },
+            ),
+        )
+        .unwrap();
+    };
+
+    mmio(&mut uc, 0x100);
+    assert_eq!(guest_load(&mut uc, PAGE_AT + 8).unwrap(), 0x108);
+    guest_store(&mut uc, PAGE_AT + 16, 1).unwrap();
+    uc.mem_unmap(PAGE_AT, PAGE).unwrap();
+
+    uc.mem_map(PAGE_AT, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(PAGE_AT + 8, &5u64.to_le_bytes()).unwrap();
+    assert_eq!(guest_load(&mut uc, PAGE_AT + 8).unwrap(), 5);
+    guest_store(&mut uc, PAGE_AT + 16, 2).unwrap();
+    let mut word = [0u8; 8];
+    uc.mem_read(PAGE_AT + 16, &mut word).unwrap();
+    assert_eq!(u64::from_le_bytes(word), 2);
+    uc.mem_unmap(PAGE_AT, PAGE).unwrap();
+
+    mmio(&mut uc, 0x200);
+    assert_eq!(guest_load(&mut uc, PAGE_AT + 8).unwrap(), 0x208);
+    guest_store(&mut uc, PAGE_AT + 24, 3).unwrap();
+    uc.mem_unmap(PAGE_AT, PAGE).unwrap();
+
+    // Permissions are the region's as they are now: a store to a
+    // read-only page fails until the page becomes writable.
+    uc.mem_map(PAGE_AT, PAGE, Prot::READ).unwrap();
+    assert_eq!(guest_load(&mut uc, PAGE_AT).unwrap(), 0);
+    assert!(guest_store(&mut uc, PAGE_AT, 4).is_err());
+    uc.mem_protect(PAGE_AT, PAGE, Prot::READ | Prot::WRITE)
+        .unwrap();
+    guest_store(&mut uc, PAGE_AT, 4).unwrap();
+    assert_eq!(guest_load(&mut uc, PAGE_AT).unwrap(), 4);
+    uc.mem_unmap(PAGE_AT, PAGE).unwrap();
+
+    assert!(guest_load(&mut uc, PAGE_AT).is_err());
+    assert!(guest_store(&mut uc, PAGE_AT, 5).is_err());
+    assert_eq!(
+        *stores.borrow(),
+        vec![(0x100, 16, 1), (0x200, 24, 3)],
+        "stores reached the wrong region"
+    );
+}
