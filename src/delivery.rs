@@ -72,12 +72,13 @@ pub fn due(m: &mut Machine) -> bool {
 /// block something). Signals the host never forwards (its own faults,
 /// the C library's 32 and 33) reach handlers without it.
 fn needs_poll_hook(m: &Machine) -> bool {
+    // The watcher thread stops the engine when one arrives.
+    if crate::signals::watcher_stops_engine() {
+        return false;
+    }
     let handled = m.process.signals.handled();
     // A timer's expiration is a host signal whatever its guest signal.
     if !m.process.timers.is_empty() {
-        return true;
-    }
-    if handled != 0 && m.abi.traps_need_block_hook() {
         return true;
     }
     (1..=64u64)
@@ -579,11 +580,10 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
 }
 
 /// Installs the block hook that notices host signals for the guest while
-/// it computes (a handler was installed) and notes the current block. It
-/// costs one load and one store per block.
+/// it computes (a handler was installed), when no watcher thread can stop
+/// the engine for them (see `signals`). It costs two loads per block.
 fn install_poll_hook(uc: &mut Engine<'_>) -> Result<(), StopReason> {
-    uc.add_block_hook(1, 0, |uc, address, size| {
-        uc.get_data_mut().block = (address, size);
+    uc.add_block_hook(1, 0, |uc, _, _| {
         if crate::signals::guest_signal_waiting() {
             request(uc);
         }

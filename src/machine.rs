@@ -96,14 +96,11 @@ pub struct Machine {
     pub pending_fault: Option<crate::delivery::PendingFault>,
     /// CPU state under each delivered signal frame.
     pub signal_contexts: Vec<crate::delivery::SavedContext>,
-    /// Whether the block hook that notices host signals is installed.
+    /// Whether the block hook that notices host signals is installed
+    /// (only when no watcher thread stops the engine for them).
     pub signal_poll_hooked: bool,
     /// In a vfork child: the parent waiting for this process's exec or end.
     pub vfork_parent: Option<crate::kernel::fork::VforkParent>,
-    /// The block the guest last entered (address, size), as that hook
-    /// notes it: where a MIPS trap looks for its instruction, since the
-    /// engine loses the pc of traps there.
-    pub block: (u64, u32),
     /// An engine state outside any branch delay slot (MIPS), for leaving
     /// one: see `arch::mipsel`.
     pub clean_context: Option<unicorn_engine::Context>,
@@ -157,7 +154,6 @@ impl Machine {
             signal_contexts: Vec::new(),
             signal_poll_hooked: false,
             vfork_parent: None,
-            block: (0, 0),
             fault_pc: None,
             clean_context: None,
             engine_op_in_progress: false,

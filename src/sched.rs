@@ -229,6 +229,9 @@ pub fn run(
                 return Ok(());
             }
         }
+        // A stop the watcher asked for before this run is lost (starting
+        // clears it): forget that it asked.
+        crate::signals::take_stopped_for_guest();
         let result = uc.emu_start(start, 0, 0, 0);
         let m = uc.get_data_mut();
         if let Err(e) = result {
@@ -242,7 +245,10 @@ pub fn run(
             return result;
         }
         let due = std::mem::take(&mut m.sched.due);
-        let restart = m.reconfigure_due || m.monitor_due || m.signal_due;
+        let restart = m.reconfigure_due
+            || m.monitor_due
+            || m.signal_due
+            || crate::signals::take_stopped_for_guest();
         if !due && !restart {
             // Stopped for a reason of the engine's or an interrupt.
             return result;

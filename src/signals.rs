@@ -7,10 +7,15 @@
 //! the channel files.
 //!
 //! A signal the guest handles is the guest's: the handler adds it to
-//! `GUEST_PENDING` (with its sender) and nothing else; the host call it
-//! interrupts returns EINTR, and the emulator thread picks it up between
-//! blocks (`delivery`), never by stopping the engine from another thread.
-//! A signal the guest ignores is ignored by the host too.
+//! `GUEST_PENDING` (with its sender) and wakes the watcher, which stops
+//! the engine (an asynchronous stop lands on a block boundary, engine
+//! patch 0005, so no instruction runs twice) and asks again until the
+//! emulator thread has taken the signal; the host call it interrupts
+//! returns EINTR. The emulator thread delivers it between two runs of the
+//! engine (`delivery`), so a guest with handlers pays nothing per block.
+//! Without a watcher (a process at its thread limit) a block hook polls
+//! for them instead. A signal the guest ignores is ignored by the host
+//! too.
 //!
 //! The guest's POSIX timers are host timers that raise [`TIMER_SIGNAL`] in
 //! the emulator thread with SI_TIMER and a value naming the timer's
@@ -55,6 +60,12 @@ static GUEST_HANDLES: AtomicU64 = AtomicU64::new(0);
 static STARTED_IGNORED: AtomicU64 = AtomicU64::new(0);
 /// Host signals that arrived for the guest's handlers.
 static GUEST_PENDING: AtomicU64 = AtomicU64::new(0);
+/// The watcher stopped the engine because host signals or timer
+/// expirations wait for the guest (taken by the scheduler). Set and
+/// taken under the `ENGINE` lock, so a stop without a reason of the
+/// emulator's own is told apart from the engine's own stops (a privileged
+/// halt).
+static STOPPED_FOR_GUEST: AtomicBool = AtomicBool::new(false);
 /// Host signals (bit `n - 1`) the guest ignores (only looked at for
 /// [`TIMER_SIGNAL`], whose host handler stays installed).
 static GUEST_IGNORES: AtomicU64 = AtomicU64::new(0);
@@ -279,6 +290,7 @@ extern "C" fn on_signal_info(sig: libc::c_int, info: *mut libc::siginfo_t, _: *m
     if sig == TIMER_SIGNAL && TIMER_SIGNAL_OWNED.load(Ordering::SeqCst) {
         // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
         if !info.is_null() && unsafe { count_timer_expiry(info) } {
+            wake_watcher();
             return;
         }
         if GUEST_IGNORES.load(Ordering::SeqCst) & b != 0 {
@@ -300,6 +312,7 @@ extern "C" fn on_signal_info(sig: libc::c_int, info: *mut libc::siginfo_t, _: *m
             }
         }
         GUEST_PENDING.fetch_or(b, Ordering::SeqCst);
+        wake_watcher();
         return;
     }
     on_signal(sig);
@@ -325,6 +338,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
         }
         return;
     }
+    wake_watcher();
+}
+
+/// Wakes this process's watcher thread, if it has one (async-signal-safe).
+fn wake_watcher() {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     // SAFETY: getpid(2) is async-signal-safe.
     if fd >= 0 && WAKE_OWNER.load(Ordering::SeqCst) == unsafe { libc::getpid() } {
@@ -332,6 +350,23 @@ extern "C" fn on_signal(sig: libc::c_int) {
         // SAFETY: write(2) is async-signal-safe; a full pipe is fine.
         unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
     }
+}
+
+/// Whether a watcher thread stops the engine when host signals arrive for
+/// the guest (else the poll hook must notice them).
+pub fn watcher_stops_engine() -> bool {
+    !STOP_IN_HANDLER.load(Ordering::SeqCst)
+}
+
+/// Whether the watcher stopped the engine for the guest's signals since
+/// the last call.
+pub fn take_stopped_for_guest() -> bool {
+    if !watcher_stops_engine() {
+        // No watcher (and maybe a lock a forked child can never take).
+        return false;
+    }
+    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    STOPPED_FOR_GUEST.swap(false, Ordering::SeqCst)
 }
 
 fn make_poke_pipe() {
@@ -545,13 +580,38 @@ fn watch(read_end: OwnedFd) {
         let mut buf = [0u8; 16];
         // SAFETY: reads into our buffer; the pipe is non-blocking.
         unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        stop_armed_engine();
         // A stop that lands just before the engine starts is lost (starting
-        // clears its stop request), and an interrupt ends the run: ask
-        // again until the run is over and the engine disarmed.
-        while interrupted().is_some() && stop_armed_engine() {
-            std::thread::sleep(std::time::Duration::from_millis(1));
+        // clears its stop request): ask again until the emulator thread has
+        // taken what waits for the guest, or, after an interrupt, until
+        // the run is over and the engine disarmed.
+        loop {
+            let interrupt = interrupted().is_some();
+            let armed = if interrupt {
+                stop_armed_engine()
+            } else {
+                stop_armed_engine_for_guest()
+            };
+            if !armed || (!interrupt && !guest_signal_waiting()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(300));
         }
+    }
+}
+
+/// Asks the armed engine, if any, to stop while host signals or timer
+/// expirations wait for the guest, noting why; false when none is armed.
+fn stop_armed_engine_for_guest() -> bool {
+    match ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(h) => {
+            if guest_signal_waiting() {
+                STOPPED_FOR_GUEST.store(true, Ordering::SeqCst);
+                // SAFETY: the handle is live while armed (see EngineHandle).
+                unsafe { unicorn_engine::unicorn_const::uc_emu_stop(h.0) };
+            }
+            true
+        }
+        None => false,
     }
 }
 

@@ -208,6 +208,35 @@ fn sigint_reaches_a_handler_while_the_guest_computes() {
     assert_eq!(r.stdout, "got SIGINT while computing\n");
 }
 
+/// Host signals reach the handlers of a guest that computes without
+/// system calls, one after the other: each is taken while the loop runs
+/// (the watcher thread stops the engine for it), none is lost or taken
+/// twice, and nothing else stops the guest.
+#[test]
+fn host_signals_reach_a_computing_guest_one_by_one() {
+    const SIGNALS: usize = 200;
+    let g = guest("signals");
+    let mut cmd = ht([g.as_os_str(), "count-usr1".as_ref()]);
+    cmd.stdout(Stdio::piped());
+    let mut child = spawn(&mut cmd);
+    let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("first line");
+    assert_eq!(line.trim_end(), "counting");
+    for n in 1..=SIGNALS {
+        send_signal(child.id(), libc::SIGUSR1);
+        line.clear();
+        out.read_line(&mut line).expect("a count");
+        assert_eq!(line.trim_end(), n.to_string(), "after signal {n}");
+    }
+    send_signal(child.id(), libc::SIGINT);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("rest of stdout");
+    let r = finish_within(child, Duration::from_secs(30));
+    r.assert_code(6);
+    assert_eq!(rest, format!("got SIGINT after {SIGNALS} SIGUSR1\n"));
+}
+
 #[test]
 fn sigint_ignored_by_the_guest_changes_nothing() {
     let r = interrupt_guest("ignore-int", "ignoring");

@@ -565,9 +565,35 @@ static void on_int(int sig)
     got_int = 1;
 }
 
+static volatile sig_atomic_t usr1_count;
+
+static void count_usr1(int sig)
+{
+    (void)sig;
+    usr1_count++;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "count-usr1") == 0) {
+        /* Computes without system calls between signals: each SIGUSR1
+         * must reach the handler while the loop runs. */
+        signal(SIGINT, on_int);
+        signal(SIGUSR1, count_usr1);
+        puts("counting");
+        sig_atomic_t seen = 0;
+        volatile unsigned long spins = 0;
+        while (!got_int) {
+            spins++;
+            if (usr1_count != seen) {
+                seen = usr1_count;
+                printf("%d\n", (int)seen);
+            }
+        }
+        printf("got SIGINT after %d SIGUSR1\n", (int)usr1_count);
+        return 6;
+    }
     if (argc > 1 && strcmp(argv[1], "wait-int") == 0) {
         signal(SIGINT, on_int);
         puts("waiting");

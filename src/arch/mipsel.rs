@@ -495,10 +495,6 @@ impl Abi for Mipsel {
         true
     }
 
-    fn traps_need_block_hook(&self) -> bool {
-        true
-    }
-
     fn trap_si_code(&self) -> i32 {
         crate::kernel::signal::SI_KERNEL
     }
@@ -745,28 +741,23 @@ fn leave_delay_slot(uc: &mut Engine<'_>) {
     uc.get_data_mut().clean_context = Some(clean);
 }
 
-/// A trap or break exception: the engine reports it with a stale pc
-/// (the one after the last system call). The trapping instruction is the
-/// first trap (or break) in the current block whose condition holds with
-/// the registers as they are; the pc is set to it, as the kernel's EPC.
-/// Returns the signal for its code: Linux's SIGFPE for the overflow and
-/// divide-by-zero codes compilers use, else SIGTRAP. Without a block
-/// noted (no handler installed), SIGTRAP at the engine's pc.
+/// A trap or break exception at the pc (the engine keeps the pc of the
+/// instruction that raised it): the signal for its code, Linux's SIGFPE
+/// for the overflow and divide-by-zero codes compilers use, else SIGTRAP.
 fn locate_trap(uc: &mut Engine<'_>, brk: bool) -> i32 {
-    // Not a faulting access: the frame takes the pc set here.
+    // Not a faulting access: the frame takes the pc as it is.
     uc.get_data_mut().fault_pc = None;
-    let (start, size) = uc.get_data().block;
+    let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     let reg = |n: u32| uc.reg_read(r(n as i32)).unwrap_or(0) as u32;
-    let mem = &uc.get_data().process.mem;
-    let found = (start..start + u64::from(size))
-        .step_by(4)
-        .find_map(|pc| Some((pc, trap_code(mem.read_u32(pc).ok()?, brk, &reg)?)));
-    let Some((pc, code)) = found else {
-        return libc::SIGTRAP;
-    };
-    let _ = uc.reg_write(RegisterMIPS::PC, pc);
+    let code = uc
+        .get_data()
+        .process
+        .mem
+        .read_u32(pc)
+        .ok()
+        .and_then(|insn| trap_code(insn, brk, &reg));
     match code {
-        BRK_OVERFLOW | BRK_DIVZERO => libc::SIGFPE,
+        Some(BRK_OVERFLOW | BRK_DIVZERO) => libc::SIGFPE,
         _ => libc::SIGTRAP,
     }
 }

@@ -327,12 +327,6 @@ pub trait Abi: Sync {
     fn trap_si_code(&self) -> i32 {
         crate::kernel::signal::TRAP_BRKPT
     }
-    /// Whether a trap's instruction is found from the block being run
-    /// (noted by the signal poll hook), which then must exist whenever
-    /// the guest has a handler.
-    fn traps_need_block_hook(&self) -> bool {
-        false
-    }
     /// `SA_SIGINFO` (MIPS has its own value).
     fn sa_siginfo(&self) -> u64 {
         4
