@@ -67,6 +67,45 @@ uint64_t *qemu_hypertrace_data(uint64_t client);
  */
 void qemu_hypertrace(uint64_t client, uint64_t arg1);
 
+/*
+ * The control slots as mapped by qemu_hypertrace_init() (NULL before).
+ * Only for the inline qemu_hypertrace() below.
+ */
+extern uint64_t *qemu_hypertrace_control_slots;
+
+/*
+ * qemu_hypertrace() is inlined into its callers, so that an event costs
+ * the guest its one store (two on 32-bit guests) and no call: define
+ * QEMU_HYPERTRACE_NO_INLINE before including this header to call the
+ * library's function instead. Either way the behaviour is the same.
+ */
+static inline void qemu_hypertrace_inline(uint64_t client, uint64_t arg1)
+{
+    /* Every data-slot store is emitted before the trigger. */
+    __asm__ __volatile__("" ::: "memory");
+#if UINTPTR_MAX == 0xffffffff
+    {
+        /* No single 64-bit store: the halves in address order; the host
+         * completes the event when the word at offset 4 is written. */
+        volatile uint32_t *slot =
+            (volatile uint32_t *)(qemu_hypertrace_control_slots + client);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        slot[0] = (uint32_t)(arg1 >> 32);
+        slot[1] = (uint32_t)arg1;
+#else
+        slot[0] = (uint32_t)arg1;
+        slot[1] = (uint32_t)(arg1 >> 32);
+#endif
+    }
+#else
+    ((volatile uint64_t *)qemu_hypertrace_control_slots)[client] = arg1;
+#endif
+}
+
+#ifndef QEMU_HYPERTRACE_NO_INLINE
+#define qemu_hypertrace(client, arg1) qemu_hypertrace_inline((client), (arg1))
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+/* This file defines the function the header inlines by default. */
+#define QEMU_HYPERTRACE_NO_INLINE
 #include "qemu-hypertrace.h"
 
 #include <errno.h>
@@ -36,7 +38,7 @@ static uint64_t ht_max_clients;
 static uint64_t ht_client_args;
 static uint64_t *ht_data;
 static size_t ht_data_size;
-static uint64_t *ht_control;
+uint64_t *qemu_hypertrace_control_slots;
 static size_t ht_control_size;
 
 /* Return a newly allocated "<base><suffix>", or NULL with errno set. */
@@ -192,7 +194,7 @@ int qemu_hypertrace_init(const char *base)
     ht_client_args = cfg[CFG_CLIENT_ARGS];
     ht_data = data;
     ht_data_size = (size_t)cfg[CFG_DATA_SIZE];
-    ht_control = control;
+    qemu_hypertrace_control_slots = control;
     ht_control_size = (size_t)cfg[CFG_CONTROL_SIZE];
     __atomic_store_n(&ht_ready, 1, __ATOMIC_RELEASE);
     ret = 0;
@@ -215,7 +217,7 @@ int qemu_hypertrace_fini(void)
     pthread_mutex_lock(&ht_lock);
     if (ht_ready) {
         __atomic_store_n(&ht_ready, 0, __ATOMIC_RELEASE);
-        if (munmap(ht_control, ht_control_size) != 0) {
+        if (munmap(qemu_hypertrace_control_slots, ht_control_size) != 0) {
             ret = -1;
             err = errno;
         }
@@ -223,7 +225,7 @@ int qemu_hypertrace_fini(void)
             ret = -1;
             err = errno;
         }
-        ht_control = NULL;
+        qemu_hypertrace_control_slots = NULL;
         ht_control_size = 0;
         ht_data = NULL;
         ht_data_size = 0;
@@ -254,28 +256,5 @@ uint64_t *qemu_hypertrace_data(uint64_t client)
 
 void qemu_hypertrace(uint64_t client, uint64_t arg1)
 {
-    /* Make sure every data-slot store is emitted before the trigger. */
-    __asm__ __volatile__("" ::: "memory");
-#if UINTPTR_MAX == 0xffffffff
-    {
-        /*
-         * No single 64-bit store is available: write the two halves in
-         * address order. The host completes the event when the word at
-         * offset 4 is written.
-         */
-        volatile uint32_t *slot =
-            (volatile uint32_t *)((char *)ht_control + (size_t)client * 8);
-        uint32_t lo = (uint32_t)arg1;
-        uint32_t hi = (uint32_t)(arg1 >> 32);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        slot[0] = hi;
-        slot[1] = lo;
-#else
-        slot[0] = lo;
-        slot[1] = hi;
-#endif
-    }
-#else
-    ((volatile uint64_t *)ht_control)[client] = arg1;
-#endif
+    qemu_hypertrace_inline(client, arg1);
 }
