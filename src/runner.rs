@@ -376,9 +376,10 @@ pub fn load(
     abi.init_registers(&mut uc, entry, stack.sp)
         .map_err(SetupError)?;
 
-    if let Some(monitor) = &monitor {
-        // Requests are served between blocks: the hook exists only with
-        // -monitor and costs one load per block.
+    if let (Some(monitor), false) = (&monitor, crate::signals::watcher_stops_engine()) {
+        // Requests are served between blocks; the signal watcher stops the
+        // engine for them. Without a watcher this hook does, at one load
+        // per block.
         let attention = monitor.attention();
         uc.add_block_hook(1, 0, move |uc: &mut crate::machine::Engine<'_>, _, _| {
             if attention.load(std::sync::atomic::Ordering::Acquire) {

@@ -60,8 +60,11 @@ static GUEST_HANDLES: AtomicU64 = AtomicU64::new(0);
 static STARTED_IGNORED: AtomicU64 = AtomicU64::new(0);
 /// Host signals that arrived for the guest's handlers.
 static GUEST_PENDING: AtomicU64 = AtomicU64::new(0);
-/// The watcher stopped the engine because host signals or timer
-/// expirations wait for the guest (taken by the scheduler). Set and
+/// A `-monitor` request waits for the emulator thread (set by the
+/// monitor's threads, taken when the emulator thread serves requests).
+static MONITOR_WAITING: AtomicBool = AtomicBool::new(false);
+/// The watcher stopped the engine because host signals, timer
+/// expirations or monitor requests wait for the emulator thread (taken by the scheduler). Set and
 /// taken under the `ENGINE` lock, so a stop without a reason of the
 /// emulator's own is told apart from the engine's own stops (a privileged
 /// halt).
@@ -352,14 +355,33 @@ fn wake_watcher() {
     }
 }
 
+/// A monitor request was queued: the watcher stops the engine so that the
+/// emulator thread serves it between two blocks.
+pub fn monitor_request_waiting() {
+    MONITOR_WAITING.store(true, Ordering::SeqCst);
+    wake_watcher();
+}
+
+/// Takes the note that monitor requests wait (before serving them: one
+/// queued meanwhile sets it again).
+pub fn take_monitor_waiting() {
+    MONITOR_WAITING.store(false, Ordering::SeqCst);
+}
+
+/// Whether something waits for the emulator thread between two blocks.
+fn emulator_work_waiting() -> bool {
+    guest_signal_waiting() || MONITOR_WAITING.load(Ordering::SeqCst)
+}
+
 /// Whether a watcher thread stops the engine when host signals arrive for
-/// the guest (else the poll hook must notice them).
+/// the guest or monitor requests are queued (else block hooks must notice
+/// them).
 pub fn watcher_stops_engine() -> bool {
     !STOP_IN_HANDLER.load(Ordering::SeqCst)
 }
 
-/// Whether the watcher stopped the engine for the guest's signals since
-/// the last call.
+/// Whether the watcher stopped the engine for the guest's signals or the
+/// monitor since the last call.
 pub fn take_stopped_for_guest() -> bool {
     if !watcher_stops_engine() {
         // No watcher (and maybe a lock a forked child can never take).
@@ -501,8 +523,9 @@ pub fn reinit_after_fork() -> bool {
             unsafe { libc::close(fd) };
         }
     }
-    // The parent's pokes are not for this process.
+    // The parent's pokes and monitor are not this process's.
     make_poke_pipe();
+    MONITOR_WAITING.store(false, Ordering::SeqCst);
     // Only this thread exists: a lock held now is held for good.
     if matches!(ENGINE.try_lock(), Err(std::sync::TryLockError::WouldBlock)) {
         ENGINE_STUCK.store(true, Ordering::SeqCst);
@@ -591,7 +614,7 @@ fn watch(read_end: OwnedFd) {
             } else {
                 stop_armed_engine_for_guest()
             };
-            if !armed || (!interrupt && !guest_signal_waiting()) {
+            if !armed || (!interrupt && !emulator_work_waiting()) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_micros(300));
@@ -599,12 +622,13 @@ fn watch(read_end: OwnedFd) {
     }
 }
 
-/// Asks the armed engine, if any, to stop while host signals or timer
-/// expirations wait for the guest, noting why; false when none is armed.
+/// Asks the armed engine, if any, to stop while host signals, timer
+/// expirations or monitor requests wait for the emulator thread, noting
+/// why; false when none is armed.
 fn stop_armed_engine_for_guest() -> bool {
     match ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         Some(h) => {
-            if guest_signal_waiting() {
+            if emulator_work_waiting() {
                 STOPPED_FOR_GUEST.store(true, Ordering::SeqCst);
                 // SAFETY: the handle is live while armed (see EngineHandle).
                 unsafe { unicorn_engine::unicorn_const::uc_emu_stop(h.0) };

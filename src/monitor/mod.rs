@@ -7,7 +7,8 @@
 //! A listener thread accepts clients and runs one thread per connection.
 //! Those threads parse lines and answer `help` themselves; every
 //! [`Command`] is queued as a [`Request`] for the emulation thread, which
-//! polls [`Monitor::attention`] from a block hook, drains the queue with
+//! the signal watcher stops at its next block (or, without a watcher, a
+//! block hook polling [`Monitor::attention`]); it drains the queue with
 //! [`Monitor::take_requests`] and answers each request. A guest blocked in
 //! a host system call cannot answer, so after [`ANSWER_TIMEOUT`] the client
 //! is told the command is queued and gets its prompt back; the command
@@ -585,8 +586,9 @@ fn handle(input: Input, out: &mut Vec<u8>, shared: &Shared, stopped: &Receiver<(
     let (reply, answered) = crossbeam_channel::bounded(1);
     lock(&shared.queue).push(Request { command, reply });
     shared.attention.store(true, Ordering::Release);
-    // A guest whose threads all wait runs no block to notice the flag:
-    // wake the emulator out of that wait.
+    // Stop the running engine at its next block (the signal watcher does),
+    // and wake the emulator out of a wait of all guest threads.
+    crate::signals::monitor_request_waiting();
     crate::signals::poke_waits();
     crossbeam_channel::select! {
         recv(answered) -> answer => match answer {

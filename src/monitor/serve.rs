@@ -12,6 +12,7 @@ use crate::trace::EventKind;
 /// before the guest's next instruction (the runner syncs the hooks).
 pub fn serve_requests(uc: &mut Engine<'_>, monitor: &Monitor) {
     uc.get_data_mut().monitor_due = false;
+    crate::signals::take_monitor_waiting();
     for request in monitor.take_requests() {
         let reply = match &request.command {
             Command::TraceEvent { pattern, on } => trace_event(uc, pattern, *on),
