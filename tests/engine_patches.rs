@@ -703,3 +703,46 @@ fn accesses_reach_the_region_mapped_now() {
         "stores reached the wrong region"
     );
 }
+
+/// 0013: a successful 32-bit cmpxchg leaves RAX alone (the accumulator is
+/// loaded only when the comparison fails, and only then is its upper half
+/// zeroed), and a failed one to a register leaves that register whole; to
+/// memory, locked, and between registers, as the host CPU does.
+#[test]
+fn x86_64_cmpxchg_keeps_rax_on_success() {
+    let code = [
+        0x0f, 0xb1, 0x0b, //       cmpxchg dword ptr [rbx], ecx
+        0xf0, 0x0f, 0xb1, 0x0b, // lock cmpxchg dword ptr [rbx], ecx
+        0x0f, 0xb1, 0xca, //       cmpxchg edx, ecx
+    ];
+    let run = |start: usize, end: usize, rax: u64, mem: u32, rdx: u64| {
+        let mut uc = x86_64_engine(&code);
+        uc.mem_write(DATA, &mem.to_le_bytes()).unwrap();
+        uc.reg_write(RegisterX86::RAX, rax).unwrap();
+        uc.reg_write(RegisterX86::RCX, 0xaaaa_aaaa_0000_0007)
+            .unwrap();
+        uc.reg_write(RegisterX86::RDX, rdx).unwrap();
+        uc.emu_start(CODE + start as u64, CODE + end as u64, 0, 0)
+            .unwrap();
+        let mut word = [0u8; 4];
+        uc.mem_read(DATA, &mut word).unwrap();
+        (
+            uc.reg_read(RegisterX86::RAX).unwrap(),
+            u32::from_le_bytes(word),
+            uc.reg_read(RegisterX86::RDX).unwrap(),
+        )
+    };
+    const RAX: u64 = 0x1234_5678_0000_0005;
+    for (what, start, end) in [("memory", 0, 3), ("locked", 3, 7)] {
+        // Equal: the store happens, RAX keeps its upper half.
+        assert_eq!(run(start, end, RAX, 5, 0), (RAX, 7, 0), "{what}, equal");
+        // Different: EAX is loaded (zero-extended), memory unchanged.
+        assert_eq!(run(start, end, RAX, 9, 0), (9, 9, 0), "{what}, different");
+    }
+    // Registers: the destination is written (zero-extended) only when
+    // equal; a failed comparison leaves it whole (as the host CPU does).
+    let rdx = 0xffff_ffff_0000_0005;
+    assert_eq!(run(7, 10, RAX, 0, rdx), (RAX, 0, 7), "register, equal");
+    let rdx = 0xffff_ffff_0000_0009;
+    assert_eq!(run(7, 10, RAX, 0, rdx), (9, 0, rdx), "register, different");
+}
