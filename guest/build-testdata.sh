@@ -118,6 +118,7 @@ build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build fp-state       "$MUSL_CC" fp-state.c
 build jit            "$MUSL_CC" jit.c
 build kuser          "$MUSL_CC" kuser.c
+build sysv-ipc       "$MUSL_CC" sysv-ipc.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c
 # Position-independent static executable (loaded at a chosen base).

@@ -341,7 +341,9 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
             Resume::Complete(call, outcome) => {
                 // A wait that ended by its deadline or a signal keeps
                 // nothing for a retry (select's parked sets).
-                uc.get_data_mut().process.threads.current_mut().select_wait = None;
+                let t = uc.get_data_mut().process.threads.current_mut();
+                t.select_wait = None;
+                t.ipc_wait = None;
                 machine::finish_syscall(uc, call, outcome)
             }
             Resume::Retry(call) => machine::run_syscall(uc, call.nr, &call.args),
@@ -455,10 +457,12 @@ fn wake_parked(m: &mut Machine) {
     let now = crate::syscall::monotonic_now();
     let mut polled: Vec<libc::pollfd> = Vec::new();
     let mut owners: Vec<u32> = Vec::new();
-    let mut expired: Vec<(u32, crate::syscall::Outcome)> = Vec::new();
+    let mut expired: Vec<(u32, Option<crate::syscall::Outcome>)> = Vec::new();
     for (tid, b) in m.process.threads.blocked() {
         if b.deadline.is_some_and(|d| d <= now) {
-            expired.push((tid, b.on_timeout));
+            // A polled wait runs its call again; others complete.
+            let outcome = (b.wait != Wait::Retry).then_some(b.on_timeout);
+            expired.push((tid, outcome));
             continue;
         }
         if let Wait::Io { fds } = &b.wait {
@@ -485,7 +489,7 @@ fn wake_parked(m: &mut Machine) {
         }
     }
     for (tid, outcome) in expired {
-        m.process.threads.wake(tid, Some(outcome));
+        m.process.threads.wake(tid, outcome);
     }
     for tid in ready {
         m.process.threads.wake(tid, None);

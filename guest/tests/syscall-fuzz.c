@@ -7,8 +7,9 @@
  *   syscall-fuzz SEED COUNT
  *
  * Calls that would end or replace the process, signal other processes,
- * change this process's signal handling or timer, or tear down its own
- * code, stack or TLS are skipped (counted as skipped). Path arguments point
+ * change this process's signal handling or timer, tear down its own
+ * code, stack or TLS, or create or touch System V IPC objects (the
+ * host's, which outlive the process) are skipped (counted as skipped). Path arguments point
  * into a scratch buffer of random bytes without '/' or '.', so any file a
  * call creates or changes is a single name in the working directory (run
  * it in a scratch directory). A timer interrupts a call that blocks. A
@@ -133,6 +134,48 @@ static int skipped_nr(long nr)
 #endif
 #ifdef SYS_mmap2
         SYS_mmap2,
+#endif
+#ifdef SYS_shmget
+        SYS_shmget,
+#endif
+#ifdef SYS_shmat
+        SYS_shmat,
+#endif
+#ifdef SYS_shmdt
+        SYS_shmdt,
+#endif
+#ifdef SYS_shmctl
+        SYS_shmctl,
+#endif
+#ifdef SYS_semget
+        SYS_semget,
+#endif
+#ifdef SYS_semop
+        SYS_semop,
+#endif
+#ifdef SYS_semtimedop
+        SYS_semtimedop,
+#endif
+#ifdef SYS_semtimedop_time64
+        SYS_semtimedop_time64,
+#endif
+#ifdef SYS_semctl
+        SYS_semctl,
+#endif
+#ifdef SYS_msgget
+        SYS_msgget,
+#endif
+#ifdef SYS_msgsnd
+        SYS_msgsnd,
+#endif
+#ifdef SYS_msgrcv
+        SYS_msgrcv,
+#endif
+#ifdef SYS_msgctl
+        SYS_msgctl,
+#endif
+#ifdef SYS_ipc
+        SYS_ipc,
 #endif
     };
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++) {

@@ -155,6 +155,10 @@ impl Abi for Arm {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
+    /// SHMLBA is four pages (VIPT cache aliasing), enforced.
+    fn shmlba(&self) -> (u64, bool) {
+        (4 * crate::mem::PAGE_SIZE, true)
+    }
     fn cpuinfo(&self) -> String {
         super::cpuinfo::arm(self.hwcap())
     }

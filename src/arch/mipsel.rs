@@ -307,6 +307,13 @@ impl Abi for Mipsel {
         // flags, handler, then a 128-signal mask.
         24
     }
+    fn ipc_layout(&self) -> super::IpcLayout {
+        super::IpcLayout::Mips32
+    }
+    /// SHMLBA is 256 KiB (the largest cache alias), enforced.
+    fn shmlba(&self) -> (u64, bool) {
+        (0x4_0000, true)
+    }
     fn sigaction_layout(&self) -> super::SigactionLayout {
         super::SigactionLayout {
             handler: 4,

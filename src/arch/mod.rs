@@ -456,8 +456,33 @@ pub trait Abi: Sync {
     fn sockopt_to_host(&self, level: u64, name: u64) -> (u64, u64) {
         (level, name)
     }
+    /// The layout of the SysV IPC structures (`shmid64_ds`, `semid64_ds`,
+    /// `msqid64_ds`) beyond the word size.
+    fn ipc_layout(&self) -> IpcLayout {
+        IpcLayout::Generic
+    }
+    /// SHMLBA (the alignment `shmat` rounds to with SHM_RND) and whether
+    /// `shmat` refuses an address not aligned to it without SHM_RND
+    /// (`__ARCH_FORCE_SHMLBA`: arm, mips) rather than only to a page.
+    fn shmlba(&self) -> (u64, bool) {
+        (crate::mem::PAGE_SIZE, false)
+    }
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
     fn encode_stat(&self, st: &crate::syscall::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
+}
+
+/// How an ABI's SysV IPC structures differ from the kernel's generic ones
+/// (`asm-generic/{shm,sem,msg}buf.h` at the ABI's word size); see
+/// `syscall::types::IpcCodec`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpcLayout {
+    /// aarch64, riscv64, arm, i386: the generic layouts.
+    Generic,
+    /// x86_64: `semid64_ds` has a padding word after each time.
+    X86_64,
+    /// 32-bit MIPS: `shmid64_ds` and `semid64_ds` keep the times' high
+    /// halves after the other fields.
+    Mips32,
 }
 
 impl std::fmt::Debug for dyn Abi {

@@ -133,6 +133,9 @@ impl Abi for X86_64 {
     fn epoll_event_packed(&self) -> bool {
         true
     }
+    fn ipc_layout(&self) -> super::IpcLayout {
+        super::IpcLayout::X86_64
+    }
     fn cpuinfo(&self) -> String {
         super::cpuinfo::x86(self.hwcap(), true)
     }

@@ -103,7 +103,13 @@ fn maps(p: &Process) -> Vec<u8> {
     let mut rows: Vec<(u64, u64, String, String)> = Vec::new();
     for r in p.mem.regions() {
         let (name, shared) = match &r.kind {
-            RegionKind::Memory { name } => (name.clone(), name == "/dev/zero (deleted)"),
+            RegionKind::Memory { name } => (
+                name.clone(),
+                name == "/dev/zero (deleted)"
+                    || r.backing
+                        .as_ref()
+                        .is_some_and(|b| b.sysv_shm_id().is_some()),
+            ),
             RegionKind::HypertraceControl => ("[hypertrace control]".to_string(), true),
             RegionKind::PastEndOfFile { name } => (name.clone(), false),
         };

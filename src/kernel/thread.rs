@@ -24,6 +24,9 @@ pub enum Wait {
     Io { fds: Vec<(i32, i16)> },
     /// Nothing but the deadline.
     Sleep,
+    /// Nothing to wait on: the call runs again at the deadline (SysV IPC
+    /// operations, whose host objects have no descriptor to poll).
+    Retry,
     /// A signal: one that runs a handler (sigsuspend, pause) or, for the
     /// signals of `taken`, one to take without a handler (sigtimedwait).
     Signal { taken: u64 },
@@ -94,6 +97,18 @@ pub struct Thread {
     /// the guest's copies hold the timeout's answer (empty sets) while it
     /// waits, and are given back when a descriptor wakes it.
     pub select_wait: Option<(FdSets, Option<u64>)>,
+    /// A SysV IPC operation parked until it can complete: its deadline
+    /// (semtimedop) and the current polling interval.
+    pub ipc_wait: Option<IpcWait>,
+}
+
+/// See [`Thread::ipc_wait`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpcWait {
+    /// CLOCK_MONOTONIC ns when the call gives up (EAGAIN), if it has a timeout.
+    pub deadline: Option<u64>,
+    /// Nanoseconds until the next try.
+    pub interval: u64,
 }
 
 /// A thread created by clone whose CPU context the scheduler still has to
@@ -141,6 +156,7 @@ impl Threads {
                 resume: Resume::Continue,
                 signals: Default::default(),
                 select_wait: None,
+                ipc_wait: None,
             },
         );
         Threads {
@@ -252,6 +268,7 @@ impl Threads {
                     ..Default::default()
                 },
                 select_wait: None,
+                ipc_wait: None,
             },
         );
         self.spawned.push(Spawn { tid, stack, tls });

@@ -14,6 +14,9 @@ pub struct HostMapping {
     /// For a private copy of a file: the file, and the file offset of the
     /// mapping's first byte. Discarded pages read the file again.
     origin: Option<(Arc<OwnedFd>, u64)>,
+    /// For a SysV shared memory attachment: the segment's id. Dropping
+    /// detaches it (host shmdt) instead of unmapping.
+    sysv_shm: Option<i32>,
 }
 
 // SAFETY: the mapping is plain memory; all access goes through raw pointers
@@ -100,7 +103,33 @@ impl HostMapping {
             ptr: ptr.cast(),
             len,
             origin: None,
+            sysv_shm: None,
         })
+    }
+
+    /// Attaches the host's SysV shared memory segment `shmid` (read-only
+    /// with `readonly`) where the host chooses; `len` is the segment's size
+    /// rounded up to pages. Errors are the host's shmat errors.
+    pub fn sysv_shm(shmid: i32, len: usize, readonly: bool) -> io::Result<Self> {
+        let flags = if readonly { libc::SHM_RDONLY } else { 0 };
+        // SAFETY: without an address the kernel places the segment in free
+        // host address space, so it cannot alias any Rust object; the
+        // result is checked below.
+        let ptr = unsafe { libc::shmat(shmid, std::ptr::null(), flags) };
+        if ptr as isize == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(HostMapping {
+            ptr: ptr.cast(),
+            len,
+            origin: None,
+            sysv_shm: Some(shmid),
+        })
+    }
+
+    /// The SysV shared memory segment this mapping attaches, if it is one.
+    pub fn sysv_shm_id(&self) -> Option<i32> {
+        self.sysv_shm
     }
 
     /// Marks this (anonymous) mapping as a private copy of `file` from
@@ -201,10 +230,14 @@ impl HostMapping {
 
 impl Drop for HostMapping {
     fn drop(&mut self) {
-        // SAFETY: we own this mapping and nothing refers to it any more
-        // (guest regions hold an Arc to it).
+        // SAFETY: we own this mapping (or attachment) and nothing refers
+        // to it any more (guest regions hold an Arc to it).
         unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
+            if self.sysv_shm.is_some() {
+                libc::shmdt(self.ptr.cast());
+            } else {
+                libc::munmap(self.ptr.cast(), self.len);
+            }
         }
     }
 }

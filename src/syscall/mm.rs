@@ -296,7 +296,12 @@ pub fn mremap(p: &mut Process, a: &[u64; 6]) -> SysResult {
     if old_len == 0 || old + old_len > region.end {
         return Err(Errno::EFAULT);
     }
-    if region.kind == RegionKind::HypertraceControl {
+    // The control channel and SysV shared memory attachments cannot move.
+    let sysv = region
+        .backing
+        .as_ref()
+        .is_some_and(|b| b.sysv_shm_id().is_some());
+    if region.kind == RegionKind::HypertraceControl || sysv {
         return Err(Errno::EINVAL);
     }
     if new_len <= old_len && flags & MREMAP_FIXED == 0 {

@@ -8,6 +8,7 @@
 mod block;
 mod fs;
 mod futex;
+mod ipc;
 mod mm;
 mod net;
 mod process;
@@ -197,6 +198,9 @@ syscall_set! {
     // POSIX timers (timer).
     timer_create, timer_settime, timer_gettime, timer_getoverrun, timer_delete,
     timer_settime64, timer_gettime64,
+    // System V IPC (ipc): i386 and mips also multiplex them through ipc.
+    shmget, shmat, shmdt, shmctl, semget, semop, semtimedop, semtimedop_time64, semctl,
+    msgget, msgsnd, msgrcv, msgctl, ipc,
 }
 
 impl Sys {
@@ -540,6 +544,24 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         epoll_ctl => net::epoll_ctl(p, a),
         epoll_wait | epoll_pwait => net::epoll_wait(p, a, a[3] as i32),
         socketcall => Err(Errno::ENOSYS),
+        shmget => self::ipc::shmget(a),
+        shmat => self::ipc::shmat(p, a[0], a[1], a[2]),
+        shmdt => self::ipc::shmdt(p, a[0]),
+        shmctl => self::ipc::shmctl(p, a[0], a[1], a[2]),
+        semget => self::ipc::semget(a),
+        semctl => self::ipc::semctl(p, a[0], a[1], a[2], a[3]),
+        semop => return self::ipc::semtimedop(p, a[0], a[1], a[2], 0, self::ipc::Timeout::None),
+        semtimedop => {
+            return self::ipc::semtimedop(p, a[0], a[1], a[2], a[3], self::ipc::Timeout::Long)
+        }
+        semtimedop_time64 => {
+            return self::ipc::semtimedop(p, a[0], a[1], a[2], a[3], self::ipc::Timeout::Time64)
+        }
+        msgget => self::ipc::msgget(a),
+        msgsnd => return self::ipc::msgsnd(p, a[0], a[1], a[2], a[3]),
+        msgrcv => return self::ipc::msgrcv(p, a[0], a[1], a[2], a[3], a[4]),
+        msgctl => self::ipc::msgctl(p, a[0], a[1], a[2]),
+        ipc => return self::ipc::ipc(p, a),
         // Need the engine: handled by kernel::fork and kernel::exec before
         // dispatch (clone and clone3 of threads are dispatched above).
         fork | vfork | execve | execveat => Err(Errno::ENOSYS),

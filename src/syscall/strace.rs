@@ -19,6 +19,18 @@ enum Arg {
     OpenFlags,
     Prot,
     MapFlags,
+    /// shmget/semget/msgget flags: IPC_CREAT|IPC_EXCL and the mode.
+    IpcGetFlags,
+    /// shmat flags.
+    ShmFlags,
+    /// msgsnd/msgrcv flags.
+    MsgFlags,
+    /// A shmctl, semctl or msgctl command.
+    ShmCmd,
+    SemCmd,
+    MsgCmd,
+    /// ipc(2)'s call: the operation's name and the version.
+    IpcCall,
 }
 
 fn signature(sys: Sys) -> &'static [Arg] {
@@ -120,6 +132,18 @@ fn signature(sys: Sys) -> &'static [Arg] {
         timer_settime | timer_settime64 => &[Int, Int, Ptr, Ptr],
         timer_gettime | timer_gettime64 => &[Int, Ptr],
         timer_getoverrun | timer_delete => &[Int],
+        shmget | semget => &[Hex, Int, IpcGetFlags],
+        msgget => &[Hex, IpcGetFlags],
+        shmat => &[Int, Ptr, ShmFlags],
+        shmdt => &[Ptr],
+        shmctl => &[Int, ShmCmd, Ptr],
+        semop => &[Int, Ptr, Int],
+        semtimedop | semtimedop_time64 => &[Int, Ptr, Int, Ptr],
+        semctl => &[Int, Int, SemCmd, Hex],
+        msgsnd => &[Int, Ptr, Int, MsgFlags],
+        msgrcv => &[Int, Ptr, Int, Int, MsgFlags],
+        msgctl => &[Int, MsgCmd, Ptr],
+        ipc => &[IpcCall, Int, Int, Int, Ptr, Int],
         _ => &[Hex, Hex, Hex, Hex, Hex, Hex],
     }
 }
@@ -170,6 +194,51 @@ fn open_flags(v: u64) -> String {
         access.to_string()
     } else {
         format!("{access}|{rest}")
+    }
+}
+
+/// A `*ctl` command: the generic IPC commands, then the family's own
+/// (`extra`, numbered from 11), with the IPC_64 flag of 32-bit ABIs.
+fn ipc_cmd(v: u64, extra: &[&str]) -> String {
+    let cmd = v as u32;
+    let base = cmd & !0x100;
+    let name = match base {
+        0 => "IPC_RMID".to_string(),
+        1 => "IPC_SET".to_string(),
+        2 => "IPC_STAT".to_string(),
+        3 => "IPC_INFO".to_string(),
+        n if (11..11 + extra.len() as u32).contains(&n) => extra[(n - 11) as usize].to_string(),
+        n => n.to_string(),
+    };
+    if cmd & 0x100 != 0 {
+        format!("IPC_64|{name}")
+    } else {
+        name
+    }
+}
+
+/// ipc(2)'s operation names by call number.
+fn ipc_call(v: u64) -> String {
+    let (version, op) = ((v as u32) >> 16, v as u32 & 0xffff);
+    let name = match op {
+        1 => "SEMOP",
+        2 => "SEMGET",
+        3 => "SEMCTL",
+        4 => "SEMTIMEDOP",
+        11 => "MSGSND",
+        12 => "MSGRCV",
+        13 => "MSGGET",
+        14 => "MSGCTL",
+        21 => "SHMAT",
+        22 => "SHMDT",
+        23 => "SHMGET",
+        24 => "SHMCTL",
+        _ => return (v as u32).to_string(),
+    };
+    if version == 0 {
+        name.to_string()
+    } else {
+        format!("{name}|{version}<<16")
     }
 }
 
@@ -233,6 +302,66 @@ fn format_arg(p: &Process, kind: Arg, v: u64) -> String {
             ],
             "0",
         ),
+        Arg::IpcGetFlags => {
+            let names = flags(
+                v & !0o777,
+                &[(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL")],
+                "",
+            );
+            let mode = format!("0{:o}", v & 0o777);
+            if names.is_empty() {
+                mode
+            } else {
+                format!("{names}|{mode}")
+            }
+        }
+        Arg::ShmFlags => flags(
+            v,
+            &[
+                (0o10000, "SHM_RDONLY"),
+                (0o20000, "SHM_RND"),
+                (0o40000, "SHM_REMAP"),
+                (0o100000, "SHM_EXEC"),
+            ],
+            "0",
+        ),
+        Arg::MsgFlags => flags(
+            v,
+            &[
+                (0o4000, "IPC_NOWAIT"),
+                (0o10000, "MSG_NOERROR"),
+                (0o20000, "MSG_EXCEPT"),
+                (0o40000, "MSG_COPY"),
+            ],
+            "0",
+        ),
+        Arg::ShmCmd => ipc_cmd(
+            v,
+            &[
+                "SHM_LOCK",
+                "SHM_UNLOCK",
+                "SHM_STAT",
+                "SHM_INFO",
+                "SHM_STAT_ANY",
+            ],
+        ),
+        Arg::SemCmd => ipc_cmd(
+            v,
+            &[
+                "GETPID",
+                "GETVAL",
+                "GETALL",
+                "GETNCNT",
+                "GETZCNT",
+                "SETVAL",
+                "SETALL",
+                "SEM_STAT",
+                "SEM_INFO",
+                "SEM_STAT_ANY",
+            ],
+        ),
+        Arg::MsgCmd => ipc_cmd(v, &["MSG_STAT", "MSG_INFO", "MSG_STAT_ANY"]),
+        Arg::IpcCall => ipc_call(v),
     }
 }
 
@@ -268,7 +397,7 @@ pub fn format_call(
             String::new()
         }
         Outcome::Value(v) => match sys {
-            Some(Sys::mmap | Sys::brk | Sys::mremap) => format!(" = {v:#x}"),
+            Some(Sys::mmap | Sys::brk | Sys::mremap | Sys::shmat) => format!(" = {v:#x}"),
             _ => format!(" = {}", v as i64),
         },
         Outcome::Error(e) => format!(" = -1 errno={} ({})", e.0, Errno::description(e)),
