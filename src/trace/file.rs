@@ -425,7 +425,11 @@ pub struct ReadOptions {
 
 /// A trace file opened for reading. Its bytes are read, not mapped: a file
 /// that shrinks while it is read (a new run writing the same path) must
-/// not kill the reader with SIGBUS.
+/// not kill the reader with SIGBUS. A compact file (format 2.0) is decoded
+/// when it is opened into the fixed layout in memory (`record_size` bytes
+/// a record), so that both layouts are read the same way afterwards; its
+/// records are checked as they are decoded, and an error names the byte
+/// of the file where the record is.
 pub struct TraceFile {
     path: PathBuf,
     bytes: Vec<u8>,
