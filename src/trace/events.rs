@@ -89,9 +89,27 @@ impl TraceEvents {
     }
 }
 
+/// The most an events file may hold: far more than every event name,
+/// and a bound on what a device such as `/dev/zero` makes us read.
+const EVENTS_FILE_LIMIT: u64 = 1 << 20;
+
 fn read_events_file(path: &Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("-trace events={}: {e}", path.display()))?;
+    use std::io::Read;
+    let fail = |e: &dyn std::fmt::Display| format!("-trace events={}: {e}", path.display());
+    // Any readable file is accepted (a pipe from `<(...)` included), but
+    // only up to the limit.
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let mut bytes = Vec::new();
+    file.take(EVENTS_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(&e))?;
+    if bytes.len() as u64 > EVENTS_FILE_LIMIT {
+        return Err(fail(&format_args!(
+            "longer than {} bytes: not an events file",
+            EVENTS_FILE_LIMIT
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| fail(&"not UTF-8 text"))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -216,5 +234,18 @@ mod tests {
         t.apply_option(&format!("events={}", f.display())).unwrap();
         assert!(t.is_enabled("guest_hypertrace"));
         assert!(t.apply_option("events=/nonexistent/file").is_err());
+        let endless = t.apply_option("events=/dev/zero").unwrap_err();
+        assert!(endless.contains("longer than"), "{endless}");
+        // A pipe, as `-trace events=<(...)` gives, is read to its end.
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "-guest_hypertrace\n").unwrap())
+        };
+        t.apply_option(&format!("events={}", fifo.display()))
+            .unwrap();
+        writer.join().unwrap();
+        assert!(!t.is_enabled("guest_hypertrace"));
     }
 }
