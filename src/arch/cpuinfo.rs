@@ -136,6 +136,7 @@ mod tests {
             feature_names(0b1_1111_1011, AARCH64_HWCAP),
             "fp asimd aes pmull sha1 sha2 crc32 atomics"
         );
+        assert!(aarch64(0b11 | 1 << 30 | 1 << 31).contains("Features\t: fp asimd paca pacg\n"));
         assert_eq!(feature_names(0b1_0100_0000_0001, X86_EDX), "fpu mtrr");
         assert!(arm(1 << 12).contains("Features\t: neon\n"));
         assert!(x86(1, true).contains("flags\t\t: fpu syscall lm\n"));

@@ -95,8 +95,8 @@ pub fn build_stack(
     arg_addrs.reverse();
     let platform_addr = push_bytes(mem, abi.platform().as_bytes(), true)?;
     let mut random = [0u8; 16];
-    // SAFETY: getrandom fills our 16-byte buffer.
-    unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    crate::syscall::fill_random(&mut random)
+        .map_err(|e| LoadError(format!("no random bytes for AT_RANDOM: {e}")))?;
     let random_addr = push_bytes(mem, &random, false)?;
 
     // SAFETY: plain identity queries.
