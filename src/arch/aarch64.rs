@@ -3,7 +3,7 @@
 //! TPIDR_EL0 (set by the guest itself).
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
-use unicorn_engine::{Arm64CpuModel, RegisterARM64, RegisterARM64CP};
+use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 
 use super::{
     below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64,
@@ -62,9 +62,7 @@ fn exclusive_or_atomic_address(uc: &Engine<'_>, pc: u64) -> Option<u64> {
     uc.reg_read(base).ok()
 }
 
-/// AT_HWCAP bits of pointer authentication: address keys, generic key.
-pub const HWCAP_PACA: u64 = 1 << 30;
-pub const HWCAP_PACG: u64 = 1 << 31;
+use super::cpu::{A64_PACA as HWCAP_PACA, A64_PACG as HWCAP_PACG};
 
 /// A system register as the engine's CP_REG interface names it
 /// (op0, op1, CRn, CRm, op2).
@@ -153,7 +151,7 @@ fn pac_reset_keys(uc: &mut Engine<'_>, args: &[u64; 6]) -> Outcome {
     if mask & !PAC_ALL_KEYS != 0 || args[2..5].iter().any(|&a| a != 0) {
         return Outcome::Error(Errno::EINVAL);
     }
-    if Aarch64.hwcap() & (HWCAP_PACA | HWCAP_PACG) == 0 {
+    if uc.get_data().process.cpu_facts.hwcap & (HWCAP_PACA | HWCAP_PACG) == 0 {
         return Outcome::Error(Errno::EINVAL);
     }
     match reset_pac_keys(uc, mask) {
@@ -180,9 +178,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0x7fff_ffff_f000,
     pie_base: 0x55_5555_0000,
     platform: "aarch64",
-    // fp, asimd, aes, pmull, sha1, sha2, crc32, atomics, paca, pacg: all
-    // present on the engine's "max" CPU model.
-    hwcap: 0b1_1111_1011 | HWCAP_PACA | HWCAP_PACG,
     uname_machine: "aarch64",
 };
 
@@ -190,8 +185,14 @@ impl Abi for Aarch64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::aarch64(self.hwcap())
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::AARCH64
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::AARCH64[super::cpu::AARCH64_DEFAULT]
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::aarch64(facts.hwcap, cpu.ident)
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -207,14 +208,16 @@ impl Abi for Aarch64 {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
-        // LSE atomics (ldadd, cas) need more than the default A72 model.
-        uc.ctl_set_cpu_model(Arm64CpuModel::MAX as i32)
-            .map_err(|e| format!("cannot select the aarch64 CPU model: {e:?}"))?;
+        // "max" by default: LSE atomics (ldadd, cas) and pointer
+        // authentication need more than the engine's default A72 model.
+        let cpu = uc.get_data().process.cpu;
+        uc.ctl_set_cpu_model(cpu.id)
+            .map_err(|e| format!("cannot select the aarch64 CPU model {}: {e:?}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB
         // default: a quarter of the TLB fills on memory sweeps.
         uc.ctl_set_page_size(4096)
             .map_err(|e| format!("cannot set the engine's page size: {e:?}"))?;
-        if self.hwcap() & HWCAP_PACA != 0 {
+        if uc.get_data().process.cpu_facts.hwcap & HWCAP_PACA != 0 {
             enable_pointer_authentication(uc)?;
         }
         uc.add_intr_hook(|uc, intno| match intno {
