@@ -151,6 +151,13 @@ impl Abi for Arm {
     fn default_cpu(&self) -> super::cpu::Cpu {
         &super::cpu::ARM[super::cpu::ARM_DEFAULT]
     }
+    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        Ok(super::cpu::CpuFacts {
+            hwcap: cpu.hwcap,
+            platform: Some(super::cpu::arm_platform(cpu.ident)),
+            ..Default::default()
+        })
+    }
     fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
         super::cpuinfo::arm(facts.hwcap, cpu.ident)
     }

@@ -29,6 +29,24 @@ pub struct CpuFacts {
     /// x86: vendor, family, model, stepping and name from CPUID (none for
     /// the default model, which /proc/cpuinfo shows as qemu-user does).
     pub x86: Option<X86Ident>,
+    /// AT_PLATFORM when the model changes it (arm: v4l to v8l; i386: i486
+    /// to i686); the architecture's own otherwise.
+    pub platform: Option<&'static str>,
+}
+
+/// arm's AT_PLATFORM for a model's MIDR, as Linux names the
+/// architecture: ARMv8 parts (0xdxx), ARMv7 (0xcxx), ARM11 (0xbxx), then
+/// the older architecture field.
+pub fn arm_platform(midr: u64) -> &'static str {
+    let part = midr >> 4 & 0xfff;
+    match midr >> 16 & 0xf {
+        0xf if midr >> 24 == 0x41 && part & 0xf00 == 0xd00 => "v8l",
+        0xf if part & 0xf00 == 0xb00 => "v6l",
+        0xf => "v7l",
+        7 => "v6l",
+        5 | 6 => "v5l",
+        _ => "v4l",
+    }
 }
 
 /// An x86 CPU's identity as CPUID gives it.
@@ -300,5 +318,11 @@ mod tests {
             "{err}"
         );
         assert!(help().contains("  74Kf (default)\n"));
+        assert_eq!(arm_platform(ARM[ARM_DEFAULT].ident), "v7l");
+        let platforms: Vec<&str> = ["arm926", "arm1176", "cortex-r5", "max", "sa1100"]
+            .iter()
+            .map(|n| arm_platform(ARM.iter().find(|c| c.name == *n).unwrap().ident))
+            .collect();
+        assert_eq!(platforms, ["v5l", "v6l", "v7l", "v8l", "v4l"]);
     }
 }

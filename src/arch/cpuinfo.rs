@@ -107,16 +107,16 @@ const ARM_HWCAP: &[&str] = &[
 /// arm: the CPU of MIDR `midr` (by default the Cortex-A15, 0x412fc0f1).
 pub fn arm(hwcap: u64, midr: u64) -> String {
     // Linux's names: the architecture from MIDR[19:16] (0xf: the CPUID
-    // scheme, ARMv7 for the Cortex parts, ARM11 is ARMv6).
-    let part = midr >> 4 & 0xfff;
-    let (name, arch, platform) = match midr >> 16 & 0xf {
-        0xf if part & 0xf00 == 0xb00 => ("ARMv6-compatible processor", "7", "v6l"),
-        0xf => ("ARMv7 Processor", "7", "v7l"),
-        7 => ("ARMv6-compatible processor", "6TEJ", "v6l"),
-        6 => ("ARMv5TEJ Processor", "5TEJ", "v5l"),
-        5 => ("ARMv5TE Processor", "5TE", "v5l"),
-        2 => ("ARMv4T Processor", "4T", "v4l"),
-        _ => ("ARMv4 Processor", "4", "v4l"),
+    // scheme, where ARM11 parts are ARMv6 and the others ARMv7 or later).
+    let platform = super::cpu::arm_platform(midr);
+    let (name, arch) = match (platform, midr >> 16 & 0xf) {
+        ("v6l", 0xf) => ("ARMv6-compatible processor", "7"),
+        ("v6l", _) => ("ARMv6-compatible processor", "6TEJ"),
+        ("v7l" | "v8l", _) => ("ARMv7 Processor", "7"),
+        (_, 6) => ("ARMv5TEJ Processor", "5TEJ"),
+        (_, 5) => ("ARMv5TE Processor", "5TE"),
+        (_, 2) => ("ARMv4T Processor", "4T"),
+        _ => ("ARMv4 Processor", "4"),
     };
     format!(
         "processor\t: 0\n\

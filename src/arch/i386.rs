@@ -161,7 +161,14 @@ impl Abi for I386 {
         &super::cpu::X86[super::cpu::X86_DEFAULT]
     }
     fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
-        super::x86_64::cpu_facts(cpu)
+        let mut facts = super::x86_64::cpu_facts(cpu)?;
+        // i486 to i686 by the CPU's family, as Linux's ELF_PLATFORM.
+        facts.platform = facts.x86.as_ref().map(|id| match id.family {
+            0..=4 => "i486",
+            5 => "i586",
+            _ => "i686",
+        });
+        Ok(facts)
     }
     fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
         super::cpuinfo::x86(facts.hwcap, false, facts.x86.as_ref())

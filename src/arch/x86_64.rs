@@ -120,7 +120,15 @@ pub(crate) fn select_model(uc: &mut Engine<'_>) -> Result<(), String> {
         return Ok(());
     }
     uc.ctl_set_cpu_model(cpu.id)
-        .map_err(|e| format!("cannot select the x86 CPU model {}: {e:?}", cpu.name))
+        .map_err(|e| format!("cannot select the x86 CPU model {}: {e:?}", cpu.name))?;
+    // The engine turns SSE on (CR4.OSFXSR) only for models with XSAVE;
+    // Linux does for every CPU with FXSR.
+    const CR4_OSFXSR: u64 = 1 << 9;
+    let cr4 = uc
+        .reg_read(RegisterX86::CR4)
+        .map_err(|e| format!("cannot read CR4: {e:?}"))?;
+    uc.reg_write(RegisterX86::CR4, cr4 | CR4_OSFXSR)
+        .map_err(|e| format!("cannot enable SSE: {e:?}"))
 }
 
 /// AT_HWCAP and /proc/cpuinfo's identity of `cpu`: for the default as
@@ -171,6 +179,7 @@ pub(crate) fn cpu_facts(cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, St
             stepping: eax1 & 0xf,
             name,
         }),
+        platform: None,
     })
 }
 

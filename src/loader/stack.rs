@@ -95,7 +95,8 @@ pub fn build_stack(
         arg_addrs.push(push_bytes(mem, a, true)?);
     }
     arg_addrs.reverse();
-    let platform_addr = push_bytes(mem, abi.platform().as_bytes(), true)?;
+    let platform = hwcap.platform.unwrap_or_else(|| abi.platform());
+    let platform_addr = push_bytes(mem, platform.as_bytes(), true)?;
     let mut random = [0u8; 16];
     crate::syscall::fill_random(&mut random)
         .map_err(|e| LoadError(format!("no random bytes for AT_RANDOM: {e}")))?;
