@@ -217,6 +217,15 @@ pub fn load(
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
     let cpu = match &cfg.cpu {
+        // A program the guest executed may be of another architecture
+        // (an aarch64 program running an arm one): the model named for
+        // the first does not apply to it.
+        Some(name) if cfg.root_pid.is_some() => {
+            crate::arch::cpu::find(abi, name).unwrap_or_else(|e| {
+                tracing::debug!("{e}: the default model instead");
+                abi.default_cpu()
+            })
+        }
         Some(name) => crate::arch::cpu::find(abi, name).map_err(SetupError)?,
         None => abi.default_cpu(),
     };
