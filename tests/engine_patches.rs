@@ -747,7 +747,7 @@ fn x86_64_cmpxchg_keeps_rax_on_success() {
     assert_eq!(run(7, 10, RAX, 0, rdx), (9, 0, rdx), "register, different");
 }
 
-/// 0014: pacda of a pointer that already bears a code (so its bits 54..48
+/// 0015: pacda of a pointer that already bears a code (so its bits 54..48
 /// are not a sign extension) must corrupt the new code, so that autda
 /// then fails; with tagged addresses the engine flipped bit 55, which the
 /// code field drops, and autda gave the pointer back.
