@@ -13,7 +13,9 @@
 # Environment: BEFORE (required), AFTER (default: cargo build --release,
 # target/release/ht-user), ARCH (default x86_64), QEMU (default
 # /usr/bin/qemu-$ARCH), RUNS (default 3), WORKLOADS (default "sieve matmul
-# sha"), EVENTS (default 10000000), SECTIONS (any of "cpu events").
+# sha"), EVENTS (default 10000000), SECTIONS (any of "cpu events"),
+# BEFORE_GUEST (the event-bench the before binary runs; default the
+# committed one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -80,14 +82,20 @@ if [[ " $SECTIONS " == *" events "* ]]; then
     echo
     echo "| build | store s | nostore s | ns/event |"
     echo "|---|---:|---:|---:|"
-    for label in before after; do
-        bin=$BEFORE
-        [[ $label == after ]] && bin=$AFTER
+    # BEFORE_GUEST: the event-bench the before binary runs (a guest built
+    # with an older guest library, to measure both sides as users had
+    # them); the after rows run the committed one, with each trace layout.
+    rows=("before|$BEFORE|${BEFORE_GUEST:-$GUESTS/event-bench}|"
+        "after|$AFTER|$GUESTS/event-bench|"
+        "after, -trace-format fixed|$AFTER|$GUESTS/event-bench|-trace-format fixed")
+    for row in "${rows[@]}"; do
+        IFS='|' read -r label bin guest extra <<<"$row"
         for mode in store nostore; do
             base=$WORK/ht-$mode
             log "event-bench $mode ($label) ..."
-            t=$(median_s "$bin" -hypertrace "$base" -trace-file "$WORK/trace.bin" \
-                "$GUESTS/event-bench" "$base" "$EVENTS" "$mode")
+            # shellcheck disable=SC2086 # $extra is zero or more words
+            t=$(median_s "$bin" -hypertrace "$base" -trace-file "$WORK/trace.bin" $extra \
+                "$guest" "$base" "$EVENTS" "$mode")
             printf -v "t_$mode" '%s' "$t"
         done
         ns=$(awk -v s="$t_store" -v n="$t_nostore" -v e="$EVENTS" 'BEGIN { printf "%.1f", (s - n) * 1e9 / e }')

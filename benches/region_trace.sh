@@ -14,7 +14,15 @@
 #   ITERS     memregion iterations (2 accesses each; default 10000000)
 #   ARCH      guest architecture (default x86_64)
 #   TRACE_DIR directory for the binary traces (default /dev/shm if present:
-#             tmpfs, so the figure is the emulator's, not the disk's)
+#             tmpfs, so the figure is the emulator's, not the disk's); a
+#             directory on disk (e.g. TRACE_DIR=/work/tmp-trace, created if
+#             missing) measures what the disk takes
+#   SYNC      1: time each traced run until its trace is on the device
+#             (ht-user, then `sync FILE`), so the page cache does not
+#             hide the disk; default 1 when TRACE_DIR is not on tmpfs
+#   FORMATS   -trace-format layouts of the memory-access table (default
+#             "compact fixed")
+#   ONLY      "mem": only the memory-access table
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,7 +53,15 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ht-region.XXXXXX")
 if [[ -z ${TRACE_DIR:-} ]]; then
     if [[ -d /dev/shm && -w /dev/shm ]]; then TRACE_DIR=$(mktemp -d /dev/shm/ht-region.XXXXXX); else TRACE_DIR=$WORK; fi
     CLEAN_TRACE_DIR=$TRACE_DIR
+else
+    mkdir -p "$TRACE_DIR"
 fi
+FSTYPE=$(stat -f -c %T "$TRACE_DIR")
+if [[ -z ${SYNC:-} ]]; then
+    if [[ $FSTYPE == tmpfs ]]; then SYNC=0; else SYNC=1; fi
+fi
+FORMATS=${FORMATS:-compact fixed}
+log "traces in $TRACE_DIR ($FSTYPE), SYNC=$SYNC"
 cleanup() { rm -rf "$WORK" "${CLEAN_TRACE_DIR:-}"; }
 trap cleanup EXIT
 BASE=$WORK/ht
@@ -74,23 +90,37 @@ print(struct.unpack_from("<Q", h, 24)[0])
 EOF
 }
 
-echo "## Memory accesses recorded to the binary trace ($ARCH, $ITERS iterations, median of $RUNS)"
+# ht-user "$@", then (SYNC=1) the trace flushed to the device.
+traced() {
+    "$@" || return
+    if [[ $SYNC == 1 ]]; then sync "$TRACE_DIR/t.bin"; fi
+}
+export -f traced
+export SYNC TRACE_DIR
+
+echo "## Memory accesses recorded to the binary trace ($ARCH, $ITERS iterations, median of $RUNS, traces on $FSTYPE, SYNC=$SYNC)"
 echo
-echo "| run | wall s | cpu s | records | records/s (wall) | ns per record (wall, over the untraced run) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| run | -trace-format | wall s | cpu s | records | records/s (wall) | bytes/record | ns per record (wall, over the untraced run) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 read -r w0 c0 < <(measure "$HT" -hypertrace "$BASE" -trace-file "$TRACE_DIR/t.bin" "$GUESTS/memregion" "$BASE" "$ITERS")
-echo "| no rule | $w0 | $c0 | - | - | - |"
-read -r w1 c1 < <(measure "$HT" -hypertrace "$BASE" -hypertrace-region guest_mem_before_exec \
-    -trace-file "$TRACE_DIR/t.bin" "$GUESTS/memregion" "$BASE" "$ITERS")
-n=$(records "$TRACE_DIR/t.bin")
-rate=$(awk -v n="$n" -v w="$w1" 'BEGIN {printf "%.2f M", n / w / 1e6}')
-per=$(awk -v n="$n" -v w="$w1" -v b="$w0" 'BEGIN {printf "%.0f", (w - b) * 1e9 / n}')
-echo "| -hypertrace-region guest_mem_before_exec | $w1 | $c1 | $n | $rate | $per |"
-read -r w2 c2 < <(measure "$HT" -hypertrace "$BASE" -trace enable=guest_mem_before_exec \
+echo "| no rule | - | $w0 | $c0 | - | - | - | - |"
+for fmt in $FORMATS; do
+    read -r w1 c1 < <(measure bash -c 'traced "$@"' _ "$HT" -hypertrace "$BASE" -hypertrace-region guest_mem_before_exec \
+        -trace-file "$TRACE_DIR/t.bin" -trace-format "$fmt" "$GUESTS/memregion" "$BASE" "$ITERS")
+    n=$(records "$TRACE_DIR/t.bin")
+    bytes=$(stat -c %s "$TRACE_DIR/t.bin")
+    rate=$(awk -v n="$n" -v w="$w1" 'BEGIN {printf "%.2f M", n / w / 1e6}')
+    per=$(awk -v n="$n" -v w="$w1" -v b="$w0" 'BEGIN {printf "%.0f", (w - b) * 1e9 / n}')
+    bpr=$(awk -v n="$n" -v b="$bytes" 'BEGIN {printf "%.2f", b / n}')
+    echo "| -hypertrace-region guest_mem_before_exec | $fmt | $w1 | $c1 | $n | $rate | $bpr | $per |"
+done
+if [[ ${ONLY:-} == mem ]]; then exit 0; fi
+read -r w2 c2 < <(measure bash -c 'traced "$@"' _ "$HT" -hypertrace "$BASE" -trace enable=guest_mem_before_exec \
     -trace-file "$TRACE_DIR/t.bin" "$GUESTS/memregion" "$BASE" "$ITERS")
 n2=$(records "$TRACE_DIR/t.bin")
 rate2=$(awk -v n="$n2" -v w="$w2" 'BEGIN {printf "%.2f M", n / w / 1e6}')
-echo "| -trace enable=guest_mem_before_exec (whole run) | $w2 | $c2 | $n2 | $rate2 | - |"
+bpr2=$(awk -v n="$n2" -v b="$(stat -c %s "$TRACE_DIR/t.bin")" 'BEGIN {printf "%.2f", b / n}')
+echo "| -trace enable=guest_mem_before_exec (whole run) | compact | $w2 | $c2 | $n2 | $rate2 | $bpr2 | - |"
 echo
 
 echo "## Rules installed, outside regions ($ARCH, runs alternated, median of $((2 * RUNS)))"

@@ -6,6 +6,10 @@ library only.
     python3 read_trace.py TRACE          header and the first 10 events
     python3 read_trace.py --csv TRACE    every event as CSV, the same bytes
                                          as `ht-trace convert --to csv`
+    python3 read_trace.py --records TRACE  every record of every kind:
+                                         index,ts_ns,pid,thread,kind,aux,arg1,words...
+
+Both layouts: fixed-size records (format 1.1) and compact chunks (2.0).
 """
 
 import struct
@@ -25,7 +29,7 @@ def read_header(data):
         raise TraceError("not an ht-user trace (or shorter than its header)")
     (_, major, minor, header_size, record_size, event_args, count,
      anchor_mono, anchor_real, pid, nmeta) = HEADER.unpack_from(data, 0)
-    if major != 1:
+    if major not in (1, 2):  # 1: fixed-size records, 2: compact chunks
         raise TraceError("format version %d.%d is not supported" % (major, minor))
     if header_size > len(data) or record_size < 24 + 8 * event_args:
         raise TraceError("corrupt or truncated header")
@@ -55,12 +59,10 @@ def read_header(data):
 
 # Words after arg1 per record kind (format 1.1); kind 0 has event_args - 1.
 KIND_WORDS = {1: 2, 2: 0, 3: 5, 4: 0}
+M64 = (1 << 64) - 1
 
 
-def events(data, h, kinds=(0,)):
-    """Yields (index, ts_ns, pid, thread, client, arg1, (arg2, ...)) for the
-    records whose kind is in `kinds` (0: guest_hypertrace; for other kinds
-    `client` is the record's aux field and the tuple holds its words)."""
+def fixed_records(data, h, words):
     size = h["record_size"]
     body = len(data) - h["header_size"]
     if body % size:
@@ -70,15 +72,97 @@ def events(data, h, kinds=(0,)):
     if h["record_count"] is not None and h["record_count"] != n:
         raise TraceError("the header announces %d records, the file holds %d"
                          % (h["record_count"], n))
-    words = {**KIND_WORDS, 0: h["event_args"] - 1}
     for i in range(n):
         off = h["header_size"] + i * size
-        ts, pid, thread, client, kind, arg1 = RECORD.unpack_from(data, off)
+        ts, pid, thread, aux, kind, arg1 = RECORD.unpack_from(data, off)
         if kind not in words or 32 + 8 * words[kind] > size:
             raise TraceError("record %d at byte %d: unknown kind %d" % (i, off, kind))
+        extra = struct.unpack_from("<%dQ" % words[kind], data, off + 32)
+        yield i, ts, pid, thread, kind, aux, arg1, extra
+
+
+def compact_records(data, h, words):
+    """Format 2.0: chunks of tag + varint records (docs/trace-format.md)."""
+    off, i = h["header_size"], 0
+    while off < len(data):
+        if off + 8 > len(data):
+            raise TraceError("truncated: chunk header at byte %d" % off)
+        size, count = struct.unpack_from("<II", data, off)
+        pos, end = off + 8, off + 8 + size
+        if end > len(data):
+            raise TraceError("truncated: the chunk at byte %d is incomplete" % off)
+
+        def varint():
+            nonlocal pos
+            v = shift = 0
+            while True:
+                if pos >= end or v > M64:
+                    raise TraceError("record %d: corrupt varint at byte %d" % (i, pos))
+                b = data[pos]
+                pos += 1
+                v |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80 and v <= M64:
+                    return v
+
+        def delta(prev):  # zigzag varint added to prev, modulo 2**64
+            v = varint()
+            return (prev + ((v >> 1) ^ -(v & 1))) & M64
+
+        ts = thread = addr = pc = tb_pc = 0
+        aux = [0] * 5
+        for _ in range(count):
+            at = pos
+            tag = data[pos] if pos < end else 0xFF
+            pos += 1
+            kind = tag & 7
+            if kind not in words or tag & 0x80 or (tag & 0x40 and kind != 1):
+                raise TraceError("record %d at byte %d: corrupt tag %#x" % (i, at, tag))
+            if tag & 0x08:
+                thread = varint()
+            if tag & 0x10:
+                ts = delta(ts)
+            if tag & 0x20:
+                aux[kind] = varint()
+            if kind == 1:  # guest_mem_before_exec: address, pc, value
+                addr, pc = delta(addr), delta(pc)
+                arg1, extra = addr, (pc, varint() if tag & 0x40 else 0)
+            elif kind == 2:  # guest_exec_tb: pc
+                tb_pc = arg1 = delta(tb_pc)
+                extra = ()
+            elif kind == 4:  # guest_user_syscall_ret: result
+                arg1, extra = delta(0), ()
+            else:
+                arg1 = varint()
+                extra = tuple(varint() for _ in range(words[kind]))
+            yield i, ts, h["pid"], thread, kind, aux[kind], arg1, extra
+            i += 1
+        if pos != end:
+            raise TraceError("chunk at byte %d: records end at byte %d, not %d"
+                             % (off, pos, end))
+        off = end
+    if h["record_count"] is not None and h["record_count"] != i:
+        raise TraceError("the header announces %d records, the file holds %d"
+                         % (h["record_count"], i))
+
+
+def records(data, h):
+    """Yields (index, ts_ns, pid, thread, kind, aux, arg1, (words...)) for
+    every record of either layout; for kind 0 (guest_hypertrace) aux is the
+    client and the words are arg2..argN."""
+    words = {**KIND_WORDS, 0: h["event_args"] - 1}
+    if h["version"][0] == 2:
+        return compact_records(data, h, words)
+    return fixed_records(data, h, words)
+
+
+def events(data, h, kinds=(0,)):
+    """Yields (index, ts_ns, pid, thread, client, arg1, (arg2, ...)) for the
+    records whose kind is in `kinds` (0: guest_hypertrace; for other kinds
+    `client` is the record's aux field and the tuple holds its words)."""
+    for i, ts, pid, thread, kind, aux, arg1, extra in records(data, h):
         if kind in kinds:
-            extra = struct.unpack_from("<%dQ" % words[kind], data, off + 32)
-            yield i, ts, pid, thread, client, arg1, extra
+            yield i, ts, pid, thread, aux, arg1, extra
 
 
 def wall_ns(h, ts):
@@ -87,7 +171,8 @@ def wall_ns(h, ts):
 
 def main(argv):
     as_csv = "--csv" in argv
-    paths = [a for a in argv if a != "--csv"]
+    all_records = "--records" in argv
+    paths = [a for a in argv if a not in ("--csv", "--records")]
     if len(paths) != 1:
         sys.stderr.write(__doc__)
         return 2
@@ -96,6 +181,10 @@ def main(argv):
     try:
         h = read_header(data)
         out = sys.stdout
+        if all_records:
+            for rec in records(data, h):
+                out.write(",".join(str(v) for v in rec[:7] + rec[7]) + "\n")
+            return 0
         if as_csv:
             cols = ["ts_ns", "wall_time", "pid", "thread", "client", "arg1"]
             cols += ["arg%d" % k for k in range(2, h["event_args"] + 1)]

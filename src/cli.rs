@@ -64,6 +64,16 @@ struct Cli {
     #[arg(long = "trace-file", value_name = "FILE")]
     trace_file: Option<PathBuf>,
 
+    /// Layout of the binary trace's records: compact (chunks of
+    /// delta-encoded records, format 2.0; the default) or fixed (fixed-size
+    /// records, format 1.1, for numpy.frombuffer).
+    #[arg(
+        long = "trace-format",
+        value_name = "compact|fixed",
+        default_value = "compact"
+    )]
+    trace_format: crate::trace::file::Layout,
+
     /// Set an environment variable for the guest (repeatable, comma lists allowed).
     #[arg(short = 'E', value_name = "VAR=VALUE")]
     set_env: Vec<String>,
@@ -142,6 +152,7 @@ const WITH_VALUE: &[&str] = &[
     "monitor",
     "trace",
     "trace-file",
+    "trace-format",
     "sched",
     "cpu",
     "D",
@@ -158,6 +169,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "monitor",
     "trace",
     "trace-file",
+    "trace-format",
     "strace",
     "sched",
     "cpu",
@@ -557,6 +569,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
                 .map_err(|e| bad(format!("-monitor: {e}")))?,
             log_file,
             trace_file: cli.trace_file,
+            trace_format: cli.trace_format,
             strace: cli.strace || env_flag("QEMU_STRACE"),
             sysroot,
             sched,
@@ -653,6 +666,40 @@ mod tests {
         let (cfg, w) = parse(args(&["ht-user", "--trace-file=x", "p"])).unwrap();
         assert_eq!(cfg.trace_file, Some(PathBuf::from("x")));
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn trace_format_option() {
+        use crate::trace::file::Layout;
+        let (cfg, _) = parse(args(&["ht-user", "-trace-file", "t", "p"])).unwrap();
+        assert_eq!(cfg.trace_format, Layout::Compact);
+        assert!(cfg
+            .exec_options
+            .iter()
+            .all(|o| !o.to_string_lossy().contains("format")));
+        let (cfg, _) = parse(args(&[
+            "ht-user",
+            "-trace-format",
+            "fixed",
+            "-trace-file",
+            "t",
+            "p",
+            "-trace-format",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.trace_format, Layout::Fixed);
+        assert_eq!(cfg.argv, args(&["p", "-trace-format"]));
+        // An executed program writes the same layout.
+        assert!(
+            cfg.exec_options
+                .contains(&OsString::from("--trace-format=fixed")),
+            "{:?}",
+            cfg.exec_options
+        );
+        let (cfg, _) = parse(args(&["ht-user", "-trace-format=compact", "p"])).unwrap();
+        assert_eq!(cfg.trace_format, Layout::Compact);
+        let e = parse(args(&["ht-user", "-trace-format", "zip", "p"])).unwrap_err();
+        assert!(e.to_string().contains("compact or fixed"), "{e}");
     }
 
     #[test]

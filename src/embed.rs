@@ -161,6 +161,13 @@ impl Runner {
         self
     }
 
+    /// The layout of the binary trace's records (`-trace-format`;
+    /// compact by default).
+    pub fn trace_format(mut self, layout: crate::trace::file::Layout) -> Self {
+        self.config.trace_format = layout;
+        self
+    }
+
     /// Whether enabled events are also written to the log and trace file
     /// (default) or only given to the handler.
     pub fn record_events(mut self, on: bool) -> Self {

@@ -36,6 +36,8 @@ pub struct RunConfig {
     pub log_file: Option<PathBuf>,
     /// Binary trace destination (`-trace-file`).
     pub trace_file: Option<PathBuf>,
+    /// Layout of the binary trace's records (`-trace-format`).
+    pub trace_format: crate::trace::file::Layout,
     pub strace: bool,
     /// Sysroot for dynamic executables and the guest's absolute paths
     /// (`-L`, `QEMU_LD_PREFIX`).
@@ -345,7 +347,8 @@ pub fn load(
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
     )
-    .with_kinds(possible_events(cfg));
+    .with_kinds(possible_events(cfg))
+    .with_layout(cfg.trace_format);
     // Children write their binary traces next to it: an absolute path
     // keeps them there when the guest changes directory.
     let trace_base = cfg

@@ -747,6 +747,39 @@ fn x86_64_cmpxchg_keeps_rax_on_success() {
     assert_eq!(run(7, 10, RAX, 0, rdx), (9, 0, rdx), "register, different");
 }
 
+/// 0014: SSE operations' exception flags reach MXCSR (stmxcsr and register
+/// reads see them, ldmxcsr clears them), and the approximations (rcpss)
+/// raise none.
+#[test]
+fn x86_64_sse_exception_flags_reach_mxcsr() {
+    let code = [
+        0xf3, 0x0f, 0x2c, 0xc0, //  cvttss2si eax, xmm0    (a NaN: invalid)
+        0x0f, 0xae, 0x1b, //        stmxcsr [rbx]
+        0x0f, 0xae, 0x53, 0x04, //  ldmxcsr [rbx+4]        (0x1f80: flags cleared)
+        0x0f, 0xae, 0x5b, 0x08, //  stmxcsr [rbx+8]
+        0xf3, 0x0f, 0x53, 0xc8, //  rcpss xmm1, xmm0       (raises nothing)
+        0x0f, 0xae, 0x5b, 0x0c, //  stmxcsr [rbx+12]
+    ];
+    let mut uc = x86_64_engine(&code);
+    uc.reg_write(RegisterX86::MXCSR, 0x1f80).unwrap();
+    let mut xmm0 = [0u8; 16];
+    xmm0[..4].copy_from_slice(&0x7fa0_0000u32.to_le_bytes()); // a signalling NaN
+    uc.reg_write_long(RegisterX86::XMM0, &xmm0).unwrap();
+    uc.mem_write(DATA + 4, &0x1f80u32.to_le_bytes()).unwrap();
+    uc.emu_start(CODE, CODE + 4, 0, 0).unwrap();
+    assert_eq!(
+        uc.reg_read(RegisterX86::MXCSR).unwrap(),
+        0x1f81,
+        "register read after cvttss2si"
+    );
+    uc.emu_start(CODE + 4, CODE + code.len() as u64, 0, 0)
+        .unwrap();
+    let mut words = [0u8; 16];
+    uc.mem_read(DATA, &mut words).unwrap();
+    let word = |i: usize| u32::from_le_bytes(words[i * 4..i * 4 + 4].try_into().unwrap());
+    assert_eq!(word(0), 0x1f81, "stmxcsr after cvttss2si of a NaN");
+    assert_eq!(word(2), 0x1f80, "stmxcsr after ldmxcsr");
+    assert_eq!(word(3), 0x1f80, "stmxcsr after rcpss of a NaN");
 /// 0015: pacda of a pointer that already bears a code (so its bits 54..48
 /// are not a sign extension) must corrupt the new code, so that autda
 /// then fails; with tagged addresses the engine flipped bit 55, which the

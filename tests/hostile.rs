@@ -218,6 +218,12 @@ fn a_guest_that_truncates_the_data_file_loses_nothing() {
 
 #[test]
 fn a_full_disk_counts_the_events_that_reached_the_file() {
+    for format in ["compact", "fixed"] {
+        a_full_disk_counts_as(format);
+    }
+}
+
+fn a_full_disk_counts_as(format: &str) {
     use ht_user::trace::file::{ReadOptions, TraceFile};
     use std::os::unix::process::CommandExt;
     let (dir, base) = temp_base();
@@ -229,6 +235,8 @@ fn a_full_disk_counts_the_events_that_reached_the_file() {
         b,
         "-trace-file",
         trace.to_str().unwrap(),
+        "-trace-format",
+        format,
         guest("event-bench").to_str().unwrap(),
         b,
         "200000",
@@ -259,6 +267,11 @@ fn a_full_disk_counts_the_events_that_reached_the_file() {
     )
     .unwrap();
     assert!(f.records > 1000, "{}", f.records);
+    assert_eq!(f.info.layout.name(), format);
+    if format == "compact" {
+        // Cut inside a chunk: its records are neither read nor counted.
+        assert!(f.truncation.is_some(), "the last write was cut");
+    }
     let expect = format!("{} events written, {} lost", f.records, 200000 - f.records);
     assert!(
         r.stderr.contains(&expect),

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ht_user::trace::file::{ClockAnchor, TraceBuilder, TraceInfo};
+use ht_user::trace::file::{ClockAnchor, TraceBuilder, TraceFile, TraceInfo};
 use serde_json::Value;
 
 fn ht_user() -> PathBuf {
@@ -455,9 +455,9 @@ fn broken_files_give_located_errors_never_panics() {
     assert!(e.contains(&format!("record 150 at byte {at}")), "{e}");
     // A newer major version.
     let mut v = good.clone();
-    v[8] = 2;
+    v[8] = 3;
     write(&v);
-    assert!(fails(&["report", s(&bad)]).contains("version 2.1 is not supported"));
+    assert!(fails(&["report", s(&bad)]).contains("version 3.1 is not supported"));
 
     // Every cut and many single-byte corruptions: exit 0 or 1, never a panic.
     let mut cuts: Vec<usize> = (0..header + 100).collect();
@@ -480,6 +480,79 @@ fn broken_files_give_located_errors_never_panics() {
         for args in [
             &["report", s(&bad)][..],
             &["convert", "--to", "chrome", s(&bad)][..],
+        ] {
+            let out = ht_trace(args);
+            assert!(matches!(out.status.code(), Some(0 | 1)), "flip at {at}");
+        }
+    }
+}
+
+/// The same for a compact trace (format 2.0): truncations say where the
+/// torn chunk starts, and no cut or flipped byte makes ht-trace panic.
+#[test]
+fn broken_compact_files_give_located_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = dir.path().join("k.bin");
+    known_trace(&fixed, 1);
+    let t = dir.path().join("c.bin");
+    ok(&["convert", "--to", "compact", s(&fixed), "-o", s(&t)]);
+    assert_eq!(
+        ok(&["report", s(&t)])
+            .replace(s(&t), "F")
+            .replace("format 2.0", "format V"),
+        ok(&["report", s(&fixed)])
+            .replace(s(&fixed), "F")
+            .replace("format 1.1", "format V")
+    );
+    let good = std::fs::read(&t).unwrap();
+    let header = TraceFile::open(&t).unwrap().header_size;
+    assert!(good.len() < header + 303 * 16, "{} bytes", good.len());
+    let bad = dir.path().join("bad.bin");
+    let write = |bytes: &[u8]| std::fs::write(&bad, bytes).unwrap();
+
+    // Torn inside the (only) chunk: none of its records are read.
+    write(&good[..good.len() - 10]);
+    let e = fails(&["report", s(&bad)]);
+    assert!(
+        e.contains(&format!(
+            "record 0 at byte {header}: truncated: the chunk at byte {header} is incomplete"
+        )),
+        "{e}"
+    );
+    let out = ht_trace(&["info", "--allow-truncated", s(&bad)]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+    // A flipped tag: an unknown kind, located.
+    let mut k = good.clone();
+    k[header + 8] = 0x06;
+    write(&k);
+    let e = fails(&["report", s(&bad)]);
+    assert!(
+        e.contains(&format!(
+            "record 0 at byte {}: corrupt: unknown record kind 6",
+            header + 8
+        )),
+        "{e}"
+    );
+
+    for cut in (header..good.len()).step_by(7) {
+        write(&good[..cut]);
+        let out = ht_trace(&["report", "--json", s(&bad)]);
+        assert_eq!(out.status.code(), Some(1), "cut at {cut}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("bad.bin"));
+    }
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..150 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut c = good.clone();
+        let at = header + (x % (good.len() - header) as u64) as usize;
+        c[at] ^= (x >> 32) as u8 | 1;
+        write(&c);
+        for args in [
+            &["report", s(&bad)][..],
+            &["convert", "--to", "csv", s(&bad)][..],
         ] {
             let out = ht_trace(args);
             assert!(matches!(out.status.code(), Some(0 | 1)), "flip at {at}");

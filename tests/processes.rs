@@ -67,6 +67,15 @@ fn fork_exec_pipe_and_wait_checks() {
 
 #[test]
 fn children_trace_under_their_own_pid() {
+    children_trace_under_their_own_pid_as("compact");
+}
+
+#[test]
+fn children_trace_under_their_own_pid_fixed() {
+    children_trace_under_their_own_pid_as("fixed");
+}
+
+fn children_trace_under_their_own_pid_as(format: &str) {
     let (dir, base) = temp_base();
     let log = dir.path().join("log");
     let trace = dir.path().join("run.bin");
@@ -78,6 +87,8 @@ fn children_trace_under_their_own_pid() {
         log.as_os_str(),
         "-trace-file".as_ref(),
         trace.as_os_str(),
+        "-trace-format".as_ref(),
+        format.as_ref(),
         g.as_os_str(),
         "trace".as_ref(),
         base.as_os_str(),
@@ -116,6 +127,8 @@ fn children_trace_under_their_own_pid() {
     let child_trace = dir.path().join(format!("run.bin.{child}"));
     let child_file = TraceFile::open(&child_trace).unwrap();
     assert_eq!(child_file.info.pid, child);
+    assert_eq!(child_file.info.layout.name(), format);
+    assert_eq!(parent.info.layout.name(), format);
     assert_eq!(child_file.declared_count, Some(2));
     let got: Vec<u64> = child_file.events().map(|e| e.unwrap().arg1).collect();
     assert_eq!(got, [2, 4]);
@@ -227,6 +240,15 @@ fn exec_of_a_host_program() {
 /// successor), its events continue the first process's trace file.
 #[test]
 fn exec_in_the_first_process_keeps_channel_and_trace() {
+    exec_in_the_first_process_keeps_channel_and_trace_as("compact");
+}
+
+#[test]
+fn exec_in_the_first_process_keeps_channel_and_trace_fixed() {
+    exec_in_the_first_process_keeps_channel_and_trace_as("fixed");
+}
+
+fn exec_in_the_first_process_keeps_channel_and_trace_as(format: &str) {
     let (dir, base) = temp_base();
     let log = dir.path().join("log");
     let trace = dir.path().join("run.bin");
@@ -238,6 +260,8 @@ fn exec_in_the_first_process_keeps_channel_and_trace() {
         log.as_os_str(),
         "-trace-file".as_ref(),
         trace.as_os_str(),
+        "-trace-format".as_ref(),
+        format.as_ref(),
         g.as_os_str(),
         "exec".as_ref(),
         g.as_os_str(),
@@ -252,6 +276,7 @@ fn exec_in_the_first_process_keeps_channel_and_trace() {
     assert_eq!(arg1s, [1, 2, 4, 3]);
     assert_eq!(events[0].pid, r.pid, "execve keeps the pid");
     let f = TraceFile::open(&trace).unwrap();
+    assert_eq!(f.info.layout.name(), format);
     assert_eq!(f.declared_count, Some(2));
     assert_eq!(f.info.get("argv").unwrap().split('\0').nth(1), Some("exec"));
     let got: Vec<u64> = f.events().map(|e| e.unwrap().arg1).collect();

@@ -159,17 +159,13 @@ fn signal_checks_match_linux() {
             .take(n)
             .filter(|l| !qemu_wrong(l))
             .collect();
-        let theirs: Vec<&str> = qr.stdout.lines().filter(|l| !qemu_wrong(l)).collect();
-        assert_eq!(ours, theirs);
+        assert_eq!(ours, lines_except(&qr.stdout, qemu_wrong));
         return;
     }
-    let comparable = |out: &str| {
-        out.lines()
-            .filter(|l| !qemu_wrong(l))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(comparable(&r.stdout), comparable(&qr.stdout));
+    assert_eq!(
+        lines_except(&r.stdout, qemu_wrong),
+        lines_except(&qr.stdout, qemu_wrong)
+    );
 }
 
 /// Starts the guest in `mode`, waits for its first line, sends SIGINT to

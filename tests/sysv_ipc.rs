@@ -86,18 +86,7 @@ fn sysv_ipc_checks_match_linux_and_qemu() {
     let r = run_ht([&g]);
     assert_eq!(r.stdout, CHECKS, "on {}: {}", arch(), r.stderr);
     r.assert_code(0);
-    let Some(q) = qemu_or_skip("sysv-ipc") else {
-        return;
-    };
-    let qr = run(qemu(&q, [&g]));
-    assert_eq!(qr.exit(), r.exit());
-    let comparable = |out: &str| {
-        out.lines()
-            .filter(|l| !qemu_differs(l))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(comparable(&r.stdout), comparable(&qr.stdout));
+    assert_like_qemu(&g, "sysv-ipc", &r, qemu_differs);
 }
 
 /// `-strace` names the IPC calls with decoded flags and commands (32-bit

@@ -88,18 +88,7 @@ fn posix_timer_checks_match_linux_and_qemu() {
     let r = run_ht([&g]);
     r.assert_code(0);
     assert_eq!(r.stdout, CHECKS, "on {}", arch());
-    let Some(q) = qemu_or_skip("posix-timers") else {
-        return;
-    };
-    let qr = run(qemu(&q, [&g]));
-    assert_eq!(qr.exit(), r.exit());
-    let comparable = |out: &str| {
-        out.lines()
-            .filter(|l| !qemu_differs(l))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(comparable(&r.stdout), comparable(&qr.stdout));
+    assert_like_qemu(&g, "posix-timers", &r, qemu_differs);
 }
 
 /// `-strace` names the timer calls with their arguments and shows a

@@ -87,7 +87,8 @@ fn round_trip_has_every_event_exactly() {
     );
 
     let f = TraceFile::open(&trace).unwrap();
-    assert_eq!(f.version, (1, 1));
+    // Compact records by default.
+    assert_eq!(f.version, (2, 0));
     assert_eq!(f.declared_count, Some(n));
     assert_eq!(f.records, n);
     assert_eq!(f.info.event_args, 4);
@@ -277,6 +278,63 @@ fn trace_file_without_channel_and_unwritable_trace_file() {
     assert!(!Path::new(&format!("{}-control", s(&base))).exists());
 }
 
+/// memregion with its region's memory accesses and blocks, every system
+/// call and the two hypertrace events, in `format`; with `-D LOG`.
+fn all_kinds_trace(dir: &Path, format: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let base = dir.join(format!("ht-{format}"));
+    let trace = dir.join(format!("{format}.bin"));
+    let log = dir.join(format!("{format}.log"));
+    let o = run(&[
+        "-hypertrace",
+        &format!("path={},args=3", s(&base)),
+        "-trace-file",
+        s(&trace),
+        "-trace-format",
+        format,
+        "-D",
+        s(&log),
+        "-trace",
+        "enable=guest_user_syscall*",
+        "-hypertrace-region",
+        "guest_mem_before_exec",
+        "-hypertrace-region",
+        "guest_exec_tb",
+        s(&guest("memregion")),
+        s(&base),
+        extra,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (trace, log)
+}
+
+fn ht_trace_out(args: &[&str]) -> String {
+    let o = Command::new(ht_trace()).args(args).output().unwrap();
+    assert!(o.status.success(), "ht-trace {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Every record of every kind as read_trace.py --records prints it.
+fn records_csv(path: &Path) -> String {
+    let f = TraceFile::open(path).unwrap();
+    let mut out = String::new();
+    for r in f.records() {
+        let r = r.unwrap();
+        let mut row = vec![
+            r.index.to_string(),
+            r.ts_ns.to_string(),
+            r.pid.to_string(),
+            r.thread.to_string(),
+            (r.kind as u32).to_string(),
+            r.client.to_string(),
+            r.arg1.to_string(),
+        ];
+        row.extend(r.args().map(|a| a.to_string()));
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 #[test]
 fn python_reader_in_docs_matches_ht_trace_csv() {
     if Command::new("python3").arg("--version").output().is_err() {
@@ -284,6 +342,43 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/read_trace.py");
+    let python = |args: &[&str]| {
+        let o = Command::new("python3")
+            .arg(&reader)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "read_trace.py {args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Every kind, both layouts: the events as CSV, and every record.
+    for format in ["compact", "fixed"] {
+        let (trace, _) = all_kinds_trace(dir.path(), format, "300");
+        let f = TraceFile::open(&trace).unwrap();
+        assert_eq!(f.info.layout.name(), format);
+        let kinds: std::collections::HashSet<u32> =
+            f.records().map(|r| r.unwrap().kind as u32).collect();
+        assert_eq!(kinds.len(), 5, "{format}: {kinds:?}");
+        assert_eq!(
+            python(&["--csv", s(&trace)]),
+            ht_trace_out(&["convert", "--to", "csv", s(&trace)]),
+            "{format}"
+        );
+        let py = python(&["--records", s(&trace)]);
+        assert!(py.lines().count() > 600, "{format}");
+        assert_eq!(py, records_csv(&trace), "{format}");
+        let summary = python(&[s(&trace)]);
+        assert!(
+            summary.contains(&format!(
+                "format {}.",
+                if format == "compact" { 2 } else { 1 }
+            )),
+            "{summary}"
+        );
+        assert!(summary.contains("2 events"), "{summary}");
+    }
+
     let base = dir.path().join("ht");
     let trace = dir.path().join("t.bin");
     let o = run(&[
@@ -297,7 +392,6 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         "1000",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/read_trace.py");
     let py = Command::new("python3")
         .arg(&reader)
         .arg("--csv")
@@ -334,6 +428,70 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         .unwrap();
     assert_eq!(py.status.code(), Some(1));
     assert!(stderr(&py).contains("truncated"), "{}", stderr(&py));
+}
+
+/// The same run's events read the same whichever layout holds them: each
+/// layout's trace converts to exactly its run's -D log, and a compact trace
+/// re-encoded as fixed (and back) gives ht-trace the same output.
+#[test]
+fn both_layouts_give_the_same_ht_trace_output() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["compact", "fixed"] {
+        let (trace, log) = all_kinds_trace(dir.path(), format, "2000");
+        assert_eq!(
+            ht_trace_out(&["convert", "--to", "log", s(&trace)]),
+            std::fs::read_to_string(&log).unwrap(),
+            "{format}"
+        );
+    }
+    let compact = dir.path().join("compact.bin");
+    let fixed = dir.path().join("re").join("compact.bin");
+    let again = dir.path().join("again").join("compact.bin");
+    for d in ["re", "again"] {
+        std::fs::create_dir(dir.path().join(d)).unwrap();
+    }
+    ht_trace_out(&["convert", "--to", "fixed", s(&compact), "-o", s(&fixed)]);
+    ht_trace_out(&["convert", "--to", "compact", s(&fixed), "-o", s(&again)]);
+    let (c, f) = (
+        TraceFile::open(&compact).unwrap(),
+        TraceFile::open(&fixed).unwrap(),
+    );
+    assert_eq!((c.version, f.version), ((2, 0), (1, 1)));
+    assert_eq!(c.records, f.records);
+    // The fixed file is what numpy.frombuffer reads: header, then records.
+    assert_eq!(
+        std::fs::metadata(&fixed).unwrap().len(),
+        (f.header_size + f.record_size * f.records as usize) as u64
+    );
+    // Compact: a few bytes a record instead of 56 to 72.
+    assert!(
+        c.body_bytes * 5 < f.body_bytes,
+        "{} {}",
+        c.body_bytes,
+        f.body_bytes
+    );
+    for args in [
+        &["report"][..],
+        &["report", "--json"],
+        &["convert", "--to", "csv"],
+        &["convert", "--to", "log"],
+        &["convert", "--to", "chrome"],
+    ] {
+        let out = |p: &Path| {
+            let mut a = args.to_vec();
+            a.push(s(p));
+            // The header's version is the one difference.
+            ht_trace_out(&a)
+                .replace(s(p), "FILE")
+                .replace("format 2.0", "format V")
+                .replace("format 1.1", "format V")
+        };
+        let want = out(&compact);
+        assert_eq!(out(&fixed), want, "{args:?}");
+        assert_eq!(out(&again), want, "{args:?}");
+    }
+    assert_eq!(records_csv(&compact), records_csv(&fixed));
+    assert!(ht_trace_out(&["info", s(&compact)]).contains("compact records"));
 }
 
 #[test]
@@ -409,5 +567,83 @@ fn writer_pipeline_cost_per_event() {
         let dt = t0.elapsed();
         assert_eq!(report.events_written, n);
         println!("{name}: {:.1} ns/event", dt.as_nanos() as f64 / n as f64);
+    }
+}
+
+/// The writer thread's share of a memory-access trace: encoding batches
+/// of memregion-like loads and stores in each layout and writing them to
+/// /dev/null, in the calling thread. Prints ns and bytes per record; run
+/// with `cargo test --release --test trace_file -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn writer_encoding_cost_per_memory_access() {
+    use ht_user::trace::binary::BinarySink;
+    use ht_user::trace::file::{ClockAnchor, Layout, TraceInfo};
+    use ht_user::trace::{Batch, EventKind, EventRecord, EventSet, Sink};
+    let anchor = ClockAnchor::now();
+    let mut batch = Batch {
+        extra_args: 3,
+        ..Batch::default()
+    };
+    for k in 0..8192u64 {
+        let addr = 0x4c6f00 + 8 * (k / 2 % 8);
+        let (aux, pc, value) = if k % 2 == 0 {
+            (0x03, 0x401bd4, 0)
+        } else {
+            (0x13, 0x401bd8, 1_000_000 + k)
+        };
+        batch.records.push(EventRecord {
+            ts_ns: anchor.monotonic_ns + k / 256 * 8000,
+            cpu: 0,
+            kind: EventKind::MemAccess,
+            aux,
+            arg1: addr,
+        });
+        batch.args.extend_from_slice(&[pc, value]);
+    }
+    let batches = 2500;
+    for layout in [Layout::Fixed, Layout::Compact] {
+        let dir = tempfile::tempdir().unwrap();
+        let info = TraceInfo::for_run(1, 4, "x86_64", Path::new("p"), &[], None, anchor)
+            .with_kinds(EventSet(EventKind::MemAccess.bit()))
+            .with_layout(layout);
+        for (name, path) in [
+            ("/dev/null", PathBuf::from("/dev/null")),
+            ("a file", dir.path().join("t.bin")),
+        ] {
+            // This thread's CPU time: what the writer thread spends,
+            // whatever else the machine runs.
+            let cpu = || {
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: clock_gettime writes one timespec we own.
+                unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+                ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+            };
+            let mut sink = BinarySink::create(&path, &info).unwrap();
+            let t0 = std::time::Instant::now();
+            let c0 = cpu();
+            for _ in 0..batches {
+                sink.events(&batch).unwrap();
+            }
+            sink.finish().unwrap();
+            let c = cpu() - c0;
+            let dt = t0.elapsed();
+            let n = (batches * batch.records.len()) as f64;
+            let size = std::fs::metadata(&path).unwrap().len() as f64;
+            println!(
+                "{} to {name}: {:.1} ns/record wall, {:.1} ns/record CPU{}",
+                layout.name(),
+                dt.as_nanos() as f64 / n,
+                c / n,
+                if name == "a file" {
+                    format!(", {:.2} bytes/record", size / n)
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
 }

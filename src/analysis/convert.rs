@@ -48,6 +48,9 @@ pub enum Format {
     Chrome,
     Csv,
     Log,
+    /// The binary trace itself, records laid out as given (`fixed` for
+    /// `numpy.frombuffer`, `compact`).
+    Trace(crate::trace::file::Layout),
 }
 
 impl std::str::FromStr for Format {
@@ -56,8 +59,12 @@ impl std::str::FromStr for Format {
         match s {
             "chrome" | "json" | "perfetto" => Ok(Format::Chrome),
             "csv" => Ok(Format::Csv),
+            "fixed" => Ok(Format::Trace(crate::trace::file::Layout::Fixed)),
+            "compact" => Ok(Format::Trace(crate::trace::file::Layout::Compact)),
             "log" | "qemu" => Ok(Format::Log),
-            _ => Err(format!("unknown format '{s}' (chrome, csv or log)")),
+            _ => Err(format!(
+                "unknown format '{s}' (chrome, csv, log, fixed or compact)"
+            )),
         }
     }
 }
@@ -73,7 +80,30 @@ pub fn convert(
         Format::Csv => csv(file, out),
         Format::Log => log(file, out),
         Format::Chrome => chrome(file, specs, out),
+        Format::Trace(layout) => retrace(file, layout, out),
     }
+}
+
+/// The same header and records as a binary trace in `layout` (the
+/// record count filled in, the version that of the layout).
+pub fn retrace(
+    file: &TraceFile,
+    layout: crate::trace::file::Layout,
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    let mut b = crate::trace::file::TraceBuilder::new(file.info.clone().with_layout(layout));
+    let mut words = Vec::new();
+    let mut n = 0;
+    for r in file.records() {
+        let r = r?;
+        words.clear();
+        words.extend(r.args());
+        b.push_any(r.ts_ns, r.thread, r.kind, r.client, r.arg1, &words);
+        n += 1;
+    }
+    out.write_all(&b.finish())?;
+    out.flush()?;
+    Ok(n)
 }
 
 fn spill(buf: &mut Vec<u8>, out: &mut dyn Write) -> io::Result<()> {

@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ht_user::analysis::convert::{self, Format};
 use ht_user::analysis::{compare, plot, report, Analysis, RegionSpec};
-use ht_user::trace::file::{ReadOptions, TraceFile};
+use ht_user::trace::file::{Layout, ReadOptions, TraceFile};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,12 +67,12 @@ enum Command {
         a: PathBuf,
         b: PathBuf,
     },
-    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV or
-    /// QEMU log text.
+    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV,
+    /// QEMU log text, or a binary trace in the fixed or compact layout.
     Convert {
         #[command(flatten)]
         common: Common,
-        /// chrome, csv or log.
+        /// chrome, csv, log, fixed or compact.
         #[arg(long = "to", value_name = "FORMAT")]
         to: Format,
         /// Output file (default: standard output).
@@ -146,10 +146,17 @@ fn info(file: &TraceFile) -> String {
         i.anchor.realtime_ns,
         ht_user::analysis::text::iso_utc(i.anchor.realtime_ns)
     ));
+    let records = match i.layout {
+        Layout::Fixed => format!("records of {} bytes", file.record_size),
+        Layout::Compact => format!(
+            "compact records ({:.1} bytes a record, {} once decoded)",
+            file.body_bytes as f64 / file.records.max(1) as f64,
+            file.record_size
+        ),
+    };
     out.push_str(&format!(
-        "layout    header {} bytes, records of {} bytes: {} in the file, header count {}\n",
+        "layout    header {} bytes, {records}: {} in the file, header count {}\n",
         file.header_size,
-        file.record_size,
         file.records,
         file.declared_count
             .map_or("unknown (the writer did not finish)".to_string(), |c| c

@@ -1,23 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The binary trace sink (`-trace-file`): encodes batches into the format
-//! of [`super::file`] in the writer thread and writes them in large chunks.
+//! of [`super::file`] in the writer thread, fixed-size records or chunks
+//! of compact ones ([`super::compact`]), and writes them in large pieces.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::file::{TraceInfo, RECORD_COUNT_OFFSET};
-use super::{Batch, Sink};
+use super::compact::{self, CHUNK_HEADER, CHUNK_LIMIT};
+use super::file::{Layout, TraceInfo, RECORD_COUNT_OFFSET};
+use super::{Batch, EventKind, Sink};
 
 /// Bytes gathered before one write to the file.
 const WRITE_CHUNK: usize = 256 << 10;
 
 pub struct BinarySink {
     file: File,
+    /// Encoded bytes waiting for the file: `buf[..used]`. The vector only
+    /// grows (its bytes past `used` are scratch space), so encoding never
+    /// clears memory first.
     buf: Vec<u8>,
+    used: usize,
     pid: u32,
+    layout: Layout,
     record_size: usize,
+    /// Largest compact encoding of one record of this trace.
+    max_compact: usize,
+    /// The compact encoder's state, reset at each chunk.
+    encoder: compact::Encoder,
+    /// Compact chunks in `buf`: (offset of their end, records in them),
+    /// to count the records a failed write left whole in the file.
+    chunk_ends: Vec<(usize, u64)>,
     records: u64,
     /// Records of this sink now whole in the file.
     persisted: u64,
@@ -35,8 +49,8 @@ impl BinarySink {
     /// Continues the trace in `path`, written by the same process before
     /// it executed a new program: records are appended after the ones
     /// already there, and the count is filled in again at the end. A file
-    /// that is missing, or whose header does not match `info` (record
-    /// size, pid), is created anew.
+    /// that is missing, or whose header does not match `info` (layout,
+    /// record size, pid), is created anew.
     pub fn continue_file(path: &Path, info: &TraceInfo) -> io::Result<Self> {
         use std::io::{Read, Seek, SeekFrom};
         let opened = std::fs::OpenOptions::new()
@@ -50,9 +64,11 @@ impl BinarySink {
         };
         let mut head = [0u8; super::file::FIXED_HEADER_SIZE];
         let len = file.metadata()?.len();
+        let u16_at = |b: &[u8], at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap());
         let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
         let fits = file.read_exact(&mut head).is_ok()
             && head[..8] == super::file::MAGIC
+            && u16_at(&head, 8) == info.layout.version().0
             && u32_at(&head, 16) as usize == info.record_size()
             && u32_at(&head, 48) == info.pid;
         if !fits || !file.metadata()?.is_file() {
@@ -60,11 +76,29 @@ impl BinarySink {
             return Self::create(path, info);
         }
         let header_size = u64::from(u32_at(&head, 12));
-        let record_size = info.record_size() as u64;
-        // Whole records only: a torn last record (never expected, the
-        // writer flushed before the exec) is cut off.
-        let records = len.saturating_sub(header_size) / record_size;
-        let end = header_size + records * record_size;
+        // Whole records (whole chunks) only: a torn end (never expected,
+        // the writer flushed before the exec) is cut off.
+        let (records, end) = match info.layout {
+            Layout::Fixed => {
+                let record_size = info.record_size() as u64;
+                let records = len.saturating_sub(header_size) / record_size;
+                (records, header_size + records * record_size)
+            }
+            Layout::Compact => {
+                let (mut records, mut at) = (0u64, header_size);
+                let mut h = [0u8; CHUNK_HEADER];
+                while at + CHUNK_HEADER as u64 <= len && file.read_exact_at(&mut h, at).is_ok() {
+                    let (payload, count) = compact::chunk_header(&h, 0).expect("8 bytes");
+                    let next = at + (CHUNK_HEADER + payload) as u64;
+                    if next > len {
+                        break;
+                    }
+                    records += u64::from(count);
+                    at = next;
+                }
+                (records, at.min(len.max(header_size)))
+            }
+        };
         file.set_len(end)?;
         file.seek(SeekFrom::Start(end))?;
         // Unknown again until this image finishes.
@@ -72,15 +106,9 @@ impl BinarySink {
             &super::file::COUNT_UNKNOWN.to_le_bytes(),
             RECORD_COUNT_OFFSET,
         )?;
-        Ok(BinarySink {
-            file,
-            buf: Vec::with_capacity(WRITE_CHUNK + super::BATCH_EVENTS * info.record_size()),
-            pid: info.pid,
-            record_size: info.record_size(),
-            records,
-            persisted: 0,
-            seekable: true,
-        })
+        let mut sink = Self::with_file(file, info, true);
+        sink.records = records;
+        Ok(sink)
     }
 
     /// Writes the header to `file` (at its current position, which must be
@@ -89,15 +117,96 @@ impl BinarySink {
         let header = info.encode();
         let seekable = file.metadata()?.is_file();
         file.write_all(&header)?;
-        Ok(BinarySink {
+        Ok(Self::with_file(file, info, seekable))
+    }
+
+    fn with_file(file: File, info: &TraceInfo, seekable: bool) -> Self {
+        let extra = info.event_args as usize - 1;
+        let words = EventKind::ALL
+            .iter()
+            .map(|k| k.words(extra))
+            .max()
+            .unwrap_or(0);
+        BinarySink {
             file,
-            buf: Vec::with_capacity(WRITE_CHUNK + super::BATCH_EVENTS * info.record_size()),
+            buf: vec![0; WRITE_CHUNK + super::BATCH_EVENTS * info.record_size()],
+            used: 0,
             pid: info.pid,
+            layout: info.layout,
             record_size: info.record_size(),
+            max_compact: compact::max_record_bytes(words),
+            encoder: compact::Encoder::default(),
+            chunk_ends: Vec::new(),
             records: 0,
             persisted: 0,
             seekable,
-        })
+        }
+    }
+
+    /// Makes room for `n` more bytes after `used`.
+    fn room(&mut self, n: usize) {
+        if self.buf.len() - self.used < n {
+            self.buf.resize((self.used + n).max(2 * self.buf.len()), 0);
+        }
+    }
+
+    fn fixed_records(&mut self, batch: &Batch) {
+        let size = self.record_size;
+        self.room(batch.records.len() * size);
+        let start = self.used;
+        let slots = self.buf[start..].chunks_exact_mut(size);
+        for ((r, words), out) in batch.iter().zip(slots) {
+            super::file::encode_into(out, r.ts_ns, self.pid, r.cpu, r.kind, r.aux, r.arg1, words);
+        }
+        self.used += batch.records.len() * size;
+    }
+
+    /// The batch as one chunk (several past [`CHUNK_LIMIT`] bytes).
+    fn compact_records(&mut self, batch: &Batch) {
+        let max = self.max_compact;
+        let mut chunk = self.open_chunk();
+        let mut count = 0u32;
+        for (r, words) in batch.iter() {
+            if self.buf.len() - self.used < max {
+                self.room(max);
+            }
+            self.used += self.encoder.encode(
+                &mut self.buf[self.used..],
+                r.ts_ns,
+                r.cpu,
+                r.kind,
+                r.aux,
+                r.arg1,
+                words,
+            );
+            count += 1;
+            if self.used - chunk >= CHUNK_LIMIT {
+                self.close_chunk(chunk, count);
+                chunk = self.open_chunk();
+                count = 0;
+            }
+        }
+        self.close_chunk(chunk, count);
+    }
+
+    /// Starts a chunk at `used`; returns where its payload starts.
+    fn open_chunk(&mut self) -> usize {
+        self.room(CHUNK_HEADER);
+        self.used += CHUNK_HEADER;
+        self.encoder.reset();
+        self.used
+    }
+
+    fn close_chunk(&mut self, payload_at: usize, count: u32) {
+        let start = payload_at - CHUNK_HEADER;
+        if count == 0 {
+            self.used = start;
+            return;
+        }
+        let payload = (self.used - payload_at) as u32;
+        self.buf[start..start + 4].copy_from_slice(&payload.to_le_bytes());
+        self.buf[start + 4..payload_at].copy_from_slice(&count.to_le_bytes());
+        self.chunk_ends.push((self.used, u64::from(count)));
     }
 
     /// Writes the buffered records, counting those that reach the file
@@ -105,8 +214,8 @@ impl BinarySink {
     fn write_out(&mut self) -> io::Result<()> {
         let mut done = 0;
         let mut result = Ok(());
-        while done < self.buf.len() {
-            match self.file.write(&self.buf[done..]) {
+        while done < self.used {
+            match self.file.write(&self.buf[done..self.used]) {
                 Ok(0) => {
                     result = Err(io::Error::from(io::ErrorKind::WriteZero));
                     break;
@@ -119,25 +228,29 @@ impl BinarySink {
                 }
             }
         }
-        self.persisted += (done / self.record_size) as u64;
-        self.buf.clear();
+        self.persisted += match self.layout {
+            Layout::Fixed => (done / self.record_size) as u64,
+            Layout::Compact => self
+                .chunk_ends
+                .iter()
+                .take_while(|(end, _)| *end <= done)
+                .map(|(_, n)| n)
+                .sum(),
+        };
+        self.chunk_ends.clear();
+        self.used = 0;
         result
     }
 }
 
 impl Sink for BinarySink {
     fn events(&mut self, batch: &Batch) -> io::Result<()> {
-        let size = self.record_size;
-        // Zeroed records filled in place: one resize per batch rather
-        // than several appends per record.
-        let start = self.buf.len();
-        self.buf.resize(start + batch.records.len() * size, 0);
-        let slots = self.buf[start..].chunks_exact_mut(size);
-        for ((r, words), out) in batch.iter().zip(slots) {
-            super::file::encode_into(out, r.ts_ns, self.pid, r.cpu, r.kind, r.aux, r.arg1, words);
+        match self.layout {
+            Layout::Fixed => self.fixed_records(batch),
+            Layout::Compact => self.compact_records(batch),
         }
         self.records += batch.records.len() as u64;
-        if self.buf.len() >= WRITE_CHUNK {
+        if self.used >= WRITE_CHUNK {
             self.write_out()?;
         }
         Ok(())
@@ -198,12 +311,21 @@ mod tests {
     use super::super::{mem_info, EventKind, EventRecord, EventSet};
     use super::*;
 
+    const LAYOUTS: [Layout; 2] = [Layout::Fixed, Layout::Compact];
+
     #[test]
     fn batches_round_trip_with_count() {
+        for layout in LAYOUTS {
+            batches_round_trip_as(layout);
+        }
+    }
+
+    fn batches_round_trip_as(layout: Layout) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.bin");
         let anchor = ClockAnchor::now();
-        let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor);
+        let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor)
+            .with_layout(layout);
         let mut sink = BinarySink::create(&path, &info).unwrap();
         let mut batch = Batch::with_capacity(2, 10);
         for i in 0..10u64 {
@@ -221,6 +343,8 @@ mod tests {
         sink.events(&batch).unwrap();
         sink.finish().unwrap();
         let f = TraceFile::open(&path).unwrap();
+        assert_eq!(f.info.layout, layout);
+        assert_eq!(sink.events_in_file(), Some(20));
         assert_eq!(f.declared_count, Some(20));
         assert_eq!(f.records, 20);
         let evs: Vec<_> = f.events().map(Result::unwrap).collect();
@@ -233,10 +357,17 @@ mod tests {
 
     #[test]
     fn continued_file_appends_and_counts_all() {
+        for layout in LAYOUTS {
+            continued_file_as(layout);
+        }
+    }
+
+    fn continued_file_as(layout: Layout) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.bin");
         let anchor = ClockAnchor::now();
-        let info = TraceInfo::for_run(7, 2, "x86_64", Path::new("p"), &[], None, anchor);
+        let info = TraceInfo::for_run(7, 2, "x86_64", Path::new("p"), &[], None, anchor)
+            .with_layout(layout);
         let batch = |from: u64, n: u64| {
             let mut b = Batch::with_capacity(1, n as usize);
             for i in from..from + n {
@@ -258,6 +389,33 @@ mod tests {
         assert_eq!(f.declared_count, Some(5));
         let got: Vec<u64> = f.events().map(|e| e.unwrap().arg1).collect();
         assert_eq!(got, [0, 1, 2, 3, 4]);
+        // A torn end (a killed writer) is cut off before appending.
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[9, 0, 0, 0, 1])
+            .unwrap();
+        let mut again = BinarySink::continue_file(&path, &info).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+        again.events(&batch(5, 1)).unwrap();
+        again.finish().unwrap();
+        let f = TraceFile::open(&path).unwrap();
+        assert_eq!(f.declared_count, Some(6));
+        // The other layout's file is not continued: it starts anew.
+        let other = info.clone().with_layout(match layout {
+            Layout::Fixed => Layout::Compact,
+            Layout::Compact => Layout::Fixed,
+        });
+        BinarySink::continue_file(&path, &other)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(TraceFile::open(&path).unwrap().records, 0);
+        let mut again = BinarySink::continue_file(&path, &info).unwrap();
+        again.events(&batch(0, 5)).unwrap();
+        again.finish().unwrap();
         // Another process's file is not continued: it starts anew.
         let other = TraceInfo::for_run(8, 2, "x86_64", Path::new("p"), &[], None, anchor);
         let mut fresh = BinarySink::continue_file(&path, &other).unwrap();
@@ -275,12 +433,19 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_in_order() {
+        for layout in LAYOUTS {
+            every_kind_as(layout);
+        }
+    }
+
+    fn every_kind_as(layout: Layout) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.bin");
         let anchor = ClockAnchor::now();
         let all = EventSet(EventKind::ALL.iter().map(|k| k.bit()).fold(0, |a, b| a | b));
-        let info =
-            TraceInfo::for_run(7, 2, "x86_64", Path::new("p"), &[], None, anchor).with_kinds(all);
+        let info = TraceInfo::for_run(7, 2, "x86_64", Path::new("p"), &[], None, anchor)
+            .with_kinds(all)
+            .with_layout(layout);
         // 24-byte prefix, arg1 and the syscall's five further arguments.
         assert_eq!(info.record_size(), 72);
         let mut sink = BinarySink::create(&path, &info).unwrap();
@@ -320,5 +485,41 @@ mod tests {
         assert_eq!(recs[4].arg1 as i64, -2);
         // Only the hypertrace record is an "event" for the analyses.
         assert_eq!(f.events().count(), 1);
+    }
+
+    /// A batch larger than a chunk holds is split; the records stay in
+    /// order and all are counted.
+    #[test]
+    fn a_large_batch_spans_several_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let anchor = ClockAnchor::now();
+        let info = TraceInfo::for_run(7, 200, "x86_64", Path::new("p"), &[], None, anchor)
+            .with_layout(Layout::Compact);
+        let mut sink = BinarySink::create(&path, &info).unwrap();
+        let mut batch = Batch::with_capacity(199, 1000);
+        for i in 0..1000u64 {
+            batch.records.push(EventRecord::hypertrace(
+                anchor.monotonic_ns + i,
+                (i % 3) as u32,
+                0,
+                i,
+            ));
+            batch.args.extend((0..199).map(|k| u64::MAX - k - i));
+        }
+        sink.events(&batch).unwrap();
+        sink.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let hs = info.encode().len();
+        let (payload, count) = compact::chunk_header(&bytes, hs).unwrap();
+        assert!(
+            payload >= CHUNK_LIMIT && (count as usize) < 1000,
+            "{payload} {count}"
+        );
+        let f = TraceFile::open(&path).unwrap();
+        let evs: Vec<_> = f.events().map(Result::unwrap).collect();
+        assert_eq!(evs.len(), 1000);
+        assert_eq!(evs[999].thread, 0);
+        assert_eq!(evs[998].args().last(), Some(u64::MAX - 198 - 998));
     }
 }

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! The binary trace file format (`-trace-file`), version 1.1: a
-//! self-describing header followed by fixed-size little-endian records.
-//! `docs/trace-format.md` is the specification; this module writes the
-//! header and reads whole files back, checking them as it goes.
+//! The binary trace file format (`-trace-file`): a self-describing header
+//! followed by the records, either fixed-size little-endian records
+//! (version 1.1, `-trace-format fixed`) or chunks of compact ones (version
+//! 2.0, `-trace-format compact`, see [`super::compact`]). Both share the
+//! header. `docs/trace-format.md` is the specification; this module writes
+//! the header and reads whole files of either layout back, checking them
+//! as it goes.
 //!
 //! ```text
 //! header (header_size bytes, a multiple of 8)
 //!   0  8  magic "HTTRACE\0"
-//!   8  2  version major (1)        10 2  version minor (0)
+//!   8  2  version major (1 fixed, 2 compact)   10 2  version minor
 //!  12  4  header_size              16 4  record_size (24 + 8 * words, words >= event_args)
 //!  20  4  event_args (N: arg1..argN)
 //!  24  8  record_count (u64::MAX while unknown)
@@ -18,6 +21,8 @@
 //! record (record_size bytes)
 //!   0  8  timestamp (monotonic ns)  8 4  pid   12 4  thread   16 4  client / aux
 //!  20  4  kind (0: guest_hypertrace, 1..4: see EventKind)   24 8  arg1   32 ...  words
+//! chunk (version 2.0, instead of the records)
+//!   0  4  payload_bytes             4 4  record_count   8 ...  compact records
 //! ```
 
 use std::ffi::OsString;
@@ -26,9 +31,16 @@ use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::compact;
+
 pub const MAGIC: [u8; 8] = *b"HTTRACE\0";
+/// Version of the fixed-size layout.
 pub const VERSION_MAJOR: u16 = 1;
 pub const VERSION_MINOR: u16 = 1;
+/// Version of the compact layout: a new major version, so that readers
+/// of 1.x (which step through fixed-size records) refuse it.
+pub const COMPACT_VERSION_MAJOR: u16 = 2;
+pub const COMPACT_VERSION_MINOR: u16 = 0;
 /// Size of the fixed part of the header, before the metadata.
 pub const FIXED_HEADER_SIZE: usize = 64;
 /// Size of a record's fixed part, before arg2..argN.
@@ -52,6 +64,58 @@ pub fn record_size_for(event_args: u32, kinds: super::EventSet) -> usize {
     let extra = event_args.max(1) as usize - 1;
     let words = kinds.kinds().map(|k| k.words(extra)).max().unwrap_or(0);
     RECORD_FIXED_SIZE + 8 * words.max(extra)
+}
+
+/// How the records after the header are laid out (`-trace-format`).
+/// The default is ht-user's (`compact`); [`TraceInfo::for_run`] starts
+/// from `Fixed`, the layout tools that synthesise traces can index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Fixed-size records (version 1.1): `record_size` bytes each, for
+    /// `numpy.frombuffer` and other readers that index records.
+    Fixed,
+    /// Chunks of delta- and varint-encoded records (version 2.0): about
+    /// 4 to 8 bytes per memory access instead of 56.
+    #[default]
+    Compact,
+}
+
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Fixed => "fixed",
+            Layout::Compact => "compact",
+        }
+    }
+
+    /// The header's (major, minor) version for this layout.
+    pub fn version(self) -> (u16, u16) {
+        match self {
+            Layout::Fixed => (VERSION_MAJOR, VERSION_MINOR),
+            Layout::Compact => (COMPACT_VERSION_MAJOR, COMPACT_VERSION_MINOR),
+        }
+    }
+
+    /// The layout of a header's major version.
+    pub fn of_major(major: u16) -> Option<Layout> {
+        match major {
+            VERSION_MAJOR => Some(Layout::Fixed),
+            COMPACT_VERSION_MAJOR => Some(Layout::Compact),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fixed" => Ok(Layout::Fixed),
+            "compact" => Ok(Layout::Compact),
+            _ => Err(format!("unknown trace format '{s}' (compact or fixed)")),
+        }
+    }
 }
 
 /// A pair of clock readings taken together: converts event timestamps
@@ -96,6 +160,8 @@ pub struct TraceInfo {
     /// Key/value pairs: `tool`, `arch`, `program`, `argv` (NUL-separated),
     /// `max_clients`, ... Readers ignore keys they do not know.
     pub metadata: Vec<(String, Vec<u8>)>,
+    /// How the records are laid out (the header's major version).
+    pub layout: Layout,
 }
 
 impl TraceInfo {
@@ -135,7 +201,14 @@ impl TraceInfo {
             anchor,
             kinds: super::EventSet(super::EventKind::Hypertrace.bit()),
             metadata,
+            layout: Layout::Fixed,
         }
+    }
+
+    /// Lays the records out as `layout` (fixed by default).
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// Lets the trace hold records of `kinds` besides guest_hypertrace,
@@ -165,8 +238,9 @@ impl TraceInfo {
     pub fn encode(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(256);
         h.extend_from_slice(&MAGIC);
-        h.extend_from_slice(&VERSION_MAJOR.to_le_bytes());
-        h.extend_from_slice(&VERSION_MINOR.to_le_bytes());
+        let (major, minor) = self.layout.version();
+        h.extend_from_slice(&major.to_le_bytes());
+        h.extend_from_slice(&minor.to_le_bytes());
         h.extend_from_slice(&0u32.to_le_bytes()); // header_size, set below
         h.extend_from_slice(&(self.record_size() as u32).to_le_bytes());
         h.extend_from_slice(&self.event_args.to_le_bytes());
@@ -220,8 +294,8 @@ pub fn encode_any(
     );
 }
 
-/// Encodes one record into `out`, a zeroed record of the trace's record
-/// size (the padding after the words stays zero).
+/// Encodes one record into `out`, a record of the trace's record size
+/// (the padding after the words is zeroed).
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn encode_into(
@@ -241,17 +315,21 @@ pub fn encode_into(
     fixed[16..20].copy_from_slice(&aux.to_le_bytes());
     fixed[20..24].copy_from_slice(&(kind as u32).to_le_bytes());
     fixed[24..32].copy_from_slice(&arg1.to_le_bytes());
-    for (w, slot) in words.iter().zip(rest.chunks_exact_mut(8)) {
+    let (used, padding) = rest.split_at_mut(8 * words.len());
+    for (w, slot) in words.iter().zip(used.chunks_exact_mut(8)) {
         slot.copy_from_slice(&w.to_le_bytes());
     }
+    padding.fill(0);
 }
 
 /// Builds a whole trace in memory: for tests and for tools that
 /// synthesise traces. ht-user itself writes through `BinarySink`.
+/// The records are laid out as the header's [`TraceInfo::layout`] says.
 pub struct TraceBuilder {
     bytes: Vec<u8>,
     info: TraceInfo,
     records: u64,
+    chunks: super::compact::ChunkBuilder,
 }
 
 impl TraceBuilder {
@@ -260,6 +338,7 @@ impl TraceBuilder {
             bytes: info.encode(),
             info,
             records: 0,
+            chunks: Default::default(),
         }
     }
 
@@ -282,6 +361,12 @@ impl TraceBuilder {
         arg1: u64,
         words: &[u64],
     ) {
+        if self.info.layout == Layout::Compact {
+            self.chunks
+                .push(&mut self.bytes, ts_ns, thread, kind, aux, arg1, words);
+            self.records += 1;
+            return;
+        }
         encode_any(
             &mut self.bytes,
             self.info.record_size(),
@@ -298,6 +383,7 @@ impl TraceBuilder {
 
     /// The file's bytes, with the record count filled in.
     pub fn finish(mut self) -> Vec<u8> {
+        self.chunks.close(&mut self.bytes);
         let o = RECORD_COUNT_OFFSET as usize;
         self.bytes[o..o + 8].copy_from_slice(&self.records.to_le_bytes());
         self.bytes
@@ -339,7 +425,11 @@ pub struct ReadOptions {
 
 /// A trace file opened for reading. Its bytes are read, not mapped: a file
 /// that shrinks while it is read (a new run writing the same path) must
-/// not kill the reader with SIGBUS.
+/// not kill the reader with SIGBUS. A compact file (format 2.0) is decoded
+/// when it is opened into the fixed layout in memory (`record_size` bytes
+/// a record), so that both layouts are read the same way afterwards; its
+/// records are checked as they are decoded, and an error names the byte
+/// of the file where the record is.
 pub struct TraceFile {
     path: PathBuf,
     bytes: Vec<u8>,
@@ -353,6 +443,8 @@ pub struct TraceFile {
     pub records: u64,
     /// Set when the file was truncated and `allow_truncated` let it through.
     pub truncation: Option<String>,
+    /// Bytes after the header in the file (records or chunks).
+    pub body_bytes: u64,
 }
 
 fn u16_at(b: &[u8], o: usize) -> u16 {
@@ -426,15 +518,15 @@ impl TraceFile {
             ));
         }
         let version = (u16_at(b, 8), u16_at(b, 10));
-        if version.0 != VERSION_MAJOR {
+        let Some(layout) = Layout::of_major(version.0) else {
             return Err(err(
                 Some(8),
                 format!(
-                    "format version {}.{} is not supported (this reader knows {}.x)",
-                    version.0, version.1, VERSION_MAJOR
+                    "format version {}.{} is not supported (this reader knows {}.x and {}.x)",
+                    version.0, version.1, VERSION_MAJOR, COMPACT_VERSION_MAJOR
                 ),
             ));
-        }
+        };
         let header_size = u32_at(b, 12) as usize;
         let record_size = u32_at(b, 16) as usize;
         let event_args = u32_at(b, 20);
@@ -528,12 +620,25 @@ impl TraceFile {
             anchor,
             kinds,
             metadata,
+            layout,
         };
+        let declared_count = (count != COUNT_UNKNOWN).then_some(count);
+        if layout == Layout::Compact {
+            return Self::from_compact(
+                path,
+                bytes,
+                info,
+                version,
+                header_size,
+                record_size,
+                declared_count,
+                opts,
+            );
+        }
 
         let body = (b.len() - header_size) as u64;
         let whole = body / record_size as u64;
         let partial = body % record_size as u64;
-        let declared_count = (count != COUNT_UNKNOWN).then_some(count);
         let mut truncation = None;
         let mut records = whole;
         if partial != 0 {
@@ -592,6 +697,183 @@ impl TraceFile {
             declared_count,
             records,
             truncation,
+            body_bytes: body,
+        })
+    }
+
+    /// [`TraceFile::from_bytes`] for a compact file: decodes its chunks
+    /// into fixed-size records in memory, checking each record (kind,
+    /// timestamp) where it is in the file.
+    #[allow(clippy::too_many_arguments)]
+    fn from_compact(
+        path: &Path,
+        bytes: Vec<u8>,
+        info: TraceInfo,
+        version: (u16, u16),
+        header_size: usize,
+        record_size: usize,
+        declared_count: Option<u64>,
+        opts: ReadOptions,
+    ) -> Result<TraceFile, TraceError> {
+        let fail = |offset: usize, record: Option<u64>, message: String| TraceError {
+            path: path.to_path_buf(),
+            offset: Some(offset as u64),
+            record,
+            message,
+        };
+        let b: &[u8] = &bytes;
+        let extra_args = info.event_args as usize - 1;
+        let mut fixed = b[..header_size].to_vec();
+        let mut whole = 0u64;
+        let mut last_ts = info.anchor.monotonic_ns;
+        let mut words = Vec::new();
+        // Where the records run out early: (record offset, message).
+        let mut cut: Option<(usize, String)> = None;
+        // Offset of record `declared_count`, if the file holds more.
+        let mut past_declared = None;
+        let mut at = header_size;
+        while at < b.len() {
+            let Some((payload, count)) = compact::chunk_header(b, at) else {
+                let have = b.len() - at;
+                cut = Some((
+                    at,
+                    format!("truncated: the file ends inside the chunk header at byte {at} ({have} of {} bytes)", compact::CHUNK_HEADER),
+                ));
+                break;
+            };
+            let start = at + compact::CHUNK_HEADER;
+            let have = b.len() - start;
+            if have < payload {
+                // The writer counts a chunk written once it is whole: the
+                // records of a torn one are not read.
+                cut = Some((
+                    at,
+                    format!("truncated: the chunk at byte {at} is incomplete ({have} of {payload} payload bytes)"),
+                ));
+                break;
+            }
+            let p = &b[start..start + payload];
+            let mut dec = compact::Decoder::default();
+            let mut pos = 0;
+            for _ in 0..count {
+                let rec_at = start + pos;
+                if Some(whole) == declared_count {
+                    past_declared.get_or_insert(rec_at);
+                }
+                let d = match dec.decode(p, &mut pos, extra_args, &mut words) {
+                    Ok(d) => d,
+                    Err(e) if e.incomplete => {
+                        return Err(fail(
+                            start + e.at,
+                            Some(whole),
+                            format!("corrupt: the record runs past the end of its chunk (the chunk at byte {at} declares {count} records in {payload} bytes)"),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(fail(
+                            start + e.at,
+                            Some(whole),
+                            format!("corrupt: {}", e.message),
+                        ));
+                    }
+                };
+                if RECORD_FIXED_SIZE + 8 * words.len() > record_size {
+                    return Err(fail(
+                        rec_at,
+                        Some(whole),
+                        format!(
+                            "corrupt: record kind {} does not fit the header's record_size {record_size}",
+                            d.kind as u32
+                        ),
+                    ));
+                }
+                if d.ts_ns < last_ts {
+                    let what = if whole == 0 {
+                        "the header's clock anchor".to_string()
+                    } else {
+                        format!("the previous record's {last_ts}")
+                    };
+                    return Err(fail(
+                        rec_at,
+                        Some(whole),
+                        format!("corrupt: timestamp {} is earlier than {what}", d.ts_ns),
+                    ));
+                }
+                last_ts = d.ts_ns;
+                encode_any(
+                    &mut fixed,
+                    record_size,
+                    d.ts_ns,
+                    info.pid,
+                    d.thread,
+                    d.kind,
+                    d.aux,
+                    d.arg1,
+                    &words,
+                );
+                whole += 1;
+            }
+            if pos != payload {
+                return Err(fail(
+                    start + pos,
+                    Some(whole),
+                    format!("corrupt: the chunk at byte {at} declares {payload} payload bytes, its {count} records end after {pos}"),
+                ));
+            }
+            at = start + payload;
+        }
+        let mut truncation = None;
+        let mut records = whole;
+        if let Some((offset, msg)) = &cut {
+            if !opts.allow_truncated {
+                return Err(fail(
+                    *offset,
+                    Some(whole),
+                    format!("{msg}; --allow-truncated reads the {whole} whole records before it"),
+                ));
+            }
+            truncation = Some(format!("record {whole} at byte {offset}: {msg}"));
+        }
+        if let Some(declared) = declared_count {
+            let end = cut.as_ref().map_or(b.len(), |c| c.0);
+            if declared > whole && truncation.is_none() {
+                let msg = format!(
+                    "truncated: the header announces {declared} records, the file ends before this one"
+                );
+                if !opts.allow_truncated {
+                    return Err(fail(
+                        end,
+                        Some(whole),
+                        format!("{msg}; --allow-truncated reads the {whole} before it"),
+                    ));
+                }
+                truncation = Some(format!("record {whole} at byte {end}: {msg}"));
+            } else if declared < whole {
+                let offset = past_declared.unwrap_or(end);
+                if !opts.allow_truncated {
+                    return Err(fail(
+                        offset,
+                        Some(declared),
+                        format!(
+                            "corrupt: the header announces {declared} records but {} more follow them",
+                            whole - declared
+                        ),
+                    ));
+                }
+                records = declared;
+            }
+        }
+        Ok(TraceFile {
+            path: path.to_path_buf(),
+            bytes: fixed,
+            info,
+            version,
+            header_size,
+            record_size,
+            declared_count,
+            records,
+            truncation,
+            body_bytes: (b.len() - header_size) as u64,
         })
     }
 
@@ -883,6 +1165,14 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("version 9.1"), "{e}");
+        // A compact header over fixed records: a located error, no panic.
+        let mut bad = full.clone();
+        bad[8] = 2;
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("corrupt") || e.contains("truncated"), "{e}");
         let mut bad = full.clone();
         bad[16] = 8;
         let e = TraceFile::open(&write(dir.path(), &bad))
@@ -897,6 +1187,288 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("metadata"), "{e}");
+    }
+
+    /// A compact trace of `n` records of every kind, as TraceBuilder
+    /// writes it, and the same records in the fixed layout.
+    fn compact_sample(n: u64) -> (Vec<u8>, Vec<u8>) {
+        let all = super::super::EventSet(EventKind::ALL.iter().map(|k| k.bit()).sum());
+        let layouts = [Layout::Compact, Layout::Fixed];
+        let mut out = layouts.iter().map(|&l| {
+            let mut b = TraceBuilder::new(info(3).with_kinds(all).with_layout(l));
+            for k in 0..n {
+                let t = 2000 + 3 * k;
+                let th = (k / 50) as u32 % 3;
+                b.push_any(
+                    t,
+                    th,
+                    EventKind::MemAccess,
+                    0x13,
+                    0x4000 + 8 * (k % 8),
+                    &[0x401000 + k % 2, k],
+                );
+                b.push_any(t, th, EventKind::ExecTb, 12, u64::MAX - k, &[]);
+                b.push_any(
+                    t + 1,
+                    th,
+                    EventKind::Syscall,
+                    60,
+                    k,
+                    &[1, 2, 3, 4, u64::MAX],
+                );
+                b.push_any(
+                    t + 1,
+                    th,
+                    EventKind::SyscallRet,
+                    60,
+                    (-(k as i64)) as u64,
+                    &[],
+                );
+                b.push(t + 1, th, (k % 2) as u32, k, &[k * 10, u64::MAX]);
+            }
+            b.finish()
+        });
+        (out.next().unwrap(), out.next().unwrap())
+    }
+
+    type Fields = (u64, u32, u32, EventKind, u32, u64, Vec<u64>);
+
+    fn records_of(f: &TraceFile) -> Vec<Fields> {
+        f.records()
+            .map(|r| {
+                let r = r.unwrap();
+                (
+                    r.ts_ns,
+                    r.pid,
+                    r.thread,
+                    r.kind,
+                    r.client,
+                    r.arg1,
+                    r.args().collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_and_fixed_files_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let (compact, fixed) = compact_sample(3000);
+        assert!(
+            compact.len() * 4 < fixed.len(),
+            "{} {}",
+            compact.len(),
+            fixed.len()
+        );
+        let c = TraceFile::open(&write(dir.path(), &compact)).unwrap();
+        assert_eq!(c.version, (2, 0));
+        assert_eq!(c.info.layout, Layout::Compact);
+        let cr = records_of(&c);
+        let f = TraceFile::open(&write(dir.path(), &fixed)).unwrap();
+        assert_eq!(f.version, (1, 1));
+        assert_eq!((c.records, c.declared_count), (15000, Some(15000)));
+        assert_eq!(cr, records_of(&f));
+        assert_eq!(c.span(), f.span());
+        assert_eq!(cr[4].6, vec![0, u64::MAX]);
+        assert_eq!(cr[5 * 2999 + 1].5, u64::MAX - 2999);
+        // Headers differ only in the version.
+        let mut info = c.info.clone();
+        info.layout = Layout::Fixed;
+        assert_eq!(info, f.info);
+    }
+
+    #[test]
+    fn docs_example_is_what_the_encoder_writes() {
+        let i = info(3)
+            .with_kinds(super::super::EventSet(0x1f))
+            .with_layout(Layout::Compact);
+        let hs = i.encode().len();
+        let mut b = TraceBuilder::new(i);
+        b.push(1000, 0, 0, 1, &[5, 0]);
+        b.push_any(
+            1000,
+            0,
+            EventKind::MemAccess,
+            0x03,
+            0x4c6f00,
+            &[0x401bd4, 0],
+        );
+        b.push_any(
+            1000,
+            0,
+            EventKind::MemAccess,
+            0x13,
+            0x4c6f00,
+            &[0x401bd8, 42],
+        );
+        b.push_any(1300, 1, EventKind::ExecTb, 12, 0x401bc0, &[]);
+        b.push_any(1300, 1, EventKind::SyscallRet, 60, (-2i64) as u64, &[]);
+        let bytes = b.finish();
+        let hex: Vec<String> = bytes[hs..].iter().map(|b| format!("{b:02x}")).collect();
+        let doc = include_str!("../../docs/trace-format.md");
+        let want = [
+            "21 00 00 00 05 00 00 00",
+            "10 d0 0f 01 05 00",
+            "21 03 80 bc e3 04 a8 ef 80 04",
+            "61 13 00 08 2a",
+            "3a 01 d8 04 0c 80 ef 80 04",
+            "24 3c 03",
+        ];
+        for line in want {
+            assert!(
+                doc.contains(&format!("\n{line} ")),
+                "{line} not in the docs"
+            );
+        }
+        assert_eq!(hex.join(" "), want.join(" "));
+    }
+
+    #[test]
+    fn compact_truncation_and_corruption_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let i = info(3).with_kinds(super::super::EventSet(0x1f));
+        let hs = i.encode().len();
+        // Two chunks of 10 records, as two batches of the writer make.
+        let mut two = i.clone().with_layout(Layout::Compact).encode();
+        let mut chunks = compact::ChunkBuilder::default();
+        for k in 0..20u64 {
+            let kind = EventKind::ALL[k as usize % 5];
+            let words = vec![k; kind.words(2)];
+            chunks.push(&mut two, 2000 + k, 0, kind, 1, k, &words);
+            if k == 9 {
+                chunks.close(&mut two);
+            }
+        }
+        chunks.close(&mut two);
+        two[24..32].copy_from_slice(&20u64.to_le_bytes());
+        let (payload1, count1) = compact::chunk_header(&two, hs).unwrap();
+        assert_eq!(count1, 10);
+        let chunk = two[hs..hs + 8 + payload1].to_vec();
+        let p = write(dir.path(), &two);
+        assert_eq!(TraceFile::open(&p).unwrap().records, 20);
+        let second = hs + chunk.len();
+        // Torn inside the second chunk: its records are not read.
+        for cut in [second + 3, second + 8, two.len() - 1] {
+            let p = write(dir.path(), &two[..cut]);
+            let e = TraceFile::open(&p).err().unwrap().to_string();
+            assert!(
+                e.contains(&format!("record 10 at byte {second}: truncated")),
+                "{e}"
+            );
+            assert!(e.contains("reads the 10 whole records"), "{e}");
+            let f = TraceFile::open_with(
+                &p,
+                ReadOptions {
+                    allow_truncated: true,
+                },
+            )
+            .unwrap();
+            assert_eq!(f.records, 10);
+            assert!(f
+                .truncation
+                .as_deref()
+                .unwrap()
+                .contains(&format!("byte {second}")));
+            assert_eq!(f.records().count(), 10);
+        }
+        // Whole chunks missing although the header counted them.
+        let p = write(dir.path(), &two[..second]);
+        let e = TraceFile::open(&p).err().unwrap().to_string();
+        assert!(e.contains("announces 20 records"), "{e}");
+        // A count below the records present.
+        let mut less = two.clone();
+        less[24..32].copy_from_slice(&12u64.to_le_bytes());
+        let e = TraceFile::open(&write(dir.path(), &less))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("announces 12 records but 8 more"), "{e}");
+        // An unknown kind in the second record of the second chunk.
+        let first_len = {
+            let mut d = compact::Decoder::default();
+            let mut at = 0;
+            d.decode(&chunk[8..], &mut at, 2, &mut Vec::new()).unwrap();
+            at
+        };
+        let mut bad = two.clone();
+        let at = second + 8 + first_len;
+        bad[at] = 0x07;
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "record 11 at byte {at}: corrupt: unknown record kind 7"
+            )),
+            "{e}"
+        );
+        // A chunk whose records end before its payload does.
+        let mut bad = two.clone();
+        bad[second..second + 4].copy_from_slice(&(payload1 as u32 + 1).to_le_bytes());
+        bad.push(0);
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "chunk at byte {second} declares {} payload bytes",
+                payload1 + 1
+            )),
+            "{e}"
+        );
+        // ... or run past it.
+        let mut bad = two.clone();
+        bad[second + 4] = 11;
+        let e = TraceFile::open(&write(dir.path(), &bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("record 20 at byte") && e.contains("runs past the end of its chunk"),
+            "{e}"
+        );
+        // A timestamp going back.
+        let (mut back, _) = compact_sample(1);
+        // The first record's time delta: from 0 to 2000 (zigzag 4000).
+        assert_eq!(back[hs + 8..hs + 11], [0x01 | 0x10 | 0x20, 0xa0, 0x1f]);
+        back[hs + 10] = 0x0f;
+        let e = TraceFile::open(&write(dir.path(), &back))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!("record 0 at byte {}", hs + 8))
+                && e.contains("earlier than the header's clock anchor"),
+            "{e}"
+        );
+        // A kind the header's record_size cannot hold (system calls in a
+        // trace of hypertrace events only).
+        let mut small = info(3).with_layout(Layout::Compact).encode();
+        let mut chunks = compact::ChunkBuilder::default();
+        chunks.push(&mut small, 2000, 0, EventKind::Syscall, 1, 1, &[0; 5]);
+        chunks.close(&mut small);
+        let e = TraceFile::open(&write(dir.path(), &small))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("record kind 3 does not fit the header's record_size 48"),
+            "{e}"
+        );
+        // Every cut and every byte flipped: an error or a file, no panic.
+        for cut in hs..two.len() {
+            let _ = TraceFile::open(&write(dir.path(), &two[..cut])).map(|f| f.records().count());
+        }
+        for at in hs..two.len() {
+            for x in [0x01u8, 0x80, 0xff] {
+                let mut c = two.clone();
+                c[at] ^= x;
+                let _ = TraceFile::from_bytes(Path::new("x"), c, ReadOptions::default())
+                    .map(|f| f.records().count());
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod binary;
 pub mod clock;
+pub mod compact;
 pub mod events;
 pub mod file;
 pub mod log;

@@ -236,6 +236,28 @@ pub fn run(mut cmd: Command) -> Run {
     finish(spawn(&mut cmd))
 }
 
+/// The lines of `out` left when those `differs` names are taken out (what
+/// qemu-user is known to print wrongly).
+pub fn lines_except(out: &str, differs: impl Fn(&str) -> bool) -> Vec<&str> {
+    out.lines().filter(|l| !differs(l)).collect()
+}
+
+/// Runs `guest` (no arguments) under qemu-user, unless it is missing
+/// (then says so, for `test`), and checks it ends with `ours`'s exit
+/// status and prints the same lines, except those `differs` names.
+pub fn assert_like_qemu(guest: &Path, test: &str, ours: &Run, differs: impl Fn(&str) -> bool) {
+    let Some(q) = qemu_or_skip(test) else {
+        return;
+    };
+    let theirs = run(qemu(&q, [guest]));
+    assert_eq!(theirs.exit(), ours.exit(), "exit status, against qemu-user");
+    assert_eq!(
+        lines_except(&ours.stdout, &differs),
+        lines_except(&theirs.stdout, &differs),
+        "output, against qemu-user"
+    );
+}
+
 /// Runs ht-user with `args` (see [`finish`]).
 pub fn run_ht<I, S>(args: I) -> Run
 where
