@@ -780,6 +780,8 @@ fn x86_64_sse_exception_flags_reach_mxcsr() {
     assert_eq!(word(0), 0x1f81, "stmxcsr after cvttss2si of a NaN");
     assert_eq!(word(2), 0x1f80, "stmxcsr after ldmxcsr");
     assert_eq!(word(3), 0x1f80, "stmxcsr after rcpss of a NaN");
+}
+
 /// 0015: pacda of a pointer that already bears a code (so its bits 54..48
 /// are not a sign extension) must corrupt the new code, so that autda
 /// then fails; with tagged addresses the engine flipped bit 55, which the
