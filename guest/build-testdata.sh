@@ -118,6 +118,10 @@ build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build fp-state       "$MUSL_CC" fp-state.c
 build jit            "$MUSL_CC" jit.c
 build kuser          "$MUSL_CC" kuser.c
+# Pointer authentication exists only on aarch64: built there alone.
+if [ "$ARCH" = aarch64 ]; then
+    build pauth      "$MUSL_CC" pauth.c -march=armv8.3-a -lpthread
+fi
 build sysv-ipc       "$MUSL_CC" sysv-ipc.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c
 build spawn        "$GLIBC_CC" spawn.c

@@ -22,7 +22,7 @@ use crate::trace::TraceEvents;
                   emit trace events with one memory store; each becomes a host-timestamped \
                   guest_hypertrace line in QEMU's log format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
-                  QEMU_LD_PREFIX (like -L).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht"
+                  QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht"
 )]
 struct Cli {
     /// Create the hypertrace channel files BASE-config, BASE-data, BASE-control.
@@ -87,6 +87,11 @@ struct Cli {
     #[arg(short = 'L', value_name = "PATH")]
     ld_prefix: Option<PathBuf>,
 
+    /// CPU model to emulate, as QEMU names it (any case); '-cpu help'
+    /// lists each architecture's models and its default.
+    #[arg(long = "cpu", value_name = "MODEL")]
+    cpu: Option<String>,
+
     /// Use ARGV0 as the guest's argv[0].
     #[arg(short = '0', value_name = "ARGV0")]
     argv0: Option<OsString>,
@@ -149,6 +154,7 @@ const WITH_VALUE: &[&str] = &[
     "trace-file",
     "trace-format",
     "sched",
+    "cpu",
     "D",
     "E",
     "U",
@@ -166,6 +172,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "trace-format",
     "strace",
     "sched",
+    "cpu",
     "help",
     "version",
 ];
@@ -269,12 +276,14 @@ fn env_edits(normalised: &[OsString]) -> Vec<(bool, String)> {
 /// The options of normalised arguments to give an ht-user that runs a
 /// program the guest executes: paths absolute (the guest may have changed
 /// directory), without -E, -U and -0 (the guest's execve gives argv and
-/// environment) and without the internal ones.
+/// environment) and without the internal ones; the CPU model as chosen
+/// (from -cpu or QEMU_CPU).
 fn exec_options(
     normalised: &[OsString],
     hypertrace: Option<&ChannelOptions>,
     log_file: Option<&PathBuf>,
     sysroot: Option<&PathBuf>,
+    cpu: Option<&str>,
 ) -> Vec<OsString> {
     let abs = |v: &OsStr| -> OsString {
         if v.is_empty() {
@@ -317,7 +326,7 @@ fn exec_options(
         match (name, value) {
             // The monitor is served by the run's first process (its
             // socket cannot be bound twice); -L is given as checked below.
-            ("E" | "U" | "0" | "L" | "monitor", _) => {}
+            ("E" | "U" | "0" | "L" | "cpu" | "monitor", _) => {}
             (
                 "ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals" | "ht-channel-ids"
                 | "ht-loss-fd",
@@ -368,7 +377,27 @@ fn exec_options(
         o.push(root);
         out.push(o);
     }
+    if let Some(model) = cpu {
+        out.push(format!("--cpu={model}").into());
+    }
     out
+}
+
+/// Whether the command line (or QEMU_CPU) asks for the list of CPU
+/// models: `-cpu help` (or `?`), which needs no program, as in qemu-user.
+pub fn wants_cpu_help(args: &[OsString]) -> bool {
+    let normalised = normalise(args.to_vec());
+    let from_args = normalised
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.to_str())
+        .filter_map(|a| a.strip_prefix("--cpu="))
+        .last();
+    match from_args {
+        Some(value) => crate::arch::cpu::is_help(value),
+        None => std::env::var("QEMU_CPU").is_ok_and(|v| crate::arch::cpu::is_help(&v)),
+    }
 }
 
 fn env_flag(name: &str) -> bool {
@@ -494,11 +523,17 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         .map(crate::kernel::exec::parse_fds)
         .transpose()
         .map_err(bad)?;
+    // -cpu wins over QEMU_CPU; an empty value is none.
+    let cpu = cli
+        .cpu
+        .or_else(|| std::env::var("QEMU_CPU").ok())
+        .filter(|c| !c.is_empty());
     let exec_options = exec_options(
         &normalised,
         hypertrace.as_ref(),
         log_file.as_ref(),
         sysroot.as_ref(),
+        cpu.as_deref(),
     );
     let channel_ids = cli
         .ht_channel_ids
@@ -538,6 +573,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             strace: cli.strace || env_flag("QEMU_STRACE"),
             sysroot,
             sched,
+            cpu,
         },
         warnings,
     ))
@@ -821,6 +857,23 @@ mod tests {
                 OsString::from("--strace"),
             ]
         );
+    }
+
+    #[test]
+    fn cpu_option_is_passed_on_and_help_needs_no_program() {
+        let (cfg, _) = parse(args(&["ht-user", "-cpu", "Cortex-A53", "p", "-cpu", "x"])).unwrap();
+        assert_eq!(cfg.cpu.as_deref(), Some("Cortex-A53"));
+        assert_eq!(cfg.argv, args(&["p", "-cpu", "x"]));
+        assert_eq!(
+            cfg.exec_options,
+            args(&["--cpu=Cortex-A53"]),
+            "the model reaches executed programs once"
+        );
+        assert!(wants_cpu_help(&args(&["ht-user", "-cpu", "help"])));
+        assert!(wants_cpu_help(&args(&["ht-user", "-strace", "-cpu=?"])));
+        assert!(!wants_cpu_help(&args(&[
+            "ht-user", "-cpu", "max", "p", "-cpu", "help"
+        ])));
     }
 
     #[test]

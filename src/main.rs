@@ -52,6 +52,10 @@ fn real_main() -> i32 {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("HT_USER_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    if cli::wants_cpu_help(&args) {
+        print!("{}", ht_user::arch::cpu::help());
+        return 0;
+    }
     let (cfg, warnings) = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {

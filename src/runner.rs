@@ -63,6 +63,10 @@ pub struct RunConfig {
     pub exec_options: Vec<OsString>,
     /// Guest thread scheduling (`-sched`).
     pub sched: crate::sched::SchedOptions,
+    /// The CPU model (`-cpu`, `QEMU_CPU`), checked against the program's
+    /// architecture when it is loaded; the architecture's default when
+    /// absent.
+    pub cpu: Option<String>,
 }
 
 /// How the run ended and what the trace holds.
@@ -214,6 +218,21 @@ pub fn load(
         .map_err(|e| SetupError(format!("cannot read {}: {e}", cfg.program.display())))?;
     let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
     let abi = info.abi;
+    let cpu = match &cfg.cpu {
+        // A program the guest executed may be of another architecture
+        // (an aarch64 program running an arm one): the model named for
+        // the first does not apply to it.
+        Some(name) if cfg.root_pid.is_some() => {
+            crate::arch::cpu::find(abi, name).unwrap_or_else(|e| {
+                tracing::debug!("{e}: the default model instead");
+                abi.default_cpu()
+            })
+        }
+        Some(name) => crate::arch::cpu::find(abi, name).map_err(SetupError)?,
+        None => abi.default_cpu(),
+    };
+    let cpu_facts = abi.cpu_facts(cpu).map_err(SetupError)?;
+
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
     if my_pid == root_pid || cfg.loss_fd.is_some() {
@@ -247,6 +266,8 @@ pub fn load(
     let exe_path = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let mut process = Process::new(abi, exe_path.clone())
         .map_err(|e| SetupError(format!("cannot set up the process: {e}")))?;
+    process.cpu = cpu;
+    process.cpu_facts = cpu_facts;
     process.control_file = channel.as_ref().map(Channel::control_id);
     process.channel_data = channel.as_ref().map(Channel::data_file);
     if let Some(pairs) = &cfg.inherited_fds {
@@ -301,6 +322,7 @@ pub fn load(
     let execfn = cfg.program.clone().into_os_string().into_vec();
     let stack = loader::build_stack(
         abi,
+        &process.cpu_facts,
         &mut process.mem,
         &image,
         interp.map_or(0, |i| i.bias),

@@ -442,3 +442,44 @@ fn kill_zero_reaches_the_process_group() {
         }
     }
 }
+
+/// `-cpu`: /proc/cpuinfo describes the chosen model, in the program
+/// started and in one it executes (busybox env executes busybox again).
+#[test]
+fn cpuinfo_follows_the_cpu_model() {
+    let Some(bb) = busybox() else { return };
+    // Models the Debian binaries run on (armhf needs ARMv7 with VFPv3,
+    // mipsel an FPU, i386 cmov, x86_64 SSE2).
+    let (model, want, not_default): (&str, &[&str], &str) = match arch().as_str() {
+        "x86_64" => (
+            "Conroe",
+            &["vendor_id\t: GenuineIntel\n", " sse2 "],
+            "QEMU Virtual CPU",
+        ),
+        "i386" => (
+            "pentium3",
+            &["vendor_id\t: GenuineIntel\n", " sse\n"],
+            " sse2",
+        ),
+        "aarch64" => ("cortex-a53", &["CPU part\t: 0xd03\n", "crc32\n"], "paca"),
+        "arm" => ("cortex-a9", &["CPU part\t: 0xc09\n", " neon "], "idiva"),
+        "mipsel" => ("24Kf", &["cpu model\t\t: MIPS 24Kf\n"], "74Kf"),
+        _ => return,
+    };
+    for args in [
+        &["cat", "/proc/cpuinfo"][..],
+        &["env", bb.to_str().unwrap(), "cat", "/proc/cpuinfo"][..],
+    ] {
+        let out = ht(["-cpu", model])
+            .arg(&bb)
+            .args(args)
+            .output()
+            .expect("run ht-user");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for w in want {
+            assert!(text.contains(w), "{args:?}: {w:?} missing:\n{text}");
+        }
+        assert!(!text.contains(not_default), "{args:?}:\n{text}");
+    }
+}

@@ -781,3 +781,64 @@ fn x86_64_sse_exception_flags_reach_mxcsr() {
     assert_eq!(word(2), 0x1f80, "stmxcsr after ldmxcsr");
     assert_eq!(word(3), 0x1f80, "stmxcsr after rcpss of a NaN");
 }
+
+/// 0015: pacda of a pointer that already bears a code (so its bits 54..48
+/// are not a sign extension) must corrupt the new code, so that autda
+/// then fails; with tagged addresses the engine flipped bit 55, which the
+/// code field drops, and autda gave the pointer back.
+#[test]
+fn aarch64_pac_of_a_signed_pointer_fails_authentication() {
+    use unicorn_engine::{RegisterARM64, RegisterARM64CP};
+    const PACDA_X2_X1: u32 = 0xdac1_0822;
+    const AUTDA_X2_X1: u32 = 0xdac1_1822;
+    let sysreg = |op1: u32, crn: u32, crm: u32, op2: u32, val: u64| {
+        RegisterARM64CP::new()
+            .op0(3)
+            .op1(op1)
+            .crn(crn)
+            .crm(crm)
+            .op2(op2)
+            .val(val)
+    };
+    let mut uc = Unicorn::new(Arch::ARM64, Mode::ARM).unwrap();
+    uc.ctl_set_cpu_model(unicorn_engine::Arm64CpuModel::MAX as i32)
+        .unwrap();
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_write(CODE, &le_words(&[PACDA_X2_X1, AUTDA_X2_X1]))
+        .unwrap();
+    // As ht-user sets them: non-secure with pac/aut not trapped (SCR_EL3,
+    // HCR_EL2), tagged addresses (TCR_EL1.TBI0), key DA on (SCTLR_EL1.EnDA),
+    // and a fixed APDA key.
+    for reg in [
+        sysreg(6, 1, 1, 0, 1 | 1 << 10 | 1 << 16 | 1 << 17),
+        sysreg(4, 1, 1, 0, 1 << 31 | 1 << 40 | 1 << 41),
+        sysreg(0, 2, 0, 2, 1 << 37),
+        sysreg(0, 2, 2, 0, 0x0123_4567_89ab_cdef),
+        sysreg(0, 2, 2, 1, 0xfedc_ba98_7654_3210),
+    ] {
+        uc.reg_write_arm64_coproc(&reg).unwrap();
+    }
+    let mut sctlr = sysreg(0, 1, 0, 0, 0);
+    uc.reg_read_arm64_coproc(&mut sctlr).unwrap();
+    uc.reg_write_arm64_coproc(&sysreg(0, 1, 0, 0, sctlr.val | 1 << 27))
+        .unwrap();
+    let p0: u64 = 0x0000_5555_1234_5670;
+    let mut run = |x2: u64, salt: u64, insns: u64| {
+        uc.reg_write(RegisterARM64::X1, salt).unwrap();
+        uc.reg_write(RegisterARM64::X2, x2).unwrap();
+        uc.emu_start(CODE, CODE + 4 * insns, 0, 0).unwrap();
+        uc.reg_read(RegisterARM64::X2).unwrap()
+    };
+    // A salt whose code is not zero (the code has 7 bits: 1 in 128 is).
+    let (salt, p1) = (1..200u64)
+        .map(|salt| (salt, run(p0, salt, 1)))
+        .find(|&(_, p1)| p1 != p0)
+        .expect("pacda changes the pointer");
+    // Signed and authenticated with the same salt: p0 again.
+    assert_eq!(run(p0, salt, 2), p0, "a signed pointer authenticates");
+    // Signing the signed pointer again corrupts the code: autda fails
+    // (an error code in bits 54..53).
+    let twice = run(p1, salt, 2);
+    assert_ne!(twice, p0, "pacda of a signed pointer: autda must fail");
+    assert_eq!(twice & !(0x3 << 53), p0, "{twice:#x}");
+}

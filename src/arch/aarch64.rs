@@ -3,7 +3,7 @@
 //! TPIDR_EL0 (set by the guest itself).
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
-use unicorn_engine::{Arm64CpuModel, RegisterARM64};
+use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 
 use super::{
     below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64,
@@ -11,7 +11,7 @@ use super::{
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 use crate::syscall::types::{encode_stat_generic64, Stat};
-use crate::syscall::{Outcome, Sys, SyscallTable};
+use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Aarch64;
 
@@ -62,6 +62,104 @@ fn exclusive_or_atomic_address(uc: &Engine<'_>, pc: u64) -> Option<u64> {
     uc.reg_read(base).ok()
 }
 
+use super::cpu::{A64_PACA as HWCAP_PACA, A64_PACG as HWCAP_PACG};
+
+/// A system register as the engine's CP_REG interface names it
+/// (op0, op1, CRn, CRm, op2).
+fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> RegisterARM64CP {
+    RegisterARM64CP::new()
+        .op0(op0)
+        .op1(op1)
+        .crn(crn)
+        .crm(crm)
+        .op2(op2)
+}
+
+fn write_sysreg(uc: &mut Engine<'_>, reg: RegisterARM64CP, value: u64) -> Result<(), String> {
+    let reg = reg.val(value);
+    uc.reg_write_arm64_coproc(&reg).map_err(|e| {
+        format!(
+            "cannot write system register {}:{}:c{}:c{}:{}: {e:?}",
+            reg.op0, reg.op1, reg.crn, reg.crm, reg.op2
+        )
+    })
+}
+
+fn read_sysreg(uc: &Engine<'_>, reg: RegisterARM64CP) -> u64 {
+    let mut reg = reg;
+    uc.reg_read_arm64_coproc(&mut reg).map_or(0, |()| reg.val)
+}
+
+const SCTLR_EL1: RegisterARM64CP = RegisterARM64CP::new().op0(3).crn(1);
+const TCR_EL1: RegisterARM64CP = RegisterARM64CP::new().op0(3).crn(2).op2(2);
+const HCR_EL2: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(4).crn(1).crm(1);
+const SCR_EL3: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(6).crn(1).crm(1);
+/// SCTLR_EL1.EnIA, EnIB, EnDA, EnDB: the four address keys in use.
+const SCTLR_EN_KEYS: u64 = 1 << 31 | 1 << 30 | 1 << 27 | 1 << 13;
+/// TCR_EL1.TBI0: the top byte of a user address is ignored (a tag), as
+/// Linux sets it; pointer authentication codes then sit in bits 54..48.
+const TCR_TBI0: u64 = 1 << 37;
+/// HCR_EL2.RW (EL1 is AArch64), APK and API (key registers and pac/aut
+/// instructions not trapped).
+const HCR_RW_APK_API: u64 = 1 << 31 | 1 << 40 | 1 << 41;
+/// SCR_EL3.NS, RW, APK and API. Non-secure: the engine ignores HCR_EL2 in
+/// the secure state and would trap every pac/aut instruction to EL2.
+const SCR_NS_RW_APK_API: u64 = 1 | 1 << 10 | 1 << 16 | 1 << 17;
+
+/// The pointer authentication keys, in PR_PAC_RESET_KEYS bit order (APIA,
+/// APIB, APDA, APDB, APGA): each a (Lo, Hi) pair of system registers.
+fn key_registers(key: usize) -> [RegisterARM64CP; 2] {
+    // APIAKeyLo_EL1 is S3_0_C2_C1_0; APIB follows at op2 2, APDA and APDB
+    // in CRm 2, APGA in CRm 3.
+    let (crm, op2) = [(1, 0), (1, 2), (2, 0), (2, 2), (3, 0)][key];
+    [sysreg(3, 0, 2, crm, op2), sysreg(3, 0, 2, crm, op2 + 1)]
+}
+
+/// All five keys (PR_PAC_RESET_KEYS' APIA | APIB | APDA | APDB | APGA).
+const PAC_ALL_KEYS: u64 = 0x1f;
+
+/// Gives the keys of `mask` new random values.
+fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), String> {
+    for key in (0..5).filter(|k| mask & 1 << k != 0) {
+        let mut bytes = [0u8; 16];
+        crate::syscall::fill_random(&mut bytes)
+            .map_err(|e| format!("no random bytes for the pointer authentication keys: {e}"))?;
+        let [lo, hi] = key_registers(key);
+        write_sysreg(uc, lo, u64::from_le_bytes(bytes[..8].try_into().unwrap()))?;
+        write_sysreg(uc, hi, u64::from_le_bytes(bytes[8..].try_into().unwrap()))?;
+    }
+    Ok(())
+}
+
+/// Turns pointer authentication on as Linux does for a process: every key
+/// enabled, random keys (a new program gets new ones; fork and threads
+/// keep them: they are part of the CPU state), tagged user addresses.
+fn enable_pointer_authentication(uc: &mut Engine<'_>) -> Result<(), String> {
+    write_sysreg(uc, SCR_EL3, read_sysreg(uc, SCR_EL3) | SCR_NS_RW_APK_API)?;
+    write_sysreg(uc, HCR_EL2, read_sysreg(uc, HCR_EL2) | HCR_RW_APK_API)?;
+    write_sysreg(uc, TCR_EL1, read_sysreg(uc, TCR_EL1) | TCR_TBI0)?;
+    write_sysreg(uc, SCTLR_EL1, read_sysreg(uc, SCTLR_EL1) | SCTLR_EN_KEYS)?;
+    reset_pac_keys(uc, PAC_ALL_KEYS)
+}
+
+const PR_PAC_RESET_KEYS: u64 = 54;
+
+/// prctl(PR_PAC_RESET_KEYS, keys, 0, 0, 0): new random values for the
+/// calling thread's `keys` (all five when 0).
+fn pac_reset_keys(uc: &mut Engine<'_>, args: &[u64; 6]) -> Outcome {
+    let mask = if args[1] == 0 { PAC_ALL_KEYS } else { args[1] };
+    if mask & !PAC_ALL_KEYS != 0 || args[2..5].iter().any(|&a| a != 0) {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    if uc.get_data().process.cpu_facts.hwcap & (HWCAP_PACA | HWCAP_PACG) == 0 {
+        return Outcome::Error(Errno::EINVAL);
+    }
+    match reset_pac_keys(uc, mask) {
+        Ok(()) => Outcome::Value(0),
+        Err(_) => Outcome::Error(Errno(libc::EIO)),
+    }
+}
+
 fn x(n: i32) -> i32 {
     // X0..X28 are consecutive in Unicorn's numbering.
     RegisterARM64::X0 as i32 + n
@@ -80,9 +178,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0x7fff_ffff_f000,
     pie_base: 0x55_5555_0000,
     platform: "aarch64",
-    // fp, asimd, aes, pmull, sha1, sha2, crc32, atomics: all present on the
-    // engine's "max" CPU model.
-    hwcap: 0b1_1111_1011,
     uname_machine: "aarch64",
 };
 
@@ -90,8 +185,14 @@ impl Abi for Aarch64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::aarch64(self.hwcap())
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::AARCH64
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::AARCH64[super::cpu::AARCH64_DEFAULT]
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::aarch64(facts.hwcap, cpu.ident)
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -107,13 +208,18 @@ impl Abi for Aarch64 {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
-        // LSE atomics (ldadd, cas) need more than the default A72 model.
-        uc.ctl_set_cpu_model(Arm64CpuModel::MAX as i32)
-            .map_err(|e| format!("cannot select the aarch64 CPU model: {e:?}"))?;
+        // "max" by default: LSE atomics (ldadd, cas) and pointer
+        // authentication need more than the engine's default A72 model.
+        let cpu = uc.get_data().process.cpu;
+        uc.ctl_set_cpu_model(cpu.id)
+            .map_err(|e| format!("cannot select the aarch64 CPU model {}: {e:?}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB
         // default: a quarter of the TLB fills on memory sweeps.
         uc.ctl_set_page_size(4096)
             .map_err(|e| format!("cannot set the engine's page size: {e:?}"))?;
+        if uc.get_data().process.cpu_facts.hwcap & HWCAP_PACA != 0 {
+            enable_pointer_authentication(uc)?;
+        }
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SWI => machine::on_syscall(uc),
             other => {
@@ -168,12 +274,12 @@ impl Abi for Aarch64 {
 
     fn arch_syscall(
         &self,
-        _uc: &mut Engine<'_>,
+        uc: &mut Engine<'_>,
         _nr: u64,
-        _sys: Option<Sys>,
-        _args: &[u64; 6],
+        sys: Option<Sys>,
+        args: &[u64; 6],
     ) -> Option<Outcome> {
-        None
+        (sys == Some(Sys::prctl) && args[0] == PR_PAC_RESET_KEYS).then(|| pac_reset_keys(uc, args))
     }
 
     fn min_signal_stack(&self) -> u64 {

@@ -4,7 +4,7 @@
 //! (set with the private `set_tls` call), kuser helpers at 0xffff0000.
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
-use unicorn_engine::{ArmCpuModel, RegisterARM};
+use unicorn_engine::RegisterARM;
 
 use super::{
     below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32,
@@ -121,19 +121,6 @@ fn kuser_page() -> Vec<(u64, &'static [u32])> {
 /// __kuser_cmpxchg64, as Linux since 3.1.
 const KUSER_HELPER_VERSION: u32 = 5;
 
-/// swp, half, thumb, fast_mult, vfp, edsp, neon, vfpv3, tls, vfpv4, idiva,
-/// idivt, vfpd32, lpae: the engine's Cortex-A15.
-const ARM_HWCAP: u64 = {
-    let bits = [0, 1, 2, 4, 6, 7, 12, 13, 15, 16, 17, 18, 19, 20];
-    let mut mask = 0;
-    let mut i = 0;
-    while i < bits.len() {
-        mask |= 1 << bits[i];
-        i += 1;
-    }
-    mask
-};
-
 const INFO: AbiInfo = AbiInfo {
     name: "arm",
     elf_machine: goblin::elf::header::EM_ARM,
@@ -147,7 +134,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0xbf00_0000,
     pie_base: 0x2a00_0000,
     platform: "v7l",
-    hwcap: ARM_HWCAP,
     uname_machine: "armv7l",
 };
 
@@ -159,8 +145,21 @@ impl Abi for Arm {
     fn shmlba(&self) -> (u64, bool) {
         (4 * crate::mem::PAGE_SIZE, true)
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::arm(self.hwcap())
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::ARM
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::ARM[super::cpu::ARM_DEFAULT]
+    }
+    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        Ok(super::cpu::CpuFacts {
+            hwcap: cpu.hwcap,
+            platform: Some(super::cpu::arm_platform(cpu.ident)),
+            ..Default::default()
+        })
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::arm(facts.hwcap, cpu.ident)
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -192,8 +191,9 @@ impl Abi for Arm {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
-        uc.ctl_set_cpu_model(ArmCpuModel::CORTEX_A15 as i32)
-            .map_err(|e| format!("cannot select the arm CPU model: {e:?}"))?;
+        let cpu = uc.get_data().process.cpu;
+        uc.ctl_set_cpu_model(cpu.id)
+            .map_err(|e| format!("cannot select the arm CPU model {}: {e:?}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB.
         uc.ctl_set_page_size(4096)
             .map_err(|e| format!("cannot set the engine's page size: {e:?}"))?;

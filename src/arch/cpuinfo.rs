@@ -23,19 +23,28 @@ const X86_EDX: &[&str] = &[
     "sse2", "ss", "ht", "tm", "ia64", "pbe",
 ];
 
-/// x86_64 and i386: the engine's qemu64-style CPU.
-pub fn x86(hwcap: u64, long_mode: bool) -> String {
+/// x86_64 and i386: without `-cpu` the qemu64 CPU qemu-user shows,
+/// else the chosen model's identity from CPUID (`ident`).
+pub fn x86(hwcap: u64, long_mode: bool, ident: Option<&super::cpu::X86Ident>) -> String {
     let mut flags = feature_names(hwcap, X86_EDX);
     if long_mode {
         flags.push_str(" syscall lm");
     }
+    let qemu64 = super::cpu::X86Ident {
+        vendor: "AuthenticAMD".into(),
+        family: 15,
+        model: 107,
+        stepping: 1,
+        name: "QEMU Virtual CPU version 2.5+".into(),
+    };
+    let id = ident.unwrap_or(&qemu64);
     format!(
         "processor\t: 0\n\
-         vendor_id\t: AuthenticAMD\n\
-         cpu family\t: 15\n\
-         model\t\t: 107\n\
-         model name\t: QEMU Virtual CPU version 2.5+\n\
-         stepping\t: 1\n\
+         vendor_id\t: {}\n\
+         cpu family\t: {}\n\
+         model\t\t: {}\n\
+         model name\t: {}\n\
+         stepping\t: {}\n\
          cpu MHz\t\t: 1000.000\n\
          cache size\t: 512 KB\n\
          physical id\t: 0\n\
@@ -52,6 +61,11 @@ pub fn x86(hwcap: u64, long_mode: bool) -> String {
          cache_alignment\t: 64\n\
          address sizes\t: 40 bits physical, {} bits virtual\n\
          power management:\n\n",
+        id.vendor,
+        id.family,
+        id.model,
+        id.name,
+        id.stepping,
         if long_mode { 48 } else { 32 }
     )
 }
@@ -64,18 +78,22 @@ const AARCH64_HWCAP: &[&str] = &[
     "paca", "pacg",
 ];
 
-/// aarch64: the engine's "max" CPU (an ARMv8 Cortex-A57 at heart).
-pub fn aarch64(hwcap: u64) -> String {
+/// aarch64: the CPU of MIDR `midr` ("max" is an ARMv8 Cortex-A57 at heart).
+pub fn aarch64(hwcap: u64, midr: u64) -> String {
     format!(
         "processor\t: 0\n\
          BogoMIPS\t: 100.00\n\
          Features\t: {}\n\
-         CPU implementer\t: 0x41\n\
+         CPU implementer\t: {:#x}\n\
          CPU architecture: 8\n\
-         CPU variant\t: 0x1\n\
-         CPU part\t: 0xd07\n\
-         CPU revision\t: 0\n\n",
-        feature_names(hwcap, AARCH64_HWCAP)
+         CPU variant\t: {:#x}\n\
+         CPU part\t: {:#x}\n\
+         CPU revision\t: {}\n\n",
+        feature_names(hwcap, AARCH64_HWCAP),
+        midr >> 24 & 0xff,
+        midr >> 20 & 0xf,
+        midr >> 4 & 0xfff,
+        midr & 0xf
     )
 }
 
@@ -86,22 +104,39 @@ const ARM_HWCAP: &[&str] = &[
     "evtstrm",
 ];
 
-/// arm: the engine's Cortex-A15 (MIDR 0x412fc0f1).
-pub fn arm(hwcap: u64) -> String {
+/// arm: the CPU of MIDR `midr` (by default the Cortex-A15, 0x412fc0f1).
+pub fn arm(hwcap: u64, midr: u64) -> String {
+    // Linux's names: the architecture from MIDR[19:16] (0xf: the CPUID
+    // scheme, where ARM11 parts are ARMv6 and the others ARMv7 or later).
+    let platform = super::cpu::arm_platform(midr);
+    let (name, arch) = match (platform, midr >> 16 & 0xf) {
+        ("v6l", 0xf) => ("ARMv6-compatible processor", "7"),
+        ("v6l", _) => ("ARMv6-compatible processor", "6TEJ"),
+        ("v7l" | "v8l", _) => ("ARMv7 Processor", "7"),
+        (_, 6) => ("ARMv5TEJ Processor", "5TEJ"),
+        (_, 5) => ("ARMv5TE Processor", "5TE"),
+        (_, 2) => ("ARMv4T Processor", "4T"),
+        _ => ("ARMv4 Processor", "4"),
+    };
     format!(
         "processor\t: 0\n\
-         model name\t: ARMv7 Processor rev 1 (v7l)\n\
+         model name\t: {name} rev {} ({platform})\n\
          BogoMIPS\t: 100.00\n\
          Features\t: {}\n\
-         CPU implementer\t: 0x41\n\
-         CPU architecture: 7\n\
-         CPU variant\t: 0x2\n\
-         CPU part\t: 0xc0f\n\
-         CPU revision\t: 1\n\n\
+         CPU implementer\t: {:#x}\n\
+         CPU architecture: {arch}\n\
+         CPU variant\t: {:#x}\n\
+         CPU part\t: {:#x}\n\
+         CPU revision\t: {}\n\n\
          Hardware\t: ht-user\n\
          Revision\t: 0000\n\
          Serial\t\t: 0000000000000000\n",
-        feature_names(hwcap, ARM_HWCAP)
+        midr & 0xf,
+        feature_names(hwcap, ARM_HWCAP),
+        midr >> 24 & 0xff,
+        midr >> 20 & 0xf,
+        midr >> 4 & 0xfff,
+        midr & 0xf
     )
 }
 
@@ -114,16 +149,33 @@ pub fn riscv64(hwcap: u64) -> String {
     format!("processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64{letters}\nmmu\t\t: sv39\n\n")
 }
 
-/// mipsel: the engine's 74Kf.
-pub fn mips() -> String {
-    "system type\t\t: ht-user\n\
-     machine\t\t\t: Unknown\n\
-     processor\t\t: 0\n\
-     cpu model\t\t: MIPS 74Kf V4.12  FPU V0.0\n\
-     BogoMIPS\t\t: 100.00\n\
-     isa\t\t\t: mips1 mips2 mips32r1 mips32r2\n\
-     ASEs implemented\t: mips16 dsp dsp2\n\n"
-        .to_string()
+/// mipsel: the engine's 74Kf by default, else the model `name`.
+pub fn mips(name: &str) -> String {
+    if name == "74Kf" {
+        return "system type\t\t: ht-user\n\
+                machine\t\t\t: Unknown\n\
+                processor\t\t: 0\n\
+                cpu model\t\t: MIPS 74Kf V4.12  FPU V0.0\n\
+                BogoMIPS\t\t: 100.00\n\
+                isa\t\t\t: mips1 mips2 mips32r1 mips32r2\n\
+                ASEs implemented\t: mips16 dsp dsp2\n\n"
+            .to_string();
+    }
+    let isa = if name.starts_with("mips32r6") {
+        "mips1 mips2 mips32r1 mips32r2 mips32r6"
+    } else if name.ends_with("R1") || name == "4Kc" || name == "4Km" {
+        "mips1 mips2 mips32r1"
+    } else {
+        "mips1 mips2 mips32r1 mips32r2"
+    };
+    format!(
+        "system type\t\t: ht-user\n\
+         machine\t\t\t: Unknown\n\
+         processor\t\t: 0\n\
+         cpu model\t\t: MIPS {name}\n\
+         BogoMIPS\t\t: 100.00\n\
+         isa\t\t\t: {isa}\n\n"
+    )
 }
 
 #[cfg(test)]
@@ -136,9 +188,21 @@ mod tests {
             feature_names(0b1_1111_1011, AARCH64_HWCAP),
             "fp asimd aes pmull sha1 sha2 crc32 atomics"
         );
+        assert!(aarch64(0b11 | 1 << 30 | 1 << 31, 0x411f_d070)
+            .contains("Features\t: fp asimd paca pacg\n"));
         assert_eq!(feature_names(0b1_0100_0000_0001, X86_EDX), "fpu mtrr");
-        assert!(arm(1 << 12).contains("Features\t: neon\n"));
-        assert!(x86(1, true).contains("flags\t\t: fpu syscall lm\n"));
+        assert!(arm(1 << 12, 0x412f_c0f1).contains("Features\t: neon\n"));
+        // The defaults read as before models could be chosen.
+        let a15 = arm(0, 0x412f_c0f1);
+        assert!(
+            a15.contains("model name\t: ARMv7 Processor rev 1 (v7l)\n"),
+            "{a15}"
+        );
+        assert!(a15.contains("CPU implementer\t: 0x41\nCPU architecture: 7\nCPU variant\t: 0x2\nCPU part\t: 0xc0f\nCPU revision\t: 1\n"), "{a15}");
+        let max = aarch64(0, 0x411f_d070);
+        assert!(max.contains("CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0xd07\nCPU revision\t: 0\n"), "{max}");
+        assert!(arm(0, 0x4106_9265).contains("ARMv5TEJ Processor rev 5 (v5l)"));
+        assert!(x86(1, true, None).contains("flags\t\t: fpu syscall lm\n"));
         assert!(riscv64(1 | 1 << 2 | 1 << 8).contains("isa\t\t: rv64aci\n"));
     }
 }

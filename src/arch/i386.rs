@@ -144,7 +144,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0xbf00_0000,
     pie_base: 0x5655_5000,
     platform: "i686",
-    hwcap: super::x86_64::X86_HWCAP,
     uname_machine: "i686",
 };
 
@@ -155,8 +154,24 @@ impl Abi for I386 {
     fn epoll_event_packed(&self) -> bool {
         true
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::x86(self.hwcap(), false)
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::X86
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::X86[super::cpu::X86_DEFAULT]
+    }
+    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        let mut facts = super::x86_64::cpu_facts(cpu)?;
+        // i486 to i686 by the CPU's family, as Linux's ELF_PLATFORM.
+        facts.platform = facts.x86.as_ref().map(|id| match id.family {
+            0..=4 => "i486",
+            5 => "i586",
+            _ => "i686",
+        });
+        Ok(facts)
+    }
+    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::x86(facts.hwcap, false, facts.x86.as_ref())
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -179,6 +194,7 @@ impl Abi for I386 {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        super::x86_64::select_model(uc)?;
         uc.add_intr_hook(|uc, intno| {
             if intno == INT_SYSCALL {
                 machine::on_syscall(uc)

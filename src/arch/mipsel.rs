@@ -6,7 +6,7 @@
 //! model lacks it, as the Linux kernel does).
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
-use unicorn_engine::{Mips32CpuModel, RegisterMIPS};
+use unicorn_engine::RegisterMIPS;
 
 use super::{below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
@@ -230,7 +230,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0x7fff_0000,
     pie_base: 0x5555_0000,
     platform: "mips",
-    hwcap: 0,
     uname_machine: "mips",
 };
 
@@ -238,8 +237,14 @@ impl Abi for Mipsel {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::mips()
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::MIPS32
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::MIPS32[super::cpu::MIPS32_DEFAULT]
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, _facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::mips(cpu.name)
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -340,8 +345,9 @@ impl Abi for Mipsel {
         (1..=64).find(|&g| host_signal(g) == host).unwrap_or(host)
     }
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
-        uc.ctl_set_cpu_model(Mips32CpuModel::Model_74KF as i32)
-            .map_err(|e| format!("cannot select the MIPS CPU model: {e:?}"))?;
+        let cpu = uc.get_data().process.cpu;
+        uc.ctl_set_cpu_model(cpu.id)
+            .map_err(|e| format!("cannot select the MIPS CPU model {}: {e:?}", cpu.name))?;
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SYSCALL => machine::on_syscall(uc),
             EXCP_RI if emulate_rdhwr(uc) => {}

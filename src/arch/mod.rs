@@ -4,6 +4,7 @@
 
 pub mod aarch64;
 pub mod arm;
+pub mod cpu;
 pub mod cpuinfo;
 pub mod i386;
 pub mod mipsel;
@@ -166,9 +167,8 @@ pub struct AbiInfo {
     pub stack_top: u64,
     /// Load address of a position-independent executable.
     pub pie_base: u64,
-    /// AT_PLATFORM string and AT_HWCAP bits for the CPU model used.
+    /// AT_PLATFORM string.
     pub platform: &'static str,
-    pub hwcap: u64,
     /// uname's machine field.
     pub uname_machine: &'static str,
 }
@@ -202,17 +202,22 @@ pub trait Abi: Sync {
     fn platform(&self) -> &'static str {
         self.info().platform
     }
-    fn hwcap(&self) -> u64 {
-        self.info().hwcap
-    }
-    fn hwcap2(&self) -> u64 {
-        0
-    }
     fn uname_machine(&self) -> &'static str {
         self.info().uname_machine
     }
+    /// The CPU models `-cpu` may choose (see [`cpu`]).
+    fn cpu_models(&self) -> &'static [cpu::CpuModel];
+    /// The model used without `-cpu`.
+    fn default_cpu(&self) -> cpu::Cpu;
+    /// What `cpu` tells the guest (AT_HWCAP, AT_HWCAP2, its identity).
+    fn cpu_facts(&self, cpu: cpu::Cpu) -> Result<cpu::CpuFacts, String> {
+        Ok(cpu::CpuFacts {
+            hwcap: cpu.hwcap,
+            ..Default::default()
+        })
+    }
     /// /proc/cpuinfo as the guest reads it (see [`cpuinfo`]).
-    fn cpuinfo(&self) -> String {
+    fn cpuinfo(&self, _cpu: cpu::Cpu, _facts: &cpu::CpuFacts) -> String {
         "processor\t: 0\n\n".to_string()
     }
 
@@ -222,7 +227,8 @@ pub trait Abi: Sync {
     fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), String> {
         Ok(())
     }
-    /// Sets the CPU model and installs the trap hooks that call
+    /// Sets the CPU model (the process's `cpu`) and installs the trap
+    /// hooks that call
     /// [`crate::machine::on_syscall`] and [`crate::machine::on_trap`].
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String>;
     /// Registers at process entry.
@@ -489,6 +495,18 @@ impl std::fmt::Debug for dyn Abi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Every architecture, in the order `-cpu help` lists them.
+pub fn all() -> [&'static dyn Abi; 6] {
+    [
+        &x86_64::X86_64,
+        &i386::I386,
+        &aarch64::Aarch64,
+        &arm::Arm,
+        &riscv64::Riscv64,
+        &mipsel::Mipsel,
+    ]
 }
 
 /// Picks the ABI for an ELF header's machine and class.

@@ -47,14 +47,6 @@ const SP: i32 = 2;
 const A0: i32 = 10;
 const A7: i32 = 17;
 
-/// One bit per single-letter extension: I, M, A, F, D, C.
-const RISCV_HWCAP: u64 = {
-    const fn bit(c: u8) -> u64 {
-        1 << (c - b'a')
-    }
-    bit(b'i') | bit(b'm') | bit(b'a') | bit(b'f') | bit(b'd') | bit(b'c')
-};
-
 /// riscv_flush_icache (__NR_arch_specific_syscall + 15) and its one flag.
 const NR_RISCV_FLUSH_ICACHE: u64 = 259;
 const FLUSH_ICACHE_LOCAL: u64 = 1;
@@ -72,7 +64,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0x3f_ffff_f000,
     pie_base: 0x2a_aaaa_a000,
     platform: "riscv64",
-    hwcap: RISCV_HWCAP,
     uname_machine: "riscv64",
 };
 
@@ -80,8 +71,14 @@ impl Abi for Riscv64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::riscv64(self.hwcap())
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::RISCV64
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::RISCV64[super::cpu::RISCV64_DEFAULT]
+    }
+    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::riscv64(facts.hwcap)
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -101,6 +98,12 @@ impl Abi for Riscv64 {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        // The default (sifive-u54) is the engine's own.
+        let cpu = uc.get_data().process.cpu;
+        if !std::ptr::eq(cpu, self.default_cpu()) {
+            uc.ctl_set_cpu_model(cpu.id)
+                .map_err(|e| format!("cannot select the riscv64 CPU model {}: {e:?}", cpu.name))?;
+        }
         uc.add_intr_hook(|uc, cause| match cause {
             // The engine has already moved pc past the ecall.
             CAUSE_USER_ECALL | CAUSE_SUPERVISOR_ECALL | CAUSE_MACHINE_ECALL => {

@@ -106,8 +106,115 @@ pub(crate) fn signal_for_interrupt(intno: u32) -> i32 {
     }
 }
 
-/// CPUID.1:EDX of the emulated CPU (fpu, tsc, cx8, cmov, mmx, fxsr, sse, sse2).
+/// AT_HWCAP without `-cpu`: CPUID.1:EDX of qemu-user's default CPU
+/// (qemu64: fpu, tsc, cx8, cmov, mmx, fxsr, sse, sse2, ...), what
+/// qemu-x86_64 and qemu-i386 announce. The engine runs its own default,
+/// Haswell, which has all of these.
 pub(crate) const X86_HWCAP: u64 = 0x078b_fbfd;
+
+/// Selects the process's CPU model in the engine; the default is the
+/// engine's own.
+pub(crate) fn select_model(uc: &mut Engine<'_>) -> Result<(), String> {
+    let cpu = uc.get_data().process.cpu;
+    if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
+        return Ok(());
+    }
+    uc.ctl_set_cpu_model(cpu.id)
+        .map_err(|e| format!("cannot select the x86 CPU model {}: {e:?}", cpu.name))?;
+    // The engine turns SSE on (CR4.OSFXSR) only for models with XSAVE;
+    // Linux does for every CPU with FXSR.
+    const CR4_OSFXSR: u64 = 1 << 9;
+    let cr4 = uc
+        .reg_read(RegisterX86::CR4)
+        .map_err(|e| format!("cannot read CR4: {e:?}"))?;
+    uc.reg_write(RegisterX86::CR4, cr4 | CR4_OSFXSR)
+        .map_err(|e| format!("cannot enable SSE: {e:?}"))
+}
+
+/// AT_HWCAP and /proc/cpuinfo's identity of `cpu`: for the default as
+/// qemu-user gives them, for a chosen model from its CPUID.
+pub(crate) fn cpu_facts(cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+    if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
+        return Ok(super::cpu::CpuFacts {
+            hwcap: X86_HWCAP,
+            ..Default::default()
+        });
+    }
+    let cpuid = probe_cpuid(cpu.id)
+        .map_err(|e| format!("cannot read CPUID of the x86 CPU model {}: {e:?}", cpu.name))?;
+    let text = |regs: &[u32]| -> String {
+        let bytes: Vec<u8> = regs.iter().flat_map(|r| r.to_le_bytes()).collect();
+        String::from_utf8_lossy(&bytes)
+            .trim_matches(char::from(0))
+            .trim()
+            .to_string()
+    };
+    let [_, b0, c0, d0] = cpuid[0];
+    let [eax1, _, _, edx1] = cpuid[1];
+    let family = (eax1 >> 8) & 0xf;
+    let ext_family = if family == 0xf {
+        (eax1 >> 20) & 0xff
+    } else {
+        0
+    };
+    let model = (eax1 >> 4) & 0xf;
+    let ext_model = if family == 6 || family == 0xf {
+        (eax1 >> 16) & 0xf
+    } else {
+        0
+    };
+    let brand: Vec<u32> = cpuid[3..].iter().flatten().copied().collect();
+    let name = if cpuid[2][0] >= 0x8000_0004 {
+        text(&brand)
+    } else {
+        cpu.name.to_string()
+    };
+    Ok(super::cpu::CpuFacts {
+        hwcap: u64::from(edx1),
+        hwcap2: 0,
+        x86: Some(super::cpu::X86Ident {
+            vendor: text(&[b0, d0, c0]),
+            family: family + ext_family,
+            model: ext_model << 4 | model,
+            stepping: eax1 & 0xf,
+            name,
+        }),
+        platform: None,
+    })
+}
+
+/// CPUID leaves 0, 1, 0x80000000 and 0x80000002-4 (eax, ebx, ecx, edx) as
+/// the engine answers them for `model`, from a scratch engine of its own
+/// (the guest's engine and memory map are not touched).
+fn probe_cpuid(model: i32) -> Result<[[u32; 4]; 6], unicorn_engine::unicorn_const::uc_error> {
+    use unicorn_engine::unicorn_const::Prot;
+    const AT: u64 = 0x1000;
+    let mut uc = unicorn_engine::Unicorn::new(Arch::X86, Mode::MODE_32)?;
+    uc.ctl_set_cpu_model(model)?;
+    uc.mem_map(AT, 0x1000, Prot::ALL)?;
+    uc.mem_write(AT, &[0x0f, 0xa2])?; // cpuid
+    let mut out = [[0u32; 4]; 6];
+    for (slot, leaf) in [0, 1, 0x8000_0000, 0x8000_0002, 0x8000_0003, 0x8000_0004]
+        .into_iter()
+        .enumerate()
+    {
+        uc.reg_write(RegisterX86::EAX, leaf)?;
+        uc.reg_write(RegisterX86::ECX, 0)?;
+        uc.emu_start(AT, AT + 2, 0, 1)?;
+        for (i, r) in [
+            RegisterX86::EAX,
+            RegisterX86::EBX,
+            RegisterX86::ECX,
+            RegisterX86::EDX,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out[slot][i] = uc.reg_read(r)? as u32;
+        }
+    }
+    Ok(out)
+}
 
 const INFO: AbiInfo = AbiInfo {
     name: "x86_64",
@@ -122,7 +229,6 @@ const INFO: AbiInfo = AbiInfo {
     stack_top: 0x7fff_ffff_f000,
     pie_base: 0x5555_5555_4000,
     platform: "x86_64",
-    hwcap: X86_HWCAP,
     uname_machine: "x86_64",
 };
 
@@ -136,8 +242,17 @@ impl Abi for X86_64 {
     fn ipc_layout(&self) -> super::IpcLayout {
         super::IpcLayout::X86_64
     }
-    fn cpuinfo(&self) -> String {
-        super::cpuinfo::x86(self.hwcap(), true)
+    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::X86
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::X86[super::cpu::X86_DEFAULT]
+    }
+    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        cpu_facts(cpu)
+    }
+    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::x86(facts.hwcap, true, facts.x86.as_ref())
     }
     fn syscall_table(&self) -> &'static SyscallTable {
         table()
@@ -254,6 +369,7 @@ impl Abi for X86_64 {
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+        select_model(uc)?;
         uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
             .map_err(|e| format!("cannot hook syscall: {e:?}"))?;
         uc.add_intr_hook(|uc, intno| {

@@ -58,6 +58,9 @@ pub struct Process {
     pub auxv: Vec<(u64, u64)>,
     /// POSIX timers (timer_create).
     pub timers: timer::Timers,
+    /// The CPU model (`-cpu`) and what it tells the guest.
+    pub cpu: crate::arch::cpu::Cpu,
+    pub cpu_facts: crate::arch::cpu::CpuFacts,
 }
 
 impl Process {
@@ -80,6 +83,8 @@ impl Process {
             rlimits: Vec::new(),
             auxv: Vec::new(),
             timers: timer::Timers::default(),
+            cpu: abi.default_cpu(),
+            cpu_facts: crate::arch::cpu::CpuFacts::default(),
         })
     }
 

@@ -88,7 +88,7 @@ pub fn is_self_exe(p: &Process, path: &[u8]) -> bool {
 /// Contents of a /proc file ht-user answers itself, if `path` is one.
 pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
     if path == b"/proc/cpuinfo" {
-        return Some(p.abi.cpuinfo().into_bytes());
+        return Some(p.abi.cpuinfo(p.cpu, &p.cpu_facts).into_bytes());
     }
     match self_entry(p, path)? {
         "maps" => Some(maps(p)),

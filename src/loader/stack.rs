@@ -40,8 +40,10 @@ pub struct StackInfo {
 /// Maps the stack and writes argv, envp and auxv. Returns the initial sp.
 /// `interp_base` is where the program interpreter was loaded (AT_BASE), 0
 /// for a static executable.
+#[allow(clippy::too_many_arguments)] // the process's parts the stack shows
 pub fn build_stack(
     abi: &dyn Abi,
+    hwcap: &crate::arch::cpu::CpuFacts,
     mem: &mut AddressSpace,
     image: &LoadedImage,
     interp_base: u64,
@@ -93,10 +95,11 @@ pub fn build_stack(
         arg_addrs.push(push_bytes(mem, a, true)?);
     }
     arg_addrs.reverse();
-    let platform_addr = push_bytes(mem, abi.platform().as_bytes(), true)?;
+    let platform = hwcap.platform.unwrap_or_else(|| abi.platform());
+    let platform_addr = push_bytes(mem, platform.as_bytes(), true)?;
     let mut random = [0u8; 16];
-    // SAFETY: getrandom fills our 16-byte buffer.
-    unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    crate::syscall::fill_random(&mut random)
+        .map_err(|e| LoadError(format!("no random bytes for AT_RANDOM: {e}")))?;
     let random_addr = push_bytes(mem, &random, false)?;
 
     // SAFETY: plain identity queries.
@@ -121,11 +124,11 @@ pub fn build_stack(
         (AT_GID, u64::from(gid)),
         (AT_EGID, u64::from(egid)),
         (AT_PLATFORM, platform_addr),
-        (AT_HWCAP, abi.hwcap()),
+        (AT_HWCAP, hwcap.hwcap),
         (AT_CLKTCK, 100),
         (AT_SECURE, 0),
         (AT_RANDOM, random_addr),
-        (AT_HWCAP2, abi.hwcap2()),
+        (AT_HWCAP2, hwcap.hwcap2),
         (AT_EXECFN, execfn_addr),
     ];
     auxv.push((AT_NULL, 0));

@@ -21,6 +21,7 @@ pub mod types;
 mod wait;
 
 pub use fs::{pipe_pair, read_path};
+pub use process::fill_random;
 pub use signal::{ignored_signals, set_ignored_signals};
 
 /// CLOCK_MONOTONIC now, in nanoseconds (the clock of thread deadlines).
