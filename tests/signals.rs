@@ -287,11 +287,16 @@ fn strace_shows_signals_like_qemu() {
         // qemu-user writes its -strace lines in pieces, so a forked
         // child's line can land inside one of the parent's: then there
         // is nothing to compare with.
+        // A stray pid from another process's line can also land in front
+        // of the signal's name ("--- 15844 SIGSEGV {...").
         let well_formed = |l: &String| {
             l.ends_with("} ---")
                 && l.matches('{').count() == 1
                 && l.matches('}').count() == 1
                 && !l.contains('(')
+                && l.strip_prefix("--- ")
+                    .and_then(|rest| rest.split_once(" {"))
+                    .is_some_and(|(name, _)| !name.contains(' '))
         };
         if !theirs.iter().all(well_formed) {
             eprintln!("qemu's -strace lines are interleaved; not compared");
