@@ -497,11 +497,23 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
             .or(m.last_fault.map(|(page, _)| page))
             .unwrap_or(pc),
     };
-    // Pages past the end of a mapped file: SIGBUS, as on Linux.
-    let past_end = matches!(
-        m.process.mem.region_at(addr).map(|r| &r.kind),
-        Some(crate::mem::RegionKind::PastEndOfFile { .. })
-    );
+    // Pages past the end of a mapped file: SIGBUS, as on Linux, unless
+    // the file has grown over the page since (then the access runs again).
+    let past_end = |m: &Machine| {
+        matches!(
+            m.process.mem.region_at(addr).map(|r| &r.kind),
+            Some(crate::mem::RegionKind::PastEndOfFile { .. })
+        )
+    };
+    if past_end(m) {
+        m.process.mem.follow_file_sizes();
+        if !past_end(m) {
+            m.last_fault = None;
+            m.fault_addr = None;
+            return crate::mem::engine::apply_pending(uc).is_ok();
+        }
+    }
+    let past_end = past_end(m);
     let (signal, code) = if signal == libc::SIGSEGV && past_end {
         (libc::SIGBUS, crate::kernel::signal::BUS_ADRERR)
     } else {

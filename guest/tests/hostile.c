@@ -21,6 +21,12 @@
  *                                nothing, reads its own mapping of it and
  *                                raises another event: neither ht-user nor
  *                                the guest dies of SIGBUS
+ *   hostile truncate-mapping     a shared file mapping whose file shrinks
+ *                                and grows under it (ftruncate, O_TRUNC,
+ *                                pwrite): pages past the end are SIGBUS for
+ *                                the guest's own handler, EFAULT for system
+ *                                calls, and memory again once the file
+ *                                covers them
  *   hostile select               select and pselect: timeouts (sets
  *                                cleared), ready pipes, a bad descriptor,
  *                                a wait another thread ends
@@ -37,6 +43,7 @@
 #include <dirent.h>
 #include <qemu-hypertrace.h>
 #include <errno.h>
+#include <setjmp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -358,6 +365,94 @@ static int low_sp(void)
     return 1;
 }
 
+static sigjmp_buf bus_jump;
+static volatile int bus_code;
+static void *volatile bus_addr;
+
+static void on_bus(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    bus_code = info->si_code;
+    bus_addr = info->si_addr;
+    siglongjmp(bus_jump, 1);
+}
+
+/* Reads (write 0) or writes byte `at` of the mapping; says what happened. */
+static const char *touch(volatile char *map, long at, int write_it)
+{
+    /* Several answers go into one printf: each has its own buffer. */
+    static char answers[4][64];
+    static int next;
+    /* volatile: GCC may otherwise share its stack slot with the return
+     * value of the store path, which the siglongjmp leaves behind. */
+    char *volatile said = answers[next++ % 4];
+    bus_addr = NULL;
+    if (sigsetjmp(bus_jump, 1) == 0) {
+        if (write_it) {
+            map[at] = 'w';
+            return "stored";
+        }
+        snprintf(said, sizeof(answers[0]), "read '%c'", map[at] ? map[at] : '0');
+        return said;
+    }
+    snprintf(said, sizeof(answers[0]), "SIGBUS (%s, at the byte: %s)",
+             bus_code == BUS_ADRERR ? "BUS_ADRERR" : "another code",
+             bus_addr == (void *)(map + at) ? "yes" : "no");
+    return said;
+}
+
+static int truncate_mapping(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char path[] = "/tmp/hostile-truncate-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        return 1;
+    }
+    char fill[2][4096];
+    memset(fill[0], 'a', sizeof(fill[0]));
+    memset(fill[1], 'b', sizeof(fill[1]));
+    if (page != 4096 || write(fd, fill, sizeof(fill)) != (ssize_t)sizeof(fill)) {
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_bus;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGBUS, &sa, NULL);
+    volatile char *map = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        return 1;
+    }
+    printf("two-page file, three-page mapping: page 2 %s, page 3 %s\n", touch(map, page + 1, 0),
+           touch(map, 2 * page + 1, 0));
+    ftruncate(fd, page);
+    printf("ftruncate to one page: page 1 %s, page 2 %s, store to page 2 %s\n",
+           touch(map, 1, 0), touch(map, page + 1, 0), touch(map, page + 2, 1));
+    int pipes[2];
+    pipe(pipes);
+    errno = 0;
+    long n = write(pipes[1], (const char *)map + page, 16);
+    printf("write(2) from page 2: %ld, %s\n", n, name(n < 0 ? errno : 0));
+    ftruncate(fd, 3 * page);
+    printf("ftruncate to three pages: page 2 %s, page 3 %s, store to page 3 %s\n",
+           touch(map, page + 1, 0), touch(map, 2 * page + 1, 0), touch(map, 2 * page + 2, 1));
+    int again = open(path, O_RDWR | O_TRUNC);
+    printf("open with O_TRUNC: page 1 %s\n", touch(map, 1, 0));
+    pwrite(again, "z", 1, 2 * page + 10);
+    printf("pwrite past the end: page 1 %s, page 3 %s\n", touch(map, 1, 0),
+           touch(map, 2 * page + 10, 0));
+    ftruncate(again, 0);
+    int allocated = fallocate(again, 0, 0, 3 * page);
+    printf("fallocate of three pages: %s, page 3 %s\n", name(allocated < 0 ? errno : 0),
+           touch(map, 2 * page + 10, 0));
+    close(again);
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "control-offset") == 0) {
@@ -365,6 +460,9 @@ int main(int argc, char **argv)
     }
     if (argc > 2 && strcmp(argv[1], "truncate-data") == 0) {
         return truncate_data(argv[2]);
+    }
+    if (argc > 1 && strcmp(argv[1], "truncate-mapping") == 0) {
+        return truncate_mapping();
     }
     if (argc > 1 && strcmp(argv[1], "select") == 0) {
         return select_calls();
@@ -389,6 +487,6 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
                     "corrupt-exec BASE | control-readonly BASE | truncate-data BASE | "
-                    "proc-fd | select | wrap | low-sp\n");
+                    "proc-fd | select | truncate-mapping | wrap | low-sp\n");
     return 2;
 }

@@ -102,17 +102,12 @@ pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
 fn maps(p: &Process) -> Vec<u8> {
     let mut rows: Vec<(u64, u64, String, String)> = Vec::new();
     for r in p.mem.regions() {
-        let (name, shared) = match &r.kind {
-            RegionKind::Memory { name } => (
-                name.clone(),
-                name == "/dev/zero (deleted)"
-                    || r.backing
-                        .as_ref()
-                        .is_some_and(|b| b.sysv_shm_id().is_some()),
-            ),
-            RegionKind::HypertraceControl => ("[hypertrace control]".to_string(), true),
-            RegionKind::PastEndOfFile { name } => (name.clone(), false),
-        };
+        let name = r.name().to_string();
+        let shared = r.kind == RegionKind::HypertraceControl
+            || name == "/dev/zero (deleted)"
+            || r.backing
+                .as_ref()
+                .is_some_and(|b| b.sysv_shm_id().is_some() || b.is_shared_file());
         let perms = format!("{}{}", r.perms, if shared { 's' } else { 'p' });
         match rows.last_mut() {
             Some(last) if last.1 == r.start && last.2 == perms && last.3 == name => last.1 = r.end,

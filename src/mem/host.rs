@@ -14,6 +14,11 @@ pub struct HostMapping {
     /// For a private copy of a file: the file, and the file offset of the
     /// mapping's first byte. Discarded pages read the file again.
     origin: Option<(Arc<OwnedFd>, u64)>,
+    /// For a shared mapping of a regular file: the file, and the file
+    /// offset of the mapping's first byte. Its pages past the file's end
+    /// fault the host, so the guest never reaches them (see
+    /// `AddressSpace::follow_file_sizes`).
+    shared_file: Option<(Arc<OwnedFd>, u64)>,
     /// For a SysV shared memory attachment: the segment's id. Dropping
     /// detaches it (host shmdt) instead of unmapping.
     sysv_shm: Option<i32>,
@@ -103,6 +108,7 @@ impl HostMapping {
             ptr: ptr.cast(),
             len,
             origin: None,
+            shared_file: None,
             sysv_shm: None,
         })
     }
@@ -123,6 +129,7 @@ impl HostMapping {
             ptr: ptr.cast(),
             len,
             origin: None,
+            shared_file: None,
             sysv_shm: Some(shmid),
         })
     }
@@ -145,6 +152,25 @@ impl HostMapping {
         self.origin
             .as_ref()
             .map(|(f, off)| (Arc::clone(f), off + at as u64))
+    }
+
+    /// Marks this mapping as a shared mapping of the regular file `file`
+    /// from `offset` on.
+    pub fn with_shared_file(mut self, file: Arc<OwnedFd>, offset: u64) -> Self {
+        self.shared_file = Some((file, offset));
+        self
+    }
+
+    /// The file this mapping shares and the file offset of byte `at`.
+    pub fn shared_file_at(&self, at: usize) -> Option<(Arc<OwnedFd>, u64)> {
+        self.shared_file
+            .as_ref()
+            .map(|(f, off)| (Arc::clone(f), off + at as u64))
+    }
+
+    /// Whether this is a shared mapping of a regular file.
+    pub fn is_shared_file(&self) -> bool {
+        self.shared_file.is_some()
     }
 
     /// Reads `file` from `file_offset` into bytes `at..at + len` until the

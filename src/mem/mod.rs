@@ -103,6 +103,21 @@ impl Region {
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }
+    /// The permissions the engine gives the guest: none past a file's
+    /// end, whatever the mapping's own.
+    fn engine_perms(&self) -> Perms {
+        match self.kind {
+            RegionKind::PastEndOfFile { .. } => Perms::NONE,
+            _ => self.perms,
+        }
+    }
+    /// The name /proc/self/maps shows.
+    pub fn name(&self) -> &str {
+        match &self.kind {
+            RegionKind::Memory { name } | RegionKind::PastEndOfFile { name } => name,
+            RegionKind::HypertraceControl => "[hypertrace control]",
+        }
+    }
     fn host_ptr(&self, addr: u64) -> Option<*mut u8> {
         let backing = self.backing.as_ref()?;
         let offset = self.backing_offset + (addr - self.start) as usize;
@@ -217,9 +232,10 @@ impl AddressSpace {
             .filter(|r| addr < r.end)
     }
 
-    /// Permissions of the page holding `addr` (for the engine's TLB fill).
+    /// What the engine lets the guest do on the page holding `addr` (for
+    /// the engine's TLB fill): nothing past a file's end.
     pub fn perms_at(&self, addr: u64) -> Option<Perms> {
-        self.region_at(addr).map(|r| r.perms)
+        self.region_at(addr).map(Region::engine_perms)
     }
 
     pub fn is_free(&self, start: u64, end: u64) -> bool {
@@ -276,7 +292,7 @@ impl AddressSpace {
             Some(host) => self.pending.push(EngineOp::Map {
                 start,
                 len,
-                perms,
+                perms: region.engine_perms(),
                 host,
             }),
             None => self.pending.push(EngineOp::MapControl {
@@ -343,7 +359,7 @@ impl AddressSpace {
                     EngineOp::Protect {
                         start: region.start,
                         len: region.len(),
-                        perms,
+                        perms: region.engine_perms(),
                     }
                 });
             if gains_exec && region.kind != RegionKind::HypertraceControl {
@@ -357,6 +373,59 @@ impl AddressSpace {
             }
         }
         Ok(())
+    }
+
+    /// Makes shared file mappings follow their files' sizes, as on Linux:
+    /// pages wholly past a file's end become [`RegionKind::PastEndOfFile`]
+    /// (an access is SIGBUS, and the host, whose access would fault, never
+    /// touches them), and pages a grown file covers again become memory.
+    /// Call after the guest may have changed a file's size, and before
+    /// reporting a fault past a file's end.
+    pub fn follow_file_sizes(&mut self) {
+        let shared: Vec<Region> = self
+            .regions
+            .values()
+            .filter(|r| r.backing.as_ref().is_some_and(|b| b.is_shared_file()))
+            .cloned()
+            .collect();
+        for r in shared {
+            let Some(backing) = r.backing.clone() else {
+                continue;
+            };
+            let Some((file, file_offset)) = backing.shared_file_at(r.backing_offset) else {
+                continue;
+            };
+            let Ok(stat) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&*file)) else {
+                continue;
+            };
+            let size = u64::try_from(stat.st_size).unwrap_or(0);
+            let covered = page_ceil(size.saturating_sub(file_offset))
+                .unwrap_or(u64::MAX)
+                .min(r.len());
+            let name = r.name().to_string();
+            let past_end = matches!(r.kind, RegionKind::PastEndOfFile { .. });
+            if !past_end && covered < r.len() {
+                self.map(
+                    r.start + covered,
+                    r.len() - covered,
+                    r.perms,
+                    r.max_perms,
+                    RegionKind::PastEndOfFile { name },
+                    Some(backing),
+                    r.backing_offset + covered as usize,
+                );
+            } else if past_end && covered > 0 {
+                self.map(
+                    r.start,
+                    covered,
+                    r.perms,
+                    r.max_perms,
+                    RegionKind::Memory { name },
+                    Some(backing),
+                    r.backing_offset,
+                );
+            }
+        }
     }
 
     /// The guest flushed its instruction cache for `start..start + len`
@@ -420,7 +489,8 @@ impl AddressSpace {
         let mut cursor = addr;
         while cursor < end {
             let r = self.region_at(cursor).ok_or(Fault { addr: cursor })?;
-            if !r.perms.contains(need) || r.backing.is_none() {
+            let past_end = matches!(r.kind, RegionKind::PastEndOfFile { .. });
+            if !r.perms.contains(need) || r.backing.is_none() || past_end {
                 return Err(Fault { addr: cursor });
             }
             cursor = r.end.min(end);

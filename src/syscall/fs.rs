@@ -184,6 +184,7 @@ pub fn openat(p: &mut Process, dir: u64, path: u64, flags: u64, mode: u64) -> Sy
     let host = unsafe { OwnedFd::from_raw_fd(rc) };
     if flags & libc::O_TRUNC != 0 {
         keep_channel_data_size(p);
+        p.mem.follow_file_sizes();
     }
     let fd = p.fds.insert(host, flags & libc::O_CLOEXEC != 0, 0)?;
     Ok(fd as u64)
@@ -732,6 +733,7 @@ pub fn truncate(p: &mut Process, path: u64, len: i64) -> SysResult {
     // SAFETY: path is NUL-terminated.
     let r = check_int(unsafe { libc::truncate(path.as_ptr(), len) });
     keep_channel_data_size(p);
+    p.mem.follow_file_sizes();
     r
 }
 
@@ -740,6 +742,18 @@ pub fn ftruncate(p: &mut Process, fd: u64, len: i64) -> SysResult {
     // SAFETY: plain call on our descriptor.
     let r = check_int(unsafe { libc::ftruncate(fd, len) });
     keep_channel_data_size(p);
+    p.mem.follow_file_sizes();
+    r
+}
+
+/// fallocate(2): allocating can grow the file, punching or collapsing
+/// ranges can shrink it; shared mappings follow the size.
+pub fn fallocate(p: &mut Process, fd: u64, mode: u64, offset: i64, len: i64) -> SysResult {
+    let fd = p.fds.raw(fd)?;
+    // SAFETY: plain call on our descriptor.
+    let r = check_int(unsafe { libc::fallocate(fd, mode as i32, offset, len) });
+    keep_channel_data_size(p);
+    p.mem.follow_file_sizes();
     r
 }
 

@@ -168,7 +168,14 @@ fn map_private_file(
         .unwrap_or(0)
         .min(len);
     if in_file < len {
-        map_past_end(p, start + in_file, len - in_file, Perms(7), name.clone())?;
+        map_past_end(
+            p,
+            start + in_file,
+            len - in_file,
+            perms,
+            Perms(7),
+            name.clone(),
+        )?;
     }
     let len = in_file;
     if len == 0 {
@@ -201,6 +208,7 @@ fn map_past_end(
     p: &mut Process,
     start: u64,
     len: u64,
+    perms: Perms,
     max_perms: Perms,
     name: String,
 ) -> Result<(), Errno> {
@@ -208,7 +216,7 @@ fn map_past_end(
     p.mem.map(
         start,
         len,
-        Perms::NONE,
+        perms,
         max_perms,
         RegionKind::PastEndOfFile { name },
         Some(Arc::new(host)),
@@ -219,7 +227,8 @@ fn map_past_end(
 
 /// A shared file mapping uses the host's page cache so other mappings of
 /// the file (and the hypertrace data channel) see the same bytes. Pages
-/// past end-of-file fault with SIGBUS instead of faulting the host.
+/// past end-of-file fault with SIGBUS instead of faulting the host, and
+/// follow the file's size afterwards (`AddressSpace::follow_file_sizes`).
 #[allow(clippy::too_many_arguments)]
 fn map_shared_file(
     p: &mut Process,
@@ -237,6 +246,25 @@ fn map_shared_file(
         .min(len);
     let max_perms = if writable_file { Perms(7) } else { Perms::RX };
     p.mem.unmap(start, len);
+    if fd_metadata(file).is_ok_and(|m| m.is_file()) {
+        // The whole length is mapped on the host, past the file's end too,
+        // so that the pages a growing file covers can become memory.
+        let own = crate::kernel::dup_host(file)?;
+        let host = HostMapping::file(file.as_fd(), len as usize, offset, true, writable_file)
+            .map_err(Errno::from)?
+            .with_shared_file(Arc::new(own), offset);
+        p.mem.map(
+            start,
+            len,
+            perms,
+            max_perms,
+            RegionKind::Memory { name },
+            Some(Arc::new(host)),
+            0,
+        );
+        p.mem.follow_file_sizes();
+        return Ok(());
+    }
     if in_file > 0 {
         let host = HostMapping::file(file.as_fd(), in_file as usize, offset, true, writable_file)
             .map_err(Errno::from)?;
@@ -251,7 +279,7 @@ fn map_shared_file(
         );
     }
     if in_file < len {
-        map_past_end(p, start + in_file, len - in_file, max_perms, name)?;
+        map_past_end(p, start + in_file, len - in_file, perms, max_perms, name)?;
     }
     Ok(())
 }

@@ -171,7 +171,7 @@ syscall_set! {
     pipe, pipe2, dup, dup2, dup3, fcntl, getdents64, getcwd, chdir, fchdir,
     rename, renameat, renameat2, mkdir, mkdirat, rmdir, unlink, unlinkat,
     readlink, readlinkat, symlink, symlinkat, link, linkat,
-    chmod, fchmod, fchmodat, truncate, ftruncate, fsync, fdatasync, fadvise64,
+    chmod, fchmod, fchmodat, truncate, ftruncate, fallocate, fsync, fdatasync, fadvise64,
     utimensat, statfs, fstatfs, poll, ppoll,
     nanosleep, clock_nanosleep, gettimeofday, clock_gettime, clock_getres, time, times,
     getpid, gettid, getppid, getuid, geteuid, getgid, getegid, getresuid, getresgid,
@@ -446,6 +446,12 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         ftruncate => fs::ftruncate(p, a[0], p.sarg(a[1])),
         truncate64 => fs::truncate(p, a[0], p.abi.regpair(a, 1) as i64),
         ftruncate64 => fs::ftruncate(p, a[0], p.abi.regpair(a, 1) as i64),
+        fallocate => {
+            // 32-bit ABIs split offset and length into register pairs.
+            let len_slot = if p.abi.is_64bit() { 3 } else { 4 };
+            let (offset, len) = (p.abi.regpair(a, 2), p.abi.regpair(a, len_slot));
+            fs::fallocate(p, a[0], a[1], offset as i64, len as i64)
+        }
         _llseek => fs::llseek(p, a),
         fsync | fdatasync => fs::fsync(p, sys, a),
         fadvise64 => fs::fd_only(p, a[0]),
