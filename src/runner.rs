@@ -225,11 +225,11 @@ pub fn load(
         Some(name) if cfg.root_pid.is_some() => {
             crate::arch::cpu::find(abi, name).unwrap_or_else(|e| {
                 tracing::debug!("{e}: the default model instead");
-                abi.default_cpu()
+                abi.default_cpu_for(info.flags)
             })
         }
         Some(name) => crate::arch::cpu::find(abi, name).map_err(SetupError)?,
-        None => abi.default_cpu(),
+        None => abi.default_cpu_for(info.flags),
     };
     let cpu_facts = abi.cpu_facts(cpu).map_err(SetupError)?;
 

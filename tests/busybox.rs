@@ -443,6 +443,41 @@ fn kill_zero_reaches_the_process_group() {
     }
 }
 
+/// Without `-cpu`, a mipsel program built for IEEE 754-2008 NaNs
+/// (EF_MIPS_NAN2008 in e_flags) gets a model that has them, as with
+/// qemu-user: the P5600.
+#[test]
+fn mips_nan2008_programs_get_a_model_with_it() {
+    if arch() != "mipsel" {
+        return;
+    }
+    let Some(bb) = busybox() else { return };
+    let mut bytes = std::fs::read(&bb).unwrap();
+    let flags = u32::from_le_bytes(bytes[36..40].try_into().unwrap());
+    for (name, flags, model) in [
+        ("busybox-legacy-nan", flags & !0x400, "74Kf"),
+        ("busybox-nan2008", flags | 0x400, "P5600"),
+    ] {
+        bytes[36..40].copy_from_slice(&flags.to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("busybox");
+        std::fs::write(&p, &bytes).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let out = ht::<[&str; 0], &str>([])
+            .arg(&p)
+            .args(["cat", "/proc/cpuinfo"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let shown = text
+            .lines()
+            .find_map(|l| l.strip_prefix("cpu model\t\t: MIPS "))
+            .and_then(|rest| rest.split(' ').next());
+        assert_eq!(shown, Some(model), "{name}:\n{text}");
+    }
+}
+
 /// `-cpu`: /proc/cpuinfo describes the chosen model, in the program
 /// started and in one it executes (busybox env executes busybox again).
 #[test]

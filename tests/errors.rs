@@ -187,6 +187,35 @@ fn x86_code_labelled_aarch64() {
     assert_eq!(r.stdout, "");
 }
 
+/// The committed mipsel hello with its e_flags (bytes 36-39) replaced.
+fn mipsel_hello_with_flags(dir: &Path, name: &str, flags: u32) -> PathBuf {
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mipsel/hello");
+    let mut bytes = std::fs::read(hello).expect("testdata/mipsel/hello");
+    bytes[36..40].copy_from_slice(&flags.to_le_bytes());
+    write_program(dir, name, &bytes)
+}
+
+/// MIPS e_flags as Linux's o32 `elf_check_arch` reads them: n32 and the
+/// EABIs are refused; o32 and no ABI at all (old toolchains) run.
+#[test]
+fn mips_abi_flags_are_checked_as_linux_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // The committed hello: mips32r2, o32, PIC.
+    let built = 0x7000_1007;
+    let p = mipsel_hello_with_flags(dir.path(), "hello-n32", built | 0x20);
+    assert_refused(&p, &["n32"]);
+    for (abi, name) in [(0x2000, "o64"), (0x3000, "EABI32"), (0x4000, "EABI64")] {
+        let p = mipsel_hello_with_flags(dir.path(), name, (built & !0xf000) | abi);
+        assert_refused(&p, &[name]);
+    }
+    for (name, flags) in [("hello-no-abi", built & !0xf000), ("hello-zero-flags", 0)] {
+        let p = mipsel_hello_with_flags(dir.path(), name, flags);
+        let r = run_ht([s(&p)]);
+        r.assert_code(0);
+        assert_eq!(r.stdout, "hello from the guest\n", "{name}");
+    }
+}
+
 #[test]
 fn not_an_executable_type() {
     let dir = tempfile::tempdir().unwrap();

@@ -27,6 +27,14 @@ const EXCP_ADES: u32 = 13;
 /// Status.CU1: the FPU is usable.
 const STATUS_CU1: u64 = 1 << 29;
 
+/// ELF header flags (e_flags) of MIPS programs.
+const EF_MIPS_ABI2: u32 = 0x20;
+const EF_MIPS_NAN2008: u32 = 0x400;
+const EF_MIPS_ABI: u32 = 0xf000;
+const EF_MIPS_ABI_O32: u32 = 0x1000;
+const EF_MIPS_ARCH: u32 = 0xf000_0000;
+const EF_MIPS_ARCH_32R6: u32 = 0x9000_0000;
+
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::mips::Sysno, false)
 }
@@ -242,6 +250,43 @@ impl Abi for Mipsel {
     }
     fn default_cpu(&self) -> super::cpu::Cpu {
         &super::cpu::MIPS32[super::cpu::MIPS32_DEFAULT]
+    }
+    /// As qemu-user chooses: a MIPS32 release 6 program gets the r6
+    /// model (r6 re-encodes instructions), one built for IEEE 754-2008
+    /// NaNs a model with them (P5600).
+    fn default_cpu_for(&self, flags: u32) -> super::cpu::Cpu {
+        let named = |name: &str| {
+            super::cpu::MIPS32
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| self.default_cpu())
+        };
+        if flags & EF_MIPS_ARCH == EF_MIPS_ARCH_32R6 {
+            named("mips32r6-generic")
+        } else if flags & EF_MIPS_NAN2008 != 0 {
+            named("P5600")
+        } else {
+            self.default_cpu()
+        }
+    }
+    /// Linux's o32 check: no n32 (EF_MIPS_ABI2), and an ABI field of o32
+    /// or none (old toolchains left it 0).
+    fn check_elf_flags(&self, flags: u32) -> Result<(), String> {
+        if flags & EF_MIPS_ABI2 != 0 {
+            return Err("a MIPS n32 program (EF_MIPS_ABI2); ht-user runs o32 programs".into());
+        }
+        match flags & EF_MIPS_ABI {
+            0 | EF_MIPS_ABI_O32 => Ok(()),
+            abi => Err(format!(
+                "a MIPS program of ABI {} (e_flags {flags:#x}); ht-user runs o32 programs",
+                match abi {
+                    0x2000 => "o64".to_string(),
+                    0x3000 => "EABI32".to_string(),
+                    0x4000 => "EABI64".to_string(),
+                    other => format!("{other:#x}"),
+                }
+            )),
+        }
     }
     fn cpuinfo(&self, cpu: super::cpu::Cpu, _facts: &super::cpu::CpuFacts) -> String {
         super::cpuinfo::mips(cpu.name)
@@ -836,6 +881,17 @@ fn emulate_rdhwr(uc: &mut Engine<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_model_follows_the_programs_flags() {
+        let model = |flags: u32| Mipsel.default_cpu_for(flags).name;
+        // mips32r2, o32, PIC: the usual default.
+        assert_eq!(model(0x7000_1007), "74Kf");
+        assert_eq!(model(0), "74Kf");
+        assert_eq!(model(0x7000_1407), "P5600");
+        assert_eq!(model(0x9000_1007), "mips32r6-generic");
+        assert_eq!(model(0x9000_1407), "mips32r6-generic");
+    }
 
     #[test]
     fn errno_table_spot_checks() {

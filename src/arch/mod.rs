@@ -209,6 +209,16 @@ pub trait Abi: Sync {
     fn cpu_models(&self) -> &'static [cpu::CpuModel];
     /// The model used without `-cpu`.
     fn default_cpu(&self) -> cpu::Cpu;
+    /// The model used without `-cpu` for a program whose ELF header flags
+    /// (e_flags) are `flags`: they may ask for a newer instruction set.
+    fn default_cpu_for(&self, _flags: u32) -> cpu::Cpu {
+        self.default_cpu()
+    }
+    /// Refuses ELF header flags naming an ABI this architecture's Linux
+    /// does not run (its `elf_check_arch`).
+    fn check_elf_flags(&self, _flags: u32) -> Result<(), String> {
+        Ok(())
+    }
     /// What `cpu` tells the guest (AT_HWCAP, AT_HWCAP2, its identity).
     fn cpu_facts(&self, cpu: cpu::Cpu) -> Result<cpu::CpuFacts, String> {
         Ok(cpu::CpuFacts {

@@ -38,6 +38,9 @@ pub struct ElfInfo {
     pub phnum: u64,
     pub segments: Vec<Segment>,
     pub phdr_vaddr: Option<u64>,
+    /// The ELF header flags (e_flags): the ABI variant and, on MIPS, the
+    /// instruction set the program was built for.
+    pub flags: u32,
     /// The program interpreter (PT_INTERP) of a dynamic executable.
     pub interp: Option<PathBuf>,
 }
@@ -121,6 +124,8 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
         .unwrap_or_else(|_| Err("unparsable headers".to_string()));
     let elf = parsed.map_err(|e| LoadError(format!("{name}: malformed ELF: {e}")))?;
     let abi = arch::for_elf(elf.header.e_machine, elf.is_64, elf.little_endian)
+        .map_err(|e| LoadError(format!("{name}: {e}")))?;
+    abi.check_elf_flags(elf.header.e_flags)
         .map_err(|e| LoadError(format!("{name}: {e}")))?;
     let is_pie = match elf.header.e_type {
         goblin::elf::header::ET_EXEC => false,
@@ -223,6 +228,7 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
             .iter()
             .find(|ph| ph.p_type == PT_PHDR)
             .map(|ph| ph.p_vaddr),
+        flags: elf.header.e_flags,
         interp,
     })
 }
