@@ -366,6 +366,9 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     let abi = uc.get_data().abi;
     let req = abi.read_syscall(uc);
     let sys = abi.syscall_table().lookup(req.nr);
+    // A refused fetch the translator only probed for (engine patch 0017)
+    // leaves no fault behind: it must not be taken for a later one's.
+    uc.get_data_mut().last_fault = None;
     // Once per call, not again when the scheduler retries a blocked one.
     uc.get_data_mut().on_syscall_entry(req.nr, sys, &req.args);
     run_syscall(uc, req.nr, &req.args);

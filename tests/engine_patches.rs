@@ -842,3 +842,371 @@ fn aarch64_pac_of_a_signed_pointer_fails_authentication() {
     assert_ne!(twice, p0, "pacda of a signed pointer: autda must fail");
     assert_eq!(twice & !(0x3 << 53), p0, "{twice:#x}");
 }
+
+/// 0016: `bx` to an address with bit 1 set in A32 state raises the PC
+/// alignment fault at that address (an undefined-instruction exception with
+/// the pc left misaligned) before anything there runs; the pristine engine
+/// fetched the misaligned word and ran on.
+#[test]
+fn arm_misaligned_pc_faults_at_the_branch_target() {
+    let code = le_words(&[
+        0xe28f_3006, // add r3, pc, #6     (r3 = CODE + 8 + 6: misaligned)
+        0xe12f_ff13, // bx r3
+        0xe3a0_0001, // mov r0, #1          (CODE + 8)
+        0xe3a0_0002, // mov r0, #2          (CODE + 12; r3 points inside it)
+        0xe3a0_0003, // mov r0, #3
+        0xe3a0_0004, // mov r0, #4
+    ]);
+    let mut uc = engine_with_virtual_tlb(Arch::ARM, Mode::ARM, &code);
+    uc.reg_write(RegisterARM::R0, 0).unwrap();
+    // The engine reports an undefined-instruction exception nobody hooked
+    // as an invalid instruction; ht-user makes it SIGBUS (BUS_ADRALN) when
+    // the pc is misaligned.
+    let result = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+    assert_eq!(
+        result,
+        Err(unicorn_engine::unicorn_const::uc_error::INSN_INVALID)
+    );
+    assert_eq!(uc.reg_read(RegisterARM::PC).unwrap(), CODE + 14, "pc");
+    assert_eq!(
+        uc.reg_read(RegisterARM::R0).unwrap(),
+        0,
+        "nothing ran there"
+    );
+}
+
+/// An engine with two pages at CODE and `code` written to end `tail`
+/// bytes into the second page. Runs `code` once with both pages executable
+/// (so its block, spanning both, is translated and cached), then makes the
+/// second page non-executable for the TLB-fill hook (as `mprotect` with
+/// `PROT_NONE` and a TLB flush do) and runs it again from `arg` = 0; gives
+/// the second run's error, pc and `arg`.
+fn run_into_a_noexec_page(
+    arch: Arch,
+    mode: Mode,
+    code: &[u8],
+    tail: u64,
+    pc_reg: i32,
+    arg: i32,
+) -> (
+    Result<(), unicorn_engine::unicorn_const::uc_error>,
+    u64,
+    u64,
+) {
+    let mut uc = Unicorn::new(arch, mode).expect("engine");
+    uc.mem_map(CODE, 2 * PAGE, Prot::ALL).unwrap();
+    let start = CODE + PAGE + tail - code.len() as u64;
+    let end = start + code.len() as u64;
+    uc.mem_write(start, code).unwrap();
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL).unwrap();
+    let second_page_executable = std::rc::Rc::new(std::cell::Cell::new(true));
+    let executable = second_page_executable.clone();
+    uc.add_tlb_hook(0, u64::MAX, move |_, addr, access: MemType| {
+        let exec = addr < CODE + PAGE || executable.get();
+        let allowed = exec || access != MemType::FETCH;
+        allowed.then_some(TlbEntry {
+            paddr: addr,
+            perms: if exec {
+                Prot::ALL
+            } else {
+                Prot::READ | Prot::WRITE
+            },
+        })
+    })
+    .unwrap();
+    uc.emu_start(start, end, 0, 0)
+        .expect("the run with both pages executable");
+    second_page_executable.set(false);
+    uc.ctl_flush_tlb().unwrap();
+    uc.reg_write(arg, 0).unwrap();
+    let result = uc.emu_start(start, end, 0, 0);
+    (
+        result,
+        uc.reg_read(pc_reg).unwrap(),
+        uc.reg_read(arg).unwrap(),
+    )
+}
+
+/// 0017: running on into a page that may no longer be executed faults at
+/// the first instruction there (or at the instruction that crosses into
+/// it), after the instructions before it ran, as QEMU's `noexec` test
+/// checks; the engine faulted at the block's start, while translating it
+/// or while looking up the cached block that spans both pages.
+#[test]
+fn fetch_faults_report_the_instruction_on_the_noexec_page() {
+    use unicorn_engine::unicorn_const::uc_error;
+    let (rip, rdi) = (RegisterX86::RIP.into(), RegisterX86::RDI.into());
+    let mov_rdi = |v: u8| [0x48, 0xc7, 0xc7, v, 0, 0, 0];
+    // mov rdi, 1 ends the executable page; mov rdi, 2 starts the other.
+    let fall = [mov_rdi(1), mov_rdi(2)].concat();
+    let (r, pc, value) = run_into_a_noexec_page(Arch::X86, Mode::MODE_64, &fall, 7, rip, rdi);
+    assert_eq!(r, Err(uc_error::EXCEPTION));
+    assert_eq!(
+        (pc, value),
+        (CODE + PAGE, 1),
+        "x86_64 fall-through: rip, rdi"
+    );
+    // mov rdi, 2 starts two bytes before the page and crosses into it.
+    let (r, pc, value) = run_into_a_noexec_page(Arch::X86, Mode::MODE_64, &fall, 5, rip, rdi);
+    assert_eq!(r, Err(uc_error::EXCEPTION));
+    assert_eq!(
+        (pc, value),
+        (CODE + PAGE - 2, 1),
+        "x86_64 crossing: rip, rdi"
+    );
+
+    let (pc_reg, a0) = (RegisterRISCV::PC.into(), RegisterRISCV::A0.into());
+    // addi a0, zero, 1; addi a0, zero, 2 (crossing into the page).
+    let riscv = le_words(&[0x0010_0513, 0x0020_0513]);
+    let (r, pc, value) = run_into_a_noexec_page(Arch::RISCV, Mode::RISCV64, &riscv, 2, pc_reg, a0);
+    assert_eq!(r, Err(uc_error::EXCEPTION));
+    assert_eq!(
+        (pc, value),
+        (CODE + PAGE - 2, 1),
+        "riscv64 crossing: pc, a0"
+    );
+}
+
+/// 0018: `pcmpistri` in equal-ordered mode (substring search) finds a
+/// match that runs off the end of the register and refuses one that runs
+/// into the haystack's terminator, as the CPU does (QEMU's
+/// `test-i386-pcmpistri` values, checked on the host).
+#[test]
+fn x86_64_pcmpistri_equal_ordered_matches_the_cpu() {
+    let mut code = Vec::new();
+    // movdqu xmm1, [DATA]; movdqu xmm2, [DATA + 16]; pcmpistri xmm1, xmm2, 0x4c
+    // mov r8d, ecx; movdqu xmm2, [DATA + 32]; pcmpistri xmm1, xmm2, 0x4c
+    let movdqu = |reg: u8, disp: u32| {
+        let mut v = vec![0xf3, 0x0f, 0x6f, 0x04 | (reg << 3), 0x25];
+        v.extend_from_slice(&disp.to_le_bytes());
+        v
+    };
+    code.extend(movdqu(1, DATA as u32));
+    code.extend(movdqu(2, DATA as u32 + 16));
+    code.extend([0x66, 0x0f, 0x3a, 0x63, 0xca, 0x4c]);
+    code.extend([0x41, 0x89, 0xc8]);
+    code.extend(movdqu(2, DATA as u32 + 32));
+    code.extend([0x66, 0x0f, 0x3a, 0x63, 0xca, 0x4c]);
+    let mut uc = x86_64_engine(&code);
+    uc.mem_write(DATA, b"abcdefghijklmnopbcdefghijklmnopabcdefghijklmnab\0")
+        .unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    // 15: the 'a' at the haystack's last byte starts a match that runs off
+    // the register; 16: no match (the haystack ends before "abc").
+    assert_eq!(uc.reg_read(RegisterX86::R8).unwrap(), 15, "s1 in s2");
+    assert_eq!(uc.reg_read(RegisterX86::RCX).unwrap(), 16, "s1 in s3");
+}
+
+/// Runs x87 `code` on a fresh x86_64 engine with `data` at DATA; gives
+/// the engine for its registers and memory.
+fn run_x87(code: &[u8], data: &[u8]) -> Unicorn<'static, ()> {
+    let mut uc = x86_64_engine(code);
+    uc.mem_write(DATA, data).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    uc
+}
+
+/// `op [DATA + offset]` with a 32-bit absolute address (opcode bytes,
+/// then ModRM with `reg`, SIB 0x25, the displacement).
+fn x87_abs(opcode: &[u8], reg: u8, offset: u32) -> Vec<u8> {
+    let mut v = opcode.to_vec();
+    v.extend([0x04 | (reg << 3), 0x25]);
+    v.extend((DATA as u32 + offset).to_le_bytes());
+    v
+}
+
+/// 0019: fldl2t, fldl2e, fldpi, fldlg2 and fldln2 round their 66-bit
+/// constants by the rounding control, giving the significands this
+/// machine's CPU gives (measured with the same instructions on the host);
+/// the engine gave the round-to-nearest value in every mode.
+#[test]
+fn x87_constants_follow_the_rounding_control() {
+    // fldl2t, fldl2e, fldpi, fldlg2, fldln2.
+    let loads: [[u8; 2]; 5] = [
+        [0xd9, 0xe9],
+        [0xd9, 0xea],
+        [0xd9, 0xeb],
+        [0xd9, 0xec],
+        [0xd9, 0xed],
+    ];
+    let cpu: [(u16, [u64; 5]); 4] = [
+        (
+            0x000,
+            [
+                0xd49a784bcd1b8afe,
+                0xb8aa3b295c17f0bc,
+                0xc90fdaa22168c235,
+                0x9a209a84fbcff799,
+                0xb17217f7d1cf79ac,
+            ],
+        ),
+        (
+            0x400,
+            [
+                0xd49a784bcd1b8afe,
+                0xb8aa3b295c17f0bb,
+                0xc90fdaa22168c234,
+                0x9a209a84fbcff798,
+                0xb17217f7d1cf79ab,
+            ],
+        ),
+        (
+            0x800,
+            [
+                0xd49a784bcd1b8aff,
+                0xb8aa3b295c17f0bc,
+                0xc90fdaa22168c235,
+                0x9a209a84fbcff799,
+                0xb17217f7d1cf79ac,
+            ],
+        ),
+        (
+            0xc00,
+            [
+                0xd49a784bcd1b8afe,
+                0xb8aa3b295c17f0bb,
+                0xc90fdaa22168c234,
+                0x9a209a84fbcff798,
+                0xb17217f7d1cf79ab,
+            ],
+        ),
+    ];
+    for (rounding, want) in cpu {
+        // fldcw [DATA]; then each constant, stored with fstp tbyte [DATA + 16 + 16 i].
+        let mut code = x87_abs(&[0xd9], 5, 0);
+        for (i, load) in loads.iter().enumerate() {
+            code.extend(load);
+            code.extend(x87_abs(&[0xdb], 7, 16 + 16 * i as u32));
+        }
+        let control = 0x037f | rounding;
+        let uc = run_x87(&code, &control.to_le_bytes());
+        let got: Vec<u64> = (0..5)
+            .map(|i| {
+                let bytes = uc.mem_read_as_vec(DATA + 16 + 16 * i, 8).unwrap();
+                u64::from_le_bytes(bytes.try_into().unwrap())
+            })
+            .collect();
+        assert_eq!(got, want, "rounding control {rounding:#x}");
+    }
+}
+
+/// 0020: fxam reports unnormals, pseudo-infinities and pseudo-NaNs (the
+/// integer bit clear with a nonzero exponent) as an unsupported format
+/// (C3, C2, C0 clear), as the CPU does; a pseudo-denormal is a denormal.
+/// The engine called them normals, infinities and NaNs.
+#[test]
+fn x87_fxam_reports_unsupported_encodings() {
+    const C0: u64 = 1 << 8;
+    const C1: u64 = 1 << 9;
+    const C2: u64 = 1 << 10;
+    const C3: u64 = 1 << 14;
+    let cases: [(u64, u16, u64, &str); 8] = [
+        (1 << 63, 0x3fff, C2, "1.0"),
+        (0, 1234, 0, "unnormal"),
+        (1, 0x8000 | 1234, C1, "negative unnormal"),
+        (0, 0x7fff, 0, "pseudo-infinity"),
+        ((1 << 63) - 1, 0x7fff, 0, "pseudo-NaN"),
+        (1 << 63, 0x7fff, C2 | C0, "infinity"),
+        (1 << 62 | 1 << 63, 0x7fff, C0, "NaN"),
+        (1 << 63, 0, C3 | C2, "pseudo-denormal"),
+    ];
+    for (significand, sign_exponent, want, name) in cases {
+        // fld tbyte [DATA]; fxam; fnstsw ax
+        let mut code = x87_abs(&[0xdb], 5, 0);
+        code.extend([0xd9, 0xe5, 0xdf, 0xe0]);
+        let mut data = significand.to_le_bytes().to_vec();
+        data.extend(sign_exponent.to_le_bytes());
+        let uc = run_x87(&code, &data);
+        let status = uc.reg_read(RegisterX86::RAX).unwrap();
+        assert_eq!(status & (C0 | C1 | C2 | C3), want, "{name}");
+    }
+}
+
+/// Loads the 80-bit value (`significand`, `sign_exponent`) at DATA with
+/// `fld tbyte`, runs `op`, and gives the engine.
+fn x87_on(significand: u64, sign_exponent: u16, op: &[u8]) -> Unicorn<'static, ()> {
+    let mut code = x87_abs(&[0xdb], 5, 0);
+    code.extend(op);
+    let mut data = significand.to_le_bytes().to_vec();
+    data.extend(sign_exponent.to_le_bytes());
+    run_x87(&code, &data)
+}
+
+/// The 80-bit value stored at DATA + `offset` as (significand, sign and
+/// exponent).
+fn x87_stored(uc: &Unicorn<'_, ()>, offset: u64) -> (u64, u16) {
+    let b = uc.mem_read_as_vec(DATA + offset, 10).unwrap();
+    (
+        u64::from_le_bytes(b[..8].try_into().unwrap()),
+        u16::from_le_bytes([b[8], b[9]]),
+    )
+}
+
+/// 0021: fisttp of a value out of range, an infinity or a NaN stores the
+/// integer indefinite (the most negative integer), as fist does; the
+/// engine stored the saturated value (0x7fffffff for +2^100 and +inf).
+#[test]
+fn x87_fisttp_stores_the_integer_indefinite() {
+    const INF: (u64, u16) = (1 << 63, 0x7fff);
+    const QNAN: (u64, u16) = (3 << 62, 0x7fff);
+    const TWO_TO_100: (u64, u16) = (1 << 63, 0x3fff + 100);
+    for (value, name) in [(TWO_TO_100, "2^100"), (INF, "inf"), (QNAN, "NaN")] {
+        for negative in [false, true] {
+            let sign = if negative { 0x8000 } else { 0 };
+            // fisttp dword [DATA + 16]
+            let uc = x87_on(value.0, value.1 | sign, &x87_abs(&[0xdb], 1, 16));
+            let word = uc.mem_read_as_vec(DATA + 16, 4).unwrap();
+            assert_eq!(word, 0x8000_0000u32.to_le_bytes(), "fisttp dword {name}");
+            // fisttp qword [DATA + 16]
+            let uc = x87_on(value.0, value.1 | sign, &x87_abs(&[0xdd], 1, 16));
+            let word = uc.mem_read_as_vec(DATA + 16, 8).unwrap();
+            assert_eq!(word, (1u64 << 63).to_le_bytes(), "fisttp qword {name}");
+        }
+    }
+}
+
+/// 0022: fxtract of an infinity, a NaN, a denormal, a pseudo-denormal and
+/// the unsupported encodings gives what the CPU gives (QEMU's
+/// `test-i386-fxtract` values); the engine read the biased exponent as is.
+#[test]
+fn x87_fxtract_special_operands() {
+    // fxtract; fstp tbyte [DATA + 16] (significand); fstp tbyte [DATA + 32] (exponent)
+    let mut op = vec![0xd9, 0xf4];
+    op.extend(x87_abs(&[0xdb], 7, 16));
+    op.extend(x87_abs(&[0xdb], 7, 32));
+    let run = |significand: u64, sign_exponent: u16| {
+        let uc = x87_on(significand, sign_exponent, &op);
+        (x87_stored(&uc, 16), x87_stored(&uc, 32))
+    };
+    let one = (1u64 << 63, 0x3fff);
+    let infinity = (1u64 << 63, 0x7fff);
+    let float = |v: i32| {
+        let magnitude = v.unsigned_abs();
+        let shift = magnitude.leading_zeros();
+        let sign = if v < 0 { 0x8000 } else { 0 };
+        (
+            (u64::from(magnitude) << shift) << 32,
+            sign | (0x3fff + 31 - shift) as u16,
+        )
+    };
+    let quiet = |(sig, exp): (u64, u16)| exp & 0x7fff == 0x7fff && sig >> 62 == 3;
+    assert_eq!(run(5 << 61, 0x4000), ((5 << 61, 0x3fff), float(1)), "2.5");
+    assert_eq!(run(infinity.0, infinity.1), (infinity, infinity), "inf");
+    assert_eq!(
+        run(infinity.0, 0xffff),
+        ((1 << 63, 0xffff), infinity),
+        "-inf"
+    );
+    assert_eq!(run(1, 0), (one, float(-16445)), "smallest denormal");
+    assert_eq!(run(1 << 63, 0), (one, float(-16382)), "pseudo-denormal");
+    let (sig, exp) = run(5 << 60, 0x7fff); // a signalling NaN
+    assert!(quiet(sig) && quiet(exp), "sNaN: {sig:x?} {exp:x?}");
+    for (significand, sign_exponent, name) in [
+        (1, 1234, "unnormal"),
+        (0, 0x7fff, "pseudo-infinity"),
+        ((1 << 63) - 1, 0x7fff, "pseudo-NaN"),
+    ] {
+        let (sig, exp) = run(significand, sign_exponent);
+        assert!(quiet(sig) && quiet(exp), "{name}: {sig:x?} {exp:x?}");
+    }
+}

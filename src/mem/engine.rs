@@ -99,7 +99,11 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             _ => true,
         });
         if !allowed {
-            // Remembered so the fault can be reported with its address.
+            // Remembered so the fault can be reported with its address. A
+            // refused fetch may also be the translator's probe of the next
+            // page (engine patch 0017), which ends the block before it
+            // instead of faulting; a real fault or system call comes next
+            // and replaces or clears this.
             uc.get_data_mut().last_fault = Some((addr, access));
             tracing::debug!("guest fault: {access:?} at {addr:#x} (perms {perms:?})");
             let probe_free = uc
