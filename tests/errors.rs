@@ -612,3 +612,63 @@ fn options_after_the_program_belong_to_the_guest() {
     );
     assert_eq!(r.stderr, "");
 }
+
+/// A minimal static old-ABI (OABI) arm program: e_flags 0, `write` and
+/// `exit` as `swi 0x900004` and `swi 0x900001`. Written by the test, since
+/// Debian's cross compilers only build EABI programs.
+fn oabi_hello(dir: &Path) -> PathBuf {
+    let base = 0x10000u32;
+    let code_at = 52 + 32;
+    let words: [u32; 6] = [
+        0xe3a0_0001, // mov r0, #1
+        0xe28f_100c, // add r1, pc, #12   (the message after the last swi)
+        0xe3a0_200b, // mov r2, #11
+        0xef90_0004, // swi 0x900004      (write)
+        0xe3a0_0007, // mov r0, #7
+        0xef90_0001, // swi 0x900001      (exit)
+    ];
+    let mut body: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    body.extend_from_slice(b"hello oabi\n");
+    let size = (code_at + body.len()) as u32;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(b"\x7fELF\x01\x01\x01\x00");
+    elf.extend_from_slice(&[0; 8]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&40u16.to_le_bytes()); // EM_ARM
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&(base + code_at as u32).to_le_bytes()); // e_entry
+    elf.extend_from_slice(&52u32.to_le_bytes()); // e_phoff
+    elf.extend_from_slice(&0u32.to_le_bytes()); // e_shoff
+    elf.extend_from_slice(&0u32.to_le_bytes()); // e_flags: OABI
+    for half in [52u16, 32, 1, 40, 0, 0] {
+        elf.extend_from_slice(&half.to_le_bytes());
+    }
+    // PT_LOAD of the whole file, read and execute.
+    for word in [1u32, 0, base, base, size, size, 5, 0x1000] {
+        elf.extend_from_slice(&word.to_le_bytes());
+    }
+    elf.extend_from_slice(&body);
+    write_program(dir, "oabi-hello", &elf)
+}
+
+/// Old-ABI arm system calls take their number from the `swi` instruction,
+/// as qemu-arm does.
+#[test]
+fn an_old_abi_arm_program_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = oabi_hello(dir.path());
+    let r = run_ht([s(&p)]);
+    r.assert_code(7);
+    assert_eq!(r.stdout, "hello oabi\n");
+    let strace = run_ht(["-strace", s(&p)]);
+    assert!(strace.stderr.contains(" write(1,"), "{}", strace.stderr);
+    let qemu_arm = Path::new("/usr/bin/qemu-arm");
+    if qemu_arm.exists() {
+        let out = std::process::Command::new(qemu_arm)
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(7));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), r.stdout);
+    }
+}

@@ -46,6 +46,27 @@ fn table() -> &'static SyscallTable {
 /// The address accessed by the load/store exclusive at `pc` (these must
 /// be aligned whatever SCTLR says): `[Rn]` in ARM state; in Thumb state
 /// `[Rn, #imm8*4]` for the word forms, `[Rn]` for the others.
+/// The old ABI (OABI) names the system call in the `swi` instruction
+/// itself, `swi 0x900000 + NR` (0x9f0000 + n for the ARM-private calls);
+/// EABI programs use `swi 0` with the number in r7. As qemu-arm does, the
+/// number of an OABI call is taken from the instruction. Its arguments are
+/// read as for EABI: OABI's 64-bit arguments, not aligned to an even
+/// register, are not translated.
+fn oabi_syscall_number(uc: &Engine<'_>) -> Option<u64> {
+    let thumb = uc.reg_read(RegisterARM::CPSR).ok()? & CPSR_THUMB != 0;
+    if thumb {
+        return None;
+    }
+    // The pc is past the swi when the exception is taken.
+    let pc = uc.reg_read(RegisterARM::PC).ok()?;
+    let insn = super::insn_word(uc, pc.checked_sub(4)?);
+    let immediate = u64::from(insn & 0x00ff_ffff);
+    (insn & 0x0f00_0000 == 0x0f00_0000 && immediate & 0x00f0_0000 == OABI_SYSCALL_BASE)
+        .then(|| immediate - OABI_SYSCALL_BASE)
+}
+
+const OABI_SYSCALL_BASE: u64 = 0x90_0000;
+
 fn exclusive_address(uc: &Engine<'_>, pc: u64, thumb: bool) -> Option<u64> {
     let insn = super::insn_word(uc, pc);
     let (rn, offset) = if thumb {
@@ -247,7 +268,7 @@ impl Abi for Arm {
     fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
         let reg = |n: i32| uc.reg_read(r(n)).unwrap_or(0) & 0xffff_ffff;
         SyscallRequest {
-            nr: reg(7),
+            nr: oabi_syscall_number(uc).unwrap_or_else(|| reg(7)),
             args: [reg(0), reg(1), reg(2), reg(3), reg(4), reg(5)],
         }
     }
