@@ -22,7 +22,8 @@ use crate::trace::TraceEvents;
                   emit trace events with one memory store; each becomes a host-timestamped \
                   guest_hypertrace line in QEMU's log format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
-                  QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht"
+                  QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu), QEMU_SET_ENV (like -E), \
+                  QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht"
 )]
 struct Cli {
     /// Create the hypertrace channel files BASE-config, BASE-data, BASE-control.
@@ -383,6 +384,54 @@ fn exec_options(
     out
 }
 
+/// The first option of normalised arguments that is spelled with one dash
+/// and is none of ht-user's (`-seed`, `-g`, `-one-insn-per-tb`): clap would
+/// read `-seed` as the flags `-s -e -e -d` and name the wrong one.
+fn unknown_single_dash_option(normalised: &[OsString]) -> Option<String> {
+    normalised
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.to_str())
+        .filter(|a| a.starts_with('-') && !a.starts_with("--") && a.len() > 1)
+        .find(|a| {
+            !matches!(
+                a.as_bytes()[1],
+                b'D' | b'E' | b'U' | b'L' | b'0' | b'h' | b'V'
+            ) || (matches!(a.as_bytes()[1], b'h' | b'V') && a.len() > 2)
+        })
+        .map(|a| a.split('=').next().unwrap_or(a).to_string())
+}
+
+/// `-D` and QEMU_LOG_FILENAME as qemu-user reads them: one `%d` in the
+/// name becomes the process id; any other `%` is an error.
+fn log_file_for_pid(path: PathBuf, pid: u32) -> Result<PathBuf, String> {
+    let Some(text) = path.to_str() else {
+        return Ok(path);
+    };
+    match text.find('%') {
+        None => Ok(path),
+        Some(at) if text[at..].starts_with("%d") && !text[at + 2..].contains('%') => Ok(
+            PathBuf::from(format!("{}{pid}{}", &text[..at], &text[at + 2..])),
+        ),
+        Some(_) => Err(format!(
+            "-D {text}: bad log file name: only one %d (the process id) is allowed"
+        )),
+    }
+}
+
+/// Whether the command line asks for the list of trace events:
+/// `-trace help` (or `?`), which needs no program, as in qemu-user.
+pub fn wants_trace_help(args: &[OsString]) -> bool {
+    normalise(args.to_vec())
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.to_str())
+        .filter_map(|a| a.strip_prefix("--trace="))
+        .any(|value| matches!(value, "help" | "?"))
+}
+
 /// Whether the command line (or QEMU_CPU) asks for the list of CPU
 /// models: `-cpu help` (or `?`), which needs no program, as in qemu-user.
 pub fn wants_cpu_help(args: &[OsString]) -> bool {
@@ -408,6 +457,15 @@ fn env_flag(name: &str) -> bool {
 /// formatted message (and its exit code for --help/--version).
 pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Error> {
     let normalised = normalise(args);
+    if let Some(option) = unknown_single_dash_option(&normalised) {
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::UnknownArgument,
+            format!(
+                "unknown option '{option}' (ht-user's options: ht-user --help)\n\n\
+                 Usage: ht-user [OPTIONS] <PROGRAM> [ARGS]...\n"
+            ),
+        ));
+    }
     let cli = Cli::try_parse_from(normalised.iter())?;
     let mut warnings = Vec::new();
     let bad =
@@ -461,6 +519,17 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let edits = env_edits(&normalised);
     debug_assert_eq!(edits.len(), cli.set_env.len() + cli.unset_env.len());
+    // QEMU_SET_ENV and QEMU_UNSET_ENV act as -E and -U given before the
+    // command line's, as in qemu-user; a program the guest executes gets
+    // the environment its execve gave.
+    let from_variables = [("QEMU_SET_ENV", true), ("QEMU_UNSET_ENV", false)]
+        .into_iter()
+        .filter(|_| cli.ht_root_pid.is_none())
+        .filter_map(|(name, is_set)| {
+            let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+            Some((is_set, value))
+        });
+    let edits: Vec<(bool, String)> = from_variables.chain(edits).collect();
     for (is_set, list) in edits {
         for item in list.split(',') {
             if is_set {
@@ -493,13 +562,18 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         })
         .collect();
 
-    let mut argv = vec![cli
-        .argv0
-        .unwrap_or_else(|| cli.program.clone().into_os_string())];
+    // -0 wins over QEMU_ARGV0 (only for the program ht-user starts).
+    let argv0 = cli.argv0.or_else(|| {
+        std::env::var_os("QEMU_ARGV0").filter(|v| !v.is_empty() && cli.ht_root_pid.is_none())
+    });
+    let mut argv = vec![argv0.unwrap_or_else(|| cli.program.clone().into_os_string())];
     argv.extend(cli.args);
     let log_file = cli
         .log_file
-        .or_else(|| std::env::var_os("QEMU_LOG_FILENAME").map(PathBuf::from));
+        .or_else(|| std::env::var_os("QEMU_LOG_FILENAME").map(PathBuf::from))
+        .map(|path| log_file_for_pid(path, std::process::id()))
+        .transpose()
+        .map_err(bad)?;
     if cli.trace_file.is_some() && hypertrace.is_none() && trace_events.kinds().0 == 0 {
         warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
     }
@@ -621,6 +695,52 @@ mod tests {
         assert!(cfg.strace);
         assert_eq!(cfg.argv, args(&["prog", "-strace", "--help", "-D", "x"]));
         assert_eq!(cfg.log_file, None);
+    }
+
+    #[test]
+    fn log_file_names_take_the_pid_as_qemu_does() {
+        let name = |s: &str| log_file_for_pid(PathBuf::from(s), 42);
+        assert_eq!(name("/tmp/log"), Ok(PathBuf::from("/tmp/log")));
+        assert_eq!(name("/tmp/log.%d"), Ok(PathBuf::from("/tmp/log.42")));
+        assert_eq!(name("/tmp/%d.log"), Ok(PathBuf::from("/tmp/42.log")));
+        assert!(name("/tmp/log.%s").is_err());
+        assert!(name("/tmp/%d.%d").is_err());
+        assert!(name("/tmp/log%").is_err());
+    }
+
+    #[test]
+    fn unknown_single_dash_options_are_named_whole() {
+        let unknown = |list: &[&str]| unknown_single_dash_option(&normalise(args(list)));
+        assert_eq!(
+            unknown(&["ht-user", "-seed", "1", "prog"]),
+            Some("-seed".into())
+        );
+        assert_eq!(unknown(&["ht-user", "-g", "1", "prog"]), Some("-g".into()));
+        assert_eq!(unknown(&["ht-user", "-hx", "prog"]), Some("-hx".into()));
+        for known in [
+            &[
+                "ht-user", "-strace", "-D", "/tmp/l", "-Dlog", "-E", "A=1", "prog",
+            ][..],
+            &[
+                "ht-user", "-0", "zero", "-L", "/", "-U", "X", "-cpu", "max", "prog",
+            ],
+            &["ht-user", "-h"],
+            &["ht-user", "prog", "-seed", "-g"],
+        ] {
+            assert_eq!(unknown(known), None, "{known:?}");
+        }
+    }
+
+    #[test]
+    fn trace_help_is_asked_for() {
+        assert!(wants_trace_help(&args(&["ht-user", "-trace", "help"])));
+        assert!(wants_trace_help(&args(&["ht-user", "-trace", "?", "prog"])));
+        assert!(!wants_trace_help(&args(&[
+            "ht-user", "-trace", "guest*", "prog"
+        ])));
+        assert!(!wants_trace_help(&args(&[
+            "ht-user", "prog", "-trace", "help"
+        ])));
     }
 
     #[test]

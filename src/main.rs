@@ -56,6 +56,12 @@ fn real_main() -> i32 {
         print!("{}", ht_user::arch::cpu::help());
         return 0;
     }
+    if cli::wants_trace_help(&args) {
+        for name in ht_user::trace::events::KNOWN_EVENTS {
+            println!("{name}");
+        }
+        return 0;
+    }
     let (cfg, warnings) = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {

@@ -497,6 +497,18 @@ fn unknown_options() {
     for option in ["-bogus", "--bogus", "-Z"] {
         assert_usage_error(&[option, s(&hello)], "Usage");
     }
+    // qemu-user options ht-user lacks are named whole: clap alone read
+    // `-seed` as `-s` and called that one unexpected.
+    for (args, named) in [
+        (&["-seed", "1"][..], "'-seed'"),
+        (&["-one-insn-per-tb"][..], "'-one-insn-per-tb'"),
+        (&["-g", "1234"][..], "'-g'"),
+        (&["-plugin", "x.so"][..], "'-plugin'"),
+    ] {
+        let mut all = args.to_vec();
+        all.push(s(&hello));
+        assert_usage_error(&all, named);
+    }
 }
 
 #[test]

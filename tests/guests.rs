@@ -489,3 +489,78 @@ fn arm_kuser_helpers_are_linuxs_version_5() {
     );
     assert_same_as_qemu(&r, &[], "kuser", &[]);
 }
+
+/// QEMU_SET_ENV, QEMU_UNSET_ENV and QEMU_ARGV0 act as -E, -U and -0, and
+/// the command line's options come after them (wins), as in qemu-user.
+#[test]
+fn argv_env_qemu_environment_variables() {
+    let mut cmd = ht(std::iter::empty::<&str>());
+    cmd.env("HT_TEST_B", "host value")
+        .env("QEMU_SET_ENV", "HT_TEST_A=from QEMU_SET_ENV")
+        .env("QEMU_UNSET_ENV", "HT_TEST_B")
+        .env("QEMU_ARGV0", "zero")
+        .arg(guest("argv-env"))
+        .arg("x");
+    let r = run(cmd);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        argv_env_output(
+            &["zero", "x"],
+            Some("from QEMU_SET_ENV"),
+            None,
+            // AT_EXECFN keeps the real path, as with -0.
+            "auxv bad AT_EXECFN basename"
+        )
+    );
+    if let Some(q) = qemu_or_skip("argv-env with QEMU_SET_ENV") {
+        let mut cmd = qemu(&q, std::iter::empty::<&str>());
+        cmd.env("HT_TEST_B", "host value")
+            .env("QEMU_SET_ENV", "HT_TEST_A=from QEMU_SET_ENV")
+            .env("QEMU_UNSET_ENV", "HT_TEST_B")
+            .env("QEMU_ARGV0", "zero")
+            .arg(guest("argv-env"))
+            .arg("x");
+        assert_eq!(run(cmd).stdout, r.stdout);
+    }
+    // -E and -0 win over the variables.
+    let mut cmd = ht(["-E", "HT_TEST_A=from -E", "-0", "first"]);
+    cmd.env("QEMU_SET_ENV", "HT_TEST_A=from QEMU_SET_ENV")
+        .env("QEMU_ARGV0", "zero")
+        .arg(guest("argv-env"));
+    let r = run(cmd);
+    r.assert_code(0);
+    assert!(
+        r.stdout.starts_with("argc=1\nargv[0]=first\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\nHT_TEST_A=from -E\n"), "{}", r.stdout);
+}
+
+/// `-D FILE` with `%d` writes the log to FILE with the process id there,
+/// as qemu-user does; a second `%` is refused.
+#[test]
+fn log_file_name_takes_the_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("log.%d");
+    let r = run_guest(&["-strace", "-D", pattern.to_str().unwrap()], "hello", &[]);
+    r.assert_code(0);
+    let log = dir.path().join(format!("log.{}", r.pid));
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(text.contains("exit_group(0)"), "{text}");
+    let bad = dir.path().join("log.%d.%s");
+    let r = run_guest(&["-D", bad.to_str().unwrap()], "hello", &[]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("only one %d"), "{}", r.stderr);
+}
+
+/// `-trace help` lists the trace events and exits, without a program.
+#[test]
+fn trace_help_lists_the_events() {
+    let r = run_ht(["-trace", "help"]);
+    r.assert_code(0);
+    let names: Vec<&str> = r.stdout.lines().collect();
+    assert!(names.contains(&"guest_hypertrace"), "{}", r.stdout);
+    assert!(names.contains(&"guest_user_syscall"), "{}", r.stdout);
+}
