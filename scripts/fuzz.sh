@@ -12,17 +12,20 @@
 #                   between runs (default: a scratch directory, removed)
 #   FUZZ_SANITIZER  cargo-fuzz sanitizer (default none: the targets are safe
 #                   Rust over engine-free code; address also works)
+#   FUZZ_TOOLCHAIN  the nightly toolchain (default nightly-2026-05-19, pinned
+#                   so that a new nightly cannot break CI's short run)
 #   CARGO_TARGET_DIR is honoured as by cargo.
 #
 # Each target starts from its committed seeds (fuzz/seeds/<target>/, only
 # read) plus the corpus directory, with -rss_limit_mb=4096 -timeout=10.
-# Installs a nightly toolchain and cargo-fuzz when missing. Prints the
+# Installs the pinned nightly toolchain and cargo-fuzz when missing. Prints the
 # executions per target; exits 1 if any target found a crash, a hang or
 # a memory blow-up (the input is in fuzz/artifacts/<target>/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
+toolchain=${FUZZ_TOOLCHAIN:-nightly-2026-05-19}
 seconds=${FUZZ_SECONDS:-30}
 sanitizer=${FUZZ_SANITIZER:-none}
 all_targets=(elf_loader trace_reader options monitor_command)
@@ -35,11 +38,11 @@ for t in "${targets[@]}"; do
     [ -d "fuzz/seeds/$t" ] || { echo "fuzz.sh: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
 done
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-    rustup toolchain install nightly --profile minimal
+if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
+    rustup toolchain install "$toolchain" --profile minimal
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    cargo +nightly install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+if ! cargo +"$toolchain" fuzz --version >/dev/null 2>&1; then
+    cargo +"$toolchain" install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
 
 scratch=$(mktemp -d)
@@ -49,7 +52,7 @@ corpus_root=${FUZZ_CORPUS:-$scratch/corpus}
 echo "== building the fuzz targets (sanitizer: $sanitizer)"
 # All of them: cargo fuzz build takes one target or all, and they share
 # everything but their small main files.
-if ! cargo +nightly fuzz build -s "$sanitizer" >"$scratch/build.log" 2>&1; then
+if ! cargo +"$toolchain" fuzz build -s "$sanitizer" >"$scratch/build.log" 2>&1; then
     tail -n 40 "$scratch/build.log"
     echo "fuzz.sh: the fuzz targets do not build" >&2
     exit 1
@@ -64,7 +67,7 @@ for t in "${targets[@]}"; do
     echo "== $t: ${seconds}s from $(ls "fuzz/seeds/$t" | wc -l) seeds"
     start=$(date +%s)
     status=0
-    cargo +nightly fuzz run -s "$sanitizer" "$t" "$corpus" "fuzz/seeds/$t" -- \
+    cargo +"$toolchain" fuzz run -s "$sanitizer" "$t" "$corpus" "fuzz/seeds/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1 || status=$?
     elapsed=$(( $(date +%s) - start ))

@@ -48,8 +48,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (argv, envp) = strings(data);
+    // What the CPU model ht-user would pick tells the guest (AT_HWCAP).
+    let cpu_facts = abi
+        .cpu_facts(abi.default_cpu_for(info.flags))
+        .unwrap_or_default();
     if let Ok(stack) = loader::build_stack(
         abi,
+        &cpu_facts,
         &mut mem,
         &image,
         interp.map_or(0, |i| i.bias),
