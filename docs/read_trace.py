@@ -9,7 +9,10 @@ library only.
     python3 read_trace.py --records TRACE  every record of every kind:
                                          index,ts_ns,pid,thread,kind,aux,arg1,words...
 
-Both layouts: fixed-size records (format 1.1) and compact chunks (2.0).
+Both layouts: fixed-size records (format 1.x) and compact chunks (2.x).
+Where the header's metadata has `counters` (formats 1.2 and 2.1), a
+guest_hypertrace record's words end with the emitting thread's guest
+instructions retired and blocks executed (the CSV's insns,blocks columns).
 """
 
 import struct
@@ -54,6 +57,7 @@ def read_header(data):
         "anchor_realtime_ns": anchor_real,
         "pid": pid,
         "metadata": meta,
+        "counters": "counters" in meta,
     }
 
 
@@ -150,7 +154,7 @@ def records(data, h):
     """Yields (index, ts_ns, pid, thread, kind, aux, arg1, (words...)) for
     every record of either layout; for kind 0 (guest_hypertrace) aux is the
     client and the words are arg2..argN."""
-    words = {**KIND_WORDS, 0: h["event_args"] - 1}
+    words = {**KIND_WORDS, 0: h["event_args"] - 1 + (2 if h["counters"] else 0)}
     if h["version"][0] == 2:
         return compact_records(data, h, words)
     return fixed_records(data, h, words)
@@ -188,6 +192,8 @@ def main(argv):
         if as_csv:
             cols = ["ts_ns", "wall_time", "pid", "thread", "client", "arg1"]
             cols += ["arg%d" % k for k in range(2, h["event_args"] + 1)]
+            if h["counters"]:
+                cols += ["insns", "blocks"]
             out.write(",".join(cols) + "\n")
             for _, ts, pid, thread, client, arg1, args in events(data, h):
                 w = wall_ns(h, ts)

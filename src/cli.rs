@@ -27,7 +27,10 @@ use crate::trace::TraceEvents;
 )]
 struct Cli {
     /// Create the hypertrace channel files BASE-config, BASE-data, BASE-control.
-    #[arg(long, value_name = "[path=]BASE[,max-clients=N][,args=N]")]
+    #[arg(
+        long,
+        value_name = "[path=]BASE[,max-clients=N][,args=N][,counters=on|off]"
+    )]
     hypertrace: Option<String>,
 
     /// Enable trace events, QEMU syntax (repeatable).
@@ -338,6 +341,9 @@ fn exec_options(
                     let mut o = OsString::from("--hypertrace=path=");
                     o.push(abs(h.base.as_os_str()));
                     o.push(format!(",max-clients={},args={}", h.max_clients, h.args));
+                    if h.counters {
+                        o.push(",counters=on");
+                    }
                     out.push(o);
                 }
             }

@@ -119,3 +119,49 @@ pub fn remove_mem_trace_hook<D>(
     // SAFETY: the handle is live and the hook was added to this engine.
     unsafe { uc_hook_del(uc.get_handle(), hook.0) }.into()
 }
+
+/// Patch 0023: translated code counts retired guest instructions and
+/// executed blocks, inline at the start of each block (see
+/// [`insn_counters`]). Flushes the translated code when it changes.
+pub fn set_insn_count<D>(uc: &mut Unicorn<'_, D>, on: bool) -> Result<(), uc_error> {
+    ctl_write_int(uc, ControlType::INSN_COUNT, i32::from(on))
+}
+
+/// Guest instructions retired and translation blocks executed by the
+/// engine's CPU so far, as patch 0023 counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsnCounters {
+    pub insns: u64,
+    pub blocks: u64,
+}
+
+/// The CPU's counters. Called from an MMIO callback, the instructions of
+/// the accessing block after the accessing one are left out, so the count
+/// is exact at the access.
+pub fn insn_counters<D>(uc: &Unicorn<'_, D>) -> Result<InsnCounters, uc_error> {
+    let word = ctl_word(ControlType::INSN_COUNTERS, 2, false);
+    let mut counters = InsnCounters::default();
+    // SAFETY: the handle is live; the control writes one u64 through each
+    // pointer, both to fields of a local that outlives the call.
+    let result: Result<(), uc_error> = unsafe {
+        uc_ctl(
+            uc.get_handle(),
+            word,
+            &mut counters.insns as *mut u64,
+            &mut counters.blocks as *mut u64,
+        )
+    }
+    .into();
+    result.map(|()| counters)
+}
+
+/// Sets the CPU's counters: guest threads that share the CPU each keep
+/// their own, switched with the thread.
+pub fn set_insn_counters<D>(
+    uc: &mut Unicorn<'_, D>,
+    counters: InsnCounters,
+) -> Result<(), uc_error> {
+    let word = ctl_word(ControlType::INSN_COUNTERS, 2, true);
+    // SAFETY: the handle is live; the control takes two u64 arguments.
+    unsafe { uc_ctl(uc.get_handle(), word, counters.insns, counters.blocks) }.into()
+}

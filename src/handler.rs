@@ -19,6 +19,9 @@ pub struct HypertraceEvent<'a> {
     pub arg1: u64,
     /// arg2..argN: the client's data slots.
     pub args: &'a [u64],
+    /// The thread's guest instructions retired and blocks executed, exact
+    /// at the store, when ht-user counts them (`-hypertrace ...,counters=on`).
+    pub counts: Option<crate::trace::file::InsnCounts>,
 }
 
 /// A guest load or store, before it executes (`guest_mem_before_exec`).

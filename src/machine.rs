@@ -12,6 +12,7 @@ use crate::kernel::thread::PendingCall;
 use crate::kernel::Process;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome, Sys};
 use crate::trace::clock::EventClock;
+use crate::trace::file::InsnCounts;
 use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
 
@@ -112,6 +113,9 @@ pub struct Machine {
     /// Guest threads' CPU contexts and time slices.
     pub sched: crate::sched::Scheduler,
     args_scratch: Vec<u64>,
+    /// Whether the engine counts instructions and blocks (engine patch
+    /// 0023) for hypertrace events.
+    pub insn_counting: bool,
 }
 
 impl Machine {
@@ -124,7 +128,7 @@ impl Machine {
         enabled: EventSet,
         strace: bool,
     ) -> Self {
-        let extra = recorder.extra_args();
+        let extra = lineage.extra_args();
         Machine {
             abi,
             process,
@@ -160,6 +164,7 @@ impl Machine {
             tlb_fills: 0,
             sched: crate::sched::Scheduler::default(),
             args_scratch: vec![0; extra],
+            insn_counting: false,
         }
     }
 
@@ -186,10 +191,17 @@ impl Machine {
         self.last_ts
     }
 
-    /// A guest store into the control channel at `offset` of the file.
-    /// Returns true when hypertrace rules changed which engine hooks the
-    /// enabled events need: the caller stops the engine.
-    pub fn on_control_store(&mut self, offset: u64, size: usize, value: u64) -> bool {
+    /// A guest store into the control channel at `offset` of the file;
+    /// `counts` are the storing thread's counters at the store (when
+    /// counted). Returns true when hypertrace rules changed which engine
+    /// hooks the enabled events need: the caller stops the engine.
+    pub fn on_control_store(
+        &mut self,
+        offset: u64,
+        size: usize,
+        value: u64,
+        counts: Option<InsnCounts>,
+    ) -> bool {
         let Some(channel) = self.hypertrace.as_mut() else {
             return false;
         };
@@ -215,6 +227,7 @@ impl Machine {
                 client,
                 arg1,
                 args: &self.args_scratch,
+                counts,
             });
         }
         if self.enabled.contains(EventKind::Hypertrace) && self.record_events {
@@ -223,10 +236,17 @@ impl Machine {
                 .recorder
                 .as_mut()
                 .expect("recorder lives until the run ends");
+            // The counters follow the arguments when the trace has them.
+            let counters = counts.map(|c| [c.insns, c.blocks]).into_iter().flatten();
             if scratch {
-                recorder.push(record, &self.args_scratch);
+                recorder.push_from(record, self.args_scratch.iter().copied().chain(counters));
             } else {
-                recorder.push_from(record, channel.args(client, self.args_scratch.len()));
+                recorder.push_from(
+                    record,
+                    channel
+                        .args(client, self.args_scratch.len())
+                        .chain(counters),
+                );
             }
         }
         if self.rules.is_empty() {

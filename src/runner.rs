@@ -262,6 +262,9 @@ pub fn load(
     let extra_args = channel
         .as_ref()
         .map_or(0, |c| c.layout.client_args as usize - 1);
+    // Hypertrace events carry the thread's instruction and block counts
+    // (engine patch 0023) when the channel asks for them (counters=on).
+    let insn_counting = channel.is_some() && cfg.hypertrace.as_ref().is_some_and(|h| h.counters);
 
     let exe_path = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let mut process = Process::new(abi, exe_path.clone())
@@ -348,7 +351,8 @@ pub fn load(
         ClockAnchor::now(),
     )
     .with_kinds(possible_events(cfg))
-    .with_layout(cfg.trace_format);
+    .with_layout(cfg.trace_format)
+    .with_counters(insn_counting);
     // Children write their binary traces next to it: an absolute path
     // keeps them there when the guest changes directory.
     let trace_base = cfg
@@ -386,6 +390,7 @@ pub fn load(
     machine.handler = handler;
     machine.record_events = record_events;
     machine.sched = crate::sched::Scheduler::new(cfg.sched);
+    machine.insn_counting = insn_counting;
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -394,6 +399,7 @@ pub fn load(
     // 0005); control stores are one callback (0006).
     crate::engine_ctl::set_exit_check_at_block_start(&mut uc)
         .and_then(|()| crate::engine_ctl::set_mmio_wide_access(&mut uc))
+        .and_then(|()| crate::engine_ctl::set_insn_count(&mut uc, insn_counting))
         .map_err(|e| SetupError(format!("cannot configure the engine: {e:?}")))?;
     mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     mem_engine::install_fault_address_hook(&mut uc).map_err(|e| SetupError(e.to_string()))?;

@@ -114,6 +114,9 @@ pub struct Scheduler {
     opts: SchedOptions,
     /// Saved CPU contexts by thread index (tid - pid; never reused).
     contexts: Vec<Option<Context>>,
+    /// Each thread's instruction and block counters while another runs
+    /// (engine patch 0023 counts on the one CPU they share), by index.
+    counters: Vec<crate::engine_ctl::InsnCounters>,
     /// A hook asked for a scheduling decision.
     due: bool,
     /// The current slice has run out.
@@ -153,6 +156,7 @@ impl Scheduler {
             // xorshift needs a non-zero state.
             rng: opts.seed.map_or(1, |s| s ^ 0x9e37_79b9_7f4a_7c15 | 1),
             contexts: Vec::new(),
+            counters: Vec::new(),
             due: false,
             preempt: false,
             hooked: false,
@@ -336,6 +340,11 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
         let restored = uc.context_restore(&ctx);
         uc.get_data_mut().sched.put_context(index, ctx);
         restored?;
+        if uc.get_data().insn_counting {
+            // A thread that never ran starts from zero.
+            let counters = uc.get_data().sched.counters.get(index).copied();
+            crate::engine_ctl::set_insn_counters(uc, counters.unwrap_or_default())?;
+        }
         match uc.get_data_mut().process.threads.take_resume() {
             Resume::Continue => return Ok(Rescheduled::Run),
             Resume::Complete(call, outcome) => {
@@ -378,7 +387,16 @@ fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
     };
     let saved = uc.context_save(&mut ctx);
     uc.get_data_mut().sched.put_context(index, ctx);
-    saved
+    saved?;
+    if uc.get_data().insn_counting {
+        let counters = crate::engine_ctl::insn_counters(uc)?;
+        let kept = &mut uc.get_data_mut().sched.counters;
+        if index >= kept.len() {
+            kept.resize(index + 1, Default::default());
+        }
+        kept[index] = counters;
+    }
+    Ok(())
 }
 
 /// Makes the CPU contexts of threads clone just created: the creator's

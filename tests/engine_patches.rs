@@ -1210,3 +1210,98 @@ fn x87_fxtract_special_operands() {
         assert!(quiet(sig) && quiet(exp), "{name}: {sig:x?} {exp:x?}");
     }
 }
+
+/// 0023: with instruction counting on, the counters read in an MMIO
+/// callback count the storing instruction and every one before it, and
+/// none of the block's instructions after it.
+#[test]
+fn insn_counters_are_exact_at_an_mmio_store() {
+    let code = [
+        0x90, // nop
+        0x90, // nop
+        0x90, // nop
+        0x89, 0x01, // mov dword ptr [rcx], eax   (MMIO: the 4th instruction)
+        0x90, // nop
+        0x90, // nop
+        0x48, 0xff, 0x03, // inc qword ptr [rbx]
+        0x89, 0x01, // mov dword ptr [rcx], eax   (MMIO: the 8th)
+        0x90, // nop                              (the 9th, the last)
+    ];
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
+    engine_ctl::set_insn_count(&mut uc, true).unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    uc.mmio_map(
+        MMIO,
+        PAGE,
+        None::<fn(&mut Unicorn<'_, ()>, u64, usize) -> u64>,
+        Some(
+            move |uc: &mut Unicorn<'_, ()>, _addr: u64, _size: usize, _value: u64| {
+                log.borrow_mut()
+                    .push(engine_ctl::insn_counters(uc).unwrap());
+            },
+        ),
+    )
+    .unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    let at: Vec<u64> = seen.borrow().iter().map(|c| c.insns).collect();
+    assert_eq!(at, [4, 8], "instructions retired at each store");
+    let end = engine_ctl::insn_counters(&uc).unwrap();
+    assert_eq!(end.insns, 9, "the whole run");
+    assert_eq!(seen.borrow()[0].blocks, 1, "one block so far");
+    // A second run of the same (now translated) code: the same counts,
+    // read back from the engine's cache of block positions.
+    engine_ctl::set_insn_counters(&mut uc, Default::default()).unwrap();
+    seen.borrow_mut().clear();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    let again: Vec<u64> = seen.borrow().iter().map(|c| c.insns).collect();
+    assert_eq!(again, [4, 8]);
+}
+
+/// 0023: an instruction that faults does not retire: a block counts all
+/// its instructions when it starts, and the fault takes back the faulting
+/// one and those after it.
+#[test]
+fn insn_counters_leave_out_a_faulting_instruction() {
+    let code = [
+        0x90, // nop
+        0x90, // nop
+        0x48, 0x8b, 0x02, // mov rax, [rdx]   (rdx unmapped: faults)
+        0x90, // nop
+        0x90, // nop
+    ];
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
+    engine_ctl::set_insn_count(&mut uc, true).unwrap();
+    uc.reg_write(RegisterX86::RDX, 0x7000_0000).unwrap();
+    let result = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+    assert!(result.is_err(), "the load faults");
+    assert_eq!(uc.reg_read(RegisterX86::RIP).unwrap(), CODE + 2);
+    let c = engine_ctl::insn_counters(&uc).unwrap();
+    assert_eq!(c.insns, 2, "the two nops before the load");
+    assert_eq!(c.blocks, 1);
+}
+
+/// 0023: the counters can be set (per guest thread) and counting off (the
+/// default) leaves them alone.
+#[test]
+fn insn_counters_are_set_and_only_count_when_on() {
+    let code = [0x90, 0x90, 0x90];
+    let mut uc = x86_64_engine(&code);
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(
+        engine_ctl::insn_counters(&uc).unwrap().insns,
+        0,
+        "off by default"
+    );
+    engine_ctl::set_insn_count(&mut uc, true).unwrap();
+    let start = engine_ctl::InsnCounters {
+        insns: 1000,
+        blocks: 10,
+    };
+    engine_ctl::set_insn_counters(&mut uc, start).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    let c = engine_ctl::insn_counters(&uc).unwrap();
+    assert_eq!((c.insns, c.blocks), (1003, 11));
+}

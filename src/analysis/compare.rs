@@ -108,6 +108,28 @@ pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> Strin
                 r,
             ]);
         }
+        // Instruction counts are exact: their ratio is not noise.
+        let ia = ra.and_then(|r| r.insn_stats);
+        let ib = rb.and_then(|r| r.insn_stats);
+        if ia.is_some() || ib.is_some() {
+            let insn_rows: [(&str, Field); 3] = [
+                ("min insns", |s| s.min as u128),
+                ("median insns", |s| s.median as u128),
+                ("max insns", |s| s.max as u128),
+            ];
+            for (name, f) in insn_rows {
+                t.row(vec![
+                    String::new(),
+                    name.to_string(),
+                    cell(ia, f),
+                    cell(ib, f),
+                    match (ia, ib) {
+                        (Some(x), Some(y)) => ratio(f(&x) as f64, f(&y) as f64),
+                        _ => "-".to_string(),
+                    },
+                ]);
+            }
+        }
         let pr = |r: Option<&RegionReport>| r.and_then(RegionReport::progress_rate);
         if pr(ra).is_some() || pr(rb).is_some() {
             t.row(vec![
@@ -120,6 +142,20 @@ pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> Strin
                     _ => "-".to_string(),
                 },
             ]);
+        }
+        if let (Some(x), Some(y)) = (ia, ib) {
+            let r = ratio(x.median as f64, y.median as f64);
+            notes.push(if x.min == x.max && y.min == y.max {
+                format!(
+                    "{label}: instructions B/A {r} exactly ({} against {}, the same in every region)",
+                    y.median, x.median
+                )
+            } else {
+                format!(
+                    "{label}: median instructions B/A {r} (exact counts; A {}..{}, B {}..{} across regions)",
+                    x.min, x.max, y.min, y.max
+                )
+            });
         }
         notes.push(match (sa, sb) {
             (Some(x), Some(y)) => {

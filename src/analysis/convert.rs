@@ -98,6 +98,9 @@ pub fn retrace(
         let r = r?;
         words.clear();
         words.extend(r.args());
+        if let Some(c) = r.counts {
+            words.extend([c.insns, c.blocks]);
+        }
         b.push_any(r.ts_ns, r.thread, r.kind, r.client, r.arg1, &words);
         n += 1;
     }
@@ -114,14 +117,18 @@ fn spill(buf: &mut Vec<u8>, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `ts_ns,wall_time,pid,thread,client,arg1,arg2,...`: all decimal; the
-/// wall time is seconds since the epoch with nanoseconds.
+/// `ts_ns,wall_time,pid,thread,client,arg1,arg2,...[,insns,blocks]`: all
+/// decimal; the wall time is seconds since the epoch with nanoseconds;
+/// the thread's counters when the trace has them.
 pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     buf.extend_from_slice(b"ts_ns,wall_time,pid,thread,client,arg1");
     for k in 2..=file.info.event_args {
         buf.extend_from_slice(b",arg");
         push_dec(&mut buf, k as u64);
+    }
+    if file.info.counters {
+        buf.extend_from_slice(b",insns,blocks");
     }
     buf.push(b'\n');
     let anchor = file.info.anchor;
@@ -141,6 +148,12 @@ pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
         for v in ev.args() {
             buf.push(b',');
             push_dec(&mut buf, v);
+        }
+        if let Some(c) = ev.counts {
+            for v in [c.insns, c.blocks] {
+                buf.push(b',');
+                push_dec(&mut buf, v);
+            }
         }
         buf.push(b'\n');
         n += 1;
@@ -238,6 +251,12 @@ impl Chrome {
         push_dec(b, span.duration_ns());
         b.extend_from_slice(b",\"open_record\":");
         push_dec(b, span.open_index);
+        if let Some(c) = span.counts {
+            b.extend_from_slice(b",\"insns\":");
+            push_dec(b, c.insns);
+            b.extend_from_slice(b",\"blocks\":");
+            push_dec(b, c.blocks);
+        }
         match close_index {
             Some(i) => {
                 b.extend_from_slice(b",\"close_record\":");
@@ -288,6 +307,12 @@ impl Chrome {
             push_dec(b, i as u64 + 2);
             b.extend_from_slice(b"\":");
             push_dec(b, v);
+        }
+        if let Some(c) = ev.counts {
+            b.extend_from_slice(b",\"insns\":");
+            push_dec(b, c.insns);
+            b.extend_from_slice(b",\"blocks\":");
+            push_dec(b, c.blocks);
         }
         b.extend_from_slice(b"}}");
     }

@@ -16,7 +16,7 @@ pub mod text;
 
 use std::collections::HashMap;
 
-use crate::trace::file::{Event, TraceError, TraceFile};
+use crate::trace::file::{Event, InsnCounts, TraceError, TraceFile};
 
 /// Which arg1 values open and close a region, and how it is named.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +136,10 @@ pub struct RegionSpan {
     pub depth: usize,
     /// Progress points emitted while it was the innermost open region.
     pub progress: u64,
+    /// Guest instructions retired and blocks executed between its open
+    /// and close stores, when the trace counts them and one thread
+    /// emitted both.
+    pub counts: Option<InsnCounts>,
 }
 
 impl RegionSpan {
@@ -167,6 +171,7 @@ struct OpenRegion {
     thread: u32,
     open_index: u64,
     progress: u64,
+    counts: Option<InsnCounts>,
 }
 
 /// Pairs opens and closes, one event at a time, per client.
@@ -238,6 +243,7 @@ impl Tracker {
                 thread: ev.thread,
                 open_index: ev.index,
                 progress: 0,
+                counts: ev.counts,
             });
             label
         });
@@ -263,6 +269,15 @@ impl Tracker {
         });
         let pos = by_key.or_else(|| stack.iter().rposition(closes))?;
         let o = stack.remove(pos);
+        // Counters are per thread: a region closed by another thread has
+        // no instruction count.
+        let counts = match (o.counts, ev.counts) {
+            (Some(open), Some(close)) if o.thread == ev.thread => Some(InsnCounts {
+                insns: close.insns.wrapping_sub(open.insns),
+                blocks: close.blocks.wrapping_sub(open.blocks),
+            }),
+            _ => None,
+        };
         Some(RegionSpan {
             label: o.label,
             client: ev.client,
@@ -272,6 +287,7 @@ impl Tracker {
             open_index: o.open_index,
             depth: pos,
             progress: o.progress,
+            counts,
         })
     }
 
@@ -290,6 +306,7 @@ impl Tracker {
                     open_index: o.open_index,
                     depth,
                     progress: o.progress,
+                    counts: None,
                 })
             })
             .collect();
@@ -354,6 +371,12 @@ pub struct RegionReport {
     /// Progress points emitted while a region of this name was the
     /// innermost open region of their client (closed regions only).
     pub progress: u64,
+    /// Guest instructions retired in each closed region that has a count
+    /// (see [`RegionSpan::counts`]), sorted, and their statistics.
+    pub insns: Vec<u64>,
+    pub insn_stats: Option<Stats>,
+    /// The same for translation blocks executed.
+    pub block_stats: Option<Stats>,
 }
 
 impl RegionReport {
@@ -410,6 +433,8 @@ impl Analysis {
     pub fn run(file: &TraceFile, specs: &[RegionSpec]) -> Result<Analysis, TraceError> {
         let mut tracker = Tracker::new(specs.to_vec());
         let mut durations: Vec<Vec<u64>> = Vec::new();
+        let mut insns: Vec<Vec<u64>> = Vec::new();
+        let mut blocks: Vec<Vec<u64>> = Vec::new();
         let mut progress_in: Vec<u64> = Vec::new();
         let mut values: HashMap<u64, (u64, u64)> = HashMap::new();
         let mut other = (0u64, 0u64);
@@ -441,11 +466,17 @@ impl Analysis {
             let kind = tracker.classify(&ev);
             if durations.len() < tracker.labels.len() {
                 durations.resize_with(tracker.labels.len(), Vec::new);
+                insns.resize_with(tracker.labels.len(), Vec::new);
+                blocks.resize_with(tracker.labels.len(), Vec::new);
                 progress_in.resize(tracker.labels.len(), 0);
             }
             match kind {
                 Kind::Close(span) | Kind::CloseOpen(span, _) => {
                     durations[span.label].push(span.duration_ns());
+                    if let Some(c) = span.counts {
+                        insns[span.label].push(c.insns);
+                        blocks[span.label].push(c.blocks);
+                    }
                     progress_in[span.label] += span.progress;
                 }
                 Kind::UnmatchedClose => a.unmatched_closes += 1,
@@ -473,12 +504,18 @@ impl Analysis {
         for (i, label) in tracker.labels.iter().enumerate() {
             let mut d = std::mem::take(&mut durations[i]);
             let stats = Stats::of(&mut d);
+            let mut n = std::mem::take(&mut insns[i]);
+            let insn_stats = Stats::of(&mut n);
+            let block_stats = Stats::of(&mut blocks[i]);
             a.regions.push(RegionReport {
                 label: label.clone(),
                 durations: d,
                 stats,
                 unclosed: unclosed[i],
                 progress: progress_in[i],
+                insns: n,
+                insn_stats,
+                block_stats,
             });
         }
         let mut rows: Vec<ProgressRow> = values

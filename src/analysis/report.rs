@@ -121,6 +121,9 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
             t.row(row);
         }
         out.push_str(&t.render(""));
+        if a.regions.iter().any(|r| r.insn_stats.is_some()) {
+            out.push_str(&insn_table(a));
+        }
         for r in &a.regions {
             if let Some(s) = r.stats {
                 let _ = writeln!(
@@ -177,6 +180,63 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
         out.push_str(&t.render(""));
     }
     out
+}
+
+/// Guest instructions (exact, repeatable) and blocks per region.
+fn insn_table(a: &Analysis) -> String {
+    let mut t = Table::new(&[
+        "region",
+        "counted",
+        "total insns",
+        "min insns",
+        "median insns",
+        "max insns",
+        "median blocks",
+        "insns/s",
+    ]);
+    for r in &a.regions {
+        let mut row = vec![r.label.clone()];
+        match r.insn_stats {
+            Some(s) => {
+                // Instructions per second of the region's host time.
+                let per_s = r
+                    .stats
+                    .filter(|d| d.total > 0 && s.count == d.count)
+                    .map(|d| s.total as f64 * 1e9 / d.total as f64);
+                row.extend([
+                    s.count.to_string(),
+                    s.total.to_string(),
+                    s.min.to_string(),
+                    s.median.to_string(),
+                    s.max.to_string(),
+                    r.block_stats
+                        .map_or("-".to_string(), |b| b.median.to_string()),
+                    per_s.map_or("-".to_string(), rate),
+                ]);
+            }
+            None => {
+                row.push("0".to_string());
+                row.extend(std::iter::repeat_n("-".to_string(), 6));
+            }
+        }
+        t.row(row);
+    }
+    format!("\n{}", t.render(""))
+}
+
+/// Order statistics as a JSON object, or null.
+fn json_stats(o: &mut String, stats: Option<super::Stats>) {
+    match stats {
+        Some(s) => {
+            let _ = write!(
+                o,
+                "{{\"count\":{},\"total\":{},\"min\":{},\"p25\":{},\"median\":{},\"p75\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
+                s.count, s.total, s.min, s.p25, s.median, s.p75, s.p90, s.p99, s.max,
+                json_f64(Some(s.mean))
+            );
+        }
+        None => o.push_str("null"),
+    }
 }
 
 /// The same figures as JSON (durations in ns, rates per second).
@@ -238,11 +298,16 @@ pub fn json(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
         }
         let _ = write!(
             o,
-            ",\"unclosed\":{},\"progress\":{},\"progress_per_s\":{}}}",
+            ",\"unclosed\":{},\"progress\":{},\"progress_per_s\":{}",
             r.unclosed,
             r.progress,
             json_f64(r.progress_rate())
         );
+        o.push_str(",\"insns\":");
+        json_stats(&mut o, r.insn_stats);
+        o.push_str(",\"blocks\":");
+        json_stats(&mut o, r.block_stats);
+        o.push('}');
     }
     let _ = write!(
         o,

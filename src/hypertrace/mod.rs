@@ -40,14 +40,19 @@ pub struct ChannelOptions {
     pub base: PathBuf,
     pub max_clients: u64,
     pub args: u64,
+    /// Whether events carry the storing thread's instruction and block
+    /// counts (`counters=on`; off by default: counting costs every block a
+    /// memory add, see BENCHMARKS.md).
+    pub counters: bool,
 }
 
 impl ChannelOptions {
-    /// Parses `BASE` or `path=BASE[,max-clients=N][,args=N]`.
+    /// Parses `BASE` or `path=BASE[,max-clients=N][,args=N][,counters=on|off]`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut base = None;
         let mut max_clients = DEFAULT_MAX_CLIENTS;
         let mut args = DEFAULT_ARGS;
+        let mut counters = false;
         for (i, part) in spec.split(',').enumerate() {
             let number = |v: &str, what: &str| {
                 v.parse::<u64>()
@@ -59,6 +64,16 @@ impl ChannelOptions {
                 max_clients = number(v, "max-clients")?;
             } else if let Some(v) = part.strip_prefix("args=") {
                 args = number(v, "args")?;
+            } else if let Some(v) = part.strip_prefix("counters=") {
+                counters = match v {
+                    "on" => true,
+                    "off" => false,
+                    _ => {
+                        return Err(format!(
+                            "-hypertrace: counters must be on or off, not '{v}'"
+                        ))
+                    }
+                };
             } else if i == 0 && !part.contains('=') {
                 base = Some(part);
             } else {
@@ -82,6 +97,7 @@ impl ChannelOptions {
             base: PathBuf::from(base),
             max_clients,
             args,
+            counters,
         })
     }
 
@@ -556,6 +572,19 @@ mod tests {
     fn parse_options() {
         let o = ChannelOptions::parse("/tmp/x").unwrap();
         assert_eq!((o.max_clients, o.args), (DEFAULT_MAX_CLIENTS, DEFAULT_ARGS));
+        assert!(!o.counters, "counting is off by default");
+        assert!(
+            ChannelOptions::parse("/tmp/x,counters=on")
+                .unwrap()
+                .counters
+        );
+        assert!(
+            !ChannelOptions::parse("/tmp/x,counters=off")
+                .unwrap()
+                .counters
+        );
+        let bad = ChannelOptions::parse("/tmp/x,counters=yes").unwrap_err();
+        assert!(bad.contains("counters must be on or off"), "{bad}");
         let o = ChannelOptions::parse("path=/tmp/y,args=2,max-clients=8").unwrap();
         assert_eq!(
             (o.base.to_str().unwrap(), o.max_clients, o.args),

@@ -236,11 +236,13 @@ impl Lineage {
                     info.anchor,
                 );
                 text.set_events(self.log_given);
+                text.set_hypertrace_args(info.event_args as usize - 1);
                 Box::new(text)
             }
             Err(why) => return Err(why),
         };
-        let (mut recorder, writer, threaded) = Writer::start_or_inline(sink, self.extra_args);
+        let (mut recorder, writer, threaded) =
+            Writer::start_or_inline(sink, self.info.hypertrace_words());
         recorder.set_output_sharing(self.sharing);
         Ok((recorder, writer, threaded))
     }
@@ -507,6 +509,11 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     }
     if let Some(old) = m.writer.replace(writer) {
         std::mem::forget(old);
+    }
+    // The child's thread counts its own instructions, from zero.
+    if m.insn_counting {
+        crate::engine_ctl::set_insn_counters(uc, Default::default())
+            .map_err(|e| format!("cannot reset the instruction counters: {e:?}"))?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use unicorn_engine::unicorn_const::{MemType, Prot, TlbEntry, TlbType};
 
 use super::{EngineOp, Perms};
 use crate::machine::Engine;
+use crate::trace::file::InsnCounts;
 
 #[derive(Debug)]
 pub struct EngineError {
@@ -226,9 +227,21 @@ fn map_control(
         ),
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
+                // Read inside the callback, where the engine knows the
+                // storing instruction: the count is exact at the store.
+                let counts = if uc.get_data().insn_counting {
+                    crate::engine_ctl::insn_counters(uc)
+                        .ok()
+                        .map(|c| InsnCounts {
+                            insns: c.insns,
+                            blocks: c.blocks,
+                        })
+                } else {
+                    None
+                };
                 if uc
                     .get_data_mut()
-                    .on_control_store(file_offset + offset, size, value)
+                    .on_control_store(file_offset + offset, size, value, counts)
                 {
                     // The hooks the events need changed: stop at the end
                     // of this block to install or remove them.

@@ -121,7 +121,7 @@ impl BinarySink {
     }
 
     fn with_file(file: File, info: &TraceInfo, seekable: bool) -> Self {
-        let extra = info.event_args as usize - 1;
+        let extra = info.hypertrace_words();
         let words = EventKind::ALL
             .iter()
             .map(|k| k.words(extra))

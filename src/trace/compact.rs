@@ -226,8 +226,8 @@ fn get32(p: &[u8], at: &mut usize, what: &str) -> Result<u32, DecodeError> {
 
 impl Decoder {
     /// Decodes the record at `p[*at..]`, moves `at` past it and replaces
-    /// `words` with its words after arg1; `extra_args` is the header's
-    /// `event_args - 1`.
+    /// `words` with its words after arg1; `extra_args` is the words of a
+    /// guest_hypertrace record ([`super::file::TraceInfo::hypertrace_words`]).
     pub fn decode(
         &mut self,
         p: &[u8],

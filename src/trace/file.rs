@@ -41,6 +41,13 @@ pub const VERSION_MINOR: u16 = 1;
 /// of 1.x (which step through fixed-size records) refuse it.
 pub const COMPACT_VERSION_MAJOR: u16 = 2;
 pub const COMPACT_VERSION_MINOR: u16 = 0;
+/// Words a guest_hypertrace record carries after its arguments when the
+/// header's `counters` metadata is `insns,blocks`: the emitting thread's
+/// guest instructions retired and blocks executed, exact at the control
+/// store. Such a file has the layout's minor version plus one (1.2, 2.1).
+pub const COUNTER_WORDS: usize = 2;
+/// The `counters` metadata value of a trace whose events carry them.
+pub const COUNTERS_VALUE: &str = "insns,blocks";
 /// Size of the fixed part of the header, before the metadata.
 pub const FIXED_HEADER_SIZE: usize = 64;
 /// Size of a record's fixed part, before arg2..argN.
@@ -59,11 +66,14 @@ pub const fn record_size(event_args: u32) -> usize {
 }
 
 /// Record size for a trace whose records may be of `kinds`: large enough
-/// for the channel's arguments and for every kind's words.
-pub fn record_size_for(event_args: u32, kinds: super::EventSet) -> usize {
-    let extra = event_args.max(1) as usize - 1;
-    let words = kinds.kinds().map(|k| k.words(extra)).max().unwrap_or(0);
-    RECORD_FIXED_SIZE + 8 * words.max(extra)
+/// for every kind's words, `hypertrace_words` those of guest_hypertrace.
+pub fn record_size_for(hypertrace_words: usize, kinds: super::EventSet) -> usize {
+    let words = kinds
+        .kinds()
+        .map(|k| k.words(hypertrace_words))
+        .max()
+        .unwrap_or(0);
+    RECORD_FIXED_SIZE + 8 * words.max(hypertrace_words)
 }
 
 /// How the records after the header are laid out (`-trace-format`).
@@ -162,6 +172,9 @@ pub struct TraceInfo {
     pub metadata: Vec<(String, Vec<u8>)>,
     /// How the records are laid out (the header's major version).
     pub layout: Layout,
+    /// Whether guest_hypertrace records end with the [`COUNTER_WORDS`]
+    /// instruction and block counters (metadata `counters`).
+    pub counters: bool,
 }
 
 impl TraceInfo {
@@ -202,7 +215,26 @@ impl TraceInfo {
             kinds: super::EventSet(super::EventKind::Hypertrace.bit()),
             metadata,
             layout: Layout::Fixed,
+            counters: false,
         }
+    }
+
+    /// Makes guest_hypertrace records carry the instruction and block
+    /// counters after their arguments (metadata `counters`).
+    pub fn with_counters(mut self, on: bool) -> Self {
+        self.counters = on;
+        self.metadata.retain(|(k, _)| k != "counters");
+        if on {
+            self.metadata
+                .push(("counters".to_string(), COUNTERS_VALUE.as_bytes().to_vec()));
+        }
+        self
+    }
+
+    /// Words a guest_hypertrace record carries after arg1: arg2..argN,
+    /// then the counters when the trace has them.
+    pub fn hypertrace_words(&self) -> usize {
+        self.event_args.max(1) as usize - 1 + if self.counters { COUNTER_WORDS } else { 0 }
     }
 
     /// Lays the records out as `layout` (fixed by default).
@@ -231,14 +263,17 @@ impl TraceInfo {
     }
 
     pub fn record_size(&self) -> usize {
-        record_size_for(self.event_args, self.kinds)
+        record_size_for(self.hypertrace_words(), self.kinds)
     }
 
     /// The encoded header, `record_count` unknown.
     pub fn encode(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(256);
         h.extend_from_slice(&MAGIC);
-        let (major, minor) = self.layout.version();
+        let (major, mut minor) = self.layout.version();
+        if self.counters {
+            minor += 1;
+        }
         h.extend_from_slice(&major.to_le_bytes());
         h.extend_from_slice(&minor.to_le_bytes());
         h.extend_from_slice(&0u32.to_le_bytes()); // header_size, set below
@@ -345,9 +380,26 @@ impl TraceBuilder {
     /// Appends an event; `args` (arg2..) is cut or zero-padded to the
     /// header's argument count.
     pub fn push(&mut self, ts_ns: u64, thread: u32, client: u32, arg1: u64, args: &[u64]) {
+        self.push_counted(ts_ns, thread, client, arg1, args, InsnCounts::default());
+    }
+
+    /// [`TraceBuilder::push`] with the emitting thread's counters (left
+    /// out when the header has none).
+    pub fn push_counted(
+        &mut self,
+        ts_ns: u64,
+        thread: u32,
+        client: u32,
+        arg1: u64,
+        args: &[u64],
+        counts: InsnCounts,
+    ) {
         let n = self.info.event_args as usize - 1;
         let mut a = args[..args.len().min(n)].to_vec();
         a.resize(n, 0);
+        if self.info.counters {
+            a.extend([counts.insns, counts.blocks]);
+        }
         self.push_any(ts_ns, thread, EventKind::Hypertrace, client, arg1, &a);
     }
 
@@ -614,6 +666,7 @@ impl TraceFile {
                 set
             })
             .unwrap_or(super::EventSet(EventKind::Hypertrace.bit()));
+        let counters = metadata.iter().any(|(k, _)| k == "counters");
         let info = TraceInfo {
             pid,
             event_args,
@@ -621,7 +674,17 @@ impl TraceFile {
             kinds,
             metadata,
             layout,
+            counters,
         };
+        let needed = RECORD_FIXED_SIZE + 8 * info.hypertrace_words();
+        if record_size < needed {
+            return Err(err(
+                Some(16),
+                format!(
+                    "corrupt header: record_size {record_size} does not fit {event_args} arguments and the counters (needs {needed})"
+                ),
+            ));
+        }
         let declared_count = (count != COUNT_UNKNOWN).then_some(count);
         if layout == Layout::Compact {
             return Self::from_compact(
@@ -722,7 +785,7 @@ impl TraceFile {
             message,
         };
         let b: &[u8] = &bytes;
-        let extra_args = info.event_args as usize - 1;
+        let extra_args = info.hypertrace_words();
         let mut fixed = b[..header_size].to_vec();
         let mut whole = 0u64;
         let mut last_ts = info.anchor.monotonic_ns;
@@ -926,7 +989,18 @@ pub struct Event<'a> {
     /// kinds (see [`super::EventRecord`]).
     pub client: u32,
     pub arg1: u64,
+    /// The emitting thread's counters at a guest_hypertrace record, when
+    /// the trace has them.
+    pub counts: Option<InsnCounts>,
     extra: &'a [u8],
+}
+
+/// Guest instructions retired and translation blocks executed by a guest
+/// thread, exact at a control store (the store's instruction included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsnCounts {
+    pub insns: u64,
+    pub blocks: u64,
 }
 
 impl<'a> Event<'a> {
@@ -984,7 +1058,7 @@ impl<'a> Iterator for Events<'a> {
         let ts_ns = u64_at(r, 0);
         let pid = u32_at(r, 8);
         let raw_kind = u32_at(r, 20);
-        let extra_args = f.info.event_args as usize - 1;
+        let extra_args = f.info.hypertrace_words();
         let Some(kind) = EventKind::from_u32(raw_kind)
             .filter(|k| RECORD_FIXED_SIZE + 8 * k.words(extra_args) <= f.record_size)
         else {
@@ -1009,7 +1083,16 @@ impl<'a> Iterator for Events<'a> {
         }
         self.last_ts = ts_ns;
         self.index += 1;
-        let n = kind.words(extra_args);
+        let mut n = kind.words(extra_args);
+        let mut counts = None;
+        if kind == EventKind::Hypertrace && f.info.counters {
+            n -= COUNTER_WORDS;
+            let at = RECORD_FIXED_SIZE + 8 * n;
+            counts = Some(InsnCounts {
+                insns: u64_at(r, at),
+                blocks: u64_at(r, at + 8),
+            });
+        }
         Some(Ok(Event {
             index,
             ts_ns,
@@ -1018,6 +1101,7 @@ impl<'a> Iterator for Events<'a> {
             kind,
             client: u32_at(r, 16),
             arg1: u64_at(r, 24),
+            counts,
             extra: &r[RECORD_FIXED_SIZE..RECORD_FIXED_SIZE + 8 * n],
         }))
     }

@@ -14,6 +14,9 @@ pub struct QemuLogSink {
     anchor: ClockAnchor,
     /// Whether event lines are written (text lines always are).
     events: bool,
+    /// Words of a guest_hypertrace record that are arguments: QEMU's line
+    /// has no place for the counters after them.
+    hypertrace_args: usize,
     line: Vec<u8>,
 }
 
@@ -30,6 +33,7 @@ impl QemuLogSink {
             pid,
             anchor,
             events: true,
+            hypertrace_args: usize::MAX,
             line: Vec::with_capacity(256),
         }
     }
@@ -37,6 +41,12 @@ impl QemuLogSink {
     /// Turns event lines on or off; text lines are written either way.
     pub fn set_events(&mut self, on: bool) {
         self.events = on;
+    }
+
+    /// Prints only the first `n` words of guest_hypertrace records (the
+    /// arguments, not the counters that may follow them).
+    pub fn set_hypertrace_args(&mut self, n: usize) {
+        self.hypertrace_args = n;
     }
 }
 
@@ -173,6 +183,11 @@ impl Sink for QemuLogSink {
         self.line.clear();
         for (r, words) in batch.iter() {
             let wall = self.anchor.wall_ns(r.ts_ns);
+            let words = if r.kind == EventKind::Hypertrace {
+                &words[..words.len().min(self.hypertrace_args)]
+            } else {
+                words
+            };
             format_record(
                 &mut self.line,
                 self.pid,

@@ -243,6 +243,7 @@ pub fn open_sink_continuing(
     continuing: bool,
 ) -> Result<Box<dyn Sink>, String> {
     let mut text = log::QemuLogSink::with_anchor(log, info.pid, info.anchor);
+    text.set_hypertrace_args(info.event_args as usize - 1);
     let Some(path) = trace_file else {
         return Ok(Box::new(text));
     };
