@@ -100,6 +100,7 @@ build events       "$MUSL_CC" events.c "$LIB" -lpthread
 build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
 build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
 build insn-count   "$MUSL_CC" insn-count.c "$LIB" -lpthread
+build markers      "$MUSL_CC" markers.c "$LIB" -lpthread
 build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread

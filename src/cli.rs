@@ -13,6 +13,10 @@ use crate::hypertrace::ChannelOptions;
 use crate::runner::RunConfig;
 use crate::trace::TraceEvents;
 
+/// The variable the guest library reads when `qemu_hypertrace_init` is
+/// given no base: ht-user sets it to the channel's base for the guest.
+pub const HYPERTRACE_BASE_VARIABLE: &str = "QEMU_HYPERTRACE_BASE";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "ht-user",
@@ -523,6 +527,14 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     // -E and -U apply in command-line order, as in qemu-user; clap keeps
     // each option's values but not their interleaving.
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // The guest library finds the channel without being told twice
+    // (`qemu_hypertrace_init(NULL)`); absolute, so that a guest that
+    // changes directory still finds it. -E and -U below can change it.
+    if let (Some(h), None) = (&hypertrace, cli.ht_root_pid) {
+        let base = std::path::absolute(&h.base).unwrap_or_else(|_| h.base.clone());
+        env.retain(|(k, _)| k != HYPERTRACE_BASE_VARIABLE);
+        env.push((HYPERTRACE_BASE_VARIABLE.into(), base.into_os_string()));
+    }
     let edits = env_edits(&normalised);
     debug_assert_eq!(edits.len(), cli.set_env.len() + cli.unset_env.len());
     // QEMU_SET_ENV and QEMU_UNSET_ENV act as -E and -U given before the

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -779,4 +779,79 @@ fn existing_log_file_is_replaced() {
     let text = std::fs::read_to_string(&log).unwrap();
     let events = parse_events(&text);
     assert_eq!(events.len(), 2, "{text}");
+}
+
+/// ht-user tells the guest where the channel is (QEMU_HYPERTRACE_BASE, an
+/// absolute path), so `qemu_hypertrace_init(NULL)` finds it; every marker,
+/// inline or through the library's function, becomes one event.
+#[test]
+fn the_guest_finds_the_channel_from_the_environment() {
+    let (dir, base) = temp_base();
+    let log = dir.path().join("trace.log");
+    let mut cmd = ht(["-hypertrace", s(&base), "-D", s(&log)]);
+    // A relative base: the variable still names the channel's absolute path.
+    cmd.current_dir(dir.path())
+        .args(["-E", "OTHER=1"])
+        .arg(guest("markers"))
+        .arg("20");
+    let mut cmd_rel = ht(["-hypertrace", "ht", "-D", s(&log)]);
+    cmd_rel
+        .current_dir(dir.path())
+        .arg(guest("markers"))
+        .arg("20");
+    for (what, cmd) in [("absolute", cmd), ("relative", cmd_rel)] {
+        let r = run(cmd);
+        r.assert_code(0);
+        assert_eq!(
+            r.stdout, "channel: 64 clients, 4 arguments\nemitted 20 markers\n",
+            "{what}"
+        );
+        let events = parse_events(&std::fs::read_to_string(&log).unwrap());
+        assert_eq!(events.len(), 20, "{what}");
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.arg1, i as u64, "{what}");
+            assert_eq!(e.args[0], 3 * i as u64 + 1, "{what}: data slot 0");
+        }
+    }
+    // -U removes it, as it would any variable: then there is no channel
+    // for the guest, and its markers do nothing.
+    let mut cmd = ht(["-hypertrace", s(&base), "-U", "QEMU_HYPERTRACE_BASE"]);
+    cmd.arg(guest("markers")).arg("20");
+    let r = run(cmd);
+    r.assert_code(0);
+    assert!(r.stdout.starts_with("no channel ("), "{}", r.stdout);
+    assert_no_channel_files(&base);
+}
+
+/// Without a channel the markers do nothing: the program runs to its end,
+/// natively (x86_64), under qemu-user, and under ht-user without
+/// -hypertrace, instead of crashing at its first marker.
+#[test]
+fn markers_do_nothing_without_a_channel() {
+    let want = "no channel (Invalid argument): markers do nothing\nemitted 100 markers\n";
+    let r = run(ht([guest("markers")]));
+    r.assert_code(0);
+    assert_eq!(r.stdout, want, "under ht-user without -hypertrace");
+    if arch() == "x86_64" && std::env::consts::ARCH == "x86_64" {
+        let mut native = Command::new(guest("markers"));
+        native.env_remove("QEMU_HYPERTRACE_BASE");
+        let r = run(native);
+        r.assert_code(0);
+        assert_eq!(r.stdout, want, "native");
+    }
+    if let Some(q) = qemu_or_skip("markers_do_nothing_without_a_channel") {
+        let r = run(qemu(&q, [guest("markers")]));
+        r.assert_code(0);
+        assert_eq!(r.stdout, want, "under qemu-user");
+    }
+    // A base that names no channel: init fails with ENOENT, markers still
+    // do nothing.
+    let mut cmd = ht(["-E", "QEMU_HYPERTRACE_BASE=/nonexistent/ht"]);
+    cmd.arg(guest("markers")).arg("3");
+    let r = run(cmd);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "no channel (No such file or directory): markers do nothing\nemitted 3 markers\n"
+    );
 }

@@ -28,7 +28,8 @@ extern "C" {
  * Map the hypertrace channel whose files live next to `base`.
  *
  * If `base` is NULL the environment variable QEMU_HYPERTRACE_BASE is used
- * instead. Calling it again after a successful call does nothing and
+ * instead (ht-user sets it to its -hypertrace base for the program it
+ * starts). Calling it again after a successful call does nothing and
  * returns 0; concurrent calls from several threads are safe.
  *
  * Returns 0 on success, or -1 with errno set on failure (ENOENT when the
@@ -57,13 +58,20 @@ uint64_t qemu_hypertrace_num_args(void);
 /*
  * Pointer to the first data slot of `client`. The caller must ensure that
  * `client` is below qemu_hypertrace_max_clients(); no check is done.
+ * Without a channel (before qemu_hypertrace_init(), after it failed or
+ * after qemu_hypertrace_fini()) it returns QEMU_HYPERTRACE_SCRATCH_SLOTS
+ * scratch slots shared by every client, so that writing arguments is
+ * harmless when the program runs natively or under another emulator.
  */
+#define QEMU_HYPERTRACE_SCRATCH_SLOTS 16
 uint64_t *qemu_hypertrace_data(uint64_t client);
 
 /*
  * Raise one event for `client` with first argument `arg1`; the remaining
  * arguments are taken from the client's data slots, which must be written
  * before this call. On 64-bit guests this is a single memory store.
+ * Without a channel it does nothing (one load and an untaken branch), like
+ * gem5's m5ops or Valgrind's client requests outside their tools.
  */
 void qemu_hypertrace(uint64_t client, uint64_t arg1);
 
@@ -81,14 +89,18 @@ extern uint64_t *qemu_hypertrace_control_slots;
  */
 static inline void qemu_hypertrace_inline(uint64_t client, uint64_t arg1)
 {
+    uint64_t *slots = qemu_hypertrace_control_slots;
+
+    if (__builtin_expect(slots == 0, 0)) {
+        return; /* no channel: a marker does nothing */
+    }
     /* Every data-slot store is emitted before the trigger. */
     __asm__ __volatile__("" ::: "memory");
 #if UINTPTR_MAX == 0xffffffff
     {
         /* No single 64-bit store: the halves in address order; the host
          * completes the event when the word at offset 4 is written. */
-        volatile uint32_t *slot =
-            (volatile uint32_t *)(qemu_hypertrace_control_slots + client);
+        volatile uint32_t *slot = (volatile uint32_t *)(slots + client);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         slot[0] = (uint32_t)(arg1 >> 32);
         slot[1] = (uint32_t)arg1;
@@ -98,7 +110,7 @@ static inline void qemu_hypertrace_inline(uint64_t client, uint64_t arg1)
 #endif
     }
 #else
-    ((volatile uint64_t *)qemu_hypertrace_control_slots)[client] = arg1;
+    ((volatile uint64_t *)slots)[client] = arg1;
 #endif
 }
 

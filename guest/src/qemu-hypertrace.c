@@ -251,6 +251,12 @@ uint64_t qemu_hypertrace_num_args(void)
 
 uint64_t *qemu_hypertrace_data(uint64_t client)
 {
+    /* Without a channel, harmless scratch slots for any client. */
+    static uint64_t scratch[QEMU_HYPERTRACE_SCRATCH_SLOTS];
+
+    if (!__atomic_load_n(&ht_ready, __ATOMIC_ACQUIRE)) {
+        return scratch;
+    }
     return ht_data + (size_t)(client * ht_client_args);
 }
 
