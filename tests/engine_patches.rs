@@ -1305,3 +1305,102 @@ fn insn_counters_are_set_and_only_count_when_on() {
     let c = engine_ctl::insn_counters(&uc).unwrap();
     assert_eq!((c.insns, c.blocks), (1003, 11));
 }
+
+/// 0024: the exceptions of x87 arithmetic reach the status word (fnstsw,
+/// fnstenv, a register read); the engine kept them in softfloat's flags,
+/// where no guest could see them, so `fetestexcept` on i386 said no
+/// exception had happened. fnclex clears them; an unmasked one sets the
+/// summary bits.
+#[test]
+fn x87_exception_flags_reach_the_status_word() {
+    const FNINIT: [u8; 2] = [0xdb, 0xe3];
+    const FLD1: [u8; 2] = [0xd9, 0xe8];
+    const FLDZ: [u8; 2] = [0xd9, 0xee];
+    const FDIVP: [u8; 2] = [0xde, 0xf9]; // st(1) = st(1) / st, pop
+    const FADDP: [u8; 2] = [0xde, 0xc1];
+    const FNSTSW_AX: [u8; 2] = [0xdf, 0xe0];
+    const FNCLEX: [u8; 2] = [0xdb, 0xe2];
+    let fild_three = x87_abs(&[0xdb], 0, 0); // fild dword [DATA] (3)
+    let status = |parts: &[&[u8]]| {
+        let code: Vec<u8> = parts.concat();
+        let uc = run_x87(&code, &3u32.to_le_bytes());
+        (uc.reg_read(RegisterX86::RAX).unwrap() & 0xffff) as u16
+    };
+    const IE: u16 = 0x01;
+    const ZE: u16 = 0x04;
+    const PE: u16 = 0x20;
+    const FLAGS: u16 = 0x3f;
+    let one_by_zero: [&[u8]; 4] = [&FNINIT, &FLD1, &FLDZ, &FDIVP];
+    assert_eq!(
+        status(&[&one_by_zero[..], &[&FNSTSW_AX[..]]].concat()) & FLAGS,
+        ZE,
+        "1/0"
+    );
+    assert_eq!(
+        status(&[&FNINIT, &FLDZ, &FLDZ, &FDIVP, &FNSTSW_AX]) & FLAGS,
+        IE,
+        "0/0 is invalid, not a division by zero"
+    );
+    assert_eq!(
+        status(&[&FNINIT, &FLD1, &fild_three, &FDIVP, &FNSTSW_AX]) & FLAGS,
+        PE,
+        "1/3 is inexact"
+    );
+    assert_eq!(
+        status(&[&FNINIT, &FLD1, &FLD1, &FADDP, &FNSTSW_AX]) & FLAGS,
+        0,
+        "1+1 raises nothing"
+    );
+    assert_eq!(
+        status(&[&one_by_zero[..], &[&FNCLEX[..], &FNSTSW_AX[..]]].concat()) & FLAGS,
+        0,
+        "fnclex clears"
+    );
+    // Divide by zero unmasked (control word 0x37b): the error summary and
+    // busy bits come with it.
+    let fldcw = x87_abs(&[0xd9], 5, 4); // fldcw [DATA + 4]
+    let code: Vec<u8> = [&FNINIT[..], &fldcw, &FLD1, &FLDZ, &FDIVP, &FNSTSW_AX].concat();
+    let mut data = 3u32.to_le_bytes().to_vec();
+    data.extend(0x37bu16.to_le_bytes());
+    let uc = run_x87(&code, &data);
+    assert_eq!(
+        uc.reg_read(RegisterX86::RAX).unwrap() & 0x80bf,
+        0x8084,
+        "ZE with ES and B"
+    );
+    // fnstenv's image and a register read see the flag too.
+    let fnstenv = x87_abs(&[0xd9], 6, 64); // fnstenv [DATA + 64]
+    let code: Vec<u8> = [&FNINIT[..], &FLD1, &FLDZ, &FDIVP, &fnstenv].concat();
+    let uc = run_x87(&code, &3u32.to_le_bytes());
+    let image = uc.mem_read_as_vec(DATA + 64 + 4, 2).unwrap();
+    assert_eq!(
+        u16::from_le_bytes([image[0], image[1]]) & FLAGS,
+        ZE,
+        "fnstenv"
+    );
+    let code: Vec<u8> = [&FNINIT[..], &FLD1, &FLDZ, &FDIVP].concat();
+    let uc = run_x87(&code, &3u32.to_le_bytes());
+    assert_eq!(
+        uc.reg_read(RegisterX86::FPSW).unwrap() as u16 & FLAGS,
+        ZE,
+        "FPSW register"
+    );
+    // A 16-bit fistp/fisttp out of range: the indefinite, invalid only
+    // (not the inexact of the rounding). fistp rounds 32767.5 to 32768,
+    // fisttp truncates 32768.5 to 32768.
+    for (store, name, value) in [
+        (3u8, "fistp 32767.5", (0xffffu64 << 48, 0x3fff + 14)),
+        (1, "fisttp 32768.5", (0x8000_8000_0000_0000, 0x3fff + 15)),
+    ] {
+        let mut op = x87_abs(&[0xdf], store, 16); // fist(t)p word [DATA + 16]
+        op.extend(FNSTSW_AX);
+        let uc = x87_on(value.0, value.1, &op);
+        assert_eq!(
+            uc.mem_read_as_vec(DATA + 16, 2).unwrap(),
+            [0x00, 0x80],
+            "{name} stores the indefinite"
+        );
+        let flags = uc.reg_read(RegisterX86::RAX).unwrap() as u16 & FLAGS;
+        assert_eq!(flags, IE, "{name}");
+    }
+}
