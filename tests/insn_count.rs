@@ -357,4 +357,21 @@ fn ht_trace_compare_gives_the_exact_instruction_ratio() {
         nb as f64 / na as f64
     );
     assert!(text.contains(&want), "want '{want}' in:\n{text}");
+    // The same comparison as JSON.
+    let out = Command::new(env!("CARGO_BIN_EXE_ht-trace"))
+        .args(["compare", "--json", "--region", "loop=1:2"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .expect("run ht-trace");
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let region = &json["regions"][0];
+    assert_eq!(region["name"], "loop", "{json}");
+    assert_eq!(region["a"]["insns"]["median"], na, "{json}");
+    assert_eq!(region["b"]["insns"]["median"], nb, "{json}");
+    let ratio = region["insns_median_ratio"].as_f64().unwrap();
+    assert!((ratio - nb as f64 / na as f64).abs() < 1e-12, "{json}");
+    assert_eq!(region["verdict"], "too_few", "one region a side: {json}");
+    assert_eq!(json["a"]["events"], 2, "{json}");
 }

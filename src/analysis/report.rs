@@ -225,7 +225,7 @@ fn insn_table(a: &Analysis) -> String {
 }
 
 /// Order statistics as a JSON object, or null.
-fn json_stats(o: &mut String, stats: Option<super::Stats>) {
+pub(super) fn json_stats(o: &mut String, stats: Option<super::Stats>) {
     match stats {
         Some(s) => {
             let _ = write!(

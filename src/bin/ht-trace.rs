@@ -64,6 +64,9 @@ enum Command {
     Compare {
         #[command(flatten)]
         common: Common,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
         a: PathBuf,
         b: PathBuf,
     },
@@ -218,10 +221,15 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             write_stdout(&text)
         }
-        Command::Compare { common, a, b } => {
+        Command::Compare { common, json, a, b } => {
             let (fa, aa) = analyse(&a, &common)?;
             let (fb, ab) = analyse(&b, &common)?;
-            write_stdout(&compare::text(&fa, &aa, &fb, &ab))
+            let text = if json {
+                compare::json(&fa, &aa, &fb, &ab)
+            } else {
+                compare::text(&fa, &aa, &fb, &ab)
+            };
+            write_stdout(&text)
         }
         Command::Convert {
             common,
