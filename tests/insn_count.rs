@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,13 +28,20 @@ fn expected_insns(arch: &str, n: u64) -> u64 {
     }
 }
 
+/// The `-hypertrace` value `path=BASE,OPTIONS`.
+fn channel_spec(base: &Path, options: &str) -> OsString {
+    let mut spec = OsString::from("path=");
+    spec.push(base);
+    spec.push(",");
+    spec.push(options);
+    spec
+}
+
 /// Runs the guest once; returns the counters at each event by arg1.
 fn counted_run(dir: &Path, run: usize) -> HashMap<u64, InsnCounts> {
     let base = dir.join("ht");
     let trace = dir.join(format!("run{run}.httrace"));
-    let mut spec = std::ffi::OsString::from("path=");
-    spec.push(&base);
-    spec.push(",counters=on");
+    let spec = channel_spec(&base, "counters=on");
     let mut cmd = Command::new(ht_user());
     cmd.arg("-hypertrace")
         .arg(&spec)
@@ -146,9 +154,7 @@ fn the_qemu_log_lines_keep_qemus_format() {
     let (dir, _) = temp_base();
     let base = dir.path().join("ht");
     let log = dir.path().join("log");
-    let mut spec = std::ffi::OsString::from("path=");
-    spec.push(&base);
-    spec.push(",args=2,counters=on");
+    let spec = channel_spec(&base, "args=2,counters=on");
     let out = Command::new(ht_user())
         .arg("-hypertrace")
         .arg(&spec)
@@ -181,9 +187,7 @@ fn the_qemu_log_lines_keep_qemus_format() {
 fn csv_and_the_python_reader_carry_the_counters_in_both_layouts() {
     let (dir, _) = temp_base();
     let base = dir.path().join("ht");
-    let mut spec = std::ffi::OsString::from("path=");
-    spec.push(&base);
-    spec.push(",counters=on");
+    let spec = channel_spec(&base, "counters=on");
     for format in ["compact", "fixed"] {
         let trace = dir.path().join(format!("{format}.httrace"));
         let out = Command::new(ht_user())
@@ -256,9 +260,7 @@ fn every_thread_counts_its_own_instructions() {
     const EVENTS: u64 = 100_000;
     let (dir, base) = temp_base();
     let trace = dir.path().join("threads.httrace");
-    let mut spec = std::ffi::OsString::from("path=");
-    spec.push(&base);
-    spec.push(",counters=on");
+    let spec = channel_spec(&base, "counters=on");
     let out = Command::new(ht_user())
         .arg("-hypertrace")
         .arg(&spec)
@@ -323,9 +325,7 @@ fn every_thread_counts_its_own_instructions() {
 #[test]
 fn ht_trace_compare_gives_the_exact_instruction_ratio() {
     let (dir, base) = temp_base();
-    let mut spec = std::ffi::OsString::from("path=");
-    spec.push(&base);
-    spec.push(",counters=on");
+    let spec = channel_spec(&base, "counters=on");
     let trace = |name: &str, n: &str| {
         let path = dir.path().join(name);
         let out = Command::new(ht_user())
