@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Address-space bookkeeping: N one-page mappings created and removed
-# (`mapping-bench many N`) under qemu-user and ht-user, and mprotect/munmap
+# (`mapping-bench many N`), and created, partly replaced, protected and
+# checked (`mapping-bench check N`) under qemu-user and ht-user, and mprotect/munmap
 # of single pages inside a 512 GiB reservation (64 GiB where the guest's
 # address space is 39 bits, riscv64; `mapping-bench reserve`,
 # which prints its own times per call). Prints markdown tables; progress
@@ -47,6 +48,18 @@ for n in $COUNTS; do
     measure "$QEMU $GUEST many $n >/dev/null"
     q=$T_MED
     measure "$HT $GUEST many $n >/dev/null"
+    h=$T_MED
+    printf '| %s | %s | %s | %s |\n' "$n" "$q" "$h" \
+        "$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) / float(sys.argv[1])))" "$q" "$h")"
+done
+
+printf '\n| mappings checked | qemu-user s | ht-user s | ht-user / qemu |\n'
+printf '|---:|---:|---:|---:|\n'
+for n in $COUNTS; do
+    log "check $n ..."
+    measure "$QEMU $GUEST check $n >/dev/null"
+    q=$T_MED
+    measure "$HT $GUEST check $n >/dev/null"
     h=$T_MED
     printf '| %s | %s | %s | %s |\n' "$n" "$q" "$h" \
         "$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) / float(sys.argv[1])))" "$q" "$h")"

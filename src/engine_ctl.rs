@@ -120,6 +120,13 @@ pub fn remove_mem_trace_hook<D>(
     unsafe { uc_hook_del(uc.get_handle(), hook.0) }.into()
 }
 
+/// Patch 0025: mapping a region where nothing is mapped, or unmapping one
+/// whole, changes the engine's memory map in place (a binary search and
+/// the region's own pages) instead of rebuilding it from every region.
+pub fn set_incremental_memory_map<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_error> {
+    ctl_write_int(uc, ControlType::INCREMENTAL_MEMORY_MAP, 1)
+}
+
 /// Patch 0023: translated code counts retired guest instructions and
 /// executed blocks, inline at the start of each block (see
 /// [`insn_counters`]). Flushes the translated code when it changes.

@@ -396,9 +396,11 @@ pub fn load(
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
     abi.prepare(&mut uc).map_err(SetupError)?;
     // Stops land on block boundaries, so nothing runs twice (engine patch
-    // 0005); control stores are one callback (0006).
+    // 0005); control stores are one callback (0006); a map or unmap costs
+    // the region's own pages, not all regions' (0025).
     crate::engine_ctl::set_exit_check_at_block_start(&mut uc)
         .and_then(|()| crate::engine_ctl::set_mmio_wide_access(&mut uc))
+        .and_then(|()| crate::engine_ctl::set_incremental_memory_map(&mut uc))
         .and_then(|()| crate::engine_ctl::set_insn_count(&mut uc, insn_counting))
         .map_err(|e| SetupError(format!("cannot configure the engine: {e:?}")))?;
     mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;

@@ -1404,3 +1404,91 @@ fn x87_exception_flags_reach_the_status_word() {
         assert_eq!(flags, IE, "{name}");
     }
 }
+
+/// 0025: with the memory map changed in place, regions mapped and unmapped
+/// in any order, small ones inside the space a large one left (whose page
+/// table entries were whole 2 MiB and 1 GiB leaves), stay reachable and
+/// removed ones fault.
+#[test]
+fn incremental_memory_map_keeps_every_region_reachable() {
+    const BASE: u64 = 0x4000_0000;
+    const LARGE: u64 = 0x8000_0000;
+    const LARGE_LEN: u64 = 1 << 30;
+    let mut uc = x86_64_loader_engine();
+    engine_ctl::set_incremental_memory_map(&mut uc).unwrap();
+    let slots: Vec<u64> = (0..300u64).map(|i| (i * 7919) % 300).collect();
+    for &slot in &slots {
+        let addr = BASE + slot * 2 * PAGE;
+        uc.mem_map(addr, PAGE, Prot::READ | Prot::WRITE).unwrap();
+        uc.mem_write(addr, &(slot + 1).to_le_bytes()).unwrap();
+    }
+    for &slot in slots.iter().filter(|s| *s % 3 == 0) {
+        uc.mem_unmap(BASE + slot * 2 * PAGE, PAGE).unwrap();
+    }
+    uc.mem_map(LARGE, LARGE_LEN, Prot::READ | Prot::WRITE)
+        .unwrap();
+    uc.mem_write(LARGE + (5 << 20), &9u64.to_le_bytes())
+        .unwrap();
+    assert_eq!(guest_load(&mut uc, LARGE + (5 << 20)).unwrap(), 9);
+    uc.mem_unmap(LARGE, LARGE_LEN).unwrap();
+    assert!(guest_load(&mut uc, LARGE + (5 << 20)).is_err());
+    // Single pages where the large region's whole-block entries were.
+    for i in 0..4u64 {
+        let addr = LARGE + i * (3 << 20) + PAGE;
+        uc.mem_map(addr, PAGE, Prot::READ | Prot::WRITE).unwrap();
+        uc.mem_write(addr, &(0x100 + i).to_le_bytes()).unwrap();
+    }
+    for i in 0..4u64 {
+        let addr = LARGE + i * (3 << 20) + PAGE;
+        assert_eq!(guest_load(&mut uc, addr).unwrap(), 0x100 + i);
+        assert!(guest_load(&mut uc, addr + PAGE).is_err());
+    }
+    for slot in 0..300u64 {
+        let got = guest_load(&mut uc, BASE + slot * 2 * PAGE);
+        if slot % 3 == 0 {
+            assert!(got.is_err(), "slot {slot} was unmapped");
+        } else {
+            assert_eq!(got.unwrap(), slot + 1, "slot {slot}");
+        }
+    }
+}
+
+/// 0025: an MMIO region above more RAM regions than the target has bytes
+/// in a page gets its accesses at the right offsets. The iotlb keeps an
+/// MMIO page's section number below the page offset; numbered in address
+/// order, the MMIO section's number overflowed into the page bits and
+/// moved every access by a page. Checked with the map rebuilt whole and
+/// changed in place.
+#[test]
+fn mmio_above_thousands_of_ram_regions_gets_its_offsets() {
+    const RAM: u64 = 0x10_0000;
+    const MMIO: u64 = 0x4000_0000;
+    for in_place in [false, true] {
+        let code = le_words(&[0xe580_1010]); // str r1, [r0, #16]
+        let mut uc = engine_with_virtual_tlb(Arch::ARM, Mode::ARM, &code);
+        if in_place {
+            engine_ctl::set_incremental_memory_map(&mut uc).unwrap();
+        }
+        for i in 0..4200u64 {
+            uc.mem_map(RAM + i * 2 * PAGE, PAGE, Prot::READ | Prot::WRITE)
+                .unwrap();
+        }
+        let stores = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = stores.clone();
+        uc.mmio_map(
+            MMIO,
+            PAGE,
+            None::<fn(&mut Unicorn<'_, ()>, u64, usize) -> u64>,
+            Some(
+                move |_: &mut Unicorn<'_, ()>, off: u64, _: usize, value: u64| {
+                    seen.borrow_mut().push((off, value));
+                },
+            ),
+        )
+        .unwrap();
+        uc.reg_write(RegisterARM::R0, MMIO + 0x20).unwrap();
+        uc.reg_write(RegisterARM::R1, 0x55).unwrap();
+        uc.emu_start(CODE, CODE + 4, 0, 0).unwrap();
+        assert_eq!(*stores.borrow(), vec![(0x30, 0x55)], "in place: {in_place}");
+    }
+}

@@ -242,6 +242,20 @@ impl HostMapping {
         Ok(())
     }
 
+    /// mincore for a page-aligned sub-range: one byte per page, bit 0 set
+    /// where the page is resident in the host's memory.
+    pub fn residency(&self, offset: usize, len: usize) -> io::Result<Vec<u8>> {
+        assert!(offset + len <= self.len);
+        let mut pages = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: the range lies inside our own mapping, and `pages` has one
+        // byte for each of its pages.
+        let rc = unsafe { libc::mincore(self.ptr.add(offset).cast(), len, pages.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(pages)
+    }
+
     /// msync for a sub-range of a shared file mapping.
     pub fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
         assert!(offset + len <= self.len);

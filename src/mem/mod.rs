@@ -10,6 +10,7 @@
 pub mod engine;
 mod host;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -199,6 +200,11 @@ pub struct AddressSpace {
     pending: Vec<EngineOp>,
     endian: Endian,
     layout: Layout,
+    /// Every page of `[packed_from, layout.mmap_top)` is mapped, so the
+    /// top-down search for free space starts here: with thousands of
+    /// mappings packed below the top, walking them all made each mmap O(N).
+    /// A search lowers it past the mapped pages it walked.
+    packed_from: Cell<u64>,
 }
 
 impl AddressSpace {
@@ -208,6 +214,7 @@ impl AddressSpace {
             pending: Vec::new(),
             endian,
             layout,
+            packed_from: Cell::new(layout.mmap_top),
         }
     }
 
@@ -249,17 +256,18 @@ impl AddressSpace {
 
     /// Finds `len` free bytes, top-down from the mmap area's top.
     pub fn find_free(&self, len: u64) -> Option<u64> {
-        let mut candidate_end = self.layout.mmap_top;
-        for region in self
-            .regions
-            .range(..self.layout.mmap_top)
-            .rev()
-            .map(|(_, r)| r)
-        {
+        let mut candidate_end = self.packed_from.get().min(self.layout.mmap_top);
+        let mut packed = true;
+        for region in self.regions.range(..candidate_end).rev().map(|(_, r)| r) {
             if region.end <= candidate_end && candidate_end - region.end >= len {
                 break;
             }
+            // A gap too small for `len` still ends the packed pages.
+            packed &= region.end >= candidate_end;
             candidate_end = candidate_end.min(region.start);
+            if packed {
+                self.packed_from.set(candidate_end);
+            }
         }
         let start = candidate_end.checked_sub(len)?;
         (start >= self.layout.mmap_bottom && self.is_free(start, candidate_end)).then_some(start)
@@ -302,6 +310,9 @@ impl AddressSpace {
             }),
         }
         self.regions.insert(start, region);
+        if start + len == self.packed_from.get() {
+            self.packed_from.set(start);
+        }
     }
 
     /// Removes every region piece inside `[start, start+len)`, splitting
@@ -314,6 +325,9 @@ impl AddressSpace {
                 .regions
                 .remove(key)
                 .expect("split returned a mapped key");
+            if region.end > self.packed_from.get() {
+                self.packed_from.set(region.end.min(self.layout.mmap_top));
+            }
             self.pending.push(EngineOp::Unmap {
                 start: region.start,
                 len: region.len(),
@@ -813,6 +827,48 @@ mod tests {
         let b = s.find_free(0x1000).unwrap();
         assert_eq!(b, a - 0x1000);
         assert!(s.find_free(0x100_0000).is_none());
+    }
+
+    /// The highest free range of `len` bytes in the mmap area, found by
+    /// walking every page from the top: what `find_free` must return.
+    fn highest_free_by_pages(s: &AddressSpace, len: u64) -> Option<u64> {
+        let mut end = s.layout.mmap_top;
+        while end >= s.layout.mmap_bottom + len {
+            if s.is_free(end - len, end) {
+                return Some(end - len);
+            }
+            end -= PAGE_SIZE;
+        }
+        None
+    }
+
+    #[test]
+    fn find_free_matches_a_page_by_page_search_after_any_map_and_unmap() {
+        let mut s = space();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2000 {
+            let len = (1 + next(4)) * PAGE_SIZE;
+            match next(3) {
+                0 | 1 => {
+                    let found = s.find_free(len);
+                    assert_eq!(found, highest_free_by_pages(&s, len));
+                    if let Some(start) = found {
+                        map_anon(&mut s, start, len, Perms::RW);
+                    }
+                }
+                _ => {
+                    let page = s.layout.mmap_bottom / PAGE_SIZE
+                        + next((s.layout.mmap_top - s.layout.mmap_bottom) / PAGE_SIZE);
+                    s.unmap(page * PAGE_SIZE, len);
+                }
+            }
+        }
     }
 
     #[test]

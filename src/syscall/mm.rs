@@ -428,6 +428,46 @@ pub fn madvise(p: &mut Process, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// Pages mincore reports per host call and guest write, so a huge range
+/// needs no huge buffer.
+const MINCORE_CHUNK_PAGES: u64 = 1 << 16;
+
+/// mincore: one byte per page into the guest's vector, bit 0 set where the
+/// host has the page in memory. Every page must be mapped (ENOMEM, as on
+/// Linux); pages without host memory behind them (the hypertrace control
+/// page, pages past a file's end) read as not resident.
+pub fn mincore(p: &mut Process, a: &[u64; 6]) -> SysResult {
+    let (addr, len, vec) = (a[0], a[1], a[2]);
+    if !aligned(addr) {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_ceil(len).ok_or(Errno::ENOMEM)?;
+    let stop = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    let mut cursor = addr;
+    while cursor < stop {
+        let r = p.mem.region_at(cursor).cloned().ok_or(Errno::ENOMEM)?;
+        let end = r
+            .end
+            .min(stop)
+            .min(cursor + MINCORE_CHUNK_PAGES * PAGE_SIZE);
+        let pages = match (&r.backing, &r.kind) {
+            (Some(b), RegionKind::Memory { .. }) => {
+                let off = r.backing_offset + (cursor - r.start) as usize;
+                b.residency(off, (end - cursor) as usize)
+                    .map_err(Errno::from)?
+                    .iter()
+                    .map(|page| page & 1)
+                    .collect()
+            }
+            _ => vec![0u8; ((end - cursor) / PAGE_SIZE) as usize],
+        };
+        let at = vec + (cursor - addr) / PAGE_SIZE;
+        p.mem.write(at, &pages).map_err(|_| Errno::EFAULT)?;
+        cursor = end;
+    }
+    Ok(0)
+}
+
 pub fn brk(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let requested = a[0];
     let brk = p.brk;

@@ -163,7 +163,7 @@ macro_rules! syscall_set {
 
 syscall_set! {
     read, write, open, openat, creat, close, stat, fstat, lstat, newfstatat, statx,
-    lseek, mmap, mprotect, munmap, mremap, msync, madvise, brk,
+    lseek, mmap, mprotect, munmap, mremap, msync, madvise, mincore, brk,
     rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
     rt_sigpending, rt_sigsuspend, pause, rt_sigtimedwait, rt_sigtimedwait_time64,
     rt_sigqueueinfo, rt_tgsigqueueinfo, sigreturn, alarm, setitimer, getitimer,
@@ -479,6 +479,7 @@ pub fn dispatch(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         mremap => mm::mremap(p, a),
         msync => mm::msync(p, a),
         madvise => mm::madvise(p, a),
+        mincore => mm::mincore(p, a),
         brk => mm::brk(p, a),
         nanosleep => clock::nanosleep(p, a),
         clock_nanosleep => clock::clock_nanosleep(p, a, false),

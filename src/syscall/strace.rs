@@ -66,6 +66,7 @@ fn signature(sys: Sys) -> &'static [Arg] {
         munmap | msync => &[Ptr, Int],
         mremap => &[Ptr, Int, Int, Hex, Ptr],
         madvise => &[Ptr, Int, Int],
+        mincore => &[Ptr, Int, Ptr],
         brk => &[Ptr],
         ioctl => &[Fd, Hex, Ptr],
         access => &[Str, Oct],
