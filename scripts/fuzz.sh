@@ -4,10 +4,12 @@
 #
 #   bash scripts/fuzz.sh                   every target, FUZZ_SECONDS each
 #   bash scripts/fuzz.sh options elf_loader  only these
-#   FUZZ_SECONDS=3600 bash scripts/fuzz.sh   the full campaign (FUZZING.md)
+#   FUZZ_SECONDS=3600 FUZZ_RUNS=10000000 bash scripts/fuzz.sh   the full campaign (FUZZING.md)
 #
 # Environment:
 #   FUZZ_SECONDS    seconds per target (default 30)
+#   FUZZ_RUNS       also stop a target after this many executions (default:
+#                   time only; the full campaign stops at 10000000 or the hour)
 #   FUZZ_CORPUS     directory whose <target>/ subdirectories keep the corpus
 #                   between runs (default: a scratch directory, removed)
 #   FUZZ_SANITIZER  cargo-fuzz sanitizer (default none: the targets are safe
@@ -27,6 +29,10 @@ cd "$(dirname "$0")/.."
 CARGO_FUZZ_VERSION=0.13.2
 toolchain=${FUZZ_TOOLCHAIN:-nightly-2026-05-19}
 seconds=${FUZZ_SECONDS:-30}
+runs=()
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    runs=(-runs="$FUZZ_RUNS")
+fi
 sanitizer=${FUZZ_SANITIZER:-none}
 all_targets=(elf_loader trace_reader options monitor_command)
 if [ $# -gt 0 ]; then
@@ -68,7 +74,7 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     status=0
     cargo +"$toolchain" fuzz run -s "$sanitizer" "$t" "$corpus" "fuzz/seeds/$t" -- \
-        -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
+        -max_total_time="$seconds" "${runs[@]}" -rss_limit_mb=4096 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1 || status=$?
     elapsed=$(( $(date +%s) - start ))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

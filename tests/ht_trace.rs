@@ -579,3 +579,83 @@ fn report_calls_a_never_closed_trace_incomplete() {
     known_trace(&path, 1);
     assert!(!ok(&["report", s(&path)]).contains("the trace was never closed"));
 }
+
+/// Runs ht-trace with `input` on its standard input (a pipe).
+fn ht_trace_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(ht_trace_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from another thread: a large trace would fill the pipe while
+    // ht-trace has not started reading.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "ht-trace {args:?} panicked"
+    );
+    out
+}
+
+#[test]
+fn dash_reads_standard_input_and_writes_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("k.bin");
+    known_trace(&t, 1);
+    let bytes = std::fs::read(&t).unwrap();
+
+    // A trace on standard input, and through a pipe given by name.
+    for args in [
+        &["report", "--json", "-"][..],
+        &["report", "--json", "/dev/stdin"][..],
+    ] {
+        let out = ht_trace_with_stdin(args, &bytes);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let from_pipe = json(&String::from_utf8(out.stdout).unwrap());
+        let from_file = json(&ok(&["report", "--json", s(&t)]));
+        assert_eq!(from_pipe["regions"], from_file["regions"], "{args:?}");
+        assert_eq!(from_pipe["events"], 303);
+    }
+    let out = ht_trace_with_stdin(&["info", "-"], &bytes);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("header count 303"));
+
+    // `-o -` and no -o write to standard output, for convert and plot.
+    let csv = ok(&["convert", "--to", "csv", s(&t)]);
+    assert_eq!(ok(&["convert", "--to", "csv", "-o", "-", s(&t)]), csv);
+    assert!(csv.lines().count() > 300);
+    assert!(
+        !dir.path().join("-").exists(),
+        "-o - created a file named '-'"
+    );
+    for args in [&["plot", s(&t)][..], &["plot", "-o", "-", s(&t)][..]] {
+        let svg = ok(args);
+        assert!(
+            svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{args:?}"
+        );
+    }
+
+    // Standard input can be read once.
+    let out = ht_trace_with_stdin(&["compare", "-", "-"], &bytes);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only one input can be standard input"));
+    // Not a trace on standard input: a located error, no panic.
+    let out = ht_trace_with_stdin(&["report", "-"], b"not a trace");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(standard input)"));
+}

@@ -2,10 +2,11 @@
 //! `ht-trace`: read binary traces written by `ht-user -trace-file`.
 //!
 //! ```text
+//! (FILE `-`: standard input; `-o -` or no -o: standard output)
 //! ht-trace report FILE              regions and progress points
 //! ht-trace compare A B              two runs side by side
 //! ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
-//! ht-trace plot FILE [B] -o OUT     region duration histograms (SVG)
+//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
 //! ht-trace info FILE                the header
 //! ```
 
@@ -57,6 +58,7 @@ enum Command {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+        /// The trace (`-`: standard input).
         file: PathBuf,
     },
     /// The report's region table for two runs side by side, with B/A ratios
@@ -67,7 +69,9 @@ enum Command {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+        /// The first run's trace, A (`-`: standard input).
         a: PathBuf,
+        /// The second run's trace, B.
         b: PathBuf,
     },
     /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV,
@@ -78,18 +82,20 @@ enum Command {
         /// chrome, csv, log, fixed or compact.
         #[arg(long = "to", value_name = "FORMAT")]
         to: Format,
-        /// Output file (default: standard output).
+        /// Output file (default or `-`: standard output).
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
+        /// The trace (`-`: standard input).
         file: PathBuf,
     },
     /// Region duration histograms as SVG; with two traces, an A/B overlay.
     Plot {
         #[command(flatten)]
         common: Common,
-        /// The SVG file to write.
+        /// The SVG file to write (default or `-`: standard output).
         #[arg(short = 'o', long = "output", value_name = "OUT.svg")]
-        output: PathBuf,
+        output: Option<PathBuf>,
+        /// The trace (`-`: standard input).
         file: PathBuf,
         /// A second trace to overlay (B).
         other: Option<PathBuf>,
@@ -98,6 +104,7 @@ enum Command {
     Info {
         #[arg(long)]
         allow_truncated: bool,
+        /// The trace (`-`: standard input).
         file: PathBuf,
     },
 }
@@ -115,9 +122,22 @@ fn specs(common: &Common) -> Result<Vec<RegionSpec>, String> {
     Ok(specs)
 }
 
+/// `-` as a file: standard input, as in most Unix tools.
+fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 fn open(path: &Path, allow_truncated: bool) -> Result<TraceFile, String> {
-    let f =
-        TraceFile::open_with(path, ReadOptions { allow_truncated }).map_err(|e| e.to_string())?;
+    let opts = ReadOptions { allow_truncated };
+    let f = if is_stdio(path) {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        TraceFile::from_bytes(Path::new("(standard input)"), bytes, opts)
+    } else {
+        TraceFile::open_with(path, opts)
+    }
+    .map_err(|e| e.to_string())?;
     if let Some(t) = &f.truncation {
         eprintln!("ht-trace: warning: {}: {t}", path.display());
     }
@@ -131,13 +151,7 @@ fn analyse(path: &Path, common: &Common) -> Result<(TraceFile, Analysis), String
 }
 
 fn write_stdout(text: &str) -> Result<(), String> {
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        // A closed pipe (| head) is not an error worth reporting.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("writing the output failed: {e}")),
-    }
+    write_output(None, text.as_bytes())
 }
 
 fn info(file: &TraceFile) -> String {
@@ -169,7 +183,11 @@ fn info(file: &TraceFile) -> String {
         let v = i.get(k).unwrap_or_default().replace('\0', " ");
         out.push_str(&format!("meta      {k} = {v}\n"));
     }
-    let children = child_traces(file.path());
+    let children = if is_stdio(file.path()) || file.path() == Path::new("(standard input)") {
+        Vec::new()
+    } else {
+        child_traces(file.path())
+    };
     if !children.is_empty() {
         let names: Vec<String> = children.iter().map(|p| p.display().to_string()).collect();
         out.push_str(&format!(
@@ -209,6 +227,32 @@ fn child_traces(path: &std::path::Path) -> Vec<PathBuf> {
     found.into_iter().map(|(_, p)| p).collect()
 }
 
+/// Standard input can be read once: at most one `-` among the inputs.
+fn one_stdin(inputs: &[&Path]) -> Result<(), String> {
+    if inputs.iter().filter(|p| is_stdio(p)).count() > 1 {
+        return Err("only one input can be standard input ('-')".into());
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to OUT, or to standard output when OUT is absent or `-`.
+fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<(), String> {
+    match output.filter(|p| !is_stdio(p)) {
+        Some(path) => {
+            std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            match out.write_all(bytes).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                    Err(format!("writing the output failed: {e}"))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Report { common, json, file } => {
@@ -222,6 +266,7 @@ fn run(cli: Cli) -> Result<(), String> {
             write_stdout(&text)
         }
         Command::Compare { common, json, a, b } => {
+            one_stdin(&[&a, &b])?;
             let (fa, aa) = analyse(&a, &common)?;
             let (fb, ab) = analyse(&b, &common)?;
             let text = if json {
@@ -239,7 +284,7 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let specs = specs(&common)?;
             let f = open(&file, common.allow_truncated)?;
-            let result = match &output {
+            let result = match output.as_ref().filter(|p| !is_stdio(p)) {
                 Some(path) => {
                     let out = File::create(path)
                         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
@@ -265,6 +310,9 @@ fn run(cli: Cli) -> Result<(), String> {
             file,
             other,
         } => {
+            if let Some(other) = &other {
+                one_stdin(&[&file, other])?;
+            }
             let (fa, aa) = analyse(&file, &common)?;
             let b = other.map(|p| analyse(&p, &common)).transpose()?;
             let name = |f: &TraceFile| f.path().display().to_string();
@@ -275,8 +323,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 series.push((nb.as_str(), ab));
             }
             let svg = plot::svg(&series)?;
-            std::fs::write(&output, svg)
-                .map_err(|e| format!("cannot write {}: {e}", output.display()))
+            write_output(output.as_deref(), svg.as_bytes())
         }
         Command::Info {
             allow_truncated,

@@ -526,11 +526,17 @@ impl TraceFile {
             .metadata()
             .map_err(|e| err(None, format!("cannot read: {e}")))?
             .len();
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
         let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        // Up to the length it had when opened: a writer still appending
-        // adds only bytes past the records counted below.
-        std::io::Read::read_to_end(&mut std::io::Read::take(&file, len), &mut bytes)
-            .map_err(|e| err(None, format!("cannot read: {e}")))?;
+        let read = if regular {
+            // Up to the length it had when opened: a writer still appending
+            // adds only bytes past the records counted below.
+            std::io::Read::read_to_end(&mut std::io::Read::take(&file, len), &mut bytes)
+        } else {
+            // A pipe or a FIFO (`<(...)`, /dev/stdin) has no length: all of it.
+            std::io::Read::read_to_end(&mut &file, &mut bytes)
+        };
+        read.map_err(|e| err(None, format!("cannot read: {e}")))?;
         Self::from_bytes(path, bytes, opts)
     }
 
