@@ -4,7 +4,7 @@
 library only.
 
     python3 read_trace.py TRACE          header and the first 10 events
-    python3 read_trace.py --csv TRACE    every event as CSV, the same bytes
+    python3 read_trace.py --csv TRACE    every record as CSV, the same bytes
                                          as `ht-trace convert --to csv`
     python3 read_trace.py --records TRACE  every record of every kind:
                                          index,ts_ns,pid,thread,kind,aux,arg1,words...
@@ -63,6 +63,8 @@ def read_header(data):
 
 # Words after arg1 per record kind (format 1.1); kind 0 has event_args - 1.
 KIND_WORDS = {1: 2, 2: 0, 3: 5, 4: 0}
+KIND_NAMES = ["guest_hypertrace", "guest_mem_before_exec", "guest_exec_tb",
+              "guest_user_syscall", "guest_user_syscall_ret"]
 M64 = (1 << 64) - 1
 
 
@@ -190,16 +192,26 @@ def main(argv):
                 out.write(",".join(str(v) for v in rec[:7] + rec[7]) + "\n")
             return 0
         if as_csv:
-            cols = ["ts_ns", "wall_time", "pid", "thread", "client", "arg1"]
-            cols += ["arg%d" % k for k in range(2, h["event_args"] + 1)]
+            # Every record of every kind, the columns of `ht-trace convert
+            # --to csv`: enough args for the widest kind the trace may hold.
+            names = h["metadata"].get("events", b"guest_hypertrace").decode().split(",")
+            kinds = [KIND_NAMES.index(n) for n in names if n in KIND_NAMES]
+            columns = max([h["event_args"]] + [1 + KIND_WORDS.get(k, 0) for k in kinds])
+            cols = ["ts_ns", "wall_ns", "event", "pid", "thread", "client"]
+            cols += ["arg%d" % k for k in range(1, columns + 1)]
             if h["counters"]:
                 cols += ["insns", "blocks"]
             out.write(",".join(cols) + "\n")
-            for _, ts, pid, thread, client, arg1, args in events(data, h):
-                w = wall_ns(h, ts)
-                row = [str(ts), "%d.%09d" % (w // 10**9, w % 10**9),
-                       str(pid), str(thread), str(client), str(arg1)]
-                row += [str(a) for a in args]
+            for _, ts, pid, thread, kind, aux, arg1, words in records(data, h):
+                counts = None
+                if kind == 0 and h["counters"]:
+                    words, counts = words[:-2], words[-2:]
+                args = [arg1] + list(words)[:columns - 1]
+                row = [str(ts), str(wall_ns(h, ts)), KIND_NAMES[kind],
+                       str(pid), str(thread), str(aux)]
+                row += [str(a) for a in args] + [""] * (columns - len(args))
+                if h["counters"]:
+                    row += [str(c) for c in counts] if counts else ["", ""]
                 out.write(",".join(row) + "\n")
             return 0
         meta = {k: v.decode(errors="replace").replace("\0", " ")

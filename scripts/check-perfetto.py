@@ -96,7 +96,9 @@ def check_trace(engine, bins, trace, label, specs=()):
     out = f"{trace}.{len(specs)}.json"
     run(ht_trace, "convert", "--to", "chrome", *spec_args, trace, "-o", out)
     csv = run(ht_trace, "convert", "--to", "csv", trace).splitlines()[1:]
-    clients = sorted({int(line.split(",")[4]) for line in csv})
+    # ts_ns,wall_ns,event,pid,thread,client,...: hypertrace events' clients.
+    rows = [line.split(",") for line in csv]
+    clients = sorted({int(r[5]) for r in rows if r[2] == "guest_hypertrace"})
 
     closed, unclosed, instants, tracks, procs, stats, mismatched = query(
         engine, out,

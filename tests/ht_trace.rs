@@ -351,8 +351,14 @@ fn convert_to_chrome_csv_and_log() {
     let csv = ok(&["convert", "--to", "csv", s(&t)]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 304);
-    assert_eq!(lines[0], "ts_ns,wall_time,pid,thread,client,arg1,arg2,arg3");
-    assert_eq!(lines[2], "1000011,1700000000.000000011,4242,0,0,7,1,0");
+    assert_eq!(
+        lines[0],
+        "ts_ns,wall_ns,event,pid,thread,client,arg1,arg2,arg3"
+    );
+    assert_eq!(
+        lines[2],
+        "1000011,1700000000000000011,guest_hypertrace,4242,0,0,7,1,0"
+    );
 
     let log = ok(&["convert", "--to", "log", s(&t)]);
     assert_eq!(log.lines().count(), 303);

@@ -352,7 +352,9 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         assert!(o.status.success(), "read_trace.py {args:?}: {}", stderr(&o));
         String::from_utf8(o.stdout).unwrap()
     };
-    // Every kind, both layouts: the events as CSV, and every record.
+    // Every kind, both layouts: every record as CSV (the same rows from
+    // either layout, integers only but for the event name), and every
+    // record as read_trace.py --records prints it.
     for format in ["compact", "fixed"] {
         let (trace, _) = all_kinds_trace(dir.path(), format, "300");
         let f = TraceFile::open(&trace).unwrap();
@@ -360,10 +362,36 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         let kinds: std::collections::HashSet<u32> =
             f.records().map(|r| r.unwrap().kind as u32).collect();
         assert_eq!(kinds.len(), 5, "{format}: {kinds:?}");
+        let csv = ht_trace_out(&["convert", "--to", "csv", s(&trace)]);
+        assert_eq!(python(&["--csv", s(&trace)]), csv, "{format}");
+        let mut lines = csv.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("ts_ns,wall_ns,event,pid,thread,client,arg1,"));
+        let mut events = std::collections::HashSet::new();
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            events.insert(cells[2].to_string());
+            for (i, cell) in cells.iter().enumerate().filter(|(i, _)| *i != 2) {
+                assert!(
+                    cell.is_empty() || cell.parse::<u64>().is_ok(),
+                    "{format}: column {i} of {line}"
+                );
+            }
+        }
+        assert_eq!(events.len(), 5, "{format}: {events:?}");
+        let other = if format == "compact" {
+            "fixed"
+        } else {
+            "compact"
+        };
+        let converted = dir.path().join(format!("{format}-as-{other}.bin"));
+        ht_trace_out(&["convert", "--to", other, "-o", s(&converted), s(&trace)]);
         assert_eq!(
-            python(&["--csv", s(&trace)]),
-            ht_trace_out(&["convert", "--to", "csv", s(&trace)]),
-            "{format}"
+            ht_trace_out(&["convert", "--to", "csv", s(&converted)]),
+            csv,
+            "{format} converted to {other}"
         );
         let py = python(&["--records", s(&trace)]);
         assert!(py.lines().count() > 600, "{format}");

@@ -117,13 +117,27 @@ fn spill(buf: &mut Vec<u8>, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `ts_ns,wall_time,pid,thread,client,arg1,arg2,...[,insns,blocks]`: all
-/// decimal; the wall time is seconds since the epoch with nanoseconds;
-/// the thread's counters when the trace has them.
+/// Every record of every kind, one row each:
+/// `ts_ns,wall_ns,event,pid,thread,client,arg1,arg2,...[,insns,blocks]`.
+/// All integers (nanoseconds, so DuckDB, polars and pandas keep every
+/// digit); `event` is the record kind's trace event name. For
+/// guest_hypertrace rows `client` and the args are the event's; for the
+/// other kinds `client` is the record's aux field and arg1.. its words
+/// (docs/trace-format.md). A row leaves the columns past its own words,
+/// and insns/blocks outside guest_hypertrace rows, empty.
 pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
     let mut buf = Vec::with_capacity(CHUNK + 4096);
-    buf.extend_from_slice(b"ts_ns,wall_time,pid,thread,client,arg1");
-    for k in 2..=file.info.event_args {
+    // Enough arg columns for the widest kind the trace may hold.
+    let columns = file
+        .info
+        .kinds
+        .kinds()
+        .map(|k| 1 + k.words(file.extra_args()))
+        .chain([file.info.event_args as usize])
+        .max()
+        .unwrap_or(1);
+    buf.extend_from_slice(b"ts_ns,wall_ns,event,pid,thread,client");
+    for k in 1..=columns {
         buf.extend_from_slice(b",arg");
         push_dec(&mut buf, k as u64);
     }
@@ -133,26 +147,35 @@ pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
     buf.push(b'\n');
     let anchor = file.info.anchor;
     let mut n = 0;
-    for ev in file.events() {
+    for ev in file.records() {
         let ev = ev?;
         push_dec(&mut buf, ev.ts_ns);
         buf.push(b',');
-        let wall = anchor.wall_ns(ev.ts_ns);
-        push_dec(&mut buf, wall / 1_000_000_000);
-        buf.push(b'.');
-        push_dec_width(&mut buf, wall % 1_000_000_000, 9);
+        push_dec(&mut buf, anchor.wall_ns(ev.ts_ns));
+        buf.push(b',');
+        buf.extend_from_slice(ev.kind.name().as_bytes());
         for v in [ev.pid as u64, ev.thread as u64, ev.client as u64, ev.arg1] {
             buf.push(b',');
             push_dec(&mut buf, v);
         }
-        for v in ev.args() {
+        let mut written = 1;
+        // Only the kind's own words: fixed-size records pad the others.
+        let words = ev.kind.words(file.extra_args()).min(columns - 1);
+        for v in ev.args().take(words) {
             buf.push(b',');
             push_dec(&mut buf, v);
+            written += 1;
         }
-        if let Some(c) = ev.counts {
-            for v in [c.insns, c.blocks] {
-                buf.push(b',');
-                push_dec(&mut buf, v);
+        buf.extend(std::iter::repeat_n(b',', columns - written));
+        if file.info.counters {
+            match ev.counts {
+                Some(c) => {
+                    for v in [c.insns, c.blocks] {
+                        buf.push(b',');
+                        push_dec(&mut buf, v);
+                    }
+                }
+                None => buf.extend_from_slice(b",,"),
             }
         }
         buf.push(b'\n');
