@@ -665,3 +665,45 @@ fn dash_reads_standard_input_and_writes_standard_output() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("(standard input)"));
 }
+
+#[test]
+fn regions_table_has_one_row_per_region_with_integer_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("k.bin");
+    known_trace(&t, 1);
+    let csv = ok(&["convert", "--to", "regions", s(&t)]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "region,pid,client,thread,start_ns,end_ns,duration_ns,start_wall_ns,depth,progress,closed"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 100 closed regions of 1..=100 us on client 0, in order, each with
+    // its progress point; then the one left open on client 1.
+    assert_eq!(rows.len(), 101);
+    for (d, row) in (1..=100u64).zip(&rows) {
+        assert_eq!(row[0], "region");
+        assert_eq!(row[2], "0");
+        assert_eq!(row[6], (d * 1000).to_string());
+        let start: u64 = row[4].parse().unwrap();
+        assert_eq!(row[5].parse::<u64>().unwrap() - start, d * 1000);
+        assert_eq!(
+            row[7].parse::<u64>().unwrap(),
+            start - ANCHOR.monotonic_ns + ANCHOR.realtime_ns
+        );
+        assert_eq!(&row[8..], ["0", "1", "1"]);
+    }
+    assert_eq!(rows[100][2], "1");
+    assert_eq!(rows[100][10], "0", "left open");
+    // The report's median is the median of the table's closed rows.
+    let mut durations: Vec<u64> = rows[..100].iter().map(|r| r[6].parse().unwrap()).collect();
+    durations.sort();
+    let report = json(&ok(&["report", "--json", s(&t)]));
+    assert_eq!(report["regions"][0]["count"], 100);
+    assert_eq!(report["regions"][0]["min_ns"], durations[0]);
+    assert_eq!(report["regions"][0]["max_ns"], durations[99]);
+
+    // Names with a comma are quoted.
+    let csv = ok(&["convert", "--to", "regions", "--region", "a,b=1:0", s(&t)]);
+    assert!(csv.lines().nth(1).unwrap().starts_with("\"a,b\","), "{csv}");
+}

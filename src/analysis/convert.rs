@@ -47,6 +47,8 @@ impl From<io::Error> for ConvertError {
 pub enum Format {
     Chrome,
     Csv,
+    /// One CSV row per region (closed, then those left open).
+    Regions,
     Log,
     /// The binary trace itself, records laid out as given (`fixed` for
     /// `numpy.frombuffer`, `compact`).
@@ -59,11 +61,12 @@ impl std::str::FromStr for Format {
         match s {
             "chrome" | "json" | "perfetto" => Ok(Format::Chrome),
             "csv" => Ok(Format::Csv),
+            "regions" => Ok(Format::Regions),
             "fixed" => Ok(Format::Trace(crate::trace::file::Layout::Fixed)),
             "compact" => Ok(Format::Trace(crate::trace::file::Layout::Compact)),
             "log" | "qemu" => Ok(Format::Log),
             _ => Err(format!(
-                "unknown format '{s}' (chrome, csv, log, fixed or compact)"
+                "unknown format '{s}' (chrome, csv, regions, log, fixed or compact)"
             )),
         }
     }
@@ -78,6 +81,7 @@ pub fn convert(
 ) -> Result<u64, ConvertError> {
     match format {
         Format::Csv => csv(file, out),
+        Format::Regions => regions(file, specs, out),
         Format::Log => log(file, out),
         Format::Chrome => chrome(file, specs, out),
         Format::Trace(layout) => retrace(file, layout, out),
@@ -181,6 +185,90 @@ pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
         buf.push(b'\n');
         n += 1;
         spill(&mut buf, out)?;
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// A CSV field: quoted (RFC 4180) when it holds a comma, quote or line end.
+fn push_csv_field(buf: &mut Vec<u8>, text: &str) {
+    if text.contains([',', '"', '\n', '\r']) {
+        buf.push(b'"');
+        buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// One row per region, in the order regions close, then the regions
+/// still open at the end (`closed` 0, ending at the last event):
+/// `region,pid,client,thread,start_ns,end_ns,duration_ns,start_wall_ns,depth,progress,closed[,insns,blocks]`.
+/// Integers only but the region's name, for SQL and data frames
+/// (`SELECT region, median(duration_ns) FROM 'regions.csv' GROUP BY region`).
+pub fn regions(
+    file: &TraceFile,
+    specs: &[RegionSpec],
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    let mut buf = Vec::with_capacity(CHUNK + 4096);
+    buf.extend_from_slice(
+        b"region,pid,client,thread,start_ns,end_ns,duration_ns,start_wall_ns,depth,progress,closed",
+    );
+    if file.info.counters {
+        buf.extend_from_slice(b",insns,blocks");
+    }
+    buf.push(b'\n');
+    let anchor = file.info.anchor;
+    let counters = file.info.counters;
+    let row = |buf: &mut Vec<u8>, labels: &[String], span: &RegionSpan, closed: bool| {
+        push_csv_field(buf, &labels[span.label]);
+        for v in [
+            file.info.pid as u64,
+            span.client as u64,
+            span.thread as u64,
+            span.start_ns,
+            span.end_ns,
+            span.duration_ns(),
+            anchor.wall_ns(span.start_ns),
+            span.depth as u64,
+            span.progress,
+            closed as u64,
+        ] {
+            buf.push(b',');
+            push_dec(buf, v);
+        }
+        if counters {
+            match span.counts {
+                Some(c) => {
+                    for v in [c.insns, c.blocks] {
+                        buf.push(b',');
+                        push_dec(buf, v);
+                    }
+                }
+                None => buf.extend_from_slice(b",,"),
+            }
+        }
+        buf.push(b'\n');
+    };
+    let mut tracker = Tracker::new(specs.to_vec());
+    let mut n = 0;
+    let mut last_ns = 0;
+    for ev in file.events() {
+        let ev = ev?;
+        last_ns = ev.ts_ns;
+        if let Kind::Close(span) | Kind::CloseOpen(span, _) = tracker.classify(&ev) {
+            row(&mut buf, &tracker.labels, &span, true);
+            n += 1;
+            spill(&mut buf, out)?;
+        }
+    }
+    for mut span in tracker.unclosed() {
+        span.end_ns = last_ns.max(span.start_ns);
+        span.counts = None;
+        row(&mut buf, &tracker.labels, &span, false);
+        n += 1;
     }
     out.write_all(&buf)?;
     out.flush()?;

@@ -74,12 +74,14 @@ enum Command {
         /// The second run's trace, B.
         b: PathBuf,
     },
-    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV,
+    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV
+    /// of the records or of the regions,
     /// QEMU log text, or a binary trace in the fixed or compact layout.
     Convert {
         #[command(flatten)]
         common: Common,
-        /// chrome, csv, log, fixed or compact.
+        /// chrome, csv (every record), regions (CSV, one row per region),
+        /// log, fixed or compact.
         #[arg(long = "to", value_name = "FORMAT")]
         to: Format,
         /// Output file (default or `-`: standard output).
