@@ -707,3 +707,56 @@ fn regions_table_has_one_row_per_region_with_integer_durations() {
     let csv = ok(&["convert", "--to", "regions", "--region", "a,b=1:0", s(&t)]);
     assert!(csv.lines().nth(1).unwrap().starts_with("\"a,b\","), "{csv}");
 }
+
+#[test]
+fn a_small_compact_trace_cannot_ask_for_gigabytes() {
+    use ht_user::trace::file::{Layout, MAX_EVENT_ARGS};
+    use ht_user::trace::{EventKind, EventSet};
+    // Compact records of a few bytes expand to fixed-size records in
+    // memory, whose size the header sets: the header's argument count is
+    // bounded, so a small file cannot expand to gigabytes (a 634-byte
+    // trace asking for 14,336 arguments took 1.6 GB before).
+    let dir = tempfile::tempdir().unwrap();
+    let build = |args: u32, path: &Path| {
+        let info = TraceInfo::for_run(
+            4242,
+            args,
+            "x86_64",
+            Path::new("synthetic"),
+            &[OsString::from("synthetic")],
+            Some(64),
+            ANCHOR,
+        )
+        .with_kinds(EventSet(EventKind::MemAccess.bit()))
+        .with_layout(Layout::Compact);
+        let mut b = TraceBuilder::new(info);
+        for k in 0..500u64 {
+            b.push_any(
+                ANCHOR.monotonic_ns + k,
+                0,
+                EventKind::MemAccess,
+                3,
+                0x1000,
+                &[0x400000, 0],
+            );
+        }
+        std::fs::write(path, b.finish()).unwrap();
+    };
+    let ok_trace = dir.path().join("max.bin");
+    build(MAX_EVENT_ARGS, &ok_trace);
+    assert!(std::fs::metadata(&ok_trace).unwrap().len() < 64 * 1024);
+    let f = TraceFile::open(&ok_trace).unwrap();
+    assert_eq!(f.records, 500);
+    assert!(ok(&["info", s(&ok_trace)]).contains("500"));
+
+    let too_many = dir.path().join("too-many.bin");
+    build(MAX_EVENT_ARGS + 1, &too_many);
+    let err = fails(&["info", s(&too_many)]);
+    assert!(
+        err.contains(&format!(
+            "event_args {} is out of range 1..={MAX_EVENT_ARGS}",
+            MAX_EVENT_ARGS + 1
+        )),
+        "{err}"
+    );
+}

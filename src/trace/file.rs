@@ -57,9 +57,12 @@ pub const COUNT_UNKNOWN: u64 = u64::MAX;
 /// Byte offset of `record_count` in the header.
 pub const RECORD_COUNT_OFFSET: u64 = 24;
 pub use super::EventKind;
-/// Upper bound on event arguments a reader accepts (the channel's own
-/// limit is far lower); keeps a corrupt header from asking for huge records.
-pub const MAX_EVENT_ARGS: u32 = 1 << 16;
+/// Upper bound on event arguments a reader accepts: the channel's own
+/// limit is 16 (`hypertrace::MAX_ARGS`), this leaves room for traces other
+/// tools build. It bounds the fixed-size records compact ones expand to in
+/// memory: with 65,536 a 634-byte compact trace of one-byte records
+/// expanded to 1.6 GB (found by the `trace_reader` fuzz target).
+pub const MAX_EVENT_ARGS: u32 = 1 << 10;
 
 pub const fn record_size(event_args: u32) -> usize {
     RECORD_FIXED_SIZE + 8 * (event_args as usize - 1)
