@@ -713,9 +713,10 @@ fn a_small_compact_trace_cannot_ask_for_gigabytes() {
     use ht_user::trace::file::{Layout, MAX_EVENT_ARGS};
     use ht_user::trace::{EventKind, EventSet};
     // Compact records of a few bytes expand to fixed-size records in
-    // memory, whose size the header sets: the header's argument count is
-    // bounded, so a small file cannot expand to gigabytes (a 634-byte
-    // trace asking for 14,336 arguments took 1.6 GB before).
+    // memory, whose size the header sets: the header's argument count and
+    // record size are bounded, so a small file cannot expand to gigabytes
+    // (a 634-byte trace asking for 14,336 arguments took 1.6 GB before,
+    // a 400-byte one declaring huge records 18 GB).
     let dir = tempfile::tempdir().unwrap();
     let build = |args: u32, path: &Path| {
         let info = TraceInfo::for_run(
@@ -748,6 +749,15 @@ fn a_small_compact_trace_cannot_ask_for_gigabytes() {
     let f = TraceFile::open(&ok_trace).unwrap();
     assert_eq!(f.records, 500);
     assert!(ok(&["info", s(&ok_trace)]).contains("500"));
+
+    // The header's record_size is bounded too: records of 256 MB declared
+    // by a few hundred bytes (byte 16 of the header).
+    let mut huge = std::fs::read(&ok_trace).unwrap();
+    huge[16..20].copy_from_slice(&(256u32 << 20).to_le_bytes());
+    let huge_trace = dir.path().join("huge-records.bin");
+    std::fs::write(&huge_trace, &huge).unwrap();
+    let err = fails(&["info", s(&huge_trace)]);
+    assert!(err.contains("is larger than any record"), "{err}");
 
     let too_many = dir.path().join("too-many.bin");
     build(MAX_EVENT_ARGS + 1, &too_many);

@@ -64,6 +64,12 @@ pub use super::EventKind;
 /// expanded to 1.6 GB (found by the `trace_reader` fuzz target).
 pub const MAX_EVENT_ARGS: u32 = 1 << 10;
 
+/// Upper bound on a header's `record_size`: the records of
+/// [`MAX_EVENT_ARGS`] arguments and the counters, with room to spare. The
+/// size is the header's own field, so it needs its own bound: a 400-byte
+/// compact trace declaring records of hundreds of megabytes took 18 GB.
+pub const MAX_RECORD_SIZE: usize = record_size(MAX_EVENT_ARGS) + 8 * 8;
+
 pub const fn record_size(event_args: u32) -> usize {
     RECORD_FIXED_SIZE + 8 * (event_args as usize - 1)
 }
@@ -618,6 +624,14 @@ impl TraceFile {
                 Some(16),
                 format!(
                     "corrupt header: record_size {record_size} does not fit {event_args} arguments (needs {needed}, a multiple of 8)"
+                ),
+            ));
+        }
+        if record_size > MAX_RECORD_SIZE {
+            return Err(err(
+                Some(16),
+                format!(
+                    "corrupt header: record_size {record_size} is larger than any record ({MAX_RECORD_SIZE} bytes at most)"
                 ),
             ));
         }
