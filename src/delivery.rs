@@ -450,6 +450,9 @@ pub fn restart_interrupted(m: &mut Machine) -> bool {
 /// queued for [`before_run`] and the TLB entry that reported its address
 /// is dropped.
 pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
+    if let Some((addr, write)) = crate::mem::host_fault::take_guest_fault() {
+        return catch_host_fault(uc, addr, write);
+    }
     let misaligned_pc = err == uc_error::INSN_INVALID && uc.get_data().abi.misaligned_pc(uc);
     let m = uc.get_data_mut();
     // A trap hook already queued the signal, and the engine still reports
@@ -544,6 +547,61 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
         write,
     });
     // The TLB may hold the entry that reported the exact address.
+    let _ = uc.ctl_flush_tlb();
+    true
+}
+
+/// The guest touched a page of a file mapping that another process had
+/// truncated (the host's SIGBUS, `mem::host_fault`): SIGBUS/BUS_ADRERR at
+/// `addr`, as on Linux, unless the file has grown over the page again
+/// (then the access runs again).
+fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
+    let m = uc.get_data_mut();
+    m.process.mem.follow_file_sizes();
+    let shared_past_end = matches!(
+        m.process.mem.region_at(addr).map(|r| &r.kind),
+        Some(crate::mem::RegionKind::PastEndOfFile { .. })
+    );
+    let private = m
+        .process
+        .mem
+        .region_at(addr)
+        .is_some_and(|r| r.backing.as_ref().is_some_and(|b| !b.is_shared_file()));
+    if !shared_past_end && !private {
+        // Grown back (or unmapped meanwhile: the access runs again and
+        // faults as it now must).
+        return crate::mem::engine::apply_pending(uc).is_ok();
+    }
+    let (signal, code) = (libc::SIGBUS, crate::kernel::signal::BUS_ADRERR);
+    if crate::mem::engine::apply_pending(uc).is_err() {
+        return false;
+    }
+    let pc = uc.get_data().abi.pc(uc);
+    let m = uc.get_data_mut();
+    if !handles(m, signal) {
+        m.stop = Some(StopReason::Fault {
+            signal,
+            pc,
+            page: Some(addr & !0xfff),
+        });
+        if m.strace {
+            let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
+            let line = crate::kernel::signal::strace_line(signal, &info, m.process.word_size());
+            if let Some(r) = m.recorder.as_mut() {
+                r.text(line);
+            }
+        }
+        return false;
+    }
+    m.last_fault = None;
+    m.fault_addr = None;
+    m.last_fault_write = write;
+    m.pending_fault = Some(PendingFault {
+        signal,
+        code,
+        addr,
+        write,
+    });
     let _ = uc.ctl_flush_tlb();
     true
 }

@@ -72,7 +72,7 @@ fn real_main() -> i32 {
     for w in warnings {
         eprintln!("ht-user: warning: {w}");
     }
-    if let Err(e) = signals::install() {
+    if let Err(e) = signals::install().and_then(|()| ht_user::mem::host_fault::install()) {
         eprintln!("ht-user: cannot install signal handlers: {e}");
         return 1;
     }

@@ -223,6 +223,15 @@ pub fn run(
         if uc.get_data().reconfigure_due {
             crate::instrument::sync(uc)?;
         }
+        // A file shrank under an access of ht-user's own (host_fault):
+        // the guest's pages past its end fault from now on.
+        if crate::mem::host_fault::settle() {
+            uc.get_data_mut().process.mem.follow_file_sizes();
+            if let Err(e) = crate::mem::engine::apply_pending(uc) {
+                Machine::request_stop(uc, StopReason::Internal(e.to_string()));
+                return Ok(());
+            }
+        }
         // A sigreturn to complete, a signal to deliver. (Stops land on
         // block boundaries, so the engine never resumes in the middle of
         // an instruction that already ran.)
@@ -236,7 +245,9 @@ pub fn run(
         // A stop the watcher asked for before this run is lost (starting
         // clears it): forget that it asked.
         crate::signals::take_stopped_for_guest();
+        crate::mem::host_fault::enter_engine(uc.get_handle());
         let result = uc.emu_start(start, 0, 0, 0);
+        crate::mem::host_fault::leave_engine();
         let m = uc.get_data_mut();
         if let Err(e) = result {
             if m.stop.is_none() && crate::delivery::catch_fault(uc, e) {

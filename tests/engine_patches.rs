@@ -1492,3 +1492,91 @@ fn mmio_above_thousands_of_ram_regions_gets_its_offsets() {
         assert_eq!(*stores.borrow(), vec![(0x30, 0x55)], "in place: {in_place}");
     }
 }
+
+/// 0026: a file mapped into the guest (`mem_map_ptr`) that shrinks under
+/// it faults on the host (SIGBUS). `uc_host_fault`, called from the SIGBUS
+/// handler (`ht_user::mem::host_fault`), turns that into an unmapped-memory
+/// stop at the faulting instruction, for an access from translated code
+/// (the TLB already held the page) and from the engine's store helper (it
+/// did not). The pristine engine has no such call: the process dies.
+#[test]
+fn a_host_fault_on_guest_memory_stops_at_the_faulting_instruction() {
+    use ht_user::mem::host_fault;
+    use std::os::fd::AsRawFd;
+    const FILE: u64 = 0x40000;
+    let code = [
+        0x48, 0xc7, 0xc2, 0x01, 0x00, 0x00, 0x00, // mov rdx, 1
+        0x48, 0x8b, 0x01, // mov rax, [rcx]
+        0x48, 0x89, 0x06, // mov [rsi], rax
+        0x48, 0xff, 0xc2, // inc rdx
+    ];
+    let file = tempfile::tempfile().unwrap();
+    file.set_len(3 * PAGE).unwrap();
+    // SAFETY: a fresh shared mapping of our own temporary file; the engine
+    // gets its address and the mapping outlives the engine (dropped after).
+    let host = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            3 * PAGE as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(host, libc::MAP_FAILED);
+    let mut uc = x86_64_engine(&code);
+    // SAFETY: `host` is 3 pages of live memory that outlive `uc`.
+    unsafe { uc.mem_map_ptr(FILE, 3 * PAGE, Prot::READ | Prot::WRITE, host) }.unwrap();
+    host_fault::install().unwrap();
+    let run = |uc: &mut Unicorn<'static, ()>| {
+        host_fault::enter_engine(uc.get_handle());
+        let result = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+        host_fault::leave_engine();
+        result
+    };
+    // The load's page is in the TLB, the store's page is not.
+    uc.reg_write(RegisterX86::RCX, FILE + PAGE).unwrap();
+    uc.reg_write(RegisterX86::RSI, FILE + 8).unwrap();
+    run(&mut uc).unwrap();
+    assert_eq!(uc.reg_read(RegisterX86::RDX).unwrap(), 2);
+
+    file.set_len(PAGE).unwrap();
+    let result = run(&mut uc);
+    assert_eq!(
+        result,
+        Err(unicorn_engine::unicorn_const::uc_error::READ_UNMAPPED)
+    );
+    assert_eq!(host_fault::take_guest_fault(), Some((FILE + PAGE, false)));
+    assert_eq!(
+        uc.reg_read(RegisterX86::RIP).unwrap(),
+        CODE + 7,
+        "pc at the load"
+    );
+    assert_eq!(
+        uc.reg_read(RegisterX86::RDX).unwrap(),
+        1,
+        "nothing after it ran"
+    );
+
+    uc.reg_write(RegisterX86::RCX, FILE).unwrap();
+    uc.reg_write(RegisterX86::RSI, FILE + 2 * PAGE + 8).unwrap();
+    let result = run(&mut uc);
+    assert_eq!(
+        result,
+        Err(unicorn_engine::unicorn_const::uc_error::WRITE_UNMAPPED)
+    );
+    assert_eq!(
+        host_fault::take_guest_fault(),
+        Some((FILE + 2 * PAGE + 8, true))
+    );
+    assert_eq!(
+        uc.reg_read(RegisterX86::RIP).unwrap(),
+        CODE + 10,
+        "pc at the store"
+    );
+    assert_eq!(uc.reg_read(RegisterX86::RDX).unwrap(), 1);
+    drop(uc);
+    // SAFETY: the engine that used the mapping is gone.
+    unsafe { libc::munmap(host, 3 * PAGE as usize) };
+}

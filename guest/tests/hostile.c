@@ -27,6 +27,15 @@
  *                                the guest's own handler, EFAULT for system
  *                                calls, and memory again once the file
  *                                covers them
+ *   hostile shrink-by-other      as truncate-mapping, but another process
+ *                                (a forked child) changes the file's size:
+ *                                the guest's own loads and stores and its
+ *                                system calls see what Linux gives them
+ *   hostile shrink-by-other nohandler  the same without a SIGBUS handler:
+ *                                the process dies of SIGBUS
+ *   hostile wait-data-shrink BASE  raises an event, says "waiting", waits
+ *                                until something else truncates BASE-data,
+ *                                then raises another event
  *   hostile select               select and pselect: timeouts (sets
  *                                cleared), ready pipes, a bad descriptor,
  *                                a wait another thread ends
@@ -51,9 +60,12 @@
 #include <time.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *name(int err)
@@ -452,9 +464,105 @@ static int truncate_mapping(void)
     unlink(path);
     return 0;
 }
+/* Another process (a child) sets the file's size: the guest's mapping
+ * learns it only when it touches the pages. */
+static void size_by_child(int fd, off_t size)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        _exit(ftruncate(fd, size) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+}
+
+static int shrink_by_other(int with_handler)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char path[] = "/tmp/hostile-shrink-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        return 1;
+    }
+    unlink(path);
+    char fill[3][4096];
+    memset(fill, 'a', sizeof(fill));
+    if (page != 4096 || write(fd, fill, sizeof(fill)) != (ssize_t)sizeof(fill)) {
+        return 1;
+    }
+    if (with_handler) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_bus;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGBUS, &sa, NULL);
+    }
+    volatile char *map = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        return 1;
+    }
+    printf("three-page file: page 2 %s, page 3 %s\n", touch(map, page + 1, 0),
+           touch(map, 2 * page + 1, 0));
+    fflush(stdout);
+    if (!with_handler) {
+        size_by_child(fd, page);
+        printf("never printed: %c\n", map[page + 1]);
+        return 0;
+    }
+    int pipes[2];
+    pipe(pipes);
+    size_by_child(fd, page);
+    errno = 0;
+    long n = write(pipes[1], (const char *)map + page, 16);
+    printf("truncated to one page: write(2) from page 2: %ld, %s; page 1 %s, page 2 %s\n", n,
+           name(n < 0 ? errno : 0), touch(map, 1, 0), touch(map, page + 1, 0));
+    size_by_child(fd, 3 * page);
+    printf("extended to three pages: page 2 %s, page 3 %s\n", touch(map, page + 1, 0),
+           touch(map, 2 * page + 1, 0));
+    size_by_child(fd, page);
+    printf("truncated to one page: page 3 %s, page 2 %s\n", touch(map, 2 * page + 1, 0),
+           touch(map, page + 1, 0));
+    size_by_child(fd, 3 * page);
+    printf("extended again: store to page 2 %s\n", touch(map, page + 2, 1));
+    size_by_child(fd, page);
+    printf("truncated again: store to page 2 %s, page 1 %s\n", touch(map, page + 2, 1),
+           touch(map, 1, 0));
+    close(fd);
+    return 0;
+}
+
+static int wait_data_shrink(const char *base)
+{
+    if (qemu_hypertrace_init(base) != 0) {
+        perror("qemu_hypertrace_init");
+        return 1;
+    }
+    volatile uint64_t *data = qemu_hypertrace_data(0);
+    data[0] = 7;
+    qemu_hypertrace(0, 1);
+    char path[4096];
+    snprintf(path, sizeof path, "%s-data", base);
+    printf("waiting\n");
+    fflush(stdout);
+    struct stat st;
+    for (int i = 0; i < 2000 && stat(path, &st) == 0 && st.st_size != 0; i++) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    printf("data file size %lld\n", (long long)st.st_size);
+    qemu_hypertrace(0, 2);
+    printf("second event raised\n");
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "shrink-by-other") == 0) {
+        return shrink_by_other(!(argc > 2 && strcmp(argv[2], "nohandler") == 0));
+    }
+    if (argc > 2 && strcmp(argv[1], "wait-data-shrink") == 0) {
+        return wait_data_shrink(argv[2]);
+    }
     if (argc > 2 && strcmp(argv[1], "control-offset") == 0) {
         return control_offset(argv[2]);
     }
@@ -487,6 +595,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
                     "corrupt-exec BASE | control-readonly BASE | truncate-data BASE | "
-                    "proc-fd | select | truncate-mapping | wrap | low-sp\n");
+                    "proc-fd | select | truncate-mapping | shrink-by-other [nohandler] | "
+                    "wait-data-shrink BASE | wrap | low-sp\n");
     return 2;
 }

@@ -21,6 +21,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -155,6 +156,12 @@ pub struct Channel {
     /// The process whose exit removes the files (0: none).
     owner_pid: u32,
     pub layout: Layout,
+    /// The data file may be truncated by another process: ht-user's reads
+    /// of the slots then find zeros instead of dying (mem::host_fault).
+    /// Declared before `data` so it is unwatched before being unmapped.
+    _data_watch: crate::mem::host_fault::Registration,
+    /// Kept open for the watch (it maps the file back over lost pages).
+    _data_file: File,
     data: MmapMut,
     control_id: (u64, u64),
     enc: Encoder,
@@ -310,19 +317,28 @@ impl Channel {
             let data = create("-data", &|f| f.set_len(layout.data_size))?;
             create("-control", &|f| f.set_len(layout.control_size))?;
             create("-config", &|f| f.write_all(&layout.encode(enc)))?;
-            // SAFETY: the data file is ours (created with O_EXCL, mode 0600)
-            // and stays at its size while mapped; the guest writes it
+            // SAFETY: the data file is ours (created with O_EXCL, mode 0600);
+            // a truncation by another process is survived (mem::host_fault);
+            // the guest writes it
             // concurrently only from this same thread's emulation.
-            let data = unsafe { MmapMut::map_mut(&data) }
+            let view = unsafe { MmapMut::map_mut(&data) }
                 .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
-            Ok(data)
+            Ok((data, view))
         })();
         match result {
-            Ok(data) => Ok(Channel {
+            Ok((data_file, data)) => Ok(Channel {
                 control_id: channel_files[1].1,
                 files: channel_files,
                 owner_pid: std::process::id(),
                 layout,
+                _data_watch: crate::mem::host_fault::watch(
+                    data.as_ptr(),
+                    data.len(),
+                    data_file.as_raw_fd(),
+                    0,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                ),
+                _data_file: data_file,
                 data,
                 enc,
                 words: vec![0; (layout.control_size / 4) as usize],
@@ -406,8 +422,9 @@ impl Channel {
             )));
         }
         // SAFETY: the data file belongs to this run (its creator shares it
-        // with us); it is at least data_size long and is never shrunk.
-        let data = unsafe { MmapMut::map_mut(&data) }
+        // with us); it is at least data_size long, and a truncation by
+        // another process is survived (mem::host_fault).
+        let view = unsafe { MmapMut::map_mut(&data) }
             .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
         let config_meta =
             std::fs::symlink_metadata(&config_path).map_err(|e| err(&config_path, e))?;
@@ -419,7 +436,15 @@ impl Channel {
             ],
             owner_pid: if owner { std::process::id() } else { 0 },
             layout,
-            data,
+            _data_watch: crate::mem::host_fault::watch(
+                view.as_ptr(),
+                view.len(),
+                data.as_raw_fd(),
+                0,
+                libc::PROT_READ | libc::PROT_WRITE,
+            ),
+            _data_file: data,
+            data: view,
             control_id: (meta.dev(), meta.ino()),
             enc,
             words: vec![0; (layout.control_size / 4) as usize],

@@ -11,6 +11,8 @@ use std::sync::Arc;
 pub struct HostMapping {
     ptr: *mut u8,
     len: usize,
+    /// The host protection it was mapped with.
+    prot: i32,
     /// For a private copy of a file: the file, and the file offset of the
     /// mapping's first byte. Discarded pages read the file again.
     origin: Option<(Arc<OwnedFd>, u64)>,
@@ -22,6 +24,9 @@ pub struct HostMapping {
     /// For a SysV shared memory attachment: the segment's id. Dropping
     /// detaches it (host shmdt) instead of unmapping.
     sysv_shm: Option<i32>,
+    /// For a file mapping: watched for the file shrinking under it (a host
+    /// SIGBUS, see `host_fault`) while mapped.
+    watch: Option<super::host_fault::Registration>,
 }
 
 // SAFETY: the mapping is plain memory; all access goes through raw pointers
@@ -107,9 +112,11 @@ impl HostMapping {
         Ok(HostMapping {
             ptr: ptr.cast(),
             len,
+            prot,
             origin: None,
             shared_file: None,
             sysv_shm: None,
+            watch: None,
         })
     }
 
@@ -128,9 +135,11 @@ impl HostMapping {
         Ok(HostMapping {
             ptr: ptr.cast(),
             len,
+            prot: libc::PROT_READ | if readonly { 0 } else { libc::PROT_WRITE },
             origin: None,
             shared_file: None,
             sysv_shm: Some(shmid),
+            watch: None,
         })
     }
 
@@ -157,6 +166,14 @@ impl HostMapping {
     /// Marks this mapping as a shared mapping of the regular file `file`
     /// from `offset` on.
     pub fn with_shared_file(mut self, file: Arc<OwnedFd>, offset: u64) -> Self {
+        // Another process may truncate the file under the mapping.
+        self.watch = Some(super::host_fault::watch(
+            self.ptr,
+            self.len,
+            file.as_raw_fd(),
+            offset,
+            self.prot,
+        ));
         self.shared_file = Some((file, offset));
         self
     }
@@ -270,6 +287,8 @@ impl HostMapping {
 
 impl Drop for HostMapping {
     fn drop(&mut self) {
+        // Unwatched before the range can be reused.
+        drop(self.watch.take());
         // SAFETY: we own this mapping (or attachment) and nothing refers
         // to it any more (guest regions hold an Arc to it).
         unsafe {

@@ -9,6 +9,7 @@
 
 pub mod engine;
 mod host;
+pub mod host_fault;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -511,11 +512,20 @@ impl AddressSpace {
         }
         let mut cursor = addr;
         let mut done = 0usize;
+        let epoch = host_fault::epoch();
         while cursor < end {
             let r = self.region_at(cursor).expect("checked above");
             let chunk_end = r.end.min(end);
             let n = (chunk_end - cursor) as usize;
-            visit(r.host_ptr(cursor).expect("checked above"), done, n);
+            let host = r.host_ptr(cursor).expect("checked above");
+            visit(host, done, n);
+            // Another process truncated the file behind these bytes: what
+            // was read or written is not the file's (see host_fault).
+            if let Some(offset) = host_fault::zeroed_since(epoch, host, n) {
+                return Err(Fault {
+                    addr: cursor + offset as u64,
+                });
+            }
             done += n;
             cursor = chunk_end;
         }
