@@ -239,6 +239,14 @@ define_tests() {
                 # QEMU names this target mipsel; its tests live in mips/.
                 multiarch mipsel mips
                 plain mipsel hello-mips mips/hello-mips.c "-mno-abicalls -fno-PIC -mabi=32" -nostdlib
+                # The DSP ASE tests, as mips/user/ase/dsp/Makefile builds
+                # and runs them: mips32r2 with DSP r2, on a 74Kf.
+                for t in $(sed -n 's/^TESTCASES *+*= *\(test_dsp_[a-z0-9_]*\)\.tst$/\1/p' \
+                    "$src/mips/user/ase/dsp/Makefile"); do
+                    build mipsel "$t" "mips/user/ase/dsp/$t.c" \
+                        "-EL -mabi=32 -march=mips32r2 -mgp32 -mdsp -mdspr2" "-static"
+                    run mipsel "$t" "$t" "-cpu 74Kf"
+                done
                 ;;
         esac
     done

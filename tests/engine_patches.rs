@@ -1580,3 +1580,194 @@ fn a_host_fault_on_guest_memory_stops_at_the_faulting_instruction() {
     // SAFETY: the engine that used the mapping is gone.
     unsafe { libc::munmap(host, 3 * PAGE as usize) };
 }
+
+/// The ten bytes stored at DATA + `offset` (a packed BCD number).
+fn x87_bytes(uc: &Unicorn<'_, ()>, offset: u64) -> Vec<u8> {
+    uc.mem_read_as_vec(DATA + offset, 10).unwrap()
+}
+
+/// Data for `run_x87`: 80-bit values at offsets 0, 16, 32, ... and a
+/// control word at 96.
+fn x87_data(values: &[(u64, u16)], control_word: u16) -> Vec<u8> {
+    let mut data = vec![0u8; 128];
+    for (i, (significand, sign_exponent)) in values.iter().enumerate() {
+        data[i * 16..i * 16 + 8].copy_from_slice(&significand.to_le_bytes());
+        data[i * 16 + 8..i * 16 + 10].copy_from_slice(&sign_exponent.to_le_bytes());
+    }
+    data[96..98].copy_from_slice(&control_word.to_le_bytes());
+    data
+}
+
+const X87_ONE: (u64, u16) = (1 << 63, 0x3fff);
+const X87_INF: (u64, u16) = (1 << 63, 0x7fff);
+/// A signalling NaN: integer bit set, quiet bit clear, a payload.
+const X87_SNAN: (u64, u16) = (0xa000_0000_0000_0000, 0x7fff);
+
+fn x87_quiet_nan((significand, sign_exponent): (u64, u16)) -> bool {
+    sign_exponent & 0x7fff == 0x7fff && significand >> 62 == 3
+}
+
+/// 0027: converting a signalling NaN between float or double and the x87's
+/// 80-bit format gives a quiet NaN (QEMU's `test-i386-snan-convert`); the
+/// engine kept it signalling.
+#[test]
+fn x87_conversions_quiet_signalling_nans() {
+    // fld dword [DATA + 64]; fstp tbyte [DATA + 16]
+    let mut code = x87_abs(&[0xd9], 0, 64);
+    code.extend(x87_abs(&[0xdb], 7, 16));
+    let mut data = x87_data(&[], 0x37f);
+    data[64..68].copy_from_slice(&0x7fa0_0000u32.to_le_bytes());
+    let uc = run_x87(&code, &data);
+    assert!(x87_quiet_nan(x87_stored(&uc, 16)), "float -> long double");
+    // fld qword [DATA + 64]; fstp tbyte [DATA + 16]
+    let mut code = x87_abs(&[0xdd], 0, 64);
+    code.extend(x87_abs(&[0xdb], 7, 16));
+    data[64..72].copy_from_slice(&0x7ff4_0000_0000_0000u64.to_le_bytes());
+    let uc = run_x87(&code, &data);
+    assert!(x87_quiet_nan(x87_stored(&uc, 16)), "double -> long double");
+    // fstp dword [DATA + 16] / fstp qword [DATA + 16] of an 80-bit sNaN
+    let uc = x87_on(X87_SNAN.0, X87_SNAN.1, &x87_abs(&[0xd9], 3, 16));
+    let single = u32::from_le_bytes(
+        uc.mem_read_as_vec(DATA + 16, 4)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(
+        single & 0x7fc0_0000,
+        0x7fc0_0000,
+        "long double -> float: {single:#x}"
+    );
+    let uc = x87_on(X87_SNAN.0, X87_SNAN.1, &x87_abs(&[0xdd], 3, 16));
+    let double = u64::from_le_bytes(
+        uc.mem_read_as_vec(DATA + 16, 8)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(
+        double >> 51 & 0xfff,
+        0xfff,
+        "long double -> double: {double:#x}"
+    );
+}
+
+/// 0028: a pseudo-denormal (exponent 0, integer bit set) has the value
+/// 2^-16382 in addition, comparison and rounding to an integer (QEMU's
+/// `test-i386-pseudo-denormal`); the engine added two of them to zero,
+/// found one unequal to 2^-16382 and rounded it up to zero.
+#[test]
+fn x87_pseudo_denormal_operands() {
+    const PSEUDO: (u64, u16) = (1 << 63, 0);
+    const TWO_TO_MINUS_16382: (u64, u16) = (1 << 63, 1);
+    // fld tbyte [DATA]; fld st(0); faddp; fstp tbyte [DATA + 32]
+    let mut code = x87_abs(&[0xdb], 5, 0);
+    code.extend([0xd9, 0xc0, 0xde, 0xc1]);
+    code.extend(x87_abs(&[0xdb], 7, 32));
+    let uc = run_x87(&code, &x87_data(&[PSEUDO], 0x37f));
+    assert_eq!(x87_stored(&uc, 32), (1 << 63, 2), "sum is 2^-16381");
+    // fld tbyte [DATA]; fld tbyte [DATA + 16]; fucomip st(1); sete al
+    let mut code = x87_abs(&[0xdb], 5, 0);
+    code.extend(x87_abs(&[0xdb], 5, 16));
+    code.extend([0xdf, 0xe9, 0x0f, 0x94, 0xc0]);
+    let uc = run_x87(&code, &x87_data(&[PSEUDO, TWO_TO_MINUS_16382], 0x37f));
+    assert_eq!(uc.reg_read(RegisterX86::RAX).unwrap() & 0xff, 1, "equal");
+    // fldcw [DATA + 96] (round up); fld tbyte [DATA]; frndint; fstp tbyte [DATA + 32]
+    let mut code = x87_abs(&[0xd9], 5, 96);
+    code.extend(x87_abs(&[0xdb], 5, 0));
+    code.extend([0xd9, 0xfc]);
+    code.extend(x87_abs(&[0xdb], 7, 32));
+    let uc = run_x87(&code, &x87_data(&[PSEUDO], 0xb7f));
+    assert_eq!(x87_stored(&uc, 32), X87_ONE, "rounds up to 1");
+}
+
+/// 0029: fbstp keeps the operand's sign on a zero result and stores the
+/// packed BCD indefinite for a NaN, an infinity, an invalid encoding or
+/// more than 18 digits (QEMU's `test-i386-fbstp`); the engine dropped the
+/// sign of -0 and stored wrapped digits or zeros.
+#[test]
+fn x87_fbstp_sign_and_indefinite() {
+    const INDEFINITE: [u8; 10] = [0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff];
+    let fbstp = |value: (u64, u16)| {
+        // fbstp [DATA + 16]
+        let uc = x87_on(value.0, value.1, &x87_abs(&[0xdf], 6, 16));
+        x87_bytes(&uc, 16)
+    };
+    let mut negative_zero = [0u8; 10];
+    negative_zero[9] = 0x80;
+    assert_eq!(fbstp((0, 0x8000)), negative_zero, "-0");
+    // -0.1 rounds to -0.
+    assert_eq!(
+        fbstp((0xcccc_cccc_cccc_cccd, 0x8000 | 0x3ffb)),
+        negative_zero,
+        "-0.1"
+    );
+    // 987654321987654321
+    let n: u64 = 987_654_321_987_654_321;
+    let shift = n.leading_zeros();
+    let value = (n << shift, 0x3fff + 63 - shift as u16);
+    assert_eq!(
+        fbstp(value),
+        [0x21, 0x43, 0x65, 0x87, 0x19, 0x32, 0x54, 0x76, 0x98, 0x00],
+        "18 digits"
+    );
+    let ten_to_18: u64 = 1_000_000_000_000_000_000;
+    let shift = ten_to_18.leading_zeros();
+    let big = (ten_to_18 << shift, 0x3fff + 63 - shift as u16);
+    for (value, name) in [
+        (big, "10^18"),
+        ((big.0, big.1 | 0x8000), "-10^18"),
+        (X87_INF, "inf"),
+        ((3 << 62, 0x7fff), "NaN"),
+        ((1, 1234), "unnormal"),
+    ] {
+        assert_eq!(fbstp(value), INDEFINITE, "{name}");
+    }
+}
+
+/// 0030: fscale by an infinity, a NaN or an invalid encoding gives what
+/// the CPU gives (QEMU's `test-i386-fscale`), and its result is not
+/// rounded to the precision control; the engine truncated the scale to a
+/// saturated int32, kept signalling NaNs and rounded to 24 bits.
+#[test]
+fn x87_fscale_special_operands_and_precision() {
+    // fldcw [DATA + 96]; fld tbyte [DATA + 16] (scale); fld tbyte [DATA];
+    // fscale; fstp tbyte [DATA + 32]
+    let fscale = |value: (u64, u16), scale: (u64, u16), control_word: u16| {
+        let mut code = x87_abs(&[0xd9], 5, 96);
+        code.extend(x87_abs(&[0xdb], 5, 16));
+        code.extend(x87_abs(&[0xdb], 5, 0));
+        code.extend([0xd9, 0xfd]);
+        code.extend(x87_abs(&[0xdb], 7, 32));
+        let uc = run_x87(&code, &x87_data(&[value, scale], control_word));
+        x87_stored(&uc, 32)
+    };
+    let two_and_a_half = (5 << 61, 0x4000);
+    for (scale, name) in [
+        (X87_SNAN, "sNaN"),
+        ((1, 1234), "unnormal"),
+        ((0, 0x7fff), "pseudo-infinity"),
+    ] {
+        assert!(
+            x87_quiet_nan(fscale(two_and_a_half, scale, 0x37f)),
+            "{name}"
+        );
+    }
+    assert!(x87_quiet_nan(fscale((0, 0), X87_INF, 0x37f)), "0 * 2^inf");
+    assert!(
+        x87_quiet_nan(fscale(X87_INF, (X87_INF.0, 0xffff), 0x37f)),
+        "inf * 2^-inf"
+    );
+    assert_eq!(fscale(X87_ONE, X87_INF, 0x77f), X87_INF, "1 * 2^inf");
+    assert_eq!(
+        fscale((X87_ONE.0, 0xbfff), (X87_INF.0, 0xffff), 0x77f),
+        (0, 0x8000),
+        "-1 * 2^-inf"
+    );
+    // Single-precision control: 0xffff... * 2 keeps all 64 bits.
+    assert_eq!(
+        fscale((u64::MAX, 0x3fff), X87_ONE, 0x07f),
+        (u64::MAX, 0x4000),
+        "not rounded to 24 bits"
+    );
+}

@@ -26,6 +26,9 @@ const EXCP_ADEL: u32 = 12;
 const EXCP_ADES: u32 = 13;
 /// Status.CU1: the FPU is usable.
 const STATUS_CU1: u64 = 1 << 29;
+/// CP0 Status MX: the DSP ASE enabled (it takes effect only on a CPU model
+/// that has it, `-cpu 74Kf`); Linux enables it for every process there.
+const STATUS_MX: u64 = 1 << 24;
 
 /// ELF header flags (e_flags) of MIPS programs.
 const EF_MIPS_ABI2: u32 = 0x20;
@@ -426,8 +429,8 @@ impl Abi for Mipsel {
 
     fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
         let status = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
-        uc.reg_write(RegisterMIPS::CP0_STATUS, status | STATUS_CU1)
-            .map_err(|e| format!("cannot enable the FPU: {e:?}"))?;
+        uc.reg_write(RegisterMIPS::CP0_STATUS, status | STATUS_CU1 | STATUS_MX)
+            .map_err(|e| format!("cannot enable the FPU and DSP: {e:?}"))?;
         for n in 1..32 {
             uc.reg_write(r(n), 0)
                 .map_err(|e| format!("cannot set ${n}: {e:?}"))?;
