@@ -4,6 +4,7 @@
 library only.
 
     python3 read_trace.py TRACE          header and the first 10 events
+                                         (TRACE `-`: standard input)
     python3 read_trace.py --csv TRACE    every record as CSV, the same bytes
                                          as `ht-trace convert --to csv`
     python3 read_trace.py --records TRACE  every record of every kind:
@@ -176,14 +177,27 @@ def wall_ns(h, ts):
 
 
 def main(argv):
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(__doc__)
+        return 0
     as_csv = "--csv" in argv
     all_records = "--records" in argv
     paths = [a for a in argv if a not in ("--csv", "--records")]
-    if len(paths) != 1:
+    unknown = [a for a in paths if a.startswith("-") and a != "-"]
+    if unknown or len(paths) != 1:
+        if unknown:
+            sys.stderr.write("read_trace.py: unknown option %s\n" % unknown[0])
         sys.stderr.write(__doc__)
         return 2
-    with open(paths[0], "rb") as f:
-        data = f.read()
+    try:
+        if paths[0] == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(paths[0], "rb") as f:
+                data = f.read()
+    except OSError as e:
+        sys.stderr.write("read_trace.py: %s: %s\n" % (paths[0], e.strerror))
+        return 1
     try:
         h = read_header(data)
         out = sys.stdout

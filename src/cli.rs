@@ -22,9 +22,10 @@ pub const HYPERTRACE_BASE_VARIABLE: &str = "QEMU_HYPERTRACE_BASE";
     name = "ht-user",
     version,
     about = "Run a Linux program of another (or the same) architecture with a hypertrace channel",
-    long_about = "Run a Linux executable under emulation. With -hypertrace, the guest can \
-                  emit trace events with one memory store; each becomes a host-timestamped \
-                  guest_hypertrace line in QEMU's log format.",
+    long_about = "Run a Linux program of another (or the same) architecture with a hypertrace \
+                  channel. With -hypertrace, the guest can emit trace events with one memory \
+                  store; each becomes a host-timestamped guest_hypertrace line in QEMU's log \
+                  format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
                   QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu), QEMU_SET_ENV (like -E), \
                   QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht"
@@ -465,6 +466,41 @@ fn env_flag(name: &str) -> bool {
 
 /// Parses the command line into a run configuration. Errors carry clap's
 /// formatted message (and its exit code for --help/--version).
+/// For clap's help "error" (`-h`, `--help`): the help as qemu-user users
+/// write the options, `-hypertrace` where clap prints `--hypertrace` (both
+/// spellings are accepted), short or long as asked.
+pub fn help_text(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    if e.kind() != clap::error::ErrorKind::DisplayHelp {
+        return None;
+    }
+    let mut cmd = Cli::command();
+    let help = if e.to_string().contains(HELP_LONG_MARK) {
+        cmd.render_long_help()
+    } else {
+        cmd.render_help()
+    };
+    Some(
+        help.to_string()
+            .lines()
+            .map(|line| {
+                let trimmed = line.trim_start();
+                let clap_own = trimmed.starts_with("--help") || trimmed.starts_with("--version");
+                match trimmed.strip_prefix('-') {
+                    Some(single) if trimmed.starts_with("--") && !clap_own => {
+                        format!("  {single}\n")
+                    }
+                    _ => format!("{line}\n"),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A phrase only the long help (`--help`) has: the second sentence of
+/// `long_about`.
+const HELP_LONG_MARK: &str = "With -hypertrace, the guest can emit";
+
 pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Error> {
     let normalised = normalise(args);
     if let Some(option) = unknown_single_dash_option(&normalised) {

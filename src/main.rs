@@ -65,6 +65,10 @@ fn real_main() -> i32 {
     let (cfg, warnings) = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {
+            if let Some(help) = cli::help_text(&e) {
+                print!("{help}");
+                return 0;
+            }
             let _ = e.print();
             return if e.use_stderr() { 1 } else { 0 };
         }

@@ -608,6 +608,20 @@ fn help() {
         for word in ["hypertrace", "-strace", "-D"] {
             assert!(r.stdout.contains(word), "{option}: no {word}: {}", r.stdout);
         }
+        // Options as qemu-user users write them, and one description.
+        assert!(
+            r.stdout.contains("\n  -hypertrace <"),
+            "{option}: {}",
+            r.stdout
+        );
+        assert!(!r.stdout.contains("--hypertrace"), "{option}: {}", r.stdout);
+        assert!(
+            r.stdout.starts_with(
+                "Run a Linux program of another (or the same) architecture with a hypertrace channel"
+            ),
+            "{option}: {}",
+            r.stdout
+        );
         assert_eq!(r.stderr, "");
     }
 }

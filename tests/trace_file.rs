@@ -675,3 +675,33 @@ fn writer_encoding_cost_per_memory_access() {
         }
     }
 }
+
+/// The documented reader answers `--help`, an unknown option and a missing
+/// file plainly (it crashed on all three with a traceback).
+#[test]
+fn the_docs_reader_answers_help_and_bad_arguments_plainly() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("python3 not found: skipping the docs reader check");
+        return;
+    }
+    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/read_trace.py");
+    let python = |args: &[&str]| {
+        Command::new("python3")
+            .arg(&reader)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = python(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("read_trace.py --csv TRACE"));
+    let unknown = python(&["--bogus", "t.bin"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).starts_with("read_trace.py: unknown option --bogus\n"));
+    let missing = python(&["/nonexistent/t.bin"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        "read_trace.py: /nonexistent/t.bin: No such file or directory\n"
+    );
+}
