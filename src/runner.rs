@@ -256,7 +256,17 @@ pub fn load(
             )
             .map_err(|e| SetupError(e.0))?,
         ),
-        Some(opts) => Some(Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?),
+        Some(opts) => {
+            let channel = Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?;
+            if channel.took_over_abandoned {
+                eprintln!(
+                    "ht-user: warning: removed the channel files {}-* that a run which has \
+                     ended left behind",
+                    opts.base.display()
+                );
+            }
+            Some(channel)
+        }
         None => None,
     };
     let extra_args = channel

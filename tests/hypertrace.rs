@@ -855,3 +855,51 @@ fn markers_do_nothing_without_a_channel() {
         "no channel (No such file or directory): markers do nothing\nemitted 3 markers\n"
     );
 }
+
+/// A run killed without its clean-up (SIGKILL) leaves its channel files
+/// behind; the next run on that base removes them, says so and runs. A
+/// live run's files are refused: the owner holds a lock on BASE-data.
+#[test]
+fn a_killed_runs_channel_files_are_taken_over_and_a_live_runs_are_not() {
+    use std::io::BufRead;
+    let (_dir, base) = temp_base();
+    let b = s(&base);
+    let mut first = ht([
+        "-hypertrace",
+        b,
+        s(&guest("hostile")),
+        "wait-data-shrink",
+        b,
+    ]);
+    first
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut first = first.spawn().unwrap();
+    let mut out = std::io::BufReader::new(first.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "waiting\n");
+
+    let live = run_guest(&["-hypertrace", b], "seed-example", &[b]);
+    live.assert_code(1);
+    assert!(
+        live.stderr.contains("another ht-user is running with them"),
+        "{}",
+        live.stderr
+    );
+    assert_eq!(live.stdout, "", "the guest must not run");
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    for sfx in CHANNEL_SUFFIXES {
+        assert!(channel_file(&base, sfx).exists(), "SIGKILL leaves {sfx}");
+    }
+    let next = run_guest(&["-hypertrace", b], "seed-example", &[b]);
+    next.assert_code(0);
+    assert!(
+        next.stderr.contains("removed the channel files") && next.stderr.contains("left behind"),
+        "{}",
+        next.stderr
+    );
+    assert_no_channel_files(&base);
+}

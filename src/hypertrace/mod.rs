@@ -34,6 +34,8 @@ use crate::mem::{page_ceil, Encoder, Endian};
 pub const MAX_ARGS: u64 = 16;
 pub const DEFAULT_ARGS: u64 = 4;
 pub const DEFAULT_MAX_CLIENTS: u64 = 64;
+/// The most clients a channel may have (`max-clients=`).
+const MAX_CLIENTS_LIMIT: u64 = 65536;
 
 /// What the user asked for with `-hypertrace`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +86,7 @@ impl ChannelOptions {
         let base = base
             .filter(|b| !b.is_empty())
             .ok_or("-hypertrace: missing base path (path=BASE)")?;
-        if !(1..=65536).contains(&max_clients) {
+        if !(1..=MAX_CLIENTS_LIMIT).contains(&max_clients) {
             return Err(format!(
                 "-hypertrace: max-clients must be 1..65536, not {max_clients}"
             ));
@@ -155,6 +157,9 @@ pub struct Channel {
     files: Vec<(PathBuf, FileId)>,
     /// The process whose exit removes the files (0: none).
     owner_pid: u32,
+    /// Whether `create` found the files of a run that had died (killed
+    /// without its clean-up) and removed them first.
+    pub took_over_abandoned: bool,
     pub layout: Layout,
     /// The data file may be truncated by another process: ht-user's reads
     /// of the slots then find zeros instead of dying (mem::host_fault).
@@ -282,10 +287,89 @@ fn publish(
     }
 }
 
+/// The run that owns a channel holds an exclusive lock on `BASE-data` for
+/// as long as it lives (the lock goes with its descriptor, so also when it
+/// is killed): a later run can tell abandoned files from a live run's.
+fn hold_owner_lock(data: &File) {
+    // SAFETY: flock on a descriptor this File owns.
+    if unsafe { libc::flock(data.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        tracing::warn!(
+            "cannot lock the channel data file: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+/// Whether the three files at `opts`'s base are this user's regular files
+/// and a whole hypertrace channel: a config of some layout (either byte
+/// order) and data and control files of that layout's sizes.
+fn is_whole_channel(opts: &ChannelOptions) -> bool {
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let size = |suffix: &str| {
+        opts.path(suffix)
+            .symlink_metadata()
+            .ok()
+            .filter(|m| m.file_type().is_file() && m.uid() == uid)
+            .map(|m| m.len())
+    };
+    let (Some(40), Some(data_size), Some(control_size)) =
+        (size("-config"), size("-data"), size("-control"))
+    else {
+        return false;
+    };
+    let Ok(config) = std::fs::read(opts.path("-config")) else {
+        return false;
+    };
+    [Endian::Little, Endian::Big].into_iter().any(|endian| {
+        let enc = Encoder { endian };
+        let word = |i: usize| {
+            let bytes: [u8; 8] = config[i * 8..i * 8 + 8].try_into().expect("40 bytes");
+            match endian {
+                Endian::Little => u64::from_le_bytes(bytes),
+                Endian::Big => u64::from_be_bytes(bytes),
+            }
+        };
+        let (max_clients, args) = (word(0), word(1));
+        (1..=MAX_CLIENTS_LIMIT).contains(&max_clients) && (1..=MAX_ARGS).contains(&args) && {
+            let layout = Layout::new(max_clients, args);
+            layout.encode(enc) == config
+                && layout.data_size == data_size
+                && layout.control_size == control_size
+        }
+    })
+}
+
+/// Removes the channel files at `opts`'s base when the run that made them
+/// is gone: they are a whole channel of this user's (`is_whole_channel`)
+/// and nobody holds the lock on `BASE-data`. Says whether it removed them.
+fn remove_if_abandoned(opts: &ChannelOptions) -> bool {
+    if !is_whole_channel(opts) {
+        return false;
+    }
+    let data_path = opts.path("-data");
+    let Ok(data) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&data_path)
+    else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor this File owns; released when it drops.
+    if unsafe { libc::flock(data.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return false;
+    }
+    for suffix in ["-config", "-control", "-data"] {
+        let _ = std::fs::remove_file(opts.path(suffix));
+    }
+    true
+}
+
 impl Channel {
     pub fn create(opts: &ChannelOptions, endian: Endian) -> Result<Channel, ChannelError> {
         let layout = Layout::new(opts.max_clients, opts.args);
         let enc = Encoder { endian };
+        let took_over_abandoned = remove_if_abandoned(opts);
         // Name every file in the way at once, rather than the first only.
         let existing: Vec<String> = ["-config", "-data", "-control"]
             .iter()
@@ -295,7 +379,7 @@ impl Channel {
             .collect();
         if !existing.is_empty() {
             return Err(ChannelError(format!(
-                "hypertrace channel file{} {} already exist{} (another ht-user running, or left over from a crash? remove {} to continue)",
+                "hypertrace channel file{} {} already exist{} (another ht-user is running with them: end it, or remove {} to continue)",
                 if existing.len() > 1 { "s" } else { "" },
                 existing.join(", "),
                 if existing.len() > 1 { "" } else { "s" },
@@ -323,10 +407,12 @@ impl Channel {
             // concurrently only from this same thread's emulation.
             let view = unsafe { MmapMut::map_mut(&data) }
                 .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
+            hold_owner_lock(&data);
             Ok((data, view))
         })();
         match result {
             Ok((data_file, data)) => Ok(Channel {
+                took_over_abandoned,
                 control_id: channel_files[1].1,
                 files: channel_files,
                 owner_pid: std::process::id(),
@@ -426,6 +512,10 @@ impl Channel {
         // another process is survived (mem::host_fault).
         let view = unsafe { MmapMut::map_mut(&data) }
             .map_err(|e| ChannelError(format!("cannot map channel data: {e}")))?;
+        if owner {
+            // The image before the execve held it; its descriptor closed.
+            hold_owner_lock(&data);
+        }
         let config_meta =
             std::fs::symlink_metadata(&config_path).map_err(|e| err(&config_path, e))?;
         Ok(Channel {
@@ -435,6 +525,7 @@ impl Channel {
                 (config_path, (config_meta.dev(), config_meta.ino())),
             ],
             owner_pid: if owner { std::process::id() } else { 0 },
+            took_over_abandoned: false,
             layout,
             _data_watch: crate::mem::host_fault::watch(
                 view.as_ptr(),
