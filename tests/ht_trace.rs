@@ -154,6 +154,8 @@ fn report_of_known_durations_is_exact() {
         "arg1=7",
         "1 'region' region(s) never closed",
         "clients 0, 1",
+        // The summary line in the table's unit (nanoseconds).
+        "  region: median 50000 ns, middle half ",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }

@@ -128,11 +128,9 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
             if let Some(s) = r.stats {
                 let _ = writeln!(
                     out,
-                    "  {}: median {}, middle half {} .. {}",
-                    r.label,
-                    duration(s.median as f64),
-                    duration(s.p25 as f64),
-                    duration(s.p75 as f64)
+                    // Nanoseconds, as in the table above.
+                    "  {}: median {} ns, middle half {} .. {} ns",
+                    r.label, s.median, s.p25, s.p75
                 );
             }
         }
