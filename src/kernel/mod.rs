@@ -2,6 +2,7 @@
 //! Per-process state the emulated kernel keeps: memory, descriptors,
 //! program break, signal dispositions and identity.
 
+pub mod clone_flags;
 pub mod exec;
 mod fdtable;
 pub mod fork;

@@ -7,7 +7,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::types::{encode_statx, Stat};
-use super::{Errno, Sys, SysResult};
+use super::{host_result, Errno, Sys, SysResult};
 use crate::kernel::dup_host;
 use crate::kernel::{procfs, sysroot, Process};
 use crate::mem::StructBuilder;
@@ -16,16 +16,8 @@ use crate::mem::StructBuilder;
 const IO_CHUNK: usize = 1 << 24;
 const PATH_MAX: usize = 4096;
 
-fn check(rc: libc::c_long) -> SysResult {
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(rc as u64)
-    }
-}
-
 fn check_int(rc: libc::c_int) -> SysResult {
-    check(rc as libc::c_long)
+    host_result(rc as libc::c_long)
 }
 
 /// Reads a path argument as the host path it names: `/proc/self/exe` is
@@ -75,7 +67,7 @@ pub fn read(p: &mut Process, a: &[u64; 6]) -> SysResult {
     p.mem.check_writable(a[1], len)?;
     let mut buf = vec![0u8; len];
     // SAFETY: reads at most `len` bytes into our buffer.
-    let n = check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), len) } as libc::c_long)?;
+    let n = host_result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), len) } as libc::c_long)?;
     p.mem.write(a[1], &buf[..n as usize])?;
     Ok(n)
 }
@@ -86,7 +78,7 @@ pub fn pread(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) -
     p.mem.check_writable(buf_addr, len)?;
     let mut buf = vec![0u8; len];
     // SAFETY: reads at most `len` bytes into our buffer.
-    let n = check(
+    let n = host_result(
         unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, offset as i64) } as libc::c_long,
     )?;
     p.mem.write(buf_addr, &buf[..n as usize])?;
@@ -97,14 +89,14 @@ pub fn write(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
     let buf = p.mem.read_vec(a[1], (a[2] as usize).min(IO_CHUNK))?;
     // SAFETY: writes from our buffer.
-    check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as libc::c_long)
+    host_result(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as libc::c_long)
 }
 
 pub fn pwrite(p: &mut Process, fd: u64, buf_addr: u64, count: u64, offset: u64) -> SysResult {
     let fd = p.fds.raw(fd)?;
     let buf = p.mem.read_vec(buf_addr, (count as usize).min(IO_CHUNK))?;
     // SAFETY: writes from our buffer.
-    check(
+    host_result(
         unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as i64) } as libc::c_long,
     )
 }
@@ -134,7 +126,7 @@ pub fn writev(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     // One host write keeps the gathered record together, as writev does.
     // SAFETY: writes from our buffer.
-    check(unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) } as libc::c_long)
+    host_result(unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) } as libc::c_long)
 }
 
 pub fn readv(p: &mut Process, a: &[u64; 6]) -> SysResult {
@@ -146,8 +138,8 @@ pub fn readv(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     let mut buf = vec![0u8; total];
     // SAFETY: reads at most `total` bytes into our buffer.
-    let n =
-        check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), total) } as libc::c_long)? as usize;
+    let n = host_result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), total) } as libc::c_long)?
+        as usize;
     let mut done = 0;
     for (base, len) in iovs {
         if done >= n {
@@ -239,7 +231,7 @@ pub fn sendfile(p: &mut Process, a: &[u64; 6]) -> SysResult {
         .as_mut()
         .map_or(std::ptr::null_mut(), |o| o as *mut i64);
     // SAFETY: both descriptors are ours; off_ptr is null or our i64.
-    let n = check(unsafe { libc::sendfile(out_fd, in_fd, off_ptr, count) } as libc::c_long)?;
+    let n = host_result(unsafe { libc::sendfile(out_fd, in_fd, off_ptr, count) } as libc::c_long)?;
     if let Some(o) = offset {
         p.mem.write_u64(a[2], o as u64)?;
     }
@@ -300,7 +292,7 @@ pub fn lseek(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     let fd = p.fds.raw(a[0])?;
     // SAFETY: plain call on a descriptor we own.
-    let pos = check(unsafe { libc::lseek(fd, p.sarg(a[1]), a[2] as i32) })?;
+    let pos = host_result(unsafe { libc::lseek(fd, p.sarg(a[1]), a[2] as i32) })?;
     if !p.abi.is_64bit() && pos > u64::from(u32::MAX >> 1) {
         return Err(Errno(libc::EOVERFLOW));
     }
@@ -313,7 +305,7 @@ pub fn llseek(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let offset = ((a[1] as u32 as u64) << 32 | a[2] as u32 as u64) as i64;
     p.mem.check_writable(a[3], 8)?;
     // SAFETY: plain call on a descriptor we own.
-    let pos = check(unsafe { libc::lseek(fd, offset, a[4] as i32) })?;
+    let pos = host_result(unsafe { libc::lseek(fd, offset, a[4] as i32) })?;
     p.mem.write_u64(a[3], pos)?;
     Ok(0)
 }
@@ -560,8 +552,8 @@ pub fn getdents64(p: &mut Process, a: &[u64; 6]) -> SysResult {
     p.mem.check_writable(a[1], len)?;
     let mut buf = vec![0u8; len];
     // SAFETY: the kernel writes at most `len` bytes of dirents into `buf`.
-    let n =
-        check(unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), len) })? as usize;
+    let n = host_result(unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), len) })?
+        as usize;
     // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name. Same
     // layout everywhere; only the byte order of the numbers may differ.
     let enc = p.mem.encoder();
@@ -637,7 +629,7 @@ pub fn renameat(p: &mut Process, od: u64, op: u64, nd: u64, np: u64, flags: u64)
     let (od, nd) = (dirfd(p, od)?, dirfd(p, nd)?);
     let (op, np) = (read_path(p, op)?, read_path(p, np)?);
     // SAFETY: both paths are NUL-terminated.
-    check(unsafe {
+    host_result(unsafe {
         libc::syscall(
             libc::SYS_renameat2,
             od,
@@ -675,7 +667,7 @@ pub fn readlinkat(p: &mut Process, dir: u64, path: u64, buf: u64, size: u64) -> 
         let path = read_path(p, path)?;
         let mut out = vec![0u8; PATH_MAX];
         // SAFETY: readlinkat writes at most PATH_MAX bytes into `out`.
-        let n = check(unsafe {
+        let n = host_result(unsafe {
             libc::readlinkat(dir, path.as_ptr(), out.as_mut_ptr().cast(), out.len())
         } as libc::c_long)?;
         out.truncate(n as usize);
@@ -830,7 +822,9 @@ pub fn utimensat(p: &mut Process, a: &[u64; 6], time64: bool) -> SysResult {
     let times_ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
     // SAFETY: pointers are either null or to our own data; the raw syscall
     // is used because a null path (futimens) is legal for the kernel.
-    check(unsafe { libc::syscall(libc::SYS_utimensat, dir, path_ptr, times_ptr, a[3] as i32) })
+    host_result(unsafe {
+        libc::syscall(libc::SYS_utimensat, dir, path_ptr, times_ptr, a[3] as i32)
+    })
 }
 
 fn host_statfs(p: &Process, target: u64, by_fd: bool) -> Result<libc::statfs, Errno> {
@@ -940,7 +934,7 @@ pub fn getxattr(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
             }
         }
     };
-    let n = check(n as libc::c_long)? as usize;
+    let n = host_result(n as libc::c_long)? as usize;
     if size > 0 {
         p.mem.write(a[2], &buf[..n.min(size)])?;
     }
@@ -972,7 +966,7 @@ pub fn listxattr(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
             }
         }
     };
-    let n = check(n as libc::c_long)? as usize;
+    let n = host_result(n as libc::c_long)? as usize;
     if size > 0 {
         p.mem.write(a[1], &buf[..n.min(size)])?;
     }
@@ -995,7 +989,7 @@ pub fn copy_file_range(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let len = (a[4] as usize).min(IO_CHUNK);
     // SAFETY: both descriptors are ours; the offset pointers are null or
     // point to our i64s.
-    let n = check(unsafe {
+    let n = host_result(unsafe {
         libc::copy_file_range(
             fd_in,
             ptr(&mut off_in),

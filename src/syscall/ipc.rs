@@ -112,13 +112,7 @@ fn guest_codec(p: &Process) -> IpcCodec {
 mod host {
     use super::Errno;
 
-    fn check(rc: libc::c_long) -> Result<u64, Errno> {
-        if rc < 0 {
-            Err(Errno::last())
-        } else {
-            Ok(rc as u64)
-        }
-    }
+    use crate::syscall::host_result as check;
 
     /// shmget(key, size, flags), semget(key, nsems, flags),
     /// msgget(key, flags, 0).

@@ -100,6 +100,16 @@ impl From<std::io::Error> for Errno {
 
 pub type SysResult = Result<u64, Errno>;
 
+/// A host system call's raw result: a negative value means the host set
+/// errno.
+pub fn host_result(rc: libc::c_long) -> SysResult {
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(rc as u64)
+    }
+}
+
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitKind {

@@ -13,7 +13,7 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use super::{Errno, Sys, SysResult};
+use super::{host_result, Errno, Sys, SysResult};
 use crate::kernel::Process;
 
 /// `sizeof(struct sockaddr_storage)`: the largest address accepted.
@@ -24,14 +24,6 @@ const SOCKOPT_MAX: usize = 256;
 /// a shorter answer is legal).
 const EPOLL_MAX_EVENTS: usize = 1024;
 const IO_CHUNK: usize = 1 << 24;
-
-fn check(rc: libc::c_long) -> SysResult {
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(rc as u64)
-    }
-}
 
 /// Takes ownership of a fresh host descriptor and installs it for the guest.
 fn install(p: &mut Process, rc: libc::c_int, cloexec: bool) -> SysResult {
@@ -81,7 +73,7 @@ pub fn socketpair(p: &mut Process, a: &[u64; 6]) -> SysResult {
     p.mem.check_writable(a[3], 8)?;
     let mut sv = [0 as libc::c_int; 2];
     // SAFETY: socketpair fills two ints we own.
-    check(unsafe { libc::socketpair(domain, ty, a[2] as i32, sv.as_mut_ptr()) }.into())?;
+    host_result(unsafe { libc::socketpair(domain, ty, a[2] as i32, sv.as_mut_ptr()) }.into())?;
     // SAFETY: both descriptors are fresh and ours.
     let (x, y) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
     let gx = p.fds.insert(x, cloexec, 0)?;
@@ -120,19 +112,19 @@ pub fn bind_connect(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
             libc::connect(fd, ptr, len)
         }
     };
-    check(rc.into())
+    host_result(rc.into())
 }
 
 pub fn listen(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
     // SAFETY: no pointers.
-    check(unsafe { libc::listen(fd, a[1] as i32) }.into())
+    host_result(unsafe { libc::listen(fd, a[1] as i32) }.into())
 }
 
 pub fn shutdown(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let fd = p.fds.raw(a[0])?;
     // SAFETY: no pointers.
-    check(unsafe { libc::shutdown(fd, a[1] as i32) }.into())
+    host_result(unsafe { libc::shutdown(fd, a[1] as i32) }.into())
 }
 
 /// Where an address goes back to the guest: the buffer and the length
@@ -211,7 +203,7 @@ pub fn sockname(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
             libc::getpeername(fd, ptr, &mut len)
         }
     };
-    check(rc.into())?;
+    host_result(rc.into())?;
     out.put(p, &storage, len)?;
     Ok(0)
 }
@@ -236,7 +228,7 @@ pub fn sendto(p: &mut Process, a: &[u64; 6], extra: i32) -> SysResult {
     let flags = a[3] as i32 | extra | libc::MSG_NOSIGNAL;
     // SAFETY: buffers we own, with their lengths.
     let n = unsafe { libc::sendto(fd, buf.as_ptr().cast(), buf.len(), flags, ptr, len) };
-    check(n as libc::c_long)
+    host_result(n as libc::c_long)
 }
 
 /// recvfrom(fd, buf, len, flags, addr, addrlen); recv is recvfrom without
@@ -250,7 +242,7 @@ pub fn recvfrom(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let mut storage = [0u8; SOCKADDR_MAX];
     let mut alen = SOCKADDR_MAX as libc::socklen_t;
     // SAFETY: buffers we own, with their lengths.
-    let n = check(unsafe {
+    let n = host_result(unsafe {
         libc::recvfrom(
             fd,
             buf.as_mut_ptr().cast(),
@@ -328,7 +320,7 @@ pub fn sendmsg(p: &mut Process, a: &[u64; 6], extra: i32) -> SysResult {
     }
     let flags = a[2] as i32 | extra | libc::MSG_NOSIGNAL;
     // SAFETY: `host` describes buffers we own.
-    check(unsafe { libc::sendmsg(fd, &host, flags) } as libc::c_long)
+    host_result(unsafe { libc::sendmsg(fd, &host, flags) } as libc::c_long)
 }
 
 /// recvmsg(fd, msg, flags) without ancillary data: the guest's control
@@ -366,7 +358,7 @@ pub fn recvmsg(p: &mut Process, a: &[u64; 6]) -> SysResult {
         host.msg_namelen = SOCKADDR_MAX as libc::socklen_t;
     }
     // SAFETY: `host` describes buffers we own.
-    let n = check(unsafe { libc::recvmsg(fd, &mut host, a[2] as i32) } as libc::c_long)?;
+    let n = host_result(unsafe { libc::recvmsg(fd, &mut host, a[2] as i32) } as libc::c_long)?;
     let mut done = 0;
     let got = (n as usize).min(total);
     for (base, len) in iovs {
@@ -418,7 +410,9 @@ pub fn setsockopt(p: &mut Process, a: &[u64; 6]) -> SysResult {
     }
     let value = p.mem.read_vec(a[3], len)?;
     // SAFETY: the value is a buffer of `len` bytes we own.
-    check(unsafe { libc::setsockopt(fd, level, name, value.as_ptr().cast(), len as u32) }.into())
+    host_result(
+        unsafe { libc::setsockopt(fd, level, name, value.as_ptr().cast(), len as u32) }.into(),
+    )
 }
 
 /// getsockopt(fd, level, name, value, len): `SO_TYPE` answers in the
@@ -432,7 +426,7 @@ pub fn getsockopt(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let mut value = vec![0u8; SOCKOPT_MAX];
     let mut len = room as libc::socklen_t;
     // SAFETY: the buffer has room for `len` bytes; len is ours.
-    check(
+    host_result(
         unsafe { libc::getsockopt(fd, level, name, value.as_mut_ptr().cast(), &mut len) }.into(),
     )?;
     let len = (len as usize).min(room);
@@ -534,7 +528,7 @@ pub fn epoll_ctl(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let epfd = p.fds.raw(a[0])?;
     let fd = p.fds.raw(a[2])?;
     // SAFETY: `ev` is an event we own.
-    check(unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) }.into())
+    host_result(unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) }.into())
 }
 
 /// epoll_wait(epfd, events, maxevents, timeout in ms; -1: forever).
@@ -551,7 +545,7 @@ pub fn epoll_wait(p: &mut Process, a: &[u64; 6], timeout_ms: i32) -> SysResult {
     let max = (max as usize).min(EPOLL_MAX_EVENTS);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; max];
     // SAFETY: `events` has room for `max` events.
-    let n = check(
+    let n = host_result(
         unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max as i32, timeout_ms) }.into(),
     )?;
     let enc = p.mem.encoder();

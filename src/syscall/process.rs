@@ -11,7 +11,9 @@ use crate::mem::StructBuilder;
 /// CLONE_VFORK) creates a thread; anything else is process creation.
 pub fn clone(p: &mut Process, a: &[u64; 6]) -> Outcome {
     let args = p.abi.clone_args(a);
-    if args.flags & super::thread::CLONE_VM != 0 && args.flags & super::thread::CLONE_VFORK == 0 {
+    if args.flags & crate::kernel::clone_flags::CLONE_VM != 0
+        && args.flags & crate::kernel::clone_flags::CLONE_VFORK == 0
+    {
         return super::thread::clone_thread(p, &args);
     }
     Outcome::Error(Errno::ENOSYS)
@@ -33,7 +35,9 @@ pub fn clone3(p: &mut Process, a: &[u64; 6]) -> Outcome {
         }
     }
     let [flags, _pidfd, ctid, ptid, exit_signal, stack, stack_size, tls] = f;
-    if flags & super::thread::CLONE_VM == 0 || flags & super::thread::CLONE_VFORK != 0 {
+    if flags & crate::kernel::clone_flags::CLONE_VM == 0
+        || flags & crate::kernel::clone_flags::CLONE_VFORK != 0
+    {
         return Outcome::Error(Errno::ENOSYS);
     }
     // The stack is given as its lowest address and size.

@@ -5,25 +5,9 @@
 
 use super::{futex, Errno, ExitKind, Outcome, SysResult};
 use crate::arch::CloneArgs;
+use crate::kernel::clone_flags::*;
 use crate::kernel::thread::TID_MASK;
 use crate::kernel::Process;
-
-pub const CLONE_VM: u64 = 0x100;
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_PIDFD: u64 = 0x1000;
-pub const CLONE_VFORK: u64 = 0x4000;
-const CLONE_PARENT: u64 = 0x8000;
-const CLONE_THREAD: u64 = 0x10000;
-const CLONE_NEWNS: u64 = 0x20000;
-const CLONE_SYSVSEM: u64 = 0x40000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x100000;
-const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-const CLONE_DETACHED: u64 = 0x400000;
-const CLONE_CHILD_SETTID: u64 = 0x1000000;
-const CSIGNAL: u64 = 0xff;
 
 /// Flags a thread of this emulator can honour.
 const THREAD_FLAGS: u64 = CLONE_VM

@@ -4,7 +4,7 @@
 //! host's; only the results are encoded for the guest: signal numbers in
 //! its numbering, `struct rusage` and `siginfo_t` in its layout.
 
-use super::{Errno, SysResult};
+use super::{host_result, Errno, SysResult};
 use crate::kernel::Process;
 use crate::mem::StructBuilder;
 
@@ -12,14 +12,6 @@ use crate::mem::StructBuilder;
 const RUSAGE_WORDS: usize = 18;
 const SIGINFO_SIZE: usize = 128;
 const P_PIDFD: u64 = 3;
-
-fn check(rc: libc::c_long) -> SysResult {
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(rc as u64)
-    }
-}
 
 /// A host wait status with its signal numbers in the guest's numbering.
 pub fn guest_status(p: &Process, status: i32) -> u32 {
@@ -92,11 +84,9 @@ pub fn wait4(p: &mut Process, pid: u64, status: u64, options: u64, rusage: u64) 
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are to our own locals. A blocked wait returns
     // EINTR when ht-user is interrupted (no SA_RESTART, see signals).
-    let rc =
-        check(
-            unsafe { libc::wait4(p.sarg(pid) as libc::pid_t, &mut st, options as i32, &mut ru) }
-                as libc::c_long,
-        )?;
+    let rc = host_result(unsafe {
+        libc::wait4(p.sarg(pid) as libc::pid_t, &mut st, options as i32, &mut ru)
+    } as libc::c_long)?;
     if rc > 0 {
         if status != 0 {
             let guest = guest_status(p, st);
@@ -127,7 +117,7 @@ pub fn waitid(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: the raw call (the C library's waitid takes no rusage) with
     // pointers to our own locals.
-    check(unsafe {
+    host_result(unsafe {
         libc::syscall(
             libc::SYS_waitid,
             idtype as libc::c_int,
@@ -185,7 +175,7 @@ pub fn getrusage(p: &mut Process, a: &[u64; 6]) -> SysResult {
     // SAFETY: rusage is plain data the kernel fills.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: fills our local.
-    check(unsafe { libc::getrusage(a[0] as i32, &mut ru) } as libc::c_long)?;
+    host_result(unsafe { libc::getrusage(a[0] as i32, &mut ru) } as libc::c_long)?;
     let bytes = encode_rusage(p, &ru);
     p.mem.write(a[1], &bytes)?;
     Ok(0)
@@ -194,5 +184,5 @@ pub fn getrusage(p: &mut Process, a: &[u64; 6]) -> SysResult {
 /// setsid(): the guest's process is ht-user's, so its session is too.
 pub fn setsid() -> SysResult {
     // SAFETY: no arguments.
-    check(unsafe { libc::setsid() } as libc::c_long)
+    host_result(unsafe { libc::setsid() } as libc::c_long)
 }
