@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-cargo build -q
+# cargo shows its progress on stderr: the first build compiles the engine
+# (a few minutes).
+echo "demo: building ht-user..." >&2
+cargo build
 base=$(mktemp -u /tmp/ht-demo.XXXXXX)
 exec target/debug/ht-user -hypertrace "$base" -trace 'enable=guest*' -D /dev/stdout \
     testdata/x86_64/seed-example "$base"
