@@ -397,6 +397,25 @@ fn plot_writes_svg_histograms() {
     );
     assert!(svg.contains(&format!("A: {}", s(&a))));
     assert!(svg.contains("share of regions"));
+    // One outlier among 100 regions of about 1 us: the axis ends near the
+    // 99th percentile at a round value, ticks fall on round values, and
+    // the outlier is counted in the last bin and named.
+    let outlier = dir.path().join("outlier.bin");
+    trace_with(&outlier, |d| if d == 100 { 1_000_000 } else { 1000 + d });
+    ok(&["plot", s(&outlier), "-o", s(&one)]);
+    let svg = std::fs::read_to_string(&one).unwrap();
+    let ticks: Vec<&str> = svg
+        .split("text-anchor=\"middle\">")
+        .skip(1)
+        .map(|t| t.split('<').next().unwrap())
+        .filter(|t| t.ends_with(" us"))
+        .collect();
+    assert_eq!(ticks, ["1.00 us", "1.05 us", "1.10 us"], "{svg}");
+    assert!(!svg.contains("(log scale)"), "{svg}");
+    assert!(
+        svg.contains("; 1 longer than 1.10 us in the last bin"),
+        "{svg}"
+    );
     // Nothing to plot.
     let none = dir.path().join("none.bin");
     synthetic(&none, |b| b.push(ANCHOR.monotonic_ns, 0, 0, 5, &[]));

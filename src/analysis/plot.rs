@@ -26,11 +26,12 @@ fn xml(s: &str) -> String {
 }
 
 /// Bin edges over `lo..=hi`, logarithmic when the range spans more than a
-/// factor of 20.
+/// factor of 20; both ends moved out to round values, where the ticks go.
 struct Axis {
     lo: f64,
     hi: f64,
     log: bool,
+    ticks: Vec<f64>,
 }
 
 impl Axis {
@@ -39,10 +40,33 @@ impl Axis {
         if hi <= lo {
             hi = lo + 1.0;
         }
+        if lo > 0.0 && hi / lo > 20.0 {
+            // Decades, with 2 and 5 between them when there are few.
+            let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+            let steps: &[f64] = if last - first <= 2 {
+                &[1.0, 2.0, 5.0]
+            } else {
+                &[1.0]
+            };
+            let ticks = (first..=last)
+                .flat_map(|e| steps.iter().map(move |m| m * 10f64.powi(e)))
+                .filter(|&t| t <= 10f64.powi(last))
+                .collect();
+            return Axis {
+                lo: 10f64.powi(first),
+                hi: 10f64.powi(last),
+                log: true,
+                ticks,
+            };
+        }
+        let step = nice_step((hi - lo) / 4.0, true);
+        let (lo, hi) = ((lo / step).floor() * step, (hi / step).ceil() * step);
+        let count = ((hi - lo) / step).round() as usize;
         Axis {
             lo,
             hi,
-            log: lo > 0.0 && hi / lo > 20.0,
+            log: false,
+            ticks: (0..=count).map(|k| lo + step * k as f64).collect(),
         }
     }
 
@@ -56,17 +80,22 @@ impl Axis {
         f.clamp(0.0, 1.0)
     }
 
-    /// The value at position `f` in 0..=1.
-    fn at(&self, f: f64) -> f64 {
-        if self.log {
-            self.lo * (self.hi / self.lo).powf(f)
-        } else {
-            self.lo + (self.hi - self.lo) * f
-        }
-    }
-
     fn bin(&self, v: u64) -> usize {
         ((self.frac(v as f64) * BINS as f64) as usize).min(BINS - 1)
+    }
+}
+
+/// Where the axis ends for sorted durations `d`: the largest, unless it
+/// lies more than twice as far as the 99th percentile (one outlier would
+/// squeeze every other region into the first bins); the values past the
+/// end then count in the last bin and are named under the plot.
+fn axis_end(d: &[u64]) -> u64 {
+    let Some(&max) = d.last() else { return 1 };
+    let p99 = d[(d.len() * 99).div_ceil(100).max(1) - 1];
+    if d.len() >= 20 && max > p99.saturating_mul(2) {
+        p99
+    } else {
+        max
     }
 }
 
@@ -158,13 +187,12 @@ fn panel(o: &mut String, top: f64, label: &str, series: &[(&str, &Analysis)]) {
         .min()
         .copied()
         .unwrap_or(0);
-    let hi = data
-        .iter()
-        .filter_map(|d| d.last())
-        .max()
-        .copied()
-        .unwrap_or(1);
+    let hi = data.iter().map(|d| axis_end(d)).max().unwrap_or(1).max(lo);
     let axis = Axis::new(lo, hi);
+    let beyond: usize = data
+        .iter()
+        .map(|d| d.iter().filter(|&&v| v as f64 > axis.hi).count())
+        .sum();
     let share = series.len() > 1;
     let counts: Vec<Vec<f64>> = data
         .iter()
@@ -239,15 +267,14 @@ fn panel(o: &mut String, top: f64, label: &str, series: &[(&str, &Analysis)]) {
         o,
         r##"<path d="M{x0} {y0} V{y1} H{x1}" fill="none" stroke="#333"/>"##
     );
-    for t in 0..=4 {
-        let f = t as f64 / 4.0;
-        let x = px(f);
+    for &t in &axis.ticks {
+        let x = px(axis.frac(t));
         let _ = writeln!(
             o,
             r##"<line x1="{x:.1}" y1="{y1}" x2="{x:.1}" y2="{}" stroke="#333"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##,
             y1 + 4.0,
             y1 + 17.0,
-            duration(axis.at(f))
+            duration(t)
         );
     }
     for t in 0..=yticks {
@@ -268,10 +295,18 @@ fn panel(o: &mut String, top: f64, label: &str, series: &[(&str, &Analysis)]) {
     }
     let _ = writeln!(
         o,
-        r##"<text x="{}" y="{}" text-anchor="middle" fill="#555">region duration{}</text>"##,
+        r##"<text x="{}" y="{}" text-anchor="middle" fill="#555">region duration{}{}</text>"##,
         (x0 + x1) / 2.0,
         y1 + 34.0,
-        if axis.log { " (log scale)" } else { "" }
+        if axis.log { " (log scale)" } else { "" },
+        if beyond > 0 {
+            format!(
+                "; {beyond} longer than {} in the last bin",
+                duration(axis.hi)
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         o,
