@@ -96,9 +96,14 @@ def check_trace(engine, bins, trace, label, specs=()):
     out = f"{trace}.{len(specs)}.json"
     run(ht_trace, "convert", "--to", "chrome", *spec_args, trace, "-o", out)
     csv = run(ht_trace, "convert", "--to", "csv", trace).splitlines()[1:]
-    # ts_ns,wall_ns,event,pid,thread,client,...: hypertrace events' clients.
+    # ts_ns,wall_ns,event,pid,thread,client,...: the (thread, client) pairs
+    # of the hypertrace events, in order of appearance: the tracks' order.
     rows = [line.split(",") for line in csv]
-    clients = sorted({int(r[5]) for r in rows if r[2] == "guest_hypertrace"})
+    pairs = []
+    for r in rows:
+        pair = (int(r[4]), int(r[5]))
+        if r[2] == "guest_hypertrace" and pair not in pairs:
+            pairs.append(pair)
 
     closed, unclosed, instants, tracks, procs, stats, mismatched = query(
         engine, out,
@@ -118,10 +123,12 @@ def check_trace(engine, bins, trace, label, specs=()):
         "select pid, name from process where pid != 0",
         "select name, severity, value from stats"
         " where value > 0 and severity in ('error', 'data_loss')",
-        # Each slice on its client's track; the duration as recorded.
+        # Each slice on its thread's and client's track; the duration as
+        # recorded.
         "select count(*) from slice s join thread_track tt on s.track_id = tt.id"
         " join thread t using (utid)"
-        " where t.tid != extract_arg(s.arg_set_id, 'args.client') + 1"
+        " where t.name != 'thread ' || extract_arg(s.arg_set_id, 'args.thread')"
+        "     || ' client ' || extract_arg(s.arg_set_id, 'args.client')"
         " or (s.category = 'region'"
         "     and s.dur != extract_arg(s.arg_set_id, 'args.duration_ns'))",
     )
@@ -145,16 +152,15 @@ def check_trace(engine, bins, trace, label, specs=()):
     check(f"{label}: progress points and unmatched closes as instants",
           instants == want_instants, f"perfetto {instants}, report {want_instants}")
     total = sum(r[1] for r in closed) + sum(r[1] for r in unclosed) + sum(i[2] for i in instants)
-    want_tracks = [c + 1 for c in clients]
-    check(f"{label}: one thread track per client ({len(clients)})",
-          [t[0] for t in tracks] == want_tracks
-          and all(t[1] == f"client {t[0] - 1}" and t[3] == 1 for t in tracks),
-          f"perfetto {tracks}, clients {clients}")
+    want_tracks = [[i + 1, f"thread {t} client {c}"] for i, (t, c) in enumerate(pairs)]
+    check(f"{label}: one track per guest thread and client ({len(pairs)})",
+          [t[:2] for t in tracks] == want_tracks and all(t[3] == 1 for t in tracks),
+          f"perfetto {tracks}, want {want_tracks}")
     check(f"{label}: every track in the traced process",
           procs == [[report["pid"], f"{report['metadata']['program']} (pid {report['pid']})"]]
           and all(t[2] == report["pid"] for t in tracks),
           f"perfetto {procs} {tracks}")
-    check(f"{label}: every slice on its client's track with its recorded duration",
+    check(f"{label}: every slice on its thread's and client's track, with its duration",
           mismatched == [[0]] and sum(t[4] for t in tracks) == total,
           f"mismatched {mismatched}, on tracks {sum(t[4] for t in tracks)} of {total}")
     check(f"{label}: no import errors", stats == [], f"stats {stats}")

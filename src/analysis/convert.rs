@@ -311,11 +311,29 @@ fn push_us(buf: &mut Vec<u8>, ns: u64) {
     push_dec_width(buf, ns % 1000, 3);
 }
 
-/// The `tid` of a client's track. Perfetto's trace processor takes tid 0
-/// for the process's main thread (it shows that track under the pid), so
-/// client N is thread N + 1; its `args` and track name say the client.
-pub fn chrome_tid(client: u32) -> u64 {
-    client as u64 + 1
+/// One track per guest thread and client, numbered from 1 in the order
+/// they first appear: Perfetto's trace processor takes tid 0 for the
+/// process's main thread (it shows that track under the pid). Each track
+/// is named `thread T client C`; with one client per thread, as usual,
+/// that is one track per guest thread.
+#[derive(Default)]
+struct Tracks {
+    /// (thread, client) -> tid, sorted for lookup.
+    ids: Vec<((u32, u32), u64)>,
+}
+
+impl Tracks {
+    /// The track's tid, and whether it is new.
+    fn tid(&mut self, thread: u32, client: u32) -> (u64, bool) {
+        match self.ids.binary_search_by_key(&(thread, client), |e| e.0) {
+            Ok(i) => (self.ids[i].1, false),
+            Err(i) => {
+                let tid = self.ids.len() as u64 + 1;
+                self.ids.insert(i, ((thread, client), tid));
+                (tid, true)
+            }
+        }
+    }
 }
 
 struct Chrome {
@@ -325,6 +343,7 @@ struct Chrome {
     /// Region names as JSON strings, by label index.
     names: Vec<Vec<u8>>,
     first: bool,
+    tracks: Tracks,
 }
 
 impl Chrome {
@@ -342,6 +361,7 @@ impl Chrome {
             json_str(&mut s, &labels[self.names.len()]);
             self.names.push(s.into_bytes());
         }
+        let tid = self.track(span.thread, span.client);
         self.sep();
         let b = &mut self.buf;
         b.extend_from_slice(b"{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
@@ -353,7 +373,7 @@ impl Chrome {
         b.extend_from_slice(b",\"pid\":");
         push_dec(b, self.pid as u64);
         b.extend_from_slice(b",\"tid\":");
-        push_dec(b, chrome_tid(span.client));
+        push_dec(b, tid);
         b.extend_from_slice(b",\"args\":{\"client\":");
         push_dec(b, span.client as u64);
         b.extend_from_slice(b",\"thread\":");
@@ -378,19 +398,27 @@ impl Chrome {
         b.extend_from_slice(b"}}");
     }
 
-    fn client(&mut self, client: u32) {
-        self.sep();
-        let b = &mut self.buf;
-        b.extend_from_slice(b"{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
-        push_dec(b, self.pid as u64);
-        b.extend_from_slice(b",\"tid\":");
-        push_dec(b, chrome_tid(client));
-        b.extend_from_slice(b",\"args\":{\"name\":\"client ");
-        push_dec(b, client as u64);
-        b.extend_from_slice(b"\"}}");
+    /// The tid of the track of `thread` and `client`, named when new.
+    fn track(&mut self, thread: u32, client: u32) -> u64 {
+        let (tid, new) = self.tracks.tid(thread, client);
+        if new {
+            self.sep();
+            let b = &mut self.buf;
+            b.extend_from_slice(b"{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
+            push_dec(b, self.pid as u64);
+            b.extend_from_slice(b",\"tid\":");
+            push_dec(b, tid);
+            b.extend_from_slice(b",\"args\":{\"name\":\"thread ");
+            push_dec(b, thread as u64);
+            b.extend_from_slice(b" client ");
+            push_dec(b, client as u64);
+            b.extend_from_slice(b"\"}}");
+        }
+        tid
     }
 
     fn instant(&mut self, ev: &Event<'_>, unmatched: bool) {
+        let tid = self.track(ev.thread, ev.client);
         self.sep();
         let b = &mut self.buf;
         b.extend_from_slice(b"{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"");
@@ -406,7 +434,7 @@ impl Chrome {
         b.extend_from_slice(b",\"pid\":");
         push_dec(b, ev.pid as u64);
         b.extend_from_slice(b",\"tid\":");
-        push_dec(b, chrome_tid(ev.client));
+        push_dec(b, tid);
         b.extend_from_slice(b",\"args\":{\"client\":");
         push_dec(b, ev.client as u64);
         b.extend_from_slice(b",\"thread\":");
@@ -430,8 +458,8 @@ impl Chrome {
 }
 
 /// Chrome trace event JSON: regions as complete ("X") events, progress
-/// points as instant ("i") events, one track per client (tid
-/// [`chrome_tid`], named `client N`); times in
+/// points as instant ("i") events, one track per guest thread and client
+/// (named `thread T client C`, tids from 1); times in
 /// microseconds since the first event. Regions still open at the end run
 /// to the last event and carry `"unclosed":true`.
 pub fn chrome(
@@ -465,13 +493,13 @@ pub fn chrome(
     out.write_all(head.as_bytes())?;
 
     let mut tracker = Tracker::new(specs.to_vec());
-    let mut clients: Vec<u32> = Vec::new();
     let mut c = Chrome {
         buf: Vec::with_capacity(CHUNK + 4096),
         pid: info.pid,
         origin,
         names: Vec::new(),
         first: false,
+        tracks: Tracks::default(),
     };
     let mut n = 0;
     let mut last_ns = origin;
@@ -479,10 +507,9 @@ pub fn chrome(
         let ev = ev?;
         n += 1;
         last_ns = ev.ts_ns;
-        if let Err(i) = clients.binary_search(&ev.client) {
-            clients.insert(i, ev.client);
-            c.client(ev.client);
-        }
+        // Every event's track is named, even one with nothing drawn on it
+        // (the open of a region that closes later).
+        c.track(ev.thread, ev.client);
         match tracker.classify(&ev) {
             Kind::Close(span) | Kind::CloseOpen(span, _) => {
                 c.complete(&tracker.labels, &span, Some(ev.index))
@@ -584,13 +611,18 @@ mod tests {
             .filter(|e| e["name"] == "thread_name")
             .map(|e| (e["tid"].as_u64().unwrap(), e["args"]["name"].clone()))
             .collect();
+        // One track per guest thread and client, in order of appearance.
         assert_eq!(
             threads,
-            vec![(1, "client 0".into()), (3, "client 2".into())]
+            vec![
+                (1, "thread 0 client 0".into()),
+                (2, "thread 1 client 2".into())
+            ]
         );
         for e in evs.iter().filter(|e| e["ph"] == "X" || e["ph"] == "i") {
-            let client = e["args"]["client"].as_u64().unwrap() as u32;
-            assert_eq!(e["tid"].as_u64().unwrap(), chrome_tid(client), "{e}");
+            let key = (e["args"]["thread"].as_u64(), e["args"]["client"].as_u64());
+            let want = if key == (Some(0), Some(0)) { 1 } else { 2 };
+            assert_eq!(e["tid"].as_u64().unwrap(), want, "{e}");
         }
     }
 }
