@@ -522,8 +522,23 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     } else {
         (signal, code)
     };
+    take_fault_or_end(uc, signal, code, addr, write, pc)
+}
+
+/// Queues fault `signal`/`code` at `addr` (the instruction at `pc`) for
+/// [`before_run`] when the guest handles it, and drops the TLB entry that
+/// reported it; otherwise ends the run with it (the caller reports it).
+/// Says whether the run goes on.
+fn take_fault_or_end(
+    uc: &mut Engine<'_>,
+    signal: i32,
+    code: i32,
+    addr: u64,
+    write: bool,
+    pc: u64,
+) -> bool {
+    let m = uc.get_data_mut();
     if !handles(m, signal) {
-        // The run ends with this signal (the caller reports it).
         m.stop = Some(StopReason::Fault {
             signal,
             pc,
@@ -557,53 +572,34 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
 /// (then the access runs again).
 fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
     let m = uc.get_data_mut();
+    // The handler marked the shrink; taking the mark here keeps the run
+    // loop from following the sizes a second time.
+    crate::mem::host_fault::settle();
     m.process.mem.follow_file_sizes();
-    let shared_past_end = matches!(
-        m.process.mem.region_at(addr).map(|r| &r.kind),
-        Some(crate::mem::RegionKind::PastEndOfFile { .. })
-    );
-    let private = m
-        .process
-        .mem
-        .region_at(addr)
-        .is_some_and(|r| r.backing.as_ref().is_some_and(|b| !b.is_shared_file()));
-    if !shared_past_end && !private {
-        // Grown back (or unmapped meanwhile: the access runs again and
-        // faults as it now must).
-        return crate::mem::engine::apply_pending(uc).is_ok();
-    }
-    let (signal, code) = (libc::SIGBUS, crate::kernel::signal::BUS_ADRERR);
+    // Past the end of a shared file, or in a mapping that is no shared
+    // file's (whose host pages can only fault this way from a file).
+    let faults = m.process.mem.region_at(addr).is_some_and(|r| {
+        matches!(r.kind, crate::mem::RegionKind::PastEndOfFile { .. })
+            || r.backing.as_ref().is_some_and(|b| !b.is_shared_file())
+    });
     if crate::mem::engine::apply_pending(uc).is_err() {
         return false;
     }
-    let pc = uc.get_data().abi.pc(uc);
-    let m = uc.get_data_mut();
-    if !handles(m, signal) {
-        m.stop = Some(StopReason::Fault {
-            signal,
-            pc,
-            page: Some(addr & !0xfff),
-        });
-        if m.strace {
-            let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
-            let line = crate::kernel::signal::strace_line(signal, &info, m.process.word_size());
-            if let Some(r) = m.recorder.as_mut() {
-                r.text(line);
-            }
-        }
-        return false;
+    if !faults {
+        // Grown back (or unmapped meanwhile: the access runs again and
+        // faults as it now must).
+        return true;
     }
-    m.last_fault = None;
-    m.fault_addr = None;
-    m.last_fault_write = write;
-    m.pending_fault = Some(PendingFault {
-        signal,
-        code,
+    let pc = uc.get_data().abi.pc(uc);
+    uc.get_data_mut().fault_addr = None;
+    take_fault_or_end(
+        uc,
+        libc::SIGBUS,
+        crate::kernel::signal::BUS_ADRERR,
         addr,
         write,
-    });
-    let _ = uc.ctl_flush_tlb();
-    true
+        pc,
+    )
 }
 
 /// SEGV_MAPERR for an address nothing is mapped at, else SEGV_ACCERR.

@@ -416,9 +416,7 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
     };
     // A file shrank under the call's access to guest memory (another
     // process truncated it): the guest's pages past its end fault now.
-    if crate::mem::host_fault::settle() {
-        uc.get_data_mut().process.mem.follow_file_sizes();
-    }
+    uc.get_data_mut().process.mem.settle_host_faults();
     match crate::mem::engine::apply_pending(uc) {
         Ok(engine_ops) => uc.get_data_mut().sched.charge_syscall(engine_ops),
         Err(e) => {

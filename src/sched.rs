@@ -225,8 +225,7 @@ pub fn run(
         }
         // A file shrank under an access of ht-user's own (host_fault):
         // the guest's pages past its end fault from now on.
-        if crate::mem::host_fault::settle() {
-            uc.get_data_mut().process.mem.follow_file_sizes();
+        if uc.get_data_mut().process.mem.settle_host_faults() {
             if let Err(e) = crate::mem::engine::apply_pending(uc) {
                 Machine::request_stop(uc, StopReason::Internal(e.to_string()));
                 return Ok(());

@@ -861,24 +861,16 @@ fn markers_do_nothing_without_a_channel() {
 /// live run's files are refused: the owner holds a lock on BASE-data.
 #[test]
 fn a_killed_runs_channel_files_are_taken_over_and_a_live_runs_are_not() {
-    use std::io::BufRead;
     let (_dir, base) = temp_base();
     let b = s(&base);
-    let mut first = ht([
+    let first = ht([
         "-hypertrace",
         b,
         s(&guest("hostile")),
         "wait-data-shrink",
         b,
     ]);
-    first
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut first = first.spawn().unwrap();
-    let mut out = std::io::BufReader::new(first.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "waiting\n");
+    let (mut first, _out) = spawn_until_line(first, "waiting\n");
 
     let live = run_guest(&["-hypertrace", b], "seed-example", &[b]);
     live.assert_code(1);

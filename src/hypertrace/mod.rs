@@ -287,6 +287,18 @@ fn publish(
     }
 }
 
+/// Watches ht-user's own mapping `view` of the data file `file` for the
+/// file shrinking under it (another process truncating it).
+fn watch_data(file: &File, view: &MmapMut) -> crate::mem::host_fault::Registration {
+    crate::mem::host_fault::watch(
+        view.as_ptr(),
+        view.len(),
+        file.as_raw_fd(),
+        0,
+        libc::PROT_READ | libc::PROT_WRITE,
+    )
+}
+
 /// The run that owns a channel holds an exclusive lock on `BASE-data` for
 /// as long as it lives (the lock goes with its descriptor, so also when it
 /// is killed): a later run can tell abandoned files from a live run's.
@@ -417,13 +429,7 @@ impl Channel {
                 files: channel_files,
                 owner_pid: std::process::id(),
                 layout,
-                _data_watch: crate::mem::host_fault::watch(
-                    data.as_ptr(),
-                    data.len(),
-                    data_file.as_raw_fd(),
-                    0,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                ),
+                _data_watch: watch_data(&data_file, &data),
                 _data_file: data_file,
                 data,
                 enc,
@@ -527,13 +533,7 @@ impl Channel {
             owner_pid: if owner { std::process::id() } else { 0 },
             took_over_abandoned: false,
             layout,
-            _data_watch: crate::mem::host_fault::watch(
-                view.as_ptr(),
-                view.len(),
-                data.as_raw_fd(),
-                0,
-                libc::PROT_READ | libc::PROT_WRITE,
-            ),
+            _data_watch: watch_data(&data, &view),
             _data_file: data,
             data: view,
             control_id: (meta.dev(), meta.ino()),

@@ -76,12 +76,12 @@ const ZEROED_RING: usize = 64;
 const NO_PAGE: AtomicUsize = AtomicUsize::new(0);
 static ZEROED: [AtomicUsize; ZEROED_RING] = [NO_PAGE; ZEROED_RING];
 static ZEROED_NEXT: AtomicUsize = AtomicUsize::new(0);
-/// A watched file shrank since [`take_shrank`] last said so.
+/// A watched file shrank since [`settle`] last said so.
 static SHRANK: AtomicBool = AtomicBool::new(false);
 
-fn page_size() -> usize {
-    4096
-}
+/// The host pages replaced and mapped back: ht-user's page size (which
+/// is the host's, as everywhere in `mem`).
+const PAGE: usize = super::PAGE_SIZE as usize;
 
 /// Watches `[start, start+len)`, a shared host mapping (protection
 /// `prot`) of `fd` from `file_offset`, until the returned registration
@@ -183,7 +183,9 @@ pub fn take_guest_fault() -> Option<(u64, bool)> {
 /// fault again past the file's end, and show the file once it grows), so
 /// call it before following the files' sizes.
 pub fn settle() -> bool {
-    if !SHRANK.swap(false, SeqCst) {
+    // Called on every system call: a plain load first, the locked swap
+    // only when a shrink was marked.
+    if !SHRANK.load(Acquire) || !SHRANK.swap(false, SeqCst) {
         return false;
     }
     for entry in &ZEROED {
@@ -198,7 +200,7 @@ pub fn settle() -> bool {
         let back = unsafe {
             libc::mmap(
                 page as *mut c_void,
-                page_size(),
+                PAGE,
                 slot.prot.load(SeqCst),
                 libc::MAP_SHARED | libc::MAP_FIXED,
                 slot.fd.load(SeqCst),
@@ -231,7 +233,7 @@ pub fn zeroed_since(epoch: u64, host: *const u8, len: usize) -> Option<usize> {
     }
     let page = LAST_ZEROED.load(Acquire);
     let host = host as usize;
-    let first_page = host & !(page_size() - 1);
+    let first_page = host & !(PAGE - 1);
     (page >= first_page && page < host.saturating_add(len)).then(|| page.saturating_sub(host))
 }
 
@@ -294,7 +296,7 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         GUEST_FAULT.store(0, SeqCst);
     }
     if watched(addr).is_some() {
-        let page = addr & !(page_size() - 1);
+        let page = addr & !(PAGE - 1);
         // SAFETY: the page lies in a file mapping ht-user made and still
         // holds (it is watched); replacing it with private zeros keeps the
         // address range valid for the access that faulted, which then
@@ -302,7 +304,7 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         let zeroed = unsafe {
             libc::mmap(
                 page as *mut c_void,
-                page_size(),
+                PAGE,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
                 -1,

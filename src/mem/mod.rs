@@ -390,6 +390,18 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// After another process shrank a file under one of ht-user's own
+    /// accesses ([`host_fault::settle`]): the file is mapped back over the
+    /// pages that access found zeroed, and the mappings follow the files'
+    /// sizes. Says whether anything shrank.
+    pub fn settle_host_faults(&mut self) -> bool {
+        let shrank = host_fault::settle();
+        if shrank {
+            self.follow_file_sizes();
+        }
+        shrank
+    }
+
     /// Makes shared file mappings follow their files' sizes, as on Linux:
     /// pages wholly past a file's end become [`RegionKind::PastEndOfFile`]
     /// (an access is SIGBUS, and the host, whose access would fault, never

@@ -194,6 +194,26 @@ pub fn spawn(cmd: &mut Command) -> Child {
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
 }
 
+/// Starts `cmd` (stdin closed, stderr dropped) and reads its first line
+/// of output, which must be `want`: the child, and a reader of the rest.
+pub fn spawn_until_line(
+    mut cmd: Command,
+    want: &str,
+) -> (Child, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("a first line");
+    assert_eq!(line, want, "{cmd:?}");
+    (child, out)
+}
+
 /// Waits for a child started by [`spawn`], collecting its output; kills it
 /// and fails the test after [`TIMEOUT`]. Fails if stderr mentions a panic.
 pub fn finish(child: Child) -> Run {
