@@ -62,10 +62,12 @@ def read_header(data):
     }
 
 
-# Words after arg1 per record kind (format 1.1); kind 0 has event_args - 1.
+# Words after arg1 per record kind (format 1.1); kinds 0 and 5 have
+# event_args - 1 (plus the two counters when the trace has them).
 KIND_WORDS = {1: 2, 2: 0, 3: 5, 4: 0}
 KIND_NAMES = ["guest_hypertrace", "guest_mem_before_exec", "guest_exec_tb",
-              "guest_user_syscall", "guest_user_syscall_ret"]
+              "guest_user_syscall", "guest_user_syscall_ret",
+              "guest_hypertrace_name"]
 M64 = (1 << 64) - 1
 
 
@@ -117,7 +119,7 @@ def compact_records(data, h, words):
             return (prev + ((v >> 1) ^ -(v & 1))) & M64
 
         ts = thread = addr = pc = tb_pc = 0
-        aux = [0] * 5
+        aux = [0] * 6
         for _ in range(count):
             at = pos
             tag = data[pos] if pos < end else 0xFF
@@ -157,7 +159,8 @@ def records(data, h):
     """Yields (index, ts_ns, pid, thread, kind, aux, arg1, (words...)) for
     every record of either layout; for kind 0 (guest_hypertrace) aux is the
     client and the words are arg2..argN."""
-    words = {**KIND_WORDS, 0: h["event_args"] - 1 + (2 if h["counters"] else 0)}
+    hypertrace_words = h["event_args"] - 1 + (2 if h["counters"] else 0)
+    words = {**KIND_WORDS, 0: hypertrace_words, 5: hypertrace_words}
     if h["version"][0] == 2:
         return compact_records(data, h, words)
     return fixed_records(data, h, words)
@@ -170,6 +173,27 @@ def events(data, h, kinds=(0,)):
     for i, ts, pid, thread, kind, aux, arg1, extra in records(data, h):
         if kind in kinds:
             yield i, ts, pid, thread, aux, arg1, extra
+
+
+def guest_names(data, h):
+    """The names the guest registered, {id: text}, assembled from the name
+    records (kind 5: aux = id, arg1 = offset | length << 32, words = the
+    piece's bytes). A later name for an id replaces the earlier one."""
+    done, partial = {}, {}
+    for _, _, _, _, kind, aux, arg1, extra in records(data, h):
+        if kind != 5:
+            continue
+        offset, length = arg1 & 0xFFFFFFFF, min(arg1 >> 32, 255)
+        buf = partial.setdefault(aux, bytearray())
+        if offset == 0:
+            buf.clear()
+        if offset != len(buf) or offset > length:
+            partial.pop(aux)
+            continue
+        buf += b"".join(struct.pack("<Q", w) for w in extra)[:length - offset]
+        if len(buf) == length:
+            done[aux] = partial.pop(aux).decode(errors="replace")
+    return done
 
 
 def wall_ns(h, ts):
@@ -208,9 +232,10 @@ def main(argv):
         if as_csv:
             # Every record of every kind, the columns of `ht-trace convert
             # --to csv`: enough args for the widest kind the trace may hold.
-            names = h["metadata"].get("events", b"guest_hypertrace").decode().split(",")
-            kinds = [KIND_NAMES.index(n) for n in names if n in KIND_NAMES]
-            columns = max([h["event_args"]] + [1 + KIND_WORDS.get(k, 0) for k in kinds])
+            event_names = h["metadata"].get("events", b"guest_hypertrace").decode().split(",")
+            kinds = [KIND_NAMES.index(n) for n in event_names if n in KIND_NAMES]
+            columns = max([h["event_args"]] + [1 + KIND_WORDS.get(k, h["event_args"] - 1)
+                                               for k in kinds])
             cols = ["ts_ns", "wall_ns", "event", "pid", "thread", "client"]
             cols += ["arg%d" % k for k in range(1, columns + 1)]
             if h["counters"]:
@@ -241,6 +266,8 @@ def main(argv):
                 out.write("#%d t=%d thread=%d client=%d arg1=%d args=%s\n"
                           % (i, ts, thread, client, arg1, list(args)))
         out.write("%d events\n" % n)
+        for ident, text in sorted(guest_names(data, h).items()):
+            out.write("name %d: %s\n" % (ident, text))
         return 0
     except TraceError as e:
         sys.stderr.write("read_trace.py: %s: %s\n" % (paths[0], e))

@@ -101,6 +101,7 @@ build event-bench  "$MUSL_CC" event-bench.c "$LIB" -lpthread
 build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
 build insn-count   "$MUSL_CC" insn-count.c "$LIB" -lpthread
 build markers      "$MUSL_CC" markers.c "$LIB" -lpthread
+build named-regions "$MUSL_CC" named-regions.c "$LIB" -lpthread
 build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread

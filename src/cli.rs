@@ -47,11 +47,12 @@ struct Cli {
     #[arg(long = "hypertrace-on", value_name = "MATCH:ACTION[;ACTION]")]
     hypertrace_on: Vec<String>,
 
-    /// Enable PATTERN only inside regions (arg1=1 opens, arg1=0 closes;
-    /// nested regions count), e.g. 'guest_mem_before_exec' (repeatable).
+    /// Enable PATTERN only inside regions (arg1=1 opens, arg1=0 closes,
+    /// or the guest's regions named TEXT; nested regions count), e.g.
+    /// 'guest_mem_before_exec' or 'guest_exec_tb,name=compute' (repeatable).
     #[arg(
         long = "hypertrace-region",
-        value_name = "PATTERN[,open=V][,close=V][,client=N]"
+        value_name = "PATTERN[,open=V][,close=V][,client=N][,name=TEXT]"
     )]
     hypertrace_region: Vec<String>,
 

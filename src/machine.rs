@@ -208,6 +208,10 @@ impl Machine {
         let Some((client, arg1)) = channel.decode_store(offset, size, value) else {
             return false;
         };
+        if arg1 == crate::hypertrace::op::NAME {
+            self.on_name_store(client);
+            return false;
+        }
         let wants_event = self.enabled.contains(EventKind::Hypertrace) || self.handler.is_some();
         if !wants_event && self.rules.is_empty() {
             return false;
@@ -260,6 +264,78 @@ impl Machine {
             return false;
         }
         self.events_changed(before)
+    }
+
+    /// The guest registered a name (the library's NAME store): slot 0 is
+    /// its id, slot 1 the address of its text, read now (at most
+    /// `NAME_MAX` bytes; an unreadable text is recorded as empty).
+    fn on_name_store(&mut self, client: u32) {
+        let Some(channel) = self.hypertrace.as_ref() else {
+            return;
+        };
+        let (Some(id), Some(addr)) = (channel.slot(client, 0), channel.slot(client, 1)) else {
+            return;
+        };
+        let id = match u32::try_from(id) {
+            Ok(id) if id != 0 && id < crate::hypertrace::HOST_NAME_IDS => id,
+            _ => {
+                self.hypertrace.as_mut().expect("checked").ignored_stores += 1;
+                return;
+            }
+        };
+        let mut text = Vec::new();
+        let mut byte = [0u8; 1];
+        while text.len() < crate::trace::NAME_MAX {
+            let Some(at) = addr.checked_add(text.len() as u64) else {
+                break;
+            };
+            if self.process.mem.read(at, &mut byte).is_err() || byte[0] == 0 {
+                break;
+            }
+            text.push(byte[0]);
+        }
+        self.record_name(id, &text);
+        self.rules.learn_name(id, &text);
+        self.hypertrace
+            .as_mut()
+            .expect("checked")
+            .set_name(id, text);
+    }
+
+    /// Writes the name `id` = `text` into the trace (its string table),
+    /// in pieces of a hypertrace record's words.
+    pub fn record_name(&mut self, id: u32, text: &[u8]) {
+        if !self.record_events {
+            return;
+        }
+        let words = self.recorder().extra_args();
+        if words == 0 {
+            return;
+        }
+        let ts_ns = self.stamp();
+        let cpu = self.process.current_cpu();
+        for (arg1, packed) in crate::trace::name_pieces(text, words) {
+            let record = EventRecord {
+                ts_ns,
+                cpu,
+                kind: EventKind::HypertraceName,
+                aux: id,
+                arg1,
+            };
+            self.recorder().push_record(record, &packed);
+        }
+    }
+
+    /// Writes every name known so far into the trace: a forked child's
+    /// trace starts with its parent's names.
+    pub fn record_known_names(&mut self) {
+        let names: Vec<(u32, Vec<u8>)> = match self.hypertrace.as_ref() {
+            Some(c) => c.names().map(|(id, t)| (id, t.to_vec())).collect(),
+            None => return,
+        };
+        for (id, text) in names {
+            self.record_name(id, &text);
+        }
     }
 
     /// After `enabled` changed from `before`: whether engine hooks must

@@ -179,6 +179,15 @@ fn possible_events(cfg: &RunConfig) -> EventSet {
     set
 }
 
+/// [`possible_events`] and, when the channel's events carry arguments
+/// after arg1 (room for a name id), the names the guest may register.
+fn recordable_events(cfg: &RunConfig, extra_args: usize) -> EventSet {
+    let mut set = possible_events(cfg);
+    let names = cfg.hypertrace.is_some() && extra_args > 0 && set.contains(EventKind::Hypertrace);
+    set.set(EventKind::HypertraceName, names);
+    set
+}
+
 /// Loads `cfg.program` and runs it to completion.
 pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
     Ok(load(cfg, None, true)?.run())
@@ -360,7 +369,7 @@ pub fn load(
         channel.as_ref().map(|c| c.layout.max_clients),
         ClockAnchor::now(),
     )
-    .with_kinds(possible_events(cfg))
+    .with_kinds(recordable_events(cfg, extra_args))
     .with_layout(cfg.trace_format)
     .with_counters(insn_counting);
     // Children write their binary traces next to it: an absolute path

@@ -118,6 +118,89 @@ static inline void qemu_hypertrace_inline(uint64_t client, uint64_t arg1)
 #define qemu_hypertrace(client, arg1) qemu_hypertrace_inline((client), (arg1))
 #endif
 
+/*
+ * Named regions and progress points.
+ *
+ * A name is registered once and gets a small id; events then carry the id
+ * and ht-user stores each name once in the trace (its string table), so
+ * `ht-trace report` shows regions by name with no --region options.
+ *
+ * These events use arg1 values the library reserves (QEMU_HYPERTRACE_OP_*,
+ * "HTOP" in the top 32 bits): do not pass them to qemu_hypertrace(). The
+ * id travels in data slot 0 (arg2), so named events need a channel with at
+ * least 2 arguments (`-hypertrace BASE,args=N`, default 4).
+ *
+ *   NAME   slot 0 = id, slot 1 = address of the NUL-terminated name
+ *          (ht-user reads at most QEMU_HYPERTRACE_NAME_MAX bytes of it
+ *          while the store executes; the library passes its own copy)
+ *   BEGIN  slot 0 = id: a region of that name opens on the client
+ *   END    slot 0 = id: the innermost open region of that name closes
+ *   POINT  slot 0 = id: a named progress point
+ *
+ * Ids the library gives are 1 .. 0x7fffffff, per process; ids from
+ * 0x80000000 up are ht-user's own (gem5 m5ops). Without a channel, all of
+ * this does nothing, like the other markers.
+ */
+#define QEMU_HYPERTRACE_OP(n) (UINT64_C(0x48544f5000000000) | (uint64_t)(n))
+#define QEMU_HYPERTRACE_OP_NAME QEMU_HYPERTRACE_OP(1)
+#define QEMU_HYPERTRACE_OP_BEGIN QEMU_HYPERTRACE_OP(2)
+#define QEMU_HYPERTRACE_OP_END QEMU_HYPERTRACE_OP(3)
+#define QEMU_HYPERTRACE_OP_POINT QEMU_HYPERTRACE_OP(4)
+/* Longest name ht-user stores, in bytes; longer names are cut there. */
+#define QEMU_HYPERTRACE_NAME_MAX 255
+/* Names a process can register. */
+#define QEMU_HYPERTRACE_NAMES_MAX 4096
+
+/*
+ * The id of `name`, registering it on first use: the same text always
+ * gives the same id. With a channel, a first registration tells ht-user
+ * the name through `client`'s slots; names registered before
+ * qemu_hypertrace_init() are told by it (on client 0). Returns 0 when
+ * `name` is NULL or empty or QEMU_HYPERTRACE_NAMES_MAX names exist; the
+ * *_id functions ignore id 0. Thread-safe.
+ */
+uint32_t qemu_hypertrace_name(uint64_t client, const char *name);
+
+/* Open, close, or mark a named region or point: the name is looked up (a
+ * hash of its text) on every call; for hot loops register it once with
+ * qemu_hypertrace_name() and use the inline *_id variants below. */
+void qemu_hypertrace_region_begin(uint64_t client, const char *name);
+void qemu_hypertrace_region_end(uint64_t client, const char *name);
+void qemu_hypertrace_point(uint64_t client, const char *name);
+
+/* The data slots as mapped by qemu_hypertrace_init() (NULL before) and
+ * the slots per client: only for the inline functions below. */
+extern uint64_t *qemu_hypertrace_data_slots;
+extern uint64_t qemu_hypertrace_slots_per_client;
+
+/* One named event: the id into slot 0, then the control store. */
+static inline void qemu_hypertrace_named_inline(uint64_t client, uint64_t op,
+                                                uint32_t id)
+{
+    uint64_t *data = qemu_hypertrace_data_slots;
+
+    if (__builtin_expect(data == 0 || id == 0, 0)) {
+        return;
+    }
+    ((volatile uint64_t *)data)[client * qemu_hypertrace_slots_per_client] = id;
+    qemu_hypertrace_inline(client, op);
+}
+
+static inline void qemu_hypertrace_region_begin_id(uint64_t client, uint32_t id)
+{
+    qemu_hypertrace_named_inline(client, QEMU_HYPERTRACE_OP_BEGIN, id);
+}
+
+static inline void qemu_hypertrace_region_end_id(uint64_t client, uint32_t id)
+{
+    qemu_hypertrace_named_inline(client, QEMU_HYPERTRACE_OP_END, id);
+}
+
+static inline void qemu_hypertrace_point_id(uint64_t client, uint32_t id)
+{
+    qemu_hypertrace_named_inline(client, QEMU_HYPERTRACE_OP_POINT, id);
+}
+
 #ifdef __cplusplus
 }
 #endif

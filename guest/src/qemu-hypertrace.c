@@ -39,6 +39,8 @@ static uint64_t ht_client_args;
 static uint64_t *ht_data;
 static size_t ht_data_size;
 uint64_t *qemu_hypertrace_control_slots;
+uint64_t *qemu_hypertrace_data_slots;
+uint64_t qemu_hypertrace_slots_per_client;
 static size_t ht_control_size;
 
 /* Return a newly allocated "<base><suffix>", or NULL with errno set. */
@@ -148,6 +150,52 @@ static int ht_check_config(const uint64_t cfg[CFG_COUNT])
     return 0;
 }
 
+
+/*
+ * Registered names: an open-addressing hash table of the library's own
+ * copies (ht-user reads a name while the NAME store executes, and a copy
+ * cannot change under it). Guarded by ht_lock; ids are indices + 1.
+ */
+#define HT_NAME_BUCKETS (2 * QEMU_HYPERTRACE_NAMES_MAX)
+static char *ht_names[QEMU_HYPERTRACE_NAMES_MAX];
+static uint32_t ht_name_count;
+static uint32_t ht_name_bucket[HT_NAME_BUCKETS]; /* id, 0: empty */
+
+static uint32_t ht_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* Tell ht-user that `id` is `name`, on `client`. Needs the channel. */
+static void ht_tell_name(uint64_t client, uint32_t id)
+{
+    uint64_t *slots;
+
+    if (qemu_hypertrace_data_slots == NULL) {
+        return;
+    }
+    if (client >= ht_max_clients) {
+        client = 0;
+    }
+    slots = qemu_hypertrace_data_slots + client * qemu_hypertrace_slots_per_client;
+    ((volatile uint64_t *)slots)[0] = id;
+    ((volatile uint64_t *)slots)[1] = (uint64_t)(uintptr_t)ht_names[id - 1];
+    qemu_hypertrace_inline(client, QEMU_HYPERTRACE_OP_NAME);
+}
+
+/* Called with ht_lock held once the channel is mapped. */
+static void ht_announce_names(void)
+{
+    for (uint32_t id = 1; id <= ht_name_count; id++) {
+        ht_tell_name(0, id);
+    }
+}
+
 int qemu_hypertrace_init(const char *base)
 {
     uint64_t cfg[CFG_COUNT];
@@ -194,9 +242,15 @@ int qemu_hypertrace_init(const char *base)
     ht_client_args = cfg[CFG_CLIENT_ARGS];
     ht_data = data;
     ht_data_size = (size_t)cfg[CFG_DATA_SIZE];
-    qemu_hypertrace_control_slots = control;
     ht_control_size = (size_t)cfg[CFG_CONTROL_SIZE];
+    /* The inline named markers need slot 0 and the NAME op slot 1. */
+    qemu_hypertrace_slots_per_client = ht_client_args;
+    if (ht_client_args >= 2) {
+        qemu_hypertrace_data_slots = data;
+    }
+    qemu_hypertrace_control_slots = control;
     __atomic_store_n(&ht_ready, 1, __ATOMIC_RELEASE);
+    ht_announce_names();
     ret = 0;
     goto out;
 
@@ -226,6 +280,7 @@ int qemu_hypertrace_fini(void)
             err = errno;
         }
         qemu_hypertrace_control_slots = NULL;
+        qemu_hypertrace_data_slots = NULL;
         ht_control_size = 0;
         ht_data = NULL;
         ht_data_size = 0;
@@ -263,4 +318,61 @@ uint64_t *qemu_hypertrace_data(uint64_t client)
 void qemu_hypertrace(uint64_t client, uint64_t arg1)
 {
     qemu_hypertrace_inline(client, arg1);
+}
+
+uint32_t qemu_hypertrace_name(uint64_t client, const char *name)
+{
+    size_t len;
+    uint32_t h, id = 0;
+    char *copy;
+
+    if (name == NULL || name[0] == '\0') {
+        return 0;
+    }
+    len = strnlen(name, QEMU_HYPERTRACE_NAME_MAX);
+    h = ht_hash(name, len);
+    pthread_mutex_lock(&ht_lock);
+    for (uint32_t i = 0; i < HT_NAME_BUCKETS; i++) {
+        uint32_t *bucket = &ht_name_bucket[(h + i) % HT_NAME_BUCKETS];
+        if (*bucket == 0) {
+            if (ht_name_count == QEMU_HYPERTRACE_NAMES_MAX) {
+                break;
+            }
+            copy = malloc(len + 1);
+            if (copy == NULL) {
+                break;
+            }
+            memcpy(copy, name, len);
+            copy[len] = '\0';
+            ht_names[ht_name_count++] = copy;
+            id = ht_name_count;
+            *bucket = id;
+            if (ht_ready) {
+                ht_tell_name(client, id);
+            }
+            break;
+        }
+        if (strncmp(ht_names[*bucket - 1], name, len) == 0 &&
+            ht_names[*bucket - 1][len] == '\0') {
+            id = *bucket;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ht_lock);
+    return id;
+}
+
+void qemu_hypertrace_region_begin(uint64_t client, const char *name)
+{
+    qemu_hypertrace_region_begin_id(client, qemu_hypertrace_name(client, name));
+}
+
+void qemu_hypertrace_region_end(uint64_t client, const char *name)
+{
+    qemu_hypertrace_region_end_id(client, qemu_hypertrace_name(client, name));
+}
+
+void qemu_hypertrace_point(uint64_t client, const char *name)
+{
+    qemu_hypertrace_point_id(client, qemu_hypertrace_name(client, name));
 }

@@ -99,7 +99,7 @@ pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> Strin
             };
             t.row(vec![
                 if i == 0 {
-                    label.to_string()
+                    super::text::shown_name(label)
                 } else {
                     String::new()
                 },

@@ -255,10 +255,13 @@ pub fn regions(
     let mut tracker = Tracker::new(specs.to_vec());
     let mut n = 0;
     let mut last_ns = 0;
-    for ev in file.events() {
+    for ev in file.records() {
         let ev = ev?;
+        let Some(kind) = tracker.feed(&ev) else {
+            continue;
+        };
         last_ns = ev.ts_ns;
-        if let Kind::Close(span) | Kind::CloseOpen(span, _) = tracker.classify(&ev) {
+        if let Kind::Close(span) | Kind::CloseOpen(span, _) = kind {
             row(&mut buf, &tracker.labels, &span, true);
             n += 1;
             spill(&mut buf, out)?;
@@ -417,7 +420,7 @@ impl Chrome {
         tid
     }
 
-    fn instant(&mut self, ev: &Event<'_>, unmatched: bool) {
+    fn instant(&mut self, ev: &Event<'_>, unmatched: bool, name: Option<String>) {
         let tid = self.track(ev.thread, ev.client);
         self.sep();
         let b = &mut self.buf;
@@ -427,9 +430,20 @@ impl Chrome {
         } else {
             b"progress"
         });
-        b.extend_from_slice(b"\",\"name\":\"arg1=");
-        push_dec(b, ev.arg1);
-        b.extend_from_slice(b"\",\"ts\":");
+        b.extend_from_slice(b"\",\"name\":");
+        match name {
+            Some(name) => {
+                let mut quoted = String::new();
+                json_str(&mut quoted, &name);
+                b.extend_from_slice(quoted.as_bytes());
+            }
+            None => {
+                b.extend_from_slice(b"\"arg1=");
+                push_dec(b, ev.arg1);
+                b.push(b'"');
+            }
+        }
+        b.extend_from_slice(b",\"ts\":");
         push_us(b, ev.ts_ns - self.origin);
         b.extend_from_slice(b",\"pid\":");
         push_dec(b, ev.pid as u64);
@@ -503,20 +517,23 @@ pub fn chrome(
     };
     let mut n = 0;
     let mut last_ns = origin;
-    for ev in file.events() {
+    for ev in file.records() {
         let ev = ev?;
+        let Some(kind) = tracker.feed(&ev) else {
+            continue;
+        };
         n += 1;
         last_ns = ev.ts_ns;
         // Every event's track is named, even one with nothing drawn on it
         // (the open of a region that closes later).
         c.track(ev.thread, ev.client);
-        match tracker.classify(&ev) {
+        match kind {
             Kind::Close(span) | Kind::CloseOpen(span, _) => {
                 c.complete(&tracker.labels, &span, Some(ev.index))
             }
             Kind::Open(_) => {}
-            Kind::Progress(_) => c.instant(&ev, false),
-            Kind::UnmatchedClose => c.instant(&ev, true),
+            Kind::Progress(_) => c.instant(&ev, false, tracker.point_name(&ev)),
+            Kind::UnmatchedClose => c.instant(&ev, true, None),
         }
         spill(&mut c.buf, out)?;
     }

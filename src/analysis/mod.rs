@@ -16,7 +16,9 @@ pub mod text;
 
 use std::collections::HashMap;
 
-use crate::trace::file::{Event, InsnCounts, TraceError, TraceFile};
+use crate::hypertrace::op;
+use crate::trace::file::{Event, EventKind, InsnCounts, TraceError, TraceFile};
+use crate::trace::NameAssembler;
 
 /// Which arg1 values open and close a region, and how it is named.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +29,9 @@ pub struct RegionSpec {
     /// `Some(k)`: the opening event's arg`k` tells regions apart (and
     /// names them `NAME argK=VALUE`); a close with the same value closes it.
     pub key_arg: Option<usize>,
+    /// With `key_arg`: only opening events whose arg`k` is this value
+    /// open the region (`NAME=1:0/arg2=5`), which then keeps its name.
+    pub key_value: Option<u64>,
 }
 
 impl RegionSpec {
@@ -37,15 +42,16 @@ impl RegionSpec {
             open: 1,
             close: 0,
             key_arg: None,
+            key_value: None,
         }
     }
 
-    /// Parses `[NAME=]OPEN:CLOSE[/argK]`, e.g. `1:0`, `io=2:3`,
-    /// `work=1:0/arg2`. Numbers are decimal or 0x-hex.
+    /// Parses `[NAME=]OPEN:CLOSE[/argK[=V]]`, e.g. `1:0`, `io=2:3`,
+    /// `work=1:0/arg2`, `compute=1:0/arg2=1`. Numbers are decimal or 0x-hex.
     pub fn parse(text: &str) -> Result<Self, String> {
         let usage = || {
             format!(
-                "--region '{text}': expected [NAME=]OPEN:CLOSE[/argK], e.g. 1:0, io=2:3 or work=1:0/arg2"
+                "--region '{text}': expected [NAME=]OPEN:CLOSE[/argK[=V]], e.g. 1:0, io=2:3, work=1:0/arg2 or compute=1:0/arg2=1"
             )
         };
         let (name, rest) = match text.split_once('=') {
@@ -65,6 +71,10 @@ impl RegionSpec {
                 "--region '{text}': the open and close values must differ"
             ));
         }
+        let (key, key_value) = match key.map(|k| k.split_once('=')) {
+            Some(Some((k, v))) => (Some(k), Some(parse_u64(v).ok_or_else(usage)?)),
+            _ => (key, None),
+        };
         let key_arg = match key {
             None => None,
             Some(k) => {
@@ -90,15 +100,29 @@ impl RegionSpec {
             open,
             close,
             key_arg,
+            key_value,
         })
     }
 
-    /// Checks a set of specs: no arg1 value may open two regions, and
-    /// names must differ.
+    /// Whether `ev` opens a region of this spec.
+    fn opened_by(&self, ev: &Event<'_>) -> bool {
+        self.open == ev.arg1
+            && match (self.key_arg, self.key_value) {
+                (Some(k), Some(v)) => ev.arg(k) == Some(v),
+                _ => true,
+            }
+    }
+
+    /// Checks a set of specs: no arg1 value may open two regions (unless
+    /// an argument's value tells them apart), and names must differ.
     pub fn check_set(specs: &[RegionSpec]) -> Result<(), String> {
         for (i, a) in specs.iter().enumerate() {
             for b in &specs[i + 1..] {
-                if a.open == b.open {
+                let told_apart = matches!(
+                    (a.key_arg, a.key_value, b.key_arg, b.key_value),
+                    (Some(ka), Some(va), Some(kb), Some(vb)) if ka == kb && va != vb
+                );
+                if a.open == b.open && !told_apart {
                     return Err(format!(
                         "--region: arg1={} opens both '{}' and '{}'",
                         a.open, a.name, b.name
@@ -164,7 +188,8 @@ pub enum Kind {
 }
 
 struct OpenRegion {
-    spec: usize,
+    /// None: a named region (the library's BEGIN), `key` its name id.
+    spec: Option<usize>,
     key: Option<u64>,
     label: usize,
     start_ns: u64,
@@ -174,13 +199,26 @@ struct OpenRegion {
     counts: Option<InsnCounts>,
 }
 
+/// What a region label stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum LabelKey {
+    /// A `--region` spec and the value of its key argument.
+    Spec(usize, Option<u64>),
+    /// A region the guest named: its name, so that the same name under
+    /// two ids (after an execve) is one label.
+    Named(String),
+}
+
 /// Pairs opens and closes, one event at a time, per client.
 pub struct Tracker {
     specs: Vec<RegionSpec>,
     /// Region names in order of first appearance.
     pub labels: Vec<String>,
-    label_ids: HashMap<(usize, Option<u64>), usize>,
+    label_ids: HashMap<LabelKey, usize>,
     open: HashMap<u32, Vec<OpenRegion>>,
+    /// The guest's names so far (the trace's name records), by id.
+    names: HashMap<u32, String>,
+    pieces: NameAssembler,
 }
 
 impl Tracker {
@@ -190,7 +228,55 @@ impl Tracker {
             labels: Vec::new(),
             label_ids: HashMap::new(),
             open: HashMap::new(),
+            names: HashMap::new(),
+            pieces: NameAssembler::default(),
         }
+    }
+
+    /// Takes any record: a name record updates the names, a
+    /// guest_hypertrace event is classified ([`Tracker::classify`]),
+    /// other kinds are ignored (None).
+    pub fn feed(&mut self, ev: &Event<'_>) -> Option<Kind> {
+        match ev.kind {
+            EventKind::Hypertrace => Some(self.classify(ev)),
+            EventKind::HypertraceName => {
+                let words: Vec<u64> = ev.args().collect();
+                if let Some((id, text)) = self.pieces.piece(ev.client, ev.arg1, &words) {
+                    self.names
+                        .insert(id, String::from_utf8_lossy(&text).into_owned());
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The name of guest name id `id` (`name #ID` if the trace lacks it).
+    pub fn name(&self, id: u64) -> String {
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| self.names.get(&id))
+            .cloned()
+            .unwrap_or_else(|| format!("name #{id}"))
+    }
+
+    /// The name of a named progress point (the library's POINT), else None.
+    pub fn point_name(&self, ev: &Event<'_>) -> Option<String> {
+        (ev.arg1 == op::POINT).then(|| self.name(ev.arg(2).unwrap_or(0)))
+    }
+
+    fn named_label(&mut self, id: u64) -> usize {
+        let key = LabelKey::Named(self.name(id));
+        if let Some(&label) = self.label_ids.get(&key) {
+            return label;
+        }
+        let LabelKey::Named(name) = &key else {
+            unreachable!()
+        };
+        let label = self.labels.len();
+        self.labels.push(name.clone());
+        self.label_ids.insert(key, label);
+        label
     }
 
     pub fn specs(&self) -> &[RegionSpec] {
@@ -198,23 +284,47 @@ impl Tracker {
     }
 
     fn label(&mut self, spec: usize, key: Option<u64>) -> usize {
-        if let Some(&id) = self.label_ids.get(&(spec, key)) {
+        if let Some(&id) = self.label_ids.get(&LabelKey::Spec(spec, key)) {
             return id;
         }
         let s = &self.specs[spec];
         let name = match (key, s.key_arg) {
-            (Some(v), Some(k)) => format!("{} arg{k}={v}", s.name),
+            (Some(v), Some(k)) if s.key_value.is_none() => format!("{} arg{k}={v}", s.name),
             _ => s.name.clone(),
         };
         let id = self.labels.len();
         self.labels.push(name);
-        self.label_ids.insert((spec, key), id);
+        self.label_ids.insert(LabelKey::Spec(spec, key), id);
         id
     }
 
     pub fn classify(&mut self, ev: &Event<'_>) -> Kind {
+        match ev.arg1 {
+            op::BEGIN => {
+                let id = ev.arg(2).unwrap_or(0);
+                let label = self.named_label(id);
+                self.open.entry(ev.client).or_default().push(OpenRegion {
+                    spec: None,
+                    key: Some(id),
+                    label,
+                    start_ns: ev.ts_ns,
+                    thread: ev.thread,
+                    open_index: ev.index,
+                    progress: 0,
+                    counts: ev.counts,
+                });
+                return Kind::Open(label);
+            }
+            op::END => {
+                return match self.close(ev) {
+                    Some(span) => Kind::Close(span),
+                    None => Kind::UnmatchedClose,
+                };
+            }
+            _ => {}
+        }
         let closes = self.specs.iter().any(|s| s.close == ev.arg1);
-        let opens = self.specs.iter().position(|s| s.open == ev.arg1);
+        let opens = self.specs.iter().position(|s| s.opened_by(ev));
         if !closes && opens.is_none() {
             let inside = self
                 .open
@@ -236,7 +346,7 @@ impl Tracker {
             let key = self.specs[spec].key_arg.and_then(|k| ev.arg(k));
             let label = self.label(spec, key);
             self.open.entry(ev.client).or_default().push(OpenRegion {
-                spec,
+                spec: Some(spec),
                 key,
                 label,
                 start_ns: ev.ts_ns,
@@ -261,13 +371,26 @@ impl Tracker {
     fn close(&mut self, ev: &Event<'_>) -> Option<RegionSpan> {
         let stack = self.open.get_mut(&ev.client)?;
         let specs = &self.specs;
-        let closes = |o: &OpenRegion| specs[o.spec].close == ev.arg1;
-        // Same key first (regions told apart by an argument), then the
-        // innermost region this value closes.
-        let by_key = stack.iter().rposition(|o| {
-            closes(o) && o.key.is_some() && specs[o.spec].key_arg.and_then(|k| ev.arg(k)) == o.key
-        });
-        let pos = by_key.or_else(|| stack.iter().rposition(closes))?;
+        let pos = if ev.arg1 == op::END {
+            // The innermost open region of that name id.
+            let id = ev.arg(2).unwrap_or(0);
+            stack
+                .iter()
+                .rposition(|o| o.spec.is_none() && o.key == Some(id))?
+        } else {
+            let closes = |o: &OpenRegion| o.spec.is_some_and(|s| specs[s].close == ev.arg1);
+            // Same key first (regions told apart by an argument), then the
+            // innermost region this value closes.
+            let by_key = stack.iter().rposition(|o| {
+                closes(o)
+                    && o.key.is_some()
+                    && o.spec
+                        .and_then(|s| specs[s].key_arg)
+                        .and_then(|k| ev.arg(k))
+                        == o.key
+            });
+            by_key.or_else(|| stack.iter().rposition(closes))?
+        };
         let o = stack.remove(pos);
         // Counters are per thread: a region closed by another thread has
         // no instruction count.
@@ -387,10 +510,13 @@ impl RegionReport {
     }
 }
 
-/// Progress points with one arg1 value (`None`: all values not listed).
+/// Progress points with one arg1 value (`None`: all values not listed),
+/// or named points of one name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProgressRow {
     pub arg1: Option<u64>,
+    /// The name of named points (arg1 is then None).
+    pub name: Option<String>,
     pub count: u64,
     /// How many of them were inside some region.
     pub in_regions: u64,
@@ -437,6 +563,7 @@ impl Analysis {
         let mut blocks: Vec<Vec<u64>> = Vec::new();
         let mut progress_in: Vec<u64> = Vec::new();
         let mut values: HashMap<u64, (u64, u64)> = HashMap::new();
+        let mut named_points: HashMap<String, (u64, u64)> = HashMap::new();
         let mut other = (0u64, 0u64);
         let mut a = Analysis {
             events: 0,
@@ -450,8 +577,11 @@ impl Analysis {
             clients: Vec::new(),
         };
         let mut last_client = None;
-        for ev in file.events() {
+        for ev in file.records() {
             let ev = ev?;
+            let Some(kind) = tracker.feed(&ev) else {
+                continue;
+            };
             if a.events == 0 {
                 a.first_ns = ev.ts_ns;
             }
@@ -463,7 +593,6 @@ impl Analysis {
                     a.clients.insert(i, ev.client);
                 }
             }
-            let kind = tracker.classify(&ev);
             if durations.len() < tracker.labels.len() {
                 durations.resize_with(tracker.labels.len(), Vec::new);
                 insns.resize_with(tracker.labels.len(), Vec::new);
@@ -487,7 +616,9 @@ impl Analysis {
                     a.progress_in_regions += inside_n;
                     let tracked =
                         values.len() < PROGRESS_VALUES_TRACKED || values.contains_key(&ev.arg1);
-                    let slot = if tracked {
+                    let slot = if let Some(name) = tracker.point_name(&ev) {
+                        named_points.entry(name).or_default()
+                    } else if tracked {
                         values.entry(ev.arg1).or_default()
                     } else {
                         &mut other
@@ -522,11 +653,27 @@ impl Analysis {
             .into_iter()
             .map(|(v, (count, in_regions))| ProgressRow {
                 arg1: Some(v),
+                name: None,
                 count,
                 in_regions,
             })
+            .chain(
+                named_points
+                    .into_iter()
+                    .map(|(name, (count, in_regions))| ProgressRow {
+                        arg1: None,
+                        name: Some(name),
+                        count,
+                        in_regions,
+                    }),
+            )
             .collect();
-        rows.sort_by(|x, y| y.count.cmp(&x.count).then(x.arg1.cmp(&y.arg1)));
+        rows.sort_by(|x, y| {
+            y.count
+                .cmp(&x.count)
+                .then(x.arg1.cmp(&y.arg1))
+                .then(x.name.cmp(&y.name))
+        });
         for r in rows.iter().skip(PROGRESS_ROWS) {
             other.0 += r.count;
             other.1 += r.in_regions;
@@ -535,6 +682,7 @@ impl Analysis {
         if other.0 > 0 {
             rows.push(ProgressRow {
                 arg1: None,
+                name: None,
                 count: other.0,
                 in_regions: other.1,
             });
@@ -551,6 +699,7 @@ impl Analysis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::file::{ClockAnchor, TraceBuilder, TraceInfo};
 
     #[test]
     fn spec_syntax() {
@@ -565,9 +714,26 @@ mod tests {
                 name: "io".into(),
                 open: 16,
                 close: 17,
-                key_arg: Some(3)
+                key_arg: Some(3),
+                key_value: None,
             }
         );
+        let c = RegionSpec::parse("compute=1:0/arg2=0x1").unwrap();
+        assert_eq!(
+            (c.key_arg, c.key_value, c.name.as_str()),
+            (Some(2), Some(1), "compute")
+        );
+        let io = RegionSpec::parse("io=1:0/arg2=2").unwrap();
+        assert!(
+            RegionSpec::check_set(&[c.clone(), io]).is_ok(),
+            "told apart by arg2"
+        );
+        let other = RegionSpec::parse("x=1:0/arg3=2").unwrap();
+        assert!(
+            RegionSpec::check_set(&[c, other]).is_err(),
+            "not told apart"
+        );
+        assert!(RegionSpec::parse("a=1:0/arg2=x").is_err());
         assert_eq!(RegionSpec::parse("2:3").unwrap().name, "region 2:3");
         for bad in ["", "1", "a:b", "=1:0", "1:1", "1:0/arg1", "1:0/x", "x=1-0"] {
             assert!(RegionSpec::parse(bad).is_err(), "{bad}");
@@ -576,6 +742,108 @@ mod tests {
         let b = RegionSpec::parse("b=1:2").unwrap();
         assert!(RegionSpec::check_set(&[a.clone(), b]).is_err());
         assert!(RegionSpec::check_set(&[a.clone(), a]).is_err());
+    }
+
+    fn trace_of(
+        layout: crate::trace::file::Layout,
+        build: impl Fn(&mut TraceBuilder),
+    ) -> TraceFile {
+        let info = TraceInfo::for_run(
+            7,
+            4,
+            "x86_64",
+            std::path::Path::new("prog"),
+            &[std::ffi::OsString::from("prog")],
+            Some(64),
+            ClockAnchor {
+                monotonic_ns: 0,
+                realtime_ns: 1_700_000_000_000_000_000,
+            },
+        )
+        .with_kinds(crate::trace::EventSet(EventKind::HypertraceName.bit()))
+        .with_layout(layout);
+        let mut b = TraceBuilder::new(info);
+        build(&mut b);
+        TraceFile::from_bytes(std::path::Path::new("t"), b.finish(), Default::default()).unwrap()
+    }
+
+    #[test]
+    fn named_regions_and_points_take_their_names_from_the_trace() {
+        use crate::trace::file::Layout;
+        for layout in [Layout::Fixed, Layout::Compact] {
+            let file = trace_of(layout, |b| {
+                b.push_name(10, 0, 1, "compute");
+                b.push_name(
+                    10,
+                    0,
+                    2,
+                    "a name longer than one record's twenty-four bytes",
+                );
+                b.push(20, 0, 0, op::BEGIN, &[1]);
+                b.push(25, 0, 0, op::BEGIN, &[2]);
+                b.push(30, 0, 0, op::POINT, &[3]);
+                b.push(35, 0, 0, op::END, &[2]);
+                b.push(50, 0, 0, op::END, &[1]);
+                b.push(60, 0, 0, op::END, &[1]); // unmatched
+                b.push(70, 0, 0, op::BEGIN, &[9]); // never named, never closed
+                                                   // A program started by execve numbers its names again.
+                b.push_name(80, 0, 1, "io");
+                b.push(90, 0, 0, op::BEGIN, &[1]);
+                b.push(95, 0, 0, 1, &[0]); // the seed's convention still works
+                b.push(96, 0, 0, 0, &[0]);
+                b.push(99, 0, 0, op::END, &[1]);
+            });
+            let a = Analysis::run(&file, &[RegionSpec::default_spec()]).unwrap();
+            let durations = |label: &str| a.region(label).map(|r| r.durations.clone());
+            assert_eq!(durations("compute"), Some(vec![30]), "{layout:?}");
+            assert_eq!(
+                durations("a name longer than one record's twenty-four bytes"),
+                Some(vec![10])
+            );
+            assert_eq!(durations("io"), Some(vec![9]));
+            assert_eq!(durations("region"), Some(vec![1]));
+            assert_eq!(a.region("name #9").map(|r| r.unclosed), Some(1));
+            assert_eq!(a.unmatched_closes, 1);
+            assert_eq!(a.events, 11, "name records are not events");
+            let point = &a.progress[0];
+            assert_eq!((point.name.as_deref(), point.count), (Some("name #3"), 1));
+            assert_eq!(point.in_regions, 1);
+        }
+    }
+
+    #[test]
+    fn a_named_point_is_counted_by_name() {
+        let file = trace_of(crate::trace::file::Layout::Compact, |b| {
+            b.push_name(1, 0, 5, "tick");
+            for t in 0..3 {
+                b.push(10 + t, 0, 0, op::POINT, &[5]);
+            }
+            b.push(20, 0, 0, 7, &[]);
+        });
+        let a = Analysis::run(&file, &[RegionSpec::default_spec()]).unwrap();
+        let rows: Vec<(Option<&str>, Option<u64>, u64)> = a
+            .progress
+            .iter()
+            .map(|p| (p.name.as_deref(), p.arg1, p.count))
+            .collect();
+        assert_eq!(rows, vec![(Some("tick"), None, 3), (None, Some(7), 1)]);
+    }
+
+    #[test]
+    fn keyed_value_specs_name_two_kinds_of_region() {
+        let file = trace_of(crate::trace::file::Layout::Fixed, |b| {
+            b.push(10, 0, 0, 1, &[1]);
+            b.push(20, 0, 0, 0, &[1]);
+            b.push(30, 0, 0, 1, &[2]);
+            b.push(45, 0, 0, 0, &[2]);
+        });
+        let specs = [
+            RegionSpec::parse("compute=1:0/arg2=1").unwrap(),
+            RegionSpec::parse("io=1:0/arg2=2").unwrap(),
+        ];
+        let a = Analysis::run(&file, &specs).unwrap();
+        assert_eq!(a.region("compute").unwrap().durations, vec![10]);
+        assert_eq!(a.region("io").unwrap().durations, vec![15]);
     }
 
     #[test]

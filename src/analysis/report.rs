@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{duration, iso_utc, json_f64, json_str, rate, Table};
+use super::text::{duration, iso_utc, json_f64, json_str, rate, shown_name, Table};
 use super::{Analysis, RegionSpec};
 use crate::trace::file::TraceFile;
 
@@ -51,9 +51,11 @@ fn specs_line(specs: &[RegionSpec]) -> String {
     specs
         .iter()
         .map(|s| {
-            let key = s
-                .key_arg
-                .map_or(String::new(), |k| format!(", told apart by arg{k}"));
+            let key = match (s.key_arg, s.key_value) {
+                (Some(k), Some(v)) => format!(", only where arg{k}={v}"),
+                (Some(k), None) => format!(", told apart by arg{k}"),
+                _ => String::new(),
+            };
             format!(
                 "'{}' opens at arg1={}, closes at arg1={}{key}",
                 s.name, s.open, s.close
@@ -81,7 +83,11 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
         a.rate(a.events).map_or("-".to_string(), rate),
         clients.join(", ")
     );
-    let _ = writeln!(out, "regions   {}", specs_line(specs));
+    let _ = writeln!(
+        out,
+        "regions   {}; and those the guest named",
+        specs_line(specs)
+    );
     out.push('\n');
 
     if a.regions.is_empty() {
@@ -100,7 +106,7 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
             "progress/s",
         ]);
         for r in &a.regions {
-            let mut row = vec![r.label.clone()];
+            let mut row = vec![shown_name(&r.label)];
             match r.stats {
                 Some(s) => row.extend([
                     s.count.to_string(),
@@ -130,7 +136,10 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
                     out,
                     // Nanoseconds, as in the table above.
                     "  {}: median {} ns, middle half {} .. {} ns",
-                    r.label, s.median, s.p25, s.p75
+                    shown_name(&r.label),
+                    s.median,
+                    s.p25,
+                    s.p75
                 );
             }
         }
@@ -139,7 +148,8 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
         let _ = writeln!(
             out,
             "note: {} '{}' region(s) never closed (not counted)",
-            r.unclosed, r.label
+            r.unclosed,
+            shown_name(&r.label)
         );
     }
     if a.unmatched_closes > 0 {
@@ -169,9 +179,10 @@ pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
             a.progress_in_regions,
         ));
         for p in &a.progress {
-            let name = match p.arg1 {
-                Some(v) => format!("arg1={v}"),
-                None => "other values".to_string(),
+            let name = match (&p.name, p.arg1) {
+                (Some(n), _) => shown_name(n),
+                (None, Some(v)) => format!("arg1={v}"),
+                (None, None) => "other values".to_string(),
             };
             t.row(row(name, p.count, p.in_regions));
         }
@@ -193,7 +204,7 @@ fn insn_table(a: &Analysis) -> String {
         "insns/s",
     ]);
     for r in &a.regions {
-        let mut row = vec![r.label.clone()];
+        let mut row = vec![shown_name(&r.label)];
         match r.insn_stats {
             Some(s) => {
                 // Instructions per second of the region's host time.
@@ -270,10 +281,11 @@ pub fn json(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
         json_str(&mut o, &s.name);
         let _ = write!(
             o,
-            ",\"open\":{},\"close\":{},\"key_arg\":{}}}",
+            ",\"open\":{},\"close\":{},\"key_arg\":{},\"key_value\":{}}}",
             s.open,
             s.close,
-            s.key_arg.map_or("null".to_string(), |k| k.to_string())
+            s.key_arg.map_or("null".to_string(), |k| k.to_string()),
+            s.key_value.map_or("null".to_string(), |v| v.to_string())
         );
     }
     o.push_str("],\"regions\":[");
@@ -320,8 +332,13 @@ pub fn json(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
         }
         let _ = write!(
             o,
-            "{{\"arg1\":{},\"count\":{},\"per_s\":{},\"in_regions\":{}}}",
+            "{{\"arg1\":{},\"name\":{},\"count\":{},\"per_s\":{},\"in_regions\":{}}}",
             p.arg1.map_or("null".to_string(), |v| v.to_string()),
+            p.name.as_deref().map_or("null".to_string(), |n| {
+                let mut s = String::new();
+                json_str(&mut s, n);
+                s
+            }),
             p.count,
             json_f64(a.rate(p.count)),
             p.in_regions

@@ -145,6 +145,20 @@ pub fn json_f64(v: Option<f64>) -> String {
     }
 }
 
+/// A region or point name as a text table shows it: names longer than
+/// [`SHOWN_NAME_CHARS`] characters end in `...` (JSON and CSV keep them whole).
+pub fn shown_name(name: &str) -> String {
+    if name.chars().count() <= SHOWN_NAME_CHARS {
+        return name.to_string();
+    }
+    let mut s: String = name.chars().take(SHOWN_NAME_CHARS - 3).collect();
+    s.push_str("...");
+    s
+}
+
+/// Longest name a text table shows whole.
+pub const SHOWN_NAME_CHARS: usize = 48;
+
 #[cfg(test)]
 mod tests {
     use super::*;

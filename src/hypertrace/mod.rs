@@ -34,6 +34,26 @@ use crate::mem::{page_ceil, Encoder, Endian};
 pub const MAX_ARGS: u64 = 16;
 pub const DEFAULT_ARGS: u64 = 4;
 pub const DEFAULT_MAX_CLIENTS: u64 = 64;
+
+/// The arg1 values the guest library reserves for named events ("HTOP" in
+/// the top 32 bits; `QEMU_HYPERTRACE_OP_*` in qemu-hypertrace.h). Each
+/// carries a name id in data slot 0 (arg2).
+pub mod op {
+    const BASE: u64 = 0x4854_4f50_0000_0000;
+    /// Registers a name: slot 0 the id, slot 1 the address of its text.
+    /// Consumed by ht-user: it becomes the trace's name records.
+    pub const NAME: u64 = BASE | 1;
+    /// A region of the named kind opens.
+    pub const BEGIN: u64 = BASE | 2;
+    /// The innermost open region of the named kind closes.
+    pub const END: u64 = BASE | 3;
+    /// A named progress point.
+    pub const POINT: u64 = BASE | 4;
+}
+
+/// Name ids from here up are ht-user's own (gem5 m5ops); the guest
+/// library numbers its names 1 up to this.
+pub const HOST_NAME_IDS: u32 = 0x8000_0000;
 /// The most clients a channel may have (`max-clients=`).
 const MAX_CLIENTS_LIMIT: u64 = 65536;
 
@@ -174,6 +194,9 @@ pub struct Channel {
     /// and for assembling split stores.
     words: Vec<u32>,
     pub ignored_stores: u64,
+    /// The names the guest registered (id -> text), kept so that a forked
+    /// child's trace gets them too.
+    names: std::collections::BTreeMap<u32, Vec<u8>>,
 }
 
 /// A file's device and inode.
@@ -435,6 +458,7 @@ impl Channel {
                 enc,
                 words: vec![0; (layout.control_size / 4) as usize],
                 ignored_stores: 0,
+                names: Default::default(),
             }),
             Err(e) => {
                 // Remove whatever was created before the step that failed.
@@ -540,6 +564,7 @@ impl Channel {
             enc,
             words: vec![0; (layout.control_size / 4) as usize],
             ignored_stores: 0,
+            names: Default::default(),
         })
     }
 
@@ -631,6 +656,24 @@ impl Channel {
             4 => u64::from(self.words[word]),
             _ => 0,
         }
+    }
+
+    /// Data slot `k` of `client`, if the channel has that many slots.
+    pub fn slot(&self, client: u32, k: usize) -> Option<u64> {
+        if (k as u64 + 1) * 8 > self.layout.client_data_size {
+            return None;
+        }
+        self.args(client, k + 1).last()
+    }
+
+    /// Remembers that `id` names `text` (replacing an earlier text).
+    pub fn set_name(&mut self, id: u32, text: Vec<u8>) {
+        self.names.insert(id, text);
+    }
+
+    /// The names registered so far, by id.
+    pub fn names(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        self.names.iter().map(|(id, t)| (*id, t.as_slice()))
     }
 
     /// Copies arg2.. of `client` from the shared data file into `out`.

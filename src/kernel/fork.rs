@@ -495,6 +495,7 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     if let Some(old) = m.writer.replace(writer) {
         std::mem::forget(old);
     }
+    m.record_known_names();
     // The child's thread counts its own instructions, from zero.
     if m.insn_counting {
         crate::engine_ctl::set_insn_counters(uc, Default::default())

@@ -471,6 +471,7 @@ mod tests {
         push(EventKind::ExecTb, 12, 0x401000, &[]);
         push(EventKind::Syscall, 60, 1, &[2, 3, 4, 5, 6]);
         push(EventKind::SyscallRet, 60, (-2i64) as u64, &[]);
+        push(EventKind::HypertraceName, 5, 3 << 32, &[0x636261]);
         sink.events(&batch).unwrap();
         sink.finish().unwrap();
 

@@ -73,7 +73,7 @@ unsafe fn put(out: *mut u8, mut at: usize, mut v: u64) -> usize {
 struct State {
     ts: u64,
     thread: u32,
-    aux: [u32; 5],
+    aux: [u32; 6],
     mem_addr: u64,
     mem_pc: u64,
     tb_pc: u64,
@@ -146,7 +146,7 @@ impl Encoder {
                 s.tb_pc = arg1;
             }
             EventKind::SyscallRet => at = unsafe { put(out, at, zigzag(arg1 as i64)) },
-            EventKind::Hypertrace | EventKind::Syscall => {
+            EventKind::Hypertrace | EventKind::Syscall | EventKind::HypertraceName => {
                 at = unsafe { put(out, at, arg1) };
                 for &w in words {
                     at = unsafe { put(out, at, w) };
@@ -283,7 +283,7 @@ impl Decoder {
                 s.tb_pc
             }
             EventKind::SyscallRet => unzigzag(get(p, &mut pos)?) as u64,
-            EventKind::Hypertrace | EventKind::Syscall => {
+            EventKind::Hypertrace | EventKind::Syscall | EventKind::HypertraceName => {
                 let arg1 = get(p, &mut pos)?;
                 for _ in 0..kind.words(extra_args) {
                     words.push(get(p, &mut pos)?);
@@ -473,7 +473,7 @@ mod tests {
     fn corrupt_records_are_located() {
         let mut words = Vec::new();
         for (bytes, at, what) in [
-            (&[0x05u8][..], 0, "unknown record kind 5"),
+            (&[0x06u8][..], 0, "unknown record kind 6"),
             (&[0x80, 0][..], 0, "reserved"),
             (&[0x42, 0][..], 0, "reserved"),
             (&[0x08, 0xff, 0xff, 0xff, 0xff, 0x7f, 0][..], 1, "thread"),

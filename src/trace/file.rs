@@ -412,6 +412,15 @@ impl TraceBuilder {
         self.push_any(ts_ns, thread, EventKind::Hypertrace, client, arg1, &a);
     }
 
+    /// Appends the records that name guest name id `id` (the header must
+    /// allow `guest_hypertrace_name`, see [`TraceInfo::with_kinds`]).
+    pub fn push_name(&mut self, ts_ns: u64, thread: u32, id: u32, text: &str) {
+        let words = self.info.hypertrace_words();
+        for (arg1, packed) in super::name_pieces(text.as_bytes(), words) {
+            self.push_any(ts_ns, thread, EventKind::HypertraceName, id, arg1, &packed);
+        }
+    }
+
     /// Appends a record of any kind the header allows.
     pub fn push_any(
         &mut self,
@@ -1299,7 +1308,7 @@ mod tests {
     /// A compact trace of `n` records of every kind, as TraceBuilder
     /// writes it, and the same records in the fixed layout.
     fn compact_sample(n: u64) -> (Vec<u8>, Vec<u8>) {
-        let all = super::super::EventSet(EventKind::ALL.iter().map(|k| k.bit()).sum());
+        let all = super::super::EventSet(0x1f);
         let layouts = [Layout::Compact, Layout::Fixed];
         let mut out = layouts.iter().map(|&l| {
             let mut b = TraceBuilder::new(info(3).with_kinds(all).with_layout(l));

@@ -74,7 +74,8 @@ pub fn format_event(out: &mut Vec<u8>, pid: u32, wall_ns: u64, cpu: u32, arg1: u
 /// `guest_mem_before_exec cpu=0xN  vaddr=0x... info=N pc=0x...[ value=0x...]`,
 /// `guest_exec_tb cpu=0xN  pc=0x... size=N`,
 /// `guest_user_syscall cpu=0xN  num=0x... arg1=0x... .. arg6=0x...`,
-/// `guest_user_syscall_ret cpu=0xN  num=0x... ret=0x...`
+/// `guest_user_syscall_ret cpu=0xN  num=0x... ret=0x...`,
+/// `guest_hypertrace_name cpu=0xN  id=N offset=N len=N text="..."`
 /// (QEMU's argument names; `info` in QEMU's encoding, see `mem_info`).
 #[allow(clippy::too_many_arguments)]
 pub fn format_record(
@@ -136,6 +137,28 @@ pub fn format_record(
         EventKind::SyscallRet => {
             field(out, b"num", aux as u64);
             field(out, b"ret", arg1);
+        }
+        EventKind::HypertraceName => {
+            // One line per piece: the text is the piece's bytes.
+            let offset = arg1 & 0xffff_ffff;
+            let len = arg1 >> 32;
+            out.extend_from_slice(b" id=");
+            push_dec(out, aux as u64);
+            out.extend_from_slice(b" offset=");
+            push_dec(out, offset);
+            out.extend_from_slice(b" len=");
+            push_dec(out, len);
+            let take = len.saturating_sub(offset).min(words.len() as u64 * 8) as usize;
+            let bytes: Vec<u8> = words
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(take)
+                .collect();
+            out.extend_from_slice(b" text=\"");
+            for c in bytes.escape_ascii() {
+                out.push(c);
+            }
+            out.push(b'"');
         }
         EventKind::Hypertrace => unreachable!("handled above"),
     }

@@ -40,15 +40,21 @@ pub enum EventKind {
     Syscall = 3,
     /// A system call's result (`guest_user_syscall_ret`).
     SyscallRet = 4,
+    /// A piece of a name the guest registered for its hypertrace events
+    /// (`guest_hypertrace_name`, the trace's string table; see
+    /// [`name_pieces`]). Recorded with guest_hypertrace, not switched on
+    /// its own.
+    HypertraceName = 5,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::Hypertrace,
         EventKind::MemAccess,
         EventKind::ExecTb,
         EventKind::Syscall,
         EventKind::SyscallRet,
+        EventKind::HypertraceName,
     ];
 
     /// QEMU's trace event name.
@@ -59,6 +65,7 @@ impl EventKind {
             EventKind::ExecTb => "guest_exec_tb",
             EventKind::Syscall => "guest_user_syscall",
             EventKind::SyscallRet => "guest_user_syscall_ret",
+            EventKind::HypertraceName => "guest_hypertrace_name",
         }
     }
 
@@ -79,7 +86,8 @@ impl EventKind {
     /// `hypertrace_extra` is the channel's arguments after arg1.
     pub fn words(self, hypertrace_extra: usize) -> usize {
         match self {
-            EventKind::Hypertrace => hypertrace_extra,
+            // A name piece fills the words a hypertrace record has.
+            EventKind::Hypertrace | EventKind::HypertraceName => hypertrace_extra,
             // pc, value
             EventKind::MemAccess => 2,
             EventKind::ExecTb | EventKind::SyscallRet => 0,
@@ -111,6 +119,62 @@ impl EventSet {
     }
 }
 
+/// Longest name a trace stores, in bytes (the guest library's
+/// `QEMU_HYPERTRACE_NAME_MAX`); longer names are cut there.
+pub const NAME_MAX: usize = 255;
+
+/// Splits a name into the records that store it (kind
+/// [`EventKind::HypertraceName`]): each piece carries `words` 64-bit words
+/// of the name's bytes (little-endian, zero-padded) and has arg1 = its
+/// byte offset in the low 32 bits and the name's whole length in the high
+/// 32 bits. An empty name is one piece of length 0.
+pub fn name_pieces(name: &[u8], words: usize) -> impl Iterator<Item = (u64, Vec<u64>)> + '_ {
+    let per = (words * 8).max(1);
+    let len = name.len() as u64;
+    let count = name.len().div_ceil(per).max(1);
+    (0..count).map(move |i| {
+        let at = i * per;
+        let piece = &name[at.min(name.len())..(at + per).min(name.len())];
+        let mut packed = vec![0u64; words];
+        for (k, b) in piece.iter().enumerate() {
+            packed[k / 8] |= u64::from(*b) << (8 * (k % 8));
+        }
+        (at as u64 | len << 32, packed)
+    })
+}
+
+/// Reassembles names from their pieces, in record order; a later name for
+/// the same id replaces the earlier one (a program started by execve
+/// numbers its names again).
+#[derive(Clone, Debug, Default)]
+pub struct NameAssembler {
+    partial: std::collections::HashMap<u32, Vec<u8>>,
+}
+
+impl NameAssembler {
+    /// Takes one piece; returns the whole name once its last piece is in.
+    pub fn piece(&mut self, id: u32, arg1: u64, words: &[u64]) -> Option<(u32, Vec<u8>)> {
+        let offset = (arg1 & 0xffff_ffff) as usize;
+        let len = ((arg1 >> 32) as usize).min(NAME_MAX);
+        let buf = self.partial.entry(id).or_default();
+        if offset == 0 {
+            buf.clear();
+        }
+        if offset != buf.len() || offset > len {
+            // A piece out of order: start over at the next offset 0.
+            self.partial.remove(&id);
+            return None;
+        }
+        let take = (len - offset).min(words.len() * 8);
+        buf.extend(words.iter().flat_map(|w| w.to_le_bytes()).take(take));
+        if buf.len() == len {
+            let name = self.partial.remove(&id).unwrap_or_default();
+            return Some((id, name));
+        }
+        None
+    }
+}
+
 /// One event; the words after `arg1` live in [`Batch::args`].
 ///
 /// | kind | `aux` | `arg1` | words |
@@ -120,6 +184,7 @@ impl EventSet {
 /// | ExecTb | block size | pc | |
 /// | Syscall | number | argument 1 | arguments 2..6 |
 /// | SyscallRet | number | result | |
+/// | HypertraceName | name id | offset \| length << 32 | the piece's bytes |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventRecord {
     /// Host CLOCK_MONOTONIC nanoseconds when the event happened.

@@ -5,12 +5,16 @@
 //! ```text
 //! -hypertrace-on 'MATCH:ACTION[;ACTION...]'
 //!     MATCH   comma-separated conditions that must all hold: client=N,
-//!             arg1=V, argK=V (K up to the channel's args); empty or `*`
-//!             matches every event. Values in decimal or 0x hex.
+//!             arg1=V, argK=V (K up to the channel's args), name=TEXT;
+//!             empty or `*` matches every event. Values in decimal or 0x
+//!             hex.
 //!     ACTION  `enable PATTERN` or `disable PATTERN` (QEMU trace patterns)
-//! -hypertrace-region 'PATTERN[,open=V][,close=V][,client=N]'
+//!             `name=TEXT` holds when arg2 is the id the guest registered
+//!             for TEXT (the library's named events).
+//! -hypertrace-region 'PATTERN[,open=V][,close=V][,client=N][,name=TEXT]'
 //!     PATTERN on from an event with arg1=open (default 1) to the matching
-//!     arg1=close (default 0); regions nest (counted), as in ht-trace.
+//!     arg1=close (default 0), or with name=TEXT inside the regions the
+//!     guest named TEXT; regions nest (counted), as in ht-trace.
 //! ```
 //!
 //! Rules are evaluated in the order given, for every hypertrace event,
@@ -24,6 +28,9 @@ pub struct Match {
     pub client: Option<u64>,
     /// (K, value) for `argK=value`, K >= 1.
     pub args: Vec<(usize, u64)>,
+    /// `name=TEXT`: arg2 must be the id the guest registered for TEXT
+    /// (None until it registers it, when nothing matches).
+    pub name: Option<(String, Option<u64>)>,
 }
 
 impl Match {
@@ -32,6 +39,11 @@ impl Match {
     pub fn matches(&self, client: u32, arg1: u64, extra: &[u64]) -> bool {
         if self.client.is_some_and(|c| c != u64::from(client)) {
             return false;
+        }
+        if let Some((_, id)) = &self.name {
+            if id.is_none() || extra.first().copied() != *id {
+                return false;
+            }
         }
         self.args.iter().all(|&(k, v)| {
             let actual = if k == 1 {
@@ -110,8 +122,12 @@ fn parse_match(text: &str) -> Result<Match, String> {
     for cond in text.split(',') {
         let (key, value) = cond
             .split_once('=')
-            .ok_or_else(|| format!("condition '{cond}' should be client=N or argK=V"))?;
+            .ok_or_else(|| format!("condition '{cond}' should be client=N, argK=V or name=TEXT"))?;
         let key = key.trim();
+        if key == "name" {
+            m.name = Some((value.trim().to_string(), None));
+            continue;
+        }
         let value = parse_value(value)?;
         if key == "client" {
             m.client = Some(value);
@@ -124,7 +140,7 @@ fn parse_match(text: &str) -> Result<Match, String> {
             m.args.push((k, value));
         } else {
             return Err(format!(
-                "unknown condition '{key}' (client, arg1, arg2, ...)"
+                "unknown condition '{key}' (client, arg1, arg2, ..., name)"
             ));
         }
     }
@@ -172,11 +188,18 @@ impl Rules {
         let err = |msg: String| format!("-hypertrace-region '{spec}': {msg}");
         let mut parts = spec.split(',');
         let events = parse_pattern(parts.next().unwrap_or(""), true).map_err(err)?;
-        let (mut open, mut close, mut client) = (1, 0, None);
+        let (mut open, mut close, mut client, mut name) = (1, 0, None, None);
+        let mut values_given = false;
         for part in parts {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| err(format!("'{part}' should be open=V, close=V or client=N")))?;
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                err(format!(
+                    "'{part}' should be open=V, close=V, client=N or name=TEXT"
+                ))
+            })?;
+            if key.trim() == "name" {
+                name = Some((value.trim().to_string(), None));
+                continue;
+            }
             let value = parse_value(value).map_err(err)?;
             match key.trim() {
                 "open" => open = value,
@@ -184,10 +207,18 @@ impl Rules {
                 "client" => client = Some(value),
                 other => {
                     return Err(err(format!(
-                        "unknown option '{other}' (open, close, client)"
+                        "unknown option '{other}' (open, close, client, name)"
                     )))
                 }
             }
+            values_given |= key.trim() != "client";
+        }
+        if name.is_some() {
+            if values_given {
+                return Err(err("name= takes the place of open= and close=".into()));
+            }
+            // The guest library's BEGIN and END of that name.
+            (open, close) = (crate::hypertrace::op::BEGIN, crate::hypertrace::op::END);
         }
         if open == close {
             return Err(err("open and close values must differ".into()));
@@ -199,11 +230,24 @@ impl Rules {
                 when: Match {
                     client,
                     args: vec![(1, value)],
+                    name: name.clone(),
                 },
                 actions: vec![action],
             });
         }
         Ok(())
+    }
+
+    /// The guest registered `text` as name `id`: conditions on that name
+    /// now match it.
+    pub fn learn_name(&mut self, id: u32, text: &[u8]) {
+        for rule in &mut self.rules {
+            if let Some((name, known)) = &mut rule.when.name {
+                if name.as_bytes() == text {
+                    *known = Some(u64::from(id));
+                }
+            }
+        }
     }
 
     /// Every event some rule may switch on or off.
@@ -288,6 +332,29 @@ mod tests {
         assert!(on.contains(EventKind::ExecTb));
         assert!(on.contains(EventKind::Syscall) && on.contains(EventKind::SyscallRet));
         assert!(!on.contains(EventKind::MemAccess));
+    }
+
+    #[test]
+    fn named_regions_match_once_the_guest_registers_the_name() {
+        use crate::hypertrace::op;
+        let mut r = Rules::default();
+        r.add_region("guest_mem_before_exec,name=compute").unwrap();
+        let mut on = EventSet::default();
+        assert!(
+            !r.apply(0, op::BEGIN, &[3], &mut on),
+            "name not registered yet"
+        );
+        r.learn_name(4, b"io");
+        r.learn_name(3, b"compute");
+        assert!(!r.apply(0, op::BEGIN, &[4], &mut on), "another name");
+        assert!(!r.apply(0, 1, &[3], &mut on), "not the library's BEGIN");
+        assert!(r.apply(0, op::BEGIN, &[3], &mut on));
+        assert_eq!(on, MEM);
+        assert!(!r.apply(0, op::END, &[4], &mut on), "another name's end");
+        assert!(r.apply(0, op::END, &[3], &mut on));
+        assert_eq!(on, EventSet::default());
+        assert!(r.add_region("guest_exec_tb,name=a,open=3").is_err());
+        assert!(r.add_on("name=compute:enable guest_exec_tb").is_ok());
     }
 
     #[test]
