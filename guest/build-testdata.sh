@@ -102,6 +102,7 @@ build regions      "$MUSL_CC" regions.c "$LIB" -lpthread
 build insn-count   "$MUSL_CC" insn-count.c "$LIB" -lpthread
 build markers      "$MUSL_CC" markers.c "$LIB" -lpthread
 build named-regions "$MUSL_CC" named-regions.c "$LIB" -lpthread
+build m5ops        "$MUSL_CC" m5ops.c
 build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread

@@ -454,6 +454,10 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
         return catch_host_fault(uc, addr, write);
     }
     let misaligned_pc = err == uc_error::INSN_INVALID && uc.get_data().abi.misaligned_pc(uc);
+    // An undefined instruction may be a gem5 m5op ht-user performs.
+    if err == uc_error::INSN_INVALID && !misaligned_pc && crate::m5ops::try_emulate(uc) {
+        return true;
+    }
     let m = uc.get_data_mut();
     // A trap hook already queued the signal, and the engine still reports
     // the exception that stopped it (riscv's ebreak, MIPS address errors,

@@ -17,6 +17,7 @@ pub mod hypertrace;
 pub mod instrument;
 pub mod kernel;
 pub mod loader;
+pub mod m5ops;
 pub mod machine;
 pub mod mem;
 pub mod monitor;

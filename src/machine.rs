@@ -116,6 +116,8 @@ pub struct Machine {
     /// Whether the engine counts instructions and blocks (engine patch
     /// 0023) for hypertrace events.
     pub insn_counting: bool,
+    /// The gem5 m5ops' state (statistics intervals open).
+    pub m5: crate::m5ops::M5State,
 }
 
 impl Machine {
@@ -165,6 +167,7 @@ impl Machine {
             sched: crate::sched::Scheduler::default(),
             args_scratch: vec![0; extra],
             insn_counting: false,
+            m5: Default::default(),
         }
     }
 
@@ -212,15 +215,60 @@ impl Machine {
             self.on_name_store(client);
             return false;
         }
+        self.emit_hypertrace(client, arg1, counts, false)
+    }
+
+    /// An event ht-user makes itself (a gem5 m5op): the named event
+    /// `arg1` (`op::BEGIN`, `op::END` or `op::POINT`) of the name `name`,
+    /// which it registers under one of its own ids on first use, with
+    /// `extra` as arg3 and arg4. Needs a channel. Returns what
+    /// [`Machine::on_control_store`] returns.
+    pub fn on_host_named_event(
+        &mut self,
+        client: u32,
+        arg1: u64,
+        name: &str,
+        extra: [u64; 2],
+        counts: Option<InsnCounts>,
+    ) -> bool {
+        let Some(channel) = self.hypertrace.as_mut() else {
+            return false;
+        };
+        let (id, new) = channel.host_name(name.as_bytes());
+        if new {
+            self.record_name(id, name.as_bytes());
+            self.rules.learn_name(id, name.as_bytes());
+        }
+        let values = [u64::from(id), extra[0], extra[1]];
+        let padded = values.into_iter().chain(std::iter::repeat(0));
+        for (slot, v) in self.args_scratch.iter_mut().zip(padded) {
+            *slot = v;
+        }
+        self.emit_hypertrace(client, arg1, counts, true)
+    }
+
+    /// Delivers one hypertrace event to the handler, the trace and the
+    /// rules. With `args_ready` its arguments after arg1 are in
+    /// `args_scratch` already, else they are read from the channel.
+    #[inline]
+    fn emit_hypertrace(
+        &mut self,
+        client: u32,
+        arg1: u64,
+        counts: Option<InsnCounts>,
+        args_ready: bool,
+    ) -> bool {
         let wants_event = self.enabled.contains(EventKind::Hypertrace) || self.handler.is_some();
         if !wants_event && self.rules.is_empty() {
             return false;
         }
         let ts_ns = self.stamp();
-        let channel = self.hypertrace.as_ref().expect("checked above");
+        let Some(channel) = self.hypertrace.as_ref() else {
+            return false;
+        };
         // Without a handler or rules the arguments go straight to the batch.
-        let scratch = self.handler.is_some() || !self.rules.is_empty();
-        if scratch {
+        let scratch = args_ready || self.handler.is_some() || !self.rules.is_empty();
+        if scratch && !args_ready {
             channel.read_args(client, &mut self.args_scratch);
         }
         let cpu = self.process.current_cpu();
@@ -577,6 +625,10 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
 
 /// Called by the architecture's interrupt hook for CPU exceptions.
 pub fn on_trap(uc: &mut Engine<'_>, trap: Trap) {
+    // An illegal instruction may be a gem5 m5op ht-user performs.
+    if trap.signal == libc::SIGILL && crate::m5ops::try_emulate(uc) {
+        return;
+    }
     if crate::delivery::catch_trap(uc, trap) {
         return;
     }

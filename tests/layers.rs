@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "instrument",
         "engine_ctl",
         "handler",
+        "m5ops",
     ],
     &["monitor", "loader"],
     &["runner"],

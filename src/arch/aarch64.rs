@@ -376,6 +376,16 @@ impl Abi for Aarch64 {
         uc.reg_read(RegisterARM64::PC).unwrap_or(0)
     }
 
+    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+        let func = super::m5op_encoding::aarch64(super::insn_word(uc, self.pc(uc)))?;
+        let r = |n| uc.reg_read(x(n)).unwrap_or(0);
+        Some(super::M5Op {
+            func,
+            args: [r(0), r(1)],
+            len: 4,
+        })
+    }
+
     fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
         self.pc(uc) & 3 != 0
     }

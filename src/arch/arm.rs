@@ -437,6 +437,24 @@ impl Abi for Arm {
         !thumb && self.pc(uc) & 3 != 0
     }
 
+    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+        let pc = self.pc(uc);
+        let word = super::insn_word(uc, pc);
+        let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
+        let func = if thumb {
+            super::m5op_encoding::thumb(word as u16, (word >> 16) as u16)
+        } else {
+            super::m5op_encoding::arm(word)
+        }?;
+        // 64-bit arguments in register pairs (AAPCS): r0:r1, r2:r3.
+        let reg = |n| uc.reg_read(r(n)).unwrap_or(0) & 0xffff_ffff;
+        Some(super::M5Op {
+            func,
+            args: [reg(0) | reg(1) << 32, reg(2) | reg(3) << 32],
+            len: 4,
+        })
+    }
+
     fn resume_address(&self, uc: &Engine<'_>) -> u64 {
         let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
         self.pc(uc) | u64::from(thumb)

@@ -78,6 +78,43 @@ impl Trap {
     }
 }
 
+/// A gem5 m5op in its instruction form, found where the CPU trapped
+/// ([`Abi::m5op`]; performed by `crate::m5ops`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct M5Op {
+    /// gem5's function number.
+    pub func: u8,
+    /// The op's first two (64-bit) arguments.
+    pub args: [u64; 2],
+    /// Length of the instruction, to go on after it.
+    pub len: u64,
+}
+
+/// gem5's m5op encodings (util/m5/src/abi/*/m5op.S): the function number
+/// of an instruction that is one.
+pub mod m5op_encoding {
+    /// x86_64: `0f 04` and the function as a 16-bit word.
+    pub fn x86(bytes: [u8; 4]) -> Option<u8> {
+        (bytes[..2] == [0x0f, 0x04] && bytes[3] == 0).then_some(bytes[2])
+    }
+    /// aarch64: `0xff000110 | func << 16`.
+    pub fn aarch64(word: u32) -> Option<u8> {
+        (word & 0xff00_ffff == 0xff00_0110).then_some((word >> 16) as u8)
+    }
+    /// arm in Arm state: `0xee000110 | func << 16`.
+    pub fn arm(word: u32) -> Option<u8> {
+        (word & 0xff00_ffff == 0xee00_0110).then_some((word >> 16) as u8)
+    }
+    /// arm in Thumb state: the halfwords `0xee00 | func`, `0x0110`.
+    pub fn thumb(first: u16, second: u16) -> Option<u8> {
+        (first & 0xff00 == 0xee00 && second == 0x0110).then_some(first as u8)
+    }
+    /// riscv: `0x7b | func << 25` (the custom-3 opcode).
+    pub fn riscv(word: u32) -> Option<u8> {
+        (word & 0x01ff_ffff == 0x7b).then_some((word >> 25) as u8)
+    }
+}
+
 /// Maps one page the kernel provides (arm's vectors, i386's GDT, x86_64's
 /// vsyscall page) at `addr`, zeroed, with `perms` that mprotect cannot
 /// widen, named `name` in /proc/self/maps.
@@ -394,6 +431,17 @@ pub trait Abi: Sync {
         let pc = self.resume_address(uc);
         let _ = uc.reg_write(self.thread_regs().pc, pc - len);
     }
+    /// Moves the pc forward by `len`, past an instruction ht-user
+    /// performed itself (an m5op).
+    fn advance_pc(&self, uc: &mut Engine<'_>, len: u64) {
+        let pc = self.resume_address(uc);
+        let _ = uc.reg_write(self.thread_regs().pc, pc.wrapping_add(len));
+    }
+    /// The gem5 m5op at the pc, if the instruction the CPU trapped on is
+    /// one (on the architectures gem5 defines them for).
+    fn m5op(&self, _uc: &Engine<'_>) -> Option<M5Op> {
+        None
+    }
     /// The smallest alternate signal stack (MINSIGSTKSZ).
     fn min_signal_stack(&self) -> u64 {
         2048
@@ -596,6 +644,27 @@ pub const ARM_OPEN_FLAGS: &[(u64, u64)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn m5op_encodings_match_gem5s() {
+        use super::m5op_encoding as e;
+        assert_eq!(e::x86([0x0f, 0x04, 0x5a, 0x00]), Some(0x5a));
+        assert_eq!(e::x86([0x0f, 0x04, 0x5a, 0x01]), None);
+        assert_eq!(e::x86([0x0f, 0x05, 0x5a, 0x00]), None);
+        assert_eq!(e::aarch64(0xff5a_0110), Some(0x5a));
+        assert_eq!(
+            e::aarch64(0xff00_5a10),
+            None,
+            "func in bits 15:8 is not one"
+        );
+        assert_eq!(e::arm(0xee5b_0110), Some(0x5b));
+        assert_eq!(e::arm(0xee5b_0111), None);
+        assert_eq!(e::thumb(0xee40, 0x0110), Some(0x40));
+        assert_eq!(e::thumb(0xee40, 0x0111), None);
+        assert_eq!(e::riscv(0xb400_007b), Some(0x5a));
+        assert_eq!(e::riscv(0x0000_007b), Some(0));
+        assert_eq!(e::riscv(0xb400_00fb), None);
+    }
 
     #[test]
     fn arm_open_flags_round_trip() {

@@ -287,6 +287,16 @@ impl Abi for Riscv64 {
         uc.reg_read(RegisterRISCV::PC).unwrap_or(0)
     }
 
+    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+        let func = super::m5op_encoding::riscv(super::insn_word(uc, self.pc(uc)))?;
+        let r = |n| uc.reg_read(x(n)).unwrap_or(0);
+        Some(super::M5Op {
+            func,
+            args: [r(A0), r(A0 + 1)],
+            len: 4,
+        })
+    }
+
     fn dump_registers(&self, uc: &Engine<'_>) -> String {
         let mut out = String::new();
         for n in 0..32 {

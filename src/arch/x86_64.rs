@@ -490,6 +490,17 @@ impl Abi for X86_64 {
         uc.reg_read(RegisterX86::RIP).unwrap_or(0)
     }
 
+    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+        let code = super::insn_word(uc, self.pc(uc)).to_le_bytes();
+        let func = super::m5op_encoding::x86(code)?;
+        let r = |reg| uc.reg_read(reg).unwrap_or(0);
+        Some(super::M5Op {
+            func,
+            args: [r(RegisterX86::RDI), r(RegisterX86::RSI)],
+            len: 4,
+        })
+    }
+
     fn dump_registers(&self, uc: &Engine<'_>) -> String {
         use RegisterX86::*;
         let regs = [

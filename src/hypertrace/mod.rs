@@ -671,6 +671,20 @@ impl Channel {
         self.names.insert(id, text);
     }
 
+    /// The id of one of ht-user's own names (from [`HOST_NAME_IDS`] up),
+    /// and whether it is new (to be written into the trace).
+    pub fn host_name(&mut self, text: &[u8]) -> (u32, bool) {
+        let own = self.names.range(HOST_NAME_IDS..);
+        if let Some((&id, _)) = own.clone().find(|(_, t)| t.as_slice() == text) {
+            return (id, false);
+        }
+        let id = own
+            .last()
+            .map_or(HOST_NAME_IDS, |(&id, _)| id.saturating_add(1));
+        self.names.insert(id, text.to_vec());
+        (id, true)
+    }
+
     /// The names registered so far, by id.
     pub fn names(&self) -> impl Iterator<Item = (u32, &[u8])> {
         self.names.iter().map(|(id, t)| (*id, t.as_slice()))
