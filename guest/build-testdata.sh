@@ -89,6 +89,19 @@ build() {
     "$STRIP" -o "$OUT_DIR/$name" "$TMP_DIR/$name"
 }
 
+# build_with_symbols NAME CC SOURCE [EXTRA...]: keeps the symbol table
+# (ht-trace profile names functions from it), drops the debug info.
+build_with_symbols() {
+    name=$1
+    cc=$2
+    src=$3
+    shift 3
+    echo "== $name ($cc, with symbols)"
+    (cd "$GUEST_DIR/tests" &&
+        $cc $CFLAGS -I"$GUEST_DIR/include" -o "$TMP_DIR/$name" "$src" $LINEBUF "$@")
+    "$STRIP" --strip-debug -o "$OUT_DIR/$name" "$TMP_DIR/$name"
+}
+
 build seed-example "$MUSL_CC" seed-example.c "$LIB" -lpthread
 build hello        "$MUSL_CC" hello.c
 build argv-env     "$MUSL_CC" argv-env.c
@@ -103,6 +116,7 @@ build insn-count   "$MUSL_CC" insn-count.c "$LIB" -lpthread
 build markers      "$MUSL_CC" markers.c "$LIB" -lpthread
 build named-regions "$MUSL_CC" named-regions.c "$LIB" -lpthread
 build m5ops        "$MUSL_CC" m5ops.c
+build_with_symbols profile "$MUSL_CC" profile.c "$LIB" -lpthread
 build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread

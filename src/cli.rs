@@ -110,6 +110,12 @@ struct Cli {
     #[arg(long)]
     strace: bool,
 
+    /// Record what `ht-trace profile` needs inside every region (the
+    /// seed's arg1=1 .. arg1=0 and the guest's named regions): the blocks
+    /// executed and the system calls.
+    #[arg(long = "hypertrace-profile")]
+    hypertrace_profile: bool,
+
     /// Internal (a guest's execve): the pid of the run's first ht-user.
     #[arg(long = "ht-root-pid", hide = true)]
     ht_root_pid: Option<u32>,
@@ -174,6 +180,7 @@ const WITH_VALUE: &[&str] = &[
 /// Long options QEMU spells with one dash.
 const SINGLE_DASH_LONG: &[&str] = &[
     "hypertrace",
+    "hypertrace-profile",
     "hypertrace-on",
     "hypertrace-region",
     "monitor",
@@ -554,9 +561,12 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             rules.add_region(&spec).map_err(bad)?;
         }
     }
+    if cli.hypertrace_profile {
+        rules.add_profile();
+    }
     if !rules.is_empty() && hypertrace.is_none() {
         warnings.push(
-            "-hypertrace-on/-hypertrace-region without -hypertrace: no event will trigger them"
+            "-hypertrace-on/-hypertrace-region/-hypertrace-profile without -hypertrace: no event will trigger them"
                 .to_string(),
         );
     }

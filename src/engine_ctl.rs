@@ -127,6 +127,13 @@ pub fn set_incremental_memory_map<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_e
     ctl_write_int(uc, ControlType::INCREMENTAL_MEMORY_MAP, 1)
 }
 
+/// Patch 0031: block hooks get the block's instruction count in bits
+/// 16-31 of their size argument (the size in bytes in bits 0-15), which
+/// `guest_exec_tb` records keep in their `aux`. Flushes translated code.
+pub fn set_block_hook_insns<D>(uc: &mut Unicorn<'_, D>, on: bool) -> Result<(), uc_error> {
+    ctl_write_int(uc, ControlType::BLOCK_HOOK_INSNS, i32::from(on))
+}
+
 /// Patch 0023: translated code counts retired guest instructions and
 /// executed blocks, inline at the start of each block (see
 /// [`insn_counters`]). Flushes the translated code when it changes.

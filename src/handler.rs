@@ -43,7 +43,10 @@ pub struct MemAccess {
 pub struct Block {
     pub thread: u32,
     pub pc: u64,
+    /// Bytes.
     pub size: u32,
+    /// Guest instructions in the block.
+    pub insns: u32,
 }
 
 /// A system call on entry (`guest_user_syscall`).

@@ -118,6 +118,11 @@ pub struct Machine {
     pub insn_counting: bool,
     /// The gem5 m5ops' state (statistics intervals open).
     pub m5: crate::m5ops::M5State,
+    /// Files mapped for execution are written into the trace (module
+    /// events, for `ht-trace profile`).
+    pub report_modules: bool,
+    /// The (start, path) of the modules written so far.
+    modules_reported: std::collections::HashSet<(u64, String)>,
 }
 
 impl Machine {
@@ -168,6 +173,8 @@ impl Machine {
             args_scratch: vec![0; extra],
             insn_counting: false,
             m5: Default::default(),
+            report_modules: false,
+            modules_reported: Default::default(),
         }
     }
 
@@ -288,7 +295,9 @@ impl Machine {
                 .recorder
                 .as_mut()
                 .expect("recorder lives until the run ends");
-            // The counters follow the arguments when the trace has them.
+            // The counters follow the arguments when the trace has them
+            // (zero in an event ht-user makes where none were read).
+            let counts = counts.or(self.insn_counting.then(InsnCounts::default));
             let counters = counts.map(|c| [c.insns, c.blocks]).into_iter().flatten();
             if scratch {
                 recorder.push_from(record, self.args_scratch.iter().copied().chain(counters));
@@ -386,6 +395,48 @@ impl Machine {
         }
     }
 
+    /// Writes a module event for each executable file mapping not
+    /// reported yet (with [`Machine::report_modules`]): its path (a name),
+    /// start and end. Called at the start and after the calls that map or
+    /// protect memory.
+    pub fn report_new_modules(&mut self) {
+        // The records are hypertrace events: none while those are off.
+        let on = self.enabled.contains(EventKind::Hypertrace) && self.record_events;
+        if !self.report_modules || self.hypertrace.is_none() || !on {
+            return;
+        }
+        let new: Vec<(u64, u64, String)> = self
+            .process
+            .mem
+            .regions()
+            .filter(|r| r.perms.contains(crate::mem::Perms::X))
+            .filter_map(|r| match &r.kind {
+                crate::mem::RegionKind::Memory { name } if name.starts_with('/') => {
+                    Some((r.start, r.end, name.clone()))
+                }
+                _ => None,
+            })
+            .filter(|(start, _, name)| !self.modules_reported.contains(&(*start, name.clone())))
+            .collect();
+        let cpu = self.process.current_cpu();
+        for (start, end, name) in new {
+            self.modules_reported.insert((start, name.clone()));
+            self.on_host_named_event(
+                cpu,
+                crate::hypertrace::op::MODULE,
+                &name,
+                [start, end],
+                None,
+            );
+        }
+    }
+
+    /// A forked child's trace starts empty: the modules again.
+    pub fn report_modules_again(&mut self) {
+        self.modules_reported.clear();
+        self.report_new_modules();
+    }
+
     /// After `enabled` changed from `before`: whether engine hooks must
     /// change (then `reconfigure_due` is set).
     pub fn events_changed(&mut self, before: EventSet) -> bool {
@@ -450,7 +501,10 @@ impl Machine {
 
     /// A translation block about to execute (block hook).
     #[inline]
-    pub fn on_block(&mut self, pc: u64, size: u32) {
+    /// `size_insns`: the block's size in bytes in bits 0-15, its
+    /// instruction count in bits 16-31 (engine patch 0031), kept so in the
+    /// record's `aux`.
+    pub fn on_block(&mut self, pc: u64, size_insns: u32) {
         if !self.enabled.contains(EventKind::ExecTb) {
             return;
         }
@@ -459,10 +513,11 @@ impl Machine {
             h.block(&handler::Block {
                 thread: cpu,
                 pc,
-                size,
+                size: size_insns & 0xffff,
+                insns: size_insns >> 16,
             });
         }
-        self.record(EventKind::ExecTb, size, pc, &[], true);
+        self.record(EventKind::ExecTb, size_insns, pc, &[], true);
     }
 
     fn on_syscall_entry(&mut self, nr: u64, sys: Option<syscall::Sys>, args: &[u64; 6]) {
@@ -547,6 +602,12 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
             Machine::request_stop(uc, StopReason::Internal(e.to_string()));
             return;
         }
+    }
+    if matches!(
+        sys,
+        Some(Sys::mmap | Sys::mmap2 | Sys::mprotect | Sys::mremap)
+    ) {
+        uc.get_data_mut().report_new_modules();
     }
     finish_syscall(uc, PendingCall { nr, args: *args }, outcome);
 }

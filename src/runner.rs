@@ -371,7 +371,8 @@ pub fn load(
     )
     .with_kinds(recordable_events(cfg, extra_args))
     .with_layout(cfg.trace_format)
-    .with_counters(insn_counting);
+    .with_counters(insn_counting)
+    .with_exec_tb_insns();
     // Children write their binary traces next to it: an absolute path
     // keeps them there when the guest changes directory.
     let trace_base = cfg
@@ -410,6 +411,11 @@ pub fn load(
     machine.record_events = record_events;
     machine.sched = crate::sched::Scheduler::new(cfg.sched);
     machine.insn_counting = insn_counting;
+    // Blocks are attributed to functions (ht-trace profile) through the
+    // modules mapped for execution: reported when the command line traces
+    // blocks (not for what the monitor might switch on).
+    machine.report_modules = configured_events(cfg).contains(EventKind::ExecTb);
+    machine.report_new_modules();
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
@@ -421,6 +427,7 @@ pub fn load(
         .and_then(|()| crate::engine_ctl::set_mmio_wide_access(&mut uc))
         .and_then(|()| crate::engine_ctl::set_incremental_memory_map(&mut uc))
         .and_then(|()| crate::engine_ctl::set_insn_count(&mut uc, insn_counting))
+        .and_then(|()| crate::engine_ctl::set_block_hook_insns(&mut uc, true))
         .map_err(|e| SetupError(format!("cannot configure the engine: {e:?}")))?;
     mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     mem_engine::install_fault_address_hook(&mut uc).map_err(|e| SetupError(e.to_string()))?;

@@ -51,7 +51,21 @@ fn traced(dir: &Path, options: &[&str], guest_name: &str, args: &[&str]) -> (Vec
         .args(args);
     let run = finish(spawn(&mut cmd));
     run.assert_code(0);
-    (records(&trace), run.stdout)
+    let recs = records(&trace)
+        .into_iter()
+        .filter(|r| !is_module_record(r))
+        .collect();
+    (recs, run.stdout)
+}
+
+/// A record of the modules ht-user writes for `ht-trace profile` when
+/// blocks are traced (a module event or the name of its path).
+fn is_module_record(r: &Rec) -> bool {
+    match r.kind {
+        EventKind::HypertraceName => r.aux >= ht_user::hypertrace::HOST_NAME_IDS,
+        EventKind::Hypertrace => r.arg1 == ht_user::hypertrace::op::MODULE,
+        _ => false,
+    }
 }
 
 /// The guest's machine word in bytes.
@@ -218,7 +232,58 @@ fn on_rules_and_blocks_follow_the_same_boundaries() {
     }
     let hottest = counts.values().max().copied().unwrap_or(0);
     assert!((990..=1010).contains(&hottest), "{counts:?}");
-    assert!(blocks.iter().all(|b| b.aux > 0 && b.aux < 4096));
+    // aux: the block's size in bytes, then its instructions (patch 0031).
+    assert!(blocks.iter().all(|b| {
+        let (size, insns) = (b.aux & 0xffff, b.aux >> 16);
+        size > 0 && size < 4096 && insns > 0 && insns <= size
+    }));
+}
+
+#[test]
+fn traced_blocks_come_with_the_modules_they_run_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ht");
+    let trace = dir.path().join("t.bin");
+    let mut cmd = ht(["-hypertrace", s(&base), "-trace-file", s(&trace)]);
+    cmd.args(["-hypertrace-region", "guest_exec_tb"])
+        .arg(guest("memregion"))
+        .arg(s(&base));
+    finish(spawn(&mut cmd)).assert_code(0);
+    let recs = records(&trace);
+    // The program's executable mapping, named by its path, before any block.
+    let name: Vec<u8> = recs
+        .iter()
+        .filter(|r| r.kind == EventKind::HypertraceName)
+        .flat_map(|r| r.words.iter().flat_map(|w| w.to_le_bytes()))
+        .take_while(|&b| b != 0)
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&name),
+        guest("memregion").to_string_lossy()
+    );
+    let module = recs
+        .iter()
+        .position(|r| r.kind == EventKind::Hypertrace && r.arg1 == ht_user::hypertrace::op::MODULE)
+        .expect("a module event");
+    let (start, end) = (recs[module].words[1], recs[module].words[2]);
+    let blocks: Vec<&Rec> = recs
+        .iter()
+        .filter(|r| r.kind == EventKind::ExecTb)
+        .collect();
+    assert!(!blocks.is_empty());
+    assert!(
+        recs.iter()
+            .position(|r| r.kind == EventKind::ExecTb)
+            .unwrap()
+            > module
+    );
+    for b in blocks {
+        assert!(
+            start <= b.arg1 && b.arg1 < end,
+            "{:#x} outside {start:#x}..{end:#x}",
+            b.arg1
+        );
+    }
 }
 
 #[test]

@@ -361,7 +361,8 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         assert_eq!(f.info.layout.name(), format);
         let kinds: std::collections::HashSet<u32> =
             f.records().map(|r| r.unwrap().kind as u32).collect();
-        assert_eq!(kinds.len(), 5, "{format}: {kinds:?}");
+        // The five event kinds and the names of the modules blocks run in.
+        assert_eq!(kinds.len(), 6, "{format}: {kinds:?}");
         let csv = ht_trace_out(&["convert", "--to", "csv", s(&trace)]);
         assert_eq!(python(&["--csv", s(&trace)]), csv, "{format}");
         let mut lines = csv.lines();
@@ -380,7 +381,7 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
                 );
             }
         }
-        assert_eq!(events.len(), 5, "{format}: {events:?}");
+        assert_eq!(events.len(), 6, "{format}: {events:?}");
         let other = if format == "compact" {
             "fixed"
         } else {
@@ -404,7 +405,10 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
             )),
             "{summary}"
         );
-        assert!(summary.contains("2 events"), "{summary}");
+        // The guest's two and ht-user's record of the program's mapping,
+        // whose path is the one name.
+        assert!(summary.contains("3 events"), "{summary}");
+        assert!(summary.contains("\nname 2147483648: /"), "{summary}");
     }
 
     let base = dir.path().join("ht");

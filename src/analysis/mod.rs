@@ -10,7 +10,9 @@
 
 pub mod compare;
 pub mod convert;
+pub mod flame;
 pub mod plot;
+pub mod profile;
 pub mod report;
 pub mod text;
 
@@ -238,6 +240,8 @@ impl Tracker {
     /// other kinds are ignored (None).
     pub fn feed(&mut self, ev: &Event<'_>) -> Option<Kind> {
         match ev.kind {
+            // ht-user's module records are for the profile alone.
+            EventKind::Hypertrace if ev.arg1 == op::MODULE => None,
             EventKind::Hypertrace => Some(self.classify(ev)),
             EventKind::HypertraceName => {
                 let words: Vec<u64> = ev.args().collect();

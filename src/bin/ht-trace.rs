@@ -7,6 +7,7 @@
 //! ht-trace compare A B              two runs side by side
 //! ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
 //! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
+//! ht-trace profile FILE             per region: functions, call stacks, system calls
 //! ht-trace info FILE                the header
 //! ```
 
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use ht_user::analysis::convert::{self, Format};
-use ht_user::analysis::{compare, plot, report, Analysis, RegionSpec};
+use ht_user::analysis::{compare, plot, profile, report, Analysis, RegionSpec};
 use ht_user::trace::file::{Layout, ReadOptions, TraceFile};
 
 #[derive(Parser, Debug)]
@@ -102,6 +103,36 @@ enum Command {
         /// A second trace to overlay (B).
         other: Option<PathBuf>,
     },
+    /// Where each region's instructions go: per guest function (from the
+    /// ELF symbols of the program and the libraries it mapped), call
+    /// stacks and system calls. Needs blocks traced inside the regions
+    /// (ht-user -hypertrace-profile).
+    Profile {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Functions listed per region.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        top: usize,
+        /// Write the call stacks as folded stacks (flamegraph.pl,
+        /// speedscope) to FILE.
+        #[arg(long, value_name = "FILE")]
+        folded: Option<PathBuf>,
+        /// Write a flame graph (SVG) of the call stacks to FILE.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Write callgrind's format (KCachegrind, QCachegrind) to FILE.
+        #[arg(long, value_name = "FILE")]
+        callgrind: Option<PathBuf>,
+        /// The sysroot the run used (ht-user -L), where the guest's
+        /// libraries are read from.
+        #[arg(short = 'L', long = "sysroot", value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// The trace (`-`: standard input).
+        file: PathBuf,
+    },
     /// Print the header: format version, tool, program, clock anchor, counts.
     Info {
         #[arg(long)]
@@ -122,6 +153,13 @@ fn specs(common: &Common) -> Result<Vec<RegionSpec>, String> {
         .collect::<Result<Vec<_>, _>>()?;
     RegionSpec::check_set(&specs)?;
     Ok(specs)
+}
+
+/// System call names of the trace's guest architecture.
+fn syscall_names(f: &TraceFile) -> impl Fn(u64) -> Option<String> {
+    let arch = f.info.get("arch").unwrap_or_default();
+    let abi = ht_user::arch::all().into_iter().find(|a| a.name() == arch);
+    move |nr| Some(abi?.syscall_table().name(nr)?.to_string())
 }
 
 /// `-` as a file: standard input, as in most Unix tools.
@@ -326,6 +364,49 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let svg = plot::svg(&series)?;
             write_output(output.as_deref(), svg.as_bytes())
+        }
+        Command::Profile {
+            common,
+            json,
+            top,
+            folded,
+            svg,
+            callgrind,
+            sysroot,
+            file,
+        } => {
+            let specs = specs(&common)?;
+            let f = open(&file, common.allow_truncated)?;
+            let opts = profile::ProfileOptions { sysroot };
+            let p = profile::profile(&f, &specs, &opts).map_err(|e| e.to_string())?;
+            if p.blocks_in_regions == 0 {
+                eprintln!(
+                    "ht-trace: warning: no block was traced inside a region (record with ht-user -hypertrace-profile)"
+                );
+            }
+            let names = syscall_names(&f);
+            let folded_text = p.folded();
+            if let Some(path) = &folded {
+                write_output(Some(path), folded_text.as_bytes())?;
+            }
+            if let Some(path) = &svg {
+                let title = format!(
+                    "{}: guest instructions per call stack",
+                    f.info.get("program").unwrap_or_default()
+                );
+                let graph = ht_user::analysis::flame::svg(&folded_text, &title, "instructions");
+                write_output(Some(path), graph.as_bytes())?;
+            }
+            if let Some(path) = &callgrind {
+                let cmd = f.info.get("argv").unwrap_or_default().replace('\0', " ");
+                write_output(Some(path), p.callgrind(&cmd).as_bytes())?;
+            }
+            let text = if json {
+                p.json(&names)
+            } else {
+                p.text(top, &names)
+            };
+            write_stdout(&text)
         }
         Command::Info {
             allow_truncated,

@@ -49,6 +49,10 @@ pub mod op {
     pub const END: u64 = BASE | 3;
     /// A named progress point.
     pub const POINT: u64 = BASE | 4;
+    /// ht-user's own: a file mapped for execution (arg2 its path's name
+    /// id, arg3 the mapping's start, arg4 its end), for `ht-trace
+    /// profile`. Neither a region nor a progress point.
+    pub const MODULE: u64 = BASE | 5;
 }
 
 /// Name ids from here up are ht-user's own (gem5 m5ops); the guest

@@ -496,6 +496,7 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
         std::mem::forget(old);
     }
     m.record_known_names();
+    m.report_modules_again();
     // The child's thread counts its own instructions, from zero.
     if m.insn_counting {
         crate::engine_ctl::set_insn_counters(uc, Default::default())

@@ -46,6 +46,9 @@ pub const COMPACT_VERSION_MINOR: u16 = 0;
 /// guest instructions retired and blocks executed, exact at the control
 /// store. Such a file has the layout's minor version plus one (1.2, 2.1).
 pub const COUNTER_WORDS: usize = 2;
+/// The metadata key of traces whose `guest_exec_tb` records carry their
+/// block's instruction count in `aux` bits 16-31 (size in bits 0-15).
+pub const EXEC_TB_INSNS_KEY: &str = "exec_tb_insns";
 /// The `counters` metadata value of a trace whose events carry them.
 pub const COUNTERS_VALUE: &str = "insns,blocks";
 /// Size of the fixed part of the header, before the metadata.
@@ -236,6 +239,18 @@ impl TraceInfo {
         if on {
             self.metadata
                 .push(("counters".to_string(), COUNTERS_VALUE.as_bytes().to_vec()));
+        }
+        self
+    }
+
+    /// Says (metadata `exec_tb_insns`) that `guest_exec_tb` records carry
+    /// their block's instruction count in bits 16-31 of `aux`, its size in
+    /// bytes in bits 0-15; only when the trace may hold such records.
+    pub fn with_exec_tb_insns(mut self) -> Self {
+        self.metadata.retain(|(k, _)| k != EXEC_TB_INSNS_KEY);
+        if self.kinds.contains(EventKind::ExecTb) {
+            self.metadata
+                .push((EXEC_TB_INSNS_KEY.to_string(), b"aux>>16".to_vec()));
         }
         self
     }

@@ -72,7 +72,7 @@ pub fn format_event(out: &mut Vec<u8>, pid: u32, wall_ns: u64, cpu: u32, arg1: u
 /// Formats one line of any event kind (without the newline): the
 /// hypertrace line of [`format_event`], or
 /// `guest_mem_before_exec cpu=0xN  vaddr=0x... info=N pc=0x...[ value=0x...]`,
-/// `guest_exec_tb cpu=0xN  pc=0x... size=N`,
+/// `guest_exec_tb cpu=0xN  pc=0x... size=N insns=N`,
 /// `guest_user_syscall cpu=0xN  num=0x... arg1=0x... .. arg6=0x...`,
 /// `guest_user_syscall_ret cpu=0xN  num=0x... ret=0x...`,
 /// `guest_hypertrace_name cpu=0xN  id=N offset=N len=N text="..."`
@@ -120,9 +120,15 @@ pub fn format_record(
             }
         }
         EventKind::ExecTb => {
+            // aux: size in bits 0-15, instructions in 16-31 (0: unknown,
+            // a trace from before they were recorded).
             field(out, b"pc", arg1);
             out.extend_from_slice(b" size=");
-            push_dec(out, aux as u64);
+            push_dec(out, u64::from(aux & 0xffff));
+            if aux >> 16 != 0 {
+                out.extend_from_slice(b" insns=");
+                push_dec(out, u64::from(aux >> 16));
+            }
         }
         EventKind::Syscall => {
             field(out, b"num", aux as u64);

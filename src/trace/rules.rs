@@ -17,6 +17,10 @@
 //!     guest named TEXT; regions nest (counted), as in ht-trace.
 //! ```
 //!
+//! -hypertrace-profile
+//!     guest_exec_tb and the system call events inside every region, the
+//!     seed's and the guest's named ones (one nesting depth for all).
+//!
 //! Rules are evaluated in the order given, for every hypertrace event,
 //! whether or not `guest_hypertrace` itself is recorded.
 
@@ -236,6 +240,32 @@ impl Rules {
             });
         }
         Ok(())
+    }
+
+    /// Adds `-hypertrace-profile`: the blocks and system calls inside
+    /// every region, the seed's (arg1=1 opens, arg1=0 closes) and the
+    /// guest's named ones, counted as one nesting depth.
+    pub fn add_profile(&mut self) {
+        let events = EventSet(
+            EventKind::ExecTb.bit() | EventKind::Syscall.bit() | EventKind::SyscallRet.bit(),
+        );
+        let index = self.regions.len();
+        self.regions.push(Region { events, depth: 0 });
+        use crate::hypertrace::op;
+        for (value, action) in [
+            (1, Action::Open(index)),
+            (op::BEGIN, Action::Open(index)),
+            (0, Action::Close(index)),
+            (op::END, Action::Close(index)),
+        ] {
+            self.rules.push(Rule {
+                when: Match {
+                    args: vec![(1, value)],
+                    ..Default::default()
+                },
+                actions: vec![action],
+            });
+        }
     }
 
     /// The guest registered `text` as name `id`: conditions on that name
