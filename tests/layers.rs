@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
         "engine_ctl",
         "handler",
         "m5ops",
+        "host_events",
     ],
     &["monitor", "loader"],
     &["runner"],
