@@ -28,7 +28,9 @@ pub const HYPERTRACE_BASE_VARIABLE: &str = "QEMU_HYPERTRACE_BASE";
                   format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
                   QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu), QEMU_SET_ENV (like -E), \
-                  QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht"
+                  QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht\n\
+                  Shell completions: ht-user --completions bash|zsh|fish|elvish|powershell; \
+                  manual page: ht-user --manpage"
 )]
 struct Cli {
     /// Create the hypertrace channel files BASE-config, BASE-data, BASE-control.
@@ -466,6 +468,69 @@ pub fn wants_cpu_help(args: &[OsString]) -> bool {
         Some(value) => crate::arch::cpu::is_help(value),
         None => std::env::var("QEMU_CPU").is_ok_and(|v| crate::arch::cpu::is_help(&v)),
     }
+}
+
+/// What `ht-user --completions SHELL` or `ht-user --manpage` asks for,
+/// when it is the whole command line.
+pub enum DocRequest {
+    Completions(String),
+    Manpage,
+}
+
+pub fn wants_docs(args: &[OsString]) -> Option<DocRequest> {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    match words.as_slice() {
+        ["--completions" | "-completions", shell] => {
+            Some(DocRequest::Completions(shell.to_string()))
+        }
+        ["--manpage" | "-manpage"] => Some(DocRequest::Manpage),
+        _ => None,
+    }
+}
+
+/// The shell completion script for `command` (named `name`), for `shell`
+/// (bash, zsh, fish, elvish, powershell).
+pub fn completions(
+    mut command: clap::Command,
+    name: &str,
+    shell: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    use clap_complete::Shell;
+    let shell: Shell = shell
+        .parse()
+        .map_err(|_| format!("unknown shell '{shell}' (bash, zsh, fish, elvish, powershell)"))?;
+    clap_complete::generate(shell, &mut command, name, out);
+    Ok(())
+}
+
+/// ht-user's completion script: the options as clap parses them (both
+/// `-hypertrace` and `--hypertrace` work on the command line).
+pub fn ht_user_completions(shell: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+    use clap::CommandFactory;
+    completions(Cli::command(), "ht-user", shell, out)
+}
+
+/// `command`'s manual page (roff, section 1).
+pub fn manpage(command: clap::Command) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command)
+        .render(&mut out)
+        .map_err(|e| format!("cannot render the manual page: {e}"))?;
+    Ok(out)
+}
+
+/// ht-user's manual page, with the options spelled as qemu-user users
+/// write them (`-hypertrace`, as in the help).
+pub fn ht_user_manpage() -> Result<Vec<u8>, String> {
+    use clap::CommandFactory;
+    let page = String::from_utf8(manpage(Cli::command())?).map_err(|e| e.to_string())?;
+    let mut fixed = page;
+    for name in SINGLE_DASH_LONG {
+        // roff writes each dash as `\-`.
+        fixed = fixed.replace(&format!("\\-\\-{name}"), &format!("\\-{name}"));
+    }
+    Ok(fixed.into_bytes())
 }
 
 fn env_flag(name: &str) -> bool {

@@ -52,6 +52,31 @@ fn real_main() -> i32 {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("HT_USER_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    match cli::wants_docs(&args) {
+        Some(cli::DocRequest::Completions(shell)) => {
+            return match cli::ht_user_completions(&shell, &mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("ht-user: {e}");
+                    2
+                }
+            };
+        }
+        Some(cli::DocRequest::Manpage) => {
+            return match cli::ht_user_manpage() {
+                Ok(page) => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&page);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("ht-user: {e}");
+                    1
+                }
+            };
+        }
+        None => {}
+    }
     if cli::wants_cpu_help(&args) {
         print!("{}", ht_user::arch::cpu::help());
         return 0;

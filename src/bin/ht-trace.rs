@@ -9,6 +9,8 @@
 //! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
 //! ht-trace info FILE                the header
+//! ht-trace completions SHELL        a shell completion script
+//! ht-trace manpage                  the manual page (roff)
 //! ```
 
 use std::fs::File;
@@ -133,6 +135,13 @@ enum Command {
         /// The trace (`-`: standard input).
         file: PathBuf,
     },
+    /// Print a shell completion script for ht-trace.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: String,
+    },
+    /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`).
+    Manpage,
     /// Print the header: format version, tool, program, clock anchor, counts.
     Info {
         #[arg(long)]
@@ -407,6 +416,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 p.text(top, &names)
             };
             write_stdout(&text)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            ht_user::cli::completions(Cli::command(), "ht-trace", &shell, &mut out)?;
+            write_output(None, &out)
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            write_output(None, &ht_user::cli::manpage(Cli::command())?)
         }
         Command::Info {
             allow_truncated,
