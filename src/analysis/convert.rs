@@ -18,6 +18,8 @@ const CHUNK: usize = 1 << 20;
 pub enum ConvertError {
     Trace(TraceError),
     Io(io::Error),
+    /// A binary trace holds one process.
+    SeveralFiles,
 }
 
 impl std::fmt::Display for ConvertError {
@@ -25,6 +27,10 @@ impl std::fmt::Display for ConvertError {
         match self {
             ConvertError::Trace(e) => e.fmt(f),
             ConvertError::Io(e) => write!(f, "writing the output failed: {e}"),
+            ConvertError::SeveralFiles => write!(
+                f,
+                "a binary trace holds one process: convert the files one at a time"
+            ),
         }
     }
 }
@@ -79,12 +85,72 @@ pub fn convert(
     specs: &[RegionSpec],
     out: &mut dyn Write,
 ) -> Result<u64, ConvertError> {
+    convert_files(std::slice::from_ref(file), format, specs, out)
+}
+
+/// [`convert`] of several traces (a forked run's files) into one output:
+/// one CSV table (one header, as many argument columns as the widest file
+/// needs), the log lines of each in turn, one Chrome trace with a process
+/// per file. A binary trace holds one process: several files are refused.
+pub fn convert_files(
+    files: &[TraceFile],
+    format: Format,
+    specs: &[RegionSpec],
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    let mut n = 0;
     match format {
-        Format::Csv => csv(file, out),
-        Format::Regions => regions(file, specs, out),
-        Format::Log => log(file, out),
-        Format::Chrome => chrome(file, specs, out),
-        Format::Trace(layout) => retrace(file, layout, out),
+        Format::Csv => {
+            let shape = CsvShape::of(files);
+            for (i, f) in files.iter().enumerate() {
+                n += csv_rows(f, shape, i == 0, out)?;
+            }
+        }
+        Format::Regions => {
+            let counters = files.iter().any(|f| f.info.counters);
+            for (i, f) in files.iter().enumerate() {
+                n += region_rows(f, specs, counters, i == 0, out)?;
+            }
+        }
+        Format::Log => {
+            for f in files {
+                n += log(f, out)?;
+            }
+        }
+        Format::Chrome => n = chrome_files(files, specs, out)?,
+        Format::Trace(layout) => match files {
+            [file] => n = retrace(file, layout, out)?,
+            _ => return Err(ConvertError::SeveralFiles),
+        },
+    }
+    Ok(n)
+}
+
+/// The columns of a CSV of several traces.
+#[derive(Clone, Copy)]
+struct CsvShape {
+    /// arg1.. columns: enough for the widest kind any trace may hold.
+    columns: usize,
+    counters: bool,
+}
+
+impl CsvShape {
+    fn of(files: &[TraceFile]) -> CsvShape {
+        let columns = files
+            .iter()
+            .flat_map(|file| {
+                file.info
+                    .kinds
+                    .kinds()
+                    .map(|k| 1 + k.words(file.extra_args()))
+                    .chain([file.info.event_args as usize])
+            })
+            .max()
+            .unwrap_or(1);
+        CsvShape {
+            columns,
+            counters: files.iter().any(|f| f.info.counters),
+        }
     }
 }
 
@@ -130,25 +196,29 @@ fn spill(buf: &mut Vec<u8>, out: &mut dyn Write) -> io::Result<()> {
 /// (docs/trace-format.md). A row leaves the columns past its own words,
 /// and insns/blocks outside guest_hypertrace rows, empty.
 pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
+    csv_rows(file, CsvShape::of(std::slice::from_ref(file)), true, out)
+}
+
+/// `file`'s CSV rows in `shape`'s columns, after the header if `header`.
+fn csv_rows(
+    file: &TraceFile,
+    shape: CsvShape,
+    header: bool,
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
     let mut buf = Vec::with_capacity(CHUNK + 4096);
-    // Enough arg columns for the widest kind the trace may hold.
-    let columns = file
-        .info
-        .kinds
-        .kinds()
-        .map(|k| 1 + k.words(file.extra_args()))
-        .chain([file.info.event_args as usize])
-        .max()
-        .unwrap_or(1);
-    buf.extend_from_slice(b"ts_ns,wall_ns,event,pid,thread,client");
-    for k in 1..=columns {
-        buf.extend_from_slice(b",arg");
-        push_dec(&mut buf, k as u64);
+    let columns = shape.columns;
+    if header {
+        buf.extend_from_slice(b"ts_ns,wall_ns,event,pid,thread,client");
+        for k in 1..=columns {
+            buf.extend_from_slice(b",arg");
+            push_dec(&mut buf, k as u64);
+        }
+        if shape.counters {
+            buf.extend_from_slice(b",insns,blocks");
+        }
+        buf.push(b'\n');
     }
-    if file.info.counters {
-        buf.extend_from_slice(b",insns,blocks");
-    }
-    buf.push(b'\n');
     let anchor = file.info.anchor;
     let mut n = 0;
     for ev in file.records() {
@@ -171,7 +241,7 @@ pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
             written += 1;
         }
         buf.extend(std::iter::repeat_n(b',', columns - written));
-        if file.info.counters {
+        if shape.counters {
             match ev.counts {
                 Some(c) => {
                     for v in [c.insns, c.blocks] {
@@ -212,16 +282,29 @@ pub fn regions(
     specs: &[RegionSpec],
     out: &mut dyn Write,
 ) -> Result<u64, ConvertError> {
+    region_rows(file, specs, file.info.counters, true, out)
+}
+
+/// `file`'s region rows, with the counter columns if `counters`, after
+/// the header if `header`.
+fn region_rows(
+    file: &TraceFile,
+    specs: &[RegionSpec],
+    counters: bool,
+    header: bool,
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
     let mut buf = Vec::with_capacity(CHUNK + 4096);
-    buf.extend_from_slice(
-        b"region,pid,client,thread,start_ns,end_ns,duration_ns,start_wall_ns,depth,progress,closed",
-    );
-    if file.info.counters {
-        buf.extend_from_slice(b",insns,blocks");
+    if header {
+        buf.extend_from_slice(
+            b"region,pid,client,thread,start_ns,end_ns,duration_ns,start_wall_ns,depth,progress,closed",
+        );
+        if counters {
+            buf.extend_from_slice(b",insns,blocks");
+        }
+        buf.push(b'\n');
     }
-    buf.push(b'\n');
     let anchor = file.info.anchor;
-    let counters = file.info.counters;
     let row = |buf: &mut Vec<u8>, labels: &[String], span: &RegionSpan, closed: bool| {
         push_csv_field(buf, &labels[span.label]);
         for v in [
@@ -481,8 +564,28 @@ pub fn chrome(
     specs: &[RegionSpec],
     out: &mut dyn Write,
 ) -> Result<u64, ConvertError> {
+    chrome_files(std::slice::from_ref(file), specs, out)
+}
+
+/// One Chrome trace of several traces: a process per file, on one time
+/// axis (every file's timestamps are the host's CLOCK_MONOTONIC).
+pub fn chrome_files(
+    files: &[TraceFile],
+    specs: &[RegionSpec],
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    let Some(file) = files.first() else {
+        return Ok(0);
+    };
     let info = &file.info;
-    let origin = file.span().map_or(info.anchor.monotonic_ns, |(f, _)| f);
+    let origin = files
+        .iter()
+        .map(|f| {
+            f.span()
+                .map_or(f.info.anchor.monotonic_ns, |(first, _)| first)
+        })
+        .min()
+        .unwrap_or(info.anchor.monotonic_ns);
     let mut head = String::from("{\"displayTimeUnit\":\"ns\",\"otherData\":{");
     for (k, _) in &info.metadata {
         json_str(&mut head, k);
@@ -497,16 +600,20 @@ pub fn chrome(
         "\"origin_monotonic_ns\":{origin},\"origin_wall_ns\":{}}},\"traceEvents\":[\n",
         info.anchor.wall_ns(origin)
     ));
-    let program = info.get("program").unwrap_or_else(|| "guest".to_string());
-    let mut pname = String::new();
-    json_str(&mut pname, &format!("{program} (pid {})", info.pid));
-    head.push_str(&format!(
-        "{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":{},\"tid\":0,\"args\":{{\"name\":{pname}}}}}",
-        info.pid
-    ));
+    for (i, f) in files.iter().enumerate() {
+        let program = f.info.get("program").unwrap_or_else(|| "guest".to_string());
+        let mut pname = String::new();
+        json_str(&mut pname, &format!("{program} (pid {})", f.info.pid));
+        if i > 0 {
+            head.push_str(",\n");
+        }
+        head.push_str(&format!(
+            "{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":{},\"tid\":0,\"args\":{{\"name\":{pname}}}}}",
+            f.info.pid
+        ));
+    }
     out.write_all(head.as_bytes())?;
 
-    let mut tracker = Tracker::new(specs.to_vec());
     let mut c = Chrome {
         buf: Vec::with_capacity(CHUNK + 4096),
         pid: info.pid,
@@ -516,7 +623,28 @@ pub fn chrome(
         tracks: Tracks::default(),
     };
     let mut n = 0;
-    let mut last_ns = origin;
+    for file in files {
+        c.pid = file.info.pid;
+        c.names.clear();
+        c.tracks = Tracks::default();
+        n += chrome_events(file, specs, &mut c, out)?;
+    }
+    c.buf.extend_from_slice(b"\n]}\n");
+    out.write_all(&c.buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// One file's events into the Chrome trace `c`.
+fn chrome_events(
+    file: &TraceFile,
+    specs: &[RegionSpec],
+    c: &mut Chrome,
+    out: &mut dyn Write,
+) -> Result<u64, ConvertError> {
+    let mut tracker = Tracker::new(specs.to_vec());
+    let mut n = 0;
+    let mut last_ns = c.origin;
     for ev in file.records() {
         let ev = ev?;
         let Some(kind) = tracker.feed(&ev) else {
@@ -541,9 +669,6 @@ pub fn chrome(
         span.end_ns = last_ns.max(span.start_ns);
         c.complete(&tracker.labels, &span, None);
     }
-    c.buf.extend_from_slice(b"\n]}\n");
-    out.write_all(&c.buf)?;
-    out.flush()?;
     Ok(n)
 }
 

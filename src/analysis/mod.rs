@@ -503,6 +503,7 @@ pub struct RegionReport {
     pub insns: Vec<u64>,
     pub insn_stats: Option<Stats>,
     /// The same for translation blocks executed.
+    pub blocks: Vec<u64>,
     pub block_stats: Option<Stats>,
 }
 
@@ -641,7 +642,8 @@ impl Analysis {
             let stats = Stats::of(&mut d);
             let mut n = std::mem::take(&mut insns[i]);
             let insn_stats = Stats::of(&mut n);
-            let block_stats = Stats::of(&mut blocks[i]);
+            let mut b = std::mem::take(&mut blocks[i]);
+            let block_stats = Stats::of(&mut b);
             a.regions.push(RegionReport {
                 label: label.clone(),
                 durations: d,
@@ -650,6 +652,7 @@ impl Analysis {
                 progress: progress_in[i],
                 insns: n,
                 insn_stats,
+                blocks: b,
                 block_stats,
             });
         }
@@ -693,6 +696,89 @@ impl Analysis {
         }
         a.progress = rows;
         Ok(a)
+    }
+
+    /// Reads every event of several traces (a forked run's files) as one
+    /// run: each file's regions are paired within it, the figures of the
+    /// regions of one name are pooled.
+    pub fn run_files(files: &[TraceFile], specs: &[RegionSpec]) -> Result<Analysis, TraceError> {
+        let mut parts = Vec::with_capacity(files.len());
+        for f in files {
+            parts.push(Analysis::run(f, specs)?);
+        }
+        Ok(Analysis::merge(parts))
+    }
+
+    /// Pools analyses of several processes.
+    pub fn merge(parts: Vec<Analysis>) -> Analysis {
+        let mut parts = parts.into_iter();
+        let Some(mut a) = parts.next() else {
+            return Analysis {
+                events: 0,
+                first_ns: 0,
+                last_ns: 0,
+                regions: Vec::new(),
+                progress: Vec::new(),
+                progress_total: 0,
+                progress_in_regions: 0,
+                unmatched_closes: 0,
+                clients: Vec::new(),
+            };
+        };
+        for b in parts {
+            if b.events > 0 {
+                if a.events == 0 {
+                    (a.first_ns, a.last_ns) = (b.first_ns, b.last_ns);
+                } else {
+                    a.first_ns = a.first_ns.min(b.first_ns);
+                    a.last_ns = a.last_ns.max(b.last_ns);
+                }
+            }
+            a.events += b.events;
+            a.progress_total += b.progress_total;
+            a.progress_in_regions += b.progress_in_regions;
+            a.unmatched_closes += b.unmatched_closes;
+            for c in b.clients {
+                if let Err(i) = a.clients.binary_search(&c) {
+                    a.clients.insert(i, c);
+                }
+            }
+            for r in b.regions {
+                match a.regions.iter_mut().find(|x| x.label == r.label) {
+                    Some(x) => {
+                        x.durations.extend(r.durations);
+                        x.insns.extend(r.insns);
+                        x.blocks.extend(r.blocks);
+                        x.unclosed += r.unclosed;
+                        x.progress += r.progress;
+                        x.stats = Stats::of(&mut x.durations);
+                        x.insn_stats = Stats::of(&mut x.insns);
+                        x.block_stats = Stats::of(&mut x.blocks);
+                    }
+                    None => a.regions.push(r),
+                }
+            }
+            for p in b.progress {
+                let same = |x: &ProgressRow| x.arg1 == p.arg1 && x.name == p.name;
+                match a.progress.iter_mut().find(|x| same(x)) {
+                    Some(x) => {
+                        x.count += p.count;
+                        x.in_regions += p.in_regions;
+                    }
+                    None => a.progress.push(p),
+                }
+            }
+        }
+        // Most frequent first, the other values last.
+        a.progress.sort_by(|x, y| {
+            let other = |r: &ProgressRow| r.arg1.is_none() && r.name.is_none();
+            other(x)
+                .cmp(&other(y))
+                .then(y.count.cmp(&x.count))
+                .then(x.arg1.cmp(&y.arg1))
+                .then(x.name.cmp(&y.name))
+        });
+        a
     }
 
     pub fn region(&self, label: &str) -> Option<&RegionReport> {

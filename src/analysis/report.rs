@@ -66,8 +66,29 @@ fn specs_line(specs: &[RegionSpec]) -> String {
 }
 
 /// The human-readable report.
-pub fn text(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
+/// The files of a report of several traces, after the first's
+/// description: their pids and paths.
+fn other_files(files: &[TraceFile]) -> String {
+    if files.len() < 2 {
+        return String::new();
+    }
+    let list: Vec<String> = files
+        .iter()
+        .map(|f| format!("{} (pid {})", f.path().display(), f.info.pid))
+        .collect();
+    format!(
+        "files     {} traces pooled: {}\n",
+        files.len(),
+        list.join(", ")
+    )
+}
+
+/// The report of one trace, or of several pooled (`files[0]` describes
+/// the run; [`Analysis::run_files`]).
+pub fn text(files: &[TraceFile], specs: &[RegionSpec], a: &Analysis) -> String {
+    let file = &files[0];
     let mut out = describe(file);
+    out.push_str(&other_files(files));
     if a.events == 0 {
         let _ = writeln!(out, "events    none");
         return out;
@@ -249,10 +270,21 @@ pub(super) fn json_stats(o: &mut String, stats: Option<super::Stats>) {
 }
 
 /// The same figures as JSON (durations in ns, rates per second).
-pub fn json(file: &TraceFile, specs: &[RegionSpec], a: &Analysis) -> String {
+pub fn json(files: &[TraceFile], specs: &[RegionSpec], a: &Analysis) -> String {
+    let file = &files[0];
     let mut o = String::from("{");
     o.push_str("\"file\":");
     json_str(&mut o, &file.path().display().to_string());
+    o.push_str(",\"files\":[");
+    for (i, f) in files.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        o.push_str("{\"path\":");
+        json_str(&mut o, &f.path().display().to_string());
+        let _ = write!(o, ",\"pid\":{}}}", f.info.pid);
+    }
+    o.push(']');
     o.push_str(",\"metadata\":{");
     for (i, (k, _)) in file.info.metadata.iter().enumerate() {
         if i > 0 {

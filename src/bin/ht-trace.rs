@@ -61,8 +61,10 @@ enum Command {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
-        /// The trace (`-`: standard input).
-        file: PathBuf,
+        /// The trace (`-`: standard input); several (a forked run's
+        /// FILE and FILE.PID) are pooled as one run.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// The report's region table for two runs side by side, with B/A ratios
     /// and a note where the spreads overlap.
@@ -90,8 +92,10 @@ enum Command {
         /// Output file (default or `-`: standard output).
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
-        /// The trace (`-`: standard input).
-        file: PathBuf,
+        /// The trace (`-`: standard input); several (a forked run's FILE
+        /// and FILE.PID) go into one output (not for fixed or compact).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Region duration histograms as SVG; with two traces, an A/B overlay.
     Plot {
@@ -132,8 +136,10 @@ enum Command {
         /// libraries are read from.
         #[arg(short = 'L', long = "sysroot", value_name = "DIR")]
         sysroot: Option<PathBuf>,
-        /// The trace (`-`: standard input).
-        file: PathBuf,
+        /// The trace (`-`: standard input); several (a forked run's FILE
+        /// and FILE.PID) are pooled.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Print a shell completion script for ht-trace.
     Completions {
@@ -304,13 +310,23 @@ fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<(), String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Report { common, json, file } => {
+        Command::Report {
+            common,
+            json,
+            files,
+        } => {
             let specs = specs(&common)?;
-            let (f, a) = analyse(&file, &common)?;
+            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            one_stdin(&paths)?;
+            let traces = files
+                .iter()
+                .map(|p| open(p, common.allow_truncated))
+                .collect::<Result<Vec<_>, _>>()?;
+            let a = Analysis::run_files(&traces, &specs).map_err(|e| e.to_string())?;
             let text = if json {
-                report::json(&f, &specs, &a)
+                report::json(&traces, &specs, &a)
             } else {
-                report::text(&f, &specs, &a)
+                report::text(&traces, &specs, &a)
             };
             write_stdout(&text)
         }
@@ -329,20 +345,28 @@ fn run(cli: Cli) -> Result<(), String> {
             common,
             to,
             output,
-            file,
+            files,
         } => {
             let specs = specs(&common)?;
-            let f = open(&file, common.allow_truncated)?;
+            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            one_stdin(&paths)?;
+            if files.len() > 1 && matches!(to, Format::Trace(_)) {
+                return Err(convert::ConvertError::SeveralFiles.to_string());
+            }
+            let f = files
+                .iter()
+                .map(|p| open(p, common.allow_truncated))
+                .collect::<Result<Vec<_>, _>>()?;
             let result = match output.as_ref().filter(|p| !is_stdio(p)) {
                 Some(path) => {
                     let out = File::create(path)
                         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
                     let mut out = BufWriter::with_capacity(1 << 20, out);
-                    convert::convert(&f, to, &specs, &mut out)
+                    convert::convert_files(&f, to, &specs, &mut out)
                 }
                 None => {
                     let mut out = io::stdout().lock();
-                    convert::convert(&f, to, &specs, &mut out)
+                    convert::convert_files(&f, to, &specs, &mut out)
                 }
             };
             match result {
@@ -382,18 +406,28 @@ fn run(cli: Cli) -> Result<(), String> {
             svg,
             callgrind,
             sysroot,
-            file,
+            files,
         } => {
             let specs = specs(&common)?;
-            let f = open(&file, common.allow_truncated)?;
+            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            one_stdin(&paths)?;
+            let traces = files
+                .iter()
+                .map(|p| open(p, common.allow_truncated))
+                .collect::<Result<Vec<_>, _>>()?;
+            let f = &traces[0];
             let opts = profile::ProfileOptions { sysroot };
-            let p = profile::profile(&f, &specs, &opts).map_err(|e| e.to_string())?;
+            let mut parts = Vec::with_capacity(traces.len());
+            for t in &traces {
+                parts.push(profile::profile(t, &specs, &opts).map_err(|e| e.to_string())?);
+            }
+            let p = profile::Profile::merge(parts);
             if p.blocks_in_regions == 0 {
                 eprintln!(
                     "ht-trace: warning: no block was traced inside a region (record with ht-user -hypertrace-profile)"
                 );
             }
-            let names = syscall_names(&f);
+            let names = syscall_names(f);
             let folded_text = p.folded();
             if let Some(path) = &folded {
                 write_output(Some(path), folded_text.as_bytes())?;

@@ -176,6 +176,78 @@ pub struct Profile {
     pub blocks_outside: u64,
 }
 
+impl Profile {
+    /// Pools the profiles of several processes (a forked run's files):
+    /// functions of the same name and module, stacks of the same
+    /// functions and regions of the same name are one.
+    pub fn merge(parts: Vec<Profile>) -> Profile {
+        let mut out = Profile::default();
+        let mut ids: HashMap<(String, String), FuncId> = HashMap::new();
+        for p in parts {
+            let mut fmap = Vec::with_capacity(p.functions.len());
+            for f in &p.functions {
+                let key = (f.name.clone(), f.module.clone());
+                let id = match ids.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        out.functions.push(f.clone());
+                        let id = (out.functions.len() - 1) as FuncId;
+                        ids.insert(key, id);
+                        id
+                    }
+                };
+                fmap.push(id);
+            }
+            // Nodes come after their parents: map them in order.
+            let mut nmap: Vec<StackId> = Vec::with_capacity(p.stacks.nodes.len());
+            for &(parent, func) in &p.stacks.nodes {
+                let parent = if parent == NO_PARENT {
+                    NO_PARENT
+                } else {
+                    nmap[parent as usize]
+                };
+                nmap.push(out.stacks.intern(parent, fmap[func as usize]));
+            }
+            out.blocks_in_regions += p.blocks_in_regions;
+            out.blocks_outside += p.blocks_outside;
+            for r in p.regions {
+                let at = match out.regions.iter().position(|x| x.label == r.label) {
+                    Some(at) => at,
+                    None => {
+                        out.regions.push(RegionProfile {
+                            label: r.label.clone(),
+                            ..Default::default()
+                        });
+                        out.regions.len() - 1
+                    }
+                };
+                let x = &mut out.regions[at];
+                x.total.add(r.total);
+                for (f, c) in r.functions {
+                    x.functions.entry(fmap[f as usize]).or_default().add(c);
+                }
+                for (node, n) in r.stacks {
+                    *x.stacks.entry(nmap[node as usize]).or_default() += n;
+                }
+                for ((a, b), c) in r.calls {
+                    let e = x
+                        .calls
+                        .entry((fmap[a as usize], fmap[b as usize]))
+                        .or_default();
+                    e.calls += c.calls;
+                    e.inclusive += c.inclusive;
+                }
+                for (nr, c) in r.syscalls {
+                    let e = x.syscalls.entry(nr).or_default();
+                    e.count += c.count;
+                    e.total_ns += c.total_ns;
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A shadow-stack frame.
 #[derive(Clone, Copy, Debug)]
 struct Frame {

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! A forked run leaves one trace per process (FILE, FILE.PID): `ht-trace
+//! report`, `convert` and `profile` take them together. The
+//! `named-regions` guest's child opens one "child work" region; the parent
+//! opens the rest.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{guest, ht, temp_base};
+
+const ITERATIONS: u64 = 10;
+
+/// The run's files: the parent's, then the child's.
+fn forked_run(dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    let base = dir.join("ht");
+    let trace = dir.join("run.bin");
+    let out = ht(["-hypertrace".as_ref(), base.as_os_str()])
+        .args(extra)
+        .arg("-trace-file")
+        .arg(&trace)
+        .arg(guest("named-regions"))
+        .arg(ITERATIONS.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = vec![trace];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("run.bin.")
+        {
+            files.push(p);
+        }
+    }
+    assert_eq!(files.len(), 2, "{files:?}");
+    files
+}
+
+fn ht_trace(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ht-trace"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn with_files<'a>(args: &'a [&'a str], files: &'a [PathBuf]) -> Vec<&'a std::ffi::OsStr> {
+    let mut v: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    v.extend(files.iter().map(|f| f.as_os_str()));
+    v
+}
+
+fn json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = ht_trace(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_report_pools_the_processes_of_a_run() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &[]);
+    let parent = json(&with_files(&["report", "--json"], &files[..1]));
+    let child = json(&with_files(&["report", "--json"], &files[1..]));
+    let both = json(&with_files(&["report", "--json"], &files));
+    let count = |j: &serde_json::Value, name: &str| {
+        j["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map_or(0, |r| r["count"].as_u64().unwrap())
+    };
+    assert_eq!(count(&parent, "child work"), 0);
+    assert_eq!(count(&child, "child work"), 1);
+    assert_eq!(count(&both, "child work"), 1);
+    assert_eq!(count(&both, "compute"), ITERATIONS);
+    assert_eq!(
+        both["events"].as_u64().unwrap(),
+        parent["events"].as_u64().unwrap() + child["events"].as_u64().unwrap()
+    );
+    let pids: Vec<u64> = both["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert_ne!(pids[0], pids[1]);
+    let text = String::from_utf8(ht_trace(&with_files(&["report"], &files)).stdout).unwrap();
+    assert!(text.contains("files     2 traces pooled: "), "{text}");
+}
+
+#[test]
+fn conversions_put_every_process_in_one_output() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &[]);
+    let chrome = json(&with_files(&["convert", "--to", "chrome"], &files));
+    let events = chrome["traceEvents"].as_array().unwrap();
+    let processes: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["name"] == "process_name")
+        .collect();
+    assert_eq!(processes.len(), 2, "{processes:?}");
+    let child_pid = &processes[1]["pid"];
+    assert!(
+        events
+            .iter()
+            .any(|e| e["name"] == "child work" && &e["pid"] == child_pid),
+        "the child's region is on the child's process"
+    );
+
+    let csv = String::from_utf8(ht_trace(&with_files(&["convert", "--to", "csv"], &files)).stdout)
+        .unwrap();
+    assert_eq!(csv.lines().filter(|l| l.starts_with("ts_ns,")).count(), 1);
+    let pids: std::collections::HashSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "rows of both processes");
+
+    let regions =
+        String::from_utf8(ht_trace(&with_files(&["convert", "--to", "regions"], &files)).stdout)
+            .unwrap();
+    assert_eq!(
+        regions.lines().filter(|l| l.starts_with("region,")).count(),
+        1
+    );
+    assert!(regions.lines().any(|l| l.starts_with("child work,")));
+
+    // A binary trace holds one process.
+    let out_file = dir.path().join("merged.bin");
+    let out = ht_trace(&with_files(
+        &["convert", "--to", "fixed", "-o", out_file.to_str().unwrap()],
+        &files,
+    ));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one at a time"));
+    assert!(!out_file.exists(), "nothing written");
+}
+
+#[test]
+fn a_profile_pools_the_processes_of_a_run() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &["-hypertrace-profile"]);
+    let both = json(&with_files(&["profile", "--json"], &files));
+    let names: Vec<&str> = both["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"child work") && names.contains(&"compute"),
+        "{names:?}"
+    );
+    let parent = json(&with_files(&["profile", "--json"], &files[..1]));
+    let child = json(&with_files(&["profile", "--json"], &files[1..]));
+    let blocks = |j: &serde_json::Value| j["blocks_in_regions"].as_u64().unwrap();
+    assert_eq!(blocks(&both), blocks(&parent) + blocks(&child));
+    assert!(blocks(&child) > 0);
+}
