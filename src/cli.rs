@@ -26,7 +26,7 @@ pub const HYPERTRACE_BASE_VARIABLE: &str = "QEMU_HYPERTRACE_BASE";
                   channel. With -hypertrace, the guest can emit trace events with one memory \
                   store; each becomes a host-timestamped guest_hypertrace line in QEMU's log \
                   format.",
-    after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), \
+    after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), QEMU_LOG (like -d), \
                   QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu), QEMU_SET_ENV (like -E), \
                   QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht\n\
                   Shell completions: ht-user --completions bash|zsh|fish|elvish|powershell; \
@@ -70,6 +70,11 @@ struct Cli {
     /// Write the trace log (events, -strace) to FILE instead of stderr.
     #[arg(short = 'D', value_name = "FILE")]
     log_file: Option<PathBuf>,
+
+    /// Log ITEMs as qemu-user does: exec, cpu, page, strace, unimp,
+    /// guest_errors, trace:PATTERN ('-d help' lists them; QEMU_LOG too).
+    #[arg(short = 'd', value_name = "ITEM[,...]")]
+    debug: Option<String>,
 
     /// Write the events to FILE as a binary trace (for ht-trace). Without -D,
     /// the text log then carries only -strace lines.
@@ -164,6 +169,7 @@ struct Cli {
 
 /// Options that take a value, by name without dashes.
 const WITH_VALUE: &[&str] = &[
+    "d",
     "hypertrace",
     "hypertrace-on",
     "hypertrace-region",
@@ -418,7 +424,7 @@ fn unknown_single_dash_option(normalised: &[OsString]) -> Option<String> {
         .find(|a| {
             !matches!(
                 a.as_bytes()[1],
-                b'D' | b'E' | b'U' | b'L' | b'0' | b'h' | b'V'
+                b'D' | b'd' | b'E' | b'U' | b'L' | b'0' | b'h' | b'V'
             ) || (matches!(a.as_bytes()[1], b'h' | b'V') && a.len() > 2)
         })
         .map(|a| a.split('=').next().unwrap_or(a).to_string())
@@ -451,6 +457,20 @@ pub fn wants_trace_help(args: &[OsString]) -> bool {
         .filter_map(|a| a.to_str())
         .filter_map(|a| a.strip_prefix("--trace="))
         .any(|value| matches!(value, "help" | "?"))
+}
+
+/// Whether the command line (or QEMU_LOG) asks for the list of `-d`
+/// items: `-d help`, which needs no program.
+pub fn wants_debug_help(args: &[OsString]) -> bool {
+    let from_args = normalise(args.to_vec())
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.to_str().map(str::to_string))
+        .filter_map(|a| a.strip_prefix("-d=").map(str::to_string))
+        .last();
+    let value = from_args.or_else(|| std::env::var("QEMU_LOG").ok());
+    value.is_some_and(|v| v.split(',').any(|i| matches!(i.trim(), "help" | "?")))
 }
 
 /// Whether the command line (or QEMU_CPU) asks for the list of CPU
@@ -609,6 +629,18 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     }
     for t in &cli.trace {
         warnings.extend(trace_events.apply_option(t).map_err(bad)?);
+    }
+    // -d (else QEMU_LOG, as in qemu-user): log items, and trace patterns.
+    let debug_text = cli
+        .debug
+        .clone()
+        .or_else(|| std::env::var("QEMU_LOG").ok().filter(|v| !v.is_empty()));
+    let (debug, debug_patterns) = match &debug_text {
+        Some(text) => crate::trace::debug::DebugItems::parse(text).map_err(bad)?,
+        None => Default::default(),
+    };
+    for pattern in &debug_patterns {
+        warnings.extend(trace_events.apply_option(pattern).map_err(bad)?);
     }
     let mut rules = crate::trace::rules::Rules::default();
     let rule_args = rule_options(&normalised);
@@ -774,7 +806,8 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
             log_file,
             trace_file: cli.trace_file,
             trace_format: cli.trace_format,
-            strace: cli.strace || env_flag("QEMU_STRACE"),
+            strace: cli.strace || env_flag("QEMU_STRACE") || debug.strace,
+            debug,
             sysroot,
             sched,
             cpu,

@@ -533,6 +533,21 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
 /// [`before_run`] when the guest handles it, and drops the TLB entry that
 /// reported it; otherwise ends the run with it (the caller reports it).
 /// Says whether the run goes on.
+/// `-d guest_errors`: a fault or trap the guest takes, in the log.
+fn log_guest_error(m: &mut Machine, signal: i32, code: i32, addr: u64, pc: u64) {
+    if !m.debug.guest_errors {
+        return;
+    }
+    let line = format!(
+        "guest error: {} (si_code {code}) at address {addr:#x}, pc {pc:#x}, thread {}",
+        crate::kernel::signal::name(signal),
+        m.process.current_cpu()
+    );
+    if let Some(r) = m.recorder.as_mut() {
+        r.text(line);
+    }
+}
+
 fn take_fault_or_end(
     uc: &mut Engine<'_>,
     signal: i32,
@@ -542,6 +557,7 @@ fn take_fault_or_end(
     pc: u64,
 ) -> bool {
     let m = uc.get_data_mut();
+    log_guest_error(m, signal, code, addr, pc);
     if !handles(m, signal) {
         m.stop = Some(StopReason::Fault {
             signal,
@@ -629,9 +645,6 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
     let signal = trap.signal;
     let pc = uc.get_data().abi.pc(uc);
     let m = uc.get_data_mut();
-    if !handles(m, signal) {
-        return false;
-    }
     let code = match signal {
         libc::SIGFPE => crate::kernel::signal::FPE_INTDIV,
         libc::SIGTRAP => m.abi.trap_si_code(),
@@ -639,6 +652,10 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
         libc::SIGBUS => crate::kernel::signal::BUS_ADRALN,
         _ => SI_KERNEL,
     };
+    log_guest_error(m, signal, code, trap.addr.unwrap_or(pc), pc);
+    if !handles(m, signal) {
+        return false;
+    }
     m.pending_fault = Some(PendingFault {
         signal,
         code,

@@ -36,7 +36,7 @@ pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     m.reconfigure_due = false;
     let wanted = EventSet(m.enabled.0 | m.resident_hooks.0);
     let want_mem = wanted.contains(EventKind::MemAccess);
-    let want_block = wanted.contains(EventKind::ExecTb);
+    let want_block = wanted.contains(EventKind::ExecTb) || m.debug.needs_block_hook();
     let have_mem = m.hooks.mem.is_some();
     let have_block = m.hooks.block.is_some();
     if want_mem == have_mem && want_block == have_block {
@@ -55,6 +55,9 @@ pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     }
     if want_block && !have_block {
         let id = uc.add_block_hook(1, 0, |uc: &mut Engine<'_>, pc: u64, size: u32| {
+            if uc.get_data().debug.needs_block_hook() {
+                Machine::log_block(uc, pc, size);
+            }
             uc.get_data_mut().on_block(pc, size);
         })?;
         uc.get_data_mut().hooks.block = Some(id);

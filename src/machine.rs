@@ -116,6 +116,8 @@ pub struct Machine {
     /// Whether the engine counts instructions and blocks (engine patch
     /// 0023) for hypertrace events.
     pub insn_counting: bool,
+    /// qemu-user's `-d` items this run logs.
+    pub debug: crate::trace::debug::DebugItems,
     /// The gem5 m5ops' state (statistics intervals open).
     pub m5: crate::m5ops::M5State,
     /// Files mapped for execution are written into the trace (module
@@ -173,6 +175,7 @@ impl Machine {
             args_scratch: vec![0; extra],
             insn_counting: false,
             m5: Default::default(),
+            debug: Default::default(),
             report_modules: false,
             modules_reported: Default::default(),
         }
@@ -358,6 +361,28 @@ impl Machine {
 
     /// A translation block about to execute (block hook).
     #[inline]
+    /// `-d exec` and `-d cpu`: the block about to run, in the log.
+    pub fn log_block(uc: &mut Engine<'_>, pc: u64, size_insns: u32) {
+        let m = uc.get_data();
+        let mut text = String::new();
+        if m.debug.cpu {
+            text.push_str(&m.abi.dump_registers(uc));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        if m.debug.exec {
+            text.push_str(&format!(
+                "Trace {}: [{pc:016x}] {} insns, {} bytes\n",
+                m.process.current_cpu(),
+                size_insns >> 16,
+                size_insns & 0xffff
+            ));
+        }
+        let text = text.trim_end_matches('\n').to_string();
+        uc.get_data_mut().recorder().text(text);
+    }
+
     /// `size_insns`: the block's size in bytes in bits 0-15, its
     /// instruction count in bits 16-31 (engine patch 0031), kept so in the
     /// record's `aux`.
@@ -513,9 +538,10 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             .expect("a handler that blocks says on what");
         m.process.threads.block_current(block, call);
     } else {
+        // Noted once per number, or every time with -d unimp.
         let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
             && sys.is_none()
-            && m.process.unsupported_seen.insert(call.nr);
+            && (m.process.unsupported_seen.insert(call.nr) || m.debug.unimp);
         if m.strace || unsupported {
             let line =
                 strace::format_call(&m.process, call.nr, sys, &call.args, outcome, unsupported);

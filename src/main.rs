@@ -77,6 +77,10 @@ fn real_main() -> i32 {
         }
         None => {}
     }
+    if cli::wants_debug_help(&args) {
+        print!("{}", ht_user::trace::debug::DebugItems::help());
+        return 0;
+    }
     if cli::wants_cpu_help(&args) {
         print!("{}", ht_user::arch::cpu::help());
         return 0;

@@ -39,6 +39,8 @@ pub struct RunConfig {
     /// Layout of the binary trace's records (`-trace-format`).
     pub trace_format: crate::trace::file::Layout,
     pub strace: bool,
+    /// qemu-user's `-d` items.
+    pub debug: crate::trace::debug::DebugItems,
     /// Sysroot for dynamic executables and the guest's absolute paths
     /// (`-L`, `QEMU_LD_PREFIX`).
     pub sysroot: Option<PathBuf>,
@@ -416,6 +418,22 @@ pub fn load(
     // blocks (not for what the monitor might switch on).
     machine.report_modules = configured_events(cfg).contains(EventKind::ExecTb);
     machine.report_new_modules();
+    machine.debug = cfg.debug;
+    if cfg.debug.needs_block_hook() {
+        machine.reconfigure_due = true;
+    }
+    if cfg.debug.page {
+        // -d page: the memory map the program starts with.
+        let maps = crate::kernel::procfs::maps(&machine.process);
+        let text = format!(
+            "page layout at the start of {}:\n{}",
+            cfg.program.display(),
+            String::from_utf8_lossy(&maps).trim_end()
+        );
+        if let Some(r) = machine.recorder.as_mut() {
+            r.text(text);
+        }
+    }
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;

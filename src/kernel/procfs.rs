@@ -99,7 +99,7 @@ pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
 
 /// The guest's mappings in /proc/PID/maps format, adjacent regions with
 /// the same permissions and name merged as the kernel merges VMAs.
-fn maps(p: &Process) -> Vec<u8> {
+pub fn maps(p: &Process) -> Vec<u8> {
     let mut rows: Vec<(u64, u64, String, String)> = Vec::new();
     for r in p.mem.regions() {
         let name = r.name().to_string();

@@ -12,6 +12,7 @@
 pub mod binary;
 pub mod clock;
 pub mod compact;
+pub mod debug;
 pub mod events;
 pub mod file;
 pub mod log;

@@ -26,6 +26,7 @@ const GUEST_VARS: &[&str] = &[
     "QEMU_HYPERTRACE_BASE",
     "QEMU_STRACE",
     "QEMU_LOG_FILENAME",
+    "QEMU_LOG",
     "QEMU_LD_PREFIX",
 ];
 
