@@ -71,8 +71,9 @@ struct Cli {
     #[arg(short = 'D', value_name = "FILE")]
     log_file: Option<PathBuf>,
 
-    /// Log ITEMs as qemu-user does: exec, cpu, page, strace, unimp,
-    /// guest_errors, trace:PATTERN ('-d help' lists them; QEMU_LOG too).
+    /// Log ITEMs as qemu-user does: in_asm, exec, cpu, page, strace,
+    /// unimp, guest_errors, trace:PATTERN ('-d help' lists them; QEMU_LOG
+    /// too).
     #[arg(short = 'd', value_name = "ITEM[,...]")]
     debug: Option<String>,
 

@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod arch;
 pub mod cli;
 pub mod delivery;
+pub mod disasm;
 pub mod embed;
 pub mod engine_ctl;
 pub mod handler;

@@ -118,6 +118,9 @@ pub struct Machine {
     pub insn_counting: bool,
     /// qemu-user's `-d` items this run logs.
     pub debug: crate::trace::debug::DebugItems,
+    /// `-d in_asm`: the disassembler, and the blocks already shown.
+    pub disasm: Option<crate::disasm::Disassembler>,
+    shown_blocks: std::collections::HashSet<u64>,
     /// The gem5 m5ops' state (statistics intervals open).
     pub m5: crate::m5ops::M5State,
     /// Files mapped for execution are written into the trace (module
@@ -176,6 +179,8 @@ impl Machine {
             insn_counting: false,
             m5: Default::default(),
             debug: Default::default(),
+            disasm: None,
+            shown_blocks: Default::default(),
             report_modules: false,
             modules_reported: Default::default(),
         }
@@ -363,8 +368,24 @@ impl Machine {
     #[inline]
     /// `-d exec` and `-d cpu`: the block about to run, in the log.
     pub fn log_block(uc: &mut Engine<'_>, pc: u64, size_insns: u32) {
-        let m = uc.get_data();
+        let thumb = uc.get_data().abi.resume_address(uc) & 1 != 0;
+        let m = uc.get_data_mut();
         let mut text = String::new();
+        if m.debug.in_asm && m.shown_blocks.insert(pc) {
+            if let Some(d) = &m.disasm {
+                let code = m
+                    .process
+                    .mem
+                    .read_vec(pc, (size_insns & 0xffff) as usize)
+                    .unwrap_or_default();
+                text.push_str("----------------\nIN:\n");
+                for line in d.block(&code, pc, thumb) {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        }
+        let m = uc.get_data();
         if m.debug.cpu {
             text.push_str(&m.abi.dump_registers(uc));
             if !text.ends_with('\n') {
@@ -380,7 +401,9 @@ impl Machine {
             ));
         }
         let text = text.trim_end_matches('\n').to_string();
-        uc.get_data_mut().recorder().text(text);
+        if !text.is_empty() {
+            uc.get_data_mut().recorder().text(text);
+        }
     }
 
     /// `size_insns`: the block's size in bytes in bits 0-15, its

@@ -419,6 +419,10 @@ pub fn load(
     machine.report_modules = configured_events(cfg).contains(EventKind::ExecTb);
     machine.report_new_modules();
     machine.debug = cfg.debug;
+    if cfg.debug.in_asm {
+        machine.disasm =
+            Some(crate::disasm::Disassembler::for_arch(abi.name()).map_err(SetupError)?);
+    }
     if cfg.debug.needs_block_hook() {
         machine.reconfigure_due = true;
     }

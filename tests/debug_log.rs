@@ -196,10 +196,10 @@ fn help_lists_the_items_and_unsupported_ones_are_refused() {
     }
     let out = ht(["prog"]).env("QEMU_LOG", "help").output().unwrap();
     assert!(out.status.success(), "QEMU_LOG=help lists them too");
-    let (code, _, err) = run(&["-d", "in_asm"], "hello", &[]);
+    let (code, _, err) = run(&["-d", "out_asm"], "hello", &[]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("'in_asm' is not supported: ht-user has no disassembler"),
+        err.contains("'out_asm' is not supported: the host code"),
         "{err}"
     );
     let (code, _, err) = run(&["-d", "exec,frob"], "hello", &[]);
@@ -210,4 +210,50 @@ fn help_lists_the_items_and_unsupported_ones_are_refused() {
     cmd.env("QEMU_LOG", "exec").arg(guest("hello"));
     let r = finish(spawn(&mut cmd));
     assert!(!traced_pcs(&r.stderr).is_empty(), "{} {}", arch(), r.stderr);
+}
+
+#[test]
+fn in_asm_lists_each_blocks_instructions_once() {
+    let (code, _, log) = run(&["-d", "in_asm,exec"], "hello", &[]);
+    assert_eq!(code, 0, "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    // Each IN: listing, then the Trace line of its block: the disassembler
+    // finds as many instructions as the engine translated.
+    let mut shown = std::collections::HashSet::new();
+    let mut i = 0;
+    let mut listings = 0;
+    while i < lines.len() {
+        if lines[i] == "IN:" {
+            let start = i + 1;
+            let mut end = start;
+            while end < lines.len() && lines[end].starts_with("0x") {
+                end += 1;
+            }
+            let trace = lines[end];
+            let pc = u64::from_str_radix(&trace["Trace 0: [".len()..][..16], 16).unwrap();
+            let first =
+                u64::from_str_radix(lines[start][2..].split(':').next().unwrap(), 16).unwrap();
+            assert_eq!(first, pc, "the listing is the block's: {trace}");
+            let insns: usize = trace.split_whitespace().nth(3).unwrap().parse().unwrap();
+            assert!(
+                !lines[start..end].iter().any(|l| l.contains(".byte")),
+                "capstone decodes every instruction: {:?}",
+                &lines[start..end]
+            );
+            assert_eq!(
+                end - start,
+                insns,
+                "{:?} against {trace}",
+                &lines[start..end]
+            );
+            assert!(shown.insert(pc), "block {pc:#x} listed twice");
+            listings += 1;
+            i = end;
+        }
+        i += 1;
+    }
+    assert!(listings > 5, "{log}");
+    let distinct: std::collections::HashSet<u64> = traced_pcs(&log).into_iter().collect();
+    assert_eq!(listings, distinct.len());
+    assert_eq!(*traced_pcs(&log).first().unwrap(), entry("hello"));
 }

@@ -28,6 +28,7 @@ const LAYERS: &[&[&str]] = &[
         "handler",
         "m5ops",
         "host_events",
+        "disasm",
     ],
     &["monitor", "loader"],
     &["runner"],

@@ -4,6 +4,7 @@
 //!
 //! | item | in the log (`-D FILE`, else stderr) |
 //! |---|---|
+//! | `in_asm` | each block's guest instructions (disassembled) the first time it runs |
 //! | `exec` | `Trace CPU: [PC] N insns, M bytes` before each executed block |
 //! | `cpu` | the guest registers before each executed block |
 //! | `page` | the guest's memory map when the program starts |
@@ -16,6 +17,7 @@
 /// The `-d` items a run logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DebugItems {
+    pub in_asm: bool,
     pub exec: bool,
     pub cpu: bool,
     pub page: bool,
@@ -26,6 +28,10 @@ pub struct DebugItems {
 
 /// The items and what each logs, for `-d help`.
 pub const ITEMS: &[(&str, &str)] = &[
+    (
+        "in_asm",
+        "show each block's guest instructions the first time it runs",
+    ),
     (
         "exec",
         "show each executed block (guest pc, instructions, bytes)",
@@ -85,6 +91,7 @@ impl DebugItems {
                 continue;
             }
             match item {
+                "in_asm" => items.in_asm = true,
                 "exec" => items.exec = true,
                 "cpu" => items.cpu = true,
                 "page" => items.page = true,
@@ -109,7 +116,7 @@ impl DebugItems {
 
     /// Whether a block hook must run for these items.
     pub fn needs_block_hook(self) -> bool {
-        self.exec || self.cpu
+        self.exec || self.cpu || self.in_asm
     }
 
     /// The `-d help` text.
@@ -132,14 +139,15 @@ mod tests {
         assert!(d.exec && d.cpu && d.unimp && !d.page && !d.strace);
         assert_eq!(p, vec!["guest_user_*".to_string()]);
         assert!(d.needs_block_hook());
-        let e = DebugItems::parse("page,in_asm").unwrap_err();
+        let e = DebugItems::parse("page,out_asm").unwrap_err();
         assert!(
-            e.contains("'in_asm' is not supported: ht-user has no disassembler"),
+            e.contains("'out_asm' is not supported: the host code"),
             "{e}"
         );
+        assert!(DebugItems::parse("in_asm").unwrap().0.needs_block_hook());
         let e = DebugItems::parse("frob").unwrap_err();
         assert!(
-            e.contains("'frob' is not supported (ht-user logs: exec"),
+            e.contains("'frob' is not supported (ht-user logs: in_asm, exec"),
             "{e}"
         );
         assert_eq!(DebugItems::parse("").unwrap().0, DebugItems::default());
