@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use ht_user::analysis::convert::{self, Format};
-use ht_user::analysis::{compare, plot, report, Analysis, RegionSpec};
+use ht_user::analysis::{compare, plot, profile, report, Analysis, RegionSpec};
 use ht_user::trace::file::{ReadOptions, TraceFile};
 use libfuzzer_sys::fuzz_target;
 
@@ -54,8 +54,17 @@ fuzz_target!(|data: &[u8]| {
         let Ok(a) = Analysis::run(&file, specs) else {
             continue;
         };
-        let _ = report::text(&file, specs, &a);
-        let _ = report::json(&file, specs, &a);
+        let files = std::slice::from_ref(&file);
+        let _ = report::text(files, specs, &a);
+        let _ = report::json(files, specs, &a);
+        // The profile reads the modules the trace names: only regular
+        // files, so a fuzzed name such as /dev/zero cannot hang it.
+        if let Ok(p) = profile::profile(&file, specs, &Default::default()) {
+            let _ = p.folded();
+            let _ = p.callgrind("fuzz");
+            let _ = p.json(&|_| None);
+            let _ = p.text(5, &|_| None);
+        }
         let _ = compare::text(&file, &a, &file, &a);
         let _ = plot::svg(&[("fuzz", &a)]);
     }

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 
 use super::{FuncId, Function};
 
+/// The largest module file read for its symbols.
+const MAX_MODULE_BYTES: u64 = 1 << 30;
+
 /// A file mapped for execution at [start, end): its virtual address `v`
 /// is at `v + bias`.
 #[derive(Clone, Debug)]
@@ -46,7 +49,11 @@ impl Module {
             path: path.to_string(),
             ..Default::default()
         };
-        let Ok(bytes) = std::fs::read(path) else {
+        // A trace names its modules: read only a regular file of a sane
+        // size (a name such as /dev/zero must not hang the profile).
+        let regular =
+            std::fs::metadata(path).is_ok_and(|md| md.is_file() && md.len() <= MAX_MODULE_BYTES);
+        let Some(bytes) = regular.then(|| std::fs::read(path).ok()).flatten() else {
             return m;
         };
         let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
@@ -228,5 +235,25 @@ impl Symbolizer {
         let id = self.function(name, path);
         self.modules[map.module].unnamed.insert(shown, id);
         (id, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_read_for_symbols() {
+        // A device that never ends, a directory, a missing file: no
+        // symbols, at once.
+        for path in ["/dev/zero", "/", "/nonexistent/module.so"] {
+            let m = Module::load(path, false);
+            assert!(m.symbols.is_empty() && m.exec_segments.is_empty(), "{path}");
+        }
+        let mut s = Symbolizer::new(false);
+        s.add_mapping("/dev/zero", 0x1000, 0x2000);
+        let (f, entry) = s.lookup(0x1234);
+        assert_eq!(s.functions[f as usize].name, "zero+0x234");
+        assert!(!entry);
     }
 }
