@@ -102,6 +102,20 @@ build_with_symbols() {
     "$STRIP" --strip-debug -o "$OUT_DIR/$name" "$TMP_DIR/$name"
 }
 
+# build_with_debug_info NAME CC SOURCE [EXTRA...]: unoptimised, with DWARF
+# for gdb; the build directory is recorded as '.' so rebuilding gives the
+# same bytes wherever the checkout is.
+build_with_debug_info() {
+    name=$1
+    cc=$2
+    src=$3
+    shift 3
+    echo "== $name ($cc, with debug information)"
+    (cd "$GUEST_DIR/tests" &&
+        $cc $CFLAGS -O0 -g -fdebug-prefix-map="$GUEST_DIR/tests"=. -I"$GUEST_DIR/include" \
+            -o "$OUT_DIR/$name" "$src" $LINEBUF "$@")
+}
+
 build seed-example "$MUSL_CC" seed-example.c "$LIB" -lpthread
 build hello        "$MUSL_CC" hello.c
 build argv-env     "$MUSL_CC" argv-env.c
@@ -117,6 +131,7 @@ build markers      "$MUSL_CC" markers.c "$LIB" -lpthread
 build named-regions "$MUSL_CC" named-regions.c "$LIB" -lpthread
 build m5ops        "$MUSL_CC" m5ops.c
 build_with_symbols profile "$MUSL_CC" profile.c "$LIB" -lpthread
+build_with_debug_info gdb-target "$MUSL_CC" gdb-target.c
 build memregion    "$MUSL_CC" memregion.c "$LIB" -lpthread
 build cpu-bench    "$MUSL_CC" cpu-bench.c
 build fork-exec    "$MUSL_CC" fork-exec.c "$LIB" -lpthread

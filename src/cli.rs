@@ -28,7 +28,7 @@ pub const HYPERTRACE_BASE_VARIABLE: &str = "QEMU_HYPERTRACE_BASE";
                   format.",
     after_help = "Environment: QEMU_STRACE (like -strace), QEMU_LOG_FILENAME (like -D), QEMU_LOG (like -d), \
                   QEMU_LD_PREFIX (like -L), QEMU_CPU (like -cpu), QEMU_SET_ENV (like -E), \
-                  QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht\n\
+                  QEMU_UNSET_ENV (like -U), QEMU_ARGV0 (like -0), QEMU_GDB (like -g).\nExample: ht-user -hypertrace /tmp/ht ./guest /tmp/ht\n\
                   Shell completions: ht-user --completions bash|zsh|fish|elvish|powershell; \
                   manual page: ht-user --manpage"
 )]
@@ -66,6 +66,11 @@ struct Cli {
         value_name = "unix:PATH,server,nowait|tcp:HOST:PORT,server,nowait"
     )]
     monitor: Option<String>,
+
+    /// Wait for gdb on PORT (127.0.0.1), HOST:PORT or a Unix socket PATH
+    /// before the first instruction (QEMU_GDB too).
+    #[arg(short = 'g', value_name = "PORT|HOST:PORT|PATH")]
+    gdb: Option<String>,
 
     /// Write the trace log (events, -strace) to FILE instead of stderr.
     #[arg(short = 'D', value_name = "FILE")]
@@ -171,6 +176,7 @@ struct Cli {
 /// Options that take a value, by name without dashes.
 const WITH_VALUE: &[&str] = &[
     "d",
+    "g",
     "hypertrace",
     "hypertrace-on",
     "hypertrace-region",
@@ -352,7 +358,8 @@ fn exec_options(
         match (name, value) {
             // The monitor is served by the run's first process (its
             // socket cannot be bound twice); -L is given as checked below.
-            ("E" | "U" | "0" | "L" | "cpu" | "monitor", _) => {}
+            // gdb debugs the program it started, not those it executes.
+            ("E" | "U" | "0" | "L" | "cpu" | "monitor" | "g", _) => {}
             (
                 "ht-root-pid" | "ht-fds" | "ht-env" | "ht-signals" | "ht-channel-ids"
                 | "ht-loss-fd",
@@ -413,7 +420,7 @@ fn exec_options(
 }
 
 /// The first option of normalised arguments that is spelled with one dash
-/// and is none of ht-user's (`-seed`, `-g`, `-one-insn-per-tb`): clap would
+/// and is none of ht-user's (`-seed`, `-one-insn-per-tb`, `-plugin`): clap would
 /// read `-seed` as the flags `-s -e -e -d` and name the wrong one.
 fn unknown_single_dash_option(normalised: &[OsString]) -> Option<String> {
     normalised
@@ -425,7 +432,7 @@ fn unknown_single_dash_option(normalised: &[OsString]) -> Option<String> {
         .find(|a| {
             !matches!(
                 a.as_bytes()[1],
-                b'D' | b'd' | b'E' | b'U' | b'L' | b'0' | b'h' | b'V'
+                b'D' | b'd' | b'g' | b'E' | b'U' | b'L' | b'0' | b'h' | b'V'
             ) || (matches!(a.as_bytes()[1], b'h' | b'V') && a.len() > 2)
         })
         .map(|a| a.split('=').next().unwrap_or(a).to_string())
@@ -804,6 +811,14 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
                 .map(crate::monitor::parse_spec)
                 .transpose()
                 .map_err(|e| bad(format!("-monitor: {e}")))?,
+            gdb: cli
+                .gdb
+                .or_else(|| std::env::var("QEMU_GDB").ok())
+                .filter(|g| !g.is_empty() && cli.ht_root_pid.is_none())
+                .as_deref()
+                .map(crate::gdb::GdbAddr::parse)
+                .transpose()
+                .map_err(bad)?,
             log_file,
             trace_file: cli.trace_file,
             trace_format: cli.trace_format,
@@ -851,6 +866,24 @@ mod tests {
     }
 
     #[test]
+    fn gdb_port_is_ours_and_not_the_executed_programs() {
+        let (cfg, _) = parse(args(&["ht-user", "-g", "1234", "prog", "-g", "5"])).unwrap();
+        assert_eq!(
+            cfg.gdb,
+            Some(crate::gdb::GdbAddr::Tcp("127.0.0.1:1234".parse().unwrap()))
+        );
+        assert_eq!(cfg.argv, args(&["prog", "-g", "5"]));
+        assert!(cfg.exec_options.is_empty(), "{:?}", cfg.exec_options);
+        let (cfg, _) = parse(args(&["ht-user", "-g/tmp/gdb.sock", "prog"])).unwrap();
+        assert_eq!(
+            cfg.gdb,
+            Some(crate::gdb::GdbAddr::Unix("/tmp/gdb.sock".into()))
+        );
+        let err = parse(args(&["ht-user", "-g", "99999", "prog"])).unwrap_err();
+        assert!(err.to_string().contains("99999"), "{err}");
+    }
+
+    #[test]
     fn guest_options_are_not_ours() {
         let (cfg, _) = parse(args(&[
             "ht-user", "--strace", "prog", "-strace", "--help", "-D", "x",
@@ -879,7 +912,10 @@ mod tests {
             unknown(&["ht-user", "-seed", "1", "prog"]),
             Some("-seed".into())
         );
-        assert_eq!(unknown(&["ht-user", "-g", "1", "prog"]), Some("-g".into()));
+        assert_eq!(
+            unknown(&["ht-user", "-one-insn-per-tb", "prog"]),
+            Some("-one-insn-per-tb".into())
+        );
         assert_eq!(unknown(&["ht-user", "-hx", "prog"]), Some("-hx".into()));
         for known in [
             &[
@@ -889,6 +925,7 @@ mod tests {
                 "ht-user", "-0", "zero", "-L", "/", "-U", "X", "-cpu", "max", "prog",
             ],
             &["ht-user", "-h"],
+            &["ht-user", "-g", "1234", "prog"],
             &["ht-user", "prog", "-seed", "-g"],
         ] {
             assert_eq!(unknown(known), None, "{known:?}");

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod disasm;
 pub mod embed;
 pub mod engine_ctl;
+pub mod gdb;
 pub mod handler;
 pub mod host_events;
 pub mod hypertrace;

@@ -40,6 +40,16 @@ pub enum StopReason {
     Internal(String),
 }
 
+/// A stop for gdb (`-g`): a breakpoint or the end of a step stops the
+/// engine before an instruction and the scheduler returns to gdb.
+#[derive(Debug, Default)]
+pub struct DebugPause {
+    pub due: bool,
+    /// The breakpoint the guest resumes from: its first hit is the
+    /// instruction gdb continues with, not a new stop.
+    pub skip_at: Option<u64>,
+}
+
 pub struct Machine {
     pub abi: &'static dyn Abi,
     pub process: Process,
@@ -65,6 +75,8 @@ pub struct Machine {
     pub resident_hooks: EventSet,
     /// The monitor has requests: the runner serves them between blocks.
     pub monitor_due: bool,
+    /// gdb's breakpoints and steps (`-g`).
+    pub debug_pause: DebugPause,
     /// An embedding program's handler (see `Runner`).
     pub handler: Option<Box<dyn EventHandler>>,
     /// Whether events go to the trace sinks (an embedding program may take
@@ -154,6 +166,7 @@ impl Machine {
             reconfigure_due: false,
             resident_hooks: EventSet::default(),
             monitor_due: false,
+            debug_pause: DebugPause::default(),
             handler: None,
             record_events: true,
             last_ts: 0,

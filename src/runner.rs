@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub sysroot: Option<PathBuf>,
     /// `-monitor`: where the human monitor listens.
     pub monitor: Option<crate::monitor::MonitorAddr>,
+    /// `-g`: where the program waits for gdb before its first instruction.
+    pub gdb: Option<crate::gdb::GdbAddr>,
     /// Set when an earlier ht-user of the same run executed this one (a
     /// guest's execve): the pid of the run's first process.
     pub root_pid: Option<u32>,
@@ -200,6 +202,7 @@ pub struct Loaded {
     uc: crate::machine::Engine<'static>,
     entry: u64,
     monitor: Option<crate::monitor::Monitor>,
+    gdb: Option<crate::gdb::GdbServer>,
 }
 
 /// Loads `cfg.program` into a new engine. Events also go to `handler`;
@@ -256,6 +259,13 @@ pub fn load(
         ),
         None => None,
     };
+    // Bound now: a port in use is an error before anything runs.
+    let gdb = cfg
+        .gdb
+        .as_ref()
+        .map(crate::gdb::GdbServer::bind)
+        .transpose()
+        .map_err(SetupError)?;
     let channel = match &cfg.hypertrace {
         // A program executed by a guest of this run uses the run's channel.
         Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(
@@ -470,10 +480,20 @@ pub fn load(
         })
         .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
     }
-    Ok(Loaded { uc, entry, monitor })
+    Ok(Loaded {
+        uc,
+        entry,
+        monitor,
+        gdb,
+    })
 }
 
 impl Loaded {
+    /// Where gdb connects, if `-g` was given.
+    pub fn gdb_address(&self) -> Option<&crate::gdb::GdbAddr> {
+        self.gdb.as_ref().map(|g| g.addr())
+    }
+
     /// Where the monitor listens, if there is one.
     pub fn monitor_description(&self) -> Option<String> {
         self.monitor.as_ref().map(|m| m.local_description())
@@ -486,10 +506,14 @@ impl Loaded {
             mut uc,
             entry,
             mut monitor,
+            gdb,
         } = self;
         let abi = uc.get_data().abi;
         crate::signals::arm(&uc);
-        let result = crate::sched::run(&mut uc, entry, &mut monitor);
+        let result = match &gdb {
+            Some(server) => crate::gdb::serve(&mut uc, entry, &mut monitor, server),
+            None => crate::sched::run(&mut uc, entry, &mut monitor),
+        };
         crate::signals::disarm();
         forget_monitor_in_child(&mut uc, &mut monitor);
 

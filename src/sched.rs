@@ -255,7 +255,7 @@ pub fn run(
             }
             return result;
         }
-        if m.stop.is_some() {
+        if m.stop.is_some() || m.debug_pause.due {
             return result;
         }
         let due = std::mem::take(&mut m.sched.due);

@@ -639,6 +639,12 @@ fn stop_armed_engine_for_guest() -> bool {
     }
 }
 
+/// Asks the armed engine, if any, to stop, from any thread (gdb's
+/// interrupt); false when none is armed.
+pub fn stop_engine() -> bool {
+    stop_armed_engine()
+}
+
 /// Asks the armed engine, if any, to stop; false when none is armed.
 fn stop_armed_engine() -> bool {
     match ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {

@@ -502,7 +502,6 @@ fn unknown_options() {
     for (args, named) in [
         (&["-seed", "1"][..], "'-seed'"),
         (&["-one-insn-per-tb"][..], "'-one-insn-per-tb'"),
-        (&["-g", "1234"][..], "'-g'"),
         (&["-plugin", "x.so"][..], "'-plugin'"),
     ] {
         let mut all = args.to_vec();
@@ -535,6 +534,8 @@ fn bad_option_values() {
         assert_usage_error(&["-hypertrace", &spec, s(&hello)], "-hypertrace");
     }
     assert_usage_error(&["-E", "NO_VALUE", s(&hello)], "-E");
+    assert_usage_error(&["-g", "99999", s(&hello)], "-g 99999");
+    assert_usage_error(&["-g", "localhost:1", s(&hello)], "-g localhost:1");
     assert_usage_error(&["-trace", "file=/tmp/x", s(&hello)], "-D");
     assert_usage_error(&["-trace", "colour=red", s(&hello)], "-trace");
     let missing = dir.path().join("no-events-file");

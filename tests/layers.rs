@@ -29,6 +29,7 @@ const LAYERS: &[&[&str]] = &[
         "m5ops",
         "host_events",
         "disasm",
+        "gdb",
     ],
     &["monitor", "loader"],
     &["runner"],

@@ -132,7 +132,7 @@ pub fn maps(p: &Process) -> Vec<u8> {
 }
 
 /// The auxiliary vector the process started with, AT_NULL included.
-fn auxv(p: &Process) -> Vec<u8> {
+pub(crate) fn auxv(p: &Process) -> Vec<u8> {
     let enc = p.mem.encoder();
     let mut out = Vec::new();
     for (k, v) in p.auxv.iter().chain(std::iter::once(&(0, 0))) {

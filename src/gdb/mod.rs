@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! A gdb server (`-g PORT`, `QEMU_GDB`), as qemu-user has: the program
+//! waits at its first instruction until gdb connects, then gdb reads and
+//! writes registers and memory, sets software breakpoints, single-steps,
+//! continues and interrupts (Ctrl-C); a fatal signal stops the program
+//! for gdb before it ends. The remote protocol is the `gdbstub` crate's;
+//! this module runs the guest between gdb's commands through the
+//! scheduler, so threads, signals and the monitor work as without gdb.
+//!
+//! gdb sees the thread that runs (one thread); a forked child runs on
+//! without the debugger, as under qemu-user.
+
+mod regs;
+
+use std::collections::HashMap;
+use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gdbstub::arch::Arch;
+use gdbstub::common::Signal;
+use gdbstub::conn::ConnectionExt;
+use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
+use gdbstub::stub::{DisconnectReason, GdbStub, SingleThreadStopReason};
+use gdbstub::target::ext::auxv::{Auxv, AuxvOps};
+use gdbstub::target::ext::base::singlethread::{
+    SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
+    SingleThreadSingleStepOps,
+};
+use gdbstub::target::ext::base::BaseOps;
+use gdbstub::target::ext::breakpoints::{
+    Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
+};
+use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
+use gdbstub::target::{Target, TargetError, TargetResult};
+use unicorn_engine::unicorn_const::uc_error;
+use unicorn_engine::UcHookId;
+
+use crate::machine::{Engine, StopReason};
+use crate::syscall::ExitKind;
+use regs::DebugRegs;
+
+/// Where gdb connects: `-g PORT` (TCP on 127.0.0.1), `-g HOST:PORT` or
+/// `-g PATH` (a Unix socket, as qemu-user accepts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GdbAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for GdbAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GdbAddr::Tcp(a) => write!(f, "{a}"),
+            GdbAddr::Unix(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl GdbAddr {
+    pub fn parse(spec: &str) -> Result<GdbAddr, String> {
+        if spec.is_empty() {
+            return Err("-g expects a port, HOST:PORT or a socket path".into());
+        }
+        if let Ok(port) = spec.parse::<u16>() {
+            return Ok(GdbAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], port))));
+        }
+        if let Ok(addr) = spec.parse::<SocketAddr>() {
+            return Ok(GdbAddr::Tcp(addr));
+        }
+        if spec.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("-g {spec}: not a port number (0-65535)"));
+        }
+        if spec.contains(':') && !spec.contains('/') {
+            return Err(format!(
+                "-g {spec}: expected PORT, HOST:PORT (an IP address) or a socket path"
+            ));
+        }
+        Ok(GdbAddr::Unix(PathBuf::from(spec)))
+    }
+}
+
+/// A bound gdb socket, waiting for gdb to connect.
+pub struct GdbServer {
+    listener: Listener,
+    addr: GdbAddr,
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl GdbServer {
+    /// Binds the socket now, so that a port in use is a setup error.
+    pub fn bind(addr: &GdbAddr) -> Result<GdbServer, String> {
+        let listener = match addr {
+            GdbAddr::Tcp(a) => Listener::Tcp(
+                TcpListener::bind(a).map_err(|e| format!("-g: cannot listen on {a}: {e}"))?,
+            ),
+            GdbAddr::Unix(p) => Listener::Unix(
+                UnixListener::bind(p)
+                    .map_err(|e| format!("-g: cannot listen on {}: {e}", p.display()))?,
+                p.clone(),
+            ),
+        };
+        let addr = match &listener {
+            Listener::Tcp(l) => GdbAddr::Tcp(l.local_addr().map_err(|e| e.to_string())?),
+            Listener::Unix(_, p) => GdbAddr::Unix(p.clone()),
+        };
+        Ok(GdbServer { listener, addr })
+    }
+
+    /// Where gdb connects (with the port the system chose for port 0).
+    pub fn addr(&self) -> &GdbAddr {
+        &self.addr
+    }
+
+    /// Waits for gdb; gives the connection and a second descriptor of it
+    /// that only watches for gdb's interrupt while the guest runs.
+    fn accept(&self) -> io::Result<(Box<dyn ConnectionExt<Error = io::Error>>, OwnedFd)> {
+        Ok(match &self.listener {
+            Listener::Tcp(l) => {
+                let (s, _) = l.accept()?;
+                // Small packets each way: no waiting to coalesce them.
+                let _ = s.set_nodelay(true);
+                let watch = OwnedFd::from(s.try_clone()?);
+                (Box::new(s), watch)
+            }
+            Listener::Unix(l, _) => {
+                let (s, _) = l.accept()?;
+                let watch = OwnedFd::from(s.try_clone()?);
+                (Box::new(s), watch)
+            }
+        })
+    }
+}
+
+impl Drop for GdbServer {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = &self.listener {
+            if !crate::kernel::fork::is_descendant() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+/// Serves gdb for the whole run: waits for it to connect, then runs the
+/// guest as gdb asks until the program ends, gdb detaches (the program
+/// then runs on without it) or gdb kills it. Returns what the scheduler
+/// returns, like [`crate::sched::run`].
+pub fn serve(
+    uc: &mut Engine<'_>,
+    entry: u64,
+    monitor: &mut Option<crate::monitor::Monitor>,
+    server: &GdbServer,
+) -> Result<(), uc_error> {
+    match uc.get_data().abi.name() {
+        "x86_64" => serve_as::<regs::X86_64>(uc, entry, monitor, server),
+        "i386" => serve_as::<regs::I386>(uc, entry, monitor, server),
+        "aarch64" => serve_as::<regs::Aarch64>(uc, entry, monitor, server),
+        "arm" => serve_as::<regs::Arm>(uc, entry, monitor, server),
+        "riscv64" => serve_as::<regs::Riscv64>(uc, entry, monitor, server),
+        "mipsel" => serve_as::<regs::Mipsel>(uc, entry, monitor, server),
+        other => {
+            eprintln!("ht-user: -g: no debugger support for {other}; running without gdb");
+            crate::sched::run(uc, entry, monitor)
+        }
+    }
+}
+
+fn serve_as<R: DebugRegs>(
+    uc: &mut Engine<'_>,
+    entry: u64,
+    monitor: &mut Option<crate::monitor::Monitor>,
+    server: &GdbServer,
+) -> Result<(), uc_error> {
+    eprintln!("ht-user: waiting for gdb on {}", server.addr());
+    let (conn, watch_fd) = match server.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ht-user: -g: gdb could not connect ({e}); running without gdb");
+            return crate::sched::run(uc, entry, monitor);
+        }
+    };
+    let watch = InterruptWatch::start(watch_fd);
+    let p = &uc.get_data().process;
+    let exe = std::path::absolute(&p.exe_path)
+        .unwrap_or_else(|_| p.exe_path.clone())
+        .into_os_string()
+        .into_encoded_bytes();
+    let auxv = crate::kernel::procfs::auxv(p);
+    let mut session = Session::<R> {
+        uc,
+        monitor,
+        start: entry,
+        breakpoints: HashMap::new(),
+        stepping: false,
+        signal_shown: false,
+        error: None,
+        watch: Arc::clone(&watch.state),
+        exe,
+        auxv,
+        regs: PhantomData,
+    };
+    let outcome = GdbStub::new(conn).run_blocking::<EventLoop<Session<'_, '_, R>>>(&mut session);
+    drop(watch);
+    if let Some(e) = session.error.take() {
+        return Err(e);
+    }
+    match outcome {
+        Ok(DisconnectReason::TargetExited(_) | DisconnectReason::TargetTerminated(_)) => Ok(()),
+        Ok(DisconnectReason::Kill) => {
+            let m = session.uc.get_data_mut();
+            if m.stop.is_none() {
+                m.stop = Some(StopReason::Exit(ExitKind::Killed(libc::SIGKILL)));
+            }
+            Ok(())
+        }
+        Ok(DisconnectReason::Disconnect) => session.run_detached(),
+        Err(e) if e.is_target_error() => match e.into_target_error() {
+            // A forked child ran to its end without the debugger.
+            Some(SessionEnd::ChildRan(result)) => result,
+            None => Ok(()),
+        },
+        Err(e) => {
+            eprintln!("ht-user: -g: connection to gdb lost ({e}); running on without it");
+            session.run_detached()
+        }
+    }
+}
+
+/// gdb's interrupt (Ctrl-C, a byte on the connection) while the guest
+/// runs: a thread watches the connection and stops the engine.
+struct InterruptWatch {
+    state: Arc<WatchState>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct WatchState {
+    /// The guest runs: gdb's bytes now mean an interrupt.
+    running: AtomicBool,
+    /// The watcher saw gdb's bytes and stops the engine until the
+    /// session takes them.
+    requested: AtomicBool,
+    quit: AtomicBool,
+}
+
+impl InterruptWatch {
+    fn start(fd: OwnedFd) -> InterruptWatch {
+        let state = Arc::new(WatchState::default());
+        let shared = Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name("gdb-interrupt".into())
+            .spawn(move || watch_connection(&fd, &shared))
+            .ok();
+        InterruptWatch { state, thread }
+    }
+}
+
+impl Drop for InterruptWatch {
+    fn drop(&mut self) {
+        self.state.quit.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn watch_connection(fd: &OwnedFd, s: &WatchState) {
+    while !s.quit.load(Ordering::SeqCst) {
+        let running = s.running.load(Ordering::SeqCst);
+        if s.requested.load(Ordering::SeqCst) {
+            // A stop that lands just before the engine starts is lost:
+            // asked again until the session has taken the request.
+            if running {
+                crate::signals::stop_engine();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        if !running {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd on a descriptor this thread owns.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 20) };
+        if ready > 0 && s.running.load(Ordering::SeqCst) {
+            s.requested.store(true, Ordering::SeqCst);
+            crate::signals::stop_engine();
+        }
+    }
+}
+
+/// Why a session ends other than through gdb.
+#[derive(Debug)]
+enum SessionEnd {
+    /// This is a forked child: it ran to its end without the debugger.
+    ChildRan(Result<(), uc_error>),
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionEnd::ChildRan(_) => f.write_str("a forked child ran without the debugger"),
+        }
+    }
+}
+
+struct Session<'a, 'e, R: DebugRegs> {
+    uc: &'a mut Engine<'e>,
+    monitor: &'a mut Option<crate::monitor::Monitor>,
+    /// Where the guest resumes.
+    start: u64,
+    breakpoints: HashMap<u64, UcHookId>,
+    stepping: bool,
+    /// The signal that ends the program was shown to gdb.
+    signal_shown: bool,
+    /// The engine's error that ended the run.
+    error: Option<uc_error>,
+    watch: Arc<WatchState>,
+    exe: Vec<u8>,
+    auxv: Vec<u8>,
+    regs: PhantomData<R>,
+}
+
+/// Stops the guest for gdb before the instruction at the hook's address.
+fn pause(uc: &mut Engine<'_>) {
+    uc.get_data_mut().debug_pause.due = true;
+    let _ = uc.emu_stop();
+}
+
+/// gdb's signal number for a host signal (gdb numbers its own).
+fn gdb_signal(host: i32) -> Signal {
+    match host {
+        libc::SIGHUP => Signal::SIGHUP,
+        libc::SIGINT => Signal::SIGINT,
+        libc::SIGQUIT => Signal::SIGQUIT,
+        libc::SIGILL => Signal::SIGILL,
+        libc::SIGTRAP => Signal::SIGTRAP,
+        libc::SIGABRT => Signal::SIGABRT,
+        libc::SIGBUS => Signal::SIGBUS,
+        libc::SIGFPE => Signal::SIGFPE,
+        libc::SIGKILL => Signal::SIGKILL,
+        libc::SIGUSR1 => Signal::SIGUSR1,
+        libc::SIGSEGV => Signal::SIGSEGV,
+        libc::SIGUSR2 => Signal::SIGUSR2,
+        libc::SIGPIPE => Signal::SIGPIPE,
+        libc::SIGALRM => Signal::SIGALRM,
+        libc::SIGTERM => Signal::SIGTERM,
+        libc::SIGCHLD => Signal::SIGCHLD,
+        libc::SIGXCPU => Signal::SIGXCPU,
+        libc::SIGXFSZ => Signal::SIGXFSZ,
+        libc::SIGVTALRM => Signal::SIGVTALRM,
+        libc::SIGPROF => Signal::SIGPROF,
+        libc::SIGSYS => Signal::SIGSYS,
+        _ => Signal::UNKNOWN,
+    }
+}
+
+impl<R: DebugRegs> Session<'_, '_, R> {
+    /// How the program ended, for gdb: a deadly signal is first shown as
+    /// a stop (gdb's "Program received signal"), then as the end.
+    fn ending(&mut self) -> Option<Reason<R>> {
+        let signal = match self.uc.get_data().stop.as_ref()? {
+            StopReason::Exit(ExitKind::Exited(code)) => {
+                return Some(SingleThreadStopReason::Exited(*code as u8))
+            }
+            StopReason::Exit(ExitKind::Killed(sig)) | StopReason::Fault { signal: sig, .. } => {
+                gdb_signal(*sig)
+            }
+            StopReason::Interrupted(sig) => {
+                return Some(SingleThreadStopReason::Terminated(gdb_signal(*sig)))
+            }
+            StopReason::Quit | StopReason::Internal(_) => {
+                return Some(SingleThreadStopReason::Terminated(Signal::SIGKILL))
+            }
+        };
+        if std::mem::replace(&mut self.signal_shown, true) {
+            Some(SingleThreadStopReason::Terminated(signal))
+        } else {
+            Some(SingleThreadStopReason::Signal(signal))
+        }
+    }
+
+    /// Runs the guest until a breakpoint, the end of a step, gdb's
+    /// interrupt or the program's end.
+    fn run(&mut self) -> Result<Stopped<R>, SessionEnd> {
+        let step_hook = if self.stepping {
+            // The first call is the instruction that steps; the second
+            // stops before the next one.
+            let mut first = true;
+            let hook = self
+                .uc
+                .add_code_hook(1, 0, move |uc: &mut Engine<'_>, _, _| {
+                    if !std::mem::take(&mut first) {
+                        pause(uc);
+                    }
+                });
+            // Code translated before has no call to the hook.
+            let _ = self.uc.ctl_flush_tb();
+            hook.ok()
+        } else {
+            None
+        };
+        if self.breakpoints.contains_key(&self.start) {
+            self.uc.get_data_mut().debug_pause.skip_at = Some(self.start);
+        }
+        self.watch.running.store(true, Ordering::SeqCst);
+        let result = crate::sched::run(self.uc, self.start, self.monitor);
+        self.watch.running.store(false, Ordering::SeqCst);
+        let interrupt = self.watch.requested.swap(false, Ordering::SeqCst);
+        if let Some(hook) = step_hook {
+            let _ = self.uc.remove_hook(hook);
+            let _ = self.uc.ctl_flush_tb();
+        }
+        let m = self.uc.get_data_mut();
+        m.debug_pause.skip_at = None;
+        let paused = std::mem::take(&mut m.debug_pause.due);
+        if crate::kernel::fork::is_descendant() {
+            return Err(SessionEnd::ChildRan(self.run_detached_after(result)));
+        }
+        if let Err(e) = result {
+            if m.stop.is_none() {
+                self.error = Some(e);
+                return Ok(Stopped::Ended(SingleThreadStopReason::Terminated(
+                    Signal::SIGSEGV,
+                )));
+            }
+        }
+        if let Some(end) = self.ending() {
+            return Ok(Stopped::Ended(end));
+        }
+        let abi = self.uc.get_data().abi;
+        self.start = abi.resume_address(self.uc);
+        if paused {
+            return Ok(if self.stepping {
+                Stopped::Ended(SingleThreadStopReason::DoneStep)
+            } else {
+                Stopped::Ended(SingleThreadStopReason::SwBreak(()))
+            });
+        }
+        if interrupt {
+            return Ok(Stopped::Interrupt);
+        }
+        if let Some(sig) = crate::signals::interrupted() {
+            // ht-user itself was interrupted: the run ends.
+            self.uc.get_data_mut().stop = Some(StopReason::Interrupted(sig));
+            return Ok(Stopped::Ended(SingleThreadStopReason::Terminated(
+                gdb_signal(sig),
+            )));
+        }
+        // The engine stopped by itself (a privileged halt): Linux's answer
+        // is SIGSEGV, as the runner reports it.
+        self.uc.get_data_mut().stop = Some(StopReason::Fault {
+            signal: libc::SIGSEGV,
+            pc: self.start,
+            page: None,
+        });
+        Ok(Stopped::Ended(self.ending().unwrap_or(
+            SingleThreadStopReason::Terminated(Signal::SIGSEGV),
+        )))
+    }
+
+    fn forget_breakpoints(&mut self) {
+        for (_, hook) in self.breakpoints.drain() {
+            let _ = self.uc.remove_hook(hook);
+        }
+        let _ = self.uc.ctl_flush_tb();
+    }
+
+    /// gdb is gone: the program runs on to its end without it.
+    fn run_detached(&mut self) -> Result<(), uc_error> {
+        self.forget_breakpoints();
+        if self.uc.get_data().stop.is_some() {
+            return Ok(());
+        }
+        crate::sched::run(self.uc, self.start, self.monitor)
+    }
+
+    /// A forked child leaves the debugger to its parent and runs on.
+    fn run_detached_after(&mut self, result: Result<(), uc_error>) -> Result<(), uc_error> {
+        let m = self.uc.get_data_mut();
+        let paused = std::mem::take(&mut m.debug_pause.due);
+        if !paused || m.stop.is_some() {
+            self.forget_breakpoints();
+            return result;
+        }
+        let abi = m.abi;
+        self.start = abi.resume_address(self.uc);
+        self.run_detached()
+    }
+}
+
+/// What gdb is told when the guest stops.
+type Reason<R> = SingleThreadStopReason<<<R as DebugRegs>::Arch as Arch>::Usize>;
+
+/// How a run between gdb's commands ended.
+enum Stopped<R: DebugRegs> {
+    Ended(Reason<R>),
+    /// gdb sent something while the guest ran.
+    Interrupt,
+}
+
+struct EventLoop<R>(PhantomData<R>);
+
+impl<'a, 'e, R: DebugRegs> BlockingEventLoop for EventLoop<Session<'a, 'e, R>> {
+    type Target = Session<'a, 'e, R>;
+    type Connection = Box<dyn ConnectionExt<Error = io::Error>>;
+    type StopReason = Reason<R>;
+
+    fn wait_for_stop_reason(
+        target: &mut Self::Target,
+        conn: &mut Self::Connection,
+    ) -> Result<Event<Self::StopReason>, WaitForStopReasonError<SessionEnd, io::Error>> {
+        loop {
+            if let Some(end) = target.ending() {
+                return Ok(Event::TargetStopped(end));
+            }
+            match target.run().map_err(WaitForStopReasonError::Target)? {
+                Stopped::Ended(reason) => return Ok(Event::TargetStopped(reason)),
+                Stopped::Interrupt => {
+                    if conn
+                        .peek()
+                        .map_err(WaitForStopReasonError::Connection)?
+                        .is_some()
+                    {
+                        let byte = conn.read().map_err(WaitForStopReasonError::Connection)?;
+                        return Ok(Event::IncomingData(byte));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_interrupt(_target: &mut Self::Target) -> Result<Option<Self::StopReason>, SessionEnd> {
+        Ok(Some(SingleThreadStopReason::Signal(Signal::SIGINT)))
+    }
+}
+
+fn to_u64<U: num_traits::ToPrimitive>(v: U) -> u64 {
+    v.to_u64().unwrap_or(u64::MAX)
+}
+
+/// Copies `data[offset..]` into `buf` as gdb's qXfer reads want it.
+fn copy_from(data: &[u8], offset: u64, length: usize, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let n = (data.len() - start).min(length).min(buf.len());
+    buf[..n].copy_from_slice(&data[start..start + n]);
+    n
+}
+
+impl<R: DebugRegs> Target for Session<'_, '_, R> {
+    type Arch = R::Arch;
+    type Error = SessionEnd;
+
+    fn base_ops(&mut self) -> BaseOps<'_, Self::Arch, Self::Error> {
+        BaseOps::SingleThread(self)
+    }
+
+    fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_auxv(&mut self) -> Option<AuxvOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_exec_file(&mut self) -> Option<ExecFileOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<R: DebugRegs> SingleThreadBase for Session<'_, '_, R> {
+    fn read_registers(
+        &mut self,
+        regs: &mut <Self::Arch as Arch>::Registers,
+    ) -> TargetResult<(), Self> {
+        R::read(self.uc, regs).map_err(|_| TargetError::NonFatal)
+    }
+
+    fn write_registers(
+        &mut self,
+        regs: &<Self::Arch as Arch>::Registers,
+    ) -> TargetResult<(), Self> {
+        R::write(self.uc, regs).map_err(|_| TargetError::NonFatal)?;
+        let abi = self.uc.get_data().abi;
+        self.start = abi.resume_address(self.uc);
+        Ok(())
+    }
+
+    fn read_addrs(
+        &mut self,
+        start: <Self::Arch as Arch>::Usize,
+        data: &mut [u8],
+    ) -> TargetResult<usize, Self> {
+        let start = to_u64(start);
+        let mem = &self.uc.get_data().process.mem;
+        // Page by page: a read that runs into an unmapped page gives what
+        // precedes it, as gdb expects.
+        let mut done = 0;
+        while done < data.len() {
+            let addr = start.wrapping_add(done as u64);
+            let to_page_end = 0x1000 - (addr & 0xfff);
+            let n = (data.len() - done).min(to_page_end as usize);
+            if mem
+                .read_privileged(addr, &mut data[done..done + n])
+                .is_err()
+            {
+                break;
+            }
+            done += n;
+        }
+        if done == 0 && !data.is_empty() {
+            return Err(TargetError::Errno(libc::EFAULT as u8));
+        }
+        Ok(done)
+    }
+
+    fn write_addrs(
+        &mut self,
+        start: <Self::Arch as Arch>::Usize,
+        data: &[u8],
+    ) -> TargetResult<(), Self> {
+        let start = to_u64(start);
+        let mem = &mut self.uc.get_data_mut().process.mem;
+        mem.write_privileged(start, data)
+            .map_err(|_| TargetError::Errno(libc::EFAULT as u8))?;
+        // gdb may write code: what was translated from it goes.
+        mem.invalidate_code(start, data.len() as u64);
+        crate::mem::engine::apply_pending(self.uc).map_err(|_| TargetError::NonFatal)?;
+        Ok(())
+    }
+
+    fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<R: DebugRegs> SingleThreadResume for Session<'_, '_, R> {
+    fn resume(&mut self, _signal: Option<Signal>) -> Result<(), Self::Error> {
+        self.stepping = false;
+        Ok(())
+    }
+
+    fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<R: DebugRegs> SingleThreadSingleStep for Session<'_, '_, R> {
+    fn step(&mut self, _signal: Option<Signal>) -> Result<(), Self::Error> {
+        self.stepping = true;
+        Ok(())
+    }
+}
+
+impl<R: DebugRegs> Breakpoints for Session<'_, '_, R> {
+    fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<R: DebugRegs> SwBreakpoint for Session<'_, '_, R> {
+    fn add_sw_breakpoint(
+        &mut self,
+        addr: <Self::Arch as Arch>::Usize,
+        _kind: <Self::Arch as Arch>::BreakpointKind,
+    ) -> TargetResult<bool, Self> {
+        let addr = to_u64(addr);
+        if self.breakpoints.contains_key(&addr) {
+            return Ok(true);
+        }
+        let hook = self
+            .uc
+            .add_code_hook(addr, addr, |uc: &mut Engine<'_>, at, _| {
+                let m = uc.get_data_mut();
+                if m.debug_pause.skip_at == Some(at) {
+                    // The breakpoint the guest resumes from.
+                    m.debug_pause.skip_at = None;
+                } else {
+                    pause(uc);
+                }
+            })
+            .map_err(|_| TargetError::NonFatal)?;
+        // What was translated at the address has no call to the hook.
+        let _ = self.uc.ctl_remove_cache(addr, addr.saturating_add(1));
+        self.breakpoints.insert(addr, hook);
+        Ok(true)
+    }
+
+    fn remove_sw_breakpoint(
+        &mut self,
+        addr: <Self::Arch as Arch>::Usize,
+        _kind: <Self::Arch as Arch>::BreakpointKind,
+    ) -> TargetResult<bool, Self> {
+        let addr = to_u64(addr);
+        match self.breakpoints.remove(&addr) {
+            Some(hook) => {
+                let _ = self.uc.remove_hook(hook);
+                let _ = self.uc.ctl_remove_cache(addr, addr.saturating_add(1));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+impl<R: DebugRegs> Auxv for Session<'_, '_, R> {
+    fn get_auxv(&self, offset: u64, length: usize, buf: &mut [u8]) -> TargetResult<usize, Self> {
+        Ok(copy_from(&self.auxv, offset, length, buf))
+    }
+}
+
+impl<R: DebugRegs> ExecFile for Session<'_, '_, R> {
+    fn get_exec_file(
+        &self,
+        _pid: Option<gdbstub::common::Pid>,
+        offset: u64,
+        length: usize,
+        buf: &mut [u8],
+    ) -> TargetResult<usize, Self> {
+        Ok(copy_from(&self.exe, offset, length, buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            GdbAddr::parse("1234"),
+            Ok(GdbAddr::Tcp("127.0.0.1:1234".parse().unwrap()))
+        );
+        assert_eq!(
+            GdbAddr::parse("0.0.0.0:99"),
+            Ok(GdbAddr::Tcp("0.0.0.0:99".parse().unwrap()))
+        );
+        assert_eq!(
+            GdbAddr::parse("/tmp/gdb.sock"),
+            Ok(GdbAddr::Unix("/tmp/gdb.sock".into()))
+        );
+        assert!(GdbAddr::parse("70000").is_err());
+        assert!(GdbAddr::parse("").is_err());
+        assert!(GdbAddr::parse("localhost:1234").is_err());
+    }
+
+    #[test]
+    fn qxfer_reads_are_windows() {
+        let mut buf = [0u8; 4];
+        assert_eq!(copy_from(b"abcdef", 2, 10, &mut buf), 4);
+        assert_eq!(&buf, b"cdef");
+        assert_eq!(copy_from(b"abcdef", 9, 10, &mut buf), 0);
+    }
+}
