@@ -388,3 +388,47 @@ fn parquet_needs_an_output_directory() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn guest_words_read_back_unsigned_and_whole() {
+    // The events guest: event i has arg1 = i and the data slots i, 3i+1
+    // and !i, so arg4 needs all 64 bits.
+    const N: u64 = 5000;
+    let (dir, base) = temp_base();
+    let trace = dir.path().join("run.bin");
+    let out = ht(["-hypertrace".as_ref(), base.as_os_str()])
+        .arg("-trace-file")
+        .arg(&trace)
+        .arg(guest("events"))
+        .arg(&base)
+        .arg(N.to_string())
+        .output()
+        .expect("run ht-user");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tables = dir.path().join("tables");
+    convert(&[trace], &tables);
+    let sql = format!(
+        "SELECT count(*), count(*) FILTER (WHERE arg2 = arg1 AND arg3 = 3 * arg1 + 1 \
+         AND arg4 = 18446744073709551615 - arg1), max(arg4), \
+         count(*) FILTER (WHERE role = 'progress') FROM '{}/events.parquet'",
+        tables.display()
+    );
+    let script = "import duckdb, json, sys; \
+                  print(json.dumps([int(v) for v in duckdb.connect().execute(sys.argv[1]).fetchall()[0]]))";
+    let out = Command::new(python())
+        .args(["-c", script, &sql])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<u64> = serde_json::from_slice(&out.stdout).unwrap();
+    // arg1=1 opens a region that never closes, arg1=0 is an unmatched close.
+    assert_eq!(got, vec![N, N, u64::MAX, N - 2]);
+}

@@ -5,7 +5,8 @@
 //!
 //! The trace is read once, as by the other conversions: rows gather in
 //! column buffers and go out as a row group every [`ROW_GROUP`] rows, so
-//! memory stays bounded whatever the trace's size. Times are INT64
+//! memory stays bounded whatever the trace's size. Integer columns are
+//! DELTA_BINARY_PACKED where no dictionary does better. Times are INT64
 //! nanoseconds, names UTF-8 strings, the guest's 64-bit words unsigned
 //! INT64 (`UBIGINT` in DuckDB, `UInt64` in polars).
 
@@ -59,8 +60,10 @@ struct Col {
     name: String,
     ty: Ty,
     optional: bool,
-    /// DELTA_BINARY_PACKED: for columns that mostly grow (times, record
-    /// numbers), where it stores a few bits a row where plain needs 64.
+    /// No dictionary, for columns that mostly grow (times, record numbers,
+    /// counters): DELTA_BINARY_PACKED alone stores a few bits a row there.
+    /// Other integer columns try a dictionary first and fall back to
+    /// delta, not plain, once it grows too large.
     delta: bool,
 }
 
@@ -106,8 +109,8 @@ fn events_cols(args: usize) -> Vec<Col> {
     ]);
     v.extend((2..=args).map(|k| col(&format!("arg{k}"), Ty::Word).optional()));
     v.extend([
-        col("insns", Ty::Int).optional(),
-        col("blocks", Ty::Int).optional(),
+        col("insns", Ty::Int).optional().delta(),
+        col("blocks", Ty::Int).optional().delta(),
     ]);
     v
 }
@@ -127,8 +130,8 @@ fn regions_cols() -> Vec<Col> {
         col("closed", Ty::Bool),
         col("insns", Ty::Int).optional(),
         col("blocks", Ty::Int).optional(),
-        col("open_record", Ty::Int),
-        col("close_record", Ty::Int).optional(),
+        col("open_record", Ty::Int).delta(),
+        col("close_record", Ty::Int).optional().delta(),
     ]
 }
 
@@ -227,10 +230,12 @@ impl Table {
     ) -> Result<Table, ConvertError> {
         let schema = parse_message_type(&message_type(name, &cols))?;
         let mut props = base.clone();
-        for c in cols.iter().filter(|c| c.delta) {
-            props = props
-                .set_column_dictionary_enabled(c.name.as_str().into(), false)
-                .set_column_encoding(c.name.as_str().into(), Encoding::DELTA_BINARY_PACKED);
+        for c in cols.iter().filter(|c| matches!(c.ty, Ty::Int | Ty::Word)) {
+            props =
+                props.set_column_encoding(c.name.as_str().into(), Encoding::DELTA_BINARY_PACKED);
+            if c.delta {
+                props = props.set_column_dictionary_enabled(c.name.as_str().into(), false);
+            }
         }
         let path = dir.join(format!("{name}.parquet"));
         let partial = dir.join(format!("{name}.parquet.partial"));
