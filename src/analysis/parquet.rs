@@ -208,8 +208,9 @@ struct Table {
     path: PathBuf,
     writer: SerializedFileWriter<BufWriter<File>>,
     buffers: Vec<Buffer>,
-    /// Rows in the buffers, and in all.
+    /// Rows in the buffers, and in all; rows a row group.
     pending: usize,
+    group_rows: usize,
     rows: u64,
     /// The next column a [`Table::int`] etc. fills.
     at: usize,
@@ -227,6 +228,7 @@ impl Table {
         name: &str,
         cols: Vec<Col>,
         base: &WriterPropertiesBuilder,
+        group_rows: usize,
     ) -> Result<Table, ConvertError> {
         let schema = parse_message_type(&message_type(name, &cols))?;
         let mut props = base.clone();
@@ -264,6 +266,7 @@ impl Table {
             writer,
             buffers,
             pending: 0,
+            group_rows,
             rows: 0,
             at: 0,
         })
@@ -318,7 +321,7 @@ impl Table {
         self.at = 0;
         self.pending += 1;
         self.rows += 1;
-        if self.pending >= ROW_GROUP {
+        if self.pending >= self.group_rows {
             self.flush()?;
         }
         Ok(())
@@ -501,7 +504,9 @@ impl Tables {
                 t.text(name.as_ref());
                 t.text(region.as_ref());
                 t.word(ev.arg1);
-                let mut args = ev.args();
+                // Only the file's own arguments: records sized for other
+                // kinds are zero-padded, and those columns are null.
+                let mut args = ev.args().take(file.extra_args());
                 for _ in 1..cx.args {
                     t.opt_word(args.next());
                 }
@@ -607,7 +612,7 @@ pub fn write_dir(
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| ConvertError::Output(format!("cannot create {}: {e}", dir.display())))?;
-    let result = write_tables(files, specs, dir, syscall_name);
+    let result = write_tables(files, specs, dir, syscall_name, ROW_GROUP);
     if result.is_err() {
         for t in TABLES {
             let _ = std::fs::remove_file(dir.join(format!("{t}.parquet.partial")));
@@ -621,6 +626,7 @@ fn write_tables(
     specs: &[RegionSpec],
     dir: &Path,
     syscall_name: &dyn Fn(&TraceFile, u64) -> Option<String>,
+    group_rows: usize,
 ) -> Result<Rows, ConvertError> {
     let args = files
         .iter()
@@ -632,11 +638,11 @@ fn write_tables(
         .set_compression(Compression::SNAPPY)
         .set_created_by(format!("ht-trace {}", env!("CARGO_PKG_VERSION")));
     let mut t = Tables {
-        events: Table::create(dir, "events", events_cols(args), &base)?,
-        regions: Table::create(dir, "regions", regions_cols(), &base)?,
-        memory: Table::create(dir, "memory", memory_cols(), &base)?,
-        blocks: Table::create(dir, "blocks", blocks_cols(), &base)?,
-        syscalls: Table::create(dir, "syscalls", syscalls_cols(), &base)?,
+        events: Table::create(dir, "events", events_cols(args), &base, group_rows)?,
+        regions: Table::create(dir, "regions", regions_cols(), &base, group_rows)?,
+        memory: Table::create(dir, "memory", memory_cols(), &base, group_rows)?,
+        blocks: Table::create(dir, "blocks", blocks_cols(), &base, group_rows)?,
+        syscalls: Table::create(dir, "syscalls", syscalls_cols(), &base, group_rows)?,
     };
     let roles = Roles::new();
     for file in files {
@@ -671,6 +677,141 @@ fn write_tables(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::file::{ClockAnchor, TraceBuilder, TraceInfo};
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::Field;
+
+    fn trace(pid: u32, args: u32, build: impl Fn(&mut TraceBuilder)) -> TraceFile {
+        let info = TraceInfo::for_run(
+            pid,
+            args,
+            "x86_64",
+            Path::new("prog"),
+            &[std::ffi::OsString::from("prog")],
+            Some(4),
+            ClockAnchor {
+                monotonic_ns: 0,
+                realtime_ns: 1_700_000_000_000_000_000,
+            },
+        );
+        let mut b = TraceBuilder::new(info);
+        build(&mut b);
+        TraceFile::from_bytes(Path::new("t"), b.finish(), Default::default()).unwrap()
+    }
+
+    /// Every row of `dir/table.parquet`, as (column, value) lists.
+    fn rows(dir: &Path, table: &str) -> Vec<Vec<(String, Field)>> {
+        let f = File::open(dir.join(format!("{table}.parquet"))).unwrap();
+        let r = SerializedFileReader::new(f).unwrap();
+        r.get_row_iter(None)
+            .unwrap()
+            .map(|row| {
+                row.unwrap()
+                    .get_column_iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn get<'a>(row: &'a [(String, Field)], column: &str) -> &'a Field {
+        &row.iter().find(|(k, _)| k == column).unwrap().1
+    }
+
+    #[test]
+    fn two_files_one_set_of_tables() {
+        // A four-argument parent with a region closed and one left open;
+        // a two-argument child with a progress point.
+        let parent = trace(10, 4, |b| {
+            b.push(100, 0, 0, 1, &[7, 8, u64::MAX]);
+            b.push(150, 0, 0, 5, &[1, 2, 3]);
+            b.push(300, 0, 0, 0, &[7, 8, 9]);
+            b.push(400, 0, 1, 1, &[0, 0, 0]);
+            b.push(450, 0, 1, 6, &[0, 0, 0]);
+        });
+        let child = trace(11, 2, |b| b.push(500, 0, 0, 5, &[42]));
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tables");
+        let rows_written = write_dir(
+            &[parent, child],
+            &[RegionSpec::default_spec()],
+            &out,
+            &|_, _| None,
+        )
+        .unwrap();
+        assert_eq!(
+            rows_written,
+            Rows {
+                events: 6,
+                regions: 2,
+                ..Rows::default()
+            }
+        );
+
+        let events = rows(&out, "events");
+        assert_eq!(events.len(), 6);
+        assert_eq!(get(&events[0], "role"), &Field::Str("open".into()));
+        assert_eq!(get(&events[0], "name"), &Field::Str("region".into()));
+        assert_eq!(get(&events[0], "arg4"), &Field::ULong(u64::MAX));
+        assert_eq!(get(&events[1], "region"), &Field::Str("region".into()));
+        assert_eq!(get(&events[1], "name"), &Field::Null);
+        assert_eq!(
+            get(&events[0], "wall_ns"),
+            &Field::Long(1_700_000_000_000_000_100)
+        );
+        assert_eq!(get(&events[0], "insns"), &Field::Null);
+        // The child's: its pid, and null past its own arguments.
+        assert_eq!(get(&events[5], "pid"), &Field::Long(11));
+        assert_eq!(get(&events[5], "arg2"), &Field::ULong(42));
+        assert_eq!(get(&events[5], "arg3"), &Field::Null);
+        assert_eq!(get(&events[5], "region"), &Field::Null);
+
+        let regions = rows(&out, "regions");
+        let closed = &regions[0];
+        assert_eq!(get(closed, "duration_ns"), &Field::Long(200));
+        assert_eq!(get(closed, "progress"), &Field::Long(1));
+        assert_eq!(get(closed, "closed"), &Field::Bool(true));
+        assert_eq!(get(closed, "close_record"), &Field::Long(2));
+        // Left open: runs to the file's last event.
+        let open = &regions[1];
+        assert_eq!(get(open, "closed"), &Field::Bool(false));
+        assert_eq!(get(open, "client"), &Field::Long(1));
+        assert_eq!(get(open, "end_ns"), &Field::Long(450));
+        assert_eq!(get(open, "close_record"), &Field::Null);
+
+        for empty in ["memory", "blocks", "syscalls"] {
+            assert!(rows(&out, empty).is_empty(), "{empty}");
+        }
+        let leftovers = std::fs::read_dir(&out)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() != Some("parquet".as_ref()))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn tables_span_row_groups() {
+        let n = 2500;
+        let file = trace(1, 2, |b| {
+            for i in 0..n {
+                b.push(i, 0, 0, 2 + i % 5, &[i]);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let specs = [RegionSpec::default_spec()];
+        write_tables(&[file], &specs, dir.path(), &|_, _| None, 1000).unwrap();
+        let f = File::open(dir.path().join("events.parquet")).unwrap();
+        let r = SerializedFileReader::new(f).unwrap();
+        assert_eq!(r.metadata().num_row_groups(), 3);
+        assert_eq!(r.metadata().file_metadata().num_rows(), n as i64);
+        let last = r.get_row_iter(None).unwrap().last().unwrap().unwrap();
+        let last: Vec<_> = last
+            .get_column_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(get(&last, "arg2"), &Field::ULong(n - 1));
+        assert_eq!(get(&last, "ts_ns"), &Field::Long(n as i64 - 1));
+    }
 
     #[test]
     fn message_types_parse() {
