@@ -23,8 +23,9 @@ pub enum ConvertError {
     SeveralFiles,
     /// Parquet tables go to a directory, not a stream.
     NeedsDirectory,
-    /// Writing a Parquet table failed.
-    Parquet(::parquet::errors::ParquetError),
+    /// Writing a Parquet table failed (the writer's message: its error
+    /// type stays out of this API).
+    Parquet(String),
     /// The output path cannot be used (the message says why).
     Output(String),
 }
@@ -58,7 +59,7 @@ impl From<TraceError> for ConvertError {
 
 impl From<::parquet::errors::ParquetError> for ConvertError {
     fn from(e: ::parquet::errors::ParquetError) -> Self {
-        ConvertError::Parquet(e)
+        ConvertError::Parquet(e.to_string())
     }
 }
 

@@ -407,12 +407,7 @@ struct FileCtx<'a> {
     names: &'a dyn Fn(&TraceFile, u64) -> Option<String>,
 }
 
-const OPEN: &str = "open";
-const CLOSE: &str = "close";
-const CLOSE_OPEN: &str = "close_open";
-const UNMATCHED: &str = "unmatched_close";
-const PROGRESS: &str = "progress";
-
+/// The `role` and `phase` strings, made once and shared by every row.
 struct Roles {
     open: ByteArray,
     close: ByteArray,
@@ -427,11 +422,11 @@ impl Roles {
     fn new() -> Roles {
         let b = |s: &str| ByteArray::from(s.as_bytes().to_vec());
         Roles {
-            open: b(OPEN),
-            close: b(CLOSE),
-            close_open: b(CLOSE_OPEN),
-            unmatched: b(UNMATCHED),
-            progress: b(PROGRESS),
+            open: b("open"),
+            close: b("close"),
+            close_open: b("close_open"),
+            unmatched: b("unmatched_close"),
+            progress: b("progress"),
             entry: b("entry"),
             ret: b("return"),
         }
