@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `ht-trace convert`: a binary trace as Chrome trace JSON (for Perfetto's
 //! UI and chrome://tracing), CSV, or QEMU log text. All three stream: the
-//! trace is read once and never held in memory.
+//! trace is read once and never held in memory. Parquet tables, which go
+//! to a directory rather than a stream, are [`super::parquet`]'s.
 
 use std::io::{self, Write};
 
@@ -20,6 +21,13 @@ pub enum ConvertError {
     Io(io::Error),
     /// A binary trace holds one process.
     SeveralFiles,
+    /// Parquet tables go to a directory, not a stream.
+    NeedsDirectory,
+    /// Writing a Parquet table failed (the writer's message: its error
+    /// type stays out of this API).
+    Parquet(String),
+    /// The output path cannot be used (the message says why).
+    Output(String),
 }
 
 impl std::fmt::Display for ConvertError {
@@ -31,6 +39,12 @@ impl std::fmt::Display for ConvertError {
                 f,
                 "a binary trace holds one process: convert the files one at a time"
             ),
+            ConvertError::NeedsDirectory => write!(
+                f,
+                "--to parquet writes a directory of tables: give it with -o DIR"
+            ),
+            ConvertError::Parquet(e) => write!(f, "writing Parquet failed: {e}"),
+            ConvertError::Output(e) => f.write_str(e),
         }
     }
 }
@@ -40,6 +54,12 @@ impl std::error::Error for ConvertError {}
 impl From<TraceError> for ConvertError {
     fn from(e: TraceError) -> Self {
         ConvertError::Trace(e)
+    }
+}
+
+impl From<::parquet::errors::ParquetError> for ConvertError {
+    fn from(e: ::parquet::errors::ParquetError) -> Self {
+        ConvertError::Parquet(e.to_string())
     }
 }
 
@@ -59,6 +79,8 @@ pub enum Format {
     /// The binary trace itself, records laid out as given (`fixed` for
     /// `numpy.frombuffer`, `compact`).
     Trace(crate::trace::file::Layout),
+    /// A directory of Parquet tables ([`super::parquet::write_dir`]).
+    Parquet,
 }
 
 impl std::str::FromStr for Format {
@@ -71,8 +93,9 @@ impl std::str::FromStr for Format {
             "fixed" => Ok(Format::Trace(crate::trace::file::Layout::Fixed)),
             "compact" => Ok(Format::Trace(crate::trace::file::Layout::Compact)),
             "log" | "qemu" => Ok(Format::Log),
+            "parquet" => Ok(Format::Parquet),
             _ => Err(format!(
-                "unknown format '{s}' (chrome, csv, regions, log, fixed or compact)"
+                "unknown format '{s}' (chrome, csv, regions, parquet, log, fixed or compact)"
             )),
         }
     }
@@ -92,6 +115,7 @@ pub fn convert(
 /// one CSV table (one header, as many argument columns as the widest file
 /// needs), the log lines of each in turn, one Chrome trace with a process
 /// per file. A binary trace holds one process: several files are refused.
+/// Parquet goes to a directory ([`super::parquet::write_dir`]), not `out`.
 pub fn convert_files(
     files: &[TraceFile],
     format: Format,
@@ -122,6 +146,7 @@ pub fn convert_files(
             [file] => n = retrace(file, layout, out)?,
             _ => return Err(ConvertError::SeveralFiles),
         },
+        Format::Parquet => return Err(ConvertError::NeedsDirectory),
     }
     Ok(n)
 }
@@ -177,6 +202,36 @@ pub fn retrace(
     out.write_all(&b.finish())?;
     out.flush()?;
     Ok(n)
+}
+
+/// Reads `file`'s records through a region [`Tracker`]: `record` gets each
+/// record with what the tracker made of it (None: not an event, such as a
+/// name record or another kind), then `unclosed` each region still open at
+/// the end, oldest first, ended at the last event. `state` is what both
+/// write to. Every region-finding conversion reads the trace this way.
+pub(crate) fn walk<S>(
+    file: &TraceFile,
+    specs: &[RegionSpec],
+    state: &mut S,
+    mut record: impl FnMut(&mut S, &Tracker, &Event<'_>, Option<Kind>) -> Result<(), ConvertError>,
+    mut unclosed: impl FnMut(&mut S, &Tracker, RegionSpan) -> Result<(), ConvertError>,
+) -> Result<(), ConvertError> {
+    let mut tracker = Tracker::new(specs.to_vec());
+    let mut last_ns = 0;
+    for ev in file.records() {
+        let ev = ev?;
+        let kind = tracker.feed(&ev);
+        if kind.is_some() {
+            last_ns = ev.ts_ns;
+        }
+        record(state, &tracker, &ev, kind)?;
+    }
+    for mut span in tracker.unclosed() {
+        span.end_ns = last_ns.max(span.start_ns);
+        span.counts = None;
+        unclosed(state, &tracker, span)?;
+    }
+    Ok(())
 }
 
 fn spill(buf: &mut Vec<u8>, out: &mut dyn Write) -> io::Result<()> {
@@ -335,27 +390,27 @@ fn region_rows(
         }
         buf.push(b'\n');
     };
-    let mut tracker = Tracker::new(specs.to_vec());
-    let mut n = 0;
-    let mut last_ns = 0;
-    for ev in file.records() {
-        let ev = ev?;
-        let Some(kind) = tracker.feed(&ev) else {
-            continue;
-        };
-        last_ns = ev.ts_ns;
-        if let Kind::Close(span) | Kind::CloseOpen(span, _) = kind {
-            row(&mut buf, &tracker.labels, &span, true);
-            n += 1;
-            spill(&mut buf, out)?;
-        }
-    }
-    for mut span in tracker.unclosed() {
-        span.end_ns = last_ns.max(span.start_ns);
-        span.counts = None;
-        row(&mut buf, &tracker.labels, &span, false);
-        n += 1;
-    }
+    // The buffer and the row count.
+    let mut state = (buf, 0u64);
+    walk(
+        file,
+        specs,
+        &mut state,
+        |(buf, n), tracker, _, kind| {
+            if let Some(Kind::Close(span) | Kind::CloseOpen(span, _)) = kind {
+                row(buf, &tracker.labels, &span, true);
+                *n += 1;
+                spill(buf, out)?;
+            }
+            Ok(())
+        },
+        |(buf, n), tracker, span| {
+            row(buf, &tracker.labels, &span, false);
+            *n += 1;
+            Ok(())
+        },
+    )?;
+    let (buf, n) = state;
     out.write_all(&buf)?;
     out.flush()?;
     Ok(n)
@@ -642,33 +697,35 @@ fn chrome_events(
     c: &mut Chrome,
     out: &mut dyn Write,
 ) -> Result<u64, ConvertError> {
-    let mut tracker = Tracker::new(specs.to_vec());
     let mut n = 0;
-    let mut last_ns = c.origin;
-    for ev in file.records() {
-        let ev = ev?;
-        let Some(kind) = tracker.feed(&ev) else {
-            continue;
-        };
-        n += 1;
-        last_ns = ev.ts_ns;
-        // Every event's track is named, even one with nothing drawn on it
-        // (the open of a region that closes later).
-        c.track(ev.thread, ev.client);
-        match kind {
-            Kind::Close(span) | Kind::CloseOpen(span, _) => {
-                c.complete(&tracker.labels, &span, Some(ev.index))
+    walk(
+        file,
+        specs,
+        c,
+        |c, tracker, ev, kind| {
+            let Some(kind) = kind else {
+                return Ok(());
+            };
+            n += 1;
+            // Every event's track is named, even one with nothing drawn on it
+            // (the open of a region that closes later).
+            c.track(ev.thread, ev.client);
+            match kind {
+                Kind::Close(span) | Kind::CloseOpen(span, _) => {
+                    c.complete(&tracker.labels, &span, Some(ev.index))
+                }
+                Kind::Open(_) => {}
+                Kind::Progress(_) => c.instant(ev, false, tracker.point_name(ev)),
+                Kind::UnmatchedClose => c.instant(ev, true, None),
             }
-            Kind::Open(_) => {}
-            Kind::Progress(_) => c.instant(&ev, false, tracker.point_name(&ev)),
-            Kind::UnmatchedClose => c.instant(&ev, true, None),
-        }
-        spill(&mut c.buf, out)?;
-    }
-    for mut span in tracker.unclosed() {
-        span.end_ns = last_ns.max(span.start_ns);
-        c.complete(&tracker.labels, &span, None);
-    }
+            spill(&mut c.buf, out)?;
+            Ok(())
+        },
+        |c, tracker, span| {
+            c.complete(&tracker.labels, &span, None);
+            Ok(())
+        },
+    )?;
     Ok(n)
 }
 

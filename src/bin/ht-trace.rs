@@ -6,6 +6,7 @@
 //! ht-trace report FILE              regions and progress points
 //! ht-trace compare A B              two runs side by side
 //! ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
+//! ht-trace convert --to parquet FILE -o DIR   Parquet tables for SQL and data frames
 //! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
 //! ht-trace info FILE                the header
@@ -80,16 +81,19 @@ enum Command {
         b: PathBuf,
     },
     /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV
-    /// of the records or of the regions,
-    /// QEMU log text, or a binary trace in the fixed or compact layout.
+    /// of the records or of the regions, Parquet tables (DuckDB, polars,
+    /// pandas), QEMU log text, or a binary trace in the fixed or compact
+    /// layout.
     Convert {
         #[command(flatten)]
         common: Common,
         /// chrome, csv (every record), regions (CSV, one row per region),
-        /// log, fixed or compact.
+        /// parquet (a directory of tables: events, regions, memory, blocks,
+        /// syscalls), log, fixed or compact.
         #[arg(long = "to", value_name = "FORMAT")]
         to: Format,
-        /// Output file (default or `-`: standard output).
+        /// Output file (default or `-`: standard output); for parquet, the
+        /// directory (required; created if missing).
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
         /// The trace (`-`: standard input); several (a forked run's FILE
@@ -353,10 +357,20 @@ fn run(cli: Cli) -> Result<(), String> {
             if files.len() > 1 && matches!(to, Format::Trace(_)) {
                 return Err(convert::ConvertError::SeveralFiles.to_string());
             }
+            let dir = output.as_ref().filter(|p| !is_stdio(p));
+            if to == Format::Parquet && dir.is_none() {
+                return Err(convert::ConvertError::NeedsDirectory.to_string());
+            }
             let f = files
                 .iter()
                 .map(|p| open(p, common.allow_truncated))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let (Format::Parquet, Some(dir)) = (to, dir) {
+                let names = |t: &TraceFile, nr| syscall_names(t)(nr);
+                return ht_user::analysis::parquet::write_dir(&f, &specs, dir, &names)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+            }
             let result = match output.as_ref().filter(|p| !is_stdio(p)) {
                 Some(path) => {
                     let out = File::create(path)
