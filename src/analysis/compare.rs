@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::report::json_stats;
-use super::text::{duration, json_f64, json_str, rate, Table};
+use serde_json::{json, Value};
+
+use super::report::{finite, json_stats};
+use super::text::{duration, rate, Table};
 use super::{Analysis, RegionReport, Stats};
 use crate::trace::file::TraceFile;
 
@@ -215,23 +217,19 @@ pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> Strin
     out
 }
 
-fn json_side(o: &mut String, file: &TraceFile, a: &Analysis) {
-    o.push_str("{\"file\":");
-    json_str(o, &file.path().display().to_string());
-    o.push_str(",\"program\":");
-    json_str(o, &file.info.get("program").unwrap_or_default());
-    let _ = write!(
-        o,
-        ",\"events\":{},\"span_ns\":{},\"progress\":{},\"progress_per_s\":{}}}",
-        a.events,
-        a.span_ns(),
-        a.progress_total,
-        json_f64(a.rate(a.progress_total))
-    );
+fn json_side(file: &TraceFile, a: &Analysis) -> Value {
+    json!({
+        "file": file.path().display().to_string(),
+        "program": file.info.get("program").unwrap_or_default(),
+        "events": a.events,
+        "span_ns": a.span_ns(),
+        "progress": a.progress_total,
+        "progress_per_s": finite(a.rate(a.progress_total)),
+    })
 }
 
-fn json_ratio(a: f64, b: f64) -> String {
-    json_f64((a > 0.0).then(|| b / a))
+fn json_ratio(a: f64, b: f64) -> Value {
+    finite((a > 0.0).then(|| b / a))
 }
 
 /// The comparison as JSON: both traces, and per region both sides' time
@@ -239,62 +237,48 @@ fn json_ratio(a: f64, b: f64) -> String {
 /// ratios B/A and the verdict of the text form (`noise`, `slower`,
 /// `faster`, `too_few`, `only_a`, `only_b`, `neither`).
 pub fn json(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> String {
-    let mut o = String::from("{\"a\":");
-    json_side(&mut o, fa, a);
-    o.push_str(",\"b\":");
-    json_side(&mut o, fb, b);
-    o.push_str(",\"regions\":[");
-    for (i, label) in labels(a, b).into_iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        let ra = a.region(label);
-        let rb = b.region(label);
-        let (sa, sb) = (ra.and_then(|r| r.stats), rb.and_then(|r| r.stats));
-        let (ia, ib) = (ra.and_then(|r| r.insn_stats), rb.and_then(|r| r.insn_stats));
-        o.push_str("{\"name\":");
-        json_str(&mut o, label);
-        for (side, stats, insns) in [("a", sa, ia), ("b", sb, ib)] {
-            let _ = write!(o, ",\"{side}\":{{\"time_ns\":");
-            json_stats(&mut o, stats);
-            o.push_str(",\"insns\":");
-            json_stats(&mut o, insns);
-            o.push('}');
-        }
-        let verdict = match (sa, sb) {
-            (Some(x), Some(y)) => match verdict(&x, &y) {
-                Verdict::Noise => "noise",
-                Verdict::Slower => "slower",
-                Verdict::Faster => "faster",
-                Verdict::TooFew => "too_few",
-            },
-            (Some(_), None) => "only_a",
-            (None, Some(_)) => "only_b",
-            (None, None) => "neither",
-        };
-        let median_ratio = match (sa, sb) {
-            (Some(x), Some(y)) => json_ratio(x.median as f64, y.median as f64),
-            _ => "null".to_string(),
-        };
-        let insn_ratio = match (ia, ib) {
-            (Some(x), Some(y)) => json_ratio(x.median as f64, y.median as f64),
-            _ => "null".to_string(),
-        };
-        let _ = write!(
-            o,
-            ",\"median_ratio\":{median_ratio},\"verdict\":\"{verdict}\",\"insns_median_ratio\":{insn_ratio}}}"
-        );
-    }
-    let _ = write!(
-        o,
-        "],\"progress_rate_ratio\":{}}}",
-        match (a.rate(a.progress_total), b.rate(b.progress_total)) {
+    let regions: Vec<Value> = labels(a, b)
+        .into_iter()
+        .map(|label| {
+            let ra = a.region(label);
+            let rb = b.region(label);
+            let (sa, sb) = (ra.and_then(|r| r.stats), rb.and_then(|r| r.stats));
+            let (ia, ib) = (ra.and_then(|r| r.insn_stats), rb.and_then(|r| r.insn_stats));
+            let verdict = match (sa, sb) {
+                (Some(x), Some(y)) => match verdict(&x, &y) {
+                    Verdict::Noise => "noise",
+                    Verdict::Slower => "slower",
+                    Verdict::Faster => "faster",
+                    Verdict::TooFew => "too_few",
+                },
+                (Some(_), None) => "only_a",
+                (None, Some(_)) => "only_b",
+                (None, None) => "neither",
+            };
+            let median_ratio = |x: Option<Stats>, y: Option<Stats>| match (x, y) {
+                (Some(x), Some(y)) => json_ratio(x.median as f64, y.median as f64),
+                _ => Value::Null,
+            };
+            json!({
+                "name": label,
+                "a": { "time_ns": json_stats(sa), "insns": json_stats(ia) },
+                "b": { "time_ns": json_stats(sb), "insns": json_stats(ib) },
+                "median_ratio": median_ratio(sa, sb),
+                "verdict": verdict,
+                "insns_median_ratio": median_ratio(ia, ib),
+            })
+        })
+        .collect();
+    let comparison = json!({
+        "a": json_side(fa, a),
+        "b": json_side(fb, b),
+        "regions": regions,
+        "progress_rate_ratio": match (a.rate(a.progress_total), b.rate(b.progress_total)) {
             (Some(x), Some(y)) => json_ratio(x, y),
-            _ => "null".to_string(),
-        }
-    );
-    o.push('\n');
-    o
+            _ => Value::Null,
+        },
+    });
+    format!("{comparison}\n")
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::text::{duration, iso_utc, json_f64, json_str, rate, shown_name, Table};
+use serde_json::{json, Value};
+
+use super::text::{duration, iso_utc, rate, shown_name, Table};
 use super::{Analysis, RegionSpec};
 use crate::trace::file::TraceFile;
 
@@ -255,128 +257,102 @@ fn insn_table(a: &Analysis) -> String {
 }
 
 /// Order statistics as a JSON object, or null.
-pub(super) fn json_stats(o: &mut String, stats: Option<super::Stats>) {
+pub(super) fn json_stats(stats: Option<super::Stats>) -> Value {
     match stats {
-        Some(s) => {
-            let _ = write!(
-                o,
-                "{{\"count\":{},\"total\":{},\"min\":{},\"p25\":{},\"median\":{},\"p75\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
-                s.count, s.total, s.min, s.p25, s.median, s.p75, s.p90, s.p99, s.max,
-                json_f64(Some(s.mean))
-            );
-        }
-        None => o.push_str("null"),
+        Some(s) => json!({
+            "count": s.count, "total": big(s.total), "min": s.min, "p25": s.p25,
+            "median": s.median, "p75": s.p75, "p90": s.p90, "p99": s.p99,
+            "max": s.max, "mean": finite(Some(s.mean)),
+        }),
+        None => Value::Null,
     }
+}
+
+/// A sum for JSON: exact while it fits 64 bits (584 years of ns), a float
+/// beyond.
+fn big(v: u128) -> Value {
+    u64::try_from(v).map_or_else(|_| Value::from(v as f64), Value::from)
+}
+
+/// A float for JSON: finite values as numbers, others as null.
+pub(super) fn finite(v: Option<f64>) -> Value {
+    v.filter(|x| x.is_finite()).map_or(Value::Null, Value::from)
 }
 
 /// The same figures as JSON (durations in ns, rates per second).
 pub fn json(files: &[TraceFile], specs: &[RegionSpec], a: &Analysis) -> String {
     let file = &files[0];
-    let mut o = String::from("{");
-    o.push_str("\"file\":");
-    json_str(&mut o, &file.path().display().to_string());
-    o.push_str(",\"files\":[");
-    for (i, f) in files.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        o.push_str("{\"path\":");
-        json_str(&mut o, &f.path().display().to_string());
-        let _ = write!(o, ",\"pid\":{}}}", f.info.pid);
-    }
-    o.push(']');
-    o.push_str(",\"metadata\":{");
-    for (i, (k, _)) in file.info.metadata.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        json_str(&mut o, k);
-        o.push(':');
-        json_str(&mut o, &file.info.get(k).unwrap_or_default());
-    }
-    let _ = write!(
-        o,
-        "}},\"pid\":{},\"event_args\":{},\"events\":{},\"first_ns\":{},\"last_ns\":{},\"span_ns\":{}",
-        file.info.pid,
-        file.info.event_args,
-        a.events,
-        a.first_ns,
-        a.last_ns,
-        a.span_ns()
-    );
-    o.push_str(",\"region_specs\":[");
-    for (i, s) in specs.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        o.push_str("{\"name\":");
-        json_str(&mut o, &s.name);
-        let _ = write!(
-            o,
-            ",\"open\":{},\"close\":{},\"key_arg\":{},\"key_value\":{}}}",
-            s.open,
-            s.close,
-            s.key_arg.map_or("null".to_string(), |k| k.to_string()),
-            s.key_value.map_or("null".to_string(), |v| v.to_string())
-        );
-    }
-    o.push_str("],\"regions\":[");
-    for (i, r) in a.regions.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        o.push_str("{\"name\":");
-        json_str(&mut o, &r.label);
-        match r.stats {
-            Some(s) => {
-                let _ = write!(
-                    o,
-                    ",\"count\":{},\"total_ns\":{},\"min_ns\":{},\"p25_ns\":{},\"median_ns\":{},\"p75_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"max_ns\":{},\"mean_ns\":{}",
-                    s.count, s.total, s.min, s.p25, s.median, s.p75, s.p90, s.p99, s.max,
-                    json_f64(Some(s.mean))
-                );
+    let metadata: serde_json::Map<String, Value> = file
+        .info
+        .metadata
+        .iter()
+        .map(|(k, _)| (k.clone(), Value::from(file.info.get(k).unwrap_or_default())))
+        .collect();
+    let regions: Vec<Value> = a
+        .regions
+        .iter()
+        .map(|r| {
+            let mut o = json!({ "name": r.label });
+            match r.stats {
+                Some(s) => {
+                    o["count"] = Value::from(s.count);
+                    o["total_ns"] = big(s.total);
+                    for (k, v) in [
+                        ("min_ns", s.min),
+                        ("p25_ns", s.p25),
+                        ("median_ns", s.median),
+                        ("p75_ns", s.p75),
+                        ("p90_ns", s.p90),
+                        ("p99_ns", s.p99),
+                        ("max_ns", s.max),
+                    ] {
+                        o[k] = Value::from(v);
+                    }
+                    o["mean_ns"] = finite(Some(s.mean));
+                }
+                None => o["count"] = Value::from(0),
             }
-            None => o.push_str(",\"count\":0"),
-        }
-        let _ = write!(
-            o,
-            ",\"unclosed\":{},\"progress\":{},\"progress_per_s\":{}",
-            r.unclosed,
-            r.progress,
-            json_f64(r.progress_rate())
-        );
-        o.push_str(",\"insns\":");
-        json_stats(&mut o, r.insn_stats);
-        o.push_str(",\"blocks\":");
-        json_stats(&mut o, r.block_stats);
-        o.push('}');
-    }
-    let _ = write!(
-        o,
-        "],\"progress_total\":{},\"progress_in_regions\":{},\"progress_per_s\":{},\"progress\":[",
-        a.progress_total,
-        a.progress_in_regions,
-        json_f64(a.rate(a.progress_total))
-    );
-    for (i, p) in a.progress.iter().enumerate() {
-        if i > 0 {
-            o.push(',');
-        }
-        let _ = write!(
-            o,
-            "{{\"arg1\":{},\"name\":{},\"count\":{},\"per_s\":{},\"in_regions\":{}}}",
-            p.arg1.map_or("null".to_string(), |v| v.to_string()),
-            p.name.as_deref().map_or("null".to_string(), |n| {
-                let mut s = String::new();
-                json_str(&mut s, n);
-                s
-            }),
-            p.count,
-            json_f64(a.rate(p.count)),
-            p.in_regions
-        );
-    }
-    let _ = write!(o, "],\"unmatched_closes\":{}}}", a.unmatched_closes);
-    o.push('\n');
-    o
+            o["unclosed"] = Value::from(r.unclosed);
+            o["progress"] = Value::from(r.progress);
+            o["progress_per_s"] = finite(r.progress_rate());
+            o["insns"] = json_stats(r.insn_stats);
+            o["blocks"] = json_stats(r.block_stats);
+            o
+        })
+        .collect();
+    let report = json!({
+        "file": file.path().display().to_string(),
+        "files": files
+            .iter()
+            .map(|f| json!({ "path": f.path().display().to_string(), "pid": f.info.pid }))
+            .collect::<Vec<_>>(),
+        "metadata": metadata,
+        "pid": file.info.pid,
+        "event_args": file.info.event_args,
+        "events": a.events,
+        "first_ns": a.first_ns,
+        "last_ns": a.last_ns,
+        "span_ns": a.span_ns(),
+        "region_specs": specs
+            .iter()
+            .map(|s| json!({
+                "name": s.name, "open": s.open, "close": s.close,
+                "key_arg": s.key_arg, "key_value": s.key_value,
+            }))
+            .collect::<Vec<_>>(),
+        "regions": regions,
+        "progress_total": a.progress_total,
+        "progress_in_regions": a.progress_in_regions,
+        "progress_per_s": finite(a.rate(a.progress_total)),
+        "progress": a
+            .progress
+            .iter()
+            .map(|p| json!({
+                "arg1": p.arg1, "name": p.name, "count": p.count,
+                "per_s": finite(a.rate(p.count)), "in_regions": p.in_regions,
+            }))
+            .collect::<Vec<_>>(),
+        "unmatched_closes": a.unmatched_closes,
+    });
+    format!("{report}\n")
 }

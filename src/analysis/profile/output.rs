@@ -166,68 +166,56 @@ impl Profile {
     /// The same as JSON: per region its totals, functions (all, by
     /// instructions), calls and system calls.
     pub fn json(&self, syscall_name: &dyn Fn(u64) -> Option<String>) -> String {
-        let mut o = String::from("{\"regions\":[");
-        for (i, r) in self.regions.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            o.push_str("{\"name\":");
-            crate::analysis::text::json_str(&mut o, &r.label);
-            let _ = write!(
-                o,
-                ",\"insns\":{},\"blocks\":{},\"functions\":[",
-                r.total.insns, r.total.blocks
-            );
-            let mut funcs: Vec<(&FuncId, &Cost)> = r.functions.iter().collect();
-            funcs.sort_by(|a, b| b.1.insns.cmp(&a.1.insns).then(a.0.cmp(b.0)));
-            for (k, (f, c)) in funcs.iter().enumerate() {
-                if k > 0 {
-                    o.push(',');
-                }
-                let func = &self.functions[**f as usize];
-                o.push_str("{\"name\":");
-                crate::analysis::text::json_str(&mut o, &func.name);
-                o.push_str(",\"module\":");
-                crate::analysis::text::json_str(&mut o, &func.module);
-                let _ = write!(o, ",\"insns\":{},\"blocks\":{}}}", c.insns, c.blocks);
-            }
-            o.push_str("],\"calls\":[");
-            let mut calls: Vec<(&(FuncId, FuncId), &CallCost)> = r.calls.iter().collect();
-            calls.sort_by_key(|(k, _)| **k);
-            for (k, ((caller, callee), c)) in calls.into_iter().enumerate() {
-                if k > 0 {
-                    o.push(',');
-                }
-                o.push_str("{\"caller\":");
-                crate::analysis::text::json_str(&mut o, self.name(*caller));
-                o.push_str(",\"callee\":");
-                crate::analysis::text::json_str(&mut o, self.name(*callee));
-                let _ = write!(
-                    o,
-                    ",\"calls\":{},\"inclusive_insns\":{}}}",
-                    c.calls, c.inclusive
-                );
-            }
-            o.push_str("],\"syscalls\":[");
-            let mut sys: Vec<(&u64, &SyscallCost)> = r.syscalls.iter().collect();
-            sys.sort_by_key(|(nr, _)| **nr);
-            for (k, (nr, c)) in sys.into_iter().enumerate() {
-                if k > 0 {
-                    o.push(',');
-                }
-                let name = syscall_name(*nr).unwrap_or_else(|| format!("syscall {nr}"));
-                let _ = write!(o, "{{\"nr\":{nr},\"name\":");
-                crate::analysis::text::json_str(&mut o, &name);
-                let _ = write!(o, ",\"count\":{},\"total_ns\":{}}}", c.count, c.total_ns);
-            }
-            o.push_str("]}");
-        }
-        let _ = writeln!(
-            o,
-            "],\"blocks_in_regions\":{},\"blocks_outside\":{}}}",
-            self.blocks_in_regions, self.blocks_outside
-        );
-        o
+        use serde_json::{json, Value};
+        let regions: Vec<Value> = self
+            .regions
+            .iter()
+            .map(|r| {
+                let mut funcs: Vec<(&FuncId, &Cost)> = r.functions.iter().collect();
+                funcs.sort_by(|a, b| b.1.insns.cmp(&a.1.insns).then(a.0.cmp(b.0)));
+                let mut calls: Vec<(&(FuncId, FuncId), &CallCost)> = r.calls.iter().collect();
+                calls.sort_by_key(|(k, _)| **k);
+                let mut sys: Vec<(&u64, &SyscallCost)> = r.syscalls.iter().collect();
+                sys.sort_by_key(|(nr, _)| **nr);
+                json!({
+                    "name": r.label,
+                    "insns": r.total.insns,
+                    "blocks": r.total.blocks,
+                    "functions": funcs
+                        .iter()
+                        .map(|(f, c)| {
+                            let func = &self.functions[**f as usize];
+                            json!({
+                                "name": func.name, "module": func.module,
+                                "insns": c.insns, "blocks": c.blocks,
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                    "calls": calls
+                        .into_iter()
+                        .map(|((caller, callee), c)| json!({
+                            "caller": self.name(*caller), "callee": self.name(*callee),
+                            "calls": c.calls, "inclusive_insns": c.inclusive,
+                        }))
+                        .collect::<Vec<_>>(),
+                    "syscalls": sys
+                        .into_iter()
+                        .map(|(nr, c)| json!({
+                            "nr": nr,
+                            "name": syscall_name(*nr).unwrap_or_else(|| format!("syscall {nr}")),
+                            "count": c.count,
+                            "total_ns": c.total_ns,
+                        }))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let profile = json!({
+            "regions": regions,
+            "blocks_in_regions": self.blocks_in_regions,
+            "blocks_outside": self.blocks_outside,
+        });
+        format!("{profile}\n")
     }
 }
 
