@@ -51,6 +51,15 @@ impl std::fmt::Display for ConvertError {
 
 impl std::error::Error for ConvertError {}
 
+impl From<csv::Error> for ConvertError {
+    fn from(e: csv::Error) -> Self {
+        match e.into_kind() {
+            csv::ErrorKind::Io(e) => ConvertError::Io(e),
+            other => ConvertError::Io(io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
+
 impl From<TraceError> for ConvertError {
     fn from(e: TraceError) -> Self {
         ConvertError::Trace(e)
@@ -254,6 +263,45 @@ pub fn csv(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
     csv_rows(file, CsvShape::of(std::slice::from_ref(file)), true, out)
 }
 
+/// A CSV writer (the csv crate: RFC 4180 quoting) over `out`, buffering
+/// [`CHUNK`] bytes.
+fn csv_writer(out: &mut dyn Write) -> csv::Writer<&mut dyn Write> {
+    csv::WriterBuilder::new()
+        .buffer_capacity(CHUNK)
+        .from_writer(out)
+}
+
+/// Writes integers as CSV fields, formatted without allocating.
+struct Fields<'w, 'o> {
+    w: &'w mut csv::Writer<&'o mut dyn Write>,
+    digits: itoa::Buffer,
+}
+
+impl<'w, 'o> Fields<'w, 'o> {
+    fn new(w: &'w mut csv::Writer<&'o mut dyn Write>) -> Self {
+        Fields {
+            w,
+            digits: itoa::Buffer::new(),
+        }
+    }
+
+    fn num(&mut self, v: u64) -> csv::Result<()> {
+        self.w.write_field(self.digits.format(v))
+    }
+
+    fn text(&mut self, t: &str) -> csv::Result<()> {
+        self.w.write_field(t)
+    }
+
+    fn empty(&mut self, n: usize) -> csv::Result<()> {
+        (0..n).try_for_each(|_| self.w.write_field(""))
+    }
+
+    fn end(&mut self) -> csv::Result<()> {
+        self.w.write_record(None::<&[u8]>)
+    }
+}
+
 /// `file`'s CSV rows in `shape`'s columns, after the header if `header`.
 fn csv_rows(
     file: &TraceFile,
@@ -261,70 +309,54 @@ fn csv_rows(
     header: bool,
     out: &mut dyn Write,
 ) -> Result<u64, ConvertError> {
-    let mut buf = Vec::with_capacity(CHUNK + 4096);
     let columns = shape.columns;
+    let mut w = csv_writer(out);
+    let mut f = Fields::new(&mut w);
     if header {
-        buf.extend_from_slice(b"ts_ns,wall_ns,event,pid,thread,client");
+        for name in ["ts_ns", "wall_ns", "event", "pid", "thread", "client"] {
+            f.text(name)?;
+        }
         for k in 1..=columns {
-            buf.extend_from_slice(b",arg");
-            push_dec(&mut buf, k as u64);
+            f.text(&format!("arg{k}"))?;
         }
         if shape.counters {
-            buf.extend_from_slice(b",insns,blocks");
+            f.text("insns")?;
+            f.text("blocks")?;
         }
-        buf.push(b'\n');
+        f.end()?;
     }
     let anchor = file.info.anchor;
     let mut n = 0;
     for ev in file.records() {
         let ev = ev?;
-        push_dec(&mut buf, ev.ts_ns);
-        buf.push(b',');
-        push_dec(&mut buf, anchor.wall_ns(ev.ts_ns));
-        buf.push(b',');
-        buf.extend_from_slice(ev.kind.name().as_bytes());
+        f.num(ev.ts_ns)?;
+        f.num(anchor.wall_ns(ev.ts_ns))?;
+        f.text(ev.kind.name())?;
         for v in [ev.pid as u64, ev.thread as u64, ev.client as u64, ev.arg1] {
-            buf.push(b',');
-            push_dec(&mut buf, v);
+            f.num(v)?;
         }
         let mut written = 1;
         // Only the kind's own words: fixed-size records pad the others.
         let words = ev.kind.words(file.extra_args()).min(columns - 1);
         for v in ev.args().take(words) {
-            buf.push(b',');
-            push_dec(&mut buf, v);
+            f.num(v)?;
             written += 1;
         }
-        buf.extend(std::iter::repeat_n(b',', columns - written));
+        f.empty(columns - written)?;
         if shape.counters {
             match ev.counts {
                 Some(c) => {
-                    for v in [c.insns, c.blocks] {
-                        buf.push(b',');
-                        push_dec(&mut buf, v);
-                    }
+                    f.num(c.insns)?;
+                    f.num(c.blocks)?;
                 }
-                None => buf.extend_from_slice(b",,"),
+                None => f.empty(2)?,
             }
         }
-        buf.push(b'\n');
+        f.end()?;
         n += 1;
-        spill(&mut buf, out)?;
     }
-    out.write_all(&buf)?;
-    out.flush()?;
+    w.flush()?;
     Ok(n)
-}
-
-/// A CSV field: quoted (RFC 4180) when it holds a comma, quote or line end.
-fn push_csv_field(buf: &mut Vec<u8>, text: &str) {
-    if text.contains([',', '"', '\n', '\r']) {
-        buf.push(b'"');
-        buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
-        buf.push(b'"');
-    } else {
-        buf.extend_from_slice(text.as_bytes());
-    }
 }
 
 /// One row per region, in the order regions close, then the regions
@@ -349,19 +381,33 @@ fn region_rows(
     header: bool,
     out: &mut dyn Write,
 ) -> Result<u64, ConvertError> {
-    let mut buf = Vec::with_capacity(CHUNK + 4096);
+    let mut w = csv_writer(out);
+    let mut f = Fields::new(&mut w);
     if header {
-        buf.extend_from_slice(
-            b"region,pid,client,thread,start_ns,end_ns,duration_ns,start_wall_ns,depth,progress,closed",
-        );
-        if counters {
-            buf.extend_from_slice(b",insns,blocks");
+        for name in [
+            "region",
+            "pid",
+            "client",
+            "thread",
+            "start_ns",
+            "end_ns",
+            "duration_ns",
+            "start_wall_ns",
+            "depth",
+            "progress",
+            "closed",
+        ] {
+            f.text(name)?;
         }
-        buf.push(b'\n');
+        if counters {
+            f.text("insns")?;
+            f.text("blocks")?;
+        }
+        f.end()?;
     }
     let anchor = file.info.anchor;
-    let row = |buf: &mut Vec<u8>, labels: &[String], span: &RegionSpan, closed: bool| {
-        push_csv_field(buf, &labels[span.label]);
+    let row = |f: &mut Fields, labels: &[String], span: &RegionSpan, closed: bool| {
+        f.text(&labels[span.label])?;
         for v in [
             file.info.pid as u64,
             span.client as u64,
@@ -374,45 +420,40 @@ fn region_rows(
             span.progress,
             closed as u64,
         ] {
-            buf.push(b',');
-            push_dec(buf, v);
+            f.num(v)?;
         }
         if counters {
             match span.counts {
                 Some(c) => {
-                    for v in [c.insns, c.blocks] {
-                        buf.push(b',');
-                        push_dec(buf, v);
-                    }
+                    f.num(c.insns)?;
+                    f.num(c.blocks)?;
                 }
-                None => buf.extend_from_slice(b",,"),
+                None => f.empty(2)?,
             }
         }
-        buf.push(b'\n');
+        f.end()
     };
-    // The buffer and the row count.
-    let mut state = (buf, 0u64);
+    // The writer and the row count.
+    let mut state = (f, 0u64);
     walk(
         file,
         specs,
         &mut state,
-        |(buf, n), tracker, _, kind| {
+        |(f, n), tracker, _, kind| {
             if let Some(Kind::Close(span) | Kind::CloseOpen(span, _)) = kind {
-                row(buf, &tracker.labels, &span, true);
+                row(f, &tracker.labels, &span, true)?;
                 *n += 1;
-                spill(buf, out)?;
             }
             Ok(())
         },
-        |(buf, n), tracker, span| {
-            row(buf, &tracker.labels, &span, false);
+        |(f, n), tracker, span| {
+            row(f, &tracker.labels, &span, false)?;
             *n += 1;
             Ok(())
         },
     )?;
-    let (buf, n) = state;
-    out.write_all(&buf)?;
-    out.flush()?;
+    let n = state.1;
+    w.flush()?;
     Ok(n)
 }
 
