@@ -88,36 +88,14 @@ fn significant(v: f64) -> String {
     }
 }
 
-/// Wall-clock ns since the epoch as an ISO 8601 UTC time with microseconds.
+/// Wall-clock ns since the epoch as an ISO 8601 UTC time with microseconds
+/// (truncated, not rounded: a time never moves into the next second).
 pub fn iso_utc(wall_ns: u64) -> String {
-    let secs = wall_ns / 1_000_000_000;
-    let micros = (wall_ns % 1_000_000_000) / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Shift to a calendar whose years start on March 1st, so the leap day
-    // is the last day of a year; 400-year eras repeat exactly.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let d = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = year_of_era + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    match jiff::Timestamp::from_nanosecond(i128::from(wall_ns) / 1000 * 1000) {
+        Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        // Past jiff's range (year 9999): the raw count says what it is.
+        Err(_) => format!("{wall_ns} ns since the epoch"),
+    }
 }
 
 /// Appends `s` as a JSON string literal.
@@ -178,6 +156,7 @@ mod tests {
             iso_utc(4_107_542_400_000_000_000),
             "2100-03-01T00:00:00.000000Z"
         );
+        assert_eq!(iso_utc(u64::MAX), "2554-07-21T23:34:33.709551Z");
     }
 
     #[test]
