@@ -48,6 +48,9 @@ pub struct DebugPause {
     /// The breakpoint the guest resumes from: its first hit is the
     /// instruction gdb continues with, not a new stop.
     pub skip_at: Option<u64>,
+    /// A watched address was accessed (the watchpoint's start and whether
+    /// the access wrote): the guest stops after the instruction.
+    pub watch_hit: Option<(u64, bool)>,
 }
 
 pub struct Machine {

@@ -2,7 +2,8 @@
 //! `-g`: Debian's gdb-multiarch debugs a guest through ht-user's gdb
 //! server, on every guest architecture: it breaks at main, steps lines
 //! and into a function, reads and writes variables, sees a deadly signal
-//! where it happens and the program's exit code. The interrupt (Ctrl-C)
+//! where it happens and the program's exit code, and watchpoints stop
+//! after the instruction that wrote or read. The interrupt (Ctrl-C)
 //! and kill are checked with the remote protocol itself.
 
 mod common;
@@ -123,6 +124,45 @@ fn gdb_breaks_steps_reads_and_writes_variables_and_sees_the_exit() {
     let run = finish(child);
     assert_eq!(run.code(), 3, "{}", run.stderr);
     assert_eq!(run.stdout, "total 14 counter 42\n");
+}
+
+#[test]
+fn watchpoints_stop_after_the_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, sock) = start_waiting(dir.path(), &[]);
+    let text = gdb(
+        &sock,
+        &[
+            "break main",
+            "continue",
+            "watch progress",
+            "continue",
+            "continue",
+            "delete",
+            "rwatch progress",
+            "continue",
+            "delete",
+            "continue",
+        ],
+    );
+    assert_in_order(
+        &text,
+        &[
+            "Hardware watchpoint 2: progress",
+            "Old value = 0",
+            "New value = 1",
+            "square (x=0)",
+            "Old value = 1",
+            "New value = 2",
+            "square (x=1)",
+            "Hardware read watchpoint 3: progress",
+            "Value = 2",
+            "square (x=2)",
+            "exited with code 03",
+        ],
+    );
+    let run = finish(child);
+    assert_eq!(run.code(), 3, "{}", run.stderr);
 }
 
 #[test]

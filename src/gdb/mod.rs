@@ -35,11 +35,13 @@ use gdbstub::target::ext::base::singlethread::{
 };
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
-    Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
+    Breakpoints, BreakpointsOps, HwWatchpoint, HwWatchpointOps, SwBreakpoint, SwBreakpointOps,
+    WatchKind,
 };
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
 use gdbstub::target::{Target, TargetError, TargetResult};
 use unicorn_engine::unicorn_const::uc_error;
+use unicorn_engine::unicorn_const::HookType;
 use unicorn_engine::UcHookId;
 
 use crate::machine::{Engine, StopReason};
@@ -201,6 +203,8 @@ fn serve_as<R: DebugRegs>(
         monitor,
         start: entry,
         breakpoints: HashMap::new(),
+        watchpoints: HashMap::new(),
+        watch_stop_hook: None,
         stepping: false,
         signal_shown: false,
         error: None,
@@ -325,6 +329,10 @@ struct Session<'a, 'e, R: DebugRegs> {
     /// Where the guest resumes.
     start: u64,
     breakpoints: HashMap<u64, UcHookId>,
+    /// Watchpoints by (start, length, kind as gdb numbers it).
+    watchpoints: HashMap<(u64, u64, u8), UcHookId>,
+    /// While watchpoints exist: stops after an instruction that hit one.
+    watch_stop_hook: Option<UcHookId>,
     stepping: bool,
     /// The signal that ends the program was shown to gdb.
     signal_shown: bool,
@@ -429,6 +437,7 @@ impl<R: DebugRegs> Session<'_, '_, R> {
         let m = self.uc.get_data_mut();
         m.debug_pause.skip_at = None;
         let paused = std::mem::take(&mut m.debug_pause.due);
+        let watch_hit = m.debug_pause.watch_hit.take();
         if crate::kernel::fork::is_descendant() {
             return Err(SessionEnd::ChildRan(self.run_detached_after(result)));
         }
@@ -445,6 +454,23 @@ impl<R: DebugRegs> Session<'_, '_, R> {
         }
         let abi = self.uc.get_data().abi;
         self.start = abi.resume_address(self.uc);
+        if let (true, Some((addr, wrote))) = (paused, watch_hit) {
+            let kind = self
+                .watchpoints
+                .keys()
+                .find(|(start, _, _)| *start == addr)
+                .map_or(WatchKind::Write, |(_, _, k)| watch_kind(*k));
+            let kind = match kind {
+                WatchKind::ReadWrite if wrote => WatchKind::Write,
+                WatchKind::ReadWrite => WatchKind::Read,
+                k => k,
+            };
+            return Ok(Stopped::Ended(SingleThreadStopReason::Watch {
+                tid: (),
+                kind,
+                addr: num_traits::NumCast::from(addr).unwrap_or_else(num_traits::Zero::zero),
+            }));
+        }
         if paused {
             return Ok(if self.stepping {
                 Stopped::Ended(SingleThreadStopReason::DoneStep)
@@ -478,6 +504,13 @@ impl<R: DebugRegs> Session<'_, '_, R> {
         for (_, hook) in self.breakpoints.drain() {
             let _ = self.uc.remove_hook(hook);
         }
+        for (_, hook) in self.watchpoints.drain() {
+            let _ = self.uc.remove_hook(hook);
+        }
+        if let Some(hook) = self.watch_stop_hook.take() {
+            let _ = self.uc.remove_hook(hook);
+        }
+        self.uc.get_data_mut().debug_pause.watch_hit = None;
         let _ = self.uc.ctl_flush_tb();
     }
 
@@ -672,6 +705,101 @@ impl<R: DebugRegs> SingleThreadSingleStep for Session<'_, '_, R> {
 impl<R: DebugRegs> Breakpoints for Session<'_, '_, R> {
     fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
         Some(self)
+    }
+
+    fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+fn watch_kind_number(kind: WatchKind) -> u8 {
+    match kind {
+        WatchKind::Write => 2,
+        WatchKind::Read => 3,
+        WatchKind::ReadWrite => 4,
+    }
+}
+
+fn watch_kind(number: u8) -> WatchKind {
+    match number {
+        3 => WatchKind::Read,
+        4 => WatchKind::ReadWrite,
+        _ => WatchKind::Write,
+    }
+}
+
+/// Watchpoints are memory hooks on the watched range; the access they
+/// see has not happened yet, so a code hook over everything stops the
+/// guest before the next instruction, as a CPU's debug registers do.
+impl<R: DebugRegs> HwWatchpoint for Session<'_, '_, R> {
+    fn add_hw_watchpoint(
+        &mut self,
+        addr: <Self::Arch as Arch>::Usize,
+        len: <Self::Arch as Arch>::Usize,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        let (start, len) = (to_u64(addr), to_u64(len).max(1));
+        let Some(end) = start.checked_add(len - 1) else {
+            return Ok(false);
+        };
+        let key = (start, len, watch_kind_number(kind));
+        if self.watchpoints.contains_key(&key) {
+            return Ok(true);
+        }
+        let hook_type = match kind {
+            WatchKind::Write => HookType::MEM_WRITE,
+            WatchKind::Read => HookType::MEM_READ,
+            WatchKind::ReadWrite => HookType::MEM_READ | HookType::MEM_WRITE,
+        };
+        let hook = self
+            .uc
+            .add_mem_hook(
+                hook_type,
+                start,
+                end,
+                move |uc: &mut Engine<'_>, ty, _, _, _| {
+                    let wrote = ty == unicorn_engine::unicorn_const::MemType::WRITE;
+                    uc.get_data_mut().debug_pause.watch_hit = Some((start, wrote));
+                    true
+                },
+            )
+            .map_err(|_| TargetError::NonFatal)?;
+        self.watchpoints.insert(key, hook);
+        if self.watch_stop_hook.is_none() {
+            let stop = self
+                .uc
+                .add_code_hook(1, 0, |uc: &mut Engine<'_>, _, _| {
+                    if uc.get_data().debug_pause.watch_hit.is_some() {
+                        pause(uc);
+                    }
+                })
+                .map_err(|_| TargetError::NonFatal)?;
+            self.watch_stop_hook = Some(stop);
+        }
+        // Code translated before calls neither hook.
+        let _ = self.uc.ctl_flush_tb();
+        Ok(true)
+    }
+
+    fn remove_hw_watchpoint(
+        &mut self,
+        addr: <Self::Arch as Arch>::Usize,
+        len: <Self::Arch as Arch>::Usize,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        let key = (to_u64(addr), to_u64(len).max(1), watch_kind_number(kind));
+        let Some(hook) = self.watchpoints.remove(&key) else {
+            return Ok(false);
+        };
+        let _ = self.uc.remove_hook(hook);
+        if self.watchpoints.is_empty() {
+            if let Some(stop) = self.watch_stop_hook.take() {
+                let _ = self.uc.remove_hook(stop);
+            }
+            self.uc.get_data_mut().debug_pause.watch_hit = None;
+        }
+        let _ = self.uc.ctl_flush_tb();
+        Ok(true)
     }
 }
 
