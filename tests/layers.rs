@@ -29,9 +29,8 @@ const LAYERS: &[&[&str]] = &[
         "m5ops",
         "host_events",
         "disasm",
-        "gdb",
     ],
-    &["monitor", "loader"],
+    &["monitor", "gdb", "loader"],
     &["runner"],
     &["cli", "embed"],
 ];
