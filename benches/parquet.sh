@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Parquet export benchmark: records a trace of about 10,000,000 events with
-# named regions (the named-regions guest: a parent's trace and a forked
-# child's), converts it with `ht-trace convert --to parquet` and `--to
-# chrome`, and reports the time, peak memory and size of each, then how
+# Export benchmark: records a trace of about 10,000,000 events with named
+# regions (the named-regions guest: a parent's trace and a forked child's),
+# converts it with `ht-trace convert --to parquet`, `--to chrome` and `--to
+# perfetto`, and reports the time, peak memory and size of each, then how
 # long DuckDB takes to query the tables. Prints markdown on stdout and
 # progress on stderr.
 #
@@ -96,6 +96,10 @@ log "converting to chrome JSON ..."
 run_conv "$WORK/trace.json" convert --to chrome -o "$WORK/trace.json" "${FILES[@]}"
 row '`convert --to chrome -o FILE`' "$T" "$M" "$(stat -c %s "$WORK/trace.json")"
 rm -f "$WORK/trace.json"
+log "converting to perfetto ..."
+run_conv "$WORK/trace.perfetto-trace" convert --to perfetto -o "$WORK/trace.perfetto-trace" "${FILES[@]}"
+row '`convert --to perfetto -o FILE`' "$T" "$M" "$(stat -c %s "$WORK/trace.perfetto-trace")"
+rm -f "$WORK/trace.perfetto-trace"
 echo
 echo "Parquet tables:"
 echo

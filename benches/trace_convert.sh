@@ -120,6 +120,7 @@ if [[ " $SECTIONS " == *" convert "* ]]; then
     row '`ht-trace convert --to csv`' convert --to csv "$TRACE"
     row '`ht-trace convert --to log`' convert --to log "$TRACE"
     row '`ht-trace convert --to chrome`' convert --to chrome "$TRACE"
+    row '`ht-trace convert --to perfetto`' convert --to perfetto "$TRACE"
     row '`ht-trace report`' report "$TRACE"
     echo
     echo "Output goes to a pipe counted by \`wc -c\` (timed runs: /dev/null); the trace is in the page cache."

@@ -48,7 +48,13 @@ fuzz_target!(|data: &[u8]| {
         vec![RegionSpec::default_spec(), keyed],
     ];
     for specs in &spec_sets {
-        for format in [Format::Csv, Format::Regions, Format::Log, Format::Chrome] {
+        for format in [
+            Format::Csv,
+            Format::Regions,
+            Format::Log,
+            Format::Chrome,
+            Format::Perfetto,
+        ] {
             let _ = convert::convert(&file, format, specs, &mut std::io::sink());
         }
         let Ok(a) = Analysis::run(&file, specs) else {

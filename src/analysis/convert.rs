@@ -2,7 +2,8 @@
 //! `ht-trace convert`: a binary trace as Chrome trace JSON (for Perfetto's
 //! UI and chrome://tracing), CSV, or QEMU log text. All three stream: the
 //! trace is read once and never held in memory. Parquet tables, which go
-//! to a directory rather than a stream, are [`super::parquet`]'s.
+//! to a directory rather than a stream, are [`super::parquet`]'s; the
+//! Perfetto protobuf trace is [`super::perfetto`]'s.
 
 use std::io::{self, Write};
 
@@ -80,7 +81,10 @@ impl From<io::Error> for ConvertError {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Chrome trace event JSON.
     Chrome,
+    /// Perfetto's protobuf trace ([`super::perfetto::write`]).
+    Perfetto,
     Csv,
     /// One CSV row per region (closed, then those left open).
     Regions,
@@ -96,7 +100,8 @@ impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "chrome" | "json" | "perfetto" => Ok(Format::Chrome),
+            "chrome" | "json" => Ok(Format::Chrome),
+            "perfetto" => Ok(Format::Perfetto),
             "csv" => Ok(Format::Csv),
             "regions" => Ok(Format::Regions),
             "fixed" => Ok(Format::Trace(crate::trace::file::Layout::Fixed)),
@@ -104,7 +109,7 @@ impl std::str::FromStr for Format {
             "log" | "qemu" => Ok(Format::Log),
             "parquet" => Ok(Format::Parquet),
             _ => Err(format!(
-                "unknown format '{s}' (chrome, csv, regions, parquet, log, fixed or compact)"
+                "unknown format '{s}' (chrome, perfetto, csv, regions, parquet, log, fixed or compact)"
             )),
         }
     }
@@ -122,8 +127,8 @@ pub fn convert(
 
 /// [`convert`] of several traces (a forked run's files) into one output:
 /// one CSV table (one header, as many argument columns as the widest file
-/// needs), the log lines of each in turn, one Chrome trace with a process
-/// per file. A binary trace holds one process: several files are refused.
+/// needs), the log lines of each in turn, one Chrome or Perfetto trace
+/// with a process per file. A binary trace holds one process: several files are refused.
 /// Parquet goes to a directory ([`super::parquet::write_dir`]), not `out`.
 pub fn convert_files(
     files: &[TraceFile],
@@ -151,6 +156,9 @@ pub fn convert_files(
             }
         }
         Format::Chrome => n = chrome_files(files, specs, out)?,
+        // System calls go by number here: their names are the
+        // architectures' (ht-trace passes them to perfetto::write).
+        Format::Perfetto => n = super::perfetto::write(files, specs, &|_, _| None, out)?,
         Format::Trace(layout) => match files {
             [file] => n = retrace(file, layout, out)?,
             _ => return Err(ConvertError::SeveralFiles),

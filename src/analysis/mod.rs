@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Reading binary traces for people: regions of interest and progress
 //! points ([`Analysis`]), their statistics, and the `ht-trace` outputs
-//! (report, compare, convert, parquet, plot).
+//! (report, compare, convert, parquet, perfetto, plot).
 //!
 //! A region is the span between an event whose arg1 opens it and the next
 //! event on the same client whose arg1 closes it ([`RegionSpec`]; by
@@ -12,8 +12,10 @@ pub mod compare;
 pub mod convert;
 pub mod flame;
 pub mod parquet;
+pub mod perfetto;
 pub mod plot;
 pub mod profile;
+pub mod protobuf;
 pub mod report;
 pub mod text;
 

@@ -5,7 +5,7 @@
 //! (FILE `-`: standard input; `-o -` or no -o: standard output)
 //! ht-trace report FILE              regions and progress points
 //! ht-trace compare A B              two runs side by side
-//! ht-trace convert --to FMT FILE    chrome JSON, CSV or QEMU log text
+//! ht-trace convert --to FMT FILE    chrome JSON, perfetto protobuf, CSV or QEMU log text
 //! ht-trace convert --to parquet FILE -o DIR   Parquet tables for SQL and data frames
 //! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
@@ -15,7 +15,7 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -80,15 +80,18 @@ enum Command {
         /// The second run's trace, B.
         b: PathBuf,
     },
-    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing), CSV
+    /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing),
+    /// Perfetto's protobuf trace (ui.perfetto.dev, trace_processor), CSV
     /// of the records or of the regions, Parquet tables (DuckDB, polars,
     /// pandas), QEMU log text, or a binary trace in the fixed or compact
     /// layout.
     Convert {
         #[command(flatten)]
         common: Common,
-        /// chrome, csv (every record), regions (CSV, one row per region),
-        /// parquet (a directory of tables: events, regions, memory, blocks,
+        /// chrome (also json: Chrome trace JSON), perfetto (Perfetto's
+        /// protobuf trace: regions, progress points, system calls, blocks),
+        /// csv (every record), regions (CSV, one row per region), parquet
+        /// (a directory of tables: events, regions, memory, blocks,
         /// syscalls), log, fixed or compact.
         #[arg(long = "to", value_name = "FORMAT")]
         to: Format,
@@ -371,16 +374,30 @@ fn run(cli: Cli) -> Result<(), String> {
                     .map(|_| ())
                     .map_err(|e| e.to_string());
             }
-            let result = match output.as_ref().filter(|p| !is_stdio(p)) {
+            let to_file = output.as_ref().filter(|p| !is_stdio(p));
+            if to == Format::Perfetto && to_file.is_none() && io::stdout().is_terminal() {
+                return Err(
+                    "--to perfetto writes binary data: give -o FILE or redirect standard output"
+                        .into(),
+                );
+            }
+            let write = |out: &mut dyn Write| match to {
+                Format::Perfetto => {
+                    let names = |t: &TraceFile, nr| syscall_names(t)(nr);
+                    ht_user::analysis::perfetto::write(&f, &specs, &names, out)
+                }
+                _ => convert::convert_files(&f, to, &specs, out),
+            };
+            let result = match to_file {
                 Some(path) => {
                     let out = File::create(path)
                         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
                     let mut out = BufWriter::with_capacity(1 << 20, out);
-                    convert::convert_files(&f, to, &specs, &mut out)
+                    write(&mut out)
                 }
                 None => {
                     let mut out = io::stdout().lock();
-                    convert::convert_files(&f, to, &specs, &mut out)
+                    write(&mut out)
                 }
             };
             match result {
