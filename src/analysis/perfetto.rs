@@ -23,11 +23,19 @@
 //!    (`guest_exec_tb`) and a memory access are instants. Names are
 //!    interned: the first packet that uses a name carries it.
 //!
-//! Slice ends carry their name and category, so that the trace processor
-//! ends the matching slice even where regions of different names cross
-//! (keyed regions closed out of order). The output streams: packets go
-//! out a buffer at a time, and what is kept is the interning tables and
-//! each thread's system call in progress.
+//! The trace processor ends a track's innermost open slice, whatever name
+//! the end carries (ours carry theirs, for other readers): slices on one
+//! track must nest. Regions of one client do, and system calls sit
+//! between a thread's stores; what does not nest is keyed regions closed
+//! out of order (`--region a=1:0/arg2` with interleaved keys), which the
+//! trace processor pairs wrong, and a region opened by one thread and
+//! closed by another while the first is in a system call. A call that
+//! never returns ends at its thread's last record, so that a region left
+//! open (ending at the file's last event) still encloses it.
+//!
+//! The output streams: packets go out a buffer at a time, and what is
+//! kept is the interning tables and each thread's system call in
+//! progress.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -440,6 +448,9 @@ struct FileState<'a, 'o> {
     file: &'a TraceFile,
     process_uuid: u64,
     threads: HashMap<u32, Thread>,
+    /// The last (thread, client) looked up and its track: records come
+    /// in runs of one thread, so most lookups end here.
+    last_track: Option<(u32, u32, u64)>,
     /// Region names by label index.
     labels: Vec<Option<u64>>,
     /// Unnamed progress points' names (`arg1=V`), by V.
@@ -484,6 +495,16 @@ impl FileState<'_, '_> {
 
     /// The uuid of the track of `thread`'s hypertrace events on `client`.
     fn client_track(&mut self, thread: u32, client: u32) -> Result<u64, ConvertError> {
+        match self.last_track {
+            Some((t, c, uuid)) if (t, c) == (thread, client) => return Ok(uuid),
+            _ => {}
+        }
+        let uuid = self.find_client_track(thread, client)?;
+        self.last_track = Some((thread, client, uuid));
+        Ok(uuid)
+    }
+
+    fn find_client_track(&mut self, thread: u32, client: u32) -> Result<u64, ConvertError> {
         let uuid = self.thread(thread)?;
         let t = self.threads.get_mut(&thread).expect("described above");
         match t.first_client {
@@ -525,12 +546,23 @@ impl FileState<'_, '_> {
         if let Some(name) = tracker.point_name(ev) {
             return self.w.name(&name);
         }
-        if let Some(&iid) = self.points.get(&ev.arg1) {
+        self.value_name(ev.arg1)
+    }
+
+    /// `arg1=V`: an unnamed progress point's or unmatched close's name.
+    fn value_name(&mut self, arg1: u64) -> Name {
+        if let Some(&iid) = self.points.get(&arg1) {
             return Name::Iid(iid);
         }
-        let name = self.w.name(&format!("arg1={}", ev.arg1));
+        let text = format!("arg1={arg1}");
+        // Every `arg1=V` interned is in `points`: past the table's limit
+        // a new value goes inline without looking for it there.
+        if self.w.names.len() >= MAX_INTERNED {
+            return Name::Inline(text);
+        }
+        let name = self.w.name(&text);
         if let Name::Iid(iid) = name {
-            self.points.insert(ev.arg1, iid);
+            self.points.insert(arg1, iid);
         }
         name
     }
@@ -611,14 +643,9 @@ impl FileState<'_, '_> {
     fn instant(&mut self, tracker: &Tracker, ev: &Event<'_>, cat: Cat) -> Result<(), ConvertError> {
         let track_uuid = self.client_track(ev.thread, ev.client)?;
         let name = match cat {
-            Cat::Unmatched => {
-                // Unmatched closes are named by their value, as the
-                // Chrome conversion names them.
-                match self.points.get(&ev.arg1) {
-                    Some(&iid) => Name::Iid(iid),
-                    None => self.w.name(&format!("arg1={}", ev.arg1)),
-                }
-            }
+            // Unmatched closes are named by their value, as the Chrome
+            // conversion names them.
+            Cat::Unmatched => self.value_name(ev.arg1),
             _ => self.point(tracker, ev),
         };
         self.anns.extend([
@@ -820,6 +847,7 @@ pub fn write(
             file,
             process_uuid,
             threads: HashMap::new(),
+            last_track: None,
             labels: Vec::new(),
             points: HashMap::new(),
             syscalls: HashMap::new(),
