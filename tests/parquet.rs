@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{guest, ht, temp_base};
+use common::{forked_named_regions, guest, ht, temp_base};
 use ht_user::trace::file::{EventKind, TraceFile};
 
 const ITERATIONS: u64 = 100;
@@ -116,38 +116,7 @@ fn query(dir: &Path) -> serde_json::Value {
 /// instruction counters on; returns the run's files (the parent's, then
 /// the forked child's).
 fn traced_run(dir: &Path, iterations: u64, extra: &[&str]) -> Vec<PathBuf> {
-    let base = dir.join("ht");
-    let trace = dir.join("run.bin");
-    let mut spec = base.into_os_string();
-    spec.push(",counters=on");
-    let out = ht(["-hypertrace".as_ref(), spec.as_os_str()])
-        .arg("-trace-file")
-        .arg(&trace)
-        .args(extra)
-        .arg(guest("named-regions"))
-        .arg(iterations.to_string())
-        .output()
-        .expect("run ht-user");
-    assert!(
-        out.status.success(),
-        "named-regions failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut files = vec![trace];
-    let mut children: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("run.bin.")
-        })
-        .collect();
-    children.sort();
-    files.extend(children);
-    assert_eq!(files.len(), 2, "a parent's and a child's trace: {files:?}");
-    files
+    forked_named_regions(dir, ",counters=on", extra, iterations)
 }
 
 fn ht_trace(args: &[&str], files: &[PathBuf]) -> std::process::Output {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{guest, ht, temp_base};
+use common::{forked_named_regions, temp_base};
 use ht_user::analysis::protobuf::{fields, Value};
 
 const ITERATIONS: u64 = 10;
@@ -28,35 +28,9 @@ const SLICE_BEGIN: u64 = 1;
 const SLICE_END: u64 = 2;
 const INSTANT: u64 = 3;
 
-/// The run's files: the parent's, then the child's.
+/// The run's files (system calls traced): the parent's, then the child's.
 fn forked_run(dir: &Path) -> Vec<PathBuf> {
-    let base = dir.join("ht");
-    let trace = dir.join("run.bin");
-    let out = ht(["-hypertrace".as_ref(), base.as_os_str()])
-        .args(["-trace", "guest_user_syscall*", "-trace-file"])
-        .arg(&trace)
-        .arg(guest("named-regions"))
-        .arg(ITERATIONS.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut files = vec![trace];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("run.bin.")
-        {
-            files.push(p);
-        }
-    }
-    assert_eq!(files.len(), 2, "{files:?}");
-    files
+    forked_named_regions(dir, "", &["-trace", "guest_user_syscall*"], ITERATIONS)
 }
 
 fn ht_trace<I, S>(args: I) -> std::process::Output

@@ -9,40 +9,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{guest, ht, temp_base};
+use common::{forked_named_regions, temp_base};
 
 const ITERATIONS: u64 = 10;
 
 /// The run's files: the parent's, then the child's.
 fn forked_run(dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
-    let base = dir.join("ht");
-    let trace = dir.join("run.bin");
-    let out = ht(["-hypertrace".as_ref(), base.as_os_str()])
-        .args(extra)
-        .arg("-trace-file")
-        .arg(&trace)
-        .arg(guest("named-regions"))
-        .arg(ITERATIONS.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut files = vec![trace];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("run.bin.")
-        {
-            files.push(p);
-        }
-    }
-    assert_eq!(files.len(), 2, "{files:?}");
-    files
+    forked_named_regions(dir, "", extra, ITERATIONS)
 }
 
 fn ht_trace(args: &[&std::ffi::OsStr]) -> std::process::Output {

@@ -447,3 +447,44 @@ pub fn unused_uid() -> u32 {
         .find(|u| !taken.contains(u))
         .expect("a free uid")
 }
+
+/// Runs `named-regions ITERATIONS` (it forks one child) under ht-user with
+/// a binary trace `dir/run.bin`; `channel` follows the channel's base in
+/// -hypertrace (`""` or `",counters=on"`), `extra` are more options.
+/// Returns the run's files: the parent's, then the child's.
+pub fn forked_named_regions(
+    dir: &Path,
+    channel: &str,
+    extra: &[&str],
+    iterations: u64,
+) -> Vec<PathBuf> {
+    let mut spec = dir.join("ht").into_os_string();
+    spec.push(channel);
+    let trace = dir.join("run.bin");
+    let out = ht(["-hypertrace".as_ref(), spec.as_os_str()])
+        .args(extra)
+        .arg("-trace-file")
+        .arg(&trace)
+        .arg(guest("named-regions"))
+        .arg(iterations.to_string())
+        .output()
+        .expect("run ht-user");
+    assert!(
+        out.status.success(),
+        "named-regions failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut children: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("run.bin."))
+        })
+        .collect();
+    children.sort();
+    let mut files = vec![trace];
+    files.extend(children);
+    assert_eq!(files.len(), 2, "a parent's and a child's trace: {files:?}");
+    files
+}
