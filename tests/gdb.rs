@@ -86,12 +86,13 @@ fn gdb_breaks_steps_reads_and_writes_variables_and_sees_the_exit() {
             "next",
             "next",
             "next",
+            "next",
             "step",
             "print x",
             "up",
             "print counter",
             "down",
-            "break 34",
+            "break 46",
             "continue",
             "print total",
             "print progress",
@@ -110,7 +111,7 @@ fn gdb_breaks_steps_reads_and_writes_variables_and_sees_the_exit() {
             "gdb-target.c:",
             // The file is ./gdb-target.c or gdb-target.c as compilers record it.
             "square (x=0) at ",
-            "gdb-target.c:14",
+            "gdb-target.c:17",
             "$1 = 0",
             "$2 = 42",
             "Breakpoint 2, main",
@@ -197,6 +198,19 @@ fn gdb_detaching_lets_the_program_run_on() {
     let run = finish(child);
     assert_eq!(run.code(), 3, "{}", run.stderr);
     assert_eq!(run.stdout, "total 14 counter 42\n");
+}
+
+#[test]
+fn a_forked_child_runs_on_past_the_parents_breakpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, sock) = start_waiting(dir.path(), &["fork"]);
+    // Only the child calls square(): it leaves the debugger to its parent
+    // at the breakpoint and runs on to its exit status.
+    let text = gdb(&sock, &["break square", "continue"]);
+    assert_in_order(&text, &["exited normally"]);
+    let run = finish(child);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "child exit 7\n");
 }
 
 /// One remote protocol packet: `$data#checksum`, acknowledged.

@@ -273,7 +273,12 @@ impl Drop for InterruptWatch {
     fn drop(&mut self) {
         self.state.quit.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if crate::kernel::fork::is_descendant() {
+                // A forked child has no copy of the thread to join or detach.
+                std::mem::forget(t);
+            } else {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -439,7 +444,9 @@ impl<R: DebugRegs> Session<'_, '_, R> {
         let paused = std::mem::take(&mut m.debug_pause.due);
         let watch_hit = m.debug_pause.watch_hit.take();
         if crate::kernel::fork::is_descendant() {
-            return Err(SessionEnd::ChildRan(self.run_detached_after(result)));
+            return Err(SessionEnd::ChildRan(
+                self.run_detached_after(result, paused),
+            ));
         }
         if let Err(e) = result {
             if m.stop.is_none() {
@@ -524,9 +531,14 @@ impl<R: DebugRegs> Session<'_, '_, R> {
     }
 
     /// A forked child leaves the debugger to its parent and runs on.
-    fn run_detached_after(&mut self, result: Result<(), uc_error>) -> Result<(), uc_error> {
+    /// `paused`: the child stopped at one of gdb's breakpoints, steps or
+    /// watchpoints (inherited from its parent) and has more to run.
+    fn run_detached_after(
+        &mut self,
+        result: Result<(), uc_error>,
+        paused: bool,
+    ) -> Result<(), uc_error> {
         let m = self.uc.get_data_mut();
-        let paused = std::mem::take(&mut m.debug_pause.due);
         if !paused || m.stop.is_some() {
             self.forget_breakpoints();
             return result;
