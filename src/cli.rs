@@ -627,7 +627,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let sched = cli
         .sched
         .as_deref()
-        .map(crate::sched::SchedOptions::parse)
+        .map(crate::machine::sched::SchedOptions::parse)
         .transpose()
         .map_err(bad)?
         .unwrap_or_default();
@@ -764,7 +764,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let inherited_fds = cli
         .ht_fds
         .as_deref()
-        .map(crate::kernel::exec::parse_fds)
+        .map(crate::machine::exec::parse_fds)
         .transpose()
         .map_err(bad)?;
     // -cpu wins over QEMU_CPU; an empty value is none.
@@ -788,7 +788,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     let inherited_signals = cli
         .ht_signals
         .as_deref()
-        .map(crate::kernel::exec::parse_signals)
+        .map(crate::machine::exec::parse_signals)
         .transpose()
         .map_err(bad)?;
     Ok((

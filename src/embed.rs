@@ -31,8 +31,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use crate::handler::{Block, EventHandler, HypertraceEvent, MemAccess, SyscallEntry, SyscallExit};
 use crate::hypertrace::ChannelOptions;
+use crate::machine::handler::{
+    Block, EventHandler, HypertraceEvent, MemAccess, SyscallEntry, SyscallExit,
+};
 use crate::runner::{self, Loaded, RunConfig, RunReport, SetupError};
 
 /// A guest run being configured. Every option has its command-line

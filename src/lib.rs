@@ -6,30 +6,26 @@
 //! the module map. Programs embedding ht-user use [`Runner`] and implement
 //! [`EventHandler`] (see `examples/region_cache.rs`).
 
+pub mod abi;
 pub mod analysis;
 pub mod arch;
 pub mod cli;
-pub mod delivery;
-pub mod disasm;
 pub mod embed;
-pub mod engine_ctl;
 pub mod gdb;
-pub mod handler;
-pub mod host_events;
+pub mod host;
 pub mod hypertrace;
-pub mod instrument;
 pub mod kernel;
 pub mod loader;
-pub mod m5ops;
 pub mod machine;
 pub mod mem;
 pub mod monitor;
 pub mod runner;
-pub mod sched;
 pub mod signals;
 pub mod syscall;
 pub mod trace;
 
 pub use embed::Runner;
-pub use handler::{Block, EventHandler, HypertraceEvent, MemAccess, SyscallEntry, SyscallExit};
+pub use machine::handler::{
+    Block, EventHandler, HypertraceEvent, MemAccess, SyscallEntry, SyscallExit,
+};
 pub use runner::{RunReport, SetupError};

@@ -43,10 +43,10 @@ fn real_main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args
         .get(1)
-        .is_some_and(|a| a == ht_user::kernel::exec::HOST_EXEC_FLAG)
+        .is_some_and(|a| a == ht_user::machine::exec::HOST_EXEC_FLAG)
     {
         // A guest executed a host program: this is only the trampoline.
-        return ht_user::kernel::exec::host_exec_main(args);
+        return ht_user::machine::exec::host_exec_main(args);
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("HT_USER_LOG"))
@@ -145,7 +145,7 @@ fn real_main() -> i32 {
         }
         // A forked child dies of the signal silently, as a process does;
         // its trace is flushed all the same.
-        StopReason::Interrupted(_) if ht_user::kernel::fork::is_descendant() => {}
+        StopReason::Interrupted(_) if ht_user::machine::fork::is_descendant() => {}
         StopReason::Interrupted(sig) => {
             eprintln!(
                 "ht-user: interrupted by signal {sig} ({}); trace flushed with {} events, channel files removed",
@@ -179,7 +179,7 @@ fn real_main() -> i32 {
     }
     // A forked child ends as its guest did, so that the guest parent's
     // wait sees a signal as a signal (as qemu-user does).
-    if ht_user::kernel::fork::is_descendant() {
+    if ht_user::machine::fork::is_descendant() {
         match report.stop {
             StopReason::Exit(ExitKind::Killed(sig))
             | StopReason::Fault { signal: sig, .. }

@@ -12,11 +12,11 @@ use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::Unicorn;
 
 use crate::hypertrace::{Channel, ChannelOptions};
-use crate::kernel::fork::Lineage;
 use crate::kernel::Process;
 use crate::loader;
+use crate::machine::fork::Lineage;
+use crate::machine::memory as mem_engine;
 use crate::machine::{Machine, StopReason};
-use crate::mem::engine as mem_engine;
 use crate::trace::file::{ClockAnchor, TraceInfo};
 use crate::trace::{EventKind, EventSet, TraceEvents, WriterReport};
 
@@ -52,7 +52,7 @@ pub struct RunConfig {
     /// guest's execve): the pid of the run's first process.
     pub root_pid: Option<u32>,
     /// With `root_pid`: the descriptor of the run's shared count of lost
-    /// events (see `kernel::fork::share_loss_count`).
+    /// events (see `machine::fork::share_loss_count`).
     pub loss_fd: Option<i32>,
     /// With `root_pid`: the identities of the channel files the run
     /// created, removed by the run's first process even when unusable.
@@ -66,7 +66,7 @@ pub struct RunConfig {
     /// made absolute; no -E, -U, -0 or -monitor).
     pub exec_options: Vec<OsString>,
     /// Guest thread scheduling (`-sched`).
-    pub sched: crate::sched::SchedOptions,
+    pub sched: crate::machine::sched::SchedOptions,
     /// The CPU model (`-cpu`, `QEMU_CPU`), checked against the program's
     /// architecture when it is loaded; the architecture's default when
     /// absent.
@@ -81,7 +81,7 @@ pub struct RunReport {
     pub ignored_stores: u64,
     pub writer: WriterReport,
     /// Threads created, context switches, preemptions.
-    pub sched: crate::sched::SchedStats,
+    pub sched: crate::machine::sched::SchedStats,
     /// Events the run's forked children (and the programs they executed)
     /// could not record; 0 in the children themselves.
     pub descendant_losses: u64,
@@ -93,8 +93,8 @@ impl RunReport {
     /// descendant's) could not be written whole and the guest exited 0.
     pub fn exit_status(&self) -> i32 {
         let guest = match &self.stop {
-            StopReason::Exit(crate::syscall::ExitKind::Exited(code)) => *code,
-            StopReason::Exit(crate::syscall::ExitKind::Killed(sig)) => 128 + sig,
+            StopReason::Exit(crate::abi::ExitKind::Exited(code)) => *code,
+            StopReason::Exit(crate::abi::ExitKind::Killed(sig)) => 128 + sig,
             StopReason::Fault { signal, .. } => 128 + signal,
             StopReason::Interrupted(sig) => 128 + sig,
             StopReason::Quit => 0,
@@ -102,7 +102,7 @@ impl RunReport {
         };
         // A forked child's status is its guest's, which its guest parent
         // sees: trace trouble is counted for the run's first process.
-        let descendant = crate::kernel::fork::is_descendant();
+        let descendant = crate::machine::fork::is_descendant();
         if guest == 0 && !descendant && (self.writer.error.is_some() || self.descendant_losses > 0)
         {
             1
@@ -224,7 +224,7 @@ fn check_engine() -> Result<(), SetupError> {
 
 pub fn load(
     cfg: &RunConfig,
-    handler: Option<Box<dyn crate::handler::EventHandler>>,
+    handler: Option<Box<dyn crate::machine::handler::EventHandler>>,
     record_events: bool,
 ) -> Result<Loaded, SetupError> {
     check_engine()?;
@@ -250,7 +250,7 @@ pub fn load(
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
     if my_pid == root_pid || cfg.loss_fd.is_some() {
-        crate::kernel::fork::share_loss_count(cfg.loss_fd);
+        crate::machine::fork::share_loss_count(cfg.loss_fd);
     }
     let monitor = match &cfg.monitor {
         Some(addr) => Some(
@@ -416,12 +416,13 @@ pub fn load(
         cfg.strace,
     );
     machine.rules = cfg.rules.clone();
-    machine.resident_hooks = EventSet(cfg.rules.controlled().0 & crate::instrument::HOOKED.0);
+    machine.resident_hooks =
+        EventSet(cfg.rules.controlled().0 & crate::machine::instrument::HOOKED.0);
     machine.reconfigure_due =
-        (machine.enabled.0 | machine.resident_hooks.0) & crate::instrument::HOOKED.0 != 0;
+        (machine.enabled.0 | machine.resident_hooks.0) & crate::machine::instrument::HOOKED.0 != 0;
     machine.handler = handler;
     machine.record_events = record_events;
-    machine.sched = crate::sched::Scheduler::new(cfg.sched);
+    machine.sched = crate::machine::sched::Scheduler::new(cfg.sched);
     machine.insn_counting = insn_counting;
     // Blocks are attributed to functions (ht-trace profile) through the
     // modules mapped for execution: reported when the command line traces
@@ -431,7 +432,7 @@ pub fn load(
     machine.debug = cfg.debug;
     if cfg.debug.in_asm {
         machine.disasm =
-            Some(crate::disasm::Disassembler::for_arch(abi.name()).map_err(SetupError)?);
+            Some(crate::machine::disasm::Disassembler::for_arch(abi.name()).map_err(SetupError)?);
     }
     if cfg.debug.needs_block_hook() {
         machine.reconfigure_due = true;
@@ -455,11 +456,11 @@ pub fn load(
     // Stops land on block boundaries, so nothing runs twice (engine patch
     // 0005); control stores are one callback (0006); a map or unmap costs
     // the region's own pages, not all regions' (0025).
-    crate::engine_ctl::set_exit_check_at_block_start(&mut uc)
-        .and_then(|()| crate::engine_ctl::set_mmio_wide_access(&mut uc))
-        .and_then(|()| crate::engine_ctl::set_incremental_memory_map(&mut uc))
-        .and_then(|()| crate::engine_ctl::set_insn_count(&mut uc, insn_counting))
-        .and_then(|()| crate::engine_ctl::set_block_hook_insns(&mut uc, true))
+    crate::machine::engine_ctl::set_exit_check_at_block_start(&mut uc)
+        .and_then(|()| crate::machine::engine_ctl::set_mmio_wide_access(&mut uc))
+        .and_then(|()| crate::machine::engine_ctl::set_incremental_memory_map(&mut uc))
+        .and_then(|()| crate::machine::engine_ctl::set_insn_count(&mut uc, insn_counting))
+        .and_then(|()| crate::machine::engine_ctl::set_block_hook_insns(&mut uc, true))
         .map_err(|e| SetupError(format!("cannot configure the engine: {e:?}")))?;
     mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     mem_engine::install_fault_address_hook(&mut uc).map_err(|e| SetupError(e.to_string()))?;
@@ -512,10 +513,10 @@ impl Loaded {
         crate::signals::arm(&uc);
         let result = match &gdb {
             Some(server) => crate::gdb::serve(&mut uc, entry, &mut monitor, server),
-            None => crate::sched::run(&mut uc, entry, &mut monitor),
+            None => crate::machine::sched::run(&mut uc, entry, &mut monitor),
         };
         crate::signals::disarm();
-        forget_monitor_in_child(&mut uc, &mut monitor);
+        crate::monitor::forget_in_child(&mut uc, &mut monitor);
 
         let pc = abi.pc(&uc);
         let stop = match (uc.get_data_mut().stop.take(), result) {
@@ -575,7 +576,7 @@ impl Loaded {
         let writer = writer.finish(recorder);
         let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
         drop(channel);
-        use crate::kernel::fork;
+        use crate::machine::fork;
         let descendant = fork::is_descendant();
         if descendant && fork::own_trace_lost() {
             fork::report_descendant_loss(events_recorded);
@@ -594,22 +595,5 @@ impl Loaded {
                 fork::descendant_losses()
             },
         }
-    }
-}
-
-/// In a forked child the monitor is the parent's: its thread does not
-/// exist here and its socket is not this process's to remove, so it is
-/// forgotten, never served or dropped.
-pub(crate) fn forget_monitor_in_child(
-    uc: &mut crate::machine::Engine<'_>,
-    monitor: &mut Option<crate::monitor::Monitor>,
-) {
-    if monitor.is_some() && crate::kernel::fork::is_descendant() {
-        if let Some(m) = monitor.take() {
-            m.attention()
-                .store(false, std::sync::atomic::Ordering::Release);
-            std::mem::forget(m);
-        }
-        uc.get_data_mut().monitor_due = false;
     }
 }

@@ -130,9 +130,8 @@ pub enum Disposition {
 fn ends_run_by_default(sig: i32) -> bool {
     !reserved(sig)
         && matches!(
-            crate::kernel::signal::default_action(sig),
-            crate::kernel::signal::DefaultAction::Terminate
-                | crate::kernel::signal::DefaultAction::Core
+            crate::abi::signal::default_action(sig),
+            crate::abi::signal::DefaultAction::Terminate | crate::abi::signal::DefaultAction::Core
         )
 }
 
@@ -437,7 +436,7 @@ pub fn interrupted() -> Option<i32> {
 pub fn install() -> std::io::Result<()> {
     make_poke_pipe();
     if start_watcher().is_err() {
-        // At the process limit (a guest's RLIMIT_NPROC, see kernel::fork)
+        // At the process limit (a guest's RLIMIT_NPROC, see machine::fork)
         // the handler stops the engine itself.
         STOP_IN_HANDLER.store(true, Ordering::SeqCst);
     }
@@ -658,7 +657,7 @@ fn stop_armed_engine() -> bool {
 }
 
 /// Lets an interrupt stop this engine. Pair with [`disarm`].
-pub fn arm(uc: &crate::machine::Engine<'_>) {
+pub fn arm<D>(uc: &unicorn_engine::Unicorn<'_, D>) {
     let handle = uc.get_handle();
     set_engine(Some(EngineHandle(handle)));
     ENGINE_PTR.store(handle, Ordering::SeqCst);

@@ -7,7 +7,7 @@ use unicorn_engine::unicorn_const::HookType;
 use unicorn_engine::unicorn_const::{Arch, MemType, Mode, Prot, TlbEntry, TlbType};
 use unicorn_engine::{RegisterARM, RegisterMIPS, RegisterRISCV, RegisterX86, Unicorn};
 
-use ht_user::engine_ctl;
+use ht_user::machine::engine_ctl;
 
 const CODE: u64 = 0x10000;
 const DATA: u64 = 0x20000;

@@ -10,8 +10,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use ht_user::analysis::RegionSpec;
 use ht_user::hypertrace::{parse_file_ids, ChannelOptions};
-use ht_user::kernel::exec::{parse_fds, parse_signals};
-use ht_user::sched::SchedOptions;
+use ht_user::machine::exec::{parse_fds, parse_signals};
+use ht_user::machine::sched::SchedOptions;
 use ht_user::trace::events::TraceEvents;
 use ht_user::trace::rules::{parse_pattern, Rules};
 use ht_user::trace::EventSet;

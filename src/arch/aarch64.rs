@@ -8,10 +8,10 @@ use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 use super::{
     below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64,
 };
+use crate::abi::types::{encode_stat_generic64, Stat};
+use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
-use crate::syscall::types::{encode_stat_generic64, Stat};
-use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Aarch64;
 
@@ -122,7 +122,7 @@ const PAC_ALL_KEYS: u64 = 0x1f;
 fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), String> {
     for key in (0..5).filter(|k| mask & 1 << k != 0) {
         let mut bytes = [0u8; 16];
-        crate::syscall::fill_random(&mut bytes)
+        crate::host::fill_random(&mut bytes)
             .map_err(|e| format!("no random bytes for the pointer authentication keys: {e}"))?;
         let [lo, hi] = key_registers(key);
         write_sysreg(uc, lo, u64::from_le_bytes(bytes[..8].try_into().unwrap()))?;
@@ -179,6 +179,7 @@ const INFO: AbiInfo = AbiInfo {
     pie_base: 0x55_5555_0000,
     platform: "aarch64",
     uname_machine: "aarch64",
+    pipe_second_result: None,
 };
 
 impl Abi for Aarch64 {

@@ -9,10 +9,10 @@ use unicorn_engine::RegisterARM;
 use super::{
     below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32,
 };
+use crate::abi::types::Stat;
+use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
 use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
-use crate::syscall::types::Stat;
-use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Arm;
 
@@ -156,6 +156,7 @@ const INFO: AbiInfo = AbiInfo {
     pie_base: 0x2a00_0000,
     platform: "v7l",
     uname_machine: "armv7l",
+    pipe_second_result: None,
 };
 
 impl Abi for Arm {

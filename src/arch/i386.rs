@@ -7,10 +7,10 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
 use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
+use crate::abi::types::Stat;
+use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
 use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
-use crate::syscall::types::Stat;
-use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct I386;
 
@@ -145,6 +145,7 @@ const INFO: AbiInfo = AbiInfo {
     pie_base: 0x5655_5000,
     platform: "i686",
     uname_machine: "i686",
+    pipe_second_result: None,
 };
 
 impl Abi for I386 {
@@ -303,7 +304,7 @@ impl Abi for I386 {
     }
 
     fn trap_si_code(&self) -> i32 {
-        crate::kernel::signal::SI_KERNEL
+        crate::abi::signal::SI_KERNEL
     }
 
     fn push_signal_frame(

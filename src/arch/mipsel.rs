@@ -9,10 +9,10 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterMIPS;
 
 use super::{below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
+use crate::abi::types::Stat;
+use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
-use crate::syscall::types::Stat;
-use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Mipsel;
 
@@ -57,7 +57,7 @@ fn misaligned_address(uc: &Engine<'_>) -> Option<u64> {
     Some((base as i64).wrapping_add(offset) as u64 & 0xffff_ffff)
 }
 
-fn r(n: i32) -> i32 {
+const fn r(n: i32) -> i32 {
     RegisterMIPS::R0 as i32 + n
 }
 
@@ -242,6 +242,7 @@ const INFO: AbiInfo = AbiInfo {
     pie_base: 0x5555_0000,
     platform: "mips",
     uname_machine: "mips",
+    pipe_second_result: Some(r(V1)),
 };
 
 impl Abi for Mipsel {
@@ -499,16 +500,6 @@ impl Abi for Mipsel {
                 uc.get_data_mut().process.mem.invalidate_code(addr, len);
                 Some(Outcome::Value(0))
             }
-            // The original pipe returns both descriptors in v0 and v1.
-            Some(Sys::pipe) => Some(
-                match crate::syscall::pipe_pair(&mut uc.get_data_mut().process, 0) {
-                    Ok((rd, wr)) => {
-                        let _ = uc.reg_write(r(V1), wr as u64);
-                        Outcome::Value(rd as u64)
-                    }
-                    Err(e) => Outcome::Error(e),
-                },
-            ),
             _ => None,
         }
     }
@@ -557,7 +548,7 @@ impl Abi for Mipsel {
     }
 
     fn trap_si_code(&self) -> i32 {
-        crate::kernel::signal::SI_KERNEL
+        crate::abi::signal::SI_KERNEL
     }
 
     fn stack_t_size_first(&self) -> bool {
@@ -714,7 +705,7 @@ impl Abi for Mipsel {
 
     /// o32 `struct statfs64` (96 bytes): MIPS puts the fragment size
     /// third and the free-inode counts before `f_bavail`.
-    fn encode_statfs64(&self, s: &crate::syscall::types::StatFs, enc: Encoder) -> Option<Vec<u8>> {
+    fn encode_statfs64(&self, s: &crate::abi::types::StatFs, enc: Encoder) -> Option<Vec<u8>> {
         let mut b = StructBuilder::new(96, enc);
         b.u32(0, s.fs_type as u32)
             .u32(4, s.bsize as u32)

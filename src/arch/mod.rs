@@ -13,9 +13,9 @@ pub mod x86_64;
 
 use unicorn_engine::unicorn_const::{Arch, Mode};
 
+use crate::abi::{Outcome, Sys, SyscallTable};
 use crate::machine::Engine;
 use crate::mem::{Endian, Fault, Layout};
-use crate::syscall::{Outcome, Sys, SyscallTable};
 
 /// Offset of the mmap area's top from a round address. The engine's TLB is
 /// indexed by low page-number bits: with the stack and the mmap area both
@@ -79,7 +79,7 @@ impl Trap {
 }
 
 /// A gem5 m5op in its instruction form, found where the CPU trapped
-/// ([`Abi::m5op`]; performed by `crate::m5ops`).
+/// ([`Abi::m5op`]; performed by `crate::machine::m5ops`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct M5Op {
     /// gem5's function number.
@@ -177,7 +177,7 @@ pub struct SignalFrame<'a> {
     /// The mask the frame saves (restored by sigreturn).
     pub saved_mask: u64,
     /// `uc_stack`: the alternate stack's settings.
-    pub altstack: crate::kernel::signal::AltStack,
+    pub altstack: crate::abi::signal::AltStack,
     /// rt frame (siginfo and ucontext) or the legacy one.
     pub rt: bool,
     /// For faults: the address, and whether the access was a write.
@@ -208,6 +208,9 @@ pub struct AbiInfo {
     pub platform: &'static str,
     /// uname's machine field.
     pub uname_machine: &'static str,
+    /// The register where the original pipe(2) returns its second
+    /// descriptor, on ABIs that return both in registers (MIPS: v1).
+    pub pipe_second_result: Option<i32>,
 }
 
 pub trait Abi: Sync {
@@ -378,7 +381,7 @@ pub trait Abi: Sync {
     /// the address where Linux reports one, SI_KERNEL (no address) where
     /// it sends a plain SIGTRAP (x86 int3, MIPS break and trap).
     fn trap_si_code(&self) -> i32 {
-        crate::kernel::signal::TRAP_BRKPT
+        crate::abi::signal::TRAP_BRKPT
     }
     /// `SA_SIGINFO` (MIPS has its own value).
     fn sa_siginfo(&self) -> u64 {
@@ -479,7 +482,7 @@ pub trait Abi: Sync {
     }
     /// The guest's `si_code` for SI_TIMER (-2; MIPS numbers it -3).
     fn si_timer(&self) -> i32 {
-        crate::kernel::signal::SI_TIMER
+        crate::abi::signal::SI_TIMER
     }
     /// Guest mmap(2) flags in the host's encoding.
     fn mmap_flags_to_host(&self, flags: u64) -> u64 {
@@ -498,10 +501,10 @@ pub trait Abi: Sync {
     /// ht-user does not know the layout.
     fn encode_statfs64(
         &self,
-        s: &crate::syscall::types::StatFs,
+        s: &crate::abi::types::StatFs,
         enc: crate::mem::Encoder,
     ) -> Option<Vec<u8>> {
-        (!self.is_64bit()).then(|| crate::syscall::types::encode_statfs64_32(s, enc))
+        (!self.is_64bit()).then(|| crate::abi::types::encode_statfs64_32(s, enc))
     }
     /// Whether `struct epoll_event` is packed (12 bytes: x86_64, i386) or
     /// has 4 bytes of padding between `events` and `data` (16 bytes).
@@ -532,22 +535,10 @@ pub trait Abi: Sync {
         (crate::mem::PAGE_SIZE, false)
     }
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
-    fn encode_stat(&self, st: &crate::syscall::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
+    fn encode_stat(&self, st: &crate::abi::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
 }
 
-/// How an ABI's SysV IPC structures differ from the kernel's generic ones
-/// (`asm-generic/{shm,sem,msg}buf.h` at the ABI's word size); see
-/// `syscall::types::IpcCodec`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IpcLayout {
-    /// aarch64, riscv64, arm, i386: the generic layouts.
-    Generic,
-    /// x86_64: `semid64_ds` has a padding word after each time.
-    X86_64,
-    /// 32-bit MIPS: `shmid64_ds` and `semid64_ds` keep the times' high
-    /// halves after the other fields.
-    Mips32,
-}
+pub use crate::abi::types::IpcLayout;
 
 impl std::fmt::Debug for dyn Abi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -590,11 +581,10 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
 /// crate's list for it.
 macro_rules! syscall_table {
     ($sysno:path, $is_64bit:expr) => {{
-        static TABLE: std::sync::OnceLock<$crate::syscall::SyscallTable> =
-            std::sync::OnceLock::new();
+        static TABLE: std::sync::OnceLock<$crate::abi::SyscallTable> = std::sync::OnceLock::new();
         TABLE.get_or_init(|| {
             use $sysno as Sysno;
-            $crate::syscall::SyscallTable::from_names(
+            $crate::abi::SyscallTable::from_names(
                 Sysno::iter().map(|s| (s.id() as u64, s.name())),
                 $is_64bit,
             )

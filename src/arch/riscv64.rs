@@ -6,10 +6,10 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
 use super::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
+use crate::abi::types::{encode_stat_generic64, Stat};
+use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
-use crate::syscall::types::{encode_stat_generic64, Stat};
-use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct Riscv64;
 
@@ -65,6 +65,7 @@ const INFO: AbiInfo = AbiInfo {
     pie_base: 0x2a_aaaa_a000,
     platform: "riscv64",
     uname_machine: "riscv64",
+    pipe_second_result: None,
 };
 
 impl Abi for Riscv64 {

@@ -5,10 +5,10 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
+use crate::abi::types::Stat;
+use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
 use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
-use crate::syscall::types::Stat;
-use crate::syscall::{Errno, Outcome, Sys, SyscallTable};
 
 pub struct X86_64;
 
@@ -230,6 +230,7 @@ const INFO: AbiInfo = AbiInfo {
     pie_base: 0x5555_5555_4000,
     platform: "x86_64",
     uname_machine: "x86_64",
+    pipe_second_result: None,
 };
 
 impl Abi for X86_64 {
@@ -262,7 +263,7 @@ impl Abi for X86_64 {
     }
 
     fn trap_si_code(&self) -> i32 {
-        crate::kernel::signal::SI_KERNEL
+        crate::abi::signal::SI_KERNEL
     }
 
     fn push_signal_frame(

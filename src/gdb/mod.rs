@@ -44,8 +44,8 @@ use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::unicorn_const::HookType;
 use unicorn_engine::UcHookId;
 
+use crate::abi::ExitKind;
 use crate::machine::{Engine, StopReason};
-use crate::syscall::ExitKind;
 use regs::DebugRegs;
 
 /// Where gdb connects: `-g PORT` (TCP on 127.0.0.1), `-g HOST:PORT` or
@@ -147,7 +147,7 @@ impl GdbServer {
 impl Drop for GdbServer {
     fn drop(&mut self) {
         if let Listener::Unix(_, path) = &self.listener {
-            if !crate::kernel::fork::is_descendant() {
+            if !crate::machine::fork::is_descendant() {
                 let _ = std::fs::remove_file(path);
             }
         }
@@ -156,7 +156,7 @@ impl Drop for GdbServer {
 /// Serves gdb for the whole run: waits for it to connect, then runs the
 /// guest as gdb asks until the program ends, gdb detaches (the program
 /// then runs on without it) or gdb kills it. Returns what the scheduler
-/// returns, like [`crate::sched::run`].
+/// returns, like [`crate::machine::sched::run`].
 pub fn serve(
     uc: &mut Engine<'_>,
     entry: u64,
@@ -172,7 +172,7 @@ pub fn serve(
         "mipsel" => serve_as::<regs::Mipsel>(uc, entry, monitor, server),
         other => {
             eprintln!("ht-user: -g: no debugger support for {other}; running without gdb");
-            crate::sched::run(uc, entry, monitor)
+            crate::machine::sched::run(uc, entry, monitor)
         }
     }
 }
@@ -188,7 +188,7 @@ fn serve_as<R: DebugRegs>(
         Ok(c) => c,
         Err(e) => {
             eprintln!("ht-user: -g: gdb could not connect ({e}); running without gdb");
-            return crate::sched::run(uc, entry, monitor);
+            return crate::machine::sched::run(uc, entry, monitor);
         }
     };
     let watch = InterruptWatch::start(watch_fd);
@@ -273,7 +273,7 @@ impl Drop for InterruptWatch {
     fn drop(&mut self) {
         self.state.quit.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
-            if crate::kernel::fork::is_descendant() {
+            if crate::machine::fork::is_descendant() {
                 // A forked child has no copy of the thread to join or detach.
                 std::mem::forget(t);
             } else {
@@ -432,7 +432,7 @@ impl<R: DebugRegs> Session<'_, '_, R> {
             self.uc.get_data_mut().debug_pause.skip_at = Some(self.start);
         }
         self.watch.running.store(true, Ordering::SeqCst);
-        let result = crate::sched::run(self.uc, self.start, self.monitor);
+        let result = crate::machine::sched::run(self.uc, self.start, self.monitor);
         self.watch.running.store(false, Ordering::SeqCst);
         let interrupt = self.watch.requested.swap(false, Ordering::SeqCst);
         if let Some(hook) = step_hook {
@@ -443,7 +443,7 @@ impl<R: DebugRegs> Session<'_, '_, R> {
         m.debug_pause.skip_at = None;
         let paused = std::mem::take(&mut m.debug_pause.due);
         let watch_hit = m.debug_pause.watch_hit.take();
-        if crate::kernel::fork::is_descendant() {
+        if crate::machine::fork::is_descendant() {
             return Err(SessionEnd::ChildRan(
                 self.run_detached_after(result, paused),
             ));
@@ -527,7 +527,7 @@ impl<R: DebugRegs> Session<'_, '_, R> {
         if self.uc.get_data().stop.is_some() {
             return Ok(());
         }
-        crate::sched::run(self.uc, self.start, self.monitor)
+        crate::machine::sched::run(self.uc, self.start, self.monitor)
     }
 
     /// A forked child leaves the debugger to its parent and runs on.
@@ -687,7 +687,7 @@ impl<R: DebugRegs> SingleThreadBase for Session<'_, '_, R> {
             .map_err(|_| TargetError::Errno(libc::EFAULT as u8))?;
         // gdb may write code: what was translated from it goes.
         mem.invalidate_code(start, data.len() as u64);
-        crate::mem::engine::apply_pending(self.uc).map_err(|_| TargetError::NonFatal)?;
+        crate::machine::memory::apply_pending(self.uc).map_err(|_| TargetError::NonFatal)?;
         Ok(())
     }
 

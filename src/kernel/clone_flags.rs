@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The flags of clone(2) (Linux's include/uapi/linux/sched.h, the same on
 //! every architecture), shared by thread creation (`syscall::thread`) and
-//! process creation (`kernel::fork`).
+//! process creation (`machine::fork`).
 
 /// The low byte: the signal sent to the parent when the child ends.
 pub const CSIGNAL: u64 = 0xff;

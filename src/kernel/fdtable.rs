@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::syscall::Errno;
+use crate::abi::Errno;
 
 /// The most descriptors a process may have whatever its RLIMIT_NOFILE
 /// (Linux's `fs.nr_open` default): the ceiling of a guest's limit.
@@ -111,7 +111,7 @@ impl FdTable {
                 continue;
             }
             // SAFETY: the descriptor was passed to this process for the
-            // guest alone (by kernel::exec) and nothing else here owns it.
+            // guest alone (by machine::exec) and nothing else here owns it.
             let host = unsafe { OwnedFd::from_raw_fd(host) };
             t.entries.insert(
                 guest,

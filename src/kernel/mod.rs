@@ -3,9 +3,7 @@
 //! program break, signal dispositions and identity.
 
 pub mod clone_flags;
-pub mod exec;
 mod fdtable;
-pub mod fork;
 pub mod procfs;
 pub mod signal;
 pub mod sysroot;

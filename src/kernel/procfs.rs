@@ -55,14 +55,12 @@ pub fn fd_path<'a>(p: &Process, path: &'a [u8]) -> Option<(FdDir, Option<&'a str
 /// The host path of the entry for guest descriptor `entry` (a number) in
 /// `dir`: ht-user's own entry for the host descriptor behind it. ENOENT
 /// when the guest has no such descriptor, as Linux answers.
-pub fn host_fd_path(p: &Process, dir: FdDir, entry: &str) -> Result<String, crate::syscall::Errno> {
-    let guest: u64 = entry
-        .parse()
-        .map_err(|_| crate::syscall::Errno(libc::ENOENT))?;
+pub fn host_fd_path(p: &Process, dir: FdDir, entry: &str) -> Result<String, crate::abi::Errno> {
+    let guest: u64 = entry.parse().map_err(|_| crate::abi::Errno(libc::ENOENT))?;
     let host = p
         .fds
         .raw(guest)
-        .map_err(|_| crate::syscall::Errno(libc::ENOENT))?;
+        .map_err(|_| crate::abi::Errno(libc::ENOENT))?;
     Ok(format!("/proc/self/{}/{host}", dir.name()))
 }
 

@@ -2,7 +2,7 @@
 //! Guest threads as the emulated kernel sees them: identity, the state of
 //! each thread (running, ready, blocked and on what), the run queue and the
 //! futex wait queue. This is plain data with no engine in it: the scheduler
-//! (`crate::sched`) keeps the CPU contexts and decides when to switch;
+//! (`crate::machine::sched`) keeps the CPU contexts and decides when to switch;
 //! system call handlers block and wake threads through this table.
 //!
 //! Thread ids: the first thread's tid is the process id; the thread with
@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::syscall::Outcome;
+use crate::abi::Outcome;
 
 /// What a blocked thread waits for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,7 +283,7 @@ impl Threads {
 
     /// A handler's request to block the calling thread; it then returns
     /// `Outcome::Blocked`.
-    pub fn request_block(&mut self, block: Block) -> crate::syscall::Outcome {
+    pub fn request_block(&mut self, block: Block) -> crate::abi::Outcome {
         self.block = Some(block);
         Outcome::Blocked
     }

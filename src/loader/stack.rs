@@ -98,7 +98,7 @@ pub fn build_stack(
     let platform = hwcap.platform.unwrap_or_else(|| abi.platform());
     let platform_addr = push_bytes(mem, platform.as_bytes(), true)?;
     let mut random = [0u8; 16];
-    crate::syscall::fill_random(&mut random)
+    crate::host::fill_random(&mut random)
         .map_err(|e| LoadError(format!("no random bytes for AT_RANDOM: {e}")))?;
     let random_addr = push_bytes(mem, &random, false)?;
 

@@ -7,7 +7,6 @@
 //! through Unicorn. Changes to the layout are queued as [`EngineOp`]s and
 //! applied to the engine by [`engine`] once the handler returns.
 
-pub mod engine;
 mod host;
 pub mod host_fault;
 

@@ -36,7 +36,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 pub use command::format_trace_events;
 pub use line::MAX_LINE;
-pub use serve::serve_requests;
+pub use serve::{forget_in_child, serve_requests};
 pub use spec::parse_spec;
 
 use command::Action;

@@ -8,6 +8,31 @@ use crate::machine::{Engine, StopReason};
 use crate::trace::events::{glob_match, select, KNOWN_EVENTS};
 use crate::trace::EventKind;
 
+/// The monitor (when there is one) between two engine runs: forgotten in
+/// a forked child, else its queued requests answered.
+impl crate::machine::sched::BetweenRuns for Option<Monitor> {
+    fn serve(&mut self, uc: &mut Engine<'_>) {
+        forget_in_child(uc, self);
+        if let Some(monitor) = self.as_ref() {
+            serve_requests(uc, monitor);
+        }
+    }
+}
+
+/// In a forked child the monitor is the parent's: its thread does not
+/// exist here and its socket is not this process's to remove, so it is
+/// forgotten, never served or dropped.
+pub fn forget_in_child(uc: &mut Engine<'_>, monitor: &mut Option<Monitor>) {
+    if monitor.is_some() && crate::machine::fork::is_descendant() {
+        if let Some(m) = monitor.take() {
+            m.attention()
+                .store(false, std::sync::atomic::Ordering::Release);
+            std::mem::forget(m);
+        }
+        uc.get_data_mut().monitor_due = false;
+    }
+}
+
 /// Answers every queued request. Changes to hooked events take effect
 /// before the guest's next instruction (the runner syncs the hooks).
 pub fn serve_requests(uc: &mut Engine<'_>, monitor: &Monitor) {

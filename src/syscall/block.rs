@@ -12,53 +12,53 @@
 //! descriptor is ready; a sleep or poll that reaches its deadline returns
 //! what the kernel returns then (0).
 
-use super::{fs, net, Errno, Outcome, Sys};
+use super::{fs, net, Call, Errno, Outcome, Sys};
 use crate::kernel::thread::{Block, Wait};
 use crate::kernel::Process;
 
 use super::futex::monotonic_deadline;
 
-/// `Some(outcome)` when `sys` must not run as a plain host call now: it
-/// blocks the thread (`Outcome::Blocked`) or has already completed.
-pub fn would_block(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
-    use Sys::*;
-    match sys {
-        read | readv => io_wait(p, a[0], libc::POLLIN),
-        write | writev => write_wait(p, sys, a),
-        poll => {
-            let ms = a[2] as u32 as i32;
-            let timeout =
-                (ms >= 0).then(|| (i64::from(ms / 1000), i64::from(ms % 1000) * 1_000_000));
-            Some(poll_wait(p, a[0], a[1], timeout))
+/// poll(fds, nfds, timeout_ms).
+pub(super) fn poll_ms(p: &mut Process, a: &[u64; 6]) -> Outcome {
+    let ms = a[2] as u32 as i32;
+    let timeout = (ms >= 0).then(|| (i64::from(ms / 1000), i64::from(ms % 1000) * 1_000_000));
+    poll_wait(p, a[0], a[1], timeout)
+}
+
+/// ppoll(fds, nfds, timeout, sigmask, size) with a `struct timespec`
+/// (`time64`: 64-bit fields on 32-bit ABIs).
+pub(super) fn ppoll(p: &mut Process, a: &[u64; 6], time64: bool) -> Option<Outcome> {
+    let timeout = if a[2] == 0 {
+        None
+    } else {
+        match read_timespec(p, a[2], time64) {
+            Ok(t) => Some(t),
+            Err(e) => return Some(Outcome::Error(e)),
         }
-        ppoll | ppoll_time64 => {
-            let timeout = if a[2] == 0 {
-                None
-            } else {
-                match read_timespec(p, a[2], sys == ppoll_time64) {
-                    Ok(t) => Some(t),
-                    Err(e) => return Some(Outcome::Error(e)),
-                }
-            };
-            Some(poll_wait(p, a[0], a[1], timeout))
-        }
-        accept | accept4 => accept_wait(p, a[0]),
-        recvfrom | recv if a[3] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
-        sendto | send if a[3] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
-        recvmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => io_wait(p, a[0], libc::POLLIN),
-        sendmsg if a[2] as i32 & libc::MSG_DONTWAIT == 0 => Some(send_wait(p, sys, a)),
-        epoll_wait | epoll_pwait => Some(epoll_block(p, a)),
-        select | _newselect | pselect6 | pselect6_time64 => Some(select_wait(p, sys, a)),
-        nanosleep => Some(sleep(p, libc::CLOCK_MONOTONIC, 0, a[0], false)),
-        clock_nanosleep | clock_nanosleep_time64 => Some(sleep(
-            p,
-            a[0] as libc::clockid_t,
-            a[1] as i32,
-            a[2],
-            sys == clock_nanosleep_time64,
-        )),
-        _ => None,
+    };
+    Some(poll_wait(p, a[0], a[1], timeout))
+}
+
+/// send, sendto, sendmsg: they wait unless their flags (argument
+/// `flags_slot`) say MSG_DONTWAIT.
+pub(super) fn send_unless_dontwait(
+    p: &mut Process,
+    a: &Call,
+    flags_slot: usize,
+) -> Option<Outcome> {
+    (a[flags_slot] as i32 & libc::MSG_DONTWAIT == 0).then(|| send_wait(p, a.sys, a))
+}
+
+/// recv, recvfrom, recvmsg: as [`send_unless_dontwait`].
+pub(super) fn recv_unless_dontwait(
+    p: &mut Process,
+    a: &Call,
+    flags_slot: usize,
+) -> Option<Outcome> {
+    if a[flags_slot] as i32 & libc::MSG_DONTWAIT != 0 {
+        return None;
     }
+    io_wait(p, a[0], libc::POLLIN)
 }
 
 fn read_timespec(p: &Process, addr: u64, time64: bool) -> Result<(i64, i64), Errno> {
@@ -84,7 +84,7 @@ fn ready(fd: i32, events: i16) -> bool {
     n != 0
 }
 
-fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Outcome> {
+pub(super) fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Outcome> {
     // Unknown descriptors: the handler reports EBADF.
     let fd = p.fds.raw(guest_fd).ok()?;
     // SAFETY: F_GETFL takes no pointer.
@@ -106,7 +106,7 @@ fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Outcome> {
 /// so the write is made without blocking. What fits is written and the
 /// call returns that count (a short write, as after a signal); with no
 /// room at all the thread waits until the descriptor is writable.
-fn write_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
+pub(super) fn write_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
     let fd = p.fds.raw(a[0]).ok()?;
     // SAFETY: fstat fills a struct we own; F_GETFL/F_SETFL take no pointer.
     let (mode, fl) = unsafe {
@@ -142,7 +142,12 @@ fn write_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
 
 /// poll/ppoll: a zero-timeout poll first; with nothing ready and a timeout
 /// left, the thread waits on the descriptors until the deadline.
-fn poll_wait(p: &mut Process, fds_addr: u64, nfds: u64, timeout: Option<(i64, i64)>) -> Outcome {
+pub(super) fn poll_wait(
+    p: &mut Process,
+    fds_addr: u64,
+    nfds: u64,
+    timeout: Option<(i64, i64)>,
+) -> Outcome {
     let n = match fs::poll(p, fds_addr, nfds, Some(0)) {
         Ok(n) => n,
         Err(e) => return Outcome::Error(e),
@@ -177,7 +182,7 @@ fn poll_wait(p: &mut Process, fds_addr: u64, nfds: u64, timeout: Option<(i64, i6
 /// timeout is zero; otherwise the thread waits on the descriptors until
 /// the deadline. While it waits the guest's sets hold the timeout's
 /// answer (empty); a descriptor that wakes it gets them back for the retry.
-fn select_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+pub(super) fn select_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     let mut answer = || -> Result<Outcome, Errno> {
         let timeout = fs::select_timeout(p, sys, a)?;
         let resumed = p.threads.current_mut().select_wait.take();
@@ -191,7 +196,7 @@ fn select_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
             Some((_, deadline)) => *deadline,
             None => timeout.map(|(s, ns)| monotonic_deadline(libc::CLOCK_MONOTONIC, s, ns, false)),
         };
-        let expired = deadline.is_some_and(|d| d <= super::monotonic_now());
+        let expired = deadline.is_some_and(|d| d <= crate::host::monotonic_ns());
         if n > 0 || expired || timeout == Some((0, 0)) {
             return Ok(Outcome::Value(n));
         }
@@ -211,7 +216,7 @@ pub fn select_on_host(p: &mut Process, sys: Sys, a: &[u64; 6]) -> super::SysResu
         Some((sets, deadline)) => {
             fs::write_select_sets(p, a, &sets)?;
             deadline.map(|d| {
-                let left = d.saturating_sub(super::monotonic_now());
+                let left = d.saturating_sub(crate::host::monotonic_ns());
                 (0, left as i64)
             })
         }
@@ -226,7 +231,13 @@ pub fn select_on_host(p: &mut Process, sys: Sys, a: &[u64; 6]) -> super::SysResu
     fs::select(p, a, ms)
 }
 
-fn sleep(p: &mut Process, clock: libc::clockid_t, flags: i32, req: u64, time64: bool) -> Outcome {
+pub(super) fn sleep(
+    p: &mut Process,
+    clock: libc::clockid_t,
+    flags: i32,
+    req: u64,
+    time64: bool,
+) -> Outcome {
     let supported = matches!(
         clock,
         libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_TAI
@@ -246,7 +257,7 @@ fn sleep(p: &mut Process, clock: libc::clockid_t, flags: i32, req: u64, time64: 
 
 /// accept/accept4 on a listening socket waits for a connection; on any
 /// other descriptor the call runs and reports the error.
-fn accept_wait(p: &mut Process, guest_fd: u64) -> Option<Outcome> {
+pub(super) fn accept_wait(p: &mut Process, guest_fd: u64) -> Option<Outcome> {
     let fd = p.fds.raw(guest_fd).ok()?;
     let mut listening: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -268,7 +279,7 @@ fn accept_wait(p: &mut Process, guest_fd: u64) -> Option<Outcome> {
 
 /// send/sendto/sendmsg: sent without blocking; with no room the thread waits
 /// until the socket is writable and the call runs again.
-fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
+pub(super) fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     let args = if sys == Sys::send {
         [a[0], a[1], a[2], a[3], 0, 0]
     } else {
@@ -308,7 +319,7 @@ fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
 /// epoll_wait/epoll_pwait: a zero-timeout wait first; with nothing ready
 /// and a timeout left, the thread waits on the epoll descriptor (readable
 /// when an event is pending) until the deadline, then the call runs again.
-fn epoll_block(p: &mut Process, a: &[u64; 6]) -> Outcome {
+pub(super) fn epoll_block(p: &mut Process, a: &[u64; 6]) -> Outcome {
     let ms = a[3] as u32 as i32;
     let n = match net::epoll_wait(p, a, 0) {
         Ok(n) => n,

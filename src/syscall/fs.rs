@@ -7,7 +7,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::types::{encode_statx, Stat};
-use super::{host_result, Errno, Sys, SysResult};
+use super::{host_result, Errno, Outcome, Sys, SysResult};
 use crate::kernel::dup_host;
 use crate::kernel::{procfs, sysroot, Process};
 use crate::mem::StructBuilder;
@@ -420,6 +420,18 @@ pub fn pipe2(p: &mut Process, addr: u64, flags: u64) -> SysResult {
     p.mem.write_u32(addr, rfd as u32)?;
     p.mem.write_u32(addr + 4, wfd as u32)?;
     Ok(0)
+}
+
+/// The original pipe(2): both descriptors in registers where the ABI
+/// returns them so (MIPS), else in the guest's array.
+pub fn pipe(p: &mut Process, addr: u64) -> Outcome {
+    if p.abi.info().pipe_second_result.is_some() {
+        return match pipe_pair(p, 0) {
+            Ok((rd, wr)) => Outcome::Pair(rd as u64, wr as u64),
+            Err(e) => Outcome::Error(e),
+        };
+    }
+    pipe2(p, addr, 0).into()
 }
 
 /// A new pipe in the descriptor table, with the guest's pipe2 `flags`.

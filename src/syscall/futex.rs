@@ -31,16 +31,7 @@ const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 const FUTEX_WAITERS: u32 = 0x8000_0000;
 const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 
-/// Now on `clock`, in nanoseconds.
-pub fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime fills our timespec.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use crate::host::clock_ns;
 
 /// A deadline on CLOCK_MONOTONIC for a timeout the guest gave on `clock`,
 /// relative or absolute.

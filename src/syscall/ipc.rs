@@ -236,7 +236,7 @@ fn waiting_op(
             return other.into();
         }
     }
-    let now = super::monotonic_now();
+    let now = crate::host::monotonic_ns();
     let t = p.threads.current_mut();
     let w = t.ipc_wait.get_or_insert(IpcWait {
         deadline: timeout

@@ -383,26 +383,6 @@ fn current_rlimit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
     )
 }
 
-/// Fills `buf` with random bytes from the host (the guest's keys and
-/// AT_RANDOM).
-pub fn fill_random(buf: &mut [u8]) -> std::io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        let rest = &mut buf[done..];
-        // SAFETY: getrandom writes at most `rest.len()` bytes into `rest`.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        } else {
-            done += n as usize;
-        }
-    }
-    Ok(())
-}
-
 pub fn getrandom(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let len = (a[1] as usize).min(1 << 25);
     p.mem.check_writable(a[0], len)?;

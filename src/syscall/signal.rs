@@ -3,7 +3,7 @@
 //! sigqueue), waiting (sigsuspend, pause, sigtimedwait), pending sets and
 //! timers. Generation lives here too (`send`): it queues the signal on the
 //! process or a thread and interrupts a thread blocked in a system call.
-//! Delivery to handlers is `crate::delivery`'s, after the call returns.
+//! Delivery to handlers is `crate::machine::delivery`'s, after the call returns.
 
 use super::types::encode_time_pair;
 use super::{Errno, Outcome, Sys, SysResult};
@@ -288,7 +288,7 @@ pub fn rt_sigtimedwait(p: &mut Process, a: &[u64; 6], time64: bool) -> Outcome {
         } else {
             None
         };
-        if deadline.is_some_and(|d| d <= super::monotonic_now()) {
+        if deadline.is_some_and(|d| d <= crate::host::monotonic_ns()) {
             return Err(Errno::EAGAIN);
         }
         Ok(wait_for_signal(p, set, deadline))

@@ -2,152 +2,8 @@
 //! `-strace` lines in qemu-user's style: `PID name(args) = result`.
 
 use super::{Errno, Outcome, Sys};
+use crate::abi::Arg;
 use crate::kernel::Process;
-
-/// How to print one argument.
-#[derive(Clone, Copy)]
-enum Arg {
-    Int,
-    /// A C `int` (pid_t), whatever the register holds above it.
-    Pid,
-    Hex,
-    Ptr,
-    Str,
-    Fd,
-    DirFd,
-    Oct,
-    OpenFlags,
-    Prot,
-    MapFlags,
-    /// shmget/semget/msgget flags: IPC_CREAT|IPC_EXCL and the mode.
-    IpcGetFlags,
-    /// shmat flags.
-    ShmFlags,
-    /// msgsnd/msgrcv flags.
-    MsgFlags,
-    /// A shmctl, semctl or msgctl command.
-    ShmCmd,
-    SemCmd,
-    MsgCmd,
-    /// ipc(2)'s call: the operation's name and the version.
-    IpcCall,
-}
-
-fn signature(sys: Sys) -> &'static [Arg] {
-    use Arg::*;
-    use Sys::*;
-    match sys {
-        read | write => &[Fd, Ptr, Int],
-        pread64 | pwrite64 => &[Fd, Ptr, Int, Int],
-        readv | writev => &[Fd, Ptr, Int],
-        sendfile => &[Fd, Fd, Ptr, Int],
-        getxattr | lgetxattr => &[Str, Str, Ptr, Int],
-        fgetxattr => &[Fd, Str, Ptr, Int],
-        listxattr | llistxattr => &[Str, Ptr, Int],
-        flistxattr => &[Fd, Ptr, Int],
-        copy_file_range => &[Fd, Ptr, Fd, Ptr, Int, Hex],
-        statfs => &[Str, Ptr],
-        fstatfs => &[Fd, Ptr],
-        statfs64 => &[Str, Int, Ptr],
-        fstatfs64 => &[Fd, Int, Ptr],
-        open => &[Str, OpenFlags, Oct],
-        creat => &[Str, Oct],
-        openat => &[DirFd, Str, OpenFlags, Oct],
-        close | fsync | fdatasync | fchdir | dup => &[Fd],
-        dup2 => &[Fd, Fd],
-        dup3 => &[Fd, Fd, Hex],
-        stat | lstat => &[Str, Ptr],
-        fstat => &[Fd, Ptr],
-        newfstatat => &[DirFd, Str, Ptr, Hex],
-        statx => &[DirFd, Str, Hex, Hex, Ptr],
-        lseek => &[Fd, Int, Int],
-        mmap => &[Ptr, Int, Prot, MapFlags, Fd, Hex],
-        mprotect => &[Ptr, Int, Prot],
-        munmap | msync => &[Ptr, Int],
-        mremap => &[Ptr, Int, Int, Hex, Ptr],
-        madvise => &[Ptr, Int, Int],
-        mincore => &[Ptr, Int, Ptr],
-        brk => &[Ptr],
-        ioctl => &[Fd, Hex, Ptr],
-        access => &[Str, Oct],
-        faccessat | faccessat2 => &[DirFd, Str, Oct, Hex],
-        pipe => &[Ptr],
-        pipe2 => &[Ptr, OpenFlags],
-        fcntl => &[Fd, Int, Hex],
-        getdents64 => &[Fd, Ptr, Int],
-        getcwd => &[Ptr, Int],
-        chdir | rmdir | unlink => &[Str],
-        mkdir | chmod => &[Str, Oct],
-        mkdirat | fchmodat => &[DirFd, Str, Oct],
-        unlinkat => &[DirFd, Str, Hex],
-        rename | symlink | link => &[Str, Str],
-        renameat | renameat2 => &[DirFd, Str, DirFd, Str, Hex],
-        readlink => &[Str, Ptr, Int],
-        readlinkat => &[DirFd, Str, Ptr, Int],
-        exit | exit_group => &[Int],
-        kill | tkill => &[Int, Int],
-        tgkill => &[Int, Int, Int],
-        clock_gettime | clock_getres => &[Int, Ptr],
-        nanosleep | gettimeofday => &[Ptr, Ptr],
-        clock_nanosleep => &[Int, Hex, Ptr, Ptr],
-        rt_sigaction => &[Int, Ptr, Ptr, Int],
-        rt_sigprocmask => &[Int, Ptr, Ptr, Int],
-        arch_prctl => &[Hex, Hex],
-        set_tid_address => &[Ptr],
-        set_robust_list => &[Ptr, Int],
-        prlimit64 => &[Int, Int, Ptr, Ptr],
-        getrandom => &[Ptr, Int, Hex],
-        futex => &[Ptr, Int, Int, Ptr, Ptr, Int],
-        umask => &[Oct],
-        uname | sysinfo | time | times => &[Ptr],
-        getpid | gettid | getppid | getuid | geteuid | getgid | getegid | sched_yield | getpgrp => {
-            &[]
-        }
-        fork | vfork => &[],
-        clone => &[Hex, Ptr, Ptr, Ptr, Ptr],
-        execve => &[Str, Ptr, Ptr],
-        execveat => &[DirFd, Str, Ptr, Ptr, Hex],
-        wait4 => &[Pid, Ptr, Hex, Ptr],
-        waitpid => &[Pid, Ptr, Hex],
-        waitid => &[Int, Pid, Ptr, Hex, Ptr],
-        getrusage => &[Int, Ptr],
-        socket => &[Int, Hex, Int],
-        socketpair => &[Int, Hex, Int, Ptr],
-        bind | connect => &[Fd, Ptr, Int],
-        listen | shutdown => &[Fd, Int],
-        accept | getsockname | getpeername => &[Fd, Ptr, Ptr],
-        accept4 => &[Fd, Ptr, Ptr, Hex],
-        send | recv => &[Fd, Ptr, Int, Hex],
-        sendto => &[Fd, Ptr, Int, Hex, Ptr, Int],
-        recvfrom => &[Fd, Ptr, Int, Hex, Ptr, Ptr],
-        setsockopt => &[Fd, Int, Int, Ptr, Int],
-        getsockopt => &[Fd, Int, Int, Ptr, Ptr],
-        sendmsg | recvmsg => &[Fd, Ptr, Hex],
-        socketcall => &[Int, Ptr],
-        epoll_create => &[Int],
-        epoll_create1 => &[Hex],
-        epoll_ctl => &[Fd, Int, Fd, Ptr],
-        epoll_wait => &[Fd, Ptr, Int, Int],
-        epoll_pwait => &[Fd, Ptr, Int, Int, Ptr, Int],
-        timer_create => &[Int, Ptr, Ptr],
-        timer_settime | timer_settime64 => &[Int, Int, Ptr, Ptr],
-        timer_gettime | timer_gettime64 => &[Int, Ptr],
-        timer_getoverrun | timer_delete => &[Int],
-        shmget | semget => &[Hex, Int, IpcGetFlags],
-        msgget => &[Hex, IpcGetFlags],
-        shmat => &[Int, Ptr, ShmFlags],
-        shmdt => &[Ptr],
-        shmctl => &[Int, ShmCmd, Ptr],
-        semop => &[Int, Ptr, Int],
-        semtimedop | semtimedop_time64 => &[Int, Ptr, Int, Ptr],
-        semctl => &[Int, Int, SemCmd, Hex],
-        msgsnd => &[Int, Ptr, Int, MsgFlags],
-        msgrcv => &[Int, Ptr, Int, Int, MsgFlags],
-        msgctl => &[Int, MsgCmd, Ptr],
-        ipc => &[IpcCall, Int, Int, Int, Ptr, Int],
-        _ => &[Hex, Hex, Hex, Hex, Hex, Hex],
-    }
-}
 
 fn flags(value: u64, names: &[(u64, &str)], zero: &str) -> String {
     let mut parts = Vec::new();
@@ -184,8 +40,14 @@ fn open_flags(v: u64) -> String {
             (0o1000, "O_TRUNC"),
             (0o2000, "O_APPEND"),
             (0o4000, "O_NONBLOCK"),
+            (0o4010000, "O_SYNC"),
+            (0o10000, "O_DSYNC"),
+            (0o20000, "O_ASYNC"),
+            (0o40000, "O_DIRECT"),
+            (0o100000, "O_LARGEFILE"),
             (0o200000, "O_DIRECTORY"),
             (0o400000, "O_NOFOLLOW"),
+            (0o1000000, "O_NOATIME"),
             (0o2000000, "O_CLOEXEC"),
             (0o10000000, "O_PATH"),
         ],
@@ -288,8 +150,9 @@ fn format_arg(p: &Process, kind: Arg, v: u64) -> String {
             &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],
             "PROT_NONE",
         ),
+        // The ABI's bits as the host's (x86) ones, whose names follow.
         Arg::MapFlags => flags(
-            v,
+            p.abi.mmap_flags_to_host(v),
             &[
                 (0x01, "MAP_SHARED"),
                 (0x02, "MAP_PRIVATE"),
@@ -363,6 +226,8 @@ fn format_arg(p: &Process, kind: Arg, v: u64) -> String {
         ),
         Arg::MsgCmd => ipc_cmd(v, &["MSG_STAT", "MSG_INFO", "MSG_STAT_ANY"]),
         Arg::IpcCall => ipc_call(v),
+        // Shown by `format_call`, which knows the register pairs.
+        Arg::Off64 => (v as i64).to_string(),
     }
 }
 
@@ -386,19 +251,30 @@ pub fn format_call(
     };
     let sig = sys.map_or(
         &[Arg::Hex, Arg::Hex, Arg::Hex, Arg::Hex, Arg::Hex, Arg::Hex][..],
-        signature,
+        Sys::signature,
     );
-    let shown: Vec<String> = sig
-        .iter()
-        .zip(args.iter())
-        .map(|(k, v)| format_arg(p, *k, *v))
-        .collect();
+    // Argument words are consumed in order; a 64-bit argument takes a
+    // register pair on 32-bit ABIs.
+    let mut slot = 0;
+    let mut shown = Vec::with_capacity(sig.len());
+    for &kind in sig {
+        if slot >= args.len() {
+            break;
+        }
+        if kind == Arg::Off64 {
+            shown.push((p.abi.regpair(args, slot) as i64).to_string());
+            slot += if p.abi.is_64bit() { 1 } else { 2 };
+        } else {
+            shown.push(format_arg(p, kind, args[slot]));
+            slot += 1;
+        }
+    }
     let result = match outcome {
         Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked | Outcome::Resumed => {
             String::new()
         }
-        Outcome::Value(v) => match sys {
-            Some(Sys::mmap | Sys::brk | Sys::mremap | Sys::shmat) => format!(" = {v:#x}"),
+        Outcome::Value(v) | Outcome::Pair(v, _) => match sys {
+            Some(sys) if sys.returns_address() => format!(" = {v:#x}"),
             _ => format!(" = {}", v as i64),
         },
         Outcome::Error(e) => format!(" = -1 errno={} ({})", e.0, Errno::description(e)),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Waiting for child processes. A guest's children are host processes
-//! (fork is a host fork, see `kernel::fork`), so wait4 and waitid are the
+//! (fork is a host fork, see `machine::fork`), so wait4 and waitid are the
 //! host's; only the results are encoded for the guest: signal numbers in
 //! its numbering, `struct rusage` and `siginfo_t` in its layout.
 

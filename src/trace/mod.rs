@@ -18,6 +18,7 @@ pub mod file;
 pub mod log;
 pub mod rules;
 
+pub use crate::host::{monotonic_ns, realtime_ns};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -748,28 +749,6 @@ impl WriterState {
         }
         report
     }
-}
-
-/// Host monotonic clock in nanoseconds (vDSO, no system call).
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Host wall clock in nanoseconds since the epoch.
-pub fn realtime_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::ffi::c_void;
 use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::UcHookId;
 
-use crate::engine_ctl::{self, MemTraceHook, MEM_TRACE_STORE};
+use crate::machine::engine_ctl::{self, MemTraceHook, MEM_TRACE_STORE};
 use crate::machine::{Engine, Machine};
 use crate::trace::{EventKind, EventSet};
 

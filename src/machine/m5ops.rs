@@ -100,7 +100,7 @@ pub fn try_emulate(uc: &mut Engine<'_>) -> bool {
         return false;
     };
     let counts = if uc.get_data().insn_counting {
-        crate::engine_ctl::insn_counters(uc)
+        crate::machine::engine_ctl::insn_counters(uc)
             .ok()
             .map(|c| crate::trace::file::InsnCounts {
                 insns: c.insns,

@@ -18,7 +18,7 @@
 //! (`--ht-fds=GUEST:HOST,...`); the new image adopts them at the same guest
 //! numbers. `--ht-root-pid=PID` tells it which run it belongs to: it uses
 //! the existing channel files instead of creating them, and continues its
-//! own binary trace file (see `kernel::fork::trace_path`).
+//! own binary trace file (see `machine::fork::trace_path`).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::RawFd;
@@ -325,7 +325,7 @@ fn prepare_and_exec(
         Target::Guest { program, argv } => {
             args.extend(m.lineage.exec_options.iter().map(|o| o.clone().into_vec()));
             args.push(format!("--ht-root-pid={}", m.lineage.root_pid).into_bytes());
-            if let Some(option) = crate::kernel::fork::loss_fd_option() {
+            if let Some(option) = crate::machine::fork::loss_fd_option() {
                 args.push(option.into_bytes());
             }
             if let Some(channel) = &m.hypertrace {

@@ -31,8 +31,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
+use crate::abi::{Errno, Outcome, Sys};
 use crate::machine::Engine;
-use crate::syscall::{Errno, Outcome, Sys};
 use crate::trace::file::TraceInfo;
 use crate::trace::{OutputSharing, Recorder, Sink, Writer};
 
@@ -152,7 +152,7 @@ pub struct Lineage {
     extra_args: usize,
     /// Which trace output shares the guest's stdout/stderr.
     sharing: OutputSharing,
-    /// ht-user options for an executed guest program (see `kernel::exec`).
+    /// ht-user options for an executed guest program (see `machine::exec`).
     pub exec_options: Vec<OsString>,
 }
 
@@ -499,7 +499,7 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     m.report_modules_again();
     // The child's thread counts its own instructions, from zero.
     if m.insn_counting {
-        crate::engine_ctl::set_insn_counters(uc, Default::default())
+        crate::machine::engine_ctl::set_insn_counters(uc, Default::default())
             .map_err(|e| format!("cannot reset the instruction counters: {e:?}"))?;
     }
     Ok(())

@@ -7,8 +7,8 @@
 
 use unicorn_engine::unicorn_const::{MemType, Prot, TlbEntry, TlbType};
 
-use super::{EngineOp, Perms};
 use crate::machine::Engine;
+use crate::mem::{EngineOp, Perms};
 use crate::trace::file::InsnCounts;
 
 #[derive(Debug)]
@@ -230,7 +230,7 @@ fn map_control(
                 // Read inside the callback, where the engine knows the
                 // storing instruction: the count is exact at the store.
                 let counts = if uc.get_data().insn_counting {
-                    crate::engine_ctl::insn_counters(uc)
+                    crate::machine::engine_ctl::insn_counters(uc)
                         .ok()
                         .map(|c| InsnCounts {
                             insns: c.insns,

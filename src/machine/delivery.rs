@@ -21,6 +21,7 @@
 use unicorn_engine::unicorn_const::{uc_error, MemType};
 use unicorn_engine::Context;
 
+use crate::abi::{Errno, Outcome, Sys};
 use crate::arch::SignalFrame;
 use crate::kernel::signal::{
     bit, default_action, DefaultAction, Info, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
@@ -29,7 +30,6 @@ use crate::kernel::signal::{
 use crate::machine::{Engine, Machine, StopReason};
 use crate::mem::{Perms, RegionKind};
 use crate::syscall::signal as sig;
-use crate::syscall::{Errno, Outcome, Sys};
 
 /// Engine contexts kept per delivered frame; older ones are dropped
 /// first (handlers that longjmp out never return through sigreturn).
@@ -149,7 +149,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
                         page: (host == libc::SIGSEGV || host == libc::SIGBUS)
                             .then_some(addr & !0xfff),
                     },
-                    _ => StopReason::Exit(crate::syscall::ExitKind::Killed(host)),
+                    _ => StopReason::Exit(crate::abi::ExitKind::Killed(host)),
                 });
             }
         }
@@ -294,7 +294,7 @@ fn sigreturn_page(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
             .map_err(|e| fail(e.to_string()))?;
     }
     m.process.sigreturn_page = Some(page);
-    crate::mem::engine::apply_pending(uc).map_err(|e| fail(e.to_string()))?;
+    crate::machine::memory::apply_pending(uc).map_err(|e| fail(e.to_string()))?;
     Ok(page + offset)
 }
 
@@ -455,7 +455,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     }
     let misaligned_pc = err == uc_error::INSN_INVALID && uc.get_data().abi.misaligned_pc(uc);
     // An undefined instruction may be a gem5 m5op ht-user performs.
-    if err == uc_error::INSN_INVALID && !misaligned_pc && crate::m5ops::try_emulate(uc) {
+    if err == uc_error::INSN_INVALID && !misaligned_pc && crate::machine::m5ops::try_emulate(uc) {
         return true;
     }
     let m = uc.get_data_mut();
@@ -517,7 +517,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
         if !past_end(m) {
             m.last_fault = None;
             m.fault_addr = None;
-            return crate::mem::engine::apply_pending(uc).is_ok();
+            return crate::machine::memory::apply_pending(uc).is_ok();
         }
     }
     let past_end = past_end(m);
@@ -602,7 +602,7 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
         matches!(r.kind, crate::mem::RegionKind::PastEndOfFile { .. })
             || r.backing.as_ref().is_some_and(|b| !b.is_shared_file())
     });
-    if crate::mem::engine::apply_pending(uc).is_err() {
+    if crate::machine::memory::apply_pending(uc).is_err() {
         return false;
     }
     if !faults {

@@ -116,7 +116,7 @@ pub struct Scheduler {
     contexts: Vec<Option<Context>>,
     /// Each thread's instruction and block counters while another runs
     /// (engine patch 0023 counts on the one CPU they share), by index.
-    counters: Vec<crate::engine_ctl::InsnCounters>,
+    counters: Vec<crate::machine::engine_ctl::InsnCounters>,
     /// A hook asked for a scheduling decision.
     due: bool,
     /// The current slice has run out.
@@ -199,34 +199,39 @@ pub fn request(uc: &mut Engine<'_>) {
     let _ = uc.emu_stop();
 }
 
+/// What the layers above the engine do whenever it is stopped (the
+/// monitor answers its clients' requests): a trait, so the scheduler
+/// never names them.
+pub trait BetweenRuns {
+    fn serve(&mut self, uc: &mut Engine<'_>);
+}
+
+/// Nothing to do between runs.
+impl BetweenRuns for () {
+    fn serve(&mut self, _uc: &mut Engine<'_>) {}
+}
+
 /// Runs the process's threads from `entry` until the process ends, the
 /// engine reports an error, or ht-user is interrupted. Between two
 /// `emu_start` calls it also serves the monitor and changes trace hooks.
-pub fn run(
-    uc: &mut Engine<'_>,
-    entry: u64,
-    monitor: &mut Option<crate::monitor::Monitor>,
-) -> Result<(), uc_error> {
+pub fn run(uc: &mut Engine<'_>, entry: u64, between: &mut dyn BetweenRuns) -> Result<(), uc_error> {
     let abi = uc.get_data().abi;
     let mut start = entry;
     loop {
-        crate::runner::forget_monitor_in_child(uc, monitor);
         if crate::signals::interrupted().is_some() {
             return Ok(());
         }
-        if let Some(monitor) = monitor.as_ref() {
-            crate::monitor::serve_requests(uc, monitor);
-            if uc.get_data().stop.is_some() {
-                return Ok(());
-            }
+        between.serve(uc);
+        if uc.get_data().stop.is_some() {
+            return Ok(());
         }
         if uc.get_data().reconfigure_due {
-            crate::instrument::sync(uc)?;
+            crate::machine::instrument::sync(uc)?;
         }
         // A file shrank under an access of ht-user's own (host_fault):
         // the guest's pages past its end fault from now on.
         if uc.get_data_mut().process.mem.settle_host_faults() {
-            if let Err(e) = crate::mem::engine::apply_pending(uc) {
+            if let Err(e) = crate::machine::memory::apply_pending(uc) {
                 Machine::request_stop(uc, StopReason::Internal(e.to_string()));
                 return Ok(());
             }
@@ -234,7 +239,7 @@ pub fn run(
         // A sigreturn to complete, a signal to deliver. (Stops land on
         // block boundaries, so the engine never resumes in the middle of
         // an instruction that already ran.)
-        match crate::delivery::before_run(uc, start) {
+        match crate::machine::delivery::before_run(uc, start) {
             Ok(s) => start = s,
             Err(reason) => {
                 Machine::request_stop(uc, reason);
@@ -249,7 +254,7 @@ pub fn run(
         crate::mem::host_fault::leave_engine();
         let m = uc.get_data_mut();
         if let Err(e) = result {
-            if m.stop.is_none() && crate::delivery::catch_fault(uc, e) {
+            if m.stop.is_none() && crate::machine::delivery::catch_fault(uc, e) {
                 start = abi.resume_address(uc);
                 continue;
             }
@@ -275,9 +280,7 @@ pub fn run(
                     // Every guest thread waits: the monitor is served
                     // meanwhile (a `quit` ends the run).
                     Rescheduled::Monitor => {
-                        if let Some(monitor) = monitor.as_ref() {
-                            crate::monitor::serve_requests(uc, monitor);
-                        }
+                        between.serve(uc);
                         if uc.get_data().stop.is_some() {
                             return Ok(());
                         }
@@ -335,7 +338,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
                 crate::signals::WaitEnd::Poked => return Ok(Rescheduled::Monitor),
                 crate::signals::WaitEnd::Ready => {}
             }
-            crate::delivery::intake_host(m);
+            crate::machine::delivery::intake_host(m);
             wake_parked(m);
             continue;
         };
@@ -353,7 +356,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
         if uc.get_data().insn_counting {
             // A thread that never ran starts from zero.
             let counters = uc.get_data().sched.counters.get(index).copied();
-            crate::engine_ctl::set_insn_counters(uc, counters.unwrap_or_default())?;
+            crate::machine::engine_ctl::set_insn_counters(uc, counters.unwrap_or_default())?;
         }
         match uc.get_data_mut().process.threads.take_resume() {
             Resume::Continue => return Ok(Rescheduled::Run),
@@ -399,7 +402,7 @@ fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
     uc.get_data_mut().sched.put_context(index, ctx);
     saved?;
     if uc.get_data().insn_counting {
-        let counters = crate::engine_ctl::insn_counters(uc)?;
+        let counters = crate::machine::engine_ctl::insn_counters(uc)?;
         let kept = &mut uc.get_data_mut().sched.counters;
         if index >= kept.len() {
             kept.resize(index + 1, Default::default());
@@ -482,10 +485,10 @@ fn wake_parked(m: &mut Machine) {
     if m.process.threads.blocked().next().is_none() {
         return;
     }
-    let now = crate::syscall::monotonic_now();
+    let now = crate::host::monotonic_ns();
     let mut polled: Vec<libc::pollfd> = Vec::new();
     let mut owners: Vec<u32> = Vec::new();
-    let mut expired: Vec<(u32, Option<crate::syscall::Outcome>)> = Vec::new();
+    let mut expired: Vec<(u32, Option<crate::abi::Outcome>)> = Vec::new();
     for (tid, b) in m.process.threads.blocked() {
         if b.deadline.is_some_and(|d| d <= now) {
             // A polled wait runs its call again; others complete.
@@ -550,7 +553,7 @@ fn wait_host(m: &mut Machine) -> crate::signals::WaitEnd {
     if let Some(r) = m.recorder.as_mut() {
         r.sync();
     }
-    let timeout = deadline.map(|d| d.saturating_sub(crate::syscall::monotonic_now()));
+    let timeout = deadline.map(|d| d.saturating_sub(crate::host::monotonic_ns()));
     crate::signals::wait_interruptibly(&mut fds, timeout)
 }
 

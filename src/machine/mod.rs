@@ -4,17 +4,29 @@
 
 use unicorn_engine::Unicorn;
 
+pub mod delivery;
+pub mod disasm;
+pub mod engine_ctl;
+pub mod exec;
+pub mod fork;
+pub mod handler;
+pub mod host_events;
+pub mod instrument;
+pub mod m5ops;
+pub mod memory;
+pub mod sched;
+
 use crate::arch::{Abi, Trap};
-use crate::handler::{self, EventHandler};
 use crate::hypertrace::Channel;
-use crate::kernel::fork::Lineage;
 use crate::kernel::thread::PendingCall;
 use crate::kernel::Process;
+use crate::machine::fork::Lineage;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome, Sys};
 use crate::trace::clock::EventClock;
 use crate::trace::file::InsnCounts;
 use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
+use handler::EventHandler;
 
 pub type Engine<'a> = Unicorn<'a, Machine>;
 
@@ -67,7 +79,7 @@ pub struct Machine {
     /// Hypertrace actions (`-hypertrace-on`, `-hypertrace-region`).
     pub rules: Rules,
     /// Engine hooks behind the enabled events (see `instrument`).
-    pub hooks: crate::instrument::Hooks,
+    pub hooks: crate::machine::instrument::Hooks,
     /// The enabled events need other hooks: the runner stops the engine
     /// after the current instruction and installs or removes them.
     pub reconfigure_due: bool,
@@ -109,24 +121,24 @@ pub struct Machine {
     /// rt_sigreturn (true) or legacy sigreturn (false) to complete.
     pub sigreturn_due: Option<bool>,
     /// A fault to deliver to the current thread's handler.
-    pub pending_fault: Option<crate::delivery::PendingFault>,
+    pub pending_fault: Option<crate::machine::delivery::PendingFault>,
     /// CPU state under each delivered signal frame.
-    pub signal_contexts: Vec<crate::delivery::SavedContext>,
+    pub signal_contexts: Vec<crate::machine::delivery::SavedContext>,
     /// Whether the block hook that notices host signals is installed
     /// (only when no watcher thread stops the engine for them).
     pub signal_poll_hooked: bool,
     /// In a vfork child: the parent waiting for this process's exec or end.
-    pub vfork_parent: Option<crate::kernel::fork::VforkParent>,
+    pub vfork_parent: Option<crate::machine::fork::VforkParent>,
     /// An engine state outside any branch delay slot (MIPS), for leaving
     /// one: see `arch::mipsel`.
     pub clean_context: Option<unicorn_engine::Context>,
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
     /// TLB fills since the last resize flush (see
-    /// `mem::engine::TLB_FILLS_BEFORE_RESIZE`).
+    /// `machine::memory::TLB_FILLS_BEFORE_RESIZE`).
     pub tlb_fills: u32,
     /// Guest threads' CPU contexts and time slices.
-    pub sched: crate::sched::Scheduler,
+    pub sched: crate::machine::sched::Scheduler,
     pub(crate) args_scratch: Vec<u64>,
     /// Whether the engine counts instructions and blocks (engine patch
     /// 0023) for hypertrace events.
@@ -134,10 +146,10 @@ pub struct Machine {
     /// qemu-user's `-d` items this run logs.
     pub debug: crate::trace::debug::DebugItems,
     /// `-d in_asm`: the disassembler, and the blocks already shown.
-    pub disasm: Option<crate::disasm::Disassembler>,
+    pub disasm: Option<crate::machine::disasm::Disassembler>,
     shown_blocks: std::collections::HashSet<u64>,
     /// The gem5 m5ops' state (statistics intervals open).
-    pub m5: crate::m5ops::M5State,
+    pub m5: crate::machine::m5ops::M5State,
     /// Files mapped for execution are written into the trace (module
     /// events, for `ht-trace profile`).
     pub report_modules: bool,
@@ -165,7 +177,7 @@ impl Machine {
             lineage,
             enabled,
             rules: Rules::default(),
-            hooks: crate::instrument::Hooks::default(),
+            hooks: crate::machine::instrument::Hooks::default(),
             reconfigure_due: false,
             resident_hooks: EventSet::default(),
             monitor_due: false,
@@ -190,7 +202,7 @@ impl Machine {
             clean_context: None,
             engine_op_in_progress: false,
             tlb_fills: 0,
-            sched: crate::sched::Scheduler::default(),
+            sched: crate::machine::sched::Scheduler::default(),
             args_scratch: vec![0; extra],
             insn_counting: false,
             m5: Default::default(),
@@ -321,7 +333,7 @@ impl Machine {
     /// After `enabled` changed from `before`: whether engine hooks must
     /// change (then `reconfigure_due` is set).
     pub fn events_changed(&mut self, before: EventSet) -> bool {
-        let switched = crate::instrument::HOOKED.0 & !self.resident_hooks.0;
+        let switched = crate::machine::instrument::HOOKED.0 & !self.resident_hooks.0;
         if (before.0 ^ self.enabled.0) & switched != 0 {
             self.reconfigure_due = true;
         }
@@ -504,8 +516,8 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
     if sys.is_some_and(Sys::may_write_output) {
         uc.get_data_mut().recorder().sync_before_guest_output();
     }
-    let outcome = match crate::kernel::fork::process_call(uc, sys, args)
-        .or_else(|| crate::delivery::syscall(uc, sys, args))
+    let outcome = match crate::machine::fork::process_call(uc, sys, args)
+        .or_else(|| crate::machine::delivery::syscall(uc, sys, args))
     {
         Some(o) => o,
         None => match (abi.arch_syscall(uc, nr, sys, args), sys) {
@@ -517,7 +529,7 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
     // A file shrank under the call's access to guest memory (another
     // process truncated it): the guest's pages past its end fault now.
     uc.get_data_mut().process.mem.settle_host_faults();
-    match crate::mem::engine::apply_pending(uc) {
+    match crate::machine::memory::apply_pending(uc) {
         Ok(engine_ops) => uc.get_data_mut().sched.charge_syscall(engine_ops),
         Err(e) => {
             Machine::request_stop(uc, StopReason::Internal(e.to_string()));
@@ -542,7 +554,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     let m = uc.get_data_mut();
     // A host call that a signal for the guest interrupted.
     if outcome == Outcome::Error(Errno::EINTR) {
-        crate::delivery::intake_host(m);
+        crate::machine::delivery::intake_host(m);
         let restartable = crate::syscall::signal::interrupted_errno(&m.process, call.nr);
         if crate::syscall::signal::deliverable(&m.process) != 0 || restartable == Errno::ERESTARTSYS
         {
@@ -553,7 +565,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
         }
     }
     if outcome == Outcome::Error(Errno::ERESTARTSYS) {
-        if crate::delivery::restart_interrupted(m) {
+        if crate::machine::delivery::restart_interrupted(m) {
             // Run again after the handler: back to the call instruction,
             // its registers untouched.
             if m.strace {
@@ -563,7 +575,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             }
             let len = abi.syscall_insn_len(uc);
             abi.rewind_pc(uc, len);
-            crate::delivery::request(uc);
+            crate::machine::delivery::request(uc);
             return;
         }
         outcome = Outcome::Error(Errno::EINTR);
@@ -592,14 +604,19 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             other => {
                 uc.get_data_mut().on_syscall_exit(call.nr, other.as_raw());
                 abi.write_syscall_result(uc, other.as_raw());
+                if let (Outcome::Pair(_, second), Some(reg)) =
+                    (other, abi.info().pipe_second_result)
+                {
+                    let _ = uc.reg_write(reg, second);
+                }
             }
         }
     }
     if uc.get_data().process.threads.needs_scheduler() {
-        crate::sched::request(uc);
+        crate::machine::sched::request(uc);
     }
-    if crate::delivery::due(uc.get_data_mut()) {
-        crate::delivery::request(uc);
+    if crate::machine::delivery::due(uc.get_data_mut()) {
+        crate::machine::delivery::request(uc);
     }
     if let Some(sig) = crate::signals::interrupted() {
         Machine::request_stop(uc, StopReason::Interrupted(sig));
@@ -609,10 +626,10 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
 /// Called by the architecture's interrupt hook for CPU exceptions.
 pub fn on_trap(uc: &mut Engine<'_>, trap: Trap) {
     // An illegal instruction may be a gem5 m5op ht-user performs.
-    if trap.signal == libc::SIGILL && crate::m5ops::try_emulate(uc) {
+    if trap.signal == libc::SIGILL && crate::machine::m5ops::try_emulate(uc) {
         return;
     }
-    if crate::delivery::catch_trap(uc, trap) {
+    if crate::machine::delivery::catch_trap(uc, trap) {
         return;
     }
     let pc = uc.get_data().abi.pc(uc);

@@ -4,6 +4,20 @@
 
 use crate::mem::{Encoder, StructBuilder};
 
+/// How an ABI's SysV IPC structures differ from the kernel's generic ones
+/// (`asm-generic/{shm,sem,msg}buf.h` at the ABI's word size); see
+/// [`IpcCodec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpcLayout {
+    /// aarch64, riscv64, arm, i386: the generic layouts.
+    Generic,
+    /// x86_64: `semid64_ds` has a padding word after each time.
+    X86_64,
+    /// 32-bit MIPS: `shmid64_ds` and `semid64_ds` keep the times' high
+    /// halves after the other fields.
+    Mips32,
+}
+
 /// The fields of `struct stat` that every ABI carries.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stat {
@@ -227,7 +241,7 @@ enum High {
 /// host): the layout, the word size and the byte order.
 #[derive(Clone, Copy)]
 pub struct IpcCodec {
-    pub layout: crate::arch::IpcLayout,
+    pub layout: IpcLayout,
     pub word: usize,
     pub enc: Encoder,
 }
@@ -261,7 +275,7 @@ struct MsqAt {
 
 impl IpcCodec {
     fn shm_at(self) -> ShmAt {
-        use crate::arch::IpcLayout::*;
+        use IpcLayout::*;
         let w = |o| Some(High::Word(o));
         match (self.word, self.layout) {
             (8, _) => ShmAt {
@@ -296,7 +310,7 @@ impl IpcCodec {
     }
 
     fn sem_at(self) -> SemAt {
-        use crate::arch::IpcLayout::*;
+        use IpcLayout::*;
         match (self.word, self.layout) {
             (8, X86_64) => SemAt {
                 times: [(48, None), (64, None)],
@@ -522,7 +536,6 @@ impl IpcCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::IpcLayout;
     use crate::mem::Endian;
 
     fn codec(layout: IpcLayout, word: usize) -> IpcCodec {
