@@ -64,6 +64,13 @@ impl AltStack {
         self.flags & SS_DISABLE == 0 && self.size != 0
     }
 
+    /// The stack's top, where a handler's frame goes below: the guest
+    /// chose both numbers, so the sum wraps as the kernel's does (a frame
+    /// out of reach then faults) rather than overflowing.
+    pub fn top(&self) -> u64 {
+        self.sp.wrapping_add(self.size)
+    }
+
     /// Whether `sp` is on this stack (the handler runs on it already).
     pub fn contains(&self, sp: u64) -> bool {
         self.enabled() && sp > self.sp && sp - self.sp <= self.size

@@ -356,5 +356,18 @@ mod tests {
         assert!(s.contains(0x2000) && s.contains(0x1001));
         assert!(!s.contains(0x1000) && !s.contains(0x2001));
         assert!(!AltStack::default().contains(0x10));
+        assert_eq!(s.top(), 0x2000);
+    }
+
+    #[test]
+    fn a_wild_alternate_stack_wraps_instead_of_overflowing() {
+        // sigaltstack takes any numbers; the frame below the top faults.
+        let s = AltStack {
+            sp: u64::MAX - 0xf,
+            size: 0x1_0000,
+            flags: 0,
+        };
+        assert_eq!(s.top(), 0xfff0);
+        assert!(s.contains(u64::MAX) && !s.contains(0x10));
     }
 }

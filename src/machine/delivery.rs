@@ -211,7 +211,7 @@ fn push_frame(
         info: &info_bytes,
         handler: action.handler,
         return_to,
-        sp: if switch { alt.sp + alt.size } else { sp },
+        sp: if switch { alt.top() } else { sp },
         on_own_stack: !switch,
         saved_mask,
         altstack: uc_stack,
