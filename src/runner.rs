@@ -415,27 +415,28 @@ pub fn load(
         cfg.trace_events.kinds(),
         cfg.strace,
     );
-    machine.rules = cfg.rules.clone();
-    machine.resident_hooks =
+    machine.trace.rules = cfg.rules.clone();
+    machine.trace.resident_hooks =
         EventSet(cfg.rules.controlled().0 & crate::machine::instrument::HOOKED.0);
-    machine.reconfigure_due =
-        (machine.enabled.0 | machine.resident_hooks.0) & crate::machine::instrument::HOOKED.0 != 0;
+    machine.trace.reconfigure_due = (machine.trace.enabled.0 | machine.trace.resident_hooks.0)
+        & crate::machine::instrument::HOOKED.0
+        != 0;
     machine.handler = handler;
-    machine.record_events = record_events;
+    machine.trace.record_events = record_events;
     machine.sched = crate::machine::sched::Scheduler::new(cfg.sched);
-    machine.insn_counting = insn_counting;
+    machine.trace.insn_counting = insn_counting;
     // Blocks are attributed to functions (ht-trace profile) through the
     // modules mapped for execution: reported when the command line traces
     // blocks (not for what the monitor might switch on).
-    machine.report_modules = configured_events(cfg).contains(EventKind::ExecTb);
+    machine.trace.report_modules = configured_events(cfg).contains(EventKind::ExecTb);
     machine.report_new_modules();
-    machine.debug = cfg.debug;
+    machine.trace.debug = cfg.debug;
     if cfg.debug.in_asm {
-        machine.disasm =
+        machine.trace.disasm =
             Some(crate::machine::disasm::Disassembler::for_arch(abi.name()).map_err(SetupError)?);
     }
     if cfg.debug.needs_block_hook() {
-        machine.reconfigure_due = true;
+        machine.trace.reconfigure_due = true;
     }
     if cfg.debug.page {
         // -d page: the memory map the program starts with.
@@ -445,7 +446,7 @@ pub fn load(
             cfg.program.display(),
             String::from_utf8_lossy(&maps).trim_end()
         );
-        if let Some(r) = machine.recorder.as_mut() {
+        if let Some(r) = machine.trace.recorder.as_mut() {
             r.text(text);
         }
     }
@@ -522,11 +523,11 @@ impl Loaded {
         let stop = match (uc.get_data_mut().stop.take(), result) {
             (Some(reason), _) => reason,
             // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
-            (None, Err(uc_error::EXCEPTION)) if uc.get_data().last_fault.is_some() => {
+            (None, Err(uc_error::EXCEPTION)) if uc.get_data().fault.last_fault.is_some() => {
                 StopReason::Fault {
                     signal: libc::SIGSEGV,
                     pc,
-                    page: uc.get_data().last_fault.map(|(page, _)| page),
+                    page: uc.get_data().fault.last_fault.map(|(page, _)| page),
                 }
             }
             (None, Err(e)) => match fault_signal(e) {
@@ -559,8 +560,16 @@ impl Loaded {
         if let Some(handler) = m.handler.as_mut() {
             handler.finish();
         }
-        let recorder = m.recorder.take().expect("recorder present until shutdown");
-        let writer = m.writer.take().expect("writer present until shutdown");
+        let recorder = m
+            .trace
+            .recorder
+            .take()
+            .expect("recorder present until shutdown");
+        let writer = m
+            .trace
+            .writer
+            .take()
+            .expect("writer present until shutdown");
         let channel = m.hypertrace.take();
         let events_recorded = recorder.events_recorded;
         let sched = m.sched.stats;

@@ -230,7 +230,7 @@ impl Abi for Aarch64 {
                 if Aarch64.misaligned_pc(uc) {
                     return machine::on_trap(uc, Trap::misaligned(pc));
                 }
-                if other == EXCP_DATA_ABORT && uc.get_data().last_fault.is_none() {
+                if other == EXCP_DATA_ABORT && uc.get_data().fault.last_fault.is_none() {
                     // Not a page the TLB hook refused: an alignment fault.
                     if let Some(addr) = exclusive_or_atomic_address(uc, pc) {
                         return machine::on_trap(uc, Trap::misaligned(addr));

@@ -446,7 +446,7 @@ impl Abi for Mipsel {
         let err = |e| format!("cannot save the initial CPU state: {e:?}");
         let mut clean = uc.context_alloc().map_err(err)?;
         uc.context_save(&mut clean).map_err(err)?;
-        uc.get_data_mut().clean_context = Some(clean);
+        uc.get_data_mut().arch.clean_context = Some(clean);
         Ok(())
     }
 
@@ -589,7 +589,7 @@ impl Abi for Mipsel {
         // delay-slot state stays set, which the handler must not start in.
         let mut pc = self.pc(uc);
         if f.fault.is_some() {
-            if let Some(at) = uc.get_data_mut().fault_pc.take() {
+            if let Some(at) = uc.get_data_mut().fault.fault_pc.take() {
                 pc = at;
             }
         }
@@ -771,7 +771,7 @@ fn in_delay_slot(uc: &Engine<'_>, pc: u64) -> bool {
 /// going back to the state saved at process start and putting back the
 /// registers a process can change; the caller sets the pc.
 fn leave_delay_slot(uc: &mut Engine<'_>) {
-    let Some(clean) = uc.get_data_mut().clean_context.take() else {
+    let Some(clean) = uc.get_data_mut().arch.clean_context.take() else {
         return;
     };
     let mut ids: Vec<i32> = (1..32).map(r).collect();
@@ -790,7 +790,7 @@ fn leave_delay_slot(uc: &mut Engine<'_>) {
     for (id, v) in ids.into_iter().zip(values) {
         let _ = uc.reg_write(id, v);
     }
-    uc.get_data_mut().clean_context = Some(clean);
+    uc.get_data_mut().arch.clean_context = Some(clean);
 }
 
 /// A trap or break exception at the pc (the engine keeps the pc of the
@@ -798,7 +798,7 @@ fn leave_delay_slot(uc: &mut Engine<'_>) {
 /// for the overflow and divide-by-zero codes compilers use, else SIGTRAP.
 fn locate_trap(uc: &mut Engine<'_>, brk: bool) -> i32 {
     // Not a faulting access: the frame takes the pc as it is.
-    uc.get_data_mut().fault_pc = None;
+    uc.get_data_mut().fault.fault_pc = None;
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     let reg = |n: u32| uc.reg_read(r(n as i32)).unwrap_or(0) as u32;
     let code = uc

@@ -62,9 +62,9 @@ pub fn intake_host(m: &mut Machine) {
 pub fn due(m: &mut Machine) -> bool {
     intake_host(m);
     sig::deliverable(&m.process) != 0
-        || m.sigreturn_due.is_some()
-        || m.pending_fault.is_some()
-        || (!m.signal_poll_hooked && needs_poll_hook(m))
+        || m.signals.sigreturn_due.is_some()
+        || m.fault.pending_fault.is_some()
+        || (!m.signals.signal_poll_hooked && needs_poll_hook(m))
 }
 
 /// Whether the guest handles a signal the host may send it: only then
@@ -88,7 +88,7 @@ fn needs_poll_hook(m: &Machine) -> bool {
 
 /// Called by a hook: stop at the next block boundary for signal work.
 pub fn request(uc: &mut Engine<'_>) {
-    uc.get_data_mut().signal_due = true;
+    uc.get_data_mut().signals.signal_due = true;
     let _ = uc.emu_stop();
 }
 
@@ -97,15 +97,15 @@ pub fn request(uc: &mut Engine<'_>) {
 /// to start.
 pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason> {
     let m = uc.get_data_mut();
-    m.signal_due = false;
+    m.signals.signal_due = false;
     intake_host(m);
-    if !m.signal_poll_hooked && needs_poll_hook(m) {
+    if !m.signals.signal_poll_hooked && needs_poll_hook(m) {
         install_poll_hook(uc)?;
     }
-    if let Some(rt) = uc.get_data_mut().sigreturn_due.take() {
+    if let Some(rt) = uc.get_data_mut().signals.sigreturn_due.take() {
         start = sigreturn(uc, rt)?;
     }
-    if let Some(f) = uc.get_data_mut().pending_fault.take() {
+    if let Some(f) = uc.get_data_mut().fault.pending_fault.take() {
         queue_fault(uc.get_data_mut(), f);
     }
     loop {
@@ -121,9 +121,9 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
                     default_action(host),
                     DefaultAction::Terminate | DefaultAction::Core
                 ));
-        if m.strace && taken {
+        if m.trace.strace && taken {
             let line = crate::kernel::signal::strace_line(host, &info, m.process.word_size());
-            if let Some(r) = m.recorder.as_mut() {
+            if let Some(r) = m.trace.recorder.as_mut() {
                 r.text(line);
             }
         }
@@ -202,7 +202,7 @@ fn push_frame(
         uc_stack.flags |= SS_ONSTACK;
     }
     let fault = match info.fields {
-        crate::kernel::signal::InfoFields::Fault { addr } => Some((addr, m.last_fault_write)),
+        crate::kernel::signal::InfoFields::Fault { addr } => Some((addr, m.fault.last_fault_write)),
         _ => None,
     };
     let info_bytes = sig::encode_siginfo(&m.process, &info);
@@ -226,13 +226,13 @@ fn push_frame(
         Ok((frame_addr, start)) => {
             let m = uc.get_data_mut();
             let tid = m.process.threads.current_tid();
-            m.signal_contexts.push(SavedContext {
+            m.signals.signal_contexts.push(SavedContext {
                 tid,
                 frame: frame_addr,
                 ctx,
             });
-            if m.signal_contexts.len() > MAX_SAVED_CONTEXTS {
-                m.signal_contexts.remove(0);
+            if m.signals.signal_contexts.len() > MAX_SAVED_CONTEXTS {
+                m.signals.signal_contexts.remove(0);
             }
             let mut mask = saved_mask | action.mask;
             if action.flags & SA_NODEFER == 0 {
@@ -306,16 +306,17 @@ fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
     let m = uc.get_data_mut();
     let tid = m.process.threads.current_tid();
     if let Some(at) = m
+        .signals
         .signal_contexts
         .iter()
         .rposition(|s| s.tid == tid && s.frame == frame)
     {
-        let saved = m.signal_contexts.remove(at);
+        let saved = m.signals.signal_contexts.remove(at);
         // Frames above it were left by longjmp.
         let mut i = 0;
-        while i < m.signal_contexts.len() {
-            if i >= at && m.signal_contexts[i].tid == tid {
-                m.signal_contexts.remove(i);
+        while i < m.signals.signal_contexts.len() {
+            if i >= at && m.signals.signal_contexts[i].tid == tid {
+                m.signals.signal_contexts.remove(i);
             } else {
                 i += 1;
             }
@@ -347,11 +348,11 @@ fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
 pub fn syscall(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Outcome> {
     match sys? {
         Sys::rt_sigreturn => {
-            uc.get_data_mut().sigreturn_due = Some(true);
+            uc.get_data_mut().signals.sigreturn_due = Some(true);
             Some(Outcome::Resumed)
         }
         Sys::sigreturn if uc.get_data().abi.has_legacy_frame() => {
-            uc.get_data_mut().sigreturn_due = Some(false);
+            uc.get_data_mut().signals.sigreturn_due = Some(false);
             Some(Outcome::Resumed)
         }
         Sys::sigaltstack => {
@@ -469,7 +470,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
             | uc_error::WRITE_UNALIGNED
             | uc_error::FETCH_UNALIGNED
     );
-    if reported_by_hook && m.pending_fault.is_some() {
+    if reported_by_hook && m.fault.pending_fault.is_some() {
         return true;
     }
     let (signal, code) = match err {
@@ -479,7 +480,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
         uc_error::READ_PROT | uc_error::WRITE_PROT | uc_error::FETCH_PROT => {
             (libc::SIGSEGV, SEGV_ACCERR)
         }
-        uc_error::EXCEPTION if m.last_fault.is_some() => (libc::SIGSEGV, fault_code(m)),
+        uc_error::EXCEPTION if m.fault.last_fault.is_some() => (libc::SIGSEGV, fault_code(m)),
         uc_error::READ_UNALIGNED | uc_error::WRITE_UNALIGNED | uc_error::FETCH_UNALIGNED => {
             (libc::SIGBUS, crate::kernel::signal::BUS_ADRALN)
         }
@@ -494,14 +495,15 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     let pc = m.abi.pc(uc);
     let m = uc.get_data_mut();
     let write = matches!(err, uc_error::WRITE_UNMAPPED | uc_error::WRITE_PROT)
-        || matches!(m.last_fault, Some((_, MemType::WRITE)));
+        || matches!(m.fault.last_fault, Some((_, MemType::WRITE)));
     // An undecodable or misaligned instruction is reported at the pc.
     let addr = match err {
         uc_error::INSN_INVALID => pc,
         _ => m
+            .fault
             .fault_addr
             .take()
-            .or(m.last_fault.map(|(page, _)| page))
+            .or(m.fault.last_fault.map(|(page, _)| page))
             .unwrap_or(pc),
     };
     // Pages past the end of a mapped file: SIGBUS, as on Linux, unless
@@ -515,8 +517,8 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     if past_end(m) {
         m.process.mem.follow_file_sizes();
         if !past_end(m) {
-            m.last_fault = None;
-            m.fault_addr = None;
+            m.fault.last_fault = None;
+            m.fault.fault_addr = None;
             return crate::machine::memory::apply_pending(uc).is_ok();
         }
     }
@@ -535,7 +537,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
 /// Says whether the run goes on.
 /// `-d guest_errors`: a fault or trap the guest takes, in the log.
 fn log_guest_error(m: &mut Machine, signal: i32, code: i32, addr: u64, pc: u64) {
-    if !m.debug.guest_errors {
+    if !m.trace.debug.guest_errors {
         return;
     }
     let line = format!(
@@ -543,7 +545,7 @@ fn log_guest_error(m: &mut Machine, signal: i32, code: i32, addr: u64, pc: u64) 
         crate::kernel::signal::name(signal),
         m.process.current_cpu()
     );
-    if let Some(r) = m.recorder.as_mut() {
+    if let Some(r) = m.trace.recorder.as_mut() {
         r.text(line);
     }
 }
@@ -564,18 +566,18 @@ fn take_fault_or_end(
             pc,
             page: matches!(signal, libc::SIGSEGV | libc::SIGBUS).then_some(addr & !0xfff),
         });
-        if m.strace {
+        if m.trace.strace {
             let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
             let line = crate::kernel::signal::strace_line(signal, &info, m.process.word_size());
-            if let Some(r) = m.recorder.as_mut() {
+            if let Some(r) = m.trace.recorder.as_mut() {
                 r.text(line);
             }
         }
         return false;
     }
-    m.last_fault = None;
-    m.last_fault_write = write;
-    m.pending_fault = Some(PendingFault {
+    m.fault.last_fault = None;
+    m.fault.last_fault_write = write;
+    m.fault.pending_fault = Some(PendingFault {
         signal,
         code,
         addr,
@@ -611,7 +613,7 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
         return true;
     }
     let pc = uc.get_data().abi.pc(uc);
-    uc.get_data_mut().fault_addr = None;
+    uc.get_data_mut().fault.fault_addr = None;
     take_fault_or_end(
         uc,
         libc::SIGBUS,
@@ -624,7 +626,7 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
 
 /// SEGV_MAPERR for an address nothing is mapped at, else SEGV_ACCERR.
 fn fault_code(m: &Machine) -> i32 {
-    let addr = m.fault_addr.or(m.last_fault.map(|(p, _)| p));
+    let addr = m.fault.fault_addr.or(m.fault.last_fault.map(|(p, _)| p));
     match addr {
         Some(a) if m.process.mem.perms_at(a).is_some() => SEGV_ACCERR,
         _ => SEGV_MAPERR,
@@ -656,7 +658,7 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
     if !handles(m, signal) {
         return false;
     }
-    m.pending_fault = Some(PendingFault {
+    m.fault.pending_fault = Some(PendingFault {
         signal,
         code,
         addr: trap.addr.unwrap_or(pc),
@@ -677,6 +679,6 @@ fn install_poll_hook(uc: &mut Engine<'_>) -> Result<(), StopReason> {
     })
     .map_err(|e| StopReason::Internal(format!("cannot hook blocks: {e:?}")))?;
     let _ = uc.ctl_flush_tb();
-    uc.get_data_mut().signal_poll_hooked = true;
+    uc.get_data_mut().signals.signal_poll_hooked = true;
     Ok(())
 }

@@ -366,8 +366,8 @@ fn prepare_and_exec(
 
     // What this image traced is written before it goes; with -strace, the
     // call as it succeeds (a failure is logged as any call's).
-    if let Some(r) = m.recorder.as_mut() {
-        if m.strace {
+    if let Some(r) = m.trace.recorder.as_mut() {
+        if m.trace.strace {
             let line =
                 strace::format_call(&m.process, 0, Some(sys), raw_args, Outcome::Value(0), false);
             r.text(line);

@@ -296,7 +296,7 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
     let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
     let m = uc.get_data_mut();
     // Everything recorded so far is written by the parent alone.
-    if let Some(r) = m.recorder.as_mut() {
+    if let Some(r) = m.trace.recorder.as_mut() {
         r.sync();
     }
     let vfork = if flags & CLONE_VFORK != 0 {
@@ -489,16 +489,16 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     // The parent's writer thread does not exist here: its channel end and
     // handle are forgotten, never dropped (its locks may be held by a
     // thread that is gone).
-    if let Some(old) = m.recorder.replace(recorder) {
+    if let Some(old) = m.trace.recorder.replace(recorder) {
         std::mem::forget(old);
     }
-    if let Some(old) = m.writer.replace(writer) {
+    if let Some(old) = m.trace.writer.replace(writer) {
         std::mem::forget(old);
     }
     m.record_known_names();
     m.report_modules_again();
     // The child's thread counts its own instructions, from zero.
-    if m.insn_counting {
+    if m.trace.insn_counting {
         crate::machine::engine_ctl::set_insn_counters(uc, Default::default())
             .map_err(|e| format!("cannot reset the instruction counters: {e:?}"))?;
     }

@@ -28,11 +28,11 @@ impl Machine {
         let (id, new) = channel.host_name(name.as_bytes());
         if new {
             self.record_name(id, name.as_bytes());
-            self.rules.learn_name(id, name.as_bytes());
+            self.trace.rules.learn_name(id, name.as_bytes());
         }
         let values = [u64::from(id), extra[0], extra[1]];
         let padded = values.into_iter().chain(std::iter::repeat(0));
-        for (slot, v) in self.args_scratch.iter_mut().zip(padded) {
+        for (slot, v) in self.trace.args_scratch.iter_mut().zip(padded) {
             *slot = v;
         }
         self.emit_hypertrace(client, arg1, counts, true)
@@ -67,7 +67,7 @@ impl Machine {
             text.push(byte[0]);
         }
         self.record_name(id, &text);
-        self.rules.learn_name(id, &text);
+        self.trace.rules.learn_name(id, &text);
         self.hypertrace
             .as_mut()
             .expect("checked")
@@ -77,7 +77,7 @@ impl Machine {
     /// Writes the name `id` = `text` into the trace (its string table),
     /// in pieces of a hypertrace record's words.
     pub fn record_name(&mut self, id: u32, text: &[u8]) {
-        if !self.record_events {
+        if !self.trace.record_events {
             return;
         }
         let words = self.recorder().extra_args();
@@ -116,8 +116,8 @@ impl Machine {
     /// protect memory.
     pub fn report_new_modules(&mut self) {
         // The records are hypertrace events: none while those are off.
-        let on = self.enabled.contains(EventKind::Hypertrace) && self.record_events;
-        if !self.report_modules || self.hypertrace.is_none() || !on {
+        let on = self.trace.enabled.contains(EventKind::Hypertrace) && self.trace.record_events;
+        if !self.trace.report_modules || self.hypertrace.is_none() || !on {
             return;
         }
         let new: Vec<(u64, u64, String)> = self
@@ -131,11 +131,16 @@ impl Machine {
                 }
                 _ => None,
             })
-            .filter(|(start, _, name)| !self.modules_reported.contains(&(*start, name.clone())))
+            .filter(|(start, _, name)| {
+                !self
+                    .trace
+                    .modules_reported
+                    .contains(&(*start, name.clone()))
+            })
             .collect();
         let cpu = self.process.current_cpu();
         for (start, end, name) in new {
-            self.modules_reported.insert((start, name.clone()));
+            self.trace.modules_reported.insert((start, name.clone()));
             self.on_host_named_event(
                 cpu,
                 crate::hypertrace::op::MODULE,
@@ -148,7 +153,7 @@ impl Machine {
 
     /// A forked child's trace starts empty: the modules again.
     pub fn report_modules_again(&mut self) {
-        self.modules_reported.clear();
+        self.trace.modules_reported.clear();
         self.report_new_modules();
     }
 }

@@ -33,12 +33,12 @@ pub struct Hooks {
 /// Installs or removes hooks so they match the enabled events.
 pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     let m = uc.get_data_mut();
-    m.reconfigure_due = false;
-    let wanted = EventSet(m.enabled.0 | m.resident_hooks.0);
+    m.trace.reconfigure_due = false;
+    let wanted = EventSet(m.trace.enabled.0 | m.trace.resident_hooks.0);
     let want_mem = wanted.contains(EventKind::MemAccess);
-    let want_block = wanted.contains(EventKind::ExecTb) || m.debug.needs_block_hook();
-    let have_mem = m.hooks.mem.is_some();
-    let have_block = m.hooks.block.is_some();
+    let want_block = wanted.contains(EventKind::ExecTb) || m.trace.debug.needs_block_hook();
+    let have_mem = m.trace.hooks.mem.is_some();
+    let have_block = m.trace.hooks.block.is_some();
     if want_mem == have_mem && want_block == have_block {
         return Ok(());
     }
@@ -48,21 +48,21 @@ pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         // SAFETY: on_mem_trace takes the Machine, which lives as long as
         // the engine.
         let hook = unsafe { engine_ctl::add_mem_trace_hook(uc, on_mem_trace, machine.cast())? };
-        uc.get_data_mut().hooks.mem = Some(hook);
+        uc.get_data_mut().trace.hooks.mem = Some(hook);
     } else if !want_mem && have_mem {
-        let hook = uc.get_data_mut().hooks.mem.take().expect("checked");
+        let hook = uc.get_data_mut().trace.hooks.mem.take().expect("checked");
         engine_ctl::remove_mem_trace_hook(uc, hook)?;
     }
     if want_block && !have_block {
         let id = uc.add_block_hook(1, 0, |uc: &mut Engine<'_>, pc: u64, size: u32| {
-            if uc.get_data().debug.needs_block_hook() {
+            if uc.get_data().trace.debug.needs_block_hook() {
                 Machine::log_block(uc, pc, size);
             }
             uc.get_data_mut().on_block(pc, size);
         })?;
-        uc.get_data_mut().hooks.block = Some(id);
+        uc.get_data_mut().trace.hooks.block = Some(id);
     } else if !want_block && have_block {
-        let id = uc.get_data_mut().hooks.block.take().expect("checked");
+        let id = uc.get_data_mut().trace.hooks.block.take().expect("checked");
         uc.remove_hook(id)?;
     }
     uc.ctl_flush_tb()

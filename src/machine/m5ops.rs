@@ -99,7 +99,7 @@ pub fn try_emulate(uc: &mut Engine<'_>) -> bool {
     let Some(m5) = abi.m5op(uc) else {
         return false;
     };
-    let counts = if uc.get_data().insn_counting {
+    let counts = if uc.get_data().trace.insn_counting {
         crate::machine::engine_ctl::insn_counters(uc)
             .ok()
             .map(|c| crate::trace::file::InsnCounts {

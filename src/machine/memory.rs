@@ -58,9 +58,9 @@ pub fn install_fault_address_hook(uc: &mut Engine<'_>) -> Result<(), EngineError
             move |uc, _kind, addr, _size, _value| {
                 let pc = uc.get_data().abi.pc(uc);
                 let m = uc.get_data_mut();
-                m.fault_pc = Some(pc);
-                let page = m.last_fault.map_or(0, |(page, _)| page);
-                m.fault_addr = Some(page | (addr & 0xfff));
+                m.fault.fault_pc = Some(pc);
+                let page = m.fault.last_fault.map_or(0, |(page, _)| page);
+                m.fault.fault_addr = Some(page | (addr & 0xfff));
                 false
             },
         )
@@ -83,7 +83,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
         // `addr` is already aligned to the engine's page size, which is
         // smaller than 4 KiB on some targets (1 KiB on arm): map it 1:1.
         let page = addr;
-        if uc.get_data().engine_op_in_progress {
+        if uc.get_data().tlb.engine_op_in_progress {
             // Unicorn translates the range of an unmap or protect itself to
             // drop cached code; refusing would abort emulation, so answer
             // with an identity entry that the TLB flush afterwards discards.
@@ -105,7 +105,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             // page (engine patch 0017), which ends the block before it
             // instead of faulting; a real fault or system call comes next
             // and replaces or clears this.
-            uc.get_data_mut().last_fault = Some((addr, access));
+            uc.get_data_mut().fault.last_fault = Some((addr, access));
             tracing::debug!("guest fault: {access:?} at {addr:#x} (perms {perms:?})");
             let probe_free = uc
                 .get_data()
@@ -126,10 +126,10 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             return None;
         }
         let machine = uc.get_data_mut();
-        machine.tlb_fills += 1;
-        if machine.tlb_fills >= TLB_FILLS_BEFORE_RESIZE {
+        machine.tlb.tlb_fills += 1;
+        if machine.tlb.tlb_fills >= TLB_FILLS_BEFORE_RESIZE {
             // The engine only grows its TLB when it is flushed.
-            machine.tlb_fills = 0;
+            machine.tlb.tlb_fills = 0;
             let _ = uc.ctl_flush_tlb();
         }
         Some(TlbEntry {
@@ -152,9 +152,9 @@ pub fn apply_pending(uc: &mut Engine<'_>) -> Result<usize, EngineError> {
         return Ok(0);
     }
     let count = ops.len();
-    uc.get_data_mut().engine_op_in_progress = true;
+    uc.get_data_mut().tlb.engine_op_in_progress = true;
     let result = apply_ops(uc, ops);
-    uc.get_data_mut().engine_op_in_progress = false;
+    uc.get_data_mut().tlb.engine_op_in_progress = false;
     // Cached translations of old permissions (and the identity entries
     // handed out while the ops ran) must not outlive the change.
     let flushed = uc.ctl_flush_tlb().map_err(|err| EngineError {
@@ -229,7 +229,7 @@ fn map_control(
             move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
                 // Read inside the callback, where the engine knows the
                 // storing instruction: the count is exact at the store.
-                let counts = if uc.get_data().insn_counting {
+                let counts = if uc.get_data().trace.insn_counting {
                     crate::machine::engine_ctl::insn_counters(uc)
                         .ok()
                         .map(|c| InsnCounts {

@@ -65,15 +65,11 @@ pub struct DebugPause {
     pub watch_hit: Option<(u64, bool)>,
 }
 
-pub struct Machine {
-    pub abi: &'static dyn Abi,
-    pub process: Process,
-    pub hypertrace: Option<Channel>,
+/// What the run records and how (part of [`Machine`]).
+pub struct TraceState {
     pub recorder: Option<Recorder>,
     /// The writer thread `recorder` feeds (replaced in a forked child).
     pub writer: Option<Writer>,
-    /// What forked children and executed programs need from the run.
-    pub lineage: Lineage,
     /// Trace events enabled now (`-trace`, rules, the monitor).
     pub enabled: EventSet,
     /// Hypertrace actions (`-hypertrace-on`, `-hypertrace-region`).
@@ -88,12 +84,6 @@ pub struct Machine {
     /// so a region starts and ends exactly at its control store without
     /// stopping the engine.
     pub resident_hooks: EventSet,
-    /// The monitor has requests: the runner serves them between blocks.
-    pub monitor_due: bool,
-    /// gdb's breakpoints and steps (`-g`).
-    pub debug_pause: DebugPause,
-    /// An embedding program's handler (see `Runner`).
-    pub handler: Option<Box<dyn EventHandler>>,
     /// Whether events go to the trace sinks (an embedding program may take
     /// them through its handler only).
     pub record_events: bool,
@@ -101,12 +91,30 @@ pub struct Machine {
     /// before the next: reading the clock per access would cost more than
     /// the access, so their records share a reading (never older than the
     /// previous record's).
-    last_ts: u64,
-    coarse_left: u32,
+    pub last_ts: u64,
+    pub coarse_left: u32,
     /// Where event timestamps come from (the TSC where it is invariant).
-    clock: EventClock,
+    pub clock: EventClock,
     pub strace: bool,
-    pub stop: Option<StopReason>,
+    /// Whether the engine counts instructions and blocks (engine patch
+    /// 0023) for hypertrace events.
+    pub insn_counting: bool,
+    /// qemu-user's `-d` items this run logs.
+    pub debug: crate::trace::debug::DebugItems,
+    /// `-d in_asm`: the disassembler, and the blocks already shown.
+    pub disasm: Option<crate::machine::disasm::Disassembler>,
+    pub shown_blocks: std::collections::HashSet<u64>,
+    /// Files mapped for execution are written into the trace (module
+    /// events, for `ht-trace profile`).
+    pub report_modules: bool,
+    /// The (start, path) of the modules written so far.
+    pub modules_reported: std::collections::HashSet<(u64, String)>,
+    pub args_scratch: Vec<u64>,
+}
+
+/// The last fault the engine reported (part of [`Machine`]).
+#[derive(Default)]
+pub struct FaultState {
     /// The last access the TLB refused: (page address, access kind).
     pub last_fault: Option<(u64, unicorn_engine::unicorn_const::MemType)>,
     /// The exact address of the last faulting access, when known.
@@ -116,45 +124,72 @@ pub struct Machine {
     pub fault_pc: Option<u64>,
     /// Whether the fault being delivered was a write (for the frame).
     pub last_fault_write: bool,
+    /// A fault to deliver to the current thread's handler.
+    pub pending_fault: Option<crate::machine::delivery::PendingFault>,
+}
+
+/// Signal work waiting for the scheduler's loop (part of [`Machine`]; see
+/// `delivery`).
+#[derive(Default)]
+pub struct SignalState {
     /// Signal work waits for the scheduler's loop (see `delivery`).
     pub signal_due: bool,
     /// rt_sigreturn (true) or legacy sigreturn (false) to complete.
     pub sigreturn_due: Option<bool>,
-    /// A fault to deliver to the current thread's handler.
-    pub pending_fault: Option<crate::machine::delivery::PendingFault>,
     /// CPU state under each delivered signal frame.
     pub signal_contexts: Vec<crate::machine::delivery::SavedContext>,
     /// Whether the block hook that notices host signals is installed
     /// (only when no watcher thread stops the engine for them).
     pub signal_poll_hooked: bool,
-    /// In a vfork child: the parent waiting for this process's exec or end.
-    pub vfork_parent: Option<crate::machine::fork::VforkParent>,
+}
+
+/// State one architecture keeps across engine runs (part of [`Machine`]).
+#[derive(Default)]
+pub struct ArchSlot {
     /// An engine state outside any branch delay slot (MIPS), for leaving
     /// one: see `arch::mipsel`.
     pub clean_context: Option<unicorn_engine::Context>,
+}
+
+/// ht-user's own engine memory operations (part of [`Machine`]).
+#[derive(Default)]
+pub struct TlbState {
     /// Set while ht-user itself changes the engine's memory map.
     pub engine_op_in_progress: bool,
     /// TLB fills since the last resize flush (see
     /// `machine::memory::TLB_FILLS_BEFORE_RESIZE`).
     pub tlb_fills: u32,
+}
+
+pub struct Machine {
+    pub abi: &'static dyn Abi,
+    pub process: Process,
+    pub hypertrace: Option<Channel>,
+    /// What forked children and executed programs need from the run.
+    pub lineage: Lineage,
+    /// The monitor has requests: the runner serves them between blocks.
+    pub monitor_due: bool,
+    /// gdb's breakpoints and steps (`-g`).
+    pub debug_pause: DebugPause,
+    /// An embedding program's handler (see `Runner`).
+    pub handler: Option<Box<dyn EventHandler>>,
+    pub stop: Option<StopReason>,
+    /// In a vfork child: the parent waiting for this process's exec or end.
+    pub vfork_parent: Option<crate::machine::fork::VforkParent>,
     /// Guest threads' CPU contexts and time slices.
     pub sched: crate::machine::sched::Scheduler,
-    pub(crate) args_scratch: Vec<u64>,
-    /// Whether the engine counts instructions and blocks (engine patch
-    /// 0023) for hypertrace events.
-    pub insn_counting: bool,
-    /// qemu-user's `-d` items this run logs.
-    pub debug: crate::trace::debug::DebugItems,
-    /// `-d in_asm`: the disassembler, and the blocks already shown.
-    pub disasm: Option<crate::machine::disasm::Disassembler>,
-    shown_blocks: std::collections::HashSet<u64>,
     /// The gem5 m5ops' state (statistics intervals open).
     pub m5: crate::machine::m5ops::M5State,
-    /// Files mapped for execution are written into the trace (module
-    /// events, for `ht-trace profile`).
-    pub report_modules: bool,
-    /// The (start, path) of the modules written so far.
-    pub(crate) modules_reported: std::collections::HashSet<(u64, String)>,
+    /// What the run records and how: sinks, enabled events, hooks.
+    pub trace: TraceState,
+    /// The last fault the engine reported, for its signal.
+    pub fault: FaultState,
+    /// Signal work between engine runs.
+    pub signals: SignalState,
+    /// What one architecture needs kept (MIPS: a clean context).
+    pub arch: ArchSlot,
+    /// ht-user's own changes to the engine's memory map and TLB.
+    pub tlb: TlbState,
 }
 
 impl Machine {
@@ -172,69 +207,64 @@ impl Machine {
             abi,
             process,
             hypertrace,
-            recorder: Some(recorder),
-            writer: Some(writer),
             lineage,
-            enabled,
-            rules: Rules::default(),
-            hooks: crate::machine::instrument::Hooks::default(),
-            reconfigure_due: false,
-            resident_hooks: EventSet::default(),
             monitor_due: false,
             debug_pause: DebugPause::default(),
             handler: None,
-            record_events: true,
-            last_ts: 0,
-            coarse_left: 0,
-            clock: EventClock::new(),
-            strace,
             stop: None,
-            last_fault: None,
-            fault_addr: None,
-            last_fault_write: false,
-            signal_due: false,
-            sigreturn_due: None,
-            pending_fault: None,
-            signal_contexts: Vec::new(),
-            signal_poll_hooked: false,
             vfork_parent: None,
-            fault_pc: None,
-            clean_context: None,
-            engine_op_in_progress: false,
-            tlb_fills: 0,
             sched: crate::machine::sched::Scheduler::default(),
-            args_scratch: vec![0; extra],
-            insn_counting: false,
             m5: Default::default(),
-            debug: Default::default(),
-            disasm: None,
-            shown_blocks: Default::default(),
-            report_modules: false,
-            modules_reported: Default::default(),
+            trace: TraceState {
+                recorder: Some(recorder),
+                writer: Some(writer),
+                enabled,
+                rules: Rules::default(),
+                hooks: crate::machine::instrument::Hooks::default(),
+                reconfigure_due: false,
+                resident_hooks: EventSet::default(),
+                record_events: true,
+                last_ts: 0,
+                coarse_left: 0,
+                clock: EventClock::new(),
+                strace,
+                insn_counting: false,
+                debug: Default::default(),
+                disasm: None,
+                shown_blocks: Default::default(),
+                report_modules: false,
+                modules_reported: Default::default(),
+                args_scratch: vec![0; extra],
+            },
+            fault: Default::default(),
+            signals: Default::default(),
+            arch: Default::default(),
+            tlb: Default::default(),
         }
     }
 
     pub(crate) fn recorder(&mut self) -> &mut Recorder {
-        self.recorder
+        self.trace
+            .recorder
             .as_mut()
             .expect("recorder lives until the run ends")
     }
 
     /// A precise host timestamp, remembered for coarse ones.
     pub(crate) fn stamp(&mut self) -> u64 {
-        self.last_ts = self.clock.now_ns();
-        self.coarse_left = COARSE_STAMP_EVERY;
-        self.last_ts
+        self.trace.last_ts = self.trace.clock.now_ns();
+        self.trace.coarse_left = COARSE_STAMP_EVERY;
+        self.trace.last_ts
     }
 
     /// The timestamp of a memory access or block record.
     #[inline]
     fn coarse_stamp(&mut self) -> u64 {
-        if self.coarse_left == 0 {
+        if self.trace.coarse_left == 0 {
             return self.stamp();
         }
-        self.coarse_left -= 1;
-        self.last_ts
+        self.trace.coarse_left -= 1;
+        self.trace.last_ts
     }
 
     /// A guest store into the control channel at `offset` of the file;
@@ -272,8 +302,9 @@ impl Machine {
         counts: Option<InsnCounts>,
         args_ready: bool,
     ) -> bool {
-        let wants_event = self.enabled.contains(EventKind::Hypertrace) || self.handler.is_some();
-        if !wants_event && self.rules.is_empty() {
+        let wants_event =
+            self.trace.enabled.contains(EventKind::Hypertrace) || self.handler.is_some();
+        if !wants_event && self.trace.rules.is_empty() {
             return false;
         }
         let ts_ns = self.stamp();
@@ -281,9 +312,9 @@ impl Machine {
             return false;
         };
         // Without a handler or rules the arguments go straight to the batch.
-        let scratch = args_ready || self.handler.is_some() || !self.rules.is_empty();
+        let scratch = args_ready || self.handler.is_some() || !self.trace.rules.is_empty();
         if scratch && !args_ready {
-            channel.read_args(client, &mut self.args_scratch);
+            channel.read_args(client, &mut self.trace.args_scratch);
         }
         let cpu = self.process.current_cpu();
         if let Some(h) = self.handler.as_mut() {
@@ -292,39 +323,45 @@ impl Machine {
                 thread: cpu,
                 client,
                 arg1,
-                args: &self.args_scratch,
+                args: &self.trace.args_scratch,
                 counts,
             });
         }
-        if self.enabled.contains(EventKind::Hypertrace) && self.record_events {
+        if self.trace.enabled.contains(EventKind::Hypertrace) && self.trace.record_events {
             let record = EventRecord::hypertrace(ts_ns, cpu, client, arg1);
             let recorder = self
+                .trace
                 .recorder
                 .as_mut()
                 .expect("recorder lives until the run ends");
             // The counters follow the arguments when the trace has them
             // (zero in an event ht-user makes where none were read).
-            let counts = counts.or(self.insn_counting.then(InsnCounts::default));
+            let counts = counts.or(self.trace.insn_counting.then(InsnCounts::default));
             let counters = counts.map(|c| [c.insns, c.blocks]).into_iter().flatten();
             if scratch {
-                recorder.push_from(record, self.args_scratch.iter().copied().chain(counters));
+                recorder.push_from(
+                    record,
+                    self.trace.args_scratch.iter().copied().chain(counters),
+                );
             } else {
                 recorder.push_from(
                     record,
                     channel
-                        .args(client, self.args_scratch.len())
+                        .args(client, self.trace.args_scratch.len())
                         .chain(counters),
                 );
             }
         }
-        if self.rules.is_empty() {
+        if self.trace.rules.is_empty() {
             return false;
         }
-        let before = self.enabled;
-        if !self
-            .rules
-            .apply(client, arg1, &self.args_scratch, &mut self.enabled)
-        {
+        let before = self.trace.enabled;
+        if !self.trace.rules.apply(
+            client,
+            arg1,
+            &self.trace.args_scratch,
+            &mut self.trace.enabled,
+        ) {
             return false;
         }
         self.events_changed(before)
@@ -333,18 +370,18 @@ impl Machine {
     /// After `enabled` changed from `before`: whether engine hooks must
     /// change (then `reconfigure_due` is set).
     pub fn events_changed(&mut self, before: EventSet) -> bool {
-        let switched = crate::machine::instrument::HOOKED.0 & !self.resident_hooks.0;
-        if (before.0 ^ self.enabled.0) & switched != 0 {
-            self.reconfigure_due = true;
+        let switched = crate::machine::instrument::HOOKED.0 & !self.trace.resident_hooks.0;
+        if (before.0 ^ self.trace.enabled.0) & switched != 0 {
+            self.trace.reconfigure_due = true;
         }
-        self.reconfigure_due
+        self.trace.reconfigure_due
     }
 
     /// Appends a record of `kind` to the trace when events are recorded;
     /// `coarse` takes the shared clock reading of accesses and blocks.
     #[inline]
     fn record(&mut self, kind: EventKind, aux: u32, arg1: u64, words: &[u64], coarse: bool) {
-        if !self.record_events {
+        if !self.trace.record_events {
             return;
         }
         let ts_ns = if coarse {
@@ -366,7 +403,7 @@ impl Machine {
     /// A guest load or store about to execute (memory hook).
     #[inline]
     pub fn on_mem_access(&mut self, pc: u64, vaddr: u64, size: usize, is_store: bool, value: u64) {
-        if !self.enabled.contains(EventKind::MemAccess) {
+        if !self.trace.enabled.contains(EventKind::MemAccess) {
             return;
         }
         let value = if !is_store {
@@ -399,8 +436,8 @@ impl Machine {
         let thumb = uc.get_data().abi.resume_address(uc) & 1 != 0;
         let m = uc.get_data_mut();
         let mut text = String::new();
-        if m.debug.in_asm && m.shown_blocks.insert(pc) {
-            if let Some(d) = &m.disasm {
+        if m.trace.debug.in_asm && m.trace.shown_blocks.insert(pc) {
+            if let Some(d) = &m.trace.disasm {
                 let code = m
                     .process
                     .mem
@@ -414,13 +451,13 @@ impl Machine {
             }
         }
         let m = uc.get_data();
-        if m.debug.cpu {
+        if m.trace.debug.cpu {
             text.push_str(&m.abi.dump_registers(uc));
             if !text.ends_with('\n') {
                 text.push('\n');
             }
         }
-        if m.debug.exec {
+        if m.trace.debug.exec {
             text.push_str(&format!(
                 "Trace {}: [{pc:016x}] {} insns, {} bytes\n",
                 m.process.current_cpu(),
@@ -438,7 +475,7 @@ impl Machine {
     /// instruction count in bits 16-31 (engine patch 0031), kept so in the
     /// record's `aux`.
     pub fn on_block(&mut self, pc: u64, size_insns: u32) {
-        if !self.enabled.contains(EventKind::ExecTb) {
+        if !self.trace.enabled.contains(EventKind::ExecTb) {
             return;
         }
         let cpu = self.process.current_cpu();
@@ -454,7 +491,7 @@ impl Machine {
     }
 
     fn on_syscall_entry(&mut self, nr: u64, sys: Option<syscall::Sys>, args: &[u64; 6]) {
-        if !self.enabled.contains(EventKind::Syscall) {
+        if !self.trace.enabled.contains(EventKind::Syscall) {
             return;
         }
         let cpu = self.process.current_cpu();
@@ -470,7 +507,7 @@ impl Machine {
     }
 
     fn on_syscall_exit(&mut self, nr: u64, ret: i64) {
-        if !self.enabled.contains(EventKind::SyscallRet) {
+        if !self.trace.enabled.contains(EventKind::SyscallRet) {
             return;
         }
         let cpu = self.process.current_cpu();
@@ -500,7 +537,7 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
     let sys = abi.syscall_table().lookup(req.nr);
     // A refused fetch the translator only probed for (engine patch 0017)
     // leaves no fault behind: it must not be taken for a later one's.
-    uc.get_data_mut().last_fault = None;
+    uc.get_data_mut().fault.last_fault = None;
     // Once per call, not again when the scheduler retries a blocked one.
     uc.get_data_mut().on_syscall_entry(req.nr, sys, &req.args);
     run_syscall(uc, req.nr, &req.args);
@@ -568,7 +605,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
         if crate::machine::delivery::restart_interrupted(m) {
             // Run again after the handler: back to the call instruction,
             // its registers untouched.
-            if m.strace {
+            if m.trace.strace {
                 let line =
                     strace::format_call(&m.process, call.nr, sys, &call.args, outcome, false);
                 m.recorder().text(line);
@@ -592,8 +629,8 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
         // Noted once per number, or every time with -d unimp.
         let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
             && sys.is_none()
-            && (m.process.unsupported_seen.insert(call.nr) || m.debug.unimp);
-        if m.strace || unsupported {
+            && (m.process.unsupported_seen.insert(call.nr) || m.trace.debug.unimp);
+        if m.trace.strace || unsupported {
             let line =
                 strace::format_call(&m.process, call.nr, sys, &call.args, outcome, unsupported);
             m.recorder().text(line);

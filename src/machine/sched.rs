@@ -225,7 +225,7 @@ pub fn run(uc: &mut Engine<'_>, entry: u64, between: &mut dyn BetweenRuns) -> Re
         if uc.get_data().stop.is_some() {
             return Ok(());
         }
-        if uc.get_data().reconfigure_due {
+        if uc.get_data().trace.reconfigure_due {
             crate::machine::instrument::sync(uc)?;
         }
         // A file shrank under an access of ht-user's own (host_fault):
@@ -264,9 +264,9 @@ pub fn run(uc: &mut Engine<'_>, entry: u64, between: &mut dyn BetweenRuns) -> Re
             return result;
         }
         let due = std::mem::take(&mut m.sched.due);
-        let restart = m.reconfigure_due
+        let restart = m.trace.reconfigure_due
             || m.monitor_due
-            || m.signal_due
+            || m.signals.signal_due
             || crate::signals::take_stopped_for_guest();
         if !due && !restart {
             // Stopped for a reason of the engine's or an interrupt.
@@ -353,7 +353,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
         let restored = uc.context_restore(&ctx);
         uc.get_data_mut().sched.put_context(index, ctx);
         restored?;
-        if uc.get_data().insn_counting {
+        if uc.get_data().trace.insn_counting {
             // A thread that never ran starts from zero.
             let counters = uc.get_data().sched.counters.get(index).copied();
             crate::machine::engine_ctl::set_insn_counters(uc, counters.unwrap_or_default())?;
@@ -401,7 +401,7 @@ fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
     let saved = uc.context_save(&mut ctx);
     uc.get_data_mut().sched.put_context(index, ctx);
     saved?;
-    if uc.get_data().insn_counting {
+    if uc.get_data().trace.insn_counting {
         let counters = crate::machine::engine_ctl::insn_counters(uc)?;
         let kept = &mut uc.get_data_mut().sched.counters;
         if index >= kept.len() {
@@ -550,7 +550,7 @@ fn wait_host(m: &mut Machine) -> crate::signals::WaitEnd {
         }
     }
     // The guest's output must not wait behind a sleep.
-    if let Some(r) = m.recorder.as_mut() {
+    if let Some(r) = m.trace.recorder.as_mut() {
         r.sync();
     }
     let timeout = deadline.map(|d| d.saturating_sub(crate::host::monotonic_ns()));

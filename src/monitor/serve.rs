@@ -64,17 +64,17 @@ fn trace_event(uc: &mut Engine<'_>, pattern: &str, on: bool) -> Result<String, S
         return Err(format!("Unknown event name or pattern '{pattern}'"));
     }
     let m = uc.get_data_mut();
-    let before = m.enabled;
+    let before = m.trace.enabled;
     for name in names {
         let kind = EventKind::from_name(name).expect("known events have kinds");
-        m.enabled.set(kind, on);
+        m.trace.enabled.set(kind, on);
     }
     m.events_changed(before);
     Ok(String::new())
 }
 
 fn info_trace_events(uc: &Engine<'_>, pattern: Option<&str>) -> String {
-    let enabled = uc.get_data().enabled;
+    let enabled = uc.get_data().trace.enabled;
     let states: Vec<(&str, bool)> = KNOWN_EVENTS
         .iter()
         .filter(|name| pattern.is_none_or(|p| glob_match(p, name)))
