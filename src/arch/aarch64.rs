@@ -2,12 +2,11 @@
 //! aarch64: `svc #0`, number in x8, arguments x0-x5, result in x0, TLS in
 //! TPIDR_EL0 (set by the guest itself).
 
+use super::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 
-use super::{
-    below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_64,
-};
+use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_64};
 use crate::abi::types::{encode_stat_generic64, Stat};
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
@@ -180,32 +179,26 @@ const INFO: AbiInfo = AbiInfo {
     platform: "aarch64",
     uname_machine: "aarch64",
     pipe_second_result: None,
+    kernel: KernelAbi {
+        min_signal_stack: 5120,
+        open_flags: super::ARM_OPEN_FLAGS,
+        ..KernelAbi::GENERIC
+    },
+    regs: super::ThreadRegs {
+        result: RegisterARM64::X0 as i32,
+        sp: RegisterARM64::SP as i32,
+        pc: RegisterARM64::PC as i32,
+        tls: RegisterARM64::TPIDR_EL0 as i32,
+    },
+    syscalls: table,
+    clone_ctid_before_tls: false,
+    cpus: &Aarch64,
+    frames: &Aarch64,
 };
 
 impl Abi for Aarch64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
-    }
-    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::AARCH64
-    }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::AARCH64[super::cpu::AARCH64_DEFAULT]
-    }
-    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::aarch64(facts.hwcap, cpu.ident)
-    }
-    fn syscall_table(&self) -> &'static SyscallTable {
-        table()
-    }
-    fn open_flags_to_host(&self, flags: u64) -> i32 {
-        translate_bits(flags, ARM_OPEN_FLAGS, true) as i32
-    }
-    fn open_flags_from_host(&self, flags: i32) -> u64 {
-        translate_bits(flags as u32 as u64, ARM_OPEN_FLAGS, false)
-    }
-    fn sigaction_size(&self) -> usize {
-        32
     }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
@@ -283,10 +276,60 @@ impl Abi for Aarch64 {
         (sys == Some(Sys::prctl) && args[0] == PR_PAC_RESET_KEYS).then(|| pac_reset_keys(uc, args))
     }
 
-    fn min_signal_stack(&self) -> u64 {
-        5120
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterARM64::PC).unwrap_or(0)
     }
 
+    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+        let func = super::m5op_encoding::aarch64(super::insn_word(uc, self.pc(uc)))?;
+        let r = |n| uc.reg_read(x(n)).unwrap_or(0);
+        Some(super::M5Op {
+            func,
+            args: [r(0), r(1)],
+            len: 4,
+        })
+    }
+
+    fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
+        self.pc(uc) & 3 != 0
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        let mut out = String::new();
+        for n in 0..=28 {
+            let v = uc.reg_read(x(n)).unwrap_or(0);
+            out.push_str(&format!("x{n:<2}={v:016x}"));
+            out.push(if n % 4 == 3 { '\n' } else { ' ' });
+        }
+        for (name, reg) in [
+            ("fp", RegisterARM64::X29),
+            ("lr", RegisterARM64::X30),
+            ("sp", RegisterARM64::SP),
+            ("pc", RegisterARM64::PC),
+        ] {
+            out.push_str(&format!("{name}={:016x} ", uc.reg_read(reg).unwrap_or(0)));
+        }
+        out.trim_end().to_string()
+    }
+
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        encode_stat_generic64(st, enc)
+    }
+}
+
+impl super::CpuSupport for Aarch64 {
+    fn models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::AARCH64
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::AARCH64[super::cpu::AARCH64_DEFAULT]
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::aarch64(facts.hwcap, cpu.ident)
+    }
+}
+
+impl super::SignalFrames for Aarch64 {
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -335,7 +378,6 @@ impl Abi for Aarch64 {
         set(uc, RegisterARM64::PC.into(), f.handler);
         Ok((frame, f.handler))
     }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -358,58 +400,8 @@ impl Abi for Aarch64 {
         let _ = uc.reg_write(RegisterARM64::NZCV, word(mc + 272) & 0xf000_0000);
         Ok((word(128 + UC_SIGMASK), pc))
     }
-
     fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
         // mov x8, #139 (rt_sigreturn); svc #0
         vec![0xd280_1168, 0xd400_0001]
-    }
-
-    fn thread_regs(&self) -> super::ThreadRegs {
-        super::ThreadRegs {
-            result: RegisterARM64::X0.into(),
-            sp: RegisterARM64::SP.into(),
-            pc: RegisterARM64::PC.into(),
-            tls: RegisterARM64::TPIDR_EL0.into(),
-        }
-    }
-
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
-        uc.reg_read(RegisterARM64::PC).unwrap_or(0)
-    }
-
-    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
-        let func = super::m5op_encoding::aarch64(super::insn_word(uc, self.pc(uc)))?;
-        let r = |n| uc.reg_read(x(n)).unwrap_or(0);
-        Some(super::M5Op {
-            func,
-            args: [r(0), r(1)],
-            len: 4,
-        })
-    }
-
-    fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
-        self.pc(uc) & 3 != 0
-    }
-
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
-        let mut out = String::new();
-        for n in 0..=28 {
-            let v = uc.reg_read(x(n)).unwrap_or(0);
-            out.push_str(&format!("x{n:<2}={v:016x}"));
-            out.push(if n % 4 == 3 { '\n' } else { ' ' });
-        }
-        for (name, reg) in [
-            ("fp", RegisterARM64::X29),
-            ("lr", RegisterARM64::X30),
-            ("sp", RegisterARM64::SP),
-            ("pc", RegisterARM64::PC),
-        ] {
-            out.push_str(&format!("{name}={:016x} ", uc.reg_read(reg).unwrap_or(0)));
-        }
-        out.trim_end().to_string()
-    }
-
-    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
-        encode_stat_generic64(st, enc)
     }
 }

@@ -3,12 +3,11 @@
 //! in r0, 64-bit arguments in even/odd register pairs, TLS in TPIDRURO
 //! (set with the private `set_tls` call), kuser helpers at 0xffff0000.
 
+use super::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterARM;
 
-use super::{
-    below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, ARM_OPEN_FLAGS, MMAP_TOP_32,
-};
+use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
@@ -157,47 +156,30 @@ const INFO: AbiInfo = AbiInfo {
     platform: "v7l",
     uname_machine: "armv7l",
     pipe_second_result: None,
+    kernel: KernelAbi {
+        sigaction_size: 20,
+        has_legacy_frame: true,
+        open_flags: super::ARM_OPEN_FLAGS,
+        shmlba: (4 * crate::mem::PAGE_SIZE, true),
+        // EABI passes 64-bit values in an even/odd register pair.
+        pairs_aligned: true,
+        ..KernelAbi::GENERIC
+    },
+    regs: super::ThreadRegs {
+        result: RegisterARM::R0 as i32,
+        sp: RegisterARM::SP as i32,
+        pc: RegisterARM::PC as i32,
+        tls: RegisterARM::C13_C0_3 as i32,
+    },
+    syscalls: table,
+    clone_ctid_before_tls: false,
+    cpus: &Arm,
+    frames: &Arm,
 };
 
 impl Abi for Arm {
     fn info(&self) -> &'static AbiInfo {
         &INFO
-    }
-    /// SHMLBA is four pages (VIPT cache aliasing), enforced.
-    fn shmlba(&self) -> (u64, bool) {
-        (4 * crate::mem::PAGE_SIZE, true)
-    }
-    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::ARM
-    }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::ARM[super::cpu::ARM_DEFAULT]
-    }
-    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
-        Ok(super::cpu::CpuFacts {
-            hwcap: cpu.hwcap,
-            platform: Some(super::cpu::arm_platform(cpu.ident)),
-            ..Default::default()
-        })
-    }
-    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::arm(facts.hwcap, cpu.ident)
-    }
-    fn syscall_table(&self) -> &'static SyscallTable {
-        table()
-    }
-    fn open_flags_to_host(&self, flags: u64) -> i32 {
-        translate_bits(flags, ARM_OPEN_FLAGS, true) as i32
-    }
-    fn open_flags_from_host(&self, flags: i32) -> u64 {
-        translate_bits(flags as u32 as u64, ARM_OPEN_FLAGS, false)
-    }
-    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
-        // EABI passes 64-bit values in an even/odd register pair.
-        super::regpair32(args, slot, true)
-    }
-    fn sigaction_size(&self) -> usize {
-        20
     }
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
         super::map_kernel_page(mem, VECTORS_PAGE, Perms::RX, "[vectors]")?;
@@ -318,114 +300,11 @@ impl Abi for Arm {
         })
     }
 
-    fn has_legacy_frame(&self) -> bool {
-        true
-    }
-
-    fn push_signal_frame(
-        &self,
-        uc: &mut Engine<'_>,
-        f: &super::SignalFrame<'_>,
-    ) -> Result<(u64, u64), Fault> {
-        // rt_sigframe: siginfo, ucontext, retcode; the legacy sigframe has
-        // no siginfo.
-        let info_size = if f.rt { 128 } else { 0 };
-        let size = info_size + UCONTEXT_SIZE + 16;
-        let frame = below(f.sp, size)? & !7;
-        let u = info_size as usize;
-        let enc = uc.get_data().process.mem.encoder();
-        let mut b = StructBuilder::new(size as usize, enc);
-        if f.rt {
-            b.bytes_at(0, f.info);
-        }
-        b.u32(u + 8, f.altstack.sp as u32)
-            .u32(u + 12, f.altstack.flags)
-            .u32(u + 16, f.altstack.size as u32);
-        let mc = u + 20;
-        if let Some((addr, write)) = f.fault {
-            // trap_no 14 (data abort), error_code with the write bit.
-            b.u32(mc, 14)
-                .u32(mc + 4, if write { 1 << 11 } else { 0 })
-                .u32(mc + 80, addr as u32);
-        }
-        b.u32(mc + 8, f.saved_mask as u32);
-        for n in 0..16 {
-            b.u32(
-                mc + 12 + 4 * n as usize,
-                uc.reg_read(gpr(n)).unwrap_or(0) as u32,
-            );
-        }
-        b.u32(mc + 76, uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32)
-            .u32(u + UC_SIGMASK, f.saved_mask as u32)
-            .u32(u + UC_SIGMASK + 4, (f.saved_mask >> 32) as u32);
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, reg: i32, v: u64| {
-            let _ = uc.reg_write(reg, v);
-        };
-        set(uc, r(0), f.sig);
-        if f.rt {
-            set(uc, r(1), frame);
-            set(uc, r(2), frame + u as u64);
-        }
-        set(uc, RegisterARM::SP.into(), frame);
-        set(uc, RegisterARM::LR.into(), f.return_to);
-        // A Thumb handler (bit 0) starts in Thumb state, outside any IT block.
-        let cpsr = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & !(CPSR_THUMB | CPSR_IT);
-        let thumb = if f.handler & 1 != 0 { CPSR_THUMB } else { 0 };
-        set(uc, RegisterARM::CPSR.into(), cpsr | thumb);
-        // Bit 0 of the pc selects the Thumb state.
-        set(uc, RegisterARM::PC.into(), f.handler);
-        Ok((frame, f.handler))
-    }
-
-    fn pop_signal_frame(
-        &self,
-        uc: &mut Engine<'_>,
-        frame: u64,
-        rt: bool,
-    ) -> Result<(u64, u64), Fault> {
-        let u = if rt { 128 } else { 0 };
-        let raw = uc
-            .get_data()
-            .process
-            .mem
-            .read_vec(frame + u, UCONTEXT_SIZE as usize)?;
-        let word =
-            |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
-        let mc = 20;
-        for n in 0..16 {
-            let _ = uc.reg_write(gpr(n), word(mc + 12 + 4 * n as usize));
-        }
-        // User mode; the handler may change flags and the Thumb bit only.
-        let cpsr = (word(mc + 76) & !0x1df) | CPSR_USER_MODE;
-        let _ = uc.reg_write(RegisterARM::CPSR, cpsr);
-        // Writing the pc sets the Thumb state from its bit 0.
-        let pc = (word(mc + 72) & !1) | u64::from(cpsr & CPSR_THUMB != 0);
-        let _ = uc.reg_write(RegisterARM::PC, pc);
-        let mask = word(UC_SIGMASK) | word(UC_SIGMASK + 4) << 32;
-        Ok((mask, pc))
-    }
-
-    fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
-        // mov r7, #173 (rt_sigreturn) or #119 (sigreturn); svc #0
-        let nr = if rt { 173 } else { 119 };
-        vec![0xe3a0_7000 | nr, 0xef00_0000]
-    }
-
     fn syscall_insn_len(&self, uc: &Engine<'_>) -> u64 {
         if uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0 {
             2
         } else {
             4
-        }
-    }
-
-    fn thread_regs(&self) -> super::ThreadRegs {
-        super::ThreadRegs {
-            result: RegisterARM::R0.into(),
-            sp: RegisterARM::SP.into(),
-            pc: RegisterARM::PC.into(),
-            tls: RegisterARM::C13_C0_3.into(),
         }
     }
 
@@ -499,5 +378,114 @@ impl Abi for Arm {
             .u32(92, st.ctime.1 as u32)
             .u64(96, st.ino);
         b.bytes
+    }
+}
+
+impl super::CpuSupport for Arm {
+    fn models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::ARM
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::ARM[super::cpu::ARM_DEFAULT]
+    }
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        Ok(super::cpu::CpuFacts {
+            hwcap: cpu.hwcap,
+            platform: Some(super::cpu::arm_platform(cpu.ident)),
+            ..Default::default()
+        })
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::arm(facts.hwcap, cpu.ident)
+    }
+}
+
+impl super::SignalFrames for Arm {
+    fn push_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe: siginfo, ucontext, retcode; the legacy sigframe has
+        // no siginfo.
+        let info_size = if f.rt { 128 } else { 0 };
+        let size = info_size + UCONTEXT_SIZE + 16;
+        let frame = below(f.sp, size)? & !7;
+        let u = info_size as usize;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size as usize, enc);
+        if f.rt {
+            b.bytes_at(0, f.info);
+        }
+        b.u32(u + 8, f.altstack.sp as u32)
+            .u32(u + 12, f.altstack.flags)
+            .u32(u + 16, f.altstack.size as u32);
+        let mc = u + 20;
+        if let Some((addr, write)) = f.fault {
+            // trap_no 14 (data abort), error_code with the write bit.
+            b.u32(mc, 14)
+                .u32(mc + 4, if write { 1 << 11 } else { 0 })
+                .u32(mc + 80, addr as u32);
+        }
+        b.u32(mc + 8, f.saved_mask as u32);
+        for n in 0..16 {
+            b.u32(
+                mc + 12 + 4 * n as usize,
+                uc.reg_read(gpr(n)).unwrap_or(0) as u32,
+            );
+        }
+        b.u32(mc + 76, uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32)
+            .u32(u + UC_SIGMASK, f.saved_mask as u32)
+            .u32(u + UC_SIGMASK + 4, (f.saved_mask >> 32) as u32);
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, reg: i32, v: u64| {
+            let _ = uc.reg_write(reg, v);
+        };
+        set(uc, r(0), f.sig);
+        if f.rt {
+            set(uc, r(1), frame);
+            set(uc, r(2), frame + u as u64);
+        }
+        set(uc, RegisterARM::SP.into(), frame);
+        set(uc, RegisterARM::LR.into(), f.return_to);
+        // A Thumb handler (bit 0) starts in Thumb state, outside any IT block.
+        let cpsr = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & !(CPSR_THUMB | CPSR_IT);
+        let thumb = if f.handler & 1 != 0 { CPSR_THUMB } else { 0 };
+        set(uc, RegisterARM::CPSR.into(), cpsr | thumb);
+        // Bit 0 of the pc selects the Thumb state.
+        set(uc, RegisterARM::PC.into(), f.handler);
+        Ok((frame, f.handler))
+    }
+    fn pop_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        frame: u64,
+        rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let u = if rt { 128 } else { 0 };
+        let raw = uc
+            .get_data()
+            .process
+            .mem
+            .read_vec(frame + u, UCONTEXT_SIZE as usize)?;
+        let word =
+            |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
+        let mc = 20;
+        for n in 0..16 {
+            let _ = uc.reg_write(gpr(n), word(mc + 12 + 4 * n as usize));
+        }
+        // User mode; the handler may change flags and the Thumb bit only.
+        let cpsr = (word(mc + 76) & !0x1df) | CPSR_USER_MODE;
+        let _ = uc.reg_write(RegisterARM::CPSR, cpsr);
+        // Writing the pc sets the Thumb state from its bit 0.
+        let pc = (word(mc + 72) & !1) | u64::from(cpsr & CPSR_THUMB != 0);
+        let _ = uc.reg_write(RegisterARM::PC, pc);
+        let mask = word(UC_SIGMASK) | word(UC_SIGMASK + 4) << 32;
+        Ok((mask, pc))
+    }
+    fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
+        // mov r7, #173 (rt_sigreturn) or #119 (sigreturn); svc #0
+        let nr = if rt { 173 } else { 119 };
+        vec![0xe3a0_7000 | nr, 0xef00_0000]
     }
 }

@@ -12,7 +12,7 @@ pub struct CpuModel {
     pub name: &'static str,
     /// The engine's model number (`uc_ctl` CPU model).
     pub id: i32,
-    /// AT_HWCAP (x86: computed from CPUID instead, see `Abi::cpu_facts`).
+    /// AT_HWCAP (x86: computed from CPUID instead, see `CpuSupport::facts`).
     pub hwcap: u64,
     /// The main ID register: MIDR (arm, aarch64); 0 elsewhere.
     pub ident: u64,

@@ -3,6 +3,7 @@
 //! result in eax, TLS through set_thread_area and a GS descriptor in a GDT
 //! that ht-user keeps in a page above the guest's address space.
 
+use super::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
@@ -146,42 +147,29 @@ const INFO: AbiInfo = AbiInfo {
     platform: "i686",
     uname_machine: "i686",
     pipe_second_result: None,
+    kernel: KernelAbi {
+        sigaction_size: 20,
+        trap_si_code: crate::abi::signal::SI_KERNEL,
+        has_legacy_frame: true,
+        epoll_event_packed: true,
+        ..KernelAbi::GENERIC
+    },
+    // tls: thread_start below loads it through set_thread_area.
+    regs: super::ThreadRegs {
+        result: RegisterX86::EAX as i32,
+        sp: RegisterX86::ESP as i32,
+        pc: RegisterX86::EIP as i32,
+        tls: RegisterX86::GS as i32,
+    },
+    syscalls: table,
+    clone_ctid_before_tls: false,
+    cpus: &I386,
+    frames: &I386,
 };
 
 impl Abi for I386 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
-    }
-    fn epoll_event_packed(&self) -> bool {
-        true
-    }
-    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::X86
-    }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::X86[super::cpu::X86_DEFAULT]
-    }
-    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
-        let mut facts = super::x86_64::cpu_facts(cpu)?;
-        // i486 to i686 by the CPU's family, as Linux's ELF_PLATFORM.
-        facts.platform = facts.x86.as_ref().map(|id| match id.family {
-            0..=4 => "i486",
-            5 => "i586",
-            _ => "i686",
-        });
-        Ok(facts)
-    }
-    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::x86(facts.hwcap, false, facts.x86.as_ref())
-    }
-    fn syscall_table(&self) -> &'static SyscallTable {
-        table()
-    }
-    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
-        super::regpair32(args, slot, false)
-    }
-    fn sigaction_size(&self) -> usize {
-        20
     }
 
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
@@ -299,14 +287,83 @@ impl Abi for I386 {
         Ok(())
     }
 
-    fn has_legacy_frame(&self) -> bool {
-        true
+    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+        // int $0x80
+        2
     }
 
-    fn trap_si_code(&self) -> i32 {
-        crate::abi::signal::SI_KERNEL
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterX86::EIP).unwrap_or(0)
     }
 
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        use RegisterX86::*;
+        let regs = [
+            ("EAX", EAX),
+            ("EBX", EBX),
+            ("ECX", ECX),
+            ("EDX", EDX),
+            ("ESI", ESI),
+            ("EDI", EDI),
+            ("EBP", EBP),
+            ("ESP", ESP),
+            ("EIP", EIP),
+            ("EFL", EFLAGS),
+            ("GS", GS),
+        ];
+        regs.iter()
+            .map(|(n, r)| format!("{n}={:08x}", uc.reg_read(*r).unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `struct stat64` of i386 (96 bytes, 64-bit fields 4-aligned).
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        let mut b = StructBuilder::new(96, enc);
+        b.u64(0, st.dev)
+            .u32(12, st.ino as u32)
+            .u32(16, st.mode)
+            .u32(20, st.nlink as u32)
+            .u32(24, st.uid)
+            .u32(28, st.gid)
+            .u64(32, st.rdev)
+            .u64(44, st.size as u64)
+            .u32(52, st.blksize as u32)
+            .u64(56, st.blocks as u64)
+            .u32(64, st.atime.0 as u32)
+            .u32(68, st.atime.1 as u32)
+            .u32(72, st.mtime.0 as u32)
+            .u32(76, st.mtime.1 as u32)
+            .u32(80, st.ctime.0 as u32)
+            .u32(84, st.ctime.1 as u32)
+            .u64(88, st.ino);
+        b.bytes
+    }
+}
+
+impl super::CpuSupport for I386 {
+    fn models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::X86
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::X86[super::cpu::X86_DEFAULT]
+    }
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        let mut facts = super::x86_64::cpu_facts(cpu)?;
+        // i486 to i686 by the CPU's family, as Linux's ELF_PLATFORM.
+        facts.platform = facts.x86.as_ref().map(|id| match id.family {
+            0..=4 => "i486",
+            5 => "i586",
+            _ => "i686",
+        });
+        Ok(facts)
+    }
+    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::x86(facts.hwcap, false, facts.x86.as_ref())
+    }
+}
+
+impl super::SignalFrames for I386 {
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -383,14 +440,12 @@ impl Abi for I386 {
         set(uc, RegisterX86::EIP, f.handler);
         Ok((frame, f.handler))
     }
-
     fn signal_frame_at_return(&self, uc: &Engine<'_>, rt: bool) -> u64 {
         // The handler's `ret` popped pretcode; the legacy restorer also
         // pops sig before its system call.
         let esp = uc.reg_read(RegisterX86::ESP).unwrap_or(0);
         esp.wrapping_sub(if rt { 4 } else { 8 }) & 0xffff_ffff
     }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -436,7 +491,6 @@ impl Abi for I386 {
         };
         Ok((mask, word(sc + SC_EIP)))
     }
-
     fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
         super::x86_64::le_words(if rt {
             // movl $173, %eax; int $0x80
@@ -445,69 +499,6 @@ impl Abi for I386 {
             // popl %eax (sig); movl $119, %eax; int $0x80
             &[0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80]
         })
-    }
-
-    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
-        // int $0x80
-        2
-    }
-
-    fn thread_regs(&self) -> super::ThreadRegs {
-        // tls: thread_start below loads it through set_thread_area.
-        super::ThreadRegs {
-            result: RegisterX86::EAX.into(),
-            sp: RegisterX86::ESP.into(),
-            pc: RegisterX86::EIP.into(),
-            tls: RegisterX86::GS.into(),
-        }
-    }
-
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
-        uc.reg_read(RegisterX86::EIP).unwrap_or(0)
-    }
-
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
-        use RegisterX86::*;
-        let regs = [
-            ("EAX", EAX),
-            ("EBX", EBX),
-            ("ECX", ECX),
-            ("EDX", EDX),
-            ("ESI", ESI),
-            ("EDI", EDI),
-            ("EBP", EBP),
-            ("ESP", ESP),
-            ("EIP", EIP),
-            ("EFL", EFLAGS),
-            ("GS", GS),
-        ];
-        regs.iter()
-            .map(|(n, r)| format!("{n}={:08x}", uc.reg_read(*r).unwrap_or(0)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// `struct stat64` of i386 (96 bytes, 64-bit fields 4-aligned).
-    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
-        let mut b = StructBuilder::new(96, enc);
-        b.u64(0, st.dev)
-            .u32(12, st.ino as u32)
-            .u32(16, st.mode)
-            .u32(20, st.nlink as u32)
-            .u32(24, st.uid)
-            .u32(28, st.gid)
-            .u64(32, st.rdev)
-            .u64(44, st.size as u64)
-            .u32(52, st.blksize as u32)
-            .u64(56, st.blocks as u64)
-            .u32(64, st.atime.0 as u32)
-            .u32(68, st.atime.1 as u32)
-            .u32(72, st.mtime.0 as u32)
-            .u32(76, st.mtime.1 as u32)
-            .u32(80, st.ctime.0 as u32)
-            .u32(84, st.ctime.1 as u32)
-            .u64(88, st.ino);
-        b.bytes
     }
 }
 

@@ -5,10 +5,11 @@
 //! TLS lives in UserLocal, read by `rdhwr $29` (emulated when the CPU
 //! model lacks it, as the Linux kernel does).
 
+use super::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterMIPS;
 
-use super::{below, translate_bits, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
+use super::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
@@ -197,31 +198,65 @@ fn mips_errno(e: i32) -> i32 {
     }
 }
 
-/// MIPS signal numbers to the host's.
-fn host_signal(sig: u64) -> u64 {
-    match sig {
-        10 => 7,  // SIGBUS
-        12 => 31, // SIGSYS
-        16 => 10, // SIGUSR1
-        17 => 12, // SIGUSR2
-        18 => 17, // SIGCHLD
-        19 => 30, // SIGPWR
-        20 => 28, // SIGWINCH
-        21 => 23, // SIGURG
-        22 => 29, // SIGIO
-        23 => 19, // SIGSTOP
-        24 => 20, // SIGTSTP
-        25 => 18, // SIGCONT
-        26 => 21, // SIGTTIN
-        27 => 22, // SIGTTOU
-        28 => 26, // SIGVTALRM
-        29 => 27, // SIGPROF
-        30 => 24, // SIGXCPU
-        31 => 25, // SIGXFSZ
-        7 => 7,   // SIGEMT has no host twin: reported as SIGBUS
-        other => other,
-    }
-}
+/// Signal numbers that differ from the host's: (guest, host). SIGEMT (7)
+/// has no host twin and is reported as SIGBUS, whose host number maps
+/// back to the guest's SIGBUS (10), listed first.
+const SIGNALS: &[(u64, u64)] = &[
+    (10, 7),  // SIGBUS
+    (7, 7),   // SIGEMT
+    (12, 31), // SIGSYS
+    (16, 10), // SIGUSR1
+    (17, 12), // SIGUSR2
+    (18, 17), // SIGCHLD
+    (19, 30), // SIGPWR
+    (20, 28), // SIGWINCH
+    (21, 23), // SIGURG
+    (22, 29), // SIGIO
+    (23, 19), // SIGSTOP
+    (24, 20), // SIGTSTP
+    (25, 18), // SIGCONT
+    (26, 21), // SIGTTIN
+    (27, 22), // SIGTTOU
+    (28, 26), // SIGVTALRM
+    (29, 27), // SIGPROF
+    (30, 24), // SIGXCPU
+    (31, 25), // SIGXFSZ
+];
+
+/// getrlimit/setrlimit resources that differ: (guest, host).
+const RLIMITS: &[(u64, u64)] = &[
+    (5, 7), // RLIMIT_NOFILE
+    (6, 9), // RLIMIT_AS
+    (7, 5), // RLIMIT_RSS
+    (8, 6), // RLIMIT_NPROC
+    (9, 8), // RLIMIT_MEMLOCK
+];
+
+/// The ioctls ht-user translates: (MIPS request, host request). termios
+/// has another layout on MIPS: not a terminal, for now.
+const IOCTLS: &[(u64, u64)] = &[
+    (0x4008_7468, 0x5413), // TIOCGWINSZ
+    (0x8008_7467, 0x5414), // TIOCSWINSZ
+    (0x467f, 0x541b),      // FIONREAD
+    (0x667e, 0x5421),      // FIONBIO
+    (0x6601, 0x5451),      // FIOCLEX
+    (0x6602, 0x5450),      // FIONCLEX
+    (0x4004_7477, 0x540f), // TIOCGPGRP
+];
+
+/// fcntl commands that differ: (guest, host); the host's numbers that
+/// mean something else on MIPS are refused.
+const FCNTL_CMDS: &[(u64, u64)] = &[
+    (14, 5), // F_GETLK
+    (24, 8), // F_SETOWN
+    (23, 9), // F_GETOWN
+    (5, u64::MAX),
+    (8, u64::MAX),
+    (9, u64::MAX),
+];
+
+/// SOCK_DGRAM is 1 and SOCK_STREAM 2 on MIPS.
+const SOCKET_TYPES: &[(u64, u64)] = &[(1, libc::SOCK_DGRAM as u64), (2, libc::SOCK_STREAM as u64)];
 
 /// `rdhwr $rt, $29`: the TLS read user code issues.
 fn rdhwr_ulr_target(insn: u32) -> Option<i32> {
@@ -243,155 +278,57 @@ const INFO: AbiInfo = AbiInfo {
     platform: "mips",
     uname_machine: "mips",
     pipe_second_result: Some(r(V1)),
-};
-
-impl Abi for Mipsel {
-    fn info(&self) -> &'static AbiInfo {
-        &INFO
-    }
-    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::MIPS32
-    }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::MIPS32[super::cpu::MIPS32_DEFAULT]
-    }
-    /// As qemu-user chooses: a MIPS32 release 6 program gets the r6
-    /// model (r6 re-encodes instructions), one built for IEEE 754-2008
-    /// NaNs a model with them (P5600).
-    fn default_cpu_for(&self, flags: u32) -> super::cpu::Cpu {
-        let named = |name: &str| {
-            super::cpu::MIPS32
-                .iter()
-                .find(|c| c.name == name)
-                .unwrap_or_else(|| self.default_cpu())
-        };
-        if flags & EF_MIPS_ARCH == EF_MIPS_ARCH_32R6 {
-            named("mips32r6-generic")
-        } else if flags & EF_MIPS_NAN2008 != 0 {
-            named("P5600")
-        } else {
-            self.default_cpu()
-        }
-    }
-    /// Linux's o32 check: no n32 (EF_MIPS_ABI2), and an ABI field of o32
-    /// or none (old toolchains left it 0).
-    fn check_elf_flags(&self, flags: u32) -> Result<(), String> {
-        if flags & EF_MIPS_ABI2 != 0 {
-            return Err("a MIPS n32 program (EF_MIPS_ABI2); ht-user runs o32 programs".into());
-        }
-        match flags & EF_MIPS_ABI {
-            0 | EF_MIPS_ABI_O32 => Ok(()),
-            abi => Err(format!(
-                "a MIPS program of ABI {} (e_flags {flags:#x}); ht-user runs o32 programs",
-                match abi {
-                    0x2000 => "o64".to_string(),
-                    0x3000 => "EABI32".to_string(),
-                    0x4000 => "EABI64".to_string(),
-                    other => format!("{other:#x}"),
-                }
-            )),
-        }
-    }
-    fn cpuinfo(&self, cpu: super::cpu::Cpu, _facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::mips(cpu.name)
-    }
-    fn syscall_table(&self) -> &'static SyscallTable {
-        table()
-    }
-    fn open_flags_to_host(&self, flags: u64) -> i32 {
-        translate_bits(flags, OPEN_FLAGS, true) as i32
-    }
-    fn open_flags_from_host(&self, flags: i32) -> u64 {
-        translate_bits(flags as u32 as u64, OPEN_FLAGS, false)
-    }
-    fn socket_type_to_host(&self, ty: u64) -> u64 {
-        match ty {
-            1 => libc::SOCK_DGRAM as u64,
-            2 => libc::SOCK_STREAM as u64,
-            other => other,
-        }
-    }
-    fn socket_type_from_host(&self, ty: u64) -> u64 {
-        match ty as i32 {
-            libc::SOCK_DGRAM => 1,
-            libc::SOCK_STREAM => 2,
-            _ => ty,
-        }
-    }
-    fn sockopt_to_host(&self, level: u64, name: u64) -> (u64, u64) {
-        if level != MIPS_SOL_SOCKET {
-            return (level, name);
-        }
-        let host = SOCKOPTS
-            .iter()
-            .find(|(guest, _)| *guest == name)
-            .map_or(u64::MAX, |&(_, host)| host as u64);
-        (libc::SOL_SOCKET as u64, host)
-    }
-    fn mmap_flags_to_host(&self, flags: u64) -> u64 {
-        translate_bits(flags, MMAP_FLAGS, true)
-    }
-    fn ioctl_to_host(&self, request: u64) -> u64 {
-        match request {
-            0x4008_7468 => 0x5413, // TIOCGWINSZ
-            0x8008_7467 => 0x5414, // TIOCSWINSZ
-            0x467f => 0x541b,      // FIONREAD
-            0x667e => 0x5421,      // FIONBIO
-            0x6601 => 0x5451,      // FIOCLEX
-            0x6602 => 0x5450,      // FIONCLEX
-            0x4004_7477 => 0x540f, // TIOCGPGRP
-            // termios has another layout on MIPS: not a terminal, for now.
-            _ => 0,
-        }
-    }
-    fn fcntl_cmd_to_host(&self, cmd: u64) -> u64 {
-        match cmd {
-            14 => 5, // F_GETLK
-            24 => 8, // F_SETOWN
-            23 => 9, // F_GETOWN
-            5 | 8 | 9 => u64::MAX,
-            other => other,
-        }
-    }
-    fn regpair(&self, args: &[u64; 6], slot: usize) -> u64 {
-        // o32 aligns 64-bit arguments to an even slot.
-        super::regpair32(args, slot, true)
-    }
-    fn sigaction_size(&self) -> usize {
+    kernel: KernelAbi {
         // flags, handler, then a 128-signal mask.
-        24
-    }
-    fn ipc_layout(&self) -> super::IpcLayout {
-        super::IpcLayout::Mips32
-    }
-    /// SHMLBA is 256 KiB (the largest cache alias), enforced.
-    fn shmlba(&self) -> (u64, bool) {
-        (0x4_0000, true)
-    }
-    fn sigaction_layout(&self) -> super::SigactionLayout {
-        super::SigactionLayout {
+        sigaction_size: 24,
+        sigaction_layout: Some(super::SigactionLayout {
             handler: 4,
             flags: 0,
             flags_size: 4,
             restorer: None,
             mask: 8,
-        }
-    }
-    fn sa_siginfo(&self) -> u64 {
-        8
-    }
-    fn sigset_size(&self) -> usize {
-        16
-    }
-    fn host_signal(&self, sig: u64) -> u64 {
-        host_signal(sig)
-    }
-    fn guest_signal(&self, host: u64) -> u64 {
-        // SIGEMT (7) also maps to the host's SIGBUS: the host's is SIGBUS.
-        if host == libc::SIGBUS as u64 {
-            return 10;
-        }
-        (1..=64).find(|&g| host_signal(g) == host).unwrap_or(host)
+        }),
+        sa_siginfo: 8,
+        trap_si_code: crate::abi::signal::SI_KERNEL,
+        has_legacy_frame: true,
+        stack_t_size_first: true,
+        sigset_size: 16,
+        siginfo_code_first: true,
+        // SI_ASYNCIO, SI_TIMER and SI_MESGQ are -2, -3, -4 on MIPS.
+        si_timer: -3,
+        signals: SIGNALS,
+        // SIG_BLOCK is 1 on MIPS, SIG_UNBLOCK 2, SIG_SETMASK 3.
+        sig_block: 1,
+        rlimits: RLIMITS,
+        open_flags: OPEN_FLAGS,
+        mmap_flags: MMAP_FLAGS,
+        ioctls: Some(IOCTLS),
+        fcntl_cmds: FCNTL_CMDS,
+        socket_types: SOCKET_TYPES,
+        sol_socket: Some((MIPS_SOL_SOCKET, SOCKOPTS)),
+        ipc_layout: super::IpcLayout::Mips32,
+        // SHMLBA is 256 KiB (the largest cache alias), enforced.
+        shmlba: (0x4_0000, true),
+        // o32 aligns 64-bit arguments to an even slot.
+        pairs_aligned: true,
+        ..KernelAbi::GENERIC
+    },
+    // result: thread_start below also clears the a3 error flag.
+    regs: super::ThreadRegs {
+        result: RegisterMIPS::V0 as i32,
+        sp: RegisterMIPS::SP as i32,
+        pc: RegisterMIPS::PC as i32,
+        tls: RegisterMIPS::CP0_USERLOCAL as i32,
+    },
+    syscalls: table,
+    clone_ctid_before_tls: false,
+    cpus: &Mipsel,
+    frames: &Mipsel,
+};
+
+impl Abi for Mipsel {
+    fn info(&self) -> &'static AbiInfo {
+        &INFO
     }
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
         let cpu = uc.get_data().process.cpu;
@@ -504,27 +441,6 @@ impl Abi for Mipsel {
         }
     }
 
-    fn siginfo_code_first(&self) -> bool {
-        true
-    }
-    fn si_timer(&self) -> i32 {
-        // SI_ASYNCIO, SI_TIMER and SI_MESGQ are -2, -3, -4 on MIPS.
-        -3
-    }
-    fn sigprocmask_how_to_host(&self, how: u64) -> u64 {
-        // SIG_BLOCK is 1 on MIPS, SIG_UNBLOCK 2, SIG_SETMASK 3.
-        how.wrapping_sub(1)
-    }
-    fn rlimit_resource_to_host(&self, resource: u64) -> u64 {
-        match resource {
-            5 => 7, // RLIMIT_NOFILE
-            6 => 9, // RLIMIT_AS
-            7 => 5, // RLIMIT_RSS
-            8 => 6, // RLIMIT_NPROC
-            9 => 8, // RLIMIT_MEMLOCK
-            other => other,
-        }
-    }
     fn thread_start(
         &self,
         uc: &mut Engine<'_>,
@@ -543,18 +459,112 @@ impl Abi for Mipsel {
         Ok(())
     }
 
-    fn has_legacy_frame(&self) -> bool {
-        true
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }
 
-    fn trap_si_code(&self) -> i32 {
-        crate::abi::signal::SI_KERNEL
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        let mut out = String::new();
+        for n in 0..32 {
+            out.push_str(&format!("${n:<2}={:08x}", uc.reg_read(r(n)).unwrap_or(0)));
+            out.push(if n % 8 == 7 { '\n' } else { ' ' });
+        }
+        out.push_str(&format!("pc={:08x}", self.pc(uc)));
+        out
     }
 
-    fn stack_t_size_first(&self) -> bool {
-        true
+    /// o32 `struct statfs64` (96 bytes): MIPS puts the fragment size
+    /// third and the free-inode counts before `f_bavail`.
+    fn encode_statfs64(&self, s: &crate::abi::types::StatFs, enc: Encoder) -> Option<Vec<u8>> {
+        let mut b = StructBuilder::new(96, enc);
+        b.u32(0, s.fs_type as u32)
+            .u32(4, s.bsize as u32)
+            .u32(8, s.frsize as u32)
+            .u64(16, s.blocks)
+            .u64(24, s.bfree)
+            .u64(32, s.files)
+            .u64(40, s.ffree)
+            .u64(48, s.bavail)
+            .u32(56, s.fsid[0] as u32)
+            .u32(60, s.fsid[1] as u32)
+            .u32(64, s.namelen as u32)
+            .u32(68, s.flags as u32);
+        Some(b.bytes)
     }
 
+    /// o32 `struct stat64` (104 bytes).
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        let mut b = StructBuilder::new(104, enc);
+        b.u32(0, st.dev as u32)
+            .u64(16, st.ino)
+            .u32(24, st.mode)
+            .u32(28, st.nlink as u32)
+            .u32(32, st.uid)
+            .u32(36, st.gid)
+            .u32(40, st.rdev as u32)
+            .u64(56, st.size as u64)
+            .u32(64, st.atime.0 as u32)
+            .u32(68, st.atime.1 as u32)
+            .u32(72, st.mtime.0 as u32)
+            .u32(76, st.mtime.1 as u32)
+            .u32(80, st.ctime.0 as u32)
+            .u32(84, st.ctime.1 as u32)
+            .u32(88, st.blksize as u32)
+            .u64(96, st.blocks as u64);
+        b.bytes
+    }
+}
+
+impl super::CpuSupport for Mipsel {
+    fn models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::MIPS32
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::MIPS32[super::cpu::MIPS32_DEFAULT]
+    }
+    /// As qemu-user chooses: a MIPS32 release 6 program gets the r6
+    /// model (r6 re-encodes instructions), one built for IEEE 754-2008
+    /// NaNs a model with them (P5600).
+    fn default_cpu_for(&self, flags: u32) -> super::cpu::Cpu {
+        let named = |name: &str| {
+            super::cpu::MIPS32
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| self.default_cpu())
+        };
+        if flags & EF_MIPS_ARCH == EF_MIPS_ARCH_32R6 {
+            named("mips32r6-generic")
+        } else if flags & EF_MIPS_NAN2008 != 0 {
+            named("P5600")
+        } else {
+            self.default_cpu()
+        }
+    }
+    /// Linux's o32 check: no n32 (EF_MIPS_ABI2), and an ABI field of o32
+    /// or none (old toolchains left it 0).
+    fn check_elf_flags(&self, flags: u32) -> Result<(), String> {
+        if flags & EF_MIPS_ABI2 != 0 {
+            return Err("a MIPS n32 program (EF_MIPS_ABI2); ht-user runs o32 programs".into());
+        }
+        match flags & EF_MIPS_ABI {
+            0 | EF_MIPS_ABI_O32 => Ok(()),
+            abi => Err(format!(
+                "a MIPS program of ABI {} (e_flags {flags:#x}); ht-user runs o32 programs",
+                match abi {
+                    0x2000 => "o64".to_string(),
+                    0x3000 => "EABI32".to_string(),
+                    0x4000 => "EABI64".to_string(),
+                    other => format!("{other:#x}"),
+                }
+            )),
+        }
+    }
+    fn cpuinfo(&self, cpu: super::cpu::Cpu, _facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::mips(cpu.name)
+    }
+}
+
+impl super::SignalFrames for Mipsel {
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -641,7 +651,6 @@ impl Abi for Mipsel {
         let _ = uc.reg_write(RegisterMIPS::PC, f.handler);
         Ok((frame, f.handler))
     }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -672,76 +681,10 @@ impl Abi for Mipsel {
         let _ = uc.reg_write(RegisterMIPS::PC, pc);
         Ok((word(mask) | word(mask + 4) << 32, pc))
     }
-
     fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
         // li v0, 4193 (rt_sigreturn) or 4119 (sigreturn); syscall
         let nr = if rt { 4193 } else { 4119 };
         vec![0x2402_0000 | nr, 0x0000_000c]
-    }
-
-    fn thread_regs(&self) -> super::ThreadRegs {
-        // result: thread_start below also clears the a3 error flag.
-        super::ThreadRegs {
-            result: RegisterMIPS::V0.into(),
-            sp: RegisterMIPS::SP.into(),
-            pc: RegisterMIPS::PC.into(),
-            tls: RegisterMIPS::CP0_USERLOCAL.into(),
-        }
-    }
-
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
-        uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
-    }
-
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
-        let mut out = String::new();
-        for n in 0..32 {
-            out.push_str(&format!("${n:<2}={:08x}", uc.reg_read(r(n)).unwrap_or(0)));
-            out.push(if n % 8 == 7 { '\n' } else { ' ' });
-        }
-        out.push_str(&format!("pc={:08x}", self.pc(uc)));
-        out
-    }
-
-    /// o32 `struct statfs64` (96 bytes): MIPS puts the fragment size
-    /// third and the free-inode counts before `f_bavail`.
-    fn encode_statfs64(&self, s: &crate::abi::types::StatFs, enc: Encoder) -> Option<Vec<u8>> {
-        let mut b = StructBuilder::new(96, enc);
-        b.u32(0, s.fs_type as u32)
-            .u32(4, s.bsize as u32)
-            .u32(8, s.frsize as u32)
-            .u64(16, s.blocks)
-            .u64(24, s.bfree)
-            .u64(32, s.files)
-            .u64(40, s.ffree)
-            .u64(48, s.bavail)
-            .u32(56, s.fsid[0] as u32)
-            .u32(60, s.fsid[1] as u32)
-            .u32(64, s.namelen as u32)
-            .u32(68, s.flags as u32);
-        Some(b.bytes)
-    }
-
-    /// o32 `struct stat64` (104 bytes).
-    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
-        let mut b = StructBuilder::new(104, enc);
-        b.u32(0, st.dev as u32)
-            .u64(16, st.ino)
-            .u32(24, st.mode)
-            .u32(28, st.nlink as u32)
-            .u32(32, st.uid)
-            .u32(36, st.gid)
-            .u32(40, st.rdev as u32)
-            .u64(56, st.size as u64)
-            .u32(64, st.atime.0 as u32)
-            .u32(68, st.atime.1 as u32)
-            .u32(72, st.mtime.0 as u32)
-            .u32(76, st.mtime.1 as u32)
-            .u32(80, st.ctime.0 as u32)
-            .u32(84, st.ctime.1 as u32)
-            .u32(88, st.blksize as u32)
-            .u64(96, st.blocks as u64);
-        b.bytes
     }
 }
 
@@ -878,7 +821,7 @@ mod tests {
 
     #[test]
     fn the_default_model_follows_the_programs_flags() {
-        let model = |flags: u32| Mipsel.default_cpu_for(flags).name;
+        let model = |flags: u32| crate::arch::CpuSupport::default_cpu_for(&Mipsel, flags).name;
         // mips32r2, o32, PIC: the usual default.
         assert_eq!(model(0x7000_1007), "74Kf");
         assert_eq!(model(0), "74Kf");
@@ -910,12 +853,12 @@ mod tests {
     #[test]
     fn open_flags_round_trip() {
         let guest = 0x0100 | 0x0400 | 0x0008 | 0x80000; // CREAT|EXCL|APPEND|CLOEXEC
-        let host = translate_bits(guest, OPEN_FLAGS, true);
+        let host = crate::arch::translate_bits(guest, OPEN_FLAGS, true);
         assert_eq!(
             host,
             (libc::O_CREAT | libc::O_EXCL | libc::O_APPEND | libc::O_CLOEXEC) as u64
         );
-        assert_eq!(translate_bits(host, OPEN_FLAGS, false), guest);
+        assert_eq!(crate::arch::translate_bits(host, OPEN_FLAGS, false), guest);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! riscv64: `ecall`, number in a7, arguments a0-a5, result in a0, TLS in tp
 //! (set by the guest itself).
 
+use super::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
@@ -66,42 +67,39 @@ const INFO: AbiInfo = AbiInfo {
     platform: "riscv64",
     uname_machine: "riscv64",
     pipe_second_result: None,
+    kernel: KernelAbi {
+        // handler, flags, mask: riscv has no sa_restorer.
+        sigaction_size: 24,
+        sigaction_layout: Some(super::SigactionLayout {
+            handler: 0,
+            flags: 8,
+            flags_size: 8,
+            restorer: None,
+            mask: 16,
+        }),
+        ..KernelAbi::GENERIC
+    },
+    regs: super::ThreadRegs {
+        result: RegisterRISCV::A0 as i32,
+        sp: RegisterRISCV::SP as i32,
+        pc: RegisterRISCV::PC as i32,
+        tls: RegisterRISCV::TP as i32,
+    },
+    syscalls: table,
+    clone_ctid_before_tls: false,
+    cpus: &Riscv64,
+    frames: &Riscv64,
 };
 
 impl Abi for Riscv64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::RISCV64
-    }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::RISCV64[super::cpu::RISCV64_DEFAULT]
-    }
-    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::riscv64(facts.hwcap)
-    }
-    fn syscall_table(&self) -> &'static SyscallTable {
-        table()
-    }
-    fn sigaction_size(&self) -> usize {
-        // handler, flags, mask: riscv has no sa_restorer.
-        24
-    }
-    fn sigaction_layout(&self) -> super::SigactionLayout {
-        super::SigactionLayout {
-            handler: 0,
-            flags: 8,
-            flags_size: 8,
-            restorer: None,
-            mask: 16,
-        }
-    }
 
     fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
         // The default (sifive-u54) is the engine's own.
         let cpu = uc.get_data().process.cpu;
-        if !std::ptr::eq(cpu, self.default_cpu()) {
+        if !std::ptr::eq(cpu, super::CpuSupport::default_cpu(self)) {
             uc.ctl_set_cpu_model(cpu.id)
                 .map_err(|e| format!("cannot select the riscv64 CPU model {}: {e:?}", cpu.name))?;
         }
@@ -207,6 +205,49 @@ impl Abi for Riscv64 {
         })
     }
 
+    fn pc(&self, uc: &Engine<'_>) -> u64 {
+        uc.reg_read(RegisterRISCV::PC).unwrap_or(0)
+    }
+
+    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+        let func = super::m5op_encoding::riscv(super::insn_word(uc, self.pc(uc)))?;
+        let r = |n| uc.reg_read(x(n)).unwrap_or(0);
+        Some(super::M5Op {
+            func,
+            args: [r(A0), r(A0 + 1)],
+            len: 4,
+        })
+    }
+
+    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+        let mut out = String::new();
+        for n in 0..32 {
+            let v = uc.reg_read(x(n)).unwrap_or(0);
+            out.push_str(&format!("x{n:<2}={v:016x}"));
+            out.push(if n % 4 == 3 { '\n' } else { ' ' });
+        }
+        out.push_str(&format!("pc={:016x}", self.pc(uc)));
+        out
+    }
+
+    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
+        encode_stat_generic64(st, enc)
+    }
+}
+
+impl super::CpuSupport for Riscv64 {
+    fn models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::RISCV64
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::RISCV64[super::cpu::RISCV64_DEFAULT]
+    }
+    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::riscv64(facts.hwcap)
+    }
+}
+
+impl super::SignalFrames for Riscv64 {
     fn push_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -249,7 +290,6 @@ impl Abi for Riscv64 {
         let _ = uc.reg_write(RegisterRISCV::PC, f.handler);
         Ok((frame, f.handler))
     }
-
     fn pop_signal_frame(
         &self,
         uc: &mut Engine<'_>,
@@ -269,47 +309,8 @@ impl Abi for Riscv64 {
         let _ = uc.reg_write(RegisterRISCV::PC, pc);
         Ok((word(UC_SIGMASK), pc))
     }
-
     fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
         // li a7, 139 (rt_sigreturn); ecall
         vec![0x08b0_0893, 0x0000_0073]
-    }
-
-    fn thread_regs(&self) -> super::ThreadRegs {
-        super::ThreadRegs {
-            result: RegisterRISCV::A0.into(),
-            sp: RegisterRISCV::SP.into(),
-            pc: RegisterRISCV::PC.into(),
-            tls: RegisterRISCV::TP.into(),
-        }
-    }
-
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
-        uc.reg_read(RegisterRISCV::PC).unwrap_or(0)
-    }
-
-    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
-        let func = super::m5op_encoding::riscv(super::insn_word(uc, self.pc(uc)))?;
-        let r = |n| uc.reg_read(x(n)).unwrap_or(0);
-        Some(super::M5Op {
-            func,
-            args: [r(A0), r(A0 + 1)],
-            len: 4,
-        })
-    }
-
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
-        let mut out = String::new();
-        for n in 0..32 {
-            let v = uc.reg_read(x(n)).unwrap_or(0);
-            out.push_str(&format!("x{n:<2}={v:016x}"));
-            out.push(if n % 4 == 3 { '\n' } else { ' ' });
-        }
-        out.push_str(&format!("pc={:016x}", self.pc(uc)));
-        out
-    }
-
-    fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
-        encode_stat_generic64(st, enc)
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! x86_64: `syscall` instruction, rax/rdi/rsi/rdx/r10/r8/r9, TLS in FS_BASE.
 
+use super::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
@@ -231,123 +232,27 @@ const INFO: AbiInfo = AbiInfo {
     platform: "x86_64",
     uname_machine: "x86_64",
     pipe_second_result: None,
+    kernel: KernelAbi {
+        trap_si_code: crate::abi::signal::SI_KERNEL,
+        epoll_event_packed: true,
+        ipc_layout: super::IpcLayout::X86_64,
+        ..KernelAbi::GENERIC
+    },
+    regs: super::ThreadRegs {
+        result: RegisterX86::RAX as i32,
+        sp: RegisterX86::RSP as i32,
+        pc: RegisterX86::RIP as i32,
+        tls: RegisterX86::FS_BASE as i32,
+    },
+    syscalls: table,
+    clone_ctid_before_tls: true,
+    cpus: &X86_64,
+    frames: &X86_64,
 };
 
 impl Abi for X86_64 {
     fn info(&self) -> &'static AbiInfo {
         &INFO
-    }
-    fn epoll_event_packed(&self) -> bool {
-        true
-    }
-    fn ipc_layout(&self) -> super::IpcLayout {
-        super::IpcLayout::X86_64
-    }
-    fn cpu_models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::X86
-    }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::X86[super::cpu::X86_DEFAULT]
-    }
-    fn cpu_facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
-        cpu_facts(cpu)
-    }
-    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::x86(facts.hwcap, true, facts.x86.as_ref())
-    }
-    fn syscall_table(&self) -> &'static SyscallTable {
-        table()
-    }
-    fn sigaction_size(&self) -> usize {
-        32
-    }
-
-    fn trap_si_code(&self) -> i32 {
-        crate::abi::signal::SI_KERNEL
-    }
-
-    fn push_signal_frame(
-        &self,
-        uc: &mut Engine<'_>,
-        f: &super::SignalFrame<'_>,
-    ) -> Result<(u64, u64), Fault> {
-        // rt_sigframe: pretcode, ucontext, siginfo.
-        let red_zone = if f.on_own_stack { 128 } else { 0 };
-        let size = 8 + UCONTEXT_SIZE + 128;
-        // As after a call: (rsp + 8) is 16-byte aligned at the handler.
-        let frame = below(below(f.sp, red_zone + size)? & !15, 8)?;
-        let uc_addr = frame + 8;
-        let info_addr = uc_addr + UCONTEXT_SIZE;
-        let enc = uc.get_data().process.mem.encoder();
-        let mut b = StructBuilder::new(size as usize, enc);
-        b.u64(0, f.return_to);
-        b.u64(8 + 16, f.altstack.sp)
-            .u32(8 + 24, f.altstack.flags)
-            .u64(8 + 32, f.altstack.size);
-        for (i, reg) in GREGS.iter().enumerate() {
-            b.u64(8 + MCONTEXT + 8 * i, uc.reg_read(*reg).unwrap_or(0));
-        }
-        let (addr, write) = f.fault.unwrap_or((0, false));
-        if f.fault.is_some() {
-            // err: a user-mode page fault, with the write bit; trapno 14.
-            b.u64(8 + MCONTEXT + 8 * 19, 4 | if write { 2 } else { 0 })
-                .u64(8 + MCONTEXT + 8 * 20, 14)
-                .u64(8 + MCONTEXT + 8 * 22, addr);
-        }
-        b.u64(8 + MCONTEXT + 8 * 21, f.saved_mask)
-            .u64(8 + UC_SIGMASK, f.saved_mask)
-            .bytes_at(8 + UCONTEXT_SIZE as usize, f.info);
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, r, v| {
-            let _ = uc.reg_write(r, v);
-        };
-        set(uc, RegisterX86::RDI, f.sig);
-        set(uc, RegisterX86::RSI, info_addr);
-        set(uc, RegisterX86::RDX, uc_addr);
-        set(uc, RegisterX86::RAX, 0);
-        set(uc, RegisterX86::RSP, frame);
-        // The handler starts with the direction and trap flags clear.
-        let flags = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
-        set(uc, RegisterX86::EFLAGS, flags & !(EFLAGS_DF | EFLAGS_TF));
-        // The interrupted code's FP state is in the engine context saved at
-        // delivery; the handler starts afresh, as on Linux.
-        let _ = init_fp_state(uc);
-        set(uc, RegisterX86::RIP, f.handler);
-        Ok((frame, f.handler))
-    }
-
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
-        // The handler's `ret` popped pretcode.
-        uc.reg_read(RegisterX86::RSP).unwrap_or(0).wrapping_sub(8)
-    }
-
-    fn pop_signal_frame(
-        &self,
-        uc: &mut Engine<'_>,
-        frame: u64,
-        _rt: bool,
-    ) -> Result<(u64, u64), Fault> {
-        let raw = uc
-            .get_data()
-            .process
-            .mem
-            .read_vec(frame + 8, UCONTEXT_SIZE as usize)?;
-        let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
-        for (i, reg) in GREGS.iter().enumerate() {
-            let v = word(MCONTEXT + 8 * i);
-            if *reg == RegisterX86::EFLAGS {
-                let old = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
-                let _ = uc.reg_write(*reg, (old & !EFLAGS_USER) | (v & EFLAGS_USER));
-            } else {
-                let _ = uc.reg_write(*reg, v);
-            }
-        }
-        Ok((word(UC_SIGMASK), word(MCONTEXT + 8 * 16)))
-    }
-
-    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
-        // mov $15, %eax; syscall
-        le_words(&[0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05])
     }
 
     fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
@@ -468,25 +373,6 @@ impl Abi for X86_64 {
         })
     }
 
-    fn clone_args(&self, a: &[u64; 6]) -> super::CloneArgs {
-        super::CloneArgs {
-            flags: a[0],
-            stack: a[1],
-            ptid: a[2],
-            ctid: a[3],
-            tls: a[4],
-        }
-    }
-
-    fn thread_regs(&self) -> super::ThreadRegs {
-        super::ThreadRegs {
-            result: RegisterX86::RAX.into(),
-            sp: RegisterX86::RSP.into(),
-            pc: RegisterX86::RIP.into(),
-            tls: RegisterX86::FS_BASE.into(),
-        }
-    }
-
     fn pc(&self, uc: &Engine<'_>) -> u64 {
         uc.reg_read(RegisterX86::RIP).unwrap_or(0)
     }
@@ -553,5 +439,103 @@ impl Abi for X86_64 {
             .u64(104, st.ctime.0 as u64)
             .u64(112, st.ctime.1 as u64);
         b.bytes
+    }
+}
+
+impl super::CpuSupport for X86_64 {
+    fn models(&self) -> &'static [super::cpu::CpuModel] {
+        super::cpu::X86
+    }
+    fn default_cpu(&self) -> super::cpu::Cpu {
+        &super::cpu::X86[super::cpu::X86_DEFAULT]
+    }
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+        cpu_facts(cpu)
+    }
+    fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
+        super::cpuinfo::x86(facts.hwcap, true, facts.x86.as_ref())
+    }
+}
+
+impl super::SignalFrames for X86_64 {
+    fn push_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        f: &super::SignalFrame<'_>,
+    ) -> Result<(u64, u64), Fault> {
+        // rt_sigframe: pretcode, ucontext, siginfo.
+        let red_zone = if f.on_own_stack { 128 } else { 0 };
+        let size = 8 + UCONTEXT_SIZE + 128;
+        // As after a call: (rsp + 8) is 16-byte aligned at the handler.
+        let frame = below(below(f.sp, red_zone + size)? & !15, 8)?;
+        let uc_addr = frame + 8;
+        let info_addr = uc_addr + UCONTEXT_SIZE;
+        let enc = uc.get_data().process.mem.encoder();
+        let mut b = StructBuilder::new(size as usize, enc);
+        b.u64(0, f.return_to);
+        b.u64(8 + 16, f.altstack.sp)
+            .u32(8 + 24, f.altstack.flags)
+            .u64(8 + 32, f.altstack.size);
+        for (i, reg) in GREGS.iter().enumerate() {
+            b.u64(8 + MCONTEXT + 8 * i, uc.reg_read(*reg).unwrap_or(0));
+        }
+        let (addr, write) = f.fault.unwrap_or((0, false));
+        if f.fault.is_some() {
+            // err: a user-mode page fault, with the write bit; trapno 14.
+            b.u64(8 + MCONTEXT + 8 * 19, 4 | if write { 2 } else { 0 })
+                .u64(8 + MCONTEXT + 8 * 20, 14)
+                .u64(8 + MCONTEXT + 8 * 22, addr);
+        }
+        b.u64(8 + MCONTEXT + 8 * 21, f.saved_mask)
+            .u64(8 + UC_SIGMASK, f.saved_mask)
+            .bytes_at(8 + UCONTEXT_SIZE as usize, f.info);
+        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        let set = |uc: &mut Engine<'_>, r, v| {
+            let _ = uc.reg_write(r, v);
+        };
+        set(uc, RegisterX86::RDI, f.sig);
+        set(uc, RegisterX86::RSI, info_addr);
+        set(uc, RegisterX86::RDX, uc_addr);
+        set(uc, RegisterX86::RAX, 0);
+        set(uc, RegisterX86::RSP, frame);
+        // The handler starts with the direction and trap flags clear.
+        let flags = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
+        set(uc, RegisterX86::EFLAGS, flags & !(EFLAGS_DF | EFLAGS_TF));
+        // The interrupted code's FP state is in the engine context saved at
+        // delivery; the handler starts afresh, as on Linux.
+        let _ = init_fp_state(uc);
+        set(uc, RegisterX86::RIP, f.handler);
+        Ok((frame, f.handler))
+    }
+    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+        // The handler's `ret` popped pretcode.
+        uc.reg_read(RegisterX86::RSP).unwrap_or(0).wrapping_sub(8)
+    }
+    fn pop_signal_frame(
+        &self,
+        uc: &mut Engine<'_>,
+        frame: u64,
+        _rt: bool,
+    ) -> Result<(u64, u64), Fault> {
+        let raw = uc
+            .get_data()
+            .process
+            .mem
+            .read_vec(frame + 8, UCONTEXT_SIZE as usize)?;
+        let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
+        for (i, reg) in GREGS.iter().enumerate() {
+            let v = word(MCONTEXT + 8 * i);
+            if *reg == RegisterX86::EFLAGS {
+                let old = uc.reg_read(RegisterX86::EFLAGS).unwrap_or(0);
+                let _ = uc.reg_write(*reg, (old & !EFLAGS_USER) | (v & EFLAGS_USER));
+            } else {
+                let _ = uc.reg_write(*reg, v);
+            }
+        }
+        Ok((word(UC_SIGMASK), word(MCONTEXT + 8 * 16)))
+    }
+    fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
+        // mov $15, %eax; syscall
+        le_words(&[0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05])
     }
 }

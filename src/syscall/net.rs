@@ -565,16 +565,16 @@ mod tests {
     #[test]
     fn epoll_event_layouts() {
         use crate::arch::Abi;
-        assert!(crate::arch::x86_64::X86_64.epoll_event_packed());
-        assert!(crate::arch::i386::I386.epoll_event_packed());
-        assert!(!crate::arch::aarch64::Aarch64.epoll_event_packed());
-        assert!(!crate::arch::mipsel::Mipsel.epoll_event_packed());
+        let abi = |a: &'static dyn Abi| a;
+        assert!(abi(&crate::arch::x86_64::X86_64).epoll_event_packed());
+        assert!(abi(&crate::arch::i386::I386).epoll_event_packed());
+        assert!(!abi(&crate::arch::aarch64::Aarch64).epoll_event_packed());
+        assert!(!abi(&crate::arch::mipsel::Mipsel).epoll_event_packed());
     }
 
     #[test]
     fn mips_socket_types_and_options() {
-        use crate::arch::Abi;
-        let m = &crate::arch::mipsel::Mipsel;
+        let m: &dyn crate::arch::Abi = &crate::arch::mipsel::Mipsel;
         assert_eq!(m.socket_type_to_host(2), libc::SOCK_STREAM as u64);
         assert_eq!(m.socket_type_to_host(1), libc::SOCK_DGRAM as u64);
         assert_eq!(m.socket_type_from_host(libc::SOCK_STREAM as u64), 2);
