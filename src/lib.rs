@@ -6,6 +6,15 @@
 //! the module map. Programs embedding ht-user use [`Runner`] and implement
 //! [`EventHandler`] (see `examples/region_cache.rs`).
 
+// The ABIs translate guest numbers (open flags, signals, ioctls, errno,
+// structure layouts) into the host's, and take the host to be x86_64
+// Linux: refuse to build elsewhere rather than pass wrong values.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+compile_error!(
+    "ht-user runs on x86_64 Linux hosts: its translations of guest flags, \
+     signals and structures target that host's numbering"
+);
+
 pub mod abi;
 pub mod analysis;
 pub mod arch;

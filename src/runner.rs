@@ -473,14 +473,8 @@ pub fn load(
         // Requests are served between blocks; the signal watcher stops the
         // engine for them. Without a watcher this hook does, at one load
         // per block.
-        let attention = monitor.attention();
-        uc.add_block_hook(1, 0, move |uc: &mut crate::machine::Engine<'_>, _, _| {
-            if attention.load(std::sync::atomic::Ordering::Acquire) {
-                uc.get_data_mut().monitor_due = true;
-                let _ = uc.emu_stop();
-            }
-        })
-        .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
+        crate::machine::blocks::poll_monitor(&mut uc, monitor.attention())
+            .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
     }
     Ok(Loaded {
         uc,

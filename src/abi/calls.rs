@@ -35,22 +35,22 @@ macro_rules! for_each_syscall {
     ($then:ident) => {
         $then! {
             // Files and descriptors (syscall::fs).
-            read(Fd, Ptr, Int) [] => |p, a| fs::read(p, a),
+            read(Fd, Ptr, Int) [RESTART] => |p, a| fs::read(p, a),
                 wait |p, a| block::io_wait(p, a[0], libc::POLLIN);
-            write(Fd, Ptr, Int) [OUTPUT, SIGPIPE] => |p, a| fs::write(p, a),
+            write(Fd, Ptr, Int) [OUTPUT, SIGPIPE, RESTART] => |p, a| fs::write(p, a),
                 wait |p, a| block::write_wait(p, a.sys, a);
-            readv(Fd, Ptr, Int) [] => |p, a| fs::readv(p, a),
+            readv(Fd, Ptr, Int) [RESTART] => |p, a| fs::readv(p, a),
                 wait |p, a| block::io_wait(p, a[0], libc::POLLIN);
-            writev(Fd, Ptr, Int) [OUTPUT, SIGPIPE] => |p, a| fs::writev(p, a),
+            writev(Fd, Ptr, Int) [OUTPUT, SIGPIPE, RESTART] => |p, a| fs::writev(p, a),
                 wait |p, a| block::write_wait(p, a.sys, a);
-            pread64(Fd, Ptr, Int, Off64) [] => |p, a| {
+            pread64(Fd, Ptr, Int, Off64) [RESTART] => |p, a| {
                 fs::pread(p, a[0], a[1], a[2], p.abi.regpair(a, 3))
             };
-            pwrite64(Fd, Ptr, Int, Off64) [OUTPUT, SIGPIPE] => |p, a| {
+            pwrite64(Fd, Ptr, Int, Off64) [OUTPUT, SIGPIPE, RESTART] => |p, a| {
                 fs::pwrite(p, a[0], a[1], a[2], p.abi.regpair(a, 3))
             };
-            open(Str, OpenFlags, Oct) [] => |p, a| fs::openat(p, AT_FDCWD, a[0], a[1], a[2]);
-            openat(DirFd, Str, OpenFlags, Oct) [] => |p, a| fs::openat(p, a[0], a[1], a[2], a[3]);
+            open(Str, OpenFlags, Oct) [RESTART] => |p, a| fs::openat(p, AT_FDCWD, a[0], a[1], a[2]);
+            openat(DirFd, Str, OpenFlags, Oct) [RESTART] => |p, a| fs::openat(p, a[0], a[1], a[2], a[3]);
             creat(Str, Oct) [] => |p, a| {
                 let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
                 fs::openat(p, AT_FDCWD, a[0], flags as u64, a[1])
@@ -65,7 +65,7 @@ macro_rules! for_each_syscall {
             statx(DirFd, Str, Hex, Hex, Ptr) [] => |p, a| fs::statx(p, a);
             lseek(Fd, Int, Int) [] => |p, a| fs::lseek(p, a);
             _llseek(Fd, Int, Int, Ptr, Int) [] => |p, a| fs::llseek(p, a);
-            ioctl(Fd, Hex, Ptr) [OUTPUT] => |p, a| fs::ioctl(p, a);
+            ioctl(Fd, Hex, Ptr) [OUTPUT, RESTART] => |p, a| fs::ioctl(p, a);
             access(Str, Oct) [] => |p, a| fs::faccessat(p, AT_FDCWD, a[0], a[1], 0);
             faccessat(DirFd, Str, Oct, Hex) [] => |p, a| fs::faccessat(p, a[0], a[1], a[2], 0);
             faccessat2(DirFd, Str, Oct, Hex) [] => |p, a| fs::faccessat(p, a[0], a[1], a[2], a[3]);
@@ -74,7 +74,7 @@ macro_rules! for_each_syscall {
             dup(Fd) [] => |p, a| fs::dup(p, a);
             dup2(Fd, Fd) [] => |p, a| fs::dup3(p, a[0], a[1], 0, true);
             dup3(Fd, Fd, OpenFlags) [] => |p, a| fs::dup3(p, a[0], a[1], a[2], false);
-            fcntl(Fd, Int, Hex) [] => |p, a| fs::fcntl(p, a);
+            fcntl(Fd, Int, Hex) [RESTART] => |p, a| fs::fcntl(p, a);
             getdents64(Fd, Ptr, Int) [] => |p, a| fs::getdents64(p, a);
             getcwd(Ptr, Int) [] => |p, a| fs::getcwd(p, a);
             chdir(Str) [] => |p, a| fs::chdir(p, a);
@@ -254,44 +254,44 @@ macro_rules! for_each_syscall {
             get_robust_list(Pid, Ptr, Ptr) [] => |p, a| thread::get_robust_list(p, a);
             // glibc falls back when rseq is refused.
             rseq(Ptr, Int, Hex, Hex) [] => |p, a| Err(Errno::ENOSYS);
-            futex(Ptr, Int, Int, Ptr, Ptr, Int) [] => |p, a| futex::futex(p, a, false);
-            futex_time64(Ptr, Int, Int, Ptr, Ptr, Int) [] => |p, a| futex::futex(p, a, true);
+            futex(Ptr, Int, Int, Ptr, Ptr, Int) [RESTART] => |p, a| futex::futex(p, a, false);
+            futex_time64(Ptr, Int, Int, Ptr, Ptr, Int) [RESTART] => |p, a| futex::futex(p, a, true);
             sched_yield() [] => |p, a| thread::sched_yield(p);
             // Children (syscall::wait; fork and exec in the engine layer).
             fork() [ENGINE] => |p, a| Err(Errno::ENOSYS);
             vfork() [ENGINE] => |p, a| Err(Errno::ENOSYS);
             execve(Str, Ptr, Ptr) [ENGINE] => |p, a| Err(Errno::ENOSYS);
             execveat(DirFd, Str, Ptr, Ptr, Hex) [ENGINE] => |p, a| Err(Errno::ENOSYS);
-            wait4(Pid, Ptr, Hex, Ptr) [] => |p, a| wait::wait4(p, a[0], a[1], a[2], a[3]);
-            waitpid(Pid, Ptr, Hex) [] => |p, a| wait::wait4(p, a[0], a[1], a[2], 0);
-            waitid(Int, Pid, Ptr, Hex, Ptr) [] => |p, a| wait::waitid(p, a);
+            wait4(Pid, Ptr, Hex, Ptr) [RESTART] => |p, a| wait::wait4(p, a[0], a[1], a[2], a[3]);
+            waitpid(Pid, Ptr, Hex) [RESTART] => |p, a| wait::wait4(p, a[0], a[1], a[2], 0);
+            waitid(Int, Pid, Ptr, Hex, Ptr) [RESTART] => |p, a| wait::waitid(p, a);
             getrusage(Int, Ptr) [] => |p, a| wait::getrusage(p, a);
             setsid() [] => |p, a| wait::setsid();
             // Sockets and epoll (syscall::net).
             socket(Int, Hex, Int) [] => |p, a| net::socket(p, a);
             socketpair(Int, Hex, Int, Ptr) [] => |p, a| net::socketpair(p, a);
             bind(Fd, Ptr, Int) [] => |p, a| net::bind_connect(p, a.sys, a);
-            connect(Fd, Ptr, Int) [] => |p, a| net::bind_connect(p, a.sys, a);
+            connect(Fd, Ptr, Int) [RESTART] => |p, a| net::bind_connect(p, a.sys, a);
             listen(Fd, Int) [] => |p, a| net::listen(p, a);
-            accept(Fd, Ptr, Ptr) [] => |p, a| net::accept4(p, a, 0),
+            accept(Fd, Ptr, Ptr) [RESTART] => |p, a| net::accept4(p, a, 0),
                 wait |p, a| block::accept_wait(p, a[0]);
-            accept4(Fd, Ptr, Ptr, Hex) [] => |p, a| net::accept4(p, a, a[3]),
+            accept4(Fd, Ptr, Ptr, Hex) [RESTART] => |p, a| net::accept4(p, a, a[3]),
                 wait |p, a| block::accept_wait(p, a[0]);
             getsockname(Fd, Ptr, Ptr) [] => |p, a| net::sockname(p, a.sys, a);
             getpeername(Fd, Ptr, Ptr) [] => |p, a| net::sockname(p, a.sys, a);
-            sendto(Fd, Ptr, Int, Hex, Ptr, Int) [OUTPUT, SIGPIPE] => |p, a| net::sendto(p, a, 0),
+            sendto(Fd, Ptr, Int, Hex, Ptr, Int) [OUTPUT, SIGPIPE, RESTART] => |p, a| net::sendto(p, a, 0),
                 wait |p, a| block::send_unless_dontwait(p, a, 3);
-            send(Fd, Ptr, Int, Hex) [OUTPUT, SIGPIPE] => |p, a| {
+            send(Fd, Ptr, Int, Hex) [OUTPUT, SIGPIPE, RESTART] => |p, a| {
                 net::sendto(p, &[a[0], a[1], a[2], a[3], 0, 0], 0)
             },
                 wait |p, a| block::send_unless_dontwait(p, a, 3);
-            sendmsg(Fd, Ptr, Hex) [OUTPUT, SIGPIPE] => |p, a| net::sendmsg(p, a, 0),
+            sendmsg(Fd, Ptr, Hex) [OUTPUT, SIGPIPE, RESTART] => |p, a| net::sendmsg(p, a, 0),
                 wait |p, a| block::send_unless_dontwait(p, a, 2);
-            recvfrom(Fd, Ptr, Int, Hex, Ptr, Ptr) [] => |p, a| net::recvfrom(p, a),
+            recvfrom(Fd, Ptr, Int, Hex, Ptr, Ptr) [RESTART] => |p, a| net::recvfrom(p, a),
                 wait |p, a| block::recv_unless_dontwait(p, a, 3);
-            recv(Fd, Ptr, Int, Hex) [] => |p, a| net::recvfrom(p, &[a[0], a[1], a[2], a[3], 0, 0]),
+            recv(Fd, Ptr, Int, Hex) [RESTART] => |p, a| net::recvfrom(p, &[a[0], a[1], a[2], a[3], 0, 0]),
                 wait |p, a| block::recv_unless_dontwait(p, a, 3);
-            recvmsg(Fd, Ptr, Hex) [] => |p, a| net::recvmsg(p, a),
+            recvmsg(Fd, Ptr, Hex) [RESTART] => |p, a| net::recvmsg(p, a),
                 wait |p, a| block::recv_unless_dontwait(p, a, 2);
             shutdown(Fd, Int) [] => |p, a| net::shutdown(p, a);
             setsockopt(Fd, Int, Int, Ptr, Int) [] => |p, a| net::setsockopt(p, a);

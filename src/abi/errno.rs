@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Linux errno values as the guest sees them (before an ABI's own
-//! numbering, see `Abi::errno`), and host results turned into them.
+//! numbering: MIPS's, written by its `write_syscall_result`), and host
+//! results turned into them.
 
 use crate::mem::Fault;
 
@@ -31,9 +32,6 @@ impl Errno {
     pub const ENOEXEC: Errno = Errno(libc::ENOEXEC);
     pub const E2BIG: Errno = Errno(libc::E2BIG);
     pub const ELOOP: Errno = Errno(libc::ELOOP);
-    /// Never seen by the guest: a call interrupted by a signal, run again
-    /// after the handler when it has SA_RESTART (EINTR otherwise).
-    pub const ERESTARTSYS: Errno = Errno(512);
 
     /// The calling thread's host errno.
     pub fn last() -> Errno {

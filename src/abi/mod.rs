@@ -34,6 +34,9 @@ pub enum Outcome {
     Blocked,
     /// The registers were replaced (sigreturn): nothing is written.
     Resumed,
+    /// Interrupted by a signal: the call runs again after the handler if
+    /// it has SA_RESTART, else returns EINTR. Never seen by the guest.
+    Restart,
     /// Two results: the first where results go, the second in the
     /// register the ABI names for it (`AbiInfo::pipe_second_result`).
     Pair(u64, u64),
@@ -54,6 +57,7 @@ impl Outcome {
         match self {
             Outcome::Value(v) | Outcome::Pair(v, _) => v as i64,
             Outcome::Error(e) => -i64::from(e.0),
+            Outcome::Restart => -i64::from(libc::EINTR),
             Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Blocked | Outcome::Resumed => 0,
         }
     }

@@ -7,7 +7,7 @@ pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
 /// `sa_flags` bits with the same value on every supported ABI (SA_SIGINFO
-/// differs on MIPS: see `Abi::sa_siginfo`).
+/// differs on MIPS: see `KernelAbi::sa_siginfo`).
 pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTART: u64 = 0x1000_0000;

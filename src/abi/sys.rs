@@ -41,6 +41,7 @@ const SIGPIPE: u8 = 2;
 const ADDRESS: u8 = 4;
 const ENGINE: u8 = 8;
 const ARCH: u8 = 16;
+const RESTART: u8 = 32;
 
 macro_rules! define_sys {
     ($(
@@ -108,6 +109,12 @@ impl Sys {
     /// the engine: fork, exec, sigreturn).
     pub fn needs_engine(self) -> bool {
         self.traits() & ENGINE != 0
+    }
+
+    /// Whether the call runs again after a handler with SA_RESTART when a
+    /// signal interrupts it (EINTR otherwise), as Linux restarts it.
+    pub fn restarts(self) -> bool {
+        self.traits() & RESTART != 0
     }
 
     /// Whether the architecture runs the call (`Abi::arch_syscall`).

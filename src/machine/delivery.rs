@@ -7,7 +7,7 @@
 //! hook) only sets `Machine::signal_due` and stops the engine at a block
 //! boundary. Then [`before_run`] completes a pending sigreturn and takes
 //! one deliverable signal of the current thread: a handler gets the
-//! architecture's rt signal frame (`Abi::push_signal_frame`) and the
+//! architecture's rt signal frame (`SignalFrames::push_signal_frame`) and the
 //! engine starts at the handler; a default action ends the process (or is
 //! nothing, or stops it on the host).
 //!
@@ -18,6 +18,7 @@
 //! sigreturn before the frame's registers are applied, so a handler that
 //! uses SIMD never corrupts the interrupted code.
 
+use crate::machine::blocks::{self, BlockUse};
 use unicorn_engine::unicorn_const::{uc_error, MemType};
 use unicorn_engine::Context;
 
@@ -64,7 +65,7 @@ pub fn due(m: &mut Machine) -> bool {
     sig::deliverable(&m.process) != 0
         || m.signals.sigreturn_due.is_some()
         || m.fault.pending_fault.is_some()
-        || (!m.signals.signal_poll_hooked && needs_poll_hook(m))
+        || (!m.blocks.serves(BlockUse::SignalPoll) && needs_poll_hook(m))
 }
 
 /// Whether the guest handles a signal the host may send it: only then
@@ -99,7 +100,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
     let m = uc.get_data_mut();
     m.signals.signal_due = false;
     intake_host(m);
-    if !m.signals.signal_poll_hooked && needs_poll_hook(m) {
+    if !m.blocks.serves(BlockUse::SignalPoll) && needs_poll_hook(m) {
         install_poll_hook(uc)?;
     }
     if let Some(rt) = uc.get_data_mut().signals.sigreturn_due.take() {
@@ -430,7 +431,7 @@ fn sigaltstack(p: &mut crate::kernel::Process, a: &[u64; 6], sp: u64) -> Result<
     Ok(0)
 }
 
-/// After a system call that was interrupted (ERESTARTSYS): whether it
+/// After a system call that was interrupted (`Outcome::Restart`): whether it
 /// runs again after the handler (SA_RESTART, or no handler runs) instead
 /// of returning EINTR.
 pub fn restart_interrupted(m: &mut Machine) -> bool {
@@ -672,13 +673,6 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
 /// it computes (a handler was installed), when no watcher thread can stop
 /// the engine for them (see `signals`). It costs two loads per block.
 fn install_poll_hook(uc: &mut Engine<'_>) -> Result<(), StopReason> {
-    uc.add_block_hook(1, 0, |uc, _, _| {
-        if crate::signals::guest_signal_waiting() {
-            request(uc);
-        }
-    })
-    .map_err(|e| StopReason::Internal(format!("cannot hook blocks: {e:?}")))?;
-    let _ = uc.ctl_flush_tb();
-    uc.get_data_mut().signals.signal_poll_hooked = true;
-    Ok(())
+    blocks::need(uc, BlockUse::SignalPoll)
+        .map_err(|e| StopReason::Internal(format!("cannot hook blocks: {e:?}")))
 }

@@ -11,10 +11,10 @@
 //! when `Machine::reconfigure_due` is set), and the translated code is
 //! dropped with them: code translated without a hook would never call it.
 
+use crate::machine::blocks::{self, BlockUse};
 use std::ffi::c_void;
 
 use unicorn_engine::unicorn_const::uc_error;
-use unicorn_engine::UcHookId;
 
 use crate::machine::engine_ctl::{self, MemTraceHook, MEM_TRACE_STORE};
 use crate::machine::{Engine, Machine};
@@ -27,7 +27,6 @@ pub const HOOKED: EventSet = EventSet(EventKind::MemAccess.bit() | EventKind::Ex
 #[derive(Debug, Default)]
 pub struct Hooks {
     mem: Option<MemTraceHook>,
-    block: Option<UcHookId>,
 }
 
 /// Installs or removes hooks so they match the enabled events.
@@ -38,7 +37,7 @@ pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     let want_mem = wanted.contains(EventKind::MemAccess);
     let want_block = wanted.contains(EventKind::ExecTb) || m.trace.debug.needs_block_hook();
     let have_mem = m.trace.hooks.mem.is_some();
-    let have_block = m.trace.hooks.block.is_some();
+    let have_block = m.blocks.serves(BlockUse::Trace);
     if want_mem == have_mem && want_block == have_block {
         return Ok(());
     }
@@ -54,16 +53,9 @@ pub fn sync(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         engine_ctl::remove_mem_trace_hook(uc, hook)?;
     }
     if want_block && !have_block {
-        let id = uc.add_block_hook(1, 0, |uc: &mut Engine<'_>, pc: u64, size: u32| {
-            if uc.get_data().trace.debug.needs_block_hook() {
-                Machine::log_block(uc, pc, size);
-            }
-            uc.get_data_mut().on_block(pc, size);
-        })?;
-        uc.get_data_mut().trace.hooks.block = Some(id);
+        blocks::need(uc, BlockUse::Trace)?;
     } else if !want_block && have_block {
-        let id = uc.get_data_mut().trace.hooks.block.take().expect("checked");
-        uc.remove_hook(id)?;
+        blocks::release(uc, BlockUse::Trace)?;
     }
     uc.ctl_flush_tb()
 }

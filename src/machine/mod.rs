@@ -4,6 +4,7 @@
 
 use unicorn_engine::Unicorn;
 
+pub mod blocks;
 pub mod delivery;
 pub mod disasm;
 pub mod engine_ctl;
@@ -138,9 +139,6 @@ pub struct SignalState {
     pub sigreturn_due: Option<bool>,
     /// CPU state under each delivered signal frame.
     pub signal_contexts: Vec<crate::machine::delivery::SavedContext>,
-    /// Whether the block hook that notices host signals is installed
-    /// (only when no watcher thread stops the engine for them).
-    pub signal_poll_hooked: bool,
 }
 
 /// State one architecture keeps across engine runs (part of [`Machine`]).
@@ -190,6 +188,8 @@ pub struct Machine {
     pub arch: ArchSlot,
     /// ht-user's own changes to the engine's memory map and TLB.
     pub tlb: TlbState,
+    /// The one block hook and what it serves now.
+    pub blocks: blocks::BlockHook,
 }
 
 impl Machine {
@@ -240,6 +240,7 @@ impl Machine {
             signals: Default::default(),
             arch: Default::default(),
             tlb: Default::default(),
+            blocks: Default::default(),
         }
     }
 
@@ -592,16 +593,15 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     // A host call that a signal for the guest interrupted.
     if outcome == Outcome::Error(Errno::EINTR) {
         crate::machine::delivery::intake_host(m);
-        let restartable = crate::syscall::signal::interrupted_errno(&m.process, call.nr);
-        if crate::syscall::signal::deliverable(&m.process) != 0 || restartable == Errno::ERESTARTSYS
-        {
+        let interrupted = crate::syscall::signal::interrupted(&m.process, call.nr);
+        if crate::syscall::signal::deliverable(&m.process) != 0 || interrupted == Outcome::Restart {
             // With nothing to deliver (a timer's host signal, a signal
             // the guest blocks) a restartable call runs again, as Linux
             // never interrupted it.
-            outcome = Outcome::Error(restartable);
+            outcome = interrupted;
         }
     }
-    if outcome == Outcome::Error(Errno::ERESTARTSYS) {
+    if outcome == Outcome::Restart {
         if crate::machine::delivery::restart_interrupted(m) {
             // Run again after the handler: back to the call instruction,
             // its registers untouched.

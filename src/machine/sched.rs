@@ -35,6 +35,7 @@
 //! running threads on several engines in parallel would replace this
 //! module behind the same [`run`] and [`request`].
 
+use crate::machine::blocks::{self, BlockUse};
 use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::Context;
 
@@ -123,7 +124,6 @@ pub struct Scheduler {
     preempt: bool,
     slice_left: u32,
     rng: u64,
-    hooked: bool,
     /// When the block hook ended the current slice (for `switch_ns`).
     slice_ended: Option<std::time::Instant>,
     /// Whether switches are timed (with ht-user's debug log).
@@ -159,7 +159,6 @@ impl Scheduler {
             counters: Vec::new(),
             due: false,
             preempt: false,
-            hooked: false,
             slice_ended: None,
             timing: tracing::enabled!(tracing::Level::DEBUG),
             stats: SchedStats::default(),
@@ -437,46 +436,40 @@ fn spawn_contexts(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         m.sched.put_context(index, ctx);
         m.sched.stats.threads += 1;
     }
-    if !uc.get_data().sched.hooked {
-        install_slice_hook(uc)?;
+    if !uc.get_data().blocks.serves(BlockUse::Slices) {
+        blocks::need(uc, BlockUse::Slices)?;
+        let m = uc.get_data_mut();
+        m.sched.slice_left = m.sched.next_slice();
     }
     Ok(())
 }
 
-/// Counts translated blocks executed; at the end of a slice, stops the
-/// engine at the start of the next block (before any of its instructions
-/// ran) for a switch. The hook is on every block, so code translated
-/// before it existed is flushed.
-fn install_slice_hook(uc: &mut Engine<'_>) -> Result<(), uc_error> {
-    uc.add_block_hook(1, 0, |uc, _addr, _size| {
-        let s = &mut uc.get_data_mut().sched;
-        if let Some(t) = s.slice_ended.take() {
-            s.stats.switch_ns += t.elapsed().as_nanos() as u64;
-            s.stats.timed_switches += 1;
+/// At every block while threads share the engine (the block hook):
+/// counts blocks; at the end of a slice, stops the engine at the start of
+/// this block (before any of its instructions ran) for a switch.
+pub(super) fn on_block(uc: &mut Engine<'_>) {
+    let s = &mut uc.get_data_mut().sched;
+    if let Some(t) = s.slice_ended.take() {
+        s.stats.switch_ns += t.elapsed().as_nanos() as u64;
+        s.stats.timed_switches += 1;
+    }
+    // A slice is at least two blocks, so the first block after a
+    // switch never ends it (no livelock).
+    s.slice_left = s.slice_left.saturating_sub(1);
+    if s.slice_left == 0 {
+        let m = uc.get_data_mut();
+        if !m.process.threads.others_ready() && !m.process.threads.has_parked() {
+            // Nobody to switch to and nothing to poll: run on.
+            m.sched.slice_left = m.sched.next_slice();
+            return;
         }
-        // A slice is at least two blocks, so the first block after a
-        // switch never ends it (no livelock).
-        s.slice_left = s.slice_left.saturating_sub(1);
-        if s.slice_left == 0 {
-            let m = uc.get_data_mut();
-            if !m.process.threads.others_ready() && !m.process.threads.has_parked() {
-                // Nobody to switch to and nothing to poll: run on.
-                m.sched.slice_left = m.sched.next_slice();
-                return;
-            }
-            let s = &mut m.sched;
-            s.preempt = true;
-            if s.timing {
-                s.slice_ended = Some(std::time::Instant::now());
-            }
-            request(uc);
+        let s = &mut m.sched;
+        s.preempt = true;
+        if s.timing {
+            s.slice_ended = Some(std::time::Instant::now());
         }
-    })?;
-    uc.ctl_flush_tb()?;
-    let m = uc.get_data_mut();
-    m.sched.hooked = true;
-    m.sched.slice_left = m.sched.next_slice();
-    Ok(())
+        request(uc);
+    }
 }
 
 /// Wakes parked threads whose descriptors are ready or whose deadline has

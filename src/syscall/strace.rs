@@ -278,6 +278,8 @@ pub fn format_call(
             _ => format!(" = {}", v as i64),
         },
         Outcome::Error(e) => format!(" = -1 errno={} ({})", e.0, Errno::description(e)),
+        // The kernel's ERESTARTSYS, as qemu-user shows a call to restart.
+        Outcome::Restart => format!(" = -1 errno=512 ({})", Errno(512).description()),
     };
     let note = if unsupported {
         format!(" [ht-user: unsupported syscall {nr}]")

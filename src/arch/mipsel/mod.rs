@@ -5,15 +5,20 @@
 //! TLS lives in UserLocal, read by `rdhwr $29` (emulated when the CPU
 //! model lacks it, as the Linux kernel does).
 
-use super::KernelAbi;
+use crate::arch::KernelAbi;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterMIPS;
 
-use super::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
+use crate::arch::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::machine::{self, Engine};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
+
+mod frames;
+mod numbers;
+
+use numbers::*;
 
 pub struct Mipsel;
 
@@ -40,7 +45,7 @@ const EF_MIPS_ARCH: u32 = 0xf000_0000;
 const EF_MIPS_ARCH_32R6: u32 = 0x9000_0000;
 
 fn table() -> &'static SyscallTable {
-    super::syscall_table!(syscalls::mips::Sysno, false)
+    crate::arch::syscall_table!(syscalls::mips::Sysno, false)
 }
 
 /// The address a misaligned load or store used: base register plus the
@@ -51,7 +56,7 @@ fn misaligned_address(uc: &Engine<'_>) -> Option<u64> {
     let is_memory_op = |insn: u32| matches!(insn >> 26, 0x20..=0x2e | 0x30..=0x3e);
     let insn = [pc, pc + 4]
         .into_iter()
-        .map(|at| super::insn_word(uc, at))
+        .map(|at| crate::arch::insn_word(uc, at))
         .find(|&i| is_memory_op(i))?;
     let base = uc.reg_read(r(((insn >> 21) & 31) as i32)).ok()?;
     let offset = i64::from(insn as u16 as i16);
@@ -69,194 +74,6 @@ const A3: i32 = 7;
 const T9: i32 = 25;
 const SP: i32 = 29;
 const RA: i32 = 31;
-
-/// o32 `struct sigcontext` (8-aligned): regmask, status, pc, 32 general
-/// registers, 32 FP registers (64 bits each), acx, fpc_csr, fpc_eir,
-/// used_math, dsp, mdhi, mdlo, then hi1..lo3.
-const SC_PC: usize = 8;
-const SC_REGS: usize = 16;
-const SC_FPREGS: usize = SC_REGS + 256;
-const SC_FPC_CSR: usize = SC_FPREGS + 256 + 4;
-const SC_USED_MATH: usize = SC_FPREGS + 256 + 12;
-const SC_MDHI: usize = SC_FPREGS + 256 + 24;
-const SC_MDLO: usize = SC_MDHI + 8;
-const SIGCONTEXT_SIZE: usize = SC_MDLO + 8 + 24;
-/// Argument save area (4 words) and padding at the start of both frames.
-const FRAME_HEAD: usize = 24;
-/// rt_sigframe: siginfo, then the ucontext: flags, link, stack_t, the
-/// sigcontext (8-aligned) and a 16-byte sigset.
-const RT_UC: usize = FRAME_HEAD + 128;
-const UC_MCONTEXT: usize = 24;
-const UC_SIGMASK: usize = UC_MCONTEXT + SIGCONTEXT_SIZE;
-const UCONTEXT_SIZE: usize = UC_SIGMASK + 16;
-/// sigframe: the sigcontext and the sigset.
-const LEGACY_SIZE: usize = FRAME_HEAD + SIGCONTEXT_SIZE + 16;
-
-/// open(2) flags: (mips bit, x86 bit).
-/// MIPS `SOL_SOCKET`, and the `SO_*` options whose numbers differ from the
-/// host's, as (guest, host) pairs; other guest options are refused.
-const MIPS_SOL_SOCKET: u64 = 0xffff;
-const SOCKOPTS: &[(u64, i32)] = &[
-    (0x0001, libc::SO_DEBUG),
-    (0x0004, libc::SO_REUSEADDR),
-    (0x0008, libc::SO_KEEPALIVE),
-    (0x0010, libc::SO_DONTROUTE),
-    (0x0020, libc::SO_BROADCAST),
-    (0x0080, libc::SO_LINGER),
-    (0x0100, libc::SO_OOBINLINE),
-    (0x0200, libc::SO_REUSEPORT),
-    (0x1001, libc::SO_SNDBUF),
-    (0x1002, libc::SO_RCVBUF),
-    (0x1003, libc::SO_SNDLOWAT),
-    (0x1004, libc::SO_RCVLOWAT),
-    (0x1007, libc::SO_ERROR),
-    (0x1008, libc::SO_TYPE),
-    (0x1009, libc::SO_ACCEPTCONN),
-    (0x1028, libc::SO_PROTOCOL),
-    (0x1029, libc::SO_DOMAIN),
-    (12, libc::SO_PRIORITY),
-    (17, libc::SO_PASSCRED),
-    (18, libc::SO_PEERCRED),
-];
-
-const OPEN_FLAGS: &[(u64, u64)] = &[
-    (0x0008, 0o2000),    // O_APPEND
-    (0x0010, 0o10000),   // O_DSYNC
-    (0x0080, 0o4000),    // O_NONBLOCK
-    (0x0100, 0o100),     // O_CREAT
-    (0x0400, 0o200),     // O_EXCL
-    (0x0800, 0o400),     // O_NOCTTY
-    (0x1000, 0o20000),   // FASYNC
-    (0x2000, 0o100000),  // O_LARGEFILE
-    (0x4000, 0o4000000), // __O_SYNC
-    (0x8000, 0o40000),   // O_DIRECT
-];
-
-/// mmap(2) flags: (mips bit, x86 bit).
-const MMAP_FLAGS: &[(u64, u64)] = &[
-    (0x0400, 0x4000),   // MAP_NORESERVE
-    (0x0800, 0x0020),   // MAP_ANONYMOUS
-    (0x1000, 0x0100),   // MAP_GROWSDOWN
-    (0x2000, 0x0800),   // MAP_DENYWRITE
-    (0x4000, 0x1000),   // MAP_EXECUTABLE
-    (0x8000, 0x2000),   // MAP_LOCKED
-    (0x10000, 0x8000),  // MAP_POPULATE
-    (0x20000, 0x10000), // MAP_NONBLOCK
-    (0x40000, 0x20000), // MAP_STACK
-    (0x80000, 0x40000), // MAP_HUGETLB
-];
-
-/// Host (generic) errno to MIPS errno, for the values that differ.
-fn mips_errno(e: i32) -> i32 {
-    match e {
-        35 => 45,            // EDEADLK
-        36 => 78,            // ENAMETOOLONG
-        37 => 46,            // ENOLCK
-        38 => 89,            // ENOSYS
-        39 => 93,            // ENOTEMPTY
-        40 => 90,            // ELOOP
-        42 => 35,            // ENOMSG
-        43 => 36,            // EIDRM
-        44..=51 => e - 7,    // ECHRNG .. EL2HLT
-        52..=57 => e - 2,    // EBADE .. EBADSLT
-        72 => 74,            // EMULTIHOP
-        74 => 77,            // EBADMSG
-        75 => 79,            // EOVERFLOW
-        76 => 80,            // ENOTUNIQ
-        77 => 81,            // EBADFD
-        78 => 82,            // EREMCHG
-        79..=83 => e + 4,    // ELIBACC .. ELIBEXEC
-        84 => 88,            // EILSEQ
-        85 => 91,            // ERESTART
-        86 => 92,            // ESTRPIPE
-        87 => 94,            // EUSERS
-        88..=92 => e + 7,    // ENOTSOCK .. ENOPROTOOPT
-        93..=104 => e + 27,  // EPROTONOSUPPORT .. ECONNRESET
-        105..=107 => e + 27, // ENOBUFS .. ENOTCONN
-        108 => 143,          // ESHUTDOWN
-        109 => 144,          // ETOOMANYREFS
-        110 => 145,          // ETIMEDOUT
-        111 => 146,          // ECONNREFUSED
-        112 => 147,          // EHOSTDOWN
-        113 => 148,          // EHOSTUNREACH
-        114 => 149,          // EALREADY
-        115 => 150,          // EINPROGRESS
-        116 => 151,          // ESTALE
-        117 => 135,          // EUCLEAN
-        118..=120 => e + 19, // ENOTNAM .. EISNAM
-        121 => 140,          // EREMOTEIO
-        122 => 1133,         // EDQUOT
-        123 => 159,          // ENOMEDIUM
-        124 => 160,          // EMEDIUMTYPE
-        125 => 158,          // ECANCELED
-        126..=129 => e + 35, // ENOKEY .. EKEYREJECTED
-        130 => 165,          // EOWNERDEAD
-        131 => 166,          // ENOTRECOVERABLE
-        132 => 167,          // ERFKILL
-        133 => 168,          // EHWPOISON
-        other => other,
-    }
-}
-
-/// Signal numbers that differ from the host's: (guest, host). SIGEMT (7)
-/// has no host twin and is reported as SIGBUS, whose host number maps
-/// back to the guest's SIGBUS (10), listed first.
-const SIGNALS: &[(u64, u64)] = &[
-    (10, 7),  // SIGBUS
-    (7, 7),   // SIGEMT
-    (12, 31), // SIGSYS
-    (16, 10), // SIGUSR1
-    (17, 12), // SIGUSR2
-    (18, 17), // SIGCHLD
-    (19, 30), // SIGPWR
-    (20, 28), // SIGWINCH
-    (21, 23), // SIGURG
-    (22, 29), // SIGIO
-    (23, 19), // SIGSTOP
-    (24, 20), // SIGTSTP
-    (25, 18), // SIGCONT
-    (26, 21), // SIGTTIN
-    (27, 22), // SIGTTOU
-    (28, 26), // SIGVTALRM
-    (29, 27), // SIGPROF
-    (30, 24), // SIGXCPU
-    (31, 25), // SIGXFSZ
-];
-
-/// getrlimit/setrlimit resources that differ: (guest, host).
-const RLIMITS: &[(u64, u64)] = &[
-    (5, 7), // RLIMIT_NOFILE
-    (6, 9), // RLIMIT_AS
-    (7, 5), // RLIMIT_RSS
-    (8, 6), // RLIMIT_NPROC
-    (9, 8), // RLIMIT_MEMLOCK
-];
-
-/// The ioctls ht-user translates: (MIPS request, host request). termios
-/// has another layout on MIPS: not a terminal, for now.
-const IOCTLS: &[(u64, u64)] = &[
-    (0x4008_7468, 0x5413), // TIOCGWINSZ
-    (0x8008_7467, 0x5414), // TIOCSWINSZ
-    (0x467f, 0x541b),      // FIONREAD
-    (0x667e, 0x5421),      // FIONBIO
-    (0x6601, 0x5451),      // FIOCLEX
-    (0x6602, 0x5450),      // FIONCLEX
-    (0x4004_7477, 0x540f), // TIOCGPGRP
-];
-
-/// fcntl commands that differ: (guest, host); the host's numbers that
-/// mean something else on MIPS are refused.
-const FCNTL_CMDS: &[(u64, u64)] = &[
-    (14, 5), // F_GETLK
-    (24, 8), // F_SETOWN
-    (23, 9), // F_GETOWN
-    (5, u64::MAX),
-    (8, u64::MAX),
-    (9, u64::MAX),
-];
-
-/// SOCK_DGRAM is 1 and SOCK_STREAM 2 on MIPS.
-const SOCKET_TYPES: &[(u64, u64)] = &[(1, libc::SOCK_DGRAM as u64), (2, libc::SOCK_STREAM as u64)];
 
 /// `rdhwr $rt, $29`: the TLS read user code issues.
 fn rdhwr_ulr_target(insn: u32) -> Option<i32> {
@@ -281,7 +98,7 @@ const INFO: AbiInfo = AbiInfo {
     kernel: KernelAbi {
         // flags, handler, then a 128-signal mask.
         sigaction_size: 24,
-        sigaction_layout: Some(super::SigactionLayout {
+        sigaction_layout: Some(crate::arch::SigactionLayout {
             handler: 4,
             flags: 0,
             flags_size: 4,
@@ -306,7 +123,7 @@ const INFO: AbiInfo = AbiInfo {
         fcntl_cmds: FCNTL_CMDS,
         socket_types: SOCKET_TYPES,
         sol_socket: Some((MIPS_SOL_SOCKET, SOCKOPTS)),
-        ipc_layout: super::IpcLayout::Mips32,
+        ipc_layout: crate::arch::IpcLayout::Mips32,
         // SHMLBA is 256 KiB (the largest cache alias), enforced.
         shmlba: (0x4_0000, true),
         // o32 aligns 64-bit arguments to an even slot.
@@ -314,7 +131,7 @@ const INFO: AbiInfo = AbiInfo {
         ..KernelAbi::GENERIC
     },
     // result: thread_start below also clears the a3 error flag.
-    regs: super::ThreadRegs {
+    regs: crate::arch::ThreadRegs {
         result: RegisterMIPS::V0 as i32,
         sp: RegisterMIPS::SP as i32,
         pc: RegisterMIPS::PC as i32,
@@ -515,19 +332,19 @@ impl Abi for Mipsel {
     }
 }
 
-impl super::CpuSupport for Mipsel {
-    fn models(&self) -> &'static [super::cpu::CpuModel] {
-        super::cpu::MIPS32
+impl crate::arch::CpuSupport for Mipsel {
+    fn models(&self) -> &'static [crate::arch::cpu::CpuModel] {
+        crate::arch::cpu::MIPS32
     }
-    fn default_cpu(&self) -> super::cpu::Cpu {
-        &super::cpu::MIPS32[super::cpu::MIPS32_DEFAULT]
+    fn default_cpu(&self) -> crate::arch::cpu::Cpu {
+        &crate::arch::cpu::MIPS32[crate::arch::cpu::MIPS32_DEFAULT]
     }
     /// As qemu-user chooses: a MIPS32 release 6 program gets the r6
     /// model (r6 re-encodes instructions), one built for IEEE 754-2008
     /// NaNs a model with them (P5600).
-    fn default_cpu_for(&self, flags: u32) -> super::cpu::Cpu {
+    fn default_cpu_for(&self, flags: u32) -> crate::arch::cpu::Cpu {
         let named = |name: &str| {
-            super::cpu::MIPS32
+            crate::arch::cpu::MIPS32
                 .iter()
                 .find(|c| c.name == name)
                 .unwrap_or_else(|| self.default_cpu())
@@ -559,132 +376,8 @@ impl super::CpuSupport for Mipsel {
             )),
         }
     }
-    fn cpuinfo(&self, cpu: super::cpu::Cpu, _facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::mips(cpu.name)
-    }
-}
-
-impl super::SignalFrames for Mipsel {
-    fn push_signal_frame(
-        &self,
-        uc: &mut Engine<'_>,
-        f: &super::SignalFrame<'_>,
-    ) -> Result<(u64, u64), Fault> {
-        // Both frames start with the o32 argument save area and two
-        // words of padding; rt_sigframe then holds siginfo and ucontext,
-        // sigframe the sigcontext and the mask.
-        let (size, sc, mask) = if f.rt {
-            (
-                RT_UC + UCONTEXT_SIZE,
-                RT_UC + UC_MCONTEXT,
-                RT_UC + UC_SIGMASK,
-            )
-        } else {
-            (LEGACY_SIZE, FRAME_HEAD, FRAME_HEAD + SIGCONTEXT_SIZE)
-        };
-        // The kernel keeps 32 bytes below the interrupted code's stack
-        // pointer free (for the FPU emulator's trampoline).
-        let sp = if f.on_own_stack {
-            below(f.sp, 32)?
-        } else {
-            f.sp
-        };
-        let frame = below(sp, size as u64)? & !7;
-        let enc = uc.get_data().process.mem.encoder();
-        let mut b = StructBuilder::new(size, enc);
-        let reg = |uc: &Engine<'_>, id: i32| uc.reg_read(id).unwrap_or(0) & 0xffff_ffff;
-        // A fault in a branch delay slot resumes at the branch, as the
-        // kernel's EPC does. The engine's pc is then the branch's target
-        // (after a faulting access) or the slot's (after a trap), and its
-        // delay-slot state stays set, which the handler must not start in.
-        let mut pc = self.pc(uc);
-        if f.fault.is_some() {
-            if let Some(at) = uc.get_data_mut().fault.fault_pc.take() {
-                pc = at;
-            }
-        }
-        let in_slot = in_delay_slot(uc, pc);
-        if in_slot {
-            pc -= 4;
-        }
-        b.u64(sc + SC_PC, pc);
-        for n in 1..32 {
-            b.u64(sc + SC_REGS + 8 * n as usize, reg(uc, r(n)));
-        }
-        // The FP state, for handlers that read it; sigreturn restores it
-        // from the saved engine state.
-        for n in 0..32 {
-            let v = uc.reg_read(RegisterMIPS::F0 as i32 + n).unwrap_or(0);
-            b.u64(sc + SC_FPREGS + 8 * n as usize, v);
-        }
-        b.u32(sc + SC_FPC_CSR, reg(uc, RegisterMIPS::FCSR.into()) as u32)
-            .u32(sc + SC_USED_MATH, 1)
-            .u64(sc + SC_MDHI, reg(uc, RegisterMIPS::HI.into()))
-            .u64(sc + SC_MDLO, reg(uc, RegisterMIPS::LO.into()))
-            .u64(mask, f.saved_mask);
-        if f.rt {
-            // stack_t is sp, size, flags on MIPS.
-            b.bytes_at(FRAME_HEAD, f.info)
-                .u32(RT_UC + 8, f.altstack.sp as u32)
-                .u32(RT_UC + 12, f.altstack.size as u32)
-                .u32(RT_UC + 16, f.altstack.flags);
-        }
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        if in_slot {
-            leave_delay_slot(uc);
-        }
-        let set = |uc: &mut Engine<'_>, n: i32, v: u64| {
-            let _ = uc.reg_write(r(n), v);
-        };
-        let (info, ctx) = if f.rt {
-            (frame + FRAME_HEAD as u64, frame + RT_UC as u64)
-        } else {
-            (0, frame + FRAME_HEAD as u64)
-        };
-        set(uc, A0, f.sig);
-        set(uc, A0 + 1, info);
-        set(uc, A0 + 2, ctx);
-        set(uc, SP, frame);
-        set(uc, RA, f.return_to);
-        // PIC code finds its GOT from its own address in t9.
-        set(uc, T9, f.handler);
-        let _ = uc.reg_write(RegisterMIPS::PC, f.handler);
-        Ok((frame, f.handler))
-    }
-    fn pop_signal_frame(
-        &self,
-        uc: &mut Engine<'_>,
-        frame: u64,
-        rt: bool,
-    ) -> Result<(u64, u64), Fault> {
-        let (size, sc, mask) = if rt {
-            (
-                RT_UC + UCONTEXT_SIZE,
-                RT_UC + UC_MCONTEXT,
-                RT_UC + UC_SIGMASK,
-            )
-        } else {
-            (LEGACY_SIZE, FRAME_HEAD, FRAME_HEAD + SIGCONTEXT_SIZE)
-        };
-        let raw = uc.get_data().process.mem.read_vec(frame, size)?;
-        // The engine state saved at delivery may be that of a fault in a
-        // delay slot (its pc no longer tells): the frame's pc is where to go.
-        leave_delay_slot(uc);
-        let word =
-            |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
-        for n in 1..32 {
-            let _ = uc.reg_write(r(n), word(sc + SC_REGS + 8 * n as usize));
-        }
-        let _ = uc.reg_write(RegisterMIPS::HI, word(sc + SC_MDHI));
-        let _ = uc.reg_write(RegisterMIPS::LO, word(sc + SC_MDLO));
-        let pc = word(sc + SC_PC);
-        let _ = uc.reg_write(RegisterMIPS::PC, pc);
-        Ok((word(mask) | word(mask + 4) << 32, pc))
-    }
-    fn sigreturn_code(&self, rt: bool) -> Vec<u32> {
-        // li v0, 4193 (rt_sigreturn) or 4119 (sigreturn); syscall
-        let nr = if rt { 4193 } else { 4119 };
-        vec![0x2402_0000 | nr, 0x0000_000c]
+    fn cpuinfo(&self, cpu: crate::arch::cpu::Cpu, _facts: &crate::arch::cpu::CpuFacts) -> String {
+        crate::arch::cpuinfo::mips(cpu.name)
     }
 }
 
