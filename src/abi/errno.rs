@@ -62,6 +62,12 @@ impl From<Fault> for Errno {
     }
 }
 
+impl From<nix::errno::Errno> for Errno {
+    fn from(e: nix::errno::Errno) -> Errno {
+        Errno(e as i32)
+    }
+}
+
 impl From<std::io::Error> for Errno {
     fn from(e: std::io::Error) -> Errno {
         Errno(e.raw_os_error().unwrap_or(libc::EIO))

@@ -12,6 +12,10 @@
 //! descriptor is ready; a sleep or poll that reaches its deadline returns
 //! what the kernel returns then (0).
 
+use std::os::fd::RawFd;
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
 use super::{fs, net, Call, Errno, Outcome, Sys};
 use crate::kernel::thread::{Block, Wait};
 use crate::kernel::Process;
@@ -61,6 +65,13 @@ pub(super) fn recv_unless_dontwait(
     io_wait(p, a[0], libc::POLLIN)
 }
 
+/// A descriptor's status flags (F_GETFL), if it has them.
+fn status_flags(fd: RawFd) -> Option<OFlag> {
+    fcntl(fd, FcntlArg::F_GETFL)
+        .ok()
+        .map(OFlag::from_bits_retain)
+}
+
 fn read_timespec(p: &Process, addr: u64, time64: bool) -> Result<(i64, i64), Errno> {
     let word = if time64 { 8 } else { p.word_size() };
     let raw = p.mem.read_vec(addr, word * 2)?;
@@ -87,9 +98,8 @@ fn ready(fd: i32, events: i16) -> bool {
 pub(super) fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Outcome> {
     // Unknown descriptors: the handler reports EBADF.
     let fd = p.fds.raw(guest_fd).ok()?;
-    // SAFETY: F_GETFL takes no pointer.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if fl < 0 || fl & libc::O_NONBLOCK != 0 || ready(fd, events) {
+    let fl = status_flags(fd)?;
+    if fl.contains(OFlag::O_NONBLOCK) || ready(fd, events) {
         return None;
     }
     Some(p.threads.request_block(Block::new(
@@ -108,26 +118,19 @@ pub(super) fn io_wait(p: &mut Process, guest_fd: u64, events: i16) -> Option<Out
 /// room at all the thread waits until the descriptor is writable.
 pub(super) fn write_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Option<Outcome> {
     let fd = p.fds.raw(a[0]).ok()?;
-    // SAFETY: fstat fills a struct we own; F_GETFL/F_SETFL take no pointer.
-    let (mode, fl) = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(fd, &mut st) != 0 {
-            return None;
-        }
-        (st.st_mode & libc::S_IFMT, libc::fcntl(fd, libc::F_GETFL))
-    };
-    if !(mode == libc::S_IFIFO || mode == libc::S_IFSOCK) || fl < 0 || fl & libc::O_NONBLOCK != 0 {
+    let mode = nix::sys::stat::fstat(fd).ok()?.st_mode & libc::S_IFMT;
+    let fl = status_flags(fd)?;
+    if !(mode == libc::S_IFIFO || mode == libc::S_IFSOCK) || fl.contains(OFlag::O_NONBLOCK) {
         return io_wait(p, a[0], libc::POLLOUT);
     }
-    // SAFETY: as above; the descriptor's flags are restored right after.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    // The descriptor's flags are restored right after.
+    let _ = fcntl(fd, FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK));
     let r = if sys == Sys::write {
         fs::write(p, a)
     } else {
         fs::writev(p, a)
     };
-    // SAFETY: as above.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
+    let _ = fcntl(fd, FcntlArg::F_SETFL(fl));
     match r {
         Err(Errno::EAGAIN) => Some(p.threads.request_block(Block::new(
             Wait::Io {
@@ -289,9 +292,7 @@ pub(super) fn send_wait(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
         Ok(fd) => fd,
         Err(e) => return Outcome::Error(e),
     };
-    // SAFETY: F_GETFL takes no pointer.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    let extra = if fl >= 0 && fl & libc::O_NONBLOCK == 0 {
+    let extra = if status_flags(fd).is_some_and(|fl| !fl.contains(OFlag::O_NONBLOCK)) {
         libc::MSG_DONTWAIT
     } else {
         0

@@ -79,13 +79,9 @@ pub fn identity(p: &mut Process, sys: Sys, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn setpgid(a: &[u64; 6]) -> SysResult {
-    // SAFETY: no pointers.
-    let rc = unsafe { libc::setpgid(a[0] as i32, a[1] as i32) };
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(0)
-    }
+    use nix::unistd::Pid;
+    nix::unistd::setpgid(Pid::from_raw(a[0] as i32), Pid::from_raw(a[1] as i32))?;
+    Ok(0)
 }
 
 /// setuid/setgid: the guest may "change" to the ids it already has (what
@@ -296,8 +292,7 @@ fn set_rlimit(p: &mut Process, resource: u64, cur: u64, max: u64) -> SysResult {
         // Raising the hard limit needs CAP_SYS_RESOURCE, and no limit goes
         // past fs.nr_open, as on Linux.
         let (_, hard) = current_rlimit(p, resource)?;
-        // SAFETY: geteuid has no preconditions.
-        let privileged = unsafe { libc::geteuid() } == 0;
+        let privileged = nix::unistd::geteuid().is_root();
         if max > NR_OPEN as u64 || (max > hard && !privileged) {
             return Err(Errno::EPERM);
         }

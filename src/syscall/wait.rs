@@ -183,6 +183,5 @@ pub fn getrusage(p: &mut Process, a: &[u64; 6]) -> SysResult {
 
 /// setsid(): the guest's process is ht-user's, so its session is too.
 pub fn setsid() -> SysResult {
-    // SAFETY: no arguments.
-    host_result(unsafe { libc::setsid() } as libc::c_long)
+    Ok(nix::unistd::setsid()?.as_raw() as u64)
 }

@@ -380,8 +380,11 @@ pub enum Target {
 
 /// alarm(seconds): the host's alarm; its SIGALRM becomes the guest's.
 pub fn alarm(a: &[u64; 6]) -> SysResult {
-    // SAFETY: plain call.
-    Ok(u64::from(unsafe { libc::alarm(a[0] as u32) }))
+    let left = match a[0] as u32 {
+        0 => nix::unistd::alarm::cancel(),
+        seconds => nix::unistd::alarm::set(seconds),
+    };
+    Ok(u64::from(left.unwrap_or(0)))
 }
 
 /// setitimer/getitimer: the host's timers (ITIMER_REAL, VIRTUAL, PROF),

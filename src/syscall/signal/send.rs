@@ -94,8 +94,7 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
     if sig > 64 {
         return Outcome::Error(Errno::EINVAL);
     }
-    // SAFETY: getuid has no arguments.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     let mut info = Info::sent(sig, SI_USER, p.pid, uid);
     if matches!(sys, Sys::rt_sigqueueinfo | Sys::rt_tgsigqueueinfo) {
         let at = if sys == Sys::rt_tgsigqueueinfo {
@@ -195,8 +194,7 @@ pub fn kill(p: &mut Process, sys: Sys, a: &[u64; 6]) -> Outcome {
 }
 
 fn kill_group(p: &mut Process, t: i64, sig: u64, info: Info) -> Outcome {
-    // SAFETY: getpgrp has no arguments.
-    let own_group = unsafe { libc::getpgrp() };
+    let own_group = nix::unistd::getpgrp().as_raw();
     let group = if t == 0 { own_group } else { (-t) as i32 };
     let host = if sig == 0 { 0 } else { host_of(p, sig) };
     let mut rc = 0;
@@ -224,8 +222,7 @@ pub fn broken_pipe(p: &mut Process) -> Outcome {
     const HOST_SIGPIPE: u64 = libc::SIGPIPE as u64;
     let sig = p.abi.guest_signal(HOST_SIGPIPE);
     let tid = p.threads.current_tid();
-    // SAFETY: getuid has no arguments.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     send(p, Target::Thread(tid), Info::sent(sig, SI_USER, p.pid, uid));
     Outcome::Error(Errno::EPIPE)
 }
