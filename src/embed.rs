@@ -46,16 +46,9 @@ pub struct Runner {
 }
 
 /// A configuration error, one line.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 impl Runner {
     /// Runs `program` with `argv[0]` = `program` and ht-user's environment.

@@ -113,16 +113,9 @@ impl RunReport {
 }
 
 /// A run that could not start. The message is one line.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct SetupError(pub String);
-
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SetupError {}
 
 /// The text log stream. A log file is opened for appending, so that the
 /// processes of a run (forked children, executed programs) add their
@@ -245,7 +238,7 @@ pub fn load(
         Some(name) => crate::arch::cpu::find(abi, name).map_err(SetupError)?,
         None => abi.default_cpu_for(info.flags),
     };
-    let cpu_facts = abi.cpu_facts(cpu).map_err(SetupError)?;
+    let cpu_facts = abi.cpu_facts(cpu)?;
 
     let my_pid = std::process::id();
     let root_pid = cfg.root_pid.unwrap_or(my_pid);
@@ -344,8 +337,7 @@ pub fn load(
         }
         None => None,
     };
-    abi.map_special_pages(&mut process.mem)
-        .map_err(SetupError)?;
+    abi.map_special_pages(&mut process.mem)?;
     process.brk = crate::kernel::Brk {
         start: image.brk_start,
         current: image.brk_start,
@@ -453,7 +445,7 @@ pub fn load(
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
-    abi.prepare(&mut uc).map_err(SetupError)?;
+    abi.prepare(&mut uc)?;
     // Stops land on block boundaries, so nothing runs twice (engine patch
     // 0005); control stores are one callback (0006); a map or unmap costs
     // the region's own pages, not all regions' (0025).
@@ -466,8 +458,7 @@ pub fn load(
     mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     mem_engine::install_fault_address_hook(&mut uc).map_err(|e| SetupError(e.to_string()))?;
     mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
-    abi.init_registers(&mut uc, entry, stack.sp)
-        .map_err(SetupError)?;
+    abi.init_registers(&mut uc, entry, stack.sp)?;
 
     if let (Some(monitor), false) = (&monitor, crate::signals::watcher_stops_engine()) {
         // Requests are served between blocks; the signal watcher stops the
@@ -482,6 +473,12 @@ pub fn load(
         monitor,
         gdb,
     })
+}
+
+impl From<crate::arch::ArchError> for SetupError {
+    fn from(e: crate::arch::ArchError) -> SetupError {
+        SetupError(e.to_string())
+    }
 }
 
 impl Loaded {

@@ -3,6 +3,7 @@
 //! TPIDR_EL0 (set by the guest itself).
 
 use super::KernelAbi;
+use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 
@@ -74,14 +75,12 @@ fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> RegisterARM64CP {
         .op2(op2)
 }
 
-fn write_sysreg(uc: &mut Engine<'_>, reg: RegisterARM64CP, value: u64) -> Result<(), String> {
+fn write_sysreg(uc: &mut Engine<'_>, reg: RegisterARM64CP, value: u64) -> Result<(), ArchError> {
     let reg = reg.val(value);
-    uc.reg_write_arm64_coproc(&reg).map_err(|e| {
-        format!(
-            "cannot write system register {}:{}:c{}:c{}:{}: {e:?}",
-            reg.op0, reg.op1, reg.crn, reg.crm, reg.op2
-        )
-    })
+    uc.reg_write_arm64_coproc(&reg).engine(format!(
+        "write system register {}:{}:c{}:c{}:{}",
+        reg.op0, reg.op1, reg.crn, reg.crm, reg.op2
+    ))
 }
 
 fn read_sysreg(uc: &Engine<'_>, reg: RegisterARM64CP) -> u64 {
@@ -118,11 +117,14 @@ fn key_registers(key: usize) -> [RegisterARM64CP; 2] {
 const PAC_ALL_KEYS: u64 = 0x1f;
 
 /// Gives the keys of `mask` new random values.
-fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), String> {
+fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), ArchError> {
     for key in (0..5).filter(|k| mask & 1 << k != 0) {
         let mut bytes = [0u8; 16];
-        crate::host::fill_random(&mut bytes)
-            .map_err(|e| format!("no random bytes for the pointer authentication keys: {e}"))?;
+        crate::host::fill_random(&mut bytes).map_err(|e| {
+            ArchError::Host(format!(
+                "no random bytes for the pointer authentication keys: {e}"
+            ))
+        })?;
         let [lo, hi] = key_registers(key);
         write_sysreg(uc, lo, u64::from_le_bytes(bytes[..8].try_into().unwrap()))?;
         write_sysreg(uc, hi, u64::from_le_bytes(bytes[8..].try_into().unwrap()))?;
@@ -133,7 +135,7 @@ fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), String> {
 /// Turns pointer authentication on as Linux does for a process: every key
 /// enabled, random keys (a new program gets new ones; fork and threads
 /// keep them: they are part of the CPU state), tagged user addresses.
-fn enable_pointer_authentication(uc: &mut Engine<'_>) -> Result<(), String> {
+fn enable_pointer_authentication(uc: &mut Engine<'_>) -> Result<(), ArchError> {
     write_sysreg(uc, SCR_EL3, read_sysreg(uc, SCR_EL3) | SCR_NS_RW_APK_API)?;
     write_sysreg(uc, HCR_EL2, read_sysreg(uc, HCR_EL2) | HCR_RW_APK_API)?;
     write_sysreg(uc, TCR_EL1, read_sysreg(uc, TCR_EL1) | TCR_TBI0)?;
@@ -201,16 +203,16 @@ impl Abi for Aarch64 {
         &INFO
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
         // "max" by default: LSE atomics (ldadd, cas) and pointer
         // authentication need more than the engine's default A72 model.
         let cpu = uc.get_data().process.cpu;
         uc.ctl_set_cpu_model(cpu.id)
-            .map_err(|e| format!("cannot select the aarch64 CPU model {}: {e:?}", cpu.name))?;
+            .engine(format!("select the aarch64 CPU model {}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB
         // default: a quarter of the TLB fills on memory sweeps.
         uc.ctl_set_page_size(4096)
-            .map_err(|e| format!("cannot set the engine's page size: {e:?}"))?;
+            .engine("set the engine's page size")?;
         if uc.get_data().process.cpu_facts.hwcap & HWCAP_PACA != 0 {
             enable_pointer_authentication(uc)?;
         }
@@ -238,19 +240,16 @@ impl Abi for Aarch64 {
                 machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
-        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        .engine("hook exceptions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
         for n in 0..=28 {
-            uc.reg_write(x(n), 0)
-                .map_err(|e| format!("cannot set x{n}: {e:?}"))?;
+            uc.reg_write(x(n), 0).engine(format!("set x{n}"))?;
         }
-        uc.reg_write(RegisterARM64::SP, sp)
-            .map_err(|e| format!("cannot set sp: {e:?}"))?;
-        uc.reg_write(RegisterARM64::PC, entry)
-            .map_err(|e| format!("cannot set pc: {e:?}"))?;
+        uc.reg_write(RegisterARM64::SP, sp).engine("set sp")?;
+        uc.reg_write(RegisterARM64::PC, entry).engine("set pc")?;
         Ok(())
     }
 

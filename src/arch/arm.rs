@@ -4,6 +4,7 @@
 //! (set with the private `set_tls` call), kuser helpers at 0xffff0000.
 
 use super::KernelAbi;
+use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterARM;
 
@@ -181,26 +182,26 @@ impl Abi for Arm {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
+    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), ArchError> {
         super::map_kernel_page(mem, VECTORS_PAGE, Perms::RX, "[vectors]")?;
         let enc = mem.encoder();
         for (offset, words) in kuser_page() {
             let bytes: Vec<u8> = words.iter().flat_map(|w| enc.u32(*w)).collect();
             mem.write_privileged(VECTORS_PAGE + offset, &bytes)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ArchError::Host(e.to_string()))?;
         }
         mem.write_privileged(VECTORS_PAGE + 0xffc, &enc.u32(KUSER_HELPER_VERSION))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ArchError::Host(e.to_string()))?;
         Ok(())
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
         let cpu = uc.get_data().process.cpu;
         uc.ctl_set_cpu_model(cpu.id)
-            .map_err(|e| format!("cannot select the arm CPU model {}: {e:?}", cpu.name))?;
+            .engine(format!("select the arm CPU model {}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB.
         uc.ctl_set_page_size(4096)
-            .map_err(|e| format!("cannot set the engine's page size: {e:?}"))?;
+            .engine("set the engine's page size")?;
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SWI => machine::on_syscall(uc),
             other => {
@@ -225,26 +226,25 @@ impl Abi for Arm {
                 machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
-        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        .engine("hook exceptions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
-        let err = |what: &'static str| move |e| format!("cannot set {what}: {e:?}");
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
         // FP/SIMD on: coprocessors 10 and 11 accessible, FPEXC.EN set.
         uc.reg_write(RegisterARM::C1_C0_2, 0xf << 20)
-            .map_err(err("CPACR"))?;
+            .engine("set CPACR")?;
         uc.reg_write(RegisterARM::FPEXC, 1 << 30)
-            .map_err(err("FPEXC"))?;
+            .engine("set FPEXC")?;
         let thumb = if entry & 1 != 0 { CPSR_THUMB } else { 0 };
         uc.reg_write(RegisterARM::CPSR, CPSR_USER_MODE | thumb)
-            .map_err(err("CPSR"))?;
+            .engine("set CPSR")?;
         for n in 0..13 {
-            uc.reg_write(r(n), 0).map_err(err("r0-r12"))?;
+            uc.reg_write(r(n), 0).engine("set r0-r12")?;
         }
-        uc.reg_write(RegisterARM::LR, 0).map_err(err("lr"))?;
-        uc.reg_write(RegisterARM::SP, sp).map_err(err("sp"))?;
-        uc.reg_write(RegisterARM::PC, entry).map_err(err("pc"))?;
+        uc.reg_write(RegisterARM::LR, 0).engine("set lr")?;
+        uc.reg_write(RegisterARM::SP, sp).engine("set sp")?;
+        uc.reg_write(RegisterARM::PC, entry).engine("set pc")?;
         Ok(())
     }
 
@@ -388,7 +388,7 @@ impl super::CpuSupport for Arm {
     fn default_cpu(&self) -> super::cpu::Cpu {
         &super::cpu::ARM[super::cpu::ARM_DEFAULT]
     }
-    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
         Ok(super::cpu::CpuFacts {
             hwcap: cpu.hwcap,
             platform: Some(super::cpu::arm_platform(cpu.ident)),

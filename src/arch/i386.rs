@@ -4,6 +4,7 @@
 //! that ht-user keeps in a page above the guest's address space.
 
 use super::KernelAbi;
+use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
@@ -172,17 +173,17 @@ impl Abi for I386 {
         &INFO
     }
 
-    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
+    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), ArchError> {
         super::map_kernel_page(mem, GDT_PAGE, Perms::R, "[gdt]")?;
         let enc = mem.encoder();
         for (slot, desc) in [(1u64, FLAT_CODE), (2, FLAT_DATA)] {
             mem.write_privileged(GDT_PAGE + slot * 8, &enc.u64(desc))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ArchError::Host(e.to_string()))?;
         }
         Ok(())
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
         super::x86_64::select_model(uc)?;
         uc.add_intr_hook(|uc, intno| {
             if intno == INT_SYSCALL {
@@ -192,23 +193,23 @@ impl Abi for I386 {
                 machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
-        .map_err(|e| format!("cannot hook interrupts: {e:?}"))?;
+        .engine("hook interrupts")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
         // GDTR: base, then limit; uc_x86_mmr is {u16 selector, u64 base,
         // u32 limit, u32 flags} with C alignment.
         let mut mmr = [0u8; 24];
         mmr[8..16].copy_from_slice(&GDT_PAGE.to_le_bytes());
         mmr[16..20].copy_from_slice(&((GDT_ENTRIES * 8 - 1) as u32).to_le_bytes());
         uc.reg_write_long(RegisterX86::GDTR, &mmr)
-            .map_err(|e| format!("cannot set the GDT: {e:?}"))?;
+            .engine("set the GDT")?;
         // Load the data segments from the GDT so their cached descriptors
         // (32-bit stack included) stay right when the guest loads GS.
         for seg in [RegisterX86::SS, RegisterX86::DS, RegisterX86::ES] {
             uc.reg_write(seg, DATA_SELECTOR)
-                .map_err(|e| format!("cannot load {seg:?}: {e:?}"))?;
+                .engine(format!("load {seg:?}"))?;
         }
         for r in [
             RegisterX86::EAX,
@@ -219,13 +220,10 @@ impl Abi for I386 {
             RegisterX86::EDI,
             RegisterX86::EBP,
         ] {
-            uc.reg_write(r, 0)
-                .map_err(|e| format!("cannot set {r:?}: {e:?}"))?;
+            uc.reg_write(r, 0).engine(format!("set {r:?}"))?;
         }
-        uc.reg_write(RegisterX86::ESP, sp)
-            .map_err(|e| format!("cannot set esp: {e:?}"))?;
-        uc.reg_write(RegisterX86::EIP, entry)
-            .map_err(|e| format!("cannot set eip: {e:?}"))?;
+        uc.reg_write(RegisterX86::ESP, sp).engine("set esp")?;
+        uc.reg_write(RegisterX86::EIP, entry).engine("set eip")?;
         super::x86_64::init_fp_state(uc)
     }
 
@@ -266,10 +264,9 @@ impl Abi for I386 {
         uc: &mut Engine<'_>,
         stack: u64,
         tls: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ArchError> {
         let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
-            uc.reg_write(r, v)
-                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
+            uc.reg_write(r, v).engine(format!("set {r:?}"))
         };
         set(uc, RegisterX86::EAX, 0)?;
         if stack != 0 {
@@ -279,7 +276,10 @@ impl Abi for I386 {
             // CLONE_SETTLS passes a `struct user_desc` as set_thread_area
             // does; reloading GS makes the thread's segment base the new one.
             if let Outcome::Error(e) = set_thread_area(uc, u_info) {
-                return Err(format!("clone: bad TLS descriptor ({})", e.name()));
+                return Err(ArchError::Unsupported(format!(
+                    "clone: bad TLS descriptor ({})",
+                    e.name()
+                )));
             }
             let gs = uc.reg_read(RegisterX86::GS).unwrap_or(0);
             set(uc, RegisterX86::GS, gs)?;
@@ -348,7 +348,7 @@ impl super::CpuSupport for I386 {
     fn default_cpu(&self) -> super::cpu::Cpu {
         &super::cpu::X86[super::cpu::X86_DEFAULT]
     }
-    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
         let mut facts = super::x86_64::cpu_facts(cpu)?;
         // i486 to i686 by the CPU's family, as Linux's ELF_PLATFORM.
         facts.platform = facts.x86.as_ref().map(|id| match id.family {

@@ -3,6 +3,7 @@
 //! and layouts), and `dyn Abi`'s methods that read them and translate
 //! guest numbers to the host's.
 
+use crate::arch::ArchError;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 
 use super::{
@@ -231,10 +232,10 @@ impl<'a> dyn Abi + 'a {
     pub fn default_cpu_for(&self, flags: u32) -> cpu::Cpu {
         self.info().cpus.default_cpu_for(flags)
     }
-    pub fn check_elf_flags(&self, flags: u32) -> Result<(), String> {
+    pub fn check_elf_flags(&self, flags: u32) -> Result<(), ArchError> {
         self.info().cpus.check_elf_flags(flags)
     }
-    pub fn cpu_facts(&self, cpu: cpu::Cpu) -> Result<cpu::CpuFacts, String> {
+    pub fn cpu_facts(&self, cpu: cpu::Cpu) -> Result<cpu::CpuFacts, ArchError> {
         self.info().cpus.facts(cpu)
     }
     pub fn cpuinfo(&self, cpu: cpu::Cpu, facts: &cpu::CpuFacts) -> String {

@@ -16,6 +16,39 @@ use crate::abi::{Outcome, Sys};
 use crate::machine::Engine;
 use crate::mem::Fault;
 
+/// Why an architecture could not set up a process or refuses a program.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchError {
+    /// The engine refused an operation: what ht-user asked, and its error.
+    #[error("cannot {what}: {err:?}")]
+    Engine {
+        what: String,
+        err: unicorn_engine::unicorn_const::uc_error,
+    },
+    /// A program, CPU model or setting this architecture's Linux does not
+    /// take.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A set-up step the host could not do (memory for a kernel page,
+    /// random bytes), as one line.
+    #[error("{0}")]
+    Host(String),
+}
+
+/// Names what an engine call was for, in its error.
+pub(crate) trait EngineResult<T> {
+    fn engine(self, what: impl Into<String>) -> Result<T, ArchError>;
+}
+
+impl<T> EngineResult<T> for Result<T, unicorn_engine::unicorn_const::uc_error> {
+    fn engine(self, what: impl Into<String>) -> Result<T, ArchError> {
+        self.map_err(|err| ArchError::Engine {
+            what: what.into(),
+            err,
+        })
+    }
+}
+
 pub use info::{AbiInfo, KernelAbi};
 
 /// Offset of the mmap area's top from a round address. The engine's TLB is
@@ -124,9 +157,9 @@ pub fn map_kernel_page(
     addr: u64,
     perms: crate::mem::Perms,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), ArchError> {
     let host = crate::mem::HostMapping::anonymous(4096)
-        .map_err(|e| format!("cannot allocate the {name} page: {e}"))?;
+        .map_err(|e| ArchError::Host(format!("cannot allocate the {name} page: {e}")))?;
     mem.map(
         addr,
         4096,
@@ -205,11 +238,11 @@ pub trait CpuSupport: Sync {
     }
     /// Refuses ELF header flags naming an ABI this architecture's Linux
     /// does not run (its `elf_check_arch`).
-    fn check_elf_flags(&self, _flags: u32) -> Result<(), String> {
+    fn check_elf_flags(&self, _flags: u32) -> Result<(), ArchError> {
         Ok(())
     }
     /// What `cpu` tells the guest (AT_HWCAP, AT_HWCAP2, its identity).
-    fn facts(&self, cpu: cpu::Cpu) -> Result<cpu::CpuFacts, String> {
+    fn facts(&self, cpu: cpu::Cpu) -> Result<cpu::CpuFacts, ArchError> {
         Ok(cpu::CpuFacts {
             hwcap: cpu.hwcap,
             ..Default::default()
@@ -262,15 +295,15 @@ pub trait Abi: Sync {
     fn info(&self) -> &'static AbiInfo;
 
     /// Pages the kernel provides in every process (arm's kuser helpers).
-    fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), String> {
+    fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), ArchError> {
         Ok(())
     }
     /// Sets the CPU model (the process's `cpu`) and installs the trap
     /// hooks that call
     /// [`crate::machine::on_syscall`] and [`crate::machine::on_trap`].
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String>;
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError>;
     /// Registers at process entry.
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String>;
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError>;
     fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest;
     /// Writes a result: a value or `-errno` as the kernel returns it.
     fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64);
@@ -303,11 +336,11 @@ pub trait Abi: Sync {
         uc: &mut Engine<'_>,
         stack: u64,
         tls: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ArchError> {
         let regs = self.info().regs;
         let set = |uc: &mut Engine<'_>, reg: i32, value: u64, what: &str| {
             uc.reg_write(reg, value)
-                .map_err(|e| format!("cannot set the new thread's {what}: {e:?}"))
+                .engine(format!("set the new thread's {what}"))
         };
         set(uc, regs.result, 0, "clone result")?;
         if stack != 0 {
@@ -364,7 +397,11 @@ pub fn all() -> [&'static dyn Abi; 6] {
 }
 
 /// Picks the ABI for an ELF header's machine and class.
-pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'static dyn Abi, String> {
+pub fn for_elf(
+    machine: u16,
+    is_64: bool,
+    little_endian: bool,
+) -> Result<&'static dyn Abi, ArchError> {
     use goblin::elf::header::*;
     match (machine, is_64, little_endian) {
         (EM_X86_64, true, true) => Ok(&x86_64::X86_64),
@@ -373,12 +410,12 @@ pub fn for_elf(machine: u16, is_64: bool, little_endian: bool) -> Result<&'stati
         (EM_ARM, false, true) => Ok(&arm::Arm),
         (EM_386, false, true) => Ok(&i386::I386),
         (EM_MIPS, false, true) => Ok(&mipsel::Mipsel),
-        _ => Err(format!(
+        _ => Err(ArchError::Unsupported(format!(
             "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64 and mipsel guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }
-        )),
+        ))),
     }
 }
 

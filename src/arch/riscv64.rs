@@ -3,6 +3,7 @@
 //! (set by the guest itself).
 
 use super::KernelAbi;
+use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterRISCV;
 
@@ -96,12 +97,12 @@ impl Abi for Riscv64 {
         &INFO
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
         // The default (sifive-u54) is the engine's own.
         let cpu = uc.get_data().process.cpu;
         if !std::ptr::eq(cpu, super::CpuSupport::default_cpu(self)) {
             uc.ctl_set_cpu_model(cpu.id)
-                .map_err(|e| format!("cannot select the riscv64 CPU model {}: {e:?}", cpu.name))?;
+                .engine(format!("select the riscv64 CPU model {}", cpu.name))?;
         }
         uc.add_intr_hook(|uc, cause| match cause {
             // The engine has already moved pc past the ecall.
@@ -136,7 +137,7 @@ impl Abi for Riscv64 {
                 machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
-        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        .engine("hook exceptions")?;
         // The engine stops at `ebreak` as at an invalid instruction
         // instead of raising the breakpoint exception: Linux's SIGTRAP, at
         // the ebreak as the kernel reports it.
@@ -155,22 +156,19 @@ impl Abi for Riscv64 {
             }
             ebreak
         })
-        .map_err(|e| format!("cannot hook invalid instructions: {e:?}"))?;
+        .engine("hook invalid instructions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
         for n in 1..32 {
-            uc.reg_write(x(n), 0)
-                .map_err(|e| format!("cannot set x{n}: {e:?}"))?;
+            uc.reg_write(x(n), 0).engine(format!("set x{n}"))?;
         }
         let mstatus = uc.reg_read(RegisterRISCV::MSTATUS).unwrap_or(0);
         uc.reg_write(RegisterRISCV::MSTATUS, mstatus | MSTATUS_FS_DIRTY)
-            .map_err(|e| format!("cannot enable the FPU: {e:?}"))?;
-        uc.reg_write(RegisterRISCV::SP, sp)
-            .map_err(|e| format!("cannot set sp: {e:?}"))?;
-        uc.reg_write(RegisterRISCV::PC, entry)
-            .map_err(|e| format!("cannot set pc: {e:?}"))?;
+            .engine("enable the FPU")?;
+        uc.reg_write(RegisterRISCV::SP, sp).engine("set sp")?;
+        uc.reg_write(RegisterRISCV::PC, entry).engine("set pc")?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! x86_64: `syscall` instruction, rax/rdi/rsi/rdx/r10/r8/r9, TLS in FS_BASE.
 
 use super::KernelAbi;
+use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterX86, X86Insn};
 
@@ -71,10 +72,9 @@ const FP_INIT: [(RegisterX86, u64); 4] = [
 
 /// Sets the x87 and SSE control state Linux starts a process and a signal
 /// handler with (the data registers keep their values, as on Linux).
-pub(super) fn init_fp_state(uc: &mut Engine<'_>) -> Result<(), String> {
+pub(super) fn init_fp_state(uc: &mut Engine<'_>) -> Result<(), ArchError> {
     for (reg, value) in FP_INIT {
-        uc.reg_write(reg, value)
-            .map_err(|e| format!("cannot set {reg:?}: {e:?}"))?;
+        uc.reg_write(reg, value).engine(format!("set {reg:?}"))?;
     }
     Ok(())
 }
@@ -115,34 +115,32 @@ pub(crate) const X86_HWCAP: u64 = 0x078b_fbfd;
 
 /// Selects the process's CPU model in the engine; the default is the
 /// engine's own.
-pub(crate) fn select_model(uc: &mut Engine<'_>) -> Result<(), String> {
+pub(crate) fn select_model(uc: &mut Engine<'_>) -> Result<(), ArchError> {
     let cpu = uc.get_data().process.cpu;
     if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
         return Ok(());
     }
     uc.ctl_set_cpu_model(cpu.id)
-        .map_err(|e| format!("cannot select the x86 CPU model {}: {e:?}", cpu.name))?;
+        .engine(format!("select the x86 CPU model {}", cpu.name))?;
     // The engine turns SSE on (CR4.OSFXSR) only for models with XSAVE;
     // Linux does for every CPU with FXSR.
     const CR4_OSFXSR: u64 = 1 << 9;
-    let cr4 = uc
-        .reg_read(RegisterX86::CR4)
-        .map_err(|e| format!("cannot read CR4: {e:?}"))?;
+    let cr4 = uc.reg_read(RegisterX86::CR4).engine("read CR4")?;
     uc.reg_write(RegisterX86::CR4, cr4 | CR4_OSFXSR)
-        .map_err(|e| format!("cannot enable SSE: {e:?}"))
+        .engine("enable SSE")
 }
 
 /// AT_HWCAP and /proc/cpuinfo's identity of `cpu`: for the default as
 /// qemu-user gives them, for a chosen model from its CPUID.
-pub(crate) fn cpu_facts(cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+pub(crate) fn cpu_facts(cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
     if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
         return Ok(super::cpu::CpuFacts {
             hwcap: X86_HWCAP,
             ..Default::default()
         });
     }
-    let cpuid = probe_cpuid(cpu.id)
-        .map_err(|e| format!("cannot read CPUID of the x86 CPU model {}: {e:?}", cpu.name))?;
+    let cpuid =
+        probe_cpuid(cpu.id).engine(format!("read CPUID of the x86 CPU model {}", cpu.name))?;
     let text = |regs: &[u32]| -> String {
         let bytes: Vec<u8> = regs.iter().flat_map(|r| r.to_le_bytes()).collect();
         String::from_utf8_lossy(&bytes)
@@ -259,36 +257,35 @@ impl Abi for X86_64 {
         2
     }
 
-    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), String> {
+    fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), ArchError> {
         super::map_kernel_page(mem, VSYSCALL_PAGE, Perms::RX, "[vsyscall]")?;
         mem.write_privileged(VSYSCALL_PAGE, &[0xcc; 4096])
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ArchError::Host(e.to_string()))?;
         for (offset, nr) in VSYSCALL_ENTRIES {
             // mov rax, imm32 (sign-extended); syscall; ret
             let mut code = vec![0x48, 0xc7, 0xc0];
             code.extend_from_slice(&nr.to_le_bytes());
             code.extend_from_slice(&[0x0f, 0x05, 0xc3]);
             mem.write_privileged(VSYSCALL_PAGE + offset, &code)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ArchError::Host(e.to_string()))?;
         }
         Ok(())
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
         select_model(uc)?;
         uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
-            .map_err(|e| format!("cannot hook syscall: {e:?}"))?;
+            .engine("hook syscall")?;
         uc.add_intr_hook(|uc, intno| {
             machine::on_trap(uc, super::Trap::at_pc(signal_for_interrupt(intno)))
         })
-        .map_err(|e| format!("cannot hook interrupts: {e:?}"))?;
+        .engine("hook interrupts")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
         let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
-            uc.reg_write(r, v)
-                .map_err(|e| format!("cannot set {r:?}: {e:?}"))
+            uc.reg_write(r, v).engine(format!("set {r:?}"))
         };
         for r in [
             RegisterX86::RAX,
@@ -449,7 +446,7 @@ impl super::CpuSupport for X86_64 {
     fn default_cpu(&self) -> super::cpu::Cpu {
         &super::cpu::X86[super::cpu::X86_DEFAULT]
     }
-    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, String> {
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
         cpu_facts(cpu)
     }
     fn cpuinfo(&self, _cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {

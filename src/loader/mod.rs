@@ -16,16 +16,9 @@ use crate::mem::{page_ceil, page_floor, AddressSpace, HostMapping, Perms, Region
 pub use stack::{build_stack, StackInfo};
 
 /// A one-line reason the program cannot be loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct LoadError(pub String);
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// The parts of an ELF file the loader needs, checked.
 #[derive(Debug, Clone)]

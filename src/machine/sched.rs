@@ -346,7 +346,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
         let index = index_of(m, next);
         let Some(ctx) = m.sched.take_context(index) else {
             let msg = format!("thread {next} has no CPU context");
-            Machine::request_stop(uc, StopReason::Internal(msg));
+            Machine::request_stop(uc, StopReason::Internal(msg.to_string()));
             return Ok(Rescheduled::Run);
         };
         let restored = uc.context_restore(&ctx);
@@ -428,7 +428,7 @@ fn spawn_contexts(uc: &mut Engine<'_>) -> Result<(), uc_error> {
         uc.context_save(&mut ctx)?;
         uc.context_restore(&parent)?;
         if let Err(msg) = made {
-            Machine::request_stop(uc, StopReason::Internal(msg));
+            Machine::request_stop(uc, StopReason::Internal(msg.to_string()));
             return Ok(());
         }
         let m = uc.get_data_mut();

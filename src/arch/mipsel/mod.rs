@@ -6,6 +6,7 @@
 //! model lacks it, as the Linux kernel does).
 
 use crate::arch::KernelAbi;
+use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterMIPS;
 
@@ -147,10 +148,10 @@ impl Abi for Mipsel {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), String> {
+    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
         let cpu = uc.get_data().process.cpu;
         uc.ctl_set_cpu_model(cpu.id)
-            .map_err(|e| format!("cannot select the MIPS CPU model {}: {e:?}", cpu.name))?;
+            .engine(format!("select the MIPS CPU model {}", cpu.name))?;
         uc.add_intr_hook(|uc, intno| match intno {
             EXCP_SYSCALL => machine::on_syscall(uc),
             EXCP_RI if emulate_rdhwr(uc) => {}
@@ -178,28 +179,24 @@ impl Abi for Mipsel {
                 machine::on_trap(uc, Trap::at_pc(signal))
             }
         })
-        .map_err(|e| format!("cannot hook exceptions: {e:?}"))?;
+        .engine("hook exceptions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), String> {
+    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
         let status = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
         uc.reg_write(RegisterMIPS::CP0_STATUS, status | STATUS_CU1 | STATUS_MX)
-            .map_err(|e| format!("cannot enable the FPU and DSP: {e:?}"))?;
+            .engine("enable the FPU and DSP")?;
         for n in 1..32 {
-            uc.reg_write(r(n), 0)
-                .map_err(|e| format!("cannot set ${n}: {e:?}"))?;
+            uc.reg_write(r(n), 0).engine(format!("set ${n}"))?;
         }
-        uc.reg_write(r(SP), sp)
-            .map_err(|e| format!("cannot set sp: {e:?}"))?;
+        uc.reg_write(r(SP), sp).engine("set sp")?;
         // PIC start code expects its own address in t9.
-        uc.reg_write(r(25), entry)
-            .map_err(|e| format!("cannot set t9: {e:?}"))?;
-        uc.reg_write(RegisterMIPS::PC, entry)
-            .map_err(|e| format!("cannot set pc: {e:?}"))?;
-        let err = |e| format!("cannot save the initial CPU state: {e:?}");
-        let mut clean = uc.context_alloc().map_err(err)?;
-        uc.context_save(&mut clean).map_err(err)?;
+        uc.reg_write(r(25), entry).engine("set t9")?;
+        uc.reg_write(RegisterMIPS::PC, entry).engine("set pc")?;
+        let mut clean = uc.context_alloc().engine("save the initial CPU state")?;
+        uc.context_save(&mut clean)
+            .engine("save the initial CPU state")?;
         uc.get_data_mut().arch.clean_context = Some(clean);
         Ok(())
     }
@@ -263,15 +260,14 @@ impl Abi for Mipsel {
         uc: &mut Engine<'_>,
         stack: u64,
         tls: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ArchError> {
         self.write_syscall_result(uc, 0);
         if stack != 0 {
-            uc.reg_write(r(SP), stack)
-                .map_err(|e| format!("cannot set sp: {e:?}"))?;
+            uc.reg_write(r(SP), stack).engine("set sp")?;
         }
         if let Some(tls) = tls {
             uc.reg_write(RegisterMIPS::CP0_USERLOCAL, tls)
-                .map_err(|e| format!("cannot set UserLocal: {e:?}"))?;
+                .engine("set UserLocal")?;
         }
         Ok(())
     }
@@ -359,13 +355,15 @@ impl crate::arch::CpuSupport for Mipsel {
     }
     /// Linux's o32 check: no n32 (EF_MIPS_ABI2), and an ABI field of o32
     /// or none (old toolchains left it 0).
-    fn check_elf_flags(&self, flags: u32) -> Result<(), String> {
+    fn check_elf_flags(&self, flags: u32) -> Result<(), ArchError> {
         if flags & EF_MIPS_ABI2 != 0 {
-            return Err("a MIPS n32 program (EF_MIPS_ABI2); ht-user runs o32 programs".into());
+            return Err(ArchError::Unsupported(
+                "a MIPS n32 program (EF_MIPS_ABI2); ht-user runs o32 programs".into(),
+            ));
         }
         match flags & EF_MIPS_ABI {
             0 | EF_MIPS_ABI_O32 => Ok(()),
-            abi => Err(format!(
+            abi => Err(ArchError::Unsupported(format!(
                 "a MIPS program of ABI {} (e_flags {flags:#x}); ht-user runs o32 programs",
                 match abi {
                     0x2000 => "o64".to_string(),
@@ -373,7 +371,7 @@ impl crate::arch::CpuSupport for Mipsel {
                     0x4000 => "EABI64".to_string(),
                     other => format!("{other:#x}"),
                 }
-            )),
+            ))),
         }
     }
     fn cpuinfo(&self, cpu: crate::arch::cpu::Cpu, _facts: &crate::arch::cpu::CpuFacts) -> String {
