@@ -619,11 +619,13 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     }
     if outcome == Outcome::Blocked {
         // The strace line comes when the call completes.
-        let block = m
-            .process
-            .threads
-            .take_block()
-            .expect("a handler that blocks says on what");
+        let Some(block) = m.process.threads.take_block() else {
+            // A handler said Blocked without saying on what (a bug):
+            // the run ends with a report rather than a panic.
+            let what = format!("system call {} blocked on nothing", call.nr);
+            Machine::request_stop(uc, StopReason::Internal(what));
+            return;
+        };
         m.process.threads.block_current(block, call);
     } else {
         // Noted once per number, or every time with -d unimp.
