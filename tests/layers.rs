@@ -5,6 +5,10 @@
 //! `tests/layers-upward.txt`; this test fails on any upward import not in
 //! that list (so none is added) and on a listed one that is gone (so the
 //! list only shrinks, and says what is left to do).
+//!
+//! It also checks that no source file is over 700 lines, except those
+//! listed in `tests/long-files.txt` (a list that may only shrink, in the
+//! same way).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -155,4 +159,44 @@ fn the_checker_sees_an_upward_import() {
     );
     assert!(layer_of("runner") > layer_of("mem"));
     assert_eq!(layer_of("lib"), None);
+}
+
+/// The longest a source file may be, in lines.
+const MAX_LINES: usize = 700;
+
+/// The source files over [`MAX_LINES`] lines, relative to the crate
+/// (`src/...`), sorted.
+fn long_files() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    files
+        .into_iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().lines().count() > MAX_LINES)
+        .map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn source_files_are_short_except_the_listed_ones() {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/long-files.txt");
+    let listed: BTreeSet<String> = std::fs::read_to_string(&list)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let actual = long_files();
+    let new: Vec<_> = actual.difference(&listed).collect();
+    let gone: Vec<_> = listed.difference(&actual).collect();
+    assert!(
+        new.is_empty(),
+        "source files over {MAX_LINES} lines (split them along their concerns): {new:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "files listed in tests/long-files.txt that are no longer over {MAX_LINES} lines \
+         (remove them): {gone:?}"
+    );
 }

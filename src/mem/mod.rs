@@ -7,14 +7,19 @@
 //! through Unicorn. Changes to the layout are queued as [`EngineOp`]s and
 //! applied to the engine by [`engine`] once the handler returns.
 
+mod access;
+mod encode;
 mod host;
 pub mod host_fault;
+mod region;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use encode::{Encoder, Endian, StructBuilder};
 pub use host::HostMapping;
+pub use region::{Perms, Region, RegionKind};
 
 pub const PAGE_SIZE: u64 = 4096;
 
@@ -25,112 +30,6 @@ pub fn page_floor(addr: u64) -> u64 {
 /// Rounds up to a page boundary; `None` when that overflows.
 pub fn page_ceil(addr: u64) -> Option<u64> {
     addr.checked_add(PAGE_SIZE - 1).map(page_floor)
-}
-
-/// Guest page permissions (PROT_* bits as Linux defines them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Perms(pub u8);
-
-impl Perms {
-    pub const NONE: Perms = Perms(0);
-    pub const R: Perms = Perms(1);
-    pub const W: Perms = Perms(2);
-    pub const X: Perms = Perms(4);
-    pub const RW: Perms = Perms(3);
-    pub const RX: Perms = Perms(5);
-
-    pub fn from_prot(prot: u64) -> Perms {
-        Perms((prot & 7) as u8)
-    }
-    pub fn readable(self) -> bool {
-        self.0 & 1 != 0
-    }
-    pub fn writable(self) -> bool {
-        self.0 & 2 != 0
-    }
-    pub fn executable(self) -> bool {
-        self.0 & 4 != 0
-    }
-    pub fn contains(self, other: Perms) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl std::fmt::Display for Perms {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let r = if self.readable() { 'r' } else { '-' };
-        let w = if self.writable() { 'w' } else { '-' };
-        let x = if self.executable() { 'x' } else { '-' };
-        write!(f, "{r}{w}{x}")
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endian {
-    Little,
-    Big,
-}
-
-/// What a region is, for /proc-style listings and for the engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RegionKind {
-    /// Plain memory (anonymous or file-backed).
-    Memory { name: String },
-    /// The hypertrace control channel: stores are intercepted, never land in memory.
-    HypertraceControl,
-    /// The pages of a file mapping wholly past the file's end: no access
-    /// is allowed, and one is SIGBUS, as on Linux.
-    PastEndOfFile { name: String },
-}
-
-#[derive(Clone, Debug)]
-pub struct Region {
-    pub start: u64,
-    pub end: u64,
-    pub perms: Perms,
-    /// The most a later mprotect may grant (a read-only shared file stays read-only).
-    pub max_perms: Perms,
-    pub kind: RegionKind,
-    /// Host memory behind the region; `None` for MMIO regions.
-    pub backing: Option<Arc<HostMapping>>,
-    /// Offset of `start` inside `backing`.
-    pub backing_offset: usize,
-}
-
-impl Region {
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.end == self.start
-    }
-    /// The permissions the engine gives the guest: none past a file's
-    /// end, whatever the mapping's own.
-    fn engine_perms(&self) -> Perms {
-        match self.kind {
-            RegionKind::PastEndOfFile { .. } => Perms::NONE,
-            _ => self.perms,
-        }
-    }
-    /// The name /proc/self/maps shows.
-    pub fn name(&self) -> &str {
-        match &self.kind {
-            RegionKind::Memory { name } | RegionKind::PastEndOfFile { name } => name,
-            RegionKind::HypertraceControl => "[hypertrace control]",
-        }
-    }
-    fn host_ptr(&self, addr: u64) -> Option<*mut u8> {
-        let backing = self.backing.as_ref()?;
-        let offset = self.backing_offset + (addr - self.start) as usize;
-        Some(backing.ptr_at(offset))
-    }
-    fn slice(&self, from: u64, to: u64) -> Region {
-        let mut piece = self.clone();
-        piece.start = from;
-        piece.end = to;
-        piece.backing_offset = self.backing_offset + (from - self.start) as usize;
-        piece
-    }
 }
 
 /// A change the engine must mirror. Produced by [`AddressSpace`], consumed by
@@ -498,247 +397,12 @@ impl AddressSpace {
         }
         self.regions.range(start..end).map(|(k, _)| *k).collect()
     }
-
-    // ---- checked access -------------------------------------------------
-
-    /// Visits the host bytes behind `[addr, addr+len)`, region by region,
-    /// after checking every byte is mapped with `need`.
-    fn for_each_chunk(
-        &self,
-        addr: u64,
-        len: usize,
-        need: Perms,
-        mut visit: impl FnMut(*mut u8, usize, usize),
-    ) -> MemResult<()> {
-        let end = addr.checked_add(len as u64).ok_or(Fault { addr })?;
-        // Check first so a failing access has no partial effect.
-        let mut cursor = addr;
-        while cursor < end {
-            let r = self.region_at(cursor).ok_or(Fault { addr: cursor })?;
-            let past_end = matches!(r.kind, RegionKind::PastEndOfFile { .. });
-            if !r.perms.contains(need) || r.backing.is_none() || past_end {
-                return Err(Fault { addr: cursor });
-            }
-            cursor = r.end.min(end);
-        }
-        let mut cursor = addr;
-        let mut done = 0usize;
-        let epoch = host_fault::epoch();
-        while cursor < end {
-            let r = self.region_at(cursor).expect("checked above");
-            let chunk_end = r.end.min(end);
-            let n = (chunk_end - cursor) as usize;
-            let host = r.host_ptr(cursor).expect("checked above");
-            visit(host, done, n);
-            // Another process truncated the file behind these bytes: what
-            // was read or written is not the file's (see host_fault).
-            if let Some(offset) = host_fault::zeroed_since(epoch, host, n) {
-                return Err(Fault {
-                    addr: cursor + offset as u64,
-                });
-            }
-            done += n;
-            cursor = chunk_end;
-        }
-        Ok(())
-    }
-
-    pub fn read(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
-        self.read_with(addr, buf, Perms::R)
-    }
-
-    fn read_with(&self, addr: u64, buf: &mut [u8], need: Perms) -> MemResult<()> {
-        let len = buf.len();
-        self.for_each_chunk(addr, len, need, |host, done, n| {
-            // SAFETY: `host` points at `n` bytes of a live HostMapping that
-            // the region holds (checked by for_each_chunk); `buf` is a
-            // distinct Rust allocation, so the ranges cannot overlap.
-            unsafe { std::ptr::copy_nonoverlapping(host, buf[done..].as_mut_ptr(), n) }
-        })
-    }
-
-    /// Reads ignoring the guest's read permission (moving a mapping's
-    /// contents); the pages must still be mapped.
-    pub fn read_privileged(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
-        self.read_with(addr, buf, Perms::NONE)
-    }
-
-    pub fn write(&mut self, addr: u64, data: &[u8]) -> MemResult<()> {
-        self.write_with(addr, data, Perms::W)
-    }
-
-    /// Writes ignoring the guest's write permission (the loader filling
-    /// read-only segments); the pages must still be mapped.
-    pub fn write_privileged(&mut self, addr: u64, data: &[u8]) -> MemResult<()> {
-        self.write_with(addr, data, Perms::NONE)
-    }
-
-    fn write_with(&mut self, addr: u64, data: &[u8], need: Perms) -> MemResult<()> {
-        self.for_each_chunk(addr, data.len(), need, |host, done, n| {
-            // SAFETY: as in `read`; the host mapping is always writable by
-            // ht-user, only the guest's view carries permissions.
-            unsafe { std::ptr::copy_nonoverlapping(data[done..].as_ptr(), host, n) }
-        })
-    }
-
-    pub fn fill(&mut self, addr: u64, len: usize, byte: u8) -> MemResult<()> {
-        self.for_each_chunk(addr, len, Perms::NONE, |host, _, n| {
-            // SAFETY: as in `read`.
-            unsafe { std::ptr::write_bytes(host, byte, n) }
-        })
-    }
-
-    pub fn read_vec(&self, addr: u64, len: usize) -> MemResult<Vec<u8>> {
-        let mut buf = vec![0u8; len];
-        self.read(addr, &mut buf)?;
-        Ok(buf)
-    }
-
-    /// Checks that the guest could write `len` bytes at `addr`.
-    pub fn check_writable(&self, addr: u64, len: usize) -> MemResult<()> {
-        self.for_each_chunk(addr, len, Perms::W, |_, _, _| {})
-    }
-
-    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
-    pub fn read_cstr(&self, addr: u64, max: usize) -> MemResult<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut cursor = addr;
-        loop {
-            let r = self.region_at(cursor).ok_or(Fault { addr: cursor })?;
-            if !r.perms.readable() || r.backing.is_none() {
-                return Err(Fault { addr: cursor });
-            }
-            let n = (r.end - cursor) as usize;
-            let mut chunk = vec![0u8; n.min(4096)];
-            self.read(cursor, &mut chunk)?;
-            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..nul]);
-                return Ok(out);
-            }
-            out.extend_from_slice(&chunk);
-            if out.len() > max {
-                return Err(Fault { addr });
-            }
-            cursor += chunk.len() as u64;
-        }
-    }
-
-    pub fn read_u32(&self, addr: u64) -> MemResult<u32> {
-        let mut b = [0u8; 4];
-        self.read(addr, &mut b)?;
-        Ok(match self.endian {
-            Endian::Little => u32::from_le_bytes(b),
-            Endian::Big => u32::from_be_bytes(b),
-        })
-    }
-
-    pub fn read_u64(&self, addr: u64) -> MemResult<u64> {
-        let mut b = [0u8; 8];
-        self.read(addr, &mut b)?;
-        Ok(match self.endian {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        })
-    }
-
-    /// Reads a guest word (pointer-sized) of `size` bytes (4 or 8).
-    pub fn read_word(&self, addr: u64, size: usize) -> MemResult<u64> {
-        if size == 4 {
-            self.read_u32(addr).map(u64::from)
-        } else {
-            self.read_u64(addr)
-        }
-    }
-
-    pub fn write_u64(&mut self, addr: u64, v: u64) -> MemResult<()> {
-        self.write(addr, &self.encoder().u64(v))
-    }
-
-    pub fn write_u32(&mut self, addr: u64, v: u32) -> MemResult<()> {
-        self.write(addr, &self.encoder().u32(v))
-    }
-
-    pub fn encoder(&self) -> Encoder {
-        Encoder {
-            endian: self.endian,
-        }
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ProtectError {
     Unmapped,
     Denied,
-}
-
-/// Encodes integers in the guest's byte order.
-#[derive(Clone, Copy)]
-pub struct Encoder {
-    pub endian: Endian,
-}
-
-impl Encoder {
-    pub fn u16(self, v: u16) -> [u8; 2] {
-        match self.endian {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-    pub fn u32(self, v: u32) -> [u8; 4] {
-        match self.endian {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-    pub fn u64(self, v: u64) -> [u8; 8] {
-        match self.endian {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-    pub fn decode_u64(self, b: [u8; 8]) -> u64 {
-        match self.endian {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        }
-    }
-    pub fn decode_u32(self, b: [u8; 4]) -> u32 {
-        match self.endian {
-            Endian::Little => u32::from_le_bytes(b),
-            Endian::Big => u32::from_be_bytes(b),
-        }
-    }
-}
-
-/// Builds a guest struct field by field at fixed offsets, in guest byte order.
-pub struct StructBuilder {
-    pub bytes: Vec<u8>,
-    enc: Encoder,
-}
-
-impl StructBuilder {
-    pub fn new(size: usize, enc: Encoder) -> Self {
-        StructBuilder {
-            bytes: vec![0; size],
-            enc,
-        }
-    }
-    pub fn u16(&mut self, offset: usize, v: u16) -> &mut Self {
-        self.bytes[offset..offset + 2].copy_from_slice(&self.enc.u16(v));
-        self
-    }
-    pub fn u32(&mut self, offset: usize, v: u32) -> &mut Self {
-        self.bytes[offset..offset + 4].copy_from_slice(&self.enc.u32(v));
-        self
-    }
-    pub fn u64(&mut self, offset: usize, v: u64) -> &mut Self {
-        self.bytes[offset..offset + 8].copy_from_slice(&self.enc.u64(v));
-        self
-    }
-    pub fn bytes_at(&mut self, offset: usize, b: &[u8]) -> &mut Self {
-        self.bytes[offset..offset + b.len()].copy_from_slice(b);
-        self
-    }
 }
 
 #[cfg(test)]

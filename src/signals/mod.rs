@@ -26,11 +26,23 @@
 //! arrivals of [`TIMER_SIGNAL`] follow the guest's disposition in the
 //! handler.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+mod mask;
+mod timer;
+mod watcher;
+
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use unicorn_engine::unicorn_const::uc_engine;
+
+pub use mask::{block_in_this_thread, run_blocked, wait_interruptibly, with_all_blocked};
+use timer::count_timer_expiry;
+pub use timer::{
+    forget_timer_expiries, own_timer_signal, take_timer_expiries, take_timers_fired, timer_value,
+};
+use watcher::start_watcher;
+pub use watcher::{arm, disarm, stop_engine};
 
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -205,74 +217,6 @@ pub fn started_ignored() -> u64 {
 #[inline]
 pub fn guest_signal_waiting() -> bool {
     GUEST_PENDING.load(Ordering::Relaxed) != 0 || TIMERS_FIRED.load(Ordering::Relaxed)
-}
-
-/// Installs the handler of [`TIMER_SIGNAL`] for good (before the first
-/// host timer is created).
-pub fn own_timer_signal() {
-    if !TIMER_SIGNAL_OWNED.swap(true, Ordering::SeqCst) {
-        set_host_handler(TIMER_SIGNAL);
-    }
-}
-
-/// The `sigev_value` of the host timer counting into counter `slot`.
-pub fn timer_value(slot: usize) -> usize {
-    TIMER_VALUE_BASE + slot
-}
-
-/// Whether some timer expired since the last call.
-pub fn take_timers_fired() -> bool {
-    TIMERS_FIRED.swap(false, Ordering::SeqCst)
-}
-
-/// Takes the expirations counted in `slot`.
-pub fn take_timer_expiries(slot: usize) -> u32 {
-    TIMER_EXPIRIES
-        .get(slot)
-        .map_or(0, |c| c.swap(0, Ordering::SeqCst))
-}
-
-/// A forked child: no host timers exist in it, so none of the counts are
-/// its own.
-pub fn forget_timer_expiries() {
-    TIMERS_FIRED.store(false, Ordering::SeqCst);
-    for c in &TIMER_EXPIRIES {
-        c.store(0, Ordering::SeqCst);
-    }
-}
-
-/// Counts a host timer's expiration: true when `info` is one of ours.
-///
-/// # Safety
-/// `info` must be the siginfo the kernel passed to an SA_SIGINFO handler.
-unsafe fn count_timer_expiry(info: *const libc::siginfo_t) -> bool {
-    // SAFETY: the caller passes the kernel's siginfo (128 bytes); a timer's
-    // fields are si_tid, si_overrun and si_sigval after the three ints,
-    // aligned to a pointer.
-    let (code, overrun, value) = unsafe {
-        let base = info.cast::<u8>();
-        let u = if std::mem::size_of::<usize>() == 8 {
-            16
-        } else {
-            12
-        };
-        (
-            (*info).si_code,
-            base.add(u + 4).cast::<i32>().read_unaligned(),
-            base.add(u + 8).cast::<usize>().read_unaligned(),
-        )
-    };
-    if code != HOST_SI_TIMER || !(TIMER_VALUE_BASE..TIMER_VALUE_BASE + TIMER_SLOTS).contains(&value)
-    {
-        return false;
-    }
-    let n = 1u32.saturating_add(overrun.max(0) as u32);
-    let counter = &TIMER_EXPIRIES[value - TIMER_VALUE_BASE];
-    let _ = counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
-        Some(c.saturating_add(n))
-    });
-    TIMERS_FIRED.store(true, Ordering::SeqCst);
-    true
 }
 
 fn set_host_handler(sig: i32) {
@@ -535,14 +479,6 @@ pub fn reinit_after_fork() -> bool {
     false
 }
 
-/// Sets the engine the watcher stops (unless the lock is stuck, see
-/// `ENGINE_STUCK`; the handler then stops it through `ENGINE_PTR`).
-fn set_engine(handle: Option<EngineHandle>) {
-    if !ENGINE_STUCK.load(Ordering::SeqCst) {
-        *ENGINE.lock().unwrap_or_else(|e| e.into_inner()) = handle;
-    }
-}
-
 /// Ends this process by `sig` with its default action, as the kernel ends
 /// a process killed by it (no core file).
 pub fn die_by(sig: i32) -> ! {
@@ -564,218 +500,4 @@ pub fn die_by(sig: i32) -> ! {
     // A signal whose default action does not kill (or a stopped process
     // that was continued) still ends the process.
     std::process::exit(128 + sig)
-}
-
-fn start_watcher() -> std::io::Result<()> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 fills two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors we own from here on.
-    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
-    WATCH_FD.store(fds[0], Ordering::SeqCst);
-    WAKE_FD.store(fds[1], Ordering::SeqCst);
-    WAKE_OWNER.store(std::process::id() as i32, Ordering::SeqCst);
-    with_all_blocked(|| {
-        std::thread::Builder::new()
-            .name("ht-signals".into())
-            .spawn(move || watch(read_end))
-    })?;
-    Ok(())
-}
-
-fn watch(read_end: OwnedFd) {
-    use std::os::fd::AsRawFd;
-    block_in_this_thread();
-    let fd = read_end.as_raw_fd();
-    loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: polls one descriptor we own.
-        if unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {
-            continue;
-        }
-        let mut buf = [0u8; 16];
-        // SAFETY: reads into our buffer; the pipe is non-blocking.
-        unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        // A stop that lands just before the engine starts is lost (starting
-        // clears its stop request): ask again until the emulator thread has
-        // taken what waits for the guest, or, after an interrupt, until
-        // the run is over and the engine disarmed.
-        loop {
-            let interrupt = interrupted().is_some();
-            let armed = if interrupt {
-                stop_armed_engine()
-            } else {
-                stop_armed_engine_for_guest()
-            };
-            if !armed || (!interrupt && !emulator_work_waiting()) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_micros(300));
-        }
-    }
-}
-
-/// Asks the armed engine, if any, to stop while host signals, timer
-/// expirations or monitor requests wait for the emulator thread, noting
-/// why; false when none is armed.
-fn stop_armed_engine_for_guest() -> bool {
-    match ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some(h) => {
-            if emulator_work_waiting() {
-                STOPPED_FOR_GUEST.store(true, Ordering::SeqCst);
-                // SAFETY: the handle is live while armed (see EngineHandle).
-                unsafe { unicorn_engine::unicorn_const::uc_emu_stop(h.0) };
-            }
-            true
-        }
-        None => false,
-    }
-}
-
-/// Asks the armed engine, if any, to stop, from any thread (gdb's
-/// interrupt); false when none is armed.
-pub fn stop_engine() -> bool {
-    stop_armed_engine()
-}
-
-/// Asks the armed engine, if any, to stop; false when none is armed.
-fn stop_armed_engine() -> bool {
-    match ENGINE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some(h) => {
-            // SAFETY: the handle is live while armed (see EngineHandle).
-            unsafe { unicorn_engine::unicorn_const::uc_emu_stop(h.0) };
-            true
-        }
-        None => false,
-    }
-}
-
-/// Lets an interrupt stop this engine. Pair with [`disarm`].
-pub fn arm<D>(uc: &unicorn_engine::Unicorn<'_, D>) {
-    let handle = uc.get_handle();
-    set_engine(Some(EngineHandle(handle)));
-    ENGINE_PTR.store(handle, Ordering::SeqCst);
-    if interrupted().is_some() {
-        // SAFETY: the handle was just given to us live.
-        unsafe { unicorn_engine::unicorn_const::uc_emu_stop(handle) };
-    }
-}
-
-/// Forgets the engine before it is freed.
-pub fn disarm() {
-    ENGINE_PTR.store(std::ptr::null_mut(), Ordering::SeqCst);
-    set_engine(None);
-}
-
-/// Keeps every signal away from helper threads: the handled ones so they
-/// interrupt the emulator thread's blocking calls, the others because
-/// they are the guest's (see `run_blocked`).
-pub fn block_in_this_thread() {
-    // SAFETY: manipulates this thread's own signal mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Runs `f` (which starts a helper thread) with every signal blocked in
-/// this thread, so that the new thread inherits the full mask and never
-/// takes a signal, even before it blocks them itself.
-pub fn with_all_blocked<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: manipulates this thread's own signal mask and restores it.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let r = f();
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        r
-    }
-}
-
-/// Runs `f` with host signal `sig` blocked in this thread and then throws
-/// away a `sig` sent to this process meanwhile: for a guest's kill of its
-/// own process group, which the host delivers to every member at once
-/// (this one takes the guest's action instead). Helper threads block every
-/// signal, so the one sent here stays pending until it is discarded.
-pub fn run_blocked(sig: i32, f: impl FnOnce()) {
-    // SAFETY: manipulates this thread's own signal mask and consumes a
-    // pending signal with a zero timeout.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-        f();
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == sig {}
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
-}
-
-/// Waits for one of `fds` to be ready or `timeout_ns` to pass (forever
-/// without one) while the handled signals can interrupt the wait, and
-/// says how it ended: interrupted (before or during the wait), poked, or
-/// for a reason of the guest's.
-pub fn wait_interruptibly(fds: &mut [libc::pollfd], timeout_ns: Option<u64>) -> WaitEnd {
-    let poked_fd = POKED_FD.load(Ordering::SeqCst);
-    let mut all: Vec<libc::pollfd> = fds.to_vec();
-    all.push(libc::pollfd {
-        fd: poked_fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    // SAFETY: signal masks of this thread and a ppoll over our own array;
-    // every signal ht-user may handle is blocked between the check and
-    // ppoll, which unblocks them atomically, so none is missed (one for
-    // the guest included).
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in (1..=64).filter(|&s| !reserved(s)) {
-            libc::sigaddset(&mut set, sig);
-        }
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-        if interrupted().is_none() && !guest_signal_waiting() {
-            let mut during = old;
-            for sig in (1..=64).filter(|&s| !reserved(s)) {
-                libc::sigdelset(&mut during, sig);
-            }
-            let ts = timeout_ns.map(|ns| libc::timespec {
-                tv_sec: (ns / 1_000_000_000) as libc::time_t,
-                tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-            });
-            let ts_ptr = ts
-                .as_ref()
-                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-            libc::ppoll(all.as_mut_ptr(), all.len() as libc::nfds_t, ts_ptr, &during);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
-    for (mine, polled) in fds.iter_mut().zip(&all) {
-        mine.revents = polled.revents;
-    }
-    if interrupted().is_some() {
-        return WaitEnd::Interrupted;
-    }
-    if all.last().is_some_and(|p| p.revents != 0) {
-        let mut buf = [0u8; 64];
-        // SAFETY: drains our non-blocking pipe into a local buffer.
-        while unsafe { libc::read(poked_fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        return WaitEnd::Poked;
-    }
-    WaitEnd::Ready
 }

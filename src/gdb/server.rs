@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Where gdb connects: [`GdbAddr`] (`-g`'s value) and [`GdbServer`], the
+//! bound socket that accepts gdb.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+use gdbstub::conn::ConnectionExt;
+
+/// Where gdb connects: `-g PORT` (TCP on 127.0.0.1), `-g HOST:PORT` or
+/// `-g PATH` (a Unix socket, as qemu-user accepts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GdbAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for GdbAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GdbAddr::Tcp(a) => write!(f, "{a}"),
+            GdbAddr::Unix(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl GdbAddr {
+    pub fn parse(spec: &str) -> Result<GdbAddr, String> {
+        if spec.is_empty() {
+            return Err("-g expects a port, HOST:PORT or a socket path".into());
+        }
+        if let Ok(port) = spec.parse::<u16>() {
+            return Ok(GdbAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], port))));
+        }
+        if let Ok(addr) = spec.parse::<SocketAddr>() {
+            return Ok(GdbAddr::Tcp(addr));
+        }
+        if spec.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("-g {spec}: not a port number (0-65535)"));
+        }
+        if spec.contains(':') && !spec.contains('/') {
+            return Err(format!(
+                "-g {spec}: expected PORT, HOST:PORT (an IP address) or a socket path"
+            ));
+        }
+        Ok(GdbAddr::Unix(PathBuf::from(spec)))
+    }
+}
+
+/// A bound gdb socket, waiting for gdb to connect.
+pub struct GdbServer {
+    listener: Listener,
+    addr: GdbAddr,
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl GdbServer {
+    /// Binds the socket now, so that a port in use is a setup error.
+    pub fn bind(addr: &GdbAddr) -> Result<GdbServer, String> {
+        let listener = match addr {
+            GdbAddr::Tcp(a) => Listener::Tcp(
+                TcpListener::bind(a).map_err(|e| format!("-g: cannot listen on {a}: {e}"))?,
+            ),
+            GdbAddr::Unix(p) => Listener::Unix(
+                UnixListener::bind(p)
+                    .map_err(|e| format!("-g: cannot listen on {}: {e}", p.display()))?,
+                p.clone(),
+            ),
+        };
+        let addr = match &listener {
+            Listener::Tcp(l) => GdbAddr::Tcp(l.local_addr().map_err(|e| e.to_string())?),
+            Listener::Unix(_, p) => GdbAddr::Unix(p.clone()),
+        };
+        Ok(GdbServer { listener, addr })
+    }
+
+    /// Where gdb connects (with the port the system chose for port 0).
+    pub fn addr(&self) -> &GdbAddr {
+        &self.addr
+    }
+
+    /// Waits for gdb; gives the connection and a second descriptor of it
+    /// that only watches for gdb's interrupt while the guest runs.
+    pub(super) fn accept(
+        &self,
+    ) -> io::Result<(Box<dyn ConnectionExt<Error = io::Error>>, OwnedFd)> {
+        Ok(match &self.listener {
+            Listener::Tcp(l) => {
+                let (s, _) = l.accept()?;
+                // Small packets each way: no waiting to coalesce them.
+                let _ = s.set_nodelay(true);
+                let watch = OwnedFd::from(s.try_clone()?);
+                (Box::new(s), watch)
+            }
+            Listener::Unix(l, _) => {
+                let (s, _) = l.accept()?;
+                let watch = OwnedFd::from(s.try_clone()?);
+                (Box::new(s), watch)
+            }
+        })
+    }
+}
+
+impl Drop for GdbServer {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = &self.listener {
+            if !crate::machine::fork::is_descendant() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            GdbAddr::parse("1234"),
+            Ok(GdbAddr::Tcp("127.0.0.1:1234".parse().unwrap()))
+        );
+        assert_eq!(
+            GdbAddr::parse("0.0.0.0:99"),
+            Ok(GdbAddr::Tcp("0.0.0.0:99".parse().unwrap()))
+        );
+        assert_eq!(
+            GdbAddr::parse("/tmp/gdb.sock"),
+            Ok(GdbAddr::Unix("/tmp/gdb.sock".into()))
+        );
+        assert!(GdbAddr::parse("70000").is_err());
+        assert!(GdbAddr::parse("").is_err());
+        assert!(GdbAddr::parse("localhost:1234").is_err());
+    }
+}

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The emulator thread's [`Recorder`] and the [`Writer`] thread it feeds
+//! (or, without a thread, the writer's work done inline), and whether
+//! output the guest shares must wait for it ([`OutputSharing`]).
+
+use std::fs::File;
+use std::io;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::{Batch, EventRecord, Msg, Sink};
+
+pub(crate) const BATCH_EVENTS: usize = 8192;
+/// Written batches kept for reuse.
+const RECYCLED_BATCHES: usize = 8;
+/// Batches in flight before the guest waits for the writer.
+const CHANNEL_BATCHES: usize = 64;
+
+/// Where a recorder's messages go.
+enum Route {
+    /// To the writer thread.
+    Thread(Sender<Msg>),
+    /// Written in the emulator thread itself: the fallback when no thread
+    /// can be started (a forked child at its process limit).
+    Inline(Box<WriterState>),
+}
+
+/// The emulator thread's end: batches events and forwards text.
+pub struct Recorder {
+    route: Route,
+    batch: Batch,
+    extra_args: usize,
+    /// Emptied batches coming back from the writer.
+    recycled: Receiver<Batch>,
+    /// Something was sent since the last sync.
+    unsynced: bool,
+    /// Which of what this recorder sends lands in the guest's own
+    /// stdout/stderr stream.
+    sharing: OutputSharing,
+    /// Something bound for that stream was sent since the last sync.
+    unsynced_shared: bool,
+    pub events_recorded: u64,
+}
+
+impl Recorder {
+    /// Records a hypertrace event with its arguments after arg1.
+    #[inline]
+    pub fn push(&mut self, record: EventRecord, args: &[u64]) {
+        self.push_from(record, args.iter().copied());
+    }
+
+    /// [`Recorder::push`] with the arguments read as they are appended
+    /// (straight from the channel, without a copy in between).
+    #[inline]
+    pub fn push_from(&mut self, record: EventRecord, args: impl Iterator<Item = u64>) {
+        let at = self.batch.args.len();
+        push_words(&mut self.batch.args, args, self.extra_args);
+        let args = &self.batch.args[at..];
+        debug_assert_eq!(args.len(), self.extra_args);
+        // SystemTap/USDT probe, QEMU's dtrace backend equivalent: fires at
+        // the moment of the guest's store. Without a tracer attached this
+        // is one load of the probe's semaphore and an untaken branch.
+        probe::probe_lazy!(
+            hypertrace,
+            guest_hypertrace,
+            record.aux as u64,
+            record.arg1,
+            args.as_ptr()
+        );
+        self.commit(record);
+    }
+
+    /// Records an event of any kind; `words` are its words after arg1
+    /// ([`EventKind::words`]).
+    #[inline]
+    pub fn push_record(&mut self, record: EventRecord, words: &[u64]) {
+        debug_assert_eq!(words.len(), record.kind.words(self.extra_args));
+        push_words(&mut self.batch.args, words.iter().copied(), words.len());
+        self.commit(record);
+    }
+
+    /// Appends `record`, whose words are already in the batch.
+    #[inline]
+    fn commit(&mut self, record: EventRecord) {
+        self.batch.records.push(record);
+        self.events_recorded += 1;
+        if self.batch.records.len() >= BATCH_EVENTS {
+            self.send_batch();
+        }
+    }
+
+    /// Arguments the channel reads per event (the batch's `extra_args`).
+    pub fn extra_args(&self) -> usize {
+        self.extra_args
+    }
+
+    fn send_batch(&mut self) {
+        if self.batch.records.is_empty() {
+            return;
+        }
+        // The writer hands written batches back: their allocations are
+        // reused instead of allocating a batch per BATCH_EVENTS events.
+        let fresh = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(self.extra_args, BATCH_EVENTS));
+        let full = std::mem::replace(&mut self.batch, fresh);
+        self.unsynced = true;
+        self.unsynced_shared |= self.sharing.events;
+        self.send(Msg::Events(full));
+    }
+
+    fn send(&mut self, msg: Msg) {
+        match &mut self.route {
+            // The writer outlives the recorder; a send only fails if it
+            // died, and its report says why.
+            Route::Thread(tx) => {
+                let _ = tx.send(msg);
+            }
+            Route::Inline(state) => state.handle(msg),
+        }
+    }
+
+    /// Sends a text line after every event recorded so far.
+    pub fn text(&mut self, line: String) {
+        self.send_batch();
+        self.unsynced = true;
+        self.unsynced_shared |= self.sharing.text;
+        self.send(Msg::Text(line));
+    }
+
+    /// Waits until the writer has written and flushed everything sent so
+    /// far, so guest output that follows appears after it.
+    pub fn sync(&mut self) {
+        self.send_batch();
+        if !self.unsynced {
+            return;
+        }
+        let (ack_tx, ack_rx) = bounded(1);
+        match &mut self.route {
+            Route::Thread(tx) => {
+                if tx.send(Msg::Sync(ack_tx)).is_ok() {
+                    let _ = ack_rx.recv();
+                }
+            }
+            Route::Inline(state) => state.handle(Msg::Sync(ack_tx)),
+        }
+        self.unsynced = false;
+        self.unsynced_shared = false;
+    }
+
+    /// Says which of this recorder's output shares the guest's
+    /// stdout/stderr stream (see [`OutputSharing::of_log`]).
+    pub fn set_output_sharing(&mut self, sharing: OutputSharing) {
+        self.sharing = sharing;
+    }
+
+    /// [`Recorder::sync`] where it matters before the guest may write:
+    /// when lines recorded so far go to the stream the guest writes too, so
+    /// that they appear before what the guest writes next. A binary trace
+    /// or a log file of its own needs no such round trip to the writer.
+    #[inline]
+    pub fn sync_before_guest_output(&mut self) {
+        let events_pending = self.sharing.events && !self.batch.records.is_empty();
+        if events_pending || self.unsynced_shared {
+            self.sync();
+        }
+    }
+}
+
+/// Which of a recorder's output lands in the stream the guest writes its
+/// own stdout/stderr to, and so must be ordered with the guest's writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputSharing {
+    /// Event lines (`guest_hypertrace ...`) go there.
+    pub events: bool,
+    /// Text lines (`-strace`, messages) go there.
+    pub text: bool,
+}
+
+impl OutputSharing {
+    /// Everything is ordered with the guest's output: the safe default.
+    pub const ALL: OutputSharing = OutputSharing {
+        events: true,
+        text: true,
+    };
+
+    /// The sharing of a run's sink ([`open_sink`]): text lines go to `log`,
+    /// event lines too unless a binary trace takes them without `-D`.
+    /// `log` shares the guest's stream when it is the same open file as
+    /// the host's stdout or stderr, which the guest starts with.
+    pub fn of_log(log: std::os::fd::BorrowedFd<'_>, log_given: bool, binary_trace: bool) -> Self {
+        let text = same_file_as_stdout_or_stderr(log);
+        OutputSharing {
+            events: text && (log_given || !binary_trace),
+            text,
+        }
+    }
+}
+
+/// Whether `fd` is the file (device and inode) of descriptor 1 or 2.
+fn same_file_as_stdout_or_stderr(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let id = |fd: std::os::fd::BorrowedFd<'_>| {
+        let file = File::from(fd.try_clone_to_owned().ok()?);
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    };
+    match id(fd) {
+        Some(me) => id(io::stdout().as_fd()) == Some(me) || id(io::stderr().as_fd()) == Some(me),
+        // Unknown: keep the ordering.
+        None => true,
+    }
+}
+
+/// Appends a record's `n` words. A handful of them: pushed in line rather
+/// than through `Vec::extend`, which is an out-of-line call (or a memcpy).
+#[inline(always)]
+fn push_words(args: &mut Vec<u64>, words: impl Iterator<Item = u64>, n: usize) {
+    args.reserve(n);
+    for w in words {
+        args.push(w);
+    }
+}
+
+/// What the writer thread did, returned when it ends.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    pub events_written: u64,
+    pub events_lost: u64,
+    pub error: Option<io::Error>,
+}
+
+pub struct Writer {
+    /// None when the recorder writes inline.
+    handle: Option<JoinHandle<WriterReport>>,
+}
+
+impl Writer {
+    /// Starts the writer thread with `sink` and returns both ends.
+    pub fn start(sink: Box<dyn Sink>, extra_args: usize) -> io::Result<(Recorder, Writer)> {
+        let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
+        let handle = crate::signals::with_all_blocked(|| {
+            std::thread::Builder::new()
+                .name("ht-writer".into())
+                .spawn(move || writer_loop(rx, recycle_tx, sink))
+        })?;
+        Ok((
+            Recorder::new(Route::Thread(tx), extra_args, recycled),
+            Writer {
+                handle: Some(handle),
+            },
+        ))
+    }
+
+    /// The writer thread if one can be started, else a recorder that
+    /// writes in the calling thread (`false` in the result).
+    pub fn start_or_inline(sink: Box<dyn Sink>, extra_args: usize) -> (Recorder, Writer, bool) {
+        // The sink must survive a failed spawn: it is handed over through
+        // a slot the thread takes it from.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(sink)));
+        let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
+        let theirs = slot.clone();
+        let thread_recycle = recycle_tx.clone();
+        let spawned = crate::signals::with_all_blocked(|| {
+            std::thread::Builder::new()
+                .name("ht-writer".into())
+                .spawn(move || {
+                    let sink = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    match sink {
+                        Some(sink) => writer_loop(rx, thread_recycle, sink),
+                        None => WriterReport::default(),
+                    }
+                })
+        });
+        match spawned {
+            Ok(handle) => (
+                Recorder::new(Route::Thread(tx), extra_args, recycled),
+                Writer {
+                    handle: Some(handle),
+                },
+                true,
+            ),
+            Err(_) => {
+                let sink = slot
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .expect("the thread never started");
+                let state = WriterState::new(sink, recycle_tx);
+                (
+                    Recorder::new(Route::Inline(Box::new(state)), extra_args, recycled),
+                    Writer { handle: None },
+                    false,
+                )
+            }
+        }
+    }
+
+    /// Sends what is left, closes the channel and waits for the writer.
+    pub fn finish(self, mut recorder: Recorder) -> WriterReport {
+        recorder.send_batch();
+        if let Route::Inline(state) = recorder.route {
+            return state.finish();
+        }
+        drop(recorder);
+        match self.handle {
+            Some(handle) => handle.join().unwrap_or_else(|_| WriterReport {
+                error: Some(io::Error::other("trace writer thread panicked")),
+                ..WriterReport::default()
+            }),
+            None => WriterReport::default(),
+        }
+    }
+}
+
+impl Recorder {
+    fn new(route: Route, extra_args: usize, recycled: Receiver<Batch>) -> Self {
+        Recorder {
+            route,
+            recycled,
+            batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
+            extra_args,
+            unsynced: false,
+            sharing: OutputSharing::ALL,
+            unsynced_shared: false,
+            events_recorded: 0,
+        }
+    }
+}
+
+/// The writer's side: the sink and what was written or lost.
+struct WriterState {
+    sink: Box<dyn Sink>,
+    /// Written batches go back to the recorder for reuse.
+    recycle: Sender<Batch>,
+    report: WriterReport,
+    /// Events handed to the sink but not yet flushed: written only once a
+    /// flush succeeds, lost if a write or flush fails first.
+    unflushed: u64,
+}
+
+fn writer_loop(rx: Receiver<Msg>, recycle: Sender<Batch>, sink: Box<dyn Sink>) -> WriterReport {
+    crate::signals::block_in_this_thread();
+    let mut state = WriterState::new(sink, recycle);
+    for msg in rx {
+        state.handle(msg);
+    }
+    state.finish()
+}
+
+impl WriterState {
+    fn new(sink: Box<dyn Sink>, recycle: Sender<Batch>) -> Self {
+        WriterState {
+            sink,
+            recycle,
+            report: WriterReport::default(),
+            unflushed: 0,
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        let WriterState {
+            sink,
+            recycle,
+            report,
+            unflushed,
+        } = self;
+        if report.error.is_some() {
+            if let Msg::Events(batch) = &msg {
+                report.events_lost += batch.records.len() as u64;
+            }
+            if let Msg::Sync(ack) = msg {
+                let _ = ack.send(());
+            }
+            return;
+        }
+        let result = match &msg {
+            Msg::Events(batch) => sink.events(batch).map(|()| {
+                *unflushed += batch.records.len() as u64;
+            }),
+            Msg::Text(line) => sink.text(line),
+            Msg::Sync(ack) => {
+                let r = sink.flush().map(|()| {
+                    report.events_written += std::mem::take(unflushed);
+                });
+                let _ = ack.send(());
+                r
+            }
+        };
+        if let Err(e) = result {
+            if let Msg::Events(batch) = &msg {
+                report.events_lost += batch.records.len() as u64;
+            }
+            report.events_lost += std::mem::take(unflushed);
+            eprintln!(
+                "ht-user: writing the trace failed: {e}; later events are counted, not written"
+            );
+            report.error = Some(e);
+        }
+        if let Msg::Events(mut batch) = msg {
+            batch.records.clear();
+            batch.args.clear();
+            let _ = recycle.try_send(batch);
+        }
+    }
+
+    fn finish(mut self) -> WriterReport {
+        let mut report = std::mem::take(&mut self.report);
+        if report.error.is_none() {
+            match self.sink.finish() {
+                Ok(()) => report.events_written += self.unflushed,
+                Err(e) => {
+                    eprintln!("ht-user: flushing the trace failed: {e}");
+                    report.events_lost += self.unflushed;
+                    report.error = Some(e);
+                }
+            }
+        }
+        // After a failure, what reached the file whole is written, not lost
+        // (a full disk leaves the records written before it).
+        if report.error.is_some() {
+            if let Some(in_file) = self.sink.events_in_file() {
+                let total = report.events_written + report.events_lost;
+                report.events_written = in_file.min(total);
+                report.events_lost = total - report.events_written;
+            }
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    struct Collect(Arc<Mutex<Vec<String>>>, Option<io::ErrorKind>);
+    impl Sink for Collect {
+        fn events(&mut self, b: &Batch) -> io::Result<()> {
+            if let Some(kind) = self.1 {
+                return Err(io::Error::from(kind));
+            }
+            for (r, words) in b.iter() {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} {:?}", r.arg1, words));
+            }
+            Ok(())
+        }
+        fn text(&mut self, line: &str) -> io::Result<()> {
+            self.0.lock().unwrap().push(line.to_string());
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn rec(arg1: u64) -> EventRecord {
+        EventRecord::hypertrace(arg1, 0, 0, arg1)
+    }
+
+    #[test]
+    fn events_and_text_keep_their_order_across_batches() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (mut r, w) = Writer::start(Box::new(Collect(seen.clone(), None)), 2).unwrap();
+        for i in 0..10_000u64 {
+            r.push(rec(i), &[i, i + 1]);
+        }
+        r.text("middle".into());
+        r.push(rec(7), &[0, 0]);
+        r.sync();
+        assert_eq!(seen.lock().unwrap().len(), 10_002);
+        let report = w.finish(r);
+        assert_eq!(report.events_written, 10_001);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[9_999], "9999 [9999, 10000]");
+        assert_eq!(seen[10_000], "middle");
+        assert_eq!(seen[10_001], "7 [0, 0]");
+    }
+
+    #[test]
+    fn inline_writer_keeps_order_and_counts() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
+        let state = WriterState::new(Box::new(Collect(seen.clone(), None)), recycle_tx);
+        let mut r = Recorder::new(Route::Inline(Box::new(state)), 1, recycled);
+        for i in 0..5000u64 {
+            r.push(rec(i), &[i]);
+        }
+        r.text("after".into());
+        r.sync();
+        assert_eq!(seen.lock().unwrap().len(), 5001);
+        r.push(rec(9), &[1]);
+        let report = Writer { handle: None }.finish(r);
+        assert_eq!(report.events_written, 5001);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[4999], "4999 [4999]");
+        assert_eq!(seen[5000], "after");
+        assert_eq!(seen[5001], "9 [1]");
+    }
+
+    #[test]
+    fn sink_errors_are_reported_and_counted() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Collect(seen, Some(io::ErrorKind::StorageFull));
+        let (mut r, w) = Writer::start(Box::new(sink), 0).unwrap();
+        for i in 0..5000u64 {
+            r.push(rec(i), &[]);
+        }
+        let report = w.finish(r);
+        assert_eq!(report.events_written, 0);
+        assert_eq!(report.events_lost, 5000);
+        assert_eq!(report.error.unwrap().kind(), io::ErrorKind::StorageFull);
+    }
+
+    #[test]
+    fn only_output_shared_with_the_guest_waits_for_the_writer() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (mut r, w) = Writer::start(Box::new(Collect(seen.clone(), None)), 0).unwrap();
+        // Events to a binary trace, text to the guest's stderr.
+        r.set_output_sharing(OutputSharing {
+            events: false,
+            text: true,
+        });
+        r.push(rec(1), &[]);
+        r.sync_before_guest_output();
+        assert!(seen.lock().unwrap().is_empty(), "events were sent");
+        r.text("strace line".into());
+        r.sync_before_guest_output();
+        assert_eq!(*seen.lock().unwrap(), ["1 []", "strace line"]);
+        // Event lines on the guest's stream are written before it goes on.
+        r.set_output_sharing(OutputSharing::ALL);
+        r.push(rec(2), &[]);
+        r.sync_before_guest_output();
+        assert_eq!(seen.lock().unwrap().len(), 3);
+        assert_eq!(w.finish(r).events_written, 2);
+    }
+
+    #[test]
+    fn a_log_is_shared_when_it_is_the_same_file_as_stdout_or_stderr() {
+        use std::os::fd::AsFd;
+        let dir = std::env::temp_dir().join(format!("ht-sharing-{}", std::process::id()));
+        let file = File::create(&dir).unwrap();
+        let own = OutputSharing::of_log(file.as_fd(), true, false);
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(
+            own,
+            OutputSharing {
+                events: false,
+                text: false
+            }
+        );
+        let stderr = io::stderr();
+        assert_eq!(
+            OutputSharing::of_log(stderr.as_fd(), false, false),
+            OutputSharing::ALL
+        );
+        // A binary trace without -D takes the events off the stream.
+        assert_eq!(
+            OutputSharing::of_log(stderr.as_fd(), false, true),
+            OutputSharing {
+                events: false,
+                text: true
+            }
+        );
+    }
+}
