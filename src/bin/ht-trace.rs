@@ -7,7 +7,7 @@
 //! ht-trace compare A B              two runs side by side
 //! ht-trace convert --to FMT FILE    chrome JSON, perfetto protobuf, CSV or QEMU log text
 //! ht-trace convert --to parquet FILE -o DIR   Parquet tables for SQL and data frames
-//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
+//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG or PNG)
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
 //! ht-trace info FILE                the header
 //! ht-trace completions SHELL        a shell completion script
@@ -104,13 +104,20 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Region duration histograms as SVG; with two traces, an A/B overlay.
+    /// Region duration histograms as SVG or PNG, one panel per region
+    /// name; with two traces, an A/B overlay.
     Plot {
         #[command(flatten)]
         common: Common,
-        /// The SVG file to write (default or `-`: standard output).
-        #[arg(short = 'o', long = "output", value_name = "OUT.svg")]
+        /// The image to write, SVG or PNG by its extension (default or `-`:
+        /// SVG on standard output).
+        #[arg(short = 'o', long = "output", value_name = "OUT.svg|OUT.png")]
         output: Option<PathBuf>,
+        /// svg or png, whatever the output's name. PNG text needs a
+        /// TrueType font: $HT_TRACE_FONT, else the usual places
+        /// (Debian: fonts-dejavu-core).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<plot::ImageFormat>,
         /// The trace (`-`: standard input).
         file: PathBuf,
         /// A second trace to overlay (B).
@@ -411,9 +418,25 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Plot {
             common,
             output,
+            format,
             file,
             other,
         } => {
+            let to_file = output.as_deref().filter(|p| !is_stdio(p));
+            let format = match (format, to_file) {
+                (Some(f), _) => f,
+                (None, Some(path)) => plot::ImageFormat::for_path(path)?,
+                (None, None) => plot::ImageFormat::Svg,
+            };
+            if format == plot::ImageFormat::Png {
+                if to_file.is_none() && io::stdout().is_terminal() {
+                    return Err(
+                        "PNG is binary data: give -o FILE.png or redirect standard output".into(),
+                    );
+                }
+                let font = std::env::var_os(plot::FONT_ENV);
+                plot::use_font(&plot::find_font(font.as_deref(), plot::FONT_PLACES)?)?;
+            }
             if let Some(other) = &other {
                 one_stdin(&[&file, other])?;
             }
@@ -426,8 +449,11 @@ fn run(cli: Cli) -> Result<(), String> {
             if let (Some((_, ab)), Some(nb)) = (&b, &nb) {
                 series.push((nb.as_str(), ab));
             }
-            let svg = plot::svg(&series)?;
-            write_output(output.as_deref(), svg.as_bytes())
+            let image = match format {
+                plot::ImageFormat::Svg => plot::svg(&series)?.into_bytes(),
+                plot::ImageFormat::Png => plot::png(&series)?,
+            };
+            write_output(output.as_deref(), &image)
         }
         Command::Profile {
             common,
