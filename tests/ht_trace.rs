@@ -353,9 +353,23 @@ fn convert_to_chrome_csv_and_log() {
     assert_eq!(complete[100]["tid"], 2);
     assert_eq!(complete[100]["args"]["client"], 1);
     assert_eq!(j["otherData"]["program"], "synthetic");
+    // The wall-clock origin, exact in JavaScript: a decimal string, and
+    // whole seconds and nanoseconds.
+    let origin = &j["otherData"];
     assert_eq!(
-        j["otherData"]["origin_wall_ns"].as_u64().unwrap(),
+        origin["origin_wall_ns"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap(),
         ANCHOR.realtime_ns + 10
+    );
+    assert_eq!(origin["origin_wall_s"], ANCHOR.realtime_ns / 1_000_000_000);
+    assert_eq!(origin["origin_wall_subsec_ns"], 10);
+    assert_eq!(origin["origin_wall_utc"], "2023-11-14T22:13:20.000000Z");
+    assert_eq!(
+        origin["origin_monotonic_ns"].as_str().unwrap(),
+        (ANCHOR.monotonic_ns + 10).to_string()
     );
 
     let csv = ok(&["convert", "--to", "csv", s(&t)]);

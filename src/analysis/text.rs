@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Text output helpers: aligned tables, human-readable durations and
-//! rates, UTC dates, JSON strings.
+//! rates, UTC dates.
 
 /// A table printed with aligned columns: the first column left-aligned,
 /// the others right-aligned, two spaces between columns, no rules.
@@ -106,31 +106,6 @@ pub fn iso_utc(wall_ns: u64) -> String {
     }
 }
 
-/// Appends `s` as a JSON string literal.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A float as JSON: finite values as numbers, others as null.
-pub fn json_f64(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x}"),
-        _ => "null".to_string(),
-    }
-}
-
 /// A region or point name as a text table shows it: names longer than
 /// [`SHOWN_NAME_CHARS`] characters end in `...` (JSON and CSV keep them whole).
 pub fn shown_name(name: &str) -> String {
@@ -177,10 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn json_strings_and_tables() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\n\u{1}");
-        assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+    fn tables() {
         let mut t = Table::new(&["name", "n"]);
         t.row(vec!["long name".into(), "1".into()]);
         assert_eq!(t.render(""), "name       n\nlong name  1\n");
