@@ -547,8 +547,10 @@ struct ChromeFormatter;
 
 impl serde_json::ser::Formatter for ChromeFormatter {
     fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        let ns = value * 1000.0;
-        if !(0.0..EXACT_NS).contains(&ns) || ns.fract() != 0.0 {
+        // `value` came from whole ns ([`micros`]) if dividing those ns
+        // again gives it back.
+        let ns = (value * 1000.0).round();
+        if !(0.0..EXACT_NS).contains(&ns) || ns / 1000.0 != value {
             return serde_json::ser::CompactFormatter.write_f64(w, value);
         }
         let ns = ns as u64;
@@ -735,11 +737,27 @@ enum Item {
 /// Events handed to a serializing thread at once.
 const BATCH: usize = 16 * 1024;
 
-#[derive(Default)]
 struct Batch {
     items: Vec<Item>,
     /// The points' arguments, one after the other.
     args: Vec<u64>,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            items: Vec::with_capacity(BATCH),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// A serialized batch: its number, its JSON, and the batch emptied for
+/// reuse.
+struct Serialized {
+    seq: u64,
+    json: Result<Vec<u8>, String>,
+    batch: Batch,
 }
 
 /// `batch`'s events as JSON, each after `,\n` (the process names come
@@ -748,8 +766,11 @@ fn serialize_batch(
     batch: &Batch,
     origin: u64,
     keys: &mut Vec<String>,
+    mut out: Vec<u8>,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::with_capacity(batch.items.len() * 200);
+    out.clear();
+    // Room for the usual event, so that the buffer seldom grows.
+    out.reserve(batch.items.len() * 320);
     for item in &batch.items {
         out.extend_from_slice(b",\n");
         let mut ser = serde_json::Serializer::with_formatter(&mut out, ChromeFormatter);
@@ -845,15 +866,22 @@ fn serialize_batch(
 }
 
 /// A serializing thread: batches in, their JSON out, with their numbers.
+/// Buffers come back through `spare` once written out: fresh memory for
+/// each batch cost as much as the serializing, in page faults and the
+/// kernel's zeroing of pages.
 fn serialize_batches(
     work: crossbeam_channel::Receiver<(u64, Batch)>,
-    done: crossbeam_channel::Sender<(u64, Result<Vec<u8>, String>)>,
+    done: crossbeam_channel::Sender<Serialized>,
+    spare: crossbeam_channel::Receiver<Vec<u8>>,
     origin: u64,
 ) {
     let mut keys = Vec::new();
-    for (seq, batch) in work {
-        let json = serialize_batch(&batch, origin, &mut keys).map_err(|e| e.to_string());
-        if done.send((seq, json)).is_err() {
+    for (seq, mut batch) in work {
+        let buf = spare.try_recv().unwrap_or_default();
+        let json = serialize_batch(&batch, origin, &mut keys, buf).map_err(|e| e.to_string());
+        batch.items.clear();
+        batch.args.clear();
+        if done.send(Serialized { seq, json, batch }).is_err() {
             break;
         }
     }
@@ -868,7 +896,11 @@ struct Chrome<'o> {
     batch: Batch,
     /// None once every batch is sent.
     work: Option<crossbeam_channel::Sender<(u64, Batch)>>,
-    done: crossbeam_channel::Receiver<(u64, Result<Vec<u8>, String>)>,
+    done: crossbeam_channel::Receiver<Serialized>,
+    /// JSON buffers written out, for the threads to reuse.
+    spare_json: crossbeam_channel::Sender<Vec<u8>>,
+    /// Batches serialized, for reuse.
+    spare_batches: Vec<Batch>,
     sent: u64,
     written: u64,
     /// Batches serialized ahead of one still in work.
@@ -894,7 +926,8 @@ impl Chrome<'_> {
         if self.batch.items.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
+        let next = self.spare_batches.pop().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
         let work = self.work.as_ref().expect("batches sent after the last");
         if work.send((self.sent, batch)).is_err() {
             return Err(stopped());
@@ -906,12 +939,17 @@ impl Chrome<'_> {
         Ok(())
     }
 
-    fn write(&mut self, (seq, json): (u64, Result<Vec<u8>, String>)) -> Result<(), ConvertError> {
-        let json = json.map_err(|e| ConvertError::Io(io::Error::other(e)))?;
-        self.ready.insert(seq, json);
+    fn write(&mut self, done: Serialized) -> Result<(), ConvertError> {
+        self.spare_batches.push(done.batch);
+        let json = done
+            .json
+            .map_err(|e| ConvertError::Io(io::Error::other(e)))?;
+        self.ready.insert(done.seq, json);
         while let Some(json) = self.ready.remove(&self.written) {
             self.out.write_all(&json)?;
             self.written += 1;
+            // Once the threads have ended, the buffer is dropped.
+            let _ = self.spare_json.send(json);
         }
         Ok(())
     }
@@ -1078,9 +1116,11 @@ pub fn chrome_files(
     let n = std::thread::scope(|scope| {
         let (work, work_rx) = crossbeam_channel::bounded(2 * threads);
         let (done_tx, done) = crossbeam_channel::unbounded();
+        let (spare_json, spare_rx) = crossbeam_channel::unbounded();
         for _ in 0..threads {
             let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
-            scope.spawn(move || serialize_batches(work_rx, done_tx, origin));
+            let spare_rx = spare_rx.clone();
+            scope.spawn(move || serialize_batches(work_rx, done_tx, spare_rx, origin));
         }
         // The threads hold the only senders: if they all stop, the
         // receiver sees it rather than waiting.
@@ -1090,6 +1130,8 @@ pub fn chrome_files(
             batch: Batch::default(),
             work: Some(work),
             done,
+            spare_json,
+            spare_batches: Vec::new(),
             sent: 0,
             written: 0,
             ready: Default::default(),
@@ -1264,6 +1306,22 @@ mod tests {
         // Microseconds with the nanoseconds' three decimals.
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\"ts\":0.001,"), "{}", &text[..600]);
+    }
+
+    #[test]
+    fn chrome_times_keep_the_nanoseconds_digits() {
+        let text = |v: f64| {
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, ChromeFormatter);
+            v.serialize(&mut ser).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(micros(2_081_360)), "2081.360");
+        assert_eq!(text(micros(0)), "0.000");
+        assert_eq!(text(micros(1_500)), "1.500");
+        assert_eq!(text(micros(123_456_789_012_345)), "123456789012.345");
+        // Not from whole ns: serde_json's own form.
+        assert_eq!(text(0.0001), "0.0001");
     }
 
     #[test]
