@@ -78,8 +78,13 @@ fn labels<'a>(a: &'a Analysis, b: &'a Analysis) -> Vec<&'a str> {
     v
 }
 
+/// The comparison of trace A, analysed in `a`, with trace B.
+pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> String {
+    text_files(std::slice::from_ref(fa), a, std::slice::from_ref(fb), b)
+}
+
 /// The comparison of run A (its files `fa`, pooled in `a`) with run B.
-pub fn text(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
+pub fn text_files(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "A  {}", source(fa, a));
     let _ = writeln!(out, "B  {}", source(fb, b));
@@ -247,7 +252,13 @@ fn json_ratio(a: f64, b: f64) -> Value {
 /// and instruction statistics (null where a side has none), the median
 /// ratios B/A and the verdict of the text form (`noise`, `slower`,
 /// `faster`, `too_few`, `only_a`, `only_b`, `neither`).
-pub fn json(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
+pub fn json(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> String {
+    json_files(std::slice::from_ref(fa), a, std::slice::from_ref(fb), b)
+}
+
+/// [`json`] of runs of several files each (each side's `files` lists
+/// them).
+pub fn json_files(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
     let regions: Vec<Value> = labels(a, b)
         .into_iter()
         .map(|label| {

@@ -420,9 +420,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let (fa, aa) = analyse(&a, &specs, &common)?;
             let (fb, ab) = analyse(&b, &specs, &common)?;
             let text = if json {
-                compare::json(&fa, &aa, &fb, &ab)
+                compare::json_files(&fa, &aa, &fb, &ab)
             } else {
-                compare::text(&fa, &aa, &fb, &ab)
+                compare::text_files(&fa, &aa, &fb, &ab)
             };
             write_stdout(&text)
         }
