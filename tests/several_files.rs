@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! A forked run leaves one trace per process (FILE, FILE.PID): `ht-trace
-//! report`, `convert` and `profile` take them together. The
+//! report`, `convert` and `profile` take them together, `compare` and
+//! `plot` a run of them a side (`-a FILE... -b FILE...`). The
 //! `named-regions` guest's child opens one "child work" region; the parent
 //! opens the rest.
 
@@ -145,4 +146,109 @@ fn a_profile_pools_the_processes_of_a_run() {
     let blocks = |j: &serde_json::Value| j["blocks_in_regions"].as_u64().unwrap();
     assert_eq!(blocks(&both), blocks(&parent) + blocks(&child));
     assert!(blocks(&child) > 0);
+}
+
+/// `args` with each `{}` replaced by the next of `files`.
+fn args_with<'a>(args: &[&'a str], files: &'a [PathBuf]) -> Vec<&'a std::ffi::OsStr> {
+    let mut next = files.iter();
+    args.iter()
+        .map(|a| match *a {
+            "{}" => next.next().unwrap().as_os_str(),
+            a => a.as_ref(),
+        })
+        .collect()
+}
+
+#[test]
+fn compare_takes_a_run_of_several_files_a_side() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &[]);
+    let pooled = &[files[0].clone(), files[1].clone(), files[0].clone()];
+    let j = json(&args_with(
+        &["compare", "--json", "-a", "{}", "{}", "-b", "{}"],
+        pooled,
+    ));
+    let paths = |side: &str| -> Vec<String> {
+        j[side]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let name = |p: &PathBuf| p.to_str().unwrap().to_string();
+    assert_eq!(paths("a"), [name(&files[0]), name(&files[1])]);
+    assert_eq!(paths("b"), [name(&files[0])]);
+    let events = |f: &[PathBuf]| json(&with_files(&["report", "--json"], f))["events"].clone();
+    assert_eq!(j["a"]["events"], events(&files));
+    assert_eq!(j["b"]["events"], events(&files[..1]));
+    let verdict = |region: &str| {
+        j["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == region)
+            .map(|r| r["verdict"].as_str().unwrap().to_string())
+    };
+    // The child's region is in A's pooled run only; the parent's are in
+    // both, the same regions.
+    assert_eq!(verdict("child work").as_deref(), Some("only_a"));
+    assert_eq!(verdict("compute").as_deref(), Some("noise"));
+
+    let text = ht_trace(&args_with(
+        &["compare", "-a", "{}", "{}", "-b", "{}"],
+        pooled,
+    ));
+    let text = String::from_utf8(text.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("A  {}, {} (", name(&files[0]), name(&files[1]))),
+        "{text}"
+    );
+
+    // One file a side still goes without -a and -b.
+    let j = json(&with_files(&["compare", "--json"], &files));
+    assert_eq!(j["a"]["files"].as_array().unwrap().len(), 1);
+    assert_eq!(j["b"]["file"].as_str().unwrap(), name(&files[1]));
+    // A side missing, or both forms at once: refused.
+    let out = ht_trace(&with_files(&["compare"], &files[..1]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("compare takes A B, or -a FILE... -b FILE..."));
+    let out = ht_trace(&args_with(
+        &["compare", "{}", "-a", "{}", "-b", "{}"],
+        pooled,
+    ));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn plot_takes_a_run_of_several_files_a_side() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &[]);
+    let svg = |args: &[&str], files: &[PathBuf]| {
+        let out = ht_trace(&args_with(args, files));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let title = "font-weight=\"bold\">\nchild work\n</text>";
+    let pooled = svg(&["plot", "-a", "{}", "{}"], &files);
+    assert!(pooled.contains(title), "the child's region is drawn");
+    let legend = format!(">\n{}, {}\n</text>", files[0].display(), files[1].display());
+    assert!(pooled.contains(&legend), "{pooled}");
+    assert!(!svg(&["plot", "{}"], &files).contains(title));
+    let ab = svg(
+        &["plot", "-a", "{}", "{}", "-b", "{}"],
+        &[files[0].clone(), files[1].clone(), files[0].clone()],
+    );
+    assert!(ab.contains(&format!(">\nB: {}\n</text>", files[0].display())));
+    assert!(ab.contains("share of regions"));
+    let out = ht_trace(&with_files(&["plot", "-b"], &files[..1]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("plot takes FILE [B], or -a FILE... [-b FILE...]"));
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `ht-trace compare A B`: two runs' region statistics side by side, the
-//! ratio B/A, and whether the difference stands out from the noise.
+//! ratio B/A, and whether the difference stands out from the noise. A run
+//! may be several files (a forked run's), pooled as `report` pools them.
 
 use std::fmt::Write as _;
 
@@ -50,11 +51,16 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-fn source(file: &TraceFile, a: &Analysis) -> String {
-    let program = file.info.get("program").unwrap_or_else(|| "?".into());
+/// A run's files, program and events.
+fn source(files: &[TraceFile], a: &Analysis) -> String {
+    let program = files[0].info.get("program").unwrap_or_else(|| "?".into());
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| f.path().display().to_string())
+        .collect();
     format!(
         "{} ({}, {} events over {})",
-        file.path().display(),
+        paths.join(", "),
         program,
         a.events,
         duration(a.span_ns() as f64)
@@ -72,7 +78,13 @@ fn labels<'a>(a: &'a Analysis, b: &'a Analysis) -> Vec<&'a str> {
     v
 }
 
+/// The comparison of trace A, analysed in `a`, with trace B.
 pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> String {
+    text_files(std::slice::from_ref(fa), a, std::slice::from_ref(fb), b)
+}
+
+/// The comparison of run A (its files `fa`, pooled in `a`) with run B.
+pub fn text_files(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "A  {}", source(fa, a));
     let _ = writeln!(out, "B  {}", source(fb, b));
@@ -217,10 +229,14 @@ pub fn text(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> Strin
     out
 }
 
-fn json_side(file: &TraceFile, a: &Analysis) -> Value {
+fn json_side(files: &[TraceFile], a: &Analysis) -> Value {
     json!({
-        "file": file.path().display().to_string(),
-        "program": file.info.get("program").unwrap_or_default(),
+        "file": files[0].path().display().to_string(),
+        "files": files
+            .iter()
+            .map(|f| json!({ "path": f.path().display().to_string(), "pid": f.info.pid }))
+            .collect::<Vec<_>>(),
+        "program": files[0].info.get("program").unwrap_or_default(),
         "events": a.events,
         "span_ns": a.span_ns(),
         "progress": a.progress_total,
@@ -237,6 +253,12 @@ fn json_ratio(a: f64, b: f64) -> Value {
 /// ratios B/A and the verdict of the text form (`noise`, `slower`,
 /// `faster`, `too_few`, `only_a`, `only_b`, `neither`).
 pub fn json(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> String {
+    json_files(std::slice::from_ref(fa), a, std::slice::from_ref(fb), b)
+}
+
+/// [`json`] of runs of several files each (each side's `files` lists
+/// them).
+pub fn json_files(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
     let regions: Vec<Value> = labels(a, b)
         .into_iter()
         .map(|label| {

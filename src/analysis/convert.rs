@@ -6,11 +6,13 @@
 //! Perfetto protobuf trace is [`super::perfetto`]'s.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
-use super::text::json_str;
+use serde::{ser::SerializeMap, Serialize, Serializer};
+
 use super::{Kind, RegionSpan, RegionSpec, Tracker};
-use crate::trace::file::{Event, TraceError, TraceFile};
-use crate::trace::log::{format_record, push_dec, push_dec_width};
+use crate::trace::file::{Event, InsnCounts, TraceError, TraceFile};
+use crate::trace::log::format_record;
 
 /// Output is gathered in a buffer of this size between writes.
 const CHUNK: usize = 1 << 20;
@@ -70,6 +72,14 @@ impl From<TraceError> for ConvertError {
 impl From<::parquet::errors::ParquetError> for ConvertError {
     fn from(e: ::parquet::errors::ParquetError) -> Self {
         ConvertError::Parquet(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for ConvertError {
+    /// serde_json fails here only in writing (the values are all
+    /// serializable): the write's own error, so a closed pipe stays one.
+    fn from(e: serde_json::Error) -> Self {
+        ConvertError::Io(e.into())
     }
 }
 
@@ -494,13 +504,6 @@ pub fn log(file: &TraceFile, out: &mut dyn Write) -> Result<u64, ConvertError> {
     Ok(n)
 }
 
-/// Microseconds with three decimals from ns.
-fn push_us(buf: &mut Vec<u8>, ns: u64) {
-    push_dec(buf, ns / 1000);
-    buf.push(b'.');
-    push_dec_width(buf, ns % 1000, 3);
-}
-
 /// One track per guest thread and client, numbered from 1 in the order
 /// they first appear: Perfetto's trace processor takes tid 0 for the
 /// process's main thread (it shows that track under the pid). Each track
@@ -526,136 +529,504 @@ impl Tracks {
     }
 }
 
-struct Chrome {
-    buf: Vec<u8>,
-    pid: u32,
-    origin: u64,
-    /// Region names as JSON strings, by label index.
-    names: Vec<Vec<u8>>,
-    first: bool,
-    tracks: Tracks,
+/// Chrome's times: microseconds, as a number, from ns since the origin
+/// (exact to the ns while under 2^53 ns, 104 days).
+fn micros(ns: u64) -> f64 {
+    ns as f64 / 1000.0
 }
 
-impl Chrome {
-    fn sep(&mut self) {
-        if self.first {
-            self.first = false;
-        } else {
-            self.buf.extend_from_slice(b",\n");
+/// Below this many ns (2^53), a time in microseconds as f64 ([`micros`])
+/// gives back its ns exactly.
+const EXACT_NS: f64 = 9_007_199_254_740_992.0;
+
+/// serde_json's compact output, with every number of microseconds from
+/// whole nanoseconds written with three decimals (`1.500`): the digits
+/// the nanoseconds have, found with integer arithmetic rather than the
+/// shortest-float search, which took much of the time of a large trace.
+struct ChromeFormatter;
+
+impl serde_json::ser::Formatter for ChromeFormatter {
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        // `value` came from whole ns ([`micros`]) if dividing those ns
+        // again gives it back.
+        let ns = (value * 1000.0).round();
+        if !(0.0..EXACT_NS).contains(&ns) || ns / 1000.0 != value {
+            return serde_json::ser::CompactFormatter.write_f64(w, value);
+        }
+        let ns = ns as u64;
+        let mut int = itoa::Buffer::new();
+        w.write_all(int.format(ns / 1000).as_bytes())?;
+        let frac = ns % 1000;
+        w.write_all(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ])
+    }
+}
+
+/// A metadata ("M") event naming a process or a thread track.
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct NameEvent<N: std::fmt::Display> {
+    ph: &'static str,
+    name: &'static str,
+    pid: u32,
+    tid: u64,
+    args: NameArgs<N>,
+}
+
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct NameArgs<N: std::fmt::Display> {
+    #[serde(serialize_with = "display")]
+    name: N,
+}
+
+/// Writes a value through its `Display`, with no String in between.
+fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// `thread T client C`, a track's name.
+struct TrackName {
+    thread: u32,
+    client: u32,
+}
+
+impl std::fmt::Display for TrackName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "thread {} client {}", self.thread, self.client)
+    }
+}
+
+/// A region, as a complete ("X") event.
+#[derive(Serialize)]
+struct RegionEvent<'a> {
+    ph: &'static str,
+    cat: &'static str,
+    name: &'a str,
+    ts: f64,
+    dur: f64,
+    pid: u32,
+    tid: u64,
+    args: RegionArgs,
+}
+
+#[derive(Serialize)]
+struct RegionArgs {
+    client: u32,
+    thread: u32,
+    duration_ns: u64,
+    open_record: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    insns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocks: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_record: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unclosed: bool,
+}
+
+/// A progress point or an unmatched close, as an instant ("i") event on
+/// its thread's track.
+#[derive(Serialize)]
+struct InstantEvent<'a> {
+    ph: &'static str,
+    s: &'static str,
+    cat: &'static str,
+    name: PointName<'a>,
+    ts: f64,
+    pid: u32,
+    tid: u64,
+    args: InstantArgs<'a>,
+}
+
+/// A point's name, or `arg1=V` for an unnamed one.
+enum PointName<'a> {
+    Named(&'a str),
+    Arg1(u64),
+}
+
+impl Serialize for PointName<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PointName::Named(n) => s.serialize_str(n),
+            PointName::Arg1(v) => {
+                // Built on the stack: one of these for each of millions of
+                // points, where formatting machinery would dominate.
+                const PREFIX: &[u8] = b"arg1=";
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(*v).as_bytes();
+                let mut name = [0u8; PREFIX.len() + 20];
+                name[..PREFIX.len()].copy_from_slice(PREFIX);
+                name[PREFIX.len()..][..digits.len()].copy_from_slice(digits);
+                let name = &name[..PREFIX.len() + digits.len()];
+                s.serialize_str(std::str::from_utf8(name).unwrap_or_default())
+            }
         }
     }
+}
 
-    fn complete(&mut self, labels: &[String], span: &RegionSpan, close_index: Option<u64>) {
-        while self.names.len() <= span.label {
-            let mut s = String::new();
-            json_str(&mut s, &labels[self.names.len()]);
-            self.names.push(s.into_bytes());
+/// An instant's arguments: client, thread, record, arg2... and its
+/// counts, if any.
+struct InstantArgs<'a> {
+    client: u32,
+    thread: u32,
+    record: u64,
+    args: &'a [u64],
+    counts: Option<InsnCounts>,
+    /// `arg2`, `arg3`, ...: at least as many as `args`.
+    keys: &'a [String],
+}
+
+impl Serialize for InstantArgs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("client", &self.client)?;
+        m.serialize_entry("thread", &self.thread)?;
+        m.serialize_entry("record", &self.record)?;
+        for (key, v) in self.keys.iter().zip(self.args) {
+            m.serialize_entry(key, v)?;
         }
-        let tid = self.track(span.thread, span.client);
-        self.sep();
-        let b = &mut self.buf;
-        b.extend_from_slice(b"{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
-        b.extend_from_slice(&self.names[span.label]);
-        b.extend_from_slice(b",\"ts\":");
-        push_us(b, span.start_ns - self.origin);
-        b.extend_from_slice(b",\"dur\":");
-        push_us(b, span.duration_ns());
-        b.extend_from_slice(b",\"pid\":");
-        push_dec(b, self.pid as u64);
-        b.extend_from_slice(b",\"tid\":");
-        push_dec(b, tid);
-        b.extend_from_slice(b",\"args\":{\"client\":");
-        push_dec(b, span.client as u64);
-        b.extend_from_slice(b",\"thread\":");
-        push_dec(b, span.thread as u64);
-        b.extend_from_slice(b",\"duration_ns\":");
-        push_dec(b, span.duration_ns());
-        b.extend_from_slice(b",\"open_record\":");
-        push_dec(b, span.open_index);
-        if let Some(c) = span.counts {
-            b.extend_from_slice(b",\"insns\":");
-            push_dec(b, c.insns);
-            b.extend_from_slice(b",\"blocks\":");
-            push_dec(b, c.blocks);
+        if let Some(c) = self.counts {
+            m.serialize_entry("insns", &c.insns)?;
+            m.serialize_entry("blocks", &c.blocks)?;
         }
-        match close_index {
-            Some(i) => {
-                b.extend_from_slice(b",\"close_record\":");
-                push_dec(b, i);
+        m.end()
+    }
+}
+
+/// One event of the output, read from the trace and waiting to be
+/// serialized.
+enum Item {
+    /// A track's thread_name metadata event.
+    Track {
+        pid: u32,
+        tid: u64,
+        thread: u32,
+        client: u32,
+    },
+    Region {
+        pid: u32,
+        tid: u64,
+        name: Arc<str>,
+        span: RegionSpan,
+        close_index: Option<u64>,
+    },
+    /// A progress point, or an unmatched close.
+    Point {
+        pid: u32,
+        tid: u64,
+        ts_ns: u64,
+        client: u32,
+        thread: u32,
+        record: u64,
+        /// Where its arguments are in the batch's `args`.
+        args: std::ops::Range<usize>,
+        counts: Option<InsnCounts>,
+        unmatched: bool,
+        /// None: named `arg1=V`.
+        name: Option<String>,
+        arg1: u64,
+    },
+}
+
+/// Events handed to a serializing thread at once.
+const BATCH: usize = 16 * 1024;
+
+struct Batch {
+    items: Vec<Item>,
+    /// The points' arguments, one after the other.
+    args: Vec<u64>,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            items: Vec::with_capacity(BATCH),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// A serialized batch: its number, its JSON, and the batch emptied for
+/// reuse.
+struct Serialized {
+    seq: u64,
+    json: Result<Vec<u8>, String>,
+    batch: Batch,
+}
+
+/// `batch`'s events as JSON, each after `,\n` (the process names come
+/// first in the array). `keys` holds `arg2`, `arg3`, ... as needed.
+fn serialize_batch(
+    batch: &Batch,
+    origin: u64,
+    keys: &mut Vec<String>,
+    mut out: Vec<u8>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    out.clear();
+    // Room for the usual event, so that the buffer seldom grows.
+    out.reserve(batch.items.len() * 320);
+    for item in &batch.items {
+        out.extend_from_slice(b",\n");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, ChromeFormatter);
+        match item {
+            Item::Track {
+                pid,
+                tid,
+                thread,
+                client,
+            } => NameEvent {
+                ph: "M",
+                name: "thread_name",
+                pid: *pid,
+                tid: *tid,
+                args: NameArgs {
+                    name: TrackName {
+                        thread: *thread,
+                        client: *client,
+                    },
+                },
             }
-            None => b.extend_from_slice(b",\"unclosed\":true"),
+            .serialize(&mut ser)?,
+            Item::Region {
+                pid,
+                tid,
+                name,
+                span,
+                close_index,
+            } => RegionEvent {
+                ph: "X",
+                cat: "region",
+                name,
+                ts: micros(span.start_ns - origin),
+                dur: micros(span.duration_ns()),
+                pid: *pid,
+                tid: *tid,
+                args: RegionArgs {
+                    client: span.client,
+                    thread: span.thread,
+                    duration_ns: span.duration_ns(),
+                    open_record: span.open_index,
+                    insns: span.counts.map(|c| c.insns),
+                    blocks: span.counts.map(|c| c.blocks),
+                    close_record: *close_index,
+                    unclosed: close_index.is_none(),
+                },
+            }
+            .serialize(&mut ser)?,
+            Item::Point {
+                pid,
+                tid,
+                ts_ns,
+                client,
+                thread,
+                record,
+                args,
+                counts,
+                unmatched,
+                name,
+                arg1,
+            } => {
+                while keys.len() < args.len() {
+                    keys.push(format!("arg{}", keys.len() + 2));
+                }
+                InstantEvent {
+                    ph: "i",
+                    s: "t",
+                    cat: if *unmatched {
+                        "unmatched close"
+                    } else {
+                        "progress"
+                    },
+                    name: name
+                        .as_deref()
+                        .map_or(PointName::Arg1(*arg1), PointName::Named),
+                    ts: micros(ts_ns - origin),
+                    pid: *pid,
+                    tid: *tid,
+                    args: InstantArgs {
+                        client: *client,
+                        thread: *thread,
+                        record: *record,
+                        args: &batch.args[args.clone()],
+                        counts: *counts,
+                        keys,
+                    },
+                }
+                .serialize(&mut ser)?
+            }
         }
-        b.extend_from_slice(b"}}");
+    }
+    Ok(out)
+}
+
+/// A serializing thread: batches in, their JSON out, with their numbers.
+/// Buffers come back through `spare` once written out: fresh memory for
+/// each batch cost as much as the serializing, in page faults and the
+/// kernel's zeroing of pages.
+fn serialize_batches(
+    work: crossbeam_channel::Receiver<(u64, Batch)>,
+    done: crossbeam_channel::Sender<Serialized>,
+    spare: crossbeam_channel::Receiver<Vec<u8>>,
+    origin: u64,
+) {
+    let mut keys = Vec::new();
+    for (seq, mut batch) in work {
+        let buf = spare.try_recv().unwrap_or_default();
+        let json = serialize_batch(&batch, origin, &mut keys, buf).map_err(|e| e.to_string());
+        batch.items.clear();
+        batch.args.clear();
+        if done.send(Serialized { seq, json, batch }).is_err() {
+            break;
+        }
+    }
+}
+
+/// The trace's events in order, gathered in batches that serializing
+/// threads turn into JSON, written out in order. serde_json spends more
+/// per event than reading the trace does: the threads keep a large
+/// conversion as fast as the reading.
+struct Chrome<'o> {
+    out: &'o mut dyn Write,
+    batch: Batch,
+    /// None once every batch is sent.
+    work: Option<crossbeam_channel::Sender<(u64, Batch)>>,
+    done: crossbeam_channel::Receiver<Serialized>,
+    /// JSON buffers written out, for the threads to reuse.
+    spare_json: crossbeam_channel::Sender<Vec<u8>>,
+    /// Batches serialized, for reuse.
+    spare_batches: Vec<Batch>,
+    sent: u64,
+    written: u64,
+    /// Batches serialized ahead of one still in work.
+    ready: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// The process of the file being read.
+    pid: u32,
+    tracks: Tracks,
+    /// The file's region names by label index, shared with the items.
+    names: Vec<Arc<str>>,
+}
+
+impl Chrome<'_> {
+    fn push(&mut self, item: Item) -> Result<(), ConvertError> {
+        self.batch.items.push(item);
+        if self.batch.items.len() >= BATCH {
+            self.dispatch()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch to be serialized, and writes what is ready.
+    fn dispatch(&mut self) -> Result<(), ConvertError> {
+        if self.batch.items.is_empty() {
+            return Ok(());
+        }
+        let next = self.spare_batches.pop().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
+        let work = self.work.as_ref().expect("batches sent after the last");
+        if work.send((self.sent, batch)).is_err() {
+            return Err(stopped());
+        }
+        self.sent += 1;
+        while let Ok(done) = self.done.try_recv() {
+            self.write(done)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, done: Serialized) -> Result<(), ConvertError> {
+        self.spare_batches.push(done.batch);
+        let json = done
+            .json
+            .map_err(|e| ConvertError::Io(io::Error::other(e)))?;
+        self.ready.insert(done.seq, json);
+        while let Some(json) = self.ready.remove(&self.written) {
+            self.out.write_all(&json)?;
+            self.written += 1;
+            // Once the threads have ended, the buffer is dropped.
+            let _ = self.spare_json.send(json);
+        }
+        Ok(())
+    }
+
+    /// Sends the last batch and writes every batch.
+    fn finish(&mut self) -> Result<(), ConvertError> {
+        self.dispatch()?;
+        self.work = None;
+        while self.written < self.sent {
+            let done = self.done.recv().map_err(|_| stopped())?;
+            self.write(done)?;
+        }
+        Ok(())
     }
 
     /// The tid of the track of `thread` and `client`, named when new.
-    fn track(&mut self, thread: u32, client: u32) -> u64 {
+    fn track(&mut self, thread: u32, client: u32) -> Result<u64, ConvertError> {
         let (tid, new) = self.tracks.tid(thread, client);
         if new {
-            self.sep();
-            let b = &mut self.buf;
-            b.extend_from_slice(b"{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
-            push_dec(b, self.pid as u64);
-            b.extend_from_slice(b",\"tid\":");
-            push_dec(b, tid);
-            b.extend_from_slice(b",\"args\":{\"name\":\"thread ");
-            push_dec(b, thread as u64);
-            b.extend_from_slice(b" client ");
-            push_dec(b, client as u64);
-            b.extend_from_slice(b"\"}}");
+            self.push(Item::Track {
+                pid: self.pid,
+                tid,
+                thread,
+                client,
+            })?;
         }
-        tid
+        Ok(tid)
     }
 
-    fn instant(&mut self, ev: &Event<'_>, unmatched: bool, name: Option<String>) {
-        let tid = self.track(ev.thread, ev.client);
-        self.sep();
-        let b = &mut self.buf;
-        b.extend_from_slice(b"{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"");
-        b.extend_from_slice(if unmatched {
-            b"unmatched close"
-        } else {
-            b"progress"
-        });
-        b.extend_from_slice(b"\",\"name\":");
-        match name {
-            Some(name) => {
-                let mut quoted = String::new();
-                json_str(&mut quoted, &name);
-                b.extend_from_slice(quoted.as_bytes());
-            }
-            None => {
-                b.extend_from_slice(b"\"arg1=");
-                push_dec(b, ev.arg1);
-                b.push(b'"');
-            }
+    fn complete(
+        &mut self,
+        labels: &[String],
+        span: &RegionSpan,
+        close_index: Option<u64>,
+    ) -> Result<(), ConvertError> {
+        let tid = self.track(span.thread, span.client)?;
+        while self.names.len() <= span.label {
+            self.names.push(labels[self.names.len()].as_str().into());
         }
-        b.extend_from_slice(b",\"ts\":");
-        push_us(b, ev.ts_ns - self.origin);
-        b.extend_from_slice(b",\"pid\":");
-        push_dec(b, ev.pid as u64);
-        b.extend_from_slice(b",\"tid\":");
-        push_dec(b, tid);
-        b.extend_from_slice(b",\"args\":{\"client\":");
-        push_dec(b, ev.client as u64);
-        b.extend_from_slice(b",\"thread\":");
-        push_dec(b, ev.thread as u64);
-        b.extend_from_slice(b",\"record\":");
-        push_dec(b, ev.index);
-        for (i, v) in ev.args().enumerate() {
-            b.extend_from_slice(b",\"arg");
-            push_dec(b, i as u64 + 2);
-            b.extend_from_slice(b"\":");
-            push_dec(b, v);
-        }
-        if let Some(c) = ev.counts {
-            b.extend_from_slice(b",\"insns\":");
-            push_dec(b, c.insns);
-            b.extend_from_slice(b",\"blocks\":");
-            push_dec(b, c.blocks);
-        }
-        b.extend_from_slice(b"}}");
+        self.push(Item::Region {
+            pid: self.pid,
+            tid,
+            name: self.names[span.label].clone(),
+            span: *span,
+            close_index,
+        })
     }
+
+    fn instant(
+        &mut self,
+        ev: &Event<'_>,
+        unmatched: bool,
+        name: Option<String>,
+    ) -> Result<(), ConvertError> {
+        let tid = self.track(ev.thread, ev.client)?;
+        let first = self.batch.args.len();
+        self.batch.args.extend(ev.args());
+        let args = first..self.batch.args.len();
+        self.push(Item::Point {
+            pid: ev.pid,
+            tid,
+            ts_ns: ev.ts_ns,
+            client: ev.client,
+            thread: ev.thread,
+            record: ev.index,
+            args,
+            counts: ev.counts,
+            unmatched,
+            name,
+            arg1: ev.arg1,
+        })
+    }
+}
+
+/// A serializing thread is gone (it panicked).
+fn stopped() -> ConvertError {
+    ConvertError::Io(io::Error::other("a serializing thread stopped"))
 }
 
 /// Chrome trace event JSON: regions as complete ("X") events, progress
@@ -671,8 +1042,36 @@ pub fn chrome(
     chrome_files(std::slice::from_ref(file), specs, out)
 }
 
+/// The trace's `otherData`: the first file's metadata, and the time
+/// origin. Nanoseconds since boot or the epoch run to 19 digits, past
+/// what a JavaScript number holds exactly (2^53): they are decimal
+/// strings, and the wall-clock origin is also given as whole seconds
+/// and nanoseconds (both exact as numbers) and as a UTC time.
+fn chrome_other_data(info: &crate::trace::file::TraceInfo, origin: u64) -> serde_json::Value {
+    let mut data: serde_json::Map<String, serde_json::Value> = info
+        .metadata
+        .iter()
+        .map(|(k, _)| {
+            let v = info.get(k).unwrap_or_default().replace('\0', " ");
+            (k.clone(), v.into())
+        })
+        .collect();
+    let wall = info.anchor.wall_ns(origin);
+    data.insert("origin_monotonic_ns".into(), origin.to_string().into());
+    data.insert("origin_wall_ns".into(), wall.to_string().into());
+    data.insert("origin_wall_s".into(), (wall / 1_000_000_000).into());
+    data.insert(
+        "origin_wall_subsec_ns".into(),
+        (wall % 1_000_000_000).into(),
+    );
+    data.insert("origin_wall_utc".into(), super::text::iso_utc(wall).into());
+    data.into()
+}
+
 /// One Chrome trace of several traces: a process per file, on one time
-/// axis (every file's timestamps are the host's CLOCK_MONOTONIC).
+/// axis (every file's timestamps are the host's CLOCK_MONOTONIC). The
+/// events are serialized a batch at a time and written as they are
+/// ready: the trace is never one JSON value in memory.
 pub fn chrome_files(
     files: &[TraceFile],
     specs: &[RegionSpec],
@@ -681,7 +1080,6 @@ pub fn chrome_files(
     let Some(file) = files.first() else {
         return Ok(0);
     };
-    let info = &file.info;
     let origin = files
         .iter()
         .map(|f| {
@@ -689,52 +1087,71 @@ pub fn chrome_files(
                 .map_or(f.info.anchor.monotonic_ns, |(first, _)| first)
         })
         .min()
-        .unwrap_or(info.anchor.monotonic_ns);
-    let mut head = String::from("{\"displayTimeUnit\":\"ns\",\"otherData\":{");
-    for (k, _) in &info.metadata {
-        json_str(&mut head, k);
-        head.push(':');
-        json_str(
-            &mut head,
-            &info.get(k).unwrap_or_default().replace('\0', " "),
-        );
-        head.push(',');
-    }
-    head.push_str(&format!(
-        "\"origin_monotonic_ns\":{origin},\"origin_wall_ns\":{}}},\"traceEvents\":[\n",
-        info.anchor.wall_ns(origin)
-    ));
+        .unwrap_or(file.info.anchor.monotonic_ns);
+    let mut head = Vec::new();
+    head.extend_from_slice(b"{\"displayTimeUnit\":\"ns\",\"otherData\":");
+    serde_json::to_writer(&mut head, &chrome_other_data(&file.info, origin))?;
+    head.extend_from_slice(b",\"traceEvents\":[\n");
     for (i, f) in files.iter().enumerate() {
-        let program = f.info.get("program").unwrap_or_else(|| "guest".to_string());
-        let mut pname = String::new();
-        json_str(&mut pname, &format!("{program} (pid {})", f.info.pid));
         if i > 0 {
-            head.push_str(",\n");
+            head.extend_from_slice(b",\n");
         }
-        head.push_str(&format!(
-            "{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":{},\"tid\":0,\"args\":{{\"name\":{pname}}}}}",
-            f.info.pid
-        ));
+        let program = f.info.get("program").unwrap_or_else(|| "guest".to_string());
+        serde_json::to_writer(
+            &mut head,
+            &NameEvent {
+                ph: "M",
+                name: "process_name",
+                pid: f.info.pid,
+                tid: 0,
+                args: NameArgs {
+                    name: format_args!("{program} (pid {})", f.info.pid),
+                },
+            },
+        )?;
     }
-    out.write_all(head.as_bytes())?;
+    out.write_all(&head)?;
 
-    let mut c = Chrome {
-        buf: Vec::with_capacity(CHUNK + 4096),
-        pid: info.pid,
-        origin,
-        names: Vec::new(),
-        first: false,
-        tracks: Tracks::default(),
-    };
-    let mut n = 0;
-    for file in files {
-        c.pid = file.info.pid;
-        c.names.clear();
-        c.tracks = Tracks::default();
-        n += chrome_events(file, specs, &mut c, out)?;
-    }
-    c.buf.extend_from_slice(b"\n]}\n");
-    out.write_all(&c.buf)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let n = std::thread::scope(|scope| {
+        let (work, work_rx) = crossbeam_channel::bounded(2 * threads);
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        let (spare_json, spare_rx) = crossbeam_channel::unbounded();
+        for _ in 0..threads {
+            let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+            let spare_rx = spare_rx.clone();
+            scope.spawn(move || serialize_batches(work_rx, done_tx, spare_rx, origin));
+        }
+        // The threads hold the only senders: if they all stop, the
+        // receiver sees it rather than waiting.
+        drop(done_tx);
+        let mut c = Chrome {
+            out: &mut *out,
+            batch: Batch::default(),
+            work: Some(work),
+            done,
+            spare_json,
+            spare_batches: Vec::new(),
+            sent: 0,
+            written: 0,
+            ready: Default::default(),
+            pid: file.info.pid,
+            tracks: Tracks::default(),
+            names: Vec::new(),
+        };
+        let mut n = 0;
+        for f in files {
+            c.pid = f.info.pid;
+            c.tracks = Tracks::default();
+            c.names.clear();
+            n += chrome_events(f, specs, &mut c)?;
+        }
+        c.finish()?;
+        Ok::<_, ConvertError>(n)
+        // Leaving the scope drops the work channel's sender, if an error
+        // left it open: the threads end.
+    })?;
+    out.write_all(b"\n]}\n")?;
     out.flush()?;
     Ok(n)
 }
@@ -743,8 +1160,7 @@ pub fn chrome_files(
 fn chrome_events(
     file: &TraceFile,
     specs: &[RegionSpec],
-    c: &mut Chrome,
-    out: &mut dyn Write,
+    c: &mut Chrome<'_>,
 ) -> Result<u64, ConvertError> {
     let mut n = 0;
     walk(
@@ -758,22 +1174,17 @@ fn chrome_events(
             n += 1;
             // Every event's track is named, even one with nothing drawn on it
             // (the open of a region that closes later).
-            c.track(ev.thread, ev.client);
+            c.track(ev.thread, ev.client)?;
             match kind {
                 Kind::Close(span) | Kind::CloseOpen(span, _) => {
                     c.complete(&tracker.labels, &span, Some(ev.index))
                 }
-                Kind::Open(_) => {}
+                Kind::Open(_) => Ok(()),
                 Kind::Progress(_) => c.instant(ev, false, tracker.point_name(ev)),
                 Kind::UnmatchedClose => c.instant(ev, true, None),
             }
-            spill(&mut c.buf, out)?;
-            Ok(())
         },
-        |c, tracker, span| {
-            c.complete(&tracker.labels, &span, None);
-            Ok(())
-        },
+        |c, tracker, span| c.complete(&tracker.labels, &span, None),
     )?;
     Ok(n)
 }
@@ -841,6 +1252,88 @@ mod tests {
         assert_eq!(instants[1]["ts"].as_f64().unwrap(), 2.001);
         assert_eq!(instants[1]["args"]["client"], 2);
         assert_eq!(instants[1]["args"]["arg2"], 4);
+    }
+
+    #[test]
+    fn chrome_keeps_the_order_across_batches() {
+        let anchor = ClockAnchor {
+            monotonic_ns: 1_000,
+            realtime_ns: 1_700_000_000_000_000_000,
+        };
+        let info = TraceInfo::for_run(
+            9,
+            3,
+            "x86_64",
+            Path::new("prog"),
+            &[OsString::from("prog")],
+            Some(64),
+            anchor,
+        );
+        let mut b = TraceBuilder::new(info);
+        // Several batches' worth: a region and two points each round.
+        let rounds = 3 * BATCH as u64 / 2;
+        for i in 0..rounds {
+            let t = 1_000 + 10 * i;
+            b.push(t, 0, 0, 1, &[0, 0]);
+            b.push(t + 1, 0, 0, 7, &[i, 1]);
+            b.push(t + 2, 0, 0, 0, &[0, 0]);
+            b.push(t + 3, 0, 1, 8, &[i, 2]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.bin");
+        std::fs::write(&p, b.finish()).unwrap();
+        let file = TraceFile::open(&p).unwrap();
+        let mut out = Vec::new();
+        let n = chrome(&file, &[RegionSpec::default_spec()], &mut out).unwrap();
+        assert_eq!(n, 4 * rounds);
+        let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let evs = j["traceEvents"].as_array().unwrap();
+        let regions = evs.iter().filter(|e| e["ph"] == "X").count() as u64;
+        assert_eq!(regions, rounds);
+        let records: Vec<u64> = evs
+            .iter()
+            .filter(|e| e["ph"] == "i")
+            .map(|e| e["args"]["record"].as_u64().unwrap())
+            .collect();
+        assert_eq!(records.len() as u64, 2 * rounds);
+        assert!(records.windows(2).all(|w| w[0] < w[1]), "out of order");
+        let ts: Vec<f64> = evs
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .map(|e| e["ts"].as_f64().unwrap())
+            .collect();
+        assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+        // Microseconds with the nanoseconds' three decimals.
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\"ts\":0.001,"), "{}", &text[..600]);
+    }
+
+    #[test]
+    fn chrome_times_keep_the_nanoseconds_digits() {
+        let text = |v: f64| {
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, ChromeFormatter);
+            v.serialize(&mut ser).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(micros(2_081_360)), "2081.360");
+        assert_eq!(text(micros(0)), "0.000");
+        assert_eq!(text(micros(1_500)), "1.500");
+        assert_eq!(text(micros(123_456_789_012_345)), "123456789012.345");
+        // Not from whole ns: serde_json's own form.
+        assert_eq!(text(0.0001), "0.0001");
+    }
+
+    #[test]
+    fn chrome_origin_is_exact_in_javascript() {
+        let j = chrome_of_sample();
+        let o = &j["otherData"];
+        assert_eq!(o["origin_monotonic_ns"], "5000");
+        assert_eq!(o["origin_wall_ns"], "1700000000000000000");
+        assert_eq!(o["origin_wall_s"], 1_700_000_000u64);
+        assert_eq!(o["origin_wall_subsec_ns"], 0);
+        assert_eq!(o["origin_wall_utc"], "2023-11-14T22:13:20.000000Z");
+        assert_eq!(o["program"], "prog");
     }
 
     #[test]

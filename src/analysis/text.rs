@@ -1,46 +1,54 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Text output helpers: aligned tables, human-readable durations and
-//! rates, UTC dates, JSON strings.
+//! rates, UTC dates.
 
 /// A table printed with aligned columns: the first column left-aligned,
-/// the others right-aligned.
+/// the others right-aligned, two spaces between columns, no rules.
 pub struct Table {
-    rows: Vec<Vec<String>>,
+    table: comfy_table::Table,
+    /// Columns past the first that hold text, aligned left.
+    text_columns: Vec<usize>,
 }
 
 impl Table {
     pub fn new(header: &[&str]) -> Self {
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(comfy_table::presets::NOTHING)
+            .set_header(header.to_vec());
         Table {
-            rows: vec![header.iter().map(|s| s.to_string()).collect()],
+            table,
+            text_columns: Vec::new(),
         }
+    }
+
+    /// Aligns column `index` (a text column, such as a file name) left.
+    pub fn left_aligned(mut self, index: usize) -> Self {
+        self.text_columns.push(index);
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.table.add_row(cells);
     }
 
-    pub fn render(&self, indent: &str) -> String {
-        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let mut width = vec![0; cols];
-        for r in &self.rows {
-            for (i, c) in r.iter().enumerate() {
-                width[i] = width[i].max(c.chars().count());
+    /// The table, each line after `indent`.
+    pub fn render(&mut self, indent: &str) -> String {
+        let indent = indent.chars().count() as u16;
+        for (i, col) in self.table.column_iter_mut().enumerate() {
+            if i == 0 {
+                col.set_padding((indent, 0));
+            } else {
+                col.set_padding((2, 0));
+                col.set_cell_alignment(if self.text_columns.contains(&i) {
+                    comfy_table::CellAlignment::Left
+                } else {
+                    comfy_table::CellAlignment::Right
+                });
             }
         }
         let mut out = String::new();
-        for r in &self.rows {
-            let mut line = String::from(indent);
-            for (i, c) in r.iter().enumerate() {
-                let pad = width[i] - c.chars().count();
-                if i == 0 {
-                    line.push_str(c);
-                    line.extend(std::iter::repeat_n(' ', pad));
-                } else {
-                    line.push_str("  ");
-                    line.extend(std::iter::repeat_n(' ', pad));
-                    line.push_str(c);
-                }
-            }
+        for line in self.table.lines() {
             out.push_str(line.trim_end());
             out.push('\n');
         }
@@ -98,31 +106,6 @@ pub fn iso_utc(wall_ns: u64) -> String {
     }
 }
 
-/// Appends `s` as a JSON string literal.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A float as JSON: finite values as numbers, others as null.
-pub fn json_f64(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x}"),
-        _ => "null".to_string(),
-    }
-}
-
 /// A region or point name as a text table shows it: names longer than
 /// [`SHOWN_NAME_CHARS`] characters end in `...` (JSON and CSV keep them whole).
 pub fn shown_name(name: &str) -> String {
@@ -169,12 +152,18 @@ mod tests {
     }
 
     #[test]
-    fn json_strings_and_tables() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\n\u{1}");
-        assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+    fn tables() {
         let mut t = Table::new(&["name", "n"]);
         t.row(vec!["long name".into(), "1".into()]);
         assert_eq!(t.render(""), "name       n\nlong name  1\n");
+        // Aligned by the width a terminal gives characters: a wide one
+        // takes two columns.
+        let mut t = Table::new(&["name", "n", "module"]).left_aligned(2);
+        t.row(vec!["naïve".into(), "10".into(), "libc.so".into()]);
+        t.row(vec!["時間".into(), "2".into(), "a".into()]);
+        assert_eq!(
+            t.render("  "),
+            "  name    n  module\n  naïve  10  libc.so\n  時間    2  a\n"
+        );
     }
 }

@@ -5,9 +5,11 @@
 //! (FILE `-`: standard input; `-o -` or no -o: standard output)
 //! ht-trace report FILE              regions and progress points
 //! ht-trace compare A B              two runs side by side
+//! ht-trace compare -a A... -b B...  the same, a run of several files a side
 //! ht-trace convert --to FMT FILE    chrome JSON, perfetto protobuf, CSV or QEMU log text
 //! ht-trace convert --to parquet FILE -o DIR   Parquet tables for SQL and data frames
-//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG)
+//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG or PNG)
+//! ht-trace plot -a FILE... [-b FILE...] [-o OUT]
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
 //! ht-trace info FILE                the header
 //! ht-trace completions SHELL        a shell completion script
@@ -52,6 +54,50 @@ struct Common {
     allow_truncated: bool,
 }
 
+/// The two runs of `compare` (and `plot`'s one or two): one file each as
+/// positional arguments, or any number each after -a and -b.
+#[derive(Args, Debug, Clone)]
+struct Sides {
+    /// A's trace then B's (`-`: standard input), one file each.
+    #[arg(value_names = ["A", "B"], num_args = 0..=2)]
+    files: Vec<PathBuf>,
+    /// Run A's trace files, pooled as one run (every argument up to the
+    /// next option).
+    #[arg(short = 'a', value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    a: Vec<PathBuf>,
+    /// Run B's trace files, pooled as one run.
+    #[arg(short = 'b', value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    b: Vec<PathBuf>,
+}
+
+impl Sides {
+    /// A's files and B's (empty when `b_optional` and none is given).
+    fn split(
+        self,
+        command: &str,
+        b_optional: bool,
+    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+        let usage = if b_optional {
+            "FILE [B], or -a FILE... [-b FILE...]"
+        } else {
+            "A B, or -a FILE... -b FILE..."
+        };
+        let (a, b) = if self.a.is_empty() && self.b.is_empty() {
+            let mut files = self.files.into_iter();
+            (
+                files.next().into_iter().collect(),
+                files.next().into_iter().collect(),
+            )
+        } else {
+            (self.a, self.b)
+        };
+        if a.is_empty() || (b.is_empty() && !b_optional) {
+            return Err(format!("{command} takes {usage}"));
+        }
+        Ok((a, b))
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Per region: count, total, min, median, p90, p99, max (ns) and
@@ -69,16 +115,18 @@ enum Command {
     },
     /// The report's region table for two runs side by side, with B/A ratios
     /// and a note where the spreads overlap.
+    #[command(
+        after_help = "A run of several files (a forked run's FILE and FILE.PID) goes \
+                            after -a or -b: ht-trace compare -a old.bin old.bin.* -b new.bin new.bin.*"
+    )]
     Compare {
         #[command(flatten)]
         common: Common,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
-        /// The first run's trace, A (`-`: standard input).
-        a: PathBuf,
-        /// The second run's trace, B.
-        b: PathBuf,
+        #[command(flatten)]
+        sides: Sides,
     },
     /// Convert to Chrome trace JSON (Perfetto UI, chrome://tracing),
     /// Perfetto's protobuf trace (ui.perfetto.dev, trace_processor), CSV
@@ -104,17 +152,27 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Region duration histograms as SVG; with two traces, an A/B overlay.
+    /// Region duration histograms as SVG or PNG, one panel per region
+    /// name; with two traces, an A/B overlay.
+    #[command(
+        after_help = "A run of several files (a forked run's FILE and FILE.PID) goes \
+                            after -a, the run to overlay after -b: ht-trace plot -a run.bin \
+                            run.bin.* -o run.svg"
+    )]
     Plot {
         #[command(flatten)]
         common: Common,
-        /// The SVG file to write (default or `-`: standard output).
-        #[arg(short = 'o', long = "output", value_name = "OUT.svg")]
+        /// The image to write, SVG or PNG by its extension (default or `-`:
+        /// SVG on standard output).
+        #[arg(short = 'o', long = "output", value_name = "OUT.svg|OUT.png")]
         output: Option<PathBuf>,
-        /// The trace (`-`: standard input).
-        file: PathBuf,
-        /// A second trace to overlay (B).
-        other: Option<PathBuf>,
+        /// svg or png, whatever the output's name. PNG text needs a
+        /// TrueType font: $HT_TRACE_FONT, else the usual places
+        /// (Debian: fonts-dejavu-core).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<plot::ImageFormat>,
+        #[command(flatten)]
+        sides: Sides,
     },
     /// Where each region's instructions go: per guest function (from the
     /// ELF symbols of the program and the libraries it mapped), call
@@ -206,10 +264,27 @@ fn open(path: &Path, allow_truncated: bool) -> Result<TraceFile, String> {
     Ok(f)
 }
 
-fn analyse(path: &Path, common: &Common) -> Result<(TraceFile, Analysis), String> {
-    let f = open(path, common.allow_truncated)?;
-    let a = Analysis::run(&f, &specs(common)?).map_err(|e| e.to_string())?;
-    Ok((f, a))
+/// Reads `paths` and pools them as one run ([`Analysis::run_files`]).
+fn analyse(
+    paths: &[PathBuf],
+    specs: &[RegionSpec],
+    common: &Common,
+) -> Result<(Vec<TraceFile>, Analysis), String> {
+    let traces = paths
+        .iter()
+        .map(|p| open(p, common.allow_truncated))
+        .collect::<Result<Vec<_>, _>>()?;
+    let a = Analysis::run_files(&traces, specs).map_err(|e| e.to_string())?;
+    Ok((traces, a))
+}
+
+/// A run's name: its files' paths.
+fn run_name(files: &[TraceFile]) -> String {
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| f.path().display().to_string())
+        .collect();
+    paths.join(", ")
 }
 
 fn write_stdout(text: &str) -> Result<(), String> {
@@ -325,11 +400,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let specs = specs(&common)?;
             let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
             one_stdin(&paths)?;
-            let traces = files
-                .iter()
-                .map(|p| open(p, common.allow_truncated))
-                .collect::<Result<Vec<_>, _>>()?;
-            let a = Analysis::run_files(&traces, &specs).map_err(|e| e.to_string())?;
+            let (traces, a) = analyse(&files, &specs, &common)?;
             let text = if json {
                 report::json(&traces, &specs, &a)
             } else {
@@ -337,14 +408,21 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             write_stdout(&text)
         }
-        Command::Compare { common, json, a, b } => {
-            one_stdin(&[&a, &b])?;
-            let (fa, aa) = analyse(&a, &common)?;
-            let (fb, ab) = analyse(&b, &common)?;
+        Command::Compare {
+            common,
+            json,
+            sides,
+        } => {
+            let (a, b) = sides.split("compare", false)?;
+            let paths: Vec<&Path> = a.iter().chain(&b).map(PathBuf::as_path).collect();
+            one_stdin(&paths)?;
+            let specs = specs(&common)?;
+            let (fa, aa) = analyse(&a, &specs, &common)?;
+            let (fb, ab) = analyse(&b, &specs, &common)?;
             let text = if json {
-                compare::json(&fa, &aa, &fb, &ab)
+                compare::json_files(&fa, &aa, &fb, &ab)
             } else {
-                compare::text(&fa, &aa, &fb, &ab)
+                compare::text_files(&fa, &aa, &fb, &ab)
             };
             write_stdout(&text)
         }
@@ -411,23 +489,43 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Plot {
             common,
             output,
-            file,
-            other,
+            format,
+            sides,
         } => {
-            if let Some(other) = &other {
-                one_stdin(&[&file, other])?;
+            let (a, b) = sides.split("plot", true)?;
+            let to_file = output.as_deref().filter(|p| !is_stdio(p));
+            let format = match (format, to_file) {
+                (Some(f), _) => f,
+                (None, Some(path)) => plot::ImageFormat::for_path(path)?,
+                (None, None) => plot::ImageFormat::Svg,
+            };
+            if format == plot::ImageFormat::Png {
+                if to_file.is_none() && io::stdout().is_terminal() {
+                    return Err(
+                        "PNG is binary data: give -o FILE.png or redirect standard output".into(),
+                    );
+                }
+                let font = std::env::var_os(plot::FONT_ENV);
+                plot::use_font(&plot::find_font(font.as_deref(), plot::FONT_PLACES)?)?;
             }
-            let (fa, aa) = analyse(&file, &common)?;
-            let b = other.map(|p| analyse(&p, &common)).transpose()?;
-            let name = |f: &TraceFile| f.path().display().to_string();
-            let na = name(&fa);
+            let paths: Vec<&Path> = a.iter().chain(&b).map(PathBuf::as_path).collect();
+            one_stdin(&paths)?;
+            let specs = specs(&common)?;
+            let (fa, aa) = analyse(&a, &specs, &common)?;
+            let b = (!b.is_empty())
+                .then(|| analyse(&b, &specs, &common))
+                .transpose()?;
+            let na = run_name(&fa);
             let mut series = vec![(na.as_str(), &aa)];
-            let nb = b.as_ref().map(|(f, _)| name(f));
+            let nb = b.as_ref().map(|(f, _)| run_name(f));
             if let (Some((_, ab)), Some(nb)) = (&b, &nb) {
                 series.push((nb.as_str(), ab));
             }
-            let svg = plot::svg(&series)?;
-            write_output(output.as_deref(), svg.as_bytes())
+            let image = match format {
+                plot::ImageFormat::Svg => plot::svg(&series)?.into_bytes(),
+                plot::ImageFormat::Png => plot::png(&series)?,
+            };
+            write_output(output.as_deref(), &image)
         }
         Command::Profile {
             common,

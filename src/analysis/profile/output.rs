@@ -105,7 +105,8 @@ impl Profile {
             funcs.sort_by(|a, b| b.1.insns.cmp(&a.1.insns).then(a.0.cmp(b.0)));
             let mut t = crate::analysis::text::Table::new(&[
                 "function", "insns", "share", "blocks", "module",
-            ]);
+            ])
+            .left_aligned(4);
             let share = |n: u64| {
                 if r.total.insns == 0 {
                     "-".to_string()
