@@ -86,13 +86,6 @@ impl AddressSpace {
         })
     }
 
-    pub fn fill(&mut self, addr: u64, len: usize, byte: u8) -> MemResult<()> {
-        self.for_each_chunk(addr, len, Perms::NONE, |host, _, n| {
-            // SAFETY: as in `read`.
-            unsafe { std::ptr::write_bytes(host, byte, n) }
-        })
-    }
-
     pub fn read_vec(&self, addr: u64, len: usize) -> MemResult<Vec<u8>> {
         let mut buf = vec![0u8; len];
         self.read(addr, &mut buf)?;
