@@ -256,7 +256,7 @@ pub fn json(fa: &TraceFile, a: &Analysis, fb: &TraceFile, b: &Analysis) -> Strin
     json_files(std::slice::from_ref(fa), a, std::slice::from_ref(fb), b)
 }
 
-/// [`json`] of runs of several files each (each side's `files` lists
+/// [`json()`] of runs of several files each (each side's `files` lists
 /// them).
 pub fn json_files(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis) -> String {
     let regions: Vec<Value> = labels(a, b)

@@ -111,7 +111,7 @@ impl Machine {
     }
 
     /// Writes a module event for each executable file mapping not
-    /// reported yet (with [`Machine::report_modules`]): its path (a name),
+    /// reported yet (with `TraceState::report_modules`): its path (a name),
     /// start and end. Called at the start and after the calls that map or
     /// protect memory.
     pub fn report_new_modules(&mut self) {

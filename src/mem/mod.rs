@@ -5,7 +5,7 @@
 //! Every guest region is backed by host memory that ht-user owns (an anonymous
 //! or file mapping), so handlers read and write guest memory without going
 //! through Unicorn. Changes to the layout are queued as [`EngineOp`]s and
-//! applied to the engine by [`engine`] once the handler returns.
+//! applied to the engine by `machine::memory` once the handler returns.
 
 mod access;
 mod encode;
@@ -33,7 +33,7 @@ pub fn page_ceil(addr: u64) -> Option<u64> {
 }
 
 /// A change the engine must mirror. Produced by [`AddressSpace`], consumed by
-/// [`engine::apply_pending`].
+/// `machine::memory::apply_pending`.
 #[derive(Debug)]
 pub enum EngineOp {
     Map {

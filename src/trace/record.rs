@@ -151,7 +151,7 @@ impl NameAssembler {
     }
 }
 
-/// One event; the words after `arg1` live in [`Batch::args`].
+/// One event; the words after `arg1` live in [`Batch::args`](super::Batch::args).
 ///
 /// | kind | `aux` | `arg1` | words |
 /// |---|---|---|---|

@@ -72,7 +72,7 @@ impl Recorder {
     }
 
     /// Records an event of any kind; `words` are its words after arg1
-    /// ([`EventKind::words`]).
+    /// ([`EventKind::words`](super::EventKind::words)).
     #[inline]
     pub fn push_record(&mut self, record: EventRecord, words: &[u64]) {
         debug_assert_eq!(words.len(), record.kind.words(self.extra_args));
@@ -186,7 +186,7 @@ impl OutputSharing {
         text: true,
     };
 
-    /// The sharing of a run's sink ([`open_sink`]): text lines go to `log`,
+    /// The sharing of a run's sink ([`open_sink`](super::open_sink)): text lines go to `log`,
     /// event lines too unless a binary trace takes them without `-D`.
     /// `log` shares the guest's stream when it is the same open file as
     /// the host's stdout or stderr, which the guest starts with.
