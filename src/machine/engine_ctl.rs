@@ -30,6 +30,17 @@ fn ctl_write_int<D>(
     unsafe { uc_ctl(uc.get_handle(), word, value as libc::c_int) }.into()
 }
 
+/// Reads a control that writes one int.
+fn ctl_read_int<D>(uc: &Unicorn<'_, D>, control: ControlType) -> Result<libc::c_int, uc_error> {
+    let word = ctl_word(control, 1, false);
+    let mut value: libc::c_int = -1;
+    // SAFETY: the handle is live; these controls write one int through the
+    // pointer, which points to a local that outlives the call.
+    let result: Result<(), uc_error> =
+        unsafe { uc_ctl(uc.get_handle(), word, &mut value as *mut libc::c_int) }.into();
+    result.map(|()| value)
+}
+
 /// Patch 0005: translated code checks for a pending stop only at the start
 /// of each block (inline, as QEMU does) instead of after every guest memory
 /// access. Stops then land on block boundaries with every instruction
@@ -42,13 +53,7 @@ pub fn set_exit_check_at_block_start<D>(uc: &mut Unicorn<'_, D>) -> Result<(), u
 /// Whether stops are checked only at block start (see
 /// [`set_exit_check_at_block_start`]).
 pub fn exit_check_at_block_start<D>(uc: &Unicorn<'_, D>) -> Result<bool, uc_error> {
-    let word = ctl_word(ControlType::TCG_EXIT_CHECK, 1, false);
-    let mut mode: libc::c_int = -1;
-    // SAFETY: the handle is live; the control writes one int through the
-    // pointer, which points to a local that outlives the call.
-    let result: Result<(), uc_error> =
-        unsafe { uc_ctl(uc.get_handle(), word, &mut mode as *mut libc::c_int) }.into();
-    result.map(|()| mode == 0)
+    ctl_read_int(uc, ControlType::TCG_EXIT_CHECK).map(|mode| mode == 0)
 }
 
 /// Patch 0006: MMIO regions mapped afterwards receive aligned 8-byte
@@ -132,6 +137,20 @@ pub fn set_incremental_memory_map<D>(uc: &mut Unicorn<'_, D>) -> Result<(), uc_e
 /// `guest_exec_tb` records keep in their `aux`. Flushes translated code.
 pub fn set_block_hook_insns<D>(uc: &mut Unicorn<'_, D>, on: bool) -> Result<(), uc_error> {
     ctl_write_int(uc, ControlType::BLOCK_HOOK_INSNS, i32::from(on))
+}
+
+/// Patch 0032: translated code is safe to run while other instances on
+/// other host threads share the guest memory (QEMU's CF_PARALLEL): guest
+/// atomics become host atomics, and an atomic the host cannot do as one
+/// operation (misaligned, 128 bits, on MMIO) runs alone under a
+/// process-wide lock. Flushes the translated code when it changes.
+pub fn set_tcg_parallel<D>(uc: &mut Unicorn<'_, D>, on: bool) -> Result<(), uc_error> {
+    ctl_write_int(uc, ControlType::TCG_PARALLEL, i32::from(on))
+}
+
+/// Whether patch 0032's parallel translation is on.
+pub fn tcg_parallel<D>(uc: &Unicorn<'_, D>) -> Result<bool, uc_error> {
+    ctl_read_int(uc, ControlType::TCG_PARALLEL).map(|on| on != 0)
 }
 
 /// Patch 0023: translated code counts retired guest instructions and
