@@ -320,9 +320,17 @@ run_one() { # ENTRY RUNNER(qemu|ht)
         o=($opts)
         run_prog "$base.status" "$base.out" "$base.err" "$base.d" "$(qemu_for "$a")" "${o[@]}" "$exe"
     else
-        # ht-user has one CPU model per architecture and 4 KiB pages: it takes
-        # no -cpu or -p, so the Makefiles' emulator options are not passed on.
-        run_prog "$base.status" "$base.out" "$base.err" "$base.d" "$ht_user" "$exe"
+        # The Makefiles' -cpu MODEL is passed on; -p (host page size) is not:
+        # ht-user's pages are 4 KiB, the only size the tests ask for.
+        # shellcheck disable=SC2206
+        local -a given=($opts)
+        local i
+        for ((i = 0; i < ${#given[@]}; i++)); do
+            if [ "${given[i]}" = -cpu ]; then
+                o+=(-cpu "${given[i + 1]}")
+            fi
+        done
+        run_prog "$base.status" "$base.out" "$base.err" "$base.d" "$ht_user" "${o[@]}" "$exe"
     fi
     rm -rf "$base.d"
 }

@@ -478,6 +478,26 @@ fn mips_nan2008_programs_get_a_model_with_it() {
     }
 }
 
+/// x86 `-cpu max` (engine patch 0033) names itself as QEMU's TCG "max"
+/// does: an AMD vendor and "QEMU TCG CPU version".
+#[test]
+fn cpuinfo_of_the_x86_max_model() {
+    let Some(bb) = busybox() else { return };
+    if !matches!(arch().as_str(), "x86_64" | "i386") {
+        return;
+    }
+    let out = ht(["-cpu", "max"])
+        .arg(&bb)
+        .args(["cat", "/proc/cpuinfo"])
+        .output()
+        .expect("run ht-user");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["vendor_id\t: AuthenticAMD\n", "QEMU TCG CPU version"] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+}
+
 /// `-cpu`: /proc/cpuinfo describes the chosen model, in the program
 /// started and in one it executes (busybox env executes busybox again).
 #[test]

@@ -142,3 +142,17 @@ fn an_executed_program_keeps_the_model() {
     cmd.env("QEMU_CPU", "cortex-a53");
     assert_eq!(run(cmd).stdout, NO_PAUTH);
 }
+
+/// x86's "max" (engine patch 0033): every extension the translator has;
+/// programs run on it as on the default.
+#[test]
+fn x86_max_model_runs_programs() {
+    if !matches!(arch().as_str(), "x86_64" | "i386") {
+        return;
+    }
+    let r = run_ht(["-cpu".as_ref(), "max".as_ref(), guest("hello").as_os_str()]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, run_ht([guest("hello")]).stdout);
+    let help = run_ht(["-cpu", "help"]);
+    assert!(help.stdout.contains("  max\n"), "{}", help.stdout);
+}

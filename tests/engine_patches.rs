@@ -1771,3 +1771,74 @@ fn x87_fscale_special_operands_and_precision() {
         "not rounded to 24 bits"
     );
 }
+
+/// 0033: the x86 "max" model reports and runs every extension the
+/// translator has: 3DNow! (CPUID 0x80000001 EDX bit 31), SSE4.2 and
+/// POPCNT (CPUID 1 ECX bits 20 and 23); `pfadd` runs (no model of the
+/// pristine engine has both 3DNow! and SSE4.2, and there is no "max").
+#[test]
+fn x86_max_model_has_every_translated_extension() {
+    // mov eax, 0x80000001; cpuid; mov r8, rdx
+    // mov eax, 1; cpuid; mov r9, rcx
+    // mov eax, 1.0f; movd mm0, eax; mov eax, 2.0f; movd mm1, eax
+    // pfadd mm0, mm1; movd eax, mm0
+    let code = [
+        0xb8, 0x01, 0x00, 0x00, 0x80, 0x0f, 0xa2, 0x49, 0x89, 0xd0, 0xb8, 0x01, 0x00, 0x00, 0x00,
+        0x0f, 0xa2, 0x49, 0x89, 0xc9, 0xb8, 0x00, 0x00, 0x80, 0x3f, 0x0f, 0x6e, 0xc0, 0xb8, 0x00,
+        0x00, 0x00, 0x40, 0x0f, 0x6e, 0xc8, 0x0f, 0x0f, 0xc1, 0x9e, 0x0f, 0x7e, 0xc0,
+    ];
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_64).unwrap();
+    uc.ctl_set_cpu_model(unicorn_engine_sys::X86CpuModel::MAX as i32)
+        .expect("the max model exists");
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0)
+        .expect("3DNow! runs");
+    let ext_edx = uc.reg_read(RegisterX86::R8).unwrap();
+    let ecx = uc.reg_read(RegisterX86::R9).unwrap();
+    assert_ne!(ext_edx & 1 << 31, 0, "3DNow! in CPUID");
+    assert_ne!(ecx & 1 << 20, 0, "SSE4.2 in CPUID");
+    assert_ne!(ecx & 1 << 23, 0, "POPCNT in CPUID");
+    assert_eq!(
+        uc.reg_read(RegisterX86::EAX).unwrap(),
+        3.0f32.to_bits() as u64
+    );
+}
+
+/// 0034: horizontal adds and subtracts with the same register as source
+/// and destination read the source's pairs before they are overwritten
+/// (the pristine engine summed the already-written low half again).
+#[test]
+fn x86_horizontal_add_with_itself() {
+    // movq mm0, [rbx]; phaddw mm0, mm0; movq [rbx+16], mm0
+    // movdqu xmm1, [rbx]; phaddd xmm1, xmm1; movdqu [rbx+32], xmm1
+    // movdqu xmm2, [rbx]; phsubsw xmm2, xmm2; movdqu [rbx+48], xmm2
+    let code = [
+        0x0f, 0x6f, 0x03, 0x0f, 0x38, 0x01, 0xc0, 0x0f, 0x7f, 0x43, 0x10, 0xf3, 0x0f, 0x6f, 0x0b,
+        0x66, 0x0f, 0x38, 0x02, 0xc9, 0xf3, 0x0f, 0x7f, 0x4b, 0x20, 0xf3, 0x0f, 0x6f, 0x13, 0x66,
+        0x0f, 0x38, 0x07, 0xd2, 0xf3, 0x0f, 0x7f, 0x53, 0x30,
+    ];
+    let mut uc = x86_64_engine(&code);
+    let words: Vec<u8> = (1u16..=8).flat_map(|w| w.to_le_bytes()).collect();
+    uc.mem_write(DATA, &words).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    let mut out = [0u8; 64];
+    uc.mem_read(DATA, &mut out).unwrap();
+    let w16 = |at: usize, n: usize| -> Vec<i16> {
+        (0..n)
+            .map(|i| i16::from_le_bytes([out[at + 2 * i], out[at + 2 * i + 1]]))
+            .collect()
+    };
+    let w32 = |at: usize| -> Vec<u32> {
+        (0..4)
+            .map(|i| u32::from_le_bytes(out[at + 4 * i..at + 4 * i + 4].try_into().unwrap()))
+            .collect()
+    };
+    assert_eq!(w16(16, 4), [3, 7, 3, 7], "phaddw mm0, mm0");
+    assert_eq!(
+        w32(32),
+        [0x0006_0004, 0x000e_000c, 0x0006_0004, 0x000e_000c],
+        "phaddd xmm1, xmm1"
+    );
+    assert_eq!(w16(48, 8), [-1; 8], "phsubsw xmm2, xmm2");
+}

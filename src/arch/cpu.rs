@@ -109,6 +109,9 @@ pub const X86: &[CpuModel] = &[
     m("EPYC", 35, 0, 0),
     m("Dhyana", 36, 0, 0),
     m("EPYC-Rome", 37, 0, 0),
+    // Every extension the translator has (3DNow!, SSE4.2, BMI2, ...; no
+    // AVX): QEMU's "max" under TCG, as engine patch 0033 adds it.
+    m("max", 38, 0, 0),
 ];
 /// The engine's own default for x86 (it runs Haswell when no model is set).
 pub const X86_DEFAULT: usize = 19;
