@@ -106,9 +106,14 @@ pub enum Format {
     Parquet,
 }
 
+/// A `--to` value that names no format.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format '{0}' (chrome, perfetto, csv, regions, parquet, log, fixed or compact)")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
         match s {
             "chrome" | "json" => Ok(Format::Chrome),
             "perfetto" => Ok(Format::Perfetto),
@@ -118,9 +123,7 @@ impl std::str::FromStr for Format {
             "compact" => Ok(Format::Trace(crate::trace::file::Layout::Compact)),
             "log" | "qemu" => Ok(Format::Log),
             "parquet" => Ok(Format::Parquet),
-            _ => Err(format!(
-                "unknown format '{s}' (chrome, perfetto, csv, regions, parquet, log, fixed or compact)"
-            )),
+            _ => Err(UnknownFormat(s.to_string())),
         }
     }
 }
@@ -756,7 +759,7 @@ impl Default for Batch {
 /// reuse.
 struct Serialized {
     seq: u64,
-    json: Result<Vec<u8>, String>,
+    json: Result<Vec<u8>, serde_json::Error>,
     batch: Batch,
 }
 
@@ -878,7 +881,7 @@ fn serialize_batches(
     let mut keys = Vec::new();
     for (seq, mut batch) in work {
         let buf = spare.try_recv().unwrap_or_default();
-        let json = serialize_batch(&batch, origin, &mut keys, buf).map_err(|e| e.to_string());
+        let json = serialize_batch(&batch, origin, &mut keys, buf);
         batch.items.clear();
         batch.args.clear();
         if done.send(Serialized { seq, json, batch }).is_err() {
@@ -941,9 +944,7 @@ impl Chrome<'_> {
 
     fn write(&mut self, done: Serialized) -> Result<(), ConvertError> {
         self.spare_batches.push(done.batch);
-        let json = done
-            .json
-            .map_err(|e| ConvertError::Io(io::Error::other(e)))?;
+        let json = done.json?;
         self.ready.insert(done.seq, json);
         while let Some(json) = self.ready.remove(&self.written) {
             self.out.write_all(&json)?;

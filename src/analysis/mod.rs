@@ -25,6 +25,34 @@ use crate::hypertrace::op;
 use crate::trace::file::{Event, EventKind, InsnCounts, TraceError, TraceFile};
 use crate::trace::NameAssembler;
 
+/// A `--region` value that cannot be used, or a set of them that
+/// conflict.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegionError {
+    /// A value not of the form `[NAME=]OPEN:CLOSE[/argK[=V]]`.
+    #[error(
+        "--region '{0}': expected [NAME=]OPEN:CLOSE[/argK[=V]], e.g. 1:0, io=2:3, \
+         work=1:0/arg2 or compute=1:0/arg2=1"
+    )]
+    Syntax(String),
+    /// The same value opens and closes the region.
+    #[error("--region '{0}': the open and close values must differ")]
+    SameOpenAndClose(String),
+    /// A key other than arg2, arg3, ...
+    #[error("--region '{spec}': the key must be arg2, arg3, ... not '{key}'")]
+    BadKey { spec: String, key: String },
+    /// One arg1 value opens two regions that no argument tells apart.
+    #[error("--region: arg1={value} opens both '{first}' and '{second}'")]
+    SharedOpen {
+        value: u64,
+        first: String,
+        second: String,
+    },
+    /// Two regions of the same name.
+    #[error("--region: two regions are named '{0}'")]
+    SameName(String),
+}
+
 /// Which arg1 values open and close a region, and how it is named.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionSpec {
@@ -53,12 +81,8 @@ impl RegionSpec {
 
     /// Parses `[NAME=]OPEN:CLOSE[/argK[=V]]`, e.g. `1:0`, `io=2:3`,
     /// `work=1:0/arg2`, `compute=1:0/arg2=1`. Numbers are decimal or 0x-hex.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let usage = || {
-            format!(
-                "--region '{text}': expected [NAME=]OPEN:CLOSE[/argK[=V]], e.g. 1:0, io=2:3, work=1:0/arg2 or compute=1:0/arg2=1"
-            )
-        };
+    pub fn parse(text: &str) -> Result<Self, RegionError> {
+        let usage = || RegionError::Syntax(text.to_string());
         let (name, rest) = match text.split_once('=') {
             Some((n, r)) if !n.is_empty() => (Some(n.to_string()), r),
             Some(_) => return Err(usage()),
@@ -72,9 +96,7 @@ impl RegionSpec {
         let open = parse_u64(open).ok_or_else(usage)?;
         let close = parse_u64(close).ok_or_else(usage)?;
         if open == close {
-            return Err(format!(
-                "--region '{text}': the open and close values must differ"
-            ));
+            return Err(RegionError::SameOpenAndClose(text.to_string()));
         }
         let (key, key_value) = match key.map(|k| k.split_once('=')) {
             Some(Some((k, v))) => (Some(k), Some(parse_u64(v).ok_or_else(usage)?)),
@@ -87,8 +109,9 @@ impl RegionSpec {
                     .strip_prefix("arg")
                     .and_then(|n| n.parse::<usize>().ok())
                     .filter(|n| *n >= 2)
-                    .ok_or_else(|| {
-                        format!("--region '{text}': the key must be arg2, arg3, ... not '{k}'")
+                    .ok_or_else(|| RegionError::BadKey {
+                        spec: text.to_string(),
+                        key: k.to_string(),
                     })?;
                 Some(n)
             }
@@ -120,7 +143,7 @@ impl RegionSpec {
 
     /// Checks a set of specs: no arg1 value may open two regions (unless
     /// an argument's value tells them apart), and names must differ.
-    pub fn check_set(specs: &[RegionSpec]) -> Result<(), String> {
+    pub fn check_set(specs: &[RegionSpec]) -> Result<(), RegionError> {
         for (i, a) in specs.iter().enumerate() {
             for b in &specs[i + 1..] {
                 let told_apart = matches!(
@@ -128,13 +151,14 @@ impl RegionSpec {
                     (Some(ka), Some(va), Some(kb), Some(vb)) if ka == kb && va != vb
                 );
                 if a.open == b.open && !told_apart {
-                    return Err(format!(
-                        "--region: arg1={} opens both '{}' and '{}'",
-                        a.open, a.name, b.name
-                    ));
+                    return Err(RegionError::SharedOpen {
+                        value: a.open,
+                        first: a.name.clone(),
+                        second: b.name.clone(),
+                    });
                 }
                 if a.name == b.name {
-                    return Err(format!("--region: two regions are named '{}'", a.name));
+                    return Err(RegionError::SameName(a.name.clone()));
                 }
             }
         }
@@ -833,8 +857,24 @@ mod tests {
         }
         let a = RegionSpec::parse("a=1:0").unwrap();
         let b = RegionSpec::parse("b=1:2").unwrap();
-        assert!(RegionSpec::check_set(&[a.clone(), b]).is_err());
-        assert!(RegionSpec::check_set(&[a.clone(), a]).is_err());
+        assert_eq!(
+            RegionSpec::check_set(&[a.clone(), b])
+                .unwrap_err()
+                .to_string(),
+            "--region: arg1=1 opens both 'a' and 'b'"
+        );
+        assert_eq!(
+            RegionSpec::check_set(&[a, RegionSpec::parse("a=2:3").unwrap()]),
+            Err(RegionError::SameName("a".into()))
+        );
+        assert_eq!(
+            RegionSpec::parse("1:1"),
+            Err(RegionError::SameOpenAndClose("1:1".into()))
+        );
+        assert_eq!(
+            RegionSpec::parse("1:0/x").unwrap_err().to_string(),
+            "--region '1:0/x': the key must be arg2, arg3, ... not 'x'"
+        );
     }
 
     fn trace_of(

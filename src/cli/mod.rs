@@ -23,7 +23,7 @@ use args::{
 };
 pub use docs::{
     completions, help_text, ht_user_completions, ht_user_manpage, manpage, wants_cpu_help,
-    wants_debug_help, wants_docs, wants_trace_help, DocRequest,
+    wants_debug_help, wants_docs, wants_trace_help, DocError, DocRequest,
 };
 
 /// The variable the guest library reads when `qemu_hypertrace_init` is
