@@ -45,10 +45,20 @@ pub struct Runner {
     record_events: bool,
 }
 
-/// A configuration error, one line.
+/// A configuration value that cannot be used: the option's own error,
+/// one line.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// The hypertrace channel ([`Runner::hypertrace`]).
+    #[error(transparent)]
+    Channel(#[from] crate::hypertrace::ChannelOptionsError),
+    /// Trace events ([`Runner::trace`]).
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceOptionError),
+    /// A hypertrace action or region ([`Runner::on`], [`Runner::region`]).
+    #[error(transparent)]
+    Rule(#[from] crate::trace::rules::RuleError),
+}
 
 impl Runner {
     /// Runs `program` with `argv[0]` = `program` and ht-user's environment.
@@ -110,28 +120,25 @@ impl Runner {
 
     /// The hypertrace channel (`-hypertrace [path=]BASE[,max-clients=N][,args=N]`).
     pub fn hypertrace(mut self, spec: &str) -> Result<Self, ConfigError> {
-        self.config.hypertrace = Some(ChannelOptions::parse(spec).map_err(ConfigError)?);
+        self.config.hypertrace = Some(ChannelOptions::parse(spec)?);
         Ok(self)
     }
 
     /// Enables or disables trace events (`-trace`, QEMU syntax).
     pub fn trace(mut self, option: &str) -> Result<Self, ConfigError> {
-        self.config
-            .trace_events
-            .apply_option(option)
-            .map_err(ConfigError)?;
+        self.config.trace_events.apply_option(option)?;
         Ok(self)
     }
 
     /// A hypertrace action (`-hypertrace-on 'MATCH:ACTION'`).
     pub fn on(mut self, spec: &str) -> Result<Self, ConfigError> {
-        self.config.rules.add_on(spec).map_err(ConfigError)?;
+        self.config.rules.add_on(spec)?;
         Ok(self)
     }
 
     /// Events on only inside regions (`-hypertrace-region`).
     pub fn region(mut self, spec: &str) -> Result<Self, ConfigError> {
-        self.config.rules.add_region(spec).map_err(ConfigError)?;
+        self.config.rules.add_region(spec)?;
         Ok(self)
     }
 

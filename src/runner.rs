@@ -258,7 +258,7 @@ pub fn load(
         .as_ref()
         .map(crate::gdb::GdbServer::bind)
         .transpose()
-        .map_err(SetupError)?;
+        .map_err(|e| SetupError(e.to_string()))?;
     let channel = match &cfg.hypertrace {
         // A program executed by a guest of this run uses the run's channel.
         Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(

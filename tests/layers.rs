@@ -124,26 +124,47 @@ fn upward_imports() -> BTreeSet<String> {
     upward
 }
 
-#[test]
-fn imports_point_down_except_the_listed_ones() {
-    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layers-upward.txt");
-    let listed: BTreeSet<String> = std::fs::read_to_string(&list)
-        .unwrap()
-        .lines()
+/// The entries of a "may only shrink" list: one a line, blank lines and
+/// `#` comments left out.
+fn list_entries(text: &str) -> BTreeSet<String> {
+    text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
-        .collect();
-    let actual = upward_imports();
-    let new: Vec<_> = actual.difference(&listed).collect();
-    let gone: Vec<_> = listed.difference(&actual).collect();
-    assert!(
-        new.is_empty(),
-        "imports that point up a layer (ARCHITECTURE.md), not allowed: {new:?}"
+        .collect()
+}
+
+/// Checks what the source holds (`found`) against the committed list
+/// `path` (relative to the crate) that may only shrink: fails, with
+/// `new_message: [...]`, on anything found that the list lacks, and with
+/// `gone_message: [...]` on a listed entry no longer found.
+fn shrinking_list(path: &str, found: &BTreeSet<String>, new_message: &str, gone_message: &str) {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let listed = list_entries(&std::fs::read_to_string(&list).unwrap());
+    let new: Vec<_> = found.difference(&listed).collect();
+    let gone: Vec<_> = listed.difference(found).collect();
+    assert!(new.is_empty(), "{new_message}: {new:?}");
+    assert!(gone.is_empty(), "{gone_message}: {gone:?}");
+}
+
+#[test]
+fn a_list_of_comments_only_is_empty() {
+    assert!(list_entries("# A header\n# that lists nothing.\n\n").is_empty());
+    assert_eq!(
+        list_entries("# A header\n a -> b \n\nsrc/x.rs\n")
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["a -> b", "src/x.rs"]
     );
-    assert!(
-        gone.is_empty(),
-        "upward imports listed in tests/layers-upward.txt that are gone (remove them): {gone:?}"
+}
+
+#[test]
+fn imports_point_down_except_the_listed_ones() {
+    shrinking_list(
+        "tests/layers-upward.txt",
+        &upward_imports(),
+        "imports that point up a layer (ARCHITECTURE.md), not allowed",
+        "upward imports listed in tests/layers-upward.txt that are gone (remove them)",
     );
 }
 
@@ -179,24 +200,13 @@ fn long_files() -> BTreeSet<String> {
 
 #[test]
 fn source_files_are_short_except_the_listed_ones() {
-    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/long-files.txt");
-    let listed: BTreeSet<String> = std::fs::read_to_string(&list)
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect();
-    let actual = long_files();
-    let new: Vec<_> = actual.difference(&listed).collect();
-    let gone: Vec<_> = listed.difference(&actual).collect();
-    assert!(
-        new.is_empty(),
-        "source files over {MAX_LINES} lines (split them along their concerns): {new:?}"
-    );
-    assert!(
-        gone.is_empty(),
-        "files listed in tests/long-files.txt that are no longer over {MAX_LINES} lines \
-         (remove them): {gone:?}"
+    shrinking_list(
+        "tests/long-files.txt",
+        &long_files(),
+        &format!("source files over {MAX_LINES} lines (split them along their concerns)"),
+        &format!(
+            "files listed in tests/long-files.txt that are no longer over {MAX_LINES} lines \
+             (remove them)"
+        ),
     );
 }

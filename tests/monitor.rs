@@ -13,8 +13,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ht_user::monitor::{
-    format_trace_events, parse_spec, Command, Monitor, MonitorAddr, ANSWER_TIMEOUT, MAX_CLIENTS,
-    MAX_LINE,
+    format_trace_events, parse_spec, Command, CommandError, Monitor, MonitorAddr, ANSWER_TIMEOUT,
+    MAX_CLIENTS, MAX_LINE,
 };
 use ht_user::trace::events::glob_match;
 
@@ -86,7 +86,7 @@ fn answer(
     command: &Command,
     events: &Mutex<BTreeMap<&'static str, bool>>,
     quits: &AtomicUsize,
-) -> Result<String, String> {
+) -> Result<String, CommandError> {
     let mut events = events.lock().unwrap();
     match command {
         Command::TraceEvent { pattern, on } => {
@@ -100,7 +100,7 @@ fn answer(
             if matched {
                 Ok(String::new())
             } else {
-                Err(format!("unknown event \"{pattern}\""))
+                Err(CommandError::UnknownEvent(pattern.clone()))
             }
         }
         Command::InfoTraceEvents { pattern } => {
@@ -284,7 +284,7 @@ fn unix_session_like_the_seed_flow() {
     assert!(fake.event("guest_hypertrace") && fake.event("guest_mem_before_exec"));
     assert_eq!(
         c.command("trace-event nothing_like_it on"),
-        "Error: unknown event \"nothing_like_it\"\r\n"
+        "Error: Unknown event name or pattern 'nothing_like_it'\r\n"
     );
     assert_eq!(
         c.command("info registers"),
@@ -451,7 +451,7 @@ fn refused_answer_keeps_the_connection_open() {
         let requests = answering.take_requests();
         assert!(!attention.load(Ordering::Acquire));
         for r in requests {
-            r.answer(Err("not now\nreally".into()));
+            r.answer(Err(CommandError::Refused("not now\nreally".into())));
         }
         wait_until("a second request", || attention.load(Ordering::Acquire));
         // Dropped unanswered: the client hears the emulator went away.

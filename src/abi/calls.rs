@@ -15,12 +15,14 @@
 //!   (`Off64` takes a register pair on 32-bit ABIs);
 //! - traits: `OUTPUT` (the call may make output appear that trace lines
 //!   bound for the guest's stream must precede), `SIGPIPE` (EPIPE raises
-//!   SIGPIPE), `ADDRESS` (strace shows the result in hex), `ENGINE` (the
-//!   engine layer runs it before dispatch: fork, exec, sigreturn), `ARCH`
-//!   (the architecture runs it: `Abi::arch_syscall`);
+//!   SIGPIPE), `ADDRESS` (strace shows the result in hex), `RESTART` (the
+//!   call runs again after an SA_RESTART handler when a signal interrupts
+//!   it);
 //! - the handler gets the process (`p`) and the call (`a`: its
 //!   [`Sys`](super::Sys) and six argument words) and returns a `SysResult`
-//!   or an `Outcome`;
+//!   or an `Outcome`; calls that the engine layer runs before dispatch
+//!   (fork, exec, sigreturn) or the architecture runs
+//!   (`Abi::arch_syscall`) have an ENOSYS handler that is never reached;
 //! - `wait`, for calls that could block the host, runs first when other
 //!   guest threads (or timers) must go on meanwhile: `None` lets the
 //!   handler run, `Some(outcome)` parks the thread or has completed the
@@ -190,9 +192,10 @@ macro_rules! for_each_syscall {
             alarm(Int) [] => |p, a| signal::alarm(a);
             setitimer(Int, Ptr, Ptr) [] => |p, a| signal::itimer(p, a.sys, a);
             getitimer(Int, Ptr) [] => |p, a| signal::itimer(p, a.sys, a);
-            rt_sigreturn() [ENGINE] => |p, a| Err(Errno::ENOSYS);
-            sigreturn() [ENGINE] => |p, a| Err(Errno::ENOSYS);
-            sigaltstack(Ptr, Ptr) [ENGINE] => |p, a| Err(Errno::ENOSYS);
+            // Run by the engine layer before dispatch (machine::delivery).
+            rt_sigreturn() [] => |p, a| Err(Errno::ENOSYS);
+            sigreturn() [] => |p, a| Err(Errno::ENOSYS);
+            sigaltstack(Ptr, Ptr) [] => |p, a| Err(Errno::ENOSYS);
             // POSIX timers (syscall::timer).
             timer_create(Int, Ptr, Ptr) [] => |p, a| timer::timer_create(p, a);
             timer_settime(Int, Int, Ptr, Ptr) [] => |p, a| timer::timer_settime(p, a, false);
@@ -258,10 +261,10 @@ macro_rules! for_each_syscall {
             futex_time64(Ptr, Int, Int, Ptr, Ptr, Int) [RESTART] => |p, a| futex::futex(p, a, true);
             sched_yield() [] => |p, a| thread::sched_yield(p);
             // Children (syscall::wait; fork and exec in the engine layer).
-            fork() [ENGINE] => |p, a| Err(Errno::ENOSYS);
-            vfork() [ENGINE] => |p, a| Err(Errno::ENOSYS);
-            execve(Str, Ptr, Ptr) [ENGINE] => |p, a| Err(Errno::ENOSYS);
-            execveat(DirFd, Str, Ptr, Ptr, Hex) [ENGINE] => |p, a| Err(Errno::ENOSYS);
+            fork() [] => |p, a| Err(Errno::ENOSYS);
+            vfork() [] => |p, a| Err(Errno::ENOSYS);
+            execve(Str, Ptr, Ptr) [] => |p, a| Err(Errno::ENOSYS);
+            execveat(DirFd, Str, Ptr, Ptr, Hex) [] => |p, a| Err(Errno::ENOSYS);
             wait4(Pid, Ptr, Hex, Ptr) [RESTART] => |p, a| wait::wait4(p, a[0], a[1], a[2], a[3]);
             waitpid(Pid, Ptr, Hex) [RESTART] => |p, a| wait::wait4(p, a[0], a[1], a[2], 0);
             waitid(Int, Pid, Ptr, Hex, Ptr) [RESTART] => |p, a| wait::waitid(p, a);
@@ -334,10 +337,10 @@ macro_rules! for_each_syscall {
             msgctl(Int, MsgCmd, Ptr) [] => |p, a| ipc::msgctl(p, a[0], a[1], a[2]);
             ipc(IpcCall, Int, Int, Int, Ptr, Int) [] => |p, a| ipc::ipc(p, a);
             // Architecture-private calls (Abi::arch_syscall).
-            arch_prctl(Hex, Hex) [ARCH] => |p, a| Err(Errno::ENOSYS);
-            set_tls(Ptr) [ARCH] => |p, a| Err(Errno::ENOSYS);
-            set_thread_area(Ptr) [ARCH] => |p, a| Err(Errno::ENOSYS);
-            cacheflush(Ptr, Int, Int) [ARCH] => |p, a| Err(Errno::ENOSYS);
+            arch_prctl(Hex, Hex) [] => |p, a| Err(Errno::ENOSYS);
+            set_tls(Ptr) [] => |p, a| Err(Errno::ENOSYS);
+            set_thread_area(Ptr) [] => |p, a| Err(Errno::ENOSYS);
+            cacheflush(Ptr, Int, Int) [] => |p, a| Err(Errno::ENOSYS);
         }
     };
 }

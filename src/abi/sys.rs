@@ -39,9 +39,7 @@ pub enum Arg {
 const OUTPUT: u8 = 1;
 const SIGPIPE: u8 = 2;
 const ADDRESS: u8 = 4;
-const ENGINE: u8 = 8;
-const ARCH: u8 = 16;
-const RESTART: u8 = 32;
+const RESTART: u8 = 8;
 
 macro_rules! define_sys {
     ($(
@@ -105,21 +103,10 @@ impl Sys {
         self.traits() & ADDRESS != 0
     }
 
-    /// Whether the engine layer runs the call before dispatch (it needs
-    /// the engine: fork, exec, sigreturn).
-    pub fn needs_engine(self) -> bool {
-        self.traits() & ENGINE != 0
-    }
-
     /// Whether the call runs again after a handler with SA_RESTART when a
     /// signal interrupts it (EINTR otherwise), as Linux restarts it.
     pub fn restarts(self) -> bool {
         self.traits() & RESTART != 0
-    }
-
-    /// Whether the architecture runs the call (`Abi::arch_syscall`).
-    pub fn is_arch_private(self) -> bool {
-        self.traits() & ARCH != 0
     }
 }
 

@@ -38,6 +38,45 @@ const FAMILY: &str = "sans-serif";
 /// Text size in pixels (plotters' font sizes are 1.24 times the pixel size).
 const TEXT_PX: f64 = 12.0;
 
+/// Why a plot cannot be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// An output file name whose extension is neither .svg nor .png.
+    #[error("{}: plot writes .svg or .png, not .{extension} (or give --format)", path.display())]
+    UnknownExtension { path: PathBuf, extension: String },
+    /// A `--format` other than svg and png.
+    #[error("unknown image format '{0}' (svg or png)")]
+    UnknownFormat(String),
+    /// No run has a region that closed.
+    #[error("no closed regions to plot")]
+    NoRegions,
+    /// plotters failed (its message: its error type is generic over the
+    /// backend).
+    #[error("drawing the plot failed: {0}")]
+    Draw(String),
+    /// The PNG encoder failed.
+    #[error("encoding the PNG failed: {0}")]
+    Encode(#[source] png::EncodingError),
+    /// [`FONT_ENV`] names no file.
+    #[error("{FONT_ENV}={}: no such font file", .0.display())]
+    NoSuchFont(PathBuf),
+    /// No font in the usual places and none named.
+    #[error(
+        "PNG output needs a TrueType font and none was found: install Debian's \
+         fonts-dejavu-core, set {FONT_ENV} to a .ttf file, or write SVG (-o FILE.svg)"
+    )]
+    NoFont,
+    /// The font file cannot be read.
+    #[error("cannot read font {}: {source}", path.display())]
+    ReadFont {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file that is no font plotters can use.
+    #[error("{}: not a TrueType or OpenType font", .0.display())]
+    NotAFont(PathBuf),
+}
+
 /// Which image `plot` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImageFormat {
@@ -48,7 +87,7 @@ pub enum ImageFormat {
 impl ImageFormat {
     /// The format an output file's extension asks for: `.png` PNG, `.svg`
     /// or none SVG; anything else is refused rather than guessed.
-    pub fn for_path(path: &Path) -> Result<ImageFormat, String> {
+    pub fn for_path(path: &Path) -> Result<ImageFormat, PlotError> {
         match path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -56,21 +95,21 @@ impl ImageFormat {
             None => Ok(ImageFormat::Svg),
             Some(e) if e == "svg" => Ok(ImageFormat::Svg),
             Some(e) if e == "png" => Ok(ImageFormat::Png),
-            Some(e) => Err(format!(
-                "{}: plot writes .svg or .png, not .{e} (or give --format)",
-                path.display()
-            )),
+            Some(extension) => Err(PlotError::UnknownExtension {
+                path: path.to_path_buf(),
+                extension,
+            }),
         }
     }
 }
 
 impl std::str::FromStr for ImageFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PlotError;
+    fn from_str(s: &str) -> Result<Self, PlotError> {
         match s {
             "svg" => Ok(ImageFormat::Svg),
             "png" => Ok(ImageFormat::Png),
-            _ => Err(format!("unknown image format '{s}' (svg or png)")),
+            _ => Err(PlotError::UnknownFormat(s.to_string())),
         }
     }
 }
@@ -274,7 +313,7 @@ struct Figure {
 }
 
 impl Figure {
-    fn new(series: &[(&str, &Analysis)], scale: u32) -> Result<Figure, String> {
+    fn new(series: &[(&str, &Analysis)], scale: u32) -> Result<Figure, PlotError> {
         assert!(!series.is_empty() && series.len() <= 2);
         let mut labels: Vec<&str> = Vec::new();
         for (_, a) in series {
@@ -285,7 +324,7 @@ impl Figure {
             }
         }
         if labels.is_empty() {
-            return Err("no closed regions to plot".to_string());
+            return Err(PlotError::NoRegions);
         }
         let skipped = labels.len().saturating_sub(MAX_PANELS);
         labels.truncate(MAX_PANELS);
@@ -480,19 +519,19 @@ fn draw_panel<DB: DrawingBackend>(
 }
 
 /// The plot of one or two analysed traces, each with its name, as SVG.
-pub fn svg(series: &[(&str, &Analysis)]) -> Result<String, String> {
+pub fn svg(series: &[(&str, &Analysis)]) -> Result<String, PlotError> {
     let fig = Figure::new(series, 1)?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, fig.size()).into_drawing_area();
-        draw(&root, &fig).map_err(|e| format!("drawing the plot failed: {e}"))?;
+        draw(&root, &fig).map_err(|e| PlotError::Draw(e.to_string()))?;
     }
     Ok(out)
 }
 
 /// The same plot as PNG; its text needs a font made known by
 /// [`use_font`] first.
-pub fn png(series: &[(&str, &Analysis)]) -> Result<Vec<u8>, String> {
+pub fn png(series: &[(&str, &Analysis)]) -> Result<Vec<u8>, PlotError> {
     // Twice the SVG's size: sharp text on high-density screens and when
     // scaled down into a document.
     let fig = Figure::new(series, 2)?;
@@ -500,7 +539,7 @@ pub fn png(series: &[(&str, &Analysis)]) -> Result<Vec<u8>, String> {
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw(&root, &fig).map_err(|e| format!("drawing the plot failed: {e}"))?;
+        draw(&root, &fig).map_err(|e| PlotError::Draw(e.to_string()))?;
     }
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
@@ -509,7 +548,7 @@ pub fn png(series: &[(&str, &Analysis)]) -> Result<Vec<u8>, String> {
     enc.set_compression(png::Compression::High);
     enc.write_header()
         .and_then(|mut w| w.write_image_data(&rgb))
-        .map_err(|e| format!("encoding the PNG failed: {e}"))?;
+        .map_err(PlotError::Encode)?;
     Ok(out)
 }
 
@@ -534,11 +573,11 @@ pub const FONT_PLACES: &[&str] = &[
 
 /// The font file for PNG text: `env` (the value of [`FONT_ENV`]) when set,
 /// else the first of `places` that exists.
-pub fn find_font(env: Option<&std::ffi::OsStr>, places: &[&str]) -> Result<PathBuf, String> {
+pub fn find_font(env: Option<&std::ffi::OsStr>, places: &[&str]) -> Result<PathBuf, PlotError> {
     if let Some(path) = env.filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
         if !path.is_file() {
-            return Err(format!("{FONT_ENV}={}: no such font file", path.display()));
+            return Err(PlotError::NoSuchFont(path));
         }
         return Ok(path);
     }
@@ -546,25 +585,22 @@ pub fn find_font(env: Option<&std::ffi::OsStr>, places: &[&str]) -> Result<PathB
         .iter()
         .map(PathBuf::from)
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            format!(
-                "PNG output needs a TrueType font and none was found: install Debian's \
-                 fonts-dejavu-core, set {FONT_ENV} to a .ttf file, or write SVG (-o FILE.svg)"
-            )
-        })
+        .ok_or(PlotError::NoFont)
 }
 
 /// Reads the font at `path` for PNG text, with its bold face when one lies
 /// beside it (`DejaVuSans.ttf` and `DejaVuSans-Bold.ttf`).
-pub fn use_font(path: &Path) -> Result<(), String> {
-    let load = |p: &Path| -> Result<&'static [u8], String> {
-        let bytes =
-            std::fs::read(p).map_err(|e| format!("cannot read font {}: {e}", p.display()))?;
+pub fn use_font(path: &Path) -> Result<(), PlotError> {
+    let load = |p: &Path| -> Result<&'static [u8], PlotError> {
+        let bytes = std::fs::read(p).map_err(|source| PlotError::ReadFont {
+            path: p.to_path_buf(),
+            source,
+        })?;
         // plotters keeps registered fonts for the life of the process.
         Ok(Box::leak(bytes.into_boxed_slice()))
     };
     plotters::style::register_font(FAMILY, FontStyle::Normal, load(path)?)
-        .map_err(|_| format!("{}: not a TrueType or OpenType font", path.display()))?;
+        .map_err(|_| PlotError::NotAFont(path.to_path_buf()))?;
     let bold = path.with_file_name(format!(
         "{}-Bold.ttf",
         path.file_stem()
@@ -603,23 +639,33 @@ mod tests {
     #[test]
     fn formats_by_extension() {
         let f = |p: &str| ImageFormat::for_path(Path::new(p));
-        assert_eq!(f("a.svg"), Ok(ImageFormat::Svg));
-        assert_eq!(f("a.PNG"), Ok(ImageFormat::Png));
-        assert_eq!(f("plot"), Ok(ImageFormat::Svg));
-        assert!(f("a.pdf").unwrap_err().contains("not .pdf"));
+        assert_eq!(f("a.svg").ok(), Some(ImageFormat::Svg));
+        assert_eq!(f("a.PNG").ok(), Some(ImageFormat::Png));
+        assert_eq!(f("plot").ok(), Some(ImageFormat::Svg));
+        assert_eq!(
+            f("a.pdf").unwrap_err().to_string(),
+            "a.pdf: plot writes .svg or .png, not .pdf (or give --format)"
+        );
     }
 
     #[test]
     fn font_lookup_names_the_package_when_nothing_is_found() {
-        let e = find_font(None, &["/nonexistent/a.ttf"]).unwrap_err();
+        let e = find_font(None, &["/nonexistent/a.ttf"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fonts-dejavu-core") && !e.contains('\n'), "{e}");
-        let e = find_font(Some("/nonexistent/b.ttf".as_ref()), FONT_PLACES).unwrap_err();
+        let e = find_font(Some("/nonexistent/b.ttf".as_ref()), FONT_PLACES)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("HT_TRACE_FONT=/nonexistent/b.ttf"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("x.ttf");
         std::fs::write(&f, b"").unwrap();
         let places = ["/nonexistent/a.ttf", f.to_str().unwrap()];
         assert_eq!(find_font(None, &places).unwrap(), f);
-        assert!(use_font(&f).unwrap_err().contains("not a TrueType"));
+        assert!(use_font(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("not a TrueType"));
     }
 }

@@ -23,9 +23,50 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use ht_user::analysis::convert::{self, Format};
-use ht_user::analysis::{compare, plot, profile, report, Analysis, RegionSpec};
-use ht_user::trace::file::{Layout, ReadOptions, TraceFile};
+use ht_user::analysis::convert::{self, ConvertError, Format};
+use ht_user::analysis::plot::PlotError;
+use ht_user::analysis::profile::ProfileError;
+use ht_user::analysis::{compare, plot, profile, report, Analysis, RegionError, RegionSpec};
+use ht_user::cli::DocError;
+use ht_user::trace::file::{Layout, ReadOptions, TraceError, TraceFile};
+
+/// Why a command failed; `main` prints it after `ht-trace: `.
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    /// `compare` or `plot` (`command`) not given its runs in one of its
+    /// `forms`.
+    #[error("{command} takes {forms}")]
+    Sides {
+        command: &'static str,
+        forms: &'static str,
+    },
+    #[error("only one input can be standard input ('-')")]
+    StdinTwice,
+    #[error("cannot read standard input: {0}")]
+    Stdin(#[source] io::Error),
+    #[error("--to perfetto writes binary data: give -o FILE or redirect standard output")]
+    PerfettoToTerminal,
+    #[error("PNG is binary data: give -o FILE.png or redirect standard output")]
+    PngToTerminal,
+    #[error("cannot create {}: {source}", path.display())]
+    Create { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("writing the output failed: {0}")]
+    Stdout(#[source] io::Error),
+    #[error(transparent)]
+    Region(#[from] RegionError),
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Doc(#[from] DocError),
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -74,10 +115,10 @@ impl Sides {
     /// A's files and B's (empty when `b_optional` and none is given).
     fn split(
         self,
-        command: &str,
+        command: &'static str,
         b_optional: bool,
-    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
-        let usage = if b_optional {
+    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
+        let forms = if b_optional {
             "FILE [B], or -a FILE... [-b FILE...]"
         } else {
             "A B, or -a FILE... -b FILE..."
@@ -92,7 +133,7 @@ impl Sides {
             (self.a, self.b)
         };
         if a.is_empty() || (b.is_empty() && !b_optional) {
-            return Err(format!("{command} takes {usage}"));
+            return Err(Error::Sides { command, forms });
         }
         Ok((a, b))
     }
@@ -222,7 +263,7 @@ enum Command {
     },
 }
 
-fn specs(common: &Common) -> Result<Vec<RegionSpec>, String> {
+fn specs(common: &Common) -> Result<Vec<RegionSpec>, Error> {
     if common.regions.is_empty() {
         return Ok(vec![RegionSpec::default_spec()]);
     }
@@ -247,17 +288,15 @@ fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-fn open(path: &Path, allow_truncated: bool) -> Result<TraceFile, String> {
+fn open(path: &Path, allow_truncated: bool) -> Result<TraceFile, Error> {
     let opts = ReadOptions { allow_truncated };
     let f = if is_stdio(path) {
         let mut bytes = Vec::new();
-        io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes).map_err(Error::Stdin)?;
         TraceFile::from_bytes(Path::new("(standard input)"), bytes, opts)
     } else {
         TraceFile::open_with(path, opts)
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     if let Some(t) = &f.truncation {
         eprintln!("ht-trace: warning: {}: {t}", path.display());
     }
@@ -269,12 +308,12 @@ fn analyse(
     paths: &[PathBuf],
     specs: &[RegionSpec],
     common: &Common,
-) -> Result<(Vec<TraceFile>, Analysis), String> {
+) -> Result<(Vec<TraceFile>, Analysis), Error> {
     let traces = paths
         .iter()
         .map(|p| open(p, common.allow_truncated))
         .collect::<Result<Vec<_>, _>>()?;
-    let a = Analysis::run_files(&traces, specs).map_err(|e| e.to_string())?;
+    let a = Analysis::run_files(&traces, specs)?;
     Ok((traces, a))
 }
 
@@ -287,7 +326,7 @@ fn run_name(files: &[TraceFile]) -> String {
     paths.join(", ")
 }
 
-fn write_stdout(text: &str) -> Result<(), String> {
+fn write_stdout(text: &str) -> Result<(), Error> {
     write_output(None, text.as_bytes())
 }
 
@@ -365,32 +404,31 @@ fn child_traces(path: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// Standard input can be read once: at most one `-` among the inputs.
-fn one_stdin(inputs: &[&Path]) -> Result<(), String> {
+fn one_stdin(inputs: &[&Path]) -> Result<(), Error> {
     if inputs.iter().filter(|p| is_stdio(p)).count() > 1 {
-        return Err("only one input can be standard input ('-')".into());
+        return Err(Error::StdinTwice);
     }
     Ok(())
 }
 
 /// Writes `bytes` to OUT, or to standard output when OUT is absent or `-`.
-fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<(), String> {
+fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<(), Error> {
     match output.filter(|p| !is_stdio(p)) {
-        Some(path) => {
-            std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
-        }
+        Some(path) => std::fs::write(path, bytes).map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
         None => {
             let mut out = io::stdout().lock();
             match out.write_all(bytes).and_then(|()| out.flush()) {
-                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                    Err(format!("writing the output failed: {e}"))
-                }
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Stdout(e)),
                 _ => Ok(()),
             }
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Report {
             common,
@@ -436,11 +474,11 @@ fn run(cli: Cli) -> Result<(), String> {
             let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
             one_stdin(&paths)?;
             if files.len() > 1 && matches!(to, Format::Trace(_)) {
-                return Err(convert::ConvertError::SeveralFiles.to_string());
+                return Err(ConvertError::SeveralFiles.into());
             }
             let dir = output.as_ref().filter(|p| !is_stdio(p));
             if to == Format::Parquet && dir.is_none() {
-                return Err(convert::ConvertError::NeedsDirectory.to_string());
+                return Err(ConvertError::NeedsDirectory.into());
             }
             let f = files
                 .iter()
@@ -448,16 +486,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?;
             if let (Format::Parquet, Some(dir)) = (to, dir) {
                 let names = |t: &TraceFile, nr| syscall_names(t)(nr);
-                return ht_user::analysis::parquet::write_dir(&f, &specs, dir, &names)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                ht_user::analysis::parquet::write_dir(&f, &specs, dir, &names)?;
+                return Ok(());
             }
             let to_file = output.as_ref().filter(|p| !is_stdio(p));
             if to == Format::Perfetto && to_file.is_none() && io::stdout().is_terminal() {
-                return Err(
-                    "--to perfetto writes binary data: give -o FILE or redirect standard output"
-                        .into(),
-                );
+                return Err(Error::PerfettoToTerminal);
             }
             let write = |out: &mut dyn Write| match to {
                 Format::Perfetto => {
@@ -468,8 +502,10 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let result = match to_file {
                 Some(path) => {
-                    let out = File::create(path)
-                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                    let out = File::create(path).map_err(|source| Error::Create {
+                        path: path.clone(),
+                        source,
+                    })?;
                     let mut out = BufWriter::with_capacity(1 << 20, out);
                     write(&mut out)
                 }
@@ -480,10 +516,8 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             match result {
                 Ok(_) => Ok(()),
-                Err(convert::ConvertError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    Ok(())
-                }
-                Err(e) => Err(e.to_string()),
+                Err(ConvertError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(e.into()),
             }
         }
         Command::Plot {
@@ -501,9 +535,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             if format == plot::ImageFormat::Png {
                 if to_file.is_none() && io::stdout().is_terminal() {
-                    return Err(
-                        "PNG is binary data: give -o FILE.png or redirect standard output".into(),
-                    );
+                    return Err(Error::PngToTerminal);
                 }
                 let font = std::env::var_os(plot::FONT_ENV);
                 plot::use_font(&plot::find_font(font.as_deref(), plot::FONT_PLACES)?)?;
@@ -548,7 +580,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let opts = profile::ProfileOptions { sysroot };
             let mut parts = Vec::with_capacity(traces.len());
             for t in &traces {
-                parts.push(profile::profile(t, &specs, &opts).map_err(|e| e.to_string())?);
+                parts.push(profile::profile(t, &specs, &opts)?);
             }
             let p = profile::Profile::merge(parts);
             if p.blocks_in_regions == 0 {

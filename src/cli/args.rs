@@ -239,9 +239,15 @@ pub(super) fn unknown_single_dash_option(normalised: &[OsString]) -> Option<Stri
         .map(|a| a.split('=').next().unwrap_or(a).to_string())
 }
 
+/// A log file name (`-D`, QEMU_LOG_FILENAME) with a `%` other than one
+/// `%d`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("-D {0}: bad log file name: only one %d (the process id) is allowed")]
+pub struct LogFileNameError(pub String);
+
 /// `-D` and QEMU_LOG_FILENAME as qemu-user reads them: one `%d` in the
 /// name becomes the process id; any other `%` is an error.
-pub(super) fn log_file_for_pid(path: PathBuf, pid: u32) -> Result<PathBuf, String> {
+pub(super) fn log_file_for_pid(path: PathBuf, pid: u32) -> Result<PathBuf, LogFileNameError> {
     let Some(text) = path.to_str() else {
         return Ok(path);
     };
@@ -250,8 +256,6 @@ pub(super) fn log_file_for_pid(path: PathBuf, pid: u32) -> Result<PathBuf, Strin
         Some(at) if text[at..].starts_with("%d") && !text[at + 2..].contains('%') => Ok(
             PathBuf::from(format!("{}{pid}{}", &text[..at], &text[at + 2..])),
         ),
-        Some(_) => Err(format!(
-            "-D {text}: bad log file name: only one %d (the process id) is allowed"
-        )),
+        Some(_) => Err(LogFileNameError(text.to_string())),
     }
 }

@@ -68,6 +68,20 @@ pub fn wants_docs(args: &[OsString]) -> Option<DocRequest> {
     }
 }
 
+/// A shell completion script or manual page that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    /// A shell clap_complete does not write scripts for.
+    #[error("unknown shell '{0}' (bash, zsh, fish, elvish, powershell)")]
+    UnknownShell(String),
+    /// clap_mangen's rendering failed.
+    #[error("cannot render the manual page: {0}")]
+    Manpage(#[source] std::io::Error),
+    /// The rendered page is not UTF-8 text.
+    #[error("the manual page is not UTF-8 text: {0}")]
+    ManpageText(#[source] std::string::FromUtf8Error),
+}
+
 /// The shell completion script for `command` (named `name`), for `shell`
 /// (bash, zsh, fish, elvish, powershell).
 pub fn completions(
@@ -75,36 +89,36 @@ pub fn completions(
     name: &str,
     shell: &str,
     out: &mut dyn std::io::Write,
-) -> Result<(), String> {
+) -> Result<(), DocError> {
     use clap_complete::Shell;
     let shell: Shell = shell
         .parse()
-        .map_err(|_| format!("unknown shell '{shell}' (bash, zsh, fish, elvish, powershell)"))?;
+        .map_err(|_| DocError::UnknownShell(shell.to_string()))?;
     clap_complete::generate(shell, &mut command, name, out);
     Ok(())
 }
 
 /// ht-user's completion script: the options as clap parses them (both
 /// `-hypertrace` and `--hypertrace` work on the command line).
-pub fn ht_user_completions(shell: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+pub fn ht_user_completions(shell: &str, out: &mut dyn std::io::Write) -> Result<(), DocError> {
     use clap::CommandFactory;
     completions(Cli::command(), "ht-user", shell, out)
 }
 
 /// `command`'s manual page (roff, section 1).
-pub fn manpage(command: clap::Command) -> Result<Vec<u8>, String> {
+pub fn manpage(command: clap::Command) -> Result<Vec<u8>, DocError> {
     let mut out = Vec::new();
     clap_mangen::Man::new(command)
         .render(&mut out)
-        .map_err(|e| format!("cannot render the manual page: {e}"))?;
+        .map_err(DocError::Manpage)?;
     Ok(out)
 }
 
 /// ht-user's manual page, with the options spelled as qemu-user users
 /// write them (`-hypertrace`, as in the help).
-pub fn ht_user_manpage() -> Result<Vec<u8>, String> {
+pub fn ht_user_manpage() -> Result<Vec<u8>, DocError> {
     use clap::CommandFactory;
-    let page = String::from_utf8(manpage(Cli::command())?).map_err(|e| e.to_string())?;
+    let page = String::from_utf8(manpage(Cli::command())?).map_err(DocError::ManpageText)?;
     let mut fixed = page;
     for name in SINGLE_DASH_LONG {
         // roff writes each dash as `\-`.

@@ -23,7 +23,7 @@ use args::{
 };
 pub use docs::{
     completions, help_text, ht_user_completions, ht_user_manpage, manpage, wants_cpu_help,
-    wants_debug_help, wants_docs, wants_trace_help, DocRequest,
+    wants_debug_help, wants_docs, wants_trace_help, DocError, DocRequest,
 };
 
 /// The variable the guest library reads when `qemu_hypertrace_init` is
@@ -222,6 +222,11 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "version",
 ];
 
+/// An option value clap took but ht-user cannot use, as clap reports it.
+fn bad(why: impl std::fmt::Display) -> clap::Error {
+    clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{why}\n"))
+}
+
 fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
@@ -239,8 +244,6 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     }
     let cli = Cli::try_parse_from(normalised.iter())?;
     let mut warnings = Vec::new();
-    let bad =
-        |msg: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{msg}\n"));
 
     let hypertrace = cli
         .hypertrace
@@ -279,8 +282,7 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
     if rule_args.len() != cli.hypertrace_on.len() + cli.hypertrace_region.len() {
         // A spelling clap accepts but the scan above does not see.
         return Err(bad(
-            "write -hypertrace-on and -hypertrace-region with their value as the next argument"
-                .to_string(),
+            "write -hypertrace-on and -hypertrace-region with their value as the next argument",
         ));
     }
     for (is_on, spec) in rule_args {

@@ -27,10 +27,35 @@ impl std::fmt::Display for GdbAddr {
     }
 }
 
+/// A `-g` value that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GdbAddrError {
+    /// `-g` with an empty value.
+    #[error("-g expects a port, HOST:PORT or a socket path")]
+    Empty,
+    /// Digits that are no port number.
+    #[error("-g {0}: not a port number (0-65535)")]
+    NotAPort(String),
+    /// `HOST:PORT` with a HOST that is no IP address.
+    #[error("-g {0}: expected PORT, HOST:PORT (an IP address) or a socket path")]
+    NotAnAddress(String),
+}
+
+/// A gdb socket that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum GdbListenError {
+    /// The socket cannot be bound (in use, not allowed).
+    #[error("-g: cannot listen on {addr}: {source}")]
+    Bind { addr: GdbAddr, source: io::Error },
+    /// The bound TCP socket does not tell its address.
+    #[error("-g: cannot tell the address listened on: {0}")]
+    LocalAddr(#[source] io::Error),
+}
+
 impl GdbAddr {
-    pub fn parse(spec: &str) -> Result<GdbAddr, String> {
+    pub fn parse(spec: &str) -> Result<GdbAddr, GdbAddrError> {
         if spec.is_empty() {
-            return Err("-g expects a port, HOST:PORT or a socket path".into());
+            return Err(GdbAddrError::Empty);
         }
         if let Ok(port) = spec.parse::<u16>() {
             return Ok(GdbAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], port))));
@@ -39,12 +64,10 @@ impl GdbAddr {
             return Ok(GdbAddr::Tcp(addr));
         }
         if spec.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("-g {spec}: not a port number (0-65535)"));
+            return Err(GdbAddrError::NotAPort(spec.to_string()));
         }
         if spec.contains(':') && !spec.contains('/') {
-            return Err(format!(
-                "-g {spec}: expected PORT, HOST:PORT (an IP address) or a socket path"
-            ));
+            return Err(GdbAddrError::NotAnAddress(spec.to_string()));
         }
         Ok(GdbAddr::Unix(PathBuf::from(spec)))
     }
@@ -63,19 +86,17 @@ enum Listener {
 
 impl GdbServer {
     /// Binds the socket now, so that a port in use is a setup error.
-    pub fn bind(addr: &GdbAddr) -> Result<GdbServer, String> {
+    pub fn bind(addr: &GdbAddr) -> Result<GdbServer, GdbListenError> {
+        let listen = |source| GdbListenError::Bind {
+            addr: addr.clone(),
+            source,
+        };
         let listener = match addr {
-            GdbAddr::Tcp(a) => Listener::Tcp(
-                TcpListener::bind(a).map_err(|e| format!("-g: cannot listen on {a}: {e}"))?,
-            ),
-            GdbAddr::Unix(p) => Listener::Unix(
-                UnixListener::bind(p)
-                    .map_err(|e| format!("-g: cannot listen on {}: {e}", p.display()))?,
-                p.clone(),
-            ),
+            GdbAddr::Tcp(a) => Listener::Tcp(TcpListener::bind(a).map_err(listen)?),
+            GdbAddr::Unix(p) => Listener::Unix(UnixListener::bind(p).map_err(listen)?, p.clone()),
         };
         let addr = match &listener {
-            Listener::Tcp(l) => GdbAddr::Tcp(l.local_addr().map_err(|e| e.to_string())?),
+            Listener::Tcp(l) => GdbAddr::Tcp(l.local_addr().map_err(GdbListenError::LocalAddr)?),
             Listener::Unix(_, p) => GdbAddr::Unix(p.clone()),
         };
         Ok(GdbServer { listener, addr })
@@ -136,8 +157,14 @@ mod tests {
             GdbAddr::parse("/tmp/gdb.sock"),
             Ok(GdbAddr::Unix("/tmp/gdb.sock".into()))
         );
-        assert!(GdbAddr::parse("70000").is_err());
-        assert!(GdbAddr::parse("").is_err());
-        assert!(GdbAddr::parse("localhost:1234").is_err());
+        assert_eq!(
+            GdbAddr::parse("70000"),
+            Err(GdbAddrError::NotAPort("70000".into()))
+        );
+        assert_eq!(GdbAddr::parse(""), Err(GdbAddrError::Empty));
+        assert_eq!(
+            GdbAddr::parse("localhost:1234").unwrap_err().to_string(),
+            "-g localhost:1234: expected PORT, HOST:PORT (an IP address) or a socket path"
+        );
     }
 }

@@ -47,18 +47,41 @@ pub fn format_file_ids(ids: &[FileId]) -> String {
         .join(",")
 }
 
+/// A list of channel file identities ([`format_file_ids`]'s form) that
+/// does not parse: the list, and what is wrong in it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("channel file ids '{text}': {problem}")]
+pub struct FileIdsError {
+    pub text: String,
+    pub problem: FileIdProblem,
+}
+
+/// What is wrong with one identity in a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FileIdProblem {
+    #[error("expected DEV:INO")]
+    NoColon,
+    #[error("bad device number")]
+    Device,
+    #[error("bad inode number")]
+    Inode,
+}
+
 /// Parses [`format_file_ids`]'s form.
-pub fn parse_file_ids(text: &str) -> Result<Vec<FileId>, String> {
+pub fn parse_file_ids(text: &str) -> Result<Vec<FileId>, FileIdsError> {
     text.split(',')
         .map(|pair| {
-            let (dev, ino) = pair.split_once(':').ok_or("expected DEV:INO")?;
+            let (dev, ino) = pair.split_once(':').ok_or(FileIdProblem::NoColon)?;
             Ok((
-                dev.parse().map_err(|_| "bad device number")?,
-                ino.parse().map_err(|_| "bad inode number")?,
+                dev.parse().map_err(|_| FileIdProblem::Device)?,
+                ino.parse().map_err(|_| FileIdProblem::Inode)?,
             ))
         })
-        .collect::<Result<Vec<_>, &str>>()
-        .map_err(|e| format!("channel file ids '{text}': {e}"))
+        .collect::<Result<Vec<_>, FileIdProblem>>()
+        .map_err(|problem| FileIdsError {
+            text: text.to_string(),
+            problem,
+        })
 }
 
 #[derive(Debug)]

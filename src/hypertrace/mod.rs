@@ -29,8 +29,10 @@ use crate::mem::{page_ceil, Encoder, Endian};
 mod files;
 mod options;
 
-pub use files::{format_file_ids, parse_file_ids, ChannelError, FileId};
-pub use options::ChannelOptions;
+pub use files::{
+    format_file_ids, parse_file_ids, ChannelError, FileId, FileIdProblem, FileIdsError,
+};
+pub use options::{ChannelOptions, ChannelOptionsError};
 
 /// Upper bound for `args=`; QEMU's configure option had no practical need
 /// for more and it keeps per-event records bounded.
@@ -287,16 +289,47 @@ mod tests {
                 .counters
         );
         let bad = ChannelOptions::parse("/tmp/x,counters=yes").unwrap_err();
-        assert!(bad.contains("counters must be on or off"), "{bad}");
+        assert_eq!(bad, ChannelOptionsError::NotOnOrOff("yes".into()));
+        assert_eq!(
+            bad.to_string(),
+            "-hypertrace: counters must be on or off, not 'yes'"
+        );
         let o = ChannelOptions::parse("path=/tmp/y,args=2,max-clients=8").unwrap();
         assert_eq!(
             (o.base.to_str().unwrap(), o.max_clients, o.args),
             ("/tmp/y", 8, 2)
         );
-        assert!(ChannelOptions::parse("path=/a,args=0").is_err());
-        assert!(ChannelOptions::parse("path=/a,args=99").is_err());
-        assert!(ChannelOptions::parse("max-clients=2").is_err());
-        assert!(ChannelOptions::parse("path=/a,colour=red").is_err());
+        assert_eq!(
+            ChannelOptions::parse("path=/a,args=0"),
+            Err(ChannelOptionsError::Args(0))
+        );
+        assert_eq!(
+            ChannelOptions::parse("path=/a,args=99")
+                .unwrap_err()
+                .to_string(),
+            "-hypertrace: args must be 1..16, not 99"
+        );
+        assert_eq!(
+            ChannelOptions::parse("/a,max-clients=0")
+                .unwrap_err()
+                .to_string(),
+            "-hypertrace: max-clients must be 1..65536, not 0"
+        );
+        assert_eq!(
+            ChannelOptions::parse("/a,args=two"),
+            Err(ChannelOptionsError::NotANumber {
+                option: "args",
+                value: "two".into()
+            })
+        );
+        assert_eq!(
+            ChannelOptions::parse("max-clients=2"),
+            Err(ChannelOptionsError::NoBase)
+        );
+        assert_eq!(
+            ChannelOptions::parse("path=/a,colour=red"),
+            Err(ChannelOptionsError::UnknownOption("colour=red".into()))
+        );
     }
 
     #[test]
@@ -439,5 +472,11 @@ mod tests {
         for bad in ["", "1", "1:2,3", "x:1", "1:y"] {
             assert!(parse_file_ids(bad).is_err(), "{bad}");
         }
+        let e = parse_file_ids("1:2,3:y").unwrap_err();
+        assert_eq!(e.problem, FileIdProblem::Inode);
+        assert_eq!(
+            e.to_string(),
+            "channel file ids '1:2,3:y': bad inode number"
+        );
     }
 }

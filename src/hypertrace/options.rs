@@ -5,6 +5,30 @@ use std::path::PathBuf;
 
 use super::{DEFAULT_ARGS, DEFAULT_MAX_CLIENTS, MAX_ARGS, MAX_CLIENTS_LIMIT};
 
+/// A `-hypertrace` value that cannot be used, with the part at fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelOptionsError {
+    /// `max-clients=` or `args=` (`option`) given something else than a
+    /// number.
+    #[error("-hypertrace: {option} must be a number, not '{value}'")]
+    NotANumber { option: &'static str, value: String },
+    /// `counters=` given something else than on or off.
+    #[error("-hypertrace: counters must be on or off, not '{0}'")]
+    NotOnOrOff(String),
+    /// An option `-hypertrace` does not take.
+    #[error("-hypertrace: unknown option '{0}'")]
+    UnknownOption(String),
+    /// No base path, or an empty one.
+    #[error("-hypertrace: missing base path (path=BASE)")]
+    NoBase,
+    /// A client count out of range.
+    #[error("-hypertrace: max-clients must be 1..{MAX_CLIENTS_LIMIT}, not {0}")]
+    MaxClients(u64),
+    /// An argument count out of range.
+    #[error("-hypertrace: args must be 1..{MAX_ARGS}, not {0}")]
+    Args(u64),
+}
+
 /// What the user asked for with `-hypertrace`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelOptions {
@@ -19,15 +43,18 @@ pub struct ChannelOptions {
 
 impl ChannelOptions {
     /// Parses `BASE` or `path=BASE[,max-clients=N][,args=N][,counters=on|off]`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, ChannelOptionsError> {
         let mut base = None;
         let mut max_clients = DEFAULT_MAX_CLIENTS;
         let mut args = DEFAULT_ARGS;
         let mut counters = false;
         for (i, part) in spec.split(',').enumerate() {
-            let number = |v: &str, what: &str| {
+            let number = |v: &str, option| {
                 v.parse::<u64>()
-                    .map_err(|_| format!("-hypertrace: {what} must be a number, not '{v}'"))
+                    .map_err(|_| ChannelOptionsError::NotANumber {
+                        option,
+                        value: v.to_string(),
+                    })
             };
             if let Some(v) = part.strip_prefix("path=") {
                 base = Some(v);
@@ -39,30 +66,22 @@ impl ChannelOptions {
                 counters = match v {
                     "on" => true,
                     "off" => false,
-                    _ => {
-                        return Err(format!(
-                            "-hypertrace: counters must be on or off, not '{v}'"
-                        ))
-                    }
+                    _ => return Err(ChannelOptionsError::NotOnOrOff(v.to_string())),
                 };
             } else if i == 0 && !part.contains('=') {
                 base = Some(part);
             } else {
-                return Err(format!("-hypertrace: unknown option '{part}'"));
+                return Err(ChannelOptionsError::UnknownOption(part.to_string()));
             }
         }
         let base = base
             .filter(|b| !b.is_empty())
-            .ok_or("-hypertrace: missing base path (path=BASE)")?;
+            .ok_or(ChannelOptionsError::NoBase)?;
         if !(1..=MAX_CLIENTS_LIMIT).contains(&max_clients) {
-            return Err(format!(
-                "-hypertrace: max-clients must be 1..65536, not {max_clients}"
-            ));
+            return Err(ChannelOptionsError::MaxClients(max_clients));
         }
         if !(1..=MAX_ARGS).contains(&args) {
-            return Err(format!(
-                "-hypertrace: args must be 1..{MAX_ARGS}, not {args}"
-            ));
+            return Err(ChannelOptionsError::Args(args));
         }
         Ok(ChannelOptions {
             base: PathBuf::from(base),

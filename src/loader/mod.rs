@@ -113,8 +113,8 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     // program, as for Linux: bad section headers alone are no reason to
     // refuse it. goblin checks bounds, but a malformed file must never take
     // ht-user down: a panic inside the parser is a parse error.
-    let parsed = std::panic::catch_unwind(|| parse_headers(bytes))
-        .unwrap_or_else(|_| Err("unparsable headers".to_string()));
+    let parsed =
+        std::panic::catch_unwind(|| parse_headers(bytes)).unwrap_or(Err(HeaderError::Unparsable));
     let elf = parsed.map_err(|e| LoadError(format!("{name}: malformed ELF: {e}")))?;
     let abi = arch::for_elf(elf.header.e_machine, elf.is_64, elf.little_endian)
         .map_err(|e| LoadError(format!("{name}: {e}")))?;
@@ -226,33 +226,49 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     })
 }
 
+/// Why the ELF header or program headers are malformed.
+#[derive(Debug, thiserror::Error)]
+enum HeaderError {
+    /// goblin refused them.
+    #[error("{0}")]
+    Goblin(#[from] goblin::error::Error),
+    /// goblin panicked on them.
+    #[error("unparsable headers")]
+    Unparsable,
+    /// Program header entries of another size than the class's.
+    #[error("program header entries of {size} bytes, expected {expected}")]
+    EntrySize { size: u16, expected: usize },
+    /// No program header, or more than Linux reads.
+    #[error("{count} program headers (Linux loads 1 to {max})")]
+    Count { count: usize, max: usize },
+    /// A table offset beyond the host's address range.
+    #[error("program headers out of range")]
+    Offset,
+}
+
 /// The ELF header and program headers only, checked as Linux's loader
 /// checks them: the program header entry size of the file's class and a
 /// table of at most [`MAX_PHDR_TABLE_BYTES`].
-fn parse_headers(bytes: &[u8]) -> Result<Elf<'_>, String> {
-    let header = Elf::parse_header(bytes).map_err(|e| e.to_string())?;
-    let mut elf = Elf::lazy_parse(header).map_err(|e| e.to_string())?;
-    let ctx = goblin::container::Ctx::new(
-        header.container().map_err(|e| e.to_string())?,
-        header.endianness().map_err(|e| e.to_string())?,
-    );
+fn parse_headers(bytes: &[u8]) -> Result<Elf<'_>, HeaderError> {
+    let header = Elf::parse_header(bytes)?;
+    let mut elf = Elf::lazy_parse(header)?;
+    let ctx = goblin::container::Ctx::new(header.container()?, header.endianness()?);
     let entry_size = ProgramHeader::size(ctx);
     if usize::from(header.e_phentsize) != entry_size {
-        return Err(format!(
-            "program header entries of {} bytes, expected {entry_size}",
-            header.e_phentsize
-        ));
+        return Err(HeaderError::EntrySize {
+            size: header.e_phentsize,
+            expected: entry_size,
+        });
     }
     let count = usize::from(header.e_phnum);
     if count == 0 || count * entry_size > MAX_PHDR_TABLE_BYTES {
-        return Err(format!(
-            "{count} program headers (Linux loads 1 to {})",
-            MAX_PHDR_TABLE_BYTES / entry_size
-        ));
+        return Err(HeaderError::Count {
+            count,
+            max: MAX_PHDR_TABLE_BYTES / entry_size,
+        });
     }
-    let offset = usize::try_from(header.e_phoff).map_err(|_| "program headers out of range")?;
-    elf.program_headers =
-        ProgramHeader::parse(bytes, offset, count, ctx).map_err(|e| e.to_string())?;
+    let offset = usize::try_from(header.e_phoff).map_err(|_| HeaderError::Offset)?;
+    elf.program_headers = ProgramHeader::parse(bytes, offset, count, ctx)?;
     Ok(elf)
 }
 

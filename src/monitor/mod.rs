@@ -37,7 +37,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub use command::format_trace_events;
 pub use line::MAX_LINE;
 pub use serve::{forget_in_child, serve_requests};
-pub use spec::parse_spec;
+pub use spec::{parse_spec, SpecError, SpecProblem};
 
 use command::Action;
 use line::{Input, LineReader};
@@ -90,18 +90,30 @@ pub enum Command {
     Quit,
 }
 
+/// Why the emulation thread did not carry out a command; the client gets
+/// it as an `Error: ` line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// `trace-event` with a name or pattern that matches no event.
+    #[error("Unknown event name or pattern '{0}'")]
+    UnknownEvent(String),
+    /// Another reason, as the client should read it.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// A queued command; answer it exactly once.
 #[derive(Debug)]
 pub struct Request {
     pub command: Command,
-    reply: Sender<Result<String, String>>,
+    reply: Sender<Result<String, CommandError>>,
 }
 
 impl Request {
     /// Sends the reply to the client: `Ok` text is printed as it is (a
     /// final newline is added if missing), `Err` as an `Error: ` line. A
     /// client that has gone or stopped waiting is not an error.
-    pub fn answer(self, reply: Result<String, String>) {
+    pub fn answer(self, reply: Result<String, CommandError>) {
         let _ = self.reply.send(reply);
     }
 }
@@ -598,7 +610,7 @@ fn handle(input: Input, out: &mut Vec<u8>, shared: &Shared, stopped: &Receiver<(
                     return Next::Close;
                 }
             }
-            Ok(Err(message)) => push_error(out, &message),
+            Ok(Err(e)) => push_error(out, &e.to_string()),
             Err(_) => push_error(out, "the emulator stopped before carrying out the command"),
         },
         recv(stopped) -> _ => return Next::Close,

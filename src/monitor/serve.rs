@@ -3,7 +3,7 @@
 //! requests between two blocks, where the guest is at an instruction
 //! boundary and hooks may change.
 
-use super::{Command, Monitor};
+use super::{Command, CommandError, Monitor};
 use crate::machine::{Engine, StopReason};
 use crate::trace::events::{glob_match, select, KNOWN_EVENTS};
 use crate::trace::EventKind;
@@ -58,10 +58,10 @@ pub fn serve_requests(uc: &mut Engine<'_>, monitor: &Monitor) {
     }
 }
 
-fn trace_event(uc: &mut Engine<'_>, pattern: &str, on: bool) -> Result<String, String> {
+fn trace_event(uc: &mut Engine<'_>, pattern: &str, on: bool) -> Result<String, CommandError> {
     let names = select(pattern, on);
     if names.is_empty() {
-        return Err(format!("Unknown event name or pattern '{pattern}'"));
+        return Err(CommandError::UnknownEvent(pattern.to_string()));
     }
     let m = uc.get_data_mut();
     let before = m.trace.enabled;

@@ -8,6 +8,64 @@ use super::MonitorAddr;
 
 const FORMS: &str = "expected unix:PATH,server,nowait or tcp:[HOST]:PORT,server,nowait";
 
+/// A `-monitor` spec that cannot be used, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("monitor '{spec}': {problem}")]
+pub struct SpecError {
+    pub spec: String,
+    pub problem: SpecProblem,
+}
+
+/// What is wrong with a `-monitor` spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecProblem {
+    /// No `BACKEND:` in front.
+    #[error("{FORMS}")]
+    NoBackend,
+    /// A backend other than unix, tcp and telnet.
+    #[error("unsupported backend '{0}'; {FORMS}")]
+    UnsupportedBackend(String),
+    /// An option that takes on or off given something else.
+    #[error("option '{option}' takes on or off, not '{value}'")]
+    NotOnOrOff { option: String, value: String },
+    /// An option the monitor does not take.
+    #[error("unsupported option '{0}' (ht-user accepts server, nowait, wait=off)")]
+    UnsupportedOption(String),
+    /// `unix:` without a path.
+    #[error("unix: needs a socket path")]
+    NoSocketPath,
+    /// No `,server`: the monitor only listens.
+    #[error("ht-user's monitor only listens; add ',server'")]
+    NotServer,
+    /// No `,nowait`: the guest does not wait for a client.
+    #[error("ht-user does not wait for a monitor client before starting the guest; add ',nowait'")]
+    Waits,
+    /// A `[` without its `]`.
+    #[error("unterminated '[' in the host")]
+    UnterminatedBracket,
+    /// A bracketed host without `:PORT` after it.
+    #[error("expected ':PORT' after the bracketed host")]
+    NoPortAfterBracket,
+    /// An IPv6 host outside brackets.
+    #[error("an IPv6 host must be written in brackets, as [::1]:PORT")]
+    UnbracketedIpv6,
+    /// A TCP address without a port.
+    #[error("expected tcp:[HOST]:PORT")]
+    NoPort,
+    /// A port that is not a number from 0 to 65535.
+    #[error("'{0}' is not a port number (0-65535)")]
+    NotAPort(String),
+    /// A host name the resolver does not know.
+    #[error("cannot resolve host '{host}': {source}")]
+    Unresolved {
+        host: String,
+        source: std::io::Error,
+    },
+    /// A host name that resolves to no address.
+    #[error("host '{0}' has no address")]
+    NoAddress(String),
+}
+
 /// Parses `unix:PATH[,server][,nowait][,wait=off]` and
 /// `tcp:[HOST]:PORT[,server][,nowait]` (`telnet:` is taken as `tcp:`: the
 /// monitor ignores telnet negotiation either way).
@@ -17,9 +75,13 @@ const FORMS: &str = "expected unix:PATH,server,nowait or tcp:[HOST]:PORT,server,
 /// that would make QEMU wait is refused rather than silently treated
 /// differently. A comma inside PATH is written `,,` as in QEMU. An empty
 /// HOST and `localhost` mean 127.0.0.1; an IPv6 HOST goes in brackets.
-pub fn parse_spec(spec: &str) -> Result<MonitorAddr, String> {
+pub fn parse_spec(spec: &str) -> Result<MonitorAddr, SpecError> {
+    let err = |problem| SpecError {
+        spec: spec.to_string(),
+        problem,
+    };
     let Some((backend, rest)) = spec.split_once(':') else {
-        return Err(format!("monitor '{spec}': {FORMS}"));
+        return Err(err(SpecProblem::NoBackend));
     };
     let (target, options) = split_options(rest);
     let mut server = false;
@@ -29,53 +91,36 @@ pub fn parse_spec(spec: &str) -> Result<MonitorAddr, String> {
             Some((k, v)) => (k, Some(v)),
             None => (option.as_str(), None),
         };
-        let flag = |v: Option<&str>| -> Result<bool, String> {
-            match v {
-                None | Some("on" | "yes" | "true") => Ok(true),
-                Some("off" | "no" | "false") => Ok(false),
-                Some(other) => Err(format!(
-                    "monitor '{spec}': option '{key}' takes on or off, not '{other}'"
-                )),
-            }
+        let flag = |v: Option<&str>| match v {
+            None | Some("on" | "yes" | "true") => Ok(true),
+            Some("off" | "no" | "false") => Ok(false),
+            Some(other) => Err(err(SpecProblem::NotOnOrOff {
+                option: key.to_string(),
+                value: other.to_string(),
+            })),
         };
         match key {
             "server" => server = flag(value)?,
             "wait" => wait = flag(value)?,
             "nowait" if value.is_none() => wait = false,
-            _ => {
-                return Err(format!(
-                    "monitor '{spec}': unsupported option '{option}' \
-                     (ht-user accepts server, nowait, wait=off)"
-                ))
-            }
+            _ => return Err(err(SpecProblem::UnsupportedOption(option.clone()))),
         }
     }
     let addr = match backend {
         "unix" => {
             if target.is_empty() {
-                return Err(format!("monitor '{spec}': unix: needs a socket path"));
+                return Err(err(SpecProblem::NoSocketPath));
             }
             MonitorAddr::Unix(PathBuf::from(target))
         }
-        "tcp" | "telnet" => MonitorAddr::Tcp(
-            parse_host_port(&target).map_err(|e| format!("monitor '{spec}': {e}"))?,
-        ),
-        _ => {
-            return Err(format!(
-                "monitor '{spec}': unsupported backend '{backend}'; {FORMS}"
-            ))
-        }
+        "tcp" | "telnet" => MonitorAddr::Tcp(parse_host_port(&target).map_err(err)?),
+        _ => return Err(err(SpecProblem::UnsupportedBackend(backend.to_string()))),
     };
     if !server {
-        return Err(format!(
-            "monitor '{spec}': ht-user's monitor only listens; add ',server'"
-        ));
+        return Err(err(SpecProblem::NotServer));
     }
     if wait {
-        return Err(format!(
-            "monitor '{spec}': ht-user does not wait for a monitor client before \
-             starting the guest; add ',nowait'"
-        ));
+        return Err(err(SpecProblem::Waits));
     }
     Ok(addr)
 }
@@ -100,27 +145,25 @@ fn split_options(text: &str) -> (String, Vec<String>) {
     (target, parts)
 }
 
-fn parse_host_port(text: &str) -> Result<SocketAddr, String> {
+fn parse_host_port(text: &str) -> Result<SocketAddr, SpecProblem> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let Some((host, after)) = rest.split_once(']') else {
-            return Err("unterminated '[' in the host".into());
+            return Err(SpecProblem::UnterminatedBracket);
         };
         let Some(port) = after.strip_prefix(':') else {
-            return Err("expected ':PORT' after the bracketed host".into());
+            return Err(SpecProblem::NoPortAfterBracket);
         };
         (host, port)
     } else {
         match text.rsplit_once(':') {
-            Some((host, _)) if host.contains(':') => {
-                return Err("an IPv6 host must be written in brackets, as [::1]:PORT".into())
-            }
+            Some((host, _)) if host.contains(':') => return Err(SpecProblem::UnbracketedIpv6),
             Some(pair) => pair,
-            None => return Err("expected tcp:[HOST]:PORT".into()),
+            None => return Err(SpecProblem::NoPort),
         }
     };
     let port: u16 = port
         .parse()
-        .map_err(|_| format!("'{port}' is not a port number (0-65535)"))?;
+        .map_err(|_| SpecProblem::NotAPort(port.to_string()))?;
     let ip = match host {
         "" | "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
         _ => match host.parse::<IpAddr>() {
@@ -131,17 +174,20 @@ fn parse_host_port(text: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
-fn resolve(host: &str, port: u16) -> Result<IpAddr, String> {
+fn resolve(host: &str, port: u16) -> Result<IpAddr, SpecProblem> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve host '{host}': {e}"))?
+        .map_err(|source| SpecProblem::Unresolved {
+            host: host.to_string(),
+            source,
+        })?
         .collect();
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or(addrs.first())
         .map(SocketAddr::ip)
-        .ok_or_else(|| format!("host '{host}' has no address"))
+        .ok_or_else(|| SpecProblem::NoAddress(host.to_string()))
 }
 
 #[cfg(test)]
@@ -165,7 +211,7 @@ mod tests {
 
     fn error(spec: &str) -> String {
         match parse_spec(spec) {
-            Err(e) => e,
+            Err(e) => e.to_string(),
             Ok(a) => panic!("{spec} accepted as {a:?}"),
         }
     }
@@ -228,5 +274,14 @@ mod tests {
         assert!(error("tcp::80,server,nowait,to=90").contains("unsupported option 'to=90'"));
         assert!(error("tcp::80,server=maybe,nowait").contains("on or off"));
         assert!(error("").contains("expected unix:"));
+        assert_eq!(
+            error("tcp::80,server"),
+            "monitor 'tcp::80,server': ht-user does not wait for a monitor client before \
+             starting the guest; add ',nowait'"
+        );
+        assert!(matches!(
+            parse_spec("pty:x,server,nowait").unwrap_err().problem,
+            SpecProblem::UnsupportedBackend(b) if b == "pty"
+        ));
     }
 }

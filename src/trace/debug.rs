@@ -14,6 +14,21 @@
 //! | `trace:PATTERN` | the trace events PATTERN names, as `-trace PATTERN` |
 //! | `help` | the list of items |
 
+/// A `-d` value (`text`) with an item ht-user does not log, and why not
+/// when qemu-user has it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "-d {text}: item '{item}' is not supported{why} (ht-user logs: {known}; -d help)",
+    why = why.map_or_else(String::new, |why| format!(": {why}")),
+    known = ITEMS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+)]
+pub struct DebugItemError {
+    pub text: String,
+    pub item: String,
+    /// Why ht-user does not log a qemu-user item.
+    pub why: Option<&'static str>,
+}
+
 /// The `-d` items a run logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DebugItems {
@@ -82,7 +97,7 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
 impl DebugItems {
     /// Parses `ITEM[,ITEM...]`; returns the items and the trace patterns
     /// of `trace:PATTERN` items.
-    pub fn parse(text: &str) -> Result<(DebugItems, Vec<String>), String> {
+    pub fn parse(text: &str) -> Result<(DebugItems, Vec<String>), DebugItemError> {
         let mut items = DebugItems::default();
         let mut patterns = Vec::new();
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -99,15 +114,14 @@ impl DebugItems {
                 "unimp" => items.unimp = true,
                 "guest_errors" => items.guest_errors = true,
                 other => {
-                    let why = NOT_SUPPORTED
-                        .iter()
-                        .find(|(name, _)| *name == other)
-                        .map_or_else(String::new, |(_, why)| format!(": {why}"));
-                    let known: Vec<&str> = ITEMS.iter().map(|(n, _)| *n).collect();
-                    return Err(format!(
-                        "-d {text}: item '{other}' is not supported{why} (ht-user logs: {}; -d help)",
-                        known.join(", ")
-                    ));
+                    return Err(DebugItemError {
+                        text: text.to_string(),
+                        item: other.to_string(),
+                        why: NOT_SUPPORTED
+                            .iter()
+                            .find(|(name, _)| *name == other)
+                            .map(|(_, why)| *why),
+                    });
                 }
             }
         }
@@ -139,15 +153,17 @@ mod tests {
         assert!(d.exec && d.cpu && d.unimp && !d.page && !d.strace);
         assert_eq!(p, vec!["guest_user_*".to_string()]);
         assert!(d.needs_block_hook());
-        let e = DebugItems::parse("page,out_asm").unwrap_err();
+        let e = DebugItems::parse("page,out_asm").unwrap_err().to_string();
         assert!(
             e.contains("'out_asm' is not supported: the host code"),
             "{e}"
         );
         assert!(DebugItems::parse("in_asm").unwrap().0.needs_block_hook());
         let e = DebugItems::parse("frob").unwrap_err();
+        assert_eq!((e.item.as_str(), e.why), ("frob", None));
         assert!(
-            e.contains("'frob' is not supported (ht-user logs: in_asm, exec"),
+            e.to_string()
+                .starts_with("-d frob: item 'frob' is not supported (ht-user logs: in_asm, exec"),
             "{e}"
         );
         assert_eq!(DebugItems::parse("").unwrap().0, DebugItems::default());

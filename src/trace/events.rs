@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Which trace events are enabled, set with QEMU's `-trace` syntax.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Events ht-user can emit, with QEMU's names. Only guest_hypertrace is
 /// enabled by default.
@@ -12,6 +12,35 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "guest_user_syscall",
     "guest_user_syscall_ret",
 ];
+
+/// A `-trace` value that cannot be used, with the part at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceOptionError {
+    /// QEMU's `file=`, which ht-user takes with other options.
+    #[error(
+        "-trace file=... is not supported: use -D FILE for the trace log, \
+         -trace-file FILE for the binary trace"
+    )]
+    FileOption,
+    /// A `KEY=VALUE` part other than `enable=` and `events=`.
+    #[error("-trace: unknown option '{0}'")]
+    UnknownOption(String),
+    /// An events file that cannot be opened or read.
+    #[error("-trace events={}: {source}", path.display())]
+    EventsFileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An events file longer than anything that lists event names.
+    #[error(
+        "-trace events={}: longer than {EVENTS_FILE_LIMIT} bytes: not an events file",
+        .0.display()
+    )]
+    EventsFileTooLong(PathBuf),
+    /// An events file that is not UTF-8 text.
+    #[error("-trace events={}: not UTF-8 text", .0.display())]
+    EventsFileNotText(PathBuf),
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct TraceEvents {
@@ -57,7 +86,7 @@ impl TraceEvents {
 
     /// Parses one `-trace` argument: `[enable=]PATTERN`, `events=FILE`,
     /// comma-separated. Returns warnings for patterns that match nothing.
-    pub fn apply_option(&mut self, arg: &str) -> Result<Vec<String>, String> {
+    pub fn apply_option(&mut self, arg: &str) -> Result<Vec<String>, TraceOptionError> {
         let mut warnings = Vec::new();
         for part in arg.split(',').filter(|p| !p.is_empty()) {
             let patterns: Vec<String> = if let Some(file) = part.strip_prefix("events=") {
@@ -65,13 +94,9 @@ impl TraceEvents {
             } else if let Some(p) = part.strip_prefix("enable=") {
                 vec![p.to_string()]
             } else if part.starts_with("file=") {
-                return Err(
-                    "-trace file=... is not supported: use -D FILE for the trace log, \
-                     -trace-file FILE for the binary trace"
-                        .to_string(),
-                );
+                return Err(TraceOptionError::FileOption);
             } else if part.contains('=') {
-                return Err(format!("-trace: unknown option '{part}'"));
+                return Err(TraceOptionError::UnknownOption(part.to_string()));
             } else {
                 vec![part.to_string()]
             };
@@ -93,23 +118,24 @@ impl TraceEvents {
 /// and a bound on what a device such as `/dev/zero` makes us read.
 const EVENTS_FILE_LIMIT: u64 = 1 << 20;
 
-fn read_events_file(path: &Path) -> Result<Vec<String>, String> {
+fn read_events_file(path: &Path) -> Result<Vec<String>, TraceOptionError> {
     use std::io::Read;
-    let fail = |e: &dyn std::fmt::Display| format!("-trace events={}: {e}", path.display());
+    let unreadable = |source| TraceOptionError::EventsFileUnreadable {
+        path: path.to_path_buf(),
+        source,
+    };
     // Any readable file is accepted (a pipe from `<(...)` included), but
     // only up to the limit.
-    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut bytes = Vec::new();
     file.take(EVENTS_FILE_LIMIT + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| fail(&e))?;
+        .map_err(unreadable)?;
     if bytes.len() as u64 > EVENTS_FILE_LIMIT {
-        return Err(fail(&format_args!(
-            "longer than {} bytes: not an events file",
-            EVENTS_FILE_LIMIT
-        )));
+        return Err(TraceOptionError::EventsFileTooLong(path.to_path_buf()));
     }
-    let text = String::from_utf8(bytes).map_err(|_| fail(&"not UTF-8 text"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| TraceOptionError::EventsFileNotText(path.to_path_buf()))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -222,7 +248,9 @@ mod tests {
         let w = t.apply_option("nosuch_event").unwrap();
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("nosuch_event"));
-        assert!(t.apply_option("bogus=1").is_err());
+        let e = t.apply_option("bogus=1").unwrap_err();
+        assert!(matches!(&e, TraceOptionError::UnknownOption(o) if o == "bogus=1"));
+        assert_eq!(e.to_string(), "-trace: unknown option 'bogus=1'");
     }
 
     #[test]
@@ -233,9 +261,18 @@ mod tests {
         let mut t = TraceEvents::default();
         t.apply_option(&format!("events={}", f.display())).unwrap();
         assert!(t.is_enabled("guest_hypertrace"));
-        assert!(t.apply_option("events=/nonexistent/file").is_err());
+        let missing = t.apply_option("events=/nonexistent/file").unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("-trace events=/nonexistent/file: No such file"),
+            "{missing}"
+        );
         let endless = t.apply_option("events=/dev/zero").unwrap_err();
-        assert!(endless.contains("longer than"), "{endless}");
+        assert_eq!(
+            endless.to_string(),
+            "-trace events=/dev/zero: longer than 1048576 bytes: not an events file"
+        );
         // A pipe, as `-trace events=<(...)` gives, is read to its end.
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use crossbeam_channel::Sender;
 
-pub use events::TraceEvents;
+pub use events::{TraceEvents, TraceOptionError};
 
 pub use record::{
     mem_info, name_pieces, EventKind, EventRecord, EventSet, NameAssembler, NAME_MAX,

@@ -26,6 +26,65 @@
 
 use super::{EventKind, EventSet};
 
+/// What is wrong with a `-hypertrace-on` or `-hypertrace-region` value, or
+/// with a trace pattern ([`parse_pattern`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RuleProblem {
+    /// A value that is neither decimal nor 0x hex.
+    #[error("'{0}' is not a number (decimal or 0x hex)")]
+    NotANumber(String),
+    /// A pattern that names no trace event.
+    #[error(
+        "trace event '{0}' does not exist (known: {known})",
+        known = super::events::KNOWN_EVENTS.join(", ")
+    )]
+    UnknownEvent(String),
+    /// A condition without `=`.
+    #[error("condition '{0}' should be client=N, argK=V or name=TEXT")]
+    BadCondition(String),
+    /// `argK` with K not a number from 1.
+    #[error("'{0}': arguments are arg1, arg2, ...")]
+    BadArgument(String),
+    /// A condition on something events do not have.
+    #[error("unknown condition '{0}' (client, arg1, arg2, ..., name)")]
+    UnknownCondition(String),
+    /// A `-hypertrace-on` value without `:`.
+    #[error("expected MATCH:ACTION, e.g. 'arg1=1:enable guest_mem_before_exec'")]
+    NoActionPart,
+    /// An action that is not `VERB PATTERN`.
+    #[error("action '{0}' should be 'enable PATTERN' or 'disable PATTERN'")]
+    BadAction(String),
+    /// An action whose verb is neither enable nor disable.
+    #[error("unknown action '{0}' (enable, disable)")]
+    UnknownAction(String),
+    /// A `-hypertrace-on` value whose actions are all empty.
+    #[error("no action")]
+    NoAction,
+    /// A `-hypertrace-region` option without `=`.
+    #[error("'{0}' should be open=V, close=V, client=N or name=TEXT")]
+    BadRegionOption(String),
+    /// A `-hypertrace-region` option it does not take.
+    #[error("unknown option '{0}' (open, close, client, name)")]
+    UnknownRegionOption(String),
+    /// `name=` together with `open=` or `close=`.
+    #[error("name= takes the place of open= and close=")]
+    NameWithValues,
+    /// A region that would open and close on the same value.
+    #[error("open and close values must differ")]
+    SameOpenAndClose,
+}
+
+/// A `-hypertrace-on` or `-hypertrace-region` value that cannot be used:
+/// the option, its value and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{option} '{spec}': {problem}")]
+pub struct RuleError {
+    /// `-hypertrace-on` or `-hypertrace-region`.
+    pub option: &'static str,
+    pub spec: String,
+    pub problem: RuleProblem,
+}
+
 /// Conditions on one hypertrace event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Match {
@@ -89,18 +148,18 @@ pub struct Rules {
     regions: Vec<Region>,
 }
 
-fn parse_value(text: &str) -> Result<u64, String> {
+fn parse_value(text: &str) -> Result<u64, RuleProblem> {
     let t = text.trim();
     let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => t.parse(),
     };
-    parsed.map_err(|_| format!("'{t}' is not a number (decimal or 0x hex)"))
+    parsed.map_err(|_| RuleProblem::NotANumber(t.to_string()))
 }
 
 /// The events a QEMU trace pattern names (`events::select`); an error if
 /// none.
-pub fn parse_pattern(pattern: &str, enabling: bool) -> Result<EventSet, String> {
+pub fn parse_pattern(pattern: &str, enabling: bool) -> Result<EventSet, RuleProblem> {
     let mut set = EventSet::default();
     for name in super::events::select(pattern.trim(), enabling) {
         if let Some(kind) = EventKind::from_name(name) {
@@ -108,16 +167,12 @@ pub fn parse_pattern(pattern: &str, enabling: bool) -> Result<EventSet, String> 
         }
     }
     if set.0 == 0 {
-        return Err(format!(
-            "trace event '{}' does not exist (known: {})",
-            pattern.trim(),
-            super::events::KNOWN_EVENTS.join(", ")
-        ));
+        return Err(RuleProblem::UnknownEvent(pattern.trim().to_string()));
     }
     Ok(set)
 }
 
-fn parse_match(text: &str) -> Result<Match, String> {
+fn parse_match(text: &str) -> Result<Match, RuleProblem> {
     let mut m = Match::default();
     let text = text.trim();
     if text.is_empty() || text == "*" {
@@ -126,7 +181,7 @@ fn parse_match(text: &str) -> Result<Match, String> {
     for cond in text.split(',') {
         let (key, value) = cond
             .split_once('=')
-            .ok_or_else(|| format!("condition '{cond}' should be client=N, argK=V or name=TEXT"))?;
+            .ok_or_else(|| RuleProblem::BadCondition(cond.to_string()))?;
         let key = key.trim();
         if key == "name" {
             m.name = Some((value.trim().to_string(), None));
@@ -140,12 +195,10 @@ fn parse_match(text: &str) -> Result<Match, String> {
                 .parse()
                 .ok()
                 .filter(|k| *k >= 1)
-                .ok_or_else(|| format!("'{key}': arguments are arg1, arg2, ..."))?;
+                .ok_or_else(|| RuleProblem::BadArgument(key.to_string()))?;
             m.args.push((k, value));
         } else {
-            return Err(format!(
-                "unknown condition '{key}' (client, arg1, arg2, ..., name)"
-            ));
+            return Err(RuleProblem::UnknownCondition(key.to_string()));
         }
     }
     Ok(m)
@@ -157,28 +210,30 @@ impl Rules {
     }
 
     /// Adds a `-hypertrace-on` rule.
-    pub fn add_on(&mut self, spec: &str) -> Result<(), String> {
-        let err = |msg: String| format!("-hypertrace-on '{spec}': {msg}");
-        let (when, actions) = spec.split_once(':').ok_or_else(|| {
-            err("expected MATCH:ACTION, e.g. 'arg1=1:enable guest_mem_before_exec'".into())
-        })?;
+    pub fn add_on(&mut self, spec: &str) -> Result<(), RuleError> {
+        let err = |problem| RuleError {
+            option: "-hypertrace-on",
+            spec: spec.to_string(),
+            problem,
+        };
+        let (when, actions) = spec
+            .split_once(':')
+            .ok_or_else(|| err(RuleProblem::NoActionPart))?;
         let when = parse_match(when).map_err(err)?;
         let mut parsed = Vec::new();
         for action in actions.split(';').map(str::trim).filter(|a| !a.is_empty()) {
-            let (verb, pattern) = action.split_once(char::is_whitespace).ok_or_else(|| {
-                err(format!(
-                    "action '{action}' should be 'enable PATTERN' or 'disable PATTERN'"
-                ))
-            })?;
+            let (verb, pattern) = action
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| err(RuleProblem::BadAction(action.to_string())))?;
             let events = parse_pattern(pattern, verb != "disable").map_err(err)?;
             parsed.push(match verb {
                 "enable" => Action::Enable(events),
                 "disable" => Action::Disable(events),
-                other => return Err(err(format!("unknown action '{other}' (enable, disable)"))),
+                other => return Err(err(RuleProblem::UnknownAction(other.to_string()))),
             });
         }
         if parsed.is_empty() {
-            return Err(err("no action".into()));
+            return Err(err(RuleProblem::NoAction));
         }
         self.rules.push(Rule {
             when,
@@ -188,18 +243,20 @@ impl Rules {
     }
 
     /// Adds a `-hypertrace-region` shortcut: two rules sharing a depth.
-    pub fn add_region(&mut self, spec: &str) -> Result<(), String> {
-        let err = |msg: String| format!("-hypertrace-region '{spec}': {msg}");
+    pub fn add_region(&mut self, spec: &str) -> Result<(), RuleError> {
+        let err = |problem| RuleError {
+            option: "-hypertrace-region",
+            spec: spec.to_string(),
+            problem,
+        };
         let mut parts = spec.split(',');
         let events = parse_pattern(parts.next().unwrap_or(""), true).map_err(err)?;
         let (mut open, mut close, mut client, mut name) = (1, 0, None, None);
         let mut values_given = false;
         for part in parts {
-            let (key, value) = part.split_once('=').ok_or_else(|| {
-                err(format!(
-                    "'{part}' should be open=V, close=V, client=N or name=TEXT"
-                ))
-            })?;
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| err(RuleProblem::BadRegionOption(part.to_string())))?;
             if key.trim() == "name" {
                 name = Some((value.trim().to_string(), None));
                 continue;
@@ -209,23 +266,19 @@ impl Rules {
                 "open" => open = value,
                 "close" => close = value,
                 "client" => client = Some(value),
-                other => {
-                    return Err(err(format!(
-                        "unknown option '{other}' (open, close, client, name)"
-                    )))
-                }
+                other => return Err(err(RuleProblem::UnknownRegionOption(other.to_string()))),
             }
             values_given |= key.trim() != "client";
         }
         if name.is_some() {
             if values_given {
-                return Err(err("name= takes the place of open= and close=".into()));
+                return Err(err(RuleProblem::NameWithValues));
             }
             // The guest library's BEGIN and END of that name.
             (open, close) = (crate::hypertrace::op::BEGIN, crate::hypertrace::op::END);
         }
         if open == close {
-            return Err(err("open and close values must differ".into()));
+            return Err(err(RuleProblem::SameOpenAndClose));
         }
         let index = self.regions.len();
         self.regions.push(Region { events, depth: 0 });
@@ -424,13 +477,23 @@ mod tests {
             ("arg1=1:start guest_exec_tb", "unknown action"),
             ("arg1=1:", "no action"),
         ] {
-            let e = r.add_on(spec).unwrap_err();
+            let e = r.add_on(spec).unwrap_err().to_string();
             assert!(e.contains(needle), "{spec}: {e}");
         }
         let e = r.add_region("guest_exec_tb,open=1,close=1").unwrap_err();
-        assert!(e.contains("differ"), "{e}");
+        assert_eq!(e.problem, RuleProblem::SameOpenAndClose);
+        assert_eq!(
+            e.to_string(),
+            "-hypertrace-region 'guest_exec_tb,open=1,close=1': open and close values must differ"
+        );
         let e = r.add_region("guest_exec_tb,depth=1").unwrap_err();
-        assert!(e.contains("unknown option"), "{e}");
+        assert_eq!(e.problem, RuleProblem::UnknownRegionOption("depth".into()));
+        assert!(e.to_string().contains("unknown option 'depth'"), "{e}");
+        let e = r.add_on("arg1=1:enable nosuch").unwrap_err();
+        assert_eq!(e.problem, RuleProblem::UnknownEvent("nosuch".into()));
+        assert!(e.to_string().starts_with(
+            "-hypertrace-on 'arg1=1:enable nosuch': trace event 'nosuch' does not exist (known: "
+        ));
         assert!(r.is_empty());
     }
 }

@@ -46,29 +46,16 @@ use symbols::Symbolizer;
 use crate::trace::file::EXEC_TB_INSNS_KEY;
 
 /// Why a profile cannot be made.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    Trace(TraceError),
+    #[error(transparent)]
+    Trace(#[from] TraceError),
     /// The trace has no instruction counts per block (an older trace).
+    #[error(
+        "the trace's guest_exec_tb records carry no instruction counts (it was recorded by an \
+         older ht-user)"
+    )]
     NoBlockCounts,
-}
-
-impl std::fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProfileError::Trace(e) => write!(f, "{e}"),
-            ProfileError::NoBlockCounts => write!(
-                f,
-                "the trace's guest_exec_tb records carry no instruction counts (it was recorded by an older ht-user)"
-            ),
-        }
-    }
-}
-
-impl From<TraceError> for ProfileError {
-    fn from(e: TraceError) -> Self {
-        ProfileError::Trace(e)
-    }
 }
 
 /// Function index into [`Profile::functions`].

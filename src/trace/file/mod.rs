@@ -130,14 +130,19 @@ impl Layout {
     }
 }
 
-impl std::str::FromStr for Layout {
-    type Err = String;
+/// A record layout name other than `compact` and `fixed`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown trace format '{0}' (compact or fixed)")]
+pub struct UnknownLayout(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for Layout {
+    type Err = UnknownLayout;
+
+    fn from_str(s: &str) -> Result<Self, UnknownLayout> {
         match s {
             "fixed" => Ok(Layout::Fixed),
             "compact" => Ok(Layout::Compact),
-            _ => Err(format!("unknown trace format '{s}' (compact or fixed)")),
+            _ => Err(UnknownLayout(s.to_string())),
         }
     }
 }
