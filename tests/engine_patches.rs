@@ -1842,3 +1842,82 @@ fn x86_horizontal_add_with_itself() {
     );
     assert_eq!(w16(48, 8), [-1; 8], "phsubsw xmm2, xmm2");
 }
+
+/// 0036: an x86 exception an interrupt hook takes counts as delivered.
+/// Before, the engine kept it as the exception being delivered, so the
+/// next fault became a double fault (interrupt 8) and the one after a
+/// triple fault that silently halted the CPU: a guest taking a third
+/// SIGSEGV (or SIGFPE) in a row died of it.
+#[test]
+fn x86_faults_in_a_row_stay_what_they_are() {
+    // mov eax, 0x91a1 (a selector past the GDT's limit); mov fs, eax x4
+    let code = [
+        0xb8, 0xa1, 0x91, 0x00, 0x00, 0x8e, 0xe0, 0x8e, 0xe0, 0x8e, 0xe0, 0x8e, 0xe0,
+    ];
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_32).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    uc.add_intr_hook(move |uc, intno| {
+        log.borrow_mut().push(intno);
+        // As a signal handler that skips the instruction would.
+        let eip = uc.reg_read(RegisterX86::EIP).unwrap();
+        uc.reg_write(RegisterX86::EIP, eip + 2).unwrap();
+    })
+    .unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(*seen.borrow(), [13, 13, 13, 13], "four #GP faults");
+    assert_eq!(
+        uc.reg_read(RegisterX86::EIP).unwrap(),
+        CODE + code.len() as u64
+    );
+}
+
+/// 0035: a 32-bit x86 guest runs at privilege level 3 as under Linux
+/// (ring 3 code and stack segments), where `cli` is privileged; an
+/// interrupt hook reads each exception's error code.
+#[test]
+fn x86_user_mode_runs_at_privilege_level_3() {
+    const GDT: u64 = 0x30000;
+    // mov eax, 0x91a1; mov fs, eax (a selector past the GDT); cli
+    let code = [0xb8, 0xa1, 0x91, 0x00, 0x00, 0x8e, 0xe0, 0xfa];
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_32).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::ALL).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_map(GDT, PAGE, Prot::READ).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    // Flat ring 3 code and data descriptors in slots 4 and 5.
+    uc.mem_write(GDT + 4 * 8, &0x00cf_fb00_0000_ffffu64.to_le_bytes())
+        .unwrap();
+    uc.mem_write(GDT + 5 * 8, &0x00cf_f300_0000_ffffu64.to_le_bytes())
+        .unwrap();
+    let mut gdtr = [0u8; 24];
+    gdtr[8..16].copy_from_slice(&GDT.to_le_bytes());
+    gdtr[16..20].copy_from_slice(&(16u32 * 8 - 1).to_le_bytes());
+    uc.reg_write_long(RegisterX86::GDTR, &gdtr).unwrap();
+    uc.reg_write(RegisterX86::CS, 0x23).unwrap();
+    uc.reg_write(RegisterX86::DS, 0x2b).unwrap();
+    // A ring 3 stack segment cannot be loaded at level 0.
+    assert!(uc.reg_write(RegisterX86::SS, 0x2b).is_err());
+    uc.reg_write(RegisterX86::CPL, 3).unwrap();
+    uc.reg_write(RegisterX86::SS, 0x2b).unwrap();
+    assert_eq!(uc.reg_read(RegisterX86::CPL).unwrap(), 3);
+    uc.reg_write(RegisterX86::ESP, DATA + PAGE).unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    uc.add_intr_hook(move |uc, intno| {
+        let error = uc.reg_read(RegisterX86::EXCP_ERROR_CODE).unwrap();
+        let eip = uc.reg_read(RegisterX86::EIP).unwrap();
+        log.borrow_mut().push((intno, error, eip - CODE));
+        let len = if eip - CODE == 5 { 2 } else { 1 };
+        uc.reg_write(RegisterX86::EIP, eip + len).unwrap();
+    })
+    .unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [(13, 0x91a0, 5), (13, 0, 7)],
+        "#GP with the selector's error code, then #GP for cli"
+    );
+}

@@ -340,6 +340,7 @@ macro_rules! for_each_syscall {
             arch_prctl(Hex, Hex) [] => |p, a| Err(Errno::ENOSYS);
             set_tls(Ptr) [] => |p, a| Err(Errno::ENOSYS);
             set_thread_area(Ptr) [] => |p, a| Err(Errno::ENOSYS);
+            modify_ldt(Int, Ptr, Int) [] => |p, a| Err(Errno::ENOSYS);
             cacheflush(Ptr, Int, Int) [] => |p, a| Err(Errno::ENOSYS);
         }
     };

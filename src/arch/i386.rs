@@ -8,7 +8,7 @@ use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterX86;
 
-use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
+use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_32};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::machine::{self, Engine};
@@ -22,12 +22,20 @@ const GDT_PAGE: u64 = 0xffff_e000;
 const GDT_ENTRY_TLS_MIN: u32 = 6;
 const GDT_ENTRY_TLS_ENTRIES: u32 = 3;
 const GDT_ENTRIES: u64 = 16;
+/// The local descriptor table modify_ldt writes: Linux's 8192 entries, in
+/// pages below the GDT's.
+const LDT_BASE: u64 = 0xfffc_0000;
+const LDT_ENTRIES: u32 = 8192;
 const INT_SYSCALL: u32 = 0x80;
-/// Flat 4 GiB 32-bit code and data descriptors (ring 0, where the engine
-/// runs guest code) in GDT slots 1 and 2.
-const FLAT_CODE: u64 = 0x00cf_9b00_0000_ffff;
-const FLAT_DATA: u64 = 0x00cf_9300_0000_ffff;
-const DATA_SELECTOR: u64 = 2 << 3;
+/// Flat 4 GiB user code and data segments: ring 3 descriptors in GDT
+/// slots 4 and 5, selectors 0x23 and 0x2b as a 64-bit Linux gives a
+/// 32-bit process (`__USER32_CS`, `__USER_DS`) and qemu-i386 does. The
+/// guest runs at privilege level 3 as under Linux, so privileged
+/// instructions fault and far returns to the user code segment work.
+const USER_CODE: u64 = 0x00cf_fb00_0000_ffff;
+const USER_DATA: u64 = 0x00cf_f300_0000_ffff;
+const USER_CS: u64 = 4 << 3 | 3;
+const USER_DS: u64 = 5 << 3 | 3;
 
 /// `struct sigcontext` of i386, in order; `None` for trapno, err,
 /// esp_at_signal, fpstate, oldmask and cr2, which are not registers.
@@ -133,6 +141,71 @@ fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
     Outcome::Value(0)
 }
 
+/// modify_ldt(func, ptr, bytecount) as Linux/i386 does it: 0 reads the
+/// table (up to its last used entry), 2 reads the (empty) default one, 1
+/// and 0x11 write one `struct user_desc` (1 in the old mode, which clears
+/// the "useable" bit and treats base 0 limit 0 as "clear the entry").
+fn modify_ldt(uc: &mut Engine<'_>, func: u64, ptr: u64, bytecount: u64) -> Outcome {
+    let mem = &mut uc.get_data_mut().process.mem;
+    match func {
+        0 => {
+            let mut table = match mem.read_vec(LDT_BASE, LDT_ENTRIES as usize * 8) {
+                Ok(t) => t,
+                Err(_) => return Outcome::Error(Errno::EFAULT),
+            };
+            let used = table
+                .chunks(8)
+                .rposition(|d| d.iter().any(|&b| b != 0))
+                .map_or(0, |last| (last + 1) * 8);
+            table.truncate(used.min(bytecount as usize));
+            match mem.write(ptr, &table) {
+                Ok(()) => Outcome::Value(table.len() as u64),
+                Err(_) => Outcome::Error(Errno::EFAULT),
+            }
+        }
+        2 => {
+            let len = bytecount.min(5 * 8) as usize;
+            match mem.write(ptr, &vec![0; len]) {
+                Ok(()) => Outcome::Value(len as u64),
+                Err(_) => Outcome::Error(Errno::EFAULT),
+            }
+        }
+        1 | 0x11 => {
+            if bytecount != 16 {
+                return Outcome::Error(Errno::EINVAL);
+            }
+            let Ok(raw) = mem.read_vec(ptr, 16) else {
+                return Outcome::Error(Errno::EFAULT);
+            };
+            let enc = mem.encoder();
+            let word = |i: usize| enc.decode_u32(raw[i * 4..i * 4 + 4].try_into().unwrap());
+            let (entry, base, limit, mut flags) = (word(0), word(1), word(2), word(3));
+            let old_mode = func == 1;
+            let contents = (flags >> 1) & 3;
+            let not_present = (flags >> 5) & 1;
+            if entry >= LDT_ENTRIES || contents == 3 && (old_mode || not_present == 0) {
+                return Outcome::Error(Errno::EINVAL);
+            }
+            // read_exec_only and seg_not_present set, nothing else.
+            let empty = base == 0 && limit == 0 && flags & 0x7f == 0x28;
+            let desc = if (old_mode && base == 0 && limit == 0) || empty {
+                0
+            } else {
+                if old_mode {
+                    flags &= !(1 << 6);
+                }
+                descriptor(base, limit, flags)
+            };
+            let bytes = enc.u64(desc);
+            match mem.write_privileged(LDT_BASE + u64::from(entry) * 8, &bytes) {
+                Ok(()) => Outcome::Value(0),
+                Err(_) => Outcome::Error(Errno::EFAULT),
+            }
+        }
+        _ => Outcome::Error(Errno::ENOSYS),
+    }
+}
+
 const INFO: AbiInfo = AbiInfo {
     name: "i386",
     elf_machine: goblin::elf::header::EM_386,
@@ -175,8 +248,9 @@ impl Abi for I386 {
 
     fn map_special_pages(&self, mem: &mut AddressSpace) -> Result<(), ArchError> {
         super::map_kernel_page(mem, GDT_PAGE, Perms::R, "[gdt]")?;
+        super::map_kernel_pages(mem, LDT_BASE, LDT_ENTRIES as usize * 8, Perms::R, "[ldt]")?;
         let enc = mem.encoder();
-        for (slot, desc) in [(1u64, FLAT_CODE), (2, FLAT_DATA)] {
+        for (slot, desc) in [(USER_CS >> 3, USER_CODE), (USER_DS >> 3, USER_DATA)] {
             mem.write_privileged(GDT_PAGE + slot * 8, &enc.u64(desc))
                 .map_err(|e| ArchError::Host(e.to_string()))?;
         }
@@ -189,8 +263,8 @@ impl Abi for I386 {
             if intno == INT_SYSCALL {
                 machine::on_syscall(uc)
             } else {
-                let signal = super::x86_64::signal_for_interrupt(intno);
-                machine::on_trap(uc, Trap::at_pc(signal))
+                let trap = super::x86_64::trap_for_interrupt(uc, intno);
+                machine::on_trap(uc, trap)
             }
         })
         .engine("hook interrupts")?;
@@ -205,12 +279,24 @@ impl Abi for I386 {
         mmr[16..20].copy_from_slice(&((GDT_ENTRIES * 8 - 1) as u32).to_le_bytes());
         uc.reg_write_long(RegisterX86::GDTR, &mmr)
             .engine("set the GDT")?;
-        // Load the data segments from the GDT so their cached descriptors
-        // (32-bit stack included) stay right when the guest loads GS.
-        for seg in [RegisterX86::SS, RegisterX86::DS, RegisterX86::ES] {
-            uc.reg_write(seg, DATA_SELECTOR)
-                .engine(format!("load {seg:?}"))?;
+        // LDTR: {selector, base, limit, flags}; flags: present, type LDT.
+        let mut mmr = [0u8; 24];
+        mmr[8..16].copy_from_slice(&LDT_BASE.to_le_bytes());
+        mmr[16..20].copy_from_slice(&(LDT_ENTRIES * 8 - 1).to_le_bytes());
+        mmr[20..24].copy_from_slice(&0x8200u32.to_le_bytes());
+        uc.reg_write_long(RegisterX86::LDTR, &mmr)
+            .engine("set the LDT")?;
+        // Load the segments from the GDT so their cached descriptors
+        // (32-bit code and stack included) stay right when the guest loads
+        // GS. The stack segment is loaded once at privilege level 3
+        // (engine patch 0035), which it must match.
+        uc.reg_write(RegisterX86::CS, USER_CS).engine("load CS")?;
+        for seg in [RegisterX86::DS, RegisterX86::ES] {
+            uc.reg_write(seg, USER_DS).engine(format!("load {seg:?}"))?;
         }
+        uc.reg_write(RegisterX86::CPL, 3)
+            .engine("enter user mode")?;
+        uc.reg_write(RegisterX86::SS, USER_DS).engine("load SS")?;
         for r in [
             RegisterX86::EAX,
             RegisterX86::EBX,
@@ -255,6 +341,7 @@ impl Abi for I386 {
     ) -> Option<Outcome> {
         match sys {
             Some(Sys::set_thread_area) => Some(set_thread_area(uc, args[0])),
+            Some(Sys::modify_ldt) => Some(modify_ldt(uc, args[0], args[1], args[2])),
             _ => None,
         }
     }
@@ -390,7 +477,14 @@ impl super::SignalFrames for I386 {
             let v = reg.map_or(0, |r| uc.reg_read(r).unwrap_or(0));
             b.u32(sc + 4 * i, v as u32);
         }
-        if let Some((addr, write)) = f.fault {
+        if let Some(trap) = f.trap {
+            b.u32(sc + SC_TRAPNO, trap.number)
+                .u32(sc + SC_ERR, trap.error_code);
+        } else if f.sig == libc::SIGILL as u64 {
+            // An invalid opcode (#UD, trapno 6) that the engine reports
+            // as an error rather than through the interrupt hook.
+            b.u32(sc + SC_TRAPNO, 6);
+        } else if let Some((addr, write)) = f.fault {
             // A user-mode page fault (trapno 14), with the write bit.
             b.u32(sc + SC_TRAPNO, 14)
                 .u32(sc + SC_ERR, 4 | if write { 2 } else { 0 })

@@ -95,12 +95,26 @@ pub struct Trap {
     /// The fault address the signal reports (`si_addr`) when it is not
     /// the pc: the misaligned address of an alignment fault.
     pub addr: Option<u64>,
+    /// x86: the exception vector and its error code, which the signal
+    /// frame reports (sigcontext trapno and err).
+    pub vector: Option<TrapVector>,
+}
+
+/// An x86 exception as the CPU raised it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrapVector {
+    pub number: u32,
+    pub error_code: u32,
 }
 
 impl Trap {
     /// A trap reported at the pc.
     pub fn at_pc(signal: i32) -> Self {
-        Trap { signal, addr: None }
+        Trap {
+            signal,
+            addr: None,
+            vector: None,
+        }
     }
 
     /// An alignment fault (SIGBUS, BUS_ADRALN) at address `addr`.
@@ -108,6 +122,7 @@ impl Trap {
         Trap {
             signal: libc::SIGBUS,
             addr: Some(addr),
+            vector: None,
         }
     }
 }
@@ -158,11 +173,22 @@ pub fn map_kernel_page(
     perms: crate::mem::Perms,
     name: &str,
 ) -> Result<(), ArchError> {
-    let host = crate::mem::HostMapping::anonymous(4096)
-        .map_err(|e| ArchError::Host(format!("cannot allocate the {name} page: {e}")))?;
+    map_kernel_pages(mem, addr, 4096, perms, name)
+}
+
+/// As [`map_kernel_page`], `len` bytes (whole pages).
+pub fn map_kernel_pages(
+    mem: &mut crate::mem::AddressSpace,
+    addr: u64,
+    len: usize,
+    perms: crate::mem::Perms,
+    name: &str,
+) -> Result<(), ArchError> {
+    let host = crate::mem::HostMapping::anonymous(len)
+        .map_err(|e| ArchError::Host(format!("cannot allocate the {name} pages: {e}")))?;
     mem.map(
         addr,
-        4096,
+        len as u64,
         perms,
         perms,
         crate::mem::RegionKind::Memory { name: name.into() },
@@ -216,6 +242,8 @@ pub struct SignalFrame<'a> {
     pub rt: bool,
     /// For faults: the address, and whether the access was a write.
     pub fault: Option<(u64, bool)>,
+    /// x86: the exception that raised the signal, when a CPU trap did.
+    pub trap: Option<TrapVector>,
 }
 
 /// `n` bytes below the stack pointer `sp`: where a signal frame goes. A

@@ -118,10 +118,7 @@ impl Abi for Riscv64 {
                     let rs1 = ((insn >> 15) & 31) as i32;
                     Trap::misaligned(uc.reg_read(x(rs1)).unwrap_or(pc))
                 } else {
-                    Trap {
-                        signal: libc::SIGBUS,
-                        addr: None,
-                    }
+                    Trap::at_pc(libc::SIGBUS)
                 };
                 machine::on_trap(uc, trap)
             }

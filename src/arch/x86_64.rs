@@ -99,11 +99,25 @@ pub(crate) fn signal_for_interrupt(intno: u32) -> i32 {
     match intno {
         0 => libc::SIGFPE, // #DE divide error
         1 | 3 => libc::SIGTRAP,
-        4 | 5 => libc::SIGSEGV, // into, bound
-        6 => libc::SIGILL,      // #UD
+        4 | 5 => libc::SIGSEGV,  // into, bound
+        6 => libc::SIGILL,       // #UD
+        11 | 12 => libc::SIGBUS, // segment not present, stack segment
         16 | 19 => libc::SIGFPE,
         17 => libc::SIGBUS, // alignment check
-        _ => libc::SIGSEGV, // #GP, #SS, #PF and software interrupts
+        _ => libc::SIGSEGV, // #GP, #PF and software interrupts
+    }
+}
+
+/// The trap for interrupt `intno`, with its vector and error code for the
+/// signal frame (engine patch 0035 reads the code).
+pub(crate) fn trap_for_interrupt(uc: &Engine<'_>, intno: u32) -> super::Trap {
+    let error_code = uc.reg_read(RegisterX86::EXCP_ERROR_CODE).unwrap_or(0) as u32;
+    super::Trap {
+        vector: Some(super::TrapVector {
+            number: intno,
+            error_code,
+        }),
+        ..super::Trap::at_pc(signal_for_interrupt(intno))
     }
 }
 
@@ -277,7 +291,8 @@ impl Abi for X86_64 {
         uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
             .engine("hook syscall")?;
         uc.add_intr_hook(|uc, intno| {
-            machine::on_trap(uc, super::Trap::at_pc(signal_for_interrupt(intno)))
+            let trap = trap_for_interrupt(uc, intno);
+            machine::on_trap(uc, trap)
         })
         .engine("hook interrupts")?;
         Ok(())
@@ -477,7 +492,13 @@ impl super::SignalFrames for X86_64 {
             b.u64(8 + MCONTEXT + 8 * i, uc.reg_read(*reg).unwrap_or(0));
         }
         let (addr, write) = f.fault.unwrap_or((0, false));
-        if f.fault.is_some() {
+        if let Some(trap) = f.trap {
+            b.u64(8 + MCONTEXT + 8 * 19, u64::from(trap.error_code))
+                .u64(8 + MCONTEXT + 8 * 20, u64::from(trap.number));
+        } else if f.sig == libc::SIGILL as u64 {
+            // #UD, which the engine reports as an error, not a trap.
+            b.u64(8 + MCONTEXT + 8 * 20, 6);
+        } else if f.fault.is_some() {
             // err: a user-mode page fault, with the write bit; trapno 14.
             b.u64(8 + MCONTEXT + 8 * 19, 4 | if write { 2 } else { 0 })
                 .u64(8 + MCONTEXT + 8 * 20, 14)

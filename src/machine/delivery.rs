@@ -44,6 +44,8 @@ pub struct PendingFault {
     pub code: i32,
     pub addr: u64,
     pub write: bool,
+    /// x86: the exception that raised it.
+    pub trap: Option<crate::arch::TrapVector>,
 }
 
 /// The CPU state under one delivered frame.
@@ -161,6 +163,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
 /// ignored, the kernel unblocks it and resets it to the default action.
 fn queue_fault(m: &mut Machine, f: PendingFault) {
     let g = m.abi.guest_signal(f.signal as u64);
+    m.fault.last_trap = f.trap.map(|t| (g, t));
     let p = &mut m.process;
     let t = &mut p.threads.current_mut().signals;
     let blocked = t.mask & bit(g) != 0;
@@ -206,6 +209,13 @@ fn push_frame(
         crate::kernel::signal::InfoFields::Fault { addr } => Some((addr, m.fault.last_fault_write)),
         _ => None,
     };
+    let trap = match m.fault.last_trap {
+        Some((signo, trap)) if signo == info.signo => {
+            m.fault.last_trap = None;
+            Some(trap)
+        }
+        _ => None,
+    };
     let info_bytes = sig::encode_siginfo(&m.process, &info);
     let frame = SignalFrame {
         sig: info.signo,
@@ -218,6 +228,7 @@ fn push_frame(
         altstack: uc_stack,
         rt,
         fault,
+        trap,
     };
     let internal = |e: uc_error| StopReason::Internal(format!("cannot save the CPU state: {e:?}"));
     let mut ctx = uc.context_alloc().map_err(internal)?;
@@ -583,6 +594,7 @@ fn take_fault_or_end(
         code,
         addr,
         write,
+        trap: None,
     });
     // The TLB may hold the entry that reported the exact address.
     let _ = uc.ctl_flush_tlb();
@@ -648,11 +660,13 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
     let signal = trap.signal;
     let pc = uc.get_data().abi.pc(uc);
     let m = uc.get_data_mut();
+    // x86's segment faults (#NP, #SS) are SIGBUS from the kernel itself.
+    let segment_fault = matches!(trap.vector, Some(v) if matches!(v.number, 11 | 12));
     let code = match signal {
         libc::SIGFPE => crate::kernel::signal::FPE_INTDIV,
         libc::SIGTRAP => m.abi.trap_si_code(),
         libc::SIGILL => crate::kernel::signal::ILL_ILLOPN,
-        libc::SIGBUS => crate::kernel::signal::BUS_ADRALN,
+        libc::SIGBUS if !segment_fault => crate::kernel::signal::BUS_ADRALN,
         _ => SI_KERNEL,
     };
     log_guest_error(m, signal, code, trap.addr.unwrap_or(pc), pc);
@@ -664,6 +678,7 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
         code,
         addr: trap.addr.unwrap_or(pc),
         write: false,
+        trap: trap.vector,
     });
     request(uc);
     true

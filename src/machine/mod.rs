@@ -127,6 +127,9 @@ pub struct FaultState {
     pub last_fault_write: bool,
     /// A fault to deliver to the current thread's handler.
     pub pending_fault: Option<crate::machine::delivery::PendingFault>,
+    /// The CPU trap behind the fault queued last (guest signal and the
+    /// trap), for its signal frame.
+    pub last_trap: Option<(u64, crate::arch::TrapVector)>,
 }
 
 /// Signal work waiting for the scheduler's loop (part of [`Machine`]; see

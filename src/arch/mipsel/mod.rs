@@ -166,6 +166,7 @@ impl Abi for Mipsel {
                     Trap {
                         signal: libc::SIGBUS,
                         addr,
+                        vector: None,
                     },
                 )
             }
