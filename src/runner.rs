@@ -235,7 +235,7 @@ pub fn load(
                 abi.default_cpu_for(info.flags)
             })
         }
-        Some(name) => crate::arch::cpu::find(abi, name).map_err(SetupError)?,
+        Some(name) => crate::arch::cpu::find(abi, name).map_err(|e| SetupError(e.to_string()))?,
         None => abi.default_cpu_for(info.flags),
     };
     let cpu_facts = abi.cpu_facts(cpu)?;
@@ -424,8 +424,10 @@ pub fn load(
     machine.report_new_modules();
     machine.trace.debug = cfg.debug;
     if cfg.debug.in_asm {
-        machine.trace.disasm =
-            Some(crate::machine::disasm::Disassembler::for_arch(abi.name()).map_err(SetupError)?);
+        machine.trace.disasm = Some(
+            crate::machine::disasm::Disassembler::for_arch(abi.name())
+                .map_err(|e| SetupError(e.to_string()))?,
+        );
     }
     if cfg.debug.needs_block_hook() {
         machine.trace.reconfigure_due = true;

@@ -17,10 +17,25 @@ pub struct Disassembler {
     thumb: Option<Capstone>,
 }
 
+/// Why no disassembler could be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DisasmError {
+    #[error("no disassembler for {0}")]
+    Unsupported(String),
+    #[error("cannot set up the {arch} disassembler: {source}")]
+    Capstone {
+        arch: String,
+        source: capstone::Error,
+    },
+}
+
 impl Disassembler {
     /// The disassembler of the architecture QEMU calls `arch`.
-    pub fn for_arch(arch: &str) -> Result<Disassembler, String> {
-        let err = |e: capstone::Error| format!("cannot set up the {arch} disassembler: {e}");
+    pub fn for_arch(arch: &str) -> Result<Disassembler, DisasmError> {
+        let err = |source: capstone::Error| DisasmError::Capstone {
+            arch: arch.to_string(),
+            source,
+        };
         let main = match arch {
             "x86_64" => Capstone::new()
                 .x86()
@@ -45,7 +60,7 @@ impl Disassembler {
                 .mode(arch::mips::ArchMode::Mips32)
                 .endian(capstone::Endian::Little)
                 .build(),
-            other => return Err(format!("no disassembler for {other}")),
+            other => return Err(DisasmError::Unsupported(other.to_string())),
         }
         .map_err(err)?;
         let thumb = if arch == "arm" {

@@ -237,20 +237,35 @@ fn fds_option(fds: &[(i32, RawFd)]) -> String {
     format!("--ht-fds={}", list.join(","))
 }
 
+/// What is wrong with the options a process passes to the programs it
+/// executes (`--ht-signals`, `--ht-fds`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InheritedOptionError {
+    #[error("--ht-signals: bad value '{0}'")]
+    SignalsValue(String),
+    #[error("--ht-signals: bad mask '{0}'")]
+    SignalMask(String),
+    #[error("--ht-fds: bad pair '{0}'")]
+    FdPair(String),
+    #[error("--ht-fds: bad number '{0}'")]
+    FdNumber(String),
+}
+
 /// Parses `--ht-signals=IGNORED:BLOCKED` (hex signal masks, bit n-1 for
 /// signal n).
-pub fn parse_signals(option: &str) -> Result<(u64, u64), String> {
+pub fn parse_signals(option: &str) -> Result<(u64, u64), InheritedOptionError> {
     let value = option.strip_prefix("--ht-signals=").unwrap_or(option);
     let (ign, blocked) = value
         .split_once(':')
-        .ok_or_else(|| format!("--ht-signals: bad value '{value}'"))?;
-    let hex =
-        |s: &str| u64::from_str_radix(s, 16).map_err(|_| format!("--ht-signals: bad mask '{s}'"));
+        .ok_or_else(|| InheritedOptionError::SignalsValue(value.to_string()))?;
+    let hex = |s: &str| {
+        u64::from_str_radix(s, 16).map_err(|_| InheritedOptionError::SignalMask(s.to_string()))
+    };
     Ok((hex(ign)?, hex(blocked)?))
 }
 
 /// Parses `GUEST:HOST,...` (the value of `--ht-fds`).
-pub fn parse_fds(list: &str) -> Result<Vec<(i32, RawFd)>, String> {
+pub fn parse_fds(list: &str) -> Result<Vec<(i32, RawFd)>, InheritedOptionError> {
     if list.is_empty() {
         return Ok(Vec::new());
     }
@@ -258,10 +273,10 @@ pub fn parse_fds(list: &str) -> Result<Vec<(i32, RawFd)>, String> {
         .map(|pair| {
             let (g, h) = pair
                 .split_once(':')
-                .ok_or_else(|| format!("--ht-fds: bad pair '{pair}'"))?;
+                .ok_or_else(|| InheritedOptionError::FdPair(pair.to_string()))?;
             let num = |s: &str| {
                 s.parse::<i32>()
-                    .map_err(|_| format!("--ht-fds: bad number '{s}'"))
+                    .map_err(|_| InheritedOptionError::FdNumber(s.to_string()))
             };
             Ok((num(g)?, num(h)?))
         })
@@ -416,7 +431,7 @@ pub fn host_exec_main(args: Vec<OsString>) -> i32 {
     };
     let (ignored, blocked) = match signals {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     let extra_env = rest
         .iter()
@@ -441,7 +456,7 @@ pub fn host_exec_main(args: Vec<OsString>) -> i32 {
     };
     let fds = match parse_fds(list) {
         Ok(f) => f,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     // Messages from here on go to a copy of ht-user's own stderr.
     let top = fds
@@ -518,7 +533,14 @@ mod tests {
     fn fds_lists() {
         assert_eq!(parse_fds("0:5,1:7").unwrap(), vec![(0, 5), (1, 7)]);
         assert_eq!(parse_fds("").unwrap(), vec![]);
-        assert!(parse_fds("0-5").is_err());
+        assert_eq!(
+            parse_fds("0-5"),
+            Err(InheritedOptionError::FdPair("0-5".into()))
+        );
+        assert_eq!(
+            parse_signals("--ht-signals=1:zz").unwrap_err().to_string(),
+            "--ht-signals: bad mask 'zz'"
+        );
         assert_eq!(fds_option(&[(0, 5), (3, 9)]), "--ht-fds=0:5,3:9");
     }
 

@@ -69,25 +69,38 @@ impl Default for SchedOptions {
     }
 }
 
+/// What is wrong with a `-sched` value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SchedOptionError {
+    #[error("-sched: {what} must be a number, not '{value}'")]
+    NotANumber { what: &'static str, value: String },
+    #[error("-sched: slice must be at least 2 blocks, not {0}")]
+    BadSlice(u64),
+    #[error("-sched: unknown option '{0}'")]
+    Unknown(String),
+}
+
 impl SchedOptions {
     /// Parses `slice=BLOCKS[,seed=N]` (either part alone).
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, SchedOptionError> {
         let mut o = SchedOptions::default();
         for part in spec.split(',') {
-            let number = |v: &str, what: &str| {
-                v.parse::<u64>()
-                    .map_err(|_| format!("-sched: {what} must be a number, not '{v}'"))
+            let number = |v: &str, what: &'static str| {
+                v.parse::<u64>().map_err(|_| SchedOptionError::NotANumber {
+                    what,
+                    value: v.to_string(),
+                })
             };
             if let Some(v) = part.strip_prefix("slice=") {
                 let n = number(v, "slice")?;
                 if !(2..=u64::from(u32::MAX)).contains(&n) {
-                    return Err(format!("-sched: slice must be at least 2 blocks, not {n}"));
+                    return Err(SchedOptionError::BadSlice(n));
                 }
                 o.slice_blocks = n as u32;
             } else if let Some(v) = part.strip_prefix("seed=") {
                 o.seed = Some(number(v, "seed")?);
             } else {
-                return Err(format!("-sched: unknown option '{part}'"));
+                return Err(SchedOptionError::Unknown(part.to_string()));
             }
         }
         Ok(o)
@@ -559,9 +572,18 @@ mod tests {
         assert_eq!(SchedOptions::parse("slice=100").unwrap().slice_blocks, 100);
         let o = SchedOptions::parse("seed=5,slice=10").unwrap();
         assert_eq!((o.slice_blocks, o.seed), (10, Some(5)));
-        assert!(SchedOptions::parse("slice=1").is_err());
-        assert!(SchedOptions::parse("slice=x").is_err());
-        assert!(SchedOptions::parse("quantum=3").is_err());
+        assert_eq!(
+            SchedOptions::parse("slice=1"),
+            Err(SchedOptionError::BadSlice(1))
+        );
+        assert_eq!(
+            SchedOptions::parse("slice=x").unwrap_err().to_string(),
+            "-sched: slice must be a number, not 'x'"
+        );
+        assert_eq!(
+            SchedOptions::parse("quantum=3"),
+            Err(SchedOptionError::Unknown("quantum=3".into()))
+        );
     }
 
     #[test]
