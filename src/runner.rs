@@ -396,7 +396,7 @@ pub fn load(
     // threads: their trace is then written inline.
     let (recorder, writer, _) = lineage
         .start_recorder(my_pid, cfg.root_pid.is_some())
-        .map_err(SetupError)?;
+        .map_err(|e| SetupError(e.to_string()))?;
 
     let mut machine = Machine::new(
         abi,

@@ -182,12 +182,16 @@ impl Lineage {
 
     /// The sink for process `pid`; `continuing` appends to the binary
     /// trace its earlier image wrote (after an execve).
-    pub fn open_sink(&self, pid: u32, continuing: bool) -> Result<Box<dyn Sink>, String> {
+    pub fn open_sink(
+        &self,
+        pid: u32,
+        continuing: bool,
+    ) -> Result<Box<dyn Sink>, crate::trace::SinkError> {
         let log = self
             .log
             .as_fd()
             .try_clone_to_owned()
-            .map_err(|e| format!("cannot use the log stream: {e}"))?;
+            .map_err(crate::trace::SinkError::LogStream)?;
         let mut info = self.info.clone();
         info.pid = pid;
         let path = self
@@ -214,7 +218,7 @@ impl Lineage {
         &self,
         pid: u32,
         continuing: bool,
-    ) -> Result<(Recorder, Writer, bool), String> {
+    ) -> Result<(Recorder, Writer, bool), crate::trace::SinkError> {
         let sink = match self.open_sink(pid, continuing) {
             Ok(sink) => sink,
             // A forked child that cannot create its trace still runs its
@@ -227,7 +231,7 @@ impl Lineage {
                     .log
                     .as_fd()
                     .try_clone_to_owned()
-                    .map_err(|e| format!("cannot use the log stream: {e}"))?;
+                    .map_err(crate::trace::SinkError::LogStream)?;
                 let mut info = self.info.clone();
                 info.pid = pid;
                 let mut text = crate::trace::log::QemuLogSink::with_anchor(
@@ -461,8 +465,17 @@ fn become_child_or_exit(uc: &mut Engine<'_>) {
     }
 }
 
+/// Why a forked child could not set itself up.
+#[derive(Debug, thiserror::Error)]
+enum ChildSetupError {
+    #[error(transparent)]
+    Trace(#[from] crate::trace::SinkError),
+    #[error("cannot reset the instruction counters: {0:?}")]
+    InsnCounters(unicorn_engine::unicorn_const::uc_error),
+}
+
 /// The child's side of a fork: its own pid, trace writer and watcher.
-fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
+fn become_child(uc: &mut Engine<'_>) -> Result<(), ChildSetupError> {
     // Helper threads count against RLIMIT_NPROC like processes: a child
     // at the limit runs without them (see signals and trace::Writer).
     // They start with SIGINT and the like blocked, so that they never take
@@ -500,7 +513,7 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), String> {
     // The child's thread counts its own instructions, from zero.
     if m.trace.insn_counting {
         crate::machine::engine_ctl::set_insn_counters(uc, Default::default())
-            .map_err(|e| format!("cannot reset the instruction counters: {e:?}"))?;
+            .map_err(ChildSetupError::InsnCounters)?;
     }
     Ok(())
 }

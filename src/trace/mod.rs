@@ -87,6 +87,18 @@ pub trait Sink: Send {
     }
 }
 
+/// Why a run's trace output could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot use the log stream: {0}")]
+    LogStream(std::io::Error),
+    #[error("cannot create trace file {}: {source}", path.display())]
+    TraceFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The writer's sink for a run: the QEMU log on `log` and, with
 /// `trace_file`, the binary trace. Event lines go to the log when it was
 /// asked for (`log_given`, i.e. `-D`) or when there is no binary trace;
@@ -96,7 +108,7 @@ pub fn open_sink(
     log_given: bool,
     trace_file: Option<&Path>,
     info: &file::TraceInfo,
-) -> Result<Box<dyn Sink>, String> {
+) -> Result<Box<dyn Sink>, SinkError> {
     open_sink_continuing(log, log_given, trace_file, info, false)
 }
 
@@ -109,7 +121,7 @@ pub fn open_sink_continuing(
     trace_file: Option<&Path>,
     info: &file::TraceInfo,
     continuing: bool,
-) -> Result<Box<dyn Sink>, String> {
+) -> Result<Box<dyn Sink>, SinkError> {
     let mut text = log::QemuLogSink::with_anchor(log, info.pid, info.anchor);
     text.set_hypertrace_args(info.event_args as usize - 1);
     let Some(path) = trace_file else {
@@ -123,7 +135,10 @@ pub fn open_sink_continuing(
     } else {
         binary::BinarySink::create(path, info)
     };
-    let bin = bin.map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
+    let bin = bin.map_err(|source| SinkError::TraceFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(Box::new(binary::FanOut(vec![
         Box::new(text),
         Box::new(bin),
