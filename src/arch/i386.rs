@@ -111,14 +111,32 @@ fn descriptor(base: u32, limit: u32, flags: u32) -> u64 {
         | ((base >> 24) & 0xff) << 56
 }
 
-fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
-    let mem = &uc.get_data().process.mem;
-    let Ok(raw) = mem.read_vec(u_info, 16) else {
-        return Outcome::Error(Errno::EFAULT);
-    };
+/// The words of a guest `struct user_desc` (set_thread_area, modify_ldt):
+/// entry number, base, limit and the flag bits.
+fn read_user_desc(mem: &AddressSpace, addr: u64) -> Result<[u32; 4], Errno> {
+    let raw = mem.read_vec(addr, 16).map_err(|_| Errno::EFAULT)?;
     let enc = mem.encoder();
-    let word = |i: usize| enc.decode_u32(raw[i * 4..i * 4 + 4].try_into().unwrap());
-    let (mut entry, base, limit, flags) = (word(0), word(1), word(2), word(3));
+    Ok(std::array::from_fn(|i| {
+        enc.decode_u32(raw[i * 4..i * 4 + 4].try_into().unwrap())
+    }))
+}
+
+/// A descriptor-table register (GDTR, LDTR) as the engine takes it:
+/// uc_x86_mmr {u16 selector, u64 base, u32 limit, u32 flags} with C
+/// alignment.
+fn table_register(base: u64, limit: u32, flags: u32) -> [u8; 24] {
+    let mut mmr = [0u8; 24];
+    mmr[8..16].copy_from_slice(&base.to_le_bytes());
+    mmr[16..20].copy_from_slice(&limit.to_le_bytes());
+    mmr[20..24].copy_from_slice(&flags.to_le_bytes());
+    mmr
+}
+
+fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
+    let [mut entry, base, limit, flags] = match read_user_desc(&uc.get_data().process.mem, u_info) {
+        Ok(words) => words,
+        Err(e) => return Outcome::Error(e),
+    };
     if entry == u32::MAX {
         // First free TLS slot; ht-user hands out the first one each time,
         // which is what a single-threaded process asks for.
@@ -174,12 +192,10 @@ fn modify_ldt(uc: &mut Engine<'_>, func: u64, ptr: u64, bytecount: u64) -> Outco
             if bytecount != 16 {
                 return Outcome::Error(Errno::EINVAL);
             }
-            let Ok(raw) = mem.read_vec(ptr, 16) else {
-                return Outcome::Error(Errno::EFAULT);
+            let [entry, base, limit, mut flags] = match read_user_desc(mem, ptr) {
+                Ok(words) => words,
+                Err(e) => return Outcome::Error(e),
             };
-            let enc = mem.encoder();
-            let word = |i: usize| enc.decode_u32(raw[i * 4..i * 4 + 4].try_into().unwrap());
-            let (entry, base, limit, mut flags) = (word(0), word(1), word(2), word(3));
             let old_mode = func == 1;
             let contents = (flags >> 1) & 3;
             let not_present = (flags >> 5) & 1;
@@ -196,7 +212,7 @@ fn modify_ldt(uc: &mut Engine<'_>, func: u64, ptr: u64, bytecount: u64) -> Outco
                 }
                 descriptor(base, limit, flags)
             };
-            let bytes = enc.u64(desc);
+            let bytes = mem.encoder().u64(desc);
             match mem.write_privileged(LDT_BASE + u64::from(entry) * 8, &bytes) {
                 Ok(()) => Outcome::Value(0),
                 Err(_) => Outcome::Error(Errno::EFAULT),
@@ -272,19 +288,12 @@ impl Abi for I386 {
     }
 
     fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
-        // GDTR: base, then limit; uc_x86_mmr is {u16 selector, u64 base,
-        // u32 limit, u32 flags} with C alignment.
-        let mut mmr = [0u8; 24];
-        mmr[8..16].copy_from_slice(&GDT_PAGE.to_le_bytes());
-        mmr[16..20].copy_from_slice(&((GDT_ENTRIES * 8 - 1) as u32).to_le_bytes());
-        uc.reg_write_long(RegisterX86::GDTR, &mmr)
+        let gdt = table_register(GDT_PAGE, (GDT_ENTRIES * 8 - 1) as u32, 0);
+        uc.reg_write_long(RegisterX86::GDTR, &gdt)
             .engine("set the GDT")?;
-        // LDTR: {selector, base, limit, flags}; flags: present, type LDT.
-        let mut mmr = [0u8; 24];
-        mmr[8..16].copy_from_slice(&LDT_BASE.to_le_bytes());
-        mmr[16..20].copy_from_slice(&(LDT_ENTRIES * 8 - 1).to_le_bytes());
-        mmr[20..24].copy_from_slice(&0x8200u32.to_le_bytes());
-        uc.reg_write_long(RegisterX86::LDTR, &mmr)
+        // Flags: present, type LDT.
+        let ldt = table_register(LDT_BASE, LDT_ENTRIES * 8 - 1, 0x8200);
+        uc.reg_write_long(RegisterX86::LDTR, &ldt)
             .engine("set the LDT")?;
         // Load the segments from the GDT so their cached descriptors
         // (32-bit code and stack included) stay right when the guest loads
