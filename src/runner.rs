@@ -447,7 +447,7 @@ pub fn load(
     let (arch, mode) = abi.unicorn();
     let mut uc = Unicorn::new_with_data(arch, mode, machine)
         .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
-    abi.prepare(&mut uc)?;
+    crate::machine::cpu::prepare(&mut uc)?;
     // Stops land on block boundaries, so nothing runs twice (engine patch
     // 0005); control stores are one callback (0006); a map or unmap costs
     // the region's own pages, not all regions' (0025).

@@ -10,7 +10,7 @@ use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_64};
 use crate::abi::types::{encode_stat_generic64, Stat};
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
-use crate::machine::{self, Engine};
+use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 
 pub struct Aarch64;
@@ -18,7 +18,6 @@ pub struct Aarch64;
 /// Exception numbers the engine reports (QEMU's EXCP_*).
 const EXCP_UDEF: u32 = 1;
 const EXCP_SWI: u32 = 2;
-const EXCP_PREFETCH_ABORT: u32 = 3;
 const EXCP_DATA_ABORT: u32 = 4;
 const EXCP_BKPT: u32 = 7;
 
@@ -46,7 +45,7 @@ const SIGFRAME_SIZE: u64 = 128 + 176 + 288 + 4096;
 /// The address accessed by the instruction at `pc` when it is one that
 /// must be aligned whatever SCTLR says (load/store exclusive, acquire and
 /// release, LSE atomics): all address `[Xn|SP]` with no offset.
-fn exclusive_or_atomic_address(uc: &Engine<'_>, pc: u64) -> Option<u64> {
+fn exclusive_or_atomic_address(uc: &dyn GuestCpu, pc: u64) -> Option<u64> {
     let insn = super::insn_word(uc, pc);
     let exclusive = insn & 0x3f00_0000 == 0x0800_0000;
     let atomic = insn & 0x3f20_0c00 == 0x3820_0000;
@@ -75,17 +74,17 @@ fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> RegisterARM64CP {
         .op2(op2)
 }
 
-fn write_sysreg(uc: &mut Engine<'_>, reg: RegisterARM64CP, value: u64) -> Result<(), ArchError> {
+fn write_sysreg(uc: &mut dyn GuestCpu, reg: RegisterARM64CP, value: u64) -> Result<(), ArchError> {
     let reg = reg.val(value);
-    uc.reg_write_arm64_coproc(&reg).engine(format!(
+    uc.write_arm64_sysreg(&reg).engine(format!(
         "write system register {}:{}:c{}:c{}:{}",
         reg.op0, reg.op1, reg.crn, reg.crm, reg.op2
     ))
 }
 
-fn read_sysreg(uc: &Engine<'_>, reg: RegisterARM64CP) -> u64 {
+fn read_sysreg(uc: &dyn GuestCpu, reg: RegisterARM64CP) -> u64 {
     let mut reg = reg;
-    uc.reg_read_arm64_coproc(&mut reg).map_or(0, |()| reg.val)
+    uc.read_arm64_sysreg(&mut reg).map_or(0, |()| reg.val)
 }
 
 const SCTLR_EL1: RegisterARM64CP = RegisterARM64CP::new().op0(3).crn(1);
@@ -117,7 +116,7 @@ fn key_registers(key: usize) -> [RegisterARM64CP; 2] {
 const PAC_ALL_KEYS: u64 = 0x1f;
 
 /// Gives the keys of `mask` new random values.
-fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), ArchError> {
+fn reset_pac_keys(uc: &mut dyn GuestCpu, mask: u64) -> Result<(), ArchError> {
     for key in (0..5).filter(|k| mask & 1 << k != 0) {
         let mut bytes = [0u8; 16];
         crate::host::fill_random(&mut bytes).map_err(|e| {
@@ -135,11 +134,15 @@ fn reset_pac_keys(uc: &mut Engine<'_>, mask: u64) -> Result<(), ArchError> {
 /// Turns pointer authentication on as Linux does for a process: every key
 /// enabled, random keys (a new program gets new ones; fork and threads
 /// keep them: they are part of the CPU state), tagged user addresses.
-fn enable_pointer_authentication(uc: &mut Engine<'_>) -> Result<(), ArchError> {
-    write_sysreg(uc, SCR_EL3, read_sysreg(uc, SCR_EL3) | SCR_NS_RW_APK_API)?;
-    write_sysreg(uc, HCR_EL2, read_sysreg(uc, HCR_EL2) | HCR_RW_APK_API)?;
-    write_sysreg(uc, TCR_EL1, read_sysreg(uc, TCR_EL1) | TCR_TBI0)?;
-    write_sysreg(uc, SCTLR_EL1, read_sysreg(uc, SCTLR_EL1) | SCTLR_EN_KEYS)?;
+fn enable_pointer_authentication(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+    let value = read_sysreg(uc, SCR_EL3) | SCR_NS_RW_APK_API;
+    write_sysreg(uc, SCR_EL3, value)?;
+    let value = read_sysreg(uc, HCR_EL2) | HCR_RW_APK_API;
+    write_sysreg(uc, HCR_EL2, value)?;
+    let value = read_sysreg(uc, TCR_EL1) | TCR_TBI0;
+    write_sysreg(uc, TCR_EL1, value)?;
+    let value = read_sysreg(uc, SCTLR_EL1) | SCTLR_EN_KEYS;
+    write_sysreg(uc, SCTLR_EL1, value)?;
     reset_pac_keys(uc, PAC_ALL_KEYS)
 }
 
@@ -147,12 +150,12 @@ const PR_PAC_RESET_KEYS: u64 = 54;
 
 /// prctl(PR_PAC_RESET_KEYS, keys, 0, 0, 0): new random values for the
 /// calling thread's `keys` (all five when 0).
-fn pac_reset_keys(uc: &mut Engine<'_>, args: &[u64; 6]) -> Outcome {
+fn pac_reset_keys(uc: &mut dyn GuestCpu, args: &[u64; 6]) -> Outcome {
     let mask = if args[1] == 0 { PAC_ALL_KEYS } else { args[1] };
     if mask & !PAC_ALL_KEYS != 0 || args[2..5].iter().any(|&a| a != 0) {
         return Outcome::Error(Errno::EINVAL);
     }
-    if uc.get_data().process.cpu_facts.hwcap & (HWCAP_PACA | HWCAP_PACG) == 0 {
+    if uc.facts().hwcap & (HWCAP_PACA | HWCAP_PACG) == 0 {
         return Outcome::Error(Errno::EINVAL);
     }
     match reset_pac_keys(uc, mask) {
@@ -196,6 +199,10 @@ const INFO: AbiInfo = AbiInfo {
     clone_ctid_before_tls: false,
     cpus: &Aarch64,
     frames: &Aarch64,
+    hooks: TrapHooks {
+        syscall_instruction: false,
+        invalid_instruction: false,
+    },
 };
 
 impl Abi for Aarch64 {
@@ -203,48 +210,46 @@ impl Abi for Aarch64 {
         &INFO
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
         // "max" by default: LSE atomics (ldadd, cas) and pointer
         // authentication need more than the engine's default A72 model.
-        let cpu = uc.get_data().process.cpu;
-        uc.ctl_set_cpu_model(cpu.id)
+        let cpu = uc.model();
+        uc.set_engine_model(cpu.id)
             .engine(format!("select the aarch64 CPU model {}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB
         // default: a quarter of the TLB fills on memory sweeps.
-        uc.ctl_set_page_size(4096)
+        uc.set_engine_page_size(4096)
             .engine("set the engine's page size")?;
-        if uc.get_data().process.cpu_facts.hwcap & HWCAP_PACA != 0 {
+        if uc.facts().hwcap & HWCAP_PACA != 0 {
             enable_pointer_authentication(uc)?;
         }
-        uc.add_intr_hook(|uc, intno| match intno {
-            EXCP_SWI => machine::on_syscall(uc),
-            other => {
-                let pc = uc.reg_read(RegisterARM64::PC).unwrap_or(0);
-                // A branch to a misaligned address: Linux's PC alignment
-                // fault, SIGBUS at that address.
-                if Aarch64.misaligned_pc(uc) {
-                    return machine::on_trap(uc, Trap::misaligned(pc));
-                }
-                if other == EXCP_DATA_ABORT && uc.get_data().fault.last_fault.is_none() {
-                    // Not a page the TLB hook refused: an alignment fault.
-                    if let Some(addr) = exclusive_or_atomic_address(uc, pc) {
-                        return machine::on_trap(uc, Trap::misaligned(addr));
-                    }
-                }
-                let signal = match other {
-                    EXCP_UDEF => libc::SIGILL,
-                    EXCP_BKPT => libc::SIGTRAP,
-                    EXCP_PREFETCH_ABORT | EXCP_DATA_ABORT => libc::SIGSEGV,
-                    _ => libc::SIGSEGV,
-                };
-                machine::on_trap(uc, Trap::at_pc(signal))
-            }
-        })
-        .engine("hook exceptions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
+    fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
+        if intno == EXCP_SWI {
+            return CpuEvent::Syscall;
+        }
+        let pc = uc.reg_read(RegisterARM64::PC).unwrap_or(0);
+        // A branch to a misaligned address: Linux's PC alignment fault,
+        // SIGBUS at that address.
+        if Aarch64.misaligned_pc(uc) {
+            return CpuEvent::Trap(Trap::misaligned(pc));
+        }
+        if intno == EXCP_DATA_ABORT && !uc.page_was_refused() {
+            // Not a page the TLB hook refused: an alignment fault.
+            if let Some(addr) = exclusive_or_atomic_address(uc, pc) {
+                return CpuEvent::Trap(Trap::misaligned(addr));
+            }
+        }
+        CpuEvent::Trap(Trap::at_pc(match intno {
+            EXCP_UDEF => libc::SIGILL,
+            EXCP_BKPT => libc::SIGTRAP,
+            _ => libc::SIGSEGV,
+        }))
+    }
+
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
         for n in 0..=28 {
             uc.reg_write(x(n), 0).engine(format!("set x{n}"))?;
         }
@@ -253,7 +258,7 @@ impl Abi for Aarch64 {
         Ok(())
     }
 
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
         let r = |n: i32| uc.reg_read(x(n)).unwrap_or(0);
         SyscallRequest {
             nr: r(8),
@@ -261,13 +266,13 @@ impl Abi for Aarch64 {
         }
     }
 
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
         let _ = uc.reg_write(x(0), ret as u64);
     }
 
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         _nr: u64,
         sys: Option<Sys>,
         args: &[u64; 6],
@@ -275,11 +280,11 @@ impl Abi for Aarch64 {
         (sys == Some(Sys::prctl) && args[0] == PR_PAC_RESET_KEYS).then(|| pac_reset_keys(uc, args))
     }
 
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
+    fn pc(&self, uc: &dyn GuestCpu) -> u64 {
         uc.reg_read(RegisterARM64::PC).unwrap_or(0)
     }
 
-    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+    fn m5op(&self, uc: &dyn GuestCpu) -> Option<super::M5Op> {
         let func = super::m5op_encoding::aarch64(super::insn_word(uc, self.pc(uc)))?;
         let r = |n| uc.reg_read(x(n)).unwrap_or(0);
         Some(super::M5Op {
@@ -289,11 +294,11 @@ impl Abi for Aarch64 {
         })
     }
 
-    fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
+    fn misaligned_pc(&self, uc: &dyn GuestCpu) -> bool {
         self.pc(uc) & 3 != 0
     }
 
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String {
         let mut out = String::new();
         for n in 0..=28 {
             let v = uc.reg_read(x(n)).unwrap_or(0);
@@ -331,14 +336,14 @@ impl super::CpuSupport for Aarch64 {
 impl super::SignalFrames for Aarch64 {
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &super::SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe (siginfo, ucontext), then a frame record {fp, lr}.
         let size = SIGFRAME_SIZE + 16;
         let frame = below(f.sp, size)? & !15;
         let record = frame + SIGFRAME_SIZE;
-        let enc = uc.get_data().process.mem.encoder();
+        let enc = uc.mem().encoder();
         let mut b = StructBuilder::new(size as usize, enc);
         b.bytes_at(0, f.info);
         let u = 128;
@@ -364,8 +369,8 @@ impl super::SignalFrames for Aarch64 {
             SIGFRAME_SIZE as usize + 8,
             uc.reg_read(RegisterARM64::X30).unwrap_or(0),
         );
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, r: i32, v: u64| {
+        uc.mem_mut().write(frame, &b.bytes)?;
+        let set = |uc: &mut dyn GuestCpu, r: i32, v: u64| {
             let _ = uc.reg_write(r, v);
         };
         set(uc, x(0), f.sig);
@@ -379,15 +384,11 @@ impl super::SignalFrames for Aarch64 {
     }
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         _rt: bool,
     ) -> Result<(u64, u64), Fault> {
-        let raw = uc
-            .get_data()
-            .process
-            .mem
-            .read_vec(frame, SIGFRAME_SIZE as usize)?;
+        let raw = uc.mem().read_vec(frame, SIGFRAME_SIZE as usize)?;
         let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
         let mc = 128 + MCONTEXT;
         for n in 0..31 {

@@ -11,7 +11,7 @@ use unicorn_engine::RegisterARM;
 use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_32};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
-use crate::machine::{self, Engine};
+use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
 
 pub struct Arm;
@@ -52,7 +52,7 @@ fn table() -> &'static SyscallTable {
 /// number of an OABI call is taken from the instruction. Its arguments are
 /// read as for EABI: OABI's 64-bit arguments, not aligned to an even
 /// register, are not translated.
-fn oabi_syscall_number(uc: &Engine<'_>) -> Option<u64> {
+fn oabi_syscall_number(uc: &dyn GuestCpu) -> Option<u64> {
     let thumb = uc.reg_read(RegisterARM::CPSR).ok()? & CPSR_THUMB != 0;
     if thumb {
         return None;
@@ -67,7 +67,7 @@ fn oabi_syscall_number(uc: &Engine<'_>) -> Option<u64> {
 
 const OABI_SYSCALL_BASE: u64 = 0x90_0000;
 
-fn exclusive_address(uc: &Engine<'_>, pc: u64, thumb: bool) -> Option<u64> {
+fn exclusive_address(uc: &dyn GuestCpu, pc: u64, thumb: bool) -> Option<u64> {
     let insn = super::insn_word(uc, pc);
     let (rn, offset) = if thumb {
         // First halfword in the low half: 1110 1000 0p0l Rn.
@@ -176,6 +176,10 @@ const INFO: AbiInfo = AbiInfo {
     clone_ctid_before_tls: false,
     cpus: &Arm,
     frames: &Arm,
+    hooks: TrapHooks {
+        syscall_instruction: false,
+        invalid_instruction: false,
+    },
 };
 
 impl Abi for Arm {
@@ -195,42 +199,41 @@ impl Abi for Arm {
         Ok(())
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
-        let cpu = uc.get_data().process.cpu;
-        uc.ctl_set_cpu_model(cpu.id)
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+        let cpu = uc.model();
+        uc.set_engine_model(cpu.id)
             .engine(format!("select the arm CPU model {}", cpu.name))?;
         // 4 KiB engine pages, as Linux uses, instead of the engine's 1 KiB.
-        uc.ctl_set_page_size(4096)
+        uc.set_engine_page_size(4096)
             .engine("set the engine's page size")?;
-        uc.add_intr_hook(|uc, intno| match intno {
-            EXCP_SWI => machine::on_syscall(uc),
-            other => {
-                let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0);
-                let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
-                // bx to an address with bit 1 set in ARM state: Linux's
-                // PC alignment fault, SIGBUS at that address.
-                if Arm.misaligned_pc(uc) {
-                    return machine::on_trap(uc, Trap::misaligned(pc));
-                }
-                if other == EXCP_DATA_ABORT && uc.get_data().fault.last_fault.is_none() {
-                    // Not a page the TLB hook refused: an alignment fault.
-                    if let Some(addr) = exclusive_address(uc, pc, thumb) {
-                        return machine::on_trap(uc, Trap::misaligned(addr));
-                    }
-                }
-                let signal = match other {
-                    EXCP_UDEF => libc::SIGILL,
-                    EXCP_BKPT => libc::SIGTRAP,
-                    _ => libc::SIGSEGV,
-                };
-                machine::on_trap(uc, Trap::at_pc(signal))
-            }
-        })
-        .engine("hook exceptions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
+    fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
+        if intno == EXCP_SWI {
+            return CpuEvent::Syscall;
+        }
+        let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0);
+        let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
+        // bx to an address with bit 1 set in ARM state: Linux's PC
+        // alignment fault, SIGBUS at that address.
+        if Arm.misaligned_pc(uc) {
+            return CpuEvent::Trap(Trap::misaligned(pc));
+        }
+        if intno == EXCP_DATA_ABORT && !uc.page_was_refused() {
+            // Not a page the TLB hook refused: an alignment fault.
+            if let Some(addr) = exclusive_address(uc, pc, thumb) {
+                return CpuEvent::Trap(Trap::misaligned(addr));
+            }
+        }
+        CpuEvent::Trap(Trap::at_pc(match intno {
+            EXCP_UDEF => libc::SIGILL,
+            EXCP_BKPT => libc::SIGTRAP,
+            _ => libc::SIGSEGV,
+        }))
+    }
+
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
         // FP/SIMD on: coprocessors 10 and 11 accessible, FPEXC.EN set.
         uc.reg_write(RegisterARM::C1_C0_2, 0xf << 20)
             .engine("set CPACR")?;
@@ -248,7 +251,7 @@ impl Abi for Arm {
         Ok(())
     }
 
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
         let reg = |n: i32| uc.reg_read(r(n)).unwrap_or(0) & 0xffff_ffff;
         SyscallRequest {
             nr: oabi_syscall_number(uc).unwrap_or_else(|| reg(7)),
@@ -256,13 +259,13 @@ impl Abi for Arm {
         }
     }
 
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
         let _ = uc.reg_write(r(0), ret as u64 & 0xffff_ffff);
     }
 
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         nr: u64,
         sys: Option<Sys>,
         args: &[u64; 6],
@@ -286,13 +289,13 @@ impl Abi for Arm {
                 if end < start || flags != 0 {
                     Outcome::Error(Errno::EINVAL)
                 } else {
-                    let mem = &mut uc.get_data_mut().process.mem;
+                    let mem = &mut uc.mem_mut();
                     mem.invalidate_code(start, end - start);
                     Outcome::Value(0)
                 }
             }
             ARM_NR_BREAKPOINT => {
-                machine::on_trap(uc, Trap::at_pc(libc::SIGTRAP));
+                uc.raise_trap(Trap::at_pc(libc::SIGTRAP));
                 Outcome::Value(0)
             }
             ARM_NR_USR26 | ARM_NR_USR32 => Outcome::Error(Errno::EINVAL),
@@ -300,7 +303,7 @@ impl Abi for Arm {
         })
     }
 
-    fn syscall_insn_len(&self, uc: &Engine<'_>) -> u64 {
+    fn syscall_insn_len(&self, uc: &dyn GuestCpu) -> u64 {
         if uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0 {
             2
         } else {
@@ -308,16 +311,16 @@ impl Abi for Arm {
         }
     }
 
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
+    fn pc(&self, uc: &dyn GuestCpu) -> u64 {
         uc.reg_read(RegisterARM::PC).unwrap_or(0)
     }
 
-    fn misaligned_pc(&self, uc: &Engine<'_>) -> bool {
+    fn misaligned_pc(&self, uc: &dyn GuestCpu) -> bool {
         let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
         !thumb && self.pc(uc) & 3 != 0
     }
 
-    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+    fn m5op(&self, uc: &dyn GuestCpu) -> Option<super::M5Op> {
         let pc = self.pc(uc);
         let word = super::insn_word(uc, pc);
         let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
@@ -335,12 +338,12 @@ impl Abi for Arm {
         })
     }
 
-    fn resume_address(&self, uc: &Engine<'_>) -> u64 {
+    fn resume_address(&self, uc: &dyn GuestCpu) -> u64 {
         let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
         self.pc(uc) | u64::from(thumb)
     }
 
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String {
         let mut out = String::new();
         for n in 0..13 {
             out.push_str(&format!("r{n:<2}={:08x}", uc.reg_read(r(n)).unwrap_or(0)));
@@ -403,7 +406,7 @@ impl super::CpuSupport for Arm {
 impl super::SignalFrames for Arm {
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &super::SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe: siginfo, ucontext, retcode; the legacy sigframe has
@@ -412,7 +415,7 @@ impl super::SignalFrames for Arm {
         let size = info_size + UCONTEXT_SIZE + 16;
         let frame = below(f.sp, size)? & !7;
         let u = info_size as usize;
-        let enc = uc.get_data().process.mem.encoder();
+        let enc = uc.mem().encoder();
         let mut b = StructBuilder::new(size as usize, enc);
         if f.rt {
             b.bytes_at(0, f.info);
@@ -437,8 +440,8 @@ impl super::SignalFrames for Arm {
         b.u32(mc + 76, uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32)
             .u32(u + UC_SIGMASK, f.saved_mask as u32)
             .u32(u + UC_SIGMASK + 4, (f.saved_mask >> 32) as u32);
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, reg: i32, v: u64| {
+        uc.mem_mut().write(frame, &b.bytes)?;
+        let set = |uc: &mut dyn GuestCpu, reg: i32, v: u64| {
             let _ = uc.reg_write(reg, v);
         };
         set(uc, r(0), f.sig);
@@ -458,16 +461,12 @@ impl super::SignalFrames for Arm {
     }
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         rt: bool,
     ) -> Result<(u64, u64), Fault> {
         let u = if rt { 128 } else { 0 };
-        let raw = uc
-            .get_data()
-            .process
-            .mem
-            .read_vec(frame + u, UCONTEXT_SIZE as usize)?;
+        let raw = uc.mem().read_vec(frame + u, UCONTEXT_SIZE as usize)?;
         let word =
             |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
         let mc = 20;

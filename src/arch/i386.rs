@@ -11,7 +11,7 @@ use unicorn_engine::RegisterX86;
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_32};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
-use crate::machine::{self, Engine};
+use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
 
 pub struct I386;
@@ -132,8 +132,8 @@ fn table_register(base: u64, limit: u32, flags: u32) -> [u8; 24] {
     mmr
 }
 
-fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
-    let [mut entry, base, limit, flags] = match read_user_desc(&uc.get_data().process.mem, u_info) {
+fn set_thread_area(uc: &mut dyn GuestCpu, u_info: u64) -> Outcome {
+    let [mut entry, base, limit, flags] = match read_user_desc(uc.mem(), u_info) {
         Ok(words) => words,
         Err(e) => return Outcome::Error(e),
     };
@@ -141,7 +141,7 @@ fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
         // First free TLS slot; ht-user hands out the first one each time,
         // which is what a single-threaded process asks for.
         entry = GDT_ENTRY_TLS_MIN;
-        let mem = &mut uc.get_data_mut().process.mem;
+        let mem = &mut uc.mem_mut();
         if mem.write_u32(u_info, entry).is_err() {
             return Outcome::Error(Errno::EFAULT);
         }
@@ -151,7 +151,7 @@ fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
     }
     let desc = descriptor(base, limit, flags);
     let slot = GDT_PAGE + u64::from(entry) * 8;
-    let mem = &mut uc.get_data_mut().process.mem;
+    let mem = &mut uc.mem_mut();
     let bytes = mem.encoder().u64(desc);
     if mem.write_privileged(slot, &bytes).is_err() {
         return Outcome::Error(Errno::EFAULT);
@@ -163,8 +163,8 @@ fn set_thread_area(uc: &mut Engine<'_>, u_info: u64) -> Outcome {
 /// table (up to its last used entry), 2 reads the (empty) default one, 1
 /// and 0x11 write one `struct user_desc` (1 in the old mode, which clears
 /// the "useable" bit and treats base 0 limit 0 as "clear the entry").
-fn modify_ldt(uc: &mut Engine<'_>, func: u64, ptr: u64, bytecount: u64) -> Outcome {
-    let mem = &mut uc.get_data_mut().process.mem;
+fn modify_ldt(uc: &mut dyn GuestCpu, func: u64, ptr: u64, bytecount: u64) -> Outcome {
+    let mem = &mut uc.mem_mut();
     match func {
         0 => {
             let mut table = match mem.read_vec(LDT_BASE, LDT_ENTRIES as usize * 8) {
@@ -255,6 +255,10 @@ const INFO: AbiInfo = AbiInfo {
     clone_ctid_before_tls: false,
     cpus: &I386,
     frames: &I386,
+    hooks: TrapHooks {
+        syscall_instruction: false,
+        invalid_instruction: false,
+    },
 };
 
 impl Abi for I386 {
@@ -273,21 +277,19 @@ impl Abi for I386 {
         Ok(())
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
-        super::x86_64::select_model(uc)?;
-        uc.add_intr_hook(|uc, intno| {
-            if intno == INT_SYSCALL {
-                machine::on_syscall(uc)
-            } else {
-                let trap = super::x86_64::trap_for_interrupt(uc, intno);
-                machine::on_trap(uc, trap)
-            }
-        })
-        .engine("hook interrupts")?;
-        Ok(())
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+        super::x86_64::select_model(uc)
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
+    fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
+        if intno == INT_SYSCALL {
+            CpuEvent::Syscall
+        } else {
+            CpuEvent::Trap(super::x86_64::trap_for_interrupt(uc, intno))
+        }
+    }
+
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
         let gdt = table_register(GDT_PAGE, (GDT_ENTRIES * 8 - 1) as u32, 0);
         uc.reg_write_long(RegisterX86::GDTR, &gdt)
             .engine("set the GDT")?;
@@ -322,7 +324,7 @@ impl Abi for I386 {
         super::x86_64::init_fp_state(uc)
     }
 
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
         let r = |reg| uc.reg_read(reg).unwrap_or(0) & 0xffff_ffff;
         SyscallRequest {
             nr: r(RegisterX86::EAX),
@@ -337,13 +339,13 @@ impl Abi for I386 {
         }
     }
 
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
         let _ = uc.reg_write(RegisterX86::EAX, ret as u64 & 0xffff_ffff);
     }
 
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         _nr: u64,
         sys: Option<Sys>,
         args: &[u64; 6],
@@ -357,11 +359,11 @@ impl Abi for I386 {
 
     fn thread_start(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         stack: u64,
         tls: Option<u64>,
     ) -> Result<(), ArchError> {
-        let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
+        let set = |uc: &mut dyn GuestCpu, r: RegisterX86, v: u64| {
             uc.reg_write(r, v).engine(format!("set {r:?}"))
         };
         set(uc, RegisterX86::EAX, 0)?;
@@ -383,16 +385,16 @@ impl Abi for I386 {
         Ok(())
     }
 
-    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+    fn syscall_insn_len(&self, _uc: &dyn GuestCpu) -> u64 {
         // int $0x80
         2
     }
 
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
+    fn pc(&self, uc: &dyn GuestCpu) -> u64 {
         uc.reg_read(RegisterX86::EIP).unwrap_or(0)
     }
 
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String {
         use RegisterX86::*;
         let regs = [
             ("EAX", EAX),
@@ -462,7 +464,7 @@ impl super::CpuSupport for I386 {
 impl super::SignalFrames for I386 {
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &super::SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe: pretcode, sig, pinfo, puc, siginfo, ucontext,
@@ -479,7 +481,7 @@ impl super::SignalFrames for I386 {
         };
         // As after a call: (esp + 4) is 16-byte aligned at the handler.
         let frame = below((below(f.sp, size as u64)? + 4) & !15, 4)?;
-        let enc = uc.get_data().process.mem.encoder();
+        let enc = uc.mem().encoder();
         let mut b = StructBuilder::new(size, enc);
         b.u32(0, f.return_to as u32).u32(4, f.sig as u32);
         for (i, reg) in SIGCONTEXT.iter().enumerate() {
@@ -517,8 +519,8 @@ impl super::SignalFrames for I386 {
             // popl %eax; movl $119, %eax; int $0x80
             b.bytes_at(retcode, &[0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80]);
         }
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, r, v| {
+        uc.mem_mut().write(frame, &b.bytes)?;
+        let set = |uc: &mut dyn GuestCpu, r, v| {
             let _ = uc.reg_write(r, v);
         };
         // Also in registers, for handlers built with -mregparm=3.
@@ -543,7 +545,7 @@ impl super::SignalFrames for I386 {
         set(uc, RegisterX86::EIP, f.handler);
         Ok((frame, f.handler))
     }
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, rt: bool) -> u64 {
+    fn signal_frame_at_return(&self, uc: &dyn GuestCpu, rt: bool) -> u64 {
         // The handler's `ret` popped pretcode; the legacy restorer also
         // pops sig before its system call.
         let esp = uc.reg_read(RegisterX86::ESP).unwrap_or(0);
@@ -551,7 +553,7 @@ impl super::SignalFrames for I386 {
     }
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         rt: bool,
     ) -> Result<(u64, u64), Fault> {
@@ -560,7 +562,7 @@ impl super::SignalFrames for I386 {
         } else {
             LEGACY_SIZE
         };
-        let raw = uc.get_data().process.mem.read_vec(frame, size)?;
+        let raw = uc.mem().read_vec(frame, size)?;
         let word =
             |off: usize| u64::from(u32::from_le_bytes(raw[off..off + 4].try_into().unwrap()));
         let sc = if rt { RT_UC + UC_MCONTEXT } else { 8 };

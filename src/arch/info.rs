@@ -7,11 +7,10 @@ use crate::arch::ArchError;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 
 use super::{
-    cpu, regpair32, translate_bits, Abi, CloneArgs, CpuSupport, IpcLayout, SigactionLayout,
-    SignalFrame, SignalFrames, ThreadRegs,
+    cpu, regpair32, translate_bits, Abi, CloneArgs, CpuSupport, GuestCpu, IpcLayout,
+    SigactionLayout, SignalFrame, SignalFrames, ThreadRegs, TrapHooks,
 };
 use crate::abi::SyscallTable;
-use crate::machine::Engine;
 use crate::mem::{Endian, Fault, Layout};
 
 /// What describes an architecture as plain data.
@@ -45,6 +44,8 @@ pub struct AbiInfo {
     pub clone_ctid_before_tls: bool,
     pub cpus: &'static dyn CpuSupport,
     pub frames: &'static dyn SignalFrames,
+    /// The engine hooks besides the exception hook.
+    pub hooks: TrapHooks,
 }
 
 /// How an ABI numbers and lays out what its kernel and the guest share,
@@ -187,12 +188,16 @@ impl<'a> dyn Abi + 'a {
     pub fn syscall_table(&self) -> &'static SyscallTable {
         (self.info().syscalls)()
     }
+    /// The engine hooks besides the exception hook.
+    pub fn trap_hooks(&self) -> TrapHooks {
+        self.info().hooks
+    }
     /// The registers `thread_start` and `set_sp` write.
     pub fn thread_regs(&self) -> ThreadRegs {
         self.info().regs
     }
     /// Sets the stack pointer (a clone child's new stack).
-    pub fn set_sp(&self, uc: &mut Engine<'_>, sp: u64) {
+    pub fn set_sp(&self, uc: &mut dyn GuestCpu, sp: u64) {
         let _ = uc.reg_write(self.thread_regs().sp, sp);
     }
     /// clone(2)'s arguments.
@@ -212,13 +217,13 @@ impl<'a> dyn Abi + 'a {
     }
     /// Moves the pc back by `len` (a restarted system call). Writes the
     /// resume address, which on arm carries the Thumb bit the pc write sets.
-    pub fn rewind_pc(&self, uc: &mut Engine<'_>, len: u64) {
+    pub fn rewind_pc(&self, uc: &mut dyn GuestCpu, len: u64) {
         let pc = self.resume_address(uc);
         let _ = uc.reg_write(self.thread_regs().pc, pc - len);
     }
     /// Moves the pc forward by `len`, past an instruction ht-user
     /// performed itself (an m5op).
-    pub fn advance_pc(&self, uc: &mut Engine<'_>, len: u64) {
+    pub fn advance_pc(&self, uc: &mut dyn GuestCpu, len: u64) {
         let pc = self.resume_address(uc);
         let _ = uc.reg_write(self.thread_regs().pc, pc.wrapping_add(len));
     }
@@ -243,17 +248,17 @@ impl<'a> dyn Abi + 'a {
     }
     pub fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         self.info().frames.push_signal_frame(uc, f)
     }
-    pub fn signal_frame_at_return(&self, uc: &Engine<'_>, rt: bool) -> u64 {
+    pub fn signal_frame_at_return(&self, uc: &dyn GuestCpu, rt: bool) -> u64 {
         self.info().frames.signal_frame_at_return(uc, rt)
     }
     pub fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         rt: bool,
     ) -> Result<(u64, u64), Fault> {

@@ -6,6 +6,7 @@ pub mod aarch64;
 pub mod arm;
 pub mod cpu;
 pub mod cpuinfo;
+mod guest;
 pub mod i386;
 mod info;
 pub mod mipsel;
@@ -13,7 +14,6 @@ pub mod riscv64;
 pub mod x86_64;
 
 use crate::abi::{Outcome, Sys};
-use crate::machine::Engine;
 use crate::mem::Fault;
 
 /// Why an architecture could not set up a process or refuses a program.
@@ -49,6 +49,7 @@ impl<T> EngineResult<T> for Result<T, unicorn_engine::unicorn_const::uc_error> {
     }
 }
 
+pub use guest::{ArchSlot, CpuEvent, GuestCpu, TrapHooks};
 pub use info::{AbiInfo, KernelAbi};
 
 /// Offset of the mmap area's top from a round address. The engine's TLB is
@@ -200,10 +201,8 @@ pub fn map_kernel_pages(
 
 /// The little-endian instruction word at guest address `at` (0 if it
 /// cannot be read): for decoding the instruction that trapped.
-pub fn insn_word(uc: &Engine<'_>, at: u64) -> u32 {
-    uc.get_data()
-        .process
-        .mem
+pub fn insn_word(uc: &dyn GuestCpu, at: u64) -> u32 {
+    uc.mem()
         .read_vec(at, 4)
         .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
@@ -289,15 +288,15 @@ pub trait SignalFrames: Sync {
     /// the handler: returns (frame address, address to start at).
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault>;
     /// The frame a sigreturn (`rt`) or legacy sigreturn at the current
     /// stack pointer returns from.
     /// Default: the stack pointer (the handler returned with it where
     /// the frame starts).
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
-        let abi = uc.get_data().abi;
+    fn signal_frame_at_return(&self, uc: &dyn GuestCpu, _rt: bool) -> u64 {
+        let abi = uc.abi();
         let sp = uc.reg_read(abi.thread_regs().sp).unwrap_or(0);
         if abi.is_64bit() {
             sp
@@ -310,7 +309,7 @@ pub trait SignalFrames: Sync {
     /// and where to resume.
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         rt: bool,
     ) -> Result<(u64, u64), Fault>;
@@ -326,34 +325,41 @@ pub trait Abi: Sync {
     fn map_special_pages(&self, _mem: &mut crate::mem::AddressSpace) -> Result<(), ArchError> {
         Ok(())
     }
-    /// Sets the CPU model (the process's `cpu`) and installs the trap
-    /// hooks that call
-    /// [`crate::machine::on_syscall`] and [`crate::machine::on_trap`].
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError>;
+    /// Sets the CPU model (the process's `cpu`) and what else the engine
+    /// needs before the first instruction.
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError>;
+    /// What the CPU exception `intno` (the engine's number) is to the
+    /// process; the engine layer's exception hook carries it out.
+    fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent;
+    /// An instruction the engine stopped at as invalid that the
+    /// architecture's Linux traps on (with [`TrapHooks::invalid_instruction`]).
+    fn invalid_instruction(&self, _uc: &mut dyn GuestCpu) -> Option<Trap> {
+        None
+    }
     /// Registers at process entry.
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError>;
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest;
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError>;
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest;
     /// Writes a result: a value or `-errno` as the kernel returns it.
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64);
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64);
     /// Syscalls that touch registers (TLS setup and the like).
     /// Calls that need registers (TLS setup and the like), by kernel number
     /// and, where the number is one ht-user knows, by name.
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         nr: u64,
         sys: Option<Sys>,
         args: &[u64; 6],
     ) -> Option<Outcome>;
-    fn pc(&self, uc: &Engine<'_>) -> u64;
+    fn pc(&self, uc: &dyn GuestCpu) -> u64;
     /// Whether the pc is not aligned for the instruction set it is in (a
     /// fetch there is an alignment fault, SIGBUS, not SIGILL).
-    fn misaligned_pc(&self, _uc: &Engine<'_>) -> bool {
+    fn misaligned_pc(&self, _uc: &dyn GuestCpu) -> bool {
         false
     }
     /// Where `emu_start` resumes the stopped guest: the pc, plus whatever
     /// the engine encodes in a start address (the Thumb bit on arm).
-    fn resume_address(&self, uc: &Engine<'_>) -> u64 {
+    fn resume_address(&self, uc: &dyn GuestCpu) -> u64 {
         self.pc(uc)
     }
     /// Turns the registers (a copy of the parent's, just after clone) into
@@ -361,12 +367,12 @@ pub trait Abi: Sync {
     /// unless 0, and with CLONE_SETTLS the thread pointer comes from `tls`.
     fn thread_start(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         stack: u64,
         tls: Option<u64>,
     ) -> Result<(), ArchError> {
         let regs = self.info().regs;
-        let set = |uc: &mut Engine<'_>, reg: i32, value: u64, what: &str| {
+        let set = |uc: &mut dyn GuestCpu, reg: i32, value: u64, what: &str| {
             uc.reg_write(reg, value)
                 .engine(format!("set the new thread's {what}"))
         };
@@ -380,15 +386,15 @@ pub trait Abi: Sync {
         Ok(())
     }
     /// One line per register, for crash reports.
-    fn dump_registers(&self, uc: &Engine<'_>) -> String;
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String;
     /// Length of the system call instruction that trapped (to run it
     /// again after a handler: SA_RESTART).
-    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+    fn syscall_insn_len(&self, _uc: &dyn GuestCpu) -> u64 {
         4
     }
     /// The gem5 m5op at the pc, if the instruction the CPU trapped on is
     /// one (on the architectures gem5 defines them for).
-    fn m5op(&self, _uc: &Engine<'_>) -> Option<M5Op> {
+    fn m5op(&self, _uc: &dyn GuestCpu) -> Option<M5Op> {
         None
     }
     /// `struct statfs64` of a 32-bit ABI (statfs64, fstatfs64); `None` where

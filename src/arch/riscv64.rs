@@ -10,7 +10,7 @@ use unicorn_engine::RegisterRISCV;
 use super::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
 use crate::abi::types::{encode_stat_generic64, Stat};
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
-use crate::machine::{self, Engine};
+use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 
 pub struct Riscv64;
@@ -90,6 +90,10 @@ const INFO: AbiInfo = AbiInfo {
     clone_ctid_before_tls: false,
     cpus: &Riscv64,
     frames: &Riscv64,
+    hooks: TrapHooks {
+        syscall_instruction: false,
+        invalid_instruction: true,
+    },
 };
 
 impl Abi for Riscv64 {
@@ -97,67 +101,57 @@ impl Abi for Riscv64 {
         &INFO
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
         // The default (sifive-u54) is the engine's own.
-        let cpu = uc.get_data().process.cpu;
+        let cpu = uc.model();
         if !std::ptr::eq(cpu, super::CpuSupport::default_cpu(self)) {
-            uc.ctl_set_cpu_model(cpu.id)
+            uc.set_engine_model(cpu.id)
                 .engine(format!("select the riscv64 CPU model {}", cpu.name))?;
         }
-        uc.add_intr_hook(|uc, cause| match cause {
+        Ok(())
+    }
+
+    fn exception(&self, uc: &mut dyn GuestCpu, cause: u32) -> CpuEvent {
+        match cause {
             // The engine has already moved pc past the ecall.
-            CAUSE_USER_ECALL | CAUSE_SUPERVISOR_ECALL | CAUSE_MACHINE_ECALL => {
-                machine::on_syscall(uc)
-            }
+            CAUSE_USER_ECALL | CAUSE_SUPERVISOR_ECALL | CAUSE_MACHINE_ECALL => CpuEvent::Syscall,
             CAUSE_MISALIGNED_LOAD | CAUSE_MISALIGNED_STORE => {
                 // Only atomics (LR/SC, AMOs) must be aligned; they address
                 // (rs1) with no offset.
                 let pc = uc.reg_read(RegisterRISCV::PC).unwrap_or(0);
                 let insn = super::insn_word(uc, pc);
-                let trap = if insn & 0x7f == 0x2f {
+                CpuEvent::Trap(if insn & 0x7f == 0x2f {
                     let rs1 = ((insn >> 15) & 31) as i32;
                     Trap::misaligned(uc.reg_read(x(rs1)).unwrap_or(pc))
                 } else {
                     Trap::at_pc(libc::SIGBUS)
-                };
-                machine::on_trap(uc, trap)
+                })
             }
-            other => {
-                let signal = match other {
-                    CAUSE_ILLEGAL_INSTRUCTION => libc::SIGILL,
-                    CAUSE_BREAKPOINT => libc::SIGTRAP,
-                    CAUSE_MISALIGNED_FETCH | CAUSE_MISALIGNED_LOAD | CAUSE_MISALIGNED_STORE => {
-                        libc::SIGBUS
-                    }
-                    _ => libc::SIGSEGV,
-                };
-                machine::on_trap(uc, Trap::at_pc(signal))
-            }
-        })
-        .engine("hook exceptions")?;
-        // The engine stops at `ebreak` as at an invalid instruction
-        // instead of raising the breakpoint exception: Linux's SIGTRAP, at
-        // the ebreak as the kernel reports it.
-        uc.add_insn_invalid_hook(|uc| {
-            let pc = uc.reg_read(RegisterRISCV::PC).unwrap_or(0);
-            let mem = &uc.get_data().process.mem;
-            let half = |at: u64| {
-                mem.read_vec(at, 2)
-                    .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
-            };
-            let low = half(pc);
-            let ebreak =
-                low == C_EBREAK || (u32::from(half(pc + 2)) << 16 | u32::from(low)) == EBREAK;
-            if ebreak {
-                machine::on_trap(uc, Trap::at_pc(libc::SIGTRAP));
-            }
-            ebreak
-        })
-        .engine("hook invalid instructions")?;
-        Ok(())
+            other => CpuEvent::Trap(Trap::at_pc(match other {
+                CAUSE_ILLEGAL_INSTRUCTION => libc::SIGILL,
+                CAUSE_BREAKPOINT => libc::SIGTRAP,
+                CAUSE_MISALIGNED_FETCH => libc::SIGBUS,
+                _ => libc::SIGSEGV,
+            })),
+        }
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
+    // The engine stops at `ebreak` as at an invalid instruction instead of
+    // raising the breakpoint exception: Linux's SIGTRAP, at the ebreak as
+    // the kernel reports it.
+    fn invalid_instruction(&self, uc: &mut dyn GuestCpu) -> Option<Trap> {
+        let pc = uc.reg_read(RegisterRISCV::PC).unwrap_or(0);
+        let mem = uc.mem();
+        let half = |at: u64| {
+            mem.read_vec(at, 2)
+                .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let low = half(pc);
+        let ebreak = low == C_EBREAK || (u32::from(half(pc + 2)) << 16 | u32::from(low)) == EBREAK;
+        ebreak.then(|| Trap::at_pc(libc::SIGTRAP))
+    }
+
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
         for n in 1..32 {
             uc.reg_write(x(n), 0).engine(format!("set x{n}"))?;
         }
@@ -169,7 +163,7 @@ impl Abi for Riscv64 {
         Ok(())
     }
 
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
         let r = |n: i32| uc.reg_read(x(n)).unwrap_or(0);
         SyscallRequest {
             nr: r(A7),
@@ -177,13 +171,13 @@ impl Abi for Riscv64 {
         }
     }
 
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
         let _ = uc.reg_write(x(A0), ret as u64);
     }
 
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         nr: u64,
         _sys: Option<Sys>,
         args: &[u64; 6],
@@ -195,16 +189,16 @@ impl Abi for Riscv64 {
             if args[2] & !FLUSH_ICACHE_LOCAL != 0 {
                 return Outcome::Error(Errno::EINVAL);
             }
-            uc.get_data_mut().process.mem.invalidate_all_code();
+            uc.mem_mut().invalidate_all_code();
             Outcome::Value(0)
         })
     }
 
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
+    fn pc(&self, uc: &dyn GuestCpu) -> u64 {
         uc.reg_read(RegisterRISCV::PC).unwrap_or(0)
     }
 
-    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+    fn m5op(&self, uc: &dyn GuestCpu) -> Option<super::M5Op> {
         let func = super::m5op_encoding::riscv(super::insn_word(uc, self.pc(uc)))?;
         let r = |n| uc.reg_read(x(n)).unwrap_or(0);
         Some(super::M5Op {
@@ -214,7 +208,7 @@ impl Abi for Riscv64 {
         })
     }
 
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String {
         let mut out = String::new();
         for n in 0..32 {
             let v = uc.reg_read(x(n)).unwrap_or(0);
@@ -245,14 +239,14 @@ impl super::CpuSupport for Riscv64 {
 impl super::SignalFrames for Riscv64 {
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &super::SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe: siginfo, ucontext.
         let size = 128 + UCONTEXT_SIZE;
         let frame = below(f.sp, size as u64)? & !15;
         let u = 128;
-        let enc = uc.get_data().process.mem.encoder();
+        let enc = uc.mem().encoder();
         let mut b = StructBuilder::new(size, enc);
         b.bytes_at(0, f.info)
             .u64(u + 16, f.altstack.sp)
@@ -273,8 +267,8 @@ impl super::SignalFrames for Riscv64 {
         }
         let fcsr = uc.reg_read(RegisterRISCV::FCSR).unwrap_or(0);
         b.u32(mc + 512, fcsr as u32);
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, n: i32, v: u64| {
+        uc.mem_mut().write(frame, &b.bytes)?;
+        let set = |uc: &mut dyn GuestCpu, n: i32, v: u64| {
             let _ = uc.reg_write(x(n), v);
         };
         set(uc, A0, f.sig);
@@ -287,15 +281,11 @@ impl super::SignalFrames for Riscv64 {
     }
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         _rt: bool,
     ) -> Result<(u64, u64), Fault> {
-        let raw = uc
-            .get_data()
-            .process
-            .mem
-            .read_vec(frame + 128, UC_MCONTEXT + 256)?;
+        let raw = uc.mem().read_vec(frame + 128, UC_MCONTEXT + 256)?;
         let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
         for n in 1..32 {
             let _ = uc.reg_write(x(n), word(UC_MCONTEXT + 8 * n as usize));

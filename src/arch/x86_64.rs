@@ -4,12 +4,12 @@
 use super::KernelAbi;
 use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
-use unicorn_engine::{RegisterX86, X86Insn};
+use unicorn_engine::RegisterX86;
 
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
-use crate::machine::{self, Engine};
+use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuilder};
 
 pub struct X86_64;
@@ -72,7 +72,7 @@ const FP_INIT: [(RegisterX86, u64); 4] = [
 
 /// Sets the x87 and SSE control state Linux starts a process and a signal
 /// handler with (the data registers keep their values, as on Linux).
-pub(super) fn init_fp_state(uc: &mut Engine<'_>) -> Result<(), ArchError> {
+pub(super) fn init_fp_state(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
     for (reg, value) in FP_INIT {
         uc.reg_write(reg, value).engine(format!("set {reg:?}"))?;
     }
@@ -110,7 +110,7 @@ pub(crate) fn signal_for_interrupt(intno: u32) -> i32 {
 
 /// The trap for interrupt `intno`, with its vector and error code for the
 /// signal frame (engine patch 0035 reads the code).
-pub(crate) fn trap_for_interrupt(uc: &Engine<'_>, intno: u32) -> super::Trap {
+pub(crate) fn trap_for_interrupt(uc: &dyn GuestCpu, intno: u32) -> super::Trap {
     let error_code = uc.reg_read(RegisterX86::EXCP_ERROR_CODE).unwrap_or(0) as u32;
     super::Trap {
         vector: Some(super::TrapVector {
@@ -129,12 +129,12 @@ pub(crate) const X86_HWCAP: u64 = 0x078b_fbfd;
 
 /// Selects the process's CPU model in the engine; the default is the
 /// engine's own.
-pub(crate) fn select_model(uc: &mut Engine<'_>) -> Result<(), ArchError> {
-    let cpu = uc.get_data().process.cpu;
+pub(crate) fn select_model(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+    let cpu = uc.model();
     if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
         return Ok(());
     }
-    uc.ctl_set_cpu_model(cpu.id)
+    uc.set_engine_model(cpu.id)
         .engine(format!("select the x86 CPU model {}", cpu.name))?;
     // The engine turns SSE on (CR4.OSFXSR) only for models with XSAVE;
     // Linux does for every CPU with FXSR.
@@ -260,6 +260,10 @@ const INFO: AbiInfo = AbiInfo {
     clone_ctid_before_tls: true,
     cpus: &X86_64,
     frames: &X86_64,
+    hooks: TrapHooks {
+        syscall_instruction: true,
+        invalid_instruction: false,
+    },
 };
 
 impl Abi for X86_64 {
@@ -267,7 +271,7 @@ impl Abi for X86_64 {
         &INFO
     }
 
-    fn syscall_insn_len(&self, _uc: &Engine<'_>) -> u64 {
+    fn syscall_insn_len(&self, _uc: &dyn GuestCpu) -> u64 {
         2
     }
 
@@ -286,20 +290,16 @@ impl Abi for X86_64 {
         Ok(())
     }
 
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
-        select_model(uc)?;
-        uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, machine::on_syscall)
-            .engine("hook syscall")?;
-        uc.add_intr_hook(|uc, intno| {
-            let trap = trap_for_interrupt(uc, intno);
-            machine::on_trap(uc, trap)
-        })
-        .engine("hook interrupts")?;
-        Ok(())
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+        select_model(uc)
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
-        let set = |uc: &mut Engine<'_>, r: RegisterX86, v: u64| {
+    fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
+        CpuEvent::Trap(trap_for_interrupt(uc, intno))
+    }
+
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
+        let set = |uc: &mut dyn GuestCpu, r: RegisterX86, v: u64| {
             uc.reg_write(r, v).engine(format!("set {r:?}"))
         };
         for r in [
@@ -326,7 +326,7 @@ impl Abi for X86_64 {
         init_fp_state(uc)
     }
 
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
         let r = |reg| uc.reg_read(reg).unwrap_or(0);
         SyscallRequest {
             nr: r(RegisterX86::RAX),
@@ -341,13 +341,13 @@ impl Abi for X86_64 {
         }
     }
 
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
         let _ = uc.reg_write(RegisterX86::RAX, ret as u64);
     }
 
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         _nr: u64,
         sys: Option<Sys>,
         args: &[u64; 6],
@@ -376,7 +376,7 @@ impl Abi for X86_64 {
             }
             ARCH_GET_FS | ARCH_GET_GS => {
                 let value = uc.reg_read(base_reg(code)).unwrap_or(0);
-                match uc.get_data_mut().process.mem.write_u64(addr, value) {
+                match uc.mem_mut().write_u64(addr, value) {
                     Ok(()) => Outcome::Value(0),
                     Err(_) => Outcome::Error(Errno::EFAULT),
                 }
@@ -385,11 +385,11 @@ impl Abi for X86_64 {
         })
     }
 
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
+    fn pc(&self, uc: &dyn GuestCpu) -> u64 {
         uc.reg_read(RegisterX86::RIP).unwrap_or(0)
     }
 
-    fn m5op(&self, uc: &Engine<'_>) -> Option<super::M5Op> {
+    fn m5op(&self, uc: &dyn GuestCpu) -> Option<super::M5Op> {
         let code = super::insn_word(uc, self.pc(uc)).to_le_bytes();
         let func = super::m5op_encoding::x86(code)?;
         let r = |reg| uc.reg_read(reg).unwrap_or(0);
@@ -400,7 +400,7 @@ impl Abi for X86_64 {
         })
     }
 
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String {
         use RegisterX86::*;
         let regs = [
             ("RAX", RAX),
@@ -472,7 +472,7 @@ impl super::CpuSupport for X86_64 {
 impl super::SignalFrames for X86_64 {
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &super::SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         // rt_sigframe: pretcode, ucontext, siginfo.
@@ -482,7 +482,7 @@ impl super::SignalFrames for X86_64 {
         let frame = below(below(f.sp, red_zone + size)? & !15, 8)?;
         let uc_addr = frame + 8;
         let info_addr = uc_addr + UCONTEXT_SIZE;
-        let enc = uc.get_data().process.mem.encoder();
+        let enc = uc.mem().encoder();
         let mut b = StructBuilder::new(size as usize, enc);
         b.u64(0, f.return_to);
         b.u64(8 + 16, f.altstack.sp)
@@ -507,8 +507,8 @@ impl super::SignalFrames for X86_64 {
         b.u64(8 + MCONTEXT + 8 * 21, f.saved_mask)
             .u64(8 + UC_SIGMASK, f.saved_mask)
             .bytes_at(8 + UCONTEXT_SIZE as usize, f.info);
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
-        let set = |uc: &mut Engine<'_>, r, v| {
+        uc.mem_mut().write(frame, &b.bytes)?;
+        let set = |uc: &mut dyn GuestCpu, r, v| {
             let _ = uc.reg_write(r, v);
         };
         set(uc, RegisterX86::RDI, f.sig);
@@ -525,21 +525,17 @@ impl super::SignalFrames for X86_64 {
         set(uc, RegisterX86::RIP, f.handler);
         Ok((frame, f.handler))
     }
-    fn signal_frame_at_return(&self, uc: &Engine<'_>, _rt: bool) -> u64 {
+    fn signal_frame_at_return(&self, uc: &dyn GuestCpu, _rt: bool) -> u64 {
         // The handler's `ret` popped pretcode.
         uc.reg_read(RegisterX86::RSP).unwrap_or(0).wrapping_sub(8)
     }
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         _rt: bool,
     ) -> Result<(u64, u64), Fault> {
-        let raw = uc
-            .get_data()
-            .process
-            .mem
-            .read_vec(frame + 8, UCONTEXT_SIZE as usize)?;
+        let raw = uc.mem().read_vec(frame + 8, UCONTEXT_SIZE as usize)?;
         let word = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
         for (i, reg) in GREGS.iter().enumerate() {
             let v = word(MCONTEXT + 8 * i);

@@ -5,6 +5,7 @@
 use unicorn_engine::Unicorn;
 
 pub mod blocks;
+pub mod cpu;
 pub mod delivery;
 pub mod disasm;
 pub mod engine_ctl;
@@ -144,14 +145,6 @@ pub struct SignalState {
     pub signal_contexts: Vec<crate::machine::delivery::SavedContext>,
 }
 
-/// State one architecture keeps across engine runs (part of [`Machine`]).
-#[derive(Default)]
-pub struct ArchSlot {
-    /// An engine state outside any branch delay slot (MIPS), for leaving
-    /// one: see `arch::mipsel`.
-    pub clean_context: Option<unicorn_engine::Context>,
-}
-
 /// ht-user's own engine memory operations (part of [`Machine`]).
 #[derive(Default)]
 pub struct TlbState {
@@ -188,7 +181,7 @@ pub struct Machine {
     /// Signal work between engine runs.
     pub signals: SignalState,
     /// What one architecture needs kept (MIPS: a clean context).
-    pub arch: ArchSlot,
+    pub arch: crate::arch::ArchSlot,
     /// ht-user's own changes to the engine's memory map and TLB.
     pub tlb: TlbState,
     /// The one block hook and what it serves now.

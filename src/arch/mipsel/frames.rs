@@ -29,7 +29,7 @@ const LEGACY_SIZE: usize = FRAME_HEAD + SIGCONTEXT_SIZE + 16;
 impl crate::arch::SignalFrames for Mipsel {
     fn push_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         f: &crate::arch::SignalFrame<'_>,
     ) -> Result<(u64, u64), Fault> {
         // Both frames start with the o32 argument save area and two
@@ -52,16 +52,16 @@ impl crate::arch::SignalFrames for Mipsel {
             f.sp
         };
         let frame = below(sp, size as u64)? & !7;
-        let enc = uc.get_data().process.mem.encoder();
+        let enc = uc.mem().encoder();
         let mut b = StructBuilder::new(size, enc);
-        let reg = |uc: &Engine<'_>, id: i32| uc.reg_read(id).unwrap_or(0) & 0xffff_ffff;
+        let reg = |uc: &dyn GuestCpu, id: i32| uc.reg_read(id).unwrap_or(0) & 0xffff_ffff;
         // A fault in a branch delay slot resumes at the branch, as the
         // kernel's EPC does. The engine's pc is then the branch's target
         // (after a faulting access) or the slot's (after a trap), and its
         // delay-slot state stays set, which the handler must not start in.
         let mut pc = self.pc(uc);
         if f.fault.is_some() {
-            if let Some(at) = uc.get_data_mut().fault.fault_pc.take() {
+            if let Some(at) = uc.take_fault_pc() {
                 pc = at;
             }
         }
@@ -91,11 +91,11 @@ impl crate::arch::SignalFrames for Mipsel {
                 .u32(RT_UC + 12, f.altstack.size as u32)
                 .u32(RT_UC + 16, f.altstack.flags);
         }
-        uc.get_data_mut().process.mem.write(frame, &b.bytes)?;
+        uc.mem_mut().write(frame, &b.bytes)?;
         if in_slot {
             leave_delay_slot(uc);
         }
-        let set = |uc: &mut Engine<'_>, n: i32, v: u64| {
+        let set = |uc: &mut dyn GuestCpu, n: i32, v: u64| {
             let _ = uc.reg_write(r(n), v);
         };
         let (info, ctx) = if f.rt {
@@ -115,7 +115,7 @@ impl crate::arch::SignalFrames for Mipsel {
     }
     fn pop_signal_frame(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         frame: u64,
         rt: bool,
     ) -> Result<(u64, u64), Fault> {
@@ -128,7 +128,7 @@ impl crate::arch::SignalFrames for Mipsel {
         } else {
             (LEGACY_SIZE, FRAME_HEAD, FRAME_HEAD + SIGCONTEXT_SIZE)
         };
-        let raw = uc.get_data().process.mem.read_vec(frame, size)?;
+        let raw = uc.mem().read_vec(frame, size)?;
         // The engine state saved at delivery may be that of a fault in a
         // delay slot (its pc no longer tells): the frame's pc is where to go.
         leave_delay_slot(uc);

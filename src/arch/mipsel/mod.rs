@@ -13,7 +13,7 @@ use unicorn_engine::RegisterMIPS;
 use crate::abi::types::Stat;
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::arch::{below, Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
-use crate::machine::{self, Engine};
+use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 
 mod frames;
@@ -52,7 +52,7 @@ fn table() -> &'static SyscallTable {
 /// The address a misaligned load or store used: base register plus the
 /// signed 16-bit offset of the I-type instruction at pc (or in the delay
 /// slot after it, when pc is the branch).
-fn misaligned_address(uc: &Engine<'_>) -> Option<u64> {
+fn misaligned_address(uc: &dyn GuestCpu) -> Option<u64> {
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     let is_memory_op = |insn: u32| matches!(insn >> 26, 0x20..=0x2e | 0x30..=0x3e);
     let insn = [pc, pc + 4]
@@ -142,49 +142,44 @@ const INFO: AbiInfo = AbiInfo {
     clone_ctid_before_tls: false,
     cpus: &Mipsel,
     frames: &Mipsel,
+    hooks: TrapHooks {
+        syscall_instruction: false,
+        invalid_instruction: false,
+    },
 };
 
 impl Abi for Mipsel {
     fn info(&self) -> &'static AbiInfo {
         &INFO
     }
-    fn prepare(&self, uc: &mut Engine<'_>) -> Result<(), ArchError> {
-        let cpu = uc.get_data().process.cpu;
-        uc.ctl_set_cpu_model(cpu.id)
+    fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+        let cpu = uc.model();
+        uc.set_engine_model(cpu.id)
             .engine(format!("select the MIPS CPU model {}", cpu.name))?;
-        uc.add_intr_hook(|uc, intno| match intno {
-            EXCP_SYSCALL => machine::on_syscall(uc),
-            EXCP_RI if emulate_rdhwr(uc) => {}
-            EXCP_BREAK | EXCP_TRAP => {
-                let signal = locate_trap(uc, intno == EXCP_BREAK);
-                machine::on_trap(uc, Trap::at_pc(signal))
-            }
-            EXCP_ADEL | EXCP_ADES => {
-                let addr = misaligned_address(uc);
-                machine::on_trap(
-                    uc,
-                    Trap {
-                        signal: libc::SIGBUS,
-                        addr,
-                        vector: None,
-                    },
-                )
-            }
-            other => {
-                let signal = match other {
-                    EXCP_RI => libc::SIGILL,
-                    EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
-                    EXCP_ADEL | EXCP_ADES => libc::SIGBUS,
-                    _ => libc::SIGSEGV,
-                };
-                machine::on_trap(uc, Trap::at_pc(signal))
-            }
-        })
-        .engine("hook exceptions")?;
         Ok(())
     }
 
-    fn init_registers(&self, uc: &mut Engine<'_>, entry: u64, sp: u64) -> Result<(), ArchError> {
+    fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
+        match intno {
+            EXCP_SYSCALL => CpuEvent::Syscall,
+            EXCP_RI if emulate_rdhwr(uc) => CpuEvent::Handled,
+            EXCP_BREAK | EXCP_TRAP => {
+                CpuEvent::Trap(Trap::at_pc(locate_trap(uc, intno == EXCP_BREAK)))
+            }
+            EXCP_ADEL | EXCP_ADES => CpuEvent::Trap(Trap {
+                signal: libc::SIGBUS,
+                addr: misaligned_address(uc),
+                vector: None,
+            }),
+            other => CpuEvent::Trap(Trap::at_pc(match other {
+                EXCP_RI => libc::SIGILL,
+                EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
+                _ => libc::SIGSEGV,
+            })),
+        }
+    }
+
+    fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
         let status = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
         uc.reg_write(RegisterMIPS::CP0_STATUS, status | STATUS_CU1 | STATUS_MX)
             .engine("enable the FPU and DSP")?;
@@ -195,17 +190,15 @@ impl Abi for Mipsel {
         // PIC start code expects its own address in t9.
         uc.reg_write(r(25), entry).engine("set t9")?;
         uc.reg_write(RegisterMIPS::PC, entry).engine("set pc")?;
-        let mut clean = uc.context_alloc().engine("save the initial CPU state")?;
-        uc.context_save(&mut clean)
-            .engine("save the initial CPU state")?;
-        uc.get_data_mut().arch.clean_context = Some(clean);
+        let clean = uc.save_state().engine("save the initial CPU state")?;
+        uc.slot().clean_context = Some(clean);
         Ok(())
     }
 
-    fn read_syscall(&self, uc: &Engine<'_>) -> SyscallRequest {
+    fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
         let reg = |n: i32| uc.reg_read(r(n)).unwrap_or(0) & 0xffff_ffff;
         let sp = reg(SP);
-        let mem = &uc.get_data().process.mem;
+        let mem = uc.mem();
         let stack = |off: u64| mem.read_u32(sp + off).map(u64::from).unwrap_or(0);
         SyscallRequest {
             nr: reg(V0),
@@ -220,7 +213,7 @@ impl Abi for Mipsel {
         }
     }
 
-    fn write_syscall_result(&self, uc: &mut Engine<'_>, ret: i64) {
+    fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
         let (v0, err) = if (-4095..0).contains(&ret) {
             (mips_errno(-ret as i32) as u64, 1)
         } else {
@@ -232,7 +225,7 @@ impl Abi for Mipsel {
 
     fn arch_syscall(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         _nr: u64,
         sys: Option<Sys>,
         args: &[u64; 6],
@@ -249,7 +242,7 @@ impl Abi for Mipsel {
                 if addr.checked_add(len).is_none_or(|end| end > 0x8000_0000) {
                     return Some(Outcome::Error(Errno::EFAULT));
                 }
-                uc.get_data_mut().process.mem.invalidate_code(addr, len);
+                uc.mem_mut().invalidate_code(addr, len);
                 Some(Outcome::Value(0))
             }
             _ => None,
@@ -258,7 +251,7 @@ impl Abi for Mipsel {
 
     fn thread_start(
         &self,
-        uc: &mut Engine<'_>,
+        uc: &mut dyn GuestCpu,
         stack: u64,
         tls: Option<u64>,
     ) -> Result<(), ArchError> {
@@ -273,11 +266,11 @@ impl Abi for Mipsel {
         Ok(())
     }
 
-    fn pc(&self, uc: &Engine<'_>) -> u64 {
+    fn pc(&self, uc: &dyn GuestCpu) -> u64 {
         uc.reg_read(RegisterMIPS::PC).unwrap_or(0)
     }
 
-    fn dump_registers(&self, uc: &Engine<'_>) -> String {
+    fn dump_registers(&self, uc: &dyn GuestCpu) -> String {
         let mut out = String::new();
         for n in 0..32 {
             out.push_str(&format!("${n:<2}={:08x}", uc.reg_read(r(n)).unwrap_or(0)));
@@ -384,8 +377,8 @@ impl crate::arch::CpuSupport for Mipsel {
 /// jump, by the instruction before it: where a fault or trap leaves the
 /// engine with its delay-slot state set. (Nothing jumps into a delay
 /// slot, and other stops are at block boundaries, never inside a slot.)
-fn in_delay_slot(uc: &Engine<'_>, pc: u64) -> bool {
-    let Ok(insn) = uc.get_data().process.mem.read_u32(pc.wrapping_sub(4)) else {
+fn in_delay_slot(uc: &dyn GuestCpu, pc: u64) -> bool {
+    let Ok(insn) = uc.mem().read_u32(pc.wrapping_sub(4)) else {
         return false;
     };
     let (op, rs, rt) = (insn >> 26, (insn >> 21) & 31, (insn >> 16) & 31);
@@ -405,8 +398,8 @@ fn in_delay_slot(uc: &Engine<'_>, pc: u64) -> bool {
 /// Clears the engine's delay-slot state (which no register holds) by
 /// going back to the state saved at process start and putting back the
 /// registers a process can change; the caller sets the pc.
-fn leave_delay_slot(uc: &mut Engine<'_>) {
-    let Some(clean) = uc.get_data_mut().arch.clean_context.take() else {
+fn leave_delay_slot(uc: &mut dyn GuestCpu) {
+    let Some(clean) = uc.slot().clean_context.take() else {
         return;
     };
     let mut ids: Vec<i32> = (1..32).map(r).collect();
@@ -421,25 +414,23 @@ fn leave_delay_slot(uc: &mut Engine<'_>) {
         .map(i32::from),
     );
     let values: Vec<u64> = ids.iter().map(|&id| uc.reg_read(id).unwrap_or(0)).collect();
-    let _ = uc.context_restore(&clean);
+    let _ = uc.restore_state(&clean);
     for (id, v) in ids.into_iter().zip(values) {
         let _ = uc.reg_write(id, v);
     }
-    uc.get_data_mut().arch.clean_context = Some(clean);
+    uc.slot().clean_context = Some(clean);
 }
 
 /// A trap or break exception at the pc (the engine keeps the pc of the
 /// instruction that raised it): the signal for its code, Linux's SIGFPE
 /// for the overflow and divide-by-zero codes compilers use, else SIGTRAP.
-fn locate_trap(uc: &mut Engine<'_>, brk: bool) -> i32 {
+fn locate_trap(uc: &mut dyn GuestCpu, brk: bool) -> i32 {
     // Not a faulting access: the frame takes the pc as it is.
-    uc.get_data_mut().fault.fault_pc = None;
+    uc.take_fault_pc();
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     let reg = |n: u32| uc.reg_read(r(n as i32)).unwrap_or(0) as u32;
     let code = uc
-        .get_data()
-        .process
-        .mem
+        .mem()
         .read_u32(pc)
         .ok()
         .and_then(|insn| trap_code(insn, brk, &reg));
@@ -493,9 +484,9 @@ fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> u32) -> Option<u32> {
 /// Reserved-instruction trap on `rdhwr $rt, $29`: hand the guest its TLS
 /// pointer and continue after the instruction, as Linux does for CPUs
 /// without UserLocal. Returns false for any other instruction.
-fn emulate_rdhwr(uc: &mut Engine<'_>) -> bool {
+fn emulate_rdhwr(uc: &mut dyn GuestCpu) -> bool {
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
-    let Ok(insn) = uc.get_data().process.mem.read_u32(pc) else {
+    let Ok(insn) = uc.mem().read_u32(pc) else {
         return false;
     };
     let Some(rt) = rdhwr_ulr_target(insn) else {
