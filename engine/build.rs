@@ -279,6 +279,8 @@ fn generate_bindings(tree: &Path, out_dir: &Path) {
         .allowlist_type("^uc.*")
         .allowlist_function("^uc_.*")
         .allowlist_var("^uc.*")
+        // Constants our patches add as #defines.
+        .allowlist_var("^UC_TLB_ARM64_GUARDED$")
         .rustified_enum("^uc.*")
         .prepend_enum_name(false)
         .parse_callbacks(Box::new(names::CrateNames))

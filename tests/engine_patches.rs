@@ -2073,3 +2073,48 @@ fn x87_transcendentals_match_the_cpu() {
         assert_ne!(cpu_sw & 0x05, 0, "{name} raises invalid or divide-by-zero");
     }
 }
+
+/// Runs `adr x16, target; br x16; target: nop; mov x0, #1` on the engine's
+/// aarch64 "max" model, with the TLB fill adding `extra` to the code
+/// page's permissions: gives x0 and the pc of the first exception, if any.
+fn branch_into_code_page(extra: u32) -> (u64, Option<u64>) {
+    use unicorn_engine::unicorn_const::Prot;
+    use unicorn_engine::RegisterARM64;
+    let code = le_words(&[0x1000_0050, 0xd61f_0200, 0xd503_201f, 0xd280_0020]);
+    let mut uc = Unicorn::new(Arch::ARM64, Mode::ARM).expect("engine");
+    uc.ctl_set_cpu_model(3).unwrap(); // max: has BTI
+    uc.mem_map(CODE, PAGE, Prot::READ | Prot::EXEC).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL).unwrap();
+    uc.add_tlb_hook(0, u64::MAX, move |_, addr, _: MemType| {
+        let perms = Prot((Prot::READ | Prot::EXEC).0 | extra);
+        Some(TlbEntry { paddr: addr, perms })
+    })
+    .unwrap();
+    let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+    let record = seen.clone();
+    uc.add_intr_hook(move |uc, _intno| {
+        record.set(Some(uc.reg_read(RegisterARM64::PC).unwrap()));
+        uc.emu_stop().unwrap();
+    })
+    .unwrap();
+    let _ = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+    (uc.reg_read(RegisterARM64::X0).unwrap(), seen.get())
+}
+
+/// 0038: a TLB fill that marks an AArch64 code page guarded
+/// (`UC_TLB_ARM64_GUARDED`) makes an indirect branch to an instruction
+/// other than a branch target identifier there raise the Branch Target
+/// exception, at the target; unmarked, the same code runs to its end.
+/// Without the patch the engine had no way to learn that a page is
+/// guarded, so no branch ever faulted.
+#[test]
+fn aarch64_guarded_pages_come_from_the_tlb_fill() {
+    assert_eq!(branch_into_code_page(0), (1, None), "not guarded");
+    let guarded = unicorn_engine_sys::UC_TLB_ARM64_GUARDED;
+    assert_eq!(
+        branch_into_code_page(guarded),
+        (0, Some(CODE + 8)),
+        "guarded: the nop at the branch target faults"
+    );
+}

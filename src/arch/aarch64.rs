@@ -93,6 +93,14 @@ const HCR_EL2: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(4).crn(1).crm
 const SCR_EL3: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(6).crn(1).crm(1);
 /// SCTLR_EL1.EnIA, EnIB, EnDA, EnDB: the four address keys in use.
 const SCTLR_EN_KEYS: u64 = 1 << 31 | 1 << 30 | 1 << 27 | 1 << 13;
+/// SCTLR_EL1.BT0 and BT1: `paciasp` and `pacibsp` accept only branches
+/// that BTI's "call" rules accept, at EL0 and at EL1 (the engine runs the
+/// guest at EL1; Linux sets both).
+const SCTLR_BT0_BT1: u64 = 3 << 35;
+/// AT_HWCAP2's BTI bit.
+pub(crate) const HWCAP2_BTI: u64 = 1 << 17;
+/// mmap and mprotect's PROT_BTI: guarded pages.
+const PROT_BTI: u64 = 0x10;
 /// TCR_EL1.TBI0: the top byte of a user address is ignored (a tag), as
 /// Linux sets it; pointer authentication codes then sit in bits 54..48.
 const TCR_TBI0: u64 = 1 << 37;
@@ -164,6 +172,26 @@ fn pac_reset_keys(uc: &mut dyn GuestCpu, args: &[u64; 6]) -> Outcome {
     }
 }
 
+/// PSTATE.BTYPE (bits 11:10): the kind of the last indirect branch, which
+/// a guarded page's instruction there must accept.
+const PSTATE_BTYPE: u64 = 3 << 10;
+/// BTYPE after a call through a register (`blr`).
+const BTYPE_C: u64 = 2 << 10;
+
+/// The PSTATE a signal frame saves: the flags and BTYPE (the rest is
+/// EL0t's zeros).
+fn saved_pstate(uc: &dyn GuestCpu) -> u64 {
+    let flags = uc.reg_read(RegisterARM64::NZCV).unwrap_or(0) & 0xf000_0000;
+    flags | uc.reg_read(RegisterARM64::PSTATE).unwrap_or(0) & PSTATE_BTYPE
+}
+
+/// Sets PSTATE.BTYPE to `btype` (already in place, bits 11:10).
+fn set_btype(uc: &mut dyn GuestCpu, btype: u64) {
+    if let Ok(pstate) = uc.reg_read(RegisterARM64::PSTATE) {
+        let _ = uc.reg_write(RegisterARM64::PSTATE, pstate & !PSTATE_BTYPE | btype);
+    }
+}
+
 fn x(n: i32) -> i32 {
     // X0..X28 are consecutive in Unicorn's numbering.
     RegisterARM64::X0 as i32 + n
@@ -187,6 +215,7 @@ const INFO: AbiInfo = AbiInfo {
     kernel: KernelAbi {
         min_signal_stack: 5120,
         open_flags: super::ARM_OPEN_FLAGS,
+        prot_guarded: PROT_BTI,
         ..KernelAbi::GENERIC
     },
     regs: super::ThreadRegs {
@@ -222,6 +251,12 @@ impl Abi for Aarch64 {
             .engine("set the engine's page size")?;
         if uc.facts().hwcap & HWCAP_PACA != 0 {
             enable_pointer_authentication(uc)?;
+        }
+        if uc.facts().hwcap2 & HWCAP2_BTI != 0 {
+            // As Linux: BR into a `paciasp` on a guarded page is refused
+            // unless through x16 or x17.
+            let value = read_sysreg(uc, SCTLR_EL1) | SCTLR_BT0_BT1;
+            write_sysreg(uc, SCTLR_EL1, value)?;
         }
         Ok(())
     }
@@ -328,8 +363,18 @@ impl super::CpuSupport for Aarch64 {
     fn default_cpu(&self) -> super::cpu::Cpu {
         &super::cpu::AARCH64[super::cpu::AARCH64_DEFAULT]
     }
+    fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
+        // The engine's "max" has BTI (ID_AA64PFR1_EL1.BT); the Cortex
+        // models are ARMv8.0.
+        let max = std::ptr::eq(cpu, self.default_cpu());
+        Ok(super::cpu::CpuFacts {
+            hwcap: cpu.hwcap,
+            hwcap2: if max { HWCAP2_BTI } else { 0 },
+            ..Default::default()
+        })
+    }
     fn cpuinfo(&self, cpu: super::cpu::Cpu, facts: &super::cpu::CpuFacts) -> String {
-        super::cpuinfo::aarch64(facts.hwcap, cpu.ident)
+        super::cpuinfo::aarch64(facts.hwcap, facts.hwcap2, cpu.ident)
     }
 }
 
@@ -358,7 +403,7 @@ impl super::SignalFrames for Aarch64 {
         }
         b.u64(mc + 256, uc.reg_read(RegisterARM64::SP).unwrap_or(0))
             .u64(mc + 264, self.pc(uc))
-            .u64(mc + 272, uc.reg_read(RegisterARM64::NZCV).unwrap_or(0));
+            .u64(mc + 272, saved_pstate(uc));
         // __reserved holds only the terminating record: the FP/SIMD state
         // stays with ht-user (see `delivery`).
         b.u64(
@@ -380,6 +425,9 @@ impl super::SignalFrames for Aarch64 {
         set(uc, RegisterARM64::X29.into(), record);
         set(uc, RegisterARM64::X30.into(), f.return_to);
         set(uc, RegisterARM64::PC.into(), f.handler);
+        // A handler on a guarded page must start with a `bti c` (or
+        // `paciasp`): Linux enters it as a call through a register.
+        set_btype(uc, BTYPE_C);
         Ok((frame, f.handler))
     }
     fn pop_signal_frame(
@@ -397,7 +445,16 @@ impl super::SignalFrames for Aarch64 {
         let pc = word(mc + 264);
         let _ = uc.reg_write(RegisterARM64::SP, word(mc + 256));
         let _ = uc.reg_write(RegisterARM64::PC, pc);
-        let _ = uc.reg_write(RegisterARM64::NZCV, word(mc + 272) & 0xf000_0000);
+        let pstate = word(mc + 272);
+        let _ = uc.reg_write(RegisterARM64::NZCV, pstate & 0xf000_0000);
+        // Linux keeps a valid EL0t PSTATE (mode and nRW 0) as the handler
+        // left it, BTYPE included, and any other as its flags alone.
+        let btype = if pstate & 0x1f == 0 {
+            pstate & PSTATE_BTYPE
+        } else {
+            0
+        };
+        set_btype(uc, btype);
         Ok((word(128 + UC_SIGMASK), pc))
     }
     fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {

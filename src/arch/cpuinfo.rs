@@ -79,7 +79,7 @@ const AARCH64_HWCAP: &[&str] = &[
 ];
 
 /// aarch64: the CPU of MIDR `midr` ("max" is an ARMv8 Cortex-A57 at heart).
-pub fn aarch64(hwcap: u64, midr: u64) -> String {
+pub fn aarch64(hwcap: u64, hwcap2: u64, midr: u64) -> String {
     format!(
         "processor\t: 0\n\
          BogoMIPS\t: 100.00\n\
@@ -89,12 +89,46 @@ pub fn aarch64(hwcap: u64, midr: u64) -> String {
          CPU variant\t: {:#x}\n\
          CPU part\t: {:#x}\n\
          CPU revision\t: {}\n\n",
-        feature_names(hwcap, AARCH64_HWCAP),
+        aarch64_features(hwcap, hwcap2),
         midr >> 24 & 0xff,
         midr >> 20 & 0xf,
         midr >> 4 & 0xfff,
         midr & 0xf
     )
+}
+
+/// AT_HWCAP2 names of aarch64, by bit (Linux's, through `bti`).
+const AARCH64_HWCAP2: &[&str] = &[
+    "dcpodp",
+    "sve2",
+    "sveaes",
+    "svepmull",
+    "svebitperm",
+    "svesha3",
+    "svesm4",
+    "flagm2",
+    "frint",
+    "svei8mm",
+    "svef32mm",
+    "svef64mm",
+    "svebf16",
+    "i8mm",
+    "bf16",
+    "dgh",
+    "rng",
+    "bti",
+];
+
+/// The Features line: AT_HWCAP's names, then AT_HWCAP2's, as Linux lists
+/// them.
+fn aarch64_features(hwcap: u64, hwcap2: u64) -> String {
+    let first = feature_names(hwcap, AARCH64_HWCAP);
+    let second = feature_names(hwcap2, AARCH64_HWCAP2);
+    match (first.is_empty(), second.is_empty()) {
+        (_, true) => first,
+        (true, false) => second,
+        (false, false) => format!("{first} {second}"),
+    }
 }
 
 /// 32-bit arm HWCAP names, by bit.
@@ -188,8 +222,11 @@ mod tests {
             feature_names(0b1_1111_1011, AARCH64_HWCAP),
             "fp asimd aes pmull sha1 sha2 crc32 atomics"
         );
-        assert!(aarch64(0b11 | 1 << 30 | 1 << 31, 0x411f_d070)
+        assert!(aarch64(0b11 | 1 << 30 | 1 << 31, 0, 0x411f_d070)
             .contains("Features\t: fp asimd paca pacg\n"));
+        // AT_HWCAP2's names follow AT_HWCAP's.
+        assert!(aarch64(0b11, 1 << 17, 0x411f_d070).contains("Features\t: fp asimd bti\n"));
+        assert!(aarch64(0, 1 << 17, 0x411f_d070).contains("Features\t: bti\n"));
         assert_eq!(feature_names(0b1_0100_0000_0001, X86_EDX), "fpu mtrr");
         assert!(arm(1 << 12, 0x412f_c0f1).contains("Features\t: neon\n"));
         // The defaults read as before models could be chosen.
@@ -199,7 +236,7 @@ mod tests {
             "{a15}"
         );
         assert!(a15.contains("CPU implementer\t: 0x41\nCPU architecture: 7\nCPU variant\t: 0x2\nCPU part\t: 0xc0f\nCPU revision\t: 1\n"), "{a15}");
-        let max = aarch64(0, 0x411f_d070);
+        let max = aarch64(0, 0, 0x411f_d070);
         assert!(max.contains("CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0xd07\nCPU revision\t: 0\n"), "{max}");
         assert!(arm(0, 0x4106_9265).contains("ARMv5TEJ Processor rev 5 (v5l)"));
         assert!(x86(1, true, None).contains("flags\t\t: fpu syscall lm\n"));

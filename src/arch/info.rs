@@ -11,7 +11,7 @@ use super::{
     SigactionLayout, SignalFrame, SignalFrames, ThreadRegs, TrapHooks,
 };
 use crate::abi::SyscallTable;
-use crate::mem::{Endian, Fault, Layout};
+use crate::mem::{Endian, Fault, Layout, Perms};
 
 /// What describes an architecture as plain data.
 pub struct AbiInfo {
@@ -112,6 +112,9 @@ pub struct KernelAbi {
     /// Whether 64-bit arguments start at an even register on 32-bit ABIs
     /// (arm EABI, mips o32).
     pub pairs_aligned: bool,
+    /// The mmap/mprotect protection bit that makes pages guarded
+    /// (arm64's PROT_BTI), or 0.
+    pub prot_guarded: u64,
 }
 
 impl KernelAbi {
@@ -140,6 +143,7 @@ impl KernelAbi {
         ipc_layout: IpcLayout::Generic,
         shmlba: (crate::mem::PAGE_SIZE, false),
         pairs_aligned: false,
+        prot_guarded: 0,
     };
 }
 
@@ -348,6 +352,15 @@ impl<'a> dyn Abi + 'a {
     /// Host open(2)/fcntl flags in the guest's encoding.
     pub fn open_flags_from_host(&self, flags: i32) -> u64 {
         translate_bits(flags as u32 as u64, self.kernel().open_flags, false)
+    }
+    /// Whether the ABI has guarded pages (arm64's PROT_BTI).
+    pub fn has_guarded_pages(&self) -> bool {
+        self.kernel().prot_guarded != 0
+    }
+    /// The pages mmap(2) or mprotect(2) with protection `prot` give.
+    pub fn perms_from_prot(&self, prot: u64) -> Perms {
+        let guarded = self.kernel().prot_guarded;
+        Perms::from_prot(prot).with_guard(guarded != 0 && prot & guarded != 0)
     }
     /// Guest mmap(2) flags in the host's encoding.
     pub fn mmap_flags_to_host(&self, flags: u64) -> u64 {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! ELF loading (goblin) and the initial stack: argv, envp and auxv.
 
+mod properties;
 mod stack;
 
 use std::os::unix::ffi::OsStrExt;
@@ -207,6 +208,28 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<ElfInfo, LoadError> {
         return Err(LoadError(format!(
             "{name}: malformed ELF: no loadable segments"
         )));
+    }
+    // A program built for branch target identification gets its code on
+    // guarded pages, as Linux gives them: the kernel does it for the
+    // program it starts (the interpreter when there is one, which guards
+    // the libraries and the program itself).
+    if abi.has_guarded_pages() && interp.is_none() {
+        let bti = elf
+            .program_headers
+            .iter()
+            .filter(|ph| ph.p_type == properties::PT_GNU_PROPERTY)
+            .any(|ph| {
+                let start = usize::try_from(ph.p_offset).unwrap_or(usize::MAX);
+                let end = start.saturating_add(usize::try_from(ph.p_filesz).unwrap_or(0));
+                bytes.get(start..end).is_some_and(|note| {
+                    properties::aarch64_bti(note, if elf.is_64 { 8 } else { 4 })
+                })
+            });
+        if bti {
+            for seg in segments.iter_mut().filter(|s| s.perms.executable()) {
+                seg.perms = seg.perms.with_guard(true);
+            }
+        }
     }
     Ok(ElfInfo {
         abi,

@@ -29,6 +29,17 @@ fn prot(perms: Perms) -> Prot {
     Prot(u32::from(perms.0 & 7))
 }
 
+/// A TLB entry's permissions: the access ones, and on a guarded page the
+/// engine's guarded-page bit (engine patch 0038; only AArch64 reads it).
+fn tlb_perms(perms: Perms) -> Prot {
+    let guarded = if perms.guarded() {
+        unicorn_engine_sys::UC_TLB_ARM64_GUARDED
+    } else {
+        0
+    };
+    Prot(prot(perms).0 | guarded)
+}
+
 /// TLB fills after which the fill hook flushes the TLB so the engine can
 /// size it to the guest's working set (a memory sweep otherwise refills a
 /// 256-entry TLB forever). The engine's memory helpers look their TLB entry
@@ -134,7 +145,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
         }
         Some(TlbEntry {
             paddr: page,
-            perms: prot(perms?),
+            perms: tlb_perms(perms?),
         })
     })
     .map_err(|err| EngineError {

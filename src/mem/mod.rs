@@ -264,6 +264,8 @@ impl AddressSpace {
                 .get_mut(&key)
                 .expect("split returned a mapped key");
             let gains_exec = perms.executable() && !region.perms.executable();
+            // Translated code knows whether its page is guarded.
+            let guard_changes = perms.guarded() != region.perms.guarded();
             region.perms = perms;
             self.pending
                 .push(if region.kind == RegionKind::HypertraceControl {
@@ -275,7 +277,7 @@ impl AddressSpace {
                         perms: region.engine_perms(),
                     }
                 });
-            if gains_exec && region.kind != RegionKind::HypertraceControl {
+            if (gains_exec || guard_changes) && region.kind != RegionKind::HypertraceControl {
                 // A JIT writes code while the page is writable and not
                 // executable, then mprotects it: translations from before
                 // the write must not run.
@@ -454,6 +456,37 @@ mod tests {
         assert_eq!(s.write(0x1000, b"x"), Err(Fault { addr: 0x1000 }));
         s.write_privileged(0x1000, b"x").unwrap();
         assert_eq!(s.read_vec(0x1000, 1).unwrap(), b"x");
+    }
+
+    #[test]
+    fn guarding_a_page_is_not_an_access_and_drops_its_code() {
+        let mut s = space();
+        map_anon(&mut s, 0x1000, 0x2000, Perms::RX);
+        s.take_pending();
+        // The region's most (rwx) still allows a guarded r-x page.
+        let guarded = Perms::RX.with_guard(true);
+        s.protect(0x2000, 0x1000, guarded).unwrap();
+        assert_eq!(s.perms_at(0x2000), Some(guarded));
+        assert_eq!(s.perms_at(0x1000), Some(Perms::RX));
+        let ops = s.take_pending();
+        assert!(
+            ops.iter().any(|op| matches!(
+                op,
+                EngineOp::InvalidateCode {
+                    start: 0x2000,
+                    len: 0x1000
+                }
+            )),
+            "translations made before the page was guarded must go: {ops:?}"
+        );
+        // The same access permissions again, unguarded: code goes again.
+        s.protect(0x2000, 0x1000, Perms::RX).unwrap();
+        assert!(s
+            .take_pending()
+            .iter()
+            .any(|op| matches!(op, EngineOp::InvalidateCode { .. })));
+        assert!(Perms::RX.contains(guarded));
+        assert!(!Perms::R.contains(guarded));
     }
 
     #[test]

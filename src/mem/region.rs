@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::HostMapping;
 
-/// Guest page permissions (PROT_* bits as Linux defines them).
+/// Guest page permissions (PROT_* bits as Linux defines them), and whether
+/// the page is guarded ([`Perms::GUARDED`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Perms(pub u8);
 
@@ -16,9 +17,25 @@ impl Perms {
     pub const X: Perms = Perms(4);
     pub const RW: Perms = Perms(3);
     pub const RX: Perms = Perms(5);
+    /// A guarded page (arm64's PROT_BTI, the same bit): an indirect branch
+    /// into it must land on a branch target instruction. Not an access
+    /// permission: [`Perms::contains`] ignores it.
+    pub const GUARDED: Perms = Perms(0x10);
 
+    /// The access permissions of PROT_* bits (other bits are dropped).
     pub fn from_prot(prot: u64) -> Perms {
         Perms((prot & 7) as u8)
+    }
+    pub fn guarded(self) -> bool {
+        self.0 & Perms::GUARDED.0 != 0
+    }
+    /// These permissions on a guarded page, or not.
+    pub fn with_guard(self, guarded: bool) -> Perms {
+        if guarded {
+            Perms(self.0 | Perms::GUARDED.0)
+        } else {
+            Perms(self.0 & !Perms::GUARDED.0)
+        }
     }
     pub fn readable(self) -> bool {
         self.0 & 1 != 0
@@ -29,8 +46,10 @@ impl Perms {
     pub fn executable(self) -> bool {
         self.0 & 4 != 0
     }
+    /// Whether these permissions grant every access `other` asks for.
     pub fn contains(self, other: Perms) -> bool {
-        self.0 & other.0 == other.0
+        let access = other.0 & 7;
+        self.0 & access == access
     }
 }
 

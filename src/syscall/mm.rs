@@ -61,7 +61,7 @@ pub fn mmap(p: &mut Process, a: &[u64; 6]) -> SysResult {
         return Err(Errno(libc::EOVERFLOW));
     }
     let shared = map_type != MAP_PRIVATE;
-    let perms = Perms::from_prot(prot);
+    let perms = p.abi.perms_from_prot(prot);
     let start = place(p, hint, len, flags)?;
 
     if flags & MAP_ANONYMOUS != 0 {
@@ -303,7 +303,7 @@ pub fn mprotect(p: &mut Process, a: &[u64; 6]) -> SysResult {
         return Ok(0);
     }
     let len = page_ceil(len).ok_or(Errno::ENOMEM)?;
-    match p.mem.protect(addr, len, Perms::from_prot(a[2])) {
+    match p.mem.protect(addr, len, p.abi.perms_from_prot(a[2])) {
         Ok(()) => Ok(0),
         Err(ProtectError::Unmapped) => Err(Errno::ENOMEM),
         Err(ProtectError::Denied) => Err(Errno::EACCES),
