@@ -6,6 +6,8 @@ pub mod aarch64;
 pub mod arm;
 pub mod cpu;
 pub mod cpuinfo;
+#[cfg(test)]
+mod frame_tests;
 mod guest;
 pub mod i386;
 mod info;
