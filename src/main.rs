@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `ht-user [options] program [args...]`
 
-use ht_user::machine::StopReason;
-use ht_user::syscall::ExitKind;
-use ht_user::{cli, runner, signals};
+use ht_user::{cli, runner, signals, ExitKind, StopReason};
 
 fn signal_text(sig: i32) -> String {
     // SAFETY: strsignal returns a static or thread-local string; we copy it

@@ -20,6 +20,10 @@ use crate::machine::{Machine, StopReason};
 use crate::trace::file::{ClockAnchor, TraceInfo};
 use crate::trace::{EventKind, EventSet, TraceEvents, WriterReport};
 
+mod error;
+
+pub use error::SetupError;
+
 /// Everything a run needs, as the command line gives it.
 #[derive(Clone, Debug, Default)]
 pub struct RunConfig {
@@ -112,19 +116,13 @@ impl RunReport {
     }
 }
 
-/// A run that could not start. The message is one line.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SetupError(pub String);
-
 /// The text log stream. A log file is opened for appending, so that the
 /// processes of a run (forked children, executed programs) add their
 /// lines to it; only the first process of a run truncates it.
 fn open_log(path: Option<&PathBuf>, truncate: bool) -> Result<OwnedFd, SetupError> {
     use std::os::unix::fs::OpenOptionsExt;
     let dup = |fd: std::os::fd::BorrowedFd<'_>| -> Result<OwnedFd, SetupError> {
-        fd.try_clone_to_owned()
-            .map_err(|e| SetupError(format!("cannot use the log stream: {e}")))
+        fd.try_clone_to_owned().map_err(SetupError::LogStream)
     };
     match path {
         None => dup(std::io::stderr().as_fd()),
@@ -139,7 +137,10 @@ fn open_log(path: Option<&PathBuf>, truncate: bool) -> Result<OwnedFd, SetupErro
             .custom_flags(libc::O_APPEND)
             .open(p)
             .map(OwnedFd::from)
-            .map_err(|e| SetupError(format!("cannot open log file {}: {e}", p.display()))),
+            .map_err(|source| SetupError::LogFile {
+                path: p.clone(),
+                source,
+            }),
     }
 }
 
@@ -208,10 +209,10 @@ fn check_engine() -> Result<(), SetupError> {
     if linked == unicorn_engine_sys::PATCH_SERIES {
         Ok(())
     } else {
-        Err(SetupError(format!(
-            "the linked Unicorn engine has patch series {linked:?}, this ht-user was built for {:?}",
-            unicorn_engine_sys::PATCH_SERIES
-        )))
+        Err(SetupError::EnginePatchSeries {
+            linked,
+            built: unicorn_engine_sys::PATCH_SERIES,
+        })
     }
 }
 
@@ -221,9 +222,12 @@ pub fn load(
     record_events: bool,
 ) -> Result<Loaded, SetupError> {
     check_engine()?;
-    let bytes = loader::read_image(&cfg.program, true)
-        .map_err(|e| SetupError(format!("cannot read {}: {e}", cfg.program.display())))?;
-    let info = loader::inspect(&cfg.program, &bytes).map_err(|e| SetupError(e.0))?;
+    let bytes =
+        loader::read_image(&cfg.program, true).map_err(|source| SetupError::ReadProgram {
+            path: cfg.program.clone(),
+            source,
+        })?;
+    let info = loader::inspect(&cfg.program, &bytes)?;
     let abi = info.abi;
     let cpu = match &cfg.cpu {
         // A program the guest executed may be of another architecture
@@ -235,7 +239,7 @@ pub fn load(
                 abi.default_cpu_for(info.flags)
             })
         }
-        Some(name) => crate::arch::cpu::find(abi, name).map_err(|e| SetupError(e.to_string()))?,
+        Some(name) => crate::arch::cpu::find(abi, name)?,
         None => abi.default_cpu_for(info.flags),
     };
     let cpu_facts = abi.cpu_facts(cpu)?;
@@ -245,33 +249,32 @@ pub fn load(
     if my_pid == root_pid || cfg.loss_fd.is_some() {
         crate::machine::fork::share_loss_count(cfg.loss_fd);
     }
-    let monitor = match &cfg.monitor {
-        Some(addr) => Some(
-            crate::monitor::Monitor::start(addr)
-                .map_err(|e| SetupError(format!("cannot start the monitor on {addr}: {e}")))?,
-        ),
-        None => None,
-    };
+    let monitor =
+        match &cfg.monitor {
+            Some(addr) => Some(crate::monitor::Monitor::start(addr).map_err(|source| {
+                SetupError::Monitor {
+                    addr: addr.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
     // Bound now: a port in use is an error before anything runs.
     let gdb = cfg
         .gdb
         .as_ref()
         .map(crate::gdb::GdbServer::bind)
-        .transpose()
-        .map_err(|e| SetupError(e.to_string()))?;
+        .transpose()?;
     let channel = match &cfg.hypertrace {
         // A program executed by a guest of this run uses the run's channel.
-        Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(
-            Channel::adopt(
-                opts,
-                abi.endian(),
-                my_pid == root_pid,
-                cfg.channel_ids.as_deref(),
-            )
-            .map_err(|e| SetupError(e.0))?,
-        ),
+        Some(opts) if cfg.root_pid.is_some() && Channel::files_exist(opts) => Some(Channel::adopt(
+            opts,
+            abi.endian(),
+            my_pid == root_pid,
+            cfg.channel_ids.as_deref(),
+        )?),
         Some(opts) => {
-            let channel = Channel::create(opts, abi.endian()).map_err(|e| SetupError(e.0))?;
+            let channel = Channel::create(opts, abi.endian())?;
             if channel.took_over_abandoned {
                 eprintln!(
                     "ht-user: warning: removed the channel files {}-* that a run which has \
@@ -291,8 +294,7 @@ pub fn load(
     let insn_counting = channel.is_some() && cfg.hypertrace.as_ref().is_some_and(|h| h.counters);
 
     let exe_path = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
-    let mut process = Process::new(abi, exe_path.clone())
-        .map_err(|e| SetupError(format!("cannot set up the process: {e}")))?;
+    let mut process = Process::new(abi, exe_path.clone()).map_err(SetupError::Process)?;
     process.cpu = cpu;
     process.cpu_facts = cpu_facts;
     process.control_file = channel.as_ref().map(Channel::control_id);
@@ -324,16 +326,22 @@ pub fn load(
 
     process.sysroot = cfg.sysroot.clone();
     let exe_label = exe_path.display().to_string();
-    let image = loader::load(&info, &bytes, &mut process.mem, None, &exe_label)
-        .map_err(|e| SetupError(format!("{}: {e}", cfg.program.display())))?;
+    let image =
+        loader::load(&info, &bytes, &mut process.mem, None, &exe_label).map_err(|source| {
+            SetupError::MapProgram {
+                path: cfg.program.clone(),
+                source,
+            }
+        })?;
     let interp = match &info.interp {
         Some(name) => {
-            let path = loader::find_interpreter(&cfg.program, name, cfg.sysroot.as_deref())
-                .map_err(|e| SetupError(e.0))?;
-            Some(
-                loader::load_interpreter(&cfg.program, &path, abi, &mut process.mem)
-                    .map_err(|e| SetupError(e.0))?,
-            )
+            let path = loader::find_interpreter(&cfg.program, name, cfg.sysroot.as_deref())?;
+            Some(loader::load_interpreter(
+                &cfg.program,
+                &path,
+                abi,
+                &mut process.mem,
+            )?)
         }
         None => None,
     };
@@ -355,8 +363,7 @@ pub fn load(
         &execfn,
         &argv,
         &envp,
-    )
-    .map_err(|e| SetupError(e.0))?;
+    )?;
     // A dynamic program starts in its interpreter.
     let entry = interp.map_or(image.entry, |i| i.entry);
     process.auxv = stack.auxv.clone();
@@ -394,9 +401,7 @@ pub fn load(
     );
     // A guest at its process limit may execute programs that cannot start
     // threads: their trace is then written inline.
-    let (recorder, writer, _) = lineage
-        .start_recorder(my_pid, cfg.root_pid.is_some())
-        .map_err(|e| SetupError(e.to_string()))?;
+    let (recorder, writer, _) = lineage.start_recorder(my_pid, cfg.root_pid.is_some())?;
 
     let mut machine = Machine::new(
         abi,
@@ -424,10 +429,7 @@ pub fn load(
     machine.report_new_modules();
     machine.trace.debug = cfg.debug;
     if cfg.debug.in_asm {
-        machine.trace.disasm = Some(
-            crate::machine::disasm::Disassembler::for_arch(abi.name())
-                .map_err(|e| SetupError(e.to_string()))?,
-        );
+        machine.trace.disasm = Some(crate::machine::disasm::Disassembler::for_arch(abi.name())?);
     }
     if cfg.debug.needs_block_hook() {
         machine.trace.reconfigure_due = true;
@@ -445,8 +447,11 @@ pub fn load(
         }
     }
     let (arch, mode) = abi.unicorn();
-    let mut uc = Unicorn::new_with_data(arch, mode, machine)
-        .map_err(|e| SetupError(format!("cannot create the {} emulator: {e:?}", abi.name())))?;
+    let mut uc =
+        Unicorn::new_with_data(arch, mode, machine).map_err(|err| SetupError::CreateEngine {
+            arch: abi.name(),
+            err,
+        })?;
     crate::machine::cpu::prepare(&mut uc)?;
     // Stops land on block boundaries, so nothing runs twice (engine patch
     // 0005); control stores are one callback (0006); a map or unmap costs
@@ -456,10 +461,10 @@ pub fn load(
         .and_then(|()| crate::machine::engine_ctl::set_incremental_memory_map(&mut uc))
         .and_then(|()| crate::machine::engine_ctl::set_insn_count(&mut uc, insn_counting))
         .and_then(|()| crate::machine::engine_ctl::set_block_hook_insns(&mut uc, true))
-        .map_err(|e| SetupError(format!("cannot configure the engine: {e:?}")))?;
-    mem_engine::install_tlb(&mut uc).map_err(|e| SetupError(e.to_string()))?;
-    mem_engine::install_fault_address_hook(&mut uc).map_err(|e| SetupError(e.to_string()))?;
-    mem_engine::apply_pending(&mut uc).map_err(|e| SetupError(e.to_string()))?;
+        .map_err(SetupError::ConfigureEngine)?;
+    mem_engine::install_tlb(&mut uc)?;
+    mem_engine::install_fault_address_hook(&mut uc)?;
+    mem_engine::apply_pending(&mut uc)?;
     abi.init_registers(&mut uc, entry, stack.sp)?;
 
     if let (Some(monitor), false) = (&monitor, crate::signals::watcher_stops_engine()) {
@@ -467,7 +472,7 @@ pub fn load(
         // engine for them. Without a watcher this hook does, at one load
         // per block.
         crate::machine::blocks::poll_monitor(&mut uc, monitor.attention())
-            .map_err(|e| SetupError(format!("cannot hook the monitor: {e:?}")))?;
+            .map_err(SetupError::MonitorHook)?;
     }
     Ok(Loaded {
         uc,
@@ -475,12 +480,6 @@ pub fn load(
         monitor,
         gdb,
     })
-}
-
-impl From<crate::arch::ArchError> for SetupError {
-    fn from(e: crate::arch::ArchError) -> SetupError {
-        SetupError(e.to_string())
-    }
 }
 
 impl Loaded {

@@ -6,7 +6,7 @@ use crate::mem::{Encoder, StructBuilder};
 
 /// How an ABI's SysV IPC structures differ from the kernel's generic ones
 /// (`asm-generic/{shm,sem,msg}buf.h` at the ABI's word size); see
-/// [`IpcCodec`].
+/// `IpcCodec`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IpcLayout {
     /// aarch64, riscv64, arm, i386: the generic layouts.

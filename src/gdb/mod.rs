@@ -36,7 +36,7 @@ use crate::machine::{Engine, StopReason};
 use regs::DebugRegs;
 use target::watch_kind;
 
-pub use server::{GdbAddr, GdbAddrError, GdbListenError, GdbServer};
+pub use server::{GdbAddr, GdbListenError, GdbServer};
 
 /// Serves gdb for the whole run: waits for it to connect, then runs the
 /// guest as gdb asks until the program ends, gdb detaches (the program

@@ -428,11 +428,6 @@ impl Channel {
     pub fn control_id(&self) -> (u64, u64) {
         self.control_id
     }
-
-    /// Whether a file the guest maps is our control file.
-    pub fn is_control_file(&self, dev: u64, ino: u64) -> bool {
-        (dev, ino) == self.control_id
-    }
 }
 
 impl Drop for Channel {

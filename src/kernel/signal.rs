@@ -297,16 +297,6 @@ impl ProcessSignals {
             .filter(|&s| self.action(s).is_handler())
             .fold(0, |m, s| m | bit(s))
     }
-
-    /// execve: handlers go back to the default, ignored signals stay
-    /// ignored, pending signals stay pending.
-    pub fn reset_for_exec(&mut self) {
-        for a in self.actions.iter_mut() {
-            if a.is_handler() {
-                *a = Action::default();
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,18 +4,18 @@
 
 use unicorn_engine::Unicorn;
 
-pub mod blocks;
-pub mod cpu;
-pub mod delivery;
-pub mod disasm;
+pub(crate) mod blocks;
+pub(crate) mod cpu;
+pub(crate) mod delivery;
+pub(crate) mod disasm;
 pub mod engine_ctl;
 pub mod exec;
 pub mod fork;
-pub mod handler;
-pub mod host_events;
-pub mod instrument;
-pub mod m5ops;
-pub mod memory;
+pub(crate) mod handler;
+pub(crate) mod host_events;
+pub(crate) mod instrument;
+pub(crate) mod m5ops;
+pub(crate) mod memory;
 pub mod sched;
 
 use crate::arch::{Abi, Trap};

@@ -20,11 +20,11 @@ mod time;
 pub mod timer;
 mod wait;
 
-pub use fs::{pipe_pair, read_path};
+pub use fs::read_path;
 pub use signal::{ignored_signals, set_ignored_signals};
 
 pub use crate::abi::types;
-pub use crate::abi::{host_result, Call, Errno, ExitKind, Outcome, Sys, SysResult, SyscallTable};
+pub use crate::abi::{host_result, Call, Errno, ExitKind, Outcome, Sys, SysResult};
 use crate::kernel::Process;
 
 /// Runs the architecture-independent handler for `sys`.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The binary trace sink (`-trace-file`): encodes batches into the format
 //! of [`super::file`] in the writer thread, fixed-size records or chunks
-//! of compact ones ([`super::compact`]), and writes them in large pieces.
+//! of compact ones (`compact`), and writes them in large pieces.
 
 use std::fs::File;
 use std::io::{self, Write};

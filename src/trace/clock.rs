@@ -65,11 +65,6 @@ impl EventClock {
         }
     }
 
-    /// Whether readings come from the TSC (once calibrated).
-    pub fn uses_tsc(&self) -> bool {
-        self.tsc.is_some()
-    }
-
     /// Now, in CLOCK_MONOTONIC nanoseconds; at least the previous reading.
     #[inline]
     pub fn now_ns(&mut self) -> u64 {

@@ -21,10 +21,6 @@ pub struct QemuLogSink {
 }
 
 impl QemuLogSink {
-    pub fn new(out: Box<dyn Write + Send>, pid: u32) -> Self {
-        Self::with_anchor(out, pid, ClockAnchor::now())
-    }
-
     /// A sink converting timestamps to wall-clock time with `anchor`, so
     /// that its lines match a binary trace written alongside.
     pub fn with_anchor(out: Box<dyn Write + Send>, pid: u32, anchor: ClockAnchor) -> Self {

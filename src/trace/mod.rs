@@ -5,17 +5,17 @@
 //! text lines such as `-strace` output) to the writer thread over a bounded
 //! crossbeam channel. A full channel makes the guest wait: nothing is dropped.
 //!
-//! Sinks: QEMU log text ([`log`]), the binary trace file ([`binary`], format
+//! Sinks: QEMU log text (`log`), the binary trace file ([`binary`], format
 //! in [`file`](mod@file)), or both through [`binary::FanOut`]. Each event also fires
 //! the USDT probe `hypertrace:guest_hypertrace` in the emulator thread.
 
 pub mod binary;
-pub mod clock;
-pub mod compact;
+pub(crate) mod clock;
+pub(crate) mod compact;
 pub mod debug;
 pub mod events;
 pub mod file;
-pub mod log;
+pub(crate) mod log;
 mod record;
 pub mod rules;
 mod writer;

@@ -2,7 +2,7 @@
 //! The binary trace file format (`-trace-file`): a self-describing header
 //! followed by the records, either fixed-size little-endian records
 //! (version 1.1, `-trace-format fixed`) or chunks of compact ones (version
-//! 2.0, `-trace-format compact`, see [`super::compact`]). Both share the
+//! 2.0, `-trace-format compact`, see `compact`). Both share the
 //! header. `docs/trace-format.md` is the specification; this module writes
 //! the header and reads whole files of either layout back, checking them
 //! as it goes.
