@@ -438,14 +438,16 @@ pub fn for_elf(
     is_64: bool,
     little_endian: bool,
 ) -> Result<&'static dyn Abi, ArchError> {
-    use goblin::elf::header::*;
-    match (machine, is_64, little_endian) {
-        (EM_X86_64, true, true) => Ok(&x86_64::X86_64),
-        (EM_AARCH64, true, true) => Ok(&aarch64::Aarch64),
-        (EM_RISCV, true, true) => Ok(&riscv64::Riscv64),
-        (EM_ARM, false, true) => Ok(&arm::Arm),
-        (EM_386, false, true) => Ok(&i386::I386),
-        (EM_MIPS, false, true) => Ok(&mipsel::Mipsel),
+    use goblin::elf::header::machine_to_str;
+    // Each ABI says which ELF files it runs (AbiInfo's machine, word size
+    // and byte order).
+    let found = all().into_iter().find(|abi| {
+        abi.elf_machine() == machine
+            && abi.is_64bit() == is_64
+            && (abi.endian() == crate::mem::Endian::Little) == little_endian
+    });
+    match found {
+        Some(abi) => Ok(abi),
         _ => Err(ArchError::Unsupported(format!(
             "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64 and mipsel guests",
             machine_to_str(machine),
