@@ -305,3 +305,51 @@ fn gdb_connects_over_tcp_on_the_port_the_system_picked() {
     assert_eq!(run.code(), 3);
     assert_eq!(run.stdout, "total 14 counter 42\n");
 }
+
+/// SIGTERM while ht-user waits for gdb ends the run as any other
+/// interruption does (exit 128 + 15, the socket removed): a blocking
+/// accept was retried after the signal and only SIGKILL ended it.
+#[test]
+fn a_signal_ends_the_wait_for_gdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, sock) = start_waiting(dir.path(), &[]);
+    // SAFETY: kill(2) on the child's pid, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let run = finish(child);
+    assert_eq!(run.code(), 128 + libc::SIGTERM, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted by signal 15"),
+        "{}",
+        run.stderr
+    );
+    assert!(!sock.exists(), "the socket is removed");
+}
+
+/// A socket file nobody listens on (left by a run killed with SIGKILL) is
+/// taken over; one a live server listens on is refused.
+#[test]
+fn a_stale_gdb_socket_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("gdb.sock");
+    let live = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let refused = finish(spawn(
+        ht(["-g".as_ref(), sock.as_os_str()]).arg(guest("gdb-target")),
+    ));
+    assert_eq!(refused.code(), 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Address already in use"),
+        "{}",
+        refused.stderr
+    );
+    drop(live); // the file stays, with nobody behind it
+    assert!(sock.exists());
+    use std::io::BufRead;
+    let mut child = spawn(ht(["-g".as_ref(), sock.as_os_str()]).arg(guest("gdb-target")));
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting for gdb on"), "{line}");
+    // SAFETY: kill(2) on the child's pid, which has not been reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(128 + libc::SIGTERM));
+}

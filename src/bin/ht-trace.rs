@@ -181,7 +181,8 @@ enum Command {
         /// protobuf trace: regions, progress points, system calls, blocks),
         /// csv (every record), regions (CSV, one row per region), parquet
         /// (a directory of tables: events, regions, memory, blocks,
-        /// syscalls), log, fixed or compact.
+        /// syscalls), log (also qemu: QEMU's trace log text), fixed or
+        /// compact.
         #[arg(long = "to", value_name = "FORMAT")]
         to: Format,
         /// Output file (default or `-`: standard output); for parquet, the
@@ -256,6 +257,7 @@ enum Command {
     Manpage,
     /// Print the header: format version, tool, program, clock anchor, counts.
     Info {
+        /// Read the header of a truncated trace instead of refusing it.
         #[arg(long)]
         allow_truncated: bool,
         /// The trace (`-`: standard input).

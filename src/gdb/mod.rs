@@ -71,6 +71,8 @@ fn serve_as<R: DebugRegs>(
     eprintln!("ht-user: waiting for gdb on {}", server.addr());
     let (conn, watch_fd) = match server.accept() {
         Ok(c) => c,
+        // A signal ended the run before gdb came: the runner reports it.
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
         Err(e) => {
             eprintln!("ht-user: -g: gdb could not connect ({e}); running without gdb");
             return crate::machine::sched::run(uc, entry, monitor);

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
@@ -93,7 +93,10 @@ impl GdbServer {
         };
         let listener = match addr {
             GdbAddr::Tcp(a) => Listener::Tcp(TcpListener::bind(a).map_err(listen)?),
-            GdbAddr::Unix(p) => Listener::Unix(UnixListener::bind(p).map_err(listen)?, p.clone()),
+            GdbAddr::Unix(p) => {
+                remove_stale_socket(p);
+                Listener::Unix(UnixListener::bind(p).map_err(listen)?, p.clone())
+            }
         };
         let addr = match &listener {
             Listener::Tcp(l) => GdbAddr::Tcp(l.local_addr().map_err(GdbListenError::LocalAddr)?),
@@ -112,6 +115,7 @@ impl GdbServer {
     pub(super) fn accept(
         &self,
     ) -> io::Result<(Box<dyn ConnectionExt<Error = io::Error>>, OwnedFd)> {
+        self.wait_for_connection()?;
         Ok(match &self.listener {
             Listener::Tcp(l) => {
                 let (s, _) = l.accept()?;
@@ -126,6 +130,56 @@ impl GdbServer {
                 (Box::new(s), watch)
             }
         })
+    }
+}
+
+impl GdbServer {
+    /// Waits until gdb connects, or fails with `Interrupted` when a
+    /// signal ends the run (SIGINT, SIGTERM, ...): a blocking accept would
+    /// be retried after the signal, and nothing would end the wait.
+    fn wait_for_connection(&self) -> io::Result<()> {
+        let fd = match &self.listener {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l, _) => l.as_raw_fd(),
+        };
+        loop {
+            if let Some(sig) = crate::signals::interrupted() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    format!("signal {sig} while waiting for gdb"),
+                ));
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
+            if ready > 0 {
+                return Ok(());
+            }
+            if ready < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Removes a socket file at `path` that no process listens on any more (a
+/// run killed with SIGKILL leaves it), so that the path can be bound again;
+/// a live server's socket is left alone, and bind then reports it in use.
+fn remove_stale_socket(path: &std::path::Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if is_socket
+        && std::os::unix::net::UnixStream::connect(path)
+            .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
+    {
+        let _ = std::fs::remove_file(path);
     }
 }
 
