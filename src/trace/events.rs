@@ -151,10 +151,13 @@ fn read_events_file(path: &Path) -> Result<Vec<String>, TraceOptionError> {
 /// (`guest_user_syscall*`), as they are in QEMU builds where the seed's
 /// `-trace enable=guest*` prints only hypertrace lines.
 pub fn select(pattern: &str, enabling: bool) -> Vec<&'static str> {
+    let Some(matcher) = pattern_matcher(pattern) else {
+        return Vec::new();
+    };
     let matched: Vec<&'static str> = KNOWN_EVENTS
         .iter()
         .copied()
-        .filter(|name| glob_match(pattern, name))
+        .filter(|name| matcher.is_match(name))
         .collect();
     let wildcard = pattern.contains(['*', '?']);
     if enabling && wildcard && matched.contains(&"guest_hypertrace") {
@@ -163,39 +166,35 @@ pub fn select(pattern: &str, enabling: bool) -> Vec<&'static str> {
     matched
 }
 
-/// Shell-style match supporting `*` and `?`, as QEMU's trace patterns do.
-///
-/// Backtracks only to the last `*` seen: time is at most the product of
-/// the lengths, where trying every split for every `*` grew exponentially
-/// with their number (a pattern of a few dozen stars, from `-trace` or the
-/// monitor, stalled ht-user).
+/// Shell-style match supporting `*` and `?`, as QEMU's trace patterns do
+/// (glib's `g_pattern_match_simple`): every other character is itself.
+/// The pattern becomes a `globset` glob with globset's own special
+/// characters escaped and runs of stars made one (a `**` means the same
+/// to glib, and is a path rule to globset).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut ni) = (0, 0);
-    // The last `*` and the first name byte it does not cover yet.
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ni));
-                pi += 1;
+    pattern_matcher(pattern).is_some_and(|m| m.is_match(name))
+}
+
+/// The matcher of a QEMU trace pattern (see [`glob_match`]).
+fn pattern_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
+    let mut glob = String::with_capacity(pattern.len() * 2);
+    for c in pattern.chars() {
+        match c {
+            '*' if glob.ends_with('*') => {}
+            '*' | '?' => glob.push(c),
+            '[' | ']' | '{' | '}' | '\\' | ',' | '!' | '-' | '^' => {
+                glob.push('\\');
+                glob.push(c);
             }
-            Some(&c) if c == b'?' || c == n[ni] => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                // Let that `*` cover one more byte and retry after it.
-                Some((sp, sn)) => {
-                    star = Some((sp, sn + 1));
-                    pi = sp + 1;
-                    ni = sn + 1;
-                }
-                None => return false,
-            },
+            _ => glob.push(c),
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    globset::GlobBuilder::new(&glob)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
 }
 
 #[cfg(test)]
@@ -226,6 +225,11 @@ mod tests {
         assert!(glob_match("*", ""));
         assert!(glob_match("**e*t**", "guest_exec_tb") && !glob_match("?", ""));
         assert!(glob_match("*_*_*", "guest_exec_tb") && !glob_match("*_*_*_*", "guest_exec_tb"));
+        // Only `*` and `?` are special, as in glib: globset's classes,
+        // alternatives and escapes are plain characters here.
+        assert!(glob_match("a[b]{c,d}\\e", "a[b]{c,d}\\e"));
+        assert!(!glob_match("a[bc]", "ab") && !glob_match("{a,b}", "a"));
+        assert!(glob_match("x/*", "x/y/z") && glob_match("\\*", "\\abc"));
         assert!(glob_match("g*t*b", "guest_exec_tb") && !glob_match("g*t*x", "guest_exec_tb"));
     }
 
