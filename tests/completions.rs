@@ -24,6 +24,9 @@ fn completion_scripts_for_every_shell_name_the_options() {
             assert!(out.status.success(), "{bin} {args:?}");
             let text = String::from_utf8(out.stdout).unwrap();
             assert!(text.contains(word), "{bin} {shell}: no {word}");
+            // ht-user's internal options (what it passes to the programs a
+            // guest forks or executes) are not offered.
+            assert!(!text.contains("ht-root-pid"), "{bin} {shell}: internal option");
         }
     }
     // The bash scripts are valid bash.

@@ -85,7 +85,7 @@ pub enum DocError {
 /// The shell completion script for `command` (named `name`), for `shell`
 /// (bash, zsh, fish, elvish, powershell).
 pub fn completions(
-    mut command: clap::Command,
+    command: clap::Command,
     name: &str,
     shell: &str,
     out: &mut dyn std::io::Write,
@@ -94,8 +94,28 @@ pub fn completions(
     let shell: Shell = shell
         .parse()
         .map_err(|_| DocError::UnknownShell(shell.to_string()))?;
-    clap_complete::generate(shell, &mut command, name, out);
+    let mut visible = without_hidden(&command);
+    clap_complete::generate(shell, &mut visible, name, out);
     Ok(())
+}
+
+/// `command` without its hidden arguments (ht-user's internal `--ht-*`
+/// options, which clap's completion generators would offer), with its
+/// visible arguments and subcommands as they are.
+fn without_hidden(command: &clap::Command) -> clap::Command {
+    // A completion script is generated once per process: leaking the
+    // names is what gives them the 'static lifetime clap asks for.
+    let name: &'static str = Box::leak(command.get_name().to_owned().into_boxed_str());
+    let mut copy = clap::Command::new(name);
+    if let Some(about) = command.get_about() {
+        copy = copy.about(about.clone());
+    }
+    for alias in command.get_all_aliases() {
+        let alias: &'static str = Box::leak(alias.to_owned().into_boxed_str());
+        copy = copy.alias(alias);
+    }
+    copy = copy.args(command.get_arguments().filter(|a| !a.is_hide_set()).cloned());
+    copy.subcommands(command.get_subcommands().map(without_hidden))
 }
 
 /// ht-user's completion script: the options as clap parses them (both
