@@ -26,7 +26,10 @@ fn completion_scripts_for_every_shell_name_the_options() {
             assert!(text.contains(word), "{bin} {shell}: no {word}");
             // ht-user's internal options (what it passes to the programs a
             // guest forks or executes) are not offered.
-            assert!(!text.contains("ht-root-pid"), "{bin} {shell}: internal option");
+            assert!(
+                !text.contains("ht-root-pid"),
+                "{bin} {shell}: internal option"
+            );
         }
     }
     // The bash scripts are valid bash.

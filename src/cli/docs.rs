@@ -114,7 +114,12 @@ fn without_hidden(command: &clap::Command) -> clap::Command {
         let alias: &'static str = Box::leak(alias.to_owned().into_boxed_str());
         copy = copy.alias(alias);
     }
-    copy = copy.args(command.get_arguments().filter(|a| !a.is_hide_set()).cloned());
+    copy = copy.args(
+        command
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .cloned(),
+    );
     copy.subcommands(command.get_subcommands().map(without_hidden))
 }
 

@@ -31,42 +31,9 @@ impl Action {
 /// The name of host signal `sig` (`SIGSEGV`; real-time ones by number,
 /// as qemu-user prints them).
 pub fn name(sig: i32) -> String {
-    const NAMES: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    match sig {
-        1..=31 => NAMES[sig as usize - 1].to_string(),
-        _ => sig.to_string(),
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(signal) => signal.as_str().to_string(),
+        Err(_) => sig.to_string(),
     }
 }
 
@@ -301,6 +268,20 @@ impl ProcessSignals {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn signal_names_as_qemu_prints_them() {
+        let names: Vec<String> = (1..=31).map(name).collect();
+        assert_eq!(names[0], "SIGHUP");
+        assert_eq!(names[15], "SIGSTKFLT");
+        assert_eq!(names[28..], ["SIGIO", "SIGPWR", "SIGSYS"]);
+        assert!(names.iter().all(|n| n.starts_with("SIG")));
+        // Real-time signals and out-of-range numbers by number.
+        assert_eq!(name(34), "34");
+        assert_eq!(name(0), "0");
+        assert_eq!(name(-3), "-3");
+    }
+
     use super::*;
 
     #[test]
