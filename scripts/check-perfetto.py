@@ -321,8 +321,9 @@ def check_proto(engine, bins, traces, label, specs=()):
             t = tids[(int(r[3]), int(r[4]))]
             want_blocks[t] = want_blocks.get(t, 0) + 1
     if want_blocks:
-        check(f"{label}: blocks as instants on their threads ({sum(want_blocks.values())})",
-              blocks == [[t, n, 0] for t, n in sorted(want_blocks.items())],
+        check(f"{label}: blocks as slices on their threads ({sum(want_blocks.values())})",
+              [[t, n] for t, n, _ in blocks] == [[t, n] for t, n in sorted(want_blocks.items())]
+              and all(longest is not None and longest >= 0 for _, _, longest in blocks),
               f"perfetto {blocks}, records {sorted(want_blocks.items())}")
 
 

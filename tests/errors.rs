@@ -699,3 +699,25 @@ fn an_old_abi_arm_program_runs() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), r.stdout);
     }
 }
+
+/// `-trace-file -` is refused with the reason: standard output is the
+/// guest's, and a binary trace there would be mixed with what the program
+/// prints (it used to create a file named `-`).
+#[test]
+fn trace_file_on_standard_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = guest("hello");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_ht-user"))
+        .current_dir(dir.path())
+        .args(["-trace-file", "-"])
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("-trace-file -: standard output is the guest's"),
+        "{err}"
+    );
+    assert!(!dir.path().join("-").exists(), "no file named -");
+}

@@ -370,6 +370,14 @@ pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Erro
         .map(|path| log_file_for_pid(path, std::process::id()))
         .transpose()
         .map_err(bad)?;
+    if cli.trace_file.as_deref() == Some(std::path::Path::new("-")) {
+        // Standard output is the guest's: a binary trace there would be
+        // mixed with what the program prints.
+        return Err(bad(
+            "-trace-file -: standard output is the guest's (its output and the trace \
+             would mix); give a file",
+        ));
+    }
     if cli.trace_file.is_some() && hypertrace.is_none() && trace_events.kinds().0 == 0 {
         warnings.push("-trace-file without -hypertrace: the trace will hold no events".to_string());
     }

@@ -22,6 +22,8 @@ pub(super) struct Thread {
     pub(super) call: Option<(u64, Name)>,
     /// The time of the thread's last record.
     last_ns: u64,
+    /// The executed block whose slice is open (its name).
+    block: Option<Name>,
 }
 
 /// One file's state while its records go out.
@@ -70,6 +72,7 @@ impl FileState<'_, '_> {
                 clients: Vec::new(),
                 call: None,
                 last_ns: 0,
+                block: None,
             },
         );
         Ok(uuid)
@@ -205,6 +208,9 @@ impl FileState<'_, '_> {
         span: &RegionSpan,
         close: Option<u64>,
     ) -> Result<(), ConvertError> {
+        // A region left open ends at the file's end, after its thread's
+        // last block.
+        self.end_block(span.thread, span.end_ns)?;
         let track_uuid = self.client_track(span.thread, span.client)?;
         let name = self.label(tracker, span.label);
         self.anns
@@ -256,6 +262,10 @@ impl FileState<'_, '_> {
     /// ends at the file's last event and must not end inside the call,
     /// where the trace processor would end the call instead.)
     pub(super) fn abandon_call(&mut self, thread: u32) -> Result<(), ConvertError> {
+        let last = self.threads.get(&thread).map(|t| t.last_ns);
+        if let Some(last) = last {
+            self.end_block(thread, last)?;
+        }
         let Some(t) = self.threads.get_mut(&thread) else {
             return Ok(());
         };
@@ -267,12 +277,30 @@ impl FileState<'_, '_> {
         Ok(())
     }
 
+    /// Ends `thread`'s open block slice at `ts`: a block lasts until the
+    /// thread's next block, system call or hypertrace event (memory
+    /// accesses are inside it), so that it never overlaps a slice that
+    /// began after it.
+    pub(super) fn end_block(&mut self, thread: u32, ts: u64) -> Result<(), ConvertError> {
+        let Some(t) = self.threads.get_mut(&thread) else {
+            return Ok(());
+        };
+        let (uuid, block) = (t.uuid, t.block.take());
+        match block {
+            Some(name) => self.emit(ts, uuid, te::SLICE_END, Cat::Block, &name),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn record(
         &mut self,
         tracker: &Tracker,
         ev: &Event<'_>,
         kind: Option<Kind>,
     ) -> Result<(), ConvertError> {
+        if !matches!(ev.kind, EventKind::MemAccess | EventKind::HypertraceName) {
+            self.end_block(ev.thread, ev.ts_ns)?;
+        }
         self.event(tracker, ev, kind)?;
         if let Some(t) = self.threads.get_mut(&ev.thread) {
             t.last_ns = t.last_ns.max(ev.ts_ns);
@@ -351,6 +379,9 @@ impl FileState<'_, '_> {
             EventKind::ExecTb => {
                 self.w.events += 1;
                 let uuid = self.thread(ev.thread)?;
+                // A block runs after the call before it returned: one
+                // still open lost its return.
+                self.abandon_call(ev.thread)?;
                 self.anns.extend([
                     (Ann::Pc as u64, Val::Pointer(ev.arg1)),
                     (Ann::Size as u64, Val::Uint(u64::from(ev.client & 0xffff))),
@@ -360,7 +391,11 @@ impl FileState<'_, '_> {
                         .push((Ann::Insns as u64, Val::Uint(u64::from(ev.client >> 16))));
                 }
                 let name = self.w.name("block");
-                self.emit(ev.ts_ns, uuid, te::INSTANT, Cat::Block, &name)
+                self.emit(ev.ts_ns, uuid, te::SLICE_BEGIN, Cat::Block, &name)?;
+                if let Some(t) = self.threads.get_mut(&ev.thread) {
+                    t.block = Some(name);
+                }
+                Ok(())
             }
             EventKind::MemAccess => {
                 self.w.events += 1;

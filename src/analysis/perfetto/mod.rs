@@ -119,13 +119,9 @@ pub fn write(
             |st, tracker, ev, kind| st.record(tracker, ev, kind),
             |st, tracker, span| st.region_end(tracker, &span, None),
         )?;
-        // Calls still in progress at the end (exit, exit_group).
-        let mut open: Vec<u32> = st
-            .threads
-            .iter()
-            .filter(|(_, t)| t.call.is_some())
-            .map(|(&k, _)| k)
-            .collect();
+        // Calls still in progress at the end (exit, exit_group), and the
+        // blocks still open, end at their thread's last record.
+        let mut open: Vec<u32> = st.threads.keys().copied().collect();
         open.sort_unstable();
         for thread in open {
             st.abandon_call(thread)?;

@@ -343,8 +343,11 @@ fn system_calls_blocks_and_accesses() {
         [
             (te::SLICE_BEGIN, 100, "syscall", "write"),
             (te::SLICE_END, 150, "syscall", "write"),
-            (te::INSTANT, 160, "block", "block"),
+            // A block lasts until the thread's next call; the access is
+            // inside it.
+            (te::SLICE_BEGIN, 160, "block", "block"),
             (te::INSTANT, 170, "memory", "store"),
+            (te::SLICE_END, 200, "block", "block"),
             (te::SLICE_BEGIN, 200, "syscall", "syscall 2"),
             (te::SLICE_END, 210, "syscall", "syscall 2"),
             (te::SLICE_BEGIN, 300, "syscall", "syscall 231"),
@@ -364,11 +367,12 @@ fn system_calls_blocks_and_accesses() {
     assert_eq!(ann(3, "address"), Some(0x5000));
     assert_eq!((ann(3, "pc"), ann(3, "value")), (Some(0x401004), Some(42)));
     // -ENOENT as int64: two's complement.
-    assert_eq!(ann(5, "ret"), Some((-2i64) as u64));
-    assert_eq!(ann(8, "no_return"), Some(1));
+    assert_eq!(ann(6, "ret"), Some((-2i64) as u64));
+    assert_eq!(ann(9, "no_return"), Some(1));
     // The thread's and the other thread's tracks.
-    assert_eq!(evs[0].1, evs[8].1);
-    assert_ne!(evs[7].1, evs[0].1);
+    assert_eq!(evs[0].1, evs[9].1);
+    assert_eq!(evs[2].1, evs[4].1);
+    assert_ne!(evs[8].1, evs[0].1);
 }
 
 #[test]
