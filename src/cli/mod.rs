@@ -227,6 +227,17 @@ fn bad(why: impl std::fmt::Display) -> clap::Error {
     clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{why}\n"))
 }
 
+/// The error for an option ht-user does not have.
+fn unknown_option(option: &str) -> clap::Error {
+    clap::Error::raw(
+        clap::error::ErrorKind::UnknownArgument,
+        format!(
+            "unknown option '{option}' (ht-user's options: ht-user --help)\n\n\
+             Usage: ht-user [OPTIONS] <PROGRAM> [ARGS]...\n"
+        ),
+    )
+}
+
 fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
@@ -234,15 +245,21 @@ fn env_flag(name: &str) -> bool {
 pub fn parse(args: Vec<OsString>) -> Result<(RunConfig, Vec<String>), clap::Error> {
     let normalised = normalise(args);
     if let Some(option) = unknown_single_dash_option(&normalised) {
-        return Err(clap::Error::raw(
-            clap::error::ErrorKind::UnknownArgument,
-            format!(
-                "unknown option '{option}' (ht-user's options: ht-user --help)\n\n\
-                 Usage: ht-user [OPTIONS] <PROGRAM> [ARGS]...\n"
-            ),
-        ));
+        return Err(unknown_option(&option));
     }
-    let cli = Cli::try_parse_from(normalised.iter())?;
+    let cli = Cli::try_parse_from(normalised.iter()).map_err(|e| {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        // `--foo` is named as `-foo` is, not as a value clap could not
+        // place.
+        match (e.kind(), e.get(ContextKind::InvalidArg)) {
+            (ErrorKind::UnknownArgument, Some(ContextValue::String(arg)))
+                if arg.starts_with('-') =>
+            {
+                unknown_option(arg.split('=').next().unwrap_or(arg))
+            }
+            _ => e,
+        }
+    })?;
     let mut warnings = Vec::new();
 
     let hypertrace = cli

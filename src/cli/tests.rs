@@ -103,6 +103,26 @@ fn unknown_single_dash_options_are_named_whole() {
 }
 
 #[test]
+fn unknown_double_dash_options_are_named_too() {
+    for (list, option) in [
+        (&["ht-user", "--foo", "prog"][..], "'--foo'"),
+        (&["ht-user", "--foo=3", "prog"], "'--foo'"),
+    ] {
+        let Err(e) = parse(args(list)) else {
+            panic!("{list:?} accepted");
+        };
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "error: unknown option {option} (ht-user's options"
+            )),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn trace_help_is_asked_for() {
     assert!(wants_trace_help(&args(&["ht-user", "-trace", "help"])));
     assert!(wants_trace_help(&args(&["ht-user", "-trace", "?", "prog"])));
