@@ -270,3 +270,25 @@ fn aarch64_handlers_start_with_btype_call() {
     abi.pop_signal_frame(&mut cpu, frame, true).unwrap();
     assert_eq!(cpu.regs[&pstate] & 0xc00, 0, "BTYPE cleared");
 }
+
+/// x86's segment-not-present and stack faults are SIGBUS with SI_KERNEL
+/// (the kernel's own), other SIGBUS traps (#AC) the usual alignment code;
+/// the trap carries it, with the vector and error code for the frame.
+#[test]
+fn x86_segment_faults_carry_their_si_code() {
+    use unicorn_engine::RegisterX86;
+    let mut cpu = FakeCpu::new(&super::x86_64::X86_64);
+    cpu.regs.insert(RegisterX86::EXCP_ERROR_CODE as i32, 0x2b);
+    for (vector, signal, code) in [
+        (11, libc::SIGBUS, Some(crate::abi::signal::SI_KERNEL)),
+        (12, libc::SIGBUS, Some(crate::abi::signal::SI_KERNEL)),
+        (17, libc::SIGBUS, None),
+        (13, libc::SIGSEGV, None),
+        (6, libc::SIGILL, None),
+    ] {
+        let trap = super::x86_64::trap_for_interrupt(&cpu, vector);
+        assert_eq!((trap.signal, trap.code), (signal, code), "vector {vector}");
+        let v = trap.vector.unwrap();
+        assert_eq!((v.number, v.error_code), (vector, 0x2b));
+    }
+}

@@ -101,6 +101,10 @@ pub struct Trap {
     /// x86: the exception vector and its error code, which the signal
     /// frame reports (sigcontext trapno and err).
     pub vector: Option<TrapVector>,
+    /// The signal's `si_code` where the architecture's kernel gives one
+    /// of its own; `None`: the usual code for the signal (see
+    /// `machine::delivery::catch_trap`).
+    pub code: Option<i32>,
 }
 
 /// An x86 exception as the CPU raised it.
@@ -117,6 +121,7 @@ impl Trap {
             signal,
             addr: None,
             vector: None,
+            code: None,
         }
     }
 
@@ -126,6 +131,7 @@ impl Trap {
             signal: libc::SIGBUS,
             addr: Some(addr),
             vector: None,
+            code: None,
         }
     }
 }

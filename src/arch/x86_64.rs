@@ -117,6 +117,9 @@ pub(crate) fn trap_for_interrupt(uc: &dyn GuestCpu, intno: u32) -> super::Trap {
             number: intno,
             error_code,
         }),
+        // Segment not present and stack faults: SIGBUS from the kernel
+        // itself, not an alignment fault.
+        code: matches!(intno, 11 | 12).then_some(crate::abi::signal::SI_KERNEL),
         ..super::Trap::at_pc(signal_for_interrupt(intno))
     }
 }

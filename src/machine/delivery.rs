@@ -660,15 +660,15 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
     let signal = trap.signal;
     let pc = uc.get_data().abi.pc(uc);
     let m = uc.get_data_mut();
-    // x86's segment faults (#NP, #SS) are SIGBUS from the kernel itself.
-    let segment_fault = matches!(trap.vector, Some(v) if matches!(v.number, 11 | 12));
-    let code = match signal {
+    // The architecture's own code (x86's segment faults: SI_KERNEL), else
+    // the usual one for the signal.
+    let code = trap.code.unwrap_or(match signal {
         libc::SIGFPE => crate::kernel::signal::FPE_INTDIV,
         libc::SIGTRAP => m.abi.trap_si_code(),
         libc::SIGILL => crate::kernel::signal::ILL_ILLOPN,
-        libc::SIGBUS if !segment_fault => crate::kernel::signal::BUS_ADRALN,
+        libc::SIGBUS => crate::kernel::signal::BUS_ADRALN,
         _ => SI_KERNEL,
-    };
+    });
     log_guest_error(m, signal, code, trap.addr.unwrap_or(pc), pc);
     if !handles(m, signal) {
         return false;

@@ -170,6 +170,7 @@ impl Abi for Mipsel {
                 signal: libc::SIGBUS,
                 addr: misaligned_address(uc),
                 vector: None,
+                code: None,
             }),
             other => CpuEvent::Trap(Trap::at_pc(match other {
                 EXCP_RI => libc::SIGILL,
