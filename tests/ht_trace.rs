@@ -622,12 +622,12 @@ fn report_calls_a_never_closed_trace_incomplete() {
     std::fs::write(&path, &bytes).unwrap();
     let out = ok(&["report", s(&path)]);
     assert!(
-        out.contains("warning   incomplete: the trace was never closed"),
+        out.contains("warning   incomplete: the record count was never written"),
         "{out}"
     );
     // A closed trace carries no such warning.
     known_trace(&path, 1);
-    assert!(!ok(&["report", s(&path)]).contains("the trace was never closed"));
+    assert!(!ok(&["report", s(&path)]).contains("the record count was never written"));
 }
 
 /// Runs ht-trace with `input` on its standard input (a pipe).

@@ -41,8 +41,8 @@ pub fn describe(file: &TraceFile) -> String {
     if file.declared_count.is_none() {
         let _ = writeln!(
             out,
-            "warning   incomplete: the trace was never closed (its ht-user was killed or is \
-             still running); {} whole records read",
+            "warning   incomplete: the record count was never written (the trace went to a \
+             pipe, or its ht-user was killed or is still running); {} whole records read",
             file.records
         );
     }
