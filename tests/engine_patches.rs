@@ -2118,3 +2118,57 @@ fn aarch64_guarded_pages_come_from_the_tlb_fill() {
         "guarded: the nop at the branch target faults"
     );
 }
+
+/// 0039: SVE2's `ldnt1h {z1.d}, p0/z, [z0.d, x1]` (vector plus scalar)
+/// gathers from each element's address plus the scalar; the engine's
+/// QEMU 5.0 decoder had no such instruction (an undefined-instruction
+/// exception). Run on the "max" model with SVE enabled as ht-user enables
+/// it for a process.
+#[test]
+fn aarch64_sve2_ldnt1_gathers_vector_plus_scalar() {
+    use unicorn_engine::unicorn_const::Prot;
+    use unicorn_engine::{RegisterARM64, RegisterARM64CP};
+    // ptrue p0.d, vl1; mov z0.d, x0; ldnt1h {z1.d}, p0/z, [z0.d, x1];
+    // fmov x2, d1
+    let code = le_words(&[0x25d8_e020, 0x05e0_3800, 0xc481_c001, 0x9e66_0022]);
+    let mut uc = Unicorn::new(Arch::ARM64, Mode::ARM).expect("engine");
+    uc.ctl_set_cpu_model(3).unwrap(); // max: has SVE
+    uc.mem_map(CODE, PAGE, Prot::READ | Prot::EXEC).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    uc.mem_write(DATA + 6, &[0x34, 0x12]).unwrap();
+    let sysreg = |op1: u32, crm: u32, op2: u32, val: u64| {
+        RegisterARM64CP::new()
+            .op0(3)
+            .op1(op1)
+            .crn(1)
+            .crm(crm)
+            .op2(op2)
+            .val(val)
+    };
+    // CPTR_EL3.EZ, CPACR_EL1.ZEN (and FPEN), ZCR_EL1/2/3.LEN = 3.
+    for reg in [
+        sysreg(6, 1, 2, 1 << 8),
+        sysreg(0, 0, 2, 3 << 16 | 3 << 20),
+        sysreg(0, 2, 0, 3),
+        sysreg(4, 2, 0, 3),
+        sysreg(6, 2, 0, 3),
+    ] {
+        uc.reg_write_arm64_coproc(&reg).unwrap();
+    }
+    uc.reg_write(RegisterARM64::X0, DATA).unwrap();
+    uc.reg_write(RegisterARM64::X1, 6).unwrap();
+    let trapped = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = trapped.clone();
+    uc.add_intr_hook(move |uc, _| {
+        seen.set(true);
+        uc.emu_stop().unwrap();
+    })
+    .unwrap();
+    let _ = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+    assert!(
+        !trapped.get(),
+        "an exception: the instruction is not decoded"
+    );
+    assert_eq!(uc.reg_read(RegisterARM64::X2).unwrap(), 0x1234);
+}

@@ -93,6 +93,37 @@ const HCR_EL2: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(4).crn(1).crm
 const SCR_EL3: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(6).crn(1).crm(1);
 /// SCTLR_EL1.EnIA, EnIB, EnDA, EnDB: the four address keys in use.
 const SCTLR_EN_KEYS: u64 = 1 << 31 | 1 << 30 | 1 << 27 | 1 << 13;
+/// CPACR_EL1 (ZEN: SVE not trapped at EL0 and EL1), CPTR_EL3 (EZ: not
+/// trapped to EL3) and the three ZCR_ELx, whose smallest LEN sets the
+/// vector length.
+const CPACR_EL1: RegisterARM64CP = RegisterARM64CP::new().op0(3).crn(1).op2(2);
+const CPTR_EL3: RegisterARM64CP = RegisterARM64CP::new().op0(3).op1(6).crn(1).crm(1).op2(2);
+const CPACR_ZEN: u64 = 3 << 16;
+const CPTR_EZ: u64 = 1 << 8;
+const ZCR_ELX: [RegisterARM64CP; 3] = [
+    RegisterARM64CP::new().op0(3).crn(1).crm(2),
+    RegisterARM64CP::new().op0(3).op1(4).crn(1).crm(2),
+    RegisterARM64CP::new().op0(3).op1(6).crn(1).crm(2),
+];
+/// The vector length a process starts with: 64 bytes (ZCR LEN 3), Linux's
+/// default (`/proc/sys/abi/sve_default_vector_length`).
+const SVE_DEFAULT_LEN: u64 = 3;
+
+/// Lets the process execute SVE instructions, as Linux does on a CPU that
+/// has them, at Linux's default vector length. AT_HWCAP does not announce
+/// SVE (so glibc keeps its non-SVE string functions): programs built for
+/// SVE run instead of dying of SIGILL.
+fn enable_sve(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+    let value = read_sysreg(uc, CPTR_EL3) | CPTR_EZ;
+    write_sysreg(uc, CPTR_EL3, value)?;
+    let value = read_sysreg(uc, CPACR_EL1) | CPACR_ZEN;
+    write_sysreg(uc, CPACR_EL1, value)?;
+    for zcr in ZCR_ELX {
+        write_sysreg(uc, zcr, SVE_DEFAULT_LEN)?;
+    }
+    Ok(())
+}
+
 /// SCTLR_EL1.BT0 and BT1: `paciasp` and `pacibsp` accept only branches
 /// that BTI's "call" rules accept, at EL0 and at EL1 (the engine runs the
 /// guest at EL1; Linux sets both).
@@ -251,6 +282,9 @@ impl Abi for Aarch64 {
             .engine("set the engine's page size")?;
         if uc.facts().hwcap & HWCAP_PACA != 0 {
             enable_pointer_authentication(uc)?;
+        }
+        if std::ptr::eq(uc.model(), super::CpuSupport::default_cpu(self)) {
+            enable_sve(uc)?;
         }
         if uc.facts().hwcap2 & HWCAP2_BTI != 0 {
             // As Linux: BR into a `paciasp` on a guarded page is refused
