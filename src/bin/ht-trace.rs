@@ -8,10 +8,10 @@
 //! ht-trace compare -a A... -b B...  the same, a run of several files a side
 //! ht-trace convert --to FMT FILE    chrome JSON, perfetto protobuf, CSV or QEMU log text
 //! ht-trace convert --to parquet FILE -o DIR   Parquet tables for SQL and data frames
-//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG or PNG)
+//! ht-trace plot FILE [B] [-o OUT]   region duration histograms (SVG or PNG)
 //! ht-trace plot -a FILE... [-b FILE...] [-o OUT]
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
-//! ht-trace info FILE                the header
+//! ht-trace info FILE...             the header of each file
 //! ht-trace completions SHELL        a shell completion script
 //! ht-trace manpage                  the manual page (roff)
 //! ```
@@ -28,7 +28,7 @@ use ht_user::analysis::plot::PlotError;
 use ht_user::analysis::profile::ProfileError;
 use ht_user::analysis::{compare, plot, profile, report, Analysis, RegionError, RegionSpec};
 use ht_user::cli::DocError;
-use ht_user::trace::file::{Layout, ReadOptions, TraceError, TraceFile};
+use ht_user::trace::file::{ReadOptions, TraceError, TraceFile};
 
 /// Why a command failed; `main` prints it after `ht-trace: `.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,17 @@ enum Error {
     Sides {
         command: &'static str,
         forms: &'static str,
+    },
+    /// `compare` or `plot` given more than its A and B as positional
+    /// files.
+    #[error(
+        "{command}: A and B are one file each ({given} files given); a run of several files \
+         (a forked run's FILE and FILE.PID) goes after -a or -b: ht-trace {command} {example}"
+    )]
+    MoreFiles {
+        command: &'static str,
+        given: usize,
+        example: &'static str,
     },
     #[error("only one input can be standard input ('-')")]
     StdinTwice,
@@ -99,15 +110,22 @@ struct Common {
 /// positional arguments, or any number each after -a and -b.
 #[derive(Args, Debug, Clone)]
 struct Sides {
-    /// A's trace then B's (`-`: standard input), one file each.
-    #[arg(value_names = ["A", "B"], num_args = 0..=2)]
-    files: Vec<PathBuf>,
+    /// A's trace (`-`: standard input), one file; a run of several goes
+    /// after -a.
+    #[arg(value_name = "A")]
+    first: Option<PathBuf>,
+    /// B's trace, one file; a run of several goes after -b.
+    #[arg(value_name = "B")]
+    second: Option<PathBuf>,
+    /// Files past A and B: refused with a word on -a and -b.
+    #[arg(hide = true)]
+    more: Vec<PathBuf>,
     /// Run A's trace files, pooled as one run (every argument up to the
     /// next option).
-    #[arg(short = 'a', value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    #[arg(short = 'a', value_name = "FILE", num_args = 1.., conflicts_with_all = ["first", "second", "more"])]
     a: Vec<PathBuf>,
     /// Run B's trace files, pooled as one run.
-    #[arg(short = 'b', value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    #[arg(short = 'b', value_name = "FILE", num_args = 1.., conflicts_with_all = ["first", "second", "more"])]
     b: Vec<PathBuf>,
 }
 
@@ -118,16 +136,29 @@ impl Sides {
         command: &'static str,
         b_optional: bool,
     ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
-        let forms = if b_optional {
-            "FILE [B], or -a FILE... [-b FILE...]"
-        } else {
-            "A B, or -a FILE... -b FILE..."
-        };
-        let (a, b) = if self.a.is_empty() && self.b.is_empty() {
-            let mut files = self.files.into_iter();
+        let (forms, example) = if b_optional {
             (
-                files.next().into_iter().collect(),
-                files.next().into_iter().collect(),
+                "FILE [B], or -a FILE... [-b FILE...]",
+                "-a run.bin run.bin.*",
+            )
+        } else {
+            (
+                "A B, or -a FILE... -b FILE...",
+                "-a old.bin old.bin.* -b new.bin new.bin.*",
+            )
+        };
+        if !self.more.is_empty() {
+            let given = 2 + self.more.len();
+            return Err(Error::MoreFiles {
+                command,
+                given,
+                example,
+            });
+        }
+        let (a, b) = if self.a.is_empty() && self.b.is_empty() {
+            (
+                self.first.into_iter().collect(),
+                self.second.into_iter().collect(),
             )
         } else {
             (self.a, self.b)
@@ -255,27 +286,22 @@ enum Command {
     },
     /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`).
     Manpage,
-    /// Print the header: format version, tool, program, clock anchor, counts.
+    /// Print each trace's header: format version, tool, program, clock
+    /// anchor, counts.
     Info {
         /// Read the header of a truncated trace instead of refusing it.
         #[arg(long)]
         allow_truncated: bool,
-        /// The trace (`-`: standard input).
-        file: PathBuf,
+        /// The trace (`-`: standard input); several (a forked run's FILE
+        /// and FILE.PID) each get their header, under a line naming the
+        /// file.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
 fn specs(common: &Common) -> Result<Vec<RegionSpec>, Error> {
-    if common.regions.is_empty() {
-        return Ok(vec![RegionSpec::default_spec()]);
-    }
-    let specs = common
-        .regions
-        .iter()
-        .map(|s| RegionSpec::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    RegionSpec::check_set(&specs)?;
-    Ok(specs)
+    Ok(RegionSpec::parse_set(&common.regions)?)
 }
 
 /// System call names of the trace's guest architecture.
@@ -332,82 +358,9 @@ fn write_stdout(text: &str) -> Result<(), Error> {
     write_output(None, text.as_bytes())
 }
 
-fn info(file: &TraceFile) -> String {
-    let mut out = report::describe(file);
-    let i = &file.info;
-    out.push_str(&format!(
-        "anchor    monotonic {} ns = wall {} ns ({})\n",
-        i.anchor.monotonic_ns,
-        i.anchor.realtime_ns,
-        ht_user::analysis::text::iso_utc(i.anchor.realtime_ns)
-    ));
-    let records = match i.layout {
-        Layout::Fixed => format!("records of {} bytes", file.record_size),
-        Layout::Compact => format!(
-            "compact records ({:.1} bytes a record, {} once decoded)",
-            file.body_bytes as f64 / file.records.max(1) as f64,
-            file.record_size
-        ),
-    };
-    out.push_str(&format!(
-        "layout    header {} bytes, {records}: {} in the file, header count {}\n",
-        file.header_size,
-        file.records,
-        file.declared_count
-            .map_or("unknown (the writer did not finish)".to_string(), |c| c
-                .to_string())
-    ));
-    for (k, _) in &i.metadata {
-        let v = i.get(k).unwrap_or_default().replace('\0', " ");
-        out.push_str(&format!("meta      {k} = {v}\n"));
-    }
-    let children = if is_stdio(file.path()) || file.path() == Path::new("(standard input)") {
-        Vec::new()
-    } else {
-        child_traces(file.path())
-    };
-    if !children.is_empty() {
-        let names: Vec<String> = children.iter().map(|p| p.display().to_string()).collect();
-        out.push_str(&format!(
-            "processes {} more trace file(s) next to it, one per forked process: {}\n",
-            names.len(),
-            names.join(" ")
-        ));
-    }
-    out
-}
-
-/// The traces of processes forked during the run of `path` (ht-user
-/// writes them as `PATH.PID`), in pid order.
-fn child_traces(path: &std::path::Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        std::path::Path::new(".")
-    } else {
-        dir
-    };
-    let prefix = format!("{}.", name.to_string_lossy());
-    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    let pid = n.strip_prefix(&prefix)?.parse::<u64>().ok()?;
-                    Some((pid, path.with_file_name(n)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
-}
-
 /// Standard input can be read once: at most one `-` among the inputs.
-fn one_stdin(inputs: &[&Path]) -> Result<(), Error> {
-    if inputs.iter().filter(|p| is_stdio(p)).count() > 1 {
+fn one_stdin<'p>(inputs: impl IntoIterator<Item = &'p PathBuf>) -> Result<(), Error> {
+    if inputs.into_iter().filter(|p| is_stdio(p)).count() > 1 {
         return Err(Error::StdinTwice);
     }
     Ok(())
@@ -438,8 +391,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             files,
         } => {
             let specs = specs(&common)?;
-            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(&files)?;
             let (traces, a) = analyse(&files, &specs, &common)?;
             let text = if json {
                 report::json(&traces, &specs, &a)
@@ -454,8 +406,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             sides,
         } => {
             let (a, b) = sides.split("compare", false)?;
-            let paths: Vec<&Path> = a.iter().chain(&b).map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(a.iter().chain(&b))?;
             let specs = specs(&common)?;
             let (fa, aa) = analyse(&a, &specs, &common)?;
             let (fb, ab) = analyse(&b, &specs, &common)?;
@@ -473,8 +424,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             files,
         } => {
             let specs = specs(&common)?;
-            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(&files)?;
             if files.len() > 1 && matches!(to, Format::Trace(_)) {
                 return Err(ConvertError::SeveralFiles.into());
             }
@@ -542,8 +492,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 let font = std::env::var_os(plot::FONT_ENV);
                 plot::use_font(&plot::find_font(font.as_deref(), plot::FONT_PLACES)?)?;
             }
-            let paths: Vec<&Path> = a.iter().chain(&b).map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(a.iter().chain(&b))?;
             let specs = specs(&common)?;
             let (fa, aa) = analyse(&a, &specs, &common)?;
             let b = (!b.is_empty())
@@ -572,8 +521,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             files,
         } => {
             let specs = specs(&common)?;
-            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(&files)?;
             let traces = files
                 .iter()
                 .map(|p| open(p, common.allow_truncated))
@@ -626,10 +574,14 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Info {
             allow_truncated,
-            file,
+            files,
         } => {
-            let f = open(&file, allow_truncated)?;
-            write_stdout(&info(&f))
+            one_stdin(&files)?;
+            let traces = files
+                .iter()
+                .map(|p| Ok((p.display().to_string(), open(p, allow_truncated)?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            write_stdout(&ht_user::analysis::info::text_files(&traces))
         }
     }
 }
