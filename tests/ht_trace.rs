@@ -315,6 +315,11 @@ fn compare_gives_ratios_and_notes_noise() {
         text.contains("region: B is slower, median B/A 3.00"),
         "{text}"
     );
+    // The notes give the middle halves in the table's unit, ns.
+    assert!(
+        text.contains("(middle halves A 102000..107000 ns, B 306000..321000 ns do not overlap)"),
+        "{text}"
+    );
     let text = ok(&["compare", s(&b), s(&a)]);
     assert!(text.contains("B is faster, median B/A 0.33"), "{text}");
     let text = ok(&["compare", s(&a), s(&c)]);
