@@ -819,3 +819,54 @@ fn a_small_compact_trace_cannot_ask_for_gigabytes() {
         "{err}"
     );
 }
+
+const SUBCOMMANDS: [&str; 8] = [
+    "report",
+    "compare",
+    "convert",
+    "plot",
+    "profile",
+    "info",
+    "completions",
+    "manpage",
+];
+
+#[test]
+fn every_subcommand_has_its_manual_page() {
+    let page = ok(&["manpage", "report"]);
+    assert!(page.contains(".TH ht-trace-report 1"), "{page}");
+    assert!(page.contains("\\-\\-json"), "{page}");
+    assert!(!page.contains("callgrind"), "{page}");
+    let out = ht_trace(&["manpage", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("invalid value 'nosuch'"), "{err}");
+    assert!(err.contains("report, compare, convert"), "{err}");
+    // The main page points to the subcommands' pages, and no other.
+    let main = ok(&["manpage"]);
+    assert!(main.contains("ht\\-trace\\-report(1)"), "{main}");
+    assert!(!main.contains("ht\\-trace\\-help(1)"), "{main}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    ok(&["manpage", "--dir", s(&out)]);
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = SUBCOMMANDS
+        .iter()
+        .map(|c| format!("ht-trace-{c}.1"))
+        .chain(["ht-trace.1".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    for c in SUBCOMMANDS {
+        let page = std::fs::read_to_string(out.join(format!("ht-trace-{c}.1"))).unwrap();
+        assert_eq!(page, ok(&["manpage", c]), "{c}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("ht-trace.1")).unwrap(),
+        main
+    );
+}

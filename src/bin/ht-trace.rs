@@ -13,7 +13,7 @@
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
 //! ht-trace info FILE...             the header of each file
 //! ht-trace completions SHELL        a shell completion script
-//! ht-trace manpage                  the manual page (roff)
+//! ht-trace manpage [SUBCOMMAND]     a manual page (roff); --dir DIR: all of them
 //! ```
 
 use std::fs::File;
@@ -78,6 +78,18 @@ enum Error {
     #[error(transparent)]
     Doc(#[from] DocError),
 }
+
+/// The subcommands (each with a manual page of its own).
+const SUBCOMMANDS: [&str; 8] = [
+    "report",
+    "compare",
+    "convert",
+    "plot",
+    "profile",
+    "info",
+    "completions",
+    "manpage",
+];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -284,8 +296,18 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: String,
     },
-    /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`).
-    Manpage,
+    /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`),
+    /// or a subcommand's (`ht-trace manpage report`: ht-trace-report(1)).
+    Manpage {
+        /// The subcommand whose page to print: report, compare, convert,
+        /// plot, profile, info, completions or manpage.
+        #[arg(value_name = "SUBCOMMAND", value_parser = SUBCOMMANDS, hide_possible_values = true)]
+        subcommand: Option<String>,
+        /// Write every page (ht-trace.1 and ht-trace-SUBCOMMAND.1) into
+        /// DIR instead (created if missing).
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        dir: Option<PathBuf>,
+    },
     /// Print each trace's header: format version, tool, program, clock
     /// anchor, counts.
     Info {
@@ -568,9 +590,25 @@ fn run(cli: Cli) -> Result<(), Error> {
             ht_user::cli::completions(Cli::command(), "ht-trace", &shell, &mut out)?;
             write_output(None, &out)
         }
-        Command::Manpage => {
+        Command::Manpage { subcommand, dir } => {
             use clap::CommandFactory;
-            write_output(None, &ht_user::cli::manpage(Cli::command())?)
+            // No page for `help`, nor a reference to one.
+            let mut cmd = Cli::command().disable_help_subcommand(true);
+            if let Some(dir) = dir {
+                std::fs::create_dir_all(&dir).map_err(|source| Error::Create {
+                    path: dir.clone(),
+                    source,
+                })?;
+                return clap_mangen::generate_to(cmd, &dir)
+                    .map_err(|source| Error::Write { path: dir, source });
+            }
+            // Names the subcommands `ht-trace-report` etc., as their pages.
+            cmd.build();
+            let page = match subcommand.and_then(|name| cmd.find_subcommand(&name).cloned()) {
+                Some(sub) => sub,
+                None => cmd,
+            };
+            write_output(None, &ht_user::cli::manpage(page)?)
         }
         Command::Info {
             allow_truncated,
