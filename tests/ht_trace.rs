@@ -870,3 +870,49 @@ fn every_subcommand_has_its_manual_page() {
         main
     );
 }
+
+#[test]
+fn completions_offer_the_values_of_fixed_set_options() {
+    let bash = ok(&["completions", "bash"]);
+    // --to's formats (not file names), plot's image formats, the shells,
+    // manpage's subcommands.
+    for words in [
+        "chrome perfetto csv regions parquet log fixed compact",
+        "svg png",
+        "bash elvish fish powershell zsh",
+        "report compare convert plot profile info completions manpage",
+    ] {
+        assert!(bash.contains(words), "no '{words}' in the bash script");
+    }
+    let convert = bash
+        .split("ht__subcmd__trace__subcmd__convert)")
+        .nth(1)
+        .expect("a convert section");
+    let to = convert.split("--to)").nth(1).unwrap();
+    let to = to.split(";;").next().unwrap();
+    assert!(to.contains("chrome perfetto csv"), "{to}");
+    assert!(!to.contains("compgen -f"), "{to}");
+    // Parsing is as before: aliases, and Format's own error.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.bin");
+    known_trace(&trace, 1);
+    assert_eq!(
+        ok(&["convert", "--to", "json", s(&trace)]),
+        ok(&["convert", "--to", "chrome", s(&trace)])
+    );
+    assert_eq!(
+        ok(&["convert", "--to", "qemu", s(&trace)]),
+        ok(&["convert", "--to", "log", s(&trace)])
+    );
+    let out = ht_trace(&["convert", "--to", "xml", s(&trace)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "invalid value 'xml' for '--to <FORMAT>': unknown format 'xml' (chrome, perfetto, csv, regions, parquet, log, fixed or compact)"
+        ),
+        "{err}"
+    );
+    let out = ht_trace(&["completions", "tcsh"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown shell 'tcsh'"));
+}

@@ -21,6 +21,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use ht_user::analysis::convert::{self, ConvertError, Format};
@@ -79,6 +80,46 @@ enum Error {
     Doc(#[from] DocError),
 }
 
+/// A value out of a fixed set, parsed by `T`'s `FromStr` (its own error
+/// message and aliases), with the set given to clap so that shell
+/// completions offer it.
+#[derive(Clone)]
+struct Listed<T> {
+    /// The values offered, then the aliases (accepted, not offered).
+    values: Vec<PossibleValue>,
+    parse: fn(&str) -> Result<T, String>,
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Listed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        // The same error clap gives a `FromStr` value.
+        self.parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().cloned()))
+    }
+}
+
+fn listed<T: std::str::FromStr>(names: &[&'static str], aliases: &[&'static str]) -> Listed<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let names = names.iter().map(|n| PossibleValue::new(*n));
+    let aliases = aliases.iter().map(|n| PossibleValue::new(*n).hide(true));
+    Listed {
+        values: names.chain(aliases).collect(),
+        parse: |s| s.parse().map_err(|e: T::Err| e.to_string()),
+    }
+}
+
 /// The subcommands (each with a manual page of its own).
 const SUBCOMMANDS: [&str; 8] = [
     "report",
@@ -90,6 +131,16 @@ const SUBCOMMANDS: [&str; 8] = [
     "completions",
     "manpage",
 ];
+
+/// The shells `completions` writes for: clap_complete's.
+fn shells() -> Listed<String> {
+    use clap::ValueEnum;
+    let shells = clap_complete::Shell::value_variants().iter();
+    Listed {
+        values: shells.filter_map(ValueEnum::to_possible_value).collect(),
+        parse: |s| Ok(s.to_string()),
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -226,7 +277,7 @@ enum Command {
         /// (a directory of tables: events, regions, memory, blocks,
         /// syscalls), log (also qemu: QEMU's trace log text), fixed or
         /// compact.
-        #[arg(long = "to", value_name = "FORMAT")]
+        #[arg(long = "to", value_name = "FORMAT", value_parser = listed::<Format>(&Format::NAMES, &Format::ALIASES), hide_possible_values = true)]
         to: Format,
         /// Output file (default or `-`: standard output); for parquet, the
         /// directory (required; created if missing).
@@ -254,7 +305,7 @@ enum Command {
         /// svg or png, whatever the output's name. PNG text needs a
         /// TrueType font: $HT_TRACE_FONT, else the usual places
         /// (Debian: fonts-dejavu-core).
-        #[arg(long, value_name = "FORMAT")]
+        #[arg(long, value_name = "FORMAT", value_parser = listed::<plot::ImageFormat>(&plot::ImageFormat::NAMES, &[]), hide_possible_values = true)]
         format: Option<plot::ImageFormat>,
         #[command(flatten)]
         sides: Sides,
@@ -294,6 +345,7 @@ enum Command {
     /// Print a shell completion script for ht-trace.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_parser = shells(), hide_possible_values = true)]
         shell: String,
     },
     /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`),
