@@ -16,6 +16,7 @@ guest_hypertrace record's words end with the emitting thread's guest
 instructions retired and blocks executed (the CSV's insns,blocks columns).
 """
 
+import signal
 import struct
 import sys
 
@@ -234,8 +235,12 @@ def main(argv):
             # --to csv`: enough args for the widest kind the trace may hold.
             event_names = h["metadata"].get("events", b"guest_hypertrace").decode().split(",")
             kinds = [KIND_NAMES.index(n) for n in event_names if n in KIND_NAMES]
-            columns = max([h["event_args"]] + [1 + KIND_WORDS.get(k, h["event_args"] - 1)
-                                               for k in kinds])
+            # A name record's words are all the name's bytes (the counters'
+            # two too); a guest_hypertrace record's counters have their own
+            # columns.
+            name_words = h["event_args"] - 1 + (2 if h["counters"] else 0)
+            words_of = {**KIND_WORDS, 0: h["event_args"] - 1, 5: name_words}
+            columns = max([h["event_args"]] + [1 + words_of[k] for k in kinds])
             cols = ["ts_ns", "wall_ns", "event", "pid", "thread", "client"]
             cols += ["arg%d" % k for k in range(1, columns + 1)]
             if h["counters"]:
@@ -275,4 +280,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # A closed pipe (`| head`) ends the script quietly, as it does cat.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main(sys.argv[1:]))

@@ -315,6 +315,11 @@ fn compare_gives_ratios_and_notes_noise() {
         text.contains("region: B is slower, median B/A 3.00"),
         "{text}"
     );
+    // The notes give the middle halves in the table's unit, ns.
+    assert!(
+        text.contains("(middle halves A 102000..107000 ns, B 306000..321000 ns do not overlap)"),
+        "{text}"
+    );
     let text = ok(&["compare", s(&b), s(&a)]);
     assert!(text.contains("B is faster, median B/A 0.33"), "{text}");
     let text = ok(&["compare", s(&a), s(&c)]);
@@ -813,4 +818,101 @@ fn a_small_compact_trace_cannot_ask_for_gigabytes() {
         )),
         "{err}"
     );
+}
+
+const SUBCOMMANDS: [&str; 8] = [
+    "report",
+    "compare",
+    "convert",
+    "plot",
+    "profile",
+    "info",
+    "completions",
+    "manpage",
+];
+
+#[test]
+fn every_subcommand_has_its_manual_page() {
+    let page = ok(&["manpage", "report"]);
+    assert!(page.contains(".TH ht-trace-report 1"), "{page}");
+    assert!(page.contains("\\-\\-json"), "{page}");
+    assert!(!page.contains("callgrind"), "{page}");
+    let out = ht_trace(&["manpage", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("invalid value 'nosuch'"), "{err}");
+    assert!(err.contains("report, compare, convert"), "{err}");
+    // The main page points to the subcommands' pages, and no other.
+    let main = ok(&["manpage"]);
+    assert!(main.contains("ht\\-trace\\-report(1)"), "{main}");
+    assert!(!main.contains("ht\\-trace\\-help(1)"), "{main}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    ok(&["manpage", "--dir", s(&out)]);
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = SUBCOMMANDS
+        .iter()
+        .map(|c| format!("ht-trace-{c}.1"))
+        .chain(["ht-trace.1".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    for c in SUBCOMMANDS {
+        let page = std::fs::read_to_string(out.join(format!("ht-trace-{c}.1"))).unwrap();
+        assert_eq!(page, ok(&["manpage", c]), "{c}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("ht-trace.1")).unwrap(),
+        main
+    );
+}
+
+#[test]
+fn completions_offer_the_values_of_fixed_set_options() {
+    let bash = ok(&["completions", "bash"]);
+    // --to's formats (not file names), plot's image formats, the shells,
+    // manpage's subcommands.
+    for words in [
+        "chrome perfetto csv regions parquet log fixed compact",
+        "svg png",
+        "bash elvish fish powershell zsh",
+        "report compare convert plot profile info completions manpage",
+    ] {
+        assert!(bash.contains(words), "no '{words}' in the bash script");
+    }
+    let convert = bash
+        .split("ht__subcmd__trace__subcmd__convert)")
+        .nth(1)
+        .expect("a convert section");
+    let to = convert.split("--to)").nth(1).unwrap();
+    let to = to.split(";;").next().unwrap();
+    assert!(to.contains("chrome perfetto csv"), "{to}");
+    assert!(!to.contains("compgen -f"), "{to}");
+    // Parsing is as before: aliases, and Format's own error.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.bin");
+    known_trace(&trace, 1);
+    assert_eq!(
+        ok(&["convert", "--to", "json", s(&trace)]),
+        ok(&["convert", "--to", "chrome", s(&trace)])
+    );
+    assert_eq!(
+        ok(&["convert", "--to", "qemu", s(&trace)]),
+        ok(&["convert", "--to", "log", s(&trace)])
+    );
+    let out = ht_trace(&["convert", "--to", "xml", s(&trace)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "invalid value 'xml' for '--to <FORMAT>': unknown format 'xml' (chrome, perfetto, csv, regions, parquet, log, fixed or compact)"
+        ),
+        "{err}"
+    );
+    let out = ht_trace(&["completions", "tcsh"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown shell 'tcsh'"));
 }

@@ -252,3 +252,68 @@ fn plot_takes_a_run_of_several_files_a_side() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("plot takes FILE [B], or -a FILE... [-b FILE...]"));
 }
+
+#[test]
+fn info_prints_the_header_of_each_file() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &[]);
+    let out = ht_trace(&with_files(&["info"], &files));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let named: Vec<&str> = text.lines().filter(|l| l.starts_with("==> ")).collect();
+    let expected: Vec<String> = files
+        .iter()
+        .map(|f| format!("==> {} <==", f.display()))
+        .collect();
+    assert_eq!(named, expected, "{text}");
+    // Each file's header under its line, as `info FILE` prints it alone.
+    for (i, f) in files.iter().enumerate() {
+        let alone = ht_trace(&with_files(&["info"], std::slice::from_ref(f)));
+        let alone = String::from_utf8(alone.stdout).unwrap();
+        assert!(!alone.contains("==> "), "{alone}");
+        let part = text.split(&expected[i]).nth(1).unwrap();
+        let part = part.split("\n==> ").next().unwrap();
+        assert_eq!(
+            part.trim_start_matches('\n'),
+            alone.trim_end().to_string() + "\n"
+        );
+    }
+    // Standard input is read once.
+    let out = ht_trace(&with_files(&["info", "-", "-"], &[]));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn compare_and_plot_refuse_more_than_a_and_b() {
+    let (dir, _) = temp_base();
+    let files = forked_run(dir.path(), &[]);
+    let three = [files[0].clone(), files[1].clone(), files[0].clone()];
+    for (command, hint) in [
+        (
+            "compare",
+            "ht-trace compare -a old.bin old.bin.* -b new.bin new.bin.*",
+        ),
+        ("plot", "ht-trace plot -a run.bin run.bin.*"),
+    ] {
+        let out = ht_trace(&with_files(&[command], &three));
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "ht-trace: {command}: A and B are one file each (3 files given)"
+            )),
+            "{err}"
+        );
+        assert!(err.trim_end().ends_with(hint), "{err}");
+        // The usage names A and B once each.
+        let help = ht_trace(&with_files(&[command, "--help"], &[]));
+        let help = String::from_utf8(help.stdout).unwrap();
+        let usage = help.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        assert!(usage.ends_with("[A] [B]"), "{usage}");
+    }
+}

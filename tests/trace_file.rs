@@ -411,6 +411,80 @@ fn python_reader_in_docs_matches_ht_trace_csv() {
         assert!(summary.contains("\nname 2147483648: /"), "{summary}");
     }
 
+    // Name records (the named-regions guest's names) with the counters on:
+    // a name record's words, the counters' two too, all hold the name's
+    // bytes and all are in its row; system calls widen the arg columns
+    // past them.
+    for format in ["compact", "fixed"] {
+        let base = dir.path().join(format!("named-{format}"));
+        let trace = dir.path().join(format!("named-{format}.bin"));
+        let o = run(&[
+            "-hypertrace",
+            &format!("path={},args=4,counters=on", s(&base)),
+            "-trace-file",
+            s(&trace),
+            "-trace-format",
+            format,
+            "-trace",
+            "enable=guest_user_syscall*",
+            s(&guest("named-regions")),
+            "3",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let csv = ht_trace_out(&["convert", "--to", "csv", s(&trace)]);
+        assert_eq!(python(&["--csv", s(&trace)]), csv, "{format}");
+        let f = TraceFile::open(&trace).unwrap();
+        let names: Vec<Vec<String>> = f
+            .records()
+            .map(|r| r.unwrap())
+            .filter(|r| r.kind as u32 == 5)
+            .map(|r| {
+                std::iter::once(r.arg1)
+                    .chain(r.args())
+                    .map(|v| v.to_string())
+                    .collect()
+            })
+            .collect();
+        assert!(names.len() > 4, "{format}: {} name records", names.len());
+        assert!(
+            names.iter().all(|words| words.len() == 1 + 3 + 2),
+            "{format}"
+        );
+        let rows: Vec<Vec<String>> = csv
+            .lines()
+            .filter(|l| l.contains(",guest_hypertrace_name,"))
+            .map(|l| {
+                let cells: Vec<String> = l.split(',').map(str::to_string).collect();
+                cells[6..]
+                    .iter()
+                    .take_while(|c| !c.is_empty())
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        assert_eq!(rows, names, "{format}");
+    }
+
+    // A closed pipe (`| head`) ends the script quietly.
+    let trace = dir.path().join("fixed.bin");
+    let mut child = Command::new("python3")
+        .arg(&reader)
+        .arg("--csv")
+        .arg(&trace)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        o.status.success() || o.status.signal() == Some(13),
+        "{:?}",
+        o.status
+    );
+    assert_eq!(stderr(&o), "");
+
     let base = dir.path().join("ht");
     let trace = dir.path().join("t.bin");
     let o = run(&[

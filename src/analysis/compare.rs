@@ -174,12 +174,10 @@ pub fn text_files(fa: &[TraceFile], a: &Analysis, fb: &[TraceFile], b: &Analysis
         }
         notes.push(match (sa, sb) {
             (Some(x), Some(y)) => {
+                // In ns, as the table above.
                 let spreads = format!(
-                    "middle halves A {}..{}, B {}..{}",
-                    duration(x.p25 as f64),
-                    duration(x.p75 as f64),
-                    duration(y.p25 as f64),
-                    duration(y.p75 as f64)
+                    "middle halves A {}..{} ns, B {}..{} ns",
+                    x.p25, x.p75, y.p25, y.p75
                 );
                 let r = ratio(x.median as f64, y.median as f64);
                 match verdict(&x, &y) {

@@ -11,6 +11,7 @@
 pub mod compare;
 pub mod convert;
 pub mod flame;
+pub mod info;
 pub mod parquet;
 pub mod perfetto;
 pub mod plot;

@@ -85,6 +85,9 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
+    /// The names its `FromStr` takes.
+    pub const NAMES: [&'static str; 2] = ["svg", "png"];
+
     /// The format an output file's extension asks for: `.png` PNG, `.svg`
     /// or none SVG; anything else is refused rather than guessed.
     pub fn for_path(path: &Path) -> Result<ImageFormat, PlotError> {

@@ -120,6 +120,22 @@ impl RegionSpec {
             }
     }
 
+    /// The specs of `--region` options `texts` (each as [`parse`] takes
+    /// it), checked as a set; none: the [default](Self::default_spec).
+    ///
+    /// [`parse`]: Self::parse
+    pub fn parse_set(texts: &[String]) -> Result<Vec<RegionSpec>, RegionError> {
+        if texts.is_empty() {
+            return Ok(vec![RegionSpec::default_spec()]);
+        }
+        let specs = texts
+            .iter()
+            .map(|s| RegionSpec::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        RegionSpec::check_set(&specs)?;
+        Ok(specs)
+    }
+
     /// Checks a set of specs: no arg1 value may open two regions (unless
     /// an argument's value tells them apart), and names must differ.
     pub fn check_set(specs: &[RegionSpec]) -> Result<(), RegionError> {

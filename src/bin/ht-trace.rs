@@ -8,12 +8,12 @@
 //! ht-trace compare -a A... -b B...  the same, a run of several files a side
 //! ht-trace convert --to FMT FILE    chrome JSON, perfetto protobuf, CSV or QEMU log text
 //! ht-trace convert --to parquet FILE -o DIR   Parquet tables for SQL and data frames
-//! ht-trace plot FILE [B] [-o OUT]  region duration histograms (SVG or PNG)
+//! ht-trace plot FILE [B] [-o OUT]   region duration histograms (SVG or PNG)
 //! ht-trace plot -a FILE... [-b FILE...] [-o OUT]
 //! ht-trace profile FILE             per region: functions, call stacks, system calls
-//! ht-trace info FILE                the header
+//! ht-trace info FILE...             the header of each file
 //! ht-trace completions SHELL        a shell completion script
-//! ht-trace manpage                  the manual page (roff)
+//! ht-trace manpage [SUBCOMMAND]     a manual page (roff); --dir DIR: all of them
 //! ```
 
 use std::fs::File;
@@ -21,6 +21,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use ht_user::analysis::convert::{self, ConvertError, Format};
@@ -28,7 +29,7 @@ use ht_user::analysis::plot::PlotError;
 use ht_user::analysis::profile::ProfileError;
 use ht_user::analysis::{compare, plot, profile, report, Analysis, RegionError, RegionSpec};
 use ht_user::cli::DocError;
-use ht_user::trace::file::{Layout, ReadOptions, TraceError, TraceFile};
+use ht_user::trace::file::{ReadOptions, TraceError, TraceFile};
 
 /// Why a command failed; `main` prints it after `ht-trace: `.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,17 @@ enum Error {
     Sides {
         command: &'static str,
         forms: &'static str,
+    },
+    /// `compare` or `plot` given more than its A and B as positional
+    /// files.
+    #[error(
+        "{command}: A and B are one file each ({given} files given); a run of several files \
+         (a forked run's FILE and FILE.PID) goes after -a or -b: ht-trace {command} {example}"
+    )]
+    MoreFiles {
+        command: &'static str,
+        given: usize,
+        example: &'static str,
     },
     #[error("only one input can be standard input ('-')")]
     StdinTwice,
@@ -66,6 +78,68 @@ enum Error {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Doc(#[from] DocError),
+}
+
+/// A value out of a fixed set, parsed by `T`'s `FromStr` (its own error
+/// message and aliases), with the set given to clap so that shell
+/// completions offer it.
+#[derive(Clone)]
+struct Listed<T> {
+    /// The values offered, then the aliases (accepted, not offered).
+    values: Vec<PossibleValue>,
+    parse: fn(&str) -> Result<T, String>,
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Listed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        // The same error clap gives a `FromStr` value.
+        self.parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().cloned()))
+    }
+}
+
+fn listed<T: std::str::FromStr>(names: &[&'static str], aliases: &[&'static str]) -> Listed<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let names = names.iter().map(|n| PossibleValue::new(*n));
+    let aliases = aliases.iter().map(|n| PossibleValue::new(*n).hide(true));
+    Listed {
+        values: names.chain(aliases).collect(),
+        parse: |s| s.parse().map_err(|e: T::Err| e.to_string()),
+    }
+}
+
+/// The subcommands (each with a manual page of its own).
+const SUBCOMMANDS: [&str; 8] = [
+    "report",
+    "compare",
+    "convert",
+    "plot",
+    "profile",
+    "info",
+    "completions",
+    "manpage",
+];
+
+/// The shells `completions` writes for: clap_complete's.
+fn shells() -> Listed<String> {
+    use clap::ValueEnum;
+    let shells = clap_complete::Shell::value_variants().iter();
+    Listed {
+        values: shells.filter_map(ValueEnum::to_possible_value).collect(),
+        parse: |s| Ok(s.to_string()),
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -99,15 +173,22 @@ struct Common {
 /// positional arguments, or any number each after -a and -b.
 #[derive(Args, Debug, Clone)]
 struct Sides {
-    /// A's trace then B's (`-`: standard input), one file each.
-    #[arg(value_names = ["A", "B"], num_args = 0..=2)]
-    files: Vec<PathBuf>,
+    /// A's trace (`-`: standard input), one file; a run of several goes
+    /// after -a.
+    #[arg(value_name = "A")]
+    first: Option<PathBuf>,
+    /// B's trace, one file; a run of several goes after -b.
+    #[arg(value_name = "B")]
+    second: Option<PathBuf>,
+    /// Files past A and B: refused with a word on -a and -b.
+    #[arg(hide = true)]
+    more: Vec<PathBuf>,
     /// Run A's trace files, pooled as one run (every argument up to the
     /// next option).
-    #[arg(short = 'a', value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    #[arg(short = 'a', value_name = "FILE", num_args = 1.., conflicts_with_all = ["first", "second", "more"])]
     a: Vec<PathBuf>,
     /// Run B's trace files, pooled as one run.
-    #[arg(short = 'b', value_name = "FILE", num_args = 1.., conflicts_with = "files")]
+    #[arg(short = 'b', value_name = "FILE", num_args = 1.., conflicts_with_all = ["first", "second", "more"])]
     b: Vec<PathBuf>,
 }
 
@@ -118,16 +199,29 @@ impl Sides {
         command: &'static str,
         b_optional: bool,
     ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
-        let forms = if b_optional {
-            "FILE [B], or -a FILE... [-b FILE...]"
-        } else {
-            "A B, or -a FILE... -b FILE..."
-        };
-        let (a, b) = if self.a.is_empty() && self.b.is_empty() {
-            let mut files = self.files.into_iter();
+        let (forms, example) = if b_optional {
             (
-                files.next().into_iter().collect(),
-                files.next().into_iter().collect(),
+                "FILE [B], or -a FILE... [-b FILE...]",
+                "-a run.bin run.bin.*",
+            )
+        } else {
+            (
+                "A B, or -a FILE... -b FILE...",
+                "-a old.bin old.bin.* -b new.bin new.bin.*",
+            )
+        };
+        if !self.more.is_empty() {
+            let given = 2 + self.more.len();
+            return Err(Error::MoreFiles {
+                command,
+                given,
+                example,
+            });
+        }
+        let (a, b) = if self.a.is_empty() && self.b.is_empty() {
+            (
+                self.first.into_iter().collect(),
+                self.second.into_iter().collect(),
             )
         } else {
             (self.a, self.b)
@@ -183,7 +277,7 @@ enum Command {
         /// (a directory of tables: events, regions, memory, blocks,
         /// syscalls), log (also qemu: QEMU's trace log text), fixed or
         /// compact.
-        #[arg(long = "to", value_name = "FORMAT")]
+        #[arg(long = "to", value_name = "FORMAT", value_parser = listed::<Format>(&Format::NAMES, &Format::ALIASES), hide_possible_values = true)]
         to: Format,
         /// Output file (default or `-`: standard output); for parquet, the
         /// directory (required; created if missing).
@@ -211,7 +305,7 @@ enum Command {
         /// svg or png, whatever the output's name. PNG text needs a
         /// TrueType font: $HT_TRACE_FONT, else the usual places
         /// (Debian: fonts-dejavu-core).
-        #[arg(long, value_name = "FORMAT")]
+        #[arg(long, value_name = "FORMAT", value_parser = listed::<plot::ImageFormat>(&plot::ImageFormat::NAMES, &[]), hide_possible_values = true)]
         format: Option<plot::ImageFormat>,
         #[command(flatten)]
         sides: Sides,
@@ -251,31 +345,37 @@ enum Command {
     /// Print a shell completion script for ht-trace.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_parser = shells(), hide_possible_values = true)]
         shell: String,
     },
-    /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`).
-    Manpage,
-    /// Print the header: format version, tool, program, clock anchor, counts.
+    /// Print ht-trace's manual page (roff: `ht-trace manpage | man -l -`),
+    /// or a subcommand's (`ht-trace manpage report`: ht-trace-report(1)).
+    Manpage {
+        /// The subcommand whose page to print: report, compare, convert,
+        /// plot, profile, info, completions or manpage.
+        #[arg(value_name = "SUBCOMMAND", value_parser = SUBCOMMANDS, hide_possible_values = true)]
+        subcommand: Option<String>,
+        /// Write every page (ht-trace.1 and ht-trace-SUBCOMMAND.1) into
+        /// DIR instead (created if missing).
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        dir: Option<PathBuf>,
+    },
+    /// Print each trace's header: format version, tool, program, clock
+    /// anchor, counts.
     Info {
         /// Read the header of a truncated trace instead of refusing it.
         #[arg(long)]
         allow_truncated: bool,
-        /// The trace (`-`: standard input).
-        file: PathBuf,
+        /// The trace (`-`: standard input); several (a forked run's FILE
+        /// and FILE.PID) each get their header, under a line naming the
+        /// file.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
 fn specs(common: &Common) -> Result<Vec<RegionSpec>, Error> {
-    if common.regions.is_empty() {
-        return Ok(vec![RegionSpec::default_spec()]);
-    }
-    let specs = common
-        .regions
-        .iter()
-        .map(|s| RegionSpec::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    RegionSpec::check_set(&specs)?;
-    Ok(specs)
+    Ok(RegionSpec::parse_set(&common.regions)?)
 }
 
 /// System call names of the trace's guest architecture.
@@ -332,82 +432,9 @@ fn write_stdout(text: &str) -> Result<(), Error> {
     write_output(None, text.as_bytes())
 }
 
-fn info(file: &TraceFile) -> String {
-    let mut out = report::describe(file);
-    let i = &file.info;
-    out.push_str(&format!(
-        "anchor    monotonic {} ns = wall {} ns ({})\n",
-        i.anchor.monotonic_ns,
-        i.anchor.realtime_ns,
-        ht_user::analysis::text::iso_utc(i.anchor.realtime_ns)
-    ));
-    let records = match i.layout {
-        Layout::Fixed => format!("records of {} bytes", file.record_size),
-        Layout::Compact => format!(
-            "compact records ({:.1} bytes a record, {} once decoded)",
-            file.body_bytes as f64 / file.records.max(1) as f64,
-            file.record_size
-        ),
-    };
-    out.push_str(&format!(
-        "layout    header {} bytes, {records}: {} in the file, header count {}\n",
-        file.header_size,
-        file.records,
-        file.declared_count
-            .map_or("unknown (the writer did not finish)".to_string(), |c| c
-                .to_string())
-    ));
-    for (k, _) in &i.metadata {
-        let v = i.get(k).unwrap_or_default().replace('\0', " ");
-        out.push_str(&format!("meta      {k} = {v}\n"));
-    }
-    let children = if is_stdio(file.path()) || file.path() == Path::new("(standard input)") {
-        Vec::new()
-    } else {
-        child_traces(file.path())
-    };
-    if !children.is_empty() {
-        let names: Vec<String> = children.iter().map(|p| p.display().to_string()).collect();
-        out.push_str(&format!(
-            "processes {} more trace file(s) next to it, one per forked process: {}\n",
-            names.len(),
-            names.join(" ")
-        ));
-    }
-    out
-}
-
-/// The traces of processes forked during the run of `path` (ht-user
-/// writes them as `PATH.PID`), in pid order.
-fn child_traces(path: &std::path::Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        std::path::Path::new(".")
-    } else {
-        dir
-    };
-    let prefix = format!("{}.", name.to_string_lossy());
-    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    let pid = n.strip_prefix(&prefix)?.parse::<u64>().ok()?;
-                    Some((pid, path.with_file_name(n)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
-}
-
 /// Standard input can be read once: at most one `-` among the inputs.
-fn one_stdin(inputs: &[&Path]) -> Result<(), Error> {
-    if inputs.iter().filter(|p| is_stdio(p)).count() > 1 {
+fn one_stdin<'p>(inputs: impl IntoIterator<Item = &'p PathBuf>) -> Result<(), Error> {
+    if inputs.into_iter().filter(|p| is_stdio(p)).count() > 1 {
         return Err(Error::StdinTwice);
     }
     Ok(())
@@ -438,8 +465,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             files,
         } => {
             let specs = specs(&common)?;
-            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(&files)?;
             let (traces, a) = analyse(&files, &specs, &common)?;
             let text = if json {
                 report::json(&traces, &specs, &a)
@@ -454,8 +480,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             sides,
         } => {
             let (a, b) = sides.split("compare", false)?;
-            let paths: Vec<&Path> = a.iter().chain(&b).map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(a.iter().chain(&b))?;
             let specs = specs(&common)?;
             let (fa, aa) = analyse(&a, &specs, &common)?;
             let (fb, ab) = analyse(&b, &specs, &common)?;
@@ -473,8 +498,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             files,
         } => {
             let specs = specs(&common)?;
-            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(&files)?;
             if files.len() > 1 && matches!(to, Format::Trace(_)) {
                 return Err(ConvertError::SeveralFiles.into());
             }
@@ -542,8 +566,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 let font = std::env::var_os(plot::FONT_ENV);
                 plot::use_font(&plot::find_font(font.as_deref(), plot::FONT_PLACES)?)?;
             }
-            let paths: Vec<&Path> = a.iter().chain(&b).map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(a.iter().chain(&b))?;
             let specs = specs(&common)?;
             let (fa, aa) = analyse(&a, &specs, &common)?;
             let b = (!b.is_empty())
@@ -572,8 +595,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             files,
         } => {
             let specs = specs(&common)?;
-            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            one_stdin(&paths)?;
+            one_stdin(&files)?;
             let traces = files
                 .iter()
                 .map(|p| open(p, common.allow_truncated))
@@ -620,16 +642,36 @@ fn run(cli: Cli) -> Result<(), Error> {
             ht_user::cli::completions(Cli::command(), "ht-trace", &shell, &mut out)?;
             write_output(None, &out)
         }
-        Command::Manpage => {
+        Command::Manpage { subcommand, dir } => {
             use clap::CommandFactory;
-            write_output(None, &ht_user::cli::manpage(Cli::command())?)
+            // No page for `help`, nor a reference to one.
+            let mut cmd = Cli::command().disable_help_subcommand(true);
+            if let Some(dir) = dir {
+                std::fs::create_dir_all(&dir).map_err(|source| Error::Create {
+                    path: dir.clone(),
+                    source,
+                })?;
+                return clap_mangen::generate_to(cmd, &dir)
+                    .map_err(|source| Error::Write { path: dir, source });
+            }
+            // Names the subcommands `ht-trace-report` etc., as their pages.
+            cmd.build();
+            let page = match subcommand.and_then(|name| cmd.find_subcommand(&name).cloned()) {
+                Some(sub) => sub,
+                None => cmd,
+            };
+            write_output(None, &ht_user::cli::manpage(page)?)
         }
         Command::Info {
             allow_truncated,
-            file,
+            files,
         } => {
-            let f = open(&file, allow_truncated)?;
-            write_stdout(&info(&f))
+            one_stdin(&files)?;
+            let traces = files
+                .iter()
+                .map(|p| Ok((p.display().to_string(), open(p, allow_truncated)?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            write_stdout(&ht_user::analysis::info::text_files(&traces))
         }
     }
 }

@@ -117,6 +117,15 @@ pub enum Format {
     Parquet,
 }
 
+impl Format {
+    /// The names [`Format`]'s `FromStr` takes, as `--to` lists them.
+    pub const NAMES: [&'static str; 8] = [
+        "chrome", "perfetto", "csv", "regions", "parquet", "log", "fixed", "compact",
+    ];
+    /// Other names it takes: `json` (chrome), `qemu` (log).
+    pub const ALIASES: [&'static str; 2] = ["json", "qemu"];
+}
+
 /// A `--to` value that names no format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown format '{0}' (chrome, perfetto, csv, regions, parquet, log, fixed or compact)")]

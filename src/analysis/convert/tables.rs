@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::{walk, ConvertError, CHUNK};
 use crate::analysis::{Kind, RegionSpan, RegionSpec};
-use crate::trace::file::TraceFile;
+use crate::trace::file::{EventKind, TraceFile, COUNTER_WORDS};
 
 /// The columns of a CSV of several traces.
 #[derive(Clone, Copy)]
@@ -24,7 +24,7 @@ impl CsvShape {
                 file.info
                     .kinds
                     .kinds()
-                    .map(|k| 1 + k.words(file.extra_args()))
+                    .map(|k| 1 + arg_words(k, file))
                     .chain([file.info.event_args as usize])
             })
             .max()
@@ -33,6 +33,19 @@ impl CsvShape {
             columns,
             counters: files.iter().any(|f| f.info.counters),
         }
+    }
+}
+
+/// The words after arg1 a record of `kind` in `file` gives the CSV's arg
+/// columns: every word of the record (a name record's piece fills the
+/// counters' words too) but a guest_hypertrace record's counters, which
+/// go to insns and blocks.
+fn arg_words(kind: EventKind, file: &TraceFile) -> usize {
+    let words = kind.words(file.info.hypertrace_words());
+    if kind == EventKind::Hypertrace && file.info.counters {
+        words - COUNTER_WORDS
+    } else {
+        words
     }
 }
 
@@ -122,7 +135,7 @@ pub(super) fn csv_rows(
         }
         let mut written = 1;
         // Only the kind's own words: fixed-size records pad the others.
-        let words = ev.kind.words(file.extra_args()).min(columns - 1);
+        let words = arg_words(ev.kind, file).min(columns - 1);
         for v in ev.args().take(words) {
             f.num(v)?;
             written += 1;
