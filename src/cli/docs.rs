@@ -99,7 +99,7 @@ pub fn completions(
     Ok(())
 }
 
-/// `command` without its hidden arguments (ht-user's internal `--ht-*`
+/// `command` without its hidden options (ht-user's internal `--ht-*`
 /// options, which clap's completion generators would offer), with its
 /// visible arguments and subcommands as they are.
 fn without_hidden(command: &clap::Command) -> clap::Command {
@@ -114,10 +114,12 @@ fn without_hidden(command: &clap::Command) -> clap::Command {
         let alias: &'static str = Box::leak(alias.to_owned().into_boxed_str());
         copy = copy.alias(alias);
     }
+    // Hidden positionals stay: completion never offers them, and other
+    // arguments may name them (ht-trace compare's extra files).
     copy = copy.args(
         command
             .get_arguments()
-            .filter(|a| !a.is_hide_set())
+            .filter(|a| !a.is_hide_set() || a.is_positional())
             .cloned(),
     );
     copy.subcommands(command.get_subcommands().map(without_hidden))
