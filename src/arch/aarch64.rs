@@ -7,19 +7,14 @@ use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 
-use super::{below, Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_64};
+use super::arm::{fault_event, EXCP_SWI};
+use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::abi::types::{encode_stat_generic64, Stat};
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
 use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 
 pub struct Aarch64;
-
-/// Exception numbers the engine reports (QEMU's EXCP_*).
-const EXCP_UDEF: u32 = 1;
-const EXCP_SWI: u32 = 2;
-const EXCP_DATA_ABORT: u32 = 4;
-const EXCP_BKPT: u32 = 7;
 
 fn table() -> &'static SyscallTable {
     super::syscall_table!(syscalls::aarch64::Sysno, true)
@@ -300,22 +295,10 @@ impl Abi for Aarch64 {
             return CpuEvent::Syscall;
         }
         let pc = uc.reg_read(RegisterARM64::PC).unwrap_or(0);
-        // A branch to a misaligned address: Linux's PC alignment fault,
-        // SIGBUS at that address.
-        if Aarch64.misaligned_pc(uc) {
-            return CpuEvent::Trap(Trap::misaligned(pc));
-        }
-        if intno == EXCP_DATA_ABORT && !uc.page_was_refused() {
-            // Not a page the TLB hook refused: an alignment fault.
-            if let Some(addr) = exclusive_or_atomic_address(uc, pc) {
-                return CpuEvent::Trap(Trap::misaligned(addr));
-            }
-        }
-        CpuEvent::Trap(Trap::at_pc(match intno {
-            EXCP_UDEF => libc::SIGILL,
-            EXCP_BKPT => libc::SIGTRAP,
-            _ => libc::SIGSEGV,
-        }))
+        let misaligned = Aarch64.misaligned_pc(uc);
+        fault_event(uc, intno, pc, misaligned, || {
+            exclusive_or_atomic_address(uc, pc)
+        })
     }
 
     fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {

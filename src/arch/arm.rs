@@ -16,10 +16,39 @@ use crate::mem::{AddressSpace, Encoder, Endian, Fault, Layout, Perms, StructBuil
 
 pub struct Arm;
 
-const EXCP_UDEF: u32 = 1;
-const EXCP_SWI: u32 = 2;
-const EXCP_DATA_ABORT: u32 = 4;
-const EXCP_BKPT: u32 = 7;
+/// Exception numbers the engine's Arm target reports (QEMU's EXCP_*, the
+/// same for arm and aarch64).
+pub(super) const EXCP_UDEF: u32 = 1;
+pub(super) const EXCP_SWI: u32 = 2;
+pub(super) const EXCP_DATA_ABORT: u32 = 4;
+pub(super) const EXCP_BKPT: u32 = 7;
+
+/// What a fault of the engine's Arm target (arm and aarch64 alike) is:
+/// `misaligned_pc`, a fetch from a misaligned pc, is Linux's PC alignment
+/// fault (SIGBUS at the pc); a data abort on a page the TLB hook did not
+/// refuse is an alignment fault at the address `exclusive` finds (the
+/// exclusive or atomic access at the pc); the rest by exception number.
+pub(super) fn fault_event(
+    uc: &dyn GuestCpu,
+    intno: u32,
+    pc: u64,
+    misaligned_pc: bool,
+    exclusive: impl FnOnce() -> Option<u64>,
+) -> CpuEvent {
+    if misaligned_pc {
+        return CpuEvent::Trap(Trap::misaligned(pc));
+    }
+    if intno == EXCP_DATA_ABORT && !uc.page_was_refused() {
+        if let Some(addr) = exclusive() {
+            return CpuEvent::Trap(Trap::misaligned(addr));
+        }
+    }
+    CpuEvent::Trap(Trap::at_pc(match intno {
+        EXCP_UDEF => libc::SIGILL,
+        EXCP_BKPT => libc::SIGTRAP,
+        _ => libc::SIGSEGV,
+    }))
+}
 
 /// Private calls in the 0xf0000 range.
 const ARM_NR_BREAKPOINT: u64 = 0xf0001;
@@ -215,22 +244,11 @@ impl Abi for Arm {
         }
         let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0);
         let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) & CPSR_THUMB != 0;
-        // bx to an address with bit 1 set in ARM state: Linux's PC
-        // alignment fault, SIGBUS at that address.
-        if Arm.misaligned_pc(uc) {
-            return CpuEvent::Trap(Trap::misaligned(pc));
-        }
-        if intno == EXCP_DATA_ABORT && !uc.page_was_refused() {
-            // Not a page the TLB hook refused: an alignment fault.
-            if let Some(addr) = exclusive_address(uc, pc, thumb) {
-                return CpuEvent::Trap(Trap::misaligned(addr));
-            }
-        }
-        CpuEvent::Trap(Trap::at_pc(match intno {
-            EXCP_UDEF => libc::SIGILL,
-            EXCP_BKPT => libc::SIGTRAP,
-            _ => libc::SIGSEGV,
-        }))
+        // bx to an address with bit 1 set in ARM state is misaligned.
+        let misaligned = Arm.misaligned_pc(uc);
+        fault_event(uc, intno, pc, misaligned, || {
+            exclusive_address(uc, pc, thumb)
+        })
     }
 
     fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
