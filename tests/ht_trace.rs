@@ -833,6 +833,21 @@ const SUBCOMMANDS: [&str; 8] = [
 
 #[test]
 fn every_subcommand_has_its_manual_page() {
+    // The list here (and ht-trace's own, which `manpage` takes its names
+    // from) is every subcommand --help lists: a new one cannot be missed.
+    let help = ok(&["--help"]);
+    let mut listed: Vec<&str> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    listed.sort_unstable();
+    let mut known = SUBCOMMANDS.to_vec();
+    known.sort_unstable();
+    assert_eq!(listed, known);
     let page = ok(&["manpage", "report"]);
     assert!(page.contains(".TH ht-trace-report 1"), "{page}");
     assert!(page.contains("\\-\\-json"), "{page}");
