@@ -5,7 +5,7 @@
 
 use super::{Command, CommandError, Monitor};
 use crate::machine::{Engine, StopReason};
-use crate::trace::events::{glob_match, select, KNOWN_EVENTS};
+use crate::trace::events::{pattern_matcher, select, KNOWN_EVENTS};
 use crate::trace::EventKind;
 
 /// The monitor (when there is one) between two engine runs: forgotten in
@@ -75,9 +75,14 @@ fn trace_event(uc: &mut Engine<'_>, pattern: &str, on: bool) -> Result<String, C
 
 fn info_trace_events(uc: &Engine<'_>, pattern: Option<&str>) -> String {
     let enabled = uc.get_data().trace.enabled;
+    // Compiled once for all the events; an invalid pattern matches none.
+    let matcher = pattern.map(pattern_matcher);
     let states: Vec<(&str, bool)> = KNOWN_EVENTS
         .iter()
-        .filter(|name| pattern.is_none_or(|p| glob_match(p, name)))
+        .filter(|name| match &matcher {
+            None => true,
+            Some(m) => m.as_ref().is_some_and(|m| m.is_match(name)),
+        })
         .map(|name| {
             let kind = EventKind::from_name(name).expect("known events have kinds");
             (*name, enabled.contains(kind))

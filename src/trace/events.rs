@@ -176,7 +176,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 /// The matcher of a QEMU trace pattern (see [`glob_match`]).
-fn pattern_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
+pub fn pattern_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
     let mut glob = String::with_capacity(pattern.len() * 2);
     for c in pattern.chars() {
         match c {
