@@ -70,7 +70,11 @@ log "repeatability"
 first=
 for run in $(seq 1 10); do
     "$HT" -hypertrace "path=$WORK/ht,counters=on" -trace-file "$WORK/r.httrace" "$GUESTS/insn-count" "$WORK/ht" 1 10 1000 100000 >/dev/null
-    counts=$(python3 "$ROOT/docs/read_trace.py" --csv "$WORK/r.httrace" | cut -d, -f6,10,11 | tail -n +2 | tr '\n' ' ')
+    counts=$(python3 "$ROOT/docs/read_trace.py" --csv "$WORK/r.httrace" | python3 -c '
+import csv, sys
+print(" ".join(",".join((row["arg1"], row["insns"], row["blocks"])) for row in csv.DictReader(sys.stdin)))
+')
+    [[ $counts == *[1-9]*,*[1-9]*,*[1-9]* ]] || die "no counts in the trace: $counts"
     if [[ -z $first ]]; then
         first=$counts
     elif [[ $counts != "$first" ]]; then

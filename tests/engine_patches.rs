@@ -1306,6 +1306,171 @@ fn insn_counters_are_set_and_only_count_when_on() {
     assert_eq!((c.insns, c.blocks), (1003, 11));
 }
 
+/// A loop of `iterations` passes over `inc rax; dec edx; jnz`, after a
+/// `mov edx, iterations`; `tail` follows the loop.
+fn counted_loop(iterations: u32, tail: &[u8]) -> Vec<u8> {
+    let mut code = vec![0xba]; // mov edx, imm32
+    code.extend_from_slice(&iterations.to_le_bytes());
+    code.extend_from_slice(&[
+        0x48, 0xff, 0xc0, // loop: inc rax
+        0xff, 0xca, // dec edx
+        0x75, 0xf9, // jnz loop
+    ]);
+    code.extend_from_slice(tail);
+    code
+}
+
+/// 0040: translated code keeps the counters in a host register; they stay
+/// exact across chained blocks, helper calls (a block hook on every block)
+/// and a write from a callback in the middle of the run, which takes
+/// effect at once.
+#[test]
+fn insn_counters_in_registers_are_exact_across_calls_and_writes() {
+    let code = counted_loop(1000, &[0x90]);
+    // The first block holds the mov and one pass; then 999 passes; the nop.
+    let whole = engine_ctl::InsnCounters {
+        insns: 1 + 3000 + 1,
+        blocks: 1000 + 1,
+    };
+    let run = |hooked: bool, reset_at: Option<u64>| {
+        let mut uc = x86_64_engine(&code);
+        engine_ctl::set_exit_check_at_block_start(&mut uc).unwrap();
+        engine_ctl::set_insn_count(&mut uc, true).unwrap();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        if hooked {
+            let log = seen.clone();
+            let mut reset_at = reset_at;
+            uc.add_block_hook(1, 0, move |uc, _addr, _size| {
+                let now = engine_ctl::insn_counters(uc).unwrap();
+                log.borrow_mut().push(now);
+                if reset_at == Some(now.blocks) {
+                    engine_ctl::set_insn_counters(uc, Default::default()).unwrap();
+                    reset_at = None;
+                }
+            })
+            .unwrap();
+        }
+        uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+        let end = engine_ctl::insn_counters(&uc).unwrap();
+        let seen = seen.borrow().clone();
+        (end, seen)
+    };
+    let (plain, _) = run(false, None);
+    assert_eq!(plain, whole, "chained blocks, no calls");
+    let (hooked, seen) = run(true, None);
+    assert_eq!(hooked, whole, "a helper call in every block");
+    assert_eq!(seen.len(), 1001);
+    // Between two hook calls in the loop, one pass: three instructions.
+    for pair in seen[1..seen.len() - 1].windows(2) {
+        assert_eq!(pair[1].insns - pair[0].insns, 3, "{pair:?}");
+        assert_eq!(pair[1].blocks - pair[0].blocks, 1, "{pair:?}");
+    }
+    // Set to zero from the hook that sees 500 blocks counted (the hook runs
+    // before its block counts): what follows is counted from zero.
+    let (after_reset, seen) = run(true, Some(500));
+    let at_reset = seen.iter().copied().find(|c| c.blocks == 500).unwrap();
+    assert_eq!(
+        (after_reset.insns, after_reset.blocks),
+        (whole.insns - at_reset.insns, whole.blocks - at_reset.blocks),
+        "counting goes on from the written value"
+    );
+}
+
+/// 0040: with counting off the counter register is an ordinary register
+/// for translated code, and the counters in memory are left alone; turned
+/// on again, counting starts from them.
+#[test]
+fn insn_counters_survive_counting_turned_off() {
+    // Enough live values to need every allocatable host register.
+    // Live values in general and vector registers while counting is off.
+    let mut tail = Vec::new();
+    for reg in 0..8u8 {
+        tail.extend_from_slice(&[0x49, 0x83, 0xc0 + reg, 1 + reg]); // add r8+reg, 1+reg
+    }
+    for reg in 0..7u8 {
+        tail.extend_from_slice(&[0x66, 0x0f, 0xd4, 0xc0 | reg << 3 | (reg + 1)]);
+        // paddq xmm(reg), xmm(reg+1)
+    }
+    let code = counted_loop(100, &tail);
+    let expected = 1 + 300 + 8 + 7;
+    let mut uc = x86_64_engine(&code);
+    engine_ctl::set_insn_count(&mut uc, true).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    let on = engine_ctl::insn_counters(&uc).unwrap();
+    assert_eq!(on.insns, expected);
+    engine_ctl::set_insn_count(&mut uc, false).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(
+        engine_ctl::insn_counters(&uc).unwrap(),
+        on,
+        "off: unchanged"
+    );
+    assert_eq!(
+        uc.reg_read(RegisterX86::R15).unwrap(),
+        2 * 8,
+        "the code ran"
+    );
+    engine_ctl::set_insn_count(&mut uc, true).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0).unwrap();
+    assert_eq!(engine_ctl::insn_counters(&uc).unwrap().insns, 2 * expected);
+}
+
+/// 0040: a host fault in translated code (a file mapping truncated under
+/// the guest) leaves the block while the counters are in a host register;
+/// the engine takes them from the signal context (`uc_host_fault_context`),
+/// so the count still stops exactly before the faulting load.
+#[test]
+fn insn_counters_are_exact_at_a_host_fault_in_translated_code() {
+    use ht_user::mem::host_fault;
+    use std::os::fd::AsRawFd;
+    const FILE: u64 = 0x40000;
+    let code = counted_loop(100, &[0x48, 0x8b, 0x01]); // mov rax, [rcx]
+    let file = tempfile::tempfile().unwrap();
+    file.set_len(2 * PAGE).unwrap();
+    // SAFETY: a fresh shared mapping of our own temporary file; the engine
+    // gets its address and the mapping outlives the engine (dropped after).
+    let host = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            2 * PAGE as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(host, libc::MAP_FAILED);
+    let mut uc = x86_64_engine(&code);
+    // SAFETY: `host` is 2 pages of live memory that outlive `uc`.
+    unsafe { uc.mem_map_ptr(FILE, 2 * PAGE, Prot::READ | Prot::WRITE, host) }.unwrap();
+    engine_ctl::set_insn_count(&mut uc, true).unwrap();
+    host_fault::install().unwrap();
+    let run = |uc: &mut Unicorn<'static, ()>| {
+        engine_ctl::set_insn_counters(uc, Default::default()).unwrap();
+        host_fault::enter_engine(uc.get_handle());
+        let result = uc.emu_start(CODE, CODE + code.len() as u64, 0, 0);
+        host_fault::leave_engine();
+        result
+    };
+    uc.reg_write(RegisterX86::RCX, FILE + PAGE).unwrap();
+    run(&mut uc).unwrap();
+    assert_eq!(engine_ctl::insn_counters(&uc).unwrap().insns, 1 + 300 + 1);
+
+    file.set_len(PAGE).unwrap();
+    let result = run(&mut uc);
+    assert_eq!(
+        result,
+        Err(unicorn_engine::unicorn_const::uc_error::READ_UNMAPPED)
+    );
+    assert_eq!(host_fault::take_guest_fault(), Some((FILE + PAGE, false)));
+    let c = engine_ctl::insn_counters(&uc).unwrap();
+    assert_eq!(c.insns, 1 + 300, "every instruction before the load");
+    assert_eq!(c.blocks, 100 + 1, "the loop's blocks and the load's");
+    drop(uc);
+    // SAFETY: the engine that used the mapping is gone.
+    unsafe { libc::munmap(host, 2 * PAGE as usize) };
+}
+
 /// 0024: the exceptions of x87 arithmetic reach the status word (fnstsw,
 /// fnstenv, a register read); the engine kept them in softfloat's flags,
 /// where no guest could see them, so `fetestexcept` on i386 said no

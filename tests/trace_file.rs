@@ -87,12 +87,14 @@ fn round_trip_has_every_event_exactly() {
     );
 
     let f = TraceFile::open(&trace).unwrap();
-    // Compact records by default.
-    assert_eq!(f.version, (2, 0));
+    // Compact records, with the instruction counters (minor version 1), by
+    // default.
+    assert_eq!(f.version, (2, 1));
+    assert!(f.info.counters);
     assert_eq!(f.declared_count, Some(n));
     assert_eq!(f.records, n);
     assert_eq!(f.info.event_args, 4);
-    assert_eq!(f.record_size, 56);
+    assert_eq!(f.record_size, 56 + 16);
     assert_eq!(f.info.get("arch").unwrap(), arch());
     assert_eq!(f.info.get("program").unwrap(), s(&events));
     assert_eq!(f.info.get("argc").unwrap(), "4");
@@ -138,7 +140,8 @@ fn round_trip_has_every_event_exactly() {
 fn argument_count_follows_the_channel() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("ht");
-    for (args, size) in [(1u32, 32usize), (2, 40), (8, 88)] {
+    // The sizes include the two counter words (counting is on by default).
+    for (args, size) in [(1u32, 48usize), (2, 56), (8, 104)] {
         let trace = dir.path().join(format!("t{args}.bin"));
         let out = run(&[
             "-hypertrace",
@@ -329,6 +332,9 @@ fn records_csv(path: &Path) -> String {
             r.arg1.to_string(),
         ];
         row.extend(r.args().map(|a| a.to_string()));
+        if let Some(c) = r.counts {
+            row.extend([c.insns.to_string(), c.blocks.to_string()]);
+        }
         out.push_str(&row.join(","));
         out.push('\n');
     }
@@ -562,7 +568,7 @@ fn both_layouts_give_the_same_ht_trace_output() {
         TraceFile::open(&compact).unwrap(),
         TraceFile::open(&fixed).unwrap(),
     );
-    assert_eq!((c.version, f.version), ((2, 0), (1, 1)));
+    assert_eq!((c.version, f.version), ((2, 1), (1, 2)), "with counters");
     assert_eq!(c.records, f.records);
     // The fixed file is what numpy.frombuffer reads: header, then records.
     assert_eq!(
@@ -589,8 +595,8 @@ fn both_layouts_give_the_same_ht_trace_output() {
             // The header's version is the one difference.
             ht_trace_out(&a)
                 .replace(s(p), "FILE")
-                .replace("format 2.0", "format V")
-                .replace("format 1.1", "format V")
+                .replace("format 2.1", "format V")
+                .replace("format 1.2", "format V")
         };
         let want = out(&compact);
         assert_eq!(out(&fixed), want, "{args:?}");

@@ -171,8 +171,8 @@ pub(super) fn exec_options(
                     let mut o = OsString::from("--hypertrace=path=");
                     o.push(abs(h.base.as_os_str()));
                     o.push(format!(",max-clients={},args={}", h.max_clients, h.args));
-                    if h.counters {
-                        o.push(",counters=on");
+                    if !h.counters {
+                        o.push(",counters=off");
                     }
                     out.push(o);
                 }

@@ -277,7 +277,7 @@ mod tests {
     fn parse_options() {
         let o = ChannelOptions::parse("/tmp/x").unwrap();
         assert_eq!((o.max_clients, o.args), (DEFAULT_MAX_CLIENTS, DEFAULT_ARGS));
-        assert!(!o.counters, "counting is off by default");
+        assert!(o.counters, "counting is on by default");
         assert!(
             ChannelOptions::parse("/tmp/x,counters=on")
                 .unwrap()

@@ -27,7 +27,11 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 
-use unicorn_engine_sys::{uc_engine, uc_host_fault};
+use unicorn_engine_sys::uc_engine;
+#[cfg(not(target_arch = "x86_64"))]
+use unicorn_engine_sys::uc_host_fault;
+#[cfg(target_arch = "x86_64")]
+use unicorn_engine_sys::uc_host_fault_context;
 
 /// How many file mappings can be watched at once. A mapping that finds no
 /// free slot is not watched: a truncation under it kills ht-user with the
@@ -260,6 +264,58 @@ fn fault_context(_ctx: *mut c_void) -> (usize, bool) {
     (0, false)
 }
 
+/// Hands a host fault to the engine. On x86-64 the engine gets the whole
+/// signal context: translated code holds the instruction counters in a
+/// host register there (engine patch 0040), and a fault that leaves a block
+/// must take them back to keep the counts exact.
+///
+/// # Safety
+/// As for `uc_host_fault`: `engine` is the live engine this thread runs,
+/// and `ctx` the handler's context; the call may not return.
+#[cfg(target_arch = "x86_64")]
+unsafe fn engine_host_fault(
+    engine: *mut uc_engine,
+    addr: usize,
+    ctx: *mut c_void,
+    _pc: usize,
+    write: bool,
+) {
+    // SAFETY: the caller's contract; `ctx` is the kernel's ucontext_t.
+    unsafe {
+        uc_host_fault_context(
+            engine,
+            addr as *mut c_void,
+            ctx,
+            write,
+            GUEST_FAULT_ADDR.as_ptr(),
+        );
+    }
+}
+
+/// See the x86-64 version; other hosts pass the pc alone.
+///
+/// # Safety
+/// As for `uc_host_fault`.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn engine_host_fault(
+    engine: *mut uc_engine,
+    addr: usize,
+    _ctx: *mut c_void,
+    pc: usize,
+    write: bool,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        uc_host_fault(
+            engine,
+            addr as *mut c_void,
+            pc,
+            write,
+            GUEST_FAULT_ADDR.as_ptr(),
+        );
+    }
+}
+
 extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for SIGBUS.
     let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
@@ -283,15 +339,7 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         // jumps back into its execution loop and this call never returns:
         // the frames it leaves (this handler's and the engine's helper's)
         // hold nothing to drop. The guest address is written before.
-        unsafe {
-            uc_host_fault(
-                engine,
-                addr as *mut c_void,
-                pc,
-                write,
-                GUEST_FAULT_ADDR.as_ptr(),
-            );
-        }
+        unsafe { engine_host_fault(engine, addr, ctx, pc, write) };
         // Returned: not the guest's own access.
         GUEST_FAULT.store(0, SeqCst);
     }
