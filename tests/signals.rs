@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::*;
 
 /// What the checks print on Linux (x86_64 natively; the same on every
-/// architecture but the two lines of `arch_lines` and, with glibc, those
+/// architecture but the three lines of `arch_lines` and, with glibc, those
 /// of `libc_line`).
 const CHECKS: &str = "\
 raise: handler ran 1 time(s), signo SIGUSR1, code SI_TKILL: yes, pid: yes
@@ -36,6 +36,7 @@ write to a read-only page: SIGSEGV, SEGV_ACCERR: yes, si_addr exact: yes, faulte
 shared file mapping: first page 'h', past the end of the file: SIGBUS, BUS_ADRERR: yes, si_addr exact: yes
 private file mapping: first page 'h', past the end of the file: SIGBUS, BUS_ADRERR: yes, si_addr exact: yes
 __builtin_trap: SIGILL
+undefined instruction: SIGILL, ILL_ILLOPN
 integer division by zero: SIGFPE
 handler changed the saved pc: resumed there: yes
 SA_ONSTACK handler on the alternate stack: yes, SS_ONSTACK: yes
@@ -57,24 +58,39 @@ thread's read: -1 Interrupted system call
 pthread_kill: handler ran in the target thread: yes
 ";
 
-/// The lines that depend on the architecture's instructions: what
-/// `__builtin_trap` executes and whether integer division traps.
-fn arch_lines() -> (&'static str, &'static str) {
+/// The lines that depend on the architecture's instructions and kernel:
+/// what `__builtin_trap` executes, the si_code Linux gives SIGILL for an
+/// undefined instruction (x86's #UD: ILL_ILLOPN; arm, arm64 and riscv:
+/// ILL_ILLOPC; MIPS's reserved instruction: a plain SIGILL, SI_KERNEL)
+/// and whether integer division traps.
+fn arch_lines() -> [&'static str; 3] {
     match arch().as_str() {
-        "aarch64" => (
+        "aarch64" => [
             "__builtin_trap: SIGTRAP",
+            "undefined instruction: SIGILL, ILL_ILLOPC",
             "integer division by zero: none (result 0)",
-        ),
-        "riscv64" => (
+        ],
+        "riscv64" => [
             "__builtin_trap: SIGTRAP",
+            "undefined instruction: SIGILL, ILL_ILLOPC",
             "integer division by zero: none (other result)",
-        ),
-        "mipsel" => (
+        ],
+        "mipsel" => [
             "__builtin_trap: SIGTRAP",
+            "undefined instruction: SIGILL, SI_KERNEL",
             "integer division by zero: SIGFPE",
-        ),
-        // x86_64, i386; arm's division helper raises SIGFPE.
-        _ => ("__builtin_trap: SIGILL", "integer division by zero: SIGFPE"),
+        ],
+        // arm's division helper raises SIGFPE.
+        "arm" => [
+            "__builtin_trap: SIGILL",
+            "undefined instruction: SIGILL, ILL_ILLOPC",
+            "integer division by zero: SIGFPE",
+        ],
+        _ => [
+            "__builtin_trap: SIGILL",
+            "undefined instruction: SIGILL, ILL_ILLOPN",
+            "integer division by zero: SIGFPE",
+        ],
     }
 }
 
@@ -97,26 +113,33 @@ fn libc_line(line: &str) -> Option<&'static str> {
 /// Lines where qemu-user itself differs from Linux: qemu-riscv64 7.2
 /// leaves a handler's sa_mask signals unblocked while it runs;
 /// qemu-mipsel 7.2 raises SIGTRAP for the divide-by-zero trap (code 7),
-/// where Linux raises SIGFPE.
+/// where Linux raises SIGFPE; qemu-arm and qemu-aarch64 7.2 give an
+/// undefined instruction's SIGILL ILL_ILLOPN, where Linux gives ILL_ILLOPC
+/// (arm's and arm64's do_undefinstr).
 fn qemu_wrong(line: &str) -> bool {
     // qemu-user 7.2 on 32-bit guests reports SIGBUS past the end of a
     // file with a wrong si_addr.
     let bus_addr = line.contains("past the end of the file");
+    let undefined = line.starts_with("undefined instruction:");
     match arch().as_str() {
         "riscv64" => line.starts_with("inside the handler:"),
         "mipsel" => line.starts_with("integer division") || bus_addr,
-        "i386" | "arm" => bus_addr,
+        "i386" => bus_addr,
+        "arm" => bus_addr || undefined,
+        "aarch64" => undefined,
         _ => false,
     }
 }
 
 fn expected() -> String {
-    let (trap, div) = arch_lines();
+    let [trap, ill, div] = arch_lines();
     CHECKS
         .lines()
         .map(|l| {
             if l.starts_with("__builtin_trap") {
                 trap
+            } else if l.starts_with("undefined instruction") {
+                ill
             } else if l.starts_with("integer division") {
                 div
             } else {
@@ -281,6 +304,11 @@ fn strace_shows_signals_like_qemu() {
                 })
                 // qemu-user prints SIGBUS's fields as a sender's.
                 .filter(|l| !l.starts_with("--- SIGBUS"))
+                // qemu-arm and qemu-aarch64 give an undefined instruction
+                // ILL_ILLOPN, Linux ILL_ILLOPC (see qemu_wrong).
+                .filter(|l| {
+                    !(matches!(arch().as_str(), "arm" | "aarch64") && l.starts_with("--- SIGILL"))
+                })
                 .collect()
         };
         let (ours, theirs) = (keep(ours), keep(normalise(&qr.stderr)));

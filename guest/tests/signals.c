@@ -192,6 +192,36 @@ static void jump_out(int sig, siginfo_t *si, void *uc)
     siglongjmp(jump, 1);
 }
 
+/* An instruction the architecture leaves undefined on every CPU. */
+static void undefined_instruction(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("ud2");
+#elif defined(__aarch64__)
+    __asm__ volatile(".inst 0x00000000"); /* udf #0 */
+#elif defined(__arm__) && defined(__thumb__)
+    __asm__ volatile(".inst.n 0xde00"); /* udf #0 */
+#elif defined(__arm__)
+    __asm__ volatile(".inst 0xe7f000f0"); /* udf #0 */
+#elif defined(__riscv)
+    __asm__ volatile("unimp");
+#elif defined(__mips__)
+    __asm__ volatile(".word 0x0000003f"); /* dsra32: reserved on MIPS32 */
+#else
+#error "no undefined instruction for this architecture"
+#endif
+}
+
+static const char *ill_code_name(int code)
+{
+    switch (code) {
+    case ILL_ILLOPC: return "ILL_ILLOPC";
+    case ILL_ILLOPN: return "ILL_ILLOPN";
+    case SI_KERNEL: return "SI_KERNEL";
+    default: return "another code";
+    }
+}
+
 static char *protected_page;
 static volatile int faults;
 
@@ -272,6 +302,11 @@ static void check_faults(void)
     if (sigsetjmp(jump, 1) == 0)
         __builtin_trap();
     printf("__builtin_trap: %s\n", name(last_signo));
+    last_signo = 0;
+    last_code = 0;
+    if (sigsetjmp(jump, 1) == 0)
+        undefined_instruction();
+    printf("undefined instruction: %s, %s\n", name(last_signo), ill_code_name(last_code));
 
     on(SIGFPE, jump_out, 0, NULL);
     last_signo = 0;

@@ -240,6 +240,7 @@ const INFO: AbiInfo = AbiInfo {
     kernel: KernelAbi {
         sigaction_size: 20,
         trap_si_code: crate::abi::signal::SI_KERNEL,
+        ill_si_code: crate::abi::signal::ILL_ILLOPN,
         has_legacy_frame: true,
         epoll_event_packed: true,
         ..KernelAbi::GENERIC

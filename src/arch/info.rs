@@ -63,6 +63,10 @@ pub struct KernelAbi {
     /// the address where Linux reports one, SI_KERNEL (no address) where
     /// it sends a plain SIGTRAP (x86 int3, MIPS break and trap).
     pub trap_si_code: i32,
+    /// `si_code` of SIGILL from an undefined instruction: ILL_ILLOPC
+    /// (asm-generic, arm, arm64, riscv), ILL_ILLOPN (x86's #UD), SI_KERNEL
+    /// (MIPS's reserved instruction, a plain force_sig).
+    pub ill_si_code: i32,
     /// Whether a handler without SA_SIGINFO gets the old, non-rt frame
     /// (and returns through sigreturn, not rt_sigreturn).
     pub has_legacy_frame: bool,
@@ -124,6 +128,7 @@ impl KernelAbi {
         sigaction_layout: None,
         sa_siginfo: 4,
         trap_si_code: crate::abi::signal::TRAP_BRKPT,
+        ill_si_code: crate::abi::signal::ILL_ILLOPC,
         has_legacy_frame: false,
         min_signal_stack: 2048,
         stack_t_size_first: false,
@@ -292,6 +297,9 @@ impl<'a> dyn Abi + 'a {
     }
     pub fn trap_si_code(&self) -> i32 {
         self.kernel().trap_si_code
+    }
+    pub fn ill_si_code(&self) -> i32 {
+        self.kernel().ill_si_code
     }
     pub fn has_legacy_frame(&self) -> bool {
         self.kernel().has_legacy_frame

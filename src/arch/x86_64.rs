@@ -249,6 +249,7 @@ const INFO: AbiInfo = AbiInfo {
     pipe_second_result: None,
     kernel: KernelAbi {
         trap_si_code: crate::abi::signal::SI_KERNEL,
+        ill_si_code: crate::abi::signal::ILL_ILLOPN,
         epoll_event_packed: true,
         ipc_layout: super::IpcLayout::X86_64,
         ..KernelAbi::GENERIC

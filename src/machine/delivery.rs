@@ -501,7 +501,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
         uc_error::INSN_INVALID if misaligned_pc => {
             (libc::SIGBUS, crate::kernel::signal::BUS_ADRALN)
         }
-        uc_error::INSN_INVALID => (libc::SIGILL, crate::kernel::signal::ILL_ILLOPN),
+        uc_error::INSN_INVALID => (libc::SIGILL, m.abi.ill_si_code()),
         _ => return false,
     };
     let pc = m.abi.pc(uc);
@@ -665,7 +665,7 @@ pub fn catch_trap(uc: &mut Engine<'_>, trap: crate::arch::Trap) -> bool {
     let code = trap.code.unwrap_or(match signal {
         libc::SIGFPE => crate::kernel::signal::FPE_INTDIV,
         libc::SIGTRAP => m.abi.trap_si_code(),
-        libc::SIGILL => crate::kernel::signal::ILL_ILLOPN,
+        libc::SIGILL => m.abi.ill_si_code(),
         libc::SIGBUS => crate::kernel::signal::BUS_ADRALN,
         _ => SI_KERNEL,
     });

@@ -108,6 +108,7 @@ const INFO: AbiInfo = AbiInfo {
         }),
         sa_siginfo: 8,
         trap_si_code: crate::abi::signal::SI_KERNEL,
+        ill_si_code: crate::abi::signal::SI_KERNEL,
         has_legacy_frame: true,
         stack_t_size_first: true,
         sigset_size: 16,
