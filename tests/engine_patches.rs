@@ -1415,6 +1415,46 @@ fn insn_counters_survive_counting_turned_off() {
     assert_eq!(engine_ctl::insn_counters(&uc).unwrap().insns, 2 * expected);
 }
 
+/// A shared mapping of a temporary file, `pages` long, for the host-fault
+/// tests: the file can shrink under it. Unmapped when dropped: declare it
+/// before the engine that maps it, so that the engine is dropped first.
+struct SharedFileMapping {
+    file: std::fs::File,
+    host: *mut libc::c_void,
+    len: usize,
+}
+
+impl SharedFileMapping {
+    fn new(pages: u64) -> Self {
+        use std::os::fd::AsRawFd;
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(pages * PAGE).unwrap();
+        let len = (pages * PAGE) as usize;
+        // SAFETY: a fresh shared mapping of our own temporary file, unmapped
+        // only by `drop`.
+        let host = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(host, libc::MAP_FAILED);
+        SharedFileMapping { file, host, len }
+    }
+}
+
+impl Drop for SharedFileMapping {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; the engine that used it was dropped
+        // before (declared after it).
+        unsafe { libc::munmap(self.host, self.len) };
+    }
+}
+
 /// 0040: a host fault in translated code (a file mapping truncated under
 /// the guest) leaves the block while the counters are in a host register;
 /// the engine takes them from the signal context (`uc_host_fault_context`),
@@ -1422,27 +1462,13 @@ fn insn_counters_survive_counting_turned_off() {
 #[test]
 fn insn_counters_are_exact_at_a_host_fault_in_translated_code() {
     use ht_user::mem::host_fault;
-    use std::os::fd::AsRawFd;
     const FILE: u64 = 0x40000;
     let code = counted_loop(100, &[0x48, 0x8b, 0x01]); // mov rax, [rcx]
-    let file = tempfile::tempfile().unwrap();
-    file.set_len(2 * PAGE).unwrap();
-    // SAFETY: a fresh shared mapping of our own temporary file; the engine
-    // gets its address and the mapping outlives the engine (dropped after).
-    let host = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            2 * PAGE as usize,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    assert_ne!(host, libc::MAP_FAILED);
+    let mapping = SharedFileMapping::new(2);
     let mut uc = x86_64_engine(&code);
-    // SAFETY: `host` is 2 pages of live memory that outlive `uc`.
-    unsafe { uc.mem_map_ptr(FILE, 2 * PAGE, Prot::READ | Prot::WRITE, host) }.unwrap();
+    // SAFETY: the mapping is 2 pages of live memory, declared before `uc`,
+    // so it outlives it.
+    unsafe { uc.mem_map_ptr(FILE, 2 * PAGE, Prot::READ | Prot::WRITE, mapping.host) }.unwrap();
     engine_ctl::set_insn_count(&mut uc, true).unwrap();
     host_fault::install().unwrap();
     let run = |uc: &mut Unicorn<'static, ()>| {
@@ -1456,7 +1482,7 @@ fn insn_counters_are_exact_at_a_host_fault_in_translated_code() {
     run(&mut uc).unwrap();
     assert_eq!(engine_ctl::insn_counters(&uc).unwrap().insns, 1 + 300 + 1);
 
-    file.set_len(PAGE).unwrap();
+    mapping.file.set_len(PAGE).unwrap();
     let result = run(&mut uc);
     assert_eq!(
         result,
@@ -1466,9 +1492,6 @@ fn insn_counters_are_exact_at_a_host_fault_in_translated_code() {
     let c = engine_ctl::insn_counters(&uc).unwrap();
     assert_eq!(c.insns, 1 + 300, "every instruction before the load");
     assert_eq!(c.blocks, 100 + 1, "the loop's blocks and the load's");
-    drop(uc);
-    // SAFETY: the engine that used the mapping is gone.
-    unsafe { libc::munmap(host, 2 * PAGE as usize) };
 }
 
 /// 0024: the exceptions of x87 arithmetic reach the status word (fnstsw,
@@ -1667,7 +1690,6 @@ fn mmio_above_thousands_of_ram_regions_gets_its_offsets() {
 #[test]
 fn a_host_fault_on_guest_memory_stops_at_the_faulting_instruction() {
     use ht_user::mem::host_fault;
-    use std::os::fd::AsRawFd;
     const FILE: u64 = 0x40000;
     let code = [
         0x48, 0xc7, 0xc2, 0x01, 0x00, 0x00, 0x00, // mov rdx, 1
@@ -1675,24 +1697,11 @@ fn a_host_fault_on_guest_memory_stops_at_the_faulting_instruction() {
         0x48, 0x89, 0x06, // mov [rsi], rax
         0x48, 0xff, 0xc2, // inc rdx
     ];
-    let file = tempfile::tempfile().unwrap();
-    file.set_len(3 * PAGE).unwrap();
-    // SAFETY: a fresh shared mapping of our own temporary file; the engine
-    // gets its address and the mapping outlives the engine (dropped after).
-    let host = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            3 * PAGE as usize,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    assert_ne!(host, libc::MAP_FAILED);
+    let mapping = SharedFileMapping::new(3);
     let mut uc = x86_64_engine(&code);
-    // SAFETY: `host` is 3 pages of live memory that outlive `uc`.
-    unsafe { uc.mem_map_ptr(FILE, 3 * PAGE, Prot::READ | Prot::WRITE, host) }.unwrap();
+    // SAFETY: the mapping is 3 pages of live memory, declared before `uc`,
+    // so it outlives it.
+    unsafe { uc.mem_map_ptr(FILE, 3 * PAGE, Prot::READ | Prot::WRITE, mapping.host) }.unwrap();
     host_fault::install().unwrap();
     let run = |uc: &mut Unicorn<'static, ()>| {
         host_fault::enter_engine(uc.get_handle());
@@ -1706,7 +1715,7 @@ fn a_host_fault_on_guest_memory_stops_at_the_faulting_instruction() {
     run(&mut uc).unwrap();
     assert_eq!(uc.reg_read(RegisterX86::RDX).unwrap(), 2);
 
-    file.set_len(PAGE).unwrap();
+    mapping.file.set_len(PAGE).unwrap();
     let result = run(&mut uc);
     assert_eq!(
         result,
@@ -1741,9 +1750,6 @@ fn a_host_fault_on_guest_memory_stops_at_the_faulting_instruction() {
         "pc at the store"
     );
     assert_eq!(uc.reg_read(RegisterX86::RDX).unwrap(), 1);
-    drop(uc);
-    // SAFETY: the engine that used the mapping is gone.
-    unsafe { libc::munmap(host, 3 * PAGE as usize) };
 }
 
 /// The ten bytes stored at DATA + `offset` (a packed BCD number).
