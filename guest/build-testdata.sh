@@ -141,6 +141,7 @@ build threads-block  "$MUSL_CC" threads-block.c -lpthread
 build threads-exit   "$MUSL_CC" threads-exit.c -lpthread
 build threads-cpu    "$MUSL_CC" threads-cpu.c -lpthread
 build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
+build threads-atomics "$MUSL_CC" threads-atomics.c -lpthread
 build sockets        "$MUSL_CC" sockets.c -lpthread
 build signals        "$MUSL_CC" signals.c -lpthread
 build signal-bench   "$MUSL_CC" signal-bench.c

@@ -2343,3 +2343,76 @@ fn aarch64_sve2_ldnt1_gathers_vector_plus_scalar() {
     );
     assert_eq!(uc.reg_read(RegisterARM64::X2).unwrap(), 0x1234);
 }
+
+/// Runs LSE's signed `ldsmax w1, w2, [x0]; ldsmin w3, w4, [x0];
+/// ldsmaxb w5, w6, [x7]; ldsmin x8, x9, [x10]` on the "max" model, with
+/// serial or parallel-safe translation; returns the word at DATA, the byte
+/// at DATA + 8, the doubleword at DATA + 16 and x2, x4, x6, x9.
+fn aarch64_signed_min_max(parallel: bool) -> (u32, u8, u64, [u64; 4]) {
+    use unicorn_engine::RegisterARM64;
+    let code = le_words(&[0xb821_4002, 0xb823_5004, 0x3825_40e6, 0xf828_5149]);
+    let mut uc = Unicorn::new(Arch::ARM64, Mode::ARM).expect("engine");
+    uc.ctl_set_cpu_model(unicorn_engine::Arm64CpuModel::MAX as i32)
+        .unwrap();
+    engine_ctl::set_tcg_parallel(&mut uc, parallel).unwrap();
+    uc.mem_map(CODE, PAGE, Prot::READ | Prot::EXEC).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(CODE, &code).unwrap();
+    uc.mem_write(DATA, &(-5i32).to_le_bytes()).unwrap();
+    uc.mem_write(DATA + 8, &[0x80]).unwrap();
+    uc.mem_write(DATA + 16, &(-1i64).to_le_bytes()).unwrap();
+    for (reg, value) in [
+        (RegisterARM64::X0, DATA),
+        // w1 = 3: the register's upper half is ignored.
+        (RegisterARM64::X1, 0xffff_ffff_0000_0003),
+        // w3 = -7, zero-extended as a 32-bit write leaves it.
+        (RegisterARM64::X3, u64::from((-7i32) as u32)),
+        (RegisterARM64::X5, 0x7f),
+        (RegisterARM64::X7, DATA + 8),
+        (RegisterARM64::X8, (-9i64) as u64),
+        (RegisterARM64::X10, DATA + 16),
+    ] {
+        uc.reg_write(reg, value).unwrap();
+    }
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0)
+        .expect("runs");
+    let mut word = [0u8; 4];
+    uc.mem_read(DATA, &mut word).unwrap();
+    let mut byte = [0u8; 1];
+    uc.mem_read(DATA + 8, &mut byte).unwrap();
+    let mut dword = [0u8; 8];
+    uc.mem_read(DATA + 16, &mut dword).unwrap();
+    let regs = [
+        RegisterARM64::X2,
+        RegisterARM64::X4,
+        RegisterARM64::X6,
+        RegisterARM64::X9,
+    ]
+    .map(|r| uc.reg_read(r).unwrap());
+    (
+        u32::from_le_bytes(word),
+        byte[0],
+        u64::from_le_bytes(dword),
+        regs,
+    )
+}
+
+/// 0041: LSE's signed minimum and maximum (`ldsmax`, `ldsmin` and their
+/// byte and halfword forms) compare as signed numbers of the access size.
+/// Serial translation compared the zero-extended 64-bit values, so
+/// `ldsmax` of -5 and 3 stored -5; the old value reaches Rt zero-extended
+/// either way.
+#[test]
+fn aarch64_lse_signed_min_max_compare_signed() {
+    for parallel in [false, true] {
+        let (word, byte, dword, [x2, x4, x6, x9]) = aarch64_signed_min_max(parallel);
+        let mode = if parallel { "parallel" } else { "serial" };
+        assert_eq!(word as i32, -7, "{mode}: max(-5, 3) = 3, then min(3, -7)");
+        assert_eq!(x2, 0xffff_fffb, "{mode}: ldsmax's old value, zero-extended");
+        assert_eq!(x4, 3, "{mode}: ldsmin's old value");
+        assert_eq!(byte, 0x7f, "{mode}: max(-128, 127) as bytes");
+        assert_eq!(x6, 0x80, "{mode}: ldsmaxb's old value, zero-extended");
+        assert_eq!(dword as i64, -9, "{mode}: min(-1, -9)");
+        assert_eq!(x9 as i64, -1, "{mode}: ldsmin's old doubleword");
+    }
+}
