@@ -142,6 +142,7 @@ build threads-exit   "$MUSL_CC" threads-exit.c -lpthread
 build threads-cpu    "$MUSL_CC" threads-cpu.c -lpthread
 build threads-futex  "$MUSL_CC" threads-futex.c -lpthread
 build threads-atomics "$MUSL_CC" threads-atomics.c -lpthread
+build threads-memory "$MUSL_CC" threads-memory.c -lpthread
 build sockets        "$MUSL_CC" sockets.c -lpthread
 build signals        "$MUSL_CC" signals.c -lpthread
 build signal-bench   "$MUSL_CC" signal-bench.c
@@ -150,7 +151,7 @@ build hostile        "$MUSL_CC" hostile.c "$LIB" -lpthread
 build mapping-bench  "$MUSL_CC" mapping-bench.c
 build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build fp-state       "$MUSL_CC" fp-state.c
-build jit            "$MUSL_CC" jit.c
+build jit            "$MUSL_CC" jit.c -lpthread
 build kuser          "$MUSL_CC" kuser.c
 # Pointer authentication exists only on aarch64: built there alone.
 if [ "$ARCH" = aarch64 ]; then

@@ -9,8 +9,11 @@
  * executable.
  *
  *   jit
+ *   jit threads     one thread writes each function, another runs it
  */
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +81,66 @@ static void flush(uint8_t *code, size_t len)
     __builtin___clear_cache((char *)code, (char *)code + len);
 }
 
-int main(void)
+/* Code written by one thread and run by another: the writer emits
+ * `return k` into a shared page and publishes k; the runner waits for it,
+ * calls the function and publishes what it returned; the writer rewrites
+ * only after that. Function k alternates between two places in the page,
+ * so a runner with stale code would return k - 2. */
+#define CROSS_ROUNDS 500
+static uint8_t *shared_code;
+static int published = -1, returned = -1;
+
+static void wait_for(int *word, int value)
 {
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != value) {
+        sched_yield();
+    }
+}
+
+static void *cross_runner(void *arg)
+{
+    long *wrong = arg;
+    for (int k = 0; k < CROSS_ROUNDS; k++) {
+        wait_for(&published, k);
+        int got = as_function(shared_code + (k % 2) * 64)();
+        *wrong += got != k;
+        __atomic_store_n(&returned, k, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static int cross_thread(void)
+{
+    shared_code = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (shared_code == MAP_FAILED) {
+        printf("mmap failed\n");
+        return 1;
+    }
+    long wrong = 0;
+    pthread_t runner;
+    if (pthread_create(&runner, NULL, cross_runner, &wrong) != 0) {
+        printf("pthread_create failed\n");
+        return 1;
+    }
+    for (int k = 0; k < CROSS_ROUNDS; k++) {
+        uint8_t *at = shared_code + (k % 2) * 64;
+        size_t len = emit_return(at, k);
+        flush(at, len);
+        __atomic_store_n(&published, k, __ATOMIC_RELEASE);
+        wait_for(&returned, k);
+    }
+    pthread_join(runner, NULL);
+    printf("written by one thread, run by another: %d functions, %ld wrong\n", CROSS_ROUNDS,
+           wrong);
+    return wrong != 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "threads") == 0) {
+        return cross_thread();
+    }
     uint8_t *rwx = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (rwx == MAP_FAILED) {
