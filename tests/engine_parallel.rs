@@ -41,7 +41,13 @@ fn words(words: &[u32]) -> Vec<u8> {
 /// Runs the loop `iterations` times in each of `THREADS` instances at once
 /// and returns the shared page afterwards.
 fn run_in_parallel(guest: &AtomicLoop, iterations: u64) -> Vec<u8> {
+    run_in_parallel_from(guest, iterations, &[])
+}
+
+/// The same, with the shared page starting with `initial`.
+fn run_in_parallel_from(guest: &AtomicLoop, iterations: u64, initial: &[u8]) -> Vec<u8> {
     let mut shared = MmapMut::map_anon(PAGE).expect("shared page");
+    shared[..initial.len()].copy_from_slice(initial);
     // Carried to the threads as an address: the page outlives them (they
     // are joined below) and the engine only ever touches it through the
     // guest's own (atomic or plain) accesses.
@@ -355,4 +361,90 @@ fn parallel_translation_is_a_readable_switch() {
     assert!(engine_ctl::tcg_parallel(&uc).unwrap());
     engine_ctl::set_tcg_parallel(&mut uc, false).unwrap();
     assert!(!engine_ctl::tcg_parallel(&uc).unwrap());
+}
+
+/// The low half starts 2^16 below a carry, so the loops must carry into
+/// the high half atomically too.
+const NEAR_CARRY_32: u64 = 0xffff_0000;
+const NEAR_CARRY_64: u64 = 0xffff_ffff_ffff_0000;
+
+/// i386 `lock cmpxchg8b` (a 64-bit compare-and-swap on a 32-bit CPU).
+#[test]
+fn i386_lock_cmpxchg8b_loop_loses_no_increment() {
+    // 1: mov eax, [edi]; mov edx, [edi+4]
+    // 2: mov ebx, eax; mov ecx, edx; add ebx, 1; adc ecx, 0
+    //    lock cmpxchg8b [edi]; jnz 2b; dec esi; jnz 1b
+    let code = [
+        0x8b, 0x07, 0x8b, 0x57, 0x04, 0x89, 0xc3, 0x89, 0xd1, 0x83, 0xc3, 0x01, 0x83, 0xd1, 0x00,
+        0xf0, 0x0f, 0xc7, 0x0f, 0x75, 0xf0, 0x4e, 0x75, 0xe8,
+    ];
+    let guest = AtomicLoop {
+        arch: Arch::X86,
+        mode: Mode::MODE_32,
+        cpu_model: None,
+        code: code.to_vec(),
+        word: 0,
+        setup: |uc, addr, n| {
+            uc.reg_write(RegisterX86::EDI, addr).unwrap();
+            uc.reg_write(RegisterX86::ESI, n).unwrap();
+        },
+    };
+    let page = run_in_parallel_from(&guest, 50_000, &NEAR_CARRY_32.to_le_bytes());
+    assert_eq!(u64_at(&page, 0), NEAR_CARRY_32 + THREADS * 50_000);
+}
+
+/// Arm `ldrexd`/`strexd`: a 64-bit exclusive pair on a 32-bit CPU.
+#[test]
+fn arm_ldrexd_strexd_loses_no_increment() {
+    // 1: ldrexd r2, r3, [r0]; adds r2, r2, #1; adc r3, r3, #0
+    //    strexd r4, r2, r3, [r0]; cmp r4, #0; bne 1b
+    //    subs r1, r1, #1; bne 1b
+    let code = [
+        0xe1b02f9f, 0xe2922001, 0xe2a33000, 0xe1a04f92, 0xe3540000, 0x1afffff9, 0xe2511001,
+        0x1afffff7,
+    ];
+    let guest = AtomicLoop {
+        arch: Arch::ARM,
+        mode: Mode::ARM,
+        cpu_model: None,
+        code: words(&code),
+        word: 0,
+        setup: |uc, addr, n| {
+            uc.reg_write(RegisterARM::R0, addr).unwrap();
+            uc.reg_write(RegisterARM::R1, n).unwrap();
+        },
+    };
+    let page = run_in_parallel_from(&guest, 50_000, &NEAR_CARRY_32.to_le_bytes());
+    assert_eq!(u64_at(&page, 0), NEAR_CARRY_32 + THREADS * 50_000);
+}
+
+/// AArch64 128-bit exclusive pair (`ldaxp`/`stlxp` of two doublewords).
+#[test]
+fn aarch64_128_bit_exclusive_pair_loses_no_increment() {
+    // 1: ldaxp x2, x3, [x0]; adds x2, x2, #1; adc x3, x3, xzr
+    //    stlxp w4, x2, x3, [x0]; cbnz w4, 1b; subs x1, x1, #1; b.ne 1b
+    let code = [
+        0xc87f8c02, 0xb1000442, 0x9a1f0063, 0xc8248c02, 0x35ffff84, 0xf1000421, 0x54ffff41,
+    ];
+    let page = run_in_parallel_from(&aarch64(&code), 50_000, &NEAR_CARRY_64.to_le_bytes());
+    let total = u128::from(NEAR_CARRY_64) + u128::from(THREADS * 50_000);
+    assert_eq!(u64_at(&page, 0), total as u64);
+    assert_eq!(u64_at(&page, 8), (total >> 64) as u64);
+}
+
+/// AArch64 LSE `caspal`: a 128-bit compare-and-swap of a register pair.
+#[test]
+fn aarch64_caspal_loop_loses_no_increment() {
+    //    ldp x2, x3, [x0]
+    // 1: adds x4, x2, #1; adc x5, x3, xzr; mov x6, x2; mov x7, x3
+    //    caspal x2, x3, x4, x5, [x0]; cmp x2, x6; ccmp x3, x7, #0, eq
+    //    b.ne 1b; mov x2, x4; mov x3, x5; subs x1, x1, #1; b.ne 1b
+    let code = [
+        0xa9400c02, 0xb1000444, 0x9a1f0065, 0xaa0203e6, 0xaa0303e7, 0x4862fc04, 0xeb06005f,
+        0xfa470060, 0x54ffff21, 0xaa0403e2, 0xaa0503e3, 0xf1000421, 0x54fffea1,
+    ];
+    let page = run_in_parallel_from(&aarch64(&code), 50_000, &NEAR_CARRY_64.to_le_bytes());
+    let total = u128::from(NEAR_CARRY_64) + u128::from(THREADS * 50_000);
+    assert_eq!(u64_at(&page, 0), total as u64);
+    assert_eq!(u64_at(&page, 8), (total >> 64) as u64);
 }
