@@ -436,7 +436,7 @@ pub fn load(
     }
     if cfg.debug.page {
         // -d page: the memory map the program starts with.
-        let maps = crate::kernel::procfs::maps(&machine.process);
+        let maps = crate::kernel::procfs::maps(&machine.process.lock());
         let text = format!(
             "page layout at the start of {}:\n{}",
             cfg.program.display(),
@@ -547,7 +547,7 @@ impl Loaded {
         let m = uc.get_data_mut();
         if let Some(parent) = m.vfork_parent.take() {
             // A vfork child ending without exec: its parent resumes now.
-            parent.send(&m.process.mem);
+            parent.send(&m.process.lock().mem);
         }
         if let Some(handler) = m.handler.as_mut() {
             handler.finish();

@@ -93,11 +93,11 @@ impl GuestCpu for FakeCpu {
     fn restore_state(&mut self, _state: &Context) -> Result<(), uc_error> {
         Err(uc_error::ARG)
     }
-    fn mem(&self) -> &AddressSpace {
-        &self.mem
+    fn mem(&self) -> super::MemRef<'_> {
+        Box::new(&self.mem)
     }
-    fn mem_mut(&mut self) -> &mut AddressSpace {
-        &mut self.mem
+    fn mem_mut(&mut self) -> super::MemMut<'_> {
+        Box::new(&mut self.mem)
     }
     fn page_was_refused(&self) -> bool {
         false

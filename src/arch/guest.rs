@@ -11,6 +11,12 @@ use super::cpu::{Cpu, CpuFacts};
 use super::{Abi, Trap};
 use crate::mem::AddressSpace;
 
+/// The process's memory as [`GuestCpu::mem`] hands it out: a guard on the
+/// state every thread of the process shares.
+pub type MemRef<'a> = Box<dyn std::ops::Deref<Target = AddressSpace> + 'a>;
+/// The same, for changing it ([`GuestCpu::mem_mut`]).
+pub type MemMut<'a> = Box<dyn std::ops::DerefMut<Target = AddressSpace> + 'a>;
+
 /// A guest CPU stopped in a hook or between runs, with its process's
 /// memory.
 pub trait GuestCpu {
@@ -36,9 +42,10 @@ pub trait GuestCpu {
     /// delay-slot state).
     fn save_state(&mut self) -> Result<Context, uc_error>;
     fn restore_state(&mut self, state: &Context) -> Result<(), uc_error>;
-    /// The process's memory.
-    fn mem(&self) -> &AddressSpace;
-    fn mem_mut(&mut self) -> &mut AddressSpace;
+    /// The process's memory, held (other threads' system calls wait) until
+    /// the returned handle is dropped: keep it for one statement or a few.
+    fn mem(&self) -> MemRef<'_>;
+    fn mem_mut(&mut self) -> MemMut<'_>;
     /// Whether the access that stopped the CPU is one the TLB refused (a
     /// page fault), not an alignment fault.
     fn page_was_refused(&self) -> bool;

@@ -133,7 +133,7 @@ fn table_register(base: u64, limit: u32, flags: u32) -> [u8; 24] {
 }
 
 fn set_thread_area(uc: &mut dyn GuestCpu, u_info: u64) -> Outcome {
-    let [mut entry, base, limit, flags] = match read_user_desc(uc.mem(), u_info) {
+    let [mut entry, base, limit, flags] = match read_user_desc(&uc.mem(), u_info) {
         Ok(words) => words,
         Err(e) => return Outcome::Error(e),
     };

@@ -51,7 +51,7 @@ impl<T> EngineResult<T> for Result<T, unicorn_engine::unicorn_const::uc_error> {
     }
 }
 
-pub use guest::{ArchSlot, CpuEvent, GuestCpu, TrapHooks};
+pub use guest::{ArchSlot, CpuEvent, GuestCpu, MemMut, MemRef, TrapHooks};
 pub use info::{AbiInfo, KernelAbi};
 
 /// Offset of the mmap area's top from a round address. The engine's TLB is

@@ -79,12 +79,14 @@ fn serve_as<R: DebugRegs>(
         }
     };
     let watch = InterruptWatch::start(watch_fd);
-    let p = &uc.get_data().process;
-    let exe = std::path::absolute(&p.exe_path)
-        .unwrap_or_else(|_| p.exe_path.clone())
-        .into_os_string()
-        .into_encoded_bytes();
-    let auxv = crate::kernel::procfs::auxv(p);
+    let (exe, auxv) = {
+        let p = uc.get_data().process.lock();
+        let exe = std::path::absolute(&p.exe_path)
+            .unwrap_or_else(|_| p.exe_path.clone())
+            .into_os_string()
+            .into_encoded_bytes();
+        (exe, crate::kernel::procfs::auxv(&p))
+    };
     let mut session = Session::<R> {
         uc,
         monitor,

@@ -79,7 +79,7 @@ impl<R: DebugRegs> SingleThreadBase for Session<'_, '_, R> {
         data: &mut [u8],
     ) -> TargetResult<usize, Self> {
         let start = to_u64(start);
-        let mem = &self.uc.get_data().process.mem;
+        let mem = &self.uc.get_data().process.lock().mem;
         // Page by page: a read that runs into an unmapped page gives what
         // precedes it, as gdb expects.
         let mut done = 0;
@@ -107,11 +107,14 @@ impl<R: DebugRegs> SingleThreadBase for Session<'_, '_, R> {
         data: &[u8],
     ) -> TargetResult<(), Self> {
         let start = to_u64(start);
-        let mem = &mut self.uc.get_data_mut().process.mem;
-        mem.write_privileged(start, data)
-            .map_err(|_| TargetError::Errno(libc::EFAULT as u8))?;
-        // gdb may write code: what was translated from it goes.
-        mem.invalidate_code(start, data.len() as u64);
+        {
+            let mut p = self.uc.get_data().process.lock();
+            p.mem
+                .write_privileged(start, data)
+                .map_err(|_| TargetError::Errno(libc::EFAULT as u8))?;
+            // gdb may write code: what was translated from it goes.
+            p.mem.invalidate_code(start, data.len() as u64);
+        }
         crate::machine::memory::apply_pending(self.uc).map_err(|_| TargetError::NonFatal)?;
         Ok(())
     }

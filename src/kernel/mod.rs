@@ -62,6 +62,44 @@ pub struct Process {
     pub cpu_facts: crate::arch::cpu::CpuFacts,
 }
 
+/// The process as every guest thread's engine reaches it: one lock, taken
+/// for a system call, a memory-map lookup or a signal decision, never held
+/// while guest code runs or while a call waits on the host. With the serial
+/// scheduler one engine takes it at a time, uncontended.
+#[derive(Clone)]
+pub struct SharedProcess(std::sync::Arc<std::sync::Mutex<Process>>);
+
+// Every thread's engine reaches the process from its own host thread.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<SharedProcess>();
+};
+
+impl SharedProcess {
+    pub fn new(process: Process) -> Self {
+        SharedProcess(std::sync::Arc::new(std::sync::Mutex::new(process)))
+    }
+
+    /// The process, exclusively until the guard is dropped. A panic while
+    /// another holder had it leaves the state as that holder left it:
+    /// ht-user reports the panic and ends, so the state is still usable for
+    /// flushing the trace and removing the channel files.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Process> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The process, when this is the only handle (a forked child before it
+    /// starts threads, tests).
+    pub fn get_mut(&mut self) -> &mut Process {
+        std::sync::Arc::get_mut(&mut self.0)
+            .expect("the only handle")
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl Process {
     pub fn new(abi: &'static dyn Abi, exe_path: PathBuf) -> std::io::Result<Self> {
         let pid = std::process::id();

@@ -8,18 +8,36 @@ use unicorn_engine::{Context, RegisterARM64CP, X86Insn};
 
 use crate::arch::cpu::{Cpu, CpuFacts};
 use crate::arch::{Abi, ArchError, ArchSlot, CpuEvent, EngineResult, GuestCpu, Trap};
+use crate::arch::{MemMut, MemRef};
+use crate::kernel::Process;
 use crate::machine::{on_syscall, on_trap, Engine};
 use crate::mem::AddressSpace;
+
+/// The process's memory while its lock is held.
+struct ProcessMemory<'a>(std::sync::MutexGuard<'a, Process>);
+
+impl std::ops::Deref for ProcessMemory<'_> {
+    type Target = AddressSpace;
+    fn deref(&self) -> &AddressSpace {
+        &self.0.mem
+    }
+}
+
+impl std::ops::DerefMut for ProcessMemory<'_> {
+    fn deref_mut(&mut self) -> &mut AddressSpace {
+        &mut self.0.mem
+    }
+}
 
 impl GuestCpu for Engine<'_> {
     fn abi(&self) -> &'static dyn Abi {
         self.get_data().abi
     }
     fn model(&self) -> Cpu {
-        self.get_data().process.cpu
+        self.get_data().cpu_model
     }
     fn facts(&self) -> &CpuFacts {
-        &self.get_data().process.cpu_facts
+        &self.get_data().cpu_facts
     }
     fn read_reg(&self, reg: i32) -> Result<u64, uc_error> {
         self.reg_read(reg)
@@ -50,11 +68,11 @@ impl GuestCpu for Engine<'_> {
     fn restore_state(&mut self, state: &Context) -> Result<(), uc_error> {
         self.context_restore(state)
     }
-    fn mem(&self) -> &AddressSpace {
-        &self.get_data().process.mem
+    fn mem(&self) -> MemRef<'_> {
+        Box::new(ProcessMemory(self.get_data().process.lock()))
     }
-    fn mem_mut(&mut self) -> &mut AddressSpace {
-        &mut self.get_data_mut().process.mem
+    fn mem_mut(&mut self) -> MemMut<'_> {
+        Box::new(ProcessMemory(self.get_data().process.lock()))
     }
     fn page_was_refused(&self) -> bool {
         self.get_data().fault.last_fault.is_some()

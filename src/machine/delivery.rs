@@ -22,7 +22,7 @@ use crate::machine::blocks::{self, BlockUse};
 use unicorn_engine::unicorn_const::{uc_error, MemType};
 use unicorn_engine::Context;
 
-use crate::abi::{Errno, Outcome, Sys};
+use crate::abi::{Outcome, Sys};
 use crate::arch::SignalFrame;
 use crate::kernel::signal::{
     bit, default_action, DefaultAction, Info, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
@@ -57,14 +57,14 @@ pub struct SavedContext {
 
 /// Turns host signals that arrived for the guest into guest signals.
 pub fn intake_host(m: &mut Machine) {
-    sig::intake_host(&mut m.process);
+    sig::intake_host(&mut m.process.lock());
 }
 
 /// Whether the engine must stop for signal work after the current hook:
 /// a deliverable signal, a sigreturn, or the poll hook to install.
 pub fn due(m: &mut Machine) -> bool {
     intake_host(m);
-    sig::deliverable(&m.process) != 0
+    sig::deliverable(&m.process.lock()) != 0
         || m.signals.sigreturn_due.is_some()
         || m.fault.pending_fault.is_some()
         || (!m.blocks.serves(BlockUse::SignalPoll) && needs_poll_hook(m))
@@ -79,9 +79,9 @@ fn needs_poll_hook(m: &Machine) -> bool {
     if crate::signals::watcher_stops_engine() {
         return false;
     }
-    let handled = m.process.signals.handled();
+    let handled = m.process.lock().signals.handled();
     // A timer's expiration is a host signal whatever its guest signal.
-    if !m.process.timers.is_empty() {
+    if !m.process.lock().timers.is_empty() {
         return true;
     }
     (1..=64u64)
@@ -113,10 +113,10 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
     }
     loop {
         let m = uc.get_data_mut();
-        let Some(info) = sig::take_deliverable(&mut m.process) else {
+        let Some(info) = sig::take_deliverable(&mut m.process.lock()) else {
             return Ok(start);
         };
-        let action = m.process.signals.action(info.signo);
+        let action = m.process.lock().signals.action(info.signo);
         let host = m.abi.host_signal(info.signo) as i32;
         let taken = action.is_handler()
             || (action.handler == SIG_DFL
@@ -125,7 +125,8 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
                     DefaultAction::Terminate | DefaultAction::Core
                 ));
         if m.trace.strace && taken {
-            let line = crate::kernel::signal::strace_line(host, &info, m.process.word_size());
+            let line =
+                crate::kernel::signal::strace_line(host, &info, m.process.lock().word_size());
             if let Some(r) = m.trace.recorder.as_mut() {
                 r.text(line);
             }
@@ -164,7 +165,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
 fn queue_fault(m: &mut Machine, f: PendingFault) {
     let g = m.abi.guest_signal(f.signal as u64);
     m.fault.last_trap = f.trap.map(|t| (g, t));
-    let p = &mut m.process;
+    let p = &mut m.process.lock();
     let t = &mut p.threads.current_mut().signals;
     let blocked = t.mask & bit(g) != 0;
     t.mask &= !bit(g);
@@ -197,7 +198,8 @@ fn push_frame(
         sigreturn_page(uc, rt)?
     };
     let m = uc.get_data_mut();
-    let t = &mut m.process.threads.current_mut().signals;
+    let mut p = m.process.lock();
+    let t = &mut p.threads.current_mut().signals;
     let alt = t.altstack;
     let switch = action.flags & SA_ONSTACK != 0 && alt.enabled() && !alt.contains(sp);
     let saved_mask = t.saved_mask.take().unwrap_or(t.mask);
@@ -216,7 +218,8 @@ fn push_frame(
         }
         _ => None,
     };
-    let info_bytes = sig::encode_siginfo(&m.process, &info);
+    let info_bytes = sig::encode_siginfo(&p, &info);
+    drop(p);
     let frame = SignalFrame {
         sig: info.signo,
         info: &info_bytes,
@@ -237,7 +240,7 @@ fn push_frame(
     match abi.push_signal_frame(uc, &frame) {
         Ok((frame_addr, start)) => {
             let m = uc.get_data_mut();
-            let tid = m.process.threads.current_tid();
+            let tid = m.process.lock().threads.current_tid();
             m.signals.signal_contexts.push(SavedContext {
                 tid,
                 frame: frame_addr,
@@ -250,9 +253,12 @@ fn push_frame(
             if action.flags & SA_NODEFER == 0 {
                 mask |= bit(info.signo);
             }
-            m.process.threads.current_mut().signals.mask = mask;
+            m.process.lock().threads.current_mut().signals.mask = mask;
             if action.flags & SA_RESETHAND != 0 {
-                m.process.signals.set_action(info.signo, Default::default());
+                m.process
+                    .lock()
+                    .signals
+                    .set_action(info.signo, Default::default());
             }
             tracing::debug!(
                 "signal {} delivered to handler {:#x}, frame {frame_addr:#x}, interrupted pc {pc:#x}",
@@ -275,11 +281,12 @@ fn push_frame(
 fn sigreturn_page(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
     let abi = uc.get_data().abi;
     let offset = if rt { 0 } else { 64 };
-    if let Some(page) = uc.get_data().process.sigreturn_page {
+    if let Some(page) = uc.get_data().process.lock().sigreturn_page {
         return Ok(page + offset);
     }
     let m = uc.get_data_mut();
-    let mem = &mut m.process.mem;
+    let mut p = m.process.lock();
+    let mem = &mut p.mem;
     let fail =
         |what: String| StopReason::Internal(format!("cannot map the sigreturn page: {what}"));
     let page = mem.find_free(4096).ok_or_else(|| fail("no room".into()))?;
@@ -305,7 +312,8 @@ fn sigreturn_page(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
         mem.write_privileged(page + at, &code)
             .map_err(|e| fail(e.to_string()))?;
     }
-    m.process.sigreturn_page = Some(page);
+    p.sigreturn_page = Some(page);
+    drop(p);
     crate::machine::memory::apply_pending(uc).map_err(|e| fail(e.to_string()))?;
     Ok(page + offset)
 }
@@ -316,7 +324,7 @@ fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
     let abi = uc.get_data().abi;
     let frame = abi.signal_frame_at_return(uc, rt);
     let m = uc.get_data_mut();
-    let tid = m.process.threads.current_tid();
+    let tid = m.process.lock().threads.current_tid();
     if let Some(at) = m
         .signals
         .signal_contexts
@@ -343,7 +351,7 @@ fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
             let m = uc.get_data_mut();
             let unblockable = bit(m.abi.guest_signal(libc::SIGKILL as u64))
                 | bit(m.abi.guest_signal(libc::SIGSTOP as u64));
-            m.process.threads.current_mut().signals.mask = mask & !unblockable;
+            m.process.lock().threads.current_mut().signals.mask = mask & !unblockable;
             Ok(resume)
         }
         // A frame the guest cannot read back: SIGSEGV, as the kernel does.
@@ -369,77 +377,13 @@ pub fn syscall(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Ou
         }
         Sys::sigaltstack => {
             let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
-            Some(sigaltstack(&mut uc.get_data_mut().process, a, sp).into())
+            Some(
+                crate::syscall::signal::sigaltstack(&mut uc.get_data_mut().process.lock(), a, sp)
+                    .into(),
+            )
         }
         _ => None,
     }
-}
-
-fn sigaltstack(p: &mut crate::kernel::Process, a: &[u64; 6], sp: u64) -> Result<u64, Errno> {
-    use crate::kernel::signal::{AltStack, SS_DISABLE};
-    let w = p.word_size();
-    // stack_t: sp, flags, size; MIPS: sp, size, flags.
-    let (flags_at, size_at) = if p.abi.stack_t_size_first() {
-        (2 * w, w)
-    } else {
-        (w, 2 * w)
-    };
-    let cur = p.threads.current().signals.altstack;
-    let on = cur.contains(sp);
-    let new = if a[0] != 0 {
-        let raw = p.mem.read_vec(a[0], 3 * w)?;
-        let enc = p.mem.encoder();
-        let word = |at: usize| {
-            if w == 8 {
-                enc.decode_u64(raw[at..at + 8].try_into().unwrap())
-            } else {
-                u64::from(enc.decode_u32(raw[at..at + 4].try_into().unwrap()))
-            }
-        };
-        let flags = enc.decode_u32(raw[flags_at..flags_at + 4].try_into().unwrap());
-        Some(AltStack {
-            sp: word(0),
-            size: word(size_at),
-            flags,
-        })
-    } else {
-        None
-    };
-    if a[1] != 0 {
-        let mut b = crate::mem::StructBuilder::new(3 * w, p.mem.encoder());
-        let flags = if !cur.enabled() {
-            SS_DISABLE
-        } else if on {
-            SS_ONSTACK
-        } else {
-            0
-        };
-        if w == 8 {
-            b.u64(0, cur.sp).u64(size_at, cur.size);
-        } else {
-            b.u32(0, cur.sp as u32).u32(size_at, cur.size as u32);
-        }
-        b.u32(flags_at, flags);
-        p.mem.write(a[1], &b.bytes)?;
-    }
-    if let Some(mut new) = new {
-        if on {
-            return Err(Errno::EPERM);
-        }
-        // SS_AUTODISARM (1 << 31) is accepted and not applied.
-        let mode = new.flags & !(1 << 31);
-        if mode == SS_DISABLE {
-            new = AltStack::default();
-        } else if mode != 0 && mode != SS_ONSTACK {
-            return Err(Errno::EINVAL);
-        } else if new.size < p.abi.min_signal_stack() {
-            return Err(Errno::ENOMEM);
-        } else {
-            new.flags = 0;
-        }
-        p.threads.current_mut().signals.altstack = new;
-    }
-    Ok(0)
 }
 
 /// After a system call that was interrupted (`Outcome::Restart`): whether it
@@ -447,7 +391,7 @@ fn sigaltstack(p: &mut crate::kernel::Process, a: &[u64; 6], sp: u64) -> Result<
 /// of returning EINTR.
 pub fn restart_interrupted(m: &mut Machine) -> bool {
     intake_host(m);
-    let p = &m.process;
+    let p = &m.process.lock();
     let ready = sig::deliverable(p);
     let sync = |s: u64| crate::kernel::signal::is_synchronous(p.abi.host_signal(s) as i32);
     match crate::kernel::signal::next_of(ready, sync) {
@@ -522,12 +466,12 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     // the file has grown over the page since (then the access runs again).
     let past_end = |m: &Machine| {
         matches!(
-            m.process.mem.region_at(addr).map(|r| &r.kind),
+            m.process.lock().mem.region_at(addr).map(|r| &r.kind),
             Some(crate::mem::RegionKind::PastEndOfFile { .. })
         )
     };
     if past_end(m) {
-        m.process.mem.follow_file_sizes();
+        m.process.lock().mem.follow_file_sizes();
         if !past_end(m) {
             m.fault.last_fault = None;
             m.fault.fault_addr = None;
@@ -555,7 +499,7 @@ fn log_guest_error(m: &mut Machine, signal: i32, code: i32, addr: u64, pc: u64) 
     let line = format!(
         "guest error: {} (si_code {code}) at address {addr:#x}, pc {pc:#x}, thread {}",
         crate::kernel::signal::name(signal),
-        m.process.current_cpu()
+        m.thread_index
     );
     if let Some(r) = m.trace.recorder.as_mut() {
         r.text(line);
@@ -580,7 +524,8 @@ fn take_fault_or_end(
         });
         if m.trace.strace {
             let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
-            let line = crate::kernel::signal::strace_line(signal, &info, m.process.word_size());
+            let line =
+                crate::kernel::signal::strace_line(signal, &info, m.process.lock().word_size());
             if let Some(r) = m.trace.recorder.as_mut() {
                 r.text(line);
             }
@@ -610,10 +555,10 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
     // The handler marked the shrink; taking the mark here keeps the run
     // loop from following the sizes a second time.
     crate::mem::host_fault::settle();
-    m.process.mem.follow_file_sizes();
+    m.process.lock().mem.follow_file_sizes();
     // Past the end of a shared file, or in a mapping that is no shared
     // file's (whose host pages can only fault this way from a file).
-    let faults = m.process.mem.region_at(addr).is_some_and(|r| {
+    let faults = m.process.lock().mem.region_at(addr).is_some_and(|r| {
         matches!(r.kind, crate::mem::RegionKind::PastEndOfFile { .. })
             || r.backing.as_ref().is_some_and(|b| !b.is_shared_file())
     });
@@ -641,7 +586,7 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
 fn fault_code(m: &Machine) -> i32 {
     let addr = m.fault.fault_addr.or(m.fault.last_fault.map(|(p, _)| p));
     match addr {
-        Some(a) if m.process.mem.perms_at(a).is_some() => SEGV_ACCERR,
+        Some(a) if m.process.lock().mem.perms_at(a).is_some() => SEGV_ACCERR,
         _ => SEGV_MAPERR,
     }
 }
@@ -650,8 +595,8 @@ fn fault_code(m: &Machine) -> i32 {
 /// raised by the current thread (blocked or ignored faults kill).
 fn handles(m: &Machine, signal: i32) -> bool {
     let g = m.abi.guest_signal(signal as u64);
-    let blocked = m.process.threads.current().signals.mask & bit(g) != 0;
-    m.process.signals.action(g).is_handler() && !blocked
+    let blocked = m.process.lock().threads.current().signals.mask & bit(g) != 0;
+    m.process.lock().signals.action(g).is_handler() && !blocked
 }
 
 /// A CPU trap (from the architecture's interrupt hook): delivered to the

@@ -307,7 +307,7 @@ fn prepare_and_exec(
 ) -> Result<std::convert::Infallible, Errno> {
     let (path_addr, argv_addr, envp_addr) = (rest[0], rest[1], rest[2]);
     let m = uc.get_data_mut();
-    let p = &m.process;
+    let p = &m.process.lock();
     let path = crate::syscall::read_path(p, path_addr)?;
     let path = resolve(p, dirfd, path.as_bytes(), flags)?;
     let mut total = 0;
@@ -383,8 +383,7 @@ fn prepare_and_exec(
     // call as it succeeds (a failure is logged as any call's).
     if let Some(r) = m.trace.recorder.as_mut() {
         if m.trace.strace {
-            let line =
-                strace::format_call(&m.process, 0, Some(sys), raw_args, Outcome::Value(0), false);
+            let line = strace::format_call(p, 0, Some(sys), raw_args, Outcome::Value(0), false);
             r.text(line);
         }
         r.sync();
@@ -395,7 +394,7 @@ fn prepare_and_exec(
     // A vfork parent gets its stack back now; the pipe closes with this
     // image if the exec succeeds.
     if let Some(parent) = &m.vfork_parent {
-        parent.send(&m.process.mem);
+        parent.send(&p.mem);
     }
     set_cloexec(&fds, false);
     // SAFETY: NULL-terminated arrays of NUL-terminated strings that live

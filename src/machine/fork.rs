@@ -304,7 +304,7 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
         r.sync();
     }
     let vfork = if flags & CLONE_VFORK != 0 {
-        match VforkLink::new(&m.process.mem, sp) {
+        match VforkLink::new(&m.process.lock().mem, sp) {
             Ok(link) => Some(link),
             Err(e) => return Outcome::Error(e),
         }
@@ -325,22 +325,27 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
         uc.get_data_mut().vfork_parent = vfork.map(VforkLink::into_child);
     } else {
         if let Some(link) = vfork {
-            link.wait_for_child(&mut uc.get_data_mut().process.mem);
+            link.wait_for_child(&mut uc.get_data_mut().process.lock().mem);
         }
         if flags & CLONE_PARENT_SETTID != 0 {
             // Linux stores it in the parent's memory only, too.
-            let _ = uc.get_data_mut().process.mem.write_u32(ptid, pid as u32);
+            let _ = uc
+                .get_data_mut()
+                .process
+                .lock()
+                .mem
+                .write_u32(ptid, pid as u32);
         }
         return Outcome::Value(pid as u64);
     }
     let abi = uc.get_data().abi;
     let m = uc.get_data_mut();
-    let pid = m.process.pid;
+    let pid = m.process.lock().pid;
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = m.process.mem.write_u32(ctid, pid);
+        let _ = m.process.lock().mem.write_u32(ctid, pid);
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
-        m.process.threads.current_mut().clear_child_tid = ctid;
+        m.process.lock().threads.current_mut().clear_child_tid = ctid;
     }
     if stack != 0 {
         abi.set_sp(uc, stack);
@@ -484,14 +489,18 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), ChildSetupError> {
     let watcher = crate::signals::reinit_after_fork();
     let m = uc.get_data_mut();
     let pid = std::process::id();
-    m.process.pid = pid;
+    m.process.lock().pid = pid;
     // Only the forking thread exists in the child, as on Linux; it keeps
     // its robust list.
-    let robust_list = m.process.threads.current().robust_list;
-    m.process.threads = crate::kernel::thread::Threads::new(pid);
-    m.process.threads.current_mut().robust_list = robust_list;
+    {
+        let mut p = m.process.lock();
+        let robust_list = p.threads.current().robust_list;
+        p.threads = crate::kernel::thread::Threads::new(pid);
+        p.threads.current_mut().robust_list = robust_list;
+    }
+    m.thread_index = 0;
     // Timers are not inherited (nor are the host timers behind them).
-    m.process.timers.forget();
+    m.process.lock().timers.forget();
     crate::signals::forget_timer_expiries();
     let started = m.lineage.start_recorder(pid, false);
     crate::signals::set_blocked(false);

@@ -61,7 +61,7 @@ impl Machine {
             let Some(at) = addr.checked_add(text.len() as u64) else {
                 break;
             };
-            if self.process.mem.read(at, &mut byte).is_err() || byte[0] == 0 {
+            if self.process.lock().mem.read(at, &mut byte).is_err() || byte[0] == 0 {
                 break;
             }
             text.push(byte[0]);
@@ -85,7 +85,7 @@ impl Machine {
             return;
         }
         let ts_ns = self.stamp();
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         for (arg1, packed) in crate::trace::name_pieces(text, words) {
             let record = EventRecord {
                 ts_ns,
@@ -122,6 +122,7 @@ impl Machine {
         }
         let new: Vec<(u64, u64, String)> = self
             .process
+            .lock()
             .mem
             .regions()
             .filter(|r| r.perms.contains(crate::mem::Perms::X))
@@ -138,7 +139,7 @@ impl Machine {
                     .contains(&(*start, name.clone()))
             })
             .collect();
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         for (start, end, name) in new {
             self.trace.modules_reported.insert((start, name.clone()));
             self.on_host_named_event(

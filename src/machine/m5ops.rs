@@ -110,7 +110,7 @@ pub fn try_emulate(uc: &mut Engine<'_>) -> bool {
         None
     };
     let m = uc.get_data_mut();
-    let client = m.process.current_cpu();
+    let client = m.thread_index;
     for event in m.m5.events(client, m5.func, m5.args) {
         m.on_host_named_event(client, event.arg1, &event.name, m5.args, counts);
     }

@@ -103,7 +103,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
                 perms: Prot::ALL,
             });
         }
-        let perms = uc.get_data().process.mem.perms_at(addr);
+        let perms = uc.get_data().process.lock().mem.perms_at(addr);
         let allowed = perms.is_some_and(|p| match access {
             MemType::READ => p.readable(),
             MemType::WRITE => p.writable(),
@@ -121,6 +121,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             let probe_free = uc
                 .get_data()
                 .process
+                .lock()
                 .mem
                 .perms_at(FAULT_PROBE_PAGE)
                 .is_none();
@@ -158,7 +159,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
 /// Mirrors the address space's queued changes into the engine; returns
 /// how many there were.
 pub fn apply_pending(uc: &mut Engine<'_>) -> Result<usize, EngineError> {
-    let ops = uc.get_data_mut().process.mem.take_pending();
+    let ops = uc.get_data_mut().process.lock().mem.take_pending();
     if ops.is_empty() {
         return Ok(0);
     }
@@ -188,7 +189,7 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
                 // alive by the region that queued this op; the region's
                 // removal queues an Unmap before the memory is released and
                 // before the guest runs again.
-                unsafe { uc.mem_map_ptr(start, len, prot(perms), host.cast()) }
+                unsafe { uc.mem_map_ptr(start, len, prot(perms), host.0.cast()) }
             }
             EngineOp::MapControl {
                 start,

@@ -17,11 +17,12 @@ pub(crate) mod instrument;
 pub(crate) mod m5ops;
 pub(crate) mod memory;
 pub mod sched;
+mod state;
 
 use crate::arch::{Abi, Trap};
 use crate::hypertrace::Channel;
 use crate::kernel::thread::PendingCall;
-use crate::kernel::Process;
+use crate::kernel::{Process, SharedProcess};
 use crate::machine::fork::Lineage;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome, Sys};
 use crate::trace::clock::EventClock;
@@ -29,6 +30,7 @@ use crate::trace::file::InsnCounts;
 use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
 use handler::EventHandler;
+pub use state::{DebugPause, FaultState, SignalState, TlbState, TraceState};
 
 pub type Engine<'a> = Unicorn<'a, Machine>;
 
@@ -54,110 +56,17 @@ pub enum StopReason {
     Internal(String),
 }
 
-/// A stop for gdb (`-g`): a breakpoint or the end of a step stops the
-/// engine before an instruction and the scheduler returns to gdb.
-#[derive(Debug, Default)]
-pub struct DebugPause {
-    pub due: bool,
-    /// The breakpoint the guest resumes from: its first hit is the
-    /// instruction gdb continues with, not a new stop.
-    pub skip_at: Option<u64>,
-    /// A watched address was accessed (the watchpoint's start and whether
-    /// the access wrote): the guest stops after the instruction.
-    pub watch_hit: Option<(u64, bool)>,
-}
-
-/// What the run records and how (part of [`Machine`]).
-pub struct TraceState {
-    pub recorder: Option<Recorder>,
-    /// The writer thread `recorder` feeds (replaced in a forked child).
-    pub writer: Option<Writer>,
-    /// Trace events enabled now (`-trace`, rules, the monitor).
-    pub enabled: EventSet,
-    /// Hypertrace actions (`-hypertrace-on`, `-hypertrace-region`).
-    pub rules: Rules,
-    /// Engine hooks behind the enabled events (see `instrument`).
-    pub hooks: crate::machine::instrument::Hooks,
-    /// The enabled events need other hooks: the runner stops the engine
-    /// after the current instruction and installs or removes them.
-    pub reconfigure_due: bool,
-    /// Hooked events that hypertrace rules switch: their engine hooks stay
-    /// installed for the whole run and record only while the event is on,
-    /// so a region starts and ends exactly at its control store without
-    /// stopping the engine.
-    pub resident_hooks: EventSet,
-    /// Whether events go to the trace sinks (an embedding program may take
-    /// them through its handler only).
-    pub record_events: bool,
-    /// The last host clock reading, and memory accesses or blocks left
-    /// before the next: reading the clock per access would cost more than
-    /// the access, so their records share a reading (never older than the
-    /// previous record's).
-    pub last_ts: u64,
-    pub coarse_left: u32,
-    /// Where event timestamps come from (the TSC where it is invariant).
-    pub clock: EventClock,
-    pub strace: bool,
-    /// Whether the engine counts instructions and blocks (engine patch
-    /// 0023) for hypertrace events.
-    pub insn_counting: bool,
-    /// qemu-user's `-d` items this run logs.
-    pub debug: crate::trace::debug::DebugItems,
-    /// `-d in_asm`: the disassembler, and the blocks already shown.
-    pub disasm: Option<crate::machine::disasm::Disassembler>,
-    pub shown_blocks: std::collections::HashSet<u64>,
-    /// Files mapped for execution are written into the trace (module
-    /// events, for `ht-trace profile`).
-    pub report_modules: bool,
-    /// The (start, path) of the modules written so far.
-    pub modules_reported: std::collections::HashSet<(u64, String)>,
-    pub args_scratch: Vec<u64>,
-}
-
-/// The last fault the engine reported (part of [`Machine`]).
-#[derive(Default)]
-pub struct FaultState {
-    /// The last access the TLB refused: (page address, access kind).
-    pub last_fault: Option<(u64, unicorn_engine::unicorn_const::MemType)>,
-    /// The exact address of the last faulting access, when known.
-    pub fault_addr: Option<u64>,
-    /// The pc of the last faulting access, when known: on MIPS the engine
-    /// may complete the branch whose delay slot faulted before it stops.
-    pub fault_pc: Option<u64>,
-    /// Whether the fault being delivered was a write (for the frame).
-    pub last_fault_write: bool,
-    /// A fault to deliver to the current thread's handler.
-    pub pending_fault: Option<crate::machine::delivery::PendingFault>,
-    /// The CPU trap behind the fault queued last (guest signal and the
-    /// trap), for its signal frame.
-    pub last_trap: Option<(u64, crate::arch::TrapVector)>,
-}
-
-/// Signal work waiting for the scheduler's loop (part of [`Machine`]; see
-/// `delivery`).
-#[derive(Default)]
-pub struct SignalState {
-    /// Signal work waits for the scheduler's loop (see `delivery`).
-    pub signal_due: bool,
-    /// rt_sigreturn (true) or legacy sigreturn (false) to complete.
-    pub sigreturn_due: Option<bool>,
-    /// CPU state under each delivered signal frame.
-    pub signal_contexts: Vec<crate::machine::delivery::SavedContext>,
-}
-
-/// ht-user's own engine memory operations (part of [`Machine`]).
-#[derive(Default)]
-pub struct TlbState {
-    /// Set while ht-user itself changes the engine's memory map.
-    pub engine_op_in_progress: bool,
-    /// TLB fills since the last resize flush (see
-    /// `machine::memory::TLB_FILLS_BEFORE_RESIZE`).
-    pub tlb_fills: u32,
-}
-
 pub struct Machine {
     pub abi: &'static dyn Abi,
-    pub process: Process,
+    /// The process this engine's thread belongs to (see `SharedProcess`).
+    pub process: SharedProcess,
+    /// The running guest thread's index (the "cpu" of trace events): kept
+    /// here so that recording an event takes no lock.
+    pub thread_index: u32,
+    /// The process's CPU model and what it tells the guest (fixed for the
+    /// process's life), at hand without the process lock.
+    pub cpu_model: crate::arch::cpu::Cpu,
+    pub cpu_facts: crate::arch::cpu::CpuFacts,
     pub hypertrace: Option<Channel>,
     /// What forked children and executed programs need from the run.
     pub lineage: Lineage,
@@ -201,7 +110,10 @@ impl Machine {
         let extra = lineage.extra_args();
         Machine {
             abi,
-            process,
+            thread_index: process.current_cpu(),
+            cpu_model: process.cpu,
+            cpu_facts: process.cpu_facts.clone(),
+            process: SharedProcess::new(process),
             hypertrace,
             lineage,
             monitor_due: false,
@@ -313,7 +225,7 @@ impl Machine {
         if scratch && !args_ready {
             channel.read_args(client, &mut self.trace.args_scratch);
         }
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         if let Some(h) = self.handler.as_mut() {
             h.hypertrace(&handler::HypertraceEvent {
                 ts_ns,
@@ -386,7 +298,7 @@ impl Machine {
         } else {
             self.stamp()
         };
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         let record = EventRecord {
             ts_ns,
             cpu,
@@ -410,7 +322,7 @@ impl Machine {
         } else {
             value & ((1u64 << (8 * size)) - 1)
         };
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         if let Some(h) = self.handler.as_mut() {
             h.mem_access(&handler::MemAccess {
                 thread: cpu,
@@ -437,6 +349,7 @@ impl Machine {
             if let Some(d) = &m.trace.disasm {
                 let code = m
                     .process
+                    .lock()
                     .mem
                     .read_vec(pc, (size_insns & 0xffff) as usize)
                     .unwrap_or_default();
@@ -457,7 +370,7 @@ impl Machine {
         if m.trace.debug.exec {
             text.push_str(&format!(
                 "Trace {}: [{pc:016x}] {} insns, {} bytes\n",
-                m.process.current_cpu(),
+                m.thread_index,
                 size_insns >> 16,
                 size_insns & 0xffff
             ));
@@ -475,7 +388,7 @@ impl Machine {
         if !self.trace.enabled.contains(EventKind::ExecTb) {
             return;
         }
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         if let Some(h) = self.handler.as_mut() {
             h.block(&handler::Block {
                 thread: cpu,
@@ -491,7 +404,7 @@ impl Machine {
         if !self.trace.enabled.contains(EventKind::Syscall) {
             return;
         }
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         if let Some(h) = self.handler.as_mut() {
             h.syscall(&handler::SyscallEntry {
                 thread: cpu,
@@ -507,7 +420,7 @@ impl Machine {
         if !self.trace.enabled.contains(EventKind::SyscallRet) {
             return;
         }
-        let cpu = self.process.current_cpu();
+        let cpu = self.thread_index;
         if let Some(h) = self.handler.as_mut() {
             h.syscall_ret(&handler::SyscallExit {
                 thread: cpu,
@@ -556,13 +469,15 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
         Some(o) => o,
         None => match (abi.arch_syscall(uc, nr, sys, args), sys) {
             (Some(o), _) => o,
-            (None, Some(sys)) => syscall::dispatch(&mut uc.get_data_mut().process, sys, args),
+            (None, Some(sys)) => {
+                syscall::dispatch(&mut uc.get_data_mut().process.lock(), sys, args)
+            }
             (None, None) => Outcome::Error(Errno::ENOSYS),
         },
     };
     // A file shrank under the call's access to guest memory (another
     // process truncated it): the guest's pages past its end fault now.
-    uc.get_data_mut().process.mem.settle_host_faults();
+    uc.get_data_mut().process.lock().mem.settle_host_faults();
     match crate::machine::memory::apply_pending(uc) {
         Ok(engine_ops) => uc.get_data_mut().sched.charge_syscall(engine_ops),
         Err(e) => {
@@ -589,8 +504,10 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     // A host call that a signal for the guest interrupted.
     if outcome == Outcome::Error(Errno::EINTR) {
         crate::machine::delivery::intake_host(m);
-        let interrupted = crate::syscall::signal::interrupted(&m.process, call.nr);
-        if crate::syscall::signal::deliverable(&m.process) != 0 || interrupted == Outcome::Restart {
+        let interrupted = crate::syscall::signal::interrupted(&m.process.lock(), call.nr);
+        if crate::syscall::signal::deliverable(&m.process.lock()) != 0
+            || interrupted == Outcome::Restart
+        {
             // With nothing to deliver (a timer's host signal, a signal
             // the guest blocks) a restartable call runs again, as Linux
             // never interrupted it.
@@ -602,8 +519,14 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             // Run again after the handler: back to the call instruction,
             // its registers untouched.
             if m.trace.strace {
-                let line =
-                    strace::format_call(&m.process, call.nr, sys, &call.args, outcome, false);
+                let line = strace::format_call(
+                    &m.process.lock(),
+                    call.nr,
+                    sys,
+                    &call.args,
+                    outcome,
+                    false,
+                );
                 m.recorder().text(line);
             }
             let len = abi.syscall_insn_len(uc);
@@ -615,22 +538,28 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     }
     if outcome == Outcome::Blocked {
         // The strace line comes when the call completes.
-        let Some(block) = m.process.threads.take_block() else {
+        let Some(block) = m.process.lock().threads.take_block() else {
             // A handler said Blocked without saying on what (a bug):
             // the run ends with a report rather than a panic.
             let what = format!("system call {} blocked on nothing", call.nr);
             Machine::request_stop(uc, StopReason::Internal(what));
             return;
         };
-        m.process.threads.block_current(block, call);
+        m.process.lock().threads.block_current(block, call);
     } else {
         // Noted once per number, or every time with -d unimp.
         let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
             && sys.is_none()
-            && (m.process.unsupported_seen.insert(call.nr) || m.trace.debug.unimp);
+            && (m.process.lock().unsupported_seen.insert(call.nr) || m.trace.debug.unimp);
         if m.trace.strace || unsupported {
-            let line =
-                strace::format_call(&m.process, call.nr, sys, &call.args, outcome, unsupported);
+            let line = strace::format_call(
+                &m.process.lock(),
+                call.nr,
+                sys,
+                &call.args,
+                outcome,
+                unsupported,
+            );
             m.recorder().text(line);
         }
         match outcome {
@@ -647,7 +576,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             }
         }
     }
-    if uc.get_data().process.threads.needs_scheduler() {
+    if uc.get_data().process.lock().threads.needs_scheduler() {
         crate::machine::sched::request(uc);
     }
     if crate::machine::delivery::due(uc.get_data_mut()) {

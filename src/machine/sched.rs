@@ -242,7 +242,7 @@ pub fn run(uc: &mut Engine<'_>, entry: u64, between: &mut dyn BetweenRuns) -> Re
         }
         // A file shrank under an access of ht-user's own (host_fault):
         // the guest's pages past its end fault from now on.
-        if uc.get_data_mut().process.mem.settle_host_faults() {
+        if uc.get_data_mut().process.lock().mem.settle_host_faults() {
             if let Err(e) = crate::machine::memory::apply_pending(uc) {
                 Machine::request_stop(uc, StopReason::Internal(e.to_string()));
                 return Ok(());
@@ -324,25 +324,23 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
     let m = uc.get_data_mut();
     let preempt = std::mem::take(&mut m.sched.preempt);
     wake_parked(m);
-    let threads = &mut m.process.threads;
-    if threads.current_running() {
-        if !(preempt && threads.others_ready()) {
-            m.sched.slice_left = m.sched.next_slice();
-            return Ok(Rescheduled::Run);
+    {
+        let mut p = m.process.lock();
+        if p.threads.current_running() {
+            if !(preempt && p.threads.others_ready()) {
+                m.sched.slice_left = m.sched.next_slice();
+                return Ok(Rescheduled::Run);
+            }
+            p.threads.yield_current();
+            m.sched.stats.preemptions += 1;
         }
-        threads.yield_current();
-        m.sched.stats.preemptions += 1;
     }
     // Save the thread that ran (unless it has exited).
-    let cur = m.process.threads.current_tid();
-    if m.process.threads.current_gone() {
-        m.sched.take_context(index_of(m, cur));
-    } else {
-        save(uc, cur)?;
-    }
+    save_or_forget_current(uc)?;
     loop {
         let m = uc.get_data_mut();
-        let Some(next) = m.process.threads.switch_to_next() else {
+        let next = m.process.lock().threads.switch_to_next();
+        let Some(next) = next else {
             // Time spent waiting is not switching.
             m.sched.slice_ended = None;
             match wait_host(m) {
@@ -354,6 +352,7 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
             wake_parked(m);
             continue;
         };
+        m.thread_index = m.process.lock().current_cpu();
         m.sched.stats.switches += 1;
         m.sched.slice_left = m.sched.next_slice();
         let index = index_of(m, next);
@@ -370,14 +369,18 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
             let counters = uc.get_data().sched.counters.get(index).copied();
             crate::machine::engine_ctl::set_insn_counters(uc, counters.unwrap_or_default())?;
         }
-        match uc.get_data_mut().process.threads.take_resume() {
+        let resume = uc.get_data().process.lock().threads.take_resume();
+        match resume {
             Resume::Continue => return Ok(Rescheduled::Run),
             Resume::Complete(call, outcome) => {
                 // A wait that ended by its deadline or a signal keeps
                 // nothing for a retry (select's parked sets).
-                let t = uc.get_data_mut().process.threads.current_mut();
-                t.select_wait = None;
-                t.ipc_wait = None;
+                {
+                    let mut p = uc.get_data().process.lock();
+                    let t = p.threads.current_mut();
+                    t.select_wait = None;
+                    t.ipc_wait = None;
+                }
                 machine::finish_syscall(uc, call, outcome)
             }
             Resume::Retry(call) => machine::run_syscall(uc, call.nr, &call.args),
@@ -385,23 +388,35 @@ fn reschedule(uc: &mut Engine<'_>) -> Result<Rescheduled, uc_error> {
         let m = uc.get_data_mut();
         // The call's own stop request is handled here, not by the engine.
         m.sched.due = false;
-        if m.stop.is_some() || m.process.threads.current_running() {
+        if m.stop.is_some() || m.process.lock().threads.current_running() {
             spawn_contexts(uc)?;
             return Ok(Rescheduled::Run);
         }
         // It blocked again, or ended its thread.
-        let cur = m.process.threads.current_tid();
-        if m.process.threads.current_gone() {
-            m.sched.take_context(index_of(m, cur));
-        } else {
-            save(uc, cur)?;
-        }
+        save_or_forget_current(uc)?;
+    }
+}
+
+/// Saves the context of the thread that ran, or drops it if the thread
+/// has exited.
+fn save_or_forget_current(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    let m = uc.get_data_mut();
+    let (cur, gone) = {
+        let p = m.process.lock();
+        (p.threads.current_tid(), p.threads.current_gone())
+    };
+    if gone {
+        let index = index_of(m, cur);
+        m.sched.take_context(index);
+        Ok(())
+    } else {
+        save(uc, cur)
     }
 }
 
 /// Where thread `tid`'s context is kept: its index, tid - pid.
 fn index_of(m: &Machine, tid: u32) -> usize {
-    tid.wrapping_sub(m.process.pid) as usize
+    tid.wrapping_sub(m.process.lock().pid) as usize
 }
 
 fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
@@ -428,7 +443,7 @@ fn save(uc: &mut Engine<'_>, tid: u32) -> Result<(), uc_error> {
 /// registers, with clone's result 0, the new stack and TLS. Installs the
 /// time-slice hook with the second thread.
 fn spawn_contexts(uc: &mut Engine<'_>) -> Result<(), uc_error> {
-    let spawned = uc.get_data_mut().process.threads.take_spawned();
+    let spawned = uc.get_data_mut().process.lock().threads.take_spawned();
     if spawned.is_empty() {
         return Ok(());
     }
@@ -471,7 +486,11 @@ pub(super) fn on_block(uc: &mut Engine<'_>) {
     s.slice_left = s.slice_left.saturating_sub(1);
     if s.slice_left == 0 {
         let m = uc.get_data_mut();
-        if !m.process.threads.others_ready() && !m.process.threads.has_parked() {
+        let idle = {
+            let p = m.process.lock();
+            !p.threads.others_ready() && !p.threads.has_parked()
+        };
+        if idle {
             // Nobody to switch to and nothing to poll: run on.
             m.sched.slice_left = m.sched.next_slice();
             return;
@@ -488,14 +507,14 @@ pub(super) fn on_block(uc: &mut Engine<'_>) {
 /// Wakes parked threads whose descriptors are ready or whose deadline has
 /// passed, in thread-id order.
 fn wake_parked(m: &mut Machine) {
-    if m.process.threads.blocked().next().is_none() {
+    if m.process.lock().threads.blocked().next().is_none() {
         return;
     }
     let now = crate::host::monotonic_ns();
     let mut polled: Vec<libc::pollfd> = Vec::new();
     let mut owners: Vec<u32> = Vec::new();
     let mut expired: Vec<(u32, Option<crate::abi::Outcome>)> = Vec::new();
-    for (tid, b) in m.process.threads.blocked() {
+    for (tid, b) in m.process.lock().threads.blocked() {
         if b.deadline.is_some_and(|d| d <= now) {
             // A polled wait runs its call again; others complete.
             let outcome = (b.wait != Wait::Retry).then_some(b.on_timeout);
@@ -526,10 +545,10 @@ fn wake_parked(m: &mut Machine) {
         }
     }
     for (tid, outcome) in expired {
-        m.process.threads.wake(tid, outcome);
+        m.process.lock().threads.wake(tid, outcome);
     }
     for tid in ready {
-        m.process.threads.wake(tid, None);
+        m.process.lock().threads.wake(tid, None);
     }
 }
 
@@ -538,7 +557,7 @@ fn wake_parked(m: &mut Machine) {
 fn wait_host(m: &mut Machine) -> crate::signals::WaitEnd {
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut deadline: Option<u64> = None;
-    for (_, b) in m.process.threads.blocked() {
+    for (_, b) in m.process.lock().threads.blocked() {
         let Block {
             wait, deadline: d, ..
         } = b;

@@ -32,6 +32,16 @@ pub fn page_ceil(addr: u64) -> Option<u64> {
     addr.checked_add(PAGE_SIZE - 1).map(page_floor)
 }
 
+/// Where a region's memory is on the host, for the engine to map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostAddr(pub *mut u8);
+
+// SAFETY: an address, not an access: the memory behind it belongs to the
+// region's `HostMapping` (itself Send and Sync), and an engine maps it only
+// while that region holds the mapping. Queued ops may thus go to whichever
+// thread runs an engine of the process.
+unsafe impl Send for HostAddr {}
+
 /// A change the engine must mirror. Produced by [`AddressSpace`], consumed by
 /// `machine::memory::apply_pending`.
 #[derive(Debug)]
@@ -40,7 +50,7 @@ pub enum EngineOp {
         start: u64,
         len: u64,
         perms: Perms,
-        host: *mut u8,
+        host: HostAddr,
     },
     MapControl {
         start: u64,
@@ -200,7 +210,7 @@ impl AddressSpace {
                 start,
                 len,
                 perms: region.engine_perms(),
-                host,
+                host: HostAddr(host),
             }),
             None => self.pending.push(EngineOp::MapControl {
                 start,

@@ -488,3 +488,73 @@ pub fn host_info(sig: u64, code: i32, pid: u32, uid: u32) -> Info {
         fields: InfoFields::Sender { pid, uid, value: 0 },
     }
 }
+
+/// sigaltstack: `sp` is the calling thread's stack pointer (a thread
+/// running on its alternate stack may not change it).
+pub fn sigaltstack(p: &mut Process, a: &[u64; 6], sp: u64) -> Result<u64, Errno> {
+    use crate::abi::signal::SS_ONSTACK;
+    use crate::kernel::signal::{AltStack, SS_DISABLE};
+    let w = p.word_size();
+    // stack_t: sp, flags, size; MIPS: sp, size, flags.
+    let (flags_at, size_at) = if p.abi.stack_t_size_first() {
+        (2 * w, w)
+    } else {
+        (w, 2 * w)
+    };
+    let cur = p.threads.current().signals.altstack;
+    let on = cur.contains(sp);
+    let new = if a[0] != 0 {
+        let raw = p.mem.read_vec(a[0], 3 * w)?;
+        let enc = p.mem.encoder();
+        let word = |at: usize| {
+            if w == 8 {
+                enc.decode_u64(raw[at..at + 8].try_into().unwrap())
+            } else {
+                u64::from(enc.decode_u32(raw[at..at + 4].try_into().unwrap()))
+            }
+        };
+        let flags = enc.decode_u32(raw[flags_at..flags_at + 4].try_into().unwrap());
+        Some(AltStack {
+            sp: word(0),
+            size: word(size_at),
+            flags,
+        })
+    } else {
+        None
+    };
+    if a[1] != 0 {
+        let mut b = StructBuilder::new(3 * w, p.mem.encoder());
+        let flags = if !cur.enabled() {
+            SS_DISABLE
+        } else if on {
+            SS_ONSTACK
+        } else {
+            0
+        };
+        if w == 8 {
+            b.u64(0, cur.sp).u64(size_at, cur.size);
+        } else {
+            b.u32(0, cur.sp as u32).u32(size_at, cur.size as u32);
+        }
+        b.u32(flags_at, flags);
+        p.mem.write(a[1], &b.bytes)?;
+    }
+    if let Some(mut new) = new {
+        if on {
+            return Err(Errno::EPERM);
+        }
+        // SS_AUTODISARM (1 << 31) is accepted and not applied.
+        let mode = new.flags & !(1 << 31);
+        if mode == SS_DISABLE {
+            new = AltStack::default();
+        } else if mode != 0 && mode != SS_ONSTACK {
+            return Err(Errno::EINVAL);
+        } else if new.size < p.abi.min_signal_stack() {
+            return Err(Errno::ENOMEM);
+        } else {
+            new.flags = 0;
+        }
+        p.threads.current_mut().signals.altstack = new;
+    }
+    Ok(0)
+}
