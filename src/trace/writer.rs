@@ -150,6 +150,36 @@ impl Recorder {
         self.unsynced_shared = false;
     }
 
+    /// A recorder for another emulating thread of the same run, feeding the
+    /// same writer: its events and lines reach the sink whole and in its
+    /// own order, interleaved with the other recorders' batch by batch
+    /// (their timestamps come from one clock, so a reader can merge them
+    /// in time order). None when this recorder writes inline: there is no
+    /// writer thread to share.
+    pub fn for_another_thread(&self) -> Option<Recorder> {
+        match &self.route {
+            Route::Thread(tx) => {
+                let mut r = Recorder::new(
+                    Route::Thread(tx.clone()),
+                    self.extra_args,
+                    self.recycled.clone(),
+                );
+                r.sharing = self.sharing;
+                Some(r)
+            }
+            Route::Inline(_) => None,
+        }
+    }
+
+    /// Sends what a thread's recorder still holds when its thread ends,
+    /// and says how many events it recorded. The run's writer finishes
+    /// once every such recorder is closed and the first is handed to
+    /// [`Writer::finish`].
+    pub fn close(mut self) -> u64 {
+        self.send_batch();
+        self.events_recorded
+    }
+
     /// Says which of this recorder's output shares the guest's
     /// stdout/stderr stream (see [`OutputSharing::of_log`]).
     pub fn set_output_sharing(&mut self, sharing: OutputSharing) {
@@ -482,6 +512,69 @@ mod tests {
         assert_eq!(seen[9_999], "9999 [9999, 10000]");
         assert_eq!(seen[10_000], "middle");
         assert_eq!(seen[10_001], "7 [0, 0]");
+    }
+
+    #[test]
+    fn recorders_of_several_threads_lose_nothing_and_keep_their_order() {
+        const EVENTS: u64 = 100_000;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (main, w) = Writer::start(Box::new(Collect(seen.clone(), None)), 1).unwrap();
+        let others: Vec<Recorder> = (0..3)
+            .map(|_| main.for_another_thread().expect("a writer thread"))
+            .collect();
+        let record = |mut r: Recorder, thread: u64| {
+            for i in 0..EVENTS {
+                r.push(rec(thread << 32 | i), &[thread]);
+                if i % 10_000 == 9_999 {
+                    r.text(format!("thread {thread} line {i}"));
+                }
+            }
+            r
+        };
+        let handles: Vec<_> = others
+            .into_iter()
+            .enumerate()
+            .map(|(t, r)| std::thread::spawn(move || record(r, t as u64 + 1).close()))
+            .collect();
+        let main = record(main, 0);
+        let counted: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(counted + main.events_recorded, 4 * EVENTS);
+        let report = w.finish(main);
+        assert_eq!(report.events_written, 4 * EVENTS);
+        let seen = seen.lock().unwrap();
+        let mut next = [0u64; 4];
+        let mut lines = 0;
+        for entry in seen.iter() {
+            if let Some(rest) = entry.strip_prefix("thread ") {
+                // A text line arrives whole, after the events before it.
+                let (thread, i) = rest.split_once(" line ").unwrap();
+                let (thread, i): (usize, u64) = (thread.parse().unwrap(), i.parse().unwrap());
+                assert_eq!(next[thread], i + 1, "{entry}");
+                lines += 1;
+                continue;
+            }
+            let (arg1, words) = entry.split_once(' ').unwrap();
+            let arg1: u64 = arg1.parse().unwrap();
+            let thread = (arg1 >> 32) as usize;
+            assert_eq!(words, format!("[{thread}]"));
+            assert_eq!(
+                arg1 & 0xffff_ffff,
+                next[thread],
+                "thread {thread} out of order"
+            );
+            next[thread] += 1;
+        }
+        assert_eq!(next, [EVENTS; 4], "every event exactly once");
+        assert_eq!(lines, 4 * EVENTS / 10_000);
+    }
+
+    #[test]
+    fn inline_writer_has_no_recorder_for_another_thread() {
+        let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
+        let sink = Collect(Arc::new(Mutex::new(Vec::new())), None);
+        let state = WriterState::new(Box::new(sink), recycle_tx);
+        let r = Recorder::new(Route::Inline(Box::new(state)), 0, recycled);
+        assert!(r.for_another_thread().is_none());
     }
 
     #[test]
