@@ -575,7 +575,7 @@ impl Loaded {
         );
         drop(uc);
         let writer = writer.finish(recorder);
-        let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores);
+        let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores());
         drop(channel);
         use crate::machine::fork;
         let descendant = fork::is_descendant();

@@ -8,6 +8,8 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::Mutex;
 
 use memmap2::MmapMut;
 
@@ -294,9 +296,11 @@ impl Channel {
                 _data_file: data_file,
                 data,
                 enc,
-                words: vec![0; (layout.control_size / 4) as usize],
-                ignored_stores: 0,
-                names: Default::default(),
+                words: (0..layout.control_size / 4)
+                    .map(|_| AtomicU32::new(0))
+                    .collect(),
+                ignored_stores: AtomicU64::new(0),
+                names: Mutex::default(),
             }),
             Err(e) => {
                 // Remove whatever was created before the step that failed.
@@ -400,9 +404,11 @@ impl Channel {
             data: view,
             control_id: (meta.dev(), meta.ino()),
             enc,
-            words: vec![0; (layout.control_size / 4) as usize],
-            ignored_stores: 0,
-            names: Default::default(),
+            words: (0..layout.control_size / 4)
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            ignored_stores: AtomicU64::new(0),
+            names: Mutex::default(),
         })
     }
 

@@ -21,6 +21,9 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::Mutex;
 
 use memmap2::MmapMut;
 
@@ -126,47 +129,57 @@ pub struct Channel {
     control_id: (u64, u64),
     enc: Encoder,
     /// Last value stored in each control word (two per slot), for reads
-    /// and for assembling split stores.
-    words: Vec<u32>,
-    pub ignored_stores: u64,
+    /// and for assembling split stores. Atomic so that every thread's
+    /// engine decodes its stores through one shared channel (a client is
+    /// normally one thread's; relaxed order is what a store to a device
+    /// register gives).
+    words: Vec<AtomicU32>,
+    ignored_stores: AtomicU64,
     /// The names the guest registered (id -> text), kept so that a forked
     /// child's trace gets them too.
-    names: std::collections::BTreeMap<u32, Vec<u8>>,
+    names: Mutex<std::collections::BTreeMap<u32, Vec<u8>>>,
 }
+
+// Every thread's engine of a process decodes its stores through one channel.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Channel>();
+};
 
 impl Channel {
     /// Decodes a store into the control file at `offset`. Returns the
     /// (client, arg1) of a completed event. Inlined into the MMIO callback:
     /// it runs twice per event.
     #[inline]
-    pub fn decode_store(&mut self, offset: u64, size: usize, value: u64) -> Option<(u32, u64)> {
+    pub fn decode_store(&self, offset: u64, size: usize, value: u64) -> Option<(u32, u64)> {
         let word = (offset / 4) as usize;
         if word + size.div_ceil(4) > self.words.len()
             || offset % 4 != 0
             || !(size == 4 || size == 8)
         {
-            self.ignored_stores += 1;
+            self.ignore_store();
             return None;
         }
         let client = offset / 8;
         let first_word = offset % 8 == 0;
         if size == 8 {
             if !first_word {
-                self.ignored_stores += 1;
+                self.ignore_store();
                 return None;
             }
             // Keep the words as they would sit in guest memory.
             let bytes = self.enc.u64(value);
-            self.words[word] = self.enc.decode_u32(bytes[..4].try_into().unwrap());
-            self.words[word + 1] = self.enc.decode_u32(bytes[4..].try_into().unwrap());
+            self.words[word].store(self.enc.decode_u32(bytes[..4].try_into().unwrap()), Relaxed);
+            self.words[word + 1]
+                .store(self.enc.decode_u32(bytes[4..].try_into().unwrap()), Relaxed);
         } else {
-            self.words[word] = value as u32;
+            self.words[word].store(value as u32, Relaxed);
             if first_word {
                 return None;
             }
         }
         if client >= self.layout.max_clients {
-            self.ignored_stores += 1;
+            self.ignore_store();
             return None;
         }
         let slot = client as usize * 2;
@@ -176,8 +189,8 @@ impl Channel {
     /// The u64 whose guest-memory image is the two words from `first_word`.
     #[inline]
     fn slot_value(&self, first_word: usize) -> u64 {
-        let low_address = u64::from(self.words[first_word]);
-        let high_address = u64::from(self.words[first_word + 1]);
+        let low_address = u64::from(self.words[first_word].load(Relaxed));
+        let high_address = u64::from(self.words[first_word + 1].load(Relaxed));
         match self.enc.endian {
             Endian::Little => low_address | high_address << 32,
             Endian::Big => low_address << 32 | high_address,
@@ -192,9 +205,20 @@ impl Channel {
         }
         match size {
             8 if offset % 8 == 0 => self.slot_value(word),
-            4 => u64::from(self.words[word]),
+            4 => u64::from(self.words[word].load(Relaxed)),
             _ => 0,
         }
+    }
+
+    /// Counts a store that is no event (misplaced, misaligned, beyond the
+    /// clients).
+    pub fn ignore_store(&self) {
+        self.ignored_stores.fetch_add(1, Relaxed);
+    }
+
+    /// Stores that were no event, so far.
+    pub fn ignored_stores(&self) -> u64 {
+        self.ignored_stores.load(Relaxed)
     }
 
     /// Data slot `k` of `client`, if the channel has that many slots.
@@ -206,27 +230,37 @@ impl Channel {
     }
 
     /// Remembers that `id` names `text` (replacing an earlier text).
-    pub fn set_name(&mut self, id: u32, text: Vec<u8>) {
-        self.names.insert(id, text);
+    pub fn set_name(&self, id: u32, text: Vec<u8>) {
+        self.lock_names().insert(id, text);
+    }
+
+    fn lock_names(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u32, Vec<u8>>> {
+        self.names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The id of one of ht-user's own names (from [`HOST_NAME_IDS`] up),
     /// and whether it is new (to be written into the trace).
-    pub fn host_name(&mut self, text: &[u8]) -> (u32, bool) {
-        let own = self.names.range(HOST_NAME_IDS..);
+    pub fn host_name(&self, text: &[u8]) -> (u32, bool) {
+        let mut names = self.lock_names();
+        let own = names.range(HOST_NAME_IDS..);
         if let Some((&id, _)) = own.clone().find(|(_, t)| t.as_slice() == text) {
             return (id, false);
         }
         let id = own
             .last()
             .map_or(HOST_NAME_IDS, |(&id, _)| id.saturating_add(1));
-        self.names.insert(id, text.to_vec());
+        names.insert(id, text.to_vec());
         (id, true)
     }
 
     /// The names registered so far, by id.
-    pub fn names(&self) -> impl Iterator<Item = (u32, &[u8])> {
-        self.names.iter().map(|(id, t)| (*id, t.as_slice()))
+    pub fn names(&self) -> Vec<(u32, Vec<u8>)> {
+        self.lock_names()
+            .iter()
+            .map(|(id, t)| (*id, t.clone()))
+            .collect()
     }
 
     /// Copies arg2.. of `client` from the shared data file into `out`.
@@ -409,7 +443,7 @@ mod tests {
     #[test]
     fn whole_and_split_stores() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ch = channel(dir.path(), Endian::Little);
+        let ch = channel(dir.path(), Endian::Little);
         assert_eq!(
             ch.decode_store(8, 8, 0x1_0000_0002),
             Some((1, 0x1_0000_0002))
@@ -421,7 +455,7 @@ mod tests {
         // Beyond max_clients (3) but inside the page: ignored and counted.
         assert_eq!(ch.decode_store(3 * 8, 8, 1), None);
         assert_eq!(ch.decode_store(4090, 4, 1), None);
-        assert_eq!(ch.ignored_stores, 2);
+        assert_eq!(ch.ignored_stores(), 2);
     }
 
     #[test]
@@ -429,18 +463,18 @@ mod tests {
         // A 32-bit guest thread is switched out between the two halves of
         // its store; another thread completes a store on its own client.
         let dir = tempfile::tempdir().unwrap();
-        let mut ch = channel(dir.path(), Endian::Little);
+        let ch = channel(dir.path(), Endian::Little);
         assert_eq!(ch.decode_store(0, 4, 0xaaaa_0001), None);
         assert_eq!(ch.decode_store(8, 4, 0xbbbb_0002), None);
         assert_eq!(ch.decode_store(12, 4, 0xb), Some((1, 0xb_bbbb_0002)));
         assert_eq!(ch.decode_store(4, 4, 0xa), Some((0, 0xa_aaaa_0001)));
-        assert_eq!(ch.ignored_stores, 0);
+        assert_eq!(ch.ignored_stores(), 0);
     }
 
     #[test]
     fn big_endian_split_store() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ch = channel(dir.path(), Endian::Big);
+        let ch = channel(dir.path(), Endian::Big);
         // Big-endian: the first word in memory is the high half.
         assert_eq!(ch.decode_store(0, 4, 0x1), None);
         assert_eq!(ch.decode_store(4, 4, 0x2), Some((0, 0x1_0000_0002)));

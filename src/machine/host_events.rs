@@ -22,7 +22,7 @@ impl Machine {
         extra: [u64; 2],
         counts: Option<InsnCounts>,
     ) -> bool {
-        let Some(channel) = self.hypertrace.as_mut() else {
+        let Some(channel) = self.hypertrace.as_ref() else {
             return false;
         };
         let (id, new) = channel.host_name(name.as_bytes());
@@ -51,7 +51,7 @@ impl Machine {
         let id = match u32::try_from(id) {
             Ok(id) if id != 0 && id < crate::hypertrace::HOST_NAME_IDS => id,
             _ => {
-                self.hypertrace.as_mut().expect("checked").ignored_stores += 1;
+                self.hypertrace.as_ref().expect("checked").ignore_store();
                 return;
             }
         };
@@ -102,7 +102,7 @@ impl Machine {
     /// trace starts with its parent's names.
     pub fn record_known_names(&mut self) {
         let names: Vec<(u32, Vec<u8>)> = match self.hypertrace.as_ref() {
-            Some(c) => c.names().map(|(id, t)| (id, t.to_vec())).collect(),
+            Some(c) => c.names(),
             None => return,
         };
         for (id, text) in names {

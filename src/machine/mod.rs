@@ -67,7 +67,7 @@ pub struct Machine {
     /// process's life), at hand without the process lock.
     pub cpu_model: crate::arch::cpu::Cpu,
     pub cpu_facts: crate::arch::cpu::CpuFacts,
-    pub hypertrace: Option<Channel>,
+    pub hypertrace: Option<std::sync::Arc<Channel>>,
     /// What forked children and executed programs need from the run.
     pub lineage: Lineage,
     /// The monitor has requests: the runner serves them between blocks.
@@ -114,7 +114,7 @@ impl Machine {
             cpu_model: process.cpu,
             cpu_facts: process.cpu_facts.clone(),
             process: SharedProcess::new(process),
-            hypertrace,
+            hypertrace: hypertrace.map(std::sync::Arc::new),
             lineage,
             monitor_due: false,
             debug_pause: DebugPause::default(),
@@ -187,7 +187,7 @@ impl Machine {
         value: u64,
         counts: Option<InsnCounts>,
     ) -> bool {
-        let Some(channel) = self.hypertrace.as_mut() else {
+        let Some(channel) = self.hypertrace.as_ref() else {
             return false;
         };
         let Some((client, arg1)) = channel.decode_store(offset, size, value) else {
