@@ -9,7 +9,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use unicorn_engine::unicorn_const::uc_error;
-use unicorn_engine::Unicorn;
 
 use crate::hypertrace::{Channel, ChannelOptions};
 use crate::kernel::Process;
@@ -193,8 +192,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, SetupError> {
 
 /// A loaded guest, ready to run.
 pub struct Loaded {
-    uc: crate::machine::Engine<'static>,
-    entry: u64,
+    pub(crate) uc: crate::machine::Engine<'static>,
+    pub(crate) entry: u64,
     monitor: Option<crate::monitor::Monitor>,
     gdb: Option<crate::gdb::GdbServer>,
 }
@@ -446,24 +445,7 @@ pub fn load(
             r.text(text);
         }
     }
-    let (arch, mode) = abi.unicorn();
-    let mut uc =
-        Unicorn::new_with_data(arch, mode, machine).map_err(|err| SetupError::CreateEngine {
-            arch: abi.name(),
-            err,
-        })?;
-    crate::machine::cpu::prepare(&mut uc)?;
-    // Stops land on block boundaries, so nothing runs twice (engine patch
-    // 0005); control stores are one callback (0006); a map or unmap costs
-    // the region's own pages, not all regions' (0025).
-    crate::machine::engine_ctl::set_exit_check_at_block_start(&mut uc)
-        .and_then(|()| crate::machine::engine_ctl::set_mmio_wide_access(&mut uc))
-        .and_then(|()| crate::machine::engine_ctl::set_incremental_memory_map(&mut uc))
-        .and_then(|()| crate::machine::engine_ctl::set_insn_count(&mut uc, insn_counting))
-        .and_then(|()| crate::machine::engine_ctl::set_block_hook_insns(&mut uc, true))
-        .map_err(SetupError::ConfigureEngine)?;
-    mem_engine::install_tlb(&mut uc)?;
-    mem_engine::install_fault_address_hook(&mut uc)?;
+    let mut uc = crate::machine::build::engine_for(machine)?;
     mem_engine::apply_pending(&mut uc)?;
     abi.init_registers(&mut uc, entry, stack.sp)?;
 

@@ -160,6 +160,10 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
 /// how many there were.
 pub fn apply_pending(uc: &mut Engine<'_>) -> Result<usize, EngineError> {
     let ops = uc.get_data_mut().process.lock().mem.take_pending();
+    apply_and_flush(uc, ops)
+}
+
+fn apply_and_flush(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<usize, EngineError> {
     if ops.is_empty() {
         return Ok(0);
     }
@@ -174,6 +178,13 @@ pub fn apply_pending(uc: &mut Engine<'_>) -> Result<usize, EngineError> {
         err,
     });
     result.and(flushed).map(|()| count)
+}
+
+/// Maps the process's whole current layout into a new engine (another
+/// thread's): every region at its address, over the same host memory.
+pub fn mirror_layout(uc: &mut Engine<'_>) -> Result<(), EngineError> {
+    let ops = uc.get_data().process.lock().mem.layout_ops();
+    apply_and_flush(uc, ops).map(drop)
 }
 
 fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError> {

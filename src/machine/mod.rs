@@ -5,6 +5,7 @@
 use unicorn_engine::Unicorn;
 
 pub(crate) mod blocks;
+pub mod build;
 pub(crate) mod cpu;
 pub(crate) mod delivery;
 pub(crate) mod disasm;
@@ -69,7 +70,7 @@ pub struct Machine {
     pub cpu_facts: crate::arch::cpu::CpuFacts,
     pub hypertrace: Option<std::sync::Arc<Channel>>,
     /// What forked children and executed programs need from the run.
-    pub lineage: Lineage,
+    pub lineage: std::sync::Arc<Lineage>,
     /// The monitor has requests: the runner serves them between blocks.
     pub monitor_due: bool,
     /// gdb's breakpoints and steps (`-g`).
@@ -115,7 +116,7 @@ impl Machine {
             cpu_facts: process.cpu_facts.clone(),
             process: SharedProcess::new(process),
             hypertrace: hypertrace.map(std::sync::Arc::new),
-            lineage,
+            lineage: std::sync::Arc::new(lineage),
             monitor_due: false,
             debug_pause: DebugPause::default(),
             handler: None,

@@ -224,6 +224,27 @@ impl AddressSpace {
         }
     }
 
+    /// The engine changes that build the current layout in an engine that
+    /// has nothing mapped (another thread's), leaving the queue as it is.
+    pub fn layout_ops(&self) -> Vec<EngineOp> {
+        self.regions
+            .values()
+            .map(|r| match r.host_ptr(r.start) {
+                Some(host) => EngineOp::Map {
+                    start: r.start,
+                    len: r.len(),
+                    perms: r.engine_perms(),
+                    host: HostAddr(host),
+                },
+                None => EngineOp::MapControl {
+                    start: r.start,
+                    len: r.len(),
+                    file_offset: r.backing_offset as u64,
+                },
+            })
+            .collect()
+    }
+
     /// Removes every region piece inside `[start, start+len)`, splitting
     /// regions that straddle the edges. Returns whether anything was mapped.
     pub fn unmap(&mut self, start: u64, len: u64) -> bool {

@@ -86,6 +86,20 @@ pub enum SetupError {
     MonitorHook(uc_error),
 }
 
+impl From<crate::machine::build::BuildError> for SetupError {
+    fn from(e: crate::machine::build::BuildError) -> Self {
+        use crate::machine::build::BuildError;
+        match e {
+            BuildError::Create { arch, err } => SetupError::CreateEngine { arch, err },
+            BuildError::Configure(err) => SetupError::ConfigureEngine(err),
+            BuildError::Arch(e) => SetupError::Arch(e),
+            BuildError::Memory(e) => SetupError::Engine(e),
+            // Only a thread's engine shares a writer.
+            BuildError::NoSharedWriter => SetupError::ConfigureEngine(uc_error::ARG),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{check_engine, load, open_log, RunConfig};
