@@ -196,6 +196,8 @@ pub struct Loaded {
     pub(crate) entry: u64,
     monitor: Option<crate::monitor::Monitor>,
     gdb: Option<crate::gdb::GdbServer>,
+    /// `-sched parallel`.
+    parallel: bool,
 }
 
 /// Loads `cfg.program` into a new engine. Events also go to `handler`;
@@ -221,6 +223,26 @@ pub fn load(
     record_events: bool,
 ) -> Result<Loaded, SetupError> {
     check_engine()?;
+    if cfg.sched.parallel {
+        // Each of these serves one engine between runs, or takes every
+        // event of the run.
+        let with = if cfg.gdb.is_some() {
+            Some("-g")
+        } else if cfg.trace_file.is_some() {
+            // Its records must come in time order; threads' batches would
+            // interleave.
+            Some("-trace-file")
+        } else if cfg.monitor.is_some() {
+            Some("-monitor")
+        } else if handler.is_some() {
+            Some("an event handler")
+        } else {
+            None
+        };
+        if let Some(with) = with {
+            return Err(SetupError::ParallelWith(with));
+        }
+    }
     let bytes =
         loader::read_image(&cfg.program, true).map_err(|source| SetupError::ReadProgram {
             path: cfg.program.clone(),
@@ -435,7 +457,7 @@ pub fn load(
     }
     if cfg.debug.page {
         // -d page: the memory map the program starts with.
-        let maps = crate::kernel::procfs::maps(&machine.process.lock());
+        let maps = crate::kernel::procfs::maps(&machine.lock_process());
         let text = format!(
             "page layout at the start of {}:\n{}",
             cfg.program.display(),
@@ -461,6 +483,7 @@ pub fn load(
         entry,
         monitor,
         gdb,
+        parallel: cfg.sched.parallel,
     })
 }
 
@@ -483,11 +506,14 @@ impl Loaded {
             entry,
             mut monitor,
             gdb,
+            parallel,
         } = self;
         let abi = uc.get_data().abi;
         crate::signals::arm(&uc);
         let result = match &gdb {
             Some(server) => crate::gdb::serve(&mut uc, entry, &mut monitor, server),
+            None if parallel => crate::machine::parallel::start(&mut uc)
+                .and_then(|()| crate::machine::parallel::run(&mut uc, entry)),
             None => crate::machine::sched::run(&mut uc, entry, &mut monitor),
         };
         crate::signals::disarm();
@@ -529,7 +555,7 @@ impl Loaded {
         let m = uc.get_data_mut();
         if let Some(parent) = m.vfork_parent.take() {
             // A vfork child ending without exec: its parent resumes now.
-            parent.send(&m.process.lock().mem);
+            parent.send(&m.lock_process().mem);
         }
         if let Some(handler) = m.handler.as_mut() {
             handler.finish();

@@ -168,9 +168,10 @@ struct Cli {
     /// not be ht-user's own (the host's dynamic loader reads LD_*).
     #[arg(long = "ht-env", hide = true)]
     ht_env: Vec<OsString>,
-    /// Guest thread scheduling: time slice in translated blocks, and a seed
-    /// that varies slice lengths (default: fixed slices, deterministic).
-    #[arg(long, value_name = "[slice=BLOCKS][,seed=N]")]
+    /// Guest thread scheduling: serial (the default: one thread at a time,
+    /// time slices in translated blocks, a seed that varies their lengths;
+    /// deterministic) or parallel (every thread on its own host thread).
+    #[arg(long, value_name = "parallel|[serial,][slice=BLOCKS][,seed=N]")]
     sched: Option<String>,
 
     /// The guest executable.

@@ -80,7 +80,7 @@ fn serve_as<R: DebugRegs>(
     };
     let watch = InterruptWatch::start(watch_fd);
     let (exe, auxv) = {
-        let p = uc.get_data().process.lock();
+        let p = uc.get_data().lock_process();
         let exe = std::path::absolute(&p.exe_path)
             .unwrap_or_else(|_| p.exe_path.clone())
             .into_os_string()

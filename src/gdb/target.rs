@@ -79,7 +79,7 @@ impl<R: DebugRegs> SingleThreadBase for Session<'_, '_, R> {
         data: &mut [u8],
     ) -> TargetResult<usize, Self> {
         let start = to_u64(start);
-        let mem = &self.uc.get_data().process.lock().mem;
+        let mem = &self.uc.get_data().lock_process().mem;
         // Page by page: a read that runs into an unmapped page gives what
         // precedes it, as gdb expects.
         let mut done = 0;
@@ -108,7 +108,7 @@ impl<R: DebugRegs> SingleThreadBase for Session<'_, '_, R> {
     ) -> TargetResult<(), Self> {
         let start = to_u64(start);
         {
-            let mut p = self.uc.get_data().process.lock();
+            let mut p = self.uc.get_data().lock_process();
             p.mem
                 .write_privileged(start, data)
                 .map_err(|_| TargetError::Errno(libc::EFAULT as u8))?;

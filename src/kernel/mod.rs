@@ -60,6 +60,67 @@ pub struct Process {
     /// The CPU model (`-cpu`) and what it tells the guest.
     pub cpu: crate::arch::cpu::Cpu,
     pub cpu_facts: crate::arch::cpu::CpuFacts,
+    /// Memory changes for the other threads' engines (parallel scheduling).
+    pub journal: EngineJournal,
+}
+
+/// Memory changes for the engines of a process's threads (parallel
+/// scheduling): batches numbered from 1, one per system call that changed
+/// the layout; each engine applies the batches after the last it applied,
+/// and a batch (with the host memory its unmaps retired) goes once every
+/// engine has passed it.
+#[derive(Default)]
+pub struct EngineJournal {
+    /// The number of `batches[0]`.
+    first: u64,
+    batches: std::collections::VecDeque<JournalBatch>,
+}
+
+struct JournalBatch {
+    ops: Vec<crate::mem::EngineOp>,
+    _retired: Vec<std::sync::Arc<crate::mem::HostMapping>>,
+}
+
+impl EngineJournal {
+    /// The number of the last batch (0: none yet).
+    pub fn last(&self) -> u64 {
+        (self.first + self.batches.len() as u64).saturating_sub(1)
+    }
+
+    /// Adds a batch; returns its number.
+    pub fn push(
+        &mut self,
+        ops: Vec<crate::mem::EngineOp>,
+        retired: Vec<std::sync::Arc<crate::mem::HostMapping>>,
+    ) -> u64 {
+        if self.batches.is_empty() {
+            self.first = self.last() + 1;
+        }
+        self.batches.push_back(JournalBatch {
+            ops,
+            _retired: retired,
+        });
+        self.last()
+    }
+
+    /// The changes of the batches after `applied`.
+    pub fn since(&self, applied: u64) -> Vec<crate::mem::EngineOp> {
+        let skip = applied.saturating_add(1).saturating_sub(self.first) as usize;
+        self.batches
+            .iter()
+            .skip(skip)
+            .flat_map(|b| b.ops.iter().cloned())
+            .collect()
+    }
+
+    /// Drops the batches every engine has applied (`applied` is the
+    /// lowest engine's).
+    pub fn trim(&mut self, applied: u64) {
+        while !self.batches.is_empty() && self.first <= applied {
+            self.batches.pop_front();
+            self.first += 1;
+        }
+    }
 }
 
 /// The process as every guest thread's engine reaches it: one lock, taken
@@ -67,7 +128,14 @@ pub struct Process {
 /// while guest code runs or while a call waits on the host. With the serial
 /// scheduler one engine takes it at a time, uncontended.
 #[derive(Clone)]
-pub struct SharedProcess(std::sync::Arc<std::sync::Mutex<Process>>);
+pub struct SharedProcess(std::sync::Arc<ProcessCell>);
+
+struct ProcessCell {
+    state: std::sync::Mutex<Process>,
+    /// Signalled when an engine has followed the process's memory changes
+    /// (parallel scheduling: a thread changing the layout waits for it).
+    changed: std::sync::Condvar,
+}
 
 // Every thread's engine reaches the process from its own host thread.
 const _: fn() = || {
@@ -77,7 +145,10 @@ const _: fn() = || {
 
 impl SharedProcess {
     pub fn new(process: Process) -> Self {
-        SharedProcess(std::sync::Arc::new(std::sync::Mutex::new(process)))
+        SharedProcess(std::sync::Arc::new(ProcessCell {
+            state: std::sync::Mutex::new(process),
+            changed: std::sync::Condvar::new(),
+        }))
     }
 
     /// The process, exclusively until the guard is dropped. A panic while
@@ -86,8 +157,27 @@ impl SharedProcess {
     /// flushing the trace and removing the channel files.
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Process> {
         self.0
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Releases `guard` until [`SharedProcess::notify`] or `timeout`, and
+    /// takes the process again.
+    pub fn wait<'a>(
+        &'a self,
+        guard: std::sync::MutexGuard<'a, Process>,
+        timeout: std::time::Duration,
+    ) -> std::sync::MutexGuard<'a, Process> {
+        match self.0.changed.wait_timeout(guard, timeout) {
+            Ok((g, _)) => g,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+
+    /// Wakes the threads in [`SharedProcess::wait`].
+    pub fn notify(&self) {
+        self.0.changed.notify_all();
     }
 
     /// The process, when this is the only handle (a forked child before it
@@ -95,6 +185,7 @@ impl SharedProcess {
     pub fn get_mut(&mut self) -> &mut Process {
         std::sync::Arc::get_mut(&mut self.0)
             .expect("the only handle")
+            .state
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -122,6 +213,7 @@ impl Process {
             timers: timer::Timers::default(),
             cpu: abi.default_cpu(),
             cpu_facts: crate::arch::cpu::CpuFacts::default(),
+            journal: EngineJournal::default(),
         })
     }
 

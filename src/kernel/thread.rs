@@ -81,6 +81,68 @@ pub enum State {
 /// pointer): arrays of the guest's longs, bit n for descriptor n.
 pub type FdSets = [Option<Vec<u8>>; 3];
 
+/// Wakes a thread's host thread out of its wait (an eventfd it polls).
+#[derive(Debug)]
+pub struct Waker(std::os::fd::OwnedFd);
+
+impl Waker {
+    pub fn new() -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd(2) returns a new descriptor we own, or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        Ok(Waker(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    pub fn wake(&self) {
+        use std::os::fd::AsRawFd;
+        let one = 1u64;
+        // SAFETY: an 8-byte write to our eventfd; a full counter is fine.
+        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// The descriptor to poll; [`Waker::clear`] after it was ready.
+    pub fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.0.as_raw_fd()
+    }
+
+    pub fn clear(&self) {
+        let mut count = 0u64;
+        // SAFETY: an 8-byte read from our non-blocking eventfd.
+        unsafe { libc::read(self.fd(), (&mut count as *mut u64).cast(), 8) };
+    }
+}
+
+/// A thread running on an engine of its own (parallel scheduling): how to
+/// stop that engine and wake its host thread, and how far it has followed
+/// the process's memory changes.
+#[derive(Clone)]
+pub struct OwnEngine {
+    /// Stops the engine at its next block (uc_emu_stop, safe from any
+    /// thread while the engine lives: it is dropped only after its thread
+    /// has left this table).
+    pub stop: std::sync::Arc<dyn Fn() + Send + Sync>,
+    pub waker: std::sync::Arc<Waker>,
+    /// The last memory-change batch applied to the engine.
+    pub applied: u64,
+    /// Whether the engine runs guest code now (it must apply a batch
+    /// before going on); false while the thread waits or handles a call.
+    pub in_guest: bool,
+}
+
+impl std::fmt::Debug for OwnEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnEngine")
+            .field("applied", &self.applied)
+            .field("in_guest", &self.in_guest)
+            .finish()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Thread {
     pub tid: u32,
@@ -100,6 +162,10 @@ pub struct Thread {
     /// A SysV IPC operation parked until it can complete: its deadline
     /// (semtimedop) and the current polling interval.
     pub ipc_wait: Option<IpcWait>,
+    /// Its own engine, with parallel scheduling.
+    pub engine: Option<OwnEngine>,
+    /// The wait its handler asked for with `Outcome::Blocked`.
+    requested_block: Option<Block>,
 }
 
 /// See [`Thread::ipc_wait`].
@@ -116,6 +182,8 @@ pub struct IpcWait {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Spawn {
     pub tid: u32,
+    /// The thread whose clone created it (its CPU state is the start).
+    pub creator: u32,
     /// New stack pointer (0: the parent's).
     pub stack: u64,
     /// TLS argument of CLONE_SETTLS, in the ABI's meaning.
@@ -135,8 +203,6 @@ pub struct Threads {
     /// Futex waiters in the order they went to sleep.
     futex_queue: VecDeque<u32>,
     spawned: Vec<Spawn>,
-    /// The wait a handler asked for with `Outcome::Blocked`.
-    block: Option<Block>,
 }
 
 /// Highest tid a futex word can hold (FUTEX_TID_MASK).
@@ -157,6 +223,8 @@ impl Threads {
                 signals: Default::default(),
                 select_wait: None,
                 ipc_wait: None,
+                engine: None,
+                requested_block: None,
             },
         );
         Threads {
@@ -168,7 +236,6 @@ impl Threads {
             run_queue: VecDeque::new(),
             futex_queue: VecDeque::new(),
             spawned: Vec::new(),
-            block: None,
         }
     }
 
@@ -215,7 +282,7 @@ impl Threads {
     /// Whether the scheduler must step in: the current thread blocked,
     /// yielded or exited, or a new thread needs its CPU context.
     pub fn needs_scheduler(&self) -> bool {
-        !self.spawned.is_empty()
+        self.spawned.iter().any(|s| s.creator == self.current)
             || !matches!(
                 self.threads.get(&self.current).map(|t| &t.state),
                 Some(State::Running)
@@ -269,9 +336,17 @@ impl Threads {
                 },
                 select_wait: None,
                 ipc_wait: None,
+                engine: None,
+                requested_block: None,
             },
         );
-        self.spawned.push(Spawn { tid, stack, tls });
+        let creator = self.current;
+        self.spawned.push(Spawn {
+            tid,
+            creator,
+            stack,
+            tls,
+        });
         self.run_queue.push_back(tid);
         Some(tid)
     }
@@ -281,16 +356,28 @@ impl Threads {
         std::mem::take(&mut self.spawned)
     }
 
+    /// The threads `creator` created since the last call (parallel
+    /// scheduling: each engine starts the threads its own thread made).
+    pub fn take_spawned_by(&mut self, creator: u32) -> Vec<Spawn> {
+        let (mine, others) = std::mem::take(&mut self.spawned)
+            .into_iter()
+            .partition(|s| s.creator == creator);
+        self.spawned = others;
+        mine
+    }
+
     /// A handler's request to block the calling thread; it then returns
     /// `Outcome::Blocked`.
     pub fn request_block(&mut self, block: Block) -> crate::abi::Outcome {
-        self.block = Some(block);
+        self.current_mut().requested_block = Some(block);
         Outcome::Blocked
     }
 
     /// The wait requested by the handler that returned `Outcome::Blocked`.
     pub fn take_block(&mut self) -> Option<Block> {
-        self.block.take()
+        self.threads
+            .get_mut(&self.current)
+            .and_then(|t| t.requested_block.take())
     }
 
     /// The current thread blocks in `call` until `block` ends.
@@ -343,8 +430,70 @@ impl Threads {
             None => Resume::Retry(call),
         };
         t.state = State::Ready;
+        if let Some(e) = &t.engine {
+            e.waker.wake();
+        }
         self.futex_queue.retain(|x| *x != tid);
         self.run_queue.push_back(tid);
+    }
+
+    /// Parallel scheduling: thread `tid`, whose engine holds the process
+    /// lock, is the one system calls act for.
+    /// (A thread that has just exited stays current, absent from the
+    /// table, for the rest of its exit call, as with the serial scheduler.)
+    pub fn set_current(&mut self, tid: u32) {
+        self.current = tid;
+        if let Some(t) = self.threads.get(&tid) {
+            self.current_index = t.index;
+        }
+    }
+
+    /// Parallel scheduling: thread `tid` (the current one) runs again
+    /// after its wait; takes what it must do first.
+    pub fn resume_own(&mut self, tid: u32) -> Resume {
+        self.set_current(tid);
+        self.run_queue.retain(|x| *x != tid);
+        let Some(t) = self.threads.get_mut(&tid) else {
+            return Resume::Continue;
+        };
+        if matches!(t.state, State::Ready) {
+            t.state = State::Running;
+        }
+        std::mem::replace(&mut t.resume, Resume::Continue)
+    }
+
+    /// Whether thread `tid` waits in a call, or was woken from one it has
+    /// not completed yet.
+    pub fn waits_or_was_woken(&self, tid: u32) -> bool {
+        self.is_blocked(tid)
+            || self
+                .threads
+                .get(&tid)
+                .is_some_and(|t| !matches!(t.resume, Resume::Continue))
+    }
+
+    /// Whether thread `tid` waits (blocked in a call).
+    pub fn is_blocked(&self, tid: u32) -> bool {
+        matches!(
+            self.threads.get(&tid).map(|t| &t.state),
+            Some(State::Blocked(..))
+        )
+    }
+
+    /// Stops the engine of thread `tid` if it runs on one of its own (a
+    /// signal for it, the process ending): it looks at its state at once.
+    pub fn poke(&self, tid: u32) {
+        if let Some(e) = self.threads.get(&tid).and_then(|t| t.engine.as_ref()) {
+            (e.stop)();
+            e.waker.wake();
+        }
+    }
+
+    /// Threads with an engine of their own.
+    pub fn own_engines(&self) -> impl Iterator<Item = (u32, &OwnEngine)> + '_ {
+        self.threads
+            .values()
+            .filter_map(|t| t.engine.as_ref().map(|e| (t.tid, e)))
     }
 
     /// Takes what the thread that just became current must do first.

@@ -83,26 +83,76 @@ pub fn thread_engine(
     Ok(uc)
 }
 
-impl Machine {
-    /// The Machine of another guest thread of this process: the process,
-    /// the channel and the lineage shared; a recorder of its own feeding
-    /// the same writer; the trace settings copied; CPU, fault, signal and
-    /// hook state fresh. None when the run's writer is inline.
-    pub fn for_thread(&self, thread_index: u32) -> Option<Machine> {
-        let recorder = self.trace.recorder.as_ref()?.for_another_thread()?;
-        let t = &self.trace;
-        let disasm = t
-            .disasm
-            .as_ref()
-            .and_then(|_| crate::machine::disasm::Disassembler::for_arch(self.abi.name()).ok());
-        Some(Machine {
-            abi: self.abi,
-            process: self.process.clone(),
+/// What another guest thread's Machine is made of, in a form that can go
+/// to the host thread that will run it: the process, the channel and the
+/// lineage shared, a recorder of its own feeding the same writer, the
+/// trace settings copied.
+pub struct ThreadParts {
+    abi: &'static dyn crate::arch::Abi,
+    process: crate::kernel::SharedProcess,
+    thread_index: u32,
+    cpu_model: crate::arch::cpu::Cpu,
+    cpu_facts: crate::arch::cpu::CpuFacts,
+    hypertrace: Option<std::sync::Arc<crate::hypertrace::Channel>>,
+    lineage: std::sync::Arc<crate::machine::fork::Lineage>,
+    recorder: crate::trace::Recorder,
+    enabled: crate::trace::EventSet,
+    rules: crate::trace::rules::Rules,
+    resident_hooks: crate::trace::EventSet,
+    record_events: bool,
+    clock: crate::trace::clock::EventClock,
+    strace: bool,
+    insn_counting: bool,
+    debug: crate::trace::debug::DebugItems,
+    disassembles: bool,
+    report_modules: bool,
+    modules_reported: std::collections::HashSet<(u64, String)>,
+    extra_args: usize,
+}
+
+impl ThreadParts {
+    /// The parts of `creator`'s Machine for a thread with trace index
+    /// `thread_index`; None when the run's writer is inline.
+    pub fn of(creator: &Machine, thread_index: u32) -> Option<ThreadParts> {
+        let t = &creator.trace;
+        Some(ThreadParts {
+            abi: creator.abi,
+            process: creator.process.clone(),
             thread_index,
+            cpu_model: creator.cpu_model,
+            cpu_facts: creator.cpu_facts.clone(),
+            hypertrace: creator.hypertrace.clone(),
+            lineage: creator.lineage.clone(),
+            recorder: t.recorder.as_ref()?.for_another_thread()?,
+            enabled: t.enabled,
+            rules: t.rules.clone(),
+            resident_hooks: t.resident_hooks,
+            record_events: t.record_events,
+            clock: t.clock.clone(),
+            strace: t.strace,
+            insn_counting: t.insn_counting,
+            debug: t.debug,
+            disassembles: t.disasm.is_some(),
+            report_modules: t.report_modules,
+            modules_reported: t.modules_reported.clone(),
+            extra_args: t.args_scratch.len(),
+        })
+    }
+
+    /// The thread's Machine: CPU, fault, signal and hook state fresh.
+    pub fn into_machine(self) -> Machine {
+        let disasm = self
+            .disassembles
+            .then(|| crate::machine::disasm::Disassembler::for_arch(self.abi.name()).ok())
+            .flatten();
+        Machine {
+            abi: self.abi,
+            process: self.process,
+            thread_index: self.thread_index,
             cpu_model: self.cpu_model,
-            cpu_facts: self.cpu_facts.clone(),
-            hypertrace: self.hypertrace.clone(),
-            lineage: self.lineage.clone(),
+            cpu_facts: self.cpu_facts,
+            hypertrace: self.hypertrace,
+            lineage: self.lineage,
             monitor_due: false,
             debug_pause: Default::default(),
             handler: None,
@@ -111,35 +161,50 @@ impl Machine {
             sched: Default::default(),
             m5: Default::default(),
             trace: crate::machine::TraceState {
-                recorder: Some(recorder),
+                recorder: Some(self.recorder),
                 writer: None,
-                enabled: t.enabled,
-                rules: t.rules.clone(),
+                enabled: self.enabled,
+                rules: self.rules,
                 hooks: Default::default(),
                 // Its engine gets the hooks the enabled events need.
                 reconfigure_due: true,
-                resident_hooks: t.resident_hooks,
-                record_events: t.record_events,
+                resident_hooks: self.resident_hooks,
+                record_events: self.record_events,
                 last_ts: 0,
                 coarse_left: 0,
-                clock: t.clock.clone(),
-                strace: t.strace,
-                insn_counting: t.insn_counting,
-                debug: t.debug,
+                clock: self.clock,
+                strace: self.strace,
+                insn_counting: self.insn_counting,
+                debug: self.debug,
                 disasm,
                 shown_blocks: Default::default(),
-                report_modules: t.report_modules,
-                modules_reported: t.modules_reported.clone(),
-                args_scratch: vec![0; t.args_scratch.len()],
+                report_modules: self.report_modules,
+                modules_reported: self.modules_reported,
+                args_scratch: vec![0; self.extra_args],
             },
             fault: Default::default(),
             signals: Default::default(),
             arch: Default::default(),
             tlb: Default::default(),
             blocks: Default::default(),
-        })
+            parallel: None,
+        }
     }
 }
+
+impl Machine {
+    /// The Machine of another guest thread of this process (see
+    /// [`ThreadParts`]); None when the run's writer is inline.
+    pub fn for_thread(&self, thread_index: u32) -> Option<Machine> {
+        ThreadParts::of(self, thread_index).map(ThreadParts::into_machine)
+    }
+}
+
+// A thread's parts go to the host thread that runs it.
+const _: fn() = || {
+    fn sendable<T: Send>() {}
+    sendable::<ThreadParts>();
+};
 
 #[cfg(test)]
 mod tests {
@@ -192,8 +257,7 @@ mod tests {
             let at = parent.reg_read(sp).unwrap() - 64;
             parent
                 .get_data()
-                .process
-                .lock()
+                .lock_process()
                 .mem
                 .write(at, b"shared")
                 .unwrap();

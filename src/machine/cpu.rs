@@ -69,10 +69,10 @@ impl GuestCpu for Engine<'_> {
         self.context_restore(state)
     }
     fn mem(&self) -> MemRef<'_> {
-        Box::new(ProcessMemory(self.get_data().process.lock()))
+        Box::new(ProcessMemory(self.get_data().lock_process()))
     }
     fn mem_mut(&mut self) -> MemMut<'_> {
-        Box::new(ProcessMemory(self.get_data().process.lock()))
+        Box::new(ProcessMemory(self.get_data().lock_process()))
     }
     fn page_was_refused(&self) -> bool {
         self.get_data().fault.last_fault.is_some()

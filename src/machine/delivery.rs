@@ -57,14 +57,14 @@ pub struct SavedContext {
 
 /// Turns host signals that arrived for the guest into guest signals.
 pub fn intake_host(m: &mut Machine) {
-    sig::intake_host(&mut m.process.lock());
+    sig::intake_host(&mut m.lock_process());
 }
 
 /// Whether the engine must stop for signal work after the current hook:
 /// a deliverable signal, a sigreturn, or the poll hook to install.
 pub fn due(m: &mut Machine) -> bool {
     intake_host(m);
-    sig::deliverable(&m.process.lock()) != 0
+    sig::deliverable(&m.lock_process()) != 0
         || m.signals.sigreturn_due.is_some()
         || m.fault.pending_fault.is_some()
         || (!m.blocks.serves(BlockUse::SignalPoll) && needs_poll_hook(m))
@@ -79,9 +79,9 @@ fn needs_poll_hook(m: &Machine) -> bool {
     if crate::signals::watcher_stops_engine() {
         return false;
     }
-    let handled = m.process.lock().signals.handled();
+    let handled = m.lock_process().signals.handled();
     // A timer's expiration is a host signal whatever its guest signal.
-    if !m.process.lock().timers.is_empty() {
+    if !m.lock_process().timers.is_empty() {
         return true;
     }
     (1..=64u64)
@@ -113,10 +113,10 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
     }
     loop {
         let m = uc.get_data_mut();
-        let Some(info) = sig::take_deliverable(&mut m.process.lock()) else {
+        let Some(info) = sig::take_deliverable(&mut m.lock_process()) else {
             return Ok(start);
         };
-        let action = m.process.lock().signals.action(info.signo);
+        let action = m.lock_process().signals.action(info.signo);
         let host = m.abi.host_signal(info.signo) as i32;
         let taken = action.is_handler()
             || (action.handler == SIG_DFL
@@ -126,7 +126,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
                 ));
         if m.trace.strace && taken {
             let line =
-                crate::kernel::signal::strace_line(host, &info, m.process.lock().word_size());
+                crate::kernel::signal::strace_line(host, &info, m.lock_process().word_size());
             if let Some(r) = m.trace.recorder.as_mut() {
                 r.text(line);
             }
@@ -165,7 +165,7 @@ pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason
 fn queue_fault(m: &mut Machine, f: PendingFault) {
     let g = m.abi.guest_signal(f.signal as u64);
     m.fault.last_trap = f.trap.map(|t| (g, t));
-    let p = &mut m.process.lock();
+    let p = &mut m.lock_process();
     let t = &mut p.threads.current_mut().signals;
     let blocked = t.mask & bit(g) != 0;
     t.mask &= !bit(g);
@@ -198,7 +198,7 @@ fn push_frame(
         sigreturn_page(uc, rt)?
     };
     let m = uc.get_data_mut();
-    let mut p = m.process.lock();
+    let mut p = crate::machine::lock_process_of(&m.process, &m.parallel);
     let t = &mut p.threads.current_mut().signals;
     let alt = t.altstack;
     let switch = action.flags & SA_ONSTACK != 0 && alt.enabled() && !alt.contains(sp);
@@ -240,7 +240,7 @@ fn push_frame(
     match abi.push_signal_frame(uc, &frame) {
         Ok((frame_addr, start)) => {
             let m = uc.get_data_mut();
-            let tid = m.process.lock().threads.current_tid();
+            let tid = m.lock_process().threads.current_tid();
             m.signals.signal_contexts.push(SavedContext {
                 tid,
                 frame: frame_addr,
@@ -253,10 +253,9 @@ fn push_frame(
             if action.flags & SA_NODEFER == 0 {
                 mask |= bit(info.signo);
             }
-            m.process.lock().threads.current_mut().signals.mask = mask;
+            m.lock_process().threads.current_mut().signals.mask = mask;
             if action.flags & SA_RESETHAND != 0 {
-                m.process
-                    .lock()
+                m.lock_process()
                     .signals
                     .set_action(info.signo, Default::default());
             }
@@ -281,11 +280,11 @@ fn push_frame(
 fn sigreturn_page(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
     let abi = uc.get_data().abi;
     let offset = if rt { 0 } else { 64 };
-    if let Some(page) = uc.get_data().process.lock().sigreturn_page {
+    if let Some(page) = uc.get_data().lock_process().sigreturn_page {
         return Ok(page + offset);
     }
     let m = uc.get_data_mut();
-    let mut p = m.process.lock();
+    let mut p = m.lock_process();
     let mem = &mut p.mem;
     let fail =
         |what: String| StopReason::Internal(format!("cannot map the sigreturn page: {what}"));
@@ -324,7 +323,7 @@ fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
     let abi = uc.get_data().abi;
     let frame = abi.signal_frame_at_return(uc, rt);
     let m = uc.get_data_mut();
-    let tid = m.process.lock().threads.current_tid();
+    let tid = m.lock_process().threads.current_tid();
     if let Some(at) = m
         .signals
         .signal_contexts
@@ -351,7 +350,7 @@ fn sigreturn(uc: &mut Engine<'_>, rt: bool) -> Result<u64, StopReason> {
             let m = uc.get_data_mut();
             let unblockable = bit(m.abi.guest_signal(libc::SIGKILL as u64))
                 | bit(m.abi.guest_signal(libc::SIGSTOP as u64));
-            m.process.lock().threads.current_mut().signals.mask = mask & !unblockable;
+            m.lock_process().threads.current_mut().signals.mask = mask & !unblockable;
             Ok(resume)
         }
         // A frame the guest cannot read back: SIGSEGV, as the kernel does.
@@ -378,7 +377,7 @@ pub fn syscall(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Ou
         Sys::sigaltstack => {
             let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
             Some(
-                crate::syscall::signal::sigaltstack(&mut uc.get_data_mut().process.lock(), a, sp)
+                crate::syscall::signal::sigaltstack(&mut uc.get_data_mut().lock_process(), a, sp)
                     .into(),
             )
         }
@@ -391,7 +390,7 @@ pub fn syscall(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Option<Ou
 /// of returning EINTR.
 pub fn restart_interrupted(m: &mut Machine) -> bool {
     intake_host(m);
-    let p = &m.process.lock();
+    let p = &m.lock_process();
     let ready = sig::deliverable(p);
     let sync = |s: u64| crate::kernel::signal::is_synchronous(p.abi.host_signal(s) as i32);
     match crate::kernel::signal::next_of(ready, sync) {
@@ -466,12 +465,12 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     // the file has grown over the page since (then the access runs again).
     let past_end = |m: &Machine| {
         matches!(
-            m.process.lock().mem.region_at(addr).map(|r| &r.kind),
+            m.lock_process().mem.region_at(addr).map(|r| &r.kind),
             Some(crate::mem::RegionKind::PastEndOfFile { .. })
         )
     };
     if past_end(m) {
-        m.process.lock().mem.follow_file_sizes();
+        m.lock_process().mem.follow_file_sizes();
         if !past_end(m) {
             m.fault.last_fault = None;
             m.fault.fault_addr = None;
@@ -525,7 +524,7 @@ fn take_fault_or_end(
         if m.trace.strace {
             let info = Info::fault(m.abi.guest_signal(signal as u64), code, addr);
             let line =
-                crate::kernel::signal::strace_line(signal, &info, m.process.lock().word_size());
+                crate::kernel::signal::strace_line(signal, &info, m.lock_process().word_size());
             if let Some(r) = m.trace.recorder.as_mut() {
                 r.text(line);
             }
@@ -555,10 +554,10 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
     // The handler marked the shrink; taking the mark here keeps the run
     // loop from following the sizes a second time.
     crate::mem::host_fault::settle();
-    m.process.lock().mem.follow_file_sizes();
+    m.lock_process().mem.follow_file_sizes();
     // Past the end of a shared file, or in a mapping that is no shared
     // file's (whose host pages can only fault this way from a file).
-    let faults = m.process.lock().mem.region_at(addr).is_some_and(|r| {
+    let faults = m.lock_process().mem.region_at(addr).is_some_and(|r| {
         matches!(r.kind, crate::mem::RegionKind::PastEndOfFile { .. })
             || r.backing.as_ref().is_some_and(|b| !b.is_shared_file())
     });
@@ -586,7 +585,7 @@ fn catch_host_fault(uc: &mut Engine<'_>, addr: u64, write: bool) -> bool {
 fn fault_code(m: &Machine) -> i32 {
     let addr = m.fault.fault_addr.or(m.fault.last_fault.map(|(p, _)| p));
     match addr {
-        Some(a) if m.process.lock().mem.perms_at(a).is_some() => SEGV_ACCERR,
+        Some(a) if m.lock_process().mem.perms_at(a).is_some() => SEGV_ACCERR,
         _ => SEGV_MAPERR,
     }
 }
@@ -595,8 +594,8 @@ fn fault_code(m: &Machine) -> i32 {
 /// raised by the current thread (blocked or ignored faults kill).
 fn handles(m: &Machine, signal: i32) -> bool {
     let g = m.abi.guest_signal(signal as u64);
-    let blocked = m.process.lock().threads.current().signals.mask & bit(g) != 0;
-    m.process.lock().signals.action(g).is_handler() && !blocked
+    let blocked = m.lock_process().threads.current().signals.mask & bit(g) != 0;
+    m.lock_process().signals.action(g).is_handler() && !blocked
 }
 
 /// A CPU trap (from the architecture's interrupt hook): delivered to the

@@ -307,7 +307,7 @@ fn prepare_and_exec(
 ) -> Result<std::convert::Infallible, Errno> {
     let (path_addr, argv_addr, envp_addr) = (rest[0], rest[1], rest[2]);
     let m = uc.get_data_mut();
-    let p = &m.process.lock();
+    let p = &crate::machine::lock_process_of(&m.process, &m.parallel);
     let path = crate::syscall::read_path(p, path_addr)?;
     let path = resolve(p, dirfd, path.as_bytes(), flags)?;
     let mut total = 0;

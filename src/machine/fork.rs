@@ -297,6 +297,9 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
 /// A host fork. The parent gets the child's pid, the child 0 (on `stack`
 /// if one was given).
 fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Outcome {
+    if !crate::machine::parallel::may_fork(uc) {
+        return Outcome::Error(Errno::EAGAIN);
+    }
     let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
     let m = uc.get_data_mut();
     // Everything recorded so far is written by the parent alone.
@@ -304,7 +307,7 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
         r.sync();
     }
     let vfork = if flags & CLONE_VFORK != 0 {
-        match VforkLink::new(&m.process.lock().mem, sp) {
+        match VforkLink::new(&m.lock_process().mem, sp) {
             Ok(link) => Some(link),
             Err(e) => return Outcome::Error(e),
         }
@@ -316,7 +319,11 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
     // the C library's own (which fork() resets); the other threads' state
     // (the writer, the signal watcher) is forgotten and started anew in
     // `become_child`.
+    // With parallel threads no other thread may hold the process's lock at
+    // the fork: the child could never take it.
+    let held = m.parallel.is_some().then(|| m.process.lock());
     let pid = unsafe { libc::fork() };
+    drop(held);
     if pid < 0 {
         return Outcome::Error(Errno::last());
     }
@@ -325,14 +332,13 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
         uc.get_data_mut().vfork_parent = vfork.map(VforkLink::into_child);
     } else {
         if let Some(link) = vfork {
-            link.wait_for_child(&mut uc.get_data_mut().process.lock().mem);
+            link.wait_for_child(&mut uc.get_data_mut().lock_process().mem);
         }
         if flags & CLONE_PARENT_SETTID != 0 {
             // Linux stores it in the parent's memory only, too.
             let _ = uc
                 .get_data_mut()
-                .process
-                .lock()
+                .lock_process()
                 .mem
                 .write_u32(ptid, pid as u32);
         }
@@ -340,12 +346,12 @@ fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Ou
     }
     let abi = uc.get_data().abi;
     let m = uc.get_data_mut();
-    let pid = m.process.lock().pid;
+    let pid = m.lock_process().pid;
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = m.process.lock().mem.write_u32(ctid, pid);
+        let _ = m.lock_process().mem.write_u32(ctid, pid);
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
-        m.process.lock().threads.current_mut().clear_child_tid = ctid;
+        m.lock_process().threads.current_mut().clear_child_tid = ctid;
     }
     if stack != 0 {
         abi.set_sp(uc, stack);
@@ -489,18 +495,20 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), ChildSetupError> {
     let watcher = crate::signals::reinit_after_fork();
     let m = uc.get_data_mut();
     let pid = std::process::id();
-    m.process.lock().pid = pid;
+    m.lock_process().pid = pid;
     // Only the forking thread exists in the child, as on Linux; it keeps
     // its robust list.
     {
-        let mut p = m.process.lock();
+        let mut p = m.lock_process();
         let robust_list = p.threads.current().robust_list;
         p.threads = crate::kernel::thread::Threads::new(pid);
         p.threads.current_mut().robust_list = robust_list;
     }
     m.thread_index = 0;
+    crate::machine::parallel::become_child(uc);
+    let m = uc.get_data_mut();
     // Timers are not inherited (nor are the host timers behind them).
-    m.process.lock().timers.forget();
+    m.lock_process().timers.forget();
     crate::signals::forget_timer_expiries();
     let started = m.lineage.start_recorder(pid, false);
     crate::signals::set_blocked(false);

@@ -61,7 +61,7 @@ impl Machine {
             let Some(at) = addr.checked_add(text.len() as u64) else {
                 break;
             };
-            if self.process.lock().mem.read(at, &mut byte).is_err() || byte[0] == 0 {
+            if self.lock_process().mem.read(at, &mut byte).is_err() || byte[0] == 0 {
                 break;
             }
             text.push(byte[0]);
@@ -121,8 +121,7 @@ impl Machine {
             return;
         }
         let new: Vec<(u64, u64, String)> = self
-            .process
-            .lock()
+            .lock_process()
             .mem
             .regions()
             .filter(|r| r.perms.contains(crate::mem::Perms::X))

@@ -103,7 +103,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
                 perms: Prot::ALL,
             });
         }
-        let perms = uc.get_data().process.lock().mem.perms_at(addr);
+        let perms = uc.get_data().lock_process().mem.perms_at(addr);
         let allowed = perms.is_some_and(|p| match access {
             MemType::READ => p.readable(),
             MemType::WRITE => p.writable(),
@@ -120,8 +120,7 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
             tracing::debug!("guest fault: {access:?} at {addr:#x} (perms {perms:?})");
             let probe_free = uc
                 .get_data()
-                .process
-                .lock()
+                .lock_process()
                 .mem
                 .perms_at(FAULT_PROBE_PAGE)
                 .is_none();
@@ -159,17 +158,33 @@ pub fn install_tlb(uc: &mut Engine<'_>) -> Result<(), EngineError> {
 /// Mirrors the address space's queued changes into the engine; returns
 /// how many there were.
 pub fn apply_pending(uc: &mut Engine<'_>) -> Result<usize, EngineError> {
-    let ops = uc.get_data_mut().process.lock().mem.take_pending();
-    apply_and_flush(uc, ops)
+    if uc.get_data().parallel.is_some() {
+        // Parallel threads: through the process's journal, which every
+        // engine follows (see `parallel`).
+        return crate::machine::parallel::sync_memory(uc);
+    }
+    let ops = uc.get_data_mut().lock_process().mem.take_pending();
+    apply_and_flush(uc, ops, false)
 }
 
-fn apply_and_flush(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<usize, EngineError> {
+/// Applies changes another engine published (parallel threads). They may
+/// repeat what this engine already has: one made for a new thread maps
+/// the layout as it is, which may include changes published after.
+pub fn replay(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError> {
+    apply_and_flush(uc, ops, true).map(drop)
+}
+
+fn apply_and_flush(
+    uc: &mut Engine<'_>,
+    ops: Vec<EngineOp>,
+    replaying: bool,
+) -> Result<usize, EngineError> {
     if ops.is_empty() {
         return Ok(0);
     }
     let count = ops.len();
     uc.get_data_mut().tlb.engine_op_in_progress = true;
-    let result = apply_ops(uc, ops);
+    let result = apply_ops(uc, ops, replaying);
     uc.get_data_mut().tlb.engine_op_in_progress = false;
     // Cached translations of old permissions (and the identity entries
     // handed out while the ops ran) must not outlive the change.
@@ -183,12 +198,20 @@ fn apply_and_flush(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<usize, Eng
 /// Maps the process's whole current layout into a new engine (another
 /// thread's): every region at its address, over the same host memory.
 pub fn mirror_layout(uc: &mut Engine<'_>) -> Result<(), EngineError> {
-    let ops = uc.get_data().process.lock().mem.layout_ops();
-    apply_and_flush(uc, ops).map(drop)
+    let ops = uc.get_data().lock_process().mem.layout_ops();
+    apply_and_flush(uc, ops, true).map(drop)
 }
 
-fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError> {
+/// Applies `ops` in order; `replaying` (changes another engine published)
+/// makes them idempotent: a map replaces what is there, an unmap or a
+/// protection change of what is not there is nothing.
+fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>, replaying: bool) -> Result<(), EngineError> {
     for op in ops {
+        if replaying {
+            if let EngineOp::Map { start, len, .. } | EngineOp::MapControl { start, len, .. } = op {
+                unmap_what_is_there(uc, start, len);
+            }
+        }
         let result = match op {
             EngineOp::Map {
                 start,
@@ -199,7 +222,8 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
                 // SAFETY: `host` points at `len` bytes of a HostMapping kept
                 // alive by the region that queued this op; the region's
                 // removal queues an Unmap before the memory is released and
-                // before the guest runs again.
+                // before the guest runs again (with parallel threads the
+                // journal keeps it until every engine has unmapped it).
                 unsafe { uc.mem_map_ptr(start, len, prot(perms), host.0.cast()) }
             }
             EngineOp::MapControl {
@@ -207,7 +231,15 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
                 len,
                 file_offset,
             } => map_control(uc, start, len, file_offset),
+            EngineOp::Unmap { start, len } if replaying => {
+                unmap_what_is_there(uc, start, len);
+                Ok(())
+            }
             EngineOp::Unmap { start, len } => uc.mem_unmap(start, len),
+            EngineOp::Protect { start, len, perms } if replaying => {
+                let _ = uc.mem_protect(start, len, prot(perms));
+                Ok(())
+            }
             EngineOp::Protect { start, len, perms } => uc.mem_protect(start, len, prot(perms)),
             // apply_pending flushes the TLB after every batch of ops.
             EngineOp::FlushTlb => Ok(()),
@@ -225,6 +257,22 @@ fn apply_ops(uc: &mut Engine<'_>, ops: Vec<EngineOp>) -> Result<(), EngineError>
         })?;
     }
     Ok(())
+}
+
+/// Unmaps whatever the engine has mapped in `[start, start+len)` (the
+/// engine refuses to unmap a range that is not mapped whole).
+fn unmap_what_is_there(uc: &mut Engine<'_>, start: u64, len: u64) {
+    let end = start.saturating_add(len);
+    let Ok(regions) = uc.mem_regions() else {
+        return;
+    };
+    for r in regions {
+        // `end` of an engine region is its last byte.
+        let (from, to) = (r.begin.max(start), r.end.saturating_add(1).min(end));
+        if from < to {
+            let _ = uc.mem_unmap(from, to - from);
+        }
+    }
 }
 
 /// Maps the hypertrace control channel as MMIO: each guest store becomes a

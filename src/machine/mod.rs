@@ -17,6 +17,7 @@ pub(crate) mod host_events;
 pub(crate) mod instrument;
 pub(crate) mod m5ops;
 pub(crate) mod memory;
+pub mod parallel;
 pub mod sched;
 mod state;
 
@@ -96,6 +97,8 @@ pub struct Machine {
     pub tlb: TlbState,
     /// The one block hook and what it serves now.
     pub blocks: blocks::BlockHook,
+    /// With parallel scheduling: the thread this engine runs, and the run.
+    pub parallel: Option<parallel::ParallelThread>,
 }
 
 impl Machine {
@@ -150,7 +153,14 @@ impl Machine {
             arch: Default::default(),
             tlb: Default::default(),
             blocks: Default::default(),
+            parallel: None,
         }
+    }
+
+    /// The process, locked. With parallel scheduling the lock makes this
+    /// engine's thread the one system calls act for.
+    pub fn lock_process(&self) -> std::sync::MutexGuard<'_, Process> {
+        lock_process_of(&self.process, &self.parallel)
     }
 
     pub(crate) fn recorder(&mut self) -> &mut Recorder {
@@ -349,8 +359,7 @@ impl Machine {
         if m.trace.debug.in_asm && m.trace.shown_blocks.insert(pc) {
             if let Some(d) = &m.trace.disasm {
                 let code = m
-                    .process
-                    .lock()
+                    .lock_process()
                     .mem
                     .read_vec(pc, (size_insns & 0xffff) as usize)
                     .unwrap_or_default();
@@ -441,6 +450,18 @@ impl Machine {
     }
 }
 
+/// [`Machine::lock_process`] borrowing only the two fields it needs.
+pub(crate) fn lock_process_of<'a>(
+    process: &'a SharedProcess,
+    parallel: &Option<parallel::ParallelThread>,
+) -> std::sync::MutexGuard<'a, Process> {
+    let mut p = process.lock();
+    if let Some(t) = parallel {
+        p.threads.set_current(t.tid);
+    }
+    p
+}
+
 /// Called by the architecture's trap hook for every guest system call.
 pub fn on_syscall(uc: &mut Engine<'_>) {
     let abi = uc.get_data().abi;
@@ -458,6 +479,9 @@ pub fn on_syscall(uc: &mut Engine<'_>) {
 /// from the trap hook, or from the scheduler when a blocked call is retried.
 pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
     let abi = uc.get_data().abi;
+    if uc.get_data().parallel.is_some() {
+        parallel::leave_guest(uc);
+    }
     let sys = abi.syscall_table().lookup(nr);
     // Event lines recorded so far reach a log shared with the guest's
     // output before anything this call writes.
@@ -471,14 +495,24 @@ pub fn run_syscall(uc: &mut Engine<'_>, nr: u64, args: &[u64; 6]) {
         None => match (abi.arch_syscall(uc, nr, sys, args), sys) {
             (Some(o), _) => o,
             (None, Some(sys)) => {
-                syscall::dispatch(&mut uc.get_data_mut().process.lock(), sys, args)
+                let mut p = uc.get_data_mut().lock_process();
+                let outcome = syscall::dispatch(&mut p, sys, args);
+                if outcome == Outcome::Blocked {
+                    // Blocked under the lock that checked the condition,
+                    // so that no other thread's wake-up comes in between.
+                    if let Some(block) = p.threads.take_block() {
+                        let call = PendingCall { nr, args: *args };
+                        p.threads.block_current(block, call);
+                    }
+                }
+                outcome
             }
             (None, None) => Outcome::Error(Errno::ENOSYS),
         },
     };
     // A file shrank under the call's access to guest memory (another
     // process truncated it): the guest's pages past its end fault now.
-    uc.get_data_mut().process.lock().mem.settle_host_faults();
+    uc.get_data_mut().lock_process().mem.settle_host_faults();
     match crate::machine::memory::apply_pending(uc) {
         Ok(engine_ops) => uc.get_data_mut().sched.charge_syscall(engine_ops),
         Err(e) => {
@@ -505,8 +539,8 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     // A host call that a signal for the guest interrupted.
     if outcome == Outcome::Error(Errno::EINTR) {
         crate::machine::delivery::intake_host(m);
-        let interrupted = crate::syscall::signal::interrupted(&m.process.lock(), call.nr);
-        if crate::syscall::signal::deliverable(&m.process.lock()) != 0
+        let interrupted = crate::syscall::signal::interrupted(&m.lock_process(), call.nr);
+        if crate::syscall::signal::deliverable(&m.lock_process()) != 0
             || interrupted == Outcome::Restart
         {
             // With nothing to deliver (a timer's host signal, a signal
@@ -521,7 +555,7 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             // its registers untouched.
             if m.trace.strace {
                 let line = strace::format_call(
-                    &m.process.lock(),
+                    &m.lock_process(),
                     call.nr,
                     sys,
                     &call.args,
@@ -539,22 +573,37 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
     }
     if outcome == Outcome::Blocked {
         // The strace line comes when the call completes.
-        let Some(block) = m.process.lock().threads.take_block() else {
-            // A handler said Blocked without saying on what (a bug):
-            // the run ends with a report rather than a panic.
-            let what = format!("system call {} blocked on nothing", call.nr);
-            Machine::request_stop(uc, StopReason::Internal(what));
-            return;
+        let block = {
+            let mut p = m.lock_process();
+            let tid = p.threads.current_tid();
+            match p.threads.take_block() {
+                Some(block) => Some(block),
+                // Blocked already, by `run_syscall` (and maybe woken since).
+                None if p.threads.waits_or_was_woken(tid) => None,
+                None => {
+                    // A handler said Blocked without saying on what (a
+                    // bug): the run ends with a report, not a panic.
+                    drop(p);
+                    let what = format!("system call {} blocked on nothing", call.nr);
+                    Machine::request_stop(uc, StopReason::Internal(what));
+                    return;
+                }
+            }
         };
-        m.process.lock().threads.block_current(block, call);
+        if let Some(block) = block {
+            uc.get_data()
+                .lock_process()
+                .threads
+                .block_current(block, call);
+        }
     } else {
         // Noted once per number, or every time with -d unimp.
         let unsupported = outcome == Outcome::Error(Errno::ENOSYS)
             && sys.is_none()
-            && (m.process.lock().unsupported_seen.insert(call.nr) || m.trace.debug.unimp);
+            && (m.lock_process().unsupported_seen.insert(call.nr) || m.trace.debug.unimp);
         if m.trace.strace || unsupported {
             let line = strace::format_call(
-                &m.process.lock(),
+                &m.lock_process(),
                 call.nr,
                 sys,
                 &call.args,
@@ -577,8 +626,14 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
             }
         }
     }
-    if uc.get_data().process.lock().threads.needs_scheduler() {
+    if uc.get_data().lock_process().threads.needs_scheduler() {
         crate::machine::sched::request(uc);
+    }
+    if uc.get_data().parallel.is_some() && uc.get_data().lock_process().threads.current_running() {
+        // Back to guest code: first what other threads changed meanwhile.
+        if let Err(e) = parallel::catch_up(uc) {
+            Machine::request_stop(uc, StopReason::Internal(e.to_string()));
+        }
     }
     if crate::machine::delivery::due(uc.get_data_mut()) {
         crate::machine::delivery::request(uc);

@@ -58,6 +58,9 @@ pub const ENGINE_OP_BLOCKS: u32 = 500;
 pub struct SchedOptions {
     pub slice_blocks: u32,
     pub seed: Option<u64>,
+    /// Every guest thread on an engine and a host thread of its own
+    /// (`machine::parallel`) instead of this scheduler.
+    pub parallel: bool,
 }
 
 impl Default for SchedOptions {
@@ -65,6 +68,7 @@ impl Default for SchedOptions {
         SchedOptions {
             slice_blocks: DEFAULT_SLICE_BLOCKS,
             seed: None,
+            parallel: false,
         }
     }
 }
@@ -78,13 +82,24 @@ pub enum SchedOptionError {
     BadSlice(u64),
     #[error("-sched: unknown option '{0}'")]
     Unknown(String),
+    #[error("-sched: slice and seed are the serial scheduler's, not parallel's")]
+    ParallelSlices,
 }
 
 impl SchedOptions {
-    /// Parses `slice=BLOCKS[,seed=N]` (either part alone).
+    /// Parses `[serial,][slice=BLOCKS][,seed=N]` or `parallel`.
     pub fn parse(spec: &str) -> Result<Self, SchedOptionError> {
         let mut o = SchedOptions::default();
+        let mut sliced = false;
         for part in spec.split(',') {
+            match part {
+                "serial" => continue,
+                "parallel" => {
+                    o.parallel = true;
+                    continue;
+                }
+                _ => sliced = true,
+            }
             let number = |v: &str, what: &'static str| {
                 v.parse::<u64>().map_err(|_| SchedOptionError::NotANumber {
                     what,
@@ -102,6 +117,9 @@ impl SchedOptions {
             } else {
                 return Err(SchedOptionError::Unknown(part.to_string()));
             }
+        }
+        if o.parallel && sliced {
+            return Err(SchedOptionError::ParallelSlices);
         }
         Ok(o)
     }
@@ -176,6 +194,12 @@ impl Scheduler {
             timing: tracing::enabled!(tracing::Level::DEBUG),
             stats: SchedStats::default(),
         }
+    }
+
+    /// Forgets a request for a scheduling decision (parallel threads
+    /// decide for themselves).
+    pub(crate) fn clear_due(&mut self) {
+        self.due = false;
     }
 
     /// Charges a system call, and the engine changes it made, to the
@@ -603,6 +627,13 @@ mod tests {
             SchedOptions::parse("quantum=3"),
             Err(SchedOptionError::Unknown("quantum=3".into()))
         );
+        assert!(SchedOptions::parse("parallel").unwrap().parallel);
+        let serial = SchedOptions::parse("serial,slice=50").unwrap();
+        assert_eq!((serial.parallel, serial.slice_blocks), (false, 50));
+        assert_eq!(
+            SchedOptions::parse("parallel,slice=50"),
+            Err(SchedOptionError::ParallelSlices)
+        );
     }
 
     #[test]
@@ -610,6 +641,7 @@ mod tests {
         let opts = SchedOptions {
             slice_blocks: 100,
             seed: Some(9),
+            parallel: false,
         };
         let (mut a, mut b) = (Scheduler::new(opts), Scheduler::new(opts));
         let xs: Vec<u32> = (0..50).map(|_| a.next_slice()).collect();
@@ -627,6 +659,7 @@ mod tests {
         let mut s = Scheduler::new(SchedOptions {
             slice_blocks: 2_000,
             seed: None,
+            parallel: false,
         });
         s.charge_syscall(0);
         assert_eq!(s.slice_left, 2_000 - SYSCALL_BLOCKS);

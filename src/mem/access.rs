@@ -86,6 +86,47 @@ impl AddressSpace {
         })
     }
 
+    /// Changes the aligned 32-bit word at `addr` atomically on the host, as
+    /// the kernel changes a futex word: `change` sees the guest's value
+    /// and says the new one (None: leave it), and is asked again if a
+    /// guest thread running on another engine changed the word meanwhile.
+    /// Returns the value `change` last saw and whether it was replaced.
+    pub fn update_u32(
+        &mut self,
+        addr: u64,
+        mut change: impl FnMut(u32) -> Option<u32>,
+    ) -> MemResult<(u32, bool)> {
+        if addr % 4 != 0 {
+            return Err(Fault { addr });
+        }
+        let mut word: *mut u8 = std::ptr::null_mut();
+        self.for_each_chunk(addr, 4, Perms::W, |host, _, _| word = host)?;
+        // SAFETY: `word` points at 4 bytes of a live HostMapping (checked
+        // by for_each_chunk; an aligned guest word is in one region), 4-byte
+        // aligned since mappings are page-aligned; guest threads on other
+        // engines access it only with their own atomics or plain stores.
+        let atomic = unsafe { std::sync::atomic::AtomicU32::from_ptr(word.cast()) };
+        let enc = self.encoder();
+        let to_guest = |raw: u32| enc.decode_u32(raw.to_ne_bytes());
+        let to_host = |v: u32| u32::from_ne_bytes(enc.u32(v));
+        let mut raw = atomic.load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            let seen = to_guest(raw);
+            let Some(new) = change(seen) else {
+                return Ok((seen, false));
+            };
+            match atomic.compare_exchange(
+                raw,
+                to_host(new),
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            ) {
+                Ok(_) => return Ok((seen, true)),
+                Err(now) => raw = now,
+            }
+        }
+    }
+
     pub fn read_vec(&self, addr: u64, len: usize) -> MemResult<Vec<u8>> {
         let mut buf = vec![0u8; len];
         self.read(addr, &mut buf)?;

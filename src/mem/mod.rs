@@ -44,7 +44,7 @@ unsafe impl Send for HostAddr {}
 
 /// A change the engine must mirror. Produced by [`AddressSpace`], consumed by
 /// `machine::memory::apply_pending`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum EngineOp {
     Map {
         start: u64,
@@ -107,6 +107,9 @@ pub struct Layout {
 pub struct AddressSpace {
     regions: BTreeMap<u64, Region>,
     pending: Vec<EngineOp>,
+    /// With several engines (parallel threads): the host memory of removed
+    /// regions, kept until every engine has unmapped it.
+    retired: Option<Vec<Arc<HostMapping>>>,
     endian: Endian,
     layout: Layout,
     /// Every page of `[packed_from, layout.mmap_top)` is mapped, so the
@@ -121,6 +124,7 @@ impl AddressSpace {
         AddressSpace {
             regions: BTreeMap::new(),
             pending: Vec::new(),
+            retired: None,
             endian,
             layout,
             packed_from: Cell::new(layout.mmap_top),
@@ -137,6 +141,20 @@ impl AddressSpace {
 
     pub fn take_pending(&mut self) -> Vec<EngineOp> {
         std::mem::take(&mut self.pending)
+    }
+
+    /// From now on the host memory of removed regions is kept (see
+    /// [`AddressSpace::take_retired`]): other engines may still map it.
+    pub fn keep_retired(&mut self) {
+        self.retired.get_or_insert_with(Vec::new);
+    }
+
+    /// The host memory of the regions removed since the last call.
+    pub fn take_retired(&mut self) -> Vec<Arc<HostMapping>> {
+        self.retired
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The region containing `addr`.
@@ -262,6 +280,9 @@ impl AddressSpace {
                 start: region.start,
                 len: region.len(),
             });
+            if let (Some(retired), Some(backing)) = (self.retired.as_mut(), region.backing) {
+                retired.push(backing);
+            }
         }
         !affected.is_empty()
     }

@@ -81,6 +81,9 @@ pub enum SetupError {
     /// The engine refused a memory hook or the initial memory map.
     #[error(transparent)]
     Engine(#[from] mem_engine::EngineError),
+    /// `-sched parallel` with something that serves one engine.
+    #[error("-sched parallel cannot be used with {0} yet")]
+    ParallelWith(&'static str),
     /// The monitor's polling hook cannot be installed.
     #[error("cannot hook the monitor: {0:?}")]
     MonitorHook(uc_error),

@@ -266,16 +266,20 @@ fn wake_op(
         // FUTEX_OP_OPARG_SHIFT; Linux masks an out-of-range shift.
         oparg = 1i32.wrapping_shl((oparg & 31) as u32);
     }
-    let old = p.mem.read_u32(uaddr2)? as i32;
-    let new = match op & 7 {
-        0 => oparg,
-        1 => old.wrapping_add(oparg),
-        2 => old | oparg,
-        3 => old & !oparg,
-        4 => old ^ oparg,
-        _ => return Err(Errno::ENOSYS),
-    };
-    p.mem.write_u32(uaddr2, new as u32)?;
+    if op & 7 > 4 {
+        return Err(Errno::ENOSYS);
+    }
+    let (old, _) = p.mem.update_u32(uaddr2, |old| {
+        let old = old as i32;
+        Some(match op & 7 {
+            0 => oparg,
+            1 => old.wrapping_add(oparg),
+            2 => old | oparg,
+            3 => old & !oparg,
+            _ => old ^ oparg,
+        } as u32)
+    })?;
+    let old = old as i32;
     let hit = match cmp {
         0 => old == cmparg,
         1 => old != cmparg,
@@ -302,25 +306,33 @@ fn lock_pi(
     clock: libc::clockid_t,
 ) -> Result<Outcome, Errno> {
     let tid = p.threads.current_tid();
-    let val = p.mem.read_u32(uaddr)?;
-    let owner = val & TID_MASK;
-    if owner == tid {
+    // Atomic on the word: other threads' engines change it with their own
+    // atomics meanwhile (the lock's fast path in user space).
+    let mut taken = false;
+    let (val, _) = p.mem.update_u32(uaddr, |val| {
+        let owner = val & TID_MASK;
+        taken = false;
+        if owner == tid {
+            return None;
+        }
+        let owner_alive = owner != 0 && p.threads.get(owner).is_some();
+        if !owner_alive {
+            // Free, or its owner is gone (Linux would have marked it): ours.
+            let died = if owner != 0 { FUTEX_OWNER_DIED } else { 0 };
+            taken = true;
+            return Some(tid | (val & FUTEX_WAITERS) | died | (val & FUTEX_OWNER_DIED));
+        }
+        (!try_only).then_some(val | FUTEX_WAITERS)
+    })?;
+    if val & TID_MASK == tid {
         return Err(Errno(libc::EDEADLK));
     }
-    let owner_alive = owner != 0 && p.threads.get(owner).is_some();
-    if !owner_alive {
-        // Free, or its owner is gone (Linux would have marked it): ours.
-        let died = if owner != 0 { FUTEX_OWNER_DIED } else { 0 };
-        p.mem.write_u32(
-            uaddr,
-            tid | (val & FUTEX_WAITERS) | died | (val & FUTEX_OWNER_DIED),
-        )?;
+    if taken {
         return Ok(Outcome::Value(0));
     }
     if try_only {
         return Err(Errno::EAGAIN);
     }
-    p.mem.write_u32(uaddr, val | FUTEX_WAITERS)?;
     let deadline = timeout.map(|(s, ns)| monotonic_deadline(clock, s, ns, true));
     Ok(p.threads.request_block(Block::new(
         Wait::FutexPi { addr: uaddr },
@@ -332,23 +344,25 @@ fn lock_pi(
 /// UNLOCK_PI: hands the lock to the oldest waiter, or frees it.
 fn unlock_pi(p: &mut Process, uaddr: u64) -> Result<Outcome, Errno> {
     let tid = p.threads.current_tid();
-    let val = p.mem.read_u32(uaddr)?;
-    if val & TID_MASK != tid {
-        return Err(Errno::EPERM);
-    }
     let waiters: Vec<u32> = p
         .threads
         .futex_waiters(uaddr, FUTEX_BITSET_MATCH_ANY)
         .into_iter()
         .filter(|t| is_pi_waiter(p, *t))
         .collect();
-    match waiters.first() {
-        Some(&next) => {
-            let more = if waiters.len() > 1 { FUTEX_WAITERS } else { 0 };
-            p.mem.write_u32(uaddr, next | more)?;
-            p.threads.wake(next, Some(Outcome::Value(0)));
-        }
-        None => p.mem.write_u32(uaddr, 0)?,
+    let next = match waiters.first() {
+        Some(&next) => next | if waiters.len() > 1 { FUTEX_WAITERS } else { 0 },
+        None => 0,
+    };
+    // Atomic on the word, as in `lock_pi`.
+    let (val, _) = p
+        .mem
+        .update_u32(uaddr, |val| (val & TID_MASK == tid).then_some(next))?;
+    if val & TID_MASK != tid {
+        return Err(Errno::EPERM);
+    }
+    if let Some(&woken) = waiters.first() {
+        p.threads.wake(woken, Some(Outcome::Value(0)));
     }
     Ok(Outcome::Value(0))
 }

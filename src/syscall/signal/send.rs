@@ -51,6 +51,8 @@ pub fn send(p: &mut Process, target: Target, info: Info) -> bool {
         }
     };
     if let Some(tid) = taker {
+        // With parallel scheduling it may be running on its own engine.
+        p.threads.poke(tid);
         interrupt(p, tid, sig);
     }
     true

@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Parallel scheduling (`-sched parallel`): every guest thread runs on an
+//! engine of its own, on a host thread of its own, all over the one
+//! process (`SharedProcess`) and the same host memory, with parallel-safe
+//! translation (engine patch 0032) so guest atomics are host atomics.
+//!
+//! - **A new thread** (clone): its creator's loop takes the spawn, copies
+//!   its CPU state and starts a host thread, which makes the thread's
+//!   engine (`build`), maps the process's layout into it and runs it.
+//! - **System calls** run in the calling thread's engine under the process
+//!   lock, which makes that thread the current one for the handlers.
+//! - **Waiting**: a thread whose call blocks waits on the host in its own
+//!   thread (its descriptors, its deadline and its `Waker`, which a futex
+//!   wake or a signal for it writes), never holding the lock.
+//! - **Memory changes**: the engine that made them applies them, then
+//!   publishes them in the process's journal and waits until every other
+//!   engine running guest code has applied them (stopping each at its next
+//!   block), as Linux's TLB shootdown does before munmap returns. Engines
+//!   in a system call or a wait apply them before running guest code.
+//! - **The end**: exit_group, a fatal signal or an interrupt ends the
+//!   process: every engine is stopped, every waiting thread woken, and the
+//!   first thread's host thread joins the others before the run ends.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use unicorn_engine::unicorn_const::uc_error;
+use unicorn_engine::Context;
+
+use crate::kernel::thread::{OwnEngine, Resume, Spawn, Wait, Waker};
+use crate::machine::{self, Engine, StopReason};
+
+/// What the threads of a parallel run share besides the process.
+#[derive(Default)]
+pub struct ParallelRun {
+    /// How the process ended, once a thread ended it.
+    end: Mutex<Option<StopReason>>,
+    /// The host threads of the guest threads after the first.
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Events recorded by the threads that have ended.
+    events: AtomicU64,
+}
+
+impl ParallelRun {
+    fn ended(&self) -> bool {
+        self.end.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+}
+
+/// The thread an engine runs under parallel scheduling.
+pub struct ParallelThread {
+    pub tid: u32,
+    pub run: Arc<ParallelRun>,
+    waker: Arc<Waker>,
+}
+
+/// An engine's handle for stopping it from another thread.
+struct Stopper(*mut unicorn_engine::unicorn_const::uc_engine);
+// SAFETY: used only for uc_emu_stop, which only sets flags (Unicorn's own
+// timeout thread calls it); the stopper lives in the thread's table entry,
+// which is removed before the engine is dropped.
+unsafe impl Send for Stopper {}
+// SAFETY: as above; uc_emu_stop may be called from several threads.
+unsafe impl Sync for Stopper {}
+
+impl Stopper {
+    fn stop(&self) {
+        // SAFETY: see the type.
+        unsafe { unicorn_engine::unicorn_const::uc_emu_stop(self.0) };
+    }
+}
+
+/// A saved CPU state on its way to a new thread's engine.
+struct SentState(Context);
+// SAFETY: a uc_context is a heap buffer holding register values only,
+// restored into an engine of the same architecture and build.
+unsafe impl Send for SentState {}
+
+/// Turns parallel scheduling on for the process of `uc` (its first thread).
+pub fn start(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    parallel_translation(uc)?;
+    let run = Arc::new(ParallelRun::default());
+    let tid = uc.get_data().process.lock().threads.current_tid();
+    let waker = Arc::new(Waker::new().map_err(|_| uc_error::NOMEM)?);
+    register(uc, tid, waker.clone());
+    uc.get_data_mut().parallel = Some(ParallelThread { tid, run, waker });
+    uc.get_data().lock_process().mem.keep_retired();
+    Ok(())
+}
+
+/// Whether this engine's thread may fork. With parallel scheduling only
+/// the process's first thread may yet: a child forked from another thread
+/// would run on a host thread that cannot end the process's run (it is
+/// not the runner's). The others get EAGAIN, with a note once.
+pub fn may_fork(uc: &Engine<'_>) -> bool {
+    let Some(t) = uc.get_data().parallel.as_ref() else {
+        return true;
+    };
+    let first = uc.get_data().process.lock().pid == t.tid;
+    static NOTED: std::sync::Once = std::sync::Once::new();
+    if !first {
+        NOTED.call_once(|| {
+            eprintln!(
+                "ht-user: fork from a thread other than the first is not supported with \
+                 -sched parallel yet: EAGAIN"
+            );
+        });
+    }
+    first
+}
+
+/// A forked child of a parallel process: only the forking thread exists;
+/// it is the child's first thread, with a run and a journal of its own.
+pub fn become_child(uc: &mut Engine<'_>) {
+    if uc.get_data().parallel.is_none() {
+        return;
+    }
+    let pid = std::process::id();
+    let Ok(waker) = Waker::new().map(Arc::new) else {
+        return;
+    };
+    uc.get_data_mut().parallel = Some(ParallelThread {
+        tid: pid,
+        run: Arc::new(ParallelRun::default()),
+        waker: waker.clone(),
+    });
+    uc.get_data().process.lock().journal = Default::default();
+    register(uc, pid, waker);
+    // The engine may have missed batches the parent's other threads
+    // published: the layout as it is, idempotently.
+    if let Err(e) = crate::machine::memory::mirror_layout(uc) {
+        end_process(uc, StopReason::Internal(e.to_string()));
+    }
+}
+
+/// Guest atomics as host atomics: parallel-safe translation (0032).
+fn parallel_translation(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    crate::machine::engine_ctl::set_tcg_parallel(uc, true)
+}
+
+/// Enters the thread's engine in the process's table.
+fn register(uc: &Engine<'_>, tid: u32, waker: Arc<Waker>) {
+    let stopper = Stopper(uc.get_handle());
+    let stop: Arc<dyn Fn() + Send + Sync> = Arc::new(move || stopper.stop());
+    let mut p = uc.get_data().process.lock();
+    let applied = p.journal.last();
+    if let Some(t) = p.threads.get_mut(tid) {
+        t.engine = Some(OwnEngine {
+            stop,
+            waker,
+            applied,
+            in_guest: false,
+        });
+    }
+}
+
+/// Runs the first thread from `entry`, then waits for every other thread;
+/// the process's end is left in the Machine's `stop`.
+pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
+    let result = run_thread(uc, entry);
+    if let Err(e) = result {
+        end_process(uc, StopReason::Internal(format!("emulator error {e:?}")));
+    }
+    let run = uc
+        .get_data()
+        .parallel
+        .as_ref()
+        .map(|t| t.run.clone())
+        .expect("parallel scheduling started");
+    // The first thread may end before the others (pthread_exit): the
+    // process lives on until they end.
+    loop {
+        let next = run.threads.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match next {
+            Some(handle) => {
+                let _ = handle.join();
+            }
+            None => break,
+        }
+    }
+    let end = run.end.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let m = uc.get_data_mut();
+    if m.stop.is_none() {
+        m.stop = end;
+    }
+    if let Some(r) = m.trace.recorder.as_mut() {
+        r.events_recorded += run.events.load(Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// Ends the process: the first end wins; every other engine stops and
+/// every waiting thread wakes.
+fn end_process(uc: &mut Engine<'_>, reason: StopReason) {
+    let Some(t) = uc.get_data().parallel.as_ref() else {
+        return;
+    };
+    let run = t.run.clone();
+    {
+        let mut end = run.end.lock().unwrap_or_else(|e| e.into_inner());
+        if end.is_none() {
+            *end = Some(reason);
+        }
+    }
+    let p = uc.get_data().process.lock();
+    for tid in p.threads.tids() {
+        p.threads.poke(tid);
+    }
+    drop(p);
+    uc.get_data().process.notify();
+}
+
+/// One guest thread's loop: runs its engine, serves its waits, starts the
+/// threads it creates, until the thread or the process ends.
+fn run_thread(uc: &mut Engine<'_>, mut start: u64) -> Result<(), uc_error> {
+    let abi = uc.get_data().abi;
+    let run = uc
+        .get_data()
+        .parallel
+        .as_ref()
+        .map(|t| t.run.clone())
+        .expect("parallel scheduling started");
+    loop {
+        if let Some(sig) = crate::signals::interrupted() {
+            end_process(uc, StopReason::Interrupted(sig));
+        }
+        if run.ended() {
+            return Ok(());
+        }
+        if uc.get_data().trace.reconfigure_due {
+            crate::machine::instrument::sync(uc)?;
+        }
+        if uc.get_data().lock_process().mem.settle_host_faults() {
+            if let Err(e) = crate::machine::memory::apply_pending(uc) {
+                end_process(uc, StopReason::Internal(e.to_string()));
+                return Ok(());
+            }
+        }
+        match crate::machine::delivery::before_run(uc, start) {
+            Ok(s) => start = s,
+            Err(reason) => {
+                end_process(uc, reason);
+                return Ok(());
+            }
+        }
+        if let Err(e) = catch_up(uc) {
+            end_process(uc, StopReason::Internal(e.to_string()));
+            return Ok(());
+        }
+        crate::signals::take_stopped_for_guest();
+        let result = uc.emu_start(start, 0, 0, 0);
+        leave_guest(uc);
+        if let Err(e) = result {
+            if uc.get_data().stop.is_none() && crate::machine::delivery::catch_fault(uc, e) {
+                start = abi.resume_address(uc);
+                continue;
+            }
+            let pc = abi.pc(uc);
+            let reason = match uc.get_data().fault.last_fault {
+                Some((page, _)) if e == uc_error::EXCEPTION => StopReason::Fault {
+                    signal: libc::SIGSEGV,
+                    pc,
+                    page: Some(page),
+                },
+                _ => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
+            };
+            end_process(uc, reason);
+            return Ok(());
+        }
+        if let Some(reason) = uc.get_data_mut().stop.take() {
+            end_process(uc, reason);
+            return Ok(());
+        }
+        let m = uc.get_data_mut();
+        m.sched.clear_due();
+        m.signals.signal_due = false;
+        spawn_threads(uc)?;
+        let tid = own_tid(uc);
+        loop {
+            let (gone, blocked) = {
+                let p = uc.get_data().lock_process();
+                (p.threads.get(tid).is_none(), p.threads.is_blocked(tid))
+            };
+            if gone {
+                return Ok(());
+            }
+            if blocked && !wait_while_blocked(uc, tid) {
+                return Ok(());
+            }
+            // A wake-up may have come before the engine stopped: the call
+            // it ended completes now either way.
+            let resume = uc.get_data().lock_process().threads.resume_own(tid);
+            match resume {
+                Resume::Continue => break,
+                Resume::Complete(call, outcome) => {
+                    {
+                        let mut p = uc.get_data().lock_process();
+                        let t = p.threads.current_mut();
+                        t.select_wait = None;
+                        t.ipc_wait = None;
+                    }
+                    machine::finish_syscall(uc, call, outcome)
+                }
+                Resume::Retry(call) => machine::run_syscall(uc, call.nr, &call.args),
+            }
+            if let Some(reason) = uc.get_data_mut().stop.take() {
+                end_process(uc, reason);
+                return Ok(());
+            }
+            uc.get_data_mut().sched.clear_due();
+            spawn_threads(uc)?;
+        }
+        start = abi.resume_address(uc);
+    }
+}
+
+fn own_tid(uc: &Engine<'_>) -> u32 {
+    uc.get_data().parallel.as_ref().map_or(0, |t| t.tid)
+}
+
+/// Waits on the host until thread `tid` is no longer blocked: its
+/// descriptors, its deadline, its waker. False when the process ended.
+fn wait_while_blocked(uc: &mut Engine<'_>, tid: u32) -> bool {
+    let waker = match uc.get_data().parallel.as_ref() {
+        Some(t) => t.waker.clone(),
+        None => return false,
+    };
+    loop {
+        let (fds, deadline) = {
+            let p = uc.get_data().lock_process();
+            let Some((_, block)) = p.threads.blocked().find(|(t, _)| *t == tid) else {
+                return true;
+            };
+            let fds: Vec<(i32, i16)> = match &block.wait {
+                Wait::Io { fds } => fds.clone(),
+                _ => Vec::new(),
+            };
+            (fds, block.deadline)
+        };
+        if uc
+            .get_data()
+            .parallel
+            .as_ref()
+            .is_some_and(|t| t.run.ended())
+        {
+            return false;
+        }
+        let mut polled: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|&(fd, events)| libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            })
+            .collect();
+        polled.push(libc::pollfd {
+            fd: waker.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        let timeout = deadline.map(|d| d.saturating_sub(crate::host::monotonic_ns()));
+        // The guest's output must not wait behind this thread's wait.
+        if let Some(r) = uc.get_data_mut().trace.recorder.as_mut() {
+            r.sync();
+        }
+        let end = crate::signals::wait_interruptibly(&mut polled, timeout);
+        waker.clear();
+        if matches!(end, crate::signals::WaitEnd::Interrupted) {
+            let sig = crate::signals::interrupted().unwrap_or(libc::SIGINT);
+            end_process(uc, StopReason::Interrupted(sig));
+            return false;
+        }
+        crate::machine::delivery::intake_host(uc.get_data_mut());
+        let now = crate::host::monotonic_ns();
+        let ready = polled[..fds.len()].iter().any(|p| p.revents != 0);
+        let mut p = uc.get_data().lock_process();
+        let Some((_, block)) = p.threads.blocked().find(|(t, _)| *t == tid) else {
+            return true;
+        };
+        if block.deadline.is_some_and(|d| d <= now) {
+            let outcome = (block.wait != Wait::Retry).then_some(block.on_timeout);
+            p.threads.wake(tid, outcome);
+        } else if ready {
+            p.threads.wake(tid, None);
+        }
+    }
+}
+
+/// The engine runs guest code no more (a system call, a stop): other
+/// threads changing the layout need not wait for it.
+pub fn leave_guest(uc: &mut Engine<'_>) {
+    let tid = own_tid(uc);
+    let mut p = uc.get_data().lock_process();
+    if let Some(e) = p.threads.get_mut(tid).and_then(|t| t.engine.as_mut()) {
+        e.in_guest = false;
+    }
+    drop(p);
+    uc.get_data().process.notify();
+}
+
+/// Applies the memory changes other threads published since this engine's
+/// last, then marks it as running guest code.
+pub fn catch_up(uc: &mut Engine<'_>) -> Result<(), crate::machine::memory::EngineError> {
+    // Marked under the lock that saw no newer batch: a thread publishing
+    // one later waits for this engine.
+    while !sync(uc, true)?.1 {}
+    Ok(())
+}
+
+/// Moves the process's queued memory changes into its journal (in the
+/// order they were made: one lock takes them and numbers them), applies
+/// to this engine every batch it has not applied, and, when it published
+/// a batch, waits until every other engine running guest code has applied
+/// it too. Returns the number of changes it published.
+pub fn sync_memory(uc: &mut Engine<'_>) -> Result<usize, crate::machine::memory::EngineError> {
+    sync(uc, false).map(|(published, _)| published)
+}
+
+/// [`sync_memory`]; with `enter_guest`, also marks the engine as running
+/// guest code if it has applied the last batch. Returns the changes
+/// published and whether it is marked.
+fn sync(
+    uc: &mut Engine<'_>,
+    enter_guest: bool,
+) -> Result<(usize, bool), crate::machine::memory::EngineError> {
+    let tid = own_tid(uc);
+    let (ops, last, published) = {
+        let mut p = uc.get_data().lock_process();
+        let queued = p.mem.take_pending();
+        let retired = p.mem.take_retired();
+        let published = queued.len();
+        if published > 0 {
+            p.journal.push(queued, retired);
+        }
+        let applied = p
+            .threads
+            .get(tid)
+            .and_then(|t| t.engine.as_ref())
+            .map_or(0, |e| e.applied);
+        (p.journal.since(applied), p.journal.last(), published)
+    };
+    crate::machine::memory::replay(uc, ops)?;
+    let shared = uc.get_data().process.clone();
+    let mut p = uc.get_data().lock_process();
+    if let Some(e) = p.threads.get_mut(tid).and_then(|t| t.engine.as_mut()) {
+        e.applied = last;
+    }
+    if published > 0 {
+        loop {
+            let behind: Vec<u32> = p
+                .threads
+                .own_engines()
+                .filter(|(t, e)| *t != tid && e.in_guest && e.applied < last)
+                .map(|(t, _)| t)
+                .collect();
+            if behind.is_empty() {
+                break;
+            }
+            // A stop that reaches an engine just before it enters guest code
+            // is lost: ask again until it has followed.
+            for t in &behind {
+                p.threads.poke(*t);
+            }
+            p = shared.wait(p, Duration::from_millis(1));
+            p.threads.set_current(tid);
+        }
+    }
+    let lowest = p.threads.own_engines().map(|(_, e)| e.applied).min();
+    if let Some(lowest) = lowest {
+        p.journal.trim(lowest);
+    }
+    let current = p.journal.last() == last;
+    if enter_guest && current {
+        if let Some(e) = p.threads.get_mut(tid).and_then(|t| t.engine.as_mut()) {
+            e.in_guest = true;
+        }
+    }
+    drop(p);
+    shared.notify();
+    Ok((published, current))
+}
+
+/// Starts a host thread for each thread clone created.
+fn spawn_threads(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    let me = own_tid(uc);
+    let spawned = uc.get_data().lock_process().threads.take_spawned_by(me);
+    for s in spawned {
+        let Some(seed) = Seed::new(uc, s) else {
+            end_process(
+                uc,
+                StopReason::Internal("cannot start a thread: no shared trace writer".into()),
+            );
+            return Ok(());
+        };
+        let run = seed.run.clone();
+        let spawned = crate::signals::with_all_blocked(|| {
+            std::thread::Builder::new()
+                .name(format!("ht-thread-{}", s.tid))
+                .spawn(move || seed.run_thread())
+        });
+        match spawned {
+            Ok(handle) => run
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(handle),
+            Err(e) => {
+                end_process(
+                    uc,
+                    StopReason::Internal(format!("cannot start a thread: {e}")),
+                );
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a new thread's host thread needs to make its engine.
+struct Seed {
+    machine: crate::machine::build::ThreadParts,
+    state: SentState,
+    spawn: Spawn,
+    run: Arc<ParallelRun>,
+}
+
+impl Seed {
+    fn new(uc: &mut Engine<'_>, spawn: Spawn) -> Option<Seed> {
+        let index = uc.get_data().process.lock().threads.get(spawn.tid)?.index;
+        let machine = crate::machine::build::ThreadParts::of(uc.get_data(), index)?;
+        // The new thread's registers are made here, on the creator's
+        // engine, while what clone points at (i386's TLS descriptor on the
+        // creator's stack) is still there; then the creator's come back.
+        let abi = uc.get_data().abi;
+        let mut creator = uc.context_alloc().ok()?;
+        uc.context_save(&mut creator).ok()?;
+        let made = abi.thread_start(uc, spawn.stack, spawn.tls);
+        let mut state = uc.context_alloc().ok()?;
+        let saved = uc.context_save(&mut state);
+        uc.context_restore(&creator).ok()?;
+        made.ok()?;
+        saved.ok()?;
+        let run = uc.get_data().parallel.as_ref()?.run.clone();
+        Some(Seed {
+            machine,
+            state: SentState(state),
+            spawn,
+            run,
+        })
+    }
+
+    /// The new thread's host thread: makes its engine and runs it.
+    fn run_thread(self) {
+        let Seed {
+            machine,
+            state,
+            spawn,
+            run,
+        } = self;
+        let tid = spawn.tid;
+        let Ok(waker) = Waker::new().map(Arc::new) else {
+            return;
+        };
+        let mut machine = machine.into_machine();
+        machine.parallel = Some(ParallelThread {
+            tid,
+            run: run.clone(),
+            waker: waker.clone(),
+        });
+        let mut uc = match crate::machine::build::engine_for(machine) {
+            Ok(uc) => uc,
+            Err(e) => {
+                let reason = StopReason::Internal(format!("cannot make a thread's engine: {e}"));
+                *run.end.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                return;
+            }
+        };
+        let made = parallel_translation(&mut uc)
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|()| {
+                register(&uc, tid, waker);
+                crate::machine::memory::mirror_layout(&mut uc).map_err(|e| e.to_string())
+            })
+            .and_then(|()| uc.context_restore(&state.0).map_err(|e| format!("{e:?}")));
+        if let Err(why) = made {
+            end_process(
+                &mut uc,
+                StopReason::Internal(format!("cannot start thread {tid}: {why}")),
+            );
+            return;
+        }
+        let start = uc.get_data().abi.resume_address(&uc);
+        if let Err(e) = run_thread(&mut uc, start) {
+            end_process(
+                &mut uc,
+                StopReason::Internal(format!("emulator error {e:?}")),
+            );
+        }
+        // Its table entry (and the stopper in it) goes before the engine.
+        {
+            let mut p = uc.get_data().process.lock();
+            if let Some(t) = p.threads.get_mut(tid) {
+                t.engine = None;
+            }
+        }
+        if let Some(r) = uc.get_data_mut().trace.recorder.take() {
+            run.events.fetch_add(r.close(), Ordering::SeqCst);
+        }
+        uc.get_data().process.notify();
+    }
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `-sched parallel`: every guest thread on an engine and a host thread of
+//! its own. The same guests give the same results as with the serial
+//! scheduler (whose results the other suites check exactly): threads,
+//! atomics, futexes, address-space changes between threads, blocking
+//! calls, signals, fork, sockets, timers, IPC. Run for the architecture
+//! under test (`HT_ARCH`).
+
+mod common;
+
+use common::*;
+
+fn run_with(sched: Option<&str>, name: &str, args: &[&str]) -> Run {
+    let options: Vec<&str> = sched.map_or(Vec::new(), |s| vec!["-sched", s]);
+    let mut cmd = ht(options);
+    cmd.arg(guest(name)).args(args);
+    finish_within(spawn(&mut cmd), TIMEOUT)
+}
+
+/// Runs the guest serially and in parallel: the same output and status.
+fn same_in_parallel(name: &str, args: &[&str]) {
+    if !guest(name).is_file() {
+        eprintln!("note: no {name} guest for {}, skipped", arch());
+        return;
+    }
+    let serial = run_with(None, name, args);
+    let parallel = run_with(Some("parallel"), name, args);
+    assert_eq!(
+        (parallel.code(), parallel.stdout.as_str()),
+        (serial.code(), serial.stdout.as_str()),
+        "{name} {args:?}: left parallel, right serial; parallel stderr:\n{}",
+        parallel.stderr
+    );
+}
+
+#[test]
+fn thread_guests_give_the_serial_results() {
+    same_in_parallel("threads-sync", &["4", "2000"]);
+    same_in_parallel("threads-futex", &[]);
+    same_in_parallel("threads-block", &[]);
+    same_in_parallel("threads-cpu", &["4", "64"]);
+    for how in ["", "leader", "last"] {
+        let args: Vec<&str> = if how.is_empty() { vec![] } else { vec![how] };
+        same_in_parallel("threads-exit", &args);
+    }
+}
+
+#[test]
+fn address_space_changes_reach_every_engine() {
+    // Threads mapping, filling and unmapping at once; a page another thread
+    // unmapped, protected or replaced; brk grown by another thread.
+    for _ in 0..5 {
+        same_in_parallel("threads-memory", &["4", "200"]);
+    }
+}
+
+#[test]
+fn atomics_are_exact_in_fifty_parallel_runs() {
+    if !guest("threads-atomics").is_file() {
+        return;
+    }
+    let serial = run_with(None, "threads-atomics", &["8", "2000"]);
+    serial.assert_code(0);
+    for run in 0..50 {
+        let parallel = run_with(Some("parallel"), "threads-atomics", &["8", "2000"]);
+        assert_eq!(
+            parallel.stdout, serial.stdout,
+            "run {run}: {}",
+            parallel.stderr
+        );
+        parallel.assert_code(0);
+    }
+}
+
+#[test]
+fn processes_files_and_signals_behave_as_with_the_serial_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (name, args) in [
+        ("hello", vec![]),
+        ("signals", vec![]),
+        ("fork-exec", vec![]),
+        ("posix-timers", vec![]),
+        ("sysv-ipc", vec![]),
+        ("jit", vec![]),
+    ] {
+        same_in_parallel(name, &args);
+    }
+    for name in ["files", "memory", "sockets"] {
+        let sub = tempfile::tempdir_in(d).unwrap();
+        same_in_parallel(name, &[sub.path().to_str().unwrap()]);
+    }
+}
+
+/// Code written by one thread and run by another, where the guest flushes
+/// the instruction cache with a system call (arm, riscv64, mipsel): the
+/// flush reaches every engine. On x86 (no flush at all) and aarch64 (`ic
+/// ivau`, an instruction) another engine's translations of the page stay:
+/// a known limit of parallel scheduling, listed in the README.
+#[test]
+fn code_flushed_by_one_thread_is_new_in_every_engine() {
+    if !matches!(arch().as_str(), "arm" | "riscv64" | "mipsel") {
+        eprintln!("note: {}: cross-thread code invalidation not yet", arch());
+        return;
+    }
+    for _ in 0..3 {
+        let r = run_with(Some("parallel"), "jit", &["threads"]);
+        r.assert_code(0);
+        assert_eq!(
+            r.stdout,
+            "written by one thread, run by another: 500 functions, 0 wrong\n"
+        );
+    }
+}
+
+#[test]
+fn parallel_refuses_what_serves_one_engine() {
+    let hello = guest("hello");
+    let r = run_ht(["-sched", "parallel", "-g", "0", hello.to_str().unwrap()]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr
+            .contains("-sched parallel cannot be used with -g yet"),
+        "{}",
+        r.stderr
+    );
+    let r = run_ht([
+        "-sched",
+        "parallel",
+        "-trace-file",
+        "/dev/null",
+        hello.to_str().unwrap(),
+    ]);
+    assert!(
+        r.stderr.contains("cannot be used with -trace-file yet"),
+        "{}",
+        r.stderr
+    );
+    let r = run_ht(["-sched", "parallel,slice=5", hello.to_str().unwrap()]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr.contains("slice and seed are the serial"),
+        "{}",
+        r.stderr
+    );
+}
