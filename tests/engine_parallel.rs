@@ -250,6 +250,21 @@ fn aarch64_swp_spinlock_excludes() {
     assert_eq!(u64_at(&page, 8), THREADS * 50_000);
 }
 
+/// An Arm loop with the word's address in r0 and the iterations in r1.
+fn arm(code: &[u32]) -> AtomicLoop {
+    AtomicLoop {
+        arch: Arch::ARM,
+        mode: Mode::ARM,
+        cpu_model: None,
+        code: words(code),
+        word: 0,
+        setup: |uc, addr, n| {
+            uc.reg_write(RegisterARM::R0, addr).unwrap();
+            uc.reg_write(RegisterARM::R1, n).unwrap();
+        },
+    }
+}
+
 #[test]
 fn arm_ldrex_strex_loses_no_increment() {
     // 1: ldrex r2, [r0]; add r2, r2, #1; strex r3, r2, [r0]; cmp r3, #0
@@ -257,17 +272,7 @@ fn arm_ldrex_strex_loses_no_increment() {
     let code = [
         0xe1902f9f, 0xe2822001, 0xe1803f92, 0xe3530000, 0x1afffffa, 0xe2511001, 0x1afffff8,
     ];
-    let guest = AtomicLoop {
-        arch: Arch::ARM,
-        mode: Mode::ARM,
-        cpu_model: None,
-        code: words(&code),
-        word: 0,
-        setup: |uc, addr, n| {
-            uc.reg_write(RegisterARM::R0, addr).unwrap();
-            uc.reg_write(RegisterARM::R1, n).unwrap();
-        },
-    };
+    let guest = arm(&code);
     let page = run_in_parallel(&guest, 100_000);
     assert_eq!(u32_at(&page, 0), (THREADS * 100_000) as u32);
 }
@@ -403,17 +408,7 @@ fn arm_ldrexd_strexd_loses_no_increment() {
         0xe1b02f9f, 0xe2922001, 0xe2a33000, 0xe1a04f92, 0xe3540000, 0x1afffff9, 0xe2511001,
         0x1afffff7,
     ];
-    let guest = AtomicLoop {
-        arch: Arch::ARM,
-        mode: Mode::ARM,
-        cpu_model: None,
-        code: words(&code),
-        word: 0,
-        setup: |uc, addr, n| {
-            uc.reg_write(RegisterARM::R0, addr).unwrap();
-            uc.reg_write(RegisterARM::R1, n).unwrap();
-        },
-    };
+    let guest = arm(&code);
     let page = run_in_parallel_from(&guest, 50_000, &NEAR_CARRY_32.to_le_bytes());
     assert_eq!(u64_at(&page, 0), NEAR_CARRY_32 + THREADS * 50_000);
 }

@@ -145,7 +145,14 @@ impl ThreadParts {
             .disassembles
             .then(|| crate::machine::disasm::Disassembler::for_arch(self.abi.name()).ok())
             .flatten();
-        Machine {
+        let fresh = crate::machine::TraceState::new(
+            (self.recorder, None),
+            self.enabled,
+            self.clock,
+            self.strace,
+            self.extra_args,
+        );
+        Machine::from(crate::machine::MachineParts {
             abi: self.abi,
             process: self.process,
             thread_index: self.thread_index,
@@ -153,42 +160,20 @@ impl ThreadParts {
             cpu_facts: self.cpu_facts,
             hypertrace: self.hypertrace,
             lineage: self.lineage,
-            monitor_due: false,
-            debug_pause: Default::default(),
-            handler: None,
-            stop: None,
-            vfork_parent: None,
-            sched: Default::default(),
-            m5: Default::default(),
             trace: crate::machine::TraceState {
-                recorder: Some(self.recorder),
-                writer: None,
-                enabled: self.enabled,
                 rules: self.rules,
-                hooks: Default::default(),
                 // Its engine gets the hooks the enabled events need.
                 reconfigure_due: true,
                 resident_hooks: self.resident_hooks,
                 record_events: self.record_events,
-                last_ts: 0,
-                coarse_left: 0,
-                clock: self.clock,
-                strace: self.strace,
                 insn_counting: self.insn_counting,
                 debug: self.debug,
                 disasm,
-                shown_blocks: Default::default(),
                 report_modules: self.report_modules,
                 modules_reported: self.modules_reported,
-                args_scratch: vec![0; self.extra_args],
+                ..fresh
             },
-            fault: Default::default(),
-            signals: Default::default(),
-            arch: Default::default(),
-            tlb: Default::default(),
-            blocks: Default::default(),
-            parallel: None,
-        }
+        })
     }
 }
 

@@ -29,7 +29,6 @@ use crate::machine::fork::Lineage;
 use crate::syscall::{self, strace, Errno, ExitKind, Outcome, Sys};
 use crate::trace::clock::EventClock;
 use crate::trace::file::InsnCounts;
-use crate::trace::rules::Rules;
 use crate::trace::{mem_info, EventKind, EventRecord, EventSet, Recorder, Writer};
 use handler::EventHandler;
 pub use state::{DebugPause, FaultState, SignalState, TlbState, TraceState};
@@ -56,6 +55,59 @@ pub enum StopReason {
     Quit,
     /// The engine refused an operation (a bug or resource exhaustion).
     Internal(String),
+}
+
+/// What makes one thread's [`Machine`]: its process, its place in the
+/// trace and the run's shared parts. The rest starts fresh.
+pub(crate) struct MachineParts {
+    pub abi: &'static dyn Abi,
+    pub process: SharedProcess,
+    pub thread_index: u32,
+    pub cpu_model: crate::arch::cpu::Cpu,
+    pub cpu_facts: crate::arch::cpu::CpuFacts,
+    pub hypertrace: Option<std::sync::Arc<Channel>>,
+    pub lineage: std::sync::Arc<Lineage>,
+    pub trace: TraceState,
+}
+
+impl From<MachineParts> for Machine {
+    /// The Machine of `parts`: CPU, fault, signal, hook and scheduler
+    /// state fresh, no handler, not stopped.
+    fn from(parts: MachineParts) -> Machine {
+        let MachineParts {
+            abi,
+            process,
+            thread_index,
+            cpu_model,
+            cpu_facts,
+            hypertrace,
+            lineage,
+            trace,
+        } = parts;
+        Machine {
+            abi,
+            process,
+            thread_index,
+            cpu_model,
+            cpu_facts,
+            hypertrace,
+            lineage,
+            monitor_due: false,
+            debug_pause: DebugPause::default(),
+            handler: None,
+            stop: None,
+            vfork_parent: None,
+            sched: crate::machine::sched::Scheduler::default(),
+            m5: Default::default(),
+            trace,
+            fault: Default::default(),
+            signals: Default::default(),
+            arch: Default::default(),
+            tlb: Default::default(),
+            blocks: Default::default(),
+            parallel: None,
+        }
+    }
 }
 
 pub struct Machine {
@@ -112,7 +164,14 @@ impl Machine {
         strace: bool,
     ) -> Self {
         let extra = lineage.extra_args();
-        Machine {
+        let trace = TraceState::new(
+            (recorder, Some(writer)),
+            enabled,
+            EventClock::new(),
+            strace,
+            extra,
+        );
+        Machine::from(MachineParts {
             abi,
             thread_index: process.current_cpu(),
             cpu_model: process.cpu,
@@ -120,41 +179,8 @@ impl Machine {
             process: SharedProcess::new(process),
             hypertrace: hypertrace.map(std::sync::Arc::new),
             lineage: std::sync::Arc::new(lineage),
-            monitor_due: false,
-            debug_pause: DebugPause::default(),
-            handler: None,
-            stop: None,
-            vfork_parent: None,
-            sched: crate::machine::sched::Scheduler::default(),
-            m5: Default::default(),
-            trace: TraceState {
-                recorder: Some(recorder),
-                writer: Some(writer),
-                enabled,
-                rules: Rules::default(),
-                hooks: crate::machine::instrument::Hooks::default(),
-                reconfigure_due: false,
-                resident_hooks: EventSet::default(),
-                record_events: true,
-                last_ts: 0,
-                coarse_left: 0,
-                clock: EventClock::new(),
-                strace,
-                insn_counting: false,
-                debug: Default::default(),
-                disasm: None,
-                shown_blocks: Default::default(),
-                report_modules: false,
-                modules_reported: Default::default(),
-                args_scratch: vec![0; extra],
-            },
-            fault: Default::default(),
-            signals: Default::default(),
-            arch: Default::default(),
-            tlb: Default::default(),
-            blocks: Default::default(),
-            parallel: None,
-        }
+            trace,
+        })
     }
 
     /// The process, locked. With parallel scheduling the lock makes this
@@ -572,29 +598,19 @@ pub fn finish_syscall(uc: &mut Engine<'_>, call: PendingCall, mut outcome: Outco
         outcome = Outcome::Error(Errno::EINTR);
     }
     if outcome == Outcome::Blocked {
-        // The strace line comes when the call completes.
-        let block = {
-            let mut p = m.lock_process();
-            let tid = p.threads.current_tid();
-            match p.threads.take_block() {
-                Some(block) => Some(block),
-                // Blocked already, by `run_syscall` (and maybe woken since).
-                None if p.threads.waits_or_was_woken(tid) => None,
-                None => {
-                    // A handler said Blocked without saying on what (a
-                    // bug): the run ends with a report, not a panic.
-                    drop(p);
-                    let what = format!("system call {} blocked on nothing", call.nr);
-                    Machine::request_stop(uc, StopReason::Internal(what));
-                    return;
-                }
-            }
+        // The strace line comes when the call completes. `run_syscall`
+        // blocked the thread under the lock that checked its condition
+        // (and it may have been woken since).
+        let blocked = {
+            let p = m.lock_process();
+            p.threads.waits_or_was_woken(p.threads.current_tid())
         };
-        if let Some(block) = block {
-            uc.get_data()
-                .lock_process()
-                .threads
-                .block_current(block, call);
+        if !blocked {
+            // A handler said Blocked without saying on what (a bug): the
+            // run ends with a report, not a panic.
+            let what = format!("system call {} blocked on nothing", call.nr);
+            Machine::request_stop(uc, StopReason::Internal(what));
+            return;
         }
     } else {
         // Noted once per number, or every time with -d unimp.

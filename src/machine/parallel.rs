@@ -22,7 +22,7 @@
 //!   first thread's host thread joins the others before the run ends.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use unicorn_engine::unicorn_const::uc_error;
@@ -44,8 +44,35 @@ pub struct ParallelRun {
 
 impl ParallelRun {
     fn ended(&self) -> bool {
-        self.end.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.end().is_some()
     }
+
+    /// How the process ended. A thread that panicked holding the lock
+    /// left a value as good as any: the lock is taken anyway.
+    fn end(&self) -> MutexGuard<'_, Option<StopReason>> {
+        self.end.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends the run of `process`: the first end wins; every engine stops
+    /// at its next check and every waiting thread wakes.
+    fn finish(&self, process: &crate::kernel::SharedProcess, reason: StopReason) {
+        self.end().get_or_insert(reason);
+        let p = process.lock();
+        for tid in p.threads.tids() {
+            p.threads.poke(tid);
+        }
+        drop(p);
+        process.notify();
+    }
+
+    fn host_threads(&self) -> MutexGuard<'_, Vec<std::thread::JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The parallel run the engine's thread belongs to, if it has one.
+fn run_of(uc: &Engine<'_>) -> Option<Arc<ParallelRun>> {
+    uc.get_data().parallel.as_ref().map(|t| t.run.clone())
 }
 
 /// The thread an engine runs under parallel scheduling.
@@ -162,16 +189,12 @@ pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
     if let Err(e) = result {
         end_process(uc, StopReason::Internal(format!("emulator error {e:?}")));
     }
-    let run = uc
-        .get_data()
-        .parallel
-        .as_ref()
-        .map(|t| t.run.clone())
-        .expect("parallel scheduling started");
+    // Taken after the run: a forked child has a run of its own.
+    let run = run_of(uc).ok_or(uc_error::ARG)?;
     // The first thread may end before the others (pthread_exit): the
     // process lives on until they end.
     loop {
-        let next = run.threads.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let next = run.host_threads().pop();
         match next {
             Some(handle) => {
                 let _ = handle.join();
@@ -179,7 +202,7 @@ pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
             None => break,
         }
     }
-    let end = run.end.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let end = run.end().take();
     let m = uc.get_data_mut();
     if m.stop.is_none() {
         m.stop = end;
@@ -193,39 +216,21 @@ pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
 /// Ends the process: the first end wins; every other engine stops and
 /// every waiting thread wakes.
 fn end_process(uc: &mut Engine<'_>, reason: StopReason) {
-    let Some(t) = uc.get_data().parallel.as_ref() else {
-        return;
-    };
-    let run = t.run.clone();
-    {
-        let mut end = run.end.lock().unwrap_or_else(|e| e.into_inner());
-        if end.is_none() {
-            *end = Some(reason);
-        }
+    if let Some(run) = run_of(uc) {
+        run.finish(&uc.get_data().process, reason);
     }
-    let p = uc.get_data().process.lock();
-    for tid in p.threads.tids() {
-        p.threads.poke(tid);
-    }
-    drop(p);
-    uc.get_data().process.notify();
 }
 
 /// One guest thread's loop: runs its engine, serves its waits, starts the
 /// threads it creates, until the thread or the process ends.
 fn run_thread(uc: &mut Engine<'_>, mut start: u64) -> Result<(), uc_error> {
     let abi = uc.get_data().abi;
-    let run = uc
-        .get_data()
-        .parallel
-        .as_ref()
-        .map(|t| t.run.clone())
-        .expect("parallel scheduling started");
     loop {
         if let Some(sig) = crate::signals::interrupted() {
             end_process(uc, StopReason::Interrupted(sig));
         }
-        if run.ended() {
+        // Looked up each time: a forked child has a run of its own.
+        if run_of(uc).is_none_or(|run| run.ended()) {
             return Ok(());
         }
         if uc.get_data().trace.reconfigure_due {
@@ -500,11 +505,7 @@ fn spawn_threads(uc: &mut Engine<'_>) -> Result<(), uc_error> {
                 .spawn(move || seed.run_thread())
         });
         match spawned {
-            Ok(handle) => run
-                .threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(handle),
+            Ok(handle) => run.host_threads().push(handle),
             Err(e) => {
                 end_process(
                     uc,
@@ -541,7 +542,7 @@ impl Seed {
         uc.context_restore(&creator).ok()?;
         made.ok()?;
         saved.ok()?;
-        let run = uc.get_data().parallel.as_ref()?.run.clone();
+        let run = run_of(uc)?;
         Some(Seed {
             machine,
             state: SentState(state),
@@ -559,20 +560,26 @@ impl Seed {
             run,
         } = self;
         let tid = spawn.tid;
-        let Ok(waker) = Waker::new().map(Arc::new) else {
-            return;
-        };
         let mut machine = machine.into_machine();
+        let waker = match Waker::new() {
+            Ok(waker) => Arc::new(waker),
+            Err(e) => {
+                let why = format!("cannot start thread {tid}: {e}");
+                run.finish(&machine.process, StopReason::Internal(why));
+                return;
+            }
+        };
         machine.parallel = Some(ParallelThread {
             tid,
             run: run.clone(),
             waker: waker.clone(),
         });
+        let process = machine.process.clone();
         let mut uc = match crate::machine::build::engine_for(machine) {
             Ok(uc) => uc,
             Err(e) => {
-                let reason = StopReason::Internal(format!("cannot make a thread's engine: {e}"));
-                *run.end.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                let why = format!("cannot make a thread's engine: {e}");
+                run.finish(&process, StopReason::Internal(why));
                 return;
             }
         };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! The parts of [`Machine`](super::Machine)(super::Machine) that are state only: what the
+//! The parts of [`Machine`](super::Machine) that are state only: what the
 //! run records, the last fault, signal work between runs, ht-user's own
 //! engine operations, gdb's pauses.
 
@@ -65,6 +65,40 @@ pub struct TraceState {
     /// The (start, path) of the modules written so far.
     pub modules_reported: std::collections::HashSet<(u64, String)>,
     pub args_scratch: Vec<u64>,
+}
+
+impl TraceState {
+    /// A thread's trace state with nothing switched on beyond `enabled`
+    /// and `strace`, and nothing hooked or shown yet.
+    pub fn new(
+        (recorder, writer): (Recorder, Option<Writer>),
+        enabled: EventSet,
+        clock: EventClock,
+        strace: bool,
+        extra_args: usize,
+    ) -> Self {
+        TraceState {
+            recorder: Some(recorder),
+            writer,
+            enabled,
+            rules: Rules::default(),
+            hooks: crate::machine::instrument::Hooks::default(),
+            reconfigure_due: false,
+            resident_hooks: EventSet::default(),
+            record_events: true,
+            last_ts: 0,
+            coarse_left: 0,
+            clock,
+            strace,
+            insn_counting: false,
+            debug: Default::default(),
+            disasm: None,
+            shown_blocks: Default::default(),
+            report_modules: false,
+            modules_reported: Default::default(),
+            args_scratch: vec![0; extra_args],
+        }
+    }
 }
 
 /// The last fault the engine reported (part of [`Machine`](super::Machine)).
