@@ -228,10 +228,6 @@ pub fn load(
         // event of the run.
         let with = if cfg.gdb.is_some() {
             Some("-g")
-        } else if cfg.trace_file.is_some() {
-            // Its records must come in time order; threads' batches would
-            // interleave.
-            Some("-trace-file")
         } else if cfg.monitor.is_some() {
             Some("-monitor")
         } else if handler.is_some() {

@@ -124,18 +124,6 @@ fn parallel_refuses_what_serves_one_engine() {
         "{}",
         r.stderr
     );
-    let r = run_ht([
-        "-sched",
-        "parallel",
-        "-trace-file",
-        "/dev/null",
-        hello.to_str().unwrap(),
-    ]);
-    assert!(
-        r.stderr.contains("cannot be used with -trace-file yet"),
-        "{}",
-        r.stderr
-    );
     let r = run_ht(["-sched", "parallel,slice=5", hello.to_str().unwrap()]);
     assert_ne!(r.code(), 0);
     assert!(

@@ -178,10 +178,48 @@ fn eight_threads_a_million_events_each() {
     assert!(c.client_changes > 20, "only {} switches", c.client_changes);
 }
 
-/// The same with `-sched parallel` (to the text log: a binary trace needs
-/// its records in time order, which parallel threads do not give yet): 8
-/// threads storing at once on 8 host threads, every event recorded once,
-/// each thread's in order, with the data it wrote before the store.
+/// The same with `-sched parallel`: 8 threads storing at once on 8 host
+/// threads, into a binary trace whose records are in time order (its
+/// reader checks that), every event once, each thread's in order, with
+/// the data it wrote before the store; in both record layouts.
+#[test]
+fn eight_parallel_threads_a_million_events_each_in_time_order() {
+    if !have_guests("eight_parallel_threads_a_million_events_each_in_time_order") {
+        return;
+    }
+    let events: u64 = match arch().as_str() {
+        "x86_64" | "aarch64" => 1_000_000,
+        _ => 250_000,
+    };
+    for (format, events) in [("compact", events), ("fixed", 50_000)] {
+        let (r, c) = run_events(
+            &["-sched", "parallel", "-trace-format", format],
+            8,
+            events,
+            Duration::from_secs(600),
+        );
+        assert!(
+            r.stdout
+                .ends_with(&format!("threads=8 events={}\n", 8 * events)),
+            "{}",
+            r.stdout
+        );
+        assert_eq!(c.per_client.len(), 8, "{format}");
+        for client in 0..8 {
+            assert_eq!(c.per_client[&client], events, "{format}: client {client}");
+        }
+        let guest = guest_threads(&r.stdout);
+        for (client, index) in guest {
+            assert_eq!(c.thread_of_client[&client], index, "client {client}");
+        }
+        // No event needed its time mended to keep the order.
+        assert!(!r.stderr.contains("after later ones"), "{}", r.stderr);
+        // The threads ran at once: their events interleave in time.
+        assert!(c.client_changes > 8, "only {} switches", c.client_changes);
+    }
+}
+
+/// The same to the text log, each thread's lines in order.
 #[test]
 fn eight_parallel_threads_events_all_recorded() {
     if !have_guests("eight_parallel_threads_events_all_recorded") {

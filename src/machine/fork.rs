@@ -525,6 +525,8 @@ fn become_child(uc: &mut Engine<'_>) -> Result<(), ChildSetupError> {
     if let Some(old) = m.trace.writer.replace(writer) {
         std::mem::forget(old);
     }
+    crate::machine::parallel::child_recorder_started(uc);
+    let m = uc.get_data_mut();
     m.record_known_names();
     m.report_modules_again();
     // The child's thread counts its own instructions, from zero.

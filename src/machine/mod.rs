@@ -198,9 +198,26 @@ impl Machine {
 
     /// A precise host timestamp, remembered for coarse ones.
     pub(crate) fn stamp(&mut self) -> u64 {
-        self.trace.last_ts = self.trace.clock.now_ns();
+        let TraceState {
+            clock, recorder, ..
+        } = &mut self.trace;
+        self.trace.last_ts = match recorder {
+            Some(r) => r.stamp(|| clock.now_ns()),
+            None => clock.now_ns(),
+        };
         self.trace.coarse_left = COARSE_STAMP_EVERY;
         self.trace.last_ts
+    }
+
+    /// This thread left guest code (`-sched parallel`): its recorder
+    /// sends what it holds, and the next record reads the clock, so that
+    /// the binary trace need not wait for this thread to put the others'
+    /// records in time order (`trace::merge`).
+    pub(crate) fn trace_idle(&mut self) {
+        if let Some(r) = self.trace.recorder.as_mut() {
+            r.go_idle();
+        }
+        self.trace.coarse_left = 0;
     }
 
     /// The timestamp of a memory access or block record.

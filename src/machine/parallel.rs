@@ -170,6 +170,7 @@ fn parallel_translation(uc: &mut Engine<'_>) -> Result<(), uc_error> {
 fn register(uc: &Engine<'_>, tid: u32, waker: Arc<Waker>) {
     let stopper = Stopper(uc.get_handle());
     let stop: Arc<dyn Fn() + Send + Sync> = Arc::new(move || stopper.stop());
+    nudge_for_trace(uc, stop.clone());
     let mut p = uc.get_data().process.lock();
     let applied = p.journal.last();
     if let Some(t) = p.threads.get_mut(tid) {
@@ -179,6 +180,23 @@ fn register(uc: &Engine<'_>, tid: u32, waker: Arc<Waker>) {
             applied,
             in_guest: false,
         });
+    }
+}
+
+/// When the trace writer needs what this thread's recorder holds, the
+/// thread leaves guest code (and its recorder sends) at its next block.
+fn nudge_for_trace(uc: &Engine<'_>, stop: Arc<dyn Fn() + Send + Sync>) {
+    if let Some(r) = uc.get_data().trace.recorder.as_ref() {
+        r.set_nudge(stop);
+    }
+}
+
+/// A forked child's new recorder (see [`become_child`]): nudged like the
+/// one it replaces.
+pub fn child_recorder_started(uc: &Engine<'_>) {
+    if uc.get_data().parallel.is_some() {
+        let stopper = Stopper(uc.get_handle());
+        nudge_for_trace(uc, Arc::new(move || stopper.stop()));
     }
 }
 
@@ -393,8 +411,10 @@ fn wait_while_blocked(uc: &mut Engine<'_>, tid: u32) -> bool {
 }
 
 /// The engine runs guest code no more (a system call, a stop): other
-/// threads changing the layout need not wait for it.
+/// threads changing the layout need not wait for it, and its recorder
+/// sends what it holds (the trace writer need not wait for it either).
 pub fn leave_guest(uc: &mut Engine<'_>) {
+    uc.get_data_mut().trace_idle();
     let tid = own_tid(uc);
     let mut p = uc.get_data().lock_process();
     if let Some(e) = p.threads.get_mut(tid).and_then(|t| t.engine.as_mut()) {

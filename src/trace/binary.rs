@@ -37,6 +37,9 @@ pub struct BinarySink {
     persisted: u64,
     /// A regular file whose header can be patched with the record count.
     seekable: bool,
+    /// With several recorders (`-sched parallel`): their events in time
+    /// order.
+    order: Option<super::merge::TimeOrder>,
 }
 
 impl BinarySink {
@@ -140,6 +143,7 @@ impl BinarySink {
             records: 0,
             persisted: 0,
             seekable,
+            order: None,
         }
     }
 
@@ -243,17 +247,45 @@ impl BinarySink {
     }
 }
 
-impl Sink for BinarySink {
-    fn events(&mut self, batch: &Batch) -> io::Result<()> {
+impl BinarySink {
+    fn encode(&mut self, batch: &Batch) {
         match self.layout {
             Layout::Fixed => self.fixed_records(batch),
             Layout::Compact => self.compact_records(batch),
         }
         self.records += batch.records.len() as u64;
+    }
+
+    /// Encodes what the time order lets out: with `batch`, the events
+    /// that are in order now; without, all of them (the end).
+    fn encode_in_order(&mut self, batch: Option<&Batch>) {
+        let Some(mut order) = self.order.take() else {
+            if let Some(batch) = batch {
+                self.encode(batch);
+            }
+            return;
+        };
+        let ready = match batch {
+            // The clock before the recorders' floors (see `merge`).
+            Some(batch) => order.order(batch, super::monotonic_ns()),
+            None => order.drain(),
+        };
+        self.encode(ready);
+        self.order = Some(order);
+    }
+}
+
+impl Sink for BinarySink {
+    fn events(&mut self, batch: &Batch) -> io::Result<()> {
+        self.encode_in_order(Some(batch));
         if self.used >= WRITE_CHUNK {
             self.write_out()?;
         }
         Ok(())
+    }
+
+    fn attach_sources(&mut self, sources: std::sync::Arc<super::merge::Sources>) {
+        self.order = Some(super::merge::TimeOrder::new(sources));
     }
 
     /// Text lines (`-strace`) are not part of the binary trace.
@@ -262,10 +294,22 @@ impl Sink for BinarySink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(mut order) = self.order.take() {
+            let ready = order.ready(super::monotonic_ns());
+            self.encode(ready);
+            self.order = Some(order);
+        }
         self.write_out()
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        self.encode_in_order(None);
+        if let Some(late) = self.order.as_ref().map(|o| o.late).filter(|&n| n > 0) {
+            eprintln!(
+                "ht-user: {late} events reached the trace writer after later ones of another \
+                 thread; they are written with the time of the record before them"
+            );
+        }
         self.write_out()?;
         if self.seekable {
             self.file
@@ -303,6 +347,12 @@ impl Sink for FanOut {
     fn events_in_file(&self) -> Option<u64> {
         self.0.iter().find_map(|s| s.events_in_file())
     }
+
+    fn attach_sources(&mut self, sources: std::sync::Arc<super::merge::Sources>) {
+        for sink in &mut self.0 {
+            sink.attach_sources(sources.clone());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +362,46 @@ mod tests {
     use super::*;
 
     const LAYOUTS: [Layout; 2] = [Layout::Fixed, Layout::Compact];
+
+    /// Two recorders of one writer (two threads of a parallel run) whose
+    /// batches arrive out of time order: the file has every record once,
+    /// in time order, each with its words.
+    #[test]
+    fn recorders_of_several_threads_are_written_in_time_order() {
+        use crate::trace::Writer;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let anchor = ClockAnchor::now();
+        let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor);
+        let sink = BinarySink::create(&path, &info).unwrap();
+        let (mut first, writer) = Writer::start(Box::new(sink), 2).unwrap();
+        let mut second = first.for_another_thread().unwrap();
+        let t0 = anchor.monotonic_ns;
+        // Thread 1 stamps odd times, thread 2 even ones; thread 2 sends
+        // its whole run first.
+        for i in 0..1000u64 {
+            let ts = second.stamp(|| t0 + 2 * i);
+            second.push(EventRecord::hypertrace(ts, 2, 1, 2 * i), &[i, !i]);
+        }
+        second.go_idle();
+        for i in 0..1000u64 {
+            let ts = first.stamp(|| t0 + 2 * i + 1);
+            first.push(EventRecord::hypertrace(ts, 1, 0, 2 * i + 1), &[i, !i]);
+        }
+        assert_eq!(second.close(), 1000);
+        let report = writer.finish(first);
+        assert_eq!((report.events_written, report.events_lost), (2000, 0));
+        let f = TraceFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let evs: Vec<_> = f.events().map(Result::unwrap).collect();
+        assert_eq!(evs.len(), 2000);
+        for (n, e) in evs.iter().enumerate() {
+            assert_eq!(e.ts_ns, t0 + n as u64, "record {n}");
+            assert_eq!(e.arg1, n as u64);
+            assert_eq!(e.thread, 1 + (n as u32 + 1) % 2);
+            let i = n as u64 / 2;
+            assert_eq!(e.args().collect::<Vec<_>>(), [i, !i]);
+        }
+    }
 
     #[test]
     fn batches_round_trip_with_count() {

@@ -16,8 +16,10 @@ pub mod debug;
 pub mod events;
 pub mod file;
 pub(crate) mod log;
+pub mod merge;
 mod record;
 pub mod rules;
+mod sharing;
 mod writer;
 
 pub use crate::host::{monotonic_ns, realtime_ns};
@@ -31,8 +33,9 @@ pub use events::{TraceEvents, TraceOptionError};
 pub use record::{
     mem_info, name_pieces, EventKind, EventRecord, EventSet, NameAssembler, NAME_MAX,
 };
+pub use sharing::OutputSharing;
 pub(crate) use writer::BATCH_EVENTS;
-pub use writer::{OutputSharing, Recorder, Writer, WriterReport};
+pub use writer::{Recorder, Writer, WriterReport};
 
 /// Events in arrival order; each record's words follow the previous
 /// record's in `args` ([`EventKind::words`] of them).
@@ -40,6 +43,8 @@ pub use writer::{OutputSharing, Recorder, Writer, WriterReport};
 pub struct Batch {
     /// The channel's arguments after arg1.
     pub extra_args: usize,
+    /// The recorder that sent it ([`merge::Sources`]).
+    pub source: u32,
     pub records: Vec<EventRecord>,
     pub args: Vec<u64>,
 }
@@ -48,6 +53,7 @@ impl Batch {
     fn with_capacity(extra_args: usize, events: usize) -> Self {
         Batch {
             extra_args,
+            source: 0,
             records: Vec::with_capacity(events),
             args: Vec::with_capacity(events * extra_args.max(2)),
         }
@@ -85,6 +91,9 @@ pub trait Sink: Send {
     fn events_in_file(&self) -> Option<u64> {
         None
     }
+    /// The recorders feeding this sink, for a sink that needs its events
+    /// in time order across them.
+    fn attach_sources(&mut self, _sources: std::sync::Arc<merge::Sources>) {}
 }
 
 /// Why a run's trace output could not be set up.

@@ -3,13 +3,15 @@
 //! (or, without a thread, the writer's work done inline), and whether
 //! output the guest shares must wait for it ([`OutputSharing`]).
 
-use std::fs::File;
 use std::io;
 use std::thread::JoinHandle;
 
+use std::sync::Arc;
+
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use super::{Batch, EventRecord, Msg, Sink};
+use super::merge::{Source, Sources};
+use super::{Batch, EventRecord, Msg, OutputSharing, Sink};
 
 pub(crate) const BATCH_EVENTS: usize = 8192;
 /// Written batches kept for reuse.
@@ -40,6 +42,13 @@ pub struct Recorder {
     sharing: OutputSharing,
     /// Something bound for that stream was sent since the last sync.
     unsynced_shared: bool,
+    /// This recorder's place among the writer's recorders, for sinks that
+    /// put their events in time order ([`super::merge`]).
+    sources: Arc<Sources>,
+    source_id: u32,
+    source: Arc<Source>,
+    /// Nothing unsent and the next event arms the source.
+    idle: bool,
     pub events_recorded: u64,
 }
 
@@ -105,10 +114,49 @@ impl Recorder {
             .recycled
             .try_recv()
             .unwrap_or_else(|_| Batch::with_capacity(self.extra_args, BATCH_EVENTS));
-        let full = std::mem::replace(&mut self.batch, fresh);
+        let mut full = std::mem::replace(&mut self.batch, fresh);
+        full.source = self.source_id;
+        let last_ts = full.records.last().map_or(0, |r| r.ts_ns);
         self.unsynced = true;
         self.unsynced_shared |= self.sharing.events;
         self.send(Msg::Events(full));
+        self.source.sent_batch(last_ts, self.idle);
+    }
+
+    /// This recorder's thread left guest code: what it holds goes to the
+    /// writer, and until its next event it holds no other recorder's
+    /// events back ([`super::merge`]). The next event's timestamp must be
+    /// read through [`Recorder::stamp`].
+    pub fn go_idle(&mut self) {
+        self.send_batch();
+        if !self.idle {
+            self.source.go_idle();
+            self.idle = true;
+        }
+    }
+
+    /// An event's timestamp, read by `read`; after [`Recorder::go_idle`]
+    /// the source is armed around the reading.
+    #[inline]
+    pub fn stamp(&mut self, read: impl FnOnce() -> u64) -> u64 {
+        if self.idle {
+            self.idle = false;
+            self.source.stamp_first(read)
+        } else {
+            read()
+        }
+    }
+
+    /// The writer asked for what this recorder holds (see
+    /// [`Recorder::go_idle`]).
+    pub fn flush_wanted(&self) -> bool {
+        self.source.flush_wanted()
+    }
+
+    /// Says how to make this recorder's thread leave guest code when the
+    /// writer needs what it holds.
+    pub fn set_nudge(&self, nudge: Arc<dyn Fn() + Send + Sync>) {
+        self.source.set_nudge(nudge);
     }
 
     fn send(&mut self, msg: Msg) {
@@ -163,6 +211,7 @@ impl Recorder {
                     Route::Thread(tx.clone()),
                     self.extra_args,
                     self.recycled.clone(),
+                    self.sources.clone(),
                 );
                 r.sharing = self.sharing;
                 Some(r)
@@ -177,6 +226,7 @@ impl Recorder {
     /// [`Writer::finish`].
     pub fn close(mut self) -> u64 {
         self.send_batch();
+        self.source.close();
         self.events_recorded
     }
 
@@ -196,51 +246,6 @@ impl Recorder {
         if events_pending || self.unsynced_shared {
             self.sync();
         }
-    }
-}
-
-/// Which of a recorder's output lands in the stream the guest writes its
-/// own stdout/stderr to, and so must be ordered with the guest's writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OutputSharing {
-    /// Event lines (`guest_hypertrace ...`) go there.
-    pub events: bool,
-    /// Text lines (`-strace`, messages) go there.
-    pub text: bool,
-}
-
-impl OutputSharing {
-    /// Everything is ordered with the guest's output: the safe default.
-    pub const ALL: OutputSharing = OutputSharing {
-        events: true,
-        text: true,
-    };
-
-    /// The sharing of a run's sink ([`open_sink`](super::open_sink)): text lines go to `log`,
-    /// event lines too unless a binary trace takes them without `-D`.
-    /// `log` shares the guest's stream when it is the same open file as
-    /// the host's stdout or stderr, which the guest starts with.
-    pub fn of_log(log: std::os::fd::BorrowedFd<'_>, log_given: bool, binary_trace: bool) -> Self {
-        let text = same_file_as_stdout_or_stderr(log);
-        OutputSharing {
-            events: text && (log_given || !binary_trace),
-            text,
-        }
-    }
-}
-
-/// Whether `fd` is the file (device and inode) of descriptor 1 or 2.
-fn same_file_as_stdout_or_stderr(fd: std::os::fd::BorrowedFd<'_>) -> bool {
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::MetadataExt;
-    let id = |fd: std::os::fd::BorrowedFd<'_>| {
-        let file = File::from(fd.try_clone_to_owned().ok()?);
-        file.metadata().ok().map(|m| (m.dev(), m.ino()))
-    };
-    match id(fd) {
-        Some(me) => id(io::stdout().as_fd()) == Some(me) || id(io::stderr().as_fd()) == Some(me),
-        // Unknown: keep the ordering.
-        None => true,
     }
 }
 
@@ -269,7 +274,9 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread with `sink` and returns both ends.
-    pub fn start(sink: Box<dyn Sink>, extra_args: usize) -> io::Result<(Recorder, Writer)> {
+    pub fn start(mut sink: Box<dyn Sink>, extra_args: usize) -> io::Result<(Recorder, Writer)> {
+        let sources = Arc::new(Sources::default());
+        sink.attach_sources(sources.clone());
         let (tx, rx) = bounded(CHANNEL_BATCHES);
         let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
         let handle = crate::signals::with_all_blocked(|| {
@@ -278,7 +285,7 @@ impl Writer {
                 .spawn(move || writer_loop(rx, recycle_tx, sink))
         })?;
         Ok((
-            Recorder::new(Route::Thread(tx), extra_args, recycled),
+            Recorder::new(Route::Thread(tx), extra_args, recycled, sources),
             Writer {
                 handle: Some(handle),
             },
@@ -287,7 +294,9 @@ impl Writer {
 
     /// The writer thread if one can be started, else a recorder that
     /// writes in the calling thread (`false` in the result).
-    pub fn start_or_inline(sink: Box<dyn Sink>, extra_args: usize) -> (Recorder, Writer, bool) {
+    pub fn start_or_inline(mut sink: Box<dyn Sink>, extra_args: usize) -> (Recorder, Writer, bool) {
+        let sources = Arc::new(Sources::default());
+        sink.attach_sources(sources.clone());
         // The sink must survive a failed spawn: it is handed over through
         // a slot the thread takes it from.
         let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(sink)));
@@ -308,7 +317,7 @@ impl Writer {
         });
         match spawned {
             Ok(handle) => (
-                Recorder::new(Route::Thread(tx), extra_args, recycled),
+                Recorder::new(Route::Thread(tx), extra_args, recycled, sources),
                 Writer {
                     handle: Some(handle),
                 },
@@ -322,7 +331,12 @@ impl Writer {
                     .expect("the thread never started");
                 let state = WriterState::new(sink, recycle_tx);
                 (
-                    Recorder::new(Route::Inline(Box::new(state)), extra_args, recycled),
+                    Recorder::new(
+                        Route::Inline(Box::new(state)),
+                        extra_args,
+                        recycled,
+                        sources,
+                    ),
                     Writer { handle: None },
                     false,
                 )
@@ -348,8 +362,20 @@ impl Writer {
 }
 
 impl Recorder {
-    fn new(route: Route, extra_args: usize, recycled: Receiver<Batch>) -> Self {
+    fn new(
+        route: Route,
+        extra_args: usize,
+        recycled: Receiver<Batch>,
+        sources: Arc<Sources>,
+    ) -> Self {
+        let (source_id, source) = sources.register();
         Recorder {
+            sources,
+            source_id,
+            source,
+            // Every recorder after a run's first starts idle (see
+            // `Sources::register`).
+            idle: source_id != 0,
             route,
             recycled,
             batch: Batch::with_capacity(extra_args, BATCH_EVENTS),
@@ -573,7 +599,12 @@ mod tests {
         let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
         let sink = Collect(Arc::new(Mutex::new(Vec::new())), None);
         let state = WriterState::new(Box::new(sink), recycle_tx);
-        let r = Recorder::new(Route::Inline(Box::new(state)), 0, recycled);
+        let r = Recorder::new(
+            Route::Inline(Box::new(state)),
+            0,
+            recycled,
+            Default::default(),
+        );
         assert!(r.for_another_thread().is_none());
     }
 
@@ -582,7 +613,12 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (recycle_tx, recycled) = bounded(RECYCLED_BATCHES);
         let state = WriterState::new(Box::new(Collect(seen.clone(), None)), recycle_tx);
-        let mut r = Recorder::new(Route::Inline(Box::new(state)), 1, recycled);
+        let mut r = Recorder::new(
+            Route::Inline(Box::new(state)),
+            1,
+            recycled,
+            Default::default(),
+        );
         for i in 0..5000u64 {
             r.push(rec(i), &[i]);
         }
@@ -633,34 +669,5 @@ mod tests {
         r.sync_before_guest_output();
         assert_eq!(seen.lock().unwrap().len(), 3);
         assert_eq!(w.finish(r).events_written, 2);
-    }
-
-    #[test]
-    fn a_log_is_shared_when_it_is_the_same_file_as_stdout_or_stderr() {
-        use std::os::fd::AsFd;
-        let dir = std::env::temp_dir().join(format!("ht-sharing-{}", std::process::id()));
-        let file = File::create(&dir).unwrap();
-        let own = OutputSharing::of_log(file.as_fd(), true, false);
-        std::fs::remove_file(&dir).unwrap();
-        assert_eq!(
-            own,
-            OutputSharing {
-                events: false,
-                text: false
-            }
-        );
-        let stderr = io::stderr();
-        assert_eq!(
-            OutputSharing::of_log(stderr.as_fd(), false, false),
-            OutputSharing::ALL
-        );
-        // A binary trace without -D takes the events off the stream.
-        assert_eq!(
-            OutputSharing::of_log(stderr.as_fd(), false, true),
-            OutputSharing {
-                events: false,
-                text: true
-            }
-        );
     }
 }
