@@ -19,7 +19,9 @@ use crate::machine::{Machine, StopReason};
 use crate::trace::file::{ClockAnchor, TraceInfo};
 use crate::trace::{EventKind, EventSet, TraceEvents, WriterReport};
 
+mod conclude;
 mod error;
+pub use conclude::conclude;
 
 pub use error::SetupError;
 
@@ -504,101 +506,112 @@ impl Loaded {
             gdb,
             parallel,
         } = self;
-        let abi = uc.get_data().abi;
         crate::signals::arm(&uc);
         let result = match &gdb {
             Some(server) => crate::gdb::serve(&mut uc, entry, &mut monitor, server),
-            None if parallel => crate::machine::parallel::start(&mut uc)
-                .and_then(|()| crate::machine::parallel::run(&mut uc, entry)),
+            None if parallel => {
+                // A child forked from another thread ends on that thread.
+                crate::machine::parallel::on_forked_thread_end(|uc| {
+                    conclude(finish_run(uc, Ok(())))
+                });
+                crate::machine::parallel::start(&mut uc)
+                    .and_then(|()| crate::machine::parallel::run(&mut uc, entry))
+            }
             None => crate::machine::sched::run(&mut uc, entry, &mut monitor),
         };
         crate::signals::disarm();
         crate::monitor::forget_in_child(&mut uc, &mut monitor);
+        finish_run(uc, result)
+    }
+}
 
-        let pc = abi.pc(&uc);
-        let stop = match (uc.get_data_mut().stop.take(), result) {
-            (Some(reason), _) => reason,
-            // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
-            (None, Err(uc_error::EXCEPTION)) if uc.get_data().fault.last_fault.is_some() => {
-                StopReason::Fault {
-                    signal: libc::SIGSEGV,
-                    pc,
-                    page: uc.get_data().fault.last_fault.map(|(page, _)| page),
-                }
+/// The report of a process whose engine `uc` stopped with `result`: how
+/// it ended, its trace finished.
+fn finish_run(mut uc: crate::machine::Engine<'static>, result: Result<(), uc_error>) -> RunReport {
+    let abi = uc.get_data().abi;
+    let pc = abi.pc(&uc);
+    let stop = match (uc.get_data_mut().stop.take(), result) {
+        (Some(reason), _) => reason,
+        // A refused TLB fill surfaces as EXCEPTION: the page fault of Linux.
+        (None, Err(uc_error::EXCEPTION)) if uc.get_data().fault.last_fault.is_some() => {
+            StopReason::Fault {
+                signal: libc::SIGSEGV,
+                pc,
+                page: uc.get_data().fault.last_fault.map(|(page, _)| page),
             }
-            (None, Err(e)) => match fault_signal(e) {
-                Some(signal) => StopReason::Fault {
-                    signal,
-                    pc,
-                    page: None,
-                },
-                None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
+        }
+        (None, Err(e)) => match fault_signal(e) {
+            Some(signal) => StopReason::Fault {
+                signal,
+                pc,
+                page: None,
             },
-            (None, Ok(())) => match crate::signals::interrupted() {
-                Some(sig) => StopReason::Interrupted(sig),
-                // The engine stops by itself on a privileged halt, which Linux
-                // answers with SIGSEGV (how musl's abort ends when all else fails).
-                None => StopReason::Fault {
-                    signal: libc::SIGSEGV,
-                    pc,
-                    page: None,
-                },
+            None => StopReason::Internal(format!("emulator error {e:?} at pc {pc:#x}")),
+        },
+        (None, Ok(())) => match crate::signals::interrupted() {
+            Some(sig) => StopReason::Interrupted(sig),
+            // The engine stops by itself on a privileged halt, which Linux
+            // answers with SIGSEGV (how musl's abort ends when all else fails).
+            None => StopReason::Fault {
+                signal: libc::SIGSEGV,
+                pc,
+                page: None,
             },
-        };
-        if let StopReason::Fault { .. } | StopReason::Internal(_) = stop {
-            tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
-        }
-        let m = uc.get_data_mut();
-        if let Some(parent) = m.vfork_parent.take() {
-            // A vfork child ending without exec: its parent resumes now.
-            parent.send(&m.lock_process().mem);
-        }
-        if let Some(handler) = m.handler.as_mut() {
-            handler.finish();
-        }
-        let recorder = m
-            .trace
-            .recorder
-            .take()
-            .expect("recorder present until shutdown");
-        let writer = m
-            .trace
-            .writer
-            .take()
-            .expect("writer present until shutdown");
-        let channel = m.hypertrace.take();
-        let events_recorded = recorder.events_recorded;
-        let sched = m.sched.stats;
-        tracing::debug!(
-            "scheduler: {} threads created, {} switches, {} preemptions, {} ns in {} timed switches",
-            sched.threads,
-            sched.switches,
-            sched.preemptions,
-            sched.switch_ns,
-            sched.timed_switches
-        );
-        drop(uc);
-        let writer = writer.finish(recorder);
-        let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores());
-        drop(channel);
-        use crate::machine::fork;
-        let descendant = fork::is_descendant();
-        if descendant && fork::own_trace_lost() {
-            fork::report_descendant_loss(events_recorded);
-        } else if descendant && writer.error.is_some() {
-            fork::report_descendant_loss(writer.events_lost);
-        }
-        RunReport {
-            stop,
-            events_recorded,
-            ignored_stores,
-            writer,
-            sched,
-            descendant_losses: if descendant {
-                0
-            } else {
-                fork::descendant_losses()
-            },
-        }
+        },
+    };
+    if let StopReason::Fault { .. } | StopReason::Internal(_) = stop {
+        tracing::debug!("registers at stop:\n{}", abi.dump_registers(&uc));
+    }
+    let m = uc.get_data_mut();
+    if let Some(parent) = m.vfork_parent.take() {
+        // A vfork child ending without exec: its parent resumes now.
+        parent.send(&m.lock_process().mem);
+    }
+    if let Some(handler) = m.handler.as_mut() {
+        handler.finish();
+    }
+    let recorder = m
+        .trace
+        .recorder
+        .take()
+        .expect("recorder present until shutdown");
+    let writer = m
+        .trace
+        .writer
+        .take()
+        .expect("writer present until shutdown");
+    let channel = m.hypertrace.take();
+    let events_recorded = recorder.events_recorded;
+    let sched = m.sched.stats;
+    tracing::debug!(
+        "scheduler: {} threads created, {} switches, {} preemptions, {} ns in {} timed switches",
+        sched.threads,
+        sched.switches,
+        sched.preemptions,
+        sched.switch_ns,
+        sched.timed_switches
+    );
+    drop(uc);
+    let writer = writer.finish(recorder);
+    let ignored_stores = channel.as_ref().map_or(0, |c| c.ignored_stores());
+    drop(channel);
+    use crate::machine::fork;
+    let descendant = fork::is_descendant();
+    if descendant && fork::own_trace_lost() {
+        fork::report_descendant_loss(events_recorded);
+    } else if descendant && writer.error.is_some() {
+        fork::report_descendant_loss(writer.events_lost);
+    }
+    RunReport {
+        stop,
+        events_recorded,
+        ignored_stores,
+        writer,
+        sched,
+        descendant_losses: if descendant {
+            0
+        } else {
+            fork::descendant_losses()
+        },
     }
 }

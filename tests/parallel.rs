@@ -39,7 +39,7 @@ fn thread_guests_give_the_serial_results() {
     same_in_parallel("threads-futex", &[]);
     same_in_parallel("threads-block", &[]);
     same_in_parallel("threads-cpu", &["4", "64"]);
-    for how in ["", "leader", "last"] {
+    for how in ["", "leader", "last", "fork"] {
         let args: Vec<&str> = if how.is_empty() { vec![] } else { vec![how] };
         same_in_parallel("threads-exit", &args);
     }
@@ -131,4 +131,40 @@ fn parallel_refuses_what_serves_one_engine() {
         "{}",
         r.stderr
     );
+}
+
+/// A child forked from a thread other than the first ends on that
+/// thread's host thread as a process does: its trace is finished (the
+/// record count filled in) whether it exits or dies of a signal.
+#[test]
+fn a_child_forked_from_a_second_thread_finishes_its_trace() {
+    use ht_user::trace::file::TraceFile;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("fork.bin");
+    let mut cmd = ht([
+        "-sched",
+        "parallel",
+        "-trace",
+        "guest_user_syscall*",
+        "-trace-file",
+        trace.to_str().unwrap(),
+    ]);
+    cmd.arg(guest("threads-exit")).arg("fork");
+    let r = finish_within(spawn(&mut cmd), TIMEOUT);
+    r.assert_code(0);
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // The parent's and its two children's (FILE.PID).
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let t = TraceFile::open(f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.declared_count, Some(t.records), "{}", f.display());
+        assert!(t.records > 0, "{}", f.display());
+        if let Some(pid) = f.extension().and_then(|e| e.to_str()?.parse::<u32>().ok()) {
+            assert_eq!(t.info.pid, pid, "{}", f.display());
+        }
+    }
 }

@@ -424,7 +424,7 @@ fn thread_exit_codes_and_join_results() {
     if !have_guests("thread_exit_codes_and_join_results") {
         return;
     }
-    let cases: [(&[&str], i32, &str); 3] = [
+    let cases: [(&[&str], i32, &str); 4] = [
         (
             &[],
             3,
@@ -441,6 +441,15 @@ fn thread_exit_codes_and_join_results() {
             &["last"],
             0,
             "main calls pthread_exit\nthe last thread ends after the main thread\n",
+        ),
+        (
+            &["fork"],
+            0,
+            "child of a thread: its only thread's tid is its pid: yes\n\
+             the child's own thread calls exit(7)\n\
+             first child exited 7\n\
+             second child killed by SIGUSR1: yes\n\
+             main joined the forking thread: 3\n",
         ),
     ];
     let q = qemu_or_skip("threads-exit");

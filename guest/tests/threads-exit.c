@@ -17,13 +17,20 @@
  *   threads-exit hang       every thread waits forever (one in read on a
  *                           pipe, one in a futex through pthread_join):
  *                           only a signal ends it
+ *   threads-exit fork       a second thread forks while the main thread
+ *                           waits in pthread_join: the child (the forking
+ *                           thread alone, its tid its pid) starts a thread
+ *                           that calls exit(7); a second child dies of
+ *                           SIGUSR1; the thread reaps both: status 0
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void *ret_value(void *arg)
@@ -94,6 +101,41 @@ static void *raw_exit(void *arg)
     return NULL;
 }
 
+static void *child_exits(void *arg)
+{
+    printf("the child's own thread calls exit(%ld)\n", (long)arg);
+    fflush(stdout);
+    exit((int)(long)arg);
+}
+
+static void *forks(void *arg)
+{
+    pthread_t t;
+    int status;
+    (void)arg;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        printf("child of a thread: its only thread's tid is its pid: %s\n",
+               syscall(SYS_gettid) == getpid() ? "yes" : "no");
+        fflush(stdout);
+        pthread_create(&t, NULL, child_exits, (void *)7L);
+        pthread_join(t, NULL);
+        _exit(99);
+    }
+    waitpid(pid, &status, 0);
+    printf("first child exited %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    pid = fork();
+    if (pid == 0) {
+        raise(SIGUSR1);
+        _exit(98);
+    }
+    waitpid(pid, &status, 0);
+    printf("second child killed by SIGUSR1: %s\n",
+           WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1 ? "yes" : "no");
+    return (void *)3L;
+}
+
 int main(int argc, char **argv)
 {
     pthread_t t[4];
@@ -115,6 +157,12 @@ int main(int argc, char **argv)
         pthread_exit(NULL);
     }
 
+    if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+        pthread_create(&t[0], NULL, forks, NULL);
+        pthread_join(t[0], &res);
+        printf("main joined the forking thread: %ld\n", (long)res);
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "hang") == 0) {
         if (pipe(never) != 0) {
             return 1;

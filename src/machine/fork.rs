@@ -297,9 +297,6 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
 /// A host fork. The parent gets the child's pid, the child 0 (on `stack`
 /// if one was given).
 fn fork(uc: &mut Engine<'_>, flags: u64, stack: u64, ptid: u64, ctid: u64) -> Outcome {
-    if !crate::machine::parallel::may_fork(uc) {
-        return Outcome::Error(Errno::EAGAIN);
-    }
     let sp = uc.reg_read(uc.get_data().abi.thread_regs().sp).unwrap_or(0);
     let m = uc.get_data_mut();
     // Everything recorded so far is written by the parent alone.

@@ -116,27 +116,6 @@ pub fn start(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     Ok(())
 }
 
-/// Whether this engine's thread may fork. With parallel scheduling only
-/// the process's first thread may yet: a child forked from another thread
-/// would run on a host thread that cannot end the process's run (it is
-/// not the runner's). The others get EAGAIN, with a note once.
-pub fn may_fork(uc: &Engine<'_>) -> bool {
-    let Some(t) = uc.get_data().parallel.as_ref() else {
-        return true;
-    };
-    let first = uc.get_data().process.lock().pid == t.tid;
-    static NOTED: std::sync::Once = std::sync::Once::new();
-    if !first {
-        NOTED.call_once(|| {
-            eprintln!(
-                "ht-user: fork from a thread other than the first is not supported with \
-                 -sched parallel yet: EAGAIN"
-            );
-        });
-    }
-    first
-}
-
 /// A forked child of a parallel process: only the forking thread exists;
 /// it is the child's first thread, with a run and a journal of its own.
 pub fn become_child(uc: &mut Engine<'_>) {
@@ -154,6 +133,9 @@ pub fn become_child(uc: &mut Engine<'_>) {
     });
     uc.get_data().process.lock().journal = Default::default();
     register(uc, pid, waker);
+    // An interrupt stops this engine: the forking thread's, which need
+    // not be the one the parent armed.
+    crate::signals::arm(uc);
     // The engine may have missed batches the parent's other threads
     // published: the layout as it is, idempotently.
     if let Err(e) = crate::machine::memory::mirror_layout(uc) {
@@ -200,6 +182,19 @@ pub fn child_recorder_started(uc: &Engine<'_>) {
     }
 }
 
+/// How a process whose first thread is not the host's main thread ends
+/// (a fork from a thread other than the first): the runner's end of a
+/// run, given its engine; returns the exit status.
+pub type ForkedThreadEnd = fn(Engine<'static>) -> i32;
+
+static FORKED_THREAD_END: std::sync::OnceLock<ForkedThreadEnd> = std::sync::OnceLock::new();
+
+/// Says how a process forked from a thread other than the first ends
+/// (see [`ForkedThreadEnd`]); the first call wins.
+pub fn on_forked_thread_end(end: ForkedThreadEnd) {
+    let _ = FORKED_THREAD_END.set(end);
+}
+
 /// Runs the first thread from `entry`, then waits for every other thread;
 /// the process's end is left in the Machine's `stop`.
 pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
@@ -207,6 +202,12 @@ pub fn run(uc: &mut Engine<'_>, entry: u64) -> Result<(), uc_error> {
     if let Err(e) = result {
         end_process(uc, StopReason::Internal(format!("emulator error {e:?}")));
     }
+    end_of_first_thread(uc)
+}
+
+/// The first thread of a process ended: waits for every other thread and
+/// leaves the process's end in the Machine's `stop`.
+fn end_of_first_thread(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     // Taken after the run: a forked child has a run of its own.
     let run = run_of(uc).ok_or(uc_error::ARG)?;
     // The first thread may end before the others (pthread_exit): the
@@ -538,6 +539,21 @@ fn spawn_threads(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     Ok(())
 }
 
+/// The end of a process forked from a thread other than the first (its
+/// host thread is not the host's main thread, which the child lacks): its
+/// threads are joined and the runner's end of a run ends it.
+fn forked_child_ends(mut uc: Engine<'static>) -> ! {
+    if let Err(e) = end_of_first_thread(&mut uc) {
+        uc.get_data_mut().stop = Some(StopReason::Internal(format!("{e:?}")));
+    }
+    crate::signals::disarm();
+    let status = match FORKED_THREAD_END.get() {
+        Some(end) => end(uc),
+        None => 1,
+    };
+    std::process::exit(status)
+}
+
 /// What a new thread's host thread needs to make its engine.
 struct Seed {
     machine: crate::machine::build::ThreadParts,
@@ -618,11 +634,17 @@ impl Seed {
             return;
         }
         let start = uc.get_data().abi.resume_address(&uc);
+        let host_pid = std::process::id();
         if let Err(e) = run_thread(&mut uc, start) {
             end_process(
                 &mut uc,
                 StopReason::Internal(format!("emulator error {e:?}")),
             );
+        }
+        if std::process::id() != host_pid {
+            // The thread forked and this is the child, whose only thread
+            // it is: the process ends here, as the runner ends a run.
+            forked_child_ends(uc);
         }
         // Its table entry (and the stopper in it) goes before the engine.
         {
