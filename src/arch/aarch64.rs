@@ -11,7 +11,7 @@ use super::arm::{fault_event, EXCP_SWI};
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::abi::types::{encode_stat_generic64, Stat};
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
-use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
+use crate::arch::{CpuEvent, GuestCpu, SysInstruction, TrapHooks};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 
 pub struct Aarch64;
@@ -257,6 +257,7 @@ const INFO: AbiInfo = AbiInfo {
     hooks: TrapHooks {
         syscall_instruction: false,
         invalid_instruction: false,
+        icache_instruction: true,
     },
 };
 
@@ -288,6 +289,15 @@ impl Abi for Aarch64 {
             write_sysreg(uc, SCTLR_EL1, value)?;
         }
         Ok(())
+    }
+
+    /// `ic ivau, Xt` (SYS #3, C7, C5, #1): the instruction cache line
+    /// holding Xt. The engine's CPU models report 64-byte lines
+    /// (CTR_EL0.IminLine 4), which is how far the guest steps.
+    fn icache_flush(&self, sys: &SysInstruction) -> Option<(u64, u64)> {
+        const LINE: u64 = 64;
+        let ic_ivau = (sys.op0, sys.op1, sys.crn, sys.crm, sys.op2) == (1, 3, 7, 5, 1);
+        ic_ivau.then_some((sys.value & !(LINE - 1), LINE))
     }
 
     fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
@@ -477,5 +487,34 @@ impl super::SignalFrames for Aarch64 {
     fn sigreturn_code(&self, _rt: bool) -> Vec<u32> {
         // mov x8, #139 (rt_sigreturn); svc #0
         vec![0xd280_1168, 0xd400_0001]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sys(op1: u32, crn: u32, crm: u32, op2: u32, value: u64) -> SysInstruction {
+        SysInstruction {
+            op0: 1,
+            op1,
+            crn,
+            crm,
+            op2,
+            value,
+        }
+    }
+
+    #[test]
+    fn only_ic_ivau_flushes_code_and_a_whole_line() {
+        // ic ivau, x0
+        assert_eq!(
+            Aarch64.icache_flush(&sys(3, 7, 5, 1, 0x40_1234)),
+            Some((0x40_1200, 64))
+        );
+        // dc zva (memset's), dc cvau (before ic ivau), dc civac
+        for (op1, crn, crm, op2) in [(3, 7, 4, 1), (3, 7, 11, 1), (3, 7, 14, 1)] {
+            assert_eq!(Aarch64.icache_flush(&sys(op1, crn, crm, op2, 0x1000)), None);
+        }
     }
 }

@@ -103,4 +103,20 @@ pub struct TrapHooks {
     /// The engine stops at instructions the architecture interprets
     /// ([`Abi::invalid_instruction`]: riscv's `ebreak`).
     pub invalid_instruction: bool,
+    /// User code invalidates the instruction cache by instruction
+    /// (aarch64's `ic ivau`, see [`Abi::icache_flush`]): with parallel
+    /// threads every engine must drop its translations of that code.
+    pub icache_instruction: bool,
+}
+
+/// A system instruction's operands (aarch64's SYS: `op0, op1, CRn, CRm,
+/// op2` and the value of its register).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SysInstruction {
+    pub op0: u32,
+    pub op1: u32,
+    pub crn: u32,
+    pub crm: u32,
+    pub op2: u32,
+    pub value: u64,
 }

@@ -259,6 +259,7 @@ const INFO: AbiInfo = AbiInfo {
     hooks: TrapHooks {
         syscall_instruction: false,
         invalid_instruction: false,
+        icache_instruction: false,
     },
 };
 

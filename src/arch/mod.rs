@@ -51,7 +51,7 @@ impl<T> EngineResult<T> for Result<T, unicorn_engine::unicorn_const::uc_error> {
     }
 }
 
-pub use guest::{ArchSlot, CpuEvent, GuestCpu, MemMut, MemRef, TrapHooks};
+pub use guest::{ArchSlot, CpuEvent, GuestCpu, MemMut, MemRef, SysInstruction, TrapHooks};
 pub use info::{AbiInfo, KernelAbi};
 
 /// Offset of the mmap area's top from a round address. The engine's TLB is
@@ -339,6 +339,11 @@ pub trait Abi: Sync {
     /// What the CPU exception `intno` (the engine's number) is to the
     /// process; the engine layer's exception hook carries it out.
     fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent;
+    /// The code a system instruction invalidates in the instruction
+    /// cache, as (start, length) (with [`TrapHooks::icache_instruction`]).
+    fn icache_flush(&self, _sys: &SysInstruction) -> Option<(u64, u64)> {
+        None
+    }
     /// An instruction the engine stopped at as invalid that the
     /// architecture's Linux traps on (with [`TrapHooks::invalid_instruction`]).
     fn invalid_instruction(&self, _uc: &mut dyn GuestCpu) -> Option<Trap> {

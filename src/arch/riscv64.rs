@@ -93,6 +93,7 @@ const INFO: AbiInfo = AbiInfo {
     hooks: TrapHooks {
         syscall_instruction: false,
         invalid_instruction: true,
+        icache_instruction: false,
     },
 };
 

@@ -267,6 +267,7 @@ const INFO: AbiInfo = AbiInfo {
     hooks: TrapHooks {
         syscall_instruction: true,
         invalid_instruction: false,
+        icache_instruction: false,
     },
 };
 

@@ -10,7 +10,7 @@ use crate::arch::cpu::{Cpu, CpuFacts};
 use crate::arch::{Abi, ArchError, ArchSlot, CpuEvent, EngineResult, GuestCpu, Trap};
 use crate::arch::{MemMut, MemRef};
 use crate::kernel::Process;
-use crate::machine::{on_syscall, on_trap, Engine};
+use crate::machine::{engine_ctl, on_syscall, on_trap, Engine, Machine, StopReason};
 use crate::mem::AddressSpace;
 
 /// The process's memory while its lock is held.
@@ -88,6 +88,71 @@ impl GuestCpu for Engine<'_> {
     }
 }
 
+/// The guest's instruction-cache maintenance by instruction (aarch64's
+/// `ic ivau`) drops the engines' translations of that code. An engine
+/// detects stores into code it translated only through the same mapping:
+/// not a store through another view of the same memory (a JIT's
+/// write-xor-execute double mapping), nor one another engine made
+/// (`-sched parallel`).
+fn watch_icache_instructions(uc: &mut Engine<'_>) -> Result<(), uc_error> {
+    // The engine keeps its data in one place for its whole life.
+    let machine: *mut Machine = uc.get_data_mut();
+    // SAFETY: on_sys_instruction takes the Machine, which lives as long
+    // as the engine.
+    unsafe { engine_ctl::add_sys_insn_hook(uc, on_sys_instruction, machine.cast()) }
+}
+
+/// A SYS instruction: one that invalidates instruction-cache lines stops
+/// the engine after it, and the flush is done before the guest runs on
+/// ([`apply_code_flushes`]). Every instruction runs as it would (0).
+extern "C" fn on_sys_instruction(
+    uc: *mut unicorn_engine_sys::uc_engine,
+    _reg: unicorn_engine::RegisterARM64,
+    op: *const RegisterARM64CP,
+    data: *mut std::ffi::c_void,
+) -> u32 {
+    // SAFETY: `data` is the engine's Machine (see watch_icache_instructions),
+    // which lives as long as the engine; callbacks run only inside
+    // emu_start on this thread, where nothing else touches the Machine
+    // while the callback runs. `op` points at the engine's operands for
+    // the duration of the call.
+    let (machine, op) = unsafe { (&mut *data.cast::<Machine>(), &*op) };
+    let sys = crate::arch::SysInstruction {
+        op0: op.op0,
+        op1: op.op1,
+        crn: op.crn,
+        crm: op.crm,
+        op2: op.op2,
+        value: op.val,
+    };
+    if let Some(flush) = machine.abi.icache_flush(&sys) {
+        machine.tlb.code_flushes.push(flush);
+        // SAFETY: the engine is the one running this callback; stopping
+        // it only sets its exit request (it stops before its next block).
+        unsafe { unicorn_engine::unicorn_const::uc_emu_stop(uc) };
+    }
+    0
+}
+
+/// Drops every engine's translations of the code the guest invalidated by
+/// instruction since the engine last stopped, as Linux's broadcast
+/// maintenance does before the guest's next instruction runs.
+pub fn apply_code_flushes(uc: &mut Engine<'_>) -> Result<(), StopReason> {
+    let flushes = std::mem::take(&mut uc.get_data_mut().tlb.code_flushes);
+    if flushes.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut p = uc.get_data().lock_process();
+        for (start, len) in flushes {
+            p.mem.invalidate_code(start, len);
+        }
+    }
+    crate::machine::memory::apply_pending(uc)
+        .map(|_| ())
+        .map_err(|e| StopReason::Internal(e.to_string()))
+}
+
 /// Sets the process's CPU up in a new engine (model and the architecture's
 /// settings) and installs the hooks that turn its exceptions into system
 /// calls and signals.
@@ -114,6 +179,9 @@ pub fn prepare(uc: &mut Engine<'_>) -> Result<(), ArchError> {
             None => false,
         })
         .engine("hook invalid instructions")?;
+    }
+    if hooks.icache_instruction {
+        watch_icache_instructions(uc).engine("hook instruction-cache maintenance")?;
     }
     Ok(())
 }

@@ -99,6 +99,7 @@ pub fn request(uc: &mut Engine<'_>) {
 /// sigreturn, installs the poll hook, delivers one signal. Returns where
 /// to start.
 pub fn before_run(uc: &mut Engine<'_>, mut start: u64) -> Result<u64, StopReason> {
+    crate::machine::cpu::apply_code_flushes(uc)?;
     let m = uc.get_data_mut();
     m.signals.signal_due = false;
     intake_host(m);

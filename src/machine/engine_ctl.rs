@@ -116,6 +116,50 @@ pub unsafe fn add_mem_trace_hook<D>(
     result.map(|()| MemTraceHook(hook))
 }
 
+/// An aarch64 system-instruction callback (`uc_cb_insn_sys_t`): a
+/// non-zero result skips the instruction. The `unicorn-engine` crate's own
+/// wrapper returns a Rust `bool` where the engine reads a `uint32_t`, so
+/// that the instruction is skipped whenever the register's upper bits hold
+/// garbage; hooks are added here, with the engine's signature, instead.
+pub type SysInsnCallback = extern "C" fn(
+    uc: *mut uc_engine,
+    reg: unicorn_engine::RegisterARM64,
+    op: *const unicorn_engine::RegisterARM64CP,
+    data: *mut c_void,
+) -> u32;
+
+/// Installs `callback` for aarch64's SYS instructions (`dc`, `ic`, `at`,
+/// `tlbi`) at any address, in code translated from now on.
+///
+/// # Safety
+///
+/// `data` is handed to `callback` on every such instruction: it must be
+/// what the callback expects and stay valid for the engine's life.
+pub unsafe fn add_sys_insn_hook<D>(
+    uc: &mut Unicorn<'_, D>,
+    callback: SysInsnCallback,
+    data: *mut c_void,
+) -> Result<(), uc_error> {
+    let mut hook: uc_hook = 0;
+    // SAFETY: the handle is live; `hook` outlives the call; the callback
+    // has the C signature the engine calls for UC_HOOK_INSN with
+    // UC_ARM64_INS_SYS, the instruction id the variadic argument carries;
+    // begin > end means every address.
+    unsafe {
+        uc_hook_add(
+            uc.get_handle(),
+            &mut hook,
+            HookType::INSN.0 as libc::c_int,
+            callback as *mut c_void,
+            data,
+            1u64,
+            0u64,
+            unicorn_engine::Arm64Insn::UC_ARM64_INS_SYS as libc::c_int,
+        )
+    }
+    .into()
+}
+
 /// Removes a hook [`add_mem_trace_hook`] installed.
 pub fn remove_mem_trace_hook<D>(
     uc: &mut Unicorn<'_, D>,

@@ -303,6 +303,7 @@ pub fn run(uc: &mut Engine<'_>, entry: u64, between: &mut dyn BetweenRuns) -> Re
         let restart = m.trace.reconfigure_due
             || m.monitor_due
             || m.signals.signal_due
+            || !m.tlb.code_flushes.is_empty()
             || crate::signals::take_stopped_for_guest();
         if !due && !restart {
             // Stopped for a reason of the engine's or an interrupt.

@@ -140,4 +140,8 @@ pub struct TlbState {
     /// TLB fills since the last resize flush (see
     /// `machine::memory::TLB_FILLS_BEFORE_RESIZE`).
     pub tlb_fills: u32,
+    /// Code the guest's instruction-cache maintenance invalidated, as
+    /// (start, length), for every engine before the guest runs on
+    /// (`cpu::apply_code_flushes`).
+    pub code_flushes: Vec<(u64, u64)>,
 }
