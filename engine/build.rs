@@ -232,7 +232,15 @@ fn build_engine(tree: &Path) {
     .filter(|(feature, _)| env::var_os(format!("CARGO_FEATURE_{feature}")).is_some())
     .map(|(_, arch)| arch)
     .collect();
-    let dst = cmake::Config::new(tree)
+    let mut config = cmake::Config::new(tree);
+    if env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
+        // Jumps kept off 32-byte boundaries: on Intel cores with the JCC
+        // erratum's microcode a hot helper loop that straddles one runs up
+        // to twice as slow, so timings swung with every change to the
+        // binary's layout (BENCHMARKS.md, "the ic ivau hook's cost").
+        config.cflag("-Wa,-mbranches-within-32B-boundaries");
+    }
+    let dst = config
         .define("UNICORN_BUILD_TESTS", "OFF")
         .define("UNICORN_INSTALL", "ON")
         .define("UNICORN_ARCH", archs.join(";"))
