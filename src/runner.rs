@@ -580,6 +580,9 @@ fn finish_run(mut uc: crate::machine::Engine<'static>, result: Result<(), uc_err
         .writer
         .take()
         .expect("writer present until shutdown");
+    // The engine goes before the writer finishes: the writer must not
+    // stop it any more.
+    recorder.set_nudge(None);
     let channel = m.hypertrace.take();
     let events_recorded = recorder.events_recorded;
     let sched = m.sched.stats;

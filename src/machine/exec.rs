@@ -386,7 +386,10 @@ fn prepare_and_exec(
             let line = strace::format_call(p, 0, Some(sys), raw_args, Outcome::Value(0), false);
             r.text(line);
         }
-        r.sync();
+        // With parallel threads the binary trace holds events back for
+        // its time order: they are written now, the writer goes with
+        // this image.
+        r.sync_all();
     }
     if !crate::signals::block_for_exec() {
         return Err(Errno::EINTR);

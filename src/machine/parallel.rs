@@ -169,7 +169,7 @@ fn register(uc: &Engine<'_>, tid: u32, waker: Arc<Waker>) {
 /// thread leaves guest code (and its recorder sends) at its next block.
 fn nudge_for_trace(uc: &Engine<'_>, stop: Arc<dyn Fn() + Send + Sync>) {
     if let Some(r) = uc.get_data().trace.recorder.as_ref() {
-        r.set_nudge(stop);
+        r.set_nudge(Some(stop));
     }
 }
 

@@ -302,6 +302,11 @@ impl Sink for BinarySink {
         self.write_out()
     }
 
+    fn drain(&mut self) -> io::Result<()> {
+        self.encode_in_order(None);
+        self.write_out()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.encode_in_order(None);
         if let Some(late) = self.order.as_ref().map(|o| o.late).filter(|&n| n > 0) {
@@ -338,6 +343,10 @@ impl Sink for FanOut {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.iter_mut().try_for_each(|s| s.flush())
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.drain())
     }
 
     fn finish(&mut self) -> io::Result<()> {
@@ -401,6 +410,35 @@ mod tests {
             let i = n as u64 / 2;
             assert_eq!(e.args().collect::<Vec<_>>(), [i, !i]);
         }
+    }
+
+    /// What the time order holds back is in the file after a drain (the
+    /// sync before an execve), before the writer ends.
+    #[test]
+    fn a_drain_writes_what_the_time_order_holds() {
+        use crate::trace::Writer;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let anchor = ClockAnchor::now();
+        let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor);
+        let sink = BinarySink::create(&path, &info).unwrap();
+        let (first, writer) = Writer::start(Box::new(sink), 2).unwrap();
+        let mut second = first.for_another_thread().unwrap();
+        let t0 = anchor.monotonic_ns;
+        for i in 0..100u64 {
+            let ts = second.stamp(|| t0 + i);
+            second.push(EventRecord::hypertrace(ts, 2, 1, i), &[i, i]);
+        }
+        // The first recorder has sent nothing: the second's events wait.
+        second.sync();
+        let held = TraceFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(held.records, 0);
+        second.sync_all();
+        let drained = TraceFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(drained.records, 100);
+        second.close();
+        let report = writer.finish(first);
+        assert_eq!((report.events_written, report.events_lost), (100, 0));
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! last event received from it, since its events come in order.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Batch, EventRecord};
 
@@ -53,9 +53,13 @@ pub struct Source {
     sent: AtomicU64,
     flush_wanted: AtomicBool,
     /// Makes the recorder's thread leave guest code soon (it then sends
-    /// what it holds): set by the machine that runs it.
-    nudge: OnceLock<Arc<dyn Fn() + Send + Sync>>,
+    /// what it holds): set by the machine that runs it, and taken away
+    /// before its engine is freed (the writer calls it under the lock).
+    nudge: Mutex<Option<Nudge>>,
 }
+
+/// See [`Source::set_nudge`].
+pub type Nudge = Arc<dyn Fn() + Send + Sync>;
 
 impl Source {
     fn new(floor: u64) -> Self {
@@ -63,13 +67,14 @@ impl Source {
             floor: AtomicU64::new(floor),
             sent: AtomicU64::new(0),
             flush_wanted: AtomicBool::new(false),
-            nudge: OnceLock::new(),
+            nudge: Mutex::new(None),
         }
     }
 
-    /// Says how to make the recorder's thread send what it holds.
-    pub fn set_nudge(&self, nudge: Arc<dyn Fn() + Send + Sync>) {
-        let _ = self.nudge.set(nudge);
+    /// Says how to make the recorder's thread send what it holds; None
+    /// before what the nudge touches (its engine) goes away.
+    pub fn set_nudge(&self, nudge: Option<Nudge>) {
+        *self.nudge.lock().unwrap_or_else(PoisonError::into_inner) = nudge;
     }
 
     /// Whether the writer asked for what this recorder holds.
@@ -107,7 +112,9 @@ impl Source {
 
     fn request_flush(&self) {
         if !self.flush_wanted.swap(true, Ordering::Relaxed) {
-            if let Some(nudge) = self.nudge.get() {
+            // Called under the lock: the engine is not freed meanwhile.
+            let nudge = self.nudge.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(nudge) = nudge.as_ref() {
                 nudge();
             }
         }

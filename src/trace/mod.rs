@@ -75,6 +75,9 @@ pub enum Msg {
     Events(Batch),
     Text(String),
     Sync(Sender<()>),
+    /// [`Msg::Sync`], and every event a sink holds back for its order is
+    /// written too (before an execve: the writer goes with the image).
+    Drain(Sender<()>),
 }
 
 /// Where the writer thread puts what it receives.
@@ -82,6 +85,10 @@ pub trait Sink: Send {
     fn events(&mut self, batch: &Batch) -> io::Result<()>;
     fn text(&mut self, line: &str) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
+    /// Writes what it holds back, whatever comes later, and flushes.
+    fn drain(&mut self) -> io::Result<()> {
+        self.flush()
+    }
     /// The last call, after everything was written.
     fn finish(&mut self) -> io::Result<()> {
         self.flush()

@@ -154,8 +154,9 @@ impl Recorder {
     }
 
     /// Says how to make this recorder's thread leave guest code when the
-    /// writer needs what it holds.
-    pub fn set_nudge(&self, nudge: Arc<dyn Fn() + Send + Sync>) {
+    /// writer needs what it holds; None before what the nudge touches (the
+    /// thread's engine) goes away.
+    pub fn set_nudge(&self, nudge: Option<super::merge::Nudge>) {
         self.source.set_nudge(nudge);
     }
 
@@ -185,14 +186,27 @@ impl Recorder {
         if !self.unsynced {
             return;
         }
+        self.round_trip(Msg::Sync);
+    }
+
+    /// [`Recorder::sync`], with every event the writer holds back for its
+    /// time order written too: before an execve, which ends the writer
+    /// (other threads' later events are then written with the last time).
+    pub fn sync_all(&mut self) {
+        self.send_batch();
+        self.round_trip(Msg::Drain);
+    }
+
+    /// Sends `msg` with an acknowledgement channel and waits for it.
+    fn round_trip(&mut self, msg: fn(Sender<()>) -> Msg) {
         let (ack_tx, ack_rx) = bounded(1);
         match &mut self.route {
             Route::Thread(tx) => {
-                if tx.send(Msg::Sync(ack_tx)).is_ok() {
+                if tx.send(msg(ack_tx)).is_ok() {
                     let _ = ack_rx.recv();
                 }
             }
-            Route::Inline(state) => state.handle(Msg::Sync(ack_tx)),
+            Route::Inline(state) => state.handle(msg(ack_tx)),
         }
         self.unsynced = false;
         self.unsynced_shared = false;
@@ -227,6 +241,7 @@ impl Recorder {
     pub fn close(mut self) -> u64 {
         self.send_batch();
         self.source.close();
+        self.source.set_nudge(None);
         self.events_recorded
     }
 
@@ -429,7 +444,7 @@ impl WriterState {
             if let Msg::Events(batch) = &msg {
                 report.events_lost += batch.records.len() as u64;
             }
-            if let Msg::Sync(ack) = msg {
+            if let Msg::Sync(ack) | Msg::Drain(ack) = msg {
                 let _ = ack.send(());
             }
             return;
@@ -439,8 +454,12 @@ impl WriterState {
                 *unflushed += batch.records.len() as u64;
             }),
             Msg::Text(line) => sink.text(line),
-            Msg::Sync(ack) => {
-                let r = sink.flush().map(|()| {
+            Msg::Sync(ack) | Msg::Drain(ack) => {
+                let flushed = match &msg {
+                    Msg::Drain(_) => sink.drain(),
+                    _ => sink.flush(),
+                };
+                let r = flushed.map(|()| {
                     report.events_written += std::mem::take(unflushed);
                 });
                 let _ = ack.send(());
