@@ -146,34 +146,48 @@ fn run_events(extra: &[&str], threads: u32, events: u64, limit: Duration) -> (Ru
     (r, check)
 }
 
+/// Events per thread for the eight-thread runs: a million on the two main
+/// architectures; a quarter of that on the others keeps the whole suite's
+/// run time reasonable.
+fn events_per_thread() -> u64 {
+    match arch().as_str() {
+        "x86_64" | "aarch64" => 1_000_000,
+        _ => 250_000,
+    }
+}
+
+/// A threads-events run of 8 threads x `events`: the guest counted them
+/// all, the trace has each client's `events`, and the guest's own view of
+/// its threads matches the events' thread.
+fn assert_eight_threads_recorded(r: &Run, c: &EventsCheck, events: u64, what: &str) {
+    assert!(
+        r.stdout
+            .ends_with(&format!("threads=8 events={}\n", 8 * events)),
+        "{what}: {}",
+        r.stdout
+    );
+    assert_eq!(c.per_client.len(), 8, "{what}");
+    for client in 0..8 {
+        assert_eq!(c.per_client[&client], events, "{what}: client {client}");
+    }
+    let guest = guest_threads(&r.stdout);
+    assert_eq!(guest.len(), 8, "{what}");
+    for (client, index) in guest {
+        assert_eq!(
+            c.thread_of_client[&client], index,
+            "{what}: client {client}"
+        );
+    }
+}
+
 #[test]
 fn eight_threads_a_million_events_each() {
     if !have_guests("eight_threads_a_million_events_each") {
         return;
     }
-    // A million per thread on the two main architectures; a quarter of
-    // that on the others keeps the whole suite's run time reasonable.
-    let events: u64 = match arch().as_str() {
-        "x86_64" | "aarch64" => 1_000_000,
-        _ => 250_000,
-    };
+    let events = events_per_thread();
     let (r, c) = run_events(&[], 8, events, Duration::from_secs(600));
-    assert!(
-        r.stdout
-            .ends_with(&format!("threads=8 events={}\n", 8 * events)),
-        "{}",
-        r.stdout
-    );
-    assert_eq!(c.per_client.len(), 8);
-    for client in 0..8 {
-        assert_eq!(c.per_client[&client], events, "client {client}");
-    }
-    // The guest's own view of its threads matches the events' thread.
-    let guest = guest_threads(&r.stdout);
-    assert_eq!(guest.len(), 8);
-    for (client, index) in guest {
-        assert_eq!(c.thread_of_client[&client], index, "client {client}");
-    }
+    assert_eight_threads_recorded(&r, &c, events, "serial");
     // Threads were preempted in the middle of their loops, many times.
     assert!(c.client_changes > 20, "only {} switches", c.client_changes);
 }
@@ -187,31 +201,14 @@ fn eight_parallel_threads_a_million_events_each_in_time_order() {
     if !have_guests("eight_parallel_threads_a_million_events_each_in_time_order") {
         return;
     }
-    let events: u64 = match arch().as_str() {
-        "x86_64" | "aarch64" => 1_000_000,
-        _ => 250_000,
-    };
-    for (format, events) in [("compact", events), ("fixed", 50_000)] {
+    for (format, events) in [("compact", events_per_thread()), ("fixed", 50_000)] {
         let (r, c) = run_events(
             &["-sched", "parallel", "-trace-format", format],
             8,
             events,
             Duration::from_secs(600),
         );
-        assert!(
-            r.stdout
-                .ends_with(&format!("threads=8 events={}\n", 8 * events)),
-            "{}",
-            r.stdout
-        );
-        assert_eq!(c.per_client.len(), 8, "{format}");
-        for client in 0..8 {
-            assert_eq!(c.per_client[&client], events, "{format}: client {client}");
-        }
-        let guest = guest_threads(&r.stdout);
-        for (client, index) in guest {
-            assert_eq!(c.thread_of_client[&client], index, "client {client}");
-        }
+        assert_eight_threads_recorded(&r, &c, events, format);
         // No event needed its time mended to keep the order.
         assert!(!r.stderr.contains("after later ones"), "{}", r.stderr);
         // The threads ran at once: their events interleave in time.

@@ -83,18 +83,78 @@ pub fn thread_engine(
     Ok(uc)
 }
 
+/// What makes one thread's [`Machine`] besides its trace state: its
+/// process, its place in the trace and the run's shared parts. The rest
+/// starts fresh ([`Machine::assemble`]).
+#[derive(Clone)]
+pub(crate) struct MachineParts {
+    pub abi: &'static dyn crate::arch::Abi,
+    pub process: crate::kernel::SharedProcess,
+    pub thread_index: u32,
+    pub cpu_model: crate::arch::cpu::Cpu,
+    pub cpu_facts: crate::arch::cpu::CpuFacts,
+    pub hypertrace: Option<std::sync::Arc<crate::hypertrace::Channel>>,
+    pub lineage: std::sync::Arc<crate::machine::fork::Lineage>,
+}
+
+impl Machine {
+    /// The Machine of `parts` and `trace`: CPU, fault, signal, hook and
+    /// scheduler state fresh, no handler, not stopped.
+    pub(crate) fn assemble(parts: MachineParts, trace: crate::machine::TraceState) -> Machine {
+        let MachineParts {
+            abi,
+            process,
+            thread_index,
+            cpu_model,
+            cpu_facts,
+            hypertrace,
+            lineage,
+        } = parts;
+        Machine {
+            abi,
+            process,
+            thread_index,
+            cpu_model,
+            cpu_facts,
+            hypertrace,
+            lineage,
+            monitor_due: false,
+            debug_pause: Default::default(),
+            handler: None,
+            stop: None,
+            vfork_parent: None,
+            sched: crate::machine::sched::Scheduler::default(),
+            m5: Default::default(),
+            trace,
+            fault: Default::default(),
+            signals: Default::default(),
+            arch: Default::default(),
+            tlb: Default::default(),
+            blocks: Default::default(),
+            parallel: None,
+        }
+    }
+
+    /// This Machine's process, place in the trace and shared parts.
+    pub(crate) fn parts(&self) -> MachineParts {
+        MachineParts {
+            abi: self.abi,
+            process: self.process.clone(),
+            thread_index: self.thread_index,
+            cpu_model: self.cpu_model,
+            cpu_facts: self.cpu_facts.clone(),
+            hypertrace: self.hypertrace.clone(),
+            lineage: self.lineage.clone(),
+        }
+    }
+}
+
 /// What another guest thread's Machine is made of, in a form that can go
 /// to the host thread that will run it: the process, the channel and the
 /// lineage shared, a recorder of its own feeding the same writer, the
 /// trace settings copied.
 pub struct ThreadParts {
-    abi: &'static dyn crate::arch::Abi,
-    process: crate::kernel::SharedProcess,
-    thread_index: u32,
-    cpu_model: crate::arch::cpu::Cpu,
-    cpu_facts: crate::arch::cpu::CpuFacts,
-    hypertrace: Option<std::sync::Arc<crate::hypertrace::Channel>>,
-    lineage: std::sync::Arc<crate::machine::fork::Lineage>,
+    machine: MachineParts,
     recorder: crate::trace::Recorder,
     enabled: crate::trace::EventSet,
     rules: crate::trace::rules::Rules,
@@ -116,13 +176,10 @@ impl ThreadParts {
     pub fn of(creator: &Machine, thread_index: u32) -> Option<ThreadParts> {
         let t = &creator.trace;
         Some(ThreadParts {
-            abi: creator.abi,
-            process: creator.process.clone(),
-            thread_index,
-            cpu_model: creator.cpu_model,
-            cpu_facts: creator.cpu_facts.clone(),
-            hypertrace: creator.hypertrace.clone(),
-            lineage: creator.lineage.clone(),
+            machine: MachineParts {
+                thread_index,
+                ..creator.parts()
+            },
             recorder: t.recorder.as_ref()?.for_another_thread()?,
             enabled: t.enabled,
             rules: t.rules.clone(),
@@ -143,7 +200,7 @@ impl ThreadParts {
     pub fn into_machine(self) -> Machine {
         let disasm = self
             .disassembles
-            .then(|| crate::machine::disasm::Disassembler::for_arch(self.abi.name()).ok())
+            .then(|| crate::machine::disasm::Disassembler::for_arch(self.machine.abi.name()).ok())
             .flatten();
         let fresh = crate::machine::TraceState::new(
             (self.recorder, None),
@@ -152,15 +209,9 @@ impl ThreadParts {
             self.strace,
             self.extra_args,
         );
-        Machine::from(crate::machine::MachineParts {
-            abi: self.abi,
-            process: self.process,
-            thread_index: self.thread_index,
-            cpu_model: self.cpu_model,
-            cpu_facts: self.cpu_facts,
-            hypertrace: self.hypertrace,
-            lineage: self.lineage,
-            trace: crate::machine::TraceState {
+        Machine::assemble(
+            self.machine,
+            crate::machine::TraceState {
                 rules: self.rules,
                 // Its engine gets the hooks the enabled events need.
                 reconfigure_due: true,
@@ -173,7 +224,7 @@ impl ThreadParts {
                 modules_reported: self.modules_reported,
                 ..fresh
             },
-        })
+        )
     }
 }
 

@@ -57,59 +57,6 @@ pub enum StopReason {
     Internal(String),
 }
 
-/// What makes one thread's [`Machine`]: its process, its place in the
-/// trace and the run's shared parts. The rest starts fresh.
-pub(crate) struct MachineParts {
-    pub abi: &'static dyn Abi,
-    pub process: SharedProcess,
-    pub thread_index: u32,
-    pub cpu_model: crate::arch::cpu::Cpu,
-    pub cpu_facts: crate::arch::cpu::CpuFacts,
-    pub hypertrace: Option<std::sync::Arc<Channel>>,
-    pub lineage: std::sync::Arc<Lineage>,
-    pub trace: TraceState,
-}
-
-impl From<MachineParts> for Machine {
-    /// The Machine of `parts`: CPU, fault, signal, hook and scheduler
-    /// state fresh, no handler, not stopped.
-    fn from(parts: MachineParts) -> Machine {
-        let MachineParts {
-            abi,
-            process,
-            thread_index,
-            cpu_model,
-            cpu_facts,
-            hypertrace,
-            lineage,
-            trace,
-        } = parts;
-        Machine {
-            abi,
-            process,
-            thread_index,
-            cpu_model,
-            cpu_facts,
-            hypertrace,
-            lineage,
-            monitor_due: false,
-            debug_pause: DebugPause::default(),
-            handler: None,
-            stop: None,
-            vfork_parent: None,
-            sched: crate::machine::sched::Scheduler::default(),
-            m5: Default::default(),
-            trace,
-            fault: Default::default(),
-            signals: Default::default(),
-            arch: Default::default(),
-            tlb: Default::default(),
-            blocks: Default::default(),
-            parallel: None,
-        }
-    }
-}
-
 pub struct Machine {
     pub abi: &'static dyn Abi,
     /// The process this engine's thread belongs to (see `SharedProcess`).
@@ -171,7 +118,7 @@ impl Machine {
             strace,
             extra,
         );
-        Machine::from(MachineParts {
+        let parts = build::MachineParts {
             abi,
             thread_index: process.current_cpu(),
             cpu_model: process.cpu,
@@ -179,8 +126,8 @@ impl Machine {
             process: SharedProcess::new(process),
             hypertrace: hypertrace.map(std::sync::Arc::new),
             lineage: std::sync::Arc::new(lineage),
-            trace,
-        })
+        };
+        Machine::assemble(parts, trace)
     }
 
     /// The process, locked. With parallel scheduling the lock makes this

@@ -372,20 +372,49 @@ mod tests {
 
     const LAYOUTS: [Layout; 2] = [Layout::Fixed, Layout::Compact];
 
-    /// Two recorders of one writer (two threads of a parallel run) whose
-    /// batches arrive out of time order: the file has every record once,
-    /// in time order, each with its words.
-    #[test]
-    fn recorders_of_several_threads_are_written_in_time_order() {
-        use crate::trace::Writer;
+    /// A binary trace in a temporary directory fed by a writer with two
+    /// recorders (two threads of a parallel run), 2 words per event; the
+    /// clock anchor's time.
+    struct TwoThreads {
+        dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        first: crate::trace::Recorder,
+        second: crate::trace::Recorder,
+        writer: crate::trace::Writer,
+        t0: u64,
+    }
+
+    fn two_threads() -> TwoThreads {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.bin");
         let anchor = ClockAnchor::now();
         let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor);
         let sink = BinarySink::create(&path, &info).unwrap();
-        let (mut first, writer) = Writer::start(Box::new(sink), 2).unwrap();
-        let mut second = first.for_another_thread().unwrap();
-        let t0 = anchor.monotonic_ns;
+        let (first, writer) = crate::trace::Writer::start(Box::new(sink), 2).unwrap();
+        let second = first.for_another_thread().unwrap();
+        TwoThreads {
+            dir,
+            path,
+            first,
+            second,
+            writer,
+            t0: anchor.monotonic_ns,
+        }
+    }
+
+    /// Two recorders of one writer (two threads of a parallel run) whose
+    /// batches arrive out of time order: the file has every record once,
+    /// in time order, each with its words.
+    #[test]
+    fn recorders_of_several_threads_are_written_in_time_order() {
+        let TwoThreads {
+            dir: _dir,
+            path,
+            mut first,
+            mut second,
+            writer,
+            t0,
+        } = two_threads();
         // Thread 1 stamps odd times, thread 2 even ones; thread 2 sends
         // its whole run first.
         for i in 0..1000u64 {
@@ -416,15 +445,14 @@ mod tests {
     /// sync before an execve), before the writer ends.
     #[test]
     fn a_drain_writes_what_the_time_order_holds() {
-        use crate::trace::Writer;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.bin");
-        let anchor = ClockAnchor::now();
-        let info = TraceInfo::for_run(7, 3, "x86_64", Path::new("p"), &[], None, anchor);
-        let sink = BinarySink::create(&path, &info).unwrap();
-        let (first, writer) = Writer::start(Box::new(sink), 2).unwrap();
-        let mut second = first.for_another_thread().unwrap();
-        let t0 = anchor.monotonic_ns;
+        let TwoThreads {
+            dir: _dir,
+            path,
+            first,
+            mut second,
+            writer,
+            t0,
+        } = two_threads();
         for i in 0..100u64 {
             let ts = second.stamp(|| t0 + i);
             second.push(EventRecord::hypertrace(ts, 2, 1, i), &[i, i]);
