@@ -2416,3 +2416,105 @@ fn aarch64_lse_signed_min_max_compare_signed() {
         assert_eq!(x9 as i64, -1, "{mode}: ldsmin's old doubleword");
     }
 }
+
+/// What a code-page watch was told, and how many stores it still makes
+/// leave their block.
+struct CodeWatchLog {
+    events: std::sync::Mutex<Vec<(u32, u64)>>,
+    leaves: std::sync::atomic::AtomicU32,
+}
+
+extern "C" fn log_code_page(
+    uc: *mut unicorn_engine_sys::uc_engine,
+    event: u32,
+    page: u64,
+    data: *mut std::ffi::c_void,
+) -> libc::c_int {
+    // SAFETY: the test passes a CodeWatchLog that outlives the engine.
+    let log = unsafe { &*data.cast::<CodeWatchLog>() };
+    log.events.lock().unwrap().push((event, page));
+    let leave = event == engine_ctl::CODE_PAGE_WRITTEN
+        && log
+            .leaves
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+    if leave {
+        // SAFETY: the engine running this callback; a stop sets a flag.
+        unsafe { unicorn_engine::unicorn_const::uc_emu_stop(uc) };
+    }
+    libc::c_int::from(leave)
+}
+
+/// 0042: the code-page watch is told of each page a block is translated
+/// from and of a store to an executable page through the TLB's slow path;
+/// a non-zero answer leaves the block before the store (the instructions
+/// before it done, the store and those after it not), and the store runs
+/// when the engine resumes there.
+#[test]
+fn code_page_watch_sees_translations_and_can_leave_before_a_store() {
+    const TARGET: u64 = CODE + PAGE; // code translated, then written to
+    let writer = [
+        0xff, 0xd1, //                         call rcx                (translates target)
+        0x48, 0xff, 0xc2, //                   inc rdx
+        0xc6, 0x03, 0x42, //                   mov byte ptr [rbx], 0x42
+        0x48, 0xff, 0xc2, //                   inc rdx
+    ];
+    let store_at = CODE + 5;
+    let target = [0xc3]; // ret
+    let mut uc = Unicorn::new(Arch::X86, Mode::MODE_64).unwrap();
+    uc.mem_map(CODE, 2 * PAGE, Prot::ALL).unwrap();
+    uc.mem_map(DATA, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(CODE, &writer).unwrap();
+    uc.mem_write(TARGET, &target).unwrap();
+    let log = CodeWatchLog {
+        events: std::sync::Mutex::new(Vec::new()),
+        leaves: std::sync::atomic::AtomicU32::new(1),
+    };
+    // SAFETY: `log` outlives the engine's runs below.
+    unsafe {
+        engine_ctl::set_code_page_watch(&mut uc, log_code_page, std::ptr::from_ref(&log) as *mut _)
+    }
+    .unwrap();
+    uc.reg_write(RegisterX86::RBX, TARGET + 8).unwrap();
+    uc.reg_write(RegisterX86::RCX, TARGET).unwrap();
+    uc.reg_write(RegisterX86::RSP, DATA + PAGE).unwrap();
+    let end = CODE + writer.len() as u64;
+    uc.emu_start(CODE, end, 0, 0).unwrap();
+    assert_eq!(uc.pc_read().unwrap(), store_at, "left before the store");
+    assert_eq!(
+        uc.reg_read(RegisterX86::RDX).unwrap(),
+        1,
+        "the inc before it ran"
+    );
+    let mut byte = [0u8];
+    uc.mem_read(TARGET + 8, &mut byte).unwrap();
+    assert_eq!(byte[0], 0, "the store has not run");
+    let (translated, written) = (
+        engine_ctl::CODE_PAGE_TRANSLATED,
+        engine_ctl::CODE_PAGE_WRITTEN,
+    );
+    {
+        let events = log.events.lock().unwrap();
+        assert!(events.contains(&(translated, CODE)), "{events:x?}");
+        assert!(events.contains(&(translated, TARGET)), "{events:x?}");
+        assert_eq!(events.last(), Some(&(written, TARGET)), "{events:x?}");
+    }
+    uc.emu_start(store_at, end, 0, 0).unwrap();
+    uc.mem_read(TARGET + 8, &mut byte).unwrap();
+    assert_eq!(byte[0], 0x42, "the store ran on resuming");
+    assert_eq!(
+        uc.reg_read(RegisterX86::RDX).unwrap(),
+        2,
+        "and the inc after it"
+    );
+    let events = log.events.lock().unwrap();
+    assert_eq!(
+        events.last(),
+        Some(&(written, TARGET)),
+        "told again: {events:x?}"
+    );
+}

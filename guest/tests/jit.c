@@ -10,6 +10,7 @@
  *
  *   jit
  *   jit threads     one thread writes each function, another runs it
+ *   jit threads spin     the same, both waiting without system calls
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -89,11 +90,14 @@ static void flush(uint8_t *code, size_t len)
 #define CROSS_ROUNDS 500
 static uint8_t *shared_code;
 static int published = -1, returned = -1;
+static int spin;
 
 static void wait_for(int *word, int value)
 {
     while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != value) {
-        sched_yield();
+        if (!spin) {
+            sched_yield();
+        }
     }
 }
 
@@ -139,6 +143,7 @@ static int cross_thread(void)
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "threads") == 0) {
+        spin = argc > 2 && strcmp(argv[2], "spin") == 0;
         return cross_thread();
     }
     uint8_t *rwx = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,

@@ -258,6 +258,7 @@ const INFO: AbiInfo = AbiInfo {
         syscall_instruction: false,
         invalid_instruction: false,
         icache_instruction: true,
+        coherent_icache: false,
     },
 };
 

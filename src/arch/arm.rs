@@ -209,6 +209,7 @@ const INFO: AbiInfo = AbiInfo {
         syscall_instruction: false,
         invalid_instruction: false,
         icache_instruction: false,
+        coherent_icache: false,
     },
 };
 

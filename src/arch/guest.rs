@@ -107,6 +107,10 @@ pub struct TrapHooks {
     /// (aarch64's `ic ivau`, see [`Abi::icache_flush`]): with parallel
     /// threads every engine must drop its translations of that code.
     pub icache_instruction: bool,
+    /// The CPU fetches what stores wrote without being told (x86): with
+    /// parallel threads a store to code another engine has translated
+    /// must drop that translation (`machine::code_watch`).
+    pub coherent_icache: bool,
 }
 
 /// A system instruction's operands (aarch64's SYS: `op0, op1, CRn, CRm,

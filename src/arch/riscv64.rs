@@ -94,6 +94,7 @@ const INFO: AbiInfo = AbiInfo {
         syscall_instruction: false,
         invalid_instruction: true,
         icache_instruction: false,
+        coherent_icache: false,
     },
 };
 

@@ -268,6 +268,7 @@ const INFO: AbiInfo = AbiInfo {
         syscall_instruction: true,
         invalid_instruction: false,
         icache_instruction: false,
+        coherent_icache: true,
     },
 };
 

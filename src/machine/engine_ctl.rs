@@ -242,3 +242,33 @@ pub fn set_insn_counters<D>(
     // SAFETY: the handle is live; the control takes two u64 arguments.
     unsafe { uc_ctl(uc.get_handle(), word, counters.insns, counters.blocks) }.into()
 }
+
+/// Patch 0042's `uc_code_page_event`: a block was translated from the page.
+pub const CODE_PAGE_TRANSLATED: u32 = 0;
+/// Patch 0042's `uc_code_page_event`: a store to the executable page took
+/// the TLB's slow path.
+pub const CODE_PAGE_WRITTEN: u32 = 1;
+
+/// A code-page watch (patch 0042's `uc_cb_code_page_t`): told of each page
+/// a block is translated from and of stores reaching executable pages
+/// through the TLB's slow path; a non-zero result to a store leaves the
+/// block before it.
+pub type CodePageCallback =
+    extern "C" fn(uc: *mut uc_engine, event: u32, page: u64, data: *mut c_void) -> libc::c_int;
+
+/// Patch 0042: installs the engine's code-page watch.
+///
+/// # Safety
+///
+/// `data` is handed to `callback` on every event: it must be what the
+/// callback expects and stay valid for the engine's life.
+pub unsafe fn set_code_page_watch<D>(
+    uc: &mut Unicorn<'_, D>,
+    callback: CodePageCallback,
+    data: *mut c_void,
+) -> Result<(), uc_error> {
+    let word = ctl_word(ControlType::CODE_PAGE_WATCH, 2, true);
+    // SAFETY: the handle is live; the control takes a callback with the C
+    // signature above and a pointer the engine only hands back to it.
+    unsafe { uc_ctl(uc.get_handle(), word, callback as *mut c_void, data) }.into()
+}

@@ -6,6 +6,7 @@ use unicorn_engine::Unicorn;
 
 pub(crate) mod blocks;
 pub mod build;
+pub(crate) mod code_watch;
 pub(crate) mod cpu;
 pub(crate) mod delivery;
 pub(crate) mod disasm;

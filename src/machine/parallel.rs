@@ -40,6 +40,9 @@ pub struct ParallelRun {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Events recorded by the threads that have ended.
     events: AtomicU64,
+    /// The pages the engines have code from, where the CPU needs no flush
+    /// to see stores to code (x86).
+    pub(crate) code_pages: crate::machine::code_watch::CodePages,
 }
 
 impl ParallelRun {
@@ -126,9 +129,14 @@ pub fn become_child(uc: &mut Engine<'_>) {
     let Ok(waker) = Waker::new().map(Arc::new) else {
         return;
     };
+    // The engine has the parent's translations: the child knows their pages.
+    let code_pages = run_of(uc).map(|run| run.code_pages.for_child());
     uc.get_data_mut().parallel = Some(ParallelThread {
         tid: pid,
-        run: Arc::new(ParallelRun::default()),
+        run: Arc::new(ParallelRun {
+            code_pages: code_pages.unwrap_or_default(),
+            ..ParallelRun::default()
+        }),
         waker: waker.clone(),
     });
     uc.get_data().process.lock().journal = Default::default();
@@ -143,9 +151,11 @@ pub fn become_child(uc: &mut Engine<'_>) {
     }
 }
 
-/// Guest atomics as host atomics: parallel-safe translation (0032).
+/// Guest atomics as host atomics: parallel-safe translation (0032); and
+/// stores to code reach every engine's translations (0042, on x86).
 fn parallel_translation(uc: &mut Engine<'_>) -> Result<(), uc_error> {
-    crate::machine::engine_ctl::set_tcg_parallel(uc, true)
+    crate::machine::engine_ctl::set_tcg_parallel(uc, true)?;
+    crate::machine::code_watch::watch(uc)
 }
 
 /// Enters the thread's engine in the process's table.
@@ -520,6 +530,7 @@ fn spawn_threads(uc: &mut Engine<'_>) -> Result<(), uc_error> {
             return Ok(());
         };
         let run = seed.run.clone();
+        run.code_pages.engine_added();
         let spawned = crate::signals::with_all_blocked(|| {
             std::thread::Builder::new()
                 .name(format!("ht-thread-{}", s.tid))
@@ -656,6 +667,7 @@ impl Seed {
         if let Some(r) = uc.get_data_mut().trace.recorder.take() {
             run.events.fetch_add(r.close(), Ordering::SeqCst);
         }
+        run.code_pages.engine_removed();
         uc.get_data().process.notify();
     }
 }
