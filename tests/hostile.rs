@@ -228,28 +228,50 @@ fn a_guest_that_truncates_the_data_file_loses_nothing() {
     assert_no_channel_files(&base);
 }
 
+/// What `hostile shrink-by-other` prints: loads and stores past the new
+/// end get SIGBUS at the byte, system calls EFAULT, and pages the file
+/// covers again are memory again.
+fn shrunk_by_another_process() -> String {
+    let bus = "SIGBUS (BUS_ADRERR, at the byte: yes)";
+    format!(
+        "three-page file: page 2 read 'a', page 3 read 'a'\n\
+         truncated to one page: write(2) from page 2: -1, EFAULT; page 1 read 'a', page 2 {bus}\n\
+         extended to three pages: page 2 read '0', page 3 read '0'\n\
+         truncated to one page: page 3 {bus}, page 2 {bus}\n\
+         extended again: store to page 2 stored\n\
+         truncated again: store to page 2 {bus}, page 1 read 'a'\n"
+    )
+}
+
 /// Another process (a forked child, here) truncates a file the guest maps
-/// shared: ht-user learns of it from the host's SIGBUS. The guest's loads
-/// and stores past the new end get SIGBUS at the byte, its system calls
-/// EFAULT, and pages the file covers again are memory again. Before, the
-/// host's SIGBUS killed ht-user.
+/// shared: ht-user learns of it from the host's SIGBUS, and the guest sees
+/// what Linux gives it ([`shrunk_by_another_process`]). Before, the host's
+/// SIGBUS killed ht-user.
 #[test]
 fn a_file_truncated_by_another_process_is_sigbus_for_the_guest() {
     let r = run_ht([guest("hostile").to_str().unwrap(), "shrink-by-other"]);
     r.assert_code(0);
-    let bus = "SIGBUS (BUS_ADRERR, at the byte: yes)";
-    assert_eq!(
-        r.stdout,
-        format!(
-            "three-page file: page 2 read 'a', page 3 read 'a'\n\
-             truncated to one page: write(2) from page 2: -1, EFAULT; page 1 read 'a', page 2 {bus}\n\
-             extended to three pages: page 2 read '0', page 3 read '0'\n\
-             truncated to one page: page 3 {bus}, page 2 {bus}\n\
-             extended again: store to page 2 stored\n\
-             truncated again: store to page 2 {bus}, page 1 read 'a'\n"
-        )
-    );
+    assert_eq!(r.stdout, shrunk_by_another_process());
     assert_same_sigbus_output_as_qemu("shrink-by-other", &r.stdout);
+}
+
+/// The same in a second guest thread, with either scheduler: the host's
+/// SIGBUS goes to the engine of the thread that faulted. With `-sched
+/// parallel` it killed ht-user before (the guest threads' host threads
+/// kept every signal blocked), and without a thread the guest read zeros
+/// where it should have had SIGBUS (the handler knew no engine).
+#[test]
+fn a_file_truncated_under_a_second_thread_is_sigbus_for_that_thread() {
+    for sched in ["serial", "parallel"] {
+        for mode in [&["shrink-by-other", "thread"][..], &["shrink-by-other"]] {
+            let hostile = guest("hostile");
+            let mut args = vec!["-sched", sched, hostile.to_str().unwrap()];
+            args.extend_from_slice(mode);
+            let r = run_ht(args);
+            assert_eq!(r.code(), 0, "{sched} {mode:?}: {}", r.stderr);
+            assert_eq!(r.stdout, shrunk_by_another_process(), "{sched} {mode:?}");
+        }
+    }
 }
 
 /// Without a handler the guest dies of that SIGBUS, reported as such, and

@@ -33,6 +33,8 @@
  *                                system calls see what Linux gives them
  *   hostile shrink-by-other nohandler  the same without a SIGBUS handler:
  *                                the process dies of SIGBUS
+ *   hostile shrink-by-other thread  as shrink-by-other, in a second thread
+ *                                while the first waits to join it
  *   hostile wait-data-shrink BASE  raises an event, says "waiting", waits
  *                                until something else truncates BASE-data,
  *                                then raises another event
@@ -531,6 +533,12 @@ static int shrink_by_other(int with_handler)
     return 0;
 }
 
+static void *shrink_by_other_thread(void *result)
+{
+    *(int *)result = shrink_by_other(1);
+    return NULL;
+}
+
 static int wait_data_shrink(const char *base)
 {
     if (qemu_hypertrace_init(base) != 0) {
@@ -557,6 +565,16 @@ static int wait_data_shrink(const char *base)
 
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "shrink-by-other") == 0 &&
+        strcmp(argv[2], "thread") == 0) {
+        int result = 1;
+        pthread_t t;
+        if (pthread_create(&t, NULL, shrink_by_other_thread, &result) != 0) {
+            return 1;
+        }
+        pthread_join(t, NULL);
+        return result;
+    }
     if (argc > 1 && strcmp(argv[1], "shrink-by-other") == 0) {
         return shrink_by_other(!(argc > 2 && strcmp(argv[2], "nohandler") == 0));
     }
@@ -595,7 +613,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: hostile control-offset BASE | replace-data BASE | "
                     "corrupt-exec BASE | control-readonly BASE | truncate-data BASE | "
-                    "proc-fd | select | truncate-mapping | shrink-by-other [nohandler] | "
+                    "proc-fd | select | truncate-mapping | shrink-by-other [nohandler | thread] | "
                     "wait-data-shrink BASE | wrap | low-sp\n");
     return 2;
 }

@@ -282,8 +282,7 @@ fn run_thread(uc: &mut Engine<'_>, mut start: u64) -> Result<(), uc_error> {
             end_process(uc, StopReason::Internal(e.to_string()));
             return Ok(());
         }
-        crate::signals::take_stopped_for_guest();
-        let result = uc.emu_start(start, 0, 0, 0);
+        let result = crate::machine::sched::run_guest_code(uc, start);
         leave_guest(uc);
         if let Err(e) = result {
             if uc.get_data().stop.is_none() && crate::machine::delivery::catch_fault(uc, e) {
@@ -607,6 +606,7 @@ impl Seed {
             run,
         } = self;
         let tid = spawn.tid;
+        crate::signals::unblock_faults();
         let mut machine = machine.into_machine();
         let waker = match Waker::new() {
             Ok(waker) => Arc::new(waker),

@@ -282,12 +282,7 @@ pub fn run(uc: &mut Engine<'_>, entry: u64, between: &mut dyn BetweenRuns) -> Re
                 return Ok(());
             }
         }
-        // A stop the watcher asked for before this run is lost (starting
-        // clears it): forget that it asked.
-        crate::signals::take_stopped_for_guest();
-        crate::mem::host_fault::enter_engine(uc.get_handle());
-        let result = uc.emu_start(start, 0, 0, 0);
-        crate::mem::host_fault::leave_engine();
+        let result = run_guest_code(uc, start);
         let m = uc.get_data_mut();
         if let Err(e) = result {
             if m.stop.is_none() && crate::machine::delivery::catch_fault(uc, e) {
@@ -605,6 +600,19 @@ fn wait_host(m: &mut Machine) -> crate::signals::WaitEnd {
     }
     let timeout = deadline.map(|d| d.saturating_sub(crate::host::monotonic_ns()));
     crate::signals::wait_interruptibly(&mut fds, timeout)
+}
+
+/// Runs guest code from `start` until the engine stops. A host fault
+/// meanwhile is this thread's engine's to turn into the guest's
+/// (`mem::host_fault`).
+pub(crate) fn run_guest_code(uc: &mut Engine<'_>, start: u64) -> Result<(), uc_error> {
+    // A stop the watcher asked for before this run is lost (starting
+    // clears it): forget that it asked.
+    crate::signals::take_stopped_for_guest();
+    crate::mem::host_fault::enter_engine(uc.get_handle());
+    let result = uc.emu_start(start, 0, 0, 0);
+    crate::mem::host_fault::leave_engine();
+    result
 }
 
 #[cfg(test)]

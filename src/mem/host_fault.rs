@@ -19,13 +19,14 @@
 //!   ([`zeroed_since`]).
 //!
 //! Anything else (a SIGBUS on memory ht-user does not know) keeps the
-//! default action. Everything the handler touches is a static atomic: it
-//! runs in signal context.
+//! default action. Everything the handler touches is a static atomic or a
+//! plain thread-local variable: it runs in signal context.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize};
 
 use unicorn_engine_sys::uc_engine;
 #[cfg(not(target_arch = "x86_64"))]
@@ -61,14 +62,18 @@ static WATCHED: [Slot; SLOTS] = [EMPTY; SLOTS];
 static WATCHED_HIGH: AtomicUsize = AtomicUsize::new(0);
 static FULL_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// The engine running guest code, and the host thread it runs on.
-static ENGINE: AtomicPtr<uc_engine> = AtomicPtr::new(std::ptr::null_mut());
-static ENGINE_TID: AtomicI32 = AtomicI32::new(0);
-
-/// A guest access the engine turned into an unmapped-memory stop:
-/// 0 none, 1 a load, 2 a store; and its guest address.
-static GUEST_FAULT: AtomicU8 = AtomicU8::new(0);
-static GUEST_FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// The engine running guest code on this host thread (null outside
+    /// emu_start). Each parallel guest thread runs its own: a fault is
+    /// handed to the engine of the thread that faulted. Constant
+    /// initialisation and no destructor make these plain thread-local
+    /// variables, safe to read in the signal handler.
+    static ENGINE: Cell<*mut uc_engine> = const { Cell::new(std::ptr::null_mut()) };
+    /// A guest access this thread's engine turned into an unmapped-memory
+    /// stop: 0 none, 1 a load, 2 a store; and its guest address.
+    static GUEST_FAULT: Cell<u8> = const { Cell::new(0) };
+    static GUEST_FAULT_ADDR: Cell<u64> = const { Cell::new(0) };
+}
 
 /// Counts pages replaced by zeros; the last one's host address.
 static ZEROED_EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -162,23 +167,20 @@ pub fn install() -> std::io::Result<()> {
 /// Marks `engine` as running guest code on this thread (until
 /// [`leave_engine`]).
 pub fn enter_engine(engine: *mut uc_engine) {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    ENGINE_TID.store(tid, Release);
-    ENGINE.store(engine, Release);
+    ENGINE.set(engine);
 }
 
-/// The engine stopped running guest code.
+/// This thread's engine stopped running guest code.
 pub fn leave_engine() {
-    ENGINE.store(std::ptr::null_mut(), Release);
+    ENGINE.set(std::ptr::null_mut());
 }
 
-/// The guest access the engine stopped on, if a host SIGBUS stopped it:
-/// its guest address and whether it was a store.
+/// The guest access this thread's engine stopped on, if a host SIGBUS
+/// stopped it: its guest address and whether it was a store.
 pub fn take_guest_fault() -> Option<(u64, bool)> {
-    match GUEST_FAULT.swap(0, SeqCst) {
+    match GUEST_FAULT.replace(0) {
         0 => None,
-        kind => Some((GUEST_FAULT_ADDR.load(SeqCst), kind == 2)),
+        kind => Some((GUEST_FAULT_ADDR.get(), kind == 2)),
     }
 }
 
@@ -287,7 +289,7 @@ unsafe fn engine_host_fault(
             addr as *mut c_void,
             ctx,
             write,
-            GUEST_FAULT_ADDR.as_ptr(),
+            GUEST_FAULT_ADDR.with(Cell::as_ptr),
         );
     }
 }
@@ -311,7 +313,7 @@ unsafe fn engine_host_fault(
             addr as *mut c_void,
             pc,
             write,
-            GUEST_FAULT_ADDR.as_ptr(),
+            GUEST_FAULT_ADDR.with(Cell::as_ptr),
         );
     }
 }
@@ -329,10 +331,9 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         return;
     }
     let (pc, write) = fault_context(ctx);
-    let engine = ENGINE.load(Acquire);
-    // SAFETY: gettid has no preconditions.
-    if !engine.is_null() && ENGINE_TID.load(Acquire) == unsafe { libc::gettid() } {
-        GUEST_FAULT.store(if write { 2 } else { 1 }, SeqCst);
+    let engine = ENGINE.get();
+    if !engine.is_null() {
+        GUEST_FAULT.set(if write { 2 } else { 1 });
         SHRANK.store(true, SeqCst);
         // SAFETY: `engine` is the live engine this thread is running (set
         // around emu_start). When the access was the guest's, the engine
@@ -341,7 +342,7 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         // hold nothing to drop. The guest address is written before.
         unsafe { engine_host_fault(engine, addr, ctx, pc, write) };
         // Returned: not the guest's own access.
-        GUEST_FAULT.store(0, SeqCst);
+        GUEST_FAULT.set(0);
     }
     if watched(addr).is_some() {
         let page = addr & !(PAGE - 1);

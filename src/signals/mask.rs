@@ -18,6 +18,23 @@ pub fn block_in_this_thread() {
     }
 }
 
+/// Lets the host's synchronous fault signals reach this thread again (a
+/// guest thread's host thread, started with every signal blocked): a
+/// blocked SIGBUS from an access that faults would kill the process
+/// whatever its handler (`mem::host_fault`). The others keep their
+/// default action either way.
+pub fn unblock_faults() {
+    // SAFETY: manipulates this thread's own signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGBUS, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Runs `f` (which starts a helper thread) with every signal blocked in
 /// this thread, so that the new thread inherits the full mask and never
 /// takes a signal, even before it blocks them itself.

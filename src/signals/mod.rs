@@ -36,7 +36,9 @@ use std::sync::Mutex;
 
 use unicorn_engine::unicorn_const::uc_engine;
 
-pub use mask::{block_in_this_thread, run_blocked, wait_interruptibly, with_all_blocked};
+pub use mask::{
+    block_in_this_thread, run_blocked, unblock_faults, wait_interruptibly, with_all_blocked,
+};
 use timer::count_timer_expiry;
 pub use timer::{
     forget_timer_expiries, own_timer_signal, take_timer_expiries, take_timers_fired, timer_value,
