@@ -225,22 +225,7 @@ pub fn load(
     record_events: bool,
 ) -> Result<Loaded, SetupError> {
     check_engine()?;
-    if cfg.sched.parallel {
-        // Each of these serves one engine between runs, or takes every
-        // event of the run.
-        let with = if cfg.gdb.is_some() {
-            Some("-g")
-        } else if cfg.monitor.is_some() {
-            Some("-monitor")
-        } else if handler.is_some() {
-            Some("an event handler")
-        } else {
-            None
-        };
-        if let Some(with) = with {
-            return Err(SetupError::ParallelWith(with));
-        }
-    }
+    let parallel = parallel_scheduling(cfg, handler.is_some())?;
     let bytes =
         loader::read_image(&cfg.program, true).map_err(|source| SetupError::ReadProgram {
             path: cfg.program.clone(),
@@ -439,7 +424,10 @@ pub fn load(
         != 0;
     machine.handler = handler;
     machine.trace.record_events = record_events;
-    machine.sched = crate::machine::sched::Scheduler::new(cfg.sched);
+    machine.sched = crate::machine::sched::Scheduler::new(crate::machine::sched::SchedOptions {
+        parallel,
+        ..cfg.sched
+    });
     machine.trace.insn_counting = insn_counting;
     // Blocks are attributed to functions (ht-trace profile) through the
     // modules mapped for execution: reported when the command line traces
@@ -481,8 +469,32 @@ pub fn load(
         entry,
         monitor,
         gdb,
-        parallel: cfg.sched.parallel,
+        parallel,
     })
+}
+
+/// Whether the run schedules its threads in parallel: by default, unless
+/// something serves one engine between runs or takes every event of the
+/// run (`-g`, `-monitor`, an event handler), which gets the serial
+/// scheduler; `-sched parallel` with one of them is refused.
+fn parallel_scheduling(cfg: &RunConfig, event_handler: bool) -> Result<bool, SetupError> {
+    if !cfg.sched.parallel {
+        return Ok(false);
+    }
+    let with = if cfg.gdb.is_some() {
+        Some("-g")
+    } else if cfg.monitor.is_some() {
+        Some("-monitor")
+    } else if event_handler {
+        Some("an event handler")
+    } else {
+        None
+    };
+    match with {
+        Some(with) if cfg.sched.chosen => Err(SetupError::ParallelWith(with)),
+        Some(_) => Ok(false),
+        None => Ok(true),
+    }
 }
 
 impl Loaded {

@@ -46,6 +46,7 @@ const APPLETS: &[&[&str]] = &[
     &["factor", "360", "1001"],
     &["date", "-u", "-d", "@0", "+%Y-%m-%d %H:%M:%S"],
     &["uname", "-m"],
+    &["nproc"],
     &["stat", "-c", "%s %F", "F"],
     &["find", "D", "-name", "*.txt"],
     &["cat", "D/missing"],
@@ -316,6 +317,24 @@ fn nofile_limit_is_the_hosts() {
         let mut cmd = qemu(&q, Vec::<&str>::new());
         cmd.arg(&bb).args(["sh", "-c", script]);
         assert_eq!((out, code), run(cmd, ""), "left ht-user, right qemu");
+    }
+}
+
+/// The CPUs the guest sees (`nproc` asks sched_getaffinity): those
+/// ht-user may run on with parallel threads, the default (as qemu-user:
+/// APPLETS' `nproc`); one with the serial scheduler, whose threads take
+/// turns on one.
+#[test]
+fn nproc_is_the_hosts_in_parallel_and_one_serially() {
+    let Some(bb) = busybox() else { return };
+    let host = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let cpus = (0..nix::sched::CpuSet::count())
+        .filter(|&cpu| host.is_set(cpu).unwrap())
+        .count();
+    for (sched, want) in [(None, cpus), (Some("serial"), 1)] {
+        let mut cmd = ht(sched.map_or(vec![], |s| vec!["-sched", s]));
+        cmd.arg(&bb).arg("nproc");
+        assert_eq!(run(cmd, ""), (format!("{want}\n"), Some(0)), "{sched:?}");
     }
 }
 

@@ -23,7 +23,7 @@ fn same_in_parallel(name: &str, args: &[&str]) {
         eprintln!("note: no {name} guest for {}, skipped", arch());
         return;
     }
-    let serial = run_with(None, name, args);
+    let serial = run_with(Some("serial"), name, args);
     let parallel = run_with(Some("parallel"), name, args);
     assert_eq!(
         (parallel.code(), parallel.stdout.as_str()),
@@ -59,7 +59,7 @@ fn atomics_are_exact_in_fifty_parallel_runs() {
     if !guest("threads-atomics").is_file() {
         return;
     }
-    let serial = run_with(None, "threads-atomics", &["8", "2000"]);
+    let serial = run_with(Some("serial"), "threads-atomics", &["8", "2000"]);
     serial.assert_code(0);
     for run in 0..50 {
         let parallel = run_with(Some("parallel"), "threads-atomics", &["8", "2000"]);

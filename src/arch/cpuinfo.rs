@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! /proc/cpuinfo as each architecture's kernel writes it, describing the
-//! CPU the engine emulates: one processor (guest threads take turns on
-//! one CPU, as sched_getaffinity says), with the features its AT_HWCAP
-//! announces.
+//! CPU the engine emulates: one processor (what the serial scheduler runs
+//! every guest thread on; with parallel threads sched_getaffinity gives the
+//! host's CPUs, which this list does not repeat yet), with the features
+//! its AT_HWCAP announces.
 
 /// The names of the set bits of `hwcap`, in bit order, from `names`
 /// (index = bit; empty names are skipped).

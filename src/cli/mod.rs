@@ -168,9 +168,10 @@ struct Cli {
     /// not be ht-user's own (the host's dynamic loader reads LD_*).
     #[arg(long = "ht-env", hide = true)]
     ht_env: Vec<OsString>,
-    /// Guest thread scheduling: serial (the default: one thread at a time,
-    /// time slices in translated blocks, a seed that varies their lengths;
-    /// deterministic) or parallel (every thread on its own host thread).
+    /// Guest thread scheduling: parallel (the default: every thread on its
+    /// own host thread; serial where -g or -monitor is given) or serial
+    /// (one thread at a time, time slices in translated blocks, a seed
+    /// that varies their lengths; deterministic).
     #[arg(long, value_name = "parallel|[serial,][slice=BLOCKS][,seed=N]")]
     sched: Option<String>,
 

@@ -62,6 +62,9 @@ pub struct Process {
     pub cpu_facts: crate::arch::cpu::CpuFacts,
     /// Memory changes for the other threads' engines (parallel scheduling).
     pub journal: EngineJournal,
+    /// Its threads run in parallel (`machine::parallel`): the guest sees
+    /// the CPUs ht-user may run on, not one.
+    pub parallel: bool,
 }
 
 /// Memory changes for the engines of a process's threads (parallel
@@ -214,6 +217,7 @@ impl Process {
             cpu: abi.default_cpu(),
             cpu_facts: crate::arch::cpu::CpuFacts::default(),
             journal: EngineJournal::default(),
+            parallel: false,
         })
     }
 

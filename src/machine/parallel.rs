@@ -115,7 +115,10 @@ pub fn start(uc: &mut Engine<'_>) -> Result<(), uc_error> {
     let waker = Arc::new(Waker::new().map_err(|_| uc_error::NOMEM)?);
     register(uc, tid, waker.clone());
     uc.get_data_mut().parallel = Some(ParallelThread { tid, run, waker });
-    uc.get_data().lock_process().mem.keep_retired();
+    let mut p = uc.get_data().lock_process();
+    p.mem.keep_retired();
+    p.parallel = true;
+    drop(p);
     Ok(())
 }
 

@@ -42,6 +42,9 @@ use unicorn_engine::Context;
 use crate::kernel::thread::{Block, Resume, Wait};
 use crate::machine::{self, Engine, Machine, StopReason};
 
+mod options;
+pub use options::{SchedOptionError, SchedOptions};
+
 /// Default time slice, in translated blocks executed.
 pub const DEFAULT_SLICE_BLOCKS: u32 = 20_000;
 
@@ -52,78 +55,6 @@ pub const SYSCALL_BLOCKS: u32 = 50;
 /// What each change of the engine's memory map or translations costs
 /// (mmap, munmap, mprotect: TLB flushes and dropped translations).
 pub const ENGINE_OP_BLOCKS: u32 = 500;
-
-/// Scheduler options (`-sched`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SchedOptions {
-    pub slice_blocks: u32,
-    pub seed: Option<u64>,
-    /// Every guest thread on an engine and a host thread of its own
-    /// (`machine::parallel`) instead of this scheduler.
-    pub parallel: bool,
-}
-
-impl Default for SchedOptions {
-    fn default() -> Self {
-        SchedOptions {
-            slice_blocks: DEFAULT_SLICE_BLOCKS,
-            seed: None,
-            parallel: false,
-        }
-    }
-}
-
-/// What is wrong with a `-sched` value.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SchedOptionError {
-    #[error("-sched: {what} must be a number, not '{value}'")]
-    NotANumber { what: &'static str, value: String },
-    #[error("-sched: slice must be at least 2 blocks, not {0}")]
-    BadSlice(u64),
-    #[error("-sched: unknown option '{0}'")]
-    Unknown(String),
-    #[error("-sched: slice and seed are the serial scheduler's, not parallel's")]
-    ParallelSlices,
-}
-
-impl SchedOptions {
-    /// Parses `[serial,][slice=BLOCKS][,seed=N]` or `parallel`.
-    pub fn parse(spec: &str) -> Result<Self, SchedOptionError> {
-        let mut o = SchedOptions::default();
-        let mut sliced = false;
-        for part in spec.split(',') {
-            match part {
-                "serial" => continue,
-                "parallel" => {
-                    o.parallel = true;
-                    continue;
-                }
-                _ => sliced = true,
-            }
-            let number = |v: &str, what: &'static str| {
-                v.parse::<u64>().map_err(|_| SchedOptionError::NotANumber {
-                    what,
-                    value: v.to_string(),
-                })
-            };
-            if let Some(v) = part.strip_prefix("slice=") {
-                let n = number(v, "slice")?;
-                if !(2..=u64::from(u32::MAX)).contains(&n) {
-                    return Err(SchedOptionError::BadSlice(n));
-                }
-                o.slice_blocks = n as u32;
-            } else if let Some(v) = part.strip_prefix("seed=") {
-                o.seed = Some(number(v, "seed")?);
-            } else {
-                return Err(SchedOptionError::Unknown(part.to_string()));
-            }
-        }
-        if o.parallel && sliced {
-            return Err(SchedOptionError::ParallelSlices);
-        }
-        Ok(o)
-    }
-}
 
 /// Scheduling counters, for the run report and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -620,37 +551,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn options() {
-        assert_eq!(SchedOptions::parse("slice=100").unwrap().slice_blocks, 100);
-        let o = SchedOptions::parse("seed=5,slice=10").unwrap();
-        assert_eq!((o.slice_blocks, o.seed), (10, Some(5)));
-        assert_eq!(
-            SchedOptions::parse("slice=1"),
-            Err(SchedOptionError::BadSlice(1))
-        );
-        assert_eq!(
-            SchedOptions::parse("slice=x").unwrap_err().to_string(),
-            "-sched: slice must be a number, not 'x'"
-        );
-        assert_eq!(
-            SchedOptions::parse("quantum=3"),
-            Err(SchedOptionError::Unknown("quantum=3".into()))
-        );
-        assert!(SchedOptions::parse("parallel").unwrap().parallel);
-        let serial = SchedOptions::parse("serial,slice=50").unwrap();
-        assert_eq!((serial.parallel, serial.slice_blocks), (false, 50));
-        assert_eq!(
-            SchedOptions::parse("parallel,slice=50"),
-            Err(SchedOptionError::ParallelSlices)
-        );
-    }
-
-    #[test]
     fn seeded_slices_vary_reproducibly_within_bounds() {
         let opts = SchedOptions {
             slice_blocks: 100,
             seed: Some(9),
             parallel: false,
+            chosen: true,
         };
         let (mut a, mut b) = (Scheduler::new(opts), Scheduler::new(opts));
         let xs: Vec<u32> = (0..50).map(|_| a.next_slice()).collect();
@@ -669,6 +575,7 @@ mod tests {
             slice_blocks: 2_000,
             seed: None,
             parallel: false,
+            chosen: true,
         });
         s.charge_syscall(0);
         assert_eq!(s.slice_left, 2_000 - SYSCALL_BLOCKS);

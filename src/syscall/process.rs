@@ -391,16 +391,33 @@ pub fn getrandom(p: &mut Process, a: &[u64; 6]) -> SysResult {
     Ok(n as u64)
 }
 
+/// The CPUs the guest may run on: with the serial scheduler its threads
+/// take turns on one; in parallel they run on the host CPUs ht-user may
+/// use, as with qemu-user. The mask is as long as the host kernel's
+/// (whole 64-bit words), and a buffer shorter than that is EINVAL.
 pub fn sched_getaffinity(p: &mut Process, a: &[u64; 6]) -> SysResult {
-    // Guest threads run one at a time: the guest sees one CPU.
     let size = a[1] as usize;
-    if size < 8 || size % p.word_size() != 0 {
+    if size % p.word_size() != 0 {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; 8];
     mask[0] = 1;
+    if p.parallel {
+        let host = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
+        let cpus = (0..nix::sched::CpuSet::count())
+            .filter(|&cpu| host.is_set(cpu).unwrap_or(false))
+            .collect::<Vec<_>>();
+        let words = cpus.last().map_or(1, |&last| last / 64 + 1);
+        mask = vec![0u8; words * 8];
+        for cpu in cpus {
+            mask[cpu / 8] |= 1 << (cpu % 8);
+        }
+    }
+    if size < mask.len() {
+        return Err(Errno::EINVAL);
+    }
     p.mem.write(a[2], &mask)?;
-    Ok(8)
+    Ok(mask.len() as u64)
 }
 
 pub fn membarrier(a: &[u64; 6]) -> SysResult {
