@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! Small host services every layer uses: the clocks and the kernel's
-//! random bytes. One copy each, at the bottom of the crate.
+//! Small host services every layer uses: the clocks, the kernel's random
+//! bytes and the CPUs ht-user may run on. One copy each, at the bottom of
+//! the crate.
 
 /// Now on host clock `clock`, in nanoseconds (vDSO, no system call for
 /// the usual clocks).
@@ -43,4 +44,22 @@ pub fn fill_random(buf: &mut [u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The host CPUs ht-user may run on (its affinity mask), by number; the
+/// CPU it runs on if the mask cannot be read.
+pub fn usable_cpus() -> Vec<usize> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    let cpus: Vec<usize> = sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map(|set| {
+            (0..CpuSet::count())
+                .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+                .collect()
+        })
+        .unwrap_or_default();
+    if cpus.is_empty() {
+        vec![0]
+    } else {
+        cpus
+    }
 }

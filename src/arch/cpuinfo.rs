@@ -1,9 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! /proc/cpuinfo as each architecture's kernel writes it, describing the
-//! CPU the engine emulates: one processor (what the serial scheduler runs
-//! every guest thread on; with parallel threads sched_getaffinity gives the
-//! host's CPUs, which this list does not repeat yet), with the features
-//! its AT_HWCAP announces.
+//! CPU the engine emulates, with the features its AT_HWCAP announces: one
+//! processor (what the serial scheduler runs every guest thread on), or
+//! one per host CPU with parallel threads ([`for_cpus`]), as
+//! sched_getaffinity says.
+
+/// `one`, one processor's /proc/cpuinfo, for each of `cpus` (by host
+/// number): the lines before the first `processor` line once (MIPS's
+/// system type), that processor's block (to its blank line) once per CPU
+/// with its number, and what follows once (arm's `Hardware`). x86's
+/// topology lines count the CPUs as the cores of one package.
+pub fn for_cpus(one: &str, cpus: &[usize]) -> String {
+    let start = if one.starts_with("processor") {
+        0
+    } else {
+        match one.find("\nprocessor") {
+            Some(at) => at + 1,
+            None => return one.to_string(),
+        }
+    };
+    let (head, rest) = one.split_at(start);
+    let end = rest.find("\n\n").map_or(rest.len(), |at| at + 2);
+    let (block, tail) = rest.split_at(end);
+    let mut out = head.to_string();
+    for (core, cpu) in cpus.iter().enumerate() {
+        for line in block.split_inclusive('\n') {
+            let (key, colon) = match line.find(':') {
+                Some(colon) => (line[..colon].trim(), colon),
+                None => ("", 0),
+            };
+            let value = match key {
+                "processor" | "hart" => cpu.to_string(),
+                "core id" => core.to_string(),
+                "siblings" | "cpu cores" => cpus.len().to_string(),
+                _ => {
+                    out.push_str(line);
+                    continue;
+                }
+            };
+            out.push_str(&line[..=colon]);
+            out.push(' ');
+            out.push_str(&value);
+            out.push('\n');
+        }
+    }
+    out.push_str(tail);
+    out
+}
 
 /// The names of the set bits of `hwcap`, in bit order, from `names`
 /// (index = bit; empty names are skipped).
@@ -216,6 +259,36 @@ pub fn mips(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_block_per_cpu_with_the_header_and_trailer_once() {
+        let x86 = for_cpus(&x86(1, true, None), &[0, 1, 3]);
+        assert_eq!(x86.matches("processor\t: ").count(), 3);
+        assert!(x86.contains("processor\t: 3\n"), "{x86}");
+        assert!(x86.contains("core id\t\t: 2\n"), "{x86}");
+        assert_eq!(x86.matches("cpu cores\t: 3\n").count(), 3, "{x86}");
+        assert_eq!(x86.matches("siblings\t: 3\n").count(), 3, "{x86}");
+        let arm = for_cpus(&arm(0, 0x412f_c0f1), &[0, 1]);
+        assert!(arm.contains("processor\t: 1\nmodel name"), "{arm}");
+        assert_eq!(arm.matches("Hardware").count(), 1, "{arm}");
+        assert!(arm.ends_with(&arm_tail()), "{arm}");
+        let mips = for_cpus(&mips("74Kf"), &[0, 1]);
+        assert_eq!(mips.matches("system type").count(), 1, "{mips}");
+        assert!(mips.contains("\n\nprocessor\t\t: 1\ncpu model"), "{mips}");
+        let riscv = for_cpus(&riscv64(1), &[0, 1]);
+        assert!(riscv.ends_with("processor\t: 1\nhart\t\t: 1\nisa\t\t: rv64a\nmmu\t\t: sv39\n\n"));
+        assert_eq!(
+            for_cpus(&riscv64(1), &[0]),
+            riscv64(1),
+            "one CPU: as before"
+        );
+    }
+
+    /// What follows arm's processor blocks.
+    fn arm_tail() -> String {
+        let one = arm(0, 0x412f_c0f1);
+        one[one.find("Hardware").unwrap()..].to_string()
+    }
 
     #[test]
     fn features_follow_the_hwcap_bits() {

@@ -86,7 +86,15 @@ pub fn is_self_exe(p: &Process, path: &[u8]) -> bool {
 /// Contents of a /proc file ht-user answers itself, if `path` is one.
 pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
     if path == b"/proc/cpuinfo" {
-        return Some(p.abi.cpuinfo(p.cpu, &p.cpu_facts).into_bytes());
+        let one = p.abi.cpuinfo(p.cpu, &p.cpu_facts);
+        // In parallel the guest's threads run on the host's CPUs, as
+        // sched_getaffinity says; serially on one.
+        let text = if p.parallel {
+            crate::arch::cpuinfo::for_cpus(&one, &crate::host::usable_cpus())
+        } else {
+            one
+        };
+        return Some(text.into_bytes());
     }
     match self_entry(p, path)? {
         "maps" => Some(maps(p)),

@@ -403,10 +403,7 @@ pub fn sched_getaffinity(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let mut mask = vec![0u8; 8];
     mask[0] = 1;
     if p.parallel {
-        let host = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
-        let cpus = (0..nix::sched::CpuSet::count())
-            .filter(|&cpu| host.is_set(cpu).unwrap_or(false))
-            .collect::<Vec<_>>();
+        let cpus = crate::host::usable_cpus();
         let words = cpus.last().map_or(1, |&last| last / 64 + 1);
         mask = vec![0u8; words * 8];
         for cpu in cpus {

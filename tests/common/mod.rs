@@ -488,3 +488,12 @@ pub fn forked_named_regions(
     assert_eq!(files.len(), 2, "a parent's and a child's trace: {files:?}");
     files
 }
+
+/// How many host CPUs this process may run on (its affinity mask): the
+/// CPUs a guest sees with parallel threads.
+pub fn host_cpus() -> usize {
+    let host = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    (0..nix::sched::CpuSet::count())
+        .filter(|&cpu| host.is_set(cpu).unwrap())
+        .count()
+}
