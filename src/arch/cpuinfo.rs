@@ -277,11 +277,22 @@ mod tests {
         assert!(mips.contains("\n\nprocessor\t\t: 1\ncpu model"), "{mips}");
         let riscv = for_cpus(&riscv64(1), &[0, 1]);
         assert!(riscv.ends_with("processor\t: 1\nhart\t\t: 1\nisa\t\t: rv64a\nmmu\t\t: sv39\n\n"));
-        assert_eq!(
-            for_cpus(&riscv64(1), &[0]),
+    }
+
+    /// The serial scheduler's one CPU: every architecture's text unchanged.
+    #[test]
+    fn one_cpu_leaves_the_text_as_it_is() {
+        for one in [
             riscv64(1),
-            "one CPU: as before"
-        );
+            x86(1, true, None),
+            x86(1, false, None),
+            arm(0, 0x412f_c0f1),
+            aarch64(0b11, 0, 0x411f_d070),
+            mips("74Kf"),
+            mips("24Kf"),
+        ] {
+            assert_eq!(for_cpus(&one, &[0]), one);
+        }
     }
 
     /// What follows arm's processor blocks.

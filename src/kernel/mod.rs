@@ -195,6 +195,17 @@ impl SharedProcess {
 }
 
 impl Process {
+    /// The CPUs the guest's threads run on, by number: those ht-user may
+    /// use when they run in parallel, else the one they take turns on
+    /// (what sched_getaffinity and /proc/cpuinfo show).
+    pub fn guest_cpus(&self) -> Vec<usize> {
+        if self.parallel {
+            crate::host::usable_cpus()
+        } else {
+            vec![0]
+        }
+    }
+
     pub fn new(abi: &'static dyn Abi, exe_path: PathBuf) -> std::io::Result<Self> {
         let pid = std::process::id();
         Ok(Process {

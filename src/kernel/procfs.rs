@@ -87,13 +87,7 @@ pub fn is_self_exe(p: &Process, path: &[u8]) -> bool {
 pub fn synthetic_file(p: &Process, path: &[u8]) -> Option<Vec<u8>> {
     if path == b"/proc/cpuinfo" {
         let one = p.abi.cpuinfo(p.cpu, &p.cpu_facts);
-        // In parallel the guest's threads run on the host's CPUs, as
-        // sched_getaffinity says; serially on one.
-        let text = if p.parallel {
-            crate::arch::cpuinfo::for_cpus(&one, &crate::host::usable_cpus())
-        } else {
-            one
-        };
+        let text = crate::arch::cpuinfo::for_cpus(&one, &p.guest_cpus());
         return Some(text.into_bytes());
     }
     match self_entry(p, path)? {

@@ -400,15 +400,11 @@ pub fn sched_getaffinity(p: &mut Process, a: &[u64; 6]) -> SysResult {
     if size % p.word_size() != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut mask = vec![0u8; 8];
-    mask[0] = 1;
-    if p.parallel {
-        let cpus = crate::host::usable_cpus();
-        let words = cpus.last().map_or(1, |&last| last / 64 + 1);
-        mask = vec![0u8; words * 8];
-        for cpu in cpus {
-            mask[cpu / 8] |= 1 << (cpu % 8);
-        }
+    let cpus = p.guest_cpus();
+    let words = cpus.last().map_or(1, |&last| last / 64 + 1);
+    let mut mask = vec![0u8; words * 8];
+    for cpu in cpus {
+        mask[cpu / 8] |= 1 << (cpu % 8);
     }
     if size < mask.len() {
         return Err(Errno::EINVAL);
