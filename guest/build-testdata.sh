@@ -153,9 +153,11 @@ build syscall-fuzz   "$MUSL_CC" syscall-fuzz.c
 build fp-state       "$MUSL_CC" fp-state.c
 build jit            "$MUSL_CC" jit.c -lpthread
 build kuser          "$MUSL_CC" kuser.c
-# Pointer authentication exists only on aarch64: built there alone.
+# Pointer authentication and the ID register emulation exist only on
+# aarch64: built there alone.
 if [ "$ARCH" = aarch64 ]; then
     build pauth      "$MUSL_CC" pauth.c -march=armv8.3-a -lpthread
+    build cpu-features "$MUSL_CC" cpu-features.c
 fi
 build sysv-ipc       "$MUSL_CC" sysv-ipc.c -lpthread
 build hello-glibc  "$GLIBC_CC" hello.c

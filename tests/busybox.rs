@@ -536,7 +536,11 @@ fn cpuinfo_follows_the_cpu_model() {
             &["vendor_id\t: GenuineIntel\n", " sse\n"],
             " sse2",
         ),
-        "aarch64" => ("cortex-a53", &["CPU part\t: 0xd03\n", "crc32\n"], "paca"),
+        "aarch64" => (
+            "cortex-a53",
+            &["CPU part\t: 0xd03\n", " crc32 cpuid\n"],
+            "paca",
+        ),
         "arm" => ("cortex-a9", &["CPU part\t: 0xc09\n", " neon "], "idiva"),
         "mipsel" => ("24Kf", &["cpu model\t\t: MIPS 24Kf\n"], "74Kf"),
         _ => return,

@@ -7,7 +7,8 @@ use crate::arch::{ArchError, EngineResult};
 use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 
-use super::arm::{fault_event, EXCP_SWI};
+use super::aarch64_idregs::{emulate_mrs, HWCAP_CPUID};
+use super::arm::{fault_event, EXCP_SWI, EXCP_UDEF};
 use super::{below, Abi, AbiInfo, SyscallRequest, MMAP_TOP_64};
 use crate::abi::types::{encode_stat_generic64, Stat};
 use crate::abi::{Errno, Outcome, Sys, SyscallTable};
@@ -22,7 +23,7 @@ fn table() -> &'static SyscallTable {
 
 /// x0..x30 (x29 and x30 are apart from the others in the engine's
 /// numbering).
-fn gpr(n: i32) -> i32 {
+pub(super) fn gpr(n: i32) -> i32 {
     match n {
         29 => RegisterARM64::X29.into(),
         30 => RegisterARM64::X30.into(),
@@ -120,8 +121,7 @@ fn enable_sve(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
 }
 
 /// SCTLR_EL1.BT0 and BT1: `paciasp` and `pacibsp` accept only branches
-/// that BTI's "call" rules accept, at EL0 and at EL1 (the engine runs the
-/// guest at EL1; Linux sets both).
+/// that BTI's "call" rules accept, at EL0 and at EL1 (Linux sets both).
 const SCTLR_BT0_BT1: u64 = 3 << 35;
 /// AT_HWCAP2's BTI bit.
 pub(crate) const HWCAP2_BTI: u64 = 1 << 17;
@@ -218,6 +218,29 @@ fn set_btype(uc: &mut dyn GuestCpu, btype: u64) {
     }
 }
 
+/// SCTLR_EL1 bits Linux sets for user space: UCI (cache maintenance by
+/// address), nTWE and nTWI (wfe/wfi do not trap), UCT (CTR_EL0), DZE
+/// (`dc zva`), SA0 (SP alignment checked at EL0).
+const SCTLR_EL0_ACCESS: u64 = 1 << 26 | 1 << 18 | 1 << 16 | 1 << 15 | 1 << 14 | 1 << 4;
+/// CNTKCTL_EL1.EL0VCTEN: the virtual counter readable at EL0.
+const CNTKCTL_EL1: RegisterARM64CP = RegisterARM64CP::new().op0(3).crn(14).crm(1);
+const CNTKCTL_EL0VCTEN: u64 = 1 << 1;
+
+/// Puts the CPU at EL0 (PSTATE EL0t), where Linux runs a process, with
+/// what Linux lets EL0 use: a privileged instruction or system register
+/// then traps as on Linux (SIGILL, or the ID register emulation).
+fn run_at_el0(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
+    let value = read_sysreg(uc, CNTKCTL_EL1) | CNTKCTL_EL0VCTEN;
+    write_sysreg(uc, CNTKCTL_EL1, value)?;
+    let pstate = uc.reg_read(RegisterARM64::PSTATE).unwrap_or(0);
+    uc.reg_write(RegisterARM64::PSTATE, pstate & !0x1f)
+        .engine("set PSTATE to EL0t")?;
+    // Last: a system register write rebuilds the engine's cached CPU
+    // state (its current EL among it); a PSTATE write alone does not.
+    let value = read_sysreg(uc, SCTLR_EL1) | SCTLR_EL0_ACCESS;
+    write_sysreg(uc, SCTLR_EL1, value)
+}
+
 fn x(n: i32) -> i32 {
     // X0..X28 are consecutive in Unicorn's numbering.
     RegisterARM64::X0 as i32 + n
@@ -280,7 +303,7 @@ impl Abi for Aarch64 {
         if uc.facts().hwcap & HWCAP_PACA != 0 {
             enable_pointer_authentication(uc)?;
         }
-        if std::ptr::eq(uc.model(), super::CpuSupport::default_cpu(self)) {
+        if uc.model() == super::CpuSupport::default_cpu(self) {
             enable_sve(uc)?;
         }
         if uc.facts().hwcap2 & HWCAP2_BTI != 0 {
@@ -306,6 +329,9 @@ impl Abi for Aarch64 {
             return CpuEvent::Syscall;
         }
         let pc = uc.reg_read(RegisterARM64::PC).unwrap_or(0);
+        if intno == EXCP_UDEF && emulate_mrs(uc, pc) {
+            return CpuEvent::Handled;
+        }
         let misaligned = Aarch64.misaligned_pc(uc);
         fault_event(uc, intno, pc, misaligned, || {
             exclusive_or_atomic_address(uc, pc)
@@ -318,7 +344,7 @@ impl Abi for Aarch64 {
         }
         uc.reg_write(RegisterARM64::SP, sp).engine("set sp")?;
         uc.reg_write(RegisterARM64::PC, entry).engine("set pc")?;
-        Ok(())
+        run_at_el0(uc)
     }
 
     fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
@@ -394,9 +420,10 @@ impl super::CpuSupport for Aarch64 {
     fn facts(&self, cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
         // The engine's "max" has BTI (ID_AA64PFR1_EL1.BT); the Cortex
         // models are ARMv8.0.
-        let max = std::ptr::eq(cpu, self.default_cpu());
+        let max = cpu == self.default_cpu();
         Ok(super::cpu::CpuFacts {
-            hwcap: cpu.hwcap,
+            // Every arm64 Linux emulates EL0 reads of the ID registers.
+            hwcap: cpu.hwcap | HWCAP_CPUID,
             hwcap2: if max { HWCAP2_BTI } else { 0 },
             ..Default::default()
         })

@@ -3,6 +3,7 @@
 //! module names a register.
 
 pub mod aarch64;
+mod aarch64_idregs;
 pub mod arm;
 pub mod cpu;
 pub mod cpuinfo;

@@ -106,7 +106,7 @@ impl Abi for Riscv64 {
     fn prepare(&self, uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
         // The default (sifive-u54) is the engine's own.
         let cpu = uc.model();
-        if !std::ptr::eq(cpu, super::CpuSupport::default_cpu(self)) {
+        if cpu != super::CpuSupport::default_cpu(self) {
             uc.set_engine_model(cpu.id)
                 .engine(format!("select the riscv64 CPU model {}", cpu.name))?;
         }

@@ -134,7 +134,7 @@ pub(crate) const X86_HWCAP: u64 = 0x078b_fbfd;
 /// engine's own.
 pub(crate) fn select_model(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
     let cpu = uc.model();
-    if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
+    if *cpu == super::cpu::X86[super::cpu::X86_DEFAULT] {
         return Ok(());
     }
     uc.set_engine_model(cpu.id)
@@ -150,7 +150,7 @@ pub(crate) fn select_model(uc: &mut dyn GuestCpu) -> Result<(), ArchError> {
 /// AT_HWCAP and /proc/cpuinfo's identity of `cpu`: for the default as
 /// qemu-user gives them, for a chosen model from its CPUID.
 pub(crate) fn cpu_facts(cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, ArchError> {
-    if std::ptr::eq(cpu, &super::cpu::X86[super::cpu::X86_DEFAULT]) {
+    if *cpu == super::cpu::X86[super::cpu::X86_DEFAULT] {
         return Ok(super::cpu::CpuFacts {
             hwcap: X86_HWCAP,
             ..Default::default()
