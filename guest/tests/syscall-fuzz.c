@@ -12,7 +12,10 @@
  * host's, which outlive the process) are skipped (counted as skipped). Path arguments point
  * into a scratch buffer of random bytes without '/' or '.', so any file a
  * call creates or changes is a single name in the working directory (run
- * it in a scratch directory). A timer interrupts a call that blocks. A
+ * it in a scratch directory). Standard descriptors that are not pipes or
+ * sockets (a terminal, /dev/null, a log file) are first replaced by a
+ * scratch file: random fchmod, fchown or ftruncate calls on them would
+ * change the host's files (run as root, /dev/null's mode and owner). A timer interrupts a call that blocks. A
  * call may still hurt the program itself (write over its own data): the
  * guest then dies of a signal, which is a guest's outcome, not a failure.
  * Prints "COUNT calls: N made, M skipped" at the end (to fd 1, which the
@@ -24,9 +27,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+/* Puts a scratch file in the working directory in place of every standard
+ * descriptor that is not a pipe or a socket. */
+static void shield_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+            continue;
+        }
+        int scratch = open("fuzz-standard-descriptor", O_RDWR | O_CREAT, 0600);
+        if (scratch < 0 || dup2(scratch, fd) < 0) {
+            perror("syscall-fuzz: scratch descriptor");
+            exit(2);
+        }
+        if (scratch > 2) {
+            close(scratch);
+        }
+    }
+}
 
 static uint64_t state;
 
@@ -227,6 +252,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: syscall-fuzz SEED COUNT\n");
         return 2;
     }
+    shield_standard_descriptors();
     state = strtoull(argv[1], NULL, 0) * 0x9e3779b97f4a7c15ull | 1;
     long count = strtol(argv[2], NULL, 0);
     struct sigaction sa;
