@@ -32,6 +32,7 @@ else
     case "$ARCH" in
         arm) TRIPLET=arm-linux-gnueabihf MUSL_DIR=arm-linux-musleabihf ;;
         i386) TRIPLET=i686-linux-gnu MUSL_DIR=i386-linux-musl ;;
+        mips64el) TRIPLET=mips64el-linux-gnuabi64 MUSL_DIR=mips64el-linux-musl ;;
         *) TRIPLET=$ARCH-linux-gnu MUSL_DIR=$ARCH-linux-musl ;;
     esac
     if [ -z "${MUSL_CC:-}" ]; then
@@ -175,7 +176,7 @@ fi
 # dynamic-executable tests; it runs with the guest architecture's glibc
 # sysroot (-L). Only for the architectures those tests cover.
 case "$ARCH" in
-    x86_64 | i386 | aarch64 | arm | mipsel)
+    x86_64 | i386 | aarch64 | arm | mipsel | mips64el)
         DYN_CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-fPIE -pie /')
         CFLAGS=$DYN_CFLAGS build events-dyn "$GLIBC_CC" events.c ../src/qemu-hypertrace.c
         ;;

@@ -5,7 +5,7 @@
 # coreutils and python3-minimal with the closure of their Depends and
 # Pre-Depends, downloaded from the package registry and unpacked with
 # dpkg -x. The tests run those programs under ht-user -L and qemu-user -L.
-#   scripts/fetch-sysroot.sh aarch64|arm|x86_64|i386|mipsel
+#   scripts/fetch-sysroot.sh aarch64|arm|x86_64|i386|mipsel|mips64el
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?usage: fetch-sysroot.sh ARCH}
@@ -15,6 +15,7 @@ case "$arch" in
     arm) deb=armhf ;;
     i386) deb=i386 ;;
     mipsel) deb=mipsel ;;
+    mips64el) deb=mips64el ;;
     *) echo "fetch-sysroot.sh: no Debian packages for $arch" >&2; exit 2 ;;
 esac
 dest=target/sysroot/$arch
@@ -73,6 +74,14 @@ mkdir "$work/root"
 for f in "$work"/*.deb; do
     dpkg -x "$f" "$work/root"
 done
+# Absolute symbolic links (lib64/ld.so.1 -> /lib/<triplet>/ld.so.1) name
+# a file of the sysroot, not of the host: made relative, so that the host
+# kernel resolves them inside the sysroot (for qemu-user and ht-user).
+find "$work/root" -type l -lname '/*' -print0 |
+    while IFS= read -r -d '' link; do
+        target=$(readlink "$link")
+        ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$work/root$target")" "$link"
+    done
 touch "$work/root/.complete"
 # Install with a rename: concurrent tests see no sysroot or a whole one.
 # A sysroot another run finished first wins; a leftover without the marker

@@ -7,7 +7,7 @@
 #
 #   bash scripts/tcg-conformance.sh [ARCH...]
 #
-# ARCH: x86_64 i386 aarch64 arm riscv64 mipsel (default: all six).
+# ARCH: x86_64 i386 aarch64 arm riscv64 mipsel mips64el (default: all seven).
 #
 # Environment:
 #   HT_TCG_TARBALL  tests-tcg tarball (default ../shared/qemu-tcg/tests-tcg-v7.2.0.tar.gz
@@ -32,7 +32,7 @@ absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac }
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel)
+all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel mips64el)
 arches=()
 for a in "$@"; do
     case "$a" in
@@ -40,7 +40,7 @@ for a in "$@"; do
             sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
-        x86_64 | i386 | aarch64 | arm | riscv64 | mipsel) arches+=("$a") ;;
+        x86_64 | i386 | aarch64 | arm | riscv64 | mipsel | mips64el) arches+=("$a") ;;
         *)
             echo "tcg-conformance: unknown argument '$a' (architectures: ${all_arches[*]})" >&2
             exit 2
@@ -108,6 +108,7 @@ cross_cc() {
         arm) echo arm-linux-gnueabihf-gcc ;;
         riscv64) echo riscv64-linux-gnu-gcc ;;
         mipsel) echo mipsel-linux-gnu-gcc ;;
+        mips64el) echo mips64el-linux-gnuabi64-gcc ;;
     esac
 }
 qemu_for() { echo "qemu-$1"; }
@@ -247,6 +248,10 @@ define_tests() {
                         "-EL -mabi=32 -march=mips32r2 -mgp32 -mdsp -mdspr2" "-static"
                     run mipsel "$t" "$t" "-cpu 74Kf"
                 done
+                ;;
+            mips64el)
+                # mips/Makefile.target adds hello-mips for 32-bit targets only.
+                multiarch mips64el mips
                 ;;
         esac
     done

@@ -209,11 +209,7 @@ fn proc_self_describes_the_guest() {
         .output()
         .expect("run ht-user");
     assert_eq!(out.status.code(), Some(0));
-    let word = if matches!(arch().as_str(), "x86_64" | "aarch64" | "riscv64") {
-        8
-    } else {
-        4
-    };
+    let word = if guest_is_64_bit() { 8 } else { 4 };
     let words: Vec<u64> = out
         .stdout
         .chunks(word)

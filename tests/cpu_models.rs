@@ -26,6 +26,8 @@ fn cpu_help_lists_every_architectures_models() {
         "  sifive-u54 (default)\n",
         "mipsel:\n",
         "  74Kf (default)\n",
+        "mips64el:\n",
+        "  5KEf (default)\n",
     ] {
         assert!(
             r.stdout.contains(want),
@@ -59,6 +61,7 @@ fn an_unknown_model_is_an_error_listing_the_valid_ones() {
         "aarch64" => "max",
         "arm" => "cortex-a15",
         "riscv64" => "sifive-u54",
+        "mips64el" => "5KEf",
         _ => "74Kf",
     };
     assert!(r.stderr.contains(default), "{}", r.stderr);
@@ -72,6 +75,7 @@ fn the_default_named_in_another_case_runs_as_without_cpu() {
         "aarch64" => "MAX",
         "arm" => "Cortex-A15",
         "riscv64" => "SiFive-U54",
+        "mips64el" => "5kef",
         _ => "74kf",
     };
     let r = run_ht(["-cpu".as_ref(), name.as_ref(), guest("hello").as_os_str()]);

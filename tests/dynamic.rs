@@ -3,7 +3,8 @@
 //! sysroot unpacked from Debian's packages (scripts/fetch-sysroot.sh,
 //! never committed), run with -L and compared with qemu-user -L; the
 //! guest's view of /proc; the sysroot-first path lookup; a dynamically
-//! linked hypertrace guest. Runs for x86_64, i386, aarch64, arm and mipsel.
+//! linked hypertrace guest. Runs for x86_64, i386, aarch64, arm, mipsel and
+//! mips64el.
 
 mod common;
 
@@ -13,7 +14,7 @@ use common::*;
 
 /// Architectures this suite covers. Not riscv64: Debian 12 has no riscv64
 /// packages.
-const ARCHES: &[&str] = &["x86_64", "i386", "aarch64", "arm", "mipsel"];
+const ARCHES: &[&str] = &["x86_64", "i386", "aarch64", "arm", "mipsel", "mips64el"];
 
 /// Debian's sysroot for the architecture under test, fetched once per test
 /// binary (tests run in parallel; the script installs it atomically).
@@ -57,6 +58,7 @@ fn interpreter() -> &'static str {
         "arm" => "/lib/ld-linux-armhf.so.3",
         "i386" => "/lib/ld-linux.so.2",
         "mipsel" => "/lib/ld.so.1",
+        "mips64el" => "/lib64/ld.so.1",
         other => panic!("no interpreter known for {other}"),
     }
 }
@@ -69,6 +71,7 @@ fn pie_base() -> u64 {
         "arm" => 0x2a00_0000,
         "i386" => 0x5655_5000,
         "mipsel" => 0x5555_0000,
+        "mips64el" => 0xaa_aaaa_a000,
         other => panic!("no PIE base known for {other}"),
     }
 }
@@ -358,6 +361,10 @@ fn cpuinfo_describes_the_guest_cpu() {
         }
         "mipsel" => {
             assert!(text.contains("cpu model\t\t: MIPS 74Kf"), "{text}");
+        }
+        "mips64el" => {
+            assert!(text.contains("cpu model\t\t: MIPS 5KEf"), "{text}");
+            assert!(text.contains(" mips64r2\n"), "{text}");
         }
         "aarch64" => {
             let features = feature_line("Features");

@@ -2518,3 +2518,34 @@ fn code_page_watch_sees_translations_and_can_leave_before_a_store() {
         "told again: {events:x?}"
     );
 }
+
+/// 0043: `ll` and `lld` asked the CPU's MMU model for the address even
+/// with the virtual TLB. The model refuses a 64-bit process's addresses
+/// above 2 GiB (xuseg) unless its own TLB maps them, so every lock of a
+/// mips64el program faulted; now the access itself translates through
+/// the TLB fill hook, as every other load does.
+#[test]
+fn mips64_load_linked_above_4_gib_uses_the_virtual_tlb() {
+    const HIGH: u64 = 0x1_2000_0000;
+    let code = le_words(&[
+        0xc083_0000, // ll $v1, 0($a0)
+        0xd089_0008, // lld $t1, 8($a0)
+    ]);
+    let mut uc = engine_with_virtual_tlb(Arch::MIPS, Mode::MIPS64 | Mode::LITTLE_ENDIAN, &code);
+    uc.mem_map(HIGH, PAGE, Prot::READ | Prot::WRITE).unwrap();
+    uc.mem_write(HIGH, &0x8765_4321u32.to_le_bytes()).unwrap();
+    uc.mem_write(HIGH + 8, &0x1122_3344_5566_7788u64.to_le_bytes())
+        .unwrap();
+    uc.reg_write(RegisterMIPS::A0, HIGH).unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0)
+        .expect("ll and lld run");
+    // ll sign-extends its word.
+    assert_eq!(
+        uc.reg_read(RegisterMIPS::V1).unwrap(),
+        0xffff_ffff_8765_4321
+    );
+    assert_eq!(
+        uc.reg_read(RegisterMIPS::T1).unwrap(),
+        0x1122_3344_5566_7788
+    );
+}

@@ -7,11 +7,6 @@ mod common;
 
 use common::*;
 
-/// Whether the guest architecture under test has 64-bit addresses.
-fn guest_is_64_bit() -> bool {
-    matches!(arch().as_str(), "x86_64" | "aarch64" | "riscv64")
-}
-
 #[test]
 fn a_control_mapping_past_the_largest_file_offset_is_refused() {
     let (_dir, base) = temp_base();

@@ -75,7 +75,7 @@ fn arch_lines() -> [&'static str; 3] {
             "undefined instruction: SIGILL, ILL_ILLOPC",
             "integer division by zero: none (other result)",
         ],
-        "mipsel" => [
+        "mipsel" | "mips64el" => [
             "__builtin_trap: SIGTRAP",
             "undefined instruction: SIGILL, SI_KERNEL",
             "integer division by zero: SIGFPE",
@@ -112,7 +112,7 @@ fn libc_line(line: &str) -> Option<&'static str> {
 
 /// Lines where qemu-user itself differs from Linux: qemu-riscv64 7.2
 /// leaves a handler's sa_mask signals unblocked while it runs;
-/// qemu-mipsel 7.2 raises SIGTRAP for the divide-by-zero trap (code 7),
+/// qemu-mipsel and qemu-mips64el 7.2 raise SIGTRAP for the divide-by-zero trap (code 7),
 /// where Linux raises SIGFPE; qemu-arm and qemu-aarch64 7.2 give an
 /// undefined instruction's SIGILL ILL_ILLOPN, where Linux gives ILL_ILLOPC
 /// (arm's and arm64's do_undefinstr).
@@ -124,6 +124,7 @@ fn qemu_wrong(line: &str) -> bool {
     match arch().as_str() {
         "riscv64" => line.starts_with("inside the handler:"),
         "mipsel" => line.starts_with("integer division") || bus_addr,
+        "mips64el" => line.starts_with("integer division"),
         "i386" => bus_addr,
         "arm" => bus_addr || undefined,
         "aarch64" => undefined,
@@ -299,9 +300,7 @@ fn strace_shows_signals_like_qemu() {
         let keep = |lines: Vec<String>| -> Vec<String> {
             lines
                 .into_iter()
-                .filter(|l| {
-                    !(arch() == "mipsel" && (l.contains("SIGFPE") || l.contains("SIGTRAP")))
-                })
+                .filter(|l| !(is_mips() && (l.contains("SIGFPE") || l.contains("SIGTRAP"))))
                 // qemu-user prints SIGBUS's fields as a sender's.
                 .filter(|l| !l.starts_with("--- SIGBUS"))
                 // qemu-arm and qemu-aarch64 give an undefined instruction

@@ -369,6 +369,16 @@ static int low_sp(void)
                      :
                      : "r"(a7), "r"(a0), "r"(a1)
                      : "memory");
+#elif defined(__mips__) && _MIPS_SIM == _ABI64
+    register long v0 __asm__("$2") = nr;
+    register long a0 __asm__("$4") = pid;
+    register long a1 __asm__("$5") = sig;
+    __asm__ volatile(".set push\n\t.set noreorder\n\t"
+                     "li $sp, 64\n\tsyscall\n\tbreak\n\t"
+                     ".set pop"
+                     : "+r"(v0)
+                     : "r"(a0), "r"(a1)
+                     : "$7", "memory");
 #else
     (void)nr;
     (void)pid;

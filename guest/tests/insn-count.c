@@ -102,6 +102,23 @@ static void region(volatile uint64_t *ctl, uint64_t open, uint64_t close, unsign
                      :
                      : [ctl] "r"(ctl), [open] "r"(lo_open), [close] "r"(lo_close), [n] "r"(n)
                      : "t0", "memory");
+#elif defined(__mips__) && defined(__MIPSEL__) && _MIPS_SIM == _ABI64
+    /* Aligned so the loop never straddles a page (a block ends there),
+     * the padding run before the region opens. */
+    __asm__ volatile(".set push\n\t"
+                     ".set noreorder\n\t"
+                     ".balign 32\n\t"
+                     "sd %[open], 0(%[ctl])\n\t"
+                     "move $t0, %[n]\n"
+                     "1:\n\t"
+                     "daddiu $t0, $t0, -1\n\t"
+                     "bnez $t0, 1b\n\t"
+                     "nop\n\t"
+                     "sd %[close], 0(%[ctl])\n\t"
+                     ".set pop\n\t"
+                     :
+                     : [ctl] "r"(ctl), [open] "r"(open), [close] "r"(close), [n] "r"(n)
+                     : "t0", "memory");
 #else
 #error "insn-count: no hand-counted loop for this architecture"
 #endif

@@ -205,6 +205,8 @@ static void undefined_instruction(void)
     __asm__ volatile(".inst 0xe7f000f0"); /* udf #0 */
 #elif defined(__riscv)
     __asm__ volatile("unimp");
+#elif defined(__mips__) && _MIPS_SIM == _ABI64
+    __asm__ volatile(".word 0x00000028"); /* SPECIAL function 0x28: reserved */
 #elif defined(__mips__)
     __asm__ volatile(".word 0x0000003f"); /* dsra32: reserved on MIPS32 */
 #else

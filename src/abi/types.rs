@@ -178,6 +178,25 @@ pub fn encode_statfs64_32(s: &StatFs, enc: Encoder) -> Vec<u8> {
     b.bytes
 }
 
+/// `struct statfs` of the generic 64-bit ABIs (x86_64, aarch64,
+/// riscv64): 120 bytes of longs, the fragment size after the name length.
+pub fn encode_statfs_64(s: &StatFs, enc: Encoder) -> Vec<u8> {
+    let mut b = StructBuilder::new(120, enc);
+    b.u64(0, s.fs_type)
+        .u64(8, s.bsize)
+        .u64(16, s.blocks)
+        .u64(24, s.bfree)
+        .u64(32, s.bavail)
+        .u64(40, s.files)
+        .u64(48, s.ffree)
+        .u32(56, s.fsid[0] as u32)
+        .u32(60, s.fsid[1] as u32)
+        .u64(64, s.namelen)
+        .u64(72, s.frsize)
+        .u64(80, s.flags);
+    b.bytes
+}
+
 /// `struct ipc64_perm`: one layout on every ABI ht-user runs (words of
 /// the ABI's size after seq); `mode` is read as 32 bits, which for the
 /// 16-bit mode of i386 and arm takes the zero padding after it.

@@ -187,6 +187,7 @@ const INFO: AbiInfo = AbiInfo {
     uname_machine: "armv7l",
     pipe_second_result: None,
     kernel: KernelAbi {
+        ipc_parse_version: true,
         sigaction_size: 20,
         has_legacy_frame: true,
         open_flags: super::ARM_OPEN_FLAGS,

@@ -250,6 +250,25 @@ pub const MIPS32: &[CpuModel] = &[
 ];
 pub const MIPS32_DEFAULT: usize = 10;
 
+/// mips64el: the engine's MIPS64 models. The default is qemu-user's for
+/// programs before release 6 (the I6400 is its release 6 choice).
+pub const MIPS64: &[CpuModel] = &[
+    m("R4000", 0, 0, 0),
+    m("VR5432", 1, 0, 0),
+    m("5Kc", 2, 0, 0),
+    m("5Kf", 3, 0, 0),
+    m("20Kc", 4, 0, 0),
+    m("MIPS64R2-generic", 5, 0, 0),
+    m("5KEc", 6, 0, 0),
+    m("5KEf", 7, 0, 0),
+    m("I6400", 8, 0, 0),
+    m("I6500", 9, 0, 0),
+    m("Loongson-2E", 10, 0, 0),
+    m("Loongson-2F", 11, 0, 0),
+    m("mips64dspr2", 12, 0, 0),
+];
+pub const MIPS64_DEFAULT: usize = 7;
+
 /// A `-cpu` name that is none of the architecture's models.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unknown CPU model '{name}' for {arch}; valid models: {valid}")]

@@ -228,6 +228,27 @@ pub fn riscv64(hwcap: u64) -> String {
 }
 
 /// mipsel: the engine's 74Kf by default, else the model `name`.
+/// mips64el: the CPU of model `name`.
+pub fn mips64(name: &str) -> String {
+    let isa = match name {
+        "R4000" | "VR5432" => "mips1 mips2 mips3",
+        "5Kc" | "5Kf" | "20Kc" => "mips1 mips2 mips3 mips4 mips5 mips32r1 mips64r1",
+        "I6400" | "I6500" => {
+            "mips1 mips2 mips3 mips4 mips5 mips32r1 mips32r2 mips32r6 mips64r1 mips64r2 mips64r6"
+        }
+        "Loongson-2E" | "Loongson-2F" => "mips1 mips2 mips3",
+        _ => "mips1 mips2 mips3 mips4 mips5 mips32r1 mips32r2 mips64r1 mips64r2",
+    };
+    format!(
+        "system type\t\t: ht-user\n\
+         machine\t\t\t: Unknown\n\
+         processor\t\t: 0\n\
+         cpu model\t\t: MIPS {name}\n\
+         BogoMIPS\t\t: 100.00\n\
+         isa\t\t\t: {isa}\n\n"
+    )
+}
+
 pub fn mips(name: &str) -> String {
     if name == "74Kf" {
         return "system type\t\t: ht-user\n\

@@ -238,6 +238,7 @@ const INFO: AbiInfo = AbiInfo {
     uname_machine: "i686",
     pipe_second_result: None,
     kernel: KernelAbi {
+        ipc_parse_version: true,
         sigaction_size: 20,
         trap_si_code: crate::abi::signal::SI_KERNEL,
         ill_si_code: crate::abi::signal::ILL_ILLOPN,

@@ -109,6 +109,10 @@ pub struct KernelAbi {
     /// The layout of the SysV IPC structures (`shmid64_ds`, `semid64_ds`,
     /// `msqid64_ds`) beyond the word size.
     pub ipc_layout: IpcLayout,
+    /// Whether the `*ctl` calls take the `IPC_64` flag (0x100) in their
+    /// command and the kernel strips it (ARCH_WANT_IPC_PARSE_VERSION: the
+    /// 32-bit ABIs and MIPS); elsewhere a flagged command is unknown.
+    pub ipc_parse_version: bool,
     /// SHMLBA (the alignment `shmat` rounds to with SHM_RND) and whether
     /// `shmat` refuses an address not aligned to it without SHM_RND
     /// (`__ARCH_FORCE_SHMLBA`: arm, mips) rather than only to a page.
@@ -146,6 +150,7 @@ impl KernelAbi {
         sol_socket: None,
         epoll_event_packed: false,
         ipc_layout: IpcLayout::Generic,
+        ipc_parse_version: false,
         shmlba: (crate::mem::PAGE_SIZE, false),
         pairs_aligned: false,
         prot_guarded: 0,
@@ -324,6 +329,9 @@ impl<'a> dyn Abi + 'a {
     }
     pub fn ipc_layout(&self) -> IpcLayout {
         self.kernel().ipc_layout
+    }
+    pub fn ipc_parse_version(&self) -> bool {
+        self.kernel().ipc_parse_version
     }
     pub fn shmlba(&self) -> (u64, bool) {
         self.kernel().shmlba

@@ -12,6 +12,7 @@ mod frame_tests;
 mod guest;
 pub mod i386;
 mod info;
+pub mod mips64el;
 pub mod mipsel;
 pub mod riscv64;
 pub mod x86_64;
@@ -420,6 +421,11 @@ pub trait Abi: Sync {
     ) -> Option<Vec<u8>> {
         (!self.info().is_64bit).then(|| crate::abi::types::encode_statfs64_32(s, enc))
     }
+    /// `struct statfs` of a 64-bit ABI (statfs, fstatfs): the generic
+    /// layout unless the architecture has its own.
+    fn encode_statfs(&self, s: &crate::abi::types::StatFs, enc: crate::mem::Encoder) -> Vec<u8> {
+        crate::abi::types::encode_statfs_64(s, enc)
+    }
     /// Converts a guest `struct stat` request into bytes of this ABI's layout.
     fn encode_stat(&self, st: &crate::abi::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
 }
@@ -433,7 +439,7 @@ impl std::fmt::Debug for dyn Abi {
 }
 
 /// Every architecture, in the order `-cpu help` lists them.
-pub fn all() -> [&'static dyn Abi; 6] {
+pub fn all() -> [&'static dyn Abi; 7] {
     [
         &x86_64::X86_64,
         &i386::I386,
@@ -441,6 +447,7 @@ pub fn all() -> [&'static dyn Abi; 6] {
         &arm::Arm,
         &riscv64::Riscv64,
         &mipsel::Mipsel,
+        &mips64el::Mips64el,
     ]
 }
 
@@ -461,7 +468,7 @@ pub fn for_elf(
     match found {
         Some(abi) => Ok(abi),
         _ => Err(ArchError::Unsupported(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64 and mipsel guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64, mipsel and mips64el guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }

@@ -55,6 +55,7 @@ pub fn serve(
         "arm" => serve_as::<regs::Arm>(uc, entry, monitor, server),
         "riscv64" => serve_as::<regs::Riscv64>(uc, entry, monitor, server),
         "mipsel" => serve_as::<regs::Mipsel>(uc, entry, monitor, server),
+        "mips64el" => serve_as::<regs::Mips64el>(uc, entry, monitor, server),
         other => {
             eprintln!("ht-user: -g: no debugger support for {other}; running without gdb");
             crate::machine::sched::run(uc, entry, monitor)

@@ -25,6 +25,7 @@ pub enum Aarch64 {}
 pub enum Arm {}
 pub enum Riscv64 {}
 pub enum Mipsel {}
+pub enum Mips64el {}
 
 const X86_64_GPRS: [RegisterX86; 16] = [
     RegisterX86::RAX,
@@ -300,5 +301,33 @@ impl DebugRegs for Mipsel {
         uc.reg_write(RegisterMIPS::LO, u64::from(regs.lo))?;
         uc.reg_write(RegisterMIPS::HI, u64::from(regs.hi))?;
         uc.reg_write(RegisterMIPS::PC, u64::from(regs.pc))
+    }
+}
+
+impl DebugRegs for Mips64el {
+    type Arch = gdbstub_arch::mips::Mips64;
+    fn read(uc: &Engine<'_>, regs: &mut <Self::Arch as Arch>::Registers) -> Result<(), uc_error> {
+        let r = |reg: i32| uc.reg_read(reg);
+        for (i, slot) in regs.r.iter_mut().enumerate() {
+            *slot = r(RegisterMIPS::ZERO as i32 + i as i32)?;
+        }
+        regs.lo = r(RegisterMIPS::LO as i32)?;
+        regs.hi = r(RegisterMIPS::HI as i32)?;
+        regs.pc = r(RegisterMIPS::PC as i32)?;
+        regs.cp0.status = r(RegisterMIPS::CP0_STATUS as i32)?;
+        for (i, slot) in regs.fpu.r.iter_mut().enumerate() {
+            *slot = r(RegisterMIPS::F0 as i32 + i as i32)?;
+        }
+        regs.fpu.fcsr = r(RegisterMIPS::FCSR as i32)?;
+        regs.fpu.fir = r(RegisterMIPS::FIR as i32)?;
+        Ok(())
+    }
+    fn write(uc: &mut Engine<'_>, regs: &<Self::Arch as Arch>::Registers) -> Result<(), uc_error> {
+        for (i, value) in regs.r.iter().enumerate().skip(1) {
+            uc.reg_write(RegisterMIPS::ZERO as i32 + i as i32, *value)?;
+        }
+        uc.reg_write(RegisterMIPS::LO, regs.lo)?;
+        uc.reg_write(RegisterMIPS::HI, regs.hi)?;
+        uc.reg_write(RegisterMIPS::PC, regs.pc)
     }
 }

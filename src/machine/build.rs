@@ -269,7 +269,9 @@ mod tests {
     /// state to its exit, its system calls served through its own Machine.
     #[test]
     fn a_thread_engine_runs_the_process_from_its_creators_state() {
-        let archs = ["x86_64", "i386", "aarch64", "arm", "riscv64", "mipsel"];
+        let archs = [
+            "x86_64", "i386", "aarch64", "arm", "riscv64", "mipsel", "mips64el",
+        ];
         for arch in archs {
             let mut loaded = load(arch, "exit-code", &["7"]).expect("the committed guest");
             let entry = loaded.entry;

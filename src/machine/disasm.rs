@@ -60,6 +60,11 @@ impl Disassembler {
                 .mode(arch::mips::ArchMode::Mips32)
                 .endian(capstone::Endian::Little)
                 .build(),
+            "mips64el" => Capstone::new()
+                .mips()
+                .mode(arch::mips::ArchMode::Mips64)
+                .endian(capstone::Endian::Little)
+                .build(),
             other => return Err(DisasmError::Unsupported(other.to_string())),
         }
         .map_err(err)?;
@@ -112,7 +117,7 @@ mod tests {
 
     #[test]
     fn each_architecture_decodes_a_known_instruction() {
-        let cases: [(&str, &[u8], bool, &str); 7] = [
+        let cases: [(&str, &[u8], bool, &str); 8] = [
             ("x86_64", &[0x31, 0xed], false, "xor ebp, ebp"),
             ("i386", &[0x89, 0xe5], false, "mov ebp, esp"),
             ("aarch64", &[0x20, 0x00, 0x80, 0xd2], false, "mov x0, #1"),
@@ -124,6 +129,12 @@ mod tests {
                 &[0x01, 0x00, 0x02, 0x24],
                 false,
                 "addiu $v0, $zero, 1",
+            ),
+            (
+                "mips64el",
+                &[0x01, 0x00, 0x02, 0x64],
+                false,
+                "daddiu $v0, $zero, 1",
             ),
         ];
         for (arch, code, thumb, want) in cases {

@@ -44,6 +44,19 @@ pub fn arch() -> String {
     }
 }
 
+/// Whether the guest architecture has 64-bit words and addresses.
+pub fn guest_is_64_bit() -> bool {
+    matches!(
+        arch().as_str(),
+        "x86_64" | "aarch64" | "riscv64" | "mips64el"
+    )
+}
+
+/// MIPS (mipsel, mips64el): one kernel's conventions, and one qemu-user's.
+pub fn is_mips() -> bool {
+    arch().starts_with("mips")
+}
+
 /// Directory of the static test guests: `$HT_TESTDATA` if set, else the
 /// committed `testdata/<arch>`.
 pub fn testdata() -> PathBuf {

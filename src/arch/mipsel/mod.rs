@@ -17,25 +17,25 @@ use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Fault, Layout, StructBuilder};
 
 mod frames;
-mod numbers;
+pub(crate) mod numbers;
 
 use numbers::*;
 
 pub struct Mipsel;
 
-const EXCP_SYSCALL: u32 = 17;
-const EXCP_BREAK: u32 = 18;
-const EXCP_RI: u32 = 20;
-const EXCP_OVERFLOW: u32 = 21;
-const EXCP_TRAP: u32 = 22;
-const EXCP_FPE: u32 = 23;
-const EXCP_ADEL: u32 = 12;
-const EXCP_ADES: u32 = 13;
+pub(crate) const EXCP_SYSCALL: u32 = 17;
+pub(crate) const EXCP_BREAK: u32 = 18;
+pub(crate) const EXCP_RI: u32 = 20;
+pub(crate) const EXCP_OVERFLOW: u32 = 21;
+pub(crate) const EXCP_TRAP: u32 = 22;
+pub(crate) const EXCP_FPE: u32 = 23;
+pub(crate) const EXCP_ADEL: u32 = 12;
+pub(crate) const EXCP_ADES: u32 = 13;
 /// Status.CU1: the FPU is usable.
-const STATUS_CU1: u64 = 1 << 29;
+pub(crate) const STATUS_CU1: u64 = 1 << 29;
 /// CP0 Status MX: the DSP ASE enabled (it takes effect only on a CPU model
 /// that has it, `-cpu 74Kf`); Linux enables it for every process there.
-const STATUS_MX: u64 = 1 << 24;
+pub(crate) const STATUS_MX: u64 = 1 << 24;
 
 /// ELF header flags (e_flags) of MIPS programs.
 const EF_MIPS_ABI2: u32 = 0x20;
@@ -51,30 +51,31 @@ fn table() -> &'static SyscallTable {
 
 /// The address a misaligned load or store used: base register plus the
 /// signed 16-bit offset of the I-type instruction at pc (or in the delay
-/// slot after it, when pc is the branch).
-fn misaligned_address(uc: &dyn GuestCpu) -> Option<u64> {
+/// slot after it, when pc is the branch), within `addr_mask`.
+pub(crate) fn misaligned_address(uc: &dyn GuestCpu, addr_mask: u64) -> Option<u64> {
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
-    let is_memory_op = |insn: u32| matches!(insn >> 26, 0x20..=0x2e | 0x30..=0x3e);
+    // Loads and stores (0x3f: the 64-bit sd).
+    let is_memory_op = |insn: u32| matches!(insn >> 26, 0x20..=0x2e | 0x30..=0x3f);
     let insn = [pc, pc + 4]
         .into_iter()
         .map(|at| crate::arch::insn_word(uc, at))
         .find(|&i| is_memory_op(i))?;
     let base = uc.reg_read(r(((insn >> 21) & 31) as i32)).ok()?;
     let offset = i64::from(insn as u16 as i16);
-    Some((base as i64).wrapping_add(offset) as u64 & 0xffff_ffff)
+    Some((base as i64).wrapping_add(offset) as u64 & addr_mask)
 }
 
-const fn r(n: i32) -> i32 {
+pub(crate) const fn r(n: i32) -> i32 {
     RegisterMIPS::R0 as i32 + n
 }
 
-const V0: i32 = 2;
-const V1: i32 = 3;
-const A0: i32 = 4;
-const A3: i32 = 7;
-const T9: i32 = 25;
-const SP: i32 = 29;
-const RA: i32 = 31;
+pub(crate) const V0: i32 = 2;
+pub(crate) const V1: i32 = 3;
+pub(crate) const A0: i32 = 4;
+pub(crate) const A3: i32 = 7;
+pub(crate) const T9: i32 = 25;
+pub(crate) const SP: i32 = 29;
+pub(crate) const RA: i32 = 31;
 
 /// `rdhwr $rt, $29`: the TLS read user code issues.
 fn rdhwr_ulr_target(insn: u32) -> Option<i32> {
@@ -126,6 +127,7 @@ const INFO: AbiInfo = AbiInfo {
         socket_types: SOCKET_TYPES,
         sol_socket: Some((MIPS_SOL_SOCKET, SOCKOPTS)),
         ipc_layout: crate::arch::IpcLayout::Mips32,
+        ipc_parse_version: true,
         // SHMLBA is 256 KiB (the largest cache alias), enforced.
         shmlba: (0x4_0000, true),
         // o32 aligns 64-bit arguments to an even slot.
@@ -167,11 +169,11 @@ impl Abi for Mipsel {
             EXCP_SYSCALL => CpuEvent::Syscall,
             EXCP_RI if emulate_rdhwr(uc) => CpuEvent::Handled,
             EXCP_BREAK | EXCP_TRAP => {
-                CpuEvent::Trap(Trap::at_pc(locate_trap(uc, intno == EXCP_BREAK)))
+                CpuEvent::Trap(Trap::at_pc(locate_trap(uc, intno == EXCP_BREAK, false)))
             }
             EXCP_ADEL | EXCP_ADES => CpuEvent::Trap(Trap {
                 signal: libc::SIGBUS,
-                addr: misaligned_address(uc),
+                addr: misaligned_address(uc, 0xffff_ffff),
                 vector: None,
                 code: None,
             }),
@@ -305,25 +307,30 @@ impl Abi for Mipsel {
 
     /// o32 `struct stat64` (104 bytes).
     fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
-        let mut b = StructBuilder::new(104, enc);
-        b.u32(0, st.dev as u32)
-            .u64(16, st.ino)
-            .u32(24, st.mode)
-            .u32(28, st.nlink as u32)
-            .u32(32, st.uid)
-            .u32(36, st.gid)
-            .u32(40, st.rdev as u32)
-            .u64(56, st.size as u64)
-            .u32(64, st.atime.0 as u32)
-            .u32(68, st.atime.1 as u32)
-            .u32(72, st.mtime.0 as u32)
-            .u32(76, st.mtime.1 as u32)
-            .u32(80, st.ctime.0 as u32)
-            .u32(84, st.ctime.1 as u32)
-            .u32(88, st.blksize as u32)
-            .u64(96, st.blocks as u64);
-        b.bytes
+        encode_mips_stat(st, enc)
     }
+}
+
+/// o32 `struct stat64`, which n64's `struct stat` repeats (104 bytes).
+pub(crate) fn encode_mips_stat(st: &Stat, enc: Encoder) -> Vec<u8> {
+    let mut b = StructBuilder::new(104, enc);
+    b.u32(0, st.dev as u32)
+        .u64(16, st.ino)
+        .u32(24, st.mode)
+        .u32(28, st.nlink as u32)
+        .u32(32, st.uid)
+        .u32(36, st.gid)
+        .u32(40, st.rdev as u32)
+        .u64(56, st.size as u64)
+        .u32(64, st.atime.0 as u32)
+        .u32(68, st.atime.1 as u32)
+        .u32(72, st.mtime.0 as u32)
+        .u32(76, st.mtime.1 as u32)
+        .u32(80, st.ctime.0 as u32)
+        .u32(84, st.ctime.1 as u32)
+        .u32(88, st.blksize as u32)
+        .u64(96, st.blocks as u64);
+    b.bytes
 }
 
 impl crate::arch::CpuSupport for Mipsel {
@@ -381,7 +388,7 @@ impl crate::arch::CpuSupport for Mipsel {
 /// jump, by the instruction before it: where a fault or trap leaves the
 /// engine with its delay-slot state set. (Nothing jumps into a delay
 /// slot, and other stops are at block boundaries, never inside a slot.)
-fn in_delay_slot(uc: &dyn GuestCpu, pc: u64) -> bool {
+pub(crate) fn in_delay_slot(uc: &dyn GuestCpu, pc: u64) -> bool {
     let Ok(insn) = uc.mem().read_u32(pc.wrapping_sub(4)) else {
         return false;
     };
@@ -402,7 +409,7 @@ fn in_delay_slot(uc: &dyn GuestCpu, pc: u64) -> bool {
 /// Clears the engine's delay-slot state (which no register holds) by
 /// going back to the state saved at process start and putting back the
 /// registers a process can change; the caller sets the pc.
-fn leave_delay_slot(uc: &mut dyn GuestCpu) {
+pub(crate) fn leave_delay_slot(uc: &mut dyn GuestCpu) {
     let Some(clean) = uc.slot().clean_context.take() else {
         return;
     };
@@ -428,11 +435,19 @@ fn leave_delay_slot(uc: &mut dyn GuestCpu) {
 /// A trap or break exception at the pc (the engine keeps the pc of the
 /// instruction that raised it): the signal for its code, Linux's SIGFPE
 /// for the overflow and divide-by-zero codes compilers use, else SIGTRAP.
-fn locate_trap(uc: &mut dyn GuestCpu, brk: bool) -> i32 {
+/// `wide`: 64-bit registers (n64); o32's are 32 bits.
+pub(crate) fn locate_trap(uc: &mut dyn GuestCpu, brk: bool, wide: bool) -> i32 {
     // Not a faulting access: the frame takes the pc as it is.
     uc.take_fault_pc();
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
-    let reg = |n: u32| uc.reg_read(r(n as i32)).unwrap_or(0) as u32;
+    let reg = |n: u32| {
+        let v = uc.reg_read(r(n as i32)).unwrap_or(0);
+        if wide {
+            v as i64
+        } else {
+            i64::from(v as u32 as i32)
+        }
+    };
     let code = uc
         .mem()
         .read_u32(pc)
@@ -449,9 +464,9 @@ const BRK_OVERFLOW: u32 = 6;
 const BRK_DIVZERO: u32 = 7;
 
 /// `insn`'s code if it is a break (`brk`) or a conditional trap whose
-/// condition holds for the registers `reg` reads; the code as Linux
-/// decodes it (immediate traps have none).
-fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> u32) -> Option<u32> {
+/// condition holds for the registers `reg` reads (sign-extended); the code
+/// as Linux decodes it (immediate traps have none).
+fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> i64) -> Option<u32> {
     let (op, funct) = (insn >> 26, insn & 0x3f);
     let (rs, rt) = ((insn >> 21) & 31, (insn >> 16) & 31);
     if brk {
@@ -469,15 +484,16 @@ fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> u32) -> Option<u32> {
     // rt values 8.. (the immediate forms) in the same order.
     let (kind, b, code) = match op {
         0 if (0x30..=0x36).contains(&funct) => (funct - 0x30, reg(rt), (insn >> 6) & 0x3ff),
-        1 if (8..=14).contains(&rt) => (rt - 8, insn as u16 as i16 as i32 as u32, 0),
+        1 if (8..=14).contains(&rt) => (rt - 8, i64::from(insn as u16 as i16), 0),
         _ => return None,
     };
     let a = reg(rs);
+    // Sign extension keeps the unsigned order of 32-bit values.
     let fires = match kind {
-        0 => a as i32 >= b as i32,
-        1 => a >= b,
-        2 => (a as i32) < b as i32,
-        3 => a < b,
+        0 => a >= b,
+        1 => a as u64 >= b as u64,
+        2 => a < b,
+        3 => (a as u64) < b as u64,
         4 => a == b,
         6 => a != b,
         _ => return None,
@@ -488,7 +504,7 @@ fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> u32) -> Option<u32> {
 /// Reserved-instruction trap on `rdhwr $rt, $29`: hand the guest its TLS
 /// pointer and continue after the instruction, as Linux does for CPUs
 /// without UserLocal. Returns false for any other instruction.
-fn emulate_rdhwr(uc: &mut dyn GuestCpu) -> bool {
+pub(crate) fn emulate_rdhwr(uc: &mut dyn GuestCpu) -> bool {
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     let Ok(insn) = uc.mem().read_u32(pc) else {
         return false;

@@ -6,8 +6,8 @@
 /// open(2) flags: (mips bit, x86 bit).
 /// MIPS `SOL_SOCKET`, and the `SO_*` options whose numbers differ from the
 /// host's, as (guest, host) pairs; other guest options are refused.
-pub(super) const MIPS_SOL_SOCKET: u64 = 0xffff;
-pub(super) const SOCKOPTS: &[(u64, i32)] = &[
+pub(crate) const MIPS_SOL_SOCKET: u64 = 0xffff;
+pub(crate) const SOCKOPTS: &[(u64, i32)] = &[
     (0x0001, libc::SO_DEBUG),
     (0x0004, libc::SO_REUSEADDR),
     (0x0008, libc::SO_KEEPALIVE),
@@ -30,7 +30,7 @@ pub(super) const SOCKOPTS: &[(u64, i32)] = &[
     (18, libc::SO_PEERCRED),
 ];
 
-pub(super) const OPEN_FLAGS: &[(u64, u64)] = &[
+pub(crate) const OPEN_FLAGS: &[(u64, u64)] = &[
     (0x0008, 0o2000),    // O_APPEND
     (0x0010, 0o10000),   // O_DSYNC
     (0x0080, 0o4000),    // O_NONBLOCK
@@ -44,7 +44,7 @@ pub(super) const OPEN_FLAGS: &[(u64, u64)] = &[
 ];
 
 /// mmap(2) flags: (mips bit, x86 bit).
-pub(super) const MMAP_FLAGS: &[(u64, u64)] = &[
+pub(crate) const MMAP_FLAGS: &[(u64, u64)] = &[
     (0x0400, 0x4000),   // MAP_NORESERVE
     (0x0800, 0x0020),   // MAP_ANONYMOUS
     (0x1000, 0x0100),   // MAP_GROWSDOWN
@@ -58,7 +58,7 @@ pub(super) const MMAP_FLAGS: &[(u64, u64)] = &[
 ];
 
 /// Host (generic) errno to MIPS errno, for the values that differ.
-pub(super) fn mips_errno(e: i32) -> i32 {
+pub(crate) fn mips_errno(e: i32) -> i32 {
     match e {
         35 => 45,            // EDEADLK
         36 => 78,            // ENAMETOOLONG
@@ -112,7 +112,7 @@ pub(super) fn mips_errno(e: i32) -> i32 {
 /// Signal numbers that differ from the host's: (guest, host). SIGEMT (7)
 /// has no host twin and is reported as SIGBUS, whose host number maps
 /// back to the guest's SIGBUS (10), listed first.
-pub(super) const SIGNALS: &[(u64, u64)] = &[
+pub(crate) const SIGNALS: &[(u64, u64)] = &[
     (10, 7),  // SIGBUS
     (7, 7),   // SIGEMT
     (12, 31), // SIGSYS
@@ -135,7 +135,7 @@ pub(super) const SIGNALS: &[(u64, u64)] = &[
 ];
 
 /// getrlimit/setrlimit resources that differ: (guest, host).
-pub(super) const RLIMITS: &[(u64, u64)] = &[
+pub(crate) const RLIMITS: &[(u64, u64)] = &[
     (5, 7), // RLIMIT_NOFILE
     (6, 9), // RLIMIT_AS
     (7, 5), // RLIMIT_RSS
@@ -145,7 +145,7 @@ pub(super) const RLIMITS: &[(u64, u64)] = &[
 
 /// The ioctls ht-user translates: (MIPS request, host request). termios
 /// has another layout on MIPS: not a terminal, for now.
-pub(super) const IOCTLS: &[(u64, u64)] = &[
+pub(crate) const IOCTLS: &[(u64, u64)] = &[
     (0x4008_7468, 0x5413), // TIOCGWINSZ
     (0x8008_7467, 0x5414), // TIOCSWINSZ
     (0x467f, 0x541b),      // FIONREAD
@@ -157,7 +157,7 @@ pub(super) const IOCTLS: &[(u64, u64)] = &[
 
 /// fcntl commands that differ: (guest, host); the host's numbers that
 /// mean something else on MIPS are refused.
-pub(super) const FCNTL_CMDS: &[(u64, u64)] = &[
+pub(crate) const FCNTL_CMDS: &[(u64, u64)] = &[
     (14, 5), // F_GETLK
     (24, 8), // F_SETOWN
     (23, 9), // F_GETOWN
@@ -167,5 +167,5 @@ pub(super) const FCNTL_CMDS: &[(u64, u64)] = &[
 ];
 
 /// SOCK_DGRAM is 1 and SOCK_STREAM 2 on MIPS.
-pub(super) const SOCKET_TYPES: &[(u64, u64)] =
+pub(crate) const SOCKET_TYPES: &[(u64, u64)] =
     &[(1, libc::SOCK_DGRAM as u64), (2, libc::SOCK_STREAM as u64)];

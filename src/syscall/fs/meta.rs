@@ -68,30 +68,14 @@ pub fn statfs(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
     if p.word_size() != 8 {
         return Err(Errno::ENOSYS);
     }
-    let fsid = fsid(&s);
-    let mut b = StructBuilder::new(120, p.mem.encoder());
-    b.u64(0, s.f_type as u64)
-        .u64(8, s.f_bsize as u64)
-        .u64(16, s.f_blocks)
-        .u64(24, s.f_bfree)
-        .u64(32, s.f_bavail)
-        .u64(40, s.f_files)
-        .u64(48, s.f_ffree)
-        .u32(56, fsid[0] as u32)
-        .u32(60, fsid[1] as u32)
-        .u64(64, s.f_namelen as u64)
-        .u64(72, s.f_frsize as u64)
-        .u64(80, 0);
-    p.mem.write(a[1], &b.bytes)?;
+    let bytes = p.abi.encode_statfs(&guest_statfs(&s), p.mem.encoder());
+    p.mem.write(a[1], &bytes)?;
     Ok(0)
 }
 
-/// statfs64(path, size, buf) and fstatfs64 of 32-bit ABIs: the struct the
-/// ABI describes (None: this ABI's layout is not supported).
-pub fn statfs64(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
-    let s = host_statfs(p, a[0], by_fd)?;
-    let fsid = fsid(&s);
-    let stat = crate::abi::types::StatFs {
+/// The host's answer in the form every guest layout is built from.
+fn guest_statfs(s: &libc::statfs) -> crate::abi::types::StatFs {
+    crate::abi::types::StatFs {
         fs_type: s.f_type as u64,
         bsize: s.f_bsize as u64,
         blocks: s.f_blocks,
@@ -99,11 +83,17 @@ pub fn statfs64(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
         bavail: s.f_bavail,
         files: s.f_files,
         ffree: s.f_ffree,
-        fsid,
+        fsid: fsid(s),
         namelen: s.f_namelen as u64,
         frsize: s.f_frsize as u64,
         flags: 0,
-    };
+    }
+}
+
+/// statfs64(path, size, buf) and fstatfs64 of 32-bit ABIs: the struct the
+/// ABI describes (None: this ABI's layout is not supported).
+pub fn statfs64(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
+    let stat = guest_statfs(&host_statfs(p, a[0], by_fd)?);
     let bytes = p
         .abi
         .encode_statfs64(&stat, p.mem.encoder())

@@ -190,14 +190,14 @@ mod host {
     }
 }
 
-/// The command of a `*ctl` call: 32-bit ABIs flag the `IPC_64` layouts
-/// in it (the old layouts are given the same treatment); 64-bit ones
-/// pass it on as it is.
+/// The command of a `*ctl` call: the ABIs whose kernel parses a version
+/// flag the `IPC_64` layouts in it (the old layouts are given the same
+/// treatment); the others pass it on as it is.
 fn command(p: &Process, cmd: u64) -> i32 {
-    if p.abi.is_64bit() {
-        cmd as i32
-    } else {
+    if p.abi.ipc_parse_version() {
         (cmd & !IPC_64) as i32
+    } else {
+        cmd as i32
     }
 }
 
