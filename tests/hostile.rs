@@ -437,6 +437,39 @@ fn random_system_calls_never_crash_or_hang_ht_user() {
     }
 }
 
+/// The fuzzer's random fchmod, fchown, ftruncate and write calls on small
+/// descriptors never reach the file its standard input is (the tests give
+/// it /dev/null, which a run as root once changed): the guest puts scratch
+/// files in place of standard descriptors that are not pipes or sockets.
+#[test]
+fn random_system_calls_leave_the_file_on_stdin_alone() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let outside = tempfile::tempdir().unwrap();
+    let input = outside.path().join("stdin-file");
+    std::fs::write(&input, "unchanged\n").unwrap();
+    std::fs::set_permissions(&input, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let before = std::fs::metadata(&input).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    for seed in 1..=12 {
+        let out = ht([
+            guest("syscall-fuzz").to_str().unwrap(),
+            &seed.to_string(),
+            "3000",
+        ])
+        .current_dir(scratch.path())
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .expect("run ht-user");
+        assert!(out.status.code().is_some(), "seed {seed}: ht-user died");
+    }
+    let after = std::fs::metadata(&input).unwrap();
+    assert_eq!(
+        (after.mode(), after.uid(), after.gid(), after.len()),
+        (before.mode(), before.uid(), before.gid(), before.len())
+    );
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), "unchanged\n");
+}
+
 #[test]
 fn select_and_pselect_answer_as_linux_does() {
     let r = run_ht([guest("hostile").to_str().unwrap(), "select"]);
