@@ -11,13 +11,10 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterMIPS;
 
 use crate::abi::types::{Stat, StatFs};
-use crate::abi::{Errno, Outcome, Sys, SyscallTable};
+use crate::abi::{Outcome, Sys, SyscallTable};
 use crate::arch::mipsel::numbers::*;
-use crate::arch::mipsel::{
-    emulate_rdhwr, locate_trap, misaligned_address, r, A0, A3, EXCP_ADEL, EXCP_ADES, EXCP_BREAK,
-    EXCP_FPE, EXCP_OVERFLOW, EXCP_RI, EXCP_SYSCALL, EXCP_TRAP, SP, STATUS_CU1, STATUS_MX, V0, V1,
-};
-use crate::arch::{Abi, AbiInfo, SyscallRequest, Trap, TLB_STAGGER};
+use crate::arch::mipsel::{self as mips, r, A0, A3, SP, V0, V1};
+use crate::arch::{Abi, AbiInfo, SyscallRequest, TLB_STAGGER};
 use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Layout, StructBuilder};
 
@@ -119,45 +116,13 @@ impl Abi for Mips64el {
     }
 
     fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
-        match intno {
-            EXCP_SYSCALL => CpuEvent::Syscall,
-            EXCP_RI if emulate_rdhwr(uc) => CpuEvent::Handled,
-            EXCP_BREAK | EXCP_TRAP => {
-                CpuEvent::Trap(Trap::at_pc(locate_trap(uc, intno == EXCP_BREAK, true)))
-            }
-            EXCP_ADEL | EXCP_ADES => CpuEvent::Trap(Trap {
-                signal: libc::SIGBUS,
-                addr: misaligned_address(uc, u64::MAX),
-                vector: None,
-                code: None,
-            }),
-            other => CpuEvent::Trap(Trap::at_pc(match other {
-                EXCP_RI => libc::SIGILL,
-                EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
-                _ => libc::SIGSEGV,
-            })),
-        }
+        mips::exception(uc, intno, u64::MAX)
     }
 
     fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
         // The engine starts in kernel mode (Status.ERL), where 64-bit
         // instructions and addresses need no further switch.
-        let status = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
-        uc.reg_write(
-            RegisterMIPS::CP0_STATUS,
-            status | STATUS_CU1 | STATUS_FR | STATUS_MX,
-        )
-        .engine("enable the 64-bit FPU and DSP")?;
-        for n in 1..32 {
-            uc.reg_write(r(n), 0).engine(format!("set ${n}"))?;
-        }
-        uc.reg_write(r(SP), sp).engine("set sp")?;
-        // PIC start code expects its own address in t9.
-        uc.reg_write(r(25), entry).engine("set t9")?;
-        uc.reg_write(RegisterMIPS::PC, entry).engine("set pc")?;
-        let clean = uc.save_state().engine("save the initial CPU state")?;
-        uc.slot().clean_context = Some(clean);
-        Ok(())
+        mips::init_registers(uc, entry, sp, STATUS_FR)
     }
 
     fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
@@ -176,13 +141,7 @@ impl Abi for Mips64el {
     }
 
     fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
-        let (v0, err) = if (-4095..0).contains(&ret) {
-            (mips_errno(-ret as i32) as u64, 1)
-        } else {
-            (ret as u64, 0)
-        };
-        let _ = uc.reg_write(r(V0), v0);
-        let _ = uc.reg_write(r(A3), err);
+        mips::write_syscall_result(uc, ret, u64::MAX);
     }
 
     fn arch_syscall(
@@ -192,23 +151,7 @@ impl Abi for Mips64el {
         sys: Option<Sys>,
         args: &[u64; 6],
     ) -> Option<Outcome> {
-        match sys {
-            Some(Sys::set_thread_area) => {
-                let _ = uc.reg_write(RegisterMIPS::CP0_USERLOCAL, args[0]);
-                Some(Outcome::Value(0))
-            }
-            // cacheflush(addr, nbytes, cache): the translations of code
-            // written where the engine's store checks do not see it go.
-            Some(Sys::cacheflush) => {
-                let (addr, len) = (args[0], args[1]);
-                if addr.checked_add(len).is_none_or(|end| end > TASK_SIZE) {
-                    return Some(Outcome::Error(Errno::EFAULT));
-                }
-                uc.mem_mut().invalidate_code(addr, len);
-                Some(Outcome::Value(0))
-            }
-            _ => None,
-        }
+        mips::arch_syscall(uc, sys, args, u64::MAX, TASK_SIZE)
     }
 
     fn thread_start(
@@ -217,15 +160,7 @@ impl Abi for Mips64el {
         stack: u64,
         tls: Option<u64>,
     ) -> Result<(), ArchError> {
-        self.write_syscall_result(uc, 0);
-        if stack != 0 {
-            uc.reg_write(r(SP), stack).engine("set sp")?;
-        }
-        if let Some(tls) = tls {
-            uc.reg_write(RegisterMIPS::CP0_USERLOCAL, tls)
-                .engine("set UserLocal")?;
-        }
-        Ok(())
+        mips::thread_start(uc, stack, tls, u64::MAX)
     }
 
     fn pc(&self, uc: &dyn GuestCpu) -> u64 {

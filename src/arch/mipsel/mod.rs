@@ -23,19 +23,19 @@ use numbers::*;
 
 pub struct Mipsel;
 
-pub(crate) const EXCP_SYSCALL: u32 = 17;
-pub(crate) const EXCP_BREAK: u32 = 18;
-pub(crate) const EXCP_RI: u32 = 20;
-pub(crate) const EXCP_OVERFLOW: u32 = 21;
-pub(crate) const EXCP_TRAP: u32 = 22;
-pub(crate) const EXCP_FPE: u32 = 23;
-pub(crate) const EXCP_ADEL: u32 = 12;
-pub(crate) const EXCP_ADES: u32 = 13;
+const EXCP_SYSCALL: u32 = 17;
+const EXCP_BREAK: u32 = 18;
+const EXCP_RI: u32 = 20;
+const EXCP_OVERFLOW: u32 = 21;
+const EXCP_TRAP: u32 = 22;
+const EXCP_FPE: u32 = 23;
+const EXCP_ADEL: u32 = 12;
+const EXCP_ADES: u32 = 13;
 /// Status.CU1: the FPU is usable.
-pub(crate) const STATUS_CU1: u64 = 1 << 29;
+const STATUS_CU1: u64 = 1 << 29;
 /// CP0 Status MX: the DSP ASE enabled (it takes effect only on a CPU model
 /// that has it, `-cpu 74Kf`); Linux enables it for every process there.
-pub(crate) const STATUS_MX: u64 = 1 << 24;
+const STATUS_MX: u64 = 1 << 24;
 
 /// ELF header flags (e_flags) of MIPS programs.
 const EF_MIPS_ABI2: u32 = 0x20;
@@ -52,7 +52,7 @@ fn table() -> &'static SyscallTable {
 /// The address a misaligned load or store used: base register plus the
 /// signed 16-bit offset of the I-type instruction at pc (or in the delay
 /// slot after it, when pc is the branch), within `addr_mask`.
-pub(crate) fn misaligned_address(uc: &dyn GuestCpu, addr_mask: u64) -> Option<u64> {
+fn misaligned_address(uc: &dyn GuestCpu, addr_mask: u64) -> Option<u64> {
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     // Loads and stores (0x3f: the 64-bit sd).
     let is_memory_op = |insn: u32| matches!(insn >> 26, 0x20..=0x2e | 0x30..=0x3f);
@@ -165,40 +165,11 @@ impl Abi for Mipsel {
     }
 
     fn exception(&self, uc: &mut dyn GuestCpu, intno: u32) -> CpuEvent {
-        match intno {
-            EXCP_SYSCALL => CpuEvent::Syscall,
-            EXCP_RI if emulate_rdhwr(uc) => CpuEvent::Handled,
-            EXCP_BREAK | EXCP_TRAP => {
-                CpuEvent::Trap(Trap::at_pc(locate_trap(uc, intno == EXCP_BREAK, false)))
-            }
-            EXCP_ADEL | EXCP_ADES => CpuEvent::Trap(Trap {
-                signal: libc::SIGBUS,
-                addr: misaligned_address(uc, 0xffff_ffff),
-                vector: None,
-                code: None,
-            }),
-            other => CpuEvent::Trap(Trap::at_pc(match other {
-                EXCP_RI => libc::SIGILL,
-                EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
-                _ => libc::SIGSEGV,
-            })),
-        }
+        exception(uc, intno, WORD)
     }
 
     fn init_registers(&self, uc: &mut dyn GuestCpu, entry: u64, sp: u64) -> Result<(), ArchError> {
-        let status = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
-        uc.reg_write(RegisterMIPS::CP0_STATUS, status | STATUS_CU1 | STATUS_MX)
-            .engine("enable the FPU and DSP")?;
-        for n in 1..32 {
-            uc.reg_write(r(n), 0).engine(format!("set ${n}"))?;
-        }
-        uc.reg_write(r(SP), sp).engine("set sp")?;
-        // PIC start code expects its own address in t9.
-        uc.reg_write(r(25), entry).engine("set t9")?;
-        uc.reg_write(RegisterMIPS::PC, entry).engine("set pc")?;
-        let clean = uc.save_state().engine("save the initial CPU state")?;
-        uc.slot().clean_context = Some(clean);
-        Ok(())
+        init_registers(uc, entry, sp, 0)
     }
 
     fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest {
@@ -220,13 +191,7 @@ impl Abi for Mipsel {
     }
 
     fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64) {
-        let (v0, err) = if (-4095..0).contains(&ret) {
-            (mips_errno(-ret as i32) as u64, 1)
-        } else {
-            (ret as u64 & 0xffff_ffff, 0)
-        };
-        let _ = uc.reg_write(r(V0), v0);
-        let _ = uc.reg_write(r(A3), err);
+        write_syscall_result(uc, ret, WORD);
     }
 
     fn arch_syscall(
@@ -236,23 +201,7 @@ impl Abi for Mipsel {
         sys: Option<Sys>,
         args: &[u64; 6],
     ) -> Option<Outcome> {
-        match sys {
-            Some(Sys::set_thread_area) => {
-                let _ = uc.reg_write(RegisterMIPS::CP0_USERLOCAL, args[0]);
-                Some(Outcome::Value(0))
-            }
-            // cacheflush(addr, nbytes, cache): the translations of code
-            // written where the engine's store checks do not see it go.
-            Some(Sys::cacheflush) => {
-                let (addr, len) = (args[0] & 0xffff_ffff, args[1] & 0xffff_ffff);
-                if addr.checked_add(len).is_none_or(|end| end > 0x8000_0000) {
-                    return Some(Outcome::Error(Errno::EFAULT));
-                }
-                uc.mem_mut().invalidate_code(addr, len);
-                Some(Outcome::Value(0))
-            }
-            _ => None,
-        }
+        arch_syscall(uc, sys, args, WORD, 0x8000_0000)
     }
 
     fn thread_start(
@@ -261,15 +210,7 @@ impl Abi for Mipsel {
         stack: u64,
         tls: Option<u64>,
     ) -> Result<(), ArchError> {
-        self.write_syscall_result(uc, 0);
-        if stack != 0 {
-            uc.reg_write(r(SP), stack).engine("set sp")?;
-        }
-        if let Some(tls) = tls {
-            uc.reg_write(RegisterMIPS::CP0_USERLOCAL, tls)
-                .engine("set UserLocal")?;
-        }
-        Ok(())
+        thread_start(uc, stack, tls, WORD)
     }
 
     fn pc(&self, uc: &dyn GuestCpu) -> u64 {
@@ -384,6 +325,120 @@ impl crate::arch::CpuSupport for Mipsel {
     }
 }
 
+/// o32's registers: 32 bits of the engine's.
+const WORD: u64 = 0xffff_ffff;
+
+// What o32 and n64 (mips64el) share, for registers of `word` (the mask of
+// the ABI's register width).
+
+/// An exception as Linux answers it on MIPS.
+pub(crate) fn exception(uc: &mut dyn GuestCpu, intno: u32, word: u64) -> CpuEvent {
+    match intno {
+        EXCP_SYSCALL => CpuEvent::Syscall,
+        EXCP_RI if emulate_rdhwr(uc) => CpuEvent::Handled,
+        EXCP_BREAK | EXCP_TRAP => CpuEvent::Trap(Trap::at_pc(locate_trap(
+            uc,
+            intno == EXCP_BREAK,
+            word == u64::MAX,
+        ))),
+        EXCP_ADEL | EXCP_ADES => CpuEvent::Trap(Trap {
+            signal: libc::SIGBUS,
+            addr: misaligned_address(uc, word),
+            vector: None,
+            code: None,
+        }),
+        other => CpuEvent::Trap(Trap::at_pc(match other {
+            EXCP_RI => libc::SIGILL,
+            EXCP_OVERFLOW | EXCP_FPE => libc::SIGFPE,
+            _ => libc::SIGSEGV,
+        })),
+    }
+}
+
+/// The start state: the FPU, the DSP ASE and `status` (n64: Status.FR),
+/// cleared registers, sp, t9 and pc at the entry; the clean engine state
+/// delay slots are left through is saved.
+pub(crate) fn init_registers(
+    uc: &mut dyn GuestCpu,
+    entry: u64,
+    sp: u64,
+    status: u64,
+) -> Result<(), ArchError> {
+    let now = uc.reg_read(RegisterMIPS::CP0_STATUS).unwrap_or(0);
+    uc.reg_write(
+        RegisterMIPS::CP0_STATUS,
+        now | STATUS_CU1 | STATUS_MX | status,
+    )
+    .engine("enable the FPU and DSP")?;
+    for n in 1..32 {
+        uc.reg_write(r(n), 0).engine(format!("set ${n}"))?;
+    }
+    uc.reg_write(r(SP), sp).engine("set sp")?;
+    // PIC start code expects its own address in t9.
+    uc.reg_write(r(T9), entry).engine("set t9")?;
+    uc.reg_write(RegisterMIPS::PC, entry).engine("set pc")?;
+    let clean = uc.save_state().engine("save the initial CPU state")?;
+    uc.slot().clean_context = Some(clean);
+    Ok(())
+}
+
+/// v0 and the a3 error flag, with MIPS's errno.
+pub(crate) fn write_syscall_result(uc: &mut dyn GuestCpu, ret: i64, word: u64) {
+    let (v0, err) = if (-4095..0).contains(&ret) {
+        (mips_errno(-ret as i32) as u64, 1)
+    } else {
+        (ret as u64 & word, 0)
+    };
+    let _ = uc.reg_write(r(V0), v0);
+    let _ = uc.reg_write(r(A3), err);
+}
+
+/// set_thread_area and cacheflush, for a user address space ending at
+/// `user_top`.
+pub(crate) fn arch_syscall(
+    uc: &mut dyn GuestCpu,
+    sys: Option<Sys>,
+    args: &[u64; 6],
+    word: u64,
+    user_top: u64,
+) -> Option<Outcome> {
+    match sys {
+        Some(Sys::set_thread_area) => {
+            let _ = uc.reg_write(RegisterMIPS::CP0_USERLOCAL, args[0]);
+            Some(Outcome::Value(0))
+        }
+        // cacheflush(addr, nbytes, cache): the translations of code
+        // written where the engine's store checks do not see it go.
+        Some(Sys::cacheflush) => {
+            let (addr, len) = (args[0] & word, args[1] & word);
+            if addr.checked_add(len).is_none_or(|end| end > user_top) {
+                return Some(Outcome::Error(Errno::EFAULT));
+            }
+            uc.mem_mut().invalidate_code(addr, len);
+            Some(Outcome::Value(0))
+        }
+        _ => None,
+    }
+}
+
+/// A new thread: clone's result 0 (a3 clear), its stack and UserLocal.
+pub(crate) fn thread_start(
+    uc: &mut dyn GuestCpu,
+    stack: u64,
+    tls: Option<u64>,
+    word: u64,
+) -> Result<(), ArchError> {
+    write_syscall_result(uc, 0, word);
+    if stack != 0 {
+        uc.reg_write(r(SP), stack).engine("set sp")?;
+    }
+    if let Some(tls) = tls {
+        uc.reg_write(RegisterMIPS::CP0_USERLOCAL, tls)
+            .engine("set UserLocal")?;
+    }
+    Ok(())
+}
+
 /// Whether the instruction at `pc` is in the delay slot of a branch or
 /// jump, by the instruction before it: where a fault or trap leaves the
 /// engine with its delay-slot state set. (Nothing jumps into a delay
@@ -436,7 +491,7 @@ pub(crate) fn leave_delay_slot(uc: &mut dyn GuestCpu) {
 /// instruction that raised it): the signal for its code, Linux's SIGFPE
 /// for the overflow and divide-by-zero codes compilers use, else SIGTRAP.
 /// `wide`: 64-bit registers (n64); o32's are 32 bits.
-pub(crate) fn locate_trap(uc: &mut dyn GuestCpu, brk: bool, wide: bool) -> i32 {
+fn locate_trap(uc: &mut dyn GuestCpu, brk: bool, wide: bool) -> i32 {
     // Not a faulting access: the frame takes the pc as it is.
     uc.take_fault_pc();
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
@@ -504,7 +559,7 @@ fn trap_code(insn: u32, brk: bool, reg: &dyn Fn(u32) -> i64) -> Option<u32> {
 /// Reserved-instruction trap on `rdhwr $rt, $29`: hand the guest its TLS
 /// pointer and continue after the instruction, as Linux does for CPUs
 /// without UserLocal. Returns false for any other instruction.
-pub(crate) fn emulate_rdhwr(uc: &mut dyn GuestCpu) -> bool {
+fn emulate_rdhwr(uc: &mut dyn GuestCpu) -> bool {
     let pc = uc.reg_read(RegisterMIPS::PC).unwrap_or(0);
     let Ok(insn) = uc.mem().read_u32(pc) else {
         return false;
