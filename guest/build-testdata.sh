@@ -33,6 +33,7 @@ else
         arm) TRIPLET=arm-linux-gnueabihf MUSL_DIR=arm-linux-musleabihf ;;
         i386) TRIPLET=i686-linux-gnu MUSL_DIR=i386-linux-musl ;;
         mips64el) TRIPLET=mips64el-linux-gnuabi64 MUSL_DIR=mips64el-linux-musl ;;
+        ppc64le) TRIPLET=powerpc64le-linux-gnu MUSL_DIR=powerpc64le-linux-musl ;;
         *) TRIPLET=$ARCH-linux-gnu MUSL_DIR=$ARCH-linux-musl ;;
     esac
     if [ -z "${MUSL_CC:-}" ]; then
@@ -49,6 +50,11 @@ else
             LINEBUF=linebuf.c
             echo "note: no musl for $ARCH; building the musl guests with glibc"
         fi
+    fi
+    # musl's long double on ppc64 is 64-bit; gcc's default is IBM's
+    # 128-bit double-double, which does not link with it.
+    if [ "$ARCH" = ppc64le ] && [ "${MUSL_CC#*musl-gcc.specs}" != "$MUSL_CC" ]; then
+        MUSL_CC="$MUSL_CC -mlong-double-64"
     fi
     : "${GLIBC_CC:=$TRIPLET-gcc}"
     : "${STRIP:=$TRIPLET-strip}"
@@ -176,7 +182,7 @@ fi
 # dynamic-executable tests; it runs with the guest architecture's glibc
 # sysroot (-L). Only for the architectures those tests cover.
 case "$ARCH" in
-    x86_64 | i386 | aarch64 | arm | mipsel | mips64el)
+    x86_64 | i386 | aarch64 | arm | mipsel | mips64el | ppc64le)
         DYN_CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-fPIE -pie /')
         CFLAGS=$DYN_CFLAGS build events-dyn "$GLIBC_CC" events.c ../src/qemu-hypertrace.c
         ;;

@@ -3,7 +3,7 @@
 # Fetches Debian's busybox-static for a guest architecture from the package
 # registry into target/busybox/<arch>/busybox (never committed). The tests
 # run its applets under ht-user and qemu-user and compare the results.
-#   scripts/fetch-busybox.sh x86_64|aarch64|arm|i386|mipsel|mips64el
+#   scripts/fetch-busybox.sh x86_64|aarch64|arm|i386|mipsel|mips64el|ppc64le
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?usage: fetch-busybox.sh ARCH}
@@ -14,6 +14,7 @@ case "$arch" in
     i386) deb=i386 ;;
     mipsel) deb=mipsel ;;
     mips64el) deb=mips64el ;;
+    ppc64le) deb=ppc64el ;;
     *) echo "fetch-busybox.sh: no Debian busybox-static for $arch" >&2; exit 2 ;;
 esac
 dest=target/busybox/$arch

@@ -7,7 +7,7 @@
 #
 #   bash scripts/tcg-conformance.sh [ARCH...]
 #
-# ARCH: x86_64 i386 aarch64 arm riscv64 mipsel mips64el (default: all seven).
+# ARCH: x86_64 i386 aarch64 arm riscv64 mipsel mips64el ppc64le (default: all eight).
 #
 # Environment:
 #   HT_TCG_TARBALL  tests-tcg tarball (default ../shared/qemu-tcg/tests-tcg-v7.2.0.tar.gz
@@ -32,7 +32,7 @@ absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac }
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel mips64el)
+all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel mips64el ppc64le)
 arches=()
 for a in "$@"; do
     case "$a" in
@@ -40,7 +40,7 @@ for a in "$@"; do
             sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
-        x86_64 | i386 | aarch64 | arm | riscv64 | mipsel | mips64el) arches+=("$a") ;;
+        x86_64 | i386 | aarch64 | arm | riscv64 | mipsel | mips64el | ppc64le) arches+=("$a") ;;
         *)
             echo "tcg-conformance: unknown argument '$a' (architectures: ${all_arches[*]})" >&2
             exit 2
@@ -109,6 +109,7 @@ cross_cc() {
         riscv64) echo riscv64-linux-gnu-gcc ;;
         mipsel) echo mipsel-linux-gnu-gcc ;;
         mips64el) echo mips64el-linux-gnuabi64-gcc ;;
+        ppc64le) echo powerpc64le-linux-gnu-gcc ;;
     esac
 }
 qemu_for() { echo "qemu-$1"; }
@@ -252,6 +253,19 @@ define_tests() {
             mips64el)
                 # mips/Makefile.target adds hello-mips for 32-bit targets only.
                 multiarch mips64el mips
+                ;;
+            ppc64le)
+                # ppc64le/Makefile.target includes ppc64's.
+                multiarch ppc64le ppc64le
+                for t in bcdsub non_signalling_xscv; do
+                    plain ppc64le $t ppc64/$t.c -mpower8-vector
+                done
+                for t in mtfsf mffsce signal_save_restore_xer xxspltw; do
+                    plain ppc64le $t ppc64/$t.c
+                done
+                plain ppc64le byte_reverse ppc64/byte_reverse.c -mcpu=power10 "" "-cpu POWER10"
+                build ppc64le sha512-vector multiarch/sha512.c "-mcpu=power10 -O3" "-static"
+                run ppc64le sha512-vector sha512-vector "-cpu POWER10"
                 ;;
         esac
     done

@@ -28,6 +28,7 @@ fn cpu_help_lists_every_architectures_models() {
         "  74Kf (default)\n",
         "mips64el:\n",
         "  5KEf (default)\n",
+        "ppc64le:\n  power9 (default)\n",
     ] {
         assert!(
             r.stdout.contains(want),
@@ -62,6 +63,7 @@ fn an_unknown_model_is_an_error_listing_the_valid_ones() {
         "arm" => "cortex-a15",
         "riscv64" => "sifive-u54",
         "mips64el" => "5KEf",
+        "ppc64le" => "power9",
         _ => "74Kf",
     };
     assert!(r.stderr.contains(default), "{}", r.stderr);
@@ -76,6 +78,7 @@ fn the_default_named_in_another_case_runs_as_without_cpu() {
         "arm" => "Cortex-A15",
         "riscv64" => "SiFive-U54",
         "mips64el" => "5kef",
+        "ppc64le" => "POWER9",
         _ => "74kf",
     };
     let r = run_ht(["-cpu".as_ref(), name.as_ref(), guest("hello").as_os_str()]);

@@ -3,8 +3,8 @@
 //! sysroot unpacked from Debian's packages (scripts/fetch-sysroot.sh,
 //! never committed), run with -L and compared with qemu-user -L; the
 //! guest's view of /proc; the sysroot-first path lookup; a dynamically
-//! linked hypertrace guest. Runs for x86_64, i386, aarch64, arm, mipsel and
-//! mips64el.
+//! linked hypertrace guest. Runs for x86_64, i386, aarch64, arm, mipsel,
+//! mips64el and ppc64le.
 
 mod common;
 
@@ -14,7 +14,9 @@ use common::*;
 
 /// Architectures this suite covers. Not riscv64: Debian 12 has no riscv64
 /// packages.
-const ARCHES: &[&str] = &["x86_64", "i386", "aarch64", "arm", "mipsel", "mips64el"];
+const ARCHES: &[&str] = &[
+    "x86_64", "i386", "aarch64", "arm", "mipsel", "mips64el", "ppc64le",
+];
 
 /// Debian's sysroot for the architecture under test, fetched once per test
 /// binary (tests run in parallel; the script installs it atomically).
@@ -59,6 +61,7 @@ fn interpreter() -> &'static str {
         "i386" => "/lib/ld-linux.so.2",
         "mipsel" => "/lib/ld.so.1",
         "mips64el" => "/lib64/ld.so.1",
+        "ppc64le" => "/lib64/ld64.so.2",
         other => panic!("no interpreter known for {other}"),
     }
 }
@@ -72,6 +75,8 @@ fn pie_base() -> u64 {
         "i386" => 0x5655_5000,
         "mipsel" => 0x5555_0000,
         "mips64el" => 0xaa_aaaa_a000,
+        // Linux's ELF_ET_DYN_BASE of a 64-bit powerpc task.
+        "ppc64le" => 0x1_0000_0000,
         other => panic!("no PIE base known for {other}"),
     }
 }
@@ -365,6 +370,11 @@ fn cpuinfo_describes_the_guest_cpu() {
         "mips64el" => {
             assert!(text.contains("cpu model\t\t: MIPS 5KEf"), "{text}");
             assert!(text.contains(" mips64r2\n"), "{text}");
+        }
+        "ppc64le" => {
+            assert!(text.contains("cpu\t\t: POWER9"), "{text}");
+            // The time base mftb counts at (engine patch 0046).
+            assert!(text.contains("\ntimebase\t: 512000000\n"), "{text}");
         }
         "aarch64" => {
             let features = feature_line("Features");

@@ -144,10 +144,13 @@ fn mips_delay_slot_state_survives_tlb_fill() {
 /// (run from CODE, a1/$a0 pointing one byte into the data page).
 fn pc_seen_by_interrupt_hook(arch: Arch, mode: Mode, code: &[u8]) -> u64 {
     let mut uc = engine_with_virtual_tlb(arch, mode, code);
-    let (base, pc_reg): (i32, i32) = if arch == Arch::MIPS {
-        (RegisterMIPS::A0.into(), RegisterMIPS::PC.into())
-    } else {
-        (RegisterRISCV::A1.into(), RegisterRISCV::PC.into())
+    let (base, pc_reg): (i32, i32) = match arch {
+        Arch::MIPS => (RegisterMIPS::A0.into(), RegisterMIPS::PC.into()),
+        Arch::PPC => (
+            unicorn_engine::RegisterPPC::R3.into(),
+            unicorn_engine::RegisterPPC::PC.into(),
+        ),
+        _ => (RegisterRISCV::A1.into(), RegisterRISCV::PC.into()),
     };
     uc.reg_write(base, DATA + 1).unwrap();
     let seen = std::rc::Rc::new(std::cell::Cell::new(None));
@@ -2548,4 +2551,132 @@ fn mips64_load_linked_above_4_gib_uses_the_virtual_tlb() {
         uc.reg_read(RegisterMIPS::T1).unwrap(),
         0x1122_3344_5566_7788
     );
+}
+
+fn be_words(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_be_bytes()).collect()
+}
+
+/// A 64-bit PowerPC engine (big-endian, as the engine builds the target)
+/// with `code` at CODE and the data page at DATA.
+fn ppc64_engine(code: &[u32]) -> Unicorn<'static, ()> {
+    let mut uc =
+        engine_with_virtual_tlb(Arch::PPC, Mode::PPC64 | Mode::BIG_ENDIAN, &be_words(code));
+    // 64-bit mode and the FPU, as a Linux process runs.
+    uc.reg_write(unicorn_engine::RegisterPPC::MSR, 1 << 63 | 1 << 13)
+        .unwrap();
+    uc
+}
+
+/// XER's carry, overflow and summary overflow bits.
+const XER_SO_OV_CA: u64 = 0xe000_0000;
+const XER_CA: u64 = 0x2000_0000;
+
+/// 0044: XER through the API left out SO, OV and CA, which the engine
+/// keeps apart from the rest of XER: a carry set by `addic` read back as
+/// 0, and one written before `addze` was lost. A signal frame or a thread
+/// switch made through the API dropped the carry.
+#[test]
+fn ppc_xer_carries_its_flags_through_the_api() {
+    use unicorn_engine::RegisterPPC;
+    // addic r4, r3, 2 (r3 = -1: 1, carry out)
+    let mut uc = ppc64_engine(&[0x3083_0002]);
+    uc.reg_write(RegisterPPC::R3, u64::MAX).unwrap();
+    uc.emu_start(CODE, CODE + 4, 0, 0).expect("addic runs");
+    assert_eq!(uc.reg_read(RegisterPPC::R4).unwrap(), 1);
+    assert_eq!(
+        uc.reg_read(RegisterPPC::XER).unwrap() & XER_SO_OV_CA,
+        XER_CA
+    );
+    // addze r6, r5 with the carry written through the API.
+    let mut uc = ppc64_engine(&[0x7cc5_0194]);
+    uc.reg_write(RegisterPPC::R5, 41).unwrap();
+    uc.reg_write(RegisterPPC::XER, XER_CA).unwrap();
+    uc.emu_start(CODE, CODE + 4, 0, 0).expect("addze runs");
+    assert_eq!(uc.reg_read(RegisterPPC::R6).unwrap(), 42);
+}
+
+/// 0045: the engine moved the pc past the instruction for every PowerPC
+/// exception, as for `sc`: a trap or a fault was reported at the next
+/// instruction. Now only `sc` moves on.
+#[test]
+fn ppc_faults_keep_their_pc_and_sc_moves_on() {
+    // tw 31, r0, r0 (trap always): a program exception at CODE.
+    let pc = pc_seen_by_interrupt_hook(
+        Arch::PPC,
+        Mode::PPC64 | Mode::BIG_ENDIAN,
+        &be_words(&[0x7fe0_0008]),
+    );
+    assert_eq!(pc, CODE, "ppc: pc at the trap");
+    // sc: the hook sees the address after it (SRR0, where Linux resumes).
+    let pc = pc_seen_by_interrupt_hook(
+        Arch::PPC,
+        Mode::PPC64 | Mode::BIG_ENDIAN,
+        &be_words(&[0x4400_0002]),
+    );
+    assert_eq!(pc, CODE + 4, "ppc: pc after the sc");
+}
+
+/// 0046: `mftb` read 0: the engine sets up no timebase device. The
+/// timebase now counts the host's monotonic clock at 512 MHz, the
+/// frequency Linux reports for POWER processors (and ht-user's
+/// /proc/cpuinfo with it).
+#[test]
+fn ppc_timebase_counts_at_512_mhz() {
+    use unicorn_engine::RegisterPPC;
+    // mftb r3 (mfspr r3, TBL)
+    let mut uc = ppc64_engine(&[0x7c6c_42a6]);
+    let read = |uc: &mut Unicorn<'static, ()>| {
+        uc.emu_start(CODE, CODE + 4, 0, 0).expect("mftb runs");
+        (
+            uc.reg_read(RegisterPPC::R3).unwrap(),
+            std::time::Instant::now(),
+        )
+    };
+    let (first, start) = read(&mut uc);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (second, end) = read(&mut uc);
+    assert!(first > 0, "the timebase runs");
+    let ticks = second - first;
+    let expected = end.duration_since(start).as_nanos() as u64 * 512 / 1000;
+    // Within 5%: both ends are read a few microseconds apart from the
+    // host's instants.
+    assert!(
+        ticks.abs_diff(expected) < expected / 20,
+        "{ticks} ticks, {expected} expected"
+    );
+}
+
+/// 0047: `fctiw` and its kin (and VSX's conversions) gave the NaN result
+/// (0x8000_0000, or 0 for the unsigned forms) for every invalid
+/// conversion, an overflow included:
+/// 1e20 converted to int32 was INT32_MIN. The ISA (and Linux on POWER)
+/// saturates an overflow: INT32_MAX, UINT32_MAX.
+#[test]
+fn ppc_float_to_integer_saturates_on_overflow() {
+    use unicorn_engine::RegisterPPC;
+    let convert = |insn: u32, value: f64| {
+        let mut uc = ppc64_engine(&[insn]);
+        uc.reg_write(RegisterPPC::FPR1, value.to_bits()).unwrap();
+        uc.emu_start(CODE, CODE + 4, 0, 0)
+            .expect("the conversion runs");
+        uc.reg_read(RegisterPPC::FPR2).unwrap() as u32
+    };
+    // fctiwz f2, f1 and fctiwuz f2, f1
+    let (signed, unsigned) = (0xfc40_081e, 0xfc40_091e);
+    assert_eq!(convert(signed, 1e20), 0x7fff_ffff);
+    assert_eq!(convert(signed, -1e20), 0x8000_0000);
+    assert_eq!(convert(unsigned, 1e20), 0xffff_ffff);
+    assert_eq!(convert(unsigned, -5.0), 0);
+    // A NaN still gives the ISA's NaN results.
+    assert_eq!(convert(signed, f64::NAN), 0x8000_0000);
+    assert_eq!(convert(unsigned, f64::NAN), 0);
+    assert_eq!(convert(signed, 42.9), 42);
+    // VSX's xscvdpsxds f2, f1 (MSR[VSX] on), to int64.
+    let mut uc = ppc64_engine(&[0xf040_0d60]);
+    uc.reg_write(RegisterPPC::MSR, 1 << 63 | 1 << 23 | 1 << 13)
+        .unwrap();
+    uc.reg_write(RegisterPPC::FPR1, 1e20f64.to_bits()).unwrap();
+    uc.emu_start(CODE, CODE + 4, 0, 0).expect("xscvdpsxds runs");
+    assert_eq!(uc.reg_read(RegisterPPC::FPR2).unwrap(), i64::MAX as u64);
 }

@@ -95,7 +95,8 @@ fn processes_files_and_signals_behave_as_with_the_serial_scheduler() {
 /// Code written by one thread and run by another: where the guest flushes
 /// the instruction cache with a system call (arm, riscv64, mipsel) or an
 /// instruction (aarch64's `ic ivau`), the flush reaches every engine; on
-/// x86, which has no flush, the store itself does (engine patch 0042,
+/// x86, which has no flush, and on ppc64le, whose instruction cache snoops
+/// stores, the store itself does (engine patch 0042,
 /// `machine::code_watch`). With `spin` neither thread makes a system call
 /// while it waits for the other, so only the store can tell the runner's
 /// engine (498 of 500 were wrong on x86 without it).

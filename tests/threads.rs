@@ -726,7 +726,13 @@ fn address_space_changes_reach_every_thread() {
     }
     if let Some(q) = qemu_or_skip("threads-memory") {
         let qr = run_qemu(&q, "threads-memory", &[]);
-        assert_eq!(qr.stdout, memory_output(4, 300));
+        let mut want = memory_output(4, 300);
+        if arch() == "ppc64le" {
+            // qemu-ppc64le 7.2 reports a store to a read-only page as
+            // SEGV_MAPERR; Linux (and ht-user) give SEGV_ACCERR.
+            want = want.replace("SEGV_ACCERR", "SEGV_MAPERR");
+        }
+        assert_eq!(qr.stdout, want);
     }
 }
 

@@ -139,6 +139,25 @@ static void restore(void)
 {
     set_fcsr(0);
 }
+#elif defined(__powerpc64__)
+static void state(char *out, size_t size)
+{
+    double f;
+    uint64_t v;
+    __asm__ volatile("mffs %0" : "=f"(f));
+    memcpy(&v, &f, sizeof v);
+    snprintf(out, size, "fpscr=%x", (unsigned)v);
+}
+
+static void change(void)
+{
+    __asm__ volatile("mtfsfi 7, 1"); /* round toward zero */
+}
+
+static void restore(void)
+{
+    __asm__ volatile("mtfsfi 7, 0");
+}
 #else
 #error "unknown architecture"
 #endif

@@ -47,7 +47,7 @@
  *                                have: the guest's descriptors only
  *   hostile low-sp               a signal whose handler frame cannot fit
  *                                below the stack pointer: the process dies
- *                                of SIGSEGV (x86_64, aarch64, riscv64;
+ *                                of SIGSEGV (64-bit guests;
  *                                elsewhere it prints "skipped")
  */
 #define _GNU_SOURCE
@@ -379,6 +379,14 @@ static int low_sp(void)
                      : "+r"(v0)
                      : "r"(a0), "r"(a1)
                      : "$7", "memory");
+#elif defined(__powerpc64__)
+    register long r0 __asm__("r0") = nr;
+    register long r3 __asm__("r3") = pid;
+    register long r4 __asm__("r4") = sig;
+    __asm__ volatile("li 1, 64\n\tsc\n\t.long 0"
+                     : "+r"(r3)
+                     : "r"(r0), "r"(r4)
+                     : "memory");
 #else
     (void)nr;
     (void)pid;

@@ -119,6 +119,15 @@ static void region(volatile uint64_t *ctl, uint64_t open, uint64_t close, unsign
                      :
                      : [ctl] "r"(ctl), [open] "r"(open), [close] "r"(close), [n] "r"(n)
                      : "t0", "memory");
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+    __asm__ volatile("std %[open], 0(%[ctl])\n\t"
+                     "mtctr %[n]\n"
+                     "1:\n\t"
+                     "bdnz 1b\n\t"
+                     "std %[close], 0(%[ctl])\n\t"
+                     :
+                     : [ctl] "b"(ctl), [open] "r"(open), [close] "r"(close), [n] "r"(n)
+                     : "ctr", "memory");
 #else
 #error "insn-count: no hand-counted loop for this architecture"
 #endif

@@ -60,6 +60,9 @@ static size_t emit_return(uint8_t *out, int k)
 #elif defined(__mips__)
     w[0] = 0x03e00008u;              /* jr ra */
     w[1] = 0x24020000u | (uint32_t)k; /* addiu v0, zero, k (delay slot) */
+#elif defined(__powerpc64__)
+    w[0] = 0x38600000u | (uint32_t)k; /* li r3, k */
+    w[1] = 0x4e800020u;               /* blr */
 #else
 #error "unknown architecture"
 #endif

@@ -209,6 +209,8 @@ static void undefined_instruction(void)
     __asm__ volatile(".word 0x00000028"); /* SPECIAL function 0x28: reserved */
 #elif defined(__mips__)
     __asm__ volatile(".word 0x0000003f"); /* dsra32: reserved on MIPS32 */
+#elif defined(__powerpc64__)
+    __asm__ volatile(".long 0x00000000"); /* primary opcode 0: illegal */
 #else
 #error "no undefined instruction for this architecture"
 #endif
@@ -347,6 +349,10 @@ static void redirect(int sig, siginfo_t *si, void *ucv)
     uc->uc_mcontext.pc = resume_at;
     /* As for any call: PIC code derives gp from its own address in t9. */
     uc->uc_mcontext.gregs[25] = resume_at;
+#elif defined(__powerpc64__)
+    uc->uc_mcontext.gp_regs[32] = resume_at; /* the saved NIP */
+    /* ELFv2: a function's global entry finds its TOC from r12. */
+    uc->uc_mcontext.gp_regs[12] = resume_at;
 #endif
 }
 

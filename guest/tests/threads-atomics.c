@@ -90,6 +90,15 @@ static void native_add(volatile uint32_t *p, uint32_t v)
                      : "=&r"(tmp), "+m"(*p)
                      : "r"(v)
                      : "memory");
+#elif defined(__powerpc64__)
+    uint32_t tmp;
+    __asm__ volatile("1: lwarx %0, 0, %2\n"
+                     "   add %0, %0, %3\n"
+                     "   stwcx. %0, 0, %2\n"
+                     "   bne- 1b\n"
+                     : "=&r"(tmp), "+m"(*p)
+                     : "r"(p), "r"(v)
+                     : "memory", "cr0");
 #else
 #error "unknown architecture"
 #endif
@@ -272,6 +281,19 @@ typedef uint32_t wide_t;
 static void wide_increment(volatile wide_t *p)
 {
     native_add(p, 1);
+}
+#elif defined(__powerpc64__)
+typedef uint64_t wide_t;
+static void wide_increment(volatile wide_t *p)
+{
+    uint64_t tmp;
+    __asm__ volatile("1: ldarx %0, 0, %2\n"
+                     "   addi %0, %0, 1\n"
+                     "   stdcx. %0, 0, %2\n"
+                     "   bne- 1b\n"
+                     : "=&r"(tmp), "+m"(*p)
+                     : "r"(p)
+                     : "memory", "cr0");
 }
 #endif
 

@@ -16,6 +16,8 @@ pub enum IpcLayout {
     /// 32-bit MIPS: `shmid64_ds` and `semid64_ds` keep the times' high
     /// halves after the other fields.
     Mips32,
+    /// 64-bit PowerPC: `shmid64_ds` has its times before `shm_segsz`.
+    Ppc64,
 }
 
 /// The fields of `struct stat` that every ABI carries.
@@ -178,6 +180,29 @@ pub fn encode_statfs64_32(s: &StatFs, enc: Encoder) -> Vec<u8> {
     b.bytes
 }
 
+/// x86_64's `struct stat` (144 bytes: the link count before the mode),
+/// which ppc64 shares.
+pub fn encode_stat_x86_64(st: &Stat, enc: Encoder) -> Vec<u8> {
+    let mut b = StructBuilder::new(144, enc);
+    b.u64(0, st.dev)
+        .u64(8, st.ino)
+        .u64(16, st.nlink)
+        .u32(24, st.mode)
+        .u32(28, st.uid)
+        .u32(32, st.gid)
+        .u64(40, st.rdev)
+        .u64(48, st.size as u64)
+        .u64(56, st.blksize as u64)
+        .u64(64, st.blocks as u64)
+        .u64(72, st.atime.0 as u64)
+        .u64(80, st.atime.1 as u64)
+        .u64(88, st.mtime.0 as u64)
+        .u64(96, st.mtime.1 as u64)
+        .u64(104, st.ctime.0 as u64)
+        .u64(112, st.ctime.1 as u64);
+    b.bytes
+}
+
 /// `struct statfs` of the generic 64-bit ABIs (x86_64, aarch64,
 /// riscv64): 120 bytes of longs, the fragment size after the name length.
 pub fn encode_statfs_64(s: &StatFs, enc: Encoder) -> Vec<u8> {
@@ -297,6 +322,14 @@ impl IpcCodec {
         use IpcLayout::*;
         let w = |o| Some(High::Word(o));
         match (self.word, self.layout) {
+            (8, Ppc64) => ShmAt {
+                segsz: 72,
+                times: [(48, None), (56, None), (64, None)],
+                cpid: 80,
+                lpid: 84,
+                nattch: 88,
+                size: 112,
+            },
             (8, _) => ShmAt {
                 segsz: 48,
                 times: [(56, None), (64, None), (72, None)],
@@ -617,6 +650,7 @@ mod tests {
             (IpcLayout::X86_64, 8),
             (IpcLayout::Generic, 4),
             (IpcLayout::Mips32, 4),
+            (IpcLayout::Ppc64, 8),
         ] {
             let c = codec(layout, word);
             let b = c.encode_shm(&shm);
@@ -639,6 +673,13 @@ mod tests {
         assert_eq!((b.len(), u32_at(&b, 64), u32_at(&b, 44)), (84, 42, 1));
         let b = codec(IpcLayout::Mips32, 4).encode_shm(&shm);
         assert_eq!((b.len(), u32_at(&b, 52), b[64]), (72, 42, 1));
+        // ppc64: the times come before shm_segsz.
+        let segment = ShmDs { segsz: 4096, ..shm };
+        let b = codec(IpcLayout::Ppc64, 8).encode_shm(&segment);
+        assert_eq!(
+            (b.len(), u32_at(&b, 72), u32_at(&b, 80), u32_at(&b, 48)),
+            (112, 4096, 42, 2)
+        );
         // x86_64 semid64_ds pads each time; aarch64's does not.
         let sem = SemDs {
             nsems: 2,

@@ -32,6 +32,9 @@ pub struct CpuFacts {
     /// AT_PLATFORM when the model changes it (arm: v4l to v8l; i386: i486
     /// to i686); the architecture's own otherwise.
     pub platform: Option<&'static str>,
+    /// Entries the architecture adds to the auxiliary vector (ppc64: the
+    /// cache line sizes `dcbz` and glibc's memset rely on).
+    pub auxv: &'static [(u64, u64)],
 }
 
 /// arm's AT_PLATFORM for a model's MIDR, as Linux names the
@@ -268,6 +271,10 @@ pub const MIPS64: &[CpuModel] = &[
     m("mips64dspr2", 12, 0, 0),
 ];
 pub const MIPS64_DEFAULT: usize = 7;
+
+/// ppc64le: the engine's default 64-bit model alone (an ISA 3.0 CPU the
+/// engine calls POWER10); the engine cannot switch models by number.
+pub const PPC64: &[CpuModel] = &[m("power9", -1, 0, 0)];
 
 /// A `-cpu` name that is none of the architecture's models.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

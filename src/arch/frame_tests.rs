@@ -167,7 +167,7 @@ fn frames_point_the_cpu_at_the_handler_below_the_stack() {
             let (align, pushed) = match abi.name() {
                 "x86_64" => (16, 8),
                 "i386" => (16, 4),
-                "aarch64" | "riscv64" | "mips64el" => (16, 0),
+                "aarch64" | "riscv64" | "mips64el" | "ppc64le" => (16, 0),
                 _ => (8, 0),
             };
             assert_eq!(

@@ -107,7 +107,8 @@ pub struct TrapHooks {
     /// (aarch64's `ic ivau`, see [`Abi::icache_flush`]): with parallel
     /// threads every engine must drop its translations of that code.
     pub icache_instruction: bool,
-    /// The CPU fetches what stores wrote without being told (x86): with
+    /// The CPU fetches what stores wrote without being told (x86, POWER's
+    /// snooping instruction cache): with
     /// parallel threads a store to code another engine has translated
     /// must drop that translation (`machine::code_watch`).
     pub coherent_icache: bool,

@@ -327,6 +327,14 @@ impl<'a> dyn Abi + 'a {
     pub fn epoll_event_packed(&self) -> bool {
         self.kernel().epoll_event_packed
     }
+    /// Whether the engine's memory-mapped I/O callbacks see values in the
+    /// other byte order than the guest's: ppc64le runs little-endian
+    /// (`MSR[LE]`) on the engine's big-endian PowerPC, whose I/O values are
+    /// big-endian.
+    pub fn mmio_byte_swapped(&self) -> bool {
+        let engine_big_endian = self.info().unicorn.1 .0 & Mode::BIG_ENDIAN.0 != 0;
+        engine_big_endian != (self.info().endian == Endian::Big)
+    }
     pub fn ipc_layout(&self) -> IpcLayout {
         self.kernel().ipc_layout
     }

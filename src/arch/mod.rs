@@ -14,6 +14,7 @@ pub mod i386;
 mod info;
 pub mod mips64el;
 pub mod mipsel;
+pub mod ppc64le;
 pub mod riscv64;
 pub mod x86_64;
 
@@ -412,14 +413,19 @@ pub trait Abi: Sync {
     fn m5op(&self, _uc: &dyn GuestCpu) -> Option<M5Op> {
         None
     }
-    /// `struct statfs64` of a 32-bit ABI (statfs64, fstatfs64); `None` where
-    /// ht-user does not know the layout.
+    /// `struct statfs64` (statfs64, fstatfs64); `None` where ht-user does
+    /// not know the layout. A 64-bit ABI that has the calls (ppc64) uses
+    /// its `struct statfs`: the generic words are already 64 bits wide.
     fn encode_statfs64(
         &self,
         s: &crate::abi::types::StatFs,
         enc: crate::mem::Encoder,
     ) -> Option<Vec<u8>> {
-        (!self.info().is_64bit).then(|| crate::abi::types::encode_statfs64_32(s, enc))
+        Some(if self.info().is_64bit {
+            self.encode_statfs(s, enc)
+        } else {
+            crate::abi::types::encode_statfs64_32(s, enc)
+        })
     }
     /// `struct statfs` of a 64-bit ABI (statfs, fstatfs): the generic
     /// layout unless the architecture has its own.
@@ -439,7 +445,7 @@ impl std::fmt::Debug for dyn Abi {
 }
 
 /// Every architecture, in the order `-cpu help` lists them.
-pub fn all() -> [&'static dyn Abi; 7] {
+pub fn all() -> [&'static dyn Abi; 8] {
     [
         &x86_64::X86_64,
         &i386::I386,
@@ -448,6 +454,7 @@ pub fn all() -> [&'static dyn Abi; 7] {
         &riscv64::Riscv64,
         &mipsel::Mipsel,
         &mips64el::Mips64el,
+        &ppc64le::Ppc64le,
     ]
 }
 
@@ -468,7 +475,7 @@ pub fn for_elf(
     match found {
         Some(abi) => Ok(abi),
         _ => Err(ArchError::Unsupported(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64, mipsel and mips64el guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64, mipsel, mips64el and ppc64le guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }

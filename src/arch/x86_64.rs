@@ -196,6 +196,7 @@ pub(crate) fn cpu_facts(cpu: super::cpu::Cpu) -> Result<super::cpu::CpuFacts, Ar
             name,
         }),
         platform: None,
+        auxv: &[],
     })
 }
 
@@ -439,24 +440,7 @@ impl Abi for X86_64 {
     }
 
     fn encode_stat(&self, st: &Stat, enc: Encoder) -> Vec<u8> {
-        let mut b = StructBuilder::new(144, enc);
-        b.u64(0, st.dev)
-            .u64(8, st.ino)
-            .u64(16, st.nlink)
-            .u32(24, st.mode)
-            .u32(28, st.uid)
-            .u32(32, st.gid)
-            .u64(40, st.rdev)
-            .u64(48, st.size as u64)
-            .u64(56, st.blksize as u64)
-            .u64(64, st.blocks as u64)
-            .u64(72, st.atime.0 as u64)
-            .u64(80, st.atime.1 as u64)
-            .u64(88, st.mtime.0 as u64)
-            .u64(96, st.mtime.1 as u64)
-            .u64(104, st.ctime.0 as u64)
-            .u64(112, st.ctime.1 as u64);
-        b.bytes
+        crate::abi::types::encode_stat_x86_64(st, enc)
     }
 }
 

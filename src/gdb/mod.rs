@@ -10,6 +10,7 @@
 //! gdb sees the thread that runs (one thread); a forked child runs on
 //! without the debugger, as under qemu-user.
 
+mod ppc64;
 mod regs;
 mod server;
 mod target;
@@ -56,6 +57,7 @@ pub fn serve(
         "riscv64" => serve_as::<regs::Riscv64>(uc, entry, monitor, server),
         "mipsel" => serve_as::<regs::Mipsel>(uc, entry, monitor, server),
         "mips64el" => serve_as::<regs::Mips64el>(uc, entry, monitor, server),
+        "ppc64le" => serve_as::<regs::Ppc64le>(uc, entry, monitor, server),
         other => {
             eprintln!("ht-user: -g: no debugger support for {other}; running without gdb");
             crate::machine::sched::run(uc, entry, monitor)

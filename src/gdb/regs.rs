@@ -6,7 +6,9 @@
 use gdbstub::arch::Arch;
 use gdbstub_arch::x86::reg::{X86SegmentRegs, X87FpuInternalRegs, F80};
 use unicorn_engine::unicorn_const::uc_error;
-use unicorn_engine::{RegisterARM, RegisterARM64, RegisterMIPS, RegisterRISCV, RegisterX86};
+use unicorn_engine::{
+    RegisterARM, RegisterARM64, RegisterMIPS, RegisterPPC, RegisterRISCV, RegisterX86,
+};
 
 use crate::machine::Engine;
 
@@ -26,6 +28,7 @@ pub enum Arm {}
 pub enum Riscv64 {}
 pub enum Mipsel {}
 pub enum Mips64el {}
+pub enum Ppc64le {}
 
 const X86_64_GPRS: [RegisterX86; 16] = [
     RegisterX86::RAX,
@@ -329,5 +332,40 @@ impl DebugRegs for Mips64el {
         uc.reg_write(RegisterMIPS::LO, regs.lo)?;
         uc.reg_write(RegisterMIPS::HI, regs.hi)?;
         uc.reg_write(RegisterMIPS::PC, regs.pc)
+    }
+}
+
+impl DebugRegs for Ppc64le {
+    type Arch = super::ppc64::Ppc64;
+    fn read(uc: &Engine<'_>, regs: &mut <Self::Arch as Arch>::Registers) -> Result<(), uc_error> {
+        for (i, slot) in regs.r.iter_mut().enumerate() {
+            *slot = uc.reg_read(RegisterPPC::R0 as i32 + i as i32)?;
+        }
+        for (i, slot) in regs.f.iter_mut().enumerate() {
+            *slot = uc.reg_read(RegisterPPC::FPR0 as i32 + i as i32)?;
+        }
+        regs.pc = uc.reg_read(RegisterPPC::PC)?;
+        regs.msr = uc.reg_read(RegisterPPC::MSR)?;
+        regs.cr = uc.reg_read(RegisterPPC::CR)? as u32;
+        regs.lr = uc.reg_read(RegisterPPC::LR)?;
+        regs.ctr = uc.reg_read(RegisterPPC::CTR)?;
+        regs.xer = uc.reg_read(RegisterPPC::XER)? as u32;
+        regs.fpscr = uc.reg_read(RegisterPPC::FPSCR)? as u32;
+        Ok(())
+    }
+    fn write(uc: &mut Engine<'_>, regs: &<Self::Arch as Arch>::Registers) -> Result<(), uc_error> {
+        for (i, value) in regs.r.iter().enumerate() {
+            uc.reg_write(RegisterPPC::R0 as i32 + i as i32, *value)?;
+        }
+        for (i, value) in regs.f.iter().enumerate() {
+            uc.reg_write(RegisterPPC::FPR0 as i32 + i as i32, *value)?;
+        }
+        // The MSR stays the process's: gdb cannot switch the CPU's mode.
+        uc.reg_write(RegisterPPC::CR, u64::from(regs.cr))?;
+        uc.reg_write(RegisterPPC::LR, regs.lr)?;
+        uc.reg_write(RegisterPPC::CTR, regs.ctr)?;
+        uc.reg_write(RegisterPPC::XER, u64::from(regs.xer))?;
+        uc.reg_write(RegisterPPC::FPSCR, u64::from(regs.fpscr))?;
+        uc.reg_write(RegisterPPC::PC, regs.pc)
     }
 }

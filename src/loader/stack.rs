@@ -131,6 +131,7 @@ pub fn build_stack(
         (AT_HWCAP2, hwcap.hwcap2),
         (AT_EXECFN, execfn_addr),
     ];
+    auxv.extend_from_slice(hwcap.auxv);
     auxv.push((AT_NULL, 0));
 
     // Words below the strings: argc, argv..., 0, envp..., 0, auxv pairs.

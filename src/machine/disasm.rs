@@ -65,6 +65,11 @@ impl Disassembler {
                 .mode(arch::mips::ArchMode::Mips64)
                 .endian(capstone::Endian::Little)
                 .build(),
+            "ppc64le" => Capstone::new()
+                .ppc()
+                .mode(arch::ppc::ArchMode::Mode64)
+                .endian(capstone::Endian::Little)
+                .build(),
             other => return Err(DisasmError::Unsupported(other.to_string())),
         }
         .map_err(err)?;
@@ -117,7 +122,7 @@ mod tests {
 
     #[test]
     fn each_architecture_decodes_a_known_instruction() {
-        let cases: [(&str, &[u8], bool, &str); 8] = [
+        let cases: [(&str, &[u8], bool, &str); 9] = [
             ("x86_64", &[0x31, 0xed], false, "xor ebp, ebp"),
             ("i386", &[0x89, 0xe5], false, "mov ebp, esp"),
             ("aarch64", &[0x20, 0x00, 0x80, 0xd2], false, "mov x0, #1"),
@@ -136,6 +141,7 @@ mod tests {
                 false,
                 "daddiu $v0, $zero, 1",
             ),
+            ("ppc64le", &[0x01, 0x00, 0x60, 0x38], false, "li r3, 1"),
         ];
         for (arch, code, thumb, want) in cases {
             let d = Disassembler::for_arch(arch).unwrap();

@@ -275,6 +275,14 @@ fn unmap_what_is_there(uc: &mut Engine<'_>, start: u64, len: u64) {
     }
 }
 
+/// `value`, the low `size` bytes of it, in the other byte order.
+fn byte_swapped(value: u64, size: usize) -> u64 {
+    match size {
+        1..=8 => value.swap_bytes() >> (64 - 8 * size),
+        _ => value,
+    }
+}
+
 /// Maps the hypertrace control channel as MMIO: each guest store becomes a
 /// callback, reads return the last value stored in the slot. The callbacks
 /// get offsets relative to `start`; `file_offset` turns them into offsets
@@ -285,19 +293,30 @@ fn map_control(
     len: u64,
     file_offset: u64,
 ) -> Result<(), unicorn_engine::unicorn_const::uc_error> {
+    let swapped = uc.get_data().abi.mmio_byte_swapped();
+    let order = move |value: u64, size: usize| {
+        if swapped {
+            byte_swapped(value, size)
+        } else {
+            value
+        }
+    };
     uc.mmio_map(
         start,
         len,
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize| -> u64 {
-                uc.get_data()
+                let value = uc
+                    .get_data()
                     .hypertrace
                     .as_ref()
-                    .map_or(0, |channel| channel.read_slot(file_offset + offset, size))
+                    .map_or(0, |channel| channel.read_slot(file_offset + offset, size));
+                order(value, size)
             },
         ),
         Some(
             move |uc: &mut Engine<'_>, offset: u64, size: usize, value: u64| {
+                let value = order(value, size);
                 // Read inside the callback, where the engine knows the
                 // storing instruction: the count is exact at the store.
                 let counts = if uc.get_data().trace.insn_counting {
@@ -321,4 +340,17 @@ fn map_control(
             },
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_swapped;
+
+    #[test]
+    fn a_value_is_swapped_within_its_size() {
+        assert_eq!(byte_swapped(1 << 56, 8), 1);
+        assert_eq!(byte_swapped(0x1122_3344, 4), 0x4433_2211);
+        assert_eq!(byte_swapped(0xaabb, 2), 0xbbaa);
+        assert_eq!(byte_swapped(0x7f, 1), 0x7f);
+    }
 }

@@ -48,7 +48,7 @@ pub fn arch() -> String {
 pub fn guest_is_64_bit() -> bool {
     matches!(
         arch().as_str(),
-        "x86_64" | "aarch64" | "riscv64" | "mips64el"
+        "x86_64" | "aarch64" | "riscv64" | "mips64el" | "ppc64le"
     )
 }
 

@@ -26,6 +26,22 @@ struct Symbol {
     start: u64,
     end: u64,
     name: String,
+    /// ppc64 ELFv2: the local entry point's offset from `start` (calls
+    /// within a module skip the TOC set-up), else 0.
+    local_entry: u64,
+}
+
+impl Symbol {
+    /// Whether `v` is where a call enters the function.
+    fn is_entry(&self, v: u64) -> bool {
+        v == self.start || (self.local_entry != 0 && v == self.start + self.local_entry)
+    }
+}
+
+/// The ELFv2 local entry offset in a ppc64 symbol's `st_other` (bits 5-7:
+/// 0 and 1 mean none, n means 2^n / 4 instructions).
+fn ppc64_local_entry(st_other: u8) -> u64 {
+    ((1u64 << (st_other >> 5 & 7)) >> 2) << 2
 }
 
 /// An ELF file's symbols and the segments that place file offsets at
@@ -64,6 +80,7 @@ impl Module {
                 m.exec_segments.push((ph.p_vaddr, ph.p_memsz));
             }
         }
+        let ppc64 = elf.header.e_machine == goblin::elf::header::EM_PPC64;
         let mut add = |syms: &goblin::elf::Symtab<'_>, strs: &goblin::strtab::Strtab<'_>| {
             for s in syms.iter() {
                 if s.st_type() != goblin::elf::sym::STT_FUNC || s.st_value == 0 {
@@ -78,6 +95,11 @@ impl Module {
                     start,
                     end: start + s.st_size.max(1),
                     name: name.to_string(),
+                    local_entry: if ppc64 {
+                        ppc64_local_entry(s.st_other)
+                    } else {
+                        0
+                    },
                 });
             }
         };
@@ -214,13 +236,13 @@ impl Symbolizer {
             return (self.function(format!("{pc:#x}"), String::new()), false);
         };
         let m = &self.modules[map.module];
-        let vaddr = Some(pc.wrapping_sub(map.bias));
-        if let Some(s) = vaddr.and_then(|v| m.symbol(v)) {
+        let vaddr = pc.wrapping_sub(map.bias);
+        if let Some(s) = m.symbol(vaddr) {
+            let entry = m.symbols[s].is_entry(vaddr);
             if let Some(id) = m.ids[s] {
-                return (id, vaddr == Some(m.symbols[s].start));
+                return (id, entry);
             }
             let (name, path) = (m.symbols[s].name.clone(), m.path.clone());
-            let entry = vaddr == Some(m.symbols[s].start);
             let id = self.function(name, path);
             self.modules[map.module].ids[s] = Some(id);
             return (id, entry);
@@ -255,5 +277,20 @@ mod tests {
         let (f, entry) = s.lookup(0x1234);
         assert_eq!(s.functions[f as usize].name, "zero+0x234");
         assert!(!entry);
+    }
+
+    #[test]
+    fn a_ppc64_call_may_enter_at_the_local_entry_point() {
+        // gcc's usual two-instruction TOC set-up: st_other 3 << 5.
+        assert_eq!(ppc64_local_entry(3 << 5), 8);
+        assert_eq!(ppc64_local_entry(0), 0);
+        assert_eq!(ppc64_local_entry(1 << 5), 0);
+        let f = Symbol {
+            start: 0x1000,
+            end: 0x1040,
+            name: "f".into(),
+            local_entry: 8,
+        };
+        assert!(f.is_entry(0x1000) && f.is_entry(0x1008) && !f.is_entry(0x1004));
     }
 }

@@ -90,7 +90,7 @@ fn guest_statfs(s: &libc::statfs) -> crate::abi::types::StatFs {
     }
 }
 
-/// statfs64(path, size, buf) and fstatfs64 of 32-bit ABIs: the struct the
+/// statfs64(path, size, buf) and fstatfs64 (32-bit ABIs and ppc64): the struct the
 /// ABI describes (None: this ABI's layout is not supported).
 pub fn statfs64(p: &mut Process, a: &[u64; 6], by_fd: bool) -> SysResult {
     let stat = guest_statfs(&host_statfs(p, a[0], by_fd)?);
