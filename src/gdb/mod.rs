@@ -65,6 +65,21 @@ pub fn serve(
     }
 }
 
+/// `count` registers `PREFIX0`, `PREFIX1`... of a gdb target description,
+/// one `<reg>` line each, the first numbered `first`, the others after it.
+fn numbered_regs(prefix: &str, count: u32, bits: u32, kind: &str, first: u32) -> String {
+    (0..count)
+        .map(|n| {
+            let regnum = if n == 0 {
+                format!(" regnum=\"{first}\"")
+            } else {
+                String::new()
+            };
+            format!("    <reg name=\"{prefix}{n}\" bitsize=\"{bits}\" type=\"{kind}\"{regnum}/>\n")
+        })
+        .collect()
+}
+
 fn serve_as<R: DebugRegs>(
     uc: &mut Engine<'_>,
     entry: u64,

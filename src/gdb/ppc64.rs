@@ -88,91 +88,33 @@ impl Arch for Ppc64 {
     type RegId = ();
 
     fn target_description_xml() -> Option<&'static str> {
-        Some(TARGET_XML)
+        Some(TARGET_XML.as_str())
     }
 }
 
-const TARGET_XML: &str = r#"<?xml version="1.0"?>
-<!DOCTYPE target SYSTEM "gdb-target.dtd">
-<target version="1.0">
-  <architecture>powerpc:common64</architecture>
-  <feature name="org.gnu.gdb.power.core">
-    <reg name="r0" bitsize="64" type="uint64" regnum="0"/>
-    <reg name="r1" bitsize="64" type="uint64"/>
-    <reg name="r2" bitsize="64" type="uint64"/>
-    <reg name="r3" bitsize="64" type="uint64"/>
-    <reg name="r4" bitsize="64" type="uint64"/>
-    <reg name="r5" bitsize="64" type="uint64"/>
-    <reg name="r6" bitsize="64" type="uint64"/>
-    <reg name="r7" bitsize="64" type="uint64"/>
-    <reg name="r8" bitsize="64" type="uint64"/>
-    <reg name="r9" bitsize="64" type="uint64"/>
-    <reg name="r10" bitsize="64" type="uint64"/>
-    <reg name="r11" bitsize="64" type="uint64"/>
-    <reg name="r12" bitsize="64" type="uint64"/>
-    <reg name="r13" bitsize="64" type="uint64"/>
-    <reg name="r14" bitsize="64" type="uint64"/>
-    <reg name="r15" bitsize="64" type="uint64"/>
-    <reg name="r16" bitsize="64" type="uint64"/>
-    <reg name="r17" bitsize="64" type="uint64"/>
-    <reg name="r18" bitsize="64" type="uint64"/>
-    <reg name="r19" bitsize="64" type="uint64"/>
-    <reg name="r20" bitsize="64" type="uint64"/>
-    <reg name="r21" bitsize="64" type="uint64"/>
-    <reg name="r22" bitsize="64" type="uint64"/>
-    <reg name="r23" bitsize="64" type="uint64"/>
-    <reg name="r24" bitsize="64" type="uint64"/>
-    <reg name="r25" bitsize="64" type="uint64"/>
-    <reg name="r26" bitsize="64" type="uint64"/>
-    <reg name="r27" bitsize="64" type="uint64"/>
-    <reg name="r28" bitsize="64" type="uint64"/>
-    <reg name="r29" bitsize="64" type="uint64"/>
-    <reg name="r30" bitsize="64" type="uint64"/>
-    <reg name="r31" bitsize="64" type="uint64"/>
-    <reg name="pc" bitsize="64" type="code_ptr" regnum="64"/>
-    <reg name="msr" bitsize="64" type="uint64"/>
-    <reg name="cr" bitsize="32" type="uint32"/>
-    <reg name="lr" bitsize="64" type="code_ptr"/>
-    <reg name="ctr" bitsize="64" type="uint64"/>
-    <reg name="xer" bitsize="32" type="uint32"/>
-  </feature>
-  <feature name="org.gnu.gdb.power.fpu">
-    <reg name="f0" bitsize="64" type="ieee_double" regnum="32"/>
-    <reg name="f1" bitsize="64" type="ieee_double"/>
-    <reg name="f2" bitsize="64" type="ieee_double"/>
-    <reg name="f3" bitsize="64" type="ieee_double"/>
-    <reg name="f4" bitsize="64" type="ieee_double"/>
-    <reg name="f5" bitsize="64" type="ieee_double"/>
-    <reg name="f6" bitsize="64" type="ieee_double"/>
-    <reg name="f7" bitsize="64" type="ieee_double"/>
-    <reg name="f8" bitsize="64" type="ieee_double"/>
-    <reg name="f9" bitsize="64" type="ieee_double"/>
-    <reg name="f10" bitsize="64" type="ieee_double"/>
-    <reg name="f11" bitsize="64" type="ieee_double"/>
-    <reg name="f12" bitsize="64" type="ieee_double"/>
-    <reg name="f13" bitsize="64" type="ieee_double"/>
-    <reg name="f14" bitsize="64" type="ieee_double"/>
-    <reg name="f15" bitsize="64" type="ieee_double"/>
-    <reg name="f16" bitsize="64" type="ieee_double"/>
-    <reg name="f17" bitsize="64" type="ieee_double"/>
-    <reg name="f18" bitsize="64" type="ieee_double"/>
-    <reg name="f19" bitsize="64" type="ieee_double"/>
-    <reg name="f20" bitsize="64" type="ieee_double"/>
-    <reg name="f21" bitsize="64" type="ieee_double"/>
-    <reg name="f22" bitsize="64" type="ieee_double"/>
-    <reg name="f23" bitsize="64" type="ieee_double"/>
-    <reg name="f24" bitsize="64" type="ieee_double"/>
-    <reg name="f25" bitsize="64" type="ieee_double"/>
-    <reg name="f26" bitsize="64" type="ieee_double"/>
-    <reg name="f27" bitsize="64" type="ieee_double"/>
-    <reg name="f28" bitsize="64" type="ieee_double"/>
-    <reg name="f29" bitsize="64" type="ieee_double"/>
-    <reg name="f30" bitsize="64" type="ieee_double"/>
-    <reg name="f31" bitsize="64" type="ieee_double"/>
-    <reg name="fpscr" bitsize="32" group="float" regnum="70"/>
-  </feature>
-</target>
-"#;
+/// The target description; its runs of numbered registers are generated.
+static TARGET_XML: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "<?xml version=\"1.0\"?>\n\
+         <!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n\
+         <target version=\"1.0\">\n  \
+         <architecture>powerpc:common64</architecture>\n  \
+         <feature name=\"org.gnu.gdb.power.core\">\n{}    \
+         <reg name=\"pc\" bitsize=\"64\" type=\"code_ptr\" regnum=\"64\"/>\n    \
+         <reg name=\"msr\" bitsize=\"64\" type=\"uint64\"/>\n    \
+         <reg name=\"cr\" bitsize=\"32\" type=\"uint32\"/>\n    \
+         <reg name=\"lr\" bitsize=\"64\" type=\"code_ptr\"/>\n    \
+         <reg name=\"ctr\" bitsize=\"64\" type=\"uint64\"/>\n    \
+         <reg name=\"xer\" bitsize=\"32\" type=\"uint32\"/>\n  \
+         </feature>\n  \
+         <feature name=\"org.gnu.gdb.power.fpu\">\n{}    \
+         <reg name=\"fpscr\" bitsize=\"32\" group=\"float\" regnum=\"70\"/>\n  \
+         </feature>\n\
+         </target>\n",
+        super::numbered_regs("r", 32, 64, "uint64", 0),
+        super::numbered_regs("f", 32, 64, "ieee_double", 32),
+    )
+});
 
 #[cfg(test)]
 mod tests {
@@ -200,5 +142,10 @@ mod tests {
         back.gdb_deserialize(&bytes).unwrap();
         assert_eq!(back, regs);
         assert!(back.gdb_deserialize(&bytes[1..]).is_err());
+        // gdb numbers f0 after r31, and the runs end where pc and fpscr start.
+        assert!(TARGET_XML
+            .contains("<reg name=\"f0\" bitsize=\"64\" type=\"ieee_double\" regnum=\"32\"/>"));
+        assert!(TARGET_XML
+            .contains("<reg name=\"r31\" bitsize=\"64\" type=\"uint64\"/>\n    <reg name=\"pc\""));
     }
 }
