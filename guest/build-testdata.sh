@@ -182,7 +182,7 @@ fi
 # dynamic-executable tests; it runs with the guest architecture's glibc
 # sysroot (-L). Only for the architectures those tests cover.
 case "$ARCH" in
-    x86_64 | i386 | aarch64 | arm | mipsel | mips64el | ppc64le)
+    x86_64 | i386 | aarch64 | arm | mipsel | mips64el | ppc64le | s390x)
         DYN_CFLAGS=$(echo "$CFLAGS" | sed 's/-static /-fPIE -pie /')
         CFLAGS=$DYN_CFLAGS build events-dyn "$GLIBC_CC" events.c ../src/qemu-hypertrace.c
         ;;

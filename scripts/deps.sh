@@ -7,7 +7,7 @@
 # Python environment the Parquet tests read tables with (scripts/py-env.sh);
 # fonts-dejavu-core is the font `ht-trace plot` draws PNG text in.
 # `deps.sh tcg` also installs what the conformance suite needs
-# (scripts/tcg-conformance.sh): the cross compilers of the seven other guest
+# (scripts/tcg-conformance.sh): the cross compilers of the eight other guest
 # architectures, perl and xz.
 set -euo pipefail
 packages=(cmake libclang-dev clang make gcc patch musl-tools qemu-user python3 python3-venv
@@ -15,9 +15,9 @@ packages=(cmake libclang-dev clang make gcc patch musl-tools qemu-user python3 p
 if [ "${1:-}" = tcg ]; then
     packages+=(perl xz-utils curl gcc-i686-linux-gnu gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
         gcc-riscv64-linux-gnu gcc-mipsel-linux-gnu gcc-mips64el-linux-gnuabi64
-        gcc-powerpc64le-linux-gnu libc6-dev-i386-cross
+        gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu libc6-dev-i386-cross
         libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-riscv64-cross libc6-dev-mipsel-cross
-        libc6-dev-mips64el-cross libc6-dev-ppc64el-cross)
+        libc6-dev-mips64el-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross)
 fi
 missing=()
 for p in "${packages[@]}"; do

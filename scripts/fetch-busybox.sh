@@ -3,7 +3,7 @@
 # Fetches Debian's busybox-static for a guest architecture from the package
 # registry into target/busybox/<arch>/busybox (never committed). The tests
 # run its applets under ht-user and qemu-user and compare the results.
-#   scripts/fetch-busybox.sh x86_64|aarch64|arm|i386|mipsel|mips64el|ppc64le
+#   scripts/fetch-busybox.sh x86_64|aarch64|arm|i386|mipsel|mips64el|ppc64le|s390x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?usage: fetch-busybox.sh ARCH}
@@ -15,6 +15,7 @@ case "$arch" in
     mipsel) deb=mipsel ;;
     mips64el) deb=mips64el ;;
     ppc64le) deb=ppc64el ;;
+    s390x) deb=s390x ;;
     *) echo "fetch-busybox.sh: no Debian busybox-static for $arch" >&2; exit 2 ;;
 esac
 dest=target/busybox/$arch

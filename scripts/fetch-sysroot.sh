@@ -5,7 +5,7 @@
 # coreutils and python3-minimal with the closure of their Depends and
 # Pre-Depends, downloaded from the package registry and unpacked with
 # dpkg -x. The tests run those programs under ht-user -L and qemu-user -L.
-#   scripts/fetch-sysroot.sh aarch64|arm|x86_64|i386|mipsel|mips64el|ppc64le
+#   scripts/fetch-sysroot.sh aarch64|arm|x86_64|i386|mipsel|mips64el|ppc64le|s390x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?usage: fetch-sysroot.sh ARCH}
@@ -17,6 +17,7 @@ case "$arch" in
     mipsel) deb=mipsel ;;
     mips64el) deb=mips64el ;;
     ppc64le) deb=ppc64el ;;
+    s390x) deb=s390x ;;
     *) echo "fetch-sysroot.sh: no Debian packages for $arch" >&2; exit 2 ;;
 esac
 dest=target/sysroot/$arch

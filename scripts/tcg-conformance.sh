@@ -7,7 +7,7 @@
 #
 #   bash scripts/tcg-conformance.sh [ARCH...]
 #
-# ARCH: x86_64 i386 aarch64 arm riscv64 mipsel mips64el ppc64le (default: all eight).
+# ARCH: x86_64 i386 aarch64 arm riscv64 mipsel mips64el ppc64le s390x (default: all nine).
 #
 # Environment:
 #   HT_TCG_TARBALL  tests-tcg tarball (default ../shared/qemu-tcg/tests-tcg-v7.2.0.tar.gz
@@ -32,7 +32,7 @@ absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac }
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel mips64el ppc64le)
+all_arches=(x86_64 i386 aarch64 arm riscv64 mipsel mips64el ppc64le s390x)
 arches=()
 for a in "$@"; do
     case "$a" in
@@ -40,7 +40,7 @@ for a in "$@"; do
             sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
-        x86_64 | i386 | aarch64 | arm | riscv64 | mipsel | mips64el | ppc64le) arches+=("$a") ;;
+        x86_64 | i386 | aarch64 | arm | riscv64 | mipsel | mips64el | ppc64le | s390x) arches+=("$a") ;;
         *)
             echo "tcg-conformance: unknown argument '$a' (architectures: ${all_arches[*]})" >&2
             exit 2
@@ -110,6 +110,7 @@ cross_cc() {
         mipsel) echo mipsel-linux-gnu-gcc ;;
         mips64el) echo mips64el-linux-gnuabi64-gcc ;;
         ppc64le) echo powerpc64le-linux-gnu-gcc ;;
+        s390x) echo s390x-linux-gnu-gcc ;;
     esac
 }
 qemu_for() { echo "qemu-$1"; }
@@ -266,6 +267,22 @@ define_tests() {
                 plain ppc64le byte_reverse ppc64/byte_reverse.c -mcpu=power10 "" "-cpu POWER10"
                 build ppc64le sha512-vector multiarch/sha512.c "-mcpu=power10 -O3" "-static"
                 run ppc64le sha512-vector sha512-vector "-cpu POWER10"
+                ;;
+            s390x)
+                # s390x/Makefile.target builds every test for zEC12 (its
+                # CFLAGS apply to the multiarch tests too).
+                multiarch s390x s390x
+                for t in hello-s390x csst ipm exrl-trt exrl-trtr pack mie3-compl mie3-mvcrl \
+                    mie3-sel mvo mvc shift trap signals-s390x branch-relative-long noexec; do
+                    plain s390x $t s390x/$t.c "-march=zEC12 -m64"
+                done
+                plain s390x vistr s390x/vistr.c "-march=z13 -O2"
+                plain s390x vfminmax s390x/vfminmax.c "-march=z14 -O2" -lm
+                for t in vxeh2_vs vxeh2_vcvt vxeh2_vlstr; do
+                    plain s390x $t s390x/$t.c "-march=z15 -O2"
+                done
+                build s390x sha512-mvx multiarch/sha512.c "-march=z13 -mvx -O3" "-static"
+                run s390x sha512-mvx sha512-mvx
                 ;;
         esac
     done

@@ -214,9 +214,15 @@ fn proc_self_describes_the_guest() {
         .stdout
         .chunks(word)
         .map(|c| {
+            // The guest's words, in its byte order.
             let mut b = [0u8; 8];
-            b[..word].copy_from_slice(c);
-            u64::from_le_bytes(b)
+            if guest_is_big_endian() {
+                b[8 - word..].copy_from_slice(c);
+                u64::from_be_bytes(b)
+            } else {
+                b[..word].copy_from_slice(c);
+                u64::from_le_bytes(b)
+            }
         })
         .collect();
     assert_eq!(words.len() % 2, 0);

@@ -29,6 +29,7 @@ fn cpu_help_lists_every_architectures_models() {
         "mips64el:\n",
         "  5KEf (default)\n",
         "ppc64le:\n  power9 (default)\n",
+        "s390x:\n  qemu (default)\n",
     ] {
         assert!(
             r.stdout.contains(want),
@@ -64,6 +65,7 @@ fn an_unknown_model_is_an_error_listing_the_valid_ones() {
         "riscv64" => "sifive-u54",
         "mips64el" => "5KEf",
         "ppc64le" => "power9",
+        "s390x" => "qemu",
         _ => "74Kf",
     };
     assert!(r.stderr.contains(default), "{}", r.stderr);
@@ -79,6 +81,7 @@ fn the_default_named_in_another_case_runs_as_without_cpu() {
         "riscv64" => "SiFive-U54",
         "mips64el" => "5kef",
         "ppc64le" => "POWER9",
+        "s390x" => "QEMU",
         _ => "74kf",
     };
     let r = run_ht(["-cpu".as_ref(), name.as_ref(), guest("hello").as_os_str()]);

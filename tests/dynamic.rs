@@ -4,7 +4,7 @@
 //! never committed), run with -L and compared with qemu-user -L; the
 //! guest's view of /proc; the sysroot-first path lookup; a dynamically
 //! linked hypertrace guest. Runs for x86_64, i386, aarch64, arm, mipsel,
-//! mips64el and ppc64le.
+//! mips64el, ppc64le and s390x.
 
 mod common;
 
@@ -15,7 +15,7 @@ use common::*;
 /// Architectures this suite covers. Not riscv64: Debian 12 has no riscv64
 /// packages.
 const ARCHES: &[&str] = &[
-    "x86_64", "i386", "aarch64", "arm", "mipsel", "mips64el", "ppc64le",
+    "x86_64", "i386", "aarch64", "arm", "mipsel", "mips64el", "ppc64le", "s390x",
 ];
 
 /// Debian's sysroot for the architecture under test, fetched once per test
@@ -62,6 +62,7 @@ fn interpreter() -> &'static str {
         "mipsel" => "/lib/ld.so.1",
         "mips64el" => "/lib64/ld.so.1",
         "ppc64le" => "/lib64/ld64.so.2",
+        "s390x" => "/lib/ld64.so.1",
         other => panic!("no interpreter known for {other}"),
     }
 }
@@ -77,6 +78,8 @@ fn pie_base() -> u64 {
         "mips64el" => 0xaa_aaaa_a000,
         // Linux's ELF_ET_DYN_BASE of a 64-bit powerpc task.
         "ppc64le" => 0x1_0000_0000,
+        // Two thirds of s390's 4 TiB, rounded down to 4 GiB (Linux).
+        "s390x" => 0x2aa_0000_0000,
         other => panic!("no PIE base known for {other}"),
     }
 }
@@ -277,7 +280,7 @@ fn auxv_and_maps_of_a_dynamic_program() {
         maps = open('/proc/self/maps').read()\n\
         raw = open('/proc/self/auxv', 'rb').read()\n\
         w = struct.calcsize('P')\n\
-        v = struct.unpack('<%d%s' % (len(raw) // w, 'Q' if w == 8 else 'I'), raw)\n\
+        v = struct.unpack('=%d%s' % (len(raw) // w, 'Q' if w == 8 else 'I'), raw)\n\
         aux = dict(zip(v[0::2], v[1::2]))\n\
         print(maps, end='')\n\
         print('AUXV', aux[3], aux[7], aux[9], aux.get(31, 0) != 0)\n";
@@ -343,7 +346,12 @@ fn cpuinfo_describes_the_guest_cpu() {
     let processors = text.lines().filter(|l| l.starts_with("processor")).count();
     assert_eq!(processors, cpus, "{text}");
     let first = text.lines().find(|l| l.starts_with("processor")).unwrap();
-    assert_eq!(first.split_once(':').unwrap().1.trim(), "0", "{text}");
+    if arch() == "s390x" {
+        // "processor 0: version = ..."
+        assert!(first.starts_with("processor 0: "), "{text}");
+    } else {
+        assert_eq!(first.split_once(':').unwrap().1.trim(), "0", "{text}");
+    }
     let feature_line = |key: &str| {
         text.lines()
             .find(|l| l.starts_with(key))
@@ -370,6 +378,10 @@ fn cpuinfo_describes_the_guest_cpu() {
         "mips64el" => {
             assert!(text.contains("cpu model\t\t: MIPS 5KEf"), "{text}");
             assert!(text.contains(" mips64r2\n"), "{text}");
+        }
+        "s390x" => {
+            assert!(text.contains("vendor_id       : IBM/S390\n"), "{text}");
+            assert!(text.contains(" zarch "), "{text}");
         }
         "ppc64le" => {
             assert!(text.contains("cpu\t\t: POWER9"), "{text}");
@@ -440,8 +452,13 @@ fn paths_try_the_sysroot_first() {
     cmd.arg(&cat).arg("/proc/cpuinfo");
     let r = run(cmd);
     r.assert_code(0);
-    // (MIPS's format starts with "system type".)
-    assert!(r.stdout.contains("processor\t"), "{}", r.stdout);
+    // (MIPS's format starts with "system type"; s390's has
+    // "processor N:" lines.)
+    assert!(
+        r.stdout.contains("processor\t") || r.stdout.contains("\nprocessor 0: "),
+        "{}",
+        r.stdout
+    );
 
     // A relative -L still holds after the guest changes directory.
     let parent = sysroot.parent().unwrap();

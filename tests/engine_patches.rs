@@ -2680,3 +2680,137 @@ fn ppc_float_to_integer_saturates_on_overflow() {
     uc.emu_start(CODE, CODE + 4, 0, 0).expect("xscvdpsxds runs");
     assert_eq!(uc.reg_read(RegisterPPC::FPR2).unwrap(), i64::MAX as u64);
 }
+
+/// A 64-bit s390x engine in problem state with the vector registers on,
+/// as Linux runs a process, with `code` at CODE and the data page at DATA.
+fn s390x_engine(code: &[u8]) -> Unicorn<'static, ()> {
+    use unicorn_engine::RegisterS390X;
+    let mut uc = engine_with_virtual_tlb(Arch::S390X, Mode::BIG_ENDIAN, code);
+    uc.reg_write(RegisterS390X::PSWM, 0x0001_0001_8000_0000)
+        .unwrap();
+    uc.reg_write(RegisterS390X::CR0, 0x6_00e0).unwrap();
+    uc
+}
+
+/// The condition code, from the PSW mask.
+fn s390x_cc(uc: &Unicorn<'static, ()>) -> u64 {
+    (uc.reg_read(unicorn_engine::RegisterS390X::PSWM).unwrap() >> 44) & 3
+}
+
+/// 0048: a signed add or subtract whose result wraps sets condition code
+/// 3, which `__builtin_add_overflow` branches on. The engine compared the
+/// operands and result with zero, so INT_MIN + INT_MIN (wrapping to 0)
+/// and 0 - INT_MIN gave no overflow (QEMU's `overflow` test).
+#[test]
+fn s390x_signed_overflow_sets_condition_code_3() {
+    use unicorn_engine::RegisterS390X;
+    let run = |insn: &[u8], a: u64, b: u64| {
+        let mut uc = s390x_engine(insn);
+        uc.reg_write(RegisterS390X::R2, a).unwrap();
+        uc.reg_write(RegisterS390X::R3, b).unwrap();
+        uc.emu_start(CODE, CODE + insn.len() as u64, 0, 0)
+            .expect("the instruction runs");
+        s390x_cc(&uc)
+    };
+    // ar, agr, sr, sgr %r2,%r3
+    let (ar, agr, sr, sgr) = (
+        &[0x1a, 0x23][..],
+        &[0xb9, 0x08, 0x00, 0x23][..],
+        &[0x1b, 0x23][..],
+        &[0xb9, 0x09, 0x00, 0x23][..],
+    );
+    let (min32, min64) = (0x8000_0000, 1u64 << 63);
+    assert_eq!(run(ar, min32, min32), 3, "ar INT32_MIN + INT32_MIN");
+    assert_eq!(run(agr, min64, min64), 3, "agr INT64_MIN + INT64_MIN");
+    assert_eq!(run(sr, 0, min32), 3, "sr 0 - INT32_MIN");
+    assert_eq!(run(sgr, 0, min64), 3, "sgr 0 - INT64_MIN");
+    assert_eq!(run(agr, i64::MAX as u64, 1), 3, "agr INT64_MAX + 1");
+    // Results in range keep their sign's code.
+    assert_eq!(run(ar, 1, 1), 2);
+    assert_eq!(run(agr, min64, 1), 1);
+    assert_eq!(run(sgr, 5, 5), 0);
+    assert_eq!(run(sr, min32, 1u64.wrapping_neg()), 1, "INT32_MIN - -1");
+}
+
+/// 0049: on s390x too, running on into a page that may no longer be
+/// executed faults at the instruction that starts there or crosses into
+/// it, after the ones before it ran (QEMU's s390x `noexec`); the fault
+/// came with the pc of the block's start.
+#[test]
+fn s390x_fetch_faults_report_the_instruction_on_the_noexec_page() {
+    use unicorn_engine::unicorn_const::uc_error;
+    use unicorn_engine::RegisterS390X;
+    let lgfi_r2 = |v: u8| [0xc0, 0x21, 0, 0, 0, v];
+    let code = [lgfi_r2(1), lgfi_r2(2)].concat();
+    let (pc, r2) = (RegisterS390X::PC.into(), RegisterS390X::R2.into());
+    let mode = Mode::BIG_ENDIAN;
+    // The second lgfi starts the page; then it crosses into it.
+    for (tail, at) in [(6, CODE + PAGE), (4, CODE + PAGE - 2)] {
+        let (r, fault_pc, value) = run_into_a_noexec_page(Arch::S390X, mode, &code, tail, pc, r2);
+        assert_eq!(r, Err(uc_error::EXCEPTION), "tail {tail}");
+        assert_eq!((fault_pc, value), (at, 1), "tail {tail}: pc, r2");
+    }
+}
+
+/// 0050: the program-interruption code of the last program check reads
+/// through the API, so a system emulator can tell an operation exception
+/// (SIGILL) from a divide by zero or a compare-and-trap (SIGFPE) as the
+/// kernel does; it was only in the CPU state.
+#[test]
+fn s390x_program_check_code_reads_through_the_api() {
+    use unicorn_engine::RegisterS390X;
+    let pgm_code = RegisterS390X::CR15 as i32 + 1;
+    let check = |insn: &[u8]| {
+        let mut uc = s390x_engine(insn);
+        let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+        let store = seen.clone();
+        uc.add_intr_hook(move |uc, intno| {
+            let code = uc.reg_read(pgm_code).unwrap();
+            let fpc = uc.reg_read(RegisterS390X::FPC).unwrap();
+            store.set(Some((intno, code, (fpc >> 8) & 0xff)));
+            uc.emu_stop().unwrap();
+        })
+        .unwrap();
+        uc.reg_write(RegisterS390X::R3, 7).unwrap();
+        let r = uc.emu_start(CODE, CODE + insn.len() as u64, 0, 0);
+        seen.get()
+            .unwrap_or_else(|| panic!("no program check: {r:?}"))
+    };
+    // nopr, then an all-zero halfword: operation exception.
+    assert_eq!(check(&[0x07, 0x07, 0, 0]), (3, 0x01, 0));
+    // dsgr %r2,%r4 with r4 = 0: fixed-point divide.
+    assert_eq!(check(&[0xb9, 0x0d, 0x00, 0x24]), (3, 0x09, 0));
+    // cgit %r3,7,8 (trap when equal): data exception, DXC 0xff.
+    assert_eq!(
+        check(&[0xec, 0x30, 0x00, 0x07, 0x80, 0x70]),
+        (3, 0x07, 0xff)
+    );
+}
+
+/// 0051: `vistr` takes its element size from M3; the engine read M4
+/// (always 0 as assemblers encode it), so every `vistr` searched bytes:
+/// halfwords 0x0056 and 0x7800 ended the string (QEMU's `vistr`).
+#[test]
+fn s390x_vistr_searches_elements_of_its_size() {
+    use unicorn_engine::RegisterS390X;
+    // vistr %v1,%v2,1,0 (halfwords), then vistr %v3,%v2,2,0 (words).
+    let code = [0xe7, 0x12, 0, 0, 0x10, 0x5c, 0xe7, 0x32, 0, 0, 0x20, 0x5c];
+    let mut uc = s390x_engine(&code);
+    uc.reg_write(RegisterS390X::F2, 0x1234_0056_7800_0000)
+        .unwrap();
+    uc.reg_write(RegisterS390X::F2_HI, 0x0078_0000_6543_2100)
+        .unwrap();
+    uc.emu_start(CODE, CODE + code.len() as u64, 0, 0)
+        .expect("vistr runs");
+    let v = |hi, lo| (uc.reg_read(hi).unwrap(), uc.reg_read(lo).unwrap());
+    assert_eq!(
+        v(RegisterS390X::F1, RegisterS390X::F1_HI),
+        (0x1234_0056_7800_0000, 0),
+        "halfwords: up to the zero halfword"
+    );
+    assert_eq!(
+        v(RegisterS390X::F3, RegisterS390X::F3_HI),
+        (0x1234_0056_7800_0000, 0x0078_0000_6543_2100),
+        "words: no zero word (a byte search stopped at 0x0056)"
+    );
+}

@@ -227,12 +227,20 @@ fn a_guest_that_truncates_the_data_file_loses_nothing() {
 /// end get SIGBUS at the byte, system calls EFAULT, and pages the file
 /// covers again are memory again.
 fn shrunk_by_another_process() -> String {
+    // Page 3 is loaded and page 2 stored at their first byte, page 2
+    // loaded inside: s390 reports the page of a fault, which is the byte
+    // only at a page's start.
     let bus = "SIGBUS (BUS_ADRERR, at the byte: yes)";
+    let inside = if guest_is_big_endian() {
+        "SIGBUS (BUS_ADRERR, at the byte: no)"
+    } else {
+        bus
+    };
     format!(
         "three-page file: page 2 read 'a', page 3 read 'a'\n\
-         truncated to one page: write(2) from page 2: -1, EFAULT; page 1 read 'a', page 2 {bus}\n\
+         truncated to one page: write(2) from page 2: -1, EFAULT; page 1 read 'a', page 2 {inside}\n\
          extended to three pages: page 2 read '0', page 3 read '0'\n\
-         truncated to one page: page 3 {bus}, page 2 {bus}\n\
+         truncated to one page: page 3 {bus}, page 2 {inside}\n\
          extended again: store to page 2 stored\n\
          truncated again: store to page 2 {bus}, page 1 read 'a'\n"
     )
@@ -427,6 +435,9 @@ fn random_system_calls_never_crash_or_hang_ht_user() {
         );
         match r.exit() {
             0 => {}
+            // The fuzzer may put a pipe without a reader on its stdout: the
+            // guest then dies of SIGPIPE, silently as under qemu-user.
+            code if code == 128 + libc::SIGPIPE => {}
             code if code > 128 => assert!(
                 r.stderr.contains("uncaught target signal"),
                 "seed {seed}: status {code} without a guest signal: {}",
@@ -493,7 +504,12 @@ fn select_and_pselect_answer_as_linux_does() {
 fn a_shared_file_mapping_follows_its_file_size() {
     let r = run_ht([guest("hostile").to_str().unwrap(), "truncate-mapping"]);
     r.assert_code(0);
-    let bus = "SIGBUS (BUS_ADRERR, at the byte: yes)";
+    // s390 reports the page of a fault, not the byte.
+    let bus = if guest_is_big_endian() {
+        "SIGBUS (BUS_ADRERR, at the byte: no)"
+    } else {
+        "SIGBUS (BUS_ADRERR, at the byte: yes)"
+    };
     assert_eq!(
         r.stdout,
         format!(
@@ -518,6 +534,13 @@ fn assert_same_sigbus_output_as_qemu(mode: &str, ours: &str) {
         return;
     };
     let qr = run(qemu(&q, [guest("hostile").to_str().unwrap(), mode]));
+    if arch() == "s390x" {
+        // qemu-s390x 7.2 reports neither the byte nor its page: compare
+        // the rest.
+        let unplaced = |t: &str| t.replace("at the byte: yes", "at the byte: no");
+        assert_eq!(unplaced(&qr.stdout), unplaced(ours));
+        return;
+    }
     let theirs = if matches!(arch().as_str(), "i386" | "arm" | "mipsel") {
         qr.stdout.replace("at the byte: no", "at the byte: yes")
     } else {

@@ -118,6 +118,39 @@ fn events_run(spec_suffix: &str, n: u64, client: Option<u64>, args: usize) -> Ve
     tails
 }
 
+/// Hypertrace events do not depend on the guest's byte order: the same
+/// `events` run on this architecture and on one of the other byte order
+/// (s390x for a little-endian guest, x86_64 for s390x) logs the same
+/// events, argument for argument.
+#[test]
+fn events_are_the_same_for_either_guest_byte_order() {
+    let other = if guest_is_big_endian() {
+        "x86_64"
+    } else {
+        "s390x"
+    };
+    let other_guest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(other)
+        .join("events");
+    let run_events = |program: &Path| {
+        let (dir, base) = temp_base();
+        let log = dir.path().join("trace.log");
+        let mut cmd = ht(["-hypertrace", s(&base), "-D", s(&log)]);
+        cmd.arg(program).args([s(&base), "5000"]);
+        let start = now_secs();
+        let r = run(cmd);
+        let end = now_secs();
+        r.assert_code(0);
+        assert_eq!(r.stdout, "emitted 5000\n");
+        check_events_log(&log, 5000, 4, r.pid, (start, end))
+    };
+    let here = run_events(&guest("events"));
+    let there = run_events(&other_guest);
+    assert_eq!(here.len(), 5000);
+    assert!(here == there, "{} and {other} log different events", arch());
+}
+
 #[test]
 fn log_line_parser_accepts_the_documented_line() {
     let e = parse_event(
@@ -503,10 +536,18 @@ fn channel_files_during_a_run_and_after_sigterm() {
         assert!(meta.is_file());
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "BASE{sfx}");
     }
+    // The guest reads the configuration with plain loads: its byte order.
     let config = std::fs::read(channel_file(&base, "-config")).unwrap();
     let fields: Vec<u64> = config
         .chunks(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .map(|c| {
+            let word = c.try_into().unwrap();
+            if guest_is_big_endian() {
+                u64::from_be_bytes(word)
+            } else {
+                u64::from_le_bytes(word)
+            }
+        })
         .collect();
     // Defaults: 64 clients of 4 arguments; both areas fit in one page.
     assert_eq!(fields, [64, 4, 32, 4096, 4096]);

@@ -86,12 +86,17 @@ fn sysv_ipc_checks_match_linux_and_qemu() {
     let r = run_ht([&g]);
     assert_eq!(r.stdout, CHECKS, "on {}: {}", arch(), r.stderr);
     r.assert_code(0);
-    assert_like_qemu(&g, "sysv-ipc", &r, qemu_differs);
+    // qemu-s390x 7.2 does not finish this guest (still running when
+    // killed after minutes): nothing to compare with.
+    if arch() != "s390x" {
+        assert_like_qemu(&g, "sysv-ipc", &r, qemu_differs);
+    }
 }
 
 /// `-strace` names the IPC calls with decoded flags and commands (32-bit
 /// ABIs flag IPC_64 in the commands); i386
-/// mipsel's and ppc64le's musl make them through the multiplexed ipc(2).
+/// mipsel's, ppc64le's and s390x's musl make them through the multiplexed
+/// ipc(2).
 #[test]
 fn strace_shows_ipc_calls() {
     let g = guest("sysv-ipc");
@@ -99,7 +104,7 @@ fn strace_shows_ipc_calls() {
     r.assert_code(0);
     let lines = r.stderr_lines();
     let has = |part: &str| lines.iter().any(|l| l.contains(part));
-    let calls: &[&str] = if matches!(arch().as_str(), "i386" | "mipsel" | "ppc64le") {
+    let calls: &[&str] = if matches!(arch().as_str(), "i386" | "mipsel" | "ppc64le" | "s390x") {
         &[
             " ipc(SHMGET,0,10000,896,",
             " ipc(SHMAT,",

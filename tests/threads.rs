@@ -378,6 +378,9 @@ fn mutexes_condition_variables_and_friends_are_exact() {
         r.stdout
     );
     assert!(r.stdout.contains("60000 exactly once"), "{}", r.stdout);
+    if !qemu_runs_futex_guests() {
+        return;
+    }
     let Some(q) = qemu_or_skip("threads-sync") else {
         return;
     };
@@ -604,6 +607,13 @@ clone: the child saw its tid in its own word: yes
 clone: the child's tid word was cleared at exit
 ";
 
+/// qemu-s390x 7.2 does not finish `threads-futex` or `threads-sync` here
+/// (still running when killed after 20 s): there is nothing to compare
+/// with.
+fn qemu_runs_futex_guests() -> bool {
+    arch() != "s390x"
+}
+
 #[test]
 fn futex_operations_behave_as_linux_does() {
     if !have_guests("futex_operations_behave_as_linux_does") {
@@ -616,6 +626,9 @@ fn futex_operations_behave_as_linux_does() {
     let r = run_guest(&["-sched", "slice=7,seed=5"], "threads-futex", &[], TIMEOUT);
     r.assert_code(0);
     assert_eq!(r.stdout, FUTEX_OUTPUT);
+    if !qemu_runs_futex_guests() {
+        return;
+    }
     if let Some(q) = qemu_or_skip("threads-futex") {
         let qr = run_qemu(&q, "threads-futex", &[]);
         assert_eq!(qr.stdout, FUTEX_OUTPUT);

@@ -158,6 +158,23 @@ static void restore(void)
 {
     __asm__ volatile("mtfsfi 7, 0");
 }
+#elif defined(__s390x__)
+static void state(char *out, size_t size)
+{
+    unsigned v;
+    __asm__ volatile("efpc %0" : "=d"(v));
+    snprintf(out, size, "fpc=%x", v);
+}
+
+static void change(void)
+{
+    __asm__ volatile("srnm 1"); /* round toward zero */
+}
+
+static void restore(void)
+{
+    __asm__ volatile("sfpc %0" : : "d"(0U));
+}
 #else
 #error "unknown architecture"
 #endif

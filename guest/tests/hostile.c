@@ -387,6 +387,14 @@ static int low_sp(void)
                      : "+r"(r3)
                      : "r"(r0), "r"(r4)
                      : "memory");
+#elif defined(__s390x__)
+    register long r1 __asm__("r1") = nr;
+    register long r2 __asm__("r2") = pid;
+    register long r3 __asm__("r3") = sig;
+    __asm__ volatile("lghi %%r15, 64\n\tsvc 0\n\t.short 0"
+                     : "+r"(r2)
+                     : "r"(r1), "r"(r3)
+                     : "memory");
 #else
     (void)nr;
     (void)pid;

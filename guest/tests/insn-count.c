@@ -128,6 +128,15 @@ static void region(volatile uint64_t *ctl, uint64_t open, uint64_t close, unsign
                      :
                      : [ctl] "b"(ctl), [open] "r"(open), [close] "r"(close), [n] "r"(n)
                      : "ctr", "memory");
+#elif defined(__s390x__)
+    __asm__ volatile("stg %[open], 0(%[ctl])\n\t"
+                     "lgr %%r1, %[n]\n"
+                     "1:\n\t"
+                     "brctg %%r1, 1b\n\t"
+                     "stg %[close], 0(%[ctl])\n\t"
+                     :
+                     : [ctl] "a"(ctl), [open] "d"(open), [close] "d"(close), [n] "d"(n)
+                     : "r1", "memory");
 #else
 #error "insn-count: no hand-counted loop for this architecture"
 #endif

@@ -63,6 +63,10 @@ static size_t emit_return(uint8_t *out, int k)
 #elif defined(__powerpc64__)
     w[0] = 0x38600000u | (uint32_t)k; /* li r3, k */
     w[1] = 0x4e800020u;               /* blr */
+#elif defined(__s390x__)
+    /* Big-endian words: lghi %r2, k; br %r14; then two bytes never run. */
+    w[0] = 0xa7290000u | (uint32_t)k;
+    w[1] = 0x07fe0700u; /* br %r14; nopr */
 #else
 #error "unknown architecture"
 #endif

@@ -396,13 +396,13 @@ static void abstime(void)
     it.it_value.tv_nsec = at % 1000000000;
     timer_settime(t, TIMER_ABSTIME, &it, NULL);
     sigwaitinfo(&s, &si);
-    printf("CLOCK_REALTIME absolute: fired, value 2: %s\n", yes(si.si_value.sival_int == 2));
+    printf("CLOCK_REALTIME absolute: fired, value 2: %s\n", yes((long)si.si_value.sival_ptr == 2));
     timer_delete(t);
     t = make(CLOCK_BOOTTIME, SIGUSR1, 3);
     it = spec(10 * MS, 0);
     timer_settime(t, 0, &it, NULL);
     sigwaitinfo(&s, &si);
-    printf("CLOCK_BOOTTIME: fired, value 3: %s\n", yes(si.si_value.sival_int == 3));
+    printf("CLOCK_BOOTTIME: fired, value 3: %s\n", yes((long)si.si_value.sival_ptr == 3));
     timer_delete(t);
     set_blocked(SIGUSR1, SIG_UNBLOCK);
 }
@@ -462,7 +462,7 @@ static void thread_id(void)
     ks.notify = SIGEV_THREAD_ID;
     ks.signo = SIGUSR1;
     ks.tid = target_tid;
-    ks.value.sival_int = 77;
+    ks.value.sival_ptr = (void *)77; /* read back as sival_ptr (on_timer) */
     long r = k_create(CLOCK_MONOTONIC, &ks, &id);
     struct itimerspec it = spec(10 * MS, 0);
     timer_settime((timer_t)(intptr_t)id, 0, &it, NULL);

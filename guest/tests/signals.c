@@ -211,6 +211,8 @@ static void undefined_instruction(void)
     __asm__ volatile(".word 0x0000003f"); /* dsra32: reserved on MIPS32 */
 #elif defined(__powerpc64__)
     __asm__ volatile(".long 0x00000000"); /* primary opcode 0: illegal */
+#elif defined(__s390x__)
+    __asm__ volatile(".short 0x0000"); /* opcode 0x00: an operation exception */
 #else
 #error "no undefined instruction for this architecture"
 #endif
@@ -302,6 +304,8 @@ static void check_faults(void)
 
     on(SIGILL, jump_out, 0, NULL);
     on(SIGTRAP, jump_out, 0, NULL);
+    /* s390x's __builtin_trap is a compare-and-trap: a data exception. */
+    on(SIGFPE, jump_out, 0, NULL);
     last_signo = 0;
     if (sigsetjmp(jump, 1) == 0)
         __builtin_trap();
@@ -312,7 +316,6 @@ static void check_faults(void)
         undefined_instruction();
     printf("undefined instruction: %s, %s\n", name(last_signo), ill_code_name(last_code));
 
-    on(SIGFPE, jump_out, 0, NULL);
     last_signo = 0;
     volatile int zero = 0, seven = 7, q = -1;
     if (sigsetjmp(jump, 1) == 0)
@@ -353,6 +356,8 @@ static void redirect(int sig, siginfo_t *si, void *ucv)
     uc->uc_mcontext.gp_regs[32] = resume_at; /* the saved NIP */
     /* ELFv2: a function's global entry finds its TOC from r12. */
     uc->uc_mcontext.gp_regs[12] = resume_at;
+#elif defined(__s390x__)
+    uc->uc_mcontext.psw.addr = resume_at;
 #endif
 }
 

@@ -99,6 +99,16 @@ static void native_add(volatile uint32_t *p, uint32_t v)
                      : "=&r"(tmp), "+m"(*p)
                      : "r"(p), "r"(v)
                      : "memory", "cr0");
+#elif defined(__s390x__)
+    uint32_t old, sum;
+    __asm__ volatile("   l %0, %2\n"
+                     "1: lr %1, %0\n"
+                     "   ar %1, %3\n"
+                     "   cs %0, %1, %2\n"
+                     "   jl 1b\n"
+                     : "=&d"(old), "=&d"(sum), "+Q"(*p)
+                     : "d"(v)
+                     : "memory", "cc");
 #else
 #error "unknown architecture"
 #endif
@@ -294,6 +304,20 @@ static void wide_increment(volatile wide_t *p)
                      : "=&r"(tmp), "+m"(*p)
                      : "r"(p)
                      : "memory", "cr0");
+}
+#elif defined(__s390x__)
+typedef uint64_t wide_t;
+static void wide_increment(volatile wide_t *p)
+{
+    uint64_t old, sum;
+    __asm__ volatile("   lg %0, %2\n"
+                     "1: lgr %1, %0\n"
+                     "   aghi %1, 1\n"
+                     "   csg %0, %1, %2\n"
+                     "   jl 1b\n"
+                     : "=&d"(old), "=&d"(sum), "+QS"(*p)
+                     :
+                     : "memory", "cc");
 }
 #endif
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod calls;
 mod errno;
+pub mod ipc_types;
 pub mod signal;
 mod sys;
 pub mod types;

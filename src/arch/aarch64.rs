@@ -274,7 +274,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterARM64::TPIDR_EL0 as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &Aarch64,
     frames: &Aarch64,
     hooks: TrapHooks {

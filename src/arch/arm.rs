@@ -203,7 +203,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterARM::C13_C0_3 as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &Arm,
     frames: &Arm,
     hooks: TrapHooks {

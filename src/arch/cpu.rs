@@ -276,6 +276,9 @@ pub const MIPS64_DEFAULT: usize = 7;
 /// engine calls POWER10); the engine cannot switch models by number.
 pub const PPC64: &[CpuModel] = &[m("power9", -1, 0, 0)];
 
+/// s390x: the engine's default model ("qemu"), as qemu-s390x runs.
+pub const S390X: &[CpuModel] = &[m("qemu", -1, 0, 0)];
+
 /// A `-cpu` name that is none of the architecture's models.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unknown CPU model '{name}' for {arch}; valid models: {valid}")]

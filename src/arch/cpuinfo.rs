@@ -22,13 +22,27 @@ pub fn for_cpus(one: &str, cpus: &[usize]) -> String {
     let (head, rest) = one.split_at(start);
     let end = rest.find("\n\n").map_or(rest.len(), |at| at + 2);
     let (block, tail) = rest.split_at(end);
-    let mut out = head.to_string();
+    let mut out = String::new();
+    // s390 counts the processors in its header.
+    for line in head.split_inclusive('\n') {
+        match line.split_once(':') {
+            Some((key, _)) if key.trim() == "# processors" => {
+                out.push_str(&format!("{key}: {}\n", cpus.len()));
+            }
+            _ => out.push_str(line),
+        }
+    }
     for (core, cpu) in cpus.iter().enumerate() {
         for line in block.split_inclusive('\n') {
             let (key, colon) = match line.find(':') {
                 Some(colon) => (line[..colon].trim(), colon),
                 None => ("", 0),
             };
+            // s390: one "processor N: version = ..." line per CPU.
+            if key.starts_with("processor ") {
+                out.push_str(&format!("processor {cpu}{}", &line[colon..]));
+                continue;
+            }
             let value = match key {
                 "processor" | "hart" => cpu.to_string(),
                 "core id" => core.to_string(),
@@ -298,6 +312,16 @@ mod tests {
         assert!(mips.contains("\n\nprocessor\t\t: 1\ncpu model"), "{mips}");
         let riscv = for_cpus(&riscv64(1), &[0, 1]);
         assert!(riscv.ends_with("processor\t: 1\nhart\t\t: 1\nisa\t\t: rv64a\nmmu\t\t: sv39\n\n"));
+        // s390: the count in the header, one line per processor.
+        let s390 = "vendor_id       : IBM/S390\n# processors    : 1\n\
+                    processor 0: version = 00,  machine = 2964\n";
+        assert_eq!(
+            for_cpus(s390, &[0, 2]),
+            "vendor_id       : IBM/S390\n# processors    : 2\n\
+             processor 0: version = 00,  machine = 2964\n\
+             processor 2: version = 00,  machine = 2964\n"
+        );
+        assert_eq!(for_cpus(s390, &[0]), s390);
     }
 
     /// The serial scheduler's one CPU: every architecture's text unchanged.

@@ -254,7 +254,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterX86::GS as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &I386,
     frames: &I386,
     hooks: TrapHooks {

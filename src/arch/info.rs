@@ -7,7 +7,7 @@ use crate::arch::ArchError;
 use unicorn_engine::unicorn_const::{Arch, Mode};
 
 use super::{
-    cpu, regpair32, translate_bits, Abi, CloneArgs, CpuSupport, GuestCpu, IpcLayout,
+    cpu, regpair32, translate_bits, Abi, CloneArgs, CloneOrder, CpuSupport, GuestCpu, IpcLayout,
     SigactionLayout, SignalFrame, SignalFrames, ThreadRegs, TrapHooks,
 };
 use crate::abi::SyscallTable;
@@ -39,9 +39,8 @@ pub struct AbiInfo {
     pub regs: ThreadRegs,
     /// The ABI's system call numbers.
     pub syscalls: fn() -> &'static SyscallTable,
-    /// Whether clone(2) takes (flags, stack, ptid, ctid, tls), as x86_64
-    /// does, rather than (flags, stack, ptid, tls, ctid).
-    pub clone_ctid_before_tls: bool,
+    /// The order of clone(2)'s arguments.
+    pub clone_order: CloneOrder,
     pub cpus: &'static dyn CpuSupport,
     pub frames: &'static dyn SignalFrames,
     /// The engine hooks besides the exception hook.
@@ -123,6 +122,10 @@ pub struct KernelAbi {
     /// The mmap/mprotect protection bit that makes pages guarded
     /// (arm64's PROT_BTI), or 0.
     pub prot_guarded: u64,
+    /// Whether a memory fault's `si_addr` is its page's address (s390:
+    /// the CPU reports only the page of a translation or protection
+    /// exception) rather than the byte's.
+    pub fault_addr_is_page: bool,
 }
 
 impl KernelAbi {
@@ -154,6 +157,7 @@ impl KernelAbi {
         shmlba: (crate::mem::PAGE_SIZE, false),
         pairs_aligned: false,
         prot_guarded: 0,
+        fault_addr_is_page: false,
     };
 }
 
@@ -216,17 +220,29 @@ impl<'a> dyn Abi + 'a {
     }
     /// clone(2)'s arguments.
     pub fn clone_args(&self, a: &[u64; 6]) -> CloneArgs {
-        let (tls, ctid) = if self.info().clone_ctid_before_tls {
-            (a[4], a[3])
-        } else {
-            (a[3], a[4])
-        };
-        CloneArgs {
-            flags: a[0],
-            stack: a[1],
-            ptid: a[2],
-            tls,
-            ctid,
+        let (flags, stack, ptid) = (a[0], a[1], a[2]);
+        match self.info().clone_order {
+            CloneOrder::TlsBeforeCtid => CloneArgs {
+                flags,
+                stack,
+                ptid,
+                tls: a[3],
+                ctid: a[4],
+            },
+            CloneOrder::CtidBeforeTls => CloneArgs {
+                flags,
+                stack,
+                ptid,
+                tls: a[4],
+                ctid: a[3],
+            },
+            CloneOrder::StackFirst => CloneArgs {
+                flags: a[1],
+                stack: a[0],
+                ptid,
+                tls: a[4],
+                ctid: a[3],
+            },
         }
     }
     /// Moves the pc back by `len` (a restarted system call). Writes the
@@ -340,6 +356,14 @@ impl<'a> dyn Abi + 'a {
     }
     pub fn ipc_parse_version(&self) -> bool {
         self.kernel().ipc_parse_version
+    }
+    /// The `si_addr` a memory fault at `addr` reports.
+    pub fn fault_si_addr(&self, addr: u64) -> u64 {
+        if self.kernel().fault_addr_is_page {
+            addr & !(crate::mem::PAGE_SIZE - 1)
+        } else {
+            addr
+        }
     }
     pub fn shmlba(&self) -> (u64, bool) {
         self.kernel().shmlba

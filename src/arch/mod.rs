@@ -16,6 +16,7 @@ pub mod mips64el;
 pub mod mipsel;
 pub mod ppc64le;
 pub mod riscv64;
+pub mod s390x;
 pub mod x86_64;
 
 use crate::abi::{Outcome, Sys};
@@ -71,6 +72,17 @@ pub const MMAP_TOP_32: u64 = 0xb000_0000 - TLB_STAGGER;
 pub struct SyscallRequest {
     pub nr: u64,
     pub args: [u64; 6],
+}
+
+/// How an ABI orders clone(2)'s arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloneOrder {
+    /// (flags, stack, ptid, tls, ctid): the generic order.
+    TlsBeforeCtid,
+    /// (flags, stack, ptid, ctid, tls): x86_64.
+    CtidBeforeTls,
+    /// (stack, flags, ptid, ctid, tls): s390 (CLONE_BACKWARDS2).
+    StackFirst,
 }
 
 /// clone(2)'s arguments, whatever order the ABI passes them in.
@@ -436,7 +448,7 @@ pub trait Abi: Sync {
     fn encode_stat(&self, st: &crate::abi::types::Stat, enc: crate::mem::Encoder) -> Vec<u8>;
 }
 
-pub use crate::abi::types::IpcLayout;
+pub use crate::abi::ipc_types::IpcLayout;
 
 impl std::fmt::Debug for dyn Abi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -445,7 +457,7 @@ impl std::fmt::Debug for dyn Abi {
 }
 
 /// Every architecture, in the order `-cpu help` lists them.
-pub fn all() -> [&'static dyn Abi; 8] {
+pub fn all() -> [&'static dyn Abi; 9] {
     [
         &x86_64::X86_64,
         &i386::I386,
@@ -455,6 +467,7 @@ pub fn all() -> [&'static dyn Abi; 8] {
         &mipsel::Mipsel,
         &mips64el::Mips64el,
         &ppc64le::Ppc64le,
+        &s390x::S390x,
     ]
 }
 
@@ -475,7 +488,7 @@ pub fn for_elf(
     match found {
         Some(abi) => Ok(abi),
         _ => Err(ArchError::Unsupported(format!(
-            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64, mipsel, mips64el and ppc64le guests",
+            "unsupported guest architecture: {} ({}-bit, {}-endian); ht-user runs x86_64, i386, aarch64, arm, riscv64, mipsel, mips64el, ppc64le and s390x guests",
             machine_to_str(machine),
             if is_64 { 64 } else { 32 },
             if little_endian { "little" } else { "big" }

@@ -87,7 +87,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterRISCV::TP as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &Riscv64,
     frames: &Riscv64,
     hooks: TrapHooks {

@@ -262,7 +262,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterX86::FS_BASE as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: true,
+    clone_order: crate::arch::CloneOrder::CtidBeforeTls,
     cpus: &X86_64,
     frames: &X86_64,
     hooks: TrapHooks {

@@ -12,6 +12,7 @@
 
 mod ppc64;
 mod regs;
+mod s390x;
 mod server;
 mod target;
 
@@ -58,6 +59,7 @@ pub fn serve(
         "mipsel" => serve_as::<regs::Mipsel>(uc, entry, monitor, server),
         "mips64el" => serve_as::<regs::Mips64el>(uc, entry, monitor, server),
         "ppc64le" => serve_as::<regs::Ppc64le>(uc, entry, monitor, server),
+        "s390x" => serve_as::<regs::S390x>(uc, entry, monitor, server),
         other => {
             eprintln!("ht-user: -g: no debugger support for {other}; running without gdb");
             crate::machine::sched::run(uc, entry, monitor)

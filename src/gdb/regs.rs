@@ -7,7 +7,8 @@ use gdbstub::arch::Arch;
 use gdbstub_arch::x86::reg::{X86SegmentRegs, X87FpuInternalRegs, F80};
 use unicorn_engine::unicorn_const::uc_error;
 use unicorn_engine::{
-    RegisterARM, RegisterARM64, RegisterMIPS, RegisterPPC, RegisterRISCV, RegisterX86,
+    RegisterARM, RegisterARM64, RegisterMIPS, RegisterPPC, RegisterRISCV, RegisterS390X,
+    RegisterX86,
 };
 
 use crate::machine::Engine;
@@ -29,6 +30,7 @@ pub enum Riscv64 {}
 pub enum Mipsel {}
 pub enum Mips64el {}
 pub enum Ppc64le {}
+pub enum S390x {}
 
 const X86_64_GPRS: [RegisterX86; 16] = [
     RegisterX86::RAX,
@@ -367,5 +369,38 @@ impl DebugRegs for Ppc64le {
         uc.reg_write(RegisterPPC::XER, u64::from(regs.xer))?;
         uc.reg_write(RegisterPPC::FPSCR, u64::from(regs.fpscr))?;
         uc.reg_write(RegisterPPC::PC, regs.pc)
+    }
+}
+
+impl DebugRegs for S390x {
+    type Arch = super::s390x::S390x;
+    fn read(uc: &Engine<'_>, regs: &mut <Self::Arch as Arch>::Registers) -> Result<(), uc_error> {
+        regs.pswm = uc.reg_read(RegisterS390X::PSWM)?;
+        regs.pswa = uc.reg_read(RegisterS390X::PC)?;
+        for (i, slot) in regs.r.iter_mut().enumerate() {
+            *slot = uc.reg_read(RegisterS390X::R0 as i32 + i as i32)?;
+        }
+        for (i, slot) in regs.acr.iter_mut().enumerate() {
+            *slot = uc.reg_read(RegisterS390X::A0 as i32 + i as i32)? as u32;
+        }
+        regs.fpc = uc.reg_read(RegisterS390X::FPC)? as u32;
+        for (i, slot) in regs.f.iter_mut().enumerate() {
+            *slot = uc.reg_read(RegisterS390X::F0 as i32 + i as i32)?;
+        }
+        Ok(())
+    }
+    fn write(uc: &mut Engine<'_>, regs: &<Self::Arch as Arch>::Registers) -> Result<(), uc_error> {
+        for (i, value) in regs.r.iter().enumerate() {
+            uc.reg_write(RegisterS390X::R0 as i32 + i as i32, *value)?;
+        }
+        for (i, value) in regs.acr.iter().enumerate() {
+            uc.reg_write(RegisterS390X::A0 as i32 + i as i32, u64::from(*value))?;
+        }
+        uc.reg_write(RegisterS390X::FPC, u64::from(regs.fpc))?;
+        for (i, value) in regs.f.iter().enumerate() {
+            uc.reg_write(RegisterS390X::F0 as i32 + i as i32, *value)?;
+        }
+        // The PSW mask stays the process's: gdb cannot switch the CPU's mode.
+        uc.reg_write(RegisterS390X::PC, regs.pswa)
     }
 }

@@ -484,6 +484,7 @@ pub fn catch_fault(uc: &mut Engine<'_>, err: uc_error) -> bool {
     } else {
         (signal, code)
     };
+    let addr = m.abi.fault_si_addr(addr);
     take_fault_or_end(uc, signal, code, addr, write, pc)
 }
 

@@ -70,6 +70,10 @@ impl Disassembler {
                 .mode(arch::ppc::ArchMode::Mode64)
                 .endian(capstone::Endian::Little)
                 .build(),
+            "s390x" => Capstone::new()
+                .sysz()
+                .mode(arch::sysz::ArchMode::Default)
+                .build(),
             other => return Err(DisasmError::Unsupported(other.to_string())),
         }
         .map_err(err)?;

@@ -276,7 +276,8 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
         Sys::fork => Some(fork(uc, 0, 0, 0, 0)),
         Sys::vfork => Some(fork(uc, CLONE_VM | CLONE_VFORK, 0, 0, 0)),
         Sys::clone => {
-            let flags = a[0];
+            let c = abi.clone_args(a);
+            let flags = c.flags;
             if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
                 return None;
             }
@@ -286,8 +287,7 @@ pub fn process_call(uc: &mut Engine<'_>, sys: Option<Sys>, a: &[u64; 6]) -> Opti
             {
                 return Some(Outcome::Error(Errno::EINVAL));
             }
-            let ctid = abi.clone_args(a).ctid;
-            Some(fork(uc, flags, a[1], a[2], ctid))
+            Some(fork(uc, flags, c.stack, c.ptid, c.ctid))
         }
         Sys::execve | Sys::execveat => Some(super::exec::execve(uc, sys?, a)),
         _ => None,

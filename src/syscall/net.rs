@@ -89,13 +89,29 @@ pub fn socketpair(p: &mut Process, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// A guest socket address (`addr`, `len`) as bytes.
+/// A guest socket address (`addr`, `len`) as the host's bytes.
 fn read_sockaddr(p: &Process, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
     let len = usize::try_from(len as u32 as i32).map_err(|_| Errno::EINVAL)?;
     if len > SOCKADDR_MAX {
         return Err(Errno::EINVAL);
     }
-    Ok(p.mem.read_vec(addr, len)?)
+    let mut bytes = p.mem.read_vec(addr, len)?;
+    swap_family(p, &mut bytes);
+    Ok(bytes)
+}
+
+/// A socket address is the same bytes for guest and host but for its
+/// first field, `sa_family`, a 16-bit number in the machine's byte order:
+/// swapped between a big-endian guest (s390x) and the host.
+fn swap_family(p: &Process, addr: &mut [u8]) {
+    let host = if cfg!(target_endian = "little") {
+        crate::mem::Endian::Little
+    } else {
+        crate::mem::Endian::Big
+    };
+    if addr.len() >= 2 && p.mem.encoder().endian != host {
+        addr.swap(0, 1);
+    }
 }
 
 /// bind and connect: a descriptor and an address.
@@ -154,7 +170,9 @@ impl AddrOut {
     /// Writes what fits of the host's address and its full length.
     fn put(&self, p: &mut Process, storage: &[u8], len: libc::socklen_t) -> Result<(), Errno> {
         let take = (len as usize).min(self.room).min(storage.len());
-        p.mem.write(self.addr, &storage[..take])?;
+        let mut guest = storage[..take].to_vec();
+        swap_family(p, &mut guest);
+        p.mem.write(self.addr, &guest)?;
         p.mem.write_u32(self.len_addr, len)?;
         Ok(())
     }
@@ -372,7 +390,9 @@ pub fn recvmsg(p: &mut Process, a: &[u64; 6]) -> SysResult {
     if m.name != 0 {
         let len = host.msg_namelen;
         let take = (len as usize).min(room);
-        p.mem.write(m.name, &storage[..take])?;
+        let mut name = storage[..take].to_vec();
+        swap_family(p, &mut name);
+        p.mem.write(m.name, &name)?;
         p.mem.write_u32(m.at + m.word as u64, len)?;
     }
     let mut flags = host.msg_flags as u32;

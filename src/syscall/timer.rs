@@ -97,7 +97,13 @@ pub fn timer_create(p: &mut Process, a: &[u64; 6]) -> SysResult {
     let notify = match event {
         None => Notify::Signal {
             signo: p.abi.guest_signal(HOST_SIGALRM),
-            value: id as u32 as u64,
+            // sival_int = the id: the union's first four bytes, which on a
+            // big-endian 64-bit ABI are the high half of its word.
+            value: if p.word_size() == 8 && p.mem.encoder().endian == crate::mem::Endian::Big {
+                u64::from(id as u32) << 32
+            } else {
+                u64::from(id as u32)
+            },
             thread: None,
         },
         Some((value, signo, notify, tid)) => {

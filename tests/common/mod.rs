@@ -48,8 +48,13 @@ pub fn arch() -> String {
 pub fn guest_is_64_bit() -> bool {
     matches!(
         arch().as_str(),
-        "x86_64" | "aarch64" | "riscv64" | "mips64el" | "ppc64le"
+        "x86_64" | "aarch64" | "riscv64" | "mips64el" | "ppc64le" | "s390x"
     )
+}
+
+/// s390x: the one big-endian guest architecture.
+pub fn guest_is_big_endian() -> bool {
+    arch() == "s390x"
 }
 
 /// MIPS (mipsel, mips64el): one kernel's conventions, and one qemu-user's.

@@ -94,7 +94,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterMIPS::CP0_USERLOCAL as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &Mips64el,
     frames: &Mips64el,
     hooks: TrapHooks {

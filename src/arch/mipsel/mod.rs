@@ -142,7 +142,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterMIPS::CP0_USERLOCAL as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &Mipsel,
     frames: &Mipsel,
     hooks: TrapHooks {

@@ -137,7 +137,7 @@ const INFO: AbiInfo = AbiInfo {
         tls: RegisterPPC::R13 as i32,
     },
     syscalls: table,
-    clone_ctid_before_tls: false,
+    clone_order: crate::arch::CloneOrder::TlsBeforeCtid,
     cpus: &Ppc64le,
     frames: &Ppc64le,
     hooks: TrapHooks {

@@ -30,8 +30,8 @@
 
 use std::sync::Arc;
 
-use super::types::IpcCodec;
 use super::{Errno, Outcome, SysResult};
+use crate::abi::ipc_types::{IpcCodec, ShmDs};
 use crate::arch::IpcLayout;
 use crate::kernel::thread::{Block, IpcWait, Wait};
 use crate::kernel::Process;
@@ -262,7 +262,7 @@ pub fn shmget(a: &[u64; 6]) -> SysResult {
     host::get(libc::SYS_shmget, a[0] as i32, a[1], a[2] as i32)
 }
 
-fn shm_stat(id: i32) -> Result<super::types::ShmDs, Errno> {
+fn shm_stat(id: i32) -> Result<ShmDs, Errno> {
     let mut b = [0u8; HOST_BUF];
     host::ctl(libc::SYS_shmctl, id, 0, IPC_STAT, &mut b)?;
     Ok(host_codec().decode_shm(&b))
@@ -465,7 +465,14 @@ pub fn semctl(p: &mut Process, id: u64, num: u64, cmd: u64, arg: u64) -> SysResu
             Ok(r)
         }
         SETVAL | IPC_RMID => {
-            let r = host::semctl_val(id, num, cmd, arg as u32 as libc::c_ulong)?;
+            // `union semun` passed by value: on a big-endian 64-bit ABI its
+            // int is the register's high half (Linux's semctl_setval).
+            let val = if p.word_size() == 8 && p.mem.encoder().endian == Endian::Big {
+                arg >> 32
+            } else {
+                arg
+            };
+            let r = host::semctl_val(id, num, cmd, val as u32 as libc::c_ulong)?;
             wake_waiters(p);
             Ok(r)
         }
