@@ -2814,3 +2814,39 @@ fn s390x_vistr_searches_elements_of_its_size() {
         "words: no zero word (a byte search stopped at 0x0056)"
     );
 }
+
+/// 0052: an instruction that probes every page of its operands before it
+/// writes (s390x `mvc`, aarch64 SVE and `dc zva`) faults at the probe
+/// when a page has no memory behind it; the probe passed, the first page
+/// was written and the fault came from the second, so a handler that
+/// skips the instruction saw half a move (QEMU's s390x `mvc`).
+#[test]
+fn probed_accesses_fault_before_writing_anything() {
+    use unicorn_engine::unicorn_const::uc_error;
+    use unicorn_engine::RegisterS390X;
+    // mvc 0(256,%r2),0(%r3)
+    let mvc = [0xd2, 0xff, 0x20, 0x00, 0x30, 0x00];
+    let src = DATA;
+    // The destination's second half is on the unmapped page after DATA.
+    let dst = DATA + PAGE - 128;
+    for (to, from, error) in [
+        (dst, src, uc_error::WRITE_UNMAPPED),
+        (src, dst, uc_error::READ_UNMAPPED),
+    ] {
+        let mut uc = s390x_engine(&mvc);
+        uc.mem_write(DATA, &[0x5a; PAGE as usize]).unwrap();
+        uc.mem_write(dst, &[0; 128]).unwrap();
+        uc.reg_write(RegisterS390X::R2, to).unwrap();
+        uc.reg_write(RegisterS390X::R3, from).unwrap();
+        let r = uc.emu_start(CODE, CODE + mvc.len() as u64, 0, 0);
+        assert_eq!(r, Err(error), "mvc to {to:#x} from {from:#x}");
+        assert_eq!(uc.reg_read(RegisterS390X::PC).unwrap(), CODE);
+        let mut after = vec![0u8; 128];
+        uc.mem_read(to.min(dst), &mut after).unwrap();
+        let expected = if to == dst { 0 } else { 0x5a };
+        assert!(
+            after.iter().all(|&b| b == expected),
+            "mvc to {to:#x}: the mapped part changed before the fault"
+        );
+    }
+}
