@@ -148,7 +148,14 @@ pub struct StatFs {
 /// `struct statfs64` of i386 and arm EABI (packed to 4-byte alignment by
 /// the kernel on arm): 32-bit type and block size, 64-bit counts, 84 bytes.
 pub fn encode_statfs64_32(s: &StatFs, enc: Encoder) -> Vec<u8> {
-    let mut b = StructBuilder::new(84, enc);
+    encode_statfs_int_fields(s, 84, enc)
+}
+
+/// A `struct statfs` of 32-bit type, block size, name length, fragment
+/// size and flags around 64-bit counts (i386's and arm's statfs64,
+/// s390x's statfs), `size` bytes with its spare words.
+pub fn encode_statfs_int_fields(s: &StatFs, size: usize, enc: Encoder) -> Vec<u8> {
+    let mut b = StructBuilder::new(size, enc);
     b.u32(0, s.fs_type as u32)
         .u32(4, s.bsize as u32)
         .u64(8, s.blocks)

@@ -369,16 +369,18 @@ pub trait Abi: Sync {
     fn read_syscall(&self, uc: &dyn GuestCpu) -> SyscallRequest;
     /// Writes a result: a value or `-errno` as the kernel returns it.
     fn write_syscall_result(&self, uc: &mut dyn GuestCpu, ret: i64);
-    /// Syscalls that touch registers (TLS setup and the like).
     /// Calls that need registers (TLS setup and the like), by kernel number
-    /// and, where the number is one ht-user knows, by name.
+    /// and, where the number is one ht-user knows, by name; `None`: the
+    /// call is the portable one (the default).
     fn arch_syscall(
         &self,
-        uc: &mut dyn GuestCpu,
-        nr: u64,
-        sys: Option<Sys>,
-        args: &[u64; 6],
-    ) -> Option<Outcome>;
+        _uc: &mut dyn GuestCpu,
+        _nr: u64,
+        _sys: Option<Sys>,
+        _args: &[u64; 6],
+    ) -> Option<Outcome> {
+        None
+    }
     fn pc(&self, uc: &dyn GuestCpu) -> u64;
     /// Whether the pc is not aligned for the instruction set it is in (a
     /// fetch there is an alignment fault, SIGBUS, not SIGILL).

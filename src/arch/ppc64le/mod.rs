@@ -11,7 +11,7 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterPPC;
 
 use crate::abi::types::{encode_stat_x86_64, Stat};
-use crate::abi::{Outcome, Sys, SyscallTable};
+use crate::abi::SyscallTable;
 use crate::arch::{Abi, AbiInfo, SyscallRequest, Trap, MMAP_TOP_64};
 use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Layout};
@@ -216,16 +216,6 @@ impl Abi for Ppc64le {
         };
         let _ = uc.reg_write(RegisterPPC::R3, value);
         let _ = uc.reg_write(RegisterPPC::CR0, cr0);
-    }
-
-    fn arch_syscall(
-        &self,
-        _uc: &mut dyn GuestCpu,
-        _nr: u64,
-        _sys: Option<Sys>,
-        _args: &[u64; 6],
-    ) -> Option<Outcome> {
-        None
     }
 
     fn thread_start(

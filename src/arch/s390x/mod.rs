@@ -10,7 +10,7 @@ use unicorn_engine::unicorn_const::{Arch, Mode};
 use unicorn_engine::RegisterS390X;
 
 use crate::abi::types::{Stat, StatFs};
-use crate::abi::{Outcome, Sys, SyscallTable};
+use crate::abi::SyscallTable;
 use crate::arch::{Abi, AbiInfo, SyscallRequest, Trap};
 use crate::arch::{CpuEvent, GuestCpu, TrapHooks};
 use crate::mem::{Encoder, Endian, Layout, StructBuilder};
@@ -161,16 +161,6 @@ impl Abi for S390x {
         2
     }
 
-    fn arch_syscall(
-        &self,
-        _uc: &mut dyn GuestCpu,
-        _nr: u64,
-        _sys: Option<Sys>,
-        _args: &[u64; 6],
-    ) -> Option<Outcome> {
-        None
-    }
-
     fn thread_start(
         &self,
         uc: &mut dyn GuestCpu,
@@ -234,22 +224,9 @@ impl Abi for S390x {
     }
 
     /// s390x's `struct statfs`: 32-bit type, block size, name length,
-    /// fragment size and flags around the 64-bit counts.
+    /// fragment size and flags around the 64-bit counts, 88 bytes.
     fn encode_statfs(&self, s: &StatFs, enc: Encoder) -> Vec<u8> {
-        let mut b = StructBuilder::new(88, enc);
-        b.u32(0, s.fs_type as u32)
-            .u32(4, s.bsize as u32)
-            .u64(8, s.blocks)
-            .u64(16, s.bfree)
-            .u64(24, s.bavail)
-            .u64(32, s.files)
-            .u64(40, s.ffree)
-            .u32(48, s.fsid[0] as u32)
-            .u32(52, s.fsid[1] as u32)
-            .u32(56, s.namelen as u32)
-            .u32(60, s.frsize as u32)
-            .u32(64, s.flags as u32);
-        b.bytes
+        crate::abi::types::encode_statfs_int_fields(s, 88, enc)
     }
 }
 
