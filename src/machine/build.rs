@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn a_thread_engine_runs_the_process_from_its_creators_state() {
         let archs = [
-            "x86_64", "i386", "aarch64", "arm", "riscv64", "mipsel", "mips64el", "ppc64le",
+            "x86_64", "i386", "aarch64", "arm", "riscv64", "mipsel", "mips64el", "ppc64le", "s390x",
         ];
         for arch in archs {
             let mut loaded = load(arch, "exit-code", &["7"]).expect("the committed guest");
