@@ -96,6 +96,18 @@ fn check_events_log(
 /// Runs `events BASE N [CLIENT]` with `-hypertrace SPEC -D LOG`, checks the
 /// run and its log, and returns the lines' tails.
 fn events_run(spec_suffix: &str, n: u64, client: Option<u64>, args: usize) -> Vec<String> {
+    events_run_of(&guest("events"), spec_suffix, n, client, args)
+}
+
+/// [`events_run`] with the `events` program at `program` (another
+/// architecture's).
+fn events_run_of(
+    program: &Path,
+    spec_suffix: &str,
+    n: u64,
+    client: Option<u64>,
+    args: usize,
+) -> Vec<String> {
     let (dir, base) = temp_base();
     let log = dir.path().join("trace.log");
     let spec = format!("{}{spec_suffix}", s(&base));
@@ -104,11 +116,9 @@ fn events_run(spec_suffix: &str, n: u64, client: Option<u64>, args: usize) -> Ve
     let mut guest_args = vec![s(&base), n_text.as_str()];
     guest_args.extend(client_text.as_deref());
     let start = now_secs();
-    let r = run_guest(
-        &["-hypertrace", &spec, "-D", s(&log)],
-        "events",
-        &guest_args,
-    );
+    let mut cmd = ht(["-hypertrace", &spec, "-D", s(&log)]);
+    cmd.arg(program).args(&guest_args);
+    let r = run(cmd);
     let end = now_secs();
     r.assert_code(0);
     assert_eq!(r.stdout, format!("emitted {n}\n"));
@@ -133,20 +143,8 @@ fn events_are_the_same_for_either_guest_byte_order() {
         .join("testdata")
         .join(other)
         .join("events");
-    let run_events = |program: &Path| {
-        let (dir, base) = temp_base();
-        let log = dir.path().join("trace.log");
-        let mut cmd = ht(["-hypertrace", s(&base), "-D", s(&log)]);
-        cmd.arg(program).args([s(&base), "5000"]);
-        let start = now_secs();
-        let r = run(cmd);
-        let end = now_secs();
-        r.assert_code(0);
-        assert_eq!(r.stdout, "emitted 5000\n");
-        check_events_log(&log, 5000, 4, r.pid, (start, end))
-    };
-    let here = run_events(&guest("events"));
-    let there = run_events(&other_guest);
+    let here = events_run("", 5000, None, 4);
+    let there = events_run_of(&other_guest, "", 5000, None, 4);
     assert_eq!(here.len(), 5000);
     assert!(here == there, "{} and {other} log different events", arch());
 }
